@@ -1,0 +1,392 @@
+"""Settings: one TOML file loaded once into frozen dataclasses and passed explicitly.
+
+Relative paths in the file (SQLite database, attachments, Maildir, outgoing folder) are
+resolved against the directory of the config file, so the daemon behaves the same whatever
+its working directory. A secret may come from an environment variable named by the matching
+``*_env`` key instead of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnmail.errors import ConfigError
+
+LANGUAGES = ("fr", "nl", "de", "en")
+DEFAULT_CONFIG = "rnmail.toml"
+
+DEFAULT_FAX_NUMBER_PATTERNS = (
+    # "Fax from 02/210.10.31 (3 pages)", "Fax van +32 2 210 10 31", "Télécopie de 0032 2 ..."
+    r"(?i)(?:fax|t[ée]l[ée]copie|telefax)\s*(?:from|van|de|von|du|:)?\s*:?\s*"
+    r"(?P<number>\+?[\d][\d\s./()-]{6,}\d)",
+    r"(?P<number>(?:\+|00)32[\d\s./()-]{7,}\d)",
+    r"(?P<number>\b0\d{1,3}[\s./-]?\d{2,3}[\s./-]?\d{2}[\s./-]?\d{2}\b)",
+)
+DEFAULT_FAX_PAGES_PATTERNS = (r"(?i)(?P<pages>\d{1,4})\s*(?:pages?|pagina'?s?|seiten|p\.)",)
+DEFAULT_FAX_NUMBER_HEADERS = ("X-Fax-Sender", "X-Fax-From", "X-Fax-Number", "X-Sender-Fax")
+DEFAULT_FAX_PAGES_HEADERS = ("X-Fax-Pages", "X-Pages")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+
+
+@dataclass(frozen=True)
+class HelpdeskConfig:
+    address: str
+    name: str
+    tag: str
+    secret: str
+    default_language: str
+    attachments_dir: Path
+    max_attachment_mb: float
+    aliases: tuple[str, ...] = ()
+    phone: str = "02/518 21 31"
+    fax: str = "02/210 10 31"
+    opening_hours: str = "8:30–16:30"
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        """Every address that is us: mail from these is never acknowledged (loop safety)."""
+        return frozenset(a.lower() for a in (self.address, *self.aliases))
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    name: str
+    kind: str  # info | fax
+    type: str  # imap | maildir
+    host: str = "127.0.0.1"
+    port: int = 143
+    security: str = "none"  # none | starttls | ssl
+    user: str = ""
+    password: str = ""
+    auth: str = "password"  # password | xoauth2
+    token_command: str = ""
+    folder: str = "INBOX"
+    done_folder: str = "Processed"
+    path: Path | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    transport: str = "smtp"  # smtp | file
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"
+    user: str = ""
+    password: str = ""
+    timeout: float = 30.0
+    directory: Path | None = None  # file transport: one .eml per message
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    batch_size: int = 100
+    batch_mb: float = 40.0
+    max_message_mb: float = 120.0
+    max_parts: int = 500
+    max_depth: int = 30
+    auto_reply_limit: int = 10
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    lease_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class FaxConfig:
+    number_patterns: tuple[str, ...] = DEFAULT_FAX_NUMBER_PATTERNS
+    pages_patterns: tuple[str, ...] = DEFAULT_FAX_PAGES_PATTERNS
+    number_headers: tuple[str, ...] = DEFAULT_FAX_NUMBER_HEADERS
+    pages_headers: tuple[str, ...] = DEFAULT_FAX_PAGES_HEADERS
+    region: str = "BE"
+    address_pattern: str = "{number}@fax.rn.example"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: DatabaseConfig
+    helpdesk: HelpdeskConfig
+    mailboxes: tuple[MailboxConfig, ...]
+    smtp: SmtpConfig
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    fax: FaxConfig = field(default_factory=FaxConfig)
+
+    def mailbox(self, name: str) -> MailboxConfig:
+        for box in self.mailboxes:
+            if box.name == name:
+                return box
+        known = ", ".join(b.name for b in self.mailboxes) or "none"
+        raise ConfigError(f"no mailbox named {name!r} in {self.path} (configured: {known})")
+
+
+class _Required:
+    pass
+
+
+_REQUIRED = _Required()
+
+
+class _Table:
+    """Typed reads from one TOML table, with errors that name the file and the key."""
+
+    def __init__(self, data: Any, where: str, base: Path) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a table")
+        self.data: dict[str, Any] = data
+        self.where = where
+        self.base = base
+        self.used: set[str] = set()
+
+    def _get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise ConfigError(f"{self.where}: missing required key {key!r}")
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{self.where}.{key}: expected {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def text(self, key: str, default: Any = None) -> Any:
+        return self._get(key, str, default)
+
+    def integer(self, key: str, default: Any = None) -> Any:
+        value = self._get(key, int, default)
+        if isinstance(value, int) and value < 0:
+            raise ConfigError(f"{self.where}.{key}: must not be negative")
+        return value
+
+    def number(self, key: str, default: Any = None) -> Any:
+        value = self._get(key, float, default)
+        if isinstance(value, float) and value <= 0:
+            raise ConfigError(f"{self.where}.{key}: must be positive")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(key, list, None)
+        if value is None:
+            return default
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.where}.{key}: expected a list of strings")
+        return tuple(value)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any) -> Any:
+        value = self.text(key, default)
+        if value not in choices:
+            raise ConfigError(f"{self.where}.{key}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def path(self, key: str, default: str | None = None) -> Path | None:
+        value = self.text(key, default)
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def secret(self, key: str, default: Any = "") -> Any:
+        """A secret from the file, or from the environment variable named by ``KEY_env``."""
+        env_name = self.text(f"{key}_env")
+        if env_name:
+            if env_name not in os.environ:
+                raise ConfigError(
+                    f"{self.where}.{key}_env: environment variable {env_name} is not set"
+                )
+            return os.environ[env_name]
+        return self.text(key, default)
+
+    def check_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(f"{self.where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", list: "a list"}
+    return names.get(kind, str(kind)) if isinstance(kind, type) else "a value"
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
+    """``--config`` wins, then ``RNMAIL_CONFIG``, then ./rnmail.toml."""
+    return Path(path or os.environ.get("RNMAIL_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the config file; every problem is a ConfigError with one clear line."""
+    cfg_path = resolve_config_path(path)
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {cfg_path} not found (use --config PATH or RNMAIL_CONFIG)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{cfg_path}: invalid TOML: {exc}") from None
+    return parse_config(raw, cfg_path.resolve())
+
+
+def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
+    base = cfg_path.parent
+    top = _Table(raw, str(cfg_path), base)
+    for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax"):
+        top.used.add(key)
+    top.check_unknown()
+
+    db = _Table(raw.get("database", {}), "[database]", base)
+    url = db.text("url", "sqlite:///var/rnmail.db")
+    db.check_unknown()
+
+    hd = _Table(raw.get("helpdesk", {}), "[helpdesk]", base)
+    helpdesk = HelpdeskConfig(
+        address=hd.text("address", _REQUIRED).lower(),
+        name=hd.text("name", "Help Desk"),
+        tag=hd.text("tag", "RN"),
+        secret=hd.secret("secret", _REQUIRED),
+        default_language=hd.choice("default_language", LANGUAGES, "fr"),
+        attachments_dir=hd.path("attachments_dir", "var/attachments") or base,
+        max_attachment_mb=hd.number("max_attachment_mb", 25.0),
+        aliases=tuple(a.lower() for a in hd.strings("aliases", ())),
+        phone=hd.text("phone", "02/518 21 31"),
+        fax=hd.text("fax", "02/210 10 31"),
+        opening_hours=hd.text("opening_hours", "8:30–16:30"),
+    )
+    hd.check_unknown()
+    if not helpdesk.tag.isalnum():
+        raise ConfigError("[helpdesk].tag: letters and digits only, e.g. \"RN\"")
+
+    boxes = raw.get("mailbox", [])
+    if not isinstance(boxes, list):
+        raise ConfigError(f"{cfg_path}: [[mailbox]] must be an array of tables")
+    mailboxes = tuple(_mailbox(b, i, base) for i, b in enumerate(boxes))
+    names = [b.name for b in mailboxes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{cfg_path}: mailbox names must be unique ({', '.join(names)})")
+
+    st = _Table(raw.get("smtp", {}), "[smtp]", base)
+    smtp = SmtpConfig(
+        transport=st.choice("transport", ("smtp", "file"), "smtp"),
+        host=st.text("host", "127.0.0.1"),
+        port=st.integer("port", 25),
+        security=st.choice("security", ("none", "starttls", "ssl"), "none"),
+        user=st.text("user", ""),
+        password=st.secret("password", ""),
+        timeout=st.number("timeout", 30.0),
+        directory=st.path("directory", "var/outgoing"),
+    )
+    st.check_unknown()
+
+    ing = _Table(raw.get("ingest", {}), "[ingest]", base)
+    ingest = IngestConfig(
+        batch_size=max(1, ing.integer("batch_size", 100)),
+        batch_mb=ing.number("batch_mb", 40.0),
+        max_message_mb=ing.number("max_message_mb", 120.0),
+        max_parts=ing.integer("max_parts", 500),
+        max_depth=ing.integer("max_depth", 30),
+        auto_reply_limit=ing.integer("auto_reply_limit", 10),
+    )
+    ing.check_unknown()
+
+    ob = _Table(raw.get("outbox", {}), "[outbox]", base)
+    outbox = OutboxConfig(
+        max_attempts=max(1, ob.integer("max_attempts", 8)),
+        retry_base_seconds=ob.number("retry_base_seconds", 60.0),
+        lease_seconds=ob.number("lease_seconds", 300.0),
+    )
+    ob.check_unknown()
+
+    fx = _Table(raw.get("fax", {}), "[fax]", base)
+    fax = FaxConfig(
+        number_patterns=fx.strings("number_patterns", DEFAULT_FAX_NUMBER_PATTERNS),
+        pages_patterns=fx.strings("pages_patterns", DEFAULT_FAX_PAGES_PATTERNS),
+        number_headers=fx.strings("number_headers", DEFAULT_FAX_NUMBER_HEADERS),
+        pages_headers=fx.strings("pages_headers", DEFAULT_FAX_PAGES_HEADERS),
+        region=fx.text("region", "BE"),
+        address_pattern=fx.text("address_pattern", "{number}@fax.rn.example"),
+    )
+    fx.check_unknown()
+    _check_patterns(fax)
+
+    return Config(
+        path=cfg_path,
+        database=DatabaseConfig(url=_resolve_sqlite(url, base)),
+        helpdesk=helpdesk,
+        mailboxes=mailboxes,
+        smtp=smtp,
+        ingest=ingest,
+        outbox=outbox,
+        fax=fax,
+    )
+
+
+def _mailbox(data: Any, index: int, base: Path) -> MailboxConfig:
+    t = _Table(data, f"[[mailbox]] #{index + 1}", base)
+    name = t.text("name", _REQUIRED)
+    t.where = f"[[mailbox]] {name!r}"
+    box_type = t.choice("type", ("imap", "maildir"), "imap")
+    security = t.choice("security", ("none", "starttls", "ssl"), "none")
+    box = MailboxConfig(
+        name=name,
+        kind=t.choice("kind", ("info", "fax"), "info"),
+        type=box_type,
+        host=t.text("host", "127.0.0.1"),
+        port=t.integer("port", 993 if security == "ssl" else 143),
+        security=security,
+        user=t.text("user", ""),
+        password=t.secret("password", ""),
+        auth=t.choice("auth", ("password", "xoauth2"), "password"),
+        token_command=t.text("token_command", ""),
+        folder=t.text("folder", "INBOX"),
+        done_folder=t.text("done_folder", "Processed"),
+        path=t.path("path"),
+        timeout=t.number("timeout", 30.0),
+    )
+    t.check_unknown()
+    if box.type == "imap" and not box.user:
+        raise ConfigError(f"{t.where}: an IMAP mailbox needs 'user'")
+    if box.type == "maildir" and box.path is None:
+        raise ConfigError(f"{t.where}: a maildir mailbox needs 'path'")
+    if box.auth == "xoauth2" and not box.token_command:
+        raise ConfigError(f"{t.where}: auth = \"xoauth2\" needs 'token_command'")
+    if box.folder == box.done_folder:
+        raise ConfigError(f"{t.where}: folder and done_folder must differ")
+    return box
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """Make a relative SQLite path relative to the config file, like every other path."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith(":memory:") and not Path(rest).is_absolute():
+            return prefix + str(base / rest)
+    return url
+
+
+def _check_patterns(fax: FaxConfig) -> None:
+    import re
+
+    for pattern in (*fax.number_patterns, *fax.pages_patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"[fax]: invalid regular expression {pattern!r}: {exc}") from None
+    for pattern in fax.number_patterns:
+        if "(?P<number>" not in pattern:
+            raise ConfigError(f"[fax].number_patterns: {pattern!r} lacks a (?P<number>...) group")

@@ -1,0 +1,56 @@
+"""Render: Jinja2 templates → subject, text and HTML, in the recipient's language.
+
+One file per message kind and language, ``<name>.<lang>.j2``, with three blocks:
+``subject``, ``text`` and ``html`` (the html block is autoescaped; undefined variables
+are errors).
+A language without its own template falls back to the configured default language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    language: str
+    subject: str
+    text: str
+    html: str | None
+
+
+@cache
+def environment(directory: Path = TEMPLATES) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(directory)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(name: str, language: str, fallback: str, context: dict[str, Any]) -> Rendered:
+    env = environment()
+    for lang in dict.fromkeys((language, fallback, "fr")):
+        try:
+            template = env.get_template(f"{name}.{lang}.j2")
+        except TemplateNotFound:
+            continue
+        blocks = template.blocks
+        ctx = template.new_context(context)
+        subject = " ".join("".join(blocks["subject"](ctx)).split())
+        text = "".join(blocks["text"](ctx)).strip() + "\n"
+        html = None
+        if "html" in blocks:  # templates wrap this block in {% autoescape true %}
+            html = "".join(blocks["html"](ctx)).strip() + "\n"
+        return Rendered(language=lang, subject=subject, text=text, html=html)
+    raise TemplateNotFound(f"{name}.{language}.j2")

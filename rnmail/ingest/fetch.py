@@ -1,0 +1,229 @@
+"""Fetch: mailbox sources hand out raw messages and move them away only after the commit.
+
+The folder is the to-do list: every message in it is processed whatever its \\Seen flag,
+and it leaves the folder (to ``done_folder``) only once what it produced is committed.
+Batches are bounded by count and by bytes, so memory stays flat whatever the mailbox size.
+
+Next stage: ``parse`` (via ``pipeline``).
+"""
+
+from __future__ import annotations
+
+import logging
+import contextlib
+import os
+import re
+import shlex
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
+from imap_tools.errors import MailboxLoginError, UnexpectedCommandStatusError
+
+from rnmail.config import MailboxConfig
+from rnmail.errors import ServerUnavailable
+
+log = logging.getLogger(__name__)
+_SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: str
+    raw: bytes
+
+
+class MailboxSource(Protocol):
+    """Where messages come from: an IMAP folder or a local Maildir."""
+
+    name: str
+    uidvalidity: int
+
+    def __enter__(self) -> MailboxSource: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def batches(self, count: int, max_bytes: int) -> Iterator[list[Fetched]]: ...
+    def done(self, uids: list[str]) -> None: ...
+
+
+class _RawMessage(MailMessage):
+    """imap-tools message that keeps the raw bytes and skips imap-tools' own parsing."""
+
+    def __init__(self, fetch_data: list[object]) -> None:
+        raw, uid_data, flag_data = self._get_message_data_parts(fetch_data)
+        self._raw_uid_data = uid_data
+        self._raw_flag_data = flag_data
+        self.raw = raw
+
+
+def _plan(sizes: list[tuple[str, int]], count: int, max_bytes: int) -> Iterator[list[str]]:
+    """Group UIDs into batches of at most ``count`` messages and ``max_bytes`` bytes."""
+    batch: list[str] = []
+    total = 0
+    for uid, size in sizes:
+        if batch and (len(batch) >= count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+class ImapSource:
+    def __init__(self, cfg: MailboxConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.uidvalidity = 0
+        self.box: BaseMailBox | None = None
+
+    def __enter__(self) -> ImapSource:
+        cfg = self.cfg
+        where = f"IMAP {cfg.name} ({cfg.host}:{cfg.port})"
+        try:
+            box = self._connect()
+            if cfg.auth == "xoauth2":
+                box.xoauth2(cfg.user, _oauth_token(cfg), initial_folder=None)
+            else:
+                box.login(cfg.user, cfg.password, initial_folder=None)
+            if not box.folder.exists(cfg.done_folder):
+                box.folder.create(cfg.done_folder)
+            if not box.folder.exists(cfg.folder):
+                raise ServerUnavailable(f"{where}: folder {cfg.folder!r} does not exist")
+            box.folder.set(cfg.folder)
+            status = box.folder.status(cfg.folder, ["UIDVALIDITY"])
+        except MailboxLoginError:
+            raise ServerUnavailable(f"{where}: login refused for user {cfg.user!r}") from None
+        except (OSError, socket.timeout, ssl.SSLError) as exc:
+            raise ServerUnavailable(f"{where}: {exc}") from None
+        except UnexpectedCommandStatusError as exc:
+            raise ServerUnavailable(f"{where}: {exc}") from None
+        self.box = box
+        self.uidvalidity = int(status["UIDVALIDITY"])
+        return self
+
+    def _connect(self) -> BaseMailBox:
+        cfg = self.cfg
+        if cfg.security == "ssl":
+            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout)
+        if cfg.security == "starttls":
+            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout)
+        return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.box is not None:
+            with contextlib.suppress(Exception):  # the connection may be gone; nothing to save
+                self.box.logout()
+            self.box = None
+
+    def _sizes(self) -> list[tuple[str, int]]:
+        assert self.box is not None
+        status, data = self.box.client.uid("FETCH", "1:*", "(UID RFC822.SIZE)")
+        if status != "OK":
+            raise ServerUnavailable(f"IMAP {self.name}: FETCH sizes failed: {data!r}")
+        sizes = []
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if not isinstance(line, bytes):
+                continue
+            match = _SIZE_RE.search(line)
+            if match:
+                uid, size = (match.group(1), match.group(2)) if match.group(1) else (
+                    match.group(4), match.group(3))
+                sizes.append((uid.decode(), int(size)))
+        return sorted(sizes, key=lambda pair: int(pair[0]))
+
+    def batches(self, count: int, max_bytes: int) -> Iterator[list[Fetched]]:
+        assert self.box is not None
+        self.box.email_message_class = _RawMessage
+        try:
+            for uids in _plan(self._sizes(), count, max_bytes):
+                fetched = self.box.fetch(uid_list=uids, mark_seen=False, bulk=True)
+                yield [Fetched(uid=m.uid or "", raw=m.raw) for m in fetched if m.uid]
+        except (OSError, socket.timeout, ssl.SSLError, UnexpectedCommandStatusError) as exc:
+            raise ServerUnavailable(f"IMAP {self.name}: {exc}") from None
+
+    def done(self, uids: list[str]) -> None:
+        if not uids:
+            return
+        assert self.box is not None
+        try:
+            self.box.move(uids, self.cfg.done_folder)
+        except (OSError, socket.timeout, ssl.SSLError, UnexpectedCommandStatusError) as exc:
+            # Committed already: the next pass recognises these UIDs and only moves them.
+            raise ServerUnavailable(f"IMAP {self.name}: move failed: {exc}") from None
+
+
+class MaildirSource:
+    """A local Maildir drop folder: new/ and cur/ are the to-do list, done_folder a subfolder.
+
+    A message's key is its path relative to the Maildir (``new/NAME``); dropping an .eml
+    file into ``new/`` is enough for it to be picked up.
+    """
+
+    uidvalidity = 0
+
+    def __init__(self, cfg: MailboxConfig) -> None:
+        assert cfg.path is not None
+        self.cfg = cfg
+        self.name = cfg.name
+        self.path: Path = cfg.path
+        self.done_dir = self.path / f".{cfg.done_folder}" / "cur"
+
+    def __enter__(self) -> MaildirSource:
+        try:
+            for folder in (self.path, self.done_dir.parent):
+                for sub in ("new", "cur", "tmp"):
+                    (folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ServerUnavailable(f"Maildir {self.name} ({self.path}): {exc}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def batches(self, count: int, max_bytes: int) -> Iterator[list[Fetched]]:
+        sizes = []
+        for sub in ("new", "cur"):
+            for entry in sorted(os.scandir(self.path / sub), key=lambda e: e.name):
+                if entry.is_file() and not entry.name.startswith("."):
+                    sizes.append((f"{sub}/{entry.name}", entry.stat().st_size))
+        for keys in _plan(sizes, count, max_bytes):
+            batch = []
+            for key in keys:
+                try:
+                    batch.append(Fetched(uid=key, raw=(self.path / key).read_bytes()))
+                except OSError:
+                    continue  # taken away meanwhile; nothing was processed
+            yield batch
+
+    def done(self, uids: list[str]) -> None:
+        for key in uids:
+            source = self.path / key
+            with contextlib.suppress(FileNotFoundError):
+                source.replace(self.done_dir / source.name)
+
+
+def open_source(cfg: MailboxConfig) -> MailboxSource:
+    if cfg.type == "maildir":
+        return MaildirSource(cfg)
+    return ImapSource(cfg)
+
+
+def _oauth_token(cfg: MailboxConfig) -> str:
+    """Run the configured command (e.g. an MSAL helper) and read the access token it prints."""
+    try:
+        result = subprocess.run(
+            shlex.split(cfg.token_command), capture_output=True, text=True, timeout=60, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ServerUnavailable(f"IMAP {cfg.name}: token_command failed: {exc}") from None
+    token = result.stdout.strip()
+    if not token:
+        raise ServerUnavailable(f"IMAP {cfg.name}: token_command printed no token")
+    return token
+

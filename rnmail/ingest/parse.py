@@ -1,0 +1,396 @@
+"""Parse: raw bytes → ``ParsedMail``. Pure: no database, no network.
+
+The stdlib parser runs with the ``compat32`` policy (about four times faster than
+``policy.default`` on help-desk mail) and rnmail decodes what it needs itself, with the
+tolerance real mail requires: wrong or missing charsets, raw 8-bit headers, HTML-only bodies.
+Anything the parser cannot make sense of, or that exceeds the configured limits, raises
+``Quarantine`` so the pipeline keeps the raw message instead of losing it.
+
+Next stage: ``classify``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.policy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.header import decode_header
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parsedate_to_datetime
+
+from inscriptis import get_text
+from mailparser_reply import EmailReplyParser
+
+from rnmail.errors import Quarantine
+
+MSGID_RE = re.compile(r"<[^<>\s]+>")
+# Labels that mean windows-1252 in practice (WHATWG): mail declaring latin-1 often has € or ’.
+_CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
+_REPLY_PARSER = EmailReplyParser(languages=["fr", "nl", "de", "en"])
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_attachment_bytes: int
+    max_parts: int = 500
+    max_depth: int = 30
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    size: int
+    data: bytes | None  # None when omitted
+    inline: bool = False
+    content_id: str | None = None
+    omitted_reason: str | None = None
+
+
+@dataclass
+class ParsedMail:
+    raw: bytes
+    message: Message
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    subject: str
+    from_addr: str
+    from_name: str | None
+    to: list[str]
+    cc: list[str]
+    reply_to: list[str]
+    date: datetime | None
+    text: str
+    html: str | None
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+
+    @property
+    def dedupe_key(self) -> str:
+        """Message-ID, or a hash of the content when there is none (same mail seen twice)."""
+        if self.message_id:
+            return "mid:" + hashlib.sha256(self.message_id.encode()).hexdigest()[:60]
+        head, _, body = self.raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        digest = hashlib.sha256()
+        for name in ("From", "To", "Date", "Subject"):
+            digest.update(str(self.message.get(name, "")).encode("utf-8", "surrogateescape"))
+        digest.update(body)
+        return "sha:" + digest.hexdigest()
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this mail answers, most specific first."""
+        seen: list[str] = []
+        for mid in [*self.in_reply_to, *reversed(self.references)]:
+            if mid not in seen:
+                seen.append(mid)
+        return seen
+
+    def header(self, name: str) -> str:
+        return decode_header_value(self.message.get(name))
+
+    @property
+    def display_text(self) -> str:
+        """The new part of a reply: quoted history and signature stripped for display."""
+        return strip_quoted(self.text)
+
+
+def parse_message(raw: bytes, limits: Limits) -> ParsedMail:
+    """Parse ``raw``; raises ``Quarantine`` for what cannot or must not be processed."""
+    if not raw.strip():
+        raise Quarantine("empty message")
+    head = raw[:65536]
+    if b":" not in head.split(b"\n", 1)[0] and not head.startswith(b"From "):
+        raise Quarantine("not an email message: first line is not a header")
+    try:
+        msg = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.compat32)
+    except Exception as exc:  # the stdlib parser is lenient; this is truly broken input
+        raise Quarantine(f"unparseable message: {exc}") from None
+    _check_structure(msg, limits)
+    try:
+        return _build(raw, msg, limits)
+    except (LookupError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise Quarantine(f"malformed message: {type(exc).__name__}: {exc}") from None
+
+
+def _check_structure(msg: Message, limits: Limits) -> None:
+    parts = 0
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if parts > limits.max_parts:
+            raise Quarantine(f"too many MIME parts (more than {limits.max_parts})")
+        if depth > limits.max_depth:
+            raise Quarantine(f"MIME nesting deeper than {limits.max_depth}")
+        if part.is_multipart() and part.get_content_maintype() == "multipart":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend((p, depth + 1) for p in payload)
+    defects = [d for d in msg.defects if type(d).__name__ == "MissingHeaderBodySeparatorDefect"]
+    if defects and not msg.keys():
+        raise Quarantine("no headers")
+
+
+def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
+    from_name, from_addr = _first_address(msg.get_all("From", []))
+    if not from_addr:
+        sender = msg.get_all("Sender", []) or msg.get_all("Return-Path", [])
+        from_name, from_addr = _first_address(sender)
+
+    text_part = msg.get_body(preferencelist=("plain",))
+    html_part = msg.get_body(preferencelist=("html",))
+    if text_part is not None and text_part.get_content_type() != "text/plain":
+        text_part = None
+    if html_part is not None and html_part.get_content_type() != "text/html":
+        html_part = None
+    html = decode_text_part(html_part) if html_part is not None else None
+    if text_part is not None:
+        text = decode_text_part(text_part)
+    elif html:
+        text = html_to_text(html)
+    elif not msg.is_multipart() and msg.get_content_maintype() == "text":
+        text = decode_text_part(msg)  # e.g. text/enriched or a bogus subtype
+    else:
+        text = ""
+    body_parts = {id(p) for p in (text_part, html_part) if p is not None}
+    if not msg.is_multipart() and msg.get_content_maintype() == "text":
+        body_parts.add(id(msg))
+
+    return ParsedMail(
+        raw=raw,
+        message=msg,
+        message_id=_first_msgid(msg.get("Message-ID")),
+        in_reply_to=MSGID_RE.findall(decode_header_value(msg.get("In-Reply-To"))),
+        references=MSGID_RE.findall(decode_header_value(msg.get("References"))),
+        subject=_one_line(decode_header_value(msg.get("Subject"))),
+        from_addr=from_addr,
+        from_name=from_name or None,
+        to=_addresses(msg, "To"),
+        cc=_addresses(msg, "Cc"),
+        reply_to=_addresses(msg, "Reply-To"),
+        date=_date(msg.get("Date")),
+        text=text,
+        html=html,
+        attachments=list(_attachments(msg, body_parts, limits)),
+    )
+
+
+def decode_header_value(value: object) -> str:
+    """An RFC 2047 header as text; raw 8-bit bytes read as UTF-8, else windows-1252."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = _undo_surrogates(value)
+    if "=?" not in value:
+        return value
+    try:
+        chunks = decode_header(value)
+    except Exception:
+        return value
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, charset))
+        else:
+            out.append(chunk)
+    return "".join(out)
+
+
+def _undo_surrogates(value: str) -> str:
+    """compat32 keeps raw 8-bit header bytes as surrogates; give them back their characters."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    return decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode text whose declared charset may be wrong, unknown or missing; never fails."""
+    label = (charset or "").strip().strip('"').lower()
+    candidates: list[str] = []
+    if label:
+        candidates.append("cp1252" if label in _CP1252_LABELS else label)
+    candidates += ["utf-8", "cp1252"]
+    for name in candidates:
+        try:
+            codecs.lookup(name)
+            return data.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")  # every byte maps: the last resort cannot fail
+
+
+def decode_text_part(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    text = decode_bytes(payload, part.get_content_charset())
+    return text.replace("\r\n", "\n").replace("\x00", "")
+
+
+def html_to_text(html: str) -> str:
+    try:
+        return get_text(html).strip()
+    except Exception:  # inscriptis/lxml choke on some garbage; the HTML itself is kept
+        return re.sub(r"<[^>]+>", " ", html).strip()
+
+
+def strip_quoted(text: str) -> str:
+    try:
+        stripped = _REPLY_PARSER.parse_reply(text=text)
+    except Exception:
+        return text.strip()
+    return stripped.strip() if stripped and stripped.strip() else text.strip()
+
+
+def _attachments(msg: Message, body_parts: set[int], limits: Limits) -> list[ParsedAttachment]:
+    found: list[ParsedAttachment] = []
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop(0)
+        ctype = part.get_content_type()
+        if part.get_content_maintype() == "multipart" and part.is_multipart():
+            payload = part.get_payload()
+            stack[0:0] = payload if isinstance(payload, list) else []
+            continue
+        if id(part) in body_parts:
+            continue
+        found.append(_attachment(part, ctype, len(found) + 1, limits))
+    return found
+
+
+def _attachment(part: Message, ctype: str, number: int, limits: Limits) -> ParsedAttachment:
+    filename = _filename(part)
+    content_id = part.get("Content-ID")
+    inline = (part.get_content_disposition() or "inline") == "inline"
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        inner_msg = inner[0] if isinstance(inner, list) and inner else None
+        data = inner_msg.as_bytes() if isinstance(inner_msg, Message) else b""
+        if not filename:
+            subject = decode_header_value(inner_msg.get("Subject")) if inner_msg else ""
+            filename = _safe_filename(subject or f"message-{number}") + ".eml"
+    else:
+        size = _encoded_size(part)
+        if size > limits.max_attachment_bytes:
+            return ParsedAttachment(
+                filename=filename or f"part-{number}",
+                content_type=ctype,
+                size=size,
+                data=None,
+                inline=inline,
+                content_id=content_id,
+                omitted_reason=(
+                    f"larger than the {limits.max_attachment_bytes // 2**20} MB attachment limit"
+                ),
+            )
+        decoded = part.get_payload(decode=True)
+        data = decoded if isinstance(decoded, bytes) else b""
+    if len(data) > limits.max_attachment_bytes:
+        return ParsedAttachment(
+            filename=filename or f"part-{number}",
+            content_type=ctype,
+            size=len(data),
+            data=None,
+            inline=inline,
+            content_id=content_id,
+            omitted_reason=f"larger than the {limits.max_attachment_bytes // 2**20} MB limit",
+        )
+    if not filename:
+        extension = _EXTENSIONS.get(ctype, ".bin")
+        filename = f"part-{number}{extension}"
+    return ParsedAttachment(
+        filename=filename,
+        content_type=ctype,
+        size=len(data),
+        data=data,
+        inline=inline,
+        content_id=content_id.strip() if content_id else None,
+    )
+
+
+_EXTENSIONS = {
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "application/pdf": ".pdf",
+    "image/tiff": ".tif",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "application/ms-tnef": ".dat",
+    "text/calendar": ".ics",
+}
+
+
+def _encoded_size(part: Message) -> int:
+    """Decoded size without decoding: a 50 MB attachment is measured, not copied."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return 0
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte == "base64":
+        clean = len(payload) - payload.count("\n") - payload.count("\r") - payload.count(" ")
+        return max(0, clean * 3 // 4 - payload.rstrip().count("=", -3))
+    return len(payload)
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if name:
+        return _safe_filename(decode_header_value(name))
+    return ""
+
+
+def _safe_filename(name: str) -> str:
+    """No paths, no control characters; what the archive and a download can show."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip(" .")
+    return name[:200] or "attachment"
+
+
+def _first_address(values: list[object]) -> tuple[str, str]:
+    for name, addr in _getaddresses(values):
+        if addr:
+            return name, addr
+    return "", ""
+
+
+def _addresses(msg: Message, header: str) -> list[str]:
+    return [addr for _, addr in _getaddresses(msg.get_all(header, [])) if addr]
+
+
+def _getaddresses(values: list[object]) -> list[tuple[str, str]]:
+    decoded = [decode_header_value(v) for v in values]
+    try:
+        pairs = getaddresses(decoded)
+    except Exception:
+        return []
+    return [(_one_line(n), a.strip().lower()) for n, a in pairs if "@" in a]
+
+
+def _first_msgid(value: object) -> str | None:
+    found = MSGID_RE.findall(decode_header_value(value))
+    return found[0][:998] if found else None
+
+
+def _date(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(decode_header_value(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:998]

@@ -1,0 +1,70 @@
+"""The quarantine: messages that could not be processed, kept raw with the reason.
+
+``retry`` runs a held message through the ingest stages again (after a fix or a config
+change); on success it is released, otherwise it stays held with the new reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from rnmail.config import Config, MailboxConfig
+from rnmail.db import Database
+from rnmail.errors import ConfigError, NotFound, Quarantine, RnmailError
+from rnmail.ingest.pipeline import Delivery, IngestContext, run_stages
+from rnmail.models import QuarantinedMessage, utcnow
+
+
+def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        query = select(QuarantinedMessage).order_by(QuarantinedMessage.id)
+        if state:
+            query = query.where(QuarantinedMessage.state == state)
+        return [
+            {
+                "id": q.id,
+                "mailbox": q.mailbox,
+                "uid": q.uid,
+                "reason": q.reason,
+                "subject": q.subject,
+                "from": q.from_addr,
+                "size": q.raw_size,
+                "raw_sha256": q.raw_sha256,
+                "state": q.state,
+                "created_at": q.created_at.isoformat(),
+                "result": q.result,
+            }
+            for q in session.scalars(query)
+        ]
+
+
+def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
+    """Process a held message again; returns the outcome ("ticket", "reply", ... or
+    "quarantined" when it still fails, with the reason updated)."""
+    ctx = IngestContext.from_config(config)
+    with db.transaction() as session:
+        held = session.get(QuarantinedMessage, quarantine_id)
+        if held is None:
+            raise NotFound(f"no quarantined message #{quarantine_id}")
+        if held.state != "held":
+            raise RnmailError(f"quarantined message #{quarantine_id} was already released")
+        try:
+            box = config.mailbox(held.mailbox)
+        except ConfigError:
+            box = MailboxConfig(name=held.mailbox, kind="info", type="imap")
+        delivery = Delivery(raw=ctx.blobs.get(held.raw_sha256), mailbox=box,
+                            uidvalidity=held.uidvalidity or 0, uid=held.uid or "")
+        try:
+            with session.begin_nested():
+                outcome = run_stages(session, ctx, delivery)
+        except Quarantine as exc:
+            held.reason = exc.reason
+            held.result = "still quarantined"
+            return "quarantined"
+        held.state = "released"
+        held.released_at = utcnow()
+        held.result = outcome
+        ctx.blobs.sync()
+        return outcome

@@ -1,0 +1,88 @@
+"""Reading tickets for people and programs: the stable shapes behind ``ticket list/show``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from rnmail.errors import NotFound
+from rnmail.models import Message, Ticket
+
+TICKET_STATUSES = ("open", "pending", "delegated", "closed")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "channel": ticket.channel,
+        "requester": ticket.requester,
+        "requester_name": ticket.requester_name,
+        "language": ticket.language,
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+        "linked_ticket_id": ticket.linked_ticket_id,
+        "fax_pages": ticket.fax_pages,
+    }
+
+
+def message_detail(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "kind": message.kind,
+        "from": message.from_addr,
+        "from_name": message.from_name,
+        "to": list(message.to_addrs or []),
+        "cc": list(message.cc_addrs or []),
+        "subject": message.subject,
+        "message_id": message.message_id,
+        "date": _iso(message.date or message.created_at),
+        "text": message.display_text,
+        "full_text": message.text,
+        "has_html": message.html is not None,
+        "raw_sha256": message.raw_sha256,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "inline": a.inline,
+                "omitted": a.omitted_reason,
+            }
+            for a in message.attachments
+        ],
+    }
+
+
+def list_tickets(session: Session, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+    if status:
+        query = query.where(Ticket.status == status)
+    return [ticket_summary(t) for t in session.scalars(query)]
+
+
+def show_ticket(session: Session, ticket_id: int) -> dict[str, Any]:
+    ticket = session.scalars(
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .options(selectinload(Ticket.messages).selectinload(Message.attachments),
+                 selectinload(Ticket.participants))
+    ).first()
+    if ticket is None:
+        raise NotFound(f"no ticket #{ticket_id}")
+    detail = ticket_summary(ticket)
+    detail["participants"] = [
+        {"address": p.address, "role": p.role} for p in ticket.participants
+    ]
+    detail["messages"] = [message_detail(m) for m in ticket.messages]
+    return detail
