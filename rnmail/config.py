@@ -22,8 +22,8 @@ DEFAULT_CONFIG = "rnmail.toml"
 DEFAULT_FAX_NUMBER_PATTERNS = (
     # "Fax from 02/210.10.31 (3 pages)", "Fax van +32 2 210 10 31", "Télécopie de 0032 2 ..."
     r"(?i)(?:fax|t[ée]l[ée]copie|telefax)\s*(?:from|van|de|von|du|:)?\s*:?\s*"
-    r"(?P<number>\+?[\d][\d\s./()-]{6,}\d)",
-    r"(?P<number>(?:\+|00)32[\d\s./()-]{7,}\d)",
+    r"(?P<number>\+?\d(?:[\s./()-]{0,2}\d){6,})",
+    r"(?P<number>(?:\+|00)32(?:[\s./()-]{0,2}\d){7,})",
     r"(?P<number>\b0\d{1,3}[\s./-]?\d{2,3}[\s./-]?\d{2}[\s./-]?\d{2}\b)",
 )
 DEFAULT_FAX_PAGES_PATTERNS = (r"(?i)(?P<pages>\d{1,4})\s*(?:pages?|pagina'?s?|seiten|p\.)",)

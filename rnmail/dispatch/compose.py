@@ -47,7 +47,6 @@ def compose(helpdesk: HelpdeskConfig, draft: Draft) -> EmailMessage:
     refs = [*draft.references, *([draft.in_reply_to] if draft.in_reply_to else [])]
     if refs:
         msg["References"] = " ".join(dict.fromkeys(refs))
-    msg["Content-Language"] = draft.rendered.language
     if draft.automatic:
         msg["Auto-Submitted"] = "auto-replied"
         msg["X-Auto-Response-Suppress"] = "All"
@@ -55,4 +54,5 @@ def compose(helpdesk: HelpdeskConfig, draft: Draft) -> EmailMessage:
     msg.set_content(draft.rendered.text)
     if draft.rendered.html:
         msg.add_alternative(draft.rendered.html, subtype="html")
+    msg["Content-Language"] = draft.rendered.language  # after set_content, which clears it
     return msg

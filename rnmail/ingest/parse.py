@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -30,7 +30,20 @@ from rnmail.errors import Quarantine
 MSGID_RE = re.compile(r"<[^<>\s]+>")
 # Labels that mean windows-1252 in practice (WHATWG): mail declaring latin-1 often has € or ’.
 _CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
+_CORE_HEADERS = ("From", "Sender", "To", "Subject", "Date", "Message-ID")
 _REPLY_PARSER = EmailReplyParser(languages=["fr", "nl", "de", "en"])
+_ATTRIBUTION_RE = re.compile(
+    r"^[ \t]*(?:Le|Op|Am|On)\s[^\n]{4,200}?(?:\n[^\n]{0,200}?)?"
+    r"\b(?:a\s+écrit|schreef|schrieb|wrote)\b[^\n]{0,200}:[ \t]*$",
+    re.MULTILINE,
+)
+
+
+class _Message(EmailMessage):
+    """EmailMessage whose body helpers work under the compat32 policy (plain str headers)."""
+
+    def is_attachment(self) -> bool:
+        return self.get_content_disposition() == "attachment"
 
 
 @dataclass(frozen=True)
@@ -103,11 +116,8 @@ def parse_message(raw: bytes, limits: Limits) -> ParsedMail:
     """Parse ``raw``; raises ``Quarantine`` for what cannot or must not be processed."""
     if not raw.strip():
         raise Quarantine("empty message")
-    head = raw[:65536]
-    if b":" not in head.split(b"\n", 1)[0] and not head.startswith(b"From "):
-        raise Quarantine("not an email message: first line is not a header")
     try:
-        msg = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.compat32)
+        msg = email.message_from_bytes(raw, _class=_Message, policy=email.policy.compat32)
     except Exception as exc:  # the stdlib parser is lenient; this is truly broken input
         raise Quarantine(f"unparseable message: {exc}") from None
     _check_structure(msg, limits)
@@ -131,9 +141,8 @@ def _check_structure(msg: Message, limits: Limits) -> None:
             payload = part.get_payload()
             if isinstance(payload, list):
                 stack.extend((p, depth + 1) for p in payload)
-    defects = [d for d in msg.defects if type(d).__name__ == "MissingHeaderBodySeparatorDefect"]
-    if defects and not msg.keys():
-        raise Quarantine("no headers")
+    if not any(msg.get(name) for name in _CORE_HEADERS):
+        raise Quarantine("not an email message: none of From, To, Subject, Date, Message-ID")
 
 
 def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
@@ -184,22 +193,22 @@ def decode_header_value(value: object) -> str:
     """An RFC 2047 header as text; raw 8-bit bytes read as UTF-8, else windows-1252."""
     if value is None:
         return ""
-    if not isinstance(value, str):
-        value = str(value)
-    value = _undo_surrogates(value)
+    if isinstance(value, Header):  # compat32 wraps headers holding raw 8-bit bytes
+        value = "".join(
+            decode_bytes(chunk, None) if isinstance(chunk, bytes) else chunk
+            for chunk, _charset in decode_header(value)
+        )
+    value = _undo_surrogates(str(value))
     if "=?" not in value:
         return value
     try:
         chunks = decode_header(value)
     except Exception:
         return value
-    out: list[str] = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset))
-        else:
-            out.append(chunk)
-    return "".join(out)
+    return "".join(
+        decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk
+        for chunk, charset in chunks
+    )
 
 
 def _undo_surrogates(value: str) -> str:
@@ -241,6 +250,12 @@ def html_to_text(html: str) -> str:
 
 
 def strip_quoted(text: str) -> str:
+    """The new part of a reply. mail-parser-reply knows the Outlook header blocks and
+    signatures; Gmail's one-line attributions in Dutch and German ("Op … schreef X <a@b>:")
+    escape its patterns, so those are cut first."""
+    match = _ATTRIBUTION_RE.search(text)
+    if match and match.start() > 0:
+        text = text[: match.start()]
     try:
         stripped = _REPLY_PARSER.parse_reply(text=text)
     except Exception:

@@ -1,0 +1,434 @@
+"""Real servers for the test-suite: Dovecot (IMAP), aiosmtpd (SMTP), PostgreSQL.
+
+No mocks: the daemon is tested against the same protocols it meets in
+production, so IDLE, MOVE, UIDPLUS and SMTP error replies behave for real.
+"""
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from aiosmtpd.controller import Controller
+from imap_tools import MailBoxUnencrypted
+
+DOVECOT = "/usr/sbin/dovecot"
+PASSWORD = "secret"
+DEFAULT_USERS = ("info", "fax", "bench")
+
+
+def free_port() -> int:
+    """Ask the kernel for an unused loopback port (tiny race, fine for tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dovecot_version() -> tuple[int, int]:
+    out = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True, check=True).stdout
+    major, minor = re.match(r"(\d+)\.(\d+)", out).groups()
+    return int(major), int(minor)
+
+
+# --------------------------------------------------------------------------- IMAP
+
+# Common to 2.3 and 2.4.  chroot is emptied so the login/anvil processes work
+# without root, and the internal users are the current user when not root
+# (Dovecot cannot change uid then); mail_uid/mail_gid: see _mail_owner().
+# mail_max_userip_connections is raised because the daemon, the tests and the
+# benchmarks all log in from 127.0.0.1.  auth_failure_delay = 0 and the
+# unusable anvil-auth-penalty socket (mode 0 disables the per-IP penalty,
+# up to 15 s) keep wrong-password tests from slowing down later logins.
+_COMMON_CONF = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_uid = {uid}
+mail_gid = {gid}
+mail_fsync = never
+{internal_users}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+protocol imap {{
+  mail_max_userip_connections = 200
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+# Dovecot 2.3 (Debian 12).  LAYOUT=fs lets folder names contain dots.
+_CONF_23 = """\
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir:LAYOUT=fs
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {root}/users/%u
+}}
+userdb {{
+  driver = static
+  args = home={root}/home/%u
+}}
+"""
+
+# Dovecot 2.4 (Debian 13) renamed most settings.  Not exercised on Debian 12.
+_CONF_24 = """\
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+auth_allow_cleartext = yes
+mail_driver = maildir
+mail_path = ~/Maildir
+mailbox_list_layout = fs
+passdb passwd-file {{
+  passwd_file_path = {root}/users/%{{user}}
+}}
+userdb static {{
+  fields {{
+    home = {root}/home/%{{user}}
+  }}
+}}
+"""
+
+
+class Dovecot:
+    """A throw-away Dovecot IMAP server in a temp dir, on a free loopback port.
+
+    Runs as the current user (root in CI or a normal user) with its own
+    config, so the tests neither need nor touch /etc/dovecot or port 143.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, users: Iterable[str] = DEFAULT_USERS) -> None:
+        self.users = list(users)
+        self.port = 0
+        self.root: Path | None = None
+        self.proc: subprocess.Popen | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> Dovecot:
+        self.root = Path(tempfile.mkdtemp(prefix="rnmail-dovecot-"))
+        self.root.chmod(0o755)  # Dovecot refuses base_dirs it can't traverse
+        (self.root / "home").mkdir()
+        os.chown(self.root / "home", *self._mail_owner())
+        for user in self.users:
+            self.add_user(user, PASSWORD)
+        for _ in range(3):  # free_port() may race with another process
+            self.port = free_port()
+            self._write_config()
+            self.proc = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: stop() kills all of it
+            )
+            if self._wait_ready():
+                return self
+            self._kill()
+        log = self.log()[-3000:]
+        self.stop()
+        raise RuntimeError(f"Dovecot did not start; log:\n{log}")
+
+    def stop(self) -> None:
+        self._kill()
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def __enter__(self) -> Dovecot:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @staticmethod
+    def _mail_owner() -> tuple[int, int]:
+        """Owner of the mail files: the current user, or nobody when root.
+
+        Dovecot hard-refuses mail access as uid 0 ("Mail access not allowed
+        for root", whatever first_valid_uid says), so under root (CI) the
+        mail processes drop to nobody:nogroup.
+        """
+        if os.getuid() != 0:
+            return os.getuid(), os.getgid()
+        return pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+
+    def _write_config(self) -> None:
+        uid, gid = self._mail_owner()
+        if os.getuid() == 0:
+            internal_users = ""  # Debian's dovecot/dovenull users exist
+        else:
+            user, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
+            internal_users = (f"default_login_user = {user}\n"
+                              f"default_internal_user = {user}\n"
+                              f"default_internal_group = {group}\n")
+        values = dict(root=self.root, uid=uid, gid=gid, port=self.port,
+                      internal_users=internal_users)
+        version = _CONF_24 if dovecot_version() >= (2, 4) else _CONF_23
+        # 2.4 wants dovecot_config_version first, so the version part leads.
+        text = version.format(**values) + _COMMON_CONF.format(**values)
+        (self.root / "dovecot.conf").write_text(text)
+
+    def _wait_ready(self, timeout: float = 15) -> bool:
+        """True once a real LOGIN works (the port opens before auth is up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with self.mailbox(self.users[0]):
+                    return True
+            except Exception:
+                time.sleep(0.05)
+        return False
+
+    def _kill(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        # Children (imap, auth, ...) exit when the master goes; make sure.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc = None
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log" if self.root else None
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    # -- users and mail ----------------------------------------------------
+    def add_user(self, name: str, password: str = PASSWORD) -> None:
+        """One passwd-file per user: Dovecot re-reads a changed file at most
+        once a second, but opens a new user's file at once -- no restart."""
+        (self.root / "users").mkdir(exist_ok=True)
+        (self.root / "users" / name).write_text(f"{name}:{{PLAIN}}{password}::::::\n")
+        if name not in self.users:
+            self.users.append(name)
+
+    def mailbox(self, user: str, password: str = PASSWORD, folder: str = "INBOX"):
+        """A logged-in imap-tools mailbox; use it as a context manager."""
+        return MailBoxUnencrypted(self.host, self.port, timeout=30).login(user, password, folder)
+
+    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> str:
+        """Append one message; returns its UID (from UIDPLUS' APPENDUID)."""
+        return self.append_many(user, [raw], folder)[0]
+
+    def append_many(self, user: str, raws: Iterable[bytes], folder: str = "INBOX") -> list[str]:
+        with self.mailbox(user) as mb:
+            uids = []
+            for raw in raws:
+                _, data = mb.append(raw, folder)
+                uids.append(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1).decode())
+            return uids
+
+    def folder_uids(self, user: str, folder: str = "INBOX") -> list[str]:
+        with self.mailbox(user, folder=folder) as mb:
+            return mb.uids()
+
+    def fetch_raw(self, user: str, folder: str = "INBOX") -> list[bytes]:
+        """Exact bytes of every message in UID order (BODY.PEEK: no \\Seen)."""
+        with self.mailbox(user, folder=folder) as mb:
+            typ, data = mb.client.uid("FETCH", "1:*", "(BODY.PEEK[])")
+            if typ != "OK":
+                raise RuntimeError(f"FETCH failed: {data!r}")
+            return [item[1] for item in data if isinstance(item, tuple)]
+
+    def folders(self, user: str) -> list[str]:
+        with self.mailbox(user) as mb:
+            return [f.name for f in mb.folder.list()]
+
+    def create_folder(self, user: str, folder: str) -> None:
+        with self.mailbox(user) as mb:
+            mb.folder.create(folder)
+
+    def clear(self, user: str) -> None:
+        """Empty INBOX and delete every other folder, so tests are independent."""
+        with self.mailbox(user) as mb:
+            names = [f.name for f in mb.folder.list() if f.name.upper() != "INBOX"]
+            for name in sorted(names, key=lambda n: n.count("/"), reverse=True):
+                mb.folder.delete(name)  # children first
+                mb.folder.subscribe(name, False)
+            uids = mb.uids()
+            if uids:
+                mb.delete(uids)
+
+
+# --------------------------------------------------------------------------- SMTP
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+
+class _RecordingHandler:
+    """aiosmtpd handler: records envelopes and fails chosen recipients.
+
+    Recipients containing "reject" get a permanent 550, "tempfail" a 451;
+    `failures` can map any further address (or substring) to a reply.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.envelopes: list[Envelope] = []
+        self.failures: dict[str, str] = {
+            "reject": "550 5.1.1 user unknown",
+            "tempfail": "451 4.3.0 try later",
+        }
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            failures = dict(self.failures)
+        for needle, reply in failures.items():
+            if needle in address:
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.envelopes.append(Envelope(envelope.mail_from, list(envelope.rcpt_tos),
+                                           envelope.original_content or envelope.content))
+            self.lock.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd in a thread) that keeps what it receives."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.handler = _RecordingHandler()
+        self.port = 0
+        self.controller: Controller | None = None
+
+    def start(self) -> SmtpServer:
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def messages(self) -> list[Envelope]:
+        with self.handler.lock:
+            return list(self.handler.envelopes)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Recipient substring -> SMTP reply; edit it to add failure cases."""
+        return self.handler.failures
+
+    def clear(self) -> None:
+        with self.handler.lock:
+            self.handler.envelopes.clear()
+
+    def wait_for(self, n: int, timeout: float = 10) -> list[Envelope]:
+        """Block until at least n messages arrived; AssertionError otherwise."""
+        with self.handler.lock:
+            if not self.handler.lock.wait_for(lambda: len(self.handler.envelopes) >= n, timeout):
+                raise AssertionError(f"expected {n} messages within {timeout}s, "
+                                     f"got {len(self.handler.envelopes)}")
+            return list(self.handler.envelopes)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PG_HOST, PG_PORT, PG_USER, PG_DB = "127.0.0.1", 5432, "postgres", "test"
+PG_START_HINT = (
+    f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} (user {PG_USER}, database {PG_DB}). "
+    "Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start "
+    "(scripts/test does this for you)."
+)
+
+
+def postgres_url() -> str:
+    return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}"
+
+
+def _pg_connect() -> psycopg.Connection:
+    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB,
+                           connect_timeout=5, autocommit=True)
+
+
+def postgres_problem() -> str | None:
+    """None if PostgreSQL accepts connections, else what to tell the developer."""
+    try:
+        _pg_connect().close()
+    except psycopg.OperationalError as exc:
+        return f"{PG_START_HINT}\n{exc}"
+    return None
+
+
+@contextlib.contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """Yield a URL whose search_path is a new, empty schema; drop it afterwards.
+
+    A schema per test is much cheaper than a database per test and keeps the
+    tests independent.  The connections are tagged with application_name so
+    that ones the test leaked (which would block DROP SCHEMA) are terminated.
+    Raises psycopg.OperationalError if PostgreSQL is down.
+    """
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _pg_connect() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_url()}?options=-csearch_path%3D{schema}&application_name={schema}"
+    finally:
+        with _pg_connect() as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = %s AND pid <> pg_backend_pid()", [schema])
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
