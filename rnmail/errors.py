@@ -22,7 +22,7 @@ class NotFound(RnmailError):
     """A ticket, quarantine entry or other record asked for does not exist."""
 
 
-class Quarantine(Exception):  # noqa: N818 - an outcome, like Mailman's shunt
+class Quarantine(Exception):
     """This message cannot be processed; keep it raw with the reason, go on with the next."""
 
     def __init__(self, reason: str) -> None:

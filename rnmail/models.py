@@ -167,7 +167,8 @@ class ProcessedMessage(Base):
     mailbox: Mapped[str] = mapped_column(String(100))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[str] = mapped_column(String(200))
-    outcome: Mapped[str] = mapped_column(String(16))  # ticket|reply|duplicate|bounce|ignored|quarantined
+    # ticket | reply | duplicate | bounce | quarantined
+    outcome: Mapped[str] = mapped_column(String(16))
     message_db_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -64,7 +64,9 @@ def message_detail(message: Message) -> dict[str, Any]:
     }
 
 
-def list_tickets(session: Session, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def list_tickets(
+    session: Session, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
     if status:
         query = query.where(Ticket.status == status)

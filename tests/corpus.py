@@ -85,10 +85,23 @@ _TEXT: dict[str, dict[str, object]] = {
             "Je vous remercie d'avance pour votre aide et pour votre réponse rapide, car "
             "il s'agit d'une démarche urgente pour mon employeur.",
         ],
-        "closings": ["Cordialement,", "Bien à vous,", "Merci d'avance,", "Salutations distinguées,"],
-        "names": ["Jean Dupont", "Marie Lambert", "Sophie Dubois", "Luc Martin",
-                  "Isabelle Leclercq", "Hélène Gérard", "François Lejeune", "Chloé Renard",
-                  "Service Population"],
+        "closings": [
+            "Cordialement,",
+            "Bien à vous,",
+            "Merci d'avance,",
+            "Salutations distinguées,",
+        ],
+        "names": [
+            "Jean Dupont",
+            "Marie Lambert",
+            "Sophie Dubois",
+            "Luc Martin",
+            "Isabelle Leclercq",
+            "Hélène Gérard",
+            "François Lejeune",
+            "Chloé Renard",
+            "Service Population",
+        ],
         "prefixes": ["RE:", "Re:", "TR:", "RE: RE:"],
         "attribution": "Le {date}, Registre national <info@rn.example> a écrit :",
         "answers": [
@@ -130,9 +143,23 @@ _TEXT: dict[str, dict[str, object]] = {
             "Alvast bedankt voor uw hulp en voor een snel antwoord, want het gaat om een "
             "dringende aanvraag voor mijn werkgever.",
         ],
-        "closings": ["Met vriendelijke groeten,", "Vriendelijke groeten,", "Alvast bedankt,", "Groeten,"],
-        "names": ["Jan Peeters", "An Janssens", "Pieter Maes", "Els Jacobs", "Tom Mertens",
-                  "Sofie Willems", "Koen Claes", "Lotte Goossens", "Dienst Bevolking"],
+        "closings": [
+            "Met vriendelijke groeten,",
+            "Vriendelijke groeten,",
+            "Alvast bedankt,",
+            "Groeten,",
+        ],
+        "names": [
+            "Jan Peeters",
+            "An Janssens",
+            "Pieter Maes",
+            "Els Jacobs",
+            "Tom Mertens",
+            "Sofie Willems",
+            "Koen Claes",
+            "Lotte Goossens",
+            "Dienst Bevolking",
+        ],
         "prefixes": ["RE:", "Antw:", "Re:", "Fwd:"],
         "attribution": "Op {date} schreef Rijksregister <info@rn.example>:",
         "answers": [
@@ -168,8 +195,13 @@ _TEXT: dict[str, dict[str, object]] = {
             "um einen dringenden Antrag für meinen Arbeitgeber handelt.",
         ],
         "closings": ["Mit freundlichen Grüßen", "Freundliche Grüße", "Vielen Dank und Grüße"],
-        "names": ["Hans Müller", "Anna Schmitz", "Jürgen Weber", "Petra Lentz",
-                  "Einwohnermeldeamt"],
+        "names": [
+            "Hans Müller",
+            "Anna Schmitz",
+            "Jürgen Weber",
+            "Petra Lentz",
+            "Einwohnermeldeamt",
+        ],
         "prefixes": ["AW:", "WG:", "AW: AW:"],
         "attribution": "Am {date} schrieb Nationalregister <info@rn.example>:",
         "answers": [
@@ -203,8 +235,7 @@ _TEXT: dict[str, dict[str, object]] = {
             "request for my employer.",
         ],
         "closings": ["Kind regards,", "Best regards,", "Thanks in advance,"],
-        "names": ["John Smith", "Emma Brown", "David Wilson", "Sarah Taylor",
-                  "Population Office"],
+        "names": ["John Smith", "Emma Brown", "David Wilson", "Sarah Taylor", "Population Office"],
         "prefixes": ["Re:", "RE:", "Fwd:", "Re: Re:"],
         "attribution": "On {date}, National Register <info@rn.example> wrote:",
         "answers": [
@@ -251,7 +282,9 @@ def _compose_body(lang: str, rng: random.Random, n_paragraphs: int, name: str) -
     return "\n\n".join(chunks) + "\n"
 
 
-def _set_headers(msg: EmailMessage, extra: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> None:
+def _set_headers(
+    msg: EmailMessage, extra: Mapping[str, str] | Iterable[tuple[str, str]] | None
+) -> None:
     if not extra:
         return
     items = extra.items() if isinstance(extra, Mapping) else extra
@@ -263,8 +296,14 @@ def _set_headers(msg: EmailMessage, extra: Mapping[str, str] | Iterable[tuple[st
         msg[name] = value
 
 
-def _base_message(subject: str, from_addr: str, *, to_addr: str = HELPDESK,
-                  message_id: str | None = None, date: _dt.datetime | None = None) -> EmailMessage:
+def _base_message(
+    subject: str,
+    from_addr: str,
+    *,
+    to_addr: str = HELPDESK,
+    message_id: str | None = None,
+    date: _dt.datetime | None = None,
+) -> EmailMessage:
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = from_addr
     msg["To"] = to_addr
@@ -291,7 +330,7 @@ def simple(
     date: _dt.datetime | None = None,
     crlf: bool = False,
 ) -> bytes:
-    """Ordinary single-part text/plain request (defaults in `lang`); message_id None=generated, ""=omitted; extra_headers replace same-named ones."""
+    """Ordinary text/plain request; defaults follow `lang`; message_id "" omits, None generates."""
     t = _lang(lang)
     rng = random.Random(f"{subject}|{from_addr}|{lang}")
     name = t["names"][0]  # type: ignore[index]
@@ -302,8 +341,8 @@ def simple(
     if body is None:
         body = _compose_body(lang, rng, 2, name)  # type: ignore[arg-type]
     msg = _base_message(subject, from_addr, to_addr=to_addr, message_id=message_id, date=date)
-    msg["Content-Language"] = str(t["content_language"])
     msg.set_content(body)
+    msg["Content-Language"] = str(t["content_language"])  # after set_content (it clears Content-*)
     _set_headers(msg, extra_headers)
     return msg.as_bytes(policy=_policy.SMTP if crlf else _POLICY)
 
@@ -311,8 +350,12 @@ def simple(
 # --------------------------------------------------------------------------- large
 def huge_attachment(mb: int = 50) -> bytes:
     """Request with one `mb` MiB base64 PDF attachment (size limits, streaming, memory)."""
-    msg = _base_message("Scan de tous mes documents", "Jean Dupont <jean.dupont@citizen.example>",
-                        message_id="<huge-attachment@citizen.example>", date=_BASE_DATE)
+    msg = _base_message(
+        "Scan de tous mes documents",
+        "Jean Dupont <jean.dupont@citizen.example>",
+        message_id="<huge-attachment@citizen.example>",
+        date=_BASE_DATE,
+    )
     msg.set_content("Bonjour,\n\nvoici le scan complet de mes documents.\n\nJean Dupont\n")
     marker = "HUGE-ATTACHMENT-PAYLOAD"
     msg.add_attachment(marker, subtype="plain", cte="7bit", filename="scan-complet.pdf")
@@ -326,8 +369,12 @@ def huge_attachment(mb: int = 50) -> bytes:
 
 def many_parts(n: int = 5000) -> bytes:
     """multipart/mixed with `n` tiny text attachments (part-count limits, O(n^2) walks)."""
-    msg = _base_message("Beaucoup de pièces jointes", "Luc Martin <luc.martin@citizen.example>",
-                        message_id="<many-parts@citizen.example>", date=_BASE_DATE)
+    msg = _base_message(
+        "Beaucoup de pièces jointes",
+        "Luc Martin <luc.martin@citizen.example>",
+        message_id="<many-parts@citizen.example>",
+        date=_BASE_DATE,
+    )
     msg.set_content("Voir les pièces jointes.\n")
     msg.add_attachment("Partie numero @@N@@\n", filename="partie-@@N@@.txt")
     head, _, rest = msg.as_bytes().partition(b"\n--")
@@ -344,8 +391,12 @@ def deep_nesting(depth: int = 200) -> bytes:
     leaf = EmailMessage(policy=_POLICY)
     leaf.set_content("Le texte le plus profond / de diepste tekst.\n")
     leaf_bytes = leaf.as_bytes()
-    top = _base_message("Imbrication profonde", "Marie Lambert <marie.lambert@citizen.example>",
-                        message_id="<deep-nesting@citizen.example>", date=_BASE_DATE)
+    top = _base_message(
+        "Imbrication profonde",
+        "Marie Lambert <marie.lambert@citizen.example>",
+        message_id="<deep-nesting@citizen.example>",
+        date=_BASE_DATE,
+    )
     head = top.as_bytes().rstrip(b"\n")
     out = [head + b'\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="nest-0"\n\n']
     for level in range(depth):
@@ -360,20 +411,33 @@ def deep_nesting(depth: int = 200) -> bytes:
 # --------------------------------------------------------------------------- broken
 def truncated_mime() -> bytes:
     """multipart/mixed cut in the middle of a base64 line; closing boundary never sent."""
-    msg = _base_message("Attestation (envoi interrompu)", "Sophie Dubois <sophie.dubois@citizen.example>",
-                        message_id="<truncated-mime@citizen.example>", date=_BASE_DATE)
+    msg = _base_message(
+        "Attestation (envoi interrompu)",
+        "Sophie Dubois <sophie.dubois@citizen.example>",
+        message_id="<truncated-mime@citizen.example>",
+        date=_BASE_DATE,
+    )
     msg.set_content("Bonjour,\n\nvoici l'attestation en pièce jointe.\n\nSophie\n")
-    msg.add_attachment(b"%PDF-1.4\n" + random.Random(7).randbytes(4000), maintype="application",
-                       subtype="pdf", filename="attestation.pdf")
+    msg.add_attachment(
+        b"%PDF-1.4\n" + random.Random(7).randbytes(4000),
+        maintype="application",
+        subtype="pdf",
+        filename="attestation.pdf",
+    )
     raw = msg.as_bytes()
     body_start = raw.index(b"\n\n", raw.index(b"filename=")) + 2
     return raw[: body_start + 77 * 20 + 30]  # 20 full base64 lines (76 chars + LF), then 30 chars
 
 
 def garbage_headers() -> bytes:
-    """8-bit garbage and NULs in header names/values, a 100 KB unfolded line, a colon-less header."""
-    raw = simple("placeholder", "Bonjour,\n\nle corps est normal.\n", "Luc Martin <luc@citizen.example>",
-                 message_id="<garbage-headers@citizen.example>", date=_BASE_DATE)
+    """8-bit garbage and NULs in header names/values, a 100 KB unfolded line, a colon-less line."""
+    raw = simple(
+        "placeholder",
+        "Bonjour,\n\nle corps est normal.\n",
+        "Luc Martin <luc@citizen.example>",
+        message_id="<garbage-headers@citizen.example>",
+        date=_BASE_DATE,
+    )
     head, _, body = raw.partition(b"\n\n")
     lines = [ln for ln in head.split(b"\n") if not ln.startswith(b"Subject:")]
     # Python's parser ends the header block at the first line that is not a valid
@@ -384,7 +448,7 @@ def garbage_headers() -> bytes:
         b"X-Garbage: \xff\xfe\x80\x81 caf\xe9 \xc3\x28 NUL:\x00:NUL \x7f\x01\x02",
         b"Reply-To: <\x00@\xff.example>",
         b"X-Overlong: " + b"A" * (100 * 1024),
-        b"Content-Type: text/plain; charset=\"\xff\xfe\"; \x00=\x00",
+        b'Content-Type: text/plain; charset="\xff\xfe"; \x00=\x00',
         b"X-\xe9t\xe9-\xff: 8-bit bytes in the header name",
         b"X-Nul\x00Name: NUL inside the header name",
         b"This header line has no colon at all",
@@ -394,10 +458,14 @@ def garbage_headers() -> bytes:
 
 
 def zip_bomb(expanded_mb: int = 1100) -> bytes:
-    """Request with a ~1 MB .zip attachment declaring `expanded_mb` MiB of zeros (decompression limits)."""
+    """Request with a ~1 MB .zip declaring `expanded_mb` MiB of zeros (decompression limits)."""
     data = _zip_of_zeros(expanded_mb)
-    msg = _base_message("Documents demandés", "Jean Dupont <jean.dupont@citizen.example>",
-                        message_id="<zip-bomb@citizen.example>", date=_BASE_DATE)
+    msg = _base_message(
+        "Documents demandés",
+        "Jean Dupont <jean.dupont@citizen.example>",
+        message_id="<zip-bomb@citizen.example>",
+        date=_BASE_DATE,
+    )
     msg.set_content("Bonjour,\n\nles documents demandés sont dans l'archive.\n\nJean\n")
     msg.add_attachment(data, maintype="application", subtype="zip", filename="documents.zip")
     return msg.as_bytes()
@@ -424,10 +492,46 @@ def _zip_of_zeros(expanded_mb: int) -> bytes:
     size = expanded_mb << 20
     name = b"registre_export.csv"
     dos_time, dos_date = (8 << 11) | (0 << 5), ((2025 - 1980) << 9) | (3 << 5) | 3
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, dos_time, dos_date,
-                        crc, len(stream), size, len(name), 0) + name
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, 0, 8, dos_time, dos_date,
-                          crc, len(stream), size, len(name), 0, 0, 0, 0, 0o100644 << 16, 0) + name
+    local = (
+        struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            20,
+            0,
+            8,
+            dos_time,
+            dos_date,
+            crc,
+            len(stream),
+            size,
+            len(name),
+            0,
+        )
+        + name
+    )
+    central = (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | 20,
+            20,
+            0,
+            8,
+            dos_time,
+            dos_date,
+            crc,
+            len(stream),
+            size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0o100644 << 16,
+            0,
+        )
+        + name
+    )
     cd_offset = len(local) + len(stream)
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), cd_offset, 0)
     return local + stream + central + end
@@ -435,8 +539,13 @@ def _zip_of_zeros(expanded_mb: int) -> bytes:
 
 def no_body() -> bytes:
     """Headers only: no blank separator line and no body at all."""
-    raw = simple("Sans corps", "", "Luc Martin <luc@citizen.example>",
-                 message_id="<no-body@citizen.example>", date=_BASE_DATE)
+    raw = simple(
+        "Sans corps",
+        "",
+        "Luc Martin <luc@citizen.example>",
+        message_id="<no-body@citizen.example>",
+        date=_BASE_DATE,
+    )
     return raw.partition(b"\n\n")[0] + b"\n"
 
 
@@ -456,7 +565,7 @@ _KIND_WEIGHTS = (50, 28, 17, 5)
 _CTES = ("8bit", "quoted-printable", "base64")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _skeleton(kind: str, cte: str, att: str) -> bytes:
     """MIME structure rendered once by the email package, with @@TEXT@@/@@HTML@@/@@ATT@@ slots."""
     msg = EmailMessage(policy=_POLICY)
@@ -490,29 +599,32 @@ def _encode(text: str, cte: str) -> bytes:
     return data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pools(lang: str) -> dict[str, list]:
     """Pre-encoded header values (RFC 2047 via the email package) for one language."""
     t = _lang(lang)
     senders = []
     for name in t["names"]:  # type: ignore[union-attr]
         for domain in _DOMAINS[lang]:
-            senders.append((name, formataddr((name, f"{_ascii(name)}@{domain}"), charset="utf-8"),
-                            domain))
-    subjects = [(s, Header(s, "utf-8").encode() if not s.isascii() else s)
-                for s in t["subjects"]]  # type: ignore[union-attr]
+            senders.append(
+                (name, formataddr((name, f"{_ascii(name)}@{domain}"), charset="utf-8"), domain)
+            )
+    subjects = [(s, Header(s, "utf-8").encode() if not s.isascii() else s) for s in t["subjects"]]  # type: ignore[union-attr]
     return {"senders": senders, "subjects": subjects}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _attachments() -> list[bytes]:
     rng = random.Random(1234)
-    return [base64.encodebytes(b"%PDF-1.4\n" + rng.randbytes(size)) for size in (1200, 1800, 2600, 3400)]
+    return [
+        base64.encodebytes(b"%PDF-1.4\n" + rng.randbytes(size)) for size in (1200, 1800, 2600, 3400)
+    ]
 
 
 def _received(rng: random.Random, domain: str, when: _dt.datetime) -> str:
-    qid = "%010X" % rng.getrandbits(40)
+    qid = f"{rng.getrandbits(40):010X}"
     ip = f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randrange(1, 255)}"
+    lan = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
     d1 = format_datetime(when + _dt.timedelta(seconds=2))
     d2 = format_datetime(when + _dt.timedelta(seconds=3))
     return (
@@ -523,7 +635,7 @@ def _received(rng: random.Random, domain: str, when: _dt.datetime) -> str:
         f"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\n"
         f"\tby mx1.rn.example (Postfix) with ESMTPS id {qid}\n"
         f"\tfor <info@rn.example>; {d1}\n"
-        f"Received: from [10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}] (client.{domain} [{ip}])\n"
+        f"Received: from [{lan}] (client.{domain} [{ip}])\n"
         f"\tby smtp.{domain} (Postfix) with ESMTPSA id {qid[3:]}{qid[:3]}\n"
         f"\tfor <info@rn.example>; {format_datetime(when)}\n"
         f"Authentication-Results: mx1.rn.example;\n"
@@ -539,14 +651,16 @@ def _received(rng: random.Random, domain: str, when: _dt.datetime) -> str:
 def _dkim(rng: random.Random, domain: str) -> str:
     bh = base64.b64encode(rng.randbytes(32)).decode()
     sig = base64.b64encode(rng.randbytes(256)).decode()
-    folded = "\n\t ".join(sig[i:i + 70] for i in range(0, len(sig), 70))
-    return (f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=sel2025;\n"
-            f"\th=from:to:subject:date:message-id:mime-version:content-type; bh={bh};\n"
-            f"\tb={folded}\n")
+    folded = "\n\t ".join(sig[i : i + 70] for i in range(0, len(sig), 70))
+    return (
+        f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=sel2025;\n"
+        f"\th=from:to:subject:date:message-id:mime-version:content-type; bh={bh};\n"
+        f"\tb={folded}\n"
+    )
 
 
 def mixed_batch(n: int, seed: int = 0) -> list[bytes]:
-    """`n` varied ~3.6 KB requests (fr/nl/de/en, replies, HTML, attachments), deterministic per seed, for benchmarks."""
+    """`n` varied ~3.6 KB requests (fr/nl/de/en, replies, HTML, attachments) for benchmarks."""
     rng = random.Random(seed)
     out: list[bytes] = []
     atts = _attachments()
@@ -561,7 +675,9 @@ def mixed_batch(n: int, seed: int = 0) -> list[bytes]:
         reply = rng.random() < 0.22
         when = _BASE_DATE + _dt.timedelta(seconds=rng.randrange(90 * 86400))
         att = rng.choice(t["files"]) if kind == "attach" else ""  # type: ignore[arg-type]
-        text = _compose_body(lang, rng, rng.randint(2, 4) if kind == "alt" else rng.randint(3, 6), name)
+        text = _compose_body(
+            lang, rng, rng.randint(2, 4) if kind == "alt" else rng.randint(3, 6), name
+        )
         headers = [_received(rng, domain, when), f"From: {from_hdr}\n", "To: info@rn.example\n"]
         if reply:
             ticket = rng.randrange(1, 100000)
@@ -569,8 +685,11 @@ def mixed_batch(n: int, seed: int = 0) -> list[bytes]:
             headers.append(f"Subject: {prefix} [RN #{ticket}] {subj_hdr}\n")
             ours = f"<rn-{ticket}-{rng.randrange(1, 9)}@rn.example>"
             headers.append(f"In-Reply-To: {ours}\nReferences: <req-{ticket}@{domain}>\n {ours}\n")
-            quoted = "\n".join("> " + ln if ln else ">" for ln in rng.choice(t["answers"]).split("\n"))  # type: ignore[arg-type]
-            attribution = str(t["attribution"]).format(date=format_datetime(when - _dt.timedelta(days=1)))
+            answer: str = rng.choice(t["answers"])  # type: ignore[arg-type]
+            quoted = "\n".join("> " + ln if ln else ">" for ln in answer.split("\n"))
+            attribution = str(t["attribution"]).format(
+                date=format_datetime(when - _dt.timedelta(days=1))
+            )
             text = f"{text}\n{attribution}\n\n{quoted}\n"
         else:
             headers.append(f"Subject: {subj_hdr}\n")
@@ -581,9 +700,14 @@ def mixed_batch(n: int, seed: int = 0) -> list[bytes]:
             headers.append(_dkim(rng, domain))
         raw = "".join(headers).encode("ascii") + _skeleton(kind, cte, att)
         if kind in ("alt", "html"):
-            paras = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n" for p in text.split("\n\n"))
-            body_html = (f'<html><head><meta charset="utf-8"><title>{html.escape(subj_plain)}</title></head>\n'
-                         f'<body style="font-family:Calibri,sans-serif">\n{paras}</body></html>\n')
+            paras = "".join(
+                f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n" for p in text.split("\n\n")
+            )
+            title = html.escape(subj_plain)
+            body_html = (
+                f'<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
+                f'<body style="font-family:Calibri,sans-serif">\n{paras}</body></html>\n'
+            )
             raw = raw.replace(b"@@HTML@@\n", _encode(body_html, cte), 1)
         raw = raw.replace(b"@@TEXT@@\n", _encode(text, cte), 1)
         if kind == "attach":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -107,6 +108,14 @@ def claim(
     return rows
 
 
+def release(session: Session, ids: list[int]) -> None:
+    """Give leased rows back untouched (the server could not be reached: no attempt made)."""
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+        if row.state == "sending":
+            row.state = "queued"
+            row.lease_until = None
+
+
 def finish(session: Session, row: OutboxMessage, outcome: Outcome, cfg: OutboxConfig) -> None:
     now = utcnow()
     row.attempts += 1
@@ -123,14 +132,16 @@ def finish(session: Session, row: OutboxMessage, outcome: Outcome, cfg: OutboxCo
         row.next_attempt_at = now + timedelta(seconds=min(delay, 6 * 3600))
 
 
-def list_outbox(session: Session, state: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+def list_outbox(
+    session: Session, state: str | None = None, limit: int = 200
+) -> list[OutboxMessage]:
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if state:
         query = query.where(OutboxMessage.state == state)
     return list(session.scalars(query))
 
 
-def outbox_summary(row: OutboxMessage) -> dict[str, object]:
+def outbox_summary(row: OutboxMessage) -> dict[str, Any]:
     return {
         "id": row.id,
         "to": row.to_addr,

@@ -23,7 +23,7 @@ import aiosmtplib
 
 from rnmail.config import Config, SmtpConfig
 from rnmail.db import Database
-from rnmail.dispatch.outbox import Outcome, claim, finish
+from rnmail.dispatch.outbox import Outcome, claim, finish, release
 from rnmail.errors import ServerUnavailable
 from rnmail.models import OutboxMessage
 
@@ -66,7 +66,7 @@ class SmtpTransport:
             await self.open()
         assert self.client is not None
         try:
-            errors, reply = await self.client.sendmail(mail_from, [to], raw)
+            _errors, reply = await self.client.sendmail(mail_from, [to], raw)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return Outcome(ok=False, permanent=refused.code >= 500, reply=_reply(refused))
@@ -120,7 +120,9 @@ class SendReport:
     failed: int = 0
 
 
-async def send_queued(db: Database, config: Config, transport: Transport | None = None) -> SendReport:
+async def send_queued(
+    db: Database, config: Config, transport: Transport | None = None
+) -> SendReport:
     """Deliver every due outbox row; returns how many were sent, retried and failed."""
     transport = transport or make_transport(config.smtp)
     report = SendReport()
@@ -132,17 +134,24 @@ async def send_queued(db: Database, config: Config, transport: Transport | None 
                 leased = claim(session, CLAIM_BATCH, lease)
             if not leased:
                 break
-            if not opened:
-                await transport.open()
-                opened = True
-            for item in leased:
-                outcome = await transport.deliver(item.mail_from, item.to_addr, item.raw)
+            pending = [row.id for row in leased]
+            try:
+                if not opened:
+                    await transport.open()
+                    opened = True
+                for item in leased:
+                    outcome = await transport.deliver(item.mail_from, item.to_addr, item.raw)
+                    with db.transaction() as session:
+                        row = session.get(OutboxMessage, item.id)
+                        assert row is not None
+                        finish(session, row, outcome, config.outbox)
+                        state = row.state
+                    pending.remove(item.id)
+                    _count(report, state, item, outcome)
+            except ServerUnavailable:
                 with db.transaction() as session:
-                    row = session.get(OutboxMessage, item.id)
-                    assert row is not None
-                    finish(session, row, outcome, config.outbox)
-                    state = row.state
-                _count(report, state, item, outcome)
+                    release(session, pending)
+                raise
     finally:
         if opened:
             await transport.close()

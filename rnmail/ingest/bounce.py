@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.ingest.classify import Classification
-from rnmail.ingest.parse import MSGID_RE, ParsedMail
+from rnmail.ingest.parse import MSGID_RE, ParsedMail, subparts
 from rnmail.models import Bounce, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,8 @@ def _quoted_message_ids(mail: ParsedMail) -> list[str]:
     for part in mail.message.walk():
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner:
-                found += MSGID_RE.findall(str(inner[0].get("Message-ID", "")))
+            for inner in subparts(part)[:1]:
+                found += MSGID_RE.findall(str(inner.get("Message-ID", "")))
         elif ctype == "text/rfc822-headers":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
@@ -88,9 +87,7 @@ def _find_outgoing(session: Session, quoted: list[str], recipient: str) -> Outbo
 def _diagnostic(mail: ParsedMail) -> str:
     for part in mail.message.walk():
         if part.get_content_type() == "message/delivery-status":
-            payload = part.get_payload()
-            blocks = payload if isinstance(payload, list) else []
-            for block in blocks:
+            for block in subparts(part):
                 code = block.get("Diagnostic-Code") or block.get("Status")
                 if code:
                     return " ".join(str(code).split())[:1000]

@@ -76,10 +76,12 @@ def _bounce(mail: ParsedMail) -> Classification | None:
     report_type = str(msg.get_param("report-type", "", header="content-type") or "").lower()
     if is_report and report_type not in {"delivery-status", ""}:
         return None  # e.g. a read receipt (disposition-notification): not a bounce
+    temporary: set[bytes] | frozenset[bytes]
+    permanent: set[bytes] | frozenset[bytes]
     try:
         temporary, permanent = all_failures(msg)
-    except Exception:
-        temporary, permanent = set(), set()
+    except Exception:  # flufl.bounce's detectors are heuristics; never let them stop us
+        temporary, permanent = frozenset(), frozenset()
     if not (temporary or permanent or is_report or from_robot):
         return None
     return Classification(

@@ -46,7 +46,9 @@ def extract_fax(mail: ParsedMail, rules: FaxConfig) -> FaxInfo:
     return FaxInfo(number=number, pages=pages)
 
 
-def _search(patterns: tuple[str, ...], texts: tuple[str, ...], group: str, region: str) -> str | None:
+def _search(
+    patterns: tuple[str, ...], texts: tuple[str, ...], group: str, region: str
+) -> str | None:
     for text in texts:
         for pattern in patterns:
             for match in re.finditer(pattern, text):

@@ -9,12 +9,11 @@ Next stage: ``parse`` (via ``pipeline``).
 
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
 import os
 import re
 import shlex
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -52,6 +51,8 @@ class MailboxSource(Protocol):
 
 class _RawMessage(MailMessage):
     """imap-tools message that keeps the raw bytes and skips imap-tools' own parsing."""
+
+    raw: bytes
 
     def __init__(self, fetch_data: list[object]) -> None:
         raw, uid_data, flag_data = self._get_message_data_parts(fetch_data)
@@ -98,7 +99,7 @@ class ImapSource:
             status = box.folder.status(cfg.folder, ["UIDVALIDITY"])
         except MailboxLoginError:
             raise ServerUnavailable(f"{where}: login refused for user {cfg.user!r}") from None
-        except (OSError, socket.timeout, ssl.SSLError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError) as exc:
             raise ServerUnavailable(f"{where}: {exc}") from None
         except UnexpectedCommandStatusError as exc:
             raise ServerUnavailable(f"{where}: {exc}") from None
@@ -143,8 +144,9 @@ class ImapSource:
         try:
             for uids in _plan(self._sizes(), count, max_bytes):
                 fetched = self.box.fetch(uid_list=uids, mark_seen=False, bulk=True)
-                yield [Fetched(uid=m.uid or "", raw=m.raw) for m in fetched if m.uid]
-        except (OSError, socket.timeout, ssl.SSLError, UnexpectedCommandStatusError) as exc:
+                yield [Fetched(uid=m.uid, raw=m.raw) for m in fetched
+                       if isinstance(m, _RawMessage) and m.uid]
+        except (TimeoutError, OSError, ssl.SSLError, UnexpectedCommandStatusError) as exc:
             raise ServerUnavailable(f"IMAP {self.name}: {exc}") from None
 
     def done(self, uids: list[str]) -> None:
@@ -153,7 +155,7 @@ class ImapSource:
         assert self.box is not None
         try:
             self.box.move(uids, self.cfg.done_folder)
-        except (OSError, socket.timeout, ssl.SSLError, UnexpectedCommandStatusError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError, UnexpectedCommandStatusError) as exc:
             # Committed already: the next pass recognises these UIDs and only moves them.
             raise ServerUnavailable(f"IMAP {self.name}: move failed: {exc}") from None
 

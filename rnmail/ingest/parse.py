@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.header import Header, decode_header
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
@@ -87,7 +88,7 @@ class ParsedMail:
         """Message-ID, or a hash of the content when there is none (same mail seen twice)."""
         if self.message_id:
             return "mid:" + hashlib.sha256(self.message_id.encode()).hexdigest()[:60]
-        head, _, body = self.raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        _head, _, body = self.raw.replace(b"\r\n", b"\n").partition(b"\n\n")
         digest = hashlib.sha256()
         for name in ("From", "To", "Date", "Subject"):
             digest.update(str(self.message.get(name, "")).encode("utf-8", "surrogateescape"))
@@ -122,9 +123,15 @@ def parse_message(raw: bytes, limits: Limits) -> ParsedMail:
         raise Quarantine(f"unparseable message: {exc}") from None
     _check_structure(msg, limits)
     try:
-        return _build(raw, msg, limits)
+        return _build(raw, msg, limits)  # type: ignore[arg-type]  # _class=_Message
     except (LookupError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise Quarantine(f"malformed message: {type(exc).__name__}: {exc}") from None
+
+
+def subparts(part: Message) -> list[Message]:
+    """The sub-messages of a multipart or message/rfc822 part (none for a leaf)."""
+    payload = part.get_payload() if part.is_multipart() else None
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
 def _check_structure(msg: Message, limits: Limits) -> None:
@@ -137,10 +144,8 @@ def _check_structure(msg: Message, limits: Limits) -> None:
             raise Quarantine(f"too many MIME parts (more than {limits.max_parts})")
         if depth > limits.max_depth:
             raise Quarantine(f"MIME nesting deeper than {limits.max_depth}")
-        if part.is_multipart() and part.get_content_maintype() == "multipart":
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                stack.extend((p, depth + 1) for p in payload)
+        if part.get_content_maintype() == "multipart":
+            stack.extend((p, depth + 1) for p in subparts(part))
     if not any(msg.get(name) for name in _CORE_HEADERS):
         raise Quarantine("not an email message: none of From, To, Subject, Date, Message-ID")
 
@@ -244,7 +249,7 @@ def decode_text_part(part: Message) -> str:
 
 def html_to_text(html: str) -> str:
     try:
-        return get_text(html).strip()
+        return str(get_text(html)).strip()
     except Exception:  # inscriptis/lxml choke on some garbage; the HTML itself is kept
         return re.sub(r"<[^>]+>", " ", html).strip()
 
@@ -270,8 +275,7 @@ def _attachments(msg: Message, body_parts: set[int], limits: Limits) -> list[Par
         part = stack.pop(0)
         ctype = part.get_content_type()
         if part.get_content_maintype() == "multipart" and part.is_multipart():
-            payload = part.get_payload()
-            stack[0:0] = payload if isinstance(payload, list) else []
+            stack[0:0] = subparts(part)
             continue
         if id(part) in body_parts:
             continue
@@ -284,9 +288,9 @@ def _attachment(part: Message, ctype: str, number: int, limits: Limits) -> Parse
     content_id = part.get("Content-ID")
     inline = (part.get_content_disposition() or "inline") == "inline"
     if ctype == "message/rfc822":
-        inner = part.get_payload()
-        inner_msg = inner[0] if isinstance(inner, list) and inner else None
-        data = inner_msg.as_bytes() if isinstance(inner_msg, Message) else b""
+        inner = subparts(part)
+        inner_msg = inner[0] if inner else None
+        data = inner_msg.as_bytes() if inner_msg is not None else b""
         if not filename:
             subject = decode_header_value(inner_msg.get("Subject")) if inner_msg else ""
             filename = _safe_filename(subject or f"message-{number}") + ".eml"
@@ -370,7 +374,7 @@ def _safe_filename(name: str) -> str:
     return name[:200] or "attachment"
 
 
-def _first_address(values: list[object]) -> tuple[str, str]:
+def _first_address(values: list[Any]) -> tuple[str, str]:
     for name, addr in _getaddresses(values):
         if addr:
             return name, addr
@@ -381,7 +385,7 @@ def _addresses(msg: Message, header: str) -> list[str]:
     return [addr for _, addr in _getaddresses(msg.get_all(header, [])) if addr]
 
 
-def _getaddresses(values: list[object]) -> list[tuple[str, str]]:
+def _getaddresses(values: list[Any]) -> list[tuple[str, str]]:
     decoded = [decode_header_value(v) for v in values]
     try:
         pairs = getaddresses(decoded)

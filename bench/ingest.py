@@ -1,0 +1,601 @@
+"""Ingest throughput and memory: ``rnmail ingest once`` against a raw imap-tools baseline.
+
+What it measures, in one run against a throw-away Dovecot (``tests.servers.Dovecot``,
+user ``bench``) holding N mixed help-desk messages (``tests.corpus.mixed_batch(N, seed=1)``,
+~3.6 KB each, APPENDed over one connection, not timed):
+
+1. **Raw baseline** -- plain imap-tools: log in, list the UIDs, fetch every message in
+   batches of ``--batch`` (``fetch(uid_list=..., mark_seen=False, bulk=True)``, default
+   ``MailMessage`` class, i.e. the stdlib parse imap-tools does itself) and MOVE each
+   batch to a folder ``Raw``. Nothing else. A second, bytes-only variant (a MailMessage
+   subclass that keeps the bytes and skips imap-tools' parse, like rnmail's own fetch)
+   is reported alongside as the tighter bound.
+2. **rnmail ingest** -- ``rnmail.ingest.pipeline.run_ingest(db, config)`` (exactly what
+   ``rnmail ingest once`` runs) on the same N messages, with a fresh database (SQLite file
+   in a temp dir, or a fresh PostgreSQL schema with ``--db postgresql``), file SMTP
+   transport, blobs in a temp dir. It runs in a child process (this script re-executed
+   with ``--_child``), so the peak RSS (``ru_maxrss`` of that child from ``os.wait4``,
+   the per-child form of ``getrusage(RUSAGE_CHILDREN)``) is the ingest's alone; the
+   schema is created by the parent beforehand (``Database.upgrade()``, not timed), the
+   child's imports are not timed either.
+3. **rnmail CLI** (unless ``--no-cli``) -- the same messages moved back to INBOX, a fresh
+   database, and ``rnmail --config FILE ingest once`` timed as a subprocess, start-up
+   included.
+
+After each ingest it checks that nothing was lost: every message got a processed_message
+row, INBOX is empty, ``Processed`` holds N messages, and the ticket/message counts in the
+database agree with the reported outcomes.
+
+Run (from the repo root; needs Dovecot, and PostgreSQL on 127.0.0.1:5432 for ``--db
+postgresql``)::
+
+    .venv/bin/python bench/ingest.py                       # 5,000 messages, SQLite
+    .venv/bin/python bench/ingest.py --runs 3              # three runs and their median
+    .venv/bin/python bench/ingest.py --db postgresql
+    .venv/bin/python bench/ingest.py --messages 20000 --no-cli
+    .venv/bin/python bench/ingest.py --breakdown           # time per pipeline stage
+    .venv/bin/python bench/ingest.py --profile             # cProfile, 1,000 messages
+
+Targets: ingest/raw ratio >= 0.50 on SQLite, peak RSS of the ingest < 200 MB.
+Only loopback addresses are used. Results can also be written as JSON (``--json FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+USER, PASSWORD = "bench", "secret"
+HELPDESK = "info@rn.example"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def uid_set(uids: list[str]) -> str:
+    """Compact IMAP sequence set (1:100,205) for a sorted list of numeric UIDs."""
+    nums = sorted(int(u) for u in uids)
+    out: list[str] = []
+    start = prev = nums[0]
+    for n in nums[1:]:
+        if n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}:{prev}" if prev != start else str(start))
+        start = prev = n
+    out.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(out)
+
+
+def move_all(dovecot: Any, src: str, dst: str) -> int:
+    """Move every message of src to dst (not timed); returns how many."""
+    with dovecot.mailbox(USER, folder=src) as mb:
+        uids = mb.uids()
+        if uids:
+            typ, data = mb.client.uid("MOVE", uid_set(uids), dst)
+            if typ != "OK":
+                raise RuntimeError(f"MOVE {src} -> {dst} failed: {data!r}")
+        return len(uids)
+
+
+def count(dovecot: Any, folder: str) -> int:
+    with dovecot.mailbox(USER) as mb:
+        if not mb.folder.exists(folder):
+            return 0
+        return int(mb.folder.status(folder, ["MESSAGES"])["MESSAGES"])
+
+
+def append_corpus(dovecot: Any, corpus: list[bytes]) -> float:
+    """APPEND the corpus to INBOX over one connection (plain APPEND, no UID parsing)."""
+    t0 = time.perf_counter()
+    with dovecot.mailbox(USER) as mb:
+        for raw in corpus:
+            typ, data = mb.client.append("INBOX", None, None, raw)
+            if typ != "OK":
+                raise RuntimeError(f"APPEND failed: {data!r}")
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- raw baseline
+
+def raw_baseline(dovecot: Any, n: int, batch: int, bytes_only: bool) -> float:
+    """Fetch all of INBOX in batches and move each batch to Raw; returns seconds."""
+    from imap_tools import MailBoxUnencrypted, MailMessage
+
+    class BytesMessage(MailMessage):
+        def __init__(self, fetch_data: list) -> None:  # keep the bytes, skip the parse
+            raw, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(fetch_data)
+            self.raw = raw
+
+    with dovecot.mailbox(USER) as mb:
+        if not mb.folder.exists("Raw"):
+            mb.folder.create("Raw")
+    seen = 0
+    t0 = time.perf_counter()
+    mb = MailBoxUnencrypted(dovecot.host, dovecot.port).login(USER, PASSWORD, "INBOX")
+    if bytes_only:
+        mb.email_message_class = BytesMessage
+    uids = mb.uids()
+    for i in range(0, len(uids), batch):
+        batch_uids = uids[i:i + batch]
+        msgs = list(mb.fetch(uid_list=batch_uids, mark_seen=False, bulk=True))
+        seen += len(msgs)
+        mb.move(batch_uids, "Raw")
+    mb.logout()
+    elapsed = time.perf_counter() - t0
+    if seen != n:
+        raise AssertionError(f"raw baseline fetched {seen} messages, expected {n}")
+    return elapsed
+
+
+# --------------------------------------------------------------------------- config, DB
+
+def config_raw(dovecot: Any, db_url: str, work: Path, batch: int) -> dict[str, Any]:
+    """Same shape as tests/factories.py make_config, one mailbox `info` for user bench."""
+    return {
+        "database": {"url": db_url},
+        "helpdesk": {
+            "address": HELPDESK,
+            "name": "Help Desk Registre national / Rijksregister",
+            "tag": "RN",
+            "secret": "bench-secret",
+            "default_language": "fr",
+            "attachments_dir": str(work / "attachments"),
+            "max_attachment_mb": 25,
+        },
+        "mailbox": [{
+            "name": "info", "kind": "info", "host": dovecot.host, "port": dovecot.port,
+            "security": "none", "user": USER, "password": PASSWORD,
+            "folder": "INBOX", "done_folder": "Processed",
+        }],
+        "smtp": {"transport": "file", "directory": str(work / "outgoing")},
+        "ingest": {"batch_size": batch},
+        "fax": {"address_pattern": "{number}@fax.rn.example"},
+    }
+
+
+def to_toml(raw: dict[str, Any]) -> str:
+    """Just enough TOML for config_raw(): tables of scalars and one array of tables."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        return json.dumps(str(v), ensure_ascii=False)
+
+    lines: list[str] = []
+    for section, body in raw.items():
+        for table in body if isinstance(body, list) else [body]:
+            lines.append(f"[[{section}]]" if isinstance(body, list) else f"[{section}]")
+            lines += [f"{k} = {value(v)}" for k, v in table.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, work: Path, tag: str) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{work / f'{tag}.db'}"
+        return
+    from tests.servers import fresh_postgres_schema, postgres_problem
+
+    problem = postgres_problem()
+    if problem:
+        raise SystemExit(problem)
+    with fresh_postgres_schema() as url:
+        yield url
+
+
+def upgrade(url: str) -> None:
+    from rnmail.db import Database
+
+    db = Database(url)
+    try:
+        db.upgrade()
+    finally:
+        db.dispose()
+
+
+def db_counts(url: str) -> dict[str, int]:
+    from sqlalchemy import text
+
+    from rnmail.db import Database
+
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            def one(sql: str) -> int:
+                return int(conn.execute(text(sql)).scalar_one())
+            return {
+                "tickets": one("SELECT count(*) FROM ticket"),
+                "linked_tickets": one("SELECT count(*) FROM ticket WHERE linked_ticket_id IS NOT NULL"),
+                "messages_in": one("SELECT count(*) FROM message WHERE direction = 'in'"),
+                "processed": one("SELECT count(*) FROM processed_message"),
+                "quarantined": one("SELECT count(*) FROM quarantined_message"),
+                "outbox": one("SELECT count(*) FROM outbox_message"),
+                "attachments": one("SELECT count(*) FROM attachment"),
+            }
+    finally:
+        db.dispose()
+
+
+def verify(dovecot: Any, url: str, n: int, outcomes: dict[str, int]) -> dict[str, int]:
+    """Nothing lost: processed == N, INBOX empty, Processed == N, DB agrees with outcomes."""
+    counts = db_counts(url)
+    counts["inbox_after"] = count(dovecot, "INBOX")
+    counts["processed_folder"] = count(dovecot, "Processed")
+    problems = []
+    if sum(outcomes.values()) != n:
+        problems.append(f"outcomes total {sum(outcomes.values())} != {n}")
+    if counts["processed"] != n:
+        problems.append(f"processed_message rows {counts['processed']} != {n}")
+    if counts["inbox_after"] != 0:
+        problems.append(f"{counts['inbox_after']} message(s) left in INBOX")
+    if counts["processed_folder"] != n:
+        problems.append(f"Processed folder holds {counts['processed_folder']} != {n}")
+    if counts["tickets"] != outcomes.get("ticket", 0):
+        problems.append(f"tickets {counts['tickets']} != outcome ticket {outcomes.get('ticket', 0)}")
+    if counts["messages_in"] != outcomes.get("ticket", 0) + outcomes.get("reply", 0):
+        problems.append(f"incoming messages {counts['messages_in']} != ticket+reply outcomes")
+    if counts["quarantined"] != outcomes.get("quarantined", 0):
+        problems.append(f"quarantined rows {counts['quarantined']} != outcome quarantined")
+    counts["problems"] = problems  # type: ignore[assignment]
+    return counts
+
+
+# --------------------------------------------------------------------------- child process
+
+def install_breakdown() -> dict[str, list[float]]:
+    """Wrap pipeline stages and the main helpers with wall-clock timers (monkeypatching
+    module globals only; rnmail's code is untouched). Returns {name: [seconds, calls]}."""
+    from time import perf_counter
+
+    from rnmail.blobs import BlobStore
+    from rnmail.ingest import fetch, parse, pipeline, respond
+
+    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+
+    def timed(name: str, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                slot = acc[name]
+                slot[0] += perf_counter() - t0
+                slot[1] += 1
+        return wrapper
+
+    pipeline.STAGES = tuple(timed(f"stage {s.__name__}", s) for s in pipeline.STAGES)
+    pipeline.process = timed("process() total", pipeline.process)
+    pipeline.ingest_batch = timed("ingest_batch() total", pipeline.ingest_batch)
+    pipeline.parse_message = timed("  parse_message", pipeline.parse_message)
+    pipeline.detect_language = timed("  detect_language (lingua)", pipeline.detect_language)
+    pipeline.open_ticket = timed("  open_ticket", pipeline.open_ticket)
+    pipeline.store_message = timed("  store_message", pipeline.store_message)
+    pipeline.acknowledge = timed("  acknowledge", pipeline.acknowledge)
+    pipeline.thread_message = timed("  thread_message", pipeline.thread_message)
+    pipeline.classify_message = timed("  classify_message", pipeline.classify_message)
+    parse.strip_quoted = timed("  strip_quoted (display_text)", parse.strip_quoted)
+    parse.html_to_text = timed("  html_to_text (inscriptis)", parse.html_to_text)
+    respond.render = timed("    render (jinja)", respond.render)
+    respond.compose = timed("    compose", respond.compose)
+    respond.enqueue = timed("    enqueue", respond.enqueue)
+    BlobStore.put = timed("blobs.put", BlobStore.put)
+    BlobStore.sync = timed("blobs.sync (os.sync)", BlobStore.sync)
+    fetch.ImapSource.done = timed("imap MOVE (done)", fetch.ImapSource.done)
+    fetch.ImapSource._sizes = timed("imap FETCH sizes", fetch.ImapSource._sizes)
+    fetch.ImapSource.__enter__ = timed("imap connect+login", fetch.ImapSource.__enter__)
+    orig_batches = fetch.ImapSource.batches
+
+    def batches(self: Any, *args: Any) -> Iterator[Any]:
+        it = orig_batches(self, *args)
+        while True:
+            t0 = perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                slot = acc["imap FETCH batch"]
+                slot[0] += perf_counter() - t0
+                slot[1] += 1
+            yield item
+
+    fetch.ImapSource.batches = batches
+    return acc
+
+
+def vm_hwm_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def child_main(spec_path: str) -> None:
+    """Runs in the child: build the config, time run_ingest, write results as JSON."""
+    import logging
+    import resource
+
+    spec = json.loads(Path(spec_path).read_text())
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from rnmail.config import parse_config
+    from rnmail.db import Database
+    from rnmail.ingest.pipeline import run_ingest
+
+    config = parse_config(spec["config"], Path(spec["config_path"]))
+    acc = install_breakdown() if spec["breakdown"] else None
+    db = Database(config.database.url)
+    hwm_before = vm_hwm_kb()
+    profiler = None
+    if spec["profile"]:
+        import cProfile
+        profiler = cProfile.Profile()
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    report = run_ingest(db, config)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - t0
+    db.dispose()
+    result: dict[str, Any] = {
+        "elapsed": elapsed,
+        "outcomes": report.outcomes,
+        "errors": report.errors,
+        "hwm_before_kb": hwm_before,
+        "maxrss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    if acc is not None:
+        result["breakdown"] = {k: v for k, v in acc.items()}
+    if profiler:
+        import io
+        import pstats
+        if spec.get("profile_out"):
+            profiler.dump_stats(spec["profile_out"])
+        for key in ("cumulative", "tottime"):
+            buf = io.StringIO()
+            stats = pstats.Stats(profiler, stream=buf)
+            stats.strip_dirs().sort_stats(key).print_stats(25)
+            result[f"profile_{key}"] = buf.getvalue()
+    Path(spec["out"]).write_text(json.dumps(result))
+
+
+def run_child(spec: dict[str, Any], work: Path) -> tuple[dict[str, Any], int]:
+    """Run the ingest in a fresh interpreter; returns (its result, its peak RSS in KB)."""
+    spec_path = work / "child-spec.json"
+    spec["out"] = str(work / "child-result.json")
+    spec_path.write_text(json.dumps(spec))
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--_child",
+                             str(spec_path)], cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"ingest child failed with status {proc.returncode}")
+    return json.loads(Path(spec["out"]).read_text()), usage.ru_maxrss
+
+
+def run_cli(config_file: Path) -> tuple[float, int, str]:
+    """`rnmail --config FILE ingest once` as a subprocess; (seconds, peak RSS KB, stdout)."""
+    exe = Path(sys.executable).parent / "rnmail"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(exe), "--config", str(config_file), "ingest", "once"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"rnmail ingest once failed with status {proc.returncode}: {out}")
+    return elapsed, usage.ru_maxrss, out.strip()
+
+
+def parse_cli_outcomes(line: str) -> dict[str, int]:
+    return {k: int(n) for n, k in re.findall(r"(\d+) ([a-z_]+)", line.split(":", 1)[-1])}
+
+
+# --------------------------------------------------------------------------- main
+
+def one_run(args: argparse.Namespace, dovecot: Any, corpus: list[bytes], run: int,
+            work: Path) -> dict[str, Any]:
+    n = len(corpus)
+    dovecot.clear(USER)
+    append_s = append_corpus(dovecot, corpus)
+    log(f"[run {run}] appended {n} messages in {append_s:.1f}s (not timed)")
+
+    raw_s = raw_baseline(dovecot, n, args.batch, bytes_only=False)
+    move_all(dovecot, "Raw", "INBOX")
+    raw_bytes_s = raw_baseline(dovecot, n, args.batch, bytes_only=True)
+    move_all(dovecot, "Raw", "INBOX")
+    log(f"[run {run}] raw imap-tools fetch+move: {n / raw_s:,.0f} msg/s ({raw_s:.2f}s); "
+        f"bytes-only: {n / raw_bytes_s:,.0f} msg/s ({raw_bytes_s:.2f}s)")
+
+    res: dict[str, Any] = {"run": run, "messages": n, "raw_s": raw_s, "raw_bytes_s": raw_bytes_s}
+    with fresh_database(args.db, work, f"ingest-{run}") as url:
+        upgrade(url)
+        raw_cfg = config_raw(dovecot, url, work / f"desk-{run}", args.batch)
+        spec = {"config": raw_cfg, "config_path": str(work / "rnmail.toml"),
+                "breakdown": args.breakdown, "profile": args.profile,
+                "profile_out": str(args.profile_out.resolve()) if args.profile_out else None}
+        child, maxrss_kb = run_child(spec, work)
+        if child["errors"]:
+            raise SystemExit(f"ingest reported errors: {child['errors']}")
+        checks = verify(dovecot, url, n, child["outcomes"])
+    res.update(ingest_s=child["elapsed"], outcomes=child["outcomes"], checks=checks,
+               peak_rss_mb=maxrss_kb / 1024, child_self_rss_mb=child["maxrss_self_kb"] / 1024,
+               rss_before_ingest_mb=child["hwm_before_kb"] / 1024)
+    for key in ("breakdown", "profile_cumulative", "profile_tottime"):
+        if key in child:
+            res[key] = child[key]
+    log(f"[run {run}] rnmail ingest: {n / res['ingest_s']:,.0f} msg/s ({res['ingest_s']:.2f}s), "
+        f"ratio {raw_s / res['ingest_s']:.2f}, peak RSS {res['peak_rss_mb']:.0f} MB "
+        f"(after imports {res['rss_before_ingest_mb']:.0f} MB); outcomes {child['outcomes']}")
+    if checks["problems"]:
+        log(f"[run {run}] CHECK FAILED: {checks['problems']}")
+    return res
+
+
+def cli_run(args: argparse.Namespace, dovecot: Any, n: int, work: Path) -> dict[str, Any]:
+    moved = move_all(dovecot, "Processed", "INBOX")
+    if moved != n:
+        raise SystemExit(f"expected {n} processed messages to re-ingest, found {moved}")
+    with fresh_database(args.db, work, "cli") as url:
+        upgrade(url)
+        raw_cfg = config_raw(dovecot, url, work / "desk-cli", args.batch)
+        cfg_file = work / "rnmail-cli.toml"
+        cfg_file.write_text(to_toml(raw_cfg))
+        elapsed, maxrss_kb, out = run_cli(cfg_file)
+        outcomes = parse_cli_outcomes(out)
+        checks = verify(dovecot, url, n, outcomes)
+    log(f"[cli] rnmail ingest once (incl. start-up): {n / elapsed:,.0f} msg/s ({elapsed:.2f}s), "
+        f"peak RSS {maxrss_kb / 1024:.0f} MB; {out!r}")
+    if checks["problems"]:
+        log(f"[cli] CHECK FAILED: {checks['problems']}")
+    return {"cli_s": elapsed, "peak_rss_mb": maxrss_kb / 1024, "outcomes": outcomes,
+            "checks": checks, "output": out}
+
+
+def print_breakdown(res: dict[str, Any]) -> None:
+    acc = res["breakdown"]
+    total = res["ingest_s"]
+    log(f"\nTime breakdown (wall clock, nested entries indented; total run_ingest {total:.2f}s):")
+    order = ["imap connect+login", "imap FETCH sizes", "imap FETCH batch", "ingest_batch() total",
+             "process() total", "stage parse", "  parse_message", "  html_to_text (inscriptis)",
+             "stage skip_duplicate", "stage classify", "  classify_message", "stage bounce",
+             "stage thread", "  thread_message", "stage store", "  detect_language (lingua)",
+             "  strip_quoted (display_text)", "  open_ticket", "  store_message",
+             "stage respond", "  acknowledge", "    render (jinja)", "    compose",
+             "    enqueue", "blobs.put", "blobs.sync (os.sync)", "imap MOVE (done)"]
+    for name in order + sorted(set(acc) - set(order)):
+        if name in acc:
+            secs, calls = acc[name]
+            log(f"  {name:34s} {secs:8.2f}s {100 * secs / total:5.1f}%  {int(calls):7d} calls")
+    ib, pr = acc.get("ingest_batch() total", [0, 0])[0], acc.get("process() total", [0, 0])[0]
+    stages = sum(v[0] for k, v in acc.items() if k.startswith("stage "))
+    sync = acc.get("blobs.sync (os.sync)", [0, 0])[0]
+    done = acc.get("imap MOVE (done)", [0, 0])[0]
+    log(f"  {'process() minus stages':34s} {pr - stages:8.2f}s {100 * (pr - stages) / total:5.1f}%"
+        "  (seen query, SAVEPOINT, processed_message flush)")
+    rest = ib - pr - sync - done
+    log(f"  {'ingest_batch() rest (COMMIT etc.)':34s} {rest:8.2f}s {100 * rest / total:5.1f}%")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=None,
+                    help="how many messages (default 5000; 1000 with --profile)")
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--batch", type=int, default=100,
+                    help="baseline fetch batch and rnmail [ingest] batch_size (default 100)")
+    ap.add_argument("--runs", type=int, default=1, help="repeat baseline+ingest (default 1)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the timed CLI subprocess run")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="time each pipeline stage (cheap wrappers; figures stay comparable)")
+    ap.add_argument("--profile", action="store_true",
+                    help="run the ingest under cProfile (default 1000 messages; rates not "
+                         "comparable) and print the top 25 entries")
+    ap.add_argument("--profile-out", type=Path,
+                    help="with --profile: also save the raw pstats data to this file")
+    ap.add_argument("--json", type=Path, help="also write all results to this JSON file")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        child_main(args._child)
+        return
+    n = args.messages or (1000 if args.profile else 5000)
+    if args.profile:
+        args.no_cli, args.runs = True, 1
+
+    from tests.corpus import mixed_batch
+    from tests.servers import Dovecot, dovecot_version
+
+    t0 = time.perf_counter()
+    corpus = mixed_batch(n, seed=1)
+    log(f"corpus: {n} messages, {sum(map(len, corpus)) / n / 1024:.1f} KB average, "
+        f"built in {time.perf_counter() - t0:.1f}s; Dovecot {'.'.join(map(str, dovecot_version()))}, "
+        f"db {args.db}, batch {args.batch}")
+
+    work = Path(tempfile.mkdtemp(prefix="rnmail-bench-"))
+    results: dict[str, Any] = {"messages": n, "db": args.db, "batch": args.batch, "runs": []}
+    try:
+        with Dovecot(users=[USER]) as dovecot:
+            for run in range(1, args.runs + 1):
+                results["runs"].append(one_run(args, dovecot, corpus, run, work))
+            if not args.no_cli:
+                results["cli"] = cli_run(args, dovecot, n, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    runs = results["runs"]
+    log(f"\n=== ingest benchmark: {n} messages, {args.db}, batch {args.batch} ===")
+    log(f"{'run':>4} {'raw msg/s':>10} {'bytes msg/s':>12} {'ingest msg/s':>13} {'ratio':>6} "
+        f"{'ratio/bytes':>12} {'peak RSS MB':>12} {'tickets':>8} {'replies':>8} {'lost':>5}")
+    for r in runs:
+        c = r["checks"]
+        lost = n - c["processed"] + c["inbox_after"]
+        log(f"{r['run']:>4} {n / r['raw_s']:>10,.0f} {n / r['raw_bytes_s']:>12,.0f} "
+            f"{n / r['ingest_s']:>13,.0f} {r['raw_s'] / r['ingest_s']:>6.2f} "
+            f"{r['raw_bytes_s'] / r['ingest_s']:>12.2f} {r['peak_rss_mb']:>12.0f} "
+            f"{c['tickets']:>8} {r['outcomes'].get('reply', 0):>8} {lost:>5}")
+    if len(runs) > 1:
+        med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        ratio = statistics.median(r["raw_s"] / r["ingest_s"] for r in runs)
+        log(f"{'med':>4} {n / med('raw_s'):>10,.0f} {n / med('raw_bytes_s'):>12,.0f} "
+            f"{n / med('ingest_s'):>13,.0f} {ratio:>6.2f} "
+            f"{statistics.median(r['raw_bytes_s'] / r['ingest_s'] for r in runs):>12.2f} "
+            f"{med('peak_rss_mb'):>12.0f}")
+    last = runs[-1]
+    log(f"outcomes: {last['outcomes']}; database: "
+        + ", ".join(f"{k} {v}" for k, v in last["checks"].items() if k != "problems"))
+    if "cli" in results:
+        cli = results["cli"]
+        log(f"CLI `rnmail ingest once` (start-up included): {n / cli['cli_s']:,.0f} msg/s, "
+            f"peak RSS {cli['peak_rss_mb']:.0f} MB")
+    ok_ratio = all(r["raw_s"] / r["ingest_s"] >= 0.5 for r in runs)
+    ok_rss = all(r["peak_rss_mb"] < 200 for r in runs)
+    problems = [p for r in runs for p in r["checks"]["problems"]]
+    if "cli" in results:
+        problems += results["cli"]["checks"]["problems"]
+    log(f"targets: ratio >= 0.50 {'met' if ok_ratio else 'MISSED'}"
+        f"{' (profiled run: not meaningful)' if args.profile else ''}; "
+        f"peak RSS < 200 MB {'met' if ok_rss else 'MISSED'}; "
+        f"no message lost: {'yes' if not problems else 'NO: ' + '; '.join(problems)}")
+    if "breakdown" in last:
+        print_breakdown(last)
+    if "profile_cumulative" in last:
+        log("\ncProfile, top 25 by cumulative time:\n" + last["profile_cumulative"])
+        log("cProfile, top 25 by own time:\n" + last["profile_tottime"])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    if problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

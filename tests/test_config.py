@@ -1,0 +1,101 @@
+"""The config file: the documented shape works as written, mistakes are one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnmail.config import load_config
+from rnmail.errors import ConfigError
+
+ISSUE_EXAMPLE = """
+[database]
+url = "sqlite:///var/rnmail.db"
+
+[helpdesk]
+address = "info@rn.example"
+name = "Help Desk Registre national / Rijksregister"
+tag = "RN"                 # subject tag: "[RN #42]"
+secret = "change-me"       # key for signed tokens (reply addresses, message ids)
+default_language = "fr"
+attachments_dir = "var/attachments"
+max_attachment_mb = 25
+
+[[mailbox]]
+name = "info"
+kind = "info"              # info | fax
+host = "127.0.0.1"
+port = 143
+security = "none"          # none | starttls | ssl
+user = "info"
+password = "secret"
+folder = "INBOX"
+done_folder = "Processed"  # a message is moved here once its ticket is committed
+
+[smtp]
+host = "127.0.0.1"
+port = 25
+security = "none"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rnmail.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_documented_example_loads_as_written(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ISSUE_EXAMPLE))
+    assert config.database.url == f"sqlite:///{tmp_path}/var/rnmail.db"
+    assert config.helpdesk.attachments_dir == tmp_path / "var/attachments"
+    box = config.mailbox("info")
+    assert (box.kind, box.type, box.port, box.done_folder) == ("info", "imap", 143, "Processed")
+    assert config.smtp.transport == "smtp" and config.smtp.port == 25
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNMAIL_CONFIG", str(write(tmp_path, ISSUE_EXAMPLE)))
+    assert load_config().helpdesk.tag == "RN"
+
+
+def test_secrets_from_environment_variables(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ISSUE_EXAMPLE.replace('password = "secret"', 'password_env = "RN_IMAP_PW"')
+    text = text.replace('secret = "change-me"', 'secret_env = "RN_SECRET"')
+    monkeypatch.setenv("RN_IMAP_PW", "from-env")
+    monkeypatch.setenv("RN_SECRET", "key-from-env")
+    config = load_config(write(tmp_path, text))
+    assert config.mailbox("info").password == "from-env"
+    assert config.helpdesk.secret == "key-from-env"
+    monkeypatch.delenv("RN_IMAP_PW")
+    with pytest.raises(ConfigError, match="RN_IMAP_PW is not set"):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (('kind = "info"', 'kind = "telex"'), "kind: 'telex' is not one of info, fax"),
+    (("port = 143", 'port = "143"'), "port: expected an integer"),
+    (('security = "none"          #', 'securty = "none" #'), "unknown key(s) securty"),
+    (('address = "info@rn.example"', ""), "missing required key 'address'"),
+    (('done_folder = "Processed"', 'done_folder = "INBOX"'), "folder and done_folder must differ"),
+    (("[smtp]", "[smtp\n"), "invalid TOML"),
+    (('user = "info"', ""), "needs 'user'"),
+])
+def test_mistakes_are_reported_with_their_place(tmp_path: Path, change: tuple[str, str],
+                                                message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, ISSUE_EXAMPLE.replace(*change)))
+    assert message in str(err.value)
+
+
+def test_invalid_fax_regex_is_refused(tmp_path: Path) -> None:
+    text = ISSUE_EXAMPLE + '\n[fax]\nnumber_patterns = ["(?P<number>[0-9"]\n'
+    with pytest.raises(ConfigError, match="invalid regular expression"):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file_names_the_options(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--config PATH or RNMAIL_CONFIG"):
+        load_config(tmp_path / "nope.toml")
