@@ -87,7 +87,8 @@ def test_kill_9_during_ingest_loses_nothing_and_duplicates_nothing(
     assert imap.folder_uids("info") == []
     # A kill during IMAP MOVE may leave the server's copy twice in Processed (Dovecot moves
     # by copy + expunge); what matters is that every message left INBOX and exists once here.
-    moved = {email.message_from_bytes(raw)["Message-ID"] for raw in imap.fetch_raw("info", "Processed")}
+    processed = imap.fetch_raw("info", "Processed")
+    moved = {email.message_from_bytes(raw)["Message-ID"] for raw in processed}
     assert len(moved) == n
     with desk.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == n

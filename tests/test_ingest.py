@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def test_auto_reply_to_our_acknowledgement_joins_the_ticket_silently(desk: Desk,
                                                                      imap: Dovecot) -> None:
     imap.append("info", sample("lang_fr_citizen_cle_bloquee.eml"))
     desk.ingest()
-    [ticket] = desk.tickets()
+    [_ticket] = desk.tickets()
     with desk.db.transaction() as session:
         ack_id = session.scalar(select(OutboxMessage.message_id))
     assert ack_id
@@ -259,6 +260,25 @@ def test_bounce_is_recorded_against_the_outgoing_mail(desk: Desk, imap: Dovecot,
         assert bounce.recipient == "unknown-user@municipality.example"
         assert "5.1.1" in (bounce.diagnostic or "")
         assert session.get(OutboxMessage, out_id).bounced_at is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", ["bounce_postfix_plain_text.eml",
+                                  "bounce_exchange_fr_localized.eml"])
+def test_unknown_bounce_formats_are_tied_to_what_we_sent(desk: Desk, imap: Dovecot,
+                                                         name: str) -> None:
+    raw = sample(name)
+    body = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",))
+    addresses = re.findall(r"[\w.+-]+@[\w.-]+\.\w+", body.get_content())  # type: ignore[union-attr]
+    address = next(a for a in addresses if not a.endswith("rn.example"))
+    imap.append("info", corpus.simple("Demande", "Bonjour, j'ai une question sur mon dossier.",
+                                      from_addr=address))
+    desk.ingest()
+    imap.append("info", raw)
+    assert desk.ingest().outcomes == {"bounce": 1}
+    with desk.db.transaction() as session:
+        bounce = session.scalars(select(Bounce)).one()
+        assert bounce.recipient == address and bounce.outbox_id is not None
+    assert count(desk, Ticket) == 1
 
 
 @pytest.mark.parametrize("name", ["bounce_dsn_delayed_4_4_1.eml", "bounce_exim_plain_text.eml"])
@@ -307,7 +327,8 @@ def test_attachments_are_stored_content_addressed(desk: Desk, imap: Dovecot) -> 
         for a in desk.ticket(t["id"])["messages"][0]["attachments"]:
             files[a["filename"]] = a
     pdf = files["attestation résidence été.pdf"]
-    path = desk.config.helpdesk.attachments_dir / pdf["sha256"][:2] / pdf["sha256"][2:4] / pdf["sha256"]
+    from rnmail.blobs import BlobStore
+    path = BlobStore(desk.config.helpdesk.attachments_dir).path(pdf["sha256"])
     assert path.read_bytes().startswith(b"%PDF") and path.stat().st_size == pdf["size"]
     assert any(a["content_type"] == "application/ms-tnef" for a in files.values())
     assert any(a["content_type"] == "image/png" and a["inline"] for a in files.values())

@@ -8,6 +8,7 @@ as bounced. A report we cannot tie to anything is still recorded, never dropped.
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from rnmail.ingest.parse import MSGID_RE, ParsedMail, subparts
 from rnmail.models import Bounce, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
+_ADDRESS_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 def record_bounce(
@@ -26,7 +28,7 @@ def record_bounce(
     failures = [(a, True) for a in sorted(verdict.permanent_failures)]
     failures += [(a, False) for a in sorted(verdict.temporary_failures)]
     if not failures:
-        failures = [("", True)]
+        failures = [(a, True) for a in _recipients_we_wrote_to(session, mail)] or [("", True)]
     bounces = []
     for recipient, permanent in failures:
         row = _find_outgoing(session, quoted, recipient)
@@ -68,6 +70,19 @@ def _quoted_message_ids(mail: ParsedMail) -> list[str]:
                         found += MSGID_RE.findall(line)
     found += [m for m in mail.thread_ids if m not in found]
     return found
+
+
+def _recipients_we_wrote_to(session: Session, mail: ParsedMail) -> list[str]:
+    """For report formats no detector knows (localised NDRs, flattened text): the addresses
+    in the text that we actually sent mail to."""
+    candidates = {a.lower() for a in _ADDRESS_RE.findall(mail.text[:20000])}
+    candidates -= {mail.from_addr, *mail.to}
+    if not candidates:
+        return []
+    found = session.scalars(
+        select(OutboxMessage.to_addr).where(OutboxMessage.to_addr.in_(candidates)).distinct()
+    )
+    return sorted(found)
 
 
 def _find_outgoing(session: Session, quoted: list[str], recipient: str) -> OutboxMessage | None:

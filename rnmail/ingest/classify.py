@@ -9,6 +9,8 @@ Next stage: ``bounce`` for bounces, ``thread`` otherwise.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from dataclasses import dataclass
 
@@ -80,8 +82,14 @@ def _bounce(mail: ParsedMail) -> Classification | None:
     permanent: set[bytes] | frozenset[bytes]
     try:
         temporary, permanent = all_failures(msg)
-    except Exception:  # flufl.bounce's detectors are heuristics; never let them stop us
-        temporary, permanent = frozenset(), frozenset()
+    except Exception:
+        # Some detectors expect policy.default headers (raw 8-bit ones break them under
+        # compat32): retry once on a strictly parsed copy, then give up on details.
+        try:
+            strict = email.message_from_bytes(mail.raw, policy=email.policy.default)
+            temporary, permanent = all_failures(strict)
+        except Exception:
+            temporary, permanent = frozenset(), frozenset()
     if not (temporary or permanent or is_report or from_robot):
         return None
     return Classification(
