@@ -61,7 +61,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    # Appended, not prepended: `tests` is found here, while a PYTHONPATH pointing at a copy
+    # of rnmail/ and cli/ (to benchmark a snapshot) still wins over the editable install.
+    sys.path.append(str(ROOT))
 
 USER, PASSWORD = "bench", "secret"
 HELPDESK = "info@rn.example"
@@ -115,6 +117,29 @@ def append_corpus(dovecot: Any, corpus: list[bytes]) -> float:
             if typ != "OK":
                 raise RuntimeError(f"APPEND failed: {data!r}")
     return time.perf_counter() - t0
+
+
+def code_stamp() -> dict[str, str]:
+    """Which rnmail is benchmarked: its directory, a hash of its source and the git HEAD."""
+    import hashlib
+
+    import cli
+    import rnmail
+
+    digest = hashlib.sha256()
+    dirs = [Path(rnmail.__file__).parent, Path(cli.__file__).parent]
+    for base in dirs:
+        for path in sorted(p for p in base.rglob("*") if p.suffix in (".py", ".j2", ".mako")):
+            digest.update(str(path.relative_to(base.parent)).encode() + b"\0" + path.read_bytes())
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    dirty = ""
+    if dirs[0] == ROOT / "rnmail":
+        status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "rnmail", "cli"],
+                                capture_output=True, text=True).stdout
+        dirty = " + uncommitted changes" if status.strip() else ""
+    return {"rnmail_dir": str(dirs[0]), "source_sha256": digest.hexdigest()[:12],
+            "git_head": head + dirty}
 
 
 # --------------------------------------------------------------------------- raw baseline
@@ -229,7 +254,8 @@ def db_counts(url: str) -> dict[str, int]:
                 return int(conn.execute(text(sql)).scalar_one())
             return {
                 "tickets": one("SELECT count(*) FROM ticket"),
-                "linked_tickets": one("SELECT count(*) FROM ticket WHERE linked_ticket_id IS NOT NULL"),
+                "linked_tickets": one(
+                    "SELECT count(*) FROM ticket WHERE linked_ticket_id IS NOT NULL"),
                 "messages_in": one("SELECT count(*) FROM message WHERE direction = 'in'"),
                 "processed": one("SELECT count(*) FROM processed_message"),
                 "quarantined": one("SELECT count(*) FROM quarantined_message"),
@@ -255,7 +281,7 @@ def verify(dovecot: Any, url: str, n: int, outcomes: dict[str, int]) -> dict[str
     if counts["processed_folder"] != n:
         problems.append(f"Processed folder holds {counts['processed_folder']} != {n}")
     if counts["tickets"] != outcomes.get("ticket", 0):
-        problems.append(f"tickets {counts['tickets']} != outcome ticket {outcomes.get('ticket', 0)}")
+        problems.append(f"tickets {counts['tickets']} != ticket outcomes")
     if counts["messages_in"] != outcomes.get("ticket", 0) + outcomes.get("reply", 0):
         problems.append(f"incoming messages {counts['messages_in']} != ticket+reply outcomes")
     if counts["quarantined"] != outcomes.get("quarantined", 0):
@@ -267,47 +293,56 @@ def verify(dovecot: Any, url: str, n: int, outcomes: dict[str, int]) -> dict[str
 # --------------------------------------------------------------------------- child process
 
 def install_breakdown() -> dict[str, list[float]]:
-    """Wrap pipeline stages and the main helpers with wall-clock timers (monkeypatching
-    module globals only; rnmail's code is untouched). Returns {name: [seconds, calls]}."""
+    """Wrap pipeline stages and the main helpers with wall-clock timers, by replacing module
+    globals only (rnmail's code is untouched; names missing from this rnmail version are
+    skipped). Returns {name: [inclusive s, exclusive s, calls]}; exclusive time excludes
+    the time spent in other wrapped functions, so exclusive times add up to the total."""
     from time import perf_counter
 
     from rnmail.blobs import BlobStore
     from rnmail.ingest import fetch, parse, pipeline, respond
 
-    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    stack: list[list[float]] = []  # per active wrapper: [time spent in wrapped children]
 
     def timed(name: str, fn: Any) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            frame = [0.0]
+            stack.append(frame)
             t0 = perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
+                elapsed = perf_counter() - t0
+                stack.pop()
+                if stack:
+                    stack[-1][0] += elapsed
                 slot = acc[name]
-                slot[0] += perf_counter() - t0
-                slot[1] += 1
+                slot[0] += elapsed
+                slot[1] += elapsed - frame[0]
+                slot[2] += 1
         return wrapper
 
+    def patch(owner: Any, attr: str, name: str) -> None:
+        if hasattr(owner, attr):
+            setattr(owner, attr, timed(name, getattr(owner, attr)))
+
     pipeline.STAGES = tuple(timed(f"stage {s.__name__}", s) for s in pipeline.STAGES)
-    pipeline.process = timed("process() total", pipeline.process)
-    pipeline.ingest_batch = timed("ingest_batch() total", pipeline.ingest_batch)
-    pipeline.parse_message = timed("  parse_message", pipeline.parse_message)
-    pipeline.detect_language = timed("  detect_language (lingua)", pipeline.detect_language)
-    pipeline.open_ticket = timed("  open_ticket", pipeline.open_ticket)
-    pipeline.store_message = timed("  store_message", pipeline.store_message)
-    pipeline.acknowledge = timed("  acknowledge", pipeline.acknowledge)
-    pipeline.thread_message = timed("  thread_message", pipeline.thread_message)
-    pipeline.classify_message = timed("  classify_message", pipeline.classify_message)
-    parse.strip_quoted = timed("  strip_quoted (display_text)", parse.strip_quoted)
-    parse.html_to_text = timed("  html_to_text (inscriptis)", parse.html_to_text)
-    respond.render = timed("    render (jinja)", respond.render)
-    respond.compose = timed("    compose", respond.compose)
-    respond.enqueue = timed("    enqueue", respond.enqueue)
-    BlobStore.put = timed("blobs.put", BlobStore.put)
-    BlobStore.sync = timed("blobs.sync (os.sync)", BlobStore.sync)
-    fetch.ImapSource.done = timed("imap MOVE (done)", fetch.ImapSource.done)
-    fetch.ImapSource._sizes = timed("imap FETCH sizes", fetch.ImapSource._sizes)
-    fetch.ImapSource.__enter__ = timed("imap connect+login", fetch.ImapSource.__enter__)
+    for attr in ("ingest_batch", "process_batch", "process", "process_one_by_one",
+                 "parse_message", "classify_message", "thread_message", "detect_language",
+                 "open_ticket", "store_message", "record_bounce", "acknowledge",
+                 "may_auto_reply", "_already_processed", "_quarantine"):
+        patch(pipeline, attr, attr)
+    patch(parse, "strip_quoted", "strip_quoted (display_text)")
+    patch(parse, "html_to_text", "html_to_text (inscriptis)")
+    for attr in ("render", "compose", "enqueue", "take_auto_reply_slot"):
+        patch(respond, attr, attr)
+    patch(BlobStore, "put", "blobs.put (files)")
+    patch(BlobStore, "sync", "blobs.sync (os.sync)")
+    patch(fetch.ImapSource, "done", "imap MOVE (done)")
+    patch(fetch.ImapSource, "_sizes", "imap FETCH sizes")
+    patch(fetch.ImapSource, "__enter__", "imap connect+login")
     orig_batches = fetch.ImapSource.batches
 
     def batches(self: Any, *args: Any) -> Iterator[Any]:
@@ -321,7 +356,8 @@ def install_breakdown() -> dict[str, list[float]]:
             finally:
                 slot = acc["imap FETCH batch"]
                 slot[0] += perf_counter() - t0
-                slot[1] += 1
+                slot[1] += perf_counter() - t0
+                slot[2] += 1
             yield item
 
     fetch.ImapSource.batches = batches
@@ -364,7 +400,10 @@ def child_main(spec_path: str) -> None:
         profiler.disable()
     elapsed = time.perf_counter() - t0
     db.dispose()
+    import rnmail
+
     result: dict[str, Any] = {
+        "rnmail_dir": str(Path(rnmail.__file__).parent),
         "elapsed": elapsed,
         "outcomes": report.outcomes,
         "errors": report.errors,
@@ -443,6 +482,8 @@ def one_run(args: argparse.Namespace, dovecot: Any, corpus: list[bytes], run: in
                 "breakdown": args.breakdown, "profile": args.profile,
                 "profile_out": str(args.profile_out.resolve()) if args.profile_out else None}
         child, maxrss_kb = run_child(spec, work)
+        if child["rnmail_dir"] != args.stamp["rnmail_dir"]:
+            raise SystemExit(f"child imported rnmail from {child['rnmail_dir']}")
         if child["errors"]:
             raise SystemExit(f"ingest reported errors: {child['errors']}")
         checks = verify(dovecot, url, n, child["outcomes"])
@@ -483,26 +524,16 @@ def cli_run(args: argparse.Namespace, dovecot: Any, n: int, work: Path) -> dict[
 def print_breakdown(res: dict[str, Any]) -> None:
     acc = res["breakdown"]
     total = res["ingest_s"]
-    log(f"\nTime breakdown (wall clock, nested entries indented; total run_ingest {total:.2f}s):")
-    order = ["imap connect+login", "imap FETCH sizes", "imap FETCH batch", "ingest_batch() total",
-             "process() total", "stage parse", "  parse_message", "  html_to_text (inscriptis)",
-             "stage skip_duplicate", "stage classify", "  classify_message", "stage bounce",
-             "stage thread", "  thread_message", "stage store", "  detect_language (lingua)",
-             "  strip_quoted (display_text)", "  open_ticket", "  store_message",
-             "stage respond", "  acknowledge", "    render (jinja)", "    compose",
-             "    enqueue", "blobs.put", "blobs.sync (os.sync)", "imap MOVE (done)"]
-    for name in order + sorted(set(acc) - set(order)):
-        if name in acc:
-            secs, calls = acc[name]
-            log(f"  {name:34s} {secs:8.2f}s {100 * secs / total:5.1f}%  {int(calls):7d} calls")
-    ib, pr = acc.get("ingest_batch() total", [0, 0])[0], acc.get("process() total", [0, 0])[0]
-    stages = sum(v[0] for k, v in acc.items() if k.startswith("stage "))
-    sync = acc.get("blobs.sync (os.sync)", [0, 0])[0]
-    done = acc.get("imap MOVE (done)", [0, 0])[0]
-    log(f"  {'process() minus stages':34s} {pr - stages:8.2f}s {100 * (pr - stages) / total:5.1f}%"
-        "  (seen query, SAVEPOINT, processed_message flush)")
-    rest = ib - pr - sync - done
-    log(f"  {'ingest_batch() rest (COMMIT etc.)':34s} {rest:8.2f}s {100 * rest / total:5.1f}%")
+    log(f"\nTime breakdown, wall clock (run_ingest total {total:.2f}s). 'self' excludes time "
+        "in the other\nrows, so the self column adds up to the total; for ingest_batch / "
+        "process* 'self' is the\nORM flush, COMMIT, SAVEPOINTs and queries not inside a "
+        "listed function.")
+    log(f"  {'function':34s} {'incl s':>8} {'self s':>8} {'self %':>7} {'calls':>7}")
+    rows = sorted(acc.items(), key=lambda kv: -kv[1][1])
+    for name, (incl, excl, calls) in rows:
+        log(f"  {name:34s} {incl:8.2f} {excl:8.2f} {100 * excl / total:6.1f}% {int(calls):7d}")
+    rest = total - sum(v[1] for v in acc.values())
+    log(f"  {'(rest of run_ingest)':34s} {'':8s} {rest:8.2f} {100 * rest / total:6.1f}%")
 
 
 def main() -> None:
@@ -535,14 +566,20 @@ def main() -> None:
     from tests.corpus import mixed_batch
     from tests.servers import Dovecot, dovecot_version
 
+    args.stamp = code_stamp()
+    log(f"rnmail under test: {args.stamp['rnmail_dir']} (source {args.stamp['source_sha256']}, "
+        f"repo HEAD {args.stamp['git_head']})")
+
     t0 = time.perf_counter()
     corpus = mixed_batch(n, seed=1)
+    version = ".".join(map(str, dovecot_version()))
     log(f"corpus: {n} messages, {sum(map(len, corpus)) / n / 1024:.1f} KB average, "
-        f"built in {time.perf_counter() - t0:.1f}s; Dovecot {'.'.join(map(str, dovecot_version()))}, "
+        f"built in {time.perf_counter() - t0:.1f}s; Dovecot {version}, "
         f"db {args.db}, batch {args.batch}")
 
     work = Path(tempfile.mkdtemp(prefix="rnmail-bench-"))
-    results: dict[str, Any] = {"messages": n, "db": args.db, "batch": args.batch, "runs": []}
+    results: dict[str, Any] = {"messages": n, "db": args.db, "batch": args.batch,
+                               "code": args.stamp, "runs": []}
     try:
         with Dovecot(users=[USER]) as dovecot:
             for run in range(1, args.runs + 1):

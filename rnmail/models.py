@@ -172,6 +172,8 @@ class ProcessedMessage(Base):
     message_db_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    message: Mapped[Message | None] = relationship()
+
 
 class OutboxMessage(Base):
     """One outgoing mail to one recipient: the durable queue between compose and send.
@@ -186,6 +188,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(32))  # acknowledgement | reply | ...
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)  # counts for loop limits
     message_id: Mapped[str] = mapped_column(String(998), index=True)
     mail_from: Mapped[str] = mapped_column(String(320))
     to_addr: Mapped[str] = mapped_column(String(320), index=True)
@@ -200,6 +203,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    ticket: Mapped[Ticket | None] = relationship()
+
 
 class Bounce(Base):
     """A delivery failure report, recorded against the outgoing mail and recipient it concerns."""
@@ -211,7 +216,7 @@ class Bounce(Base):
     recipient: Mapped[str] = mapped_column(String(320), index=True)
     permanent: Mapped[bool] = mapped_column(Boolean)
     original_message_id: Mapped[str | None] = mapped_column(String(998))
-    report_message_id: Mapped[str | None] = mapped_column(String(998))
+    report_message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     diagnostic: Mapped[str | None] = mapped_column(Text)
     mailbox: Mapped[str | None] = mapped_column(String(100))
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -236,15 +241,3 @@ class QuarantinedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(Text)
-
-
-class AutoReplyCount(Base):
-    """Automatic mails sent per address per day, the cap that stops mail loops (RFC 3834)."""
-
-    __tablename__ = "auto_reply_count"
-    __table_args__ = (UniqueConstraint("address", "day"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    address: Mapped[str] = mapped_column(String(320))
-    day: Mapped[str] = mapped_column(String(10))
-    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import Database
 from rnmail.errors import ConfigError, NotFound, Quarantine, RnmailError
-from rnmail.ingest.pipeline import Delivery, IngestContext, run_stages
-from rnmail.models import QuarantinedMessage, utcnow
+from rnmail.ingest.pipeline import Delivery, IngestContext, reprocess
+from rnmail.models import ProcessedMessage, QuarantinedMessage, utcnow
 
 
 def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, Any]]:
@@ -58,13 +59,24 @@ def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
                             uidvalidity=held.uidvalidity or 0, uid=held.uid or "")
         try:
             with session.begin_nested():
-                outcome = run_stages(session, ctx, delivery)
-        except Quarantine as exc:
-            held.reason = exc.reason
+                outcome = reprocess(session, ctx, delivery)
+        except OperationalError:
+            raise
+        except Exception as exc:
+            held.reason = exc.reason if isinstance(exc, Quarantine) else (
+                f"internal error: {type(exc).__name__}: {exc}")
             held.result = "still quarantined"
             return "quarantined"
         held.state = "released"
         held.released_at = utcnow()
         held.result = outcome
+        processed = session.scalars(select(ProcessedMessage).where(
+            ProcessedMessage.mailbox == held.mailbox,
+            ProcessedMessage.uidvalidity == (held.uidvalidity or 0),
+            ProcessedMessage.uid == (held.uid or ""),
+        )).first()
+        if processed is not None:
+            processed.outcome = outcome
+            processed.message = delivery.message
         ctx.blobs.sync()
         return outcome

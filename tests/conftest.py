@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Dovecot, SmtpServer, fresh_postgres_schema, postgres_problem
+from tests.servers import (
+    Dovecot,
+    SmtpServer,
+    TokenServer,
+    fresh_postgres_schema,
+    postgres_problem,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +31,36 @@ def imap(dovecot: Dovecot) -> Dovecot:
     for user in ("info", "fax"):
         dovecot.clear(user)
     return dovecot
+
+
+@pytest.fixture(scope="session")
+def token_server() -> Iterator[TokenServer]:
+    """The OAuth2 introspection endpoint behind oauth_dovecot; issue() makes tokens."""
+    server = TokenServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(token_server: TokenServer) -> Iterator[Dovecot]:
+    """A second Dovecot that also accepts XOAUTH2/OAUTHBEARER (tokens checked by
+    token_server), started only by the tests that ask for it; the session's
+    `dovecot` stays password-only.  Password login works here too."""
+    server = Dovecot(users=("helpdesk", "fax"), oauth2_url=token_server.url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def oauth_imap(oauth_dovecot: Dovecot) -> Dovecot:
+    """oauth_dovecot with empty mailboxes."""
+    for user in oauth_dovecot.users:
+        oauth_dovecot.clear(user)
+    return oauth_dovecot
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Real servers for the test-suite: Dovecot (IMAP), aiosmtpd (SMTP), PostgreSQL.
+"""Real servers for the test-suite: Dovecot (IMAP), aiosmtpd (SMTP), PostgreSQL,
+and an OAuth2 token-introspection endpoint for Dovecot's XOAUTH2.
 
 No mocks: the daemon is tested against the same protocols it meets in
 production, so IDLE, MOVE, UIDPLUS and SMTP error replies behave for real.
@@ -7,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -20,7 +23,9 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from aiosmtpd.controller import Controller
@@ -60,7 +65,7 @@ log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
 ssl = no
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 auth_failure_delay = 0
 first_valid_uid = {uid}
 first_valid_gid = {gid}
@@ -99,12 +104,33 @@ disable_plaintext_auth = no
 mail_location = maildir:~/Maildir:LAYOUT=fs
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {root}/users/%u
+  args = scheme=PLAIN {root}/users/%u{password_mechanisms}
 }}
 userdb {{
   driver = static
   args = home={root}/home/%u
 }}
+"""
+
+# XOAUTH2 on 2.3: a second passdb, only for the token mechanisms (the
+# passwd-file one is then limited to plain/login, so a wrong password never
+# reaches the introspection server and a token is never compared to a
+# password).  Empty tokeninfo_url: Dovecot goes straight to introspection,
+# POSTing token=<token> (RFC 7662) and accepting the login only if the JSON
+# reply has active=true and username = the user the client claimed.
+_CONF_23_OAUTH2 = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf.ext
+}}
+"""
+_OAUTH2_EXT_23 = """\
+introspection_mode = post
+introspection_url = {oauth2_url}
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 # Dovecot 2.4 (Debian 13) renamed most settings.  Not exercised on Debian 12.
@@ -125,18 +151,33 @@ userdb static {{
 }}
 """
 
+# XOAUTH2 on 2.4 (from the 2.4 documentation, not exercised on Debian 12):
+# the mechanisms validate tokens themselves, no passdb involved.
+_CONF_24_OAUTH2 = """\
+oauth2_introspection_mode = post
+oauth2_introspection_url = {oauth2_url}
+oauth2_username_attribute = username
+oauth2_active_attribute = active
+oauth2_active_value = true
+"""
+
 
 class Dovecot:
     """A throw-away Dovecot IMAP server in a temp dir, on a free loopback port.
 
     Runs as the current user (root in CI or a normal user) with its own
     config, so the tests neither need nor touch /etc/dovecot or port 143.
+
+    With ``oauth2_url`` (see ``TokenServer.url``) it also offers XOAUTH2 and
+    OAUTHBEARER, the tokens being checked by that introspection endpoint;
+    password logins (used by the helpers below) keep working.
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, users: Iterable[str] = DEFAULT_USERS) -> None:
+    def __init__(self, users: Iterable[str] = DEFAULT_USERS, oauth2_url: str | None = None) -> None:
         self.users = list(users)
+        self.oauth2_url = oauth2_url
         self.port = 0
         self.root: Path | None = None
         self.proc: subprocess.Popen | None = None
@@ -198,10 +239,21 @@ class Dovecot:
                               f"default_internal_user = {user}\n"
                               f"default_internal_group = {group}\n")
         values = dict(root=self.root, uid=uid, gid=gid, port=self.port,
-                      internal_users=internal_users)
-        version = _CONF_24 if dovecot_version() >= (2, 4) else _CONF_23
+                      internal_users=internal_users, oauth2_url=self.oauth2_url,
+                      auth_mechanisms="plain login", password_mechanisms="")
+        v24 = dovecot_version() >= (2, 4)
+        oauth2 = ""
+        if self.oauth2_url:
+            values["auth_mechanisms"] = "plain login xoauth2 oauthbearer"
+            if v24:
+                oauth2 = _CONF_24_OAUTH2.format(**values)
+            else:
+                values["password_mechanisms"] = "\n  mechanisms = plain login"
+                oauth2 = _CONF_23_OAUTH2.format(**values)
+                (self.root / "oauth2.conf.ext").write_text(_OAUTH2_EXT_23.format(**values))
+        version = _CONF_24 if v24 else _CONF_23
         # 2.4 wants dovecot_config_version first, so the version part leads.
-        text = version.format(**values) + _COMMON_CONF.format(**values)
+        text = version.format(**values) + oauth2 + _COMMON_CONF.format(**values)
         (self.root / "dovecot.conf").write_text(text)
 
     def _wait_ready(self, timeout: float = 15) -> bool:
@@ -292,6 +344,107 @@ class Dovecot:
             uids = mb.uids()
             if uids:
                 mb.delete(uids)
+
+
+# --------------------------------------------------------------------------- OAuth2
+
+class _IntrospectionHandler(BaseHTTPRequestHandler):
+    """RFC 7662 introspection: the token comes as a POSTed form field (Dovecot's
+    introspection_mode = post), a query parameter (get) or a Bearer header (auth)."""
+
+    server: _IntrospectionHTTPServer
+
+    def _token(self) -> str:
+        auth = self.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        query = parse_qs(urlsplit(self.path).query)
+        if self.command == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            query = parse_qs(self.rfile.read(length).decode("ascii", "replace"))
+        return (query.get("token") or query.get("access_token") or [""])[0]
+
+    def _answer(self) -> None:
+        token = self._token()
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append(token)
+            user = owner.tokens.get(token)
+        reply = {"active": True, "username": user} if user else {"active": False}
+        body = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep pytest output clean; `requests` records what was asked
+
+
+class _IntrospectionHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: TokenServer
+
+
+class TokenServer:
+    """A tiny OAuth2 authorisation server: issues opaque bearer tokens and
+    answers Dovecot's introspection requests for them (stdlib http.server in a
+    thread on a free loopback port).  Tokens it did not issue, or revoked, are
+    reported active=false."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens: dict[str, str] = {}
+        self.requests: list[str] = []  # every token Dovecot asked about
+        self.httpd: _IntrospectionHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> TokenServer:
+        # Port 0: the kernel picks a free port atomically, no free_port() race.
+        self.httpd = _IntrospectionHTTPServer((self.host, 0), _IntrospectionHandler)
+        self.httpd.owner = self
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05},
+                                       name="oauth2-introspection", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def __enter__(self) -> TokenServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self.httpd is not None, "TokenServer not started"
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/introspect"
+
+    def issue(self, user: str) -> str:
+        """A new bearer token that introspects as active for ``user``."""
+        token = secrets.token_urlsafe(24)
+        with self.lock:
+            self.tokens[token] = user
+        return token
+
+    def revoke(self, token: str) -> None:
+        with self.lock:
+            self.tokens.pop(token, None)
 
 
 # --------------------------------------------------------------------------- SMTP

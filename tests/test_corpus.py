@@ -163,13 +163,6 @@ def test_bounce_recognised(name: str, policy: email.policy.Policy) -> None:
     assert set(scan_message(msg)) == BOUNCES_RECOGNISED[name][1]
 
 
-@pytest.mark.xfail(strict=True, reason="flufl.bounce has no detector for this format")
-@pytest.mark.parametrize("name", sorted(BOUNCES_NOT_RECOGNISED))
-def test_bounce_not_recognised_by_flufl(name: str) -> None:
-    temporary, permanent = all_failures(_parse(_read(name)))
-    assert BOUNCES_NOT_RECOGNISED[name] in temporary | permanent
-
-
 def test_bounces_carry_our_message_id() -> None:
     dsn = _parse(_read("bounce_dsn_permanent_5_1_1.eml"))
     assert dsn.get_content_type() == "multipart/report"
@@ -190,16 +183,6 @@ def test_no_bounce_false_positives() -> None:
             continue
         temporary, permanent = all_failures(_parse(_read(name)))
         assert not temporary and not permanent, name
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="flufl.bounce crashes on compat32 Header objects (raw 8-bit From); "
-    "parse with email.policy.default before calling it",
-)
-def test_flufl_bounce_compat32_with_raw_8bit_from() -> None:
-    all_failures(email.message_from_bytes(_read("header_raw_8bit_latin1_subject.eml")))
 
 
 # --------------------------------------------------------------------------- corpus.py

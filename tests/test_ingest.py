@@ -171,7 +171,7 @@ def test_committed_but_not_moved_is_only_moved_on_the_next_pass(desk: Desk,
                                                                 imap: Dovecot) -> None:
     """The state a crash between commit and IMAP move leaves behind."""
     from rnmail.ingest.fetch import ImapSource
-    from rnmail.ingest.pipeline import Delivery, IngestContext, process
+    from rnmail.ingest.pipeline import Delivery, IngestContext, process_batch
 
     for i in range(3):
         imap.append("info", corpus.simple(f"Demande {i}", "Bonjour, ma clé d'accès ne marche pas.",
@@ -181,8 +181,8 @@ def test_committed_but_not_moved_is_only_moved_on_the_next_pass(desk: Desk,
     with ImapSource(box) as source:
         [batch] = list(source.batches(100, 10**8))
         with desk.db.transaction() as session:
-            for item in batch:
-                process(session, ctx, Delivery(item.raw, box, source.uidvalidity, item.uid))
+            process_batch(session, ctx, [Delivery(item.raw, box, source.uidvalidity, item.uid)
+                                         for item in batch])
         # crash here: committed, never moved
     assert len(imap.folder_uids("info")) == 3
     assert desk.ingest().outcomes == {"seen": 3}

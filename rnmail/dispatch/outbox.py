@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import OutboxConfig
+from rnmail.dispatch.compose import Composed
 from rnmail.models import Message, OutboxMessage, Ticket, utcnow
 
 STATES = ("queued", "sending", "sent", "failed")
@@ -34,50 +34,58 @@ class Outcome:
 
 def enqueue(
     session: Session,
-    msg: EmailMessage,
+    mail: Composed,
     purpose: str,
     ticket: Ticket | None = None,
     kind: str = "auto",
-    display_text: str | None = None,
 ) -> list[OutboxMessage]:
-    """Queue ``msg`` for each of its To recipients and record it in the ticket's history."""
-    recipients = [a.strip() for a in str(msg["To"]).split(",") if a.strip()]
-    mail_from = _bare_address(str(msg["From"]))
-    raw = msg.as_bytes()
+    """Queue ``mail`` for each recipient and record it in the ticket's history."""
+    raw = mail.message.as_bytes()
     rows = [
         OutboxMessage(
-            ticket_id=ticket.id if ticket else None,
+            ticket=ticket,
             purpose=purpose,
-            message_id=str(msg["Message-ID"]),
-            mail_from=mail_from,
+            automatic=mail.automatic,
+            message_id=mail.message_id,
+            mail_from=mail.mail_from,
             to_addr=to,
-            subject=str(msg["Subject"]),
+            subject=mail.subject,
             raw=raw,
         )
-        for to in recipients
+        for to in mail.to
     ]
     session.add_all(rows)
     if ticket is not None:
-        body = msg.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""
         session.add(
             Message(
-                ticket_id=ticket.id,
+                ticket=ticket,
                 direction="out",
                 kind=kind,
-                message_id=str(msg["Message-ID"]),
-                in_reply_to=msg.get("In-Reply-To"),
-                references=msg.get("References"),
-                from_addr=mail_from,
-                to_addrs=recipients,
+                message_id=mail.message_id,
+                in_reply_to=mail.message.get("In-Reply-To"),
+                references=mail.message.get("References"),
+                from_addr=mail.mail_from,
+                to_addrs=mail.to,
                 cc_addrs=[],
-                subject=str(msg["Subject"]),
+                subject=mail.subject,
                 date=utcnow(),
-                text=text,
-                display_text=display_text if display_text is not None else text,
+                text=mail.text,
+                display_text=mail.text,
             )
         )
     return rows
+
+
+def automatic_mails_today(session: Session, address: str) -> int:
+    """Automatic mails queued to ``address`` since midnight UTC (the loop-protection count)."""
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.to_addr == address,
+            OutboxMessage.automatic.is_(True),
+            OutboxMessage.created_at >= midnight,
+        )
+    ) or 0)
 
 
 def claim(
@@ -156,9 +164,3 @@ def outbox_summary(row: OutboxMessage) -> dict[str, Any]:
         "sent_at": row.sent_at.isoformat() if row.sent_at else None,
         "bounced": row.bounced_at is not None,
     }
-
-
-def _bare_address(value: str) -> str:
-    from email.utils import parseaddr
-
-    return parseaddr(value)[1]

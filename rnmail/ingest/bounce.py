@@ -22,13 +22,20 @@ _ADDRESS_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 def record_bounce(
-    session: Session, mail: ParsedMail, verdict: Classification, mailbox: str, raw_sha256: str
+    session: Session,
+    mail: ParsedMail,
+    verdict: Classification,
+    fallback_recipients: list[str],
+    mailbox: str,
+    raw_sha256: str,
 ) -> list[Bounce]:
+    """Record one Bounce per failed recipient (``fallback_recipients`` when no detector
+    found any); a permanent failure marks the outbox row it concerns as bounced."""
     quoted = _quoted_message_ids(mail)
     failures = [(a, True) for a in sorted(verdict.permanent_failures)]
     failures += [(a, False) for a in sorted(verdict.temporary_failures)]
     if not failures:
-        failures = [(a, True) for a in _recipients_we_wrote_to(session, mail)] or [("", True)]
+        failures = [(a, True) for a in fallback_recipients] or [("", True)]
     bounces = []
     for recipient, permanent in failures:
         row = _find_outgoing(session, quoted, recipient)
@@ -72,7 +79,7 @@ def _quoted_message_ids(mail: ParsedMail) -> list[str]:
     return found
 
 
-def _recipients_we_wrote_to(session: Session, mail: ParsedMail) -> list[str]:
+def recipients_we_wrote_to(session: Session, mail: ParsedMail) -> list[str]:
     """For report formats no detector knows (localised NDRs, flattened text): the addresses
     in the text that we actually sent mail to."""
     candidates = {a.lower() for a in _ADDRESS_RE.findall(mail.text[:20000])}

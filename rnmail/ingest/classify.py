@@ -31,6 +31,7 @@ class Classification:
     auto_reason: str | None = None  # why we must not answer automatically
     permanent_failures: frozenset[str] = frozenset()
     temporary_failures: frozenset[str] = frozenset()
+    certain: bool = False  # a delivery report, or failed recipients found in it
 
     @property
     def is_auto(self) -> bool:
@@ -97,6 +98,7 @@ def _bounce(mail: ParsedMail) -> Classification | None:
         auto_reason="delivery status notification",
         permanent_failures=frozenset(_text(a) for a in permanent),
         temporary_failures=frozenset(_text(a) for a in temporary) - {_text(a) for a in permanent},
+        certain=bool(is_report or temporary or permanent),
     )
 
 

@@ -10,6 +10,7 @@ Next stage: ``parse`` (via ``pipeline``).
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import logging
 import os
 import re
@@ -85,10 +86,13 @@ class ImapSource:
     def __enter__(self) -> ImapSource:
         cfg = self.cfg
         where = f"IMAP {cfg.name} ({cfg.host}:{cfg.port})"
+        # The token first: a slow token helper must not keep an idle connection waiting.
+        token = _oauth_token(cfg) if cfg.auth == "xoauth2" else ""
+        box: BaseMailBox | None = None
         try:
             box = self._connect()
             if cfg.auth == "xoauth2":
-                box.xoauth2(cfg.user, _oauth_token(cfg), initial_folder=None)
+                box.xoauth2(cfg.user, token, initial_folder=None)
             else:
                 box.login(cfg.user, cfg.password, initial_folder=None)
             if not box.folder.exists(cfg.done_folder):
@@ -97,28 +101,38 @@ class ImapSource:
                 raise ServerUnavailable(f"{where}: folder {cfg.folder!r} does not exist")
             box.folder.set(cfg.folder)
             status = box.folder.status(cfg.folder, ["UIDVALIDITY"])
-        except MailboxLoginError:
-            raise ServerUnavailable(f"{where}: login refused for user {cfg.user!r}") from None
-        except (TimeoutError, OSError, ssl.SSLError) as exc:
-            raise ServerUnavailable(f"{where}: {exc}") from None
-        except UnexpectedCommandStatusError as exc:
-            raise ServerUnavailable(f"{where}: {exc}") from None
+        except BaseException as exc:
+            if box is not None:
+                _close_quietly(box)
+            if isinstance(exc, ServerUnavailable):
+                raise
+            if isinstance(exc, MailboxLoginError) or (
+                isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort)
+                and "AUTHENTICATIONFAILED" in str(exc)
+            ):
+                raise ServerUnavailable(f"{where}: login refused for user {cfg.user!r}") from None
+            if isinstance(exc, TimeoutError | OSError | ssl.SSLError | imaplib.IMAP4.error
+                          | UnexpectedCommandStatusError):
+                raise ServerUnavailable(f"{where}: {exc}") from None
+            raise
         self.box = box
         self.uidvalidity = int(status["UIDVALIDITY"])
         return self
 
     def _connect(self) -> BaseMailBox:
+        """Connect; TLS certificates and host names are verified."""
         cfg = self.cfg
         if cfg.security == "ssl":
-            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout)
+            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout,
+                           ssl_context=ssl.create_default_context())
         if cfg.security == "starttls":
-            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout)
+            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout,
+                                   ssl_context=ssl.create_default_context())
         return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
 
     def __exit__(self, *exc: object) -> None:
         if self.box is not None:
-            with contextlib.suppress(Exception):  # the connection may be gone; nothing to save
-                self.box.logout()
+            _close_quietly(self.box)
             self.box = None
 
     def _sizes(self) -> list[tuple[str, int]]:
@@ -210,6 +224,15 @@ class MaildirSource:
                 source.replace(self.done_dir / source.name)
 
 
+def _close_quietly(box: BaseMailBox) -> None:
+    """Log out, or at least close the socket: the connection may already be gone."""
+    try:
+        box.logout()
+    except Exception:
+        with contextlib.suppress(Exception):
+            box.client.shutdown()
+
+
 def open_source(cfg: MailboxConfig) -> MailboxSource:
     if cfg.type == "maildir":
         return MaildirSource(cfg)
@@ -220,10 +243,18 @@ def _oauth_token(cfg: MailboxConfig) -> str:
     """Run the configured command (e.g. an MSAL helper) and read the access token it prints."""
     try:
         result = subprocess.run(
-            shlex.split(cfg.token_command), capture_output=True, text=True, timeout=60, check=True
+            shlex.split(cfg.token_command), capture_output=True, text=True, timeout=60
         )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ServerUnavailable(f"IMAP {cfg.name}: token_command failed: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise ServerUnavailable(f"IMAP {cfg.name}: token_command timed out after 60 s") from None
+    except (OSError, ValueError) as exc:
+        raise ServerUnavailable(f"IMAP {cfg.name}: token_command cannot run: {exc}") from None
+    if result.returncode != 0:
+        # Not the command line (it may hold a secret); the helper's own last word instead.
+        said = (result.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        raise ServerUnavailable(
+            f"IMAP {cfg.name}: token_command exited with status {result.returncode}: {said}"
+        )
     token = result.stdout.strip()
     if not token:
         raise ServerUnavailable(f"IMAP {cfg.name}: token_command printed no token")

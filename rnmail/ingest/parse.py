@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.header import Header, decode_header
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import cached_property
 from typing import Any
 
 from inscriptis import get_text
@@ -107,7 +108,7 @@ class ParsedMail:
     def header(self, name: str) -> str:
         return decode_header_value(self.message.get(name))
 
-    @property
+    @cached_property
     def display_text(self) -> str:
         """The new part of a reply: quoted history and signature stripped for display."""
         return strip_quoted(self.text)

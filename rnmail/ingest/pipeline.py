@@ -2,35 +2,42 @@
 
     parse → skip_duplicate → classify → bounce → thread → store → respond
 
-Each stage is a function ``(session, context, delivery) -> outcome | None``; the first one
-that returns an outcome ends the message's journey. A batch of messages is one database
-transaction, each message in its own savepoint. This module is the only catcher of errors:
-``Quarantine`` (and any unexpected exception) rolls back that message's savepoint and keeps
-the raw message in the quarantine instead; a database failure aborts the whole batch, which
-stays in the folder for the next pass. Messages leave the folder only after the commit.
+Each stage is a function ``(batch, delivery) -> outcome | None``; the first one that
+returns an outcome ends the message's journey. A batch of messages is one database
+transaction written with a single flush, so the ORM inserts each table's rows together;
+``Batch`` keeps what the batch has produced so far (Message-IDs, tickets, acknowledgements
+to send) so that later messages of the same batch see earlier ones before anything is
+flushed.
+
+This module is the only catcher of errors. ``Quarantine`` keeps the raw message in the
+quarantine instead of processing it. Any other failure rolls the batch back and processes
+it again one message per savepoint, so only the message at fault is quarantined. A database
+failure aborts the batch, which stays in the folder for the next pass: messages leave the
+folder only after the commit.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rnmail.blobs import BlobStore
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import Database
 from rnmail.errors import Quarantine, RnmailError
-from rnmail.ingest.bounce import record_bounce
+from rnmail.ingest.bounce import recipients_we_wrote_to, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
-from rnmail.ingest.respond import acknowledge
+from rnmail.ingest.respond import acknowledge, may_auto_reply
 from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.language import detect_language
@@ -83,169 +90,228 @@ class Delivery:
         return self.mail
 
 
-Stage = Callable[[Session, IngestContext, Delivery], "str | None"]
+@dataclass
+class Batch:
+    """One transaction's worth of deliveries and what they produced before the flush."""
+
+    session: Session
+    ctx: IngestContext
+    keys: set[str] = field(default_factory=set)  # dedupe keys and Message-IDs stored
+    tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
+    auto_replies: Counter[str] = field(default_factory=Counter)
+    to_acknowledge: list[Delivery] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        return self.ctx.config
 
 
-def parse(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
-    max_bytes = ctx.config.ingest.max_message_mb * 2**20
+Stage = Callable[[Batch, Delivery], "str | None"]
+
+
+def parse(batch: Batch, d: Delivery) -> str | None:
+    max_bytes = batch.config.ingest.max_message_mb * 2**20
     if len(d.raw) > max_bytes:
         raise Quarantine(f"message of {len(d.raw) / 2**20:.1f} MB exceeds ingest.max_message_mb")
-    d.mail = parse_message(d.raw, ctx.limits)
+    d.mail = parse_message(d.raw, batch.ctx.limits)
     return None
 
 
-def skip_duplicate(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
+def skip_duplicate(batch: Batch, d: Delivery) -> str | None:
     """The same mail seen again (other mailbox, redelivery, our own mail coming back)."""
     mail = d.parsed
-    query = select(Message).where(Message.dedupe_key == mail.dedupe_key)
+    keys = [mail.dedupe_key, *([mail.message_id] if mail.message_id else [])]
+    if any(key in batch.keys for key in keys):
+        return "duplicate"
+    condition = Message.dedupe_key == mail.dedupe_key
     if mail.message_id:
-        query = select(Message).where(
-            (Message.dedupe_key == mail.dedupe_key) | (Message.message_id == mail.message_id)
-        )
-    existing = session.scalars(query.limit(1)).first()
-    if existing is None and mail.message_id:
-        bounce_id = session.scalar(
-            select(Bounce.id).where(Bounce.report_message_id == mail.message_id).limit(1)
-        )
-        if bounce_id is not None:
-            return "duplicate"
+        condition = condition | (Message.message_id == mail.message_id)
+    existing = batch.session.scalars(select(Message).where(condition).limit(1)).first()
     if existing is not None:
         d.message = existing
         return "duplicate"
-    d.raw_sha256 = ctx.blobs.put(d.raw)
+    batch.keys.update(keys)
+    d.raw_sha256 = batch.ctx.blobs.put(d.raw)
     return None
 
 
-def classify(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
-    d.verdict = classify_message(d.parsed, ctx.config.helpdesk.own_addresses)
+def classify(batch: Batch, d: Delivery) -> str | None:
+    d.verdict = classify_message(d.parsed, batch.config.helpdesk.own_addresses)
     return None
 
 
-def bounce(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
-    assert d.verdict is not None
-    if d.verdict.kind != "bounce":
+def bounce(batch: Batch, d: Delivery) -> str | None:
+    """Record delivery reports; a robot's mail that concerns nothing we sent is kept as
+    automatic mail instead (e.g. a postmaster notice), so nothing is silently filed away."""
+    verdict = d.verdict
+    assert verdict is not None
+    if verdict.kind != "bounce":
         return None
-    record_bounce(session, d.parsed, d.verdict, d.mailbox.name, d.raw_sha256)
+    report_id = d.parsed.message_id
+    if report_id and batch.session.scalar(
+        select(Bounce.id).where(Bounce.report_message_id == report_id).limit(1)
+    ):
+        return "duplicate"
+    recipients: list[str] = []
+    if not verdict.certain:
+        recipients = recipients_we_wrote_to(batch.session, d.parsed)
+        if not recipients:
+            d.verdict = Classification(kind="requester", auto_reason=verdict.auto_reason)
+            return None
+    record_bounce(batch.session, d.parsed, verdict, recipients, d.mailbox.name, d.raw_sha256)
     return "bounce"
 
 
-def thread(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
-    d.match = thread_message(session, d.parsed, ctx.config.helpdesk.tag, d.parsed.from_addr)
+def thread(batch: Batch, d: Delivery) -> str | None:
+    d.match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
+                             d.parsed.from_addr, batch.tickets_by_message_id)
     return None
 
 
-def store(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
+def store(batch: Batch, d: Delivery) -> str | None:
     assert d.match is not None and d.verdict is not None
-    mail, own = d.parsed, ctx.config.helpdesk.own_addresses
+    mail, own = d.parsed, batch.config.helpdesk.own_addresses
     kind = "auto" if d.verdict.is_auto else "correspondence"
     if d.match.ticket is not None:
         d.ticket = d.match.ticket
-        add_participants(session, d.ticket, [*mail.to, *mail.cc], "cc", own)
+        add_participants(d.ticket, [*mail.to, *mail.cc], "cc", own)
         d.ticket.updated_at = utcnow()
     else:
-        requester, pages = _requester(ctx, d)
-        language = detect_language(
-            f"{mail.subject}\n{mail.display_text}", ctx.config.helpdesk.default_language
-        )
-        d.ticket = open_ticket(
-            session, mail, requester, language, d.mailbox.name, own,
-            linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages,
-        )
+        requester, pages = _requester(batch.ctx, d)
+        language = detect_language(f"{mail.subject}\n{mail.display_text}",
+                                   batch.config.helpdesk.default_language)
+        d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
+                               linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
         d.new_ticket = True
         d.reply_to = requester.reply_to
-    d.message = store_message(session, ctx.blobs, d.ticket, mail, kind, d.mailbox.name,
-                              d.raw_sha256)
+    d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,
+                              d.mailbox.name, d.raw_sha256)
+    if mail.message_id:
+        batch.tickets_by_message_id[mail.message_id] = d.ticket
     return None
 
 
-def respond(session: Session, ctx: IngestContext, d: Delivery) -> str | None:
+def respond(batch: Batch, d: Delivery) -> str | None:
+    """Decide on the acknowledgement now; it is composed once the ticket has its number."""
     assert d.ticket is not None and d.verdict is not None
     if not d.new_ticket:
         return "reply"
     if d.verdict.is_auto:
-        log.info("no acknowledgement ticket=%d reason=%s", d.ticket.id, d.verdict.auto_reason)
-    else:
-        d.acknowledged = acknowledge(session, ctx.config, d.ticket, d.parsed, d.reply_to)
+        log.info("no acknowledgement mailbox=%s uid=%s reason=%s",
+                 d.mailbox.name, d.uid, d.verdict.auto_reason)
+    elif d.reply_to:
+        address = d.reply_to.lower()
+        if may_auto_reply(batch.session, batch.config, address, batch.auto_replies[address]):
+            batch.auto_replies[address] += 1
+            batch.to_acknowledge.append(d)
+            d.acknowledged = True
+        else:
+            log.warning("no acknowledgement to=%s: own address or daily limit reached",
+                        d.reply_to)
     return "ticket"
 
 
 STAGES: tuple[Stage, ...] = (parse, skip_duplicate, classify, bounce, thread, store, respond)
 
 
-def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
-    mail = d.parsed
-    if d.mailbox.kind == "fax":
-        info = extract_fax(mail, ctx.config.fax)
-        if info.number:
-            address = fax_reply_address(info.number, ctx.config.fax.address_pattern,
-                                        ctx.config.fax.region)
-            return Requester(info.number, None, "fax", address), info.pages
-        log.warning("fax without a sender number uid=%s mailbox=%s", d.uid, d.mailbox.name)
-        return Requester(mail.from_addr or "unknown", mail.from_name, "fax", None), info.pages
-    if not mail.from_addr:
-        return Requester("unknown", None, "mail", None), None
-    reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
-    return Requester(mail.from_addr, mail.from_name, "mail", reply_to), None
-
-
-def process(session: Session, ctx: IngestContext, d: Delivery) -> str:
-    """Run the stages on one message in a savepoint; returns its outcome, never raises for it.
-
-    The only exceptions that escape are database failures, which abort the batch.
-    """
-    seen = session.scalar(
-        select(ProcessedMessage.outcome).where(
-            ProcessedMessage.mailbox == d.mailbox.name,
-            ProcessedMessage.uidvalidity == d.uidvalidity,
-            ProcessedMessage.uid == d.uid,
-        )
-    )
-    if seen is not None:
-        return "seen"  # committed by an earlier pass that stopped before moving it
-    try:
-        with session.begin_nested():
-            outcome = run_stages(session, ctx, d)
-            session.add(ProcessedMessage(
-                mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome=outcome,
-                message_db_id=d.message.id if d.message is not None and outcome != "bounce"
-                else None,
-            ))
-            session.flush()
-    except Quarantine as exc:
-        return _quarantine(session, ctx, d, exc.reason)
-    except OperationalError:
-        raise
-    except IntegrityError as exc:
-        return _quarantine(session, ctx, d, f"database constraint: {exc.orig}")
-    except DBAPIError:
-        raise
-    except Exception as exc:
-        log.exception("stage failed uid=%s mailbox=%s", d.uid, d.mailbox.name)
-        return _quarantine(session, ctx, d, f"internal error: {type(exc).__name__}: {exc}")
-    _log_outcome(d, outcome)
-    return outcome
-
-
-def run_stages(session: Session, ctx: IngestContext, d: Delivery) -> str:
+def run_stages(batch: Batch, d: Delivery) -> str:
     for stage in STAGES:
-        outcome = stage(session, ctx, d)
+        outcome = stage(batch, d)
         if outcome is not None:
             return outcome
     raise AssertionError("the last stage always decides")
 
 
+def process_batch(session: Session, ctx: IngestContext, deliveries: list[Delivery]) -> list[str]:
+    """Run the stages over ``deliveries`` and write the results; returns their outcomes.
+
+    Raises on anything but ``Quarantine``: the caller decides how to retry.
+    """
+    batch = Batch(session=session, ctx=ctx)
+    seen = _already_processed(session, deliveries)
+    outcomes = []
+    with session.no_autoflush:
+        for d in deliveries:
+            if (d.mailbox.name, d.uidvalidity, d.uid) in seen:
+                outcomes.append("seen")  # committed by a pass that stopped before moving it
+                continue
+            try:
+                outcome = run_stages(batch, d)
+            except Quarantine as exc:
+                outcomes.append(_quarantine(session, ctx, d, exc.reason))
+                continue
+            session.add(ProcessedMessage(
+                mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome=outcome,
+                message=d.message if outcome != "bounce" else None,
+            ))
+            outcomes.append(outcome)
+    _write(batch)
+    for d, outcome in zip(deliveries, outcomes, strict=True):
+        _log_outcome(d, outcome)
+    return outcomes
+
+
+def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> str:
+    """Run a quarantined message through the stages again; raises ``Quarantine`` if it
+    still fails. Its ProcessedMessage row is the caller's business."""
+    batch = Batch(session=session, ctx=ctx)
+    with session.no_autoflush:
+        outcome = run_stages(batch, d)
+    _write(batch)
+    return outcome
+
+
+def _write(batch: Batch) -> None:
+    """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
+    batch.session.flush()
+    for d in batch.to_acknowledge:
+        assert d.ticket is not None and d.reply_to is not None
+        acknowledge(batch.session, batch.config, d.ticket, d.parsed, d.reply_to)
+    batch.session.flush()
+
+
+def process_one_by_one(session: Session, ctx: IngestContext,
+                       deliveries: list[Delivery]) -> list[str]:
+    """The careful path: each message in its own savepoint; a failure quarantines it alone."""
+    outcomes = []
+    for d in deliveries:
+        fresh = Delivery(raw=d.raw, mailbox=d.mailbox, uidvalidity=d.uidvalidity, uid=d.uid)
+        try:
+            with session.begin_nested():
+                [outcome] = process_batch(session, ctx, [fresh])
+        except OperationalError:
+            raise
+        except Exception as exc:
+            log.exception("ingest failed mailbox=%s uid=%s", d.mailbox.name, d.uid)
+            with session.begin_nested():
+                outcome = _quarantine(session, ctx, fresh,
+                                      f"internal error: {type(exc).__name__}: {exc}")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _already_processed(session: Session, deliveries: list[Delivery]) -> set[tuple[str, int, str]]:
+    if not deliveries:
+        return set()
+    first = deliveries[0]
+    uids = session.scalars(
+        select(ProcessedMessage.uid)
+        .where(ProcessedMessage.mailbox == first.mailbox.name,
+               ProcessedMessage.uidvalidity == first.uidvalidity,
+               ProcessedMessage.uid.in_([d.uid for d in deliveries]))
+    )
+    return {(first.mailbox.name, first.uidvalidity, uid) for uid in uids}
+
+
 def _quarantine(session: Session, ctx: IngestContext, d: Delivery, reason: str) -> str:
     subject, sender = _peek_headers(d.raw)
-    with session.begin_nested():
-        session.add(QuarantinedMessage(
-            mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, reason=reason[:4000],
-            raw_sha256=ctx.blobs.put(d.raw), raw_size=len(d.raw),
-            subject=subject, from_addr=sender,
-        ))
-        session.add(ProcessedMessage(
-            mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome="quarantined",
-        ))
-    log.warning("quarantined uid=%s mailbox=%s reason=%s", d.uid, d.mailbox.name, reason)
+    session.add(QuarantinedMessage(
+        mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, reason=reason[:4000],
+        raw_sha256=ctx.blobs.put(d.raw), raw_size=len(d.raw), subject=subject, from_addr=sender,
+    ))
+    session.add(ProcessedMessage(
+        mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome="quarantined",
+    ))
     return "quarantined"
 
 
@@ -259,17 +325,35 @@ def _peek_headers(raw: bytes) -> tuple[str | None, str | None]:
         return None, None
 
 
+def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
+    mail = d.parsed
+    if d.mailbox.kind == "fax":
+        info = extract_fax(mail, ctx.config.fax)
+        if info.number:
+            address = fax_reply_address(info.number, ctx.config.fax.address_pattern,
+                                        ctx.config.fax.region)
+            return Requester(info.number, None, "fax", address), info.pages
+        log.warning("fax without a sender number mailbox=%s uid=%s", d.mailbox.name, d.uid)
+        return Requester(mail.from_addr or "unknown", mail.from_name, "fax", None), info.pages
+    if not mail.from_addr:
+        return Requester("unknown", None, "mail", None), None
+    reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
+    return Requester(mail.from_addr, mail.from_name, "mail", reply_to), None
+
+
 def _log_outcome(d: Delivery, outcome: str) -> None:
-    mail = d.mail
-    mid = mail.message_id if mail else None
+    mid = d.mail.message_id if d.mail else None
+    where = f"mailbox={d.mailbox.name} uid={d.uid} message_id={mid}"
     if outcome == "ticket" and d.ticket is not None:
-        log.info("ticket created ticket=%d channel=%s message_id=%s acknowledged=%s",
-                 d.ticket.id, d.ticket.channel, mid, d.acknowledged)
+        log.info("ticket created ticket=%d channel=%s acknowledged=%s %s",
+                 d.ticket.id, d.ticket.channel, d.acknowledged, where)
     elif outcome == "reply" and d.ticket is not None:
-        log.info("message threaded ticket=%d how=%s message_id=%s",
-                 d.ticket.id, d.match.how if d.match else "?", mid)
+        log.info("message threaded ticket=%d how=%s %s",
+                 d.ticket.id, d.match.how if d.match else "?", where)
+    elif outcome == "quarantined":
+        log.warning("quarantined %s", where)
     else:
-        log.info("%s uid=%s mailbox=%s message_id=%s", outcome, d.uid, d.mailbox.name, mid)
+        log.info("%s %s", outcome, where)
 
 
 @dataclass
@@ -279,8 +363,9 @@ class IngestReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
-    def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+    def add(self, outcomes: list[str]) -> None:
+        for outcome in outcomes:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     @property
     def total(self) -> int:
@@ -288,23 +373,31 @@ class IngestReport:
 
 
 def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: MailboxConfig,
-                 batch: list[Fetched], report: IngestReport) -> None:
+                 fetched: list[Fetched], report: IngestReport) -> None:
     """Process one batch in one transaction, then move it out of the folder."""
+    deliveries = [Delivery(raw=f.raw, mailbox=box, uidvalidity=source.uidvalidity, uid=f.uid)
+                  for f in fetched]
     with db.transaction() as session:
-        for item in batch:
-            delivery = Delivery(raw=item.raw, mailbox=box, uidvalidity=source.uidvalidity,
-                                uid=item.uid)
-            report.count(process(session, ctx, delivery))
+        try:
+            with session.begin_nested():
+                outcomes = process_batch(session, ctx, deliveries)
+        except OperationalError:
+            raise
+        except Exception:
+            log.warning("batch of %d failed mailbox=%s; retrying message by message",
+                        len(deliveries), box.name, exc_info=True)
+            outcomes = process_one_by_one(session, ctx, deliveries)
         ctx.blobs.sync()
-    source.done([item.uid for item in batch])
+    report.add(outcomes)
+    source.done([f.uid for f in fetched])
 
 
 def ingest_mailbox(db: Database, ctx: IngestContext, box: MailboxConfig,
                    report: IngestReport) -> None:
     ing = ctx.config.ingest
     with open_source(box) as source:
-        for batch in source.batches(ing.batch_size, int(ing.batch_mb * 2**20)):
-            ingest_batch(db, ctx, source, box, batch, report)
+        for fetched in source.batches(ing.batch_size, int(ing.batch_mb * 2**20)):
+            ingest_batch(db, ctx, source, box, fetched, report)
 
 
 def run_ingest(db: Database, config: Config, mailbox: str | None = None) -> IngestReport:

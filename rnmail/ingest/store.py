@@ -49,17 +49,15 @@ def open_ticket(
         linked_ticket_id=linked_ticket_id,
     )
     session.add(ticket)
-    session.flush()
-    add_participants(session, ticket, [requester.address], "requester", own_addresses)
+    add_participants(ticket, [requester.address], "requester", own_addresses)
     if requester.reply_to and requester.reply_to != requester.address:
-        add_participants(session, ticket, [requester.reply_to], "requester", own_addresses)
-    add_participants(session, ticket, [*mail.to, *mail.cc], "cc", own_addresses)
+        add_participants(ticket, [requester.reply_to], "requester", own_addresses)
+    add_participants(ticket, [*mail.to, *mail.cc], "cc", own_addresses)
     return ticket
 
 
-def add_participants(
-    session: Session, ticket: Ticket, addresses: list[str], role: str, own: frozenset[str]
-) -> None:
+def add_participants(ticket: Ticket, addresses: list[str], role: str,
+                     own: frozenset[str]) -> None:
     known = {p.address for p in ticket.participants}
     for address in addresses:
         address = address.lower()
@@ -78,7 +76,7 @@ def store_message(
     raw_sha256: str,
 ) -> Message:
     message = Message(
-        ticket_id=ticket.id,
+        ticket=ticket,
         direction="in",
         kind=kind,
         message_id=mail.message_id,

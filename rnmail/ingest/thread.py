@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.ingest.parse import ParsedMail
-from rnmail.models import Message, Participant, Ticket
+from rnmail.models import Message, Ticket
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,13 @@ def ticket_number_in_subject(subject: str, tag: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str) -> ThreadMatch:
+def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
+                   pending: dict[str, Ticket]) -> ThreadMatch:
+    """``pending`` maps the Message-IDs stored earlier in this batch (not yet flushed)."""
     ids = mail.thread_ids
+    for mid in ids:
+        if mid in pending:
+            return ThreadMatch(pending[mid], "references")
     if ids:
         known = session.execute(
             select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(ids))
@@ -55,15 +60,11 @@ def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str) ->
     ticket = session.get(Ticket, number)
     if ticket is None:
         return ThreadMatch(None, "new")
-    if is_participant(session, ticket.id, sender):
+    if is_participant(ticket, sender):
         return ThreadMatch(ticket, "subject-tag")
     return ThreadMatch(None, "new", linked_ticket_id=ticket.id)
 
 
-def is_participant(session: Session, ticket_id: int, address: str) -> bool:
-    found = session.scalar(
-        select(Participant.id).where(
-            Participant.ticket_id == ticket_id, Participant.address == address.lower()
-        )
-    )
-    return found is not None
+def is_participant(ticket: Ticket, address: str) -> bool:
+    address = address.lower()
+    return any(p.address == address for p in ticket.participants)
