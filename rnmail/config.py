@@ -9,10 +9,13 @@ its working directory. A secret may come from an environment variable named by t
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import phonenumbers
 
 from rnmail.errors import ConfigError
 
@@ -132,6 +135,9 @@ class Config:
         raise ConfigError(f"no mailbox named {name!r} in {self.path} (configured: {known})")
 
 
+_SMTP_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+
 class _Required:
     pass
 
@@ -197,11 +203,13 @@ class _Table:
         if value is None:
             return None
         p = Path(value).expanduser()
-        return p if p.is_absolute() else self.base / p
+        return p if p.is_absolute() else (self.base / p).resolve()
 
     def secret(self, key: str, default: Any = "") -> Any:
         """A secret from the file, or from the environment variable named by ``KEY_env``."""
         env_name = self.text(f"{key}_env")
+        if env_name and key in self.data:
+            raise ConfigError(f"{self.where}: give either {key} or {key}_env, not both")
         if env_name:
             if env_name not in os.environ:
                 raise ConfigError(
@@ -250,7 +258,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     top.check_unknown()
 
     db = _Table(raw.get("database", {}), "[database]", base)
-    url = db.text("url", "sqlite:///var/rnmail.db")
+    url = db.secret("url", "sqlite:///var/rnmail.db")
     db.check_unknown()
 
     hd = _Table(raw.get("helpdesk", {}), "[helpdesk]", base)
@@ -280,11 +288,12 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         raise ConfigError(f"{cfg_path}: mailbox names must be unique ({', '.join(names)})")
 
     st = _Table(raw.get("smtp", {}), "[smtp]", base)
+    smtp_security = st.choice("security", ("none", "starttls", "ssl"), "none")
     smtp = SmtpConfig(
         transport=st.choice("transport", ("smtp", "file"), "smtp"),
         host=st.text("host", "127.0.0.1"),
-        port=st.integer("port", 25),
-        security=st.choice("security", ("none", "starttls", "ssl"), "none"),
+        port=st.integer("port", _SMTP_PORTS[smtp_security]),
+        security=smtp_security,
         user=st.text("user", ""),
         password=st.secret("password", ""),
         timeout=st.number("timeout", 30.0),
@@ -294,7 +303,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
 
     ing = _Table(raw.get("ingest", {}), "[ingest]", base)
     ingest = IngestConfig(
-        batch_size=max(1, ing.integer("batch_size", 100)),
+        batch_size=ing.integer("batch_size", 100),
         batch_mb=ing.number("batch_mb", 40.0),
         max_message_mb=ing.number("max_message_mb", 120.0),
         max_parts=ing.integer("max_parts", 500),
@@ -302,14 +311,19 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         auto_reply_limit=ing.integer("auto_reply_limit", 10),
     )
     ing.check_unknown()
+    for key in ("batch_size", "max_parts", "max_depth"):
+        if getattr(ingest, key) < 1:
+            raise ConfigError(f"[ingest].{key}: must be at least 1")
 
     ob = _Table(raw.get("outbox", {}), "[outbox]", base)
     outbox = OutboxConfig(
-        max_attempts=max(1, ob.integer("max_attempts", 8)),
+        max_attempts=ob.integer("max_attempts", 8),
         retry_base_seconds=ob.number("retry_base_seconds", 60.0),
         lease_seconds=ob.number("lease_seconds", 300.0),
     )
     ob.check_unknown()
+    if outbox.max_attempts < 1:
+        raise ConfigError("[outbox].max_attempts: must be at least 1")
 
     fx = _Table(raw.get("fax", {}), "[fax]", base)
     fax = FaxConfig(
@@ -375,13 +389,11 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith("sqlite:////"):
         rest = url[len(prefix):]
         if rest and not rest.startswith(":memory:") and not Path(rest).is_absolute():
-            return prefix + str(base / rest)
+            return prefix + str((base / rest).resolve())
     return url
 
 
 def _check_patterns(fax: FaxConfig) -> None:
-    import re
-
     for pattern in (*fax.number_patterns, *fax.pages_patterns):
         try:
             re.compile(pattern)
@@ -390,3 +402,16 @@ def _check_patterns(fax: FaxConfig) -> None:
     for pattern in fax.number_patterns:
         if "(?P<number>" not in pattern:
             raise ConfigError(f"[fax].number_patterns: {pattern!r} lacks a (?P<number>...) group")
+    for pattern in fax.pages_patterns:
+        if "(?P<pages>" not in pattern:
+            raise ConfigError(f"[fax].pages_patterns: {pattern!r} lacks a (?P<pages>...) group")
+    if fax.region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"[fax].region: {fax.region!r} is not a region code such as \"BE\"")
+    try:
+        fax.address_pattern.format(number="+3222101031", digits="3222101031",
+                                   national="022101031")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"[fax].address_pattern: {fax.address_pattern!r} uses an unknown placeholder {exc}; "
+            "use {number}, {digits} or {national}"
+        ) from None

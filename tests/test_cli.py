@@ -204,3 +204,14 @@ def _with_from(raw: bytes, address: str) -> bytes:
     out = [(b"From: " + address.encode() + (b"\r" if line.endswith(b"\r") else b""))
            if line.lower().startswith(b"from:") else line for line in lines]
     return b"\n".join(out)
+
+
+def test_a_reused_drop_file_name_is_a_new_message(drop: Path, tmp_path: Path) -> None:
+    new = tmp_path / "maildir/new"
+    new.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DATA / "lang_en_plain_ascii.eml", new / "request.eml")
+    assert "1 ticket" in rnmail(drop, "ingest", "once")[1]
+    shutil.copy(DATA / "lang_fr_citizen_cle_bloquee.eml", new / "request.eml")
+    assert "1 ticket" in rnmail(drop, "ingest", "once")[1]
+    assert len(json.loads(rnmail(drop, "ticket", "list", "--json")[1])) == 2
+    assert len(list((tmp_path / "maildir/.Processed/cur").iterdir())) == 2

@@ -99,3 +99,32 @@ def test_invalid_fax_regex_is_refused(tmp_path: Path) -> None:
 def test_missing_file_names_the_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--config PATH or RNMAIL_CONFIG"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("section", "text", "message"), [
+    ("[fax]", 'address_pattern = "{numbr}@fax.rn.example"', "unknown placeholder"),
+    ("[fax]", 'pages_patterns = ["(\\\\d+) pages"]', "lacks a (?P<pages>...) group"),
+    ("[fax]", 'region = "XX"', "is not a region code"),
+    ("[ingest]", "batch_size = 0", "batch_size: must be at least 1"),
+])
+def test_values_checked_at_start(tmp_path: Path, section: str, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"{ISSUE_EXAMPLE}\n{section}\n{text}\n"))
+    assert message in str(err.value)
+
+
+def test_a_secret_and_its_env_variable_together_are_refused(tmp_path: Path) -> None:
+    text = ISSUE_EXAMPLE.replace('password = "secret"', 'password = "x"\npassword_env = "Y"')
+    with pytest.raises(ConfigError, match="either password or password_env"):
+        load_config(write(tmp_path, text))
+
+
+def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RN_DB", "postgresql+psycopg://rnmail:pw@127.0.0.1/rnmail")
+    text = ISSUE_EXAMPLE.replace('url = "sqlite:///var/rnmail.db"', 'url_env = "RN_DB"')
+    assert load_config(write(tmp_path, text)).database.url.endswith("@127.0.0.1/rnmail")
+
+
+def test_smtp_port_follows_security(tmp_path: Path) -> None:
+    text = ISSUE_EXAMPLE.replace('port = 25\nsecurity = "none"', 'security = "ssl"')
+    assert load_config(write(tmp_path, text)).smtp.port == 465

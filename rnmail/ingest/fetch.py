@@ -10,6 +10,7 @@ Next stage: ``parse`` (via ``pipeline``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import imaplib
 import logging
 import os
@@ -177,8 +178,9 @@ class ImapSource:
 class MaildirSource:
     """A local Maildir drop folder: new/ and cur/ are the to-do list, done_folder a subfolder.
 
-    A message's key is its path relative to the Maildir (``new/NAME``); dropping an .eml
-    file into ``new/`` is enough for it to be picked up.
+    A message's key is its path relative to the Maildir plus a hash of its content
+    (``new/NAME#1a2b…``), so a different file dropped later under a reused name is a new
+    message; dropping an .eml file into ``new/`` is enough for it to be picked up.
     """
 
     uidvalidity = 0
@@ -212,16 +214,21 @@ class MaildirSource:
             batch = []
             for key in keys:
                 try:
-                    batch.append(Fetched(uid=key, raw=(self.path / key).read_bytes()))
+                    raw = (self.path / key).read_bytes()
                 except OSError:
                     continue  # taken away meanwhile; nothing was processed
+                digest = hashlib.sha256(raw).hexdigest()[:16]
+                batch.append(Fetched(uid=f"{key}#{digest}", raw=raw))
             yield batch
 
     def done(self, uids: list[str]) -> None:
-        for key in uids:
-            source = self.path / key
+        for uid in uids:
+            source = self.path / uid.rpartition("#")[0]
+            target = self.done_dir / source.name
+            if target.exists():  # never overwrite an earlier message of the same name
+                target = self.done_dir / f"{source.name}.{uid.rpartition('#')[2]}"
             with contextlib.suppress(FileNotFoundError):
-                source.replace(self.done_dir / source.name)
+                source.replace(target)
 
 
 def _close_quietly(box: BaseMailBox) -> None:

@@ -148,7 +148,7 @@ def _check_structure(msg: Message, limits: Limits) -> None:
         if part.get_content_maintype() == "multipart":
             stack.extend((p, depth + 1) for p in subparts(part))
     if not any(msg.get(name) for name in _CORE_HEADERS):
-        raise Quarantine("not an email message: none of From, To, Subject, Date, Message-ID")
+        raise Quarantine("not an email message: none of " + ", ".join(_CORE_HEADERS))
 
 
 def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
