@@ -185,7 +185,8 @@ def test_refused_token_is_a_one_line_error_and_other_mailboxes_go_on(
 
 BROKEN_COMMANDS = {
     "exits 1": (python_command("import sys; print('AADSTS700082: expired', file=sys.stderr); "
-                               "sys.exit(1)"), "token_command exited with status 1: AADSTS700082: expired"),
+                               "sys.exit(1)"),
+                "token_command exited with status 1: AADSTS700082: expired"),
     "prints nothing": (python_command("pass"), "printed no token"),
     "prints blanks": (python_command("print('  ')"), "printed no token"),
     "not found": ("/nonexistent/get-m365-token --tenant example", "token_command cannot run"),
