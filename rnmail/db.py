@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -76,6 +76,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def assign_ids(session: Session) -> None:
+    """Give the session's new rows their integer ids before the flush (SQLite only).
+
+    SQLite cannot say which id each row of a batched INSERT ... RETURNING got, so the ORM
+    inserts one row per statement there; with the ids known up front, each table's rows go
+    in one executemany. A concurrent writer taking the same id makes the flush fail with an
+    IntegrityError, which callers already handle by retrying the careful way.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    pending: dict[type, list[Any]] = {}
+    for obj in session.new:
+        if getattr(obj, "id", 0) is None:
+            pending.setdefault(type(obj), []).append(obj)
+    with session.no_autoflush:
+        for cls, objects in pending.items():
+            table = cls.__table__  # type: ignore[attr-defined]
+            start = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+            for offset, obj in enumerate(objects, start=1):
+                obj.id = start + offset
 
 
 def make_engine(url: str) -> Engine:

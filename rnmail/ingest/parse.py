@@ -32,6 +32,10 @@ from rnmail.errors import Quarantine
 MSGID_RE = re.compile(r"<[^<>\s]+>")
 # Labels that mean windows-1252 in practice (WHATWG): mail declaring latin-1 often has € or ’.
 _CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
+_REPLY_PREFIX_RE = re.compile(
+    r"^\s*(re|tr|fw|fwd|aw|wg|antw|sv|vs|ref)\s*(\[\d+\])?\s*:", re.IGNORECASE
+)
+_QUOTED_RE = re.compile(r"^>", re.MULTILINE)
 _CORE_HEADERS = ("From", "Sender", "To", "Subject", "Date", "Message-ID")
 _REPLY_PARSER = EmailReplyParser(languages=["fr", "nl", "de", "en"])
 _ATTRIBUTION_RE = re.compile(
@@ -110,8 +114,12 @@ class ParsedMail:
 
     @cached_property
     def display_text(self) -> str:
-        """The new part of a reply: quoted history and signature stripped for display."""
-        return strip_quoted(self.text)
+        """The new part of a reply or forward: quoted history and signature stripped for
+        display. A first message is shown whole (nothing in it is history)."""
+        if self.thread_ids or _REPLY_PREFIX_RE.match(self.subject) or _QUOTED_RE.search(
+                self.text):
+            return strip_quoted(self.text)
+        return self.text.strip()
 
 
 def parse_message(raw: bytes, limits: Limits) -> ParsedMail:

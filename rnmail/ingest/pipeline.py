@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from rnmail.blobs import BlobStore
 from rnmail.config import Config, MailboxConfig
-from rnmail.db import Database
+from rnmail.db import Database, assign_ids
+from rnmail.dispatch.outbox import automatic_mails_today
 from rnmail.errors import Quarantine, RnmailError
 from rnmail.ingest.bounce import recipients_we_wrote_to, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
@@ -83,6 +84,7 @@ class Delivery:
     new_ticket: bool = False
     reply_to: str | None = None  # where the acknowledgement of a new ticket goes
     acknowledged: bool = False
+    duplicate_of: int | None = None  # the stored message this one repeats
 
     @property
     def parsed(self) -> ParsedMail:
@@ -98,7 +100,8 @@ class Batch:
     ctx: IngestContext
     keys: set[str] = field(default_factory=set)  # dedupe keys and Message-IDs stored
     tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
-    auto_replies: Counter[str] = field(default_factory=Counter)
+    auto_replies: Counter[str] = field(default_factory=Counter)  # decided in this batch
+    sent_today: dict[str, int] = field(default_factory=dict)  # automatic mails before it
     to_acknowledge: list[Delivery] = field(default_factory=list)
 
     @property
@@ -126,9 +129,9 @@ def skip_duplicate(batch: Batch, d: Delivery) -> str | None:
     condition = Message.dedupe_key == mail.dedupe_key
     if mail.message_id:
         condition = condition | (Message.message_id == mail.message_id)
-    existing = batch.session.scalars(select(Message).where(condition).limit(1)).first()
+    existing = batch.session.scalar(select(Message.id).where(condition).limit(1))
     if existing is not None:
-        d.message = existing
+        d.duplicate_of = existing
         return "duplicate"
     batch.keys.update(keys)
     d.raw_sha256 = batch.ctx.blobs.put(d.raw)
@@ -201,7 +204,10 @@ def respond(batch: Batch, d: Delivery) -> str | None:
                  d.mailbox.name, d.uid, d.verdict.auto_reason)
     elif d.reply_to:
         address = d.reply_to.lower()
-        if may_auto_reply(batch.session, batch.config, address, batch.auto_replies[address]):
+        if address not in batch.sent_today:
+            batch.sent_today[address] = automatic_mails_today(batch.session, address)
+        if may_auto_reply(batch.config, address,
+                          batch.sent_today[address] + batch.auto_replies[address]):
             batch.auto_replies[address] += 1
             batch.to_acknowledge.append(d)
             d.acknowledged = True
@@ -242,7 +248,7 @@ def process_batch(session: Session, ctx: IngestContext, deliveries: list[Deliver
                 continue
             session.add(ProcessedMessage(
                 mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome=outcome,
-                message=d.message if outcome != "bounce" else None,
+                message=d.message, message_db_id=d.duplicate_of,
             ))
             outcomes.append(outcome)
     _write(batch)
@@ -263,10 +269,12 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> str:
 
 def _write(batch: Batch) -> None:
     """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
+    assign_ids(batch.session)
     batch.session.flush()
     for d in batch.to_acknowledge:
         assert d.ticket is not None and d.reply_to is not None
         acknowledge(batch.session, batch.config, d.ticket, d.parsed, d.reply_to)
+    assign_ids(batch.session)
     batch.session.flush()
 
 

@@ -12,19 +12,18 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
-from rnmail.dispatch.outbox import automatic_mails_today, enqueue
+from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Ticket
 
 
-def may_auto_reply(session: Session, config: Config, address: str | None, pending: int) -> bool:
-    """Whether one more automatic mail may go to ``address`` today; ``pending`` counts the
-    ones this batch has decided on but not yet queued."""
+def may_auto_reply(config: Config, address: str | None, sent_today: int) -> bool:
+    """Whether one more automatic mail may go to ``address``, which has had ``sent_today``
+    (see ``automatic_mails_today``, plus those decided but not yet queued)."""
     if not address or address.lower() in config.helpdesk.own_addresses:
         return False
-    sent = automatic_mails_today(session, address)
-    return sent + pending < config.ingest.auto_reply_limit
+    return sent_today < config.ingest.auto_reply_limit
 
 
 def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMail,
