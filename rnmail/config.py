@@ -92,7 +92,7 @@ class SmtpConfig:
 @dataclass(frozen=True)
 class IngestConfig:
     batch_size: int = 100
-    batch_mb: float = 40.0
+    batch_mb: float = 16.0
     max_message_mb: float = 120.0
     max_parts: int = 500
     max_depth: int = 30
@@ -304,7 +304,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     ing = _Table(raw.get("ingest", {}), "[ingest]", base)
     ingest = IngestConfig(
         batch_size=ing.integer("batch_size", 100),
-        batch_mb=ing.number("batch_mb", 40.0),
+        batch_mb=ing.number("batch_mb", 16.0),
         max_message_mb=ing.number("max_message_mb", 120.0),
         max_parts=ing.integer("max_parts", 500),
         max_depth=ing.integer("max_depth", 30),

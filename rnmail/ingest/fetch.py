@@ -14,14 +14,16 @@ import hashlib
 import imaplib
 import logging
 import os
+import queue
 import re
 import shlex
 import ssl
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
 from imap_tools.errors import MailboxLoginError, UnexpectedCommandStatusError
@@ -30,6 +32,7 @@ from rnmail.config import MailboxConfig
 from rnmail.errors import ServerUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
 
 
@@ -63,6 +66,49 @@ class _RawMessage(MailMessage):
         self.raw = raw
 
 
+def _read_ahead(produce: Callable[[], Generator[T, None, None]]) -> Iterator[T]:
+    """Iterate ``produce()`` in a thread, one item ahead of the consumer, never more: the
+    next batch is fetched while this one is processed, and memory holds two batches at most.
+    Errors in the thread are raised in the consumer."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue()
+    may_produce = threading.Semaphore(2)  # the item in hand and the one after it
+    stop = threading.Event()
+
+    def run() -> None:
+        source = produce()
+        try:
+            while True:
+                may_produce.acquire()
+                if stop.is_set():
+                    return
+                try:
+                    item = next(source)
+                except StopIteration:
+                    items.put(("end", None))
+                    return
+                items.put(("item", item))
+        except BaseException as exc:  # handed over to the consumer, which re-raises it
+            items.put(("error", exc))
+        finally:
+            source.close()
+
+    thread = threading.Thread(target=run, name="imap-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+            may_produce.release()
+    finally:
+        stop.set()
+        may_produce.release()
+        thread.join(timeout=60)
+
+
 def _plan(sizes: list[tuple[str, int]], count: int, max_bytes: int) -> Iterator[list[str]]:
     """Group UIDs into batches of at most ``count`` messages and ``max_bytes`` bytes."""
     batch: list[str] = []
@@ -85,6 +131,11 @@ class ImapSource:
         self.box: BaseMailBox | None = None
 
     def __enter__(self) -> ImapSource:
+        self.box, self.uidvalidity = self._open()
+        return self
+
+    def _open(self) -> tuple[BaseMailBox, int]:
+        """A logged-in connection with the folder selected, and the folder's UIDVALIDITY."""
         cfg = self.cfg
         where = f"IMAP {cfg.name} ({cfg.host}:{cfg.port})"
         # The token first: a slow token helper must not keep an idle connection waiting.
@@ -116,9 +167,8 @@ class ImapSource:
                           | UnexpectedCommandStatusError):
                 raise ServerUnavailable(f"{where}: {exc}") from None
             raise
-        self.box = box
-        self.uidvalidity = int(status["UIDVALIDITY"])
-        return self
+        box.email_message_class = _RawMessage
+        return box, int(status["UIDVALIDITY"])
 
     def _connect(self) -> BaseMailBox:
         """Connect; TLS certificates and host names are verified."""
@@ -154,14 +204,35 @@ class ImapSource:
         return sorted(sizes, key=lambda pair: int(pair[0]))
 
     def batches(self, count: int, max_bytes: int) -> Iterator[list[Fetched]]:
+        """The folder's messages in batches. With more than one batch, a second connection
+        fetches the next batch while the current one is processed (the IMAP server works
+        while we parse and commit); moves stay on the main connection."""
         assert self.box is not None
-        self.box.email_message_class = _RawMessage
+        plan = list(_plan(self._sizes(), count, max_bytes))
+        if len(plan) <= 1:
+            yield from self._fetch(self.box, plan)
+        else:
+            yield from _read_ahead(lambda: self._fetch_on_own_connection(plan))
+
+    def _fetch_on_own_connection(
+        self, plan: list[list[str]]
+    ) -> Generator[list[Fetched], None, None]:
+        box, uidvalidity = self._open()
         try:
-            for uids in _plan(self._sizes(), count, max_bytes):
-                fetched = self.box.fetch(uid_list=uids, mark_seen=False, bulk=True)
+            if uidvalidity != self.uidvalidity:
+                raise ServerUnavailable(f"IMAP {self.name}: UIDVALIDITY changed during the pass")
+            yield from self._fetch(box, plan)
+        finally:
+            _close_quietly(box)
+
+    def _fetch(self, box: BaseMailBox, plan: list[list[str]]) -> Iterator[list[Fetched]]:
+        try:
+            for uids in plan:
+                fetched = box.fetch(uid_list=uids, mark_seen=False, bulk=True)
                 yield [Fetched(uid=m.uid, raw=m.raw) for m in fetched
                        if isinstance(m, _RawMessage) and m.uid]
-        except (TimeoutError, OSError, ssl.SSLError, UnexpectedCommandStatusError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError, UnexpectedCommandStatusError,
+                imaplib.IMAP4.error) as exc:
             raise ServerUnavailable(f"IMAP {self.name}: {exc}") from None
 
     def done(self, uids: list[str]) -> None:

@@ -206,14 +206,14 @@ def respond(batch: Batch, d: Delivery) -> str | None:
         address = d.reply_to.lower()
         if address not in batch.sent_today:
             batch.sent_today[address] = automatic_mails_today(batch.session, address)
-        if may_auto_reply(batch.config, address,
-                          batch.sent_today[address] + batch.auto_replies[address]):
+        already = batch.sent_today[address] + batch.auto_replies[address]
+        if may_auto_reply(batch.config, address, already):
             batch.auto_replies[address] += 1
             batch.to_acknowledge.append(d)
             d.acknowledged = True
-        else:
-            log.warning("no acknowledgement to=%s: own address or daily limit reached",
-                        d.reply_to)
+        elif already == batch.config.ingest.auto_reply_limit:  # say it once, not per mail
+            log.warning("daily limit of automatic mails reached to=%s", address)
+            batch.auto_replies[address] += 1
     return "ticket"
 
 
