@@ -111,7 +111,8 @@ class Message(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     kind: Mapped[str] = mapped_column(String(16), default="correspondence")
-    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    # Not unique: some mailers reuse Message-IDs for different mails (dedupe_key decides).
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     references: Mapped[str | None] = mapped_column(Text)

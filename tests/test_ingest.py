@@ -400,3 +400,12 @@ def test_processed_key_is_recorded_per_message(desk: Desk, imap: Dovecot) -> Non
     imap.append_many("info", [sample("lang_en_plain_ascii.eml"), sample("no_message_id.eml")])
     desk.ingest()
     assert count(desk, ProcessedMessage, ProcessedMessage.mailbox == "info") == 2
+
+
+def test_a_reused_message_id_on_a_different_mail_is_not_lost(desk: Desk, imap: Dovecot) -> None:
+    """Some gateways send every mail with the same Message-ID: each is still a mail."""
+    for i in range(3):
+        imap.append("info", corpus.simple(f"Fax {i}", f"Page {i} de la demande, merci.",
+                                          from_addr="gateway@scanner.example",
+                                          message_id="<constant@scanner.example>"))
+    assert desk.ingest().outcomes == {"ticket": 3}

@@ -88,16 +88,20 @@ class ParsedMail:
     html: str | None
     attachments: list[ParsedAttachment] = field(default_factory=list)
 
-    @property
+    @cached_property
     def dedupe_key(self) -> str:
-        """Message-ID, or a hash of the content when there is none (same mail seen twice)."""
-        if self.message_id:
-            return "mid:" + hashlib.sha256(self.message_id.encode()).hexdigest()[:60]
-        _head, _, body = self.raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        """What makes two copies the same mail: the Message-ID with the sender, date and
+        subject (a copy delivered to two mailboxes differs only in its trace headers, while
+        a mailer that reuses Message-IDs changes these), or the whole content without one."""
         digest = hashlib.sha256()
-        for name in ("From", "To", "Date", "Subject"):
+        for name in ("From", "Date", "Subject"):
             digest.update(str(self.message.get(name, "")).encode("utf-8", "surrogateescape"))
-        digest.update(body)
+            digest.update(b"\0")
+        if self.message_id:
+            digest.update(self.message_id.encode("utf-8", "surrogateescape"))
+            return "mid:" + digest.hexdigest()
+        digest.update(str(self.message.get("To", "")).encode("utf-8", "surrogateescape"))
+        digest.update(self.raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2])
         return "sha:" + digest.hexdigest()
 
     @property

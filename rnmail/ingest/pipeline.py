@@ -98,7 +98,7 @@ class Batch:
 
     session: Session
     ctx: IngestContext
-    keys: set[str] = field(default_factory=set)  # dedupe keys and Message-IDs stored
+    keys: set[str] = field(default_factory=set)  # dedupe keys stored
     tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
     auto_replies: Counter[str] = field(default_factory=Counter)  # decided in this batch
     sent_today: dict[str, int] = field(default_factory=dict)  # automatic mails before it
@@ -123,17 +123,17 @@ def parse(batch: Batch, d: Delivery) -> str | None:
 def skip_duplicate(batch: Batch, d: Delivery) -> str | None:
     """The same mail seen again (other mailbox, redelivery, our own mail coming back)."""
     mail = d.parsed
-    keys = [mail.dedupe_key, *([mail.message_id] if mail.message_id else [])]
-    if any(key in batch.keys for key in keys):
+    if mail.dedupe_key in batch.keys:
         return "duplicate"
     condition = Message.dedupe_key == mail.dedupe_key
-    if mail.message_id:
-        condition = condition | (Message.message_id == mail.message_id)
+    if mail.message_id:  # one of our own mails, delivered back to us
+        condition = condition | (
+            (Message.message_id == mail.message_id) & (Message.direction == "out"))
     existing = batch.session.scalar(select(Message.id).where(condition).limit(1))
     if existing is not None:
         d.duplicate_of = existing
         return "duplicate"
-    batch.keys.update(keys)
+    batch.keys.add(mail.dedupe_key)
     d.raw_sha256 = batch.ctx.blobs.put(d.raw)
     return None
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 10:01:54.164490
+Create Date: 2026-11-28 10:16:52.555716
 """
 
 import sqlalchemy as sa
@@ -80,10 +80,10 @@ def upgrade() -> None:
     sa.Column('created_at', rnmail.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_message_ticket_id_ticket')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_message')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_message_dedupe_key')),
-    sa.UniqueConstraint('message_id', name=op.f('uq_message_message_id'))
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_message_dedupe_key'))
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_message_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('outbox_message',
@@ -201,6 +201,7 @@ def downgrade() -> None:
     op.drop_table('outbox_message')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_message_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_message_message_id'))
 
     op.drop_table('message')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
