@@ -1,53 +1,62 @@
 """Content-addressed file store (sha256) for attachments and raw .eml messages.
 
 The same file received twice is stored once. Files are written to a temporary name and
-renamed, so a crash never leaves a half-written blob under its final name. Writes are made
-durable together by ``sync()``, called once per batch just before the database commit that
-refers to them (one flush instead of one fsync per file).
+renamed, so a crash never leaves a half-written blob under its final name. Writes happen in
+a background thread (file system calls release the GIL, so they overlap the parsing of the
+next message) and are made durable together by ``sync()``, which the ingest calls once per
+batch just before the database commit that refers to them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._unsynced = False
         self._dirs: set[Path] = set()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
+        self._pending: list[Future[None]] = []
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes) -> str:
-        """Store ``data``; return its sha256. Durable once ``sync()`` has returned."""
+        """Store ``data``; return its sha256. On disk and durable once ``sync()`` returned."""
         digest = hashlib.sha256(data).hexdigest()
+        self._pending.append(self._writer.submit(self._write, digest, data))
+        return digest
+
+    def _write(self, digest: str, data: bytes) -> None:
         target = self.path(digest)
         if target.exists():
-            return digest
+            return
         if target.parent not in self._dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        tmp = target.with_name(f".tmp-{digest}-{os.getpid()}-{threading.get_ident()}")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            tmp.write_bytes(data)
             os.replace(tmp, target)
-            self._unsynced = True
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
-        return digest
 
     def sync(self) -> None:
-        """Flush every blob written since the last call to stable storage."""
-        if self._unsynced:
-            os.sync()
-            self._unsynced = False
+        """Wait for every write since the last call and flush them to stable storage.
+        Raises the first write error (e.g. a full disk), so the commit does not happen."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        for future in pending:
+            future.result()
+        os.sync()
 
     def get(self, sha256: str) -> bytes:
+        self.sync()
         return self.path(sha256).read_bytes()

@@ -40,7 +40,6 @@ def enqueue(
     kind: str = "auto",
 ) -> list[OutboxMessage]:
     """Queue ``mail`` for each recipient and record it in the ticket's history."""
-    raw = mail.message.as_bytes()
     rows = [
         OutboxMessage(
             ticket=ticket,
@@ -50,7 +49,7 @@ def enqueue(
             mail_from=mail.mail_from,
             to_addr=to,
             subject=mail.subject,
-            raw=raw,
+            raw=mail.raw,
         )
         for to in mail.to
     ]
@@ -62,8 +61,8 @@ def enqueue(
                 direction="out",
                 kind=kind,
                 message_id=mail.message_id,
-                in_reply_to=mail.message.get("In-Reply-To"),
-                references=mail.message.get("References"),
+                in_reply_to=mail.in_reply_to,
+                references=mail.references,
                 from_addr=mail.mail_from,
                 to_addrs=mail.to,
                 cc_addrs=[],
@@ -76,16 +75,20 @@ def enqueue(
     return rows
 
 
-def automatic_mails_today(session: Session, address: str) -> int:
-    """Automatic mails queued to ``address`` since midnight UTC (the loop-protection count)."""
+def automatic_mails_today(session: Session, addresses: set[str]) -> dict[str, int]:
+    """Automatic mails queued to each address since midnight UTC (the loop-protection
+    count); addresses with none are left out."""
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    return int(session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.to_addr == address,
+    rows = session.execute(
+        select(OutboxMessage.to_addr, func.count())
+        .where(
+            OutboxMessage.to_addr.in_(addresses),
             OutboxMessage.automatic.is_(True),
             OutboxMessage.created_at >= midnight,
         )
-    ) or 0)
+        .group_by(OutboxMessage.to_addr)
+    )
+    return {address: int(n) for address, n in rows}
 
 
 def claim(

@@ -19,7 +19,6 @@ folder only after the commit.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
@@ -28,17 +27,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from rnmail.addresses import deliverable_address
 from rnmail.blobs import BlobStore
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import Database, assign_ids
-from rnmail.dispatch.outbox import automatic_mails_today
 from rnmail.errors import Quarantine, RnmailError
 from rnmail.ingest.bounce import recipients_we_wrote_to, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
-from rnmail.ingest.respond import acknowledge, may_auto_reply
+from rnmail.ingest.respond import acknowledge, within_daily_limit
 from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.language import detect_language
@@ -100,8 +99,6 @@ class Batch:
     ctx: IngestContext
     keys: set[str] = field(default_factory=set)  # dedupe keys stored
     tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
-    auto_replies: Counter[str] = field(default_factory=Counter)  # decided in this batch
-    sent_today: dict[str, int] = field(default_factory=dict)  # automatic mails before it
     to_acknowledge: list[Delivery] = field(default_factory=list)
 
     @property
@@ -195,7 +192,7 @@ def store(batch: Batch, d: Delivery) -> str | None:
 
 
 def respond(batch: Batch, d: Delivery) -> str | None:
-    """Decide on the acknowledgement now; it is composed once the ticket has its number."""
+    """Mark a new ticket for acknowledgement; it is composed once the ticket has its number."""
     assert d.ticket is not None and d.verdict is not None
     if not d.new_ticket:
         return "reply"
@@ -203,17 +200,7 @@ def respond(batch: Batch, d: Delivery) -> str | None:
         log.info("no acknowledgement mailbox=%s uid=%s reason=%s",
                  d.mailbox.name, d.uid, d.verdict.auto_reason)
     elif d.reply_to:
-        address = d.reply_to.lower()
-        if address not in batch.sent_today:
-            batch.sent_today[address] = automatic_mails_today(batch.session, address)
-        already = batch.sent_today[address] + batch.auto_replies[address]
-        if may_auto_reply(batch.config, address, already):
-            batch.auto_replies[address] += 1
-            batch.to_acknowledge.append(d)
-            d.acknowledged = True
-        elif already == batch.config.ingest.auto_reply_limit:  # say it once, not per mail
-            log.warning("daily limit of automatic mails reached to=%s", address)
-            batch.auto_replies[address] += 1
+        batch.to_acknowledge.append(d)  # subject to the daily limit, checked for the batch
     return "ticket"
 
 
@@ -271,9 +258,13 @@ def _write(batch: Batch) -> None:
     """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
     assign_ids(batch.session)
     batch.session.flush()
-    for d in batch.to_acknowledge:
-        assert d.ticket is not None and d.reply_to is not None
-        acknowledge(batch.session, batch.config, d.ticket, d.parsed, d.reply_to)
+    addresses = [(d.reply_to or "").lower() for d in batch.to_acknowledge]
+    allowed = within_daily_limit(batch.session, batch.config, addresses)
+    for d, address, ok in zip(batch.to_acknowledge, addresses, allowed, strict=True):
+        assert d.ticket is not None
+        if ok:
+            acknowledge(batch.session, batch.config, d.ticket, d.parsed, address)
+            d.acknowledged = True
     assign_ids(batch.session)
     batch.session.flush()
 
@@ -345,7 +336,11 @@ def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
         return Requester(mail.from_addr or "unknown", mail.from_name, "fax", None), info.pages
     if not mail.from_addr:
         return Requester("unknown", None, "mail", None), None
-    reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
+    reply_to = deliverable_address(mail.reply_to[0]) if mail.reply_to else None
+    reply_to = reply_to or deliverable_address(mail.from_addr)
+    if reply_to is None:
+        log.warning("no deliverable reply address mailbox=%s uid=%s from=%r",
+                    d.mailbox.name, d.uid, mail.from_addr)
     return Requester(mail.from_addr, mail.from_name, "mail", reply_to), None
 
 

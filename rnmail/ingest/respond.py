@@ -8,22 +8,35 @@ together or not at all.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
-from rnmail.dispatch.outbox import enqueue
+from rnmail.dispatch.outbox import automatic_mails_today, enqueue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Ticket
 
+log = logging.getLogger(__name__)
 
-def may_auto_reply(config: Config, address: str | None, sent_today: int) -> bool:
-    """Whether one more automatic mail may go to ``address``, which has had ``sent_today``
-    (see ``automatic_mails_today``, plus those decided but not yet queued)."""
-    if not address or address.lower() in config.helpdesk.own_addresses:
-        return False
-    return sent_today < config.ingest.auto_reply_limit
+
+def within_daily_limit(session: Session, config: Config,
+                       addresses: list[str]) -> list[bool]:
+    """For each address in order, whether one more automatic mail may go to it today:
+    never to our own addresses, and at most ``ingest.auto_reply_limit`` per address."""
+    limit = config.ingest.auto_reply_limit
+    counts = automatic_mails_today(session, set(addresses))
+    allowed = []
+    for address in addresses:
+        sent = counts.get(address, 0)
+        ok = address not in config.helpdesk.own_addresses and sent < limit
+        if not ok and sent == limit:  # say it once per pass, not for every refused mail
+            log.warning("daily limit of %d automatic mails reached to=%s", limit, address)
+        counts[address] = sent + 1
+        allowed.append(ok)
+    return allowed
 
 
 def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMail,
