@@ -80,3 +80,31 @@ class Desk:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def write_config(tmp_path: Path, db_url: str, mailbox: str = "", smtp: str = "",
+                 extra: str = "") -> Path:
+    """A config file for CLI and subprocess tests: a Maildir drop folder and the file
+    transport unless other [[mailbox]] / [smtp] blocks are given."""
+    path = tmp_path / "rnmail.toml"
+    path.write_text(f"""
+[database]
+url = "{db_url}"
+
+[helpdesk]
+address = "info@rn.example"
+secret = "s3cret"
+attachments_dir = "attachments"
+
+{mailbox or '''[[mailbox]]
+name = "info"
+type = "maildir"
+path = "maildir"'''}
+
+{smtp or '''[smtp]
+transport = "file"
+directory = "outgoing"'''}
+
+{extra}
+""")
+    return path

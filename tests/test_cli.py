@@ -10,32 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from tests.factories import write_config
 from tests.servers import Dovecot, SmtpServer, free_port
 
 DATA = Path(__file__).parent / "data"
-
-
-def write_config(tmp_path: Path, db_url: str, mailbox: str = "", smtp: str = "") -> Path:
-    path = tmp_path / "rnmail.toml"
-    path.write_text(f"""
-[database]
-url = "{db_url}"
-
-[helpdesk]
-address = "info@rn.example"
-secret = "s3cret"
-attachments_dir = "attachments"
-
-{mailbox or '''[[mailbox]]
-name = "info"
-type = "maildir"
-path = "maildir"'''}
-
-{smtp or '''[smtp]
-transport = "file"
-directory = "outgoing"'''}
-""")
-    return path
 
 
 def rnmail(config: Path | None, *args: str) -> tuple[int, str, str]:

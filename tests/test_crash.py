@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from rnmail.models import Message, OutboxMessage, Ticket
 from tests import corpus
-from tests.factories import Desk, make_config
+from tests.factories import Desk, make_config, write_config
 from tests.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,27 +27,10 @@ RUN = "from cli.main import main; main()"
 
 
 def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str) -> Path:
-    path = tmp_path / "crash.toml"
-    path.write_text(f"""
-[database]
-url = "{db_url}"
-[helpdesk]
-address = "info@rn.example"
-secret = "s"
-attachments_dir = "{tmp_path}/att"
-[[mailbox]]
-name = "info"
-host = "{imap.host}"
-port = {imap.port}
-user = "info"
-password = "secret"
-[ingest]
-batch_size = {batch}
-[outbox]
-lease_seconds = 0.5
-{smtp}
-""")
-    return path
+    mailbox = (f'[[mailbox]]\nname = "info"\nhost = "{imap.host}"\nport = {imap.port}\n'
+               'user = "info"\npassword = "secret"')
+    return write_config(tmp_path, db_url, mailbox=mailbox, smtp=smtp,
+                        extra=f"[ingest]\nbatch_size = {batch}\n[outbox]\nlease_seconds = 0.5")
 
 
 def run_until_done(config: Path, command: list[str], rng: random.Random,
