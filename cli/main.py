@@ -14,6 +14,7 @@ from functools import cached_property, update_wrapper
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from rnmail.config import Config, load_config
 from rnmail.db import Database
@@ -53,6 +54,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except RnmailError as exc:
             raise click.ClickException(str(exc)) from None
+        except OperationalError as exc:  # the database went away mid-command
+            raise click.ClickException(f"database error: {exc.orig}") from None
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]
 

@@ -55,7 +55,11 @@ def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
             box = config.mailbox(held.mailbox)
         except ConfigError:
             box = MailboxConfig(name=held.mailbox, kind="info", type="imap")
-        delivery = Delivery(raw=ctx.blobs.get(held.raw_sha256), mailbox=box,
+        try:
+            raw = ctx.blobs.get(held.raw_sha256)
+        except OSError as exc:
+            raise NotFound(f"the raw message of #{quarantine_id} cannot be read: {exc}") from None
+        delivery = Delivery(raw=raw, mailbox=box,
                             uidvalidity=held.uidvalidity or 0, uid=held.uid or "")
         try:
             with session.begin_nested():

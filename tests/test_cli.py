@@ -193,3 +193,19 @@ def test_a_reused_drop_file_name_is_a_new_message(drop: Path, tmp_path: Path) ->
     assert "1 ticket" in rnmail(drop, "ingest", "once")[1]
     assert len(json.loads(rnmail(drop, "ticket", "list", "--json")[1])) == 2
     assert len(list((tmp_path / "maildir/.Processed/cur").iterdir())) == 2
+
+
+def test_quarantined_message_whose_raw_file_is_gone(drop: Path, tmp_path: Path) -> None:
+    (tmp_path / "maildir/new").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "maildir/new/junk.eml").write_bytes(b"\x00junk\xff" * 50)
+    rnmail(drop, "ingest", "once")
+    [held] = json.loads(rnmail(drop, "quarantine", "list", "--json")[1])
+    shutil.rmtree(tmp_path / "attachments")
+    code, _, err = rnmail(drop, "quarantine", "retry", str(held["id"]))
+    assert code == 1 and "cannot be read" in err and "Traceback" not in err
+
+
+def test_database_gone_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
+    code, _, err = rnmail(config, "ticket", "list")
+    assert code == 1 and err.startswith("Error: database") and "Traceback" not in err
