@@ -99,6 +99,28 @@ class IngestConfig:
     auto_reply_limit: int = 10
 
 
+REQUESTER_TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company",
+                   "other")
+DEFAULT_CATEGORIES = (
+    "access-key",        # access keys, unblocking (counted apart in the figures)
+    "certificate",
+    "address-change",
+    "data-correction",
+    "legal",
+    "web-services",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    reopen_days: int = 14  # a requester's reply reopens a ticket closed this recently
+    notify: str = "all"  # all | assignee: who is told of new tickets and replies
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    # (address glob, requester type), first match wins; e.g. ("*@*.police.example", "police")
+    requester_types: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class OutboxConfig:
     max_attempts: int = 8
@@ -126,6 +148,7 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     fax: FaxConfig = field(default_factory=FaxConfig)
+    workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:
         for box in self.mailboxes:
@@ -253,7 +276,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     base = cfg_path.parent
     top = _Table(raw, str(cfg_path), base)
-    for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax"):
+    for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax",
+                "workflow"):
         top.used.add(key)
     top.check_unknown()
 
@@ -346,6 +370,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         ingest=ingest,
         outbox=outbox,
         fax=fax,
+        workflow=_workflow(raw.get("workflow", {}), base),
     )
 
 
@@ -381,6 +406,28 @@ def _mailbox(data: Any, index: int, base: Path) -> MailboxConfig:
     if box.folder == box.done_folder:
         raise ConfigError(f"{t.where}: folder and done_folder must differ")
     return box
+
+
+def _workflow(data: Any, base: Path) -> WorkflowConfig:
+    t = _Table(data, "[workflow]", base)
+    rules = t.data.get("requester_types", {})
+    t.used.add("requester_types")
+    if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
+        raise ConfigError("[workflow].requester_types: a table of \"address glob\" = \"type\"")
+    for pattern, kind in rules.items():
+        if kind not in REQUESTER_TYPES:
+            raise ConfigError(f"[workflow].requester_types: {pattern!r} = {kind!r}: the type "
+                              f"must be one of {', '.join(REQUESTER_TYPES)}")
+    workflow = WorkflowConfig(
+        reopen_days=t.integer("reopen_days", 14),
+        notify=t.choice("notify", ("all", "assignee"), "all"),
+        categories=t.strings("categories", DEFAULT_CATEGORIES),
+        requester_types=tuple((p.lower(), k) for p, k in rules.items()),
+    )
+    t.check_unknown()
+    if not workflow.categories:
+        raise ConfigError("[workflow].categories: at least one category")
+    return workflow
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

@@ -72,9 +72,21 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(998))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    # first-contact | investigated | second-line; set when the ticket is closed
+    resolution: Mapped[str | None] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))  # mail | fax | phone | letter
     requester: Mapped[str] = mapped_column(String(320), index=True)
     requester_name: Mapped[str | None] = mapped_column(String(200))
+    requester_org: Mapped[str | None] = mapped_column(String(200))
+    requester_type: Mapped[str] = mapped_column(
+        String(16), default="other", server_default="other", index=True
+    )
+    category: Mapped[str | None] = mapped_column(String(64), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"))
+    delegated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str] = mapped_column(String(2))
     mailbox: Mapped[str | None] = mapped_column(String(100))
     fax_pages: Mapped[int | None] = mapped_column(Integer)
@@ -86,6 +98,33 @@ class Ticket(Base):
         back_populates="ticket", order_by="Message.id", foreign_keys="Message.ticket_id"
     )
     participants: Mapped[list[Participant]] = relationship(back_populates="ticket")
+    assignee: Mapped[Staff | None] = relationship()
+    service: Mapped[Service | None] = relationship()
+
+
+class Staff(Base):
+    """A help-desk member: notified by mail, answers by replying to the notification."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Service(Base):
+    """A second-line service of the register, with the contact tickets are delegated to."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Participant(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from rnmail.errors import NotFound
 from rnmail.models import Message, Ticket
@@ -23,12 +23,21 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "id": ticket.id,
         "subject": ticket.subject,
         "status": ticket.status,
+        "resolution": ticket.resolution,
         "channel": ticket.channel,
         "requester": ticket.requester,
         "requester_name": ticket.requester_name,
+        "requester_org": ticket.requester_org,
+        "requester_type": ticket.requester_type,
+        "category": ticket.category,
+        "assignee": ticket.assignee.email if ticket.assignee else None,
+        "service": ticket.service.name if ticket.service else None,
+        "delegated_at": _iso(ticket.delegated_at),
         "language": ticket.language,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
+        "first_response_at": _iso(ticket.first_response_at),
+        "closed_at": _iso(ticket.closed_at),
         "linked_ticket_id": ticket.linked_ticket_id,
         "fax_pages": ticket.fax_pages,
     }
@@ -67,7 +76,8 @@ def message_detail(message: Message) -> dict[str, Any]:
 def list_tickets(
     session: Session, status: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+    query = (select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+             .options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
     if status:
         query = query.where(Ticket.status == status)
     return [ticket_summary(t) for t in session.scalars(query)]
@@ -78,7 +88,8 @@ def show_ticket(session: Session, ticket_id: int) -> dict[str, Any]:
         select(Ticket)
         .where(Ticket.id == ticket_id)
         .options(selectinload(Ticket.messages).selectinload(Message.attachments),
-                 selectinload(Ticket.participants))
+                 selectinload(Ticket.participants), joinedload(Ticket.assignee),
+                 joinedload(Ticket.service))
     ).first()
     if ticket is None:
         raise NotFound(f"no ticket #{ticket_id}")

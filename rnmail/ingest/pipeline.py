@@ -42,6 +42,7 @@ from rnmail.ingest.store import Requester, add_participants, open_ticket, store_
 from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.language import detect_language
 from rnmail.models import Bounce, Message, ProcessedMessage, QuarantinedMessage, Ticket, utcnow
+from rnmail.workflow import may_reopen_by_mail, reopen, requester_type_for, resume
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,13 @@ def bounce(batch: Batch, d: Delivery) -> str | None:
 
 
 def thread(batch: Batch, d: Delivery) -> str | None:
-    d.match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
-                             d.parsed.from_addr, batch.tickets_by_message_id)
+    match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
+                           d.parsed.from_addr, batch.tickets_by_message_id)
+    old = match.ticket
+    if old is not None and old.status == "closed" and not may_reopen_by_mail(
+            old, batch.config.workflow):
+        match = ThreadMatch(None, "new", linked_ticket_id=old.id)  # closed too long ago
+    d.match = match
     return None
 
 
@@ -176,12 +182,18 @@ def store(batch: Batch, d: Delivery) -> str | None:
         d.ticket = d.match.ticket
         add_participants(d.ticket, [*mail.to, *mail.cc], "cc", own)
         d.ticket.updated_at = utcnow()
+        if not d.verdict.is_auto:  # an out-of-office reply reopens nothing
+            if d.ticket.status == "closed":
+                reopen(d.ticket)
+            else:
+                resume(d.ticket)
     else:
         requester, pages = _requester(batch.ctx, d)
         language = detect_language(f"{mail.subject}\n{mail.display_text}",
                                    batch.config.helpdesk.default_language)
         d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
                                linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
+        d.ticket.requester_type = requester_type_for(requester.address, batch.config.workflow)
         d.new_ticket = True
         d.reply_to = requester.reply_to
     d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,

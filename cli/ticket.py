@@ -1,0 +1,220 @@
+"""Tickets: inspect them, log phone calls, and move them through their life."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import App, emit_json, handle_errors, pass_app
+
+
+@click.group()
+def ticket() -> None:
+    """Inspect tickets."""
+
+
+@ticket.command("list")
+@click.option("--status", type=click.Choice(["open", "pending", "delegated", "closed"]))
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def ticket_list(app: App, status: str | None, limit: int, as_json: bool) -> None:
+    """List tickets, newest first."""
+    from rnmail.tickets import list_tickets
+
+    with app.ready_db().transaction() as session:
+        rows = list_tickets(session, status, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
+                   f"{row['requester'][:32]:<32} {row['subject'][:60]}")
+
+
+@ticket.command("show")
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
+    """Show one ticket with its messages."""
+    from rnmail.tickets import show_ticket
+
+    with app.ready_db().transaction() as session:
+        detail = show_ticket(session, ticket_id)
+    if as_json:
+        emit_json(detail)
+        return
+    click.echo(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
+    click.echo(f"requester: {detail['requester']}  channel: {detail['channel']}  "
+               f"language: {detail['language']}  created: {detail['created_at']}")
+    for msg in detail["messages"]:
+        arrow = "<-" if msg["direction"] == "in" else "->"
+        click.echo(f"\n{arrow} {msg['date']} {msg['from']} ({msg['kind']}): {msg['subject']}")
+        click.echo(msg["text"])
+        for att in msg["attachments"]:
+            note = f" OMITTED: {att['omitted']}" if att["omitted"] else ""
+            click.echo(f"   [{att['content_type']}] {att['filename']} ({att['size']} bytes){note}")
+
+
+
+
+def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
+    if as_json:
+        emit_json(detail)
+    else:
+        click.echo(f"#{detail['id']} {what}: {detail['status']}"
+                   + (f" ({detail['resolution']})" if detail.get("resolution") else ""))
+
+
+@ticket.command("new")
+@click.option("--channel", type=click.Choice(["phone", "letter", "fax", "mail"]), default="phone",
+              show_default=True)
+@click.option("--requester", required=True, help="Mail address, phone number or name.")
+@click.option("--name", "requester_name", help="The requester's name.")
+@click.option("--requester-type", help="citizen, municipality, police, notary, ...")
+@click.option("--category", help="Question category (see [workflow].categories).")
+@click.option("--language", type=click.Choice(["fr", "nl", "de", "en"]))
+@click.option("--subject", required=True)
+@click.option("--note", help="What was asked and answered.")
+@click.option("--close", "close_now", is_flag=True, help="Closed at first contact.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ticket as `ticket show`.")
+@pass_app
+@handle_errors
+def ticket_new(app: App, channel: str, requester: str, requester_name: str | None,
+               requester_type: str | None, category: str | None, language: str | None,
+               subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
+    """Log a phone call (or letter) as a ticket; prints its number."""
+    from rnmail.tickets import show_ticket
+    from rnmail.workflow import close, open_by_hand
+
+    config = app.config
+    with app.ready_db().transaction() as session:
+        new = open_by_hand(session, config.workflow, config.helpdesk.default_language,
+                           channel=channel, requester=requester, subject=subject, note=note,
+                           requester_name=requester_name, requester_type=requester_type,
+                           category=category, language=language)
+        if close_now:
+            close(new, "first-contact")
+        session.flush()
+        detail = show_ticket(session, new.id)
+    if as_json:
+        emit_json(detail)
+    else:
+        click.echo(detail["id"])
+
+
+@ticket.command("close")
+@click.argument("ticket_id", type=int)
+@click.option("--resolution", type=click.Choice(["first-contact", "investigated", "second-line"]),
+              help="How it was resolved (default: from its history).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool) -> None:
+    """Close a ticket."""
+    from rnmail.tickets import ticket_summary
+    from rnmail.workflow import close, get_ticket
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        close(found, resolution)
+        detail = ticket_summary(found)
+    _show(detail, as_json, "closed")
+
+
+@ticket.command("reopen")
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
+    """Reopen a closed ticket."""
+    from rnmail.tickets import ticket_summary
+    from rnmail.workflow import get_ticket, reopen
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        reopen(found)
+        detail = ticket_summary(found)
+    _show(detail, as_json, "reopened")
+
+
+@ticket.command("pending")
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
+    """Wait on the requester (their next mail reopens the ticket)."""
+    from rnmail.tickets import ticket_summary
+    from rnmail.workflow import get_ticket, set_pending
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        set_pending(found)
+        detail = ticket_summary(found)
+    _show(detail, as_json, "pending")
+
+
+@ticket.command("assign")
+@click.argument("ticket_id", type=int)
+@click.argument("staff_email")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> None:
+    """Give a ticket to a staff member."""
+    from rnmail.tickets import ticket_summary
+    from rnmail.workflow import assign, find_staff, get_ticket
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        assign(found, find_staff(session, staff_email))
+        detail = ticket_summary(found)
+    _show(detail, as_json, f"assigned to {detail['assignee']}")
+
+
+@ticket.command("set")
+@click.argument("ticket_id", type=int)
+@click.option("--category", help="Question category.")
+@click.option("--type", "requester_type", help="Requester type.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: str | None,
+               as_json: bool) -> None:
+    """Set a ticket's category and/or requester type."""
+    from rnmail.tickets import ticket_summary
+    from rnmail.workflow import get_ticket, set_category, set_requester_type
+
+    if category is None and requester_type is None:
+        raise click.UsageError("give --category and/or --type")
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        if category is not None:
+            set_category(found, category, app.config.workflow)
+        if requester_type is not None:
+            set_requester_type(found, requester_type)
+        detail = ticket_summary(found)
+    if as_json:
+        emit_json(detail)
+    else:
+        click.echo(f"#{detail['id']}: category {detail['category']}, "
+                   f"requester type {detail['requester_type']}")
+
+
+@ticket.command("comment")
+@click.argument("ticket_id", type=int)
+@click.option("-m", "--message", "text", required=True, help="The internal note.")
+@click.option("--author", default="help desk", show_default=True, help="Who writes it.")
+@pass_app
+@handle_errors
+def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
+    """Add an internal note (never sent to the requester)."""
+    from rnmail.workflow import add_comment, get_ticket
+
+    with app.ready_db().transaction() as session:
+        add_comment(session, get_ticket(session, ticket_id), text, author)
+    click.echo(f"#{ticket_id}: comment added")

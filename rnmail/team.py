@@ -1,0 +1,68 @@
+"""The people rnmail works for: help-desk staff and the second-line services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail.addresses import deliverable_address
+from rnmail.config import LANGUAGES
+from rnmail.errors import RnmailError
+from rnmail.models import Service, Staff
+from rnmail.workflow import find_staff
+
+
+def _address(email: str) -> str:
+    address = deliverable_address(email)
+    if address is None:
+        raise RnmailError(f"{email!r} is not a valid mail address")
+    return address.lower()
+
+
+def add_staff(session: Session, email: str, name: str, language: str = "fr") -> Staff:
+    if language not in LANGUAGES:
+        raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
+    address = _address(email)
+    staff = session.scalars(select(Staff).where(Staff.email == address)).first()
+    if staff is not None and staff.active:
+        raise RnmailError(f"{address} is already on the staff")
+    if staff is None:
+        staff = Staff(email=address, name=name, language=language)
+        session.add(staff)
+    else:  # came back: same row, so their old tickets stay theirs
+        staff.name, staff.language, staff.active = name, language, True
+    session.flush()
+    return staff
+
+
+def remove_staff(session: Session, email: str) -> Staff:
+    """Deactivate (never delete: tickets and history keep pointing at them)."""
+    staff = find_staff(session, email)
+    if not staff.active:
+        raise RnmailError(f"{staff.email} is not on the staff")
+    staff.active = False
+    return staff
+
+
+def list_staff(session: Session) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name))
+    return [{"id": s.id, "email": s.email, "name": s.name, "language": s.language} for s in rows]
+
+
+def add_service(session: Session, name: str, email: str, description: str | None) -> Service:
+    if not name.strip() or any(ch.isspace() for ch in name):
+        raise RnmailError("a service name is one word, e.g. population-registers")
+    if session.scalars(select(Service).where(Service.name == name)).first() is not None:
+        raise RnmailError(f"there is already a service named {name!r}")
+    service = Service(name=name, email=_address(email), description=description)
+    session.add(service)
+    session.flush()
+    return service
+
+
+def list_services(session: Session) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Service).order_by(Service.name))
+    return [{"id": s.id, "name": s.name, "email": s.email, "description": s.description}
+            for s in rows]

@@ -1,0 +1,199 @@
+"""The life of a ticket: open → pending / delegated → closed, and how it was resolved.
+
+Every request ends one of three ways, recorded as the resolution when it is closed:
+``first-contact`` (answered at once), ``investigated`` (kept open, maybe waiting on the
+requester) or ``second-line`` (delegated to a service). These functions change a ticket
+inside the caller's transaction and refuse what makes no sense with an ``RnmailError``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fnmatch import fnmatchcase
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail.addresses import deliverable_address
+from rnmail.config import LANGUAGES, REQUESTER_TYPES, WorkflowConfig
+from rnmail.errors import NotFound, RnmailError
+from rnmail.models import Message, Service, Staff, Ticket, utcnow
+from rnmail.phone import normalise_number
+
+STATUSES = ("open", "pending", "delegated", "closed")
+RESOLUTIONS = ("first-contact", "investigated", "second-line")
+CHANNELS = ("mail", "fax", "phone", "letter")
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket #{ticket_id}")
+    return ticket
+
+
+def requester_type_for(address: str, workflow: WorkflowConfig) -> str:
+    """The requester type given by the first matching address rule, else ``other``."""
+    address = address.lower()
+    for pattern, kind in workflow.requester_types:
+        if fnmatchcase(address, pattern):
+            return kind
+    return "other"
+
+
+def close(ticket: Ticket, resolution: str | None = None) -> None:
+    if ticket.status == "closed":
+        raise RnmailError(f"ticket #{ticket.id} is already closed")
+    if resolution is not None and resolution not in RESOLUTIONS:
+        raise RnmailError(f"unknown resolution {resolution!r} ({', '.join(RESOLUTIONS)})")
+    ticket.resolution = resolution or default_resolution(ticket)
+    ticket.status = "closed"
+    ticket.closed_at = utcnow()
+
+
+def default_resolution(ticket: Ticket) -> str:
+    """Second line if it was ever delegated; first contact if closed on the day it came in
+    without ever waiting on anyone; investigated otherwise."""
+    if ticket.service_id is not None or ticket.delegated_at is not None:
+        return "second-line"
+    same_day = utcnow() - ticket.created_at < timedelta(hours=24)
+    if same_day and ticket.status == "open":
+        return "first-contact"
+    return "investigated"
+
+
+def reopen(ticket: Ticket) -> None:
+    if ticket.status != "closed":
+        raise RnmailError(f"ticket #{ticket.id} is not closed (it is {ticket.status})")
+    ticket.status = "delegated" if ticket.service_id is not None else "open"
+    ticket.resolution = None
+    ticket.closed_at = None
+
+
+def set_pending(ticket: Ticket) -> None:
+    """Waiting on the requester (investigated): the requester's next mail reopens it."""
+    _check_open(ticket)
+    ticket.status = "pending"
+
+
+def resume(ticket: Ticket) -> None:
+    """The requester wrote: a pending ticket is open again, a delegated one stays delegated."""
+    if ticket.status == "pending":
+        ticket.status = "open"
+
+
+def may_reopen_by_mail(ticket: Ticket, workflow: WorkflowConfig) -> bool:
+    """Whether a requester's reply to this closed ticket reopens it (else: a new ticket)."""
+    if ticket.closed_at is None:
+        return True
+    return utcnow() - ticket.closed_at <= timedelta(days=workflow.reopen_days)
+
+
+def assign(ticket: Ticket, staff: Staff) -> None:
+    if not staff.active:
+        raise RnmailError(f"{staff.email} is no longer on the staff")
+    ticket.assignee = staff
+
+
+def delegate(ticket: Ticket, service: Service) -> None:
+    _check_open(ticket)
+    ticket.service = service
+    ticket.status = "delegated"
+    ticket.delegated_at = utcnow()
+
+
+def set_category(ticket: Ticket, category: str, workflow: WorkflowConfig) -> None:
+    if category not in workflow.categories:
+        raise RnmailError(f"unknown category {category!r} ({', '.join(workflow.categories)})")
+    ticket.category = category
+
+
+def set_requester_type(ticket: Ticket, kind: str) -> None:
+    if kind not in REQUESTER_TYPES:
+        raise RnmailError(f"unknown requester type {kind!r} ({', '.join(REQUESTER_TYPES)})")
+    ticket.requester_type = kind
+
+
+def add_comment(session: Session, ticket: Ticket, text: str, author: str) -> Message:
+    """An internal note: kept in the ticket, never sent to the requester."""
+    if not text.strip():
+        raise RnmailError("an empty comment")
+    message = Message(ticket=ticket, direction="in", kind="comment", from_addr=author,
+                      to_addrs=[], cc_addrs=[], subject=f"Comment on #{ticket.id}",
+                      date=utcnow(), text=text, display_text=text.strip())
+    session.add(message)
+    ticket.updated_at = utcnow()
+    return message
+
+
+def find_staff(session: Session, email: str) -> Staff:
+    staff = session.scalars(select(Staff).where(Staff.email == email.lower())).first()
+    if staff is None:
+        raise NotFound(f"no staff member {email}")
+    return staff
+
+
+def find_service(session: Session, name: str) -> Service:
+    service = session.scalars(select(Service).where(Service.name == name)).first()
+    if service is None:
+        raise NotFound(f"no service named {name!r} (see `rnmail service list`)")
+    return service
+
+
+def _check_open(ticket: Ticket) -> None:
+    if ticket.status == "closed":
+        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+
+
+def open_by_hand(
+    session: Session,
+    workflow: WorkflowConfig,
+    default_language: str,
+    *,
+    channel: str,
+    requester: str,
+    subject: str,
+    note: str | None = None,
+    requester_name: str | None = None,
+    requester_type: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+) -> Ticket:
+    """A ticket for a phone call, a letter or a fax typed in by hand.
+
+    The requester may be a mail address or a phone number in any national format (stored in
+    E.164); the note becomes the ticket's first message.
+    """
+    if channel not in CHANNELS:
+        raise RnmailError(f"unknown channel {channel!r} ({', '.join(CHANNELS)})")
+    if not subject.strip():
+        raise RnmailError("a ticket needs a subject")
+    who = requester.strip()
+    number = normalise_number(who) if "@" not in who else None
+    if "@" in who:
+        address = deliverable_address(who)
+        if address is None:
+            raise RnmailError(f"{who!r} is neither a valid mail address nor a phone number")
+        who = address.lower()
+    elif number is not None:
+        who = number
+    elif not who:
+        raise RnmailError("a ticket needs a requester (mail address, phone number or name)")
+    ticket = Ticket(subject=" ".join(subject.split()), status="open", channel=channel,
+                    requester=who, requester_name=requester_name,
+                    language=language or default_language,
+                    requester_type=requester_type_for(who, workflow))
+    if language is not None and language not in LANGUAGES:
+        raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
+    if requester_type is not None:
+        set_requester_type(ticket, requester_type)
+    if category is not None:
+        set_category(ticket, category, workflow)
+    session.add(ticket)
+    if note and note.strip():
+        session.add(Message(ticket=ticket, direction="in", kind="correspondence",
+                            from_addr=who, from_name=requester_name, to_addrs=[], cc_addrs=[],
+                            subject=ticket.subject, date=utcnow(), text=note,
+                            display_text=note.strip(), mailbox=None))
+    session.flush()
+    return ticket

@@ -1,0 +1,177 @@
+"""The ticket life cycle from the CLI and from requesters' mail, on both databases."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from rnmail.db import Database
+from rnmail.models import Ticket, utcnow
+from tests import corpus
+from tests.factories import write_config
+
+RULES = """[workflow]
+reopen_days = 7
+[workflow.requester_types]
+"*@*.police.example" = "police"
+"bevolking@*" = "municipality"
+"""
+
+
+def run(config: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def ok(config: Path, *args: str) -> str:
+    code, out, err = run(config, *args)
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture
+def desk(tmp_path: Path, db_url: str) -> Path:
+    config = write_config(tmp_path, db_url, extra=RULES)
+    ok(config, "init")
+    (tmp_path / "maildir/new").mkdir(parents=True)
+    return config
+
+
+def drop(config: Path, raw: bytes, name: str) -> str:
+    (config.parent / "maildir/new" / name).write_bytes(raw)
+    return ok(config, "ingest", "once")
+
+
+def test_staff_and_services(desk: Path) -> None:
+    ok(desk, "staff", "add", "Marie.Lambert@rn.example", "--name", "Marie Lambert")
+    ok(desk, "staff", "add", "jan.peeters@rn.example", "--name", "Jan Peeters", "--language", "nl")
+    staff = json.loads(ok(desk, "staff", "list", "--json"))
+    assert [(s["email"], s["language"]) for s in staff] == [
+        ("jan.peeters@rn.example", "nl"), ("marie.lambert@rn.example", "fr")]
+    code, _, err = run(desk, "staff", "add", "marie.lambert@rn.example", "--name", "M")
+    assert code == 1 and "already on the staff" in err
+    code, _, err = run(desk, "staff", "add", "not-an-address", "--name", "X")
+    assert code == 1 and "not a valid mail address" in err
+    ok(desk, "staff", "remove", "jan.peeters@rn.example")
+    assert len(json.loads(ok(desk, "staff", "list", "--json"))) == 1
+    code, _, err = run(desk, "staff", "remove", "nobody@rn.example")
+    assert code == 1 and "no staff member" in err
+
+    ok(desk, "service", "add", "population-registers", "--email", "pop@second.example",
+       "--description", "Registers of the population services")
+    [svc] = json.loads(ok(desk, "service", "list", "--json"))
+    assert svc["name"] == "population-registers" and svc["email"] == "pop@second.example"
+    code, _, err = run(desk, "service", "add", "population-registers", "--email", "x@y.example")
+    assert code == 1 and "already a service" in err
+
+
+def test_phone_call_closed_at_first_contact(desk: Path) -> None:
+    out = ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject",
+             "Toegangssleutel geblokkeerd", "--note", "Sleutel gedeblokkeerd.",
+             "--category", "access-key", "--requester-type", "municipality", "--close",
+             "--language", "nl")
+    ticket_id = int(out)
+    detail = json.loads(ok(desk, "ticket", "show", str(ticket_id), "--json"))
+    assert detail["channel"] == "phone" and detail["requester"] == "+3225182131"
+    assert (detail["status"], detail["resolution"]) == ("closed", "first-contact")
+    assert (detail["category"], detail["requester_type"]) == ("access-key", "municipality")
+    assert detail["messages"][0]["text"] == "Sleutel gedeblokkeerd."
+    assert detail["closed_at"] is not None
+
+
+def test_ticket_new_json_and_bad_values(desk: Path) -> None:
+    detail = json.loads(ok(desk, "ticket", "new", "--requester", "agent@zone.police.example",
+                           "--subject", "Accès", "--json"))
+    assert detail["requester_type"] == "police" and detail["status"] == "open"
+    for args, message in [
+        (("--requester", "x@y.example", "--subject", "s", "--category", "cooking"),
+         "unknown category 'cooking'"),
+        (("--requester", "x@y.example", "--subject", "s", "--requester-type", "alien"),
+         "unknown requester type 'alien'"),
+        (("--requester", "bad@@address", "--subject", "s"), "neither a valid mail address"),
+    ]:
+        code, _, err = run(desk, "ticket", "new", *args)
+        assert code == 1 and message in err, err
+
+
+def test_life_cycle_commands(desk: Path) -> None:
+    ok(desk, "staff", "add", "marie@rn.example", "--name", "Marie")
+    tid = ok(desk, "ticket", "new", "--requester", "jean@citizen.example", "--subject",
+             "Certificat").strip()
+    assert "pending" in ok(desk, "ticket", "pending", tid)
+    detail = json.loads(ok(desk, "ticket", "assign", tid, "marie@rn.example", "--json"))
+    assert detail["assignee"] == "marie@rn.example"
+    detail = json.loads(ok(desk, "ticket", "set", tid, "--category", "certificate",
+                           "--type", "citizen", "--json"))
+    assert (detail["category"], detail["requester_type"]) == ("certificate", "citizen")
+    ok(desk, "ticket", "comment", tid, "-m", "Vérifié au registre.", "--author", "marie")
+    detail = json.loads(ok(desk, "ticket", "close", tid, "--json"))
+    assert (detail["status"], detail["resolution"]) == ("closed", "investigated")
+    code, _, err = run(desk, "ticket", "close", tid)
+    assert code == 1 and err.strip() == f"Error: ticket #{tid} is already closed"
+    code, _, err = run(desk, "ticket", "pending", tid)
+    assert code == 1 and "closed; reopen it first" in err
+    assert "reopened: open" in ok(desk, "ticket", "reopen", tid)
+    messages = json.loads(ok(desk, "ticket", "show", tid, "--json"))["messages"]
+    assert [m["kind"] for m in messages] == ["comment"]
+    for args in (("close", "999"), ("assign", tid, "ghost@rn.example")):
+        code, _, err = run(desk, "ticket", *args)
+        assert code == 1 and ("no ticket #999" in err or "no staff member" in err)
+
+
+def test_requester_type_from_rules_on_ingest(desk: Path) -> None:
+    drop(desk, corpus.simple("Vraag", "Goedendag, een vraag over de toegangssleutel.",
+                             from_addr="bevolking@gemeente.example"), "a.eml")
+    [ticket] = json.loads(ok(desk, "ticket", "list", "--json"))
+    assert ticket["requester_type"] == "municipality"
+
+
+def test_reply_reopens_recently_closed_and_links_old_ones(desk: Path, db_url: str) -> None:
+    first = corpus.simple("Certificat", "Bonjour, il me faut un certificat de résidence.",
+                          from_addr="jean@citizen.example", message_id="<c1@citizen.example>")
+    drop(desk, first, "1.eml")
+    ok(desk, "ticket", "close", "1")
+    reply = corpus.simple("RE: [RN #1] Certificat", "Merci, mais il manque la date.",
+                          from_addr="jean@citizen.example",
+                          extra_headers={"In-Reply-To": "<c1@citizen.example>"})
+    assert "1 reply" in drop(desk, reply, "2.eml")
+    detail = json.loads(ok(desk, "ticket", "show", "1", "--json"))
+    assert detail["status"] == "open" and detail["resolution"] is None
+
+    ok(desk, "ticket", "close", "1")
+    db = Database(db_url)
+    with db.transaction() as session:
+        ticket = session.get(Ticket, 1)
+        assert ticket is not None
+        ticket.closed_at = utcnow() - timedelta(days=30)
+    db.dispose()
+    late = corpus.simple("RE: [RN #1] Certificat", "Encore une question sur ce certificat.",
+                         from_addr="jean@citizen.example",
+                         extra_headers={"In-Reply-To": "<c1@citizen.example>"})
+    assert "1 ticket" in drop(desk, late, "3.eml")
+    tickets = json.loads(ok(desk, "ticket", "list", "--json"))
+    assert tickets[0]["linked_ticket_id"] == 1 and tickets[1]["status"] == "closed"
+
+
+def test_requester_reply_ends_pending_but_an_out_of_office_does_not(desk: Path) -> None:
+    drop(desk, corpus.simple("Adresse", "Bonjour, mon changement d'adresse n'apparaît pas.",
+                             from_addr="ann@citizen.example",
+                             message_id="<p1@citizen.example>"), "1.eml")
+    ok(desk, "ticket", "pending", "1")
+    ooo = corpus.simple("Absent", "Je suis absente.", from_addr="ann@citizen.example",
+                        extra_headers={"In-Reply-To": "<p1@citizen.example>",
+                                       "Auto-Submitted": "auto-replied"})
+    drop(desk, ooo, "2.eml")
+    assert json.loads(ok(desk, "ticket", "show", "1", "--json"))["status"] == "pending"
+    shutil.rmtree(desk.parent / "outgoing", ignore_errors=True)
+    answer = corpus.simple("RE: Adresse", "Voici mon nouveau numéro de rue : 12.",
+                           from_addr="ann@citizen.example",
+                           extra_headers={"In-Reply-To": "<p1@citizen.example>"})
+    drop(desk, answer, "3.eml")
+    assert json.loads(ok(desk, "ticket", "show", "1", "--json"))["status"] == "open"
