@@ -9,6 +9,7 @@ batch just before the database commit that refers to them.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import threading
@@ -38,6 +39,8 @@ class BlobStore:
             return
         if target.parent not in self._dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if len(self._dirs) > 4096:  # a cache of mkdir calls, not a list of every folder
+                self._dirs.clear()
             self._dirs.add(target.parent)
         tmp = target.with_name(f".tmp-{digest}-{os.getpid()}-{threading.get_ident()}")
         try:
@@ -55,8 +58,31 @@ class BlobStore:
             return
         for future in pending:
             future.result()
-        os.sync()
+        _sync_filesystem(self.root)
 
     def get(self, sha256: str) -> bytes:
         self.sync()
         return self.path(sha256).read_bytes()
+
+
+def _sync_filesystem(path: Path) -> None:
+    """Flush the file system holding ``path`` (Linux ``syncfs``), not the whole machine's
+    pending writes as ``os.sync()`` would; ``os.sync()`` where syncfs is unavailable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _LIBC is None or _LIBC.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs.argtypes = [ctypes.c_int]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
