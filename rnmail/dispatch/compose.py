@@ -15,10 +15,12 @@ Next stage: ``outbox``.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from urllib.parse import quote
 
 from rnmail.config import HelpdeskConfig
 from rnmail.dispatch.render import Rendered
@@ -26,6 +28,7 @@ from rnmail.models import utcnow
 from rnmail.tokens import make_message_id
 
 CRLF = "\r\n"
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,20 @@ class Draft:
 
     to: list[str]
     rendered: Rendered
-    kind: str  # the purpose: ack, reply, ...
+    kind: str  # the purpose, signed into the Message-ID: ack, reply, n<staff id>, ...
     ticket_id: int | None = None
-    automatic: bool = False
+    automatic: bool = False  # an automatic answer: counts against the daily loop limit
+    generated: bool = False  # machine-made but not an answer (staff notifications)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -73,17 +85,20 @@ def compose(helpdesk: HelpdeskConfig, draft: Draft) -> Composed:
         ("MIME-Version", "1.0"),
         ("Content-Language", rendered.language),
     ]
-    if draft.automatic:
+    if draft.automatic or draft.generated:
         headers += [
-            ("Auto-Submitted", "auto-replied"),
+            ("Auto-Submitted", "auto-replied" if draft.automatic else "auto-generated"),
             ("X-Auto-Response-Suppress", "All"),
-            ("Precedence", "auto_reply"),
         ]
+    if draft.automatic:
+        headers.append(("Precedence", "auto_reply"))
     plain = _text_part(rendered.text, "plain")
     if rendered.html:
         body = _multipart("alternative", [plain, _text_part(rendered.html, "html")])
     else:
         body = plain
+    if draft.attachments:
+        body = _multipart("mixed", [body, *(_attachment_part(a) for a in draft.attachments)])
     raw = (_header_block(headers) + body).encode("ascii")
     return Composed(
         raw=raw,
@@ -123,6 +138,20 @@ def _header_block(headers: list[tuple[str, str | None]]) -> str:
 def _text_part(text: str, subtype: str) -> str:
     encoded = base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", CRLF)
     return (f"Content-Type: text/{subtype}; charset=\"utf-8\"{CRLF}"
+            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}{encoded}")
+
+
+def _attachment_part(attachment: Attachment) -> str:
+    encoded = base64.encodebytes(attachment.data).decode("ascii").replace("\n", CRLF)
+    name = attachment.filename.replace("\\", "_").replace('"', "_")
+    if name.isascii() and name.isprintable():
+        disposition = f'attachment; filename="{name}"'
+    else:  # RFC 2231
+        disposition = f"attachment; filename*=utf-8''{quote(name, safe='')}"
+    ctype = attachment.content_type  # it came from a received mail: only a plain type passes
+    if not _MIME_TYPE.fullmatch(ctype):
+        ctype = "application/octet-stream"
+    return (f"Content-Type: {ctype}{CRLF}Content-Disposition: {disposition}{CRLF}"
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}{encoded}")
 
 

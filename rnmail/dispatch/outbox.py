@@ -38,8 +38,8 @@ def enqueue(
     purpose: str,
     ticket: Ticket | None = None,
     kind: str = "auto",
-) -> list[OutboxMessage]:
-    """Queue ``mail`` for each recipient and record it in the ticket's history."""
+) -> Message | None:
+    """Queue ``mail`` for each recipient; return its record in the ticket's history."""
     rows = [
         OutboxMessage(
             ticket=ticket,
@@ -54,25 +54,25 @@ def enqueue(
         for to in mail.to
     ]
     session.add_all(rows)
-    if ticket is not None:
-        session.add(
-            Message(
-                ticket=ticket,
-                direction="out",
-                kind=kind,
-                message_id=mail.message_id,
-                in_reply_to=mail.in_reply_to,
-                references=mail.references,
-                from_addr=mail.mail_from,
-                to_addrs=mail.to,
-                cc_addrs=[],
-                subject=mail.subject,
-                date=utcnow(),
-                text=mail.text,
-                display_text=mail.text,
-            )
-        )
-    return rows
+    if ticket is None:
+        return None
+    record = Message(
+        ticket=ticket,
+        direction="out",
+        kind=kind,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to,
+        references=mail.references,
+        from_addr=mail.mail_from,
+        to_addrs=mail.to,
+        cc_addrs=[],
+        subject=mail.subject,
+        date=utcnow(),
+        text=mail.text,
+        display_text=mail.text,
+    )
+    session.add(record)
+    return record
 
 
 def automatic_mails_today(session: Session, addresses: set[str]) -> dict[str, int]:

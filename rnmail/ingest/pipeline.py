@@ -1,6 +1,6 @@
 """Pipeline: the ordered stages a received message goes through, and the ingest pass.
 
-    parse → skip_duplicate → classify → bounce → thread → store → respond
+    parse → skip_duplicate → classify → bounce → staff_reply → thread → store → respond
 
 Each stage is a function ``(batch, delivery) -> outcome | None``; the first one that
 returns an outcome ends the message's journey. A batch of messages is one database
@@ -37,7 +37,8 @@ from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
-from rnmail.ingest.respond import acknowledge, within_daily_limit
+from rnmail.ingest.respond import acknowledge, notify_staff, within_daily_limit
+from rnmail.ingest.staff import handle_staff_reply, recognise
 from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.language import detect_language
@@ -101,6 +102,7 @@ class Batch:
     keys: set[str] = field(default_factory=set)  # dedupe keys stored
     tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
     to_acknowledge: list[Delivery] = field(default_factory=list)
+    to_notify: list[Delivery] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
@@ -163,6 +165,20 @@ def bounce(batch: Batch, d: Delivery) -> str | None:
     return "bounce"
 
 
+def staff_reply(batch: Batch, d: Delivery) -> str | None:
+    """A help-desk member answering a notification: relay, note or commands, no ticket."""
+    assert d.verdict is not None
+    if d.verdict.is_auto:  # a staff member's out-of-office acts on nothing
+        return None
+    found = recognise(batch.session, d.parsed, batch.config.helpdesk.secret)
+    if found is None:
+        return None
+    staff, d.ticket = found
+    d.message = handle_staff_reply(batch.session, batch.config, staff, d.ticket, d.parsed,
+                                   d.raw_sha256)
+    return "staff"
+
+
 def thread(batch: Batch, d: Delivery) -> str | None:
     match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
                            d.parsed.from_addr, batch.tickets_by_message_id)
@@ -204,8 +220,11 @@ def store(batch: Batch, d: Delivery) -> str | None:
 
 
 def respond(batch: Batch, d: Delivery) -> str | None:
-    """Mark a new ticket for acknowledgement; it is composed once the ticket has its number."""
+    """Mark a new ticket for acknowledgement and the staff for notification; the mails are
+    composed once the ticket has its number."""
     assert d.ticket is not None and d.verdict is not None
+    if not d.verdict.is_auto:
+        batch.to_notify.append(d)
     if not d.new_ticket:
         return "reply"
     if d.verdict.is_auto:
@@ -216,7 +235,9 @@ def respond(batch: Batch, d: Delivery) -> str | None:
     return "ticket"
 
 
-STAGES: tuple[Stage, ...] = (parse, skip_duplicate, classify, bounce, thread, store, respond)
+STAGES: tuple[Stage, ...] = (
+    parse, skip_duplicate, classify, bounce, staff_reply, thread, store, respond,
+)
 
 
 def run_stages(batch: Batch, d: Delivery) -> str:
@@ -277,6 +298,10 @@ def _write(batch: Batch) -> None:
         if ok:
             acknowledge(batch.session, batch.config, d.ticket, d.parsed, address)
             d.acknowledged = True
+    for d in batch.to_notify:
+        assert d.ticket is not None
+        notify_staff(batch.session, batch.config, d.ticket, d.parsed,
+                     "new" if d.new_ticket else "reply")
     assign_ids(batch.session)
     batch.session.flush()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -17,7 +18,7 @@ from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import automatic_mails_today, enqueue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
-from rnmail.models import Ticket
+from rnmail.models import Staff, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +69,28 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
         references=mail.references,
     )
     enqueue(session, compose(hd, draft), purpose="acknowledgement", ticket=ticket)
+
+
+def notify_staff(session: Session, config: Config, ticket: Ticket, mail: ParsedMail,
+                 event: str) -> int:
+    """Tell the staff of a new ticket or a requester's reply; returns how many were told.
+
+    Each member gets their own mail, whose Message-ID is signed for them: replying to it is
+    how they answer (see ``ingest.staff``). ``[workflow].notify = "assignee"`` limits it to
+    the ticket's assignee when it has one.
+    """
+    staff = list(session.scalars(select(Staff).where(Staff.active.is_(True))))
+    if config.workflow.notify == "assignee" and ticket.assignee is not None:
+        staff = [ticket.assignee] if ticket.assignee.active else staff
+    hd = config.helpdesk
+    sender = f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr
+    for member in staff:
+        rendered = render("notification", member.language, hd.default_language, {
+            "tag": hd.tag, "ticket": ticket, "event": event, "sender": sender,
+            "text": mail.display_text, "attachments": [a.filename for a in mail.attachments],
+        })
+        draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",
+                      ticket_id=ticket.id, generated=True, in_reply_to=mail.message_id)
+        enqueue(session, compose(hd, draft), purpose="notification", ticket=ticket,
+                kind="notification")
+    return len(staff)

@@ -1,0 +1,203 @@
+"""Staff answer by mail: full round trips through real Dovecot and SMTP, and forgeries."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from rnmail.models import Message, OutboxMessage
+from rnmail.team import add_staff
+from tests import corpus
+from tests.factories import Desk, make_config
+from tests.servers import Dovecot, SmtpServer
+
+REQUESTER = "jean.dupont@citizen.example"
+MARIE, JAN = "marie.lambert@rn.example", "jan.peeters@rn.example"
+
+
+@pytest.fixture
+def desk(tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) -> Iterator[Desk]:
+    d = Desk(make_config(tmp_path, db_url, imap, smtp_server))
+    with d.db.transaction() as session:
+        add_staff(session, MARIE, "Marie Lambert", "fr")
+        add_staff(session, JAN, "Jan Peeters", "nl")
+    yield d
+    d.close()
+
+
+def received(smtp: SmtpServer, address: str) -> list[EmailMessage]:
+    return [email.message_from_bytes(e.content, policy=email.policy.default)  # type: ignore[misc]
+            for e in smtp.messages if address in e.rcpt_tos]
+
+
+def reply_to(notification: EmailMessage, sender: str, body: str,
+             extra: dict[str, str] | None = None) -> bytes:
+    """What a mail client sends when its user answers ``notification``."""
+    quoted = "\n".join("> " + line for line in
+                       notification.get_body(("plain",)).get_content().splitlines())
+    text = f"{body}\n\nLe 28 nov. 2026 à 10:00, Help Desk <info@rn.example> a écrit :\n{quoted}\n"
+    headers = {"In-Reply-To": notification["Message-ID"],
+               "References": notification["Message-ID"], **(extra or {})}
+    return corpus.simple(f"RE: {notification['Subject']}", text, from_addr=sender,
+                         extra_headers=headers)
+
+
+def first_request(desk: Desk, imap: Dovecot, smtp: SmtpServer) -> EmailMessage:
+    imap.append("info", corpus.simple("Clé d'accès bloquée",
+                                      "Bonjour, ma clé d'accès est bloquée depuis hier.",
+                                      from_addr=REQUESTER, message_id="<q1@citizen.example>"))
+    assert desk.ingest().outcomes == {"ticket": 1}
+    desk.send()
+    [notification] = received(smtp, MARIE)
+    return notification
+
+
+def test_round_trip_requester_staff_requester(desk: Desk, imap: Dovecot,
+                                              smtp_server: SmtpServer) -> None:
+    notification = first_request(desk, imap, smtp_server)
+    assert "[RN #1]" in notification["Subject"] and "bloquée" in notification.get_content()
+    [jan_note] = received(smtp_server, JAN)
+    assert "Nieuw ticket" in jan_note["Subject"]  # in the staff member's language
+    assert len(received(smtp_server, REQUESTER)) == 1  # the acknowledgement
+
+    answer = reply_to(notification, MARIE, "Bonjour,\nVotre clé est débloquée.\nMarie")
+    imap.append("info", answer)
+    assert desk.ingest().outcomes == {"staff": 1}
+    desk.send()
+    [_, relayed] = received(smtp_server, REQUESTER)
+    assert relayed["From"].addresses[0].addr_spec == "info@rn.example"
+    assert "[RN #1]" in relayed["Subject"]
+    assert relayed["In-Reply-To"] == "<q1@citizen.example>"
+    body = relayed.get_body(("plain",)).get_content()
+    assert "Votre clé est débloquée." in body and "a écrit" not in body and "> " not in body
+    detail = desk.ticket(1)
+    assert detail["first_response_at"] is not None
+    kinds = [(m["direction"], m["kind"]) for m in detail["messages"]]
+    assert ("out", "correspondence") in kinds and ("out", "notification") in kinds
+
+    # The requester answers from Outlook: no References, no tag, "RE:".
+    again = corpus.simple(f"RE: {relayed['Subject']}", "Merci, cela fonctionne !",
+                          from_addr=REQUESTER,
+                          extra_headers={"In-Reply-To": relayed["Message-ID"]})
+    imap.append("info", again)
+    assert desk.ingest().outcomes == {"reply": 1}
+    desk.send()
+    assert len(received(smtp_server, MARIE)) == 2  # told of the reply
+    assert len(desk.tickets()) == 1
+
+
+def test_staff_answer_keeps_attachments(desk: Desk, imap: Dovecot,
+                                        smtp_server: SmtpServer) -> None:
+    notification = first_request(desk, imap, smtp_server)
+    msg = email.message_from_bytes(reply_to(notification, MARIE, "Voici le formulaire."),
+                                   policy=email.policy.default)
+    msg.add_attachment(b"%PDF-1.4 formulaire", maintype="application", subtype="pdf",
+                       filename="formulaire été.pdf")
+    imap.append("info", msg.as_bytes())
+    assert desk.ingest().outcomes == {"staff": 1}
+    desk.send()
+    relayed = received(smtp_server, REQUESTER)[-1]
+    [pdf] = list(relayed.iter_attachments())
+    assert pdf.get_filename() == "formulaire été.pdf"
+    assert pdf.get_content() == b"%PDF-1.4 formulaire"
+
+
+def test_comment_and_commands(desk: Desk, imap: Dovecot, smtp_server: SmtpServer) -> None:
+    from rnmail.team import add_service
+
+    with desk.db.transaction() as session:
+        add_service(session, "population-registers", "pop@second.example", None)
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, "#comment\nAppelé le demandeur."))
+    imap.append("info", reply_to(notification, MARIE, "#category access-key\n#type citizen\n"
+                                 f"#assign {JAN}"))
+    assert desk.ingest().outcomes == {"staff": 2}
+    detail = desk.ticket(1)
+    assert (detail["category"], detail["requester_type"], detail["assignee"]) == (
+        "access-key", "citizen", JAN)
+    notes = [m["text"] for m in detail["messages"] if m["kind"] == "comment"]
+    assert "Appelé le demandeur." in notes
+    imap.append("info", reply_to(notification, MARIE, "#delegate population-registers"))
+    desk.ingest()
+    assert (desk.ticket(1)["status"], desk.ticket(1)["service"]) == (
+        "delegated", "population-registers")
+    imap.append("info", reply_to(notification, MARIE, "#close\nC'est réglé, bonne journée."))
+    desk.ingest()
+    detail = desk.ticket(1)
+    assert (detail["status"], detail["resolution"]) == ("closed", "second-line")
+    desk.send()
+    assert "C'est réglé" in received(smtp_server, REQUESTER)[-1].get_content()  # type: ignore[attr-defined]
+
+
+def test_wrong_command_changes_nothing_and_tells_the_staff_member(
+        desk: Desk, imap: Dovecot, smtp_server: SmtpServer) -> None:
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, "#close\n#frobnicate now\nRéponse."))
+    assert desk.ingest().outcomes == {"staff": 1}
+    desk.send()
+    assert desk.ticket(1)["status"] == "open"
+    assert len(received(smtp_server, REQUESTER)) == 1  # only the acknowledgement
+    [error] = [m for m in received(smtp_server, MARIE) if "refusée" in m["Subject"]]
+    assert "#frobnicate" in error.get_content()
+
+
+def test_forged_staff_sender_is_an_ordinary_requester(desk: Desk, imap: Dovecot,
+                                                      smtp_server: SmtpServer) -> None:
+    first_request(desk, imap, smtp_server)
+    forged = corpus.simple("RE: [RN #1] Clé d'accès bloquée", "#close\nRéponse inventée.",
+                           from_addr=MARIE)
+    imap.append("info", forged)
+    assert desk.ingest().outcomes == {"ticket": 1}  # a stranger to ticket 1: a new ticket
+    assert desk.ticket(1)["status"] == "open"
+    desk.send()
+    assert len(received(smtp_server, REQUESTER)) == 1
+
+
+def test_token_of_another_staff_member_is_refused(desk: Desk, imap: Dovecot,
+                                                  smtp_server: SmtpServer) -> None:
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, JAN, "#close\nGesloten."))  # Marie's token
+    assert desk.ingest().outcomes == {"reply": 1}  # threads, but as a requester's mail
+    assert desk.ticket(1)["status"] == "open"
+    with desk.db.transaction() as session:
+        assert session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "reply")).all() == []
+
+
+def test_staff_out_of_office_is_not_an_answer(desk: Desk, imap: Dovecot,
+                                              smtp_server: SmtpServer) -> None:
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, "Je suis absente jusqu'au 2 décembre.",
+                                 extra={"Auto-Submitted": "auto-replied"}))
+    desk.ingest()
+    with desk.db.transaction() as session:
+        relays = session.scalars(select(Message).where(Message.kind == "correspondence",
+                                                       Message.direction == "out")).all()
+    assert relays == []
+
+
+def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
+                                                 smtp_server: SmtpServer) -> None:
+    from rnmail.workflow import open_by_hand
+
+    with desk.db.transaction() as session:
+        ticket = open_by_hand(session, desk.config.workflow, "fr", channel="phone",
+                              requester="02/518.21.31", subject="Appel")
+        from rnmail.ingest.parse import Limits, parse_message
+        from rnmail.ingest.respond import notify_staff
+        call = parse_message(corpus.simple("Appel", "Note d'appel", from_addr=MARIE),
+                             Limits(max_attachment_bytes=10**6))
+        notify_staff(session, desk.config, ticket, call, "new")
+    desk.send()
+    [notification] = received(smtp_server, MARIE)
+    imap.append("info", reply_to(notification, MARIE, "Réponse par mail ?"))
+    desk.ingest()
+    desk.send()
+    errors = [m for m in received(smtp_server, MARIE) if "refusée" in m["Subject"]]
+    assert errors and "cannot be reached by mail" in errors[0].get_content()
