@@ -43,7 +43,7 @@ def _register() -> None:
     from cli import mail, team, ticket
 
     for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
-                  team.service):
+                  team.service, team.message):
         main.add_command(group)
 
 

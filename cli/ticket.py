@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
@@ -218,3 +220,65 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
     with app.ready_db().transaction() as session:
         add_comment(session, get_ticket(session, ticket_id), text, author)
     click.echo(f"#{ticket_id}: comment added")
+
+
+@ticket.command("reply")
+@click.argument("ticket_id", type=int)
+@click.option("-m", "--message", "text", help="The answer.")
+@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
+              help="Read the answer from a file ('-' for standard input).")
+@click.option("--attach", "attach", type=click.Path(exists=True, dir_okay=False), multiple=True,
+              help="A file to attach (repeatable).")
+@click.option("--author", default="help desk", show_default=True, help="Who answers.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO | None,
+                 attach: tuple[str, ...], author: str, as_json: bool) -> None:
+    """Answer the requester by mail (queued in the outbox)."""
+    import mimetypes
+    from pathlib import Path
+
+    from rnmail.dispatch.answer import answer_requester
+    from rnmail.dispatch.compose import Attachment
+    from rnmail.tickets import message_detail
+    from rnmail.workflow import get_ticket
+
+    if (text is None) == (text_file is None):
+        raise click.UsageError("give the answer with either -m TEXT or --file F")
+    body = text if text is not None else text_file.read() if text_file else ""
+    if not body.strip():
+        raise click.UsageError("the answer is empty")
+    files = [Attachment(Path(p).name, mimetypes.guess_type(p)[0] or "application/octet-stream",
+                        Path(p).read_bytes()) for p in attach]
+    with app.ready_db().transaction() as session:
+        record = answer_requester(session, app.config, get_ticket(session, ticket_id), body,
+                                  files, author)
+        session.flush()
+        detail = message_detail(record)
+    if as_json:
+        emit_json(detail)
+    else:
+        click.echo(f"#{ticket_id}: answer queued to {', '.join(detail['to'])}")
+
+
+@ticket.command("delegate")
+@click.argument("ticket_id", type=int)
+@click.argument("service_name")
+@click.option("--note", default="", help="A word for the second line.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
+                    as_json: bool) -> None:
+    """Delegate to a second-line service, who is sent the ticket's history."""
+    from rnmail.dispatch.answer import delegate_to_service
+    from rnmail.tickets import ticket_summary
+    from rnmail.workflow import find_service, get_ticket
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        delegate_to_service(session, app.config, found, find_service(session, service_name),
+                            note)
+        detail = ticket_summary(found)
+    _show(detail, as_json, f"delegated to {detail['service']}")

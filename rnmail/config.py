@@ -116,6 +116,7 @@ DEFAULT_CATEGORIES = (
 class WorkflowConfig:
     reopen_days: int = 14  # a requester's reply reopens a ticket closed this recently
     notify: str = "all"  # all | assignee: who is told of new tickets and replies
+    service_answers: str = "review"  # review (by the help desk) | requester (sent straight)
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     # (address glob, requester type), first match wins; e.g. ("*@*.police.example", "police")
     requester_types: tuple[tuple[str, str], ...] = ()
@@ -421,6 +422,7 @@ def _workflow(data: Any, base: Path) -> WorkflowConfig:
     workflow = WorkflowConfig(
         reopen_days=t.integer("reopen_days", 14),
         notify=t.choice("notify", ("all", "assignee"), "all"),
+        service_answers=t.choice("service_answers", ("review", "requester"), "review"),
         categories=t.strings("categories", DEFAULT_CATEGORIES),
         requester_types=tuple((p.lower(), k) for p, k in rules.items()),
     )

@@ -201,3 +201,52 @@ def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
     desk.send()
     errors = [m for m in received(smtp_server, MARIE) if "refusée" in m["Subject"]]
     assert errors and "cannot be reached by mail" in errors[0].get_content()
+
+
+@pytest.mark.parametrize("mode", ["review", "requester"])
+def test_second_line_answers_thread_back(tmp_path: Path, db_url: str, imap: Dovecot,
+                                         smtp_server: SmtpServer, mode: str) -> None:
+    from rnmail.team import add_service
+
+    desk = Desk(make_config(tmp_path, db_url, imap, smtp_server,
+                            workflow={"service_answers": mode}))
+    with desk.db.transaction() as session:
+        add_staff(session, MARIE, "Marie Lambert", "fr")
+        add_service(session, "legal", "legal@second.example", "Legal questions")
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, "#delegate legal"))
+    desk.ingest()
+    desk.send()
+    [handover] = received(smtp_server, "legal@second.example")
+    assert "[RN #1]" in handover["Subject"] and "bloquée" in handover.get_content()
+    assert desk.ticket(1)["status"] == "delegated"
+
+    imap.append("info", reply_to(handover, "legal@second.example",
+                                 "Article 3 de la loi : la clé peut être débloquée."))
+    assert desk.ingest().outcomes == {"service": 1}
+    desk.send()
+    to_requester = received(smtp_server, REQUESTER)
+    told = [m for m in received(smtp_server, MARIE) if "deuxième ligne" in m["Subject"]]
+    assert told, "the help desk is told of the second line's answer"
+    if mode == "requester":
+        assert "Article 3" in to_requester[-1].get_content()  # type: ignore[attr-defined]
+    else:
+        assert len(to_requester) == 1  # only the acknowledgement: the desk reviews first
+        notes = [m["text"] for m in desk.ticket(1)["messages"] if m["kind"] == "comment"]
+        assert any("Article 3" in n for n in notes)
+    desk.close()
+
+
+def test_forged_second_line_sender_is_refused(desk: Desk, imap: Dovecot,
+                                              smtp_server: SmtpServer) -> None:
+    from rnmail.team import add_service
+
+    with desk.db.transaction() as session:
+        add_service(session, "legal", "legal@second.example", None)
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, "#delegate legal"))
+    desk.ingest()
+    desk.send()
+    [handover] = received(smtp_server, "legal@second.example")
+    imap.append("info", reply_to(handover, "intruder@elsewhere.example", "Accordé !"))
+    assert desk.ingest().outcomes != {"service": 1}

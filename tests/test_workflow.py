@@ -175,3 +175,52 @@ def test_requester_reply_ends_pending_but_an_out_of_office_does_not(desk: Path) 
                            extra_headers={"In-Reply-To": "<p1@citizen.example>"})
     drop(desk, answer, "3.eml")
     assert json.loads(ok(desk, "ticket", "show", "1", "--json"))["status"] == "open"
+
+
+def outgoing(config: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((config.parent / "outgoing").glob("*.eml"),
+                                           key=lambda p: p.stat().st_mtime_ns)]
+
+
+def test_reply_delegate_and_phone_message_from_the_cli(desk: Path, tmp_path: Path) -> None:
+    import email
+    import email.policy
+
+    drop(desk, corpus.simple("Certificat", "Bonjour, il me faut un certificat.",
+                             from_addr="jean@citizen.example",
+                             message_id="<c9@citizen.example>"), "1.eml")
+    form = tmp_path / "formulaire.pdf"
+    form.write_bytes(b"%PDF-1.4 test")
+    detail = json.loads(ok(desk, "ticket", "reply", "1", "-m", "Voici le formulaire.",
+                           "--attach", str(form), "--author", "Marie", "--json"))
+    assert detail["kind"] == "correspondence" and detail["to"] == ["jean@citizen.example"]
+    ok(desk, "service", "add", "legal", "--email", "legal@second.example")
+    assert "delegated to legal" in ok(desk, "ticket", "delegate", "1", "legal",
+                                      "--note", "Question juridique")
+    ok(desk, "staff", "add", "marie@rn.example", "--name", "Marie")
+    ok(desk, "message", "take", "--for", "marie@rn.example", "--caller", "Luc Martin",
+       "--phone", "0470/12.34.56", "--text", "Merci de rappeler avant 16h.")
+    ok(desk, "outbox", "send")
+    mails = [email.message_from_bytes(raw, policy=email.policy.default) for raw in outgoing(desk)]
+    by_to = {str(m["To"]): m for m in mails if m["Auto-Submitted"] != "auto-replied"}
+    answer = by_to["jean@citizen.example"]
+    assert "Voici le formulaire." in answer.get_body(("plain",)).get_content()
+    assert [a.get_filename() for a in answer.iter_attachments()] == ["formulaire.pdf"]
+    assert answer["In-Reply-To"] == "<c9@citizen.example>"
+    handover = by_to["legal@second.example"].get_content()
+    assert "Question juridique" in handover and "il me faut un certificat" in handover
+    phone = by_to["marie@rn.example"]
+    assert "Luc Martin" in phone["Subject"] and "+32470123456" in phone.get_content()
+
+
+def test_reply_refusals(desk: Path) -> None:
+    tid = ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel").strip()
+    code, _, err = run(desk, "ticket", "reply", tid, "-m", "x")
+    assert code == 1 and "cannot be reached by mail" in err
+    code, _, err = run(desk, "ticket", "reply", tid)
+    assert code == 2 and "either -m TEXT or --file F" in err
+    code, _, err = run(desk, "ticket", "delegate", tid, "nowhere")
+    assert code == 1 and "no service named 'nowhere'" in err
+    code, _, err = run(desk, "message", "take", "--for", "ghost@rn.example", "--caller", "X",
+                       "--phone", "02/518.21.31", "--text", "t")
+    assert code == 1 and "no staff member" in err

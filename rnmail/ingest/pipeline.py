@@ -38,11 +38,19 @@ from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
 from rnmail.ingest.respond import acknowledge, notify_staff, within_daily_limit
-from rnmail.ingest.staff import handle_staff_reply, recognise
+from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
 from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.language import detect_language
-from rnmail.models import Bounce, Message, ProcessedMessage, QuarantinedMessage, Ticket, utcnow
+from rnmail.models import (
+    Bounce,
+    Message,
+    ProcessedMessage,
+    QuarantinedMessage,
+    Staff,
+    Ticket,
+    utcnow,
+)
 from rnmail.workflow import may_reopen_by_mail, reopen, requester_type_for, resume
 
 log = logging.getLogger(__name__)
@@ -173,10 +181,14 @@ def staff_reply(batch: Batch, d: Delivery) -> str | None:
     found = recognise(batch.session, d.parsed, batch.config.helpdesk.secret)
     if found is None:
         return None
-    staff, d.ticket = found
-    d.message = handle_staff_reply(batch.session, batch.config, staff, d.ticket, d.parsed,
-                                   d.raw_sha256)
-    return "staff"
+    who, d.ticket = found
+    if isinstance(who, Staff):
+        d.message = handle_staff_reply(batch.session, batch.config, who, d.ticket, d.parsed,
+                                       d.raw_sha256)
+        return "staff"
+    d.message = handle_service_reply(batch.session, batch.config, who, d.ticket, d.parsed,
+                                     d.raw_sha256)
+    return "service"
 
 
 def thread(batch: Batch, d: Delivery) -> str | None:

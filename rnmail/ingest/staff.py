@@ -21,20 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail import workflow
-from rnmail.addresses import deliverable_address
 from rnmail.config import REQUESTER_TYPES, Config
+from rnmail.dispatch.answer import answer_requester, delegate_to_service, requester_address
 from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
-from rnmail.errors import RnmailError
-from rnmail.ingest.fax import fax_reply_address
 from rnmail.ingest.parse import ParsedMail
+from rnmail.ingest.respond import notify_staff
 from rnmail.models import Message, Service, Staff, Ticket, utcnow
 from rnmail.tokens import verify_message_id
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type")
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
+DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
 
 
 @dataclass(frozen=True)
@@ -47,24 +47,55 @@ def notification_kind(staff: Staff) -> str:
     return f"{NOTIFICATION_KIND}{staff.id}"
 
 
-def recognise(session: Session, mail: ParsedMail, secret: str) -> tuple[Staff, Ticket] | None:
-    """The staff member and ticket this mail answers, if it proves it; else None."""
+def recognise(session: Session, mail: ParsedMail,
+              secret: str) -> tuple[Staff | Service, Ticket] | None:
+    """The staff member (or second-line service) and ticket this mail answers, if the mail
+    proves it: it references a mail we signed for them, and comes from their address."""
     for message_id in mail.thread_ids:
         verified = verify_message_id(secret, message_id)
         if verified is None:
             continue
         kind, ticket_id = verified
-        if not (kind.startswith(NOTIFICATION_KIND) and kind[1:].isdigit()):
+        if kind[:1] not in (NOTIFICATION_KIND, DELEGATION_KIND) or not kind[1:].isdigit():
             continue
-        staff = session.get(Staff, int(kind[1:]))
-        if staff is None or not staff.active or staff.email != mail.from_addr.lower():
-            log.warning("notification token for another sender message_id=%s from=%s",
-                        mail.message_id, mail.from_addr)
+        who: Staff | Service | None = (
+            session.get(Staff, int(kind[1:])) if kind[:1] == NOTIFICATION_KIND
+            else session.get(Service, int(kind[1:])))
+        if who is None or getattr(who, "active", True) is False or (
+                who.email != mail.from_addr.lower()):
+            log.warning("token of %s for another sender message_id=%s from=%s",
+                        kind, mail.message_id, mail.from_addr)
             continue
         ticket = session.get(Ticket, ticket_id)
         if ticket is not None:
-            return staff, ticket
+            return who, ticket
     return None
+
+
+def handle_service_reply(session: Session, config: Config, service: Service, ticket: Ticket,
+                         mail: ParsedMail, raw_sha256: str) -> Message:
+    """The second line answered: straight to the requester, or to the help desk for review
+    (``[workflow].service_answers``), who is told either way."""
+    body = mail.display_text
+    if config.workflow.service_answers == "requester" and body and requester_address(
+            config, ticket) is not None and ticket.status != "closed":
+        attachments = [Attachment(a.filename, a.content_type, a.data)
+                       for a in mail.attachments if a.data is not None and not a.inline]
+        record = answer_requester(session, config, ticket, body, attachments,
+                                  f"{service.name} (second line)")
+        record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
+    else:
+        record = Message(ticket=ticket, direction="in", kind="comment",
+                         message_id=mail.message_id, dedupe_key=mail.dedupe_key,
+                         from_addr=service.email, from_name=service.name, to_addrs=mail.to,
+                         cc_addrs=mail.cc, subject=mail.subject, date=mail.date,
+                         text=mail.text, display_text=body, raw_sha256=raw_sha256,
+                         raw_size=len(mail.raw))
+        session.add(record)
+    ticket.updated_at = utcnow()
+    notify_staff(session, config, ticket, mail, "service")
+    log.info("second line answered ticket=%d service=%s", ticket.id, service.name)
+    return record
 
 
 def read_commands(text: str) -> tuple[list[Command], str]:
@@ -91,8 +122,9 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
         return _note(session, ticket, staff, mail, raw_sha256,
                      "Refused staff reply: " + "; ".join(errors))
     if body and not comment:
-        record = _relay(session, config, staff, ticket, mail, body)
-        record.from_name = staff.name
+        attachments = [Attachment(a.filename, a.content_type, a.data)
+                       for a in mail.attachments if a.data is not None and not a.inline]
+        record = answer_requester(session, config, ticket, body, attachments, staff.name)
         record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
     else:
         record = _note(session, ticket, staff, mail, raw_sha256,
@@ -128,6 +160,9 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
             errors.append(f"#{command.name} {command.argument}".strip() + f": {problem}")
     if not commands and not body:
         errors.append("the reply is empty")
+    if body and not comment and ticket.status == "closed" and not any(
+            c.name == "close" for c in commands):
+        errors.append("the ticket is closed; reopen it first")
     if body and not comment and requester_address(config, ticket) is None:
         errors.append(f"the requester ({ticket.requester}) cannot be reached by mail")
     return errors
@@ -174,51 +209,14 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command) -
     elif command.name == "pending":
         workflow.set_pending(ticket)
     elif command.name == "delegate":
-        workflow.delegate(ticket, workflow.find_service(session, command.argument))
+        delegate_to_service(session, config, ticket,
+                            workflow.find_service(session, command.argument))
     elif command.name == "assign":
         workflow.assign(ticket, workflow.find_staff(session, command.argument))
     elif command.name == "category":
         workflow.set_category(ticket, command.argument, config.workflow)
     elif command.name == "type":
         workflow.set_requester_type(ticket, command.argument)
-
-
-def requester_address(config: Config, ticket: Ticket) -> str | None:
-    """Where mail to the requester goes: their address, or the fax gateway's for a fax."""
-    if ticket.channel == "fax" and ticket.requester.startswith("+"):
-        return fax_reply_address(ticket.requester, config.fax.address_pattern, config.fax.region)
-    return deliverable_address(ticket.requester) if "@" in ticket.requester else None
-
-
-def _relay(session: Session, config: Config, staff: Staff, ticket: Ticket, mail: ParsedMail,
-           body: str) -> Message:
-    """Send the answer to the requester from the help-desk address, in their thread."""
-    to = requester_address(config, ticket)
-    if to is None:
-        raise RnmailError(f"ticket #{ticket.id} has no requester address")  # checked before
-    last = session.scalars(
-        select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in",
-                              Message.kind == "correspondence", Message.message_id.is_not(None))
-        .order_by(Message.id.desc()).limit(1)
-    ).first()
-    hd = config.helpdesk
-    rendered = render("answer", ticket.language, hd.default_language, {
-        "tag": hd.tag, "ticket_id": ticket.id, "subject": ticket.subject, "text": body,
-        "helpdesk_name": hd.name, "phone": hd.phone,
-    })
-    references = (last.references or "").split() if last else []
-    attachments = [Attachment(a.filename, a.content_type, a.data)
-                   for a in mail.attachments if a.data is not None and not a.inline]
-    draft = Draft(to=[to], rendered=rendered, kind="reply", ticket_id=ticket.id,
-                  in_reply_to=last.message_id if last else None, references=references,
-                  attachments=attachments)
-    if ticket.first_response_at is None:
-        ticket.first_response_at = utcnow()
-    log.info("staff answer relayed ticket=%d staff=%s to=%s", ticket.id, staff.email, to)
-    record = enqueue(session, compose(hd, draft), purpose="reply", ticket=ticket,
-                     kind="correspondence")
-    assert record is not None  # a ticket was given
-    return record
 
 
 def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,

@@ -1,0 +1,117 @@
+"""Answer: mail from the help desk to a ticket's requester, or to the second line.
+
+Used by staff replies by mail, ``rnmail ticket reply`` and delegation alike: the answer goes
+out from the help-desk address, in the requester's language, in their mail thread (their
+last message's Message-ID and references), with the ticket tag in the subject.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail.addresses import deliverable_address
+from rnmail.config import Config
+from rnmail.dispatch.compose import Attachment, Draft, compose
+from rnmail.dispatch.outbox import enqueue
+from rnmail.dispatch.render import render
+from rnmail.errors import RnmailError
+from rnmail.ingest.fax import fax_reply_address
+from rnmail.models import Message, Service, Ticket, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def requester_address(config: Config, ticket: Ticket) -> str | None:
+    """Where mail to the requester goes: their address, or the fax gateway's for a fax."""
+    if ticket.channel == "fax" and ticket.requester.startswith("+"):
+        return fax_reply_address(ticket.requester, config.fax.address_pattern, config.fax.region)
+    return deliverable_address(ticket.requester) if "@" in ticket.requester else None
+
+
+def answer_requester(session: Session, config: Config, ticket: Ticket, text: str,
+                     attachments: list[Attachment], author: str) -> Message:
+    """Queue ``text`` to the requester; returns its record in the ticket."""
+    to = requester_address(config, ticket)
+    if to is None:
+        raise RnmailError(f"the requester of ticket #{ticket.id} ({ticket.requester}) "
+                          "cannot be reached by mail")
+    if ticket.status == "closed":
+        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+    last = session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in",
+                              Message.kind == "correspondence", Message.message_id.is_not(None))
+        .order_by(Message.id.desc()).limit(1)
+    ).first()
+    hd = config.helpdesk
+    rendered = render("answer", ticket.language, hd.default_language, {
+        "tag": hd.tag, "ticket_id": ticket.id, "subject": ticket.subject, "text": text,
+        "helpdesk_name": hd.name, "phone": hd.phone,
+    })
+    draft = Draft(to=[to], rendered=rendered, kind="reply", ticket_id=ticket.id,
+                  in_reply_to=last.message_id if last else None,
+                  references=(last.references or "").split() if last else [],
+                  attachments=attachments)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = utcnow()
+    record = enqueue(session, compose(hd, draft), purpose="reply", ticket=ticket,
+                     kind="correspondence")
+    assert record is not None  # a ticket was given
+    record.from_name = author
+    log.info("answer queued ticket=%d by=%s to=%s", ticket.id, author, to)
+    return record
+
+
+def send_to_service(session: Session, config: Config, ticket: Ticket, service: Service,
+                    note: str) -> Message:
+    """Send the second-line contact the ticket with its history; their reply to this mail
+    (its Message-ID is signed for the service) threads back to the ticket."""
+    hd = config.helpdesk
+    history = [m for m in ticket.messages if m.kind in ("correspondence", "comment")]
+    rendered = render("delegation", hd.default_language, hd.default_language, {
+        "tag": hd.tag, "ticket": ticket, "service": service, "note": note,
+        "history": history,
+    })
+    draft = Draft(to=[service.email], rendered=rendered, kind=f"s{service.id}",
+                  ticket_id=ticket.id, generated=True)
+    record = enqueue(session, compose(hd, draft), purpose="delegation", ticket=ticket,
+                     kind="notification")
+    assert record is not None
+    return record
+
+
+def delegate_to_service(session: Session, config: Config, ticket: Ticket, service: Service,
+                        note: str = "") -> Message:
+    """Hand the ticket to the second line and send them its history."""
+    from rnmail.workflow import delegate
+
+    delegate(ticket, service)
+    return send_to_service(session, config, ticket, service, note)
+
+
+def take_phone_message(session: Session, config: Config, staff_email: str, caller: str,
+                       phone: str, text: str) -> str:
+    """Mail a message taken for an absent colleague; returns its Message-ID (the outbox row
+    is the log of it)."""
+    from rnmail.phone import normalise_number
+    from rnmail.workflow import find_staff
+
+    staff = find_staff(session, staff_email)
+    if not staff.active:
+        raise RnmailError(f"{staff.email} is no longer on the staff")
+    number = normalise_number(phone)
+    if number is None:
+        raise RnmailError(f"{phone!r} is not a phone number")
+    if not text.strip():
+        raise RnmailError("the message is empty")
+    hd = config.helpdesk
+    rendered = render("phone_message", staff.language, hd.default_language, {
+        "caller": caller, "phone": number, "text": text.strip(), "taken_at": utcnow(),
+    })
+    composed = compose(hd, Draft(to=[staff.email], rendered=rendered, kind="msg",
+                                 generated=True))
+    enqueue(session, composed, purpose="phone-message")
+    log.info("phone message taken for=%s caller=%s phone=%s", staff.email, caller, number)
+    return composed.message_id
