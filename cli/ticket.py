@@ -282,3 +282,23 @@ def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
                             note)
         detail = ticket_summary(found)
     _show(detail, as_json, f"delegated to {detail['service']}")
+
+
+@ticket.command("search")
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
+    """Full-text search over subjects and messages (accents folded)."""
+    from rnmail.search import search_tickets
+
+    with app.ready_db().transaction() as session:
+        rows = search_tickets(session, query, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
+                   f"{row['requester'][:32]:<32} {row['subject'][:60]}")

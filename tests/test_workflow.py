@@ -224,3 +224,18 @@ def test_reply_refusals(desk: Path) -> None:
     code, _, err = run(desk, "message", "take", "--for", "ghost@rn.example", "--caller", "X",
                        "--phone", "02/518.21.31", "--text", "t")
     assert code == 1 and "no staff member" in err
+
+
+def test_search_folds_accents_and_finds_phone_tickets(desk: Path) -> None:
+    drop(desk, corpus.simple("Clé d'accès", "Pouvez-vous débloquer ma clé d'accès ?",
+                             from_addr="jean@citizen.example"), "1.eml")
+    drop(desk, corpus.simple("Adreswijziging", "Mijn adres is niet gewijzigd in het register.",
+                             from_addr="an@citizen.example"), "2.eml")
+    ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject",
+       "Zugangsschlüssel gesperrt")
+    for query, expected in [("debloquer", [1]), ("DÉBLOQUER clé", [1]), ("adres", [2]),
+                            ("zugangsschlussel", [3]), ("débloq", [1]), ("absent", [])]:
+        rows = json.loads(ok(desk, "ticket", "search", query, "--json"))
+        assert [r["id"] for r in rows] == expected, query
+    code, _, err = run(desk, "ticket", "search", "  ?! ")
+    assert code == 1 and "at least one word" in err

@@ -1,0 +1,68 @@
+"""full-text search over tickets and messages, accents folded
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-28
+
+SQLite: an FTS5 table (unicode61 tokenizer, diacritics removed) kept up to date by
+triggers, so every way a message or ticket is written is indexed. PostgreSQL: GIN
+expression indexes over ``to_tsvector('simple', rn_fold(...))``, where ``rn_fold`` lowercases
+and strips accents in plain SQL (no extension to install).
+"""
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+FOLD_FROM = "àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōùúûüūýÿžšł"
+FOLD_TO = "aaaaaaaccceeeeeeeiiiiinnooooooouuuuuyyzsl"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE VIRTUAL TABLE search_index USING fts5("
+            "ticket_id UNINDEXED, subject, body, tokenize = 'unicode61 remove_diacritics 2')"
+        )
+        # rowid = message id for messages, minus the ticket id for a ticket's own subject
+        op.execute("""CREATE TRIGGER search_message_insert AFTER INSERT ON message BEGIN
+            INSERT INTO search_index(rowid, ticket_id, subject, body)
+            VALUES (new.id, new.ticket_id, new.subject, new.display_text); END""")
+        op.execute("""CREATE TRIGGER search_message_update AFTER UPDATE OF subject, display_text
+            ON message BEGIN
+            UPDATE search_index SET subject = new.subject, body = new.display_text
+            WHERE rowid = new.id; END""")
+        op.execute("""CREATE TRIGGER search_message_delete AFTER DELETE ON message BEGIN
+            DELETE FROM search_index WHERE rowid = old.id; END""")
+        op.execute("""CREATE TRIGGER search_ticket_insert AFTER INSERT ON ticket BEGIN
+            INSERT INTO search_index(rowid, ticket_id, subject, body)
+            VALUES (-new.id, new.id, new.subject, ''); END""")
+        op.execute("""CREATE TRIGGER search_ticket_update AFTER UPDATE OF subject ON ticket BEGIN
+            UPDATE search_index SET subject = new.subject WHERE rowid = -new.id; END""")
+        op.execute("INSERT INTO search_index(rowid, ticket_id, subject, body) "
+                   "SELECT id, ticket_id, subject, display_text FROM message")
+        op.execute("INSERT INTO search_index(rowid, ticket_id, subject, body) "
+                   "SELECT -id, id, subject, '' FROM ticket")
+    else:
+        op.execute(f"""CREATE FUNCTION rn_fold(value text) RETURNS text
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURNS NULL ON NULL INPUT
+            AS $$ SELECT translate(lower(value), '{FOLD_FROM}', '{FOLD_TO}') $$""")
+        op.execute("CREATE INDEX ix_message_search ON message USING gin "
+                   "(to_tsvector('simple', rn_fold(subject || ' ' || display_text)))")
+        op.execute("CREATE INDEX ix_ticket_search ON ticket USING gin "
+                   "(to_tsvector('simple', rn_fold(subject)))")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for trigger in ("message_insert", "message_update", "message_delete", "ticket_insert",
+                        "ticket_update"):
+            op.execute(f"DROP TRIGGER search_{trigger}")
+        op.execute("DROP TABLE search_index")
+    else:
+        op.execute("DROP INDEX ix_ticket_search")
+        op.execute("DROP INDEX ix_message_search")
+        op.execute("DROP FUNCTION rn_fold(text)")
