@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -302,3 +303,25 @@ def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
     for row in rows:
         click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
                    f"{row['requester'][:32]:<32} {row['subject'][:60]}")
+
+
+@ticket.command("export")
+@click.argument("ticket_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["eml", "mbox", "json"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path),
+              help="File (mbox, json) or folder (eml); json goes to standard output without.")
+@pass_app
+@handle_errors
+def ticket_export(app: App, ticket_id: int, fmt: str, out: Path | None) -> None:
+    """Export a ticket with all its messages."""
+    from rnmail.archive import export_ticket
+    from rnmail.blobs import BlobStore
+
+    blobs = BlobStore(app.config.helpdesk.attachments_dir)
+    with app.ready_db().transaction() as session:
+        result = export_ticket(session, blobs, ticket_id, fmt, out)
+    if isinstance(result, bytes):
+        click.echo(result.decode(), nl=False)
+    else:
+        for path in result:
+            click.echo(str(path))

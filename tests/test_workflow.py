@@ -239,3 +239,36 @@ def test_search_folds_accents_and_finds_phone_tickets(desk: Path) -> None:
         assert [r["id"] for r in rows] == expected, query
     code, _, err = run(desk, "ticket", "search", "  ?! ")
     assert code == 1 and "at least one word" in err
+
+
+def test_export_and_archive(desk: Path, tmp_path: Path) -> None:
+    import mailbox
+
+    raw = corpus.simple("Certificat", "Bonjour, un certificat de résidence svp.",
+                        from_addr="jean@citizen.example", message_id="<ex1@citizen.example>")
+    drop(desk, raw, "1.eml")
+    ok(desk, "ticket", "comment", "1", "-m", "Envoyé par courrier.")
+    ok(desk, "outbox", "send")
+    files = ok(desk, "ticket", "export", "1", "--format", "eml", "--out",
+               str(tmp_path / "eml")).split()
+    assert len(files) == 3  # request, acknowledgement, note
+    assert Path(files[0]).read_bytes() == raw  # byte for byte as received
+    assert b"Auto-Submitted: auto-replied" in Path(files[1]).read_bytes()
+    assert b"X-RN-Kind: comment" in Path(files[2]).read_bytes()
+    ok(desk, "ticket", "export", "1", "--format", "mbox", "--out", str(tmp_path / "t.mbox"))
+    assert len(mailbox.mbox(str(tmp_path / "t.mbox"))) == 3
+    exported = json.loads(ok(desk, "ticket", "export", "1", "--format", "json"))
+    assert exported["id"] == 1 and len(exported["messages"]) == 3
+
+    ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel", "--close")
+    ok(desk, "ticket", "close", "1")
+    index = json.loads(ok(desk, "archive", "export", "--before", "2999-01-01", "--out",
+                          str(tmp_path / "archive"), "--json"))
+    assert [e["id"] for e in index] == [1, 2]
+    assert len(mailbox.mbox(str(tmp_path / "archive" / "ticket-1.mbox"))) == 3
+    assert json.loads((tmp_path / "archive/index.json").read_text())[0]["mbox"] == "ticket-1.mbox"
+    assert json.loads(ok(desk, "ticket", "search", "certificat", "--json"))[0]["id"] == 1
+    assert json.loads(ok(desk, "archive", "export", "--before", "2000-01-01", "--out",
+                         str(tmp_path / "none"), "--json")) == []
+    code, _, err = run(desk, "ticket", "export", "1", "--format", "eml")
+    assert code == 1 and "needs --out DIR" in err
