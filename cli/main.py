@@ -40,10 +40,10 @@ def init(app: App) -> None:
 
 
 def _register() -> None:
-    from cli import archive, mail, team, ticket
+    from cli import archive, faq, mail, team, ticket
 
     for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
-                  team.service, team.message, archive.archive):
+                  team.service, team.message, archive.archive, faq.faq):
         main.add_command(group)
 
 

@@ -230,31 +230,38 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
               help="Read the answer from a file ('-' for standard input).")
 @click.option("--attach", "attach", type=click.Path(exists=True, dir_okay=False), multiple=True,
               help="A file to attach (repeatable).")
+@click.option("--faq", "faq_id", type=int, help="Answer with this FAQ entry, in the "
+              "requester's language.")
 @click.option("--author", default="help desk", show_default=True, help="Who answers.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
 def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO | None,
-                 attach: tuple[str, ...], author: str, as_json: bool) -> None:
+                 attach: tuple[str, ...], faq_id: int | None, author: str,
+                 as_json: bool) -> None:
     """Answer the requester by mail (queued in the outbox)."""
     import mimetypes
     from pathlib import Path
 
     from rnmail.dispatch.answer import answer_requester
     from rnmail.dispatch.compose import Attachment
+    from rnmail.faq import answer_for
     from rnmail.tickets import message_detail
     from rnmail.workflow import get_ticket
 
-    if (text is None) == (text_file is None):
-        raise click.UsageError("give the answer with either -m TEXT or --file F")
+    if [text, text_file, faq_id].count(None) != 2:
+        raise click.UsageError("give the answer with one of -m TEXT, --file F or --faq ID")
     body = text if text is not None else text_file.read() if text_file else ""
-    if not body.strip():
+    if faq_id is None and not body.strip():
         raise click.UsageError("the answer is empty")
     files = [Attachment(Path(p).name, mimetypes.guess_type(p)[0] or "application/octet-stream",
                         Path(p).read_bytes()) for p in attach]
     with app.ready_db().transaction() as session:
-        record = answer_requester(session, app.config, get_ticket(session, ticket_id), body,
-                                  files, author)
+        found = get_ticket(session, ticket_id)
+        if faq_id is not None:
+            body = answer_for(session, faq_id, found.language,
+                              app.config.helpdesk.default_language)
+        record = answer_requester(session, app.config, found, body, files, author)
         session.flush()
         detail = message_detail(record)
     if as_json:

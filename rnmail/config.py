@@ -52,6 +52,8 @@ class HelpdeskConfig:
     phone: str = "02/518 21 31"
     fax: str = "02/210 10 31"
     opening_hours: str = "8:30–16:30"
+    public_dir: Path = Path("var/public")  # static pages: the FAQ (and later the status page)
+    public_url: str = ""  # where public_dir is served, e.g. https://www.rn.example/helpdesk
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -299,6 +301,8 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         phone=hd.text("phone", "02/518 21 31"),
         fax=hd.text("fax", "02/210 10 31"),
         opening_hours=hd.text("opening_hours", "8:30–16:30"),
+        public_dir=hd.path("public_dir", "var/public") or base,
+        public_url=hd.text("public_url", "").rstrip("/"),
     )
     hd.check_unknown()
     if not helpdesk.tag.isalnum():

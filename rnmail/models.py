@@ -289,3 +289,35 @@ def include_object(
     """What schema comparison looks at: not the full-text search objects of migration 0003,
     which are written in SQL because no model describes them."""
     return not (name or "").startswith(("search_index", "ix_message_search", "ix_ticket_search"))
+
+
+class FaqEntry(Base):
+    """A question the help desk answers often, with its answer per language."""
+
+    __tablename__ = "faq_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_ticket_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    texts: Mapped[list[FaqText]] = relationship(
+        back_populates="entry", order_by="FaqText.language", cascade="all, delete-orphan"
+    )
+
+
+class FaqText(Base):
+    """One language's wording of an FAQ entry: written, never machine-translated."""
+
+    __tablename__ = "faq_text"
+    __table_args__ = (UniqueConstraint("entry_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entry.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(2))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+
+    entry: Mapped[FaqEntry] = relationship(back_populates="texts")

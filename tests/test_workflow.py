@@ -218,7 +218,7 @@ def test_reply_refusals(desk: Path) -> None:
     code, _, err = run(desk, "ticket", "reply", tid, "-m", "x")
     assert code == 1 and "cannot be reached by mail" in err
     code, _, err = run(desk, "ticket", "reply", tid)
-    assert code == 2 and "either -m TEXT or --file F" in err
+    assert code == 2 and "one of -m TEXT, --file F or --faq ID" in err
     code, _, err = run(desk, "ticket", "delegate", tid, "nowhere")
     assert code == 1 and "no service named 'nowhere'" in err
     code, _, err = run(desk, "message", "take", "--for", "ghost@rn.example", "--caller", "X",

@@ -54,3 +54,15 @@ def render(name: str, language: str, fallback: str, context: dict[str, Any]) -> 
             html = "".join(blocks["html"](ctx)).strip() + "\n"
         return Rendered(language=lang, subject=subject, text=text, html=html)
     raise TemplateNotFound(f"{name}.{language}.j2")
+
+
+@cache
+def _page_environment(directory: Path = TEMPLATES) -> Environment:
+    return Environment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
+                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_page(name: str, language: str, context: dict[str, Any]) -> str:
+    """A public HTML page (``<name>.html.j2``, autoescaped) in ``language``."""
+    return _page_environment().get_template(f"{name}.html.j2").render(
+        {**context, "lang": language})

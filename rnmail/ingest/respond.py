@@ -17,6 +17,7 @@ from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import automatic_mails_today, enqueue
 from rnmail.dispatch.render import render
+from rnmail.faq import best_matches, text_in
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Staff, Ticket
 
@@ -57,6 +58,7 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
             "opening_hours": hd.opening_hours,
             "phone": hd.phone,
             "fax": hd.fax,
+            "faq_url": f"{hd.public_url}/faq/{ticket.language}.html" if hd.public_url else "",
         },
     )
     draft = Draft(
@@ -84,10 +86,14 @@ def notify_staff(session: Session, config: Config, ticket: Ticket, mail: ParsedM
         staff = [ticket.assignee] if ticket.assignee.active else staff
     hd = config.helpdesk
     sender = f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr
+    matches = best_matches(session, f"{mail.subject}\n{mail.display_text}") if staff else []
     for member in staff:
+        suggestions = [(entry.id, text_in(entry, member.language, hd.default_language)[0]
+                        .question) for entry, _score in matches]
         rendered = render("notification", member.language, hd.default_language, {
             "tag": hd.tag, "ticket": ticket, "event": event, "sender": sender,
             "text": mail.display_text, "attachments": [a.filename for a in mail.attachments],
+            "faq": suggestions,
         })
         draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",
                       ticket_id=ticket.id, generated=True, in_reply_to=mail.message_id)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail import workflow
+from rnmail import faq, workflow
 from rnmail.config import REQUESTER_TYPES, Config
 from rnmail.dispatch.answer import answer_requester, delegate_to_service, requester_address
 from rnmail.dispatch.compose import Attachment, Draft, compose
@@ -28,11 +28,11 @@ from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import notify_staff
-from rnmail.models import Message, Service, Staff, Ticket, utcnow
+from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tokens import verify_message_id
 
 log = logging.getLogger(__name__)
-COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type")
+COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq")
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
 DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
 
@@ -115,6 +115,12 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     commands, body = read_commands(mail.display_text)
     comment = any(c.name == "comment" for c in commands)
     errors = _check(session, config, ticket, commands, body, comment)
+    if not errors:
+        for command in commands:  # "#faq 12": the entry's answer, in the requester's language
+            if command.name == "faq":
+                answer = faq.answer_for(session, int(command.argument), ticket.language,
+                                        config.helpdesk.default_language)
+                body = f"{body}\n\n{answer}" if body else answer
     if errors:
         _tell_staff(session, config, staff, ticket, errors)
         log.warning("staff reply refused ticket=%d staff=%s errors=%s", ticket.id, staff.email,
@@ -160,10 +166,10 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
             errors.append(f"#{command.name} {command.argument}".strip() + f": {problem}")
     if not commands and not body:
         errors.append("the reply is empty")
-    if body and not comment and ticket.status == "closed" and not any(
-            c.name == "close" for c in commands):
+    answers = bool(body) or any(c.name == "faq" for c in commands)
+    if answers and not comment and ticket.status == "closed":
         errors.append("the ticket is closed; reopen it first")
-    if body and not comment and requester_address(config, ticket) is None:
+    if answers and not comment and requester_address(config, ticket) is None:
         errors.append(f"the requester ({ticket.requester}) cannot be reached by mail")
     return errors
 
@@ -197,9 +203,15 @@ def _type(session: Session, config: Config, ticket: Ticket, arg: str) -> str | N
     return None if arg in REQUESTER_TYPES else "types are " + ", ".join(REQUESTER_TYPES)
 
 
+def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
+    if not arg.isdigit() or session.get(FaqEntry, int(arg)) is None:
+        return "no such FAQ entry"
+    return None
+
+
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], str | None]] = {
     "comment": _no_argument, "close": _status_change, "pending": _status_change,
-    "delegate": _service, "assign": _staff, "category": _category, "type": _type,
+    "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
 }
 
 
@@ -217,6 +229,7 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command) -
         workflow.set_category(ticket, command.argument, config.workflow)
     elif command.name == "type":
         workflow.set_requester_type(ticket, command.argument)
+    # "#comment" and "#faq" shape the text; they change nothing on the ticket itself
 
 
 def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,

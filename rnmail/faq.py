@@ -1,0 +1,190 @@
+"""The FAQ: answers the help desk gives often, per language, built from closed tickets.
+
+Entries are written per language (fr, nl, de; en optional) and never machine-translated; a
+page or an answer in a language an entry lacks says so and shows another language. The
+published entries are rendered as static HTML pages, one per language, into the public
+folder; lexical matching (folded words, question weighted over answer) puts the best entries
+in front of the staff with every new ticket.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from rnmail.config import LANGUAGES, Config
+from rnmail.dispatch.render import render_page
+from rnmail.errors import NotFound, RnmailError
+from rnmail.models import FaqEntry, FaqText, Message, utcnow
+from rnmail.search import fold
+from rnmail.workflow import get_ticket
+
+_WORD = re.compile(r"\w{3,}")
+# Words too common in help-desk mail to tell one question from another.
+_STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905 - a word list reads best as text
+    "bonjour madame monsieur merci pour avec dans votre vous nous est une des les que qui pas "
+    "plus sur par cette mon mes suis goedendag dag mevrouw meneer bedankt voor met het een "
+    "van dat die niet mijn ik wij uw zijn heb guten tag frau herr danke fur mit der das ein "
+    "eine nicht mein ich sie ihr ist hello thank thanks you your the and for with this that have"
+).split())
+
+
+def _language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
+    return language
+
+
+def get_entry(session: Session, entry_id: int) -> FaqEntry:
+    entry = session.get(FaqEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"no FAQ entry #{entry_id}")
+    return entry
+
+
+def add_entry(session: Session, language: str, question: str, answer: str,
+              category: str | None = None, publish: bool = False) -> FaqEntry:
+    if not question.strip() or not answer.strip():
+        raise RnmailError("an FAQ entry needs a question and an answer")
+    entry = FaqEntry(category=category, published=publish, source_ticket_ids=[])
+    entry.texts.append(FaqText(language=_language(language), question=question.strip(),
+                               answer=answer.strip()))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def edit_entry(session: Session, entry_id: int, language: str | None = None,
+               question: str | None = None, answer: str | None = None,
+               category: str | None = None, publish: bool | None = None) -> FaqEntry:
+    """Change an entry; with a language, set (or add) that language's question/answer."""
+    entry = get_entry(session, entry_id)
+    if language is not None:
+        text = next((t for t in entry.texts if t.language == _language(language)), None)
+        if text is None:
+            if not (question and answer):
+                raise RnmailError(f"a new language ({language}) needs --question and --answer")
+            entry.texts.append(FaqText(language=language, question=question.strip(),
+                                       answer=answer.strip()))
+        else:
+            text.question = (question or text.question).strip()
+            text.answer = (answer or text.answer).strip()
+    elif question or answer:
+        raise RnmailError("say which language the question or answer is in (--lang)")
+    if category is not None:
+        entry.category = category
+    if publish is not None:
+        entry.published = publish
+    entry.updated_at = utcnow()
+    return entry
+
+
+def from_ticket(session: Session, ticket_id: int) -> FaqEntry:
+    """Start an (unpublished) entry from a ticket's question and the help desk's answer."""
+    ticket = get_ticket(session, ticket_id)
+    texts = [m for m in ticket.messages if m.kind == "correspondence"]
+    question = next((m for m in texts if m.direction == "in"), None)
+    answer = next((m for m in reversed(texts) if m.direction == "out"), None)
+    if question is None or answer is None:
+        raise RnmailError(f"ticket #{ticket_id} has no question and answer by mail to start from")
+    entry = add_entry(session, ticket.language, _first_lines(question), _first_lines(answer),
+                      ticket.category)
+    entry.source_ticket_ids = [ticket.id]
+    return entry
+
+
+def _first_lines(message: Message, limit: int = 2000) -> str:
+    return (message.display_text or message.text).strip()[:limit] or message.subject
+
+
+def entry_detail(entry: FaqEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "category": entry.category,
+        "published": entry.published,
+        "source_tickets": list(entry.source_ticket_ids or []),
+        "texts": {t.language: {"question": t.question, "answer": t.answer} for t in entry.texts},
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def list_entries(session: Session) -> list[dict[str, Any]]:
+    entries = session.scalars(select(FaqEntry).options(selectinload(FaqEntry.texts))
+                              .order_by(FaqEntry.id))
+    return [entry_detail(e) for e in entries]
+
+
+def text_in(entry: FaqEntry, language: str, fallback: str) -> tuple[FaqText, bool]:
+    """The entry's wording in ``language``, else the fallback's or any; and whether it is
+    the language asked for (so a page can say it is not)."""
+    by_language = {t.language: t for t in entry.texts}
+    for lang in (language, fallback, "fr", "nl", "de", "en"):
+        if lang in by_language:
+            return by_language[lang], lang == language
+    raise RnmailError(f"FAQ entry #{entry.id} has no text")
+
+
+def best_matches(session: Session, text: str, limit: int = 3,
+                 published_only: bool = False) -> list[tuple[FaqEntry, float]]:
+    """The entries whose words best match ``text`` (question words count double)."""
+    words = {w for w in _WORD.findall(fold(text)) if w not in _STOPWORDS}
+    if not words:
+        return []
+    query = select(FaqEntry).options(selectinload(FaqEntry.texts))
+    if published_only:
+        query = query.where(FaqEntry.published.is_(True))
+    scored = []
+    for entry in session.scalars(query):
+        score = 0.0
+        for t in entry.texts:
+            question = set(_WORD.findall(fold(t.question)))
+            answer = set(_WORD.findall(fold(t.answer)))
+            score = max(score, 2 * len(words & question) + len(words & answer))
+        if score > 0:
+            scored.append((entry, score / len(words)))
+    scored.sort(key=lambda pair: (-pair[1], pair[0].id))
+    return scored[:limit]
+
+
+def search_entries(session: Session, query: str, limit: int = 10) -> list[dict[str, Any]]:
+    if not _WORD.findall(fold(query)):
+        raise RnmailError("search for at least one word of three letters or more")
+    return [{**entry_detail(e), "score": round(s, 3)}
+            for e, s in best_matches(session, query, limit)]
+
+
+def publish(session: Session, config: Config) -> list[Path]:
+    """Render the published entries as static HTML, one page per language."""
+    out = config.helpdesk.public_dir / "faq"
+    out.mkdir(parents=True, exist_ok=True)
+    entries = list(session.scalars(
+        select(FaqEntry).where(FaqEntry.published.is_(True))
+        .options(selectinload(FaqEntry.texts)).order_by(FaqEntry.category, FaqEntry.id)))
+    written = []
+    for language in LANGUAGES:
+        items = []
+        for entry in entries:
+            text, exact = text_in(entry, language, config.helpdesk.default_language)
+            items.append({"id": entry.id, "category": entry.category or "",
+                          "question": text.question, "answer": text.answer,
+                          "shown_in": None if exact else text.language})
+        html = render_page("faq_page", language, {
+            "helpdesk_name": config.helpdesk.name, "items": items, "languages": LANGUAGES,
+            "phone": config.helpdesk.phone, "opening_hours": config.helpdesk.opening_hours,
+        })
+        path = out / f"{language}.html"
+        tmp = path.with_suffix(".html.tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def answer_for(session: Session, entry_id: int, language: str, fallback: str) -> str:
+    """The entry's answer in the requester's language (or the nearest one written)."""
+    text, _exact = text_in(get_entry(session, entry_id), language, fallback)
+    return text.answer
