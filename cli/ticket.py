@@ -76,6 +76,7 @@ def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
               show_default=True)
 @click.option("--requester", required=True, help="Mail address, phone number or name.")
 @click.option("--name", "requester_name", help="The requester's name.")
+@click.option("--org", "requester_org", help="The requester's organisation.")
 @click.option("--requester-type", help="citizen, municipality, police, notary, ...")
 @click.option("--category", help="Question category (see [workflow].categories).")
 @click.option("--language", type=click.Choice(["fr", "nl", "de", "en"]))
@@ -86,7 +87,7 @@ def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
 @pass_app
 @handle_errors
 def ticket_new(app: App, channel: str, requester: str, requester_name: str | None,
-               requester_type: str | None, category: str | None, language: str | None,
+               requester_org: str | None, requester_type: str | None, category: str | None, language: str | None,
                subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
     """Log a phone call (or letter) as a ticket; prints its number."""
     from rnmail.tickets import show_ticket
@@ -96,7 +97,8 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
     with app.ready_db().transaction() as session:
         new = open_by_hand(session, config.workflow, config.helpdesk.default_language,
                            channel=channel, requester=requester, subject=subject, note=note,
-                           requester_name=requester_name, requester_type=requester_type,
+                           requester_name=requester_name, requester_org=requester_org,
+                           requester_type=requester_type,
                            category=category, language=language)
         if close_now:
             close(new, "first-contact")

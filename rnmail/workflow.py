@@ -155,6 +155,7 @@ def open_by_hand(
     subject: str,
     note: str | None = None,
     requester_name: str | None = None,
+    requester_org: str | None = None,
     requester_type: str | None = None,
     category: str | None = None,
     language: str | None = None,
@@ -180,7 +181,7 @@ def open_by_hand(
     elif not who:
         raise RnmailError("a ticket needs a requester (mail address, phone number or name)")
     ticket = Ticket(subject=" ".join(subject.split()), status="open", channel=channel,
-                    requester=who, requester_name=requester_name,
+                    requester=who, requester_name=requester_name, requester_org=requester_org,
                     language=language or default_language,
                     requester_type=requester_type_for(who, workflow))
     if language is not None and language not in LANGUAGES:

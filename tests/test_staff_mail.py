@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -250,3 +251,58 @@ def test_forged_second_line_sender_is_refused(desk: Desk, imap: Dovecot,
     [handover] = received(smtp_server, "legal@second.example")
     imap.append("info", reply_to(handover, "intruder@elsewhere.example", "Accordé !"))
     assert desk.ingest().outcomes != {"service": 1}
+
+
+def html_mail(subject: str, html: str, sender: str, headers: dict[str, str]) -> bytes:
+    """An Outlook-style HTML-only mail (no text part)."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "info@rn.example", subject
+    msg["Message-ID"] = email.utils.make_msgid(domain="outlook.example")
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content(html, subtype="html")
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize("prefix", ["RE:", "AW:", "Antw:"])
+def test_outlook_style_html_replies_on_both_sides(desk: Desk, imap: Dovecot,
+                                                  smtp_server: SmtpServer, prefix: str) -> None:
+    notification = first_request(desk, imap, smtp_server)
+    staff_html = ("<html><body><p>Bonjour,</p><p>Votre cl&eacute; est d&eacute;bloqu&eacute;e."
+                  "</p><div><b>De :</b> Help Desk &lt;info@rn.example&gt;<br><b>Envoy&eacute; :"
+                  "</b> vendredi<br><b>&Agrave; :</b> Marie<br><b>Objet :</b> "
+                  f"{notification['Subject']}</div><p>Ancien texte cit&eacute;</p></body></html>")
+    imap.append("info", html_mail(f"{prefix} {notification['Subject']}", staff_html, MARIE,
+                                  {"In-Reply-To": notification["Message-ID"]}))
+    assert desk.ingest().outcomes == {"staff": 1}
+    desk.send()
+    relayed = received(smtp_server, REQUESTER)[-1]
+    text = relayed.get_body(("plain",)).get_content()
+    assert "Votre clé est débloquée." in text and "Ancien texte" not in text
+    requester_html = "<p>Merci beaucoup&nbsp;!</p>"
+    imap.append("info", html_mail(f"{prefix} {relayed['Subject']}", requester_html, REQUESTER,
+                                  {"In-Reply-To": relayed["Message-ID"]}))  # no References
+    assert desk.ingest().outcomes == {"reply": 1}
+    last_in = [m for m in desk.ticket(1)["messages"] if m["direction"] == "in"][-1]
+    assert "Merci beaucoup" in last_in["text"]
+
+
+def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
+                              smtp_server: SmtpServer) -> None:
+    from rnmail.workflow import assign, find_staff, get_ticket
+
+    desk = Desk(make_config(tmp_path, db_url, imap, smtp_server, workflow={"notify": "assignee"}))
+    with desk.db.transaction() as session:
+        add_staff(session, MARIE, "Marie Lambert", "fr")
+        add_staff(session, JAN, "Jan Peeters", "nl")
+    first_request(desk, imap, smtp_server)  # no assignee yet: everyone is told
+    assert len(received(smtp_server, JAN)) == 1
+    with desk.db.transaction() as session:
+        assign(get_ticket(session, 1), find_staff(session, JAN))
+    imap.append("info", corpus.simple("RE: Clé", "J'ai encore une question.",
+                                      from_addr=REQUESTER,
+                                      extra_headers={"In-Reply-To": "<q1@citizen.example>"}))
+    desk.ingest()
+    desk.send()
+    assert (len(received(smtp_server, JAN)), len(received(smtp_server, MARIE))) == (2, 1)
+    desk.close()

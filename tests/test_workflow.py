@@ -75,13 +75,15 @@ def test_phone_call_closed_at_first_contact(desk: Path) -> None:
     out = ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject",
              "Toegangssleutel geblokkeerd", "--note", "Sleutel gedeblokkeerd.",
              "--category", "access-key", "--requester-type", "municipality", "--close",
-             "--language", "nl")
+             "--language", "nl", "--name", "An Peeters", "--org", "Gemeente Voorbeeld")
     ticket_id = int(out)
     detail = json.loads(ok(desk, "ticket", "show", str(ticket_id), "--json"))
     assert detail["channel"] == "phone" and detail["requester"] == "+3225182131"
     assert (detail["status"], detail["resolution"]) == ("closed", "first-contact")
     assert (detail["category"], detail["requester_type"]) == ("access-key", "municipality")
     assert detail["messages"][0]["text"] == "Sleutel gedeblokkeerd."
+    assert (detail["requester_name"], detail["requester_org"]) == (
+        "An Peeters", "Gemeente Voorbeeld")
     assert detail["closed_at"] is not None
 
 
