@@ -8,6 +8,7 @@ from typing import TextIO
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.models import Ticket
 
 
 @click.group()
@@ -87,7 +88,8 @@ def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
 @pass_app
 @handle_errors
 def ticket_new(app: App, channel: str, requester: str, requester_name: str | None,
-               requester_org: str | None, requester_type: str | None, category: str | None, language: str | None,
+               requester_org: str | None, requester_type: str | None, category: str | None,
+               language: str | None,
                subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
     """Log a phone call (or letter) as a ticket; prints its number."""
     from rnmail.tickets import show_ticket
@@ -119,13 +121,9 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
 @handle_errors
 def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool) -> None:
     """Close a ticket."""
-    from rnmail.tickets import ticket_summary
-    from rnmail.workflow import close, get_ticket
+    from rnmail.workflow import close, update_ticket
 
-    with app.ready_db().transaction() as session:
-        found = get_ticket(session, ticket_id)
-        close(found, resolution)
-        detail = ticket_summary(found)
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: close(t, resolution))
     _show(detail, as_json, "closed")
 
 
@@ -136,13 +134,9 @@ def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool
 @handle_errors
 def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
     """Reopen a closed ticket."""
-    from rnmail.tickets import ticket_summary
-    from rnmail.workflow import get_ticket, reopen
+    from rnmail.workflow import reopen, update_ticket
 
-    with app.ready_db().transaction() as session:
-        found = get_ticket(session, ticket_id)
-        reopen(found)
-        detail = ticket_summary(found)
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: reopen(t))
     _show(detail, as_json, "reopened")
 
 
@@ -153,13 +147,9 @@ def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
 @handle_errors
 def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
     """Wait on the requester (their next mail reopens the ticket)."""
-    from rnmail.tickets import ticket_summary
-    from rnmail.workflow import get_ticket, set_pending
+    from rnmail.workflow import set_pending, update_ticket
 
-    with app.ready_db().transaction() as session:
-        found = get_ticket(session, ticket_id)
-        set_pending(found)
-        detail = ticket_summary(found)
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: set_pending(t))
     _show(detail, as_json, "pending")
 
 
@@ -171,13 +161,10 @@ def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
 @handle_errors
 def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> None:
     """Give a ticket to a staff member."""
-    from rnmail.tickets import ticket_summary
-    from rnmail.workflow import assign, find_staff, get_ticket
+    from rnmail.workflow import assign, find_staff, update_ticket
 
-    with app.ready_db().transaction() as session:
-        found = get_ticket(session, ticket_id)
-        assign(found, find_staff(session, staff_email))
-        detail = ticket_summary(found)
+    detail = update_ticket(app.ready_db(), ticket_id,
+                           lambda s, t: assign(t, find_staff(s, staff_email)))
     _show(detail, as_json, f"assigned to {detail['assignee']}")
 
 
@@ -191,18 +178,18 @@ def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> 
 def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: str | None,
                as_json: bool) -> None:
     """Set a ticket's category and/or requester type."""
-    from rnmail.tickets import ticket_summary
-    from rnmail.workflow import get_ticket, set_category, set_requester_type
+    from rnmail.workflow import set_category, set_requester_type, update_ticket
 
     if category is None and requester_type is None:
         raise click.UsageError("give --category and/or --type")
-    with app.ready_db().transaction() as session:
-        found = get_ticket(session, ticket_id)
+
+    def change(_session: object, found: Ticket) -> None:
         if category is not None:
             set_category(found, category, app.config.workflow)
         if requester_type is not None:
             set_requester_type(found, requester_type)
-        detail = ticket_summary(found)
+
+    detail = update_ticket(app.ready_db(), ticket_id, change)
     if as_json:
         emit_json(detail)
     else:
@@ -283,14 +270,10 @@ def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
                     as_json: bool) -> None:
     """Delegate to a second-line service, who is sent the ticket's history."""
     from rnmail.dispatch.answer import delegate_to_service
-    from rnmail.tickets import ticket_summary
-    from rnmail.workflow import find_service, get_ticket
+    from rnmail.workflow import find_service, update_ticket
 
-    with app.ready_db().transaction() as session:
-        found = get_ticket(session, ticket_id)
-        delegate_to_service(session, app.config, found, find_service(session, service_name),
-                            note)
-        detail = ticket_summary(found)
+    detail = update_ticket(app.ready_db(), ticket_id, lambda s, t: delegate_to_service(
+        s, app.config, t, find_service(s, service_name), note))
     _show(detail, as_json, f"delegated to {detail['service']}")
 
 

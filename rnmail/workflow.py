@@ -8,14 +8,17 @@ inside the caller's transaction and refuse what makes no sense with an ``RnmailE
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.addresses import deliverable_address
 from rnmail.config import LANGUAGES, REQUESTER_TYPES, WorkflowConfig
+from rnmail.db import Database
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Service, Staff, Ticket, utcnow
 from rnmail.phone import normalise_number
@@ -198,3 +201,15 @@ def open_by_hand(
                             display_text=note.strip(), mailbox=None))
     session.flush()
     return ticket
+
+
+def update_ticket(db: Database, ticket_id: int,
+                  change: Callable[[Session, Ticket], object]) -> dict[str, Any]:
+    """Apply ``change`` to one ticket in one transaction; returns the ticket as listed."""
+    from rnmail.tickets import ticket_summary
+
+    with db.transaction() as session:
+        ticket = get_ticket(session, ticket_id)
+        change(session, ticket)
+        session.flush()
+        return ticket_summary(ticket)
