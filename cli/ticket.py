@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
-from rnmail.models import Ticket
+
+if TYPE_CHECKING:
+    from rnmail.models import Ticket
 
 
 @click.group()
 def ticket() -> None:
-    """Inspect tickets."""
+    """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
 @ticket.command("list")
