@@ -20,7 +20,7 @@ from cli.app import App, handle_errors, pass_app
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
-    """rnmail — help-desk tickets and announcements by email."""
+    """rnmail — the help desk's tickets, by mail and by hand."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

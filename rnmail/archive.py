@@ -28,17 +28,19 @@ FORMATS = ("eml", "mbox", "json")
 
 
 def message_bytes(session: Session, blobs: BlobStore, message: Message) -> bytes:
-    """The message as mail: the raw copy when there is one, else a text message."""
-    if message.raw_sha256:
-        try:
-            return blobs.get(message.raw_sha256)
-        except OSError:
-            pass  # the copy is gone; fall back to what the database holds
+    """The message as mail: what we sent for our own mail (a relayed answer keeps the staff
+    member's original as its raw copy, but the record is what the requester got), the raw
+    copy of received mail, else a text message built from the database."""
     if message.direction == "out" and message.message_id:
         raw = session.scalar(select(OutboxMessage.raw).where(
             OutboxMessage.message_id == message.message_id).limit(1))
         if raw:
             return raw
+    if message.raw_sha256:
+        try:
+            return blobs.get(message.raw_sha256)
+        except OSError:
+            pass  # the copy is gone; fall back to what the database holds
     msg = EmailMessage()
     msg["From"] = message.from_addr or "help-desk"
     if message.to_addrs:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rnmail.errors import ServerUnavailable
+from rnmail.folding import fold
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -116,9 +117,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL for concurrent readers, a busy timeout instead of 'database is locked', real FKs.
 
     The driver's own transaction handling is switched off so that SQLAlchemy's BEGIN and
-    SAVEPOINT work as documented (one savepoint per message in a batch).
+    SAVEPOINT work as documented (one savepoint per message in a batch). ``rn_fold`` is the
+    accent folding the search triggers index with.
     """
     dbapi_connection.isolation_level = None
+    dbapi_connection.create_function("rn_fold", 1, fold, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail.config import LANGUAGES, Config
 from rnmail.dispatch.render import render_page
 from rnmail.errors import NotFound, RnmailError
+from rnmail.folding import fold
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
-from rnmail.search import fold
 from rnmail.workflow import get_ticket
 
 _WORD = re.compile(r"\w{3,}")

@@ -136,13 +136,13 @@ class Participant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320), index=True)
-    role: Mapped[str] = mapped_column(String(16))  # requester | cc | staff
+    role: Mapped[str] = mapped_column(String(16))  # requester | cc
 
     ticket: Mapped[Ticket] = relationship(back_populates="participants")
 
 
 class Message(Base):
-    """One mail (or later phone note) of a ticket, in or out, with its full and display text."""
+    """One mail, note or call record of a ticket, in or out, with its full and display text."""
 
     __tablename__ = "message"
 
@@ -207,7 +207,7 @@ class ProcessedMessage(Base):
     mailbox: Mapped[str] = mapped_column(String(100))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[str] = mapped_column(String(200))
-    # ticket | reply | duplicate | bounce | quarantined
+    # ticket | reply | staff | service | duplicate | bounce | seen | quarantined
     outcome: Mapped[str] = mapped_column(String(16))
     message_db_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,23 +9,17 @@ migration 0003).
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from rnmail.errors import RnmailError
+from rnmail.folding import fold
 from rnmail.models import Ticket
 from rnmail.tickets import ticket_summary
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fold(value: str) -> str:
-    """Lowercase without accents, as the indexes store words."""
-    decomposed = unicodedata.normalize("NFKD", value.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def search_tickets(session: Session, query: str, limit: int = 50) -> list[dict[str, Any]]:

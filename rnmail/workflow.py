@@ -55,8 +55,8 @@ def close(ticket: Ticket, resolution: str | None = None) -> None:
 
 
 def default_resolution(ticket: Ticket) -> str:
-    """Second line if it was ever delegated; first contact if closed on the day it came in
-    without ever waiting on anyone; investigated otherwise."""
+    """Second line if it was ever delegated; first contact if it is closed straight from
+    ``open`` within 24 hours of coming in; investigated otherwise (it waited, or took longer)."""
     if ticket.service_id is not None or ticket.delegated_at is not None:
         return "second-line"
     same_day = utcnow() - ticket.created_at < timedelta(hours=24)
@@ -80,9 +80,10 @@ def set_pending(ticket: Ticket) -> None:
 
 
 def resume(ticket: Ticket) -> None:
-    """The requester wrote: a pending ticket is open again, a delegated one stays delegated."""
+    """The requester wrote: a pending ticket is back with whoever holds it (the second line
+    if it was delegated, else the help desk); a delegated one stays delegated."""
     if ticket.status == "pending":
-        ticket.status = "open"
+        ticket.status = "delegated" if ticket.service_id is not None else "open"
 
 
 def may_reopen_by_mail(ticket: Ticket, workflow: WorkflowConfig) -> bool:

@@ -306,3 +306,38 @@ def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
     desk.send()
     assert (len(received(smtp_server, JAN)), len(received(smtp_server, MARIE))) == (2, 1)
     desk.close()
+
+
+@pytest.mark.parametrize("commands", ["#close\n#pending", "#close\n#close",
+                                      "#close\n#delegate legal", "#delegate legal\n#close\n#pending"])
+def test_commands_that_contradict_each_other_are_refused(
+        desk: Desk, imap: Dovecot, smtp_server: SmtpServer, commands: str) -> None:
+    from rnmail.faq import add_entry
+    from rnmail.team import add_service
+
+    with desk.db.transaction() as session:
+        add_service(session, "legal", "legal@second.example", None)
+        add_entry(session, "fr", "Question ?", "Réponse.")
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, commands))
+    assert desk.ingest().outcomes == {"staff": 1}  # refused, not quarantined
+    desk.send()
+    assert desk.ticket(1)["status"] == "open"
+    assert [m for m in received(smtp_server, MARIE) if "refusée" in m["Subject"]]
+    assert len(received(smtp_server, REQUESTER)) == 1
+
+
+def test_export_shows_the_answer_the_requester_got(desk: Desk, imap: Dovecot,
+                                                   smtp_server: SmtpServer) -> None:
+    from rnmail.archive import message_bytes
+    from rnmail.blobs import BlobStore
+
+    notification = first_request(desk, imap, smtp_server)
+    imap.append("info", reply_to(notification, MARIE, "La réponse pour vous."))
+    desk.ingest()
+    with desk.db.transaction() as session:
+        relayed = session.scalars(select(Message).where(
+            Message.direction == "out", Message.kind == "correspondence")).one()
+        raw = message_bytes(session, BlobStore(desk.config.helpdesk.attachments_dir), relayed)
+    sent = email.message_from_bytes(raw, policy=email.policy.default)
+    assert sent["To"] == REQUESTER and "a écrit" not in sent.get_body(("plain",)).get_content()

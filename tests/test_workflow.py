@@ -274,3 +274,25 @@ def test_export_and_archive(desk: Path, tmp_path: Path) -> None:
                          str(tmp_path / "none"), "--json")) == []
     code, _, err = run(desk, "ticket", "export", "1", "--format", "eml")
     assert code == 1 and "needs --out DIR" in err
+
+
+def test_search_folds_central_european_letters(desk: Path) -> None:
+    ok(desk, "ticket", "new", "--requester", "x@citizen.example", "--subject",
+       "Dvořák Łukasz Ștefan Őry")
+    for query in ("dvorak", "lukasz", "stefan", "ory"):
+        assert [r["id"] for r in json.loads(ok(desk, "ticket", "search", query, "--json"))] == [
+            1], query
+
+
+def test_a_pending_delegated_ticket_goes_back_to_the_second_line(desk: Path) -> None:
+    drop(desk, corpus.simple("Question", "Bonjour, une question juridique précise.",
+                             from_addr="ann@citizen.example",
+                             message_id="<d1@citizen.example>"), "1.eml")
+    ok(desk, "service", "add", "legal", "--email", "legal@second.example")
+    ok(desk, "ticket", "delegate", "1", "legal")
+    ok(desk, "ticket", "pending", "1")
+    drop(desk, corpus.simple("RE: Question", "Voici la précision demandée.",
+                             from_addr="ann@citizen.example",
+                             extra_headers={"In-Reply-To": "<d1@citizen.example>"}), "2.eml")
+    detail = json.loads(ok(desk, "ticket", "show", "1", "--json"))
+    assert (detail["status"], detail["service"]) == ("delegated", "legal")

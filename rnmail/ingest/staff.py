@@ -156,12 +156,18 @@ def _note(session: Session, ticket: Ticket, staff: Staff, mail: ParsedMail, raw_
 def _check(session: Session, config: Config, ticket: Ticket, commands: list[Command],
            body: str, comment: bool) -> list[str]:
     errors = []
+    status = ticket.status  # as it will be after the commands before this one
     for command in commands:
         check = _CHECKS.get(command.name)
         if check is None:
             errors.append(f"unknown command #{command.name}")
             continue
         problem = check(session, config, ticket, command.argument)
+        if problem is None and command.name in _STATUS_AFTER:
+            if status == "closed":
+                problem = "the ticket is closed"
+            else:
+                status = _STATUS_AFTER[command.name]
         if problem:
             errors.append(f"#{command.name} {command.argument}".strip() + f": {problem}")
     if not commands and not body:
@@ -176,12 +182,6 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
 
 def _no_argument(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
     return "takes no argument" if arg else None
-
-
-def _status_change(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
-    if arg:
-        return "takes no argument"
-    return "the ticket is already closed" if ticket.status == "closed" else None
 
 
 def _service(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
@@ -209,8 +209,9 @@ def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> str | No
     return None
 
 
+_STATUS_AFTER = {"close": "closed", "pending": "pending", "delegate": "delegated"}
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], str | None]] = {
-    "comment": _no_argument, "close": _status_change, "pending": _status_change,
+    "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
 }
 

@@ -4,8 +4,9 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-SQLite: an FTS5 table (unicode61 tokenizer, diacritics removed) kept up to date by
-triggers, so every way a message or ticket is written is indexed. PostgreSQL: GIN
+SQLite: an FTS5 table of folded text (``rn_fold``, rnmail.folding registered on each
+connection) kept up to date by triggers, so every way a message or ticket is written is
+indexed. PostgreSQL: GIN
 expression indexes over ``to_tsvector('simple', rn_fold(...))``, where ``rn_fold`` lowercases
 and strips accents in plain SQL (no extension to install).
 """
@@ -17,8 +18,9 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-FOLD_FROM = "àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōùúûüūýÿžšł"
-FOLD_TO = "aaaaaaaccceeeeeeeiiiiinnooooooouuuuuyyzsl"
+# Every lowercase Latin letter with a diacritic (Latin-1 and Extended-A/B) and its base.
+FOLD_FROM = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿāăąćĉċčďēĕėęěĝğġģĥĩīĭįĵķĺļľńņňōŏőŕŗřśŝşšţťũūŭůűųŵŷźżžơưǎǐǒǔǖǘǚǜǟǡǧǩǫǭǰǵǹǻȁȃȅȇȉȋȍȏȑȓȕȗșțȟȧȩȫȭȯȱȳøłđħı"
+FOLD_TO = "aaaaaaceeeeiiiinooooouuuuyyaaaccccdeeeeegggghiiiijklllnnnooorrrssssttuuuuuuwyzzzouaiouuuuuaagkoojgnaaaeeiioorruusthaeooooyoldhi"
 
 
 def upgrade() -> None:
@@ -30,26 +32,27 @@ def upgrade() -> None:
         # rowid = message id for messages, minus the ticket id for a ticket's own subject
         op.execute("""CREATE TRIGGER search_message_insert AFTER INSERT ON message BEGIN
             INSERT INTO search_index(rowid, ticket_id, subject, body)
-            VALUES (new.id, new.ticket_id, new.subject, new.display_text); END""")
+            VALUES (new.id, new.ticket_id, rn_fold(new.subject), rn_fold(new.display_text)); END""")
         op.execute("""CREATE TRIGGER search_message_update AFTER UPDATE OF subject, display_text
             ON message BEGIN
-            UPDATE search_index SET subject = new.subject, body = new.display_text
+            UPDATE search_index SET subject = rn_fold(new.subject), body = rn_fold(new.display_text)
             WHERE rowid = new.id; END""")
         op.execute("""CREATE TRIGGER search_message_delete AFTER DELETE ON message BEGIN
             DELETE FROM search_index WHERE rowid = old.id; END""")
         op.execute("""CREATE TRIGGER search_ticket_insert AFTER INSERT ON ticket BEGIN
             INSERT INTO search_index(rowid, ticket_id, subject, body)
-            VALUES (-new.id, new.id, new.subject, ''); END""")
+            VALUES (-new.id, new.id, rn_fold(new.subject), ''); END""")
         op.execute("""CREATE TRIGGER search_ticket_update AFTER UPDATE OF subject ON ticket BEGIN
-            UPDATE search_index SET subject = new.subject WHERE rowid = -new.id; END""")
+            UPDATE search_index SET subject = rn_fold(new.subject) WHERE rowid = -new.id; END""")
         op.execute("INSERT INTO search_index(rowid, ticket_id, subject, body) "
-                   "SELECT id, ticket_id, subject, display_text FROM message")
+                   "SELECT id, ticket_id, rn_fold(subject), rn_fold(display_text) FROM message")
         op.execute("INSERT INTO search_index(rowid, ticket_id, subject, body) "
-                   "SELECT -id, id, subject, '' FROM ticket")
+                   "SELECT -id, id, rn_fold(subject), '' FROM ticket")
     else:
         op.execute(f"""CREATE FUNCTION rn_fold(value text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURNS NULL ON NULL INPUT
-            AS $$ SELECT translate(lower(value), '{FOLD_FROM}', '{FOLD_TO}') $$""")
+            AS $$ SELECT replace(replace(replace(translate(lower(value),
+                '{FOLD_FROM}', '{FOLD_TO}'), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') $$""")
         op.execute("CREATE INDEX ix_message_search ON message USING gin "
                    "(to_tsvector('simple', rn_fold(subject || ' ' || display_text)))")
         op.execute("CREATE INDEX ix_ticket_search ON ticket USING gin "
