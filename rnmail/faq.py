@@ -10,6 +10,7 @@ in front of the staff with every new ticket.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,33 +129,43 @@ def text_in(entry: FaqEntry, language: str, fallback: str) -> tuple[FaqText, boo
     raise RnmailError(f"FAQ entry #{entry.id} has no text")
 
 
-def best_matches(session: Session, text: str, limit: int = 3,
-                 published_only: bool = False) -> list[tuple[FaqEntry, float]]:
-    """The entries whose words best match ``text`` (question words count double)."""
-    words = {w for w in _WORD.findall(fold(text)) if w not in _STOPWORDS}
-    if not words:
-        return []
-    query = select(FaqEntry).options(selectinload(FaqEntry.texts))
-    if published_only:
-        query = query.where(FaqEntry.published.is_(True))
-    scored = []
-    for entry in session.scalars(query):
-        score = 0.0
-        for t in entry.texts:
-            question = set(_WORD.findall(fold(t.question)))
-            answer = set(_WORD.findall(fold(t.answer)))
-            score = max(score, 2 * len(words & question) + len(words & answer))
-        if score > 0:
-            scored.append((entry, score / len(words)))
-    scored.sort(key=lambda pair: (-pair[1], pair[0].id))
-    return scored[:limit]
+@dataclass(frozen=True)
+class FaqIndex:
+    """The entries with their words folded once, to match many mails against them."""
+
+    entries: list[tuple[FaqEntry, list[tuple[set[str], set[str]]]]]
+
+    @classmethod
+    def load(cls, session: Session, published_only: bool = False) -> FaqIndex:
+        query = select(FaqEntry).options(selectinload(FaqEntry.texts)).order_by(FaqEntry.id)
+        if published_only:
+            query = query.where(FaqEntry.published.is_(True))
+        return cls([(entry, [(_words(t.question), _words(t.answer)) for t in entry.texts])
+                    for entry in session.scalars(query)])
+
+    def best(self, text: str, limit: int = 3) -> list[tuple[FaqEntry, float]]:
+        """The entries whose words best match ``text`` (question words count double)."""
+        words = _words(text)
+        if not words or not self.entries:
+            return []
+        scored = []
+        for entry, texts in self.entries:
+            score = max((2 * len(words & q) + len(words & a) for q, a in texts), default=0)
+            if score > 0:
+                scored.append((entry, score / len(words)))
+        scored.sort(key=lambda pair: (-pair[1], pair[0].id))
+        return scored[:limit]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(fold(text)) if w not in _STOPWORDS}
 
 
 def search_entries(session: Session, query: str, limit: int = 10) -> list[dict[str, Any]]:
     if not _WORD.findall(fold(query)):
         raise RnmailError("search for at least one word of three letters or more")
     return [{**entry_detail(e), "score": round(s, 3)}
-            for e, s in best_matches(session, query, limit)]
+            for e, s in FaqIndex.load(session).best(query, limit)]
 
 
 def publish(session: Session, config: Config) -> list[Path]:

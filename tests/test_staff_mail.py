@@ -191,10 +191,10 @@ def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
         ticket = open_by_hand(session, desk.config.workflow, "fr", channel="phone",
                               requester="02/518.21.31", subject="Appel")
         from rnmail.ingest.parse import Limits, parse_message
-        from rnmail.ingest.respond import notify_staff
+        from rnmail.ingest.respond import StaffNotifier
         call = parse_message(corpus.simple("Appel", "Note d'appel", from_addr=MARIE),
                              Limits(max_attachment_bytes=10**6))
-        notify_staff(session, desk.config, ticket, call, "new")
+        StaffNotifier.load(session, desk.config).notify(session, ticket, call, "new")
     desk.send()
     [notification] = received(smtp_server, MARIE)
     imap.append("info", reply_to(notification, MARIE, "Réponse par mail ?"))
@@ -308,8 +308,10 @@ def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
     desk.close()
 
 
-@pytest.mark.parametrize("commands", ["#close\n#pending", "#close\n#close",
-                                      "#close\n#delegate legal", "#delegate legal\n#close\n#pending"])
+@pytest.mark.parametrize("commands", [
+    "#close\n#pending", "#close\n#close", "#close\n#delegate legal",
+    "#delegate legal\n#close\n#pending",
+])
 def test_commands_that_contradict_each_other_are_refused(
         desk: Desk, imap: Dovecot, smtp_server: SmtpServer, commands: str) -> None:
     from rnmail.faq import add_entry

@@ -37,7 +37,7 @@ from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
-from rnmail.ingest.respond import acknowledge, notify_staff, within_daily_limit
+from rnmail.ingest.respond import StaffNotifier, acknowledge, within_daily_limit
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
 from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
@@ -310,10 +310,11 @@ def _write(batch: Batch) -> None:
         if ok:
             acknowledge(batch.session, batch.config, d.ticket, d.parsed, address)
             d.acknowledged = True
-    for d in batch.to_notify:
-        assert d.ticket is not None
-        notify_staff(batch.session, batch.config, d.ticket, d.parsed,
-                     "new" if d.new_ticket else "reply")
+    if batch.to_notify:
+        notifier = StaffNotifier.load(batch.session, batch.config)
+        for d in batch.to_notify:
+            assert d.ticket is not None
+            notifier.notify(batch.session, d.ticket, d.parsed, "new" if d.new_ticket else "reply")
     assign_ids(batch.session)
     batch.session.flush()
 

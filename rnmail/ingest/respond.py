@@ -9,6 +9,7 @@ together or not at all.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import automatic_mails_today, enqueue
 from rnmail.dispatch.render import render
-from rnmail.faq import best_matches, text_in
+from rnmail.faq import FaqIndex, text_in
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Staff, Ticket
 
@@ -73,30 +74,44 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
     enqueue(session, compose(hd, draft), purpose="acknowledgement", ticket=ticket)
 
 
-def notify_staff(session: Session, config: Config, ticket: Ticket, mail: ParsedMail,
-                 event: str) -> int:
-    """Tell the staff of a new ticket or a requester's reply; returns how many were told.
+@dataclass(frozen=True)
+class StaffNotifier:
+    """Tells the staff of new tickets and replies, with the FAQ entries that may answer them.
 
-    Each member gets their own mail, whose Message-ID is signed for them: replying to it is
-    how they answer (see ``ingest.staff``). ``[workflow].notify = "assignee"`` limits it to
-    the ticket's assignee when it has one.
+    Loaded once per batch (the staff and the FAQ), used for each ticket. Each member gets
+    their own mail, whose Message-ID is signed for them: replying to it is how they answer
+    (see ``ingest.staff``). ``[workflow].notify = "assignee"`` limits it to the ticket's
+    assignee when it has one.
     """
-    staff = list(session.scalars(select(Staff).where(Staff.active.is_(True))))
-    if config.workflow.notify == "assignee" and ticket.assignee is not None:
-        staff = [ticket.assignee] if ticket.assignee.active else staff
-    hd = config.helpdesk
-    sender = f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr
-    matches = best_matches(session, f"{mail.subject}\n{mail.display_text}") if staff else []
-    for member in staff:
-        suggestions = [(entry.id, text_in(entry, member.language, hd.default_language)[0]
-                        .question) for entry, _score in matches]
-        rendered = render("notification", member.language, hd.default_language, {
-            "tag": hd.tag, "ticket": ticket, "event": event, "sender": sender,
-            "text": mail.display_text, "attachments": [a.filename for a in mail.attachments],
-            "faq": suggestions,
-        })
-        draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",
-                      ticket_id=ticket.id, generated=True, in_reply_to=mail.message_id)
-        enqueue(session, compose(hd, draft), purpose="notification", ticket=ticket,
-                kind="notification")
-    return len(staff)
+
+    config: Config
+    staff: list[Staff]
+    faq: FaqIndex
+
+    @classmethod
+    def load(cls, session: Session, config: Config) -> StaffNotifier:
+        staff = list(session.scalars(select(Staff).where(Staff.active.is_(True))
+                                     .order_by(Staff.id)))
+        return cls(config, staff, FaqIndex.load(session) if staff else FaqIndex([]))
+
+    def notify(self, session: Session, ticket: Ticket, mail: ParsedMail, event: str) -> int:
+        """Queue the notifications of ``event`` (new, reply, service); returns how many."""
+        staff = self.staff
+        if self.config.workflow.notify == "assignee" and ticket.assignee is not None:
+            staff = [ticket.assignee] if ticket.assignee.active else staff
+        hd = self.config.helpdesk
+        sender = f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr
+        matches = self.faq.best(f"{mail.subject}\n{mail.display_text}") if staff else []
+        for member in staff:
+            suggestions = [(entry.id, text_in(entry, member.language, hd.default_language)[0]
+                            .question) for entry, _score in matches]
+            rendered = render("notification", member.language, hd.default_language, {
+                "tag": hd.tag, "ticket": ticket, "event": event, "sender": sender,
+                "text": mail.display_text,
+                "attachments": [a.filename for a in mail.attachments], "faq": suggestions,
+            })
+            draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",
+                          ticket_id=ticket.id, generated=True, in_reply_to=mail.message_id)
+            enqueue(session, compose(hd, draft), purpose="notification", ticket=ticket,
+                    kind="notification")
+        return len(staff)

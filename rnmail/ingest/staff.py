@@ -27,7 +27,7 @@ from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
-from rnmail.ingest.respond import notify_staff
+from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tokens import verify_message_id
 
@@ -93,7 +93,7 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
                          raw_size=len(mail.raw))
         session.add(record)
     ticket.updated_at = utcnow()
-    notify_staff(session, config, ticket, mail, "service")
+    StaffNotifier.load(session, config).notify(session, ticket, mail, "service")
     log.info("second line answered ticket=%d service=%s", ticket.id, service.name)
     return record
 
