@@ -288,7 +288,8 @@ def include_object(
 ) -> bool:
     """What schema comparison looks at: not the full-text search objects of migration 0003,
     which are written in SQL because no model describes them."""
-    return not (name or "").startswith(("search_index", "ix_message_search", "ix_ticket_search"))
+    return not (name or "").startswith(
+        ("search_index", "search_vector", "ix_message_search", "ix_ticket_search"))
 
 
 class FaqEntry(Base):

@@ -1,7 +1,8 @@
 """Full-text search over tickets (subjects and message texts), accents folded.
 
 ``débloquer`` and ``debloquer`` find the same tickets. Every word must match (the last one
-may be the start of a word, as people type); results are the best-matching tickets first.
+may be the start of a word, as people type); the tickets with the most recent matching mail
+come first, as in a mail client.
 SQLite uses the FTS5 table kept by triggers, PostgreSQL GIN indexes over folded text (see
 migration 0003).
 """
@@ -23,13 +24,18 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def search_tickets(session: Session, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Tickets matching every word of ``query``, the most recent matching mail first."""
     words = _WORD.findall(fold(query))
     if not words:
         raise RnmailError("search for at least one word")
+    # Newest first lets both databases stop after the first hits instead of ranking every
+    # match of a common word: a few hits more than asked, as one ticket may match twice.
+    candidates = limit * 4
     if session.get_bind().dialect.name == "sqlite":
-        ids = _sqlite(session, words, limit)
+        hits = _sqlite(session, words, candidates)
     else:
-        ids = _postgresql(session, words, limit)
+        hits = _postgresql(session, words, candidates)
+    ids = list(dict.fromkeys(hits))[:limit]
     tickets = {t.id: t for t in session.scalars(
         select(Ticket).where(Ticket.id.in_(ids))
         .options(joinedload(Ticket.assignee), joinedload(Ticket.service)))}
@@ -37,29 +43,22 @@ def search_tickets(session: Session, query: str, limit: int = 50) -> list[dict[s
 
 
 def _sqlite(session: Session, words: list[str], limit: int) -> list[int]:
+    """Message rows (rowid = message id) newest first, then ticket subjects (rowid < 0)."""
     match = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
     rows = session.execute(text(
         "SELECT ticket_id FROM search_index WHERE search_index MATCH :match "
-        "GROUP BY ticket_id ORDER BY min(rank) LIMIT :limit"
+        "ORDER BY rowid DESC LIMIT :limit"
     ), {"match": match.strip(), "limit": limit})
     return [int(row[0]) for row in rows]
 
 
 def _postgresql(session: Session, words: list[str], limit: int) -> list[int]:
     tsquery = " & ".join([*words[:-1], f"{words[-1]}:*"])
-    rows = session.execute(text("""
-        WITH q AS (SELECT to_tsquery('simple', :tsquery) AS q),
-        hits AS (
-            SELECT m.ticket_id, ts_rank(to_tsvector('simple',
-                       rn_fold(m.subject || ' ' || m.display_text)), q.q) AS rank
-            FROM message m, q
-            WHERE to_tsvector('simple', rn_fold(m.subject || ' ' || m.display_text)) @@ q.q
-            UNION ALL
-            SELECT t.id, ts_rank(to_tsvector('simple', rn_fold(t.subject)), q.q)
-            FROM ticket t, q
-            WHERE to_tsvector('simple', rn_fold(t.subject)) @@ q.q
-        )
-        SELECT ticket_id FROM hits GROUP BY ticket_id ORDER BY max(rank) DESC, ticket_id DESC
-        LIMIT :limit
-    """), {"tsquery": tsquery, "limit": limit})
-    return [int(row[0]) for row in rows]
+    params = {"tsquery": tsquery, "limit": limit}
+    messages = session.execute(text(
+        "SELECT ticket_id FROM message WHERE search_vector @@ to_tsquery('simple', :tsquery) "
+        "ORDER BY id DESC LIMIT :limit"), params)
+    subjects = session.execute(text(
+        "SELECT id FROM ticket WHERE search_vector @@ to_tsquery('simple', :tsquery) "
+        "ORDER BY id DESC LIMIT :limit"), params)
+    return [int(row[0]) for row in messages] + [int(row[0]) for row in subjects]

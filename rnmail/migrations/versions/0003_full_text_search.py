@@ -7,7 +7,7 @@ Create Date: 2026-11-28
 SQLite: an FTS5 table of folded text (``rn_fold``, rnmail.folding registered on each
 connection) kept up to date by triggers, so every way a message or ticket is written is
 indexed. PostgreSQL: GIN
-expression indexes over ``to_tsvector('simple', rn_fold(...))``, where ``rn_fold`` lowercases
+indexes over stored ``to_tsvector('simple', rn_fold(...))`` columns, where ``rn_fold`` lowercases
 and strips accents in plain SQL (no extension to install).
 """
 
@@ -27,7 +27,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE search_index USING fts5("
-            "ticket_id UNINDEXED, subject, body, tokenize = 'unicode61 remove_diacritics 2')"
+            "ticket_id UNINDEXED, subject, body, prefix = '2 3', "
+            "tokenize = 'unicode61 remove_diacritics 2')"
         )
         # rowid = message id for messages, minus the ticket id for a ticket's own subject
         op.execute("""CREATE TRIGGER search_message_insert AFTER INSERT ON message BEGIN
@@ -53,10 +54,14 @@ def upgrade() -> None:
             LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURNS NULL ON NULL INPUT
             AS $$ SELECT replace(replace(replace(translate(lower(value),
                 '{FOLD_FROM}', '{FOLD_TO}'), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') $$""")
-        op.execute("CREATE INDEX ix_message_search ON message USING gin "
-                   "(to_tsvector('simple', rn_fold(subject || ' ' || display_text)))")
-        op.execute("CREATE INDEX ix_ticket_search ON ticket USING gin "
-                   "(to_tsvector('simple', rn_fold(subject)))")
+        # Stored vectors: matching uses the GIN index, and nothing is re-parsed per row.
+        op.execute("ALTER TABLE message ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
+                   "(to_tsvector('simple', rn_fold(coalesce(subject, '') || ' ' || "
+                   "coalesce(display_text, '')))) STORED")
+        op.execute("ALTER TABLE ticket ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
+                   "(to_tsvector('simple', rn_fold(coalesce(subject, '')))) STORED")
+        op.execute("CREATE INDEX ix_message_search ON message USING gin (search_vector)")
+        op.execute("CREATE INDEX ix_ticket_search ON ticket USING gin (search_vector)")
 
 
 def downgrade() -> None:
@@ -68,4 +73,6 @@ def downgrade() -> None:
     else:
         op.execute("DROP INDEX ix_ticket_search")
         op.execute("DROP INDEX ix_message_search")
+        op.execute("ALTER TABLE ticket DROP COLUMN search_vector")
+        op.execute("ALTER TABLE message DROP COLUMN search_vector")
         op.execute("DROP FUNCTION rn_fold(text)")
