@@ -289,7 +289,7 @@ def include_object(
     """What schema comparison looks at: not the full-text search objects of migration 0003,
     which are written in SQL because no model describes them."""
     return not (name or "").startswith(
-        ("search_index", "search_vector", "ix_message_search", "ix_ticket_search"))
+        ("search_index", "search_vector", "ix_message_search"))
 
 
 class FaqEntry(Base):

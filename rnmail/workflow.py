@@ -195,11 +195,12 @@ def open_by_hand(
     if category is not None:
         set_category(ticket, category, workflow)
     session.add(ticket)
-    if note and note.strip():
-        session.add(Message(ticket=ticket, direction="in", kind="correspondence",
-                            from_addr=who, from_name=requester_name, to_addrs=[], cc_addrs=[],
-                            subject=ticket.subject, date=utcnow(), text=note,
-                            display_text=note.strip(), mailbox=None))
+    # The call itself is the first message, note or not: the ticket's history (and search)
+    # starts with it.
+    session.add(Message(ticket=ticket, direction="in", kind="correspondence", from_addr=who,
+                        from_name=requester_name, to_addrs=[], cc_addrs=[],
+                        subject=ticket.subject, date=utcnow(), text=note or "",
+                        display_text=(note or "").strip(), mailbox=None))
     session.flush()
     return ticket
 

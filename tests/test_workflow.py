@@ -121,7 +121,7 @@ def test_life_cycle_commands(desk: Path) -> None:
     assert code == 1 and "closed; reopen it first" in err
     assert "reopened: open" in ok(desk, "ticket", "reopen", tid)
     messages = json.loads(ok(desk, "ticket", "show", tid, "--json"))["messages"]
-    assert [m["kind"] for m in messages] == ["comment"]
+    assert [m["kind"] for m in messages] == ["correspondence", "comment"]  # the call, the note
     for args in (("close", "999"), ("assign", tid, "ghost@rn.example")):
         code, _, err = run(desk, "ticket", *args)
         assert code == 1 and ("no ticket #999" in err or "no staff member" in err)
@@ -296,3 +296,23 @@ def test_a_pending_delegated_ticket_goes_back_to_the_second_line(desk: Path) -> 
                              extra_headers={"In-Reply-To": "<d1@citizen.example>"}), "2.eml")
     detail = json.loads(ok(desk, "ticket", "show", "1", "--json"))
     assert (detail["status"], detail["service"]) == ("delegated", "legal")
+
+
+def test_search_reads_on_until_enough_distinct_tickets(desk: Path, db_url: str) -> None:
+    from rnmail.search import search_tickets
+
+    drop(desk, corpus.simple("Attestation", "Bonjour, une attestation svp.",
+                             from_addr="old@citizen.example"), "0.eml")
+    drop(desk, corpus.simple("Attestation", "Bonjour, encore une attestation.",
+                             from_addr="new@citizen.example", message_id="<n0@citizen.example>"),
+         "1.eml")
+    for i in range(5):  # the newer ticket matches five times over
+        reply = corpus.simple("RE: [RN #2] Attestation", f"Relance {i} pour l'attestation.",
+                              from_addr="new@citizen.example",
+                              extra_headers={"In-Reply-To": "<n0@citizen.example>"})
+        drop(desk, reply, f"r{i}.eml")
+    db = Database(db_url)
+    with db.transaction() as session:
+        found = search_tickets(session, "attestation", limit=2, page_size=2)
+    db.dispose()
+    assert [t["id"] for t in found] == [2, 1]

@@ -30,7 +30,7 @@ def upgrade() -> None:
             "ticket_id UNINDEXED, subject, body, prefix = '2 3', "
             "tokenize = 'unicode61 remove_diacritics 2')"
         )
-        # rowid = message id for messages, minus the ticket id for a ticket's own subject
+        # rowid = message id: newest first is rowid order (every ticket has a message)
         op.execute("""CREATE TRIGGER search_message_insert AFTER INSERT ON message BEGIN
             INSERT INTO search_index(rowid, ticket_id, subject, body)
             VALUES (new.id, new.ticket_id, rn_fold(new.subject), rn_fold(new.display_text)); END""")
@@ -40,15 +40,8 @@ def upgrade() -> None:
             WHERE rowid = new.id; END""")
         op.execute("""CREATE TRIGGER search_message_delete AFTER DELETE ON message BEGIN
             DELETE FROM search_index WHERE rowid = old.id; END""")
-        op.execute("""CREATE TRIGGER search_ticket_insert AFTER INSERT ON ticket BEGIN
-            INSERT INTO search_index(rowid, ticket_id, subject, body)
-            VALUES (-new.id, new.id, rn_fold(new.subject), ''); END""")
-        op.execute("""CREATE TRIGGER search_ticket_update AFTER UPDATE OF subject ON ticket BEGIN
-            UPDATE search_index SET subject = rn_fold(new.subject) WHERE rowid = -new.id; END""")
         op.execute("INSERT INTO search_index(rowid, ticket_id, subject, body) "
                    "SELECT id, ticket_id, rn_fold(subject), rn_fold(display_text) FROM message")
-        op.execute("INSERT INTO search_index(rowid, ticket_id, subject, body) "
-                   "SELECT -id, id, rn_fold(subject), '' FROM ticket")
     else:
         op.execute(f"""CREATE FUNCTION rn_fold(value text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURNS NULL ON NULL INPUT
@@ -58,21 +51,15 @@ def upgrade() -> None:
         op.execute("ALTER TABLE message ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
                    "(to_tsvector('simple', rn_fold(coalesce(subject, '') || ' ' || "
                    "coalesce(display_text, '')))) STORED")
-        op.execute("ALTER TABLE ticket ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
-                   "(to_tsvector('simple', rn_fold(coalesce(subject, '')))) STORED")
         op.execute("CREATE INDEX ix_message_search ON message USING gin (search_vector)")
-        op.execute("CREATE INDEX ix_ticket_search ON ticket USING gin (search_vector)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for trigger in ("message_insert", "message_update", "message_delete", "ticket_insert",
-                        "ticket_update"):
+        for trigger in ("message_insert", "message_update", "message_delete"):
             op.execute(f"DROP TRIGGER search_{trigger}")
         op.execute("DROP TABLE search_index")
     else:
-        op.execute("DROP INDEX ix_ticket_search")
         op.execute("DROP INDEX ix_message_search")
-        op.execute("ALTER TABLE ticket DROP COLUMN search_vector")
         op.execute("ALTER TABLE message DROP COLUMN search_vector")
         op.execute("DROP FUNCTION rn_fold(text)")
