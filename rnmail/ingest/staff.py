@@ -1,14 +1,18 @@
-"""Staff: a help-desk member answering a notification by mail.
+"""Staff: a help-desk member answering a notification (or the second line a delegation).
 
 A mail counts as a staff action only when it proves it answers a notification sent to that
 staff member: it must reference the notification's Message-ID, whose signature (HMAC with
 ``helpdesk.secret``) names the staff member and the ticket, and come from that member's
-address. A forged ``From:`` without such a reference is an ordinary requester's mail.
+address. A forged ``From:`` without such a reference is an ordinary requester's mail. The
+same holds for a second-line service and the delegation mail sent to it.
 
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
-``#assign EMAIL``, ``#category NAME``, ``#type TYPE``); ``#comment`` makes the rest an
-internal note; any other text is relayed to the requester. Every command is checked before
+``#assign EMAIL``, ``#category NAME``, ``#type TYPE``); ``#faq N`` answers with an FAQ entry;
+``#comment`` makes the rest an internal note; any other text is relayed to the requester.
+Every command is checked, in order and against the status the earlier ones leave, before
 anything changes: one wrong command refuses the whole mail, and the staff member is told why.
+
+Next stage (for mail that is not a staff action): ``thread``.
 """
 
 from __future__ import annotations
