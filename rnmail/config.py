@@ -129,6 +129,63 @@ class OutboxConfig:
     max_attempts: int = 8
     retry_base_seconds: float = 60.0
     lease_seconds: float = 300.0
+    connections: int = 4  # SMTP connections used in parallel by one sender
+    messages_per_connection: int = 100  # then QUIT and reconnect (relays cap a session)
+    rate: float = 0.0  # messages per second for the whole installation; 0: no limit
+
+
+STATUS_STATES = ("operational", "degraded", "down")
+STATUS_LANGUAGES = ("nl", "fr", "de")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A part of the register's system with its own position on the status page."""
+
+    name: str
+    labels: dict[str, str]  # nl/fr/de (en optional) → label shown on the page
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels.get("fr") or self.name
+
+
+DEFAULT_COMPONENTS = (
+    Component("natural-persons", {
+        "nl": "Toegang tot de natuurlijke personen", "fr": "Accès aux personnes physiques",
+        "de": "Zugang zu natürlichen Personen", "en": "Access to natural persons"}),
+    Component("web-services", {
+        "nl": "Webdiensten", "fr": "Services web", "de": "Webdienste", "en": "Web services"}),
+)
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    public_dir: Path = Path("var/status")  # index.html, status.json, feed.atom
+    public_url: str = ""  # where public_dir is served (links in mails and the feed)
+    components: tuple[Component, ...] = DEFAULT_COMPONENTS
+    maintenance_state: str = "down"  # the position of components during maintenance
+    history_days: int = 30  # resolved incidents shown on the page
+
+    def component(self, name: str) -> Component:
+        for component in self.components:
+            if component.name == name:
+                return component
+        known = ", ".join(c.name for c in self.components)
+        raise ConfigError(f"unknown component {name!r} (known: {known})")
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    templates_dir: Path | None = None  # extra announcement templates, before the built-in ones
+    list_domain: str = ""  # List-Id: <group>.<list_domain>; default: the help desk's domain
+    contact: str = ""  # the contact line printed under every announcement
+    suppress_after_bounces: int = 3  # hard bounces before an address is suppressed
+
+
+@dataclass(frozen=True)
+class OperatorsConfig:
+    max_failures: int = 5  # failed passwords per operator name within lockout_minutes ...
+    lockout_minutes: int = 15  # ... lock that name out for this long
 
 
 @dataclass(frozen=True)
@@ -152,6 +209,9 @@ class Config:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     fax: FaxConfig = field(default_factory=FaxConfig)
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    operators: OperatorsConfig = field(default_factory=OperatorsConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:
         for box in self.mailboxes:
@@ -280,7 +340,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     base = cfg_path.parent
     top = _Table(raw, str(cfg_path), base)
     for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax",
-                "workflow"):
+                "workflow", "status", "dispatch", "operators"):
         top.used.add(key)
     top.check_unknown()
 
@@ -349,10 +409,14 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         max_attempts=ob.integer("max_attempts", 8),
         retry_base_seconds=ob.number("retry_base_seconds", 60.0),
         lease_seconds=ob.number("lease_seconds", 300.0),
+        connections=ob.integer("connections", 4),
+        messages_per_connection=ob.integer("messages_per_connection", 100),
+        rate=ob.number("rate", None) or 0.0,  # unset: no limit
     )
     ob.check_unknown()
-    if outbox.max_attempts < 1:
-        raise ConfigError("[outbox].max_attempts: must be at least 1")
+    for key in ("max_attempts", "connections", "messages_per_connection"):
+        if getattr(outbox, key) < 1:
+            raise ConfigError(f"[outbox].{key}: must be at least 1")
 
     fx = _Table(raw.get("fax", {}), "[fax]", base)
     fax = FaxConfig(
@@ -366,6 +430,26 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     fx.check_unknown()
     _check_patterns(fax)
 
+    dp = _Table(raw.get("dispatch", {}), "[dispatch]", base)
+    dispatch = DispatchConfig(
+        templates_dir=dp.path("templates_dir"),
+        list_domain=dp.text("list_domain", helpdesk.address.rsplit("@", 1)[-1]),
+        contact=dp.text("contact", f"{helpdesk.name} — {helpdesk.address} — {helpdesk.phone}"),
+        suppress_after_bounces=dp.integer("suppress_after_bounces", 3),
+    )
+    dp.check_unknown()
+    if dispatch.suppress_after_bounces < 1:
+        raise ConfigError("[dispatch].suppress_after_bounces: must be at least 1")
+
+    op = _Table(raw.get("operators", {}), "[operators]", base)
+    operators = OperatorsConfig(
+        max_failures=op.integer("max_failures", 5),
+        lockout_minutes=op.integer("lockout_minutes", 15),
+    )
+    op.check_unknown()
+    if operators.max_failures < 1 or operators.lockout_minutes < 1:
+        raise ConfigError("[operators]: max_failures and lockout_minutes must be at least 1")
+
     return Config(
         path=cfg_path,
         database=DatabaseConfig(url=_resolve_sqlite(url, base)),
@@ -376,6 +460,9 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         outbox=outbox,
         fax=fax,
         workflow=_workflow(raw.get("workflow", {}), base),
+        status=_status(raw.get("status", {}), base),
+        dispatch=dispatch,
+        operators=operators,
     )
 
 
@@ -434,6 +521,43 @@ def _workflow(data: Any, base: Path) -> WorkflowConfig:
     if not workflow.categories:
         raise ConfigError("[workflow].categories: at least one category")
     return workflow
+
+
+def _status(data: Any, base: Path) -> StatusConfig:
+    t = _Table(data, "[status]", base)
+    components = DEFAULT_COMPONENTS
+    if "component" in t.data:
+        t.used.add("component")
+        items = t.data["component"]
+        if not isinstance(items, list) or not items:
+            raise ConfigError("[status]: [[status.component]] must be a non-empty array of "
+                              "tables with name, nl, fr and de")
+        components = tuple(_component(item, i, base) for i, item in enumerate(items))
+        names = [c.name for c in components]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"[[status.component]]: names must be unique ({', '.join(names)})")
+    status = StatusConfig(
+        public_dir=t.path("public_dir", "var/status") or base,
+        public_url=t.text("public_url", "").rstrip("/"),
+        components=components,
+        maintenance_state=t.choice("maintenance_state", ("degraded", "down"), "down"),
+        history_days=t.integer("history_days", 30),
+    )
+    t.check_unknown()
+    return status
+
+
+def _component(data: Any, index: int, base: Path) -> Component:
+    t = _Table(data, f"[[status.component]] #{index + 1}", base)
+    name = t.text("name", _REQUIRED)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
+        raise ConfigError(f"{t.where}: name {name!r}: lower-case letters, digits and '-'")
+    labels = {lang: t.text(lang, _REQUIRED) for lang in STATUS_LANGUAGES}
+    english = t.text("en", "")
+    if english:
+        labels["en"] = english
+    t.check_unknown()
+    return Component(name, labels)
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

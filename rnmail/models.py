@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -242,8 +243,34 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A mailing's rows share one body (the personal headers are in ``raw``): see OutboxBody.
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcement.id"),
+                                                        index=True)
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_body.id"))
 
     ticket: Mapped[Ticket | None] = relationship()
+
+
+class OutboxBody(Base):
+    """The shared part of a mailing (MIME body after the personal headers), stored once per
+    language instead of once per recipient: a letter with a PDF to 589 municipalities is one
+    copy of the PDF, not 589."""
+
+    __tablename__ = "outbox_body"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SendThrottle(Base):
+    """The system-wide send rate: one row per limiter; every sender, whatever its process,
+    reserves its time slots here, so the rate holds for the whole installation."""
+
+    __tablename__ = "send_throttle"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)  # Unix time of the next free slot
 
 
 class Bounce(Base):
@@ -283,13 +310,180 @@ class QuarantinedMessage(Base):
     result: Mapped[str | None] = mapped_column(Text)
 
 
+class UserGroup(Base):
+    """An address list (municipalities, police zones, notaries, ...) announcements go to."""
+
+    __tablename__ = "user_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list[GroupMember]] = relationship(
+        back_populates="group", order_by="GroupMember.email", cascade="all, delete-orphan"
+    )
+
+
+class GroupMember(Base):
+    """One address of a user group, with the language it is written to."""
+
+    __tablename__ = "group_member"
+    __table_args__ = (UniqueConstraint("group_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("user_group.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(32))
+
+    group: Mapped[UserGroup] = relationship(back_populates="members")
+
+
+class Suppression(Base):
+    """An address no announcement is sent to any more (too many hard bounces)."""
+
+    __tablename__ = "suppression"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Operator(Base):
+    """Technical staff allowed to change the system status and send announcements."""
+
+    __tablename__ = "operator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what and when: status changes, maintenance, announcements, refused logins."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)  # operator name or "scheduler"
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recipients: Mapped[int | None] = mapped_column(Integer)
+    success: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ComponentState(Base):
+    """The position set by hand for one component of the register's system."""
+
+    __tablename__ = "component_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # operational | degraded | down
+    comment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language → text
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Incident(Base):
+    """An unplanned outage: from the first component leaving ``operational`` until all are
+    back; its updates are the history shown on the status page."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    updates: Mapped[list[IncidentUpdate]] = relationship(
+        back_populates="incident", order_by="IncidentUpdate.id", cascade="all, delete-orphan"
+    )
+
+
+class IncidentUpdate(Base):
+    __tablename__ = "incident_update"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"),
+                                             index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16))
+    components: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    operator: Mapped[str | None] = mapped_column(String(64))
+
+    incident: Mapped[Incident] = relationship(back_populates="updates")
+
+
+class IncidentTicket(Base):
+    """A ticket received while an incident was open: its requester is told when it ends."""
+
+    __tablename__ = "incident_ticket"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Maintenance(Base):
+    """Planned maintenance: its components count as down between ``starts_at`` and
+    ``ends_at`` (derived from the times, whether or not a scheduler job ran)."""
+
+    __tablename__ = "maintenance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    components: Mapped[list[str]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    remind_seconds: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|cancelled
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Announcement(Base):
+    """One mailing: an outage notice, a maintenance step or a document sent to user groups.
+
+    ``step_key`` names a notification step once and for all (``maintenance:7:reminder``):
+    the unique constraint is what keeps a restart, a retry or a second instance from sending
+    it twice.
+    """
+
+    __tablename__ = "announcement"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    step_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    template: Mapped[str] = mapped_column(String(100))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    maintenance_id: Mapped[int | None] = mapped_column(ForeignKey("maintenance.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    operator: Mapped[str | None] = mapped_column(String(64))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def include_object(
     obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any
 ) -> bool:
     """What schema comparison looks at: not the full-text search objects of migration 0003,
-    which are written in SQL because no model describes them."""
+    which are written in SQL because no model describes them, nor APScheduler's job table
+    (created by migration 0005 in APScheduler's own shape)."""
     return not (name or "").startswith(
-        ("search_index", "search_vector", "ix_message_search"))
+        ("search_index", "search_vector", "ix_message_search", "apscheduler_jobs",
+         "ix_apscheduler_jobs"))
 
 
 class FaqEntry(Base):
