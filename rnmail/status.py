@@ -54,8 +54,10 @@ def localized(texts: dict[str, str], language: str) -> Localized | None:
 
 def comment_texts(common: str | None, per_language: dict[str, str | None]) -> dict[str, str]:
     """One comment for all languages, overridden by the ones written per language."""
-    texts = {lang: common.strip() for lang in STATUS_LANGUAGES} if common and common.strip() else {}
-    texts.update({lang: text.strip() for lang, text in per_language.items() if text and text.strip()})
+    common = (common or "").strip()
+    texts = {lang: common for lang in STATUS_LANGUAGES} if common else {}
+    texts.update({lang: text.strip() for lang, text in per_language.items()
+                  if text and text.strip()})
     return texts
 
 
