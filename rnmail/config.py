@@ -525,7 +525,7 @@ def _workflow(data: Any, base: Path) -> WorkflowConfig:
 
 def _status(data: Any, base: Path) -> StatusConfig:
     t = _Table(data, "[status]", base)
-    components = DEFAULT_COMPONENTS
+    components: tuple[Component, ...] = DEFAULT_COMPONENTS
     if "component" in t.data:
         t.used.add("component")
         items = t.data["component"]
