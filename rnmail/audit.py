@@ -1,0 +1,56 @@
+"""The audit log: who changed the status, planned or cancelled maintenance, sent an
+announcement, or failed to log in — written in the same transaction as the act itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail.models import AuditEvent
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    recipients: int | None = None,
+    success: bool = True,
+) -> AuditEvent:
+    event = AuditEvent(actor=actor, action=action, detail=detail or {},
+                       recipients=recipients, success=success)
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session,
+    limit: int = 100,
+    action: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditEvent]:
+    """The newest events first."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    return list(session.scalars(query))
+
+
+def event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "detail": event.detail,
+        "recipients": event.recipients,
+        "success": event.success,
+    }

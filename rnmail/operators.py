@@ -1,0 +1,110 @@
+"""Operators: the technical staff allowed to change the status and send announcements.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second profile) and
+re-hashed on login when those defaults change. Every refused password is written to the
+audit log in its own transaction, so the record survives the refused command; a name with
+``max_failures`` refusals within ``lockout_minutes`` is locked for that long, whatever the
+password, so a password cannot be guessed faster than that.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rnmail import audit
+from rnmail.config import OperatorsConfig
+from rnmail.db import Database
+from rnmail.errors import NotFound, RnmailError
+from rnmail.models import AuditEvent, Operator, utcnow
+
+HASHER = PasswordHasher()
+MIN_PASSWORD = 10
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Verified when the name is unknown, so a refusal costs the same time either way.
+_DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+
+class AuthenticationFailed(RnmailError):
+    """Wrong operator name or password, or too many failures."""
+
+
+def add_operator(session: Session, name: str, password: str) -> Operator:
+    if not _NAME.fullmatch(name):
+        raise RnmailError(f"operator name {name!r}: letters, digits, '.', '_' or '-'")
+    if session.scalar(select(Operator).where(Operator.name == name)):
+        raise RnmailError(f"operator {name!r} already exists")
+    operator = Operator(name=name, password_hash=HASHER.hash(_checked(password)))
+    session.add(operator)
+    audit.record(session, name, "operator-add", {"operator": name})
+    return operator
+
+
+def change_password(session: Session, name: str, password: str) -> None:
+    operator = get_operator(session, name)
+    operator.password_hash = HASHER.hash(_checked(password))
+    operator.password_changed_at = utcnow()
+    operator.active = True
+    audit.record(session, name, "operator-passwd", {"operator": name})
+
+
+def disable_operator(session: Session, name: str) -> None:
+    get_operator(session, name).active = False
+    audit.record(session, name, "operator-disable", {"operator": name})
+
+
+def get_operator(session: Session, name: str) -> Operator:
+    operator = session.scalar(select(Operator).where(Operator.name == name))
+    if operator is None:
+        raise NotFound(f"no operator {name!r}")
+    return operator
+
+
+def list_operators(session: Session) -> list[Operator]:
+    return list(session.scalars(select(Operator).order_by(Operator.name)))
+
+
+def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str) -> str:
+    """Check ``name``'s password; returns the name, or raises ``AuthenticationFailed``."""
+    window_start = utcnow() - timedelta(minutes=cfg.lockout_minutes)
+    with db.transaction() as session:
+        failures = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "login-failed", AuditEvent.actor == name[:64],
+                AuditEvent.at >= window_start))
+        if failures and failures >= cfg.max_failures:
+            audit.record(session, name[:64], "login-locked", success=False)
+            locked = True
+        else:
+            locked = False
+            operator = session.scalar(
+                select(Operator).where(Operator.name == name, Operator.active.is_(True)))
+            if _verify(operator.password_hash if operator else _DUMMY_HASH, password) and (
+                    operator is not None):
+                if HASHER.check_needs_rehash(operator.password_hash):
+                    operator.password_hash = HASHER.hash(password)
+                return operator.name
+            audit.record(session, name[:64], "login-failed", success=False)
+    if locked:
+        raise AuthenticationFailed(
+            f"too many failed passwords for {name!r}: locked for {cfg.lockout_minutes} minutes"
+            " (see `rnmail audit --action login-failed`)")
+    raise AuthenticationFailed("wrong operator name or password (the attempt is logged)")
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _checked(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise RnmailError(f"the password must have at least {MIN_PASSWORD} characters")
+    return password
