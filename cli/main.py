@@ -40,11 +40,11 @@ def init(app: App) -> None:
 
 
 def _register() -> None:
-    from cli import archive, faq, mail, operator, team, ticket
+    from cli import archive, faq, lists, mail, operator, team, ticket
 
     for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
-                  operator.audit):
+                  operator.audit, lists.lists):
         main.add_command(group)
 
 

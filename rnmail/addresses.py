@@ -1,8 +1,9 @@
-"""Whether an address taken from received mail can be written to at all.
+"""Whether an address can be written to at all.
 
-Requesters' addresses come from headers anyone can forge or mangle; before rnmail answers
-one it must be a syntactically valid, ASCII-routable address (IDNA domains are converted).
-No DNS is asked: deliverability is the mail server's business, and bounces are tracked.
+Requesters' addresses come from headers anyone can forge or mangle, and address lists come
+from spreadsheets; before rnmail writes to one it must be a syntactically valid,
+ASCII-routable address (IDNA domains are converted). No DNS is asked: deliverability is the
+mail server's business, and bounces are tracked.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 
 
-def deliverable_address(address: str) -> str | None:
-    """The address in the form to write to (``a@xn--mller-kva.example``), or None."""
+def check_address(address: str) -> tuple[str | None, str | None]:
+    """``(address in the form to write to, None)``, or ``(None, why it is refused)``."""
     try:
         checked = validate_email(
             address,
@@ -19,6 +20,11 @@ def deliverable_address(address: str) -> str | None:
             allow_smtputf8=False,  # no SMTPUTF8 guarantee on the relay: answer by fax/phone
             test_environment=True,  # permits the reserved .test domain of demo data and tests
         )
-    except EmailNotValidError:
-        return None
-    return checked.ascii_email or checked.normalized
+    except EmailNotValidError as exc:
+        return None, str(exc)
+    return checked.ascii_email or checked.normalized, None
+
+
+def deliverable_address(address: str) -> str | None:
+    """The address in the form to write to (``a@xn--mller-kva.example``), or None."""
+    return check_address(address)[0]

@@ -180,6 +180,7 @@ class DispatchConfig:
     list_domain: str = ""  # List-Id: <group>.<list_domain>; default: the help desk's domain
     contact: str = ""  # the contact line printed under every announcement
     suppress_after_bounces: int = 3  # hard bounces before an address is suppressed
+    lists_dir: Path = Path("lists")  # the group CSV files `lists import` reads by default
 
 
 @dataclass(frozen=True)
@@ -436,6 +437,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         list_domain=dp.text("list_domain", helpdesk.address.rsplit("@", 1)[-1]),
         contact=dp.text("contact", f"{helpdesk.name} — {helpdesk.address} — {helpdesk.phone}"),
         suppress_after_bounces=dp.integer("suppress_after_bounces", 3),
+        lists_dir=dp.path("lists_dir", "lists") or base,
     )
     dp.check_unknown()
     if dispatch.suppress_after_bounces < 1:

@@ -1,0 +1,197 @@
+"""User groups: the address lists announcements go to (``lists/*.csv``), and bounced
+addresses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.config import LANGUAGES
+
+_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def lists() -> None:
+    """User groups (address lists): import, check, show and edit them; bounced addresses."""
+
+
+def _files(app: App, files: tuple[Path, ...]) -> list[Path]:
+    from rnmail.groups import list_files
+
+    return list(files) if files else list_files(app.config.dispatch.lists_dir)
+
+
+@lists.command("import")
+@click.argument("files", nargs=-1, type=_FILES)
+@pass_app
+@handle_errors
+def lists_import(app: App, files: tuple[Path, ...]) -> None:
+    """Replace each group's members with its CSV file (default: every *.csv of
+    [dispatch].lists_dir). Nothing is imported unless every file is correct."""
+    from rnmail.groups import ListProblems, import_lists
+
+    paths = _files(app, files)
+    try:
+        results = import_lists(app.ready_db(), paths)
+    except ListProblems as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise
+    for r in results:
+        click.echo(f"{r.group}: {r.total} member(s) ({r.added} added, {r.updated} updated, "
+                   f"{r.removed} removed){' — new group' if r.created else ''}")
+
+
+@lists.command("validate")
+@click.argument("files", nargs=-1, type=_FILES)
+@pass_app
+@handle_errors
+def lists_validate(app: App, files: tuple[Path, ...]) -> None:
+    """Check CSV files (default: every *.csv of [dispatch].lists_dir) without importing:
+    addresses, duplicates, languages, columns. Exit status 1 if anything is wrong."""
+    from rnmail.errors import RnmailError
+    from rnmail.groups import validate_lists
+
+    paths = _files(app, files)
+    listed, problems = validate_lists(paths)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        bad = len({p.path for p in problems})
+        raise RnmailError(f"{len(problems)} problem(s) in {bad} of {len(paths)} file(s)")
+    for f in listed:
+        click.echo(f"{f.path}: {f.group}, {len(f.entries)} address(es), ok")
+
+
+@lists.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def lists_list(app: App, as_json: bool) -> None:
+    """The groups with their member counts."""
+    from rnmail.groups import list_groups
+
+    with app.ready_db().transaction() as session:
+        rows = list_groups(session)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        languages = ", ".join(f"{lang} {n}" for lang, n in row["languages"].items())
+        click.echo(f"{row['name']:<24} {row['members']:>6}  {languages}")
+
+
+@lists.command("show")
+@click.argument("group")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def lists_show(app: App, group: str, as_json: bool) -> None:
+    """The members of a group."""
+    from rnmail.groups import list_members
+
+    with app.ready_db().transaction() as session:
+        rows = list_members(session, group)
+    if as_json:
+        emit_json(rows)
+        return
+    width = max([len(r["email"]) for r in rows] + [5])
+    click.echo(f"{'email':<{width}}  lang  {'code':<6} name / organisation")
+    for r in rows:
+        who = " / ".join(x for x in (r["name"], r["organisation"]) if x)
+        click.echo(f"{r['email']:<{width}}  {r['language']:<4}  {r['code'] or '':<6} {who}")
+    click.echo(f"{len(rows)} member(s)")
+
+
+@lists.command("add")
+@click.argument("group")
+@click.argument("email")
+@click.option("--name", required=True, help="Name of the person or office.")
+@click.option("--language", type=click.Choice(LANGUAGES), required=True,
+              help="The language it is written to.")
+@click.option("--organisation", help="E.g. \"Commune de Namur\".")
+@click.option("--code", help="E.g. the NIS code of a municipality.")
+@click.option("--create", is_flag=True, help="Create the group if it does not exist.")
+@pass_app
+@handle_errors
+def lists_add(app: App, group: str, email: str, name: str, language: str,
+              organisation: str | None, code: str | None, create: bool) -> None:
+    """Add an address to a group."""
+    from rnmail.groups import add_member
+
+    with app.ready_db().transaction() as session:
+        member = add_member(session, group, email, name, language, organisation, code, create)
+        click.echo(f"{member.email} ({member.language}) added to {group}")
+
+
+@lists.command("remove")
+@click.argument("group")
+@click.argument("email")
+@pass_app
+@handle_errors
+def lists_remove(app: App, group: str, email: str) -> None:
+    """Take an address out of a group."""
+    from rnmail.groups import remove_member
+
+    with app.ready_db().transaction() as session:
+        address = remove_member(session, group, email)
+    click.echo(f"{address} removed from {group}")
+
+
+@lists.command("export")
+@click.argument("group")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_app
+@handle_errors
+def lists_export(app: App, group: str, out: Path | None) -> None:
+    """A group as CSV (email,name,language,organisation,code), ready to import again."""
+    from rnmail.groups import export_group
+
+    with app.ready_db().transaction() as session:
+        text = export_group(session, group)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"{group} written to {out}", err=True)
+
+
+@lists.command("bounced")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def lists_bounced(app: App, as_json: bool) -> None:
+    """Suppressed addresses: too many hard bounces, no more announcements."""
+    from rnmail.groups import bounced
+
+    with app.ready_db().transaction() as session:
+        rows = bounced(session)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        groups = ", ".join(r["groups"]) or "no group"
+        click.echo(f"{r['email']}  {r['hard_bounces']} hard bounce(s)  since "
+                   f"{r['suppressed_at'][:16]}  [{groups}]  {r['reason']}")
+    click.echo(f"{len(rows)} suppressed address(es)")
+
+
+@lists.command("unsuppress")
+@click.argument("email")
+@pass_app
+@handle_errors
+def lists_unsuppress(app: App, email: str) -> None:
+    """Let announcements reach a suppressed address again (its next hard bounce suppresses
+    it anew)."""
+    from rnmail.groups import unsuppress
+
+    with app.ready_db().transaction() as session:
+        address = unsuppress(session, email)
+    click.echo(f"{address} is no longer suppressed")

@@ -1,0 +1,520 @@
+"""User groups: the address lists announcements go to, and the addresses that bounce.
+
+A group (``municipalities``, ``police-zones``, ...) is imported from a CSV file named after
+it (``lists/police-zones.csv``); the database is the source of truth afterwards. Every file
+is checked completely before anything is written: an import with a single problem in any of
+its files imports nothing and reports every problem with its file and line.
+
+Addresses are stored lower-cased, in the form rnmail writes to (IDNA domains in ASCII), as
+everywhere else in rnmail. An address whose mail bounced permanently
+``[dispatch].suppress_after_bounces`` times is *suppressed*: announcements skip it until
+``lists unsuppress``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rnmail.addresses import check_address
+from rnmail.config import LANGUAGES
+from rnmail.db import Database
+from rnmail.errors import NotFound, RnmailError
+from rnmail.models import Bounce, GroupMember, Suppression, UserGroup, utcnow
+
+GROUP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+COLUMNS = ("email", "name", "language", "organisation", "code")
+REQUIRED_COLUMNS = ("email", "name", "language")
+# Column sizes of GroupMember: longer values are refused before PostgreSQL would.
+MAX_LENGTHS = {"email": 320, "name": 200, "organisation": 200, "code": 32}
+MAX_GROUP_NAME = 64
+
+
+class ListProblems(RnmailError):
+    """One or more list files are wrong; ``problems`` holds every one, ``file:line: what``."""
+
+    def __init__(self, problems: Sequence[Problem], files: int) -> None:
+        self.problems = list(problems)
+        bad = len({p.path for p in self.problems})
+        super().__init__(
+            f"nothing imported: {len(self.problems)} problem(s) in {bad} of {files} file(s)"
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One address of a list file, checked and normalised."""
+
+    line: int
+    email: str
+    name: str
+    language: str
+    organisation: str | None
+    code: str | None
+
+
+@dataclass
+class ListFile:
+    """A list file as read: its group, its entries and what is wrong with it."""
+
+    path: Path
+    group: str
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    group: str
+    added: int
+    updated: int
+    removed: int
+    total: int
+    created: bool  # the group did not exist before
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address an announcement goes to, with the group it was taken from."""
+
+    email: str
+    name: str
+    language: str
+    organisation: str | None
+    code: str | None
+    group: str
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def group_name_problem(name: str) -> str | None:
+    if not GROUP_NAME_RE.match(name) or len(name) > MAX_GROUP_NAME:
+        return (f"group name {name!r} must be lower-case letters, digits and '-', "
+                f"starting with a letter or digit, at most {MAX_GROUP_NAME} characters")
+    return None
+
+
+def read_list(path: Path) -> ListFile:
+    """Read and check one list file; its problems are in the result, never raised.
+
+    UTF-8 (a BOM is tolerated), ``,`` or ``;`` between fields (Excel in Belgium writes
+    ``;``), header names in any case, unknown columns ignored, blank lines skipped.
+    """
+    listed = ListFile(path=path, group=path.stem)
+    shown = str(path)
+
+    def problem(line: int | None, message: str) -> None:
+        listed.problems.append(Problem(shown, line, message))
+
+    name_problem = group_name_problem(path.stem)
+    if name_problem:
+        problem(None, name_problem + " (the group is named after the file)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem(None, f"cannot read: {exc.strerror or exc}")
+        return listed
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem(line, "not UTF-8 text (save the sheet as \"CSV UTF-8\")")
+        return listed
+    if not text.strip():
+        problem(None, "empty file: a header line (email, name, language, ...) is needed")
+        return listed
+
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header: list[str] = []
+        for header in reader:
+            if any(cell.strip() for cell in header):
+                break
+        header_line = reader.line_num
+        columns = [cell.strip().lower() for cell in header]
+        doubled = sorted({c for c in columns if c and columns.count(c) > 1})
+        if doubled:
+            problem(header_line, f"column(s) given twice: {', '.join(doubled)}")
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            problem(header_line, f"no {', '.join(repr(c) for c in missing)} column in the "
+                    f"header ({', '.join(columns)}); expected at least "
+                    f"{', '.join(REQUIRED_COLUMNS)}")
+        if doubled or missing:
+            return listed
+        index = {c: columns.index(c) for c in COLUMNS if c in columns}
+        first_line: dict[str, int] = {}
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            entry = _entry(reader.line_num, cells, index, first_line, problem)
+            if entry is not None:
+                listed.entries.append(entry)
+    except csv.Error as exc:
+        problem(reader.line_num, f"malformed CSV: {exc}")
+    return listed
+
+
+def _entry(line: int, cells: list[str], index: dict[str, int], first_line: dict[str, int],
+           problem: Callable[[int | None, str], None]) -> Entry | None:
+    def cell(column: str) -> str:
+        at = index.get(column)
+        return cells[at].strip() if at is not None and at < len(cells) else ""
+
+    ok = True
+    raw_email = cell("email")
+    email: str | None = None
+    if not raw_email:
+        problem(line, "missing email")
+        ok = False
+    else:
+        email, why = check_address(raw_email)
+        if email is None:
+            problem(line, f"invalid address {raw_email!r}: {why}")
+            ok = False
+        else:
+            email = email.lower()
+            if email in first_line:
+                problem(line, f"duplicate address {email} (first on line {first_line[email]})")
+                ok = False
+            else:
+                first_line[email] = line
+    language = cell("language").lower()
+    if not language:
+        problem(line, "missing language (fr, nl, de or en)")
+        ok = False
+    elif language not in LANGUAGES:
+        problem(line, f"unknown language {language!r} (fr, nl, de or en)")
+        ok = False
+    values = {c: cell(c) for c in ("name", "organisation", "code")}
+    for column, limit in MAX_LENGTHS.items():
+        value = raw_email if column == "email" else values[column]
+        if len(value) > limit:
+            problem(line, f"{column} longer than {limit} characters")
+            ok = False
+    if not ok or email is None:
+        return None
+    return Entry(line=line, email=email, name=values["name"], language=language,
+                 organisation=values["organisation"] or None, code=values["code"] or None)
+
+
+def list_files(directory: Path) -> list[Path]:
+    """The ``*.csv`` files of a lists directory, by name."""
+    if not directory.is_dir():
+        raise NotFound(f"lists directory {directory} does not exist")
+    files = sorted(p for p in directory.glob("*.csv") if p.is_file())
+    if not files:
+        raise NotFound(f"no *.csv file in {directory}")
+    return files
+
+
+def validate_lists(paths: Sequence[Path]) -> tuple[list[ListFile], list[Problem]]:
+    """Read every file; the problems of all of them, including two files for one group."""
+    listed = [read_list(path) for path in paths]
+    problems = [p for f in listed for p in f.problems]
+    seen: dict[str, Path] = {}
+    for f in listed:
+        if f.group in seen and seen[f.group].resolve() != f.path.resolve():
+            problems.append(Problem(str(f.path), None,
+                                    f"group {f.group!r} also comes from {seen[f.group]}"))
+        seen.setdefault(f.group, f.path)
+    return listed, problems
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def import_lists(db: Database, paths: Sequence[Path]) -> list[ImportResult]:
+    """Replace each group's members with its file's, all files in one transaction.
+
+    Nothing is written unless every file is correct: otherwise ``ListProblems`` carries the
+    whole report.
+    """
+    if not paths:
+        raise RnmailError("no list file given")
+    listed, problems = validate_lists(paths)
+    if problems:
+        raise ListProblems(problems, len(paths))
+    unique: dict[str, ListFile] = {}
+    for f in listed:
+        unique.setdefault(f.group, f)  # the same file given twice
+    results = []
+    with db.transaction() as session:
+        for f in unique.values():
+            results.append(_replace_members(session, f))
+    return results
+
+
+def _replace_members(session: Session, listed: ListFile) -> ImportResult:
+    group = session.scalars(select(UserGroup).where(UserGroup.name == listed.group)).first()
+    created = group is None
+    if group is None:
+        group = UserGroup(name=listed.group)
+        session.add(group)
+        session.flush()
+    existing = {m.email: m for m in session.scalars(
+        select(GroupMember).where(GroupMember.group_id == group.id))}
+    added = updated = 0
+    for entry in listed.entries:
+        member = existing.pop(entry.email, None)
+        if member is None:
+            session.add(GroupMember(group_id=group.id, email=entry.email, name=entry.name,
+                                    language=entry.language, organisation=entry.organisation,
+                                    code=entry.code))
+            added += 1
+            continue
+        values = (entry.name, entry.language, entry.organisation, entry.code)
+        if (member.name, member.language, member.organisation, member.code) != values:
+            member.name, member.language, member.organisation, member.code = values
+            updated += 1
+    for member in existing.values():
+        session.delete(member)
+    removed = len(existing)
+    if added or updated or removed:
+        group.updated_at = utcnow()
+    session.flush()
+    return ImportResult(group=listed.group, added=added, updated=updated, removed=removed,
+                        total=len(listed.entries), created=created)
+
+
+def _known_groups(session: Session) -> str:
+    names = list(session.scalars(select(UserGroup.name).order_by(UserGroup.name)))
+    return ", ".join(names) if names else "none; import them with `rnmail lists import`"
+
+
+def find_group(session: Session, name: str) -> UserGroup:
+    group = session.scalars(select(UserGroup).where(UserGroup.name == name)).first()
+    if group is None:
+        raise NotFound(f"no group {name!r} (known: {_known_groups(session)})")
+    return group
+
+
+def _address(email: str) -> str:
+    address, why = check_address(email.strip())
+    if address is None:
+        raise RnmailError(f"{email!r} is not a valid mail address: {why}")
+    return address.lower()
+
+
+def add_member(session: Session, group_name: str, email: str, name: str, language: str,
+               organisation: str | None = None, code: str | None = None,
+               create: bool = False) -> GroupMember:
+    """Add one address to a group; an unknown group is refused unless ``create``."""
+    if language not in LANGUAGES:
+        raise RnmailError(f"unknown language {language!r} (fr, nl, de or en)")
+    address = _address(email)
+    group = session.scalars(select(UserGroup).where(UserGroup.name == group_name)).first()
+    if group is None:
+        if not create:
+            raise NotFound(f"no group {group_name!r} (known: {_known_groups(session)}); "
+                           f"--create makes it")
+        problem = group_name_problem(group_name)
+        if problem:
+            raise RnmailError(problem)
+        group = UserGroup(name=group_name)
+        session.add(group)
+        session.flush()
+    already = session.scalars(select(GroupMember).where(
+        GroupMember.group_id == group.id, GroupMember.email == address)).first()
+    if already is not None:
+        raise RnmailError(f"{address} is already in group {group_name!r}")
+    for column, value in (("name", name), ("organisation", organisation), ("code", code)):
+        if value and len(value) > MAX_LENGTHS[column]:
+            raise RnmailError(f"{column} longer than {MAX_LENGTHS[column]} characters")
+    member = GroupMember(group_id=group.id, email=address, name=name, language=language,
+                         organisation=organisation or None, code=code or None)
+    session.add(member)
+    group.updated_at = utcnow()
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, group_name: str, email: str) -> str:
+    """Take an address out of a group; returns the address as stored."""
+    group = find_group(session, group_name)
+    address = email.strip().lower()
+    member = session.scalars(select(GroupMember).where(
+        GroupMember.group_id == group.id, GroupMember.email == address)).first()
+    if member is None:
+        raise NotFound(f"{address} is not in group {group_name!r}")
+    session.delete(member)
+    group.updated_at = utcnow()
+    session.flush()
+    return address
+
+
+def _member_dict(m: GroupMember) -> dict[str, Any]:
+    return {"email": m.email, "name": m.name, "language": m.language,
+            "organisation": m.organisation, "code": m.code}
+
+
+def list_members(session: Session, group_name: str) -> list[dict[str, Any]]:
+    """The group's members by address: email, name, language, organisation, code."""
+    group = find_group(session, group_name)
+    rows = session.scalars(select(GroupMember).where(GroupMember.group_id == group.id)
+                           .order_by(GroupMember.email))
+    return [_member_dict(m) for m in rows]
+
+
+def export_group(session: Session, group_name: str) -> str:
+    """The group as a CSV file ``lists import`` reads back to the same members."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for m in list_members(session, group_name):
+        writer.writerow([m[c] or "" for c in COLUMNS])
+    return out.getvalue()
+
+
+def list_groups(session: Session) -> list[dict[str, Any]]:
+    """Every group by name, with its member count and the count per language."""
+    counts: dict[int, Counter[str]] = {}
+    for group_id, language, n in session.execute(
+        select(GroupMember.group_id, GroupMember.language, func.count())
+        .group_by(GroupMember.group_id, GroupMember.language)
+    ):
+        counts.setdefault(group_id, Counter())[language] = n
+    rows = []
+    for group in session.scalars(select(UserGroup).order_by(UserGroup.name)):
+        languages = counts.get(group.id, Counter())
+        rows.append({
+            "name": group.name,
+            "members": sum(languages.values()),
+            "languages": {lang: languages[lang] for lang in LANGUAGES if languages[lang]},
+            "updated_at": group.updated_at.isoformat(),
+        })
+    return rows
+
+
+def recipients(session: Session, group_names: Sequence[str]) -> list[Recipient]:
+    """The members of the groups, each address once: the first group given that holds it
+    wins; groups in the order given, addresses by address within a group. Suppressed
+    addresses are included (see ``suppressed_addresses``)."""
+    groups: list[UserGroup] = []
+    unknown: list[str] = []
+    for name in dict.fromkeys(group_names):
+        group = session.scalars(select(UserGroup).where(UserGroup.name == name)).first()
+        if group is None:
+            unknown.append(name)
+        else:
+            groups.append(group)
+    if unknown:
+        raise NotFound(f"no group {', '.join(repr(n) for n in unknown)} "
+                       f"(known: {_known_groups(session)})")
+    chosen: dict[str, Recipient] = {}
+    for group in groups:
+        for m in session.scalars(select(GroupMember).where(GroupMember.group_id == group.id)
+                                 .order_by(GroupMember.email)):
+            if m.email not in chosen:
+                chosen[m.email] = Recipient(email=m.email, name=m.name, language=m.language,
+                                            organisation=m.organisation, code=m.code,
+                                            group=group.name)
+    return list(chosen.values())
+
+
+# --------------------------------------------------------------------------- suppression
+
+
+def suppressed_addresses(session: Session, emails: Iterable[str]) -> set[str]:
+    """Those of ``emails`` (compared lower-cased) that are suppressed, lower-cased."""
+    wanted = sorted({e.strip().lower() for e in emails})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update(session.scalars(select(Suppression.email)
+                                     .where(Suppression.email.in_(chunk))))
+    return found
+
+
+def note_hard_bounce(session: Session, address: str, diagnostic: str | None,
+                     threshold: int) -> Suppression | None:
+    """After a permanent bounce to ``address`` was added to the session: suppress the
+    address once that many of our mails to it bounced permanently (several reports about
+    one mail count once). Returns its Suppression row when it is (or stays) suppressed.
+
+    The ingest stages run without autoflush, so bounces and suppressions of the batch that
+    are not flushed yet are looked for in the session too.
+    """
+    address = address.strip().lower()
+    if "@" not in address:
+        return None
+    pending_bounces = [o for o in session.new
+                       if isinstance(o, Bounce) and o.permanent and o.recipient == address]
+    mails: set[tuple[str, int]] = set()
+    for bounce_id, outbox_id in session.execute(
+        select(Bounce.id, Bounce.outbox_id).where(Bounce.recipient == address,
+                                                  Bounce.permanent.is_(True))
+    ):
+        mails.add(("outbox", outbox_id) if outbox_id is not None else ("report", bounce_id))
+    for b in pending_bounces:
+        mails.add(("outbox", b.outbox_id) if b.outbox_id is not None else ("pending", id(b)))
+    count = len(mails)
+    suppression = next((o for o in session.new
+                        if isinstance(o, Suppression) and o.email == address), None)
+    if suppression is None:
+        suppression = session.get(Suppression, address)
+    if suppression is None and count < threshold:
+        return None
+    last = " ".join((diagnostic or "no diagnostic").split())[:500]
+    reason = f"{count} hard bounce(s), last: {last}"
+    if suppression is None:
+        suppression = Suppression(email=address, reason=reason, hard_bounces=count,
+                                  suppressed_at=utcnow())
+        session.add(suppression)
+    else:
+        suppression.reason, suppression.hard_bounces = reason, count
+    return suppression
+
+
+def bounced(session: Session) -> list[dict[str, Any]]:
+    """Suppressed addresses, most recent first: hard bounce count, reason, date, groups."""
+    memberships: dict[str, list[str]] = {}
+    rows = list(session.scalars(select(Suppression)
+                                .order_by(Suppression.suppressed_at.desc(), Suppression.email)))
+    emails = [s.email for s in rows]
+    for start in range(0, len(emails), 500):
+        for email, group in session.execute(
+            select(GroupMember.email, UserGroup.name)
+            .join(UserGroup, UserGroup.id == GroupMember.group_id)
+            .where(GroupMember.email.in_(emails[start:start + 500]))
+            .order_by(UserGroup.name)
+        ):
+            memberships.setdefault(email, []).append(group)
+    return [{"email": s.email, "hard_bounces": s.hard_bounces, "reason": s.reason,
+             "suppressed_at": s.suppressed_at.isoformat(),
+             "groups": memberships.get(s.email, [])} for s in rows]
+
+
+def unsuppress(session: Session, email: str) -> str:
+    """Let announcements reach the address again; its next hard bounce suppresses it anew
+    (the bounces already recorded still count)."""
+    address = email.strip().lower()
+    suppression = session.get(Suppression, address)
+    if suppression is None:
+        raise NotFound(f"{address} is not suppressed")
+    session.delete(suppression)
+    session.flush()
+    return address
