@@ -2,7 +2,9 @@
 
 The outgoing mail is found by the Message-IDs quoted in the report (our own, signed ones),
 else by the latest mail to the failed recipient. A permanent failure marks that outbox row
-as bounced. A report we cannot tie to anything is still recorded, never dropped.
+as bounced (state ``bounced``), and once ``[dispatch].suppress_after_bounces`` of our mails to
+an address bounced permanently the address is suppressed (``rnmail/groups.py``), in the same
+transaction. A report we cannot tie to anything is still recorded, never dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rnmail.groups import note_hard_bounce
 from rnmail.ingest.classify import Classification
 from rnmail.ingest.parse import MSGID_RE, ParsedMail, subparts
 from rnmail.models import Bounce, OutboxMessage, utcnow
@@ -28,9 +31,12 @@ def record_bounce(
     fallback_recipients: list[str],
     mailbox: str,
     raw_sha256: str,
+    suppress_after: int = 3,
 ) -> list[Bounce]:
     """Record one Bounce per failed recipient (``fallback_recipients`` when no detector
-    found any); a permanent failure marks the outbox row it concerns as bounced."""
+    found any); a permanent failure marks the outbox row it concerns as bounced (unless
+    that row is still waiting to be sent: the report is about an earlier mail) and
+    suppresses the recipient after ``suppress_after`` hard-bounced mails."""
     quoted = _quoted_message_ids(mail)
     failures = [(a, True) for a in sorted(verdict.permanent_failures)]
     failures += [(a, False) for a in sorted(verdict.temporary_failures)]
@@ -41,6 +47,8 @@ def record_bounce(
         row = _find_outgoing(session, quoted, recipient)
         if row is not None and permanent:
             row.bounced_at = utcnow()
+            if row.state not in ("queued", "sending"):
+                row.state = "bounced"
         bounce = Bounce(
             outbox_id=row.id if row else None,
             recipient=recipient or (row.to_addr if row else "unknown"),
@@ -53,6 +61,8 @@ def record_bounce(
         )
         session.add(bounce)
         bounces.append(bounce)
+        if permanent:
+            note_hard_bounce(session, bounce.recipient, bounce.diagnostic, suppress_after)
         log.info(
             "bounce recipient=%s permanent=%s outbox=%s report=%s",
             bounce.recipient, permanent, bounce.outbox_id, mail.message_id,

@@ -169,7 +169,8 @@ def bounce(batch: Batch, d: Delivery) -> str | None:
         if not recipients:
             d.verdict = Classification(kind="requester", auto_reason=verdict.auto_reason)
             return None
-    record_bounce(batch.session, d.parsed, verdict, recipients, d.mailbox.name, d.raw_sha256)
+    record_bounce(batch.session, d.parsed, verdict, recipients, d.mailbox.name, d.raw_sha256,
+                  batch.config.dispatch.suppress_after_bounces)
     return "bounce"
 
 
