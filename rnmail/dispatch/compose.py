@@ -92,14 +92,7 @@ def compose(helpdesk: HelpdeskConfig, draft: Draft) -> Composed:
         ]
     if draft.automatic:
         headers.append(("Precedence", "auto_reply"))
-    plain = _text_part(rendered.text, "plain")
-    if rendered.html:
-        body = _multipart("alternative", [plain, _text_part(rendered.html, "html")])
-    else:
-        body = plain
-    if draft.attachments:
-        body = _multipart("mixed", [body, *(_attachment_part(a) for a in draft.attachments)])
-    raw = (_header_block(headers) + body).encode("ascii")
+    raw = (header_block(headers) + mime_body(rendered, draft.attachments)).encode("ascii")
     return Composed(
         raw=raw,
         message_id=message_id,
@@ -121,7 +114,19 @@ def encode_header(value: str) -> str:
     return Header(value, "utf-8").encode(linesep=CRLF, maxlinelen=76)
 
 
-def _header_block(headers: list[tuple[str, str | None]]) -> str:
+def mime_body(rendered: Rendered, attachments: list[Attachment]) -> str:
+    """The MIME body with its Content-Type header: text, HTML alternative, attachments."""
+    plain = _text_part(rendered.text, "plain")
+    if rendered.html:
+        body = _multipart("alternative", [plain, _text_part(rendered.html, "html")])
+    else:
+        body = plain
+    if attachments:
+        body = _multipart("mixed", [body, *(_attachment_part(a) for a in attachments)])
+    return body
+
+
+def header_block(headers: list[tuple[str, str | None]]) -> str:
     lines = []
     for name, value in headers:
         if value is None:

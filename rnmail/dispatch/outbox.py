@@ -1,8 +1,8 @@
 """Outbox: the durable queue between compose and send, one row per recipient.
 
 ``enqueue`` runs inside the caller's transaction, so a mail exists exactly when what caused
-it (a ticket, a reply) is committed. ``claim`` leases due rows to one sender; ``finish``
-records the SMTP outcome: sent, retried later with exponential backoff, or failed.
+it (a ticket, a reply) is committed. ``claim`` leases due rows to one sender; ``finish_many``
+records the SMTP outcomes: sent, retried later with exponential backoff, or failed.
 
 Next stage: ``send``.
 """
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rnmail.config import OutboxConfig
 from rnmail.dispatch.compose import Composed
-from rnmail.models import Message, OutboxMessage, Ticket, utcnow
+from rnmail.models import Message, OutboxBody, OutboxMessage, Ticket, utcnow
 
-STATES = ("queued", "sending", "sent", "failed")
+STATES = ("queued", "sending", "sent", "failed", "bounced", "suppressed")
 
 
 @dataclass(frozen=True)
@@ -91,56 +91,104 @@ def automatic_mails_today(session: Session, addresses: set[str]) -> dict[str, in
     return {address: int(n) for address, n in rows}
 
 
+@dataclass(frozen=True)
+class Leased:
+    """An outbox row leased to this sender: what it takes to deliver it."""
+
+    id: int
+    mail_from: str
+    to_addr: str
+    raw: bytes  # the whole mail, or only its personal headers when ``body_id`` is set
+    body_id: int | None
+    announcement_id: int | None
+
+
 def claim(
     session: Session, limit: int, lease: timedelta, now: datetime | None = None
-) -> list[OutboxMessage]:
+) -> list[Leased]:
     """Lease up to ``limit`` due rows (queued, or sending with an expired lease) to this sender.
 
-    Rows are locked with ``FOR UPDATE SKIP LOCKED`` where the database has it, so several
-    senders never take the same row.
+    One ``UPDATE ... RETURNING`` statement: on PostgreSQL its subquery locks the rows with
+    ``FOR UPDATE SKIP LOCKED``, on SQLite the statement takes the write lock first, so
+    several senders never take the same row.
     """
     now = now or utcnow()
-    query = (
-        select(OutboxMessage)
-        .where(
-            or_(
-                (OutboxMessage.state == "queued") & (OutboxMessage.next_attempt_at <= now),
-                (OutboxMessage.state == "sending") & (OutboxMessage.lease_until < now),
-            )
-        )
-        .order_by(OutboxMessage.id)
+    t = cast(Table, OutboxMessage.__table__)
+    due = (
+        select(t.c.id)
+        .where(or_((t.c.state == "queued") & (t.c.next_attempt_at <= now),
+                   (t.c.state == "sending") & (t.c.lease_until < now)))
+        .order_by(t.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.state = "sending"
-        row.lease_until = now + lease
-    return rows
+    if session.get_bind().dialect.name != "sqlite":
+        due = due.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(t).where(t.c.id.in_(due))
+        .values(state="sending", lease_until=now + lease)
+        .returning(t.c.id, t.c.mail_from, t.c.to_addr, t.c.raw, t.c.body_id,
+                   t.c.announcement_id)
+    ).all()
+    return sorted((Leased(*row) for row in rows), key=lambda leased: leased.id)
+
+
+def load_bodies(session: Session, ids: set[int]) -> dict[int, bytes]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(OutboxBody.id, OutboxBody.data)
+                                .where(OutboxBody.id.in_(ids))).tuples())
 
 
 def release(session: Session, ids: list[int]) -> None:
     """Give leased rows back untouched (the server could not be reached: no attempt made)."""
-    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-        if row.state == "sending":
-            row.state = "queued"
-            row.lease_until = None
+    if ids:
+        session.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == "sending")
+                        .values(state="queued", lease_until=None))
 
 
-def finish(session: Session, row: OutboxMessage, outcome: Outcome, cfg: OutboxConfig) -> None:
+def finish_many(
+    session: Session, results: list[tuple[int, Outcome]], cfg: OutboxConfig
+) -> dict[int, str]:
+    """Record the server's reply for each row; returns each row's new state.
+
+    A row is marked sent only from the server's reply; a refusal is retried with exponential
+    backoff (4xx, lost connection) until ``max_attempts``, or failed at once (5xx).
+    """
     now = utcnow()
-    row.attempts += 1
-    row.last_reply = outcome.reply[:2000]
-    row.lease_until = None
-    if outcome.ok:
-        row.state = "sent"
-        row.sent_at = now
-    elif outcome.permanent or row.attempts >= cfg.max_attempts:
-        row.state = "failed"
-    else:
-        row.state = "queued"
-        delay = cfg.retry_base_seconds * 2 ** (row.attempts - 1)
-        row.next_attempt_at = now + timedelta(seconds=min(delay, 6 * 3600))
+    t = cast(Table, OutboxMessage.__table__)
+    states: dict[int, str] = {}
+    sent: list[dict[str, Any]] = [{"rid": rid, "reply": outcome.reply[:2000]}
+                                  for rid, outcome in results if outcome.ok]
+    if sent:
+        session.execute(
+            update(t).where(t.c.id == bindparam("rid"), t.c.state == "sending")
+            .values(state="sent", sent_at=now, attempts=t.c.attempts + 1,
+                    last_reply=bindparam("reply"), lease_until=None),
+            sent,
+        )
+        states.update((int(row["rid"]), "sent") for row in sent)
+    for rid, outcome in results:
+        if outcome.ok:
+            continue
+        attempts = session.scalar(
+            update(t).where(t.c.id == rid)
+            .values(attempts=t.c.attempts + 1, last_reply=outcome.reply[:2000],
+                    lease_until=None)
+            .returning(t.c.attempts))
+        if attempts is None:
+            continue
+        if outcome.permanent or attempts >= cfg.max_attempts:
+            state, next_at = "failed", None
+        else:
+            delay = cfg.retry_base_seconds * 2 ** (attempts - 1)
+            state, next_at = "queued", now + timedelta(seconds=min(delay, 6 * 3600))
+        values: dict[str, Any] = {"state": state}
+        if next_at:
+            values["next_attempt_at"] = next_at
+        session.execute(update(t).where(t.c.id == rid).values(**values))
+        states[rid] = state
+    return states
 
 
 def list_outbox(

@@ -27,9 +27,10 @@ class Rendered:
 
 
 @cache
-def environment(directory: Path = TEMPLATES) -> Environment:
+def environment(directories: tuple[Path, ...] = (TEMPLATES,)) -> Environment:
+    """Templates found in the first of ``directories`` that has them."""
     return Environment(
-        loader=FileSystemLoader(str(directory)),
+        loader=FileSystemLoader([str(d) for d in directories]),
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -38,8 +39,9 @@ def environment(directory: Path = TEMPLATES) -> Environment:
     )
 
 
-def render(name: str, language: str, fallback: str, context: dict[str, Any]) -> Rendered:
-    env = environment()
+def render(name: str, language: str, fallback: str, context: dict[str, Any],
+           directories: tuple[Path, ...] = (TEMPLATES,)) -> Rendered:
+    env = environment(directories)
     for lang in dict.fromkeys((language, fallback, "fr")):
         try:
             template = env.get_template(f"{name}.{lang}.j2")

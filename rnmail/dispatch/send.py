@@ -1,9 +1,11 @@
 """Send: deliver leased outbox rows through a transport and record each outcome.
 
-The SMTP transport keeps one aiosmtplib connection for a whole run and maps replies:
-2xx sent, 4xx (or a lost connection) retried later, 5xx failed. The file transport writes
-each message as an ``.eml`` file, for the embedded set-up that needs no mail server.
-An SMTP transaction is never cut: rows are finished one by one as the server answers.
+``[outbox].connections`` aiosmtplib connections work in parallel, each reused for
+``messages_per_connection`` messages; replies map to 2xx sent, 4xx (421 and 454 included)
+or a lost connection retried later, 5xx failed, and the reply is kept per recipient.
+``[outbox].rate`` caps the whole installation's rate, shared through the database. The
+file transport writes each message as an ``.eml`` file, for the embedded set-up that needs
+no mail server.
 
 Next stage: ``track`` (bounces arriving later are matched in ``ingest.bounce``).
 """
@@ -14,33 +16,47 @@ import asyncio
 import logging
 import os
 import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import aiosmtplib
+from sqlalchemy import Table, case, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from rnmail.config import Config, SmtpConfig
 from rnmail.db import Database
-from rnmail.dispatch.outbox import Outcome, claim, finish, release
+from rnmail.dispatch.outbox import Leased, Outcome, claim, finish_many, load_bodies, release
 from rnmail.errors import ServerUnavailable
-from rnmail.models import OutboxMessage
+from rnmail.models import SendThrottle
 
 log = logging.getLogger(__name__)
-CLAIM_BATCH = 200
+CLAIM_BATCH = 500
+T = TypeVar("T")
 
 
 class Transport(Protocol):
-    async def open(self) -> None: ...
+    """Delivers one message to one recipient, connecting on first use."""
+
     async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome: ...
     async def close(self) -> None: ...
 
 
 class SmtpTransport:
-    def __init__(self, cfg: SmtpConfig) -> None:
+    """One SMTP connection, opened on first use and recycled after ``per_connection``
+    messages (relays such as SES refuse more per session with a 421)."""
+
+    def __init__(self, cfg: SmtpConfig, per_connection: int = 100) -> None:
         self.cfg = cfg
+        self.per_connection = per_connection
         self.client: aiosmtplib.SMTP | None = None
+        self.used = 0
 
     async def open(self) -> None:
         cfg = self.cfg
@@ -60,21 +76,31 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise ServerUnavailable(f"SMTP server {cfg.host}:{cfg.port}: {exc}") from None
         self.client = client
+        self.used = 0
 
     async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
+        if self.client is not None and self.used >= self.per_connection:
+            await self.close()
         if self.client is None or not self.client.is_connected:
             await self.open()
         assert self.client is not None
+        self.used += 1
         try:
-            _errors, reply = await self.client.sendmail(mail_from, [to], raw)
+            errors, reply = await self.client.sendmail(mail_from, [to], raw)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return Outcome(ok=False, permanent=refused.code >= 500, reply=_reply(refused))
         except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 421:  # the server is closing this session: start a new one
+                self._drop()
             return Outcome(ok=False, permanent=exc.code >= 500, reply=_reply(exc))
         except (aiosmtplib.SMTPException, OSError) as exc:
-            self.client = None
+            self._drop()
             return Outcome(ok=False, permanent=False, reply=f"connection lost: {exc}")
+        if to in errors:  # refused at RCPT TO although the transaction went on
+            refused_reply = errors[to]
+            return Outcome(ok=False, permanent=refused_reply.code >= 500,
+                           reply=f"{refused_reply.code} {refused_reply.message}")
         return Outcome(ok=True, permanent=False, reply=reply)
 
     async def close(self) -> None:
@@ -85,17 +111,23 @@ class SmtpTransport:
                 self.client.close()
         self.client = None
 
+    def _drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
 
 class FileTransport:
     """Writes each message to ``directory`` as an .eml file (no mail server needed)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-
-    async def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.ready = False
 
     async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
+        if not self.ready:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.ready = True
         name = f"{os.urandom(8).hex()}-{to.replace('/', '_')}.eml"
         tmp = self.directory / f".{name}.tmp"
         tmp.write_bytes(raw)
@@ -106,11 +138,11 @@ class FileTransport:
         return None
 
 
-def make_transport(cfg: SmtpConfig) -> Transport:
-    if cfg.transport == "file":
-        assert cfg.directory is not None
-        return FileTransport(cfg.directory)
-    return SmtpTransport(cfg)
+def make_transport(config: Config) -> Transport:
+    if config.smtp.transport == "file":
+        assert config.smtp.directory is not None
+        return FileTransport(config.smtp.directory)
+    return SmtpTransport(config.smtp, config.outbox.messages_per_connection)
 
 
 @dataclass
@@ -120,58 +152,204 @@ class SendReport:
     failed: int = 0
 
 
+Progress = Callable[[Leased, str], None]  # called as each row reaches its new state
+
+
 async def send_queued(
-    db: Database, config: Config, transport: Transport | None = None
+    db: Database,
+    config: Config,
+    transport_factory: Callable[[], Transport] | None = None,
+    progress: Progress | None = None,
 ) -> SendReport:
-    """Deliver every due outbox row; returns how many were sent, retried and failed."""
-    transport = transport or make_transport(config.smtp)
-    report = SendReport()
-    lease = timedelta(seconds=config.outbox.lease_seconds)
-    opened = False
-    try:
-        while True:
-            with db.transaction() as session:
-                leased = claim(session, CLAIM_BATCH, lease)
-            if not leased:
-                break
-            pending = [row.id for row in leased]
+    """Deliver every due outbox row over ``[outbox].connections`` connections in parallel;
+    returns how many were sent, retried and failed."""
+    sender = Sender(db, config, transport_factory or (lambda: make_transport(config)), progress)
+    return await sender.run()
+
+
+class Sender:
+    """One run of the outbox: a feeder leases rows, workers (one connection each) deliver,
+    a committer records replies in group commits.
+
+    Database work runs on one thread of its own so that the event loop keeps the SMTP
+    sessions busy meanwhile. A worker records each delivery before it starts the one after
+    next, so a kill loses the record of at most two messages per connection (they are sent
+    again after their lease expires); nothing is ever marked sent without the server's reply.
+    """
+
+    def __init__(self, db: Database, config: Config, transport_factory: Callable[[], Transport],
+                 progress: Progress | None) -> None:
+        self.db = db
+        self.config = config
+        self.transport_factory = transport_factory
+        self.progress = progress
+        self.report = SendReport()
+        self.error: ServerUnavailable | None = None
+        self.unsent: list[int] = []  # leased but not attempted: released at the end
+        self.bodies: dict[int, bytes] = {}
+        self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="rnmail-outbox-db")
+        self.throttle = Throttle(self, config.outbox.rate)
+        self.recorded: list[tuple[Leased, Outcome, asyncio.Future[str]]] = []
+        self.recording: asyncio.Task[None] | None = None
+
+    async def in_db(self, func: Callable[..., T], *args: Any) -> T:
+        def run() -> T:
+            with self.db.transaction() as session:
+                return func(session, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(self.db_thread, run)
+
+    async def run(self) -> SendReport:
+        workers = self.config.outbox.connections
+        queue: asyncio.Queue[Leased | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
+        try:
+            tasks = [asyncio.create_task(self.work(queue)) for _ in range(workers)]
             try:
-                if not opened:
-                    await transport.open()
-                    opened = True
+                await self.feed(queue, workers)
+            finally:
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            while self.recording is not None:
+                await self.recording
+            if self.unsent:
+                await self.in_db(release, self.unsent)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        finally:
+            self.db_thread.shutdown(wait=True)
+        if self.error is not None:
+            raise self.error
+        return self.report
+
+    async def feed(self, queue: asyncio.Queue[Leased | None], workers: int) -> None:
+        lease = timedelta(seconds=self.config.outbox.lease_seconds)
+        try:
+            while self.error is None:
+                leased = await self.in_db(claim, CLAIM_BATCH, lease)
+                if not leased:
+                    break
+                missing = {r.body_id for r in leased if r.body_id} - self.bodies.keys()
+                if missing:
+                    self.bodies.update(await self.in_db(load_bodies, missing))
                 for item in leased:
-                    outcome = await transport.deliver(item.mail_from, item.to_addr, item.raw)
-                    with db.transaction() as session:
-                        row = session.get(OutboxMessage, item.id)
-                        assert row is not None
-                        finish(session, row, outcome, config.outbox)
-                        state = row.state
-                    pending.remove(item.id)
-                    _count(report, state, item, outcome)
-            except ServerUnavailable:
-                with db.transaction() as session:
-                    release(session, pending)
-                raise
-    finally:
-        if opened:
+                    await queue.put(item)
+        finally:
+            for _ in range(workers):
+                await queue.put(None)
+
+    async def work(self, queue: asyncio.Queue[Leased | None]) -> None:
+        transport = self.transport_factory()
+        previous: asyncio.Future[str] | None = None
+        try:
+            while (item := await queue.get()) is not None:
+                if self.error is not None:
+                    self.unsent.append(item.id)
+                    continue
+                await self.throttle.wait()
+                raw = item.raw + self.bodies[item.body_id] if item.body_id else item.raw
+                try:
+                    outcome = await transport.deliver(item.mail_from, item.to_addr, raw)
+                except ServerUnavailable as exc:
+                    self.error = self.error or exc
+                    self.unsent.append(item.id)
+                    continue
+                if previous is not None:
+                    await previous
+                previous = self.record(item, outcome)
+            if previous is not None:
+                await previous
+        finally:
             await transport.close()
-    return report
+
+    def record(self, item: Leased, outcome: Outcome) -> asyncio.Future[str]:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.recorded.append((item, outcome, future))
+        if self.recording is None:
+            self.recording = asyncio.create_task(self._commit())
+        return future
+
+    async def _commit(self) -> None:
+        try:
+            while self.recorded:
+                batch, self.recorded = self.recorded, []
+                try:
+                    states = await self.in_db(
+                        finish_many, [(item.id, outcome) for item, outcome, _ in batch],
+                        self.config.outbox)
+                except Exception as exc:  # the database failed: every waiting worker stops
+                    for _, _, future in batch:
+                        future.set_exception(exc)
+                    continue
+                for item, outcome, future in batch:
+                    state = states.get(item.id, "lost")
+                    self._count(item, state, outcome)
+                    future.set_result(state)
+        finally:
+            self.recording = None
+
+    def _count(self, item: Leased, state: str, outcome: Outcome) -> None:
+        if state == "sent":
+            self.report.sent += 1
+            log.debug("sent outbox=%d to=%s", item.id, item.to_addr)
+        elif state == "failed":
+            self.report.failed += 1
+            log.warning("failed outbox=%d to=%s reply=%s", item.id, item.to_addr, outcome.reply)
+        else:
+            self.report.retried += 1
+            log.info("deferred outbox=%d to=%s reply=%s", item.id, item.to_addr, outcome.reply)
+        if self.progress is not None:
+            self.progress(item, state)
 
 
-def _count(report: SendReport, state: str, row: OutboxMessage, outcome: Outcome) -> None:
-    if state == "sent":
-        report.sent += 1
-        log.info("sent outbox=%d to=%s message_id=%s", row.id, row.to_addr, row.message_id)
-    elif state == "failed":
-        report.failed += 1
-        log.warning("failed outbox=%d to=%s reply=%s", row.id, row.to_addr, outcome.reply)
-    else:
-        report.retried += 1
-        log.info("deferred outbox=%d to=%s reply=%s", row.id, row.to_addr, outcome.reply)
+class Throttle:
+    """The installation-wide rate limit: slots are reserved in the database in small blocks
+    (a quarter of a second's worth), so every process and worker shares one rate."""
+
+    def __init__(self, sender: Sender, rate: float) -> None:
+        self.sender = sender
+        self.rate = rate
+        self.block = max(1, int(rate / 4))
+        self.slots: deque[float] = deque()
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self.lock:
+            if not self.slots:
+                first = await self.sender.in_db(reserve_slots, self.block, self.rate)
+                self.slots.extend(first + i / self.rate for i in range(self.block))
+            slot = self.slots.popleft()
+        delay = slot - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
-def send_outbox(db: Database, config: Config) -> SendReport:
-    return asyncio.run(send_queued(db, config))
+def reserve_slots(session: Session, count: int, rate: float, name: str = "smtp") -> float:
+    """Reserve ``count`` sending slots at ``rate`` per second; returns the first one's time.
+
+    The UPDATE comes first so that SQLite takes its write lock at once and PostgreSQL locks
+    the row: concurrent senders queue here instead of sharing a slot.
+    """
+    now = time.time()
+    t = cast(Table, SendThrottle.__table__)
+    span = count / rate
+    end = session.scalar(
+        update(t).where(t.c.name == name)
+        .values(next_slot=case((t.c.next_slot > now, t.c.next_slot), else_=now) + span)
+        .returning(t.c.next_slot))
+    if end is None:
+        try:
+            with session.begin_nested():
+                session.add(SendThrottle(name=name, next_slot=now + span))
+        except IntegrityError:  # another sender created it meanwhile
+            return reserve_slots(session, count, rate, name)
+        end = now + span
+    return float(end) - span
+
+
+def send_outbox(db: Database, config: Config, progress: Progress | None = None) -> SendReport:
+    return asyncio.run(send_queued(db, config, progress=progress))
 
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> str:

@@ -1,0 +1,219 @@
+"""Announce: one notice to every member of some user groups, each in their language.
+
+The template is rendered once per language and its MIME body stored once (``OutboxBody``);
+each recipient only gets a few personal header lines (To, Message-ID, List-Id), so a mailing
+to 10,000 addresses costs 10,000 small rows, not 10,000 renderings. The rows go into the
+outbox in the caller's transaction, with the announcement and its ``step_key``: a notice is
+queued exactly once, or not at all.
+
+Next stage: ``outbox`` → ``send``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateNotFound, UndefinedError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rnmail.config import Config
+from rnmail.dispatch.compose import Attachment, encode_header, header_block, mime_body
+from rnmail.dispatch.outbox import STATES
+from rnmail.dispatch.render import TEMPLATES, Rendered, render
+from rnmail.errors import NotFound, RnmailError
+from rnmail.groups import Recipient, recipients, suppressed_addresses
+from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
+from rnmail.tokens import make_message_id
+
+MAILINGS = TEMPLATES / "mailings"
+
+ContextFor = Callable[[str], dict[str, Any]]  # language → template variables
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to send: a template, its variables per language, and what it belongs to."""
+
+    kind: str  # outage | maintenance | mailing | test
+    template: str
+    context_for: ContextFor
+    attachments: tuple[Attachment, ...] = ()
+    directories: tuple[Path, ...] = (TEMPLATES,)
+    step_key: str | None = None  # names a notification step: it is queued once, ever
+    maintenance_id: int | None = None
+    incident_id: int | None = None
+    note: str | None = None
+
+
+def mailing_directories(config: Config) -> tuple[Path, ...]:
+    """Where document mailings (``announce --template``) are looked up, first match wins."""
+    extra = config.dispatch.templates_dir
+    return (extra, MAILINGS) if extra else (MAILINGS,)
+
+
+def common_context(config: Config, language: str) -> dict[str, Any]:
+    hd = config.helpdesk
+    return {
+        "helpdesk_name": hd.name,
+        "helpdesk_address": hd.address,
+        "phone": hd.phone,
+        "fax": hd.fax,
+        "opening_hours": hd.opening_hours,
+        "contact": config.dispatch.contact,
+        "status_url": config.status.public_url,
+        "language": language,
+    }
+
+
+def render_notice(config: Config, notice: Notice, language: str) -> Rendered:
+    context = {**common_context(config, language), **notice.context_for(language)}
+    try:
+        return render(notice.template, language, config.helpdesk.default_language, context,
+                      notice.directories)
+    except TemplateNotFound:
+        raise NotFound(f"no template {notice.template!r} (see `rnmail template list`)") from None
+    except UndefinedError as exc:
+        raise RnmailError(f"template {notice.template!r}: {exc.message}; "
+                          "give it with --var NAME=VALUE") from None
+
+
+def announce(
+    session: Session,
+    config: Config,
+    notice: Notice,
+    groups: list[str],
+    operator: str,
+    to: list[Recipient] | None = None,
+) -> Announcement | None:
+    """Queue ``notice`` for every member of ``groups`` (or for ``to``); None when its step
+    was already queued (by an earlier run, or by another instance at the same moment)."""
+    if notice.step_key and session.scalar(
+            select(Announcement.id).where(Announcement.step_key == notice.step_key)):
+        return None
+    members = to if to is not None else recipients(session, groups)
+    record = Announcement(kind=notice.kind, step_key=notice.step_key, template=notice.template,
+                          groups=groups, maintenance_id=notice.maintenance_id,
+                          incident_id=notice.incident_id, operator=operator,
+                          recipients=len(members), note=notice.note)
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError:  # the same step, queued by another instance just now
+        return None
+    suppressed = suppressed_addresses(session, [m.email for m in members])
+    bodies = {lang: _shared_part(session, config, notice, lang)
+              for lang in dict.fromkeys(m.language for m in members)}
+    domain = config.helpdesk.address.rsplit("@", 1)[-1]
+    kind = f"a{record.id}"
+    now = utcnow()
+    rows = []
+    for member in members:
+        body_id, shared_headers, subject = bodies[member.language]
+        message_id = make_message_id(config.helpdesk.secret, domain, kind, None)
+        personal = header_block([
+            ("To", formataddr((member.name, member.email), charset="utf-8")),
+            ("Message-ID", message_id),
+            ("List-Id", f"<{member.group}.{config.dispatch.list_domain}>"),
+        ])
+        rows.append({
+            "purpose": notice.kind, "automatic": False, "message_id": message_id,
+            "mail_from": config.helpdesk.address, "to_addr": member.email, "subject": subject,
+            "raw": shared_headers + personal.encode("ascii"),
+            "state": "suppressed" if member.email in suppressed else "queued",
+            "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "announcement_id": record.id, "body_id": body_id,
+        })
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    return record
+
+
+def preview(config: Config, notice: Notice, members: Iterable[Recipient]
+            ) -> dict[str, tuple[list[Recipient], Rendered]]:
+    """Recipients per language and one rendering per language, for ``--dry-run``."""
+    by_language: dict[str, list[Recipient]] = {}
+    for member in members:
+        by_language.setdefault(member.language, []).append(member)
+    return {lang: (people, render_notice(config, notice, lang))
+            for lang, people in sorted(by_language.items())}
+
+
+def _shared_part(session: Session, config: Config, notice: Notice, language: str
+                 ) -> tuple[int, bytes, str]:
+    """(body id, the headers every recipient in ``language`` shares, subject)."""
+    rendered = render_notice(config, notice, language)
+    body = mime_body(rendered, list(notice.attachments)).encode("ascii")
+    digest = hashlib.sha256(body).hexdigest()
+    body_id = session.scalar(select(OutboxBody.id).where(OutboxBody.sha256 == digest))
+    if body_id is None:
+        row = OutboxBody(sha256=digest, data=body)
+        session.add(row)
+        session.flush()
+        body_id = row.id
+    hd = config.helpdesk
+    shared = header_block([
+        ("From", formataddr((hd.name, hd.address), charset="utf-8")),
+        ("Subject", encode_header(rendered.subject)),
+        ("Date", format_datetime(utcnow())),
+        ("MIME-Version", "1.0"),
+        ("Content-Language", rendered.language),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+        ("Precedence", "bulk"),
+        ("List-Help", f"<mailto:{hd.address}>"),
+    ])
+    return body_id, shared.encode("ascii"), rendered.subject
+
+
+def announcement_status(session: Session, announcement_id: int) -> dict[str, Any]:
+    """Counts per delivery state; ``finished`` when every row has reached a final state."""
+    record = session.get(Announcement, announcement_id)
+    if record is None:
+        raise NotFound(f"no announcement #{announcement_id}")
+    counts = dict.fromkeys(STATES, 0)
+    for state, n in session.execute(
+            select(OutboxMessage.state, func.count())
+            .where(OutboxMessage.announcement_id == announcement_id)
+            .group_by(OutboxMessage.state)):
+        counts[state] = int(n)
+    return {
+        **announcement_json(record),
+        "counts": counts,
+        "finished": counts["queued"] == 0 and counts["sending"] == 0,
+    }
+
+
+def announcement_json(record: Announcement) -> dict[str, Any]:
+    return {
+        "id": record.id, "kind": record.kind, "template": record.template,
+        "groups": record.groups, "operator": record.operator, "recipients": record.recipients,
+        "step": record.step_key, "maintenance_id": record.maintenance_id,
+        "incident_id": record.incident_id, "note": record.note,
+        "created_at": record.created_at.isoformat(),
+    }
+
+
+def list_announcements(session: Session, limit: int = 50) -> list[Announcement]:
+    return list(session.scalars(select(Announcement).order_by(Announcement.id.desc())
+                                .limit(limit)))
+
+
+def retry_failed(session: Session, announcement_id: int) -> int:
+    """Queue the failed deliveries of an announcement again; returns how many."""
+    if session.get(Announcement, announcement_id) is None:
+        raise NotFound(f"no announcement #{announcement_id}")
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.announcement_id == announcement_id,
+               OutboxMessage.state == "failed")
+        .values(state="queued", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
