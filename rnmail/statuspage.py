@@ -21,8 +21,9 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -169,7 +170,7 @@ FALLBACK_NOTES: dict[str, dict[str, str]] = {
 }
 
 SYMBOLS = {"operational": "✓", "degraded": "!", "down": "✕"}  # the state without colour
-_DATE_FORMATS = {"nl": "%d/%m/%Y %H:%M", "fr": "%d/%m/%Y %H:%M", "de": "%d.%m.%Y %H:%M"}
+_DATE_SEPARATORS = {"de": "."}  # 28.11.2026 in German, 28/11/2026 otherwise
 # Characters XML 1.0 forbids even as references: an operator's stray control character
 # must not make the feed unreadable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -196,7 +197,8 @@ def publish_status(view: StatusView, status_cfg: StatusConfig,
     out.mkdir(parents=True, exist_ok=True)
     page = _Page(view, status_cfg, helpdesk)
     files = [
-        ("status.json", json.dumps(view.as_json(), ensure_ascii=False, indent=2) + "\n"),
+        # No indent: json's C encoder only does compact output, and it is read by programs.
+        ("status.json", json.dumps(view.as_json(), ensure_ascii=False) + "\n"),
         ("feed.atom", page.feed()),
         ("index.html", page.html()),
     ]
@@ -210,7 +212,10 @@ def publish_status(view: StatusView, status_cfg: StatusConfig,
 
 def format_time(value: datetime, language: str) -> str:
     """Brussels local time as the page shows it, e.g. ``28/11/2026 14:05``."""
-    return value.astimezone(BRUSSELS).strftime(_DATE_FORMATS.get(language, "%d/%m/%Y %H:%M"))
+    local = value.astimezone(BRUSSELS)
+    sep = _DATE_SEPARATORS.get(language, "/")
+    return (f"{local.day:02d}{sep}{local.month:02d}{sep}{local.year} "
+            f"{local.hour:02d}:{local.minute:02d}")
 
 
 def _replace(path: Path, text: str) -> None:
@@ -237,18 +242,19 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Time:
     iso: str  # Brussels local time with its offset, for <time datetime>
     text: str  # as a person reads it
 
-    @classmethod
-    def of(cls, value: datetime, language: str) -> _Time:
+    @staticmethod
+    @lru_cache(maxsize=4096)  # the same instants recur: three languages, every publish
+    def of(value: datetime, language: str) -> _Time:
         local = value.astimezone(BRUSSELS).replace(microsecond=0)
-        return cls(local.isoformat(), format_time(value, language))
+        return _Time(local.isoformat(), format_time(value, language))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Text:
     text: str
     lang: str  # the language ``text`` is written in
@@ -261,6 +267,67 @@ def _text(texts: dict[str, str], language: str) -> _Text | None:
         return None
     note = FALLBACK_NOTES[language].get(found.language, "") if found.fallback else ""
     return _Text(found.text, found.language, note)
+
+
+# What the page template prints: slotted dataclasses, as Jinja reads attributes fastest.
+
+
+@dataclass(frozen=True, slots=True)
+class _ComponentRow:
+    name: str
+    label: str
+    state: str
+    symbol: str
+    state_word: str
+    comment: _Text | None
+    since: _Time | None  # its last change, shown when not operational
+    maintenance_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _MaintenanceRow:
+    id: int
+    phase: str
+    phase_word: str
+    starts: _Time
+    ends: _Time
+    components: str
+    comment: _Text | None
+
+
+@dataclass(frozen=True, slots=True)
+class _UpdateRow:
+    at: _Time
+    state: str
+    symbol: str
+    state_word: str
+    components: str
+    comment: _Text | None
+
+
+@dataclass(frozen=True, slots=True)
+class _IncidentRow:
+    id: int
+    started: _Time
+    resolved: _Time | None
+    updates: list[_UpdateRow]
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    lang: str
+    w: SimpleNamespace  # WORDS[lang] as attributes
+    banner: str
+    state_word: str
+    updated: _Time | None
+    components: list[_ComponentRow]
+    maintenance: list[_MaintenanceRow]
+    incidents: list[_IncidentRow]
+
+
+@cache
+def _words(language: str) -> SimpleNamespace:
+    return SimpleNamespace(**WORDS[language])
 
 
 class _Page:
@@ -298,41 +365,40 @@ class _Page:
             opening_hours=self.helpdesk.opening_hours,
         )
 
-    def section(self, language: str) -> dict[str, Any]:
-        view = self.view
-        return {
-            "lang": language,
-            "w": WORDS[language],
-            "banner": BANNERS[view.overall][language],
-            "updated": _Time.of(view.updated_at, language) if view.updated_at else None,
-            "components": [
-                {"name": c.name, "label": self.label(c.name, language), "state": c.state,
-                 "symbol": SYMBOLS[c.state], "comment": _text(c.comment, language),
-                 "since": (_Time.of(c.updated_at, language)
-                           if c.updated_at and c.state != "operational" else None),
-                 "maintenance_id": c.maintenance_id}
+    def section(self, language: str) -> _Section:
+        view, w = self.view, WORDS[language]
+        return _Section(
+            lang=language,
+            w=_words(language),
+            banner=BANNERS[view.overall][language],
+            state_word=w[view.overall],
+            updated=_Time.of(view.updated_at, language) if view.updated_at else None,
+            components=[
+                _ComponentRow(c.name, self.label(c.name, language), c.state, SYMBOLS[c.state],
+                              w[c.state], _text(c.comment, language),
+                              (_Time.of(c.updated_at, language)
+                               if c.updated_at and c.state != "operational" else None),
+                              c.maintenance_id)
                 for c in view.components
             ],
-            "maintenance": [
-                {"id": m.id, "phase": m.state, "starts": _Time.of(m.starts_at, language),
-                 "ends": _Time.of(m.ends_at, language),
-                 "components": self.labels_of(m.components, language),
-                 "comment": _text(m.comment, language)}
+            maintenance=[
+                _MaintenanceRow(m.id, m.state, w[m.state], _Time.of(m.starts_at, language),
+                                _Time.of(m.ends_at, language),
+                                self.labels_of(m.components, language),
+                                _text(m.comment, language))
                 for m in view.maintenance
             ],
-            "incidents": [
-                {"id": i.id, "started": _Time.of(i.started_at, language),
-                 "resolved": _Time.of(i.resolved_at, language) if i.resolved_at else None,
-                 "updates": [
-                     {"at": _Time.of(u.at, language), "state": u.state,
-                      "symbol": SYMBOLS[u.state],
-                      "components": self.labels_of(u.components, language),
-                      "comment": _text(u.comment, language)}
-                     for u in _newest_first(i.updates)
-                 ]}
+            incidents=[
+                _IncidentRow(
+                    i.id, _Time.of(i.started_at, language),
+                    _Time.of(i.resolved_at, language) if i.resolved_at else None,
+                    [_UpdateRow(_Time.of(u.at, language), u.state, SYMBOLS[u.state], w[u.state],
+                                self.labels_of(u.components, language),
+                                _text(u.comment, language))
+                     for u in _newest_first(i.updates)])
                 for i in self.incidents
             ],
-        }
+        )
 
     # feed.atom
 
