@@ -129,7 +129,7 @@ WORDS: dict[str, dict[str, str]] = {
         "language": "Deutsch",
         "operational": "Betriebsbereit",
         "degraded": "Gestört",
-        "down": "Außer Betrieb",
+        "down": "Ausser Betrieb",  # spelt as in the register's banner
         "last_change": "Letzte Änderung",
         "no_change": "keine Änderung verzeichnet",
         "zone": "Brüsseler Zeit",

@@ -407,7 +407,7 @@ def test_banner_in_each_language_and_state(browser: Browser, tmp_path: Path) -> 
     # Not colour alone: the state is written in the banner too.
     sections = seen(browser, tmp_path / "down")
     assert [sections[lang]["label"] for lang in LANGS] == [
-        "✕ Buiten dienst", "✕ Hors service", "✕ Außer Betrieb"]
+        "✕ Buiten dienst", "✕ Hors service", "✕ Ausser Betrieb"]
 
 
 def test_components_comments_and_fallback(browser: Browser, tmp_path: Path) -> None:
