@@ -165,6 +165,9 @@ class StatusConfig:
     components: tuple[Component, ...] = DEFAULT_COMPONENTS
     maintenance_state: str = "down"  # the position of components during maintenance
     history_days: int = 30  # resolved incidents shown on the page
+    # Maintenance steps that mail the groups besides the announcement, the reminder (when
+    # asked for) and the cancellation: "start" and/or "end".
+    maintenance_notices: tuple[str, ...] = ("end",)
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -544,8 +547,13 @@ def _status(data: Any, base: Path) -> StatusConfig:
         components=components,
         maintenance_state=t.choice("maintenance_state", ("degraded", "down"), "down"),
         history_days=t.integer("history_days", 30),
+        maintenance_notices=t.strings("maintenance_notices", ("end",)),
     )
     t.check_unknown()
+    for step in status.maintenance_notices:
+        if step not in ("start", "end"):
+            raise ConfigError(f"[status].maintenance_notices: {step!r}: only \"start\" and "
+                              "\"end\" (the announcement, reminder and cancellation always go)")
     return status
 
 

@@ -8,6 +8,7 @@ last message's Message-ID and references), with the ticket tag in the subject.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,33 +35,43 @@ def requester_address(config: Config, ticket: Ticket) -> str | None:
 def answer_requester(session: Session, config: Config, ticket: Ticket, text: str,
                      attachments: list[Attachment], author: str) -> Message:
     """Queue ``text`` to the requester; returns its record in the ticket."""
+    if ticket.status == "closed":
+        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+    record = reply_in_thread(session, config, ticket, "answer", {"text": text},
+                             purpose="reply", author=author, attachments=attachments)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = utcnow()
+    return record
+
+
+def reply_in_thread(session: Session, config: Config, ticket: Ticket, template: str,
+                    context: dict[str, Any], purpose: str, author: str,
+                    attachments: list[Attachment] | None = None) -> Message:
+    """Queue a mail from ``template`` to the requester, in their language and in their mail
+    thread (their last message's Message-ID and references); returns its record."""
     to = requester_address(config, ticket)
     if to is None:
         raise RnmailError(f"the requester of ticket #{ticket.id} ({ticket.requester}) "
                           "cannot be reached by mail")
-    if ticket.status == "closed":
-        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
     last = session.scalars(
         select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in",
                               Message.kind == "correspondence", Message.message_id.is_not(None))
         .order_by(Message.id.desc()).limit(1)
     ).first()
     hd = config.helpdesk
-    rendered = render("answer", ticket.language, hd.default_language, {
-        "tag": hd.tag, "ticket_id": ticket.id, "subject": ticket.subject, "text": text,
-        "helpdesk_name": hd.name, "phone": hd.phone,
+    rendered = render(template, ticket.language, hd.default_language, {
+        "tag": hd.tag, "ticket_id": ticket.id, "subject": ticket.subject,
+        "helpdesk_name": hd.name, "phone": hd.phone, **context,
     })
     draft = Draft(to=[to], rendered=rendered, kind="reply", ticket_id=ticket.id,
                   in_reply_to=last.message_id if last else None,
                   references=(last.references or "").split() if last else [],
-                  attachments=attachments)
-    if ticket.first_response_at is None:
-        ticket.first_response_at = utcnow()
-    record = enqueue(session, compose(hd, draft), purpose="reply", ticket=ticket,
+                  attachments=attachments or [])
+    record = enqueue(session, compose(hd, draft), purpose=purpose, ticket=ticket,
                      kind="correspondence")
     assert record is not None  # a ticket was given
     record.from_name = author
-    log.info("answer queued ticket=%d by=%s to=%s", ticket.id, author, to)
+    log.info("%s queued ticket=%d by=%s to=%s", purpose, ticket.id, author, to)
     return record
 
 

@@ -51,6 +51,7 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
+from rnmail.status import current_status, link_ticket
 from rnmail.workflow import may_reopen_by_mail, reopen, requester_type_for, resume
 
 log = logging.getLogger(__name__)
@@ -304,12 +305,19 @@ def _write(batch: Batch) -> None:
     """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
     assign_ids(batch.session)
     batch.session.flush()
+    new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
+                   if d.new_ticket and d.ticket is not None}
+    view = None
+    if new_tickets:  # tickets that arrive during an incident are told when it ends
+        view = current_status(batch.session, batch.config.status)
+        for ticket in new_tickets.values():
+            link_ticket(batch.session, ticket)
     addresses = [(d.reply_to or "").lower() for d in batch.to_acknowledge]
     allowed = within_daily_limit(batch.session, batch.config, addresses)
     for d, address, ok in zip(batch.to_acknowledge, addresses, allowed, strict=True):
         assert d.ticket is not None
         if ok:
-            acknowledge(batch.session, batch.config, d.ticket, d.parsed, address)
+            acknowledge(batch.session, batch.config, d.ticket, d.parsed, address, view)
             d.acknowledged = True
     if batch.to_notify:
         notifier = StaffNotifier.load(batch.session, batch.config)

@@ -21,6 +21,8 @@ from rnmail.dispatch.render import render
 from rnmail.faq import FaqIndex, text_in
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Staff, Ticket
+from rnmail.notices import disturbance
+from rnmail.status import StatusView
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,9 @@ def within_daily_limit(session: Session, config: Config,
 
 
 def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMail,
-                reply_to: str) -> None:
-    """Queue the acknowledgement of ``ticket`` (which must have its number by now)."""
+                reply_to: str, status: StatusView | None = None) -> None:
+    """Queue the acknowledgement of ``ticket`` (which must have its number by now); while
+    some component is degraded or down it says so."""
     hd = config.helpdesk
     rendered = render(
         "acknowledgement",
@@ -60,6 +63,7 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
             "phone": hd.phone,
             "fax": hd.fax,
             "faq_url": f"{hd.public_url}/faq/{ticket.language}.html" if hd.public_url else "",
+            "disturbance": disturbance(config, status, ticket.language) if status else None,
         },
     )
     draft = Draft(

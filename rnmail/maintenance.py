@@ -1,0 +1,352 @@
+"""Planned maintenance: announce it, remind, mark the start and the end, or cancel it.
+
+The announcement (and a cancellation) is queued at once, in the transaction that records
+the maintenance. The later steps are APScheduler jobs in a job store in rnmail's own
+database (table ``apscheduler_jobs``), so they survive restarts; a job whose time passed
+while no scheduler ran is run late, with a note in the audit log and on the announcement.
+No step mails twice: each one's announcement has a unique ``step_key``, checked and written
+in the step's transaction. The components' position during the maintenance does not
+depend on the jobs at all: ``rnmail.status`` derives it from the start and end times; the
+start and end jobs only republish the page and send the notices configured in
+``[status].maintenance_notices``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail import audit
+from rnmail.config import Config
+from rnmail.db import Database
+from rnmail.dispatch.announce import Notice, announce
+from rnmail.errors import NotFound, RnmailError
+from rnmail.groups import recipients
+from rnmail.models import Announcement, Maintenance, utcnow
+from rnmail.notices import comment_context, component_labels, publish
+from rnmail.status import maintenance_phase
+from rnmail.statuspage import BRUSSELS, format_time
+
+log = logging.getLogger(__name__)
+
+STEPS = ("announcement", "reminder", "start", "end", "cancellation")
+TIMED_STEPS = ("reminder", "start", "end")
+LATE = timedelta(minutes=1)  # a step run later than this gets a note
+JOB_FUNCTION = "rnmail.maintenance:run_scheduled_step"
+
+
+# --------------------------------------------------------------------------- input
+
+_DURATION = re.compile(
+    r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*(?:m|min)?)?\s*$",
+    re.IGNORECASE)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``3h``, ``90m``, ``1h30``, ``1h30m``, ``2d`` → a positive timedelta."""
+    match = _DURATION.match(text)
+    if not text.strip() or match is None or not any(match.groupdict().values()):
+        raise RnmailError(f"duration {text!r}: use e.g. 3h, 90m, 1h30 or 2d")
+    parts = {k: int(v or 0) for k, v in match.groupdict().items()}
+    value = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    if value <= timedelta(0):
+        raise RnmailError(f"duration {text!r} must be longer than zero")
+    return value
+
+
+def parse_local_time(text: str) -> datetime:
+    """``2026-12-05 18:00`` in Brussels time (or an ISO time with its offset) → aware UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RnmailError(f"time {text!r}: use YYYY-MM-DD HH:MM (Brussels time)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BRUSSELS)
+    return value.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def step_time(item: Maintenance, step: str) -> datetime:
+    if step == "reminder":
+        assert item.remind_seconds is not None
+        return item.starts_at - timedelta(seconds=item.remind_seconds)
+    if step == "end":
+        return item.ends_at
+    if step == "start":
+        return item.starts_at
+    return item.created_at if step == "announcement" else item.cancelled_at or utcnow()
+
+
+def step_key(maintenance_id: int, step: str) -> str:
+    return f"maintenance:{maintenance_id}:{step}"
+
+
+def maintenance_notice(config: Config, item: Maintenance, step: str,
+                       note: str | None = None) -> Notice:
+    minutes = int((item.ends_at - item.starts_at).total_seconds() // 60)
+
+    def context_for(language: str) -> dict[str, Any]:
+        return {"step": step, "maintenance_id": item.id,
+                "starts_at": format_time(item.starts_at, language),
+                "ends_at": format_time(item.ends_at, language),
+                "duration_hours": minutes // 60, "duration_minutes": minutes % 60,
+                "components": component_labels(config, list(item.components), language),
+                **comment_context(dict(item.comment), language)}
+
+    return Notice(kind=f"maintenance-{step}", template="maintenance", context_for=context_for,
+                  step_key=step_key(item.id, step), maintenance_id=item.id, note=note)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    maintenance_id: int
+    announcement_id: int | None
+    recipients: int
+    reminder: bool  # False when --remind was not given or its time has already passed
+
+
+def schedule_maintenance(
+    db: Database,
+    config: Config,
+    operator: str,
+    start: datetime,
+    duration: timedelta,
+    components: list[str],
+    groups: list[str],
+    remind: timedelta | None,
+    comment: dict[str, str],
+) -> Scheduled:
+    """Record a maintenance, queue its announcement, create its jobs, republish the page."""
+    now = utcnow()
+    if start <= now:
+        raise RnmailError(f"the start {format_time(start, 'fr')} (Brussels time) has passed")
+    names = [config.status.component(c).name for c in components] or [
+        c.name for c in config.status.components]
+    reminder = remind is not None and start - remind > now
+    with db.transaction() as session:
+        recipients(session, groups)  # unknown groups: refused before anything is written
+        item = Maintenance(starts_at=start, ends_at=start + duration, components=names,
+                           groups=groups, comment=comment, created_by=operator,
+                           remind_seconds=int(remind.total_seconds()) if reminder and remind
+                           else None)
+        session.add(item)
+        session.flush()
+        announcement = announce(session, config, maintenance_notice(config, item, "announcement"),
+                                groups, operator) if groups else None
+        count = announcement.recipients if announcement else 0
+        audit.record(session, operator, "maintenance-schedule", {
+            "maintenance": item.id, "starts_at": start.isoformat(),
+            "ends_at": item.ends_at.isoformat(), "components": names, "groups": groups,
+            "reminder": item.remind_seconds, "comment": comment}, recipients=count)
+        maintenance_id = item.id
+    with job_store_scheduler(db) as scheduler:
+        add_jobs(scheduler, db)
+    publish(db, config)
+    return Scheduled(maintenance_id, announcement.id if announcement else None, count, reminder)
+
+
+def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_id: int
+                       ) -> Announcement | None:
+    """Cancel a maintenance that has not ended: its jobs go, a cancellation notice is sent."""
+    with db.transaction() as session:
+        item = _get(session, maintenance_id)
+        if item.state == "cancelled":
+            raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
+        if item.ends_at <= utcnow():
+            raise RnmailError(f"maintenance #{maintenance_id} has already ended")
+        item.state, item.cancelled_at = "cancelled", utcnow()
+        announcement = announce(session, config, maintenance_notice(config, item, "cancellation"),
+                                list(item.groups), operator) if item.groups else None
+        audit.record(session, operator, "maintenance-cancel", {"maintenance": maintenance_id},
+                     recipients=announcement.recipients if announcement else 0)
+    with job_store_scheduler(db) as scheduler:
+        for step in TIMED_STEPS:
+            with contextlib.suppress(JobLookupError):
+                scheduler.remove_job(job_id(maintenance_id, step))
+    publish(db, config)
+    return announcement
+
+
+def list_maintenance(session: Session, include_past: bool = False) -> list[dict[str, Any]]:
+    now = utcnow()
+    query = select(Maintenance).order_by(Maintenance.starts_at, Maintenance.id)
+    if not include_past:
+        query = query.where(Maintenance.ends_at > now, Maintenance.state == "scheduled")
+    rows = []
+    for item in session.scalars(query):
+        sent = session.scalars(select(Announcement).where(
+            Announcement.maintenance_id == item.id).order_by(Announcement.id)).all()
+        rows.append({
+            "id": item.id, "state": maintenance_phase(item, now),
+            "starts_at": item.starts_at.isoformat(), "ends_at": item.ends_at.isoformat(),
+            "components": item.components, "groups": item.groups, "comment": item.comment,
+            "reminder_before_seconds": item.remind_seconds, "created_by": item.created_by,
+            "notices": [{"step": (a.step_key or "").rsplit(":", 1)[-1], "announcement": a.id,
+                         "queued_at": a.created_at.isoformat(), "recipients": a.recipients,
+                         "note": a.note} for a in sent],
+        })
+    return rows
+
+
+def _get(session: Session, maintenance_id: int) -> Maintenance:
+    item = session.get(Maintenance, maintenance_id)
+    if item is None:
+        raise NotFound(f"no maintenance #{maintenance_id}")
+    return item
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def run_step(db: Database, config: Config, maintenance_id: int, step: str,
+             now: datetime | None = None) -> str:
+    """Carry out one timed step; returns what happened, for the log. Safe to run twice."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        item = session.get(Maintenance, maintenance_id)
+        if item is None or item.state == "cancelled":
+            return "nothing to do (cancelled or deleted)"
+        due = step_time(item, step)
+        late = now - due
+        note = None
+        if late > LATE:
+            note = (f"run {int(late.total_seconds() // 60)} min late: no scheduler was "
+                    f"running at {format_time(due, 'fr')} (Brussels time)")
+        skip = ((step == "reminder" and now >= item.starts_at)
+                or (step == "start" and now >= item.ends_at))
+        wanted = step in config.status.maintenance_notices or step == "reminder"
+        announcement = None
+        if wanted and not skip and item.groups:
+            announcement = announce(session, config,
+                                    maintenance_notice(config, item, step, note),
+                                    list(item.groups), "scheduler")
+        done = session.scalar(select(Announcement.id).where(
+            Announcement.step_key == step_key(item.id, step)))
+        outcome = ("skipped: too late to be useful" if skip else
+                   f"announcement #{announcement.id}" if announcement else
+                   "already sent" if done else "page updated")
+        audit.record(session, "scheduler", f"maintenance-{step}", {
+            "maintenance": item.id, "outcome": outcome, "note": note,
+            "late_seconds": max(0, int(late.total_seconds()))},
+            recipients=announcement.recipients if announcement else None)
+    if note:
+        log.warning("maintenance %d %s: %s", maintenance_id, step, note)
+    publish(db, config)
+    log.info("maintenance %d %s: %s", maintenance_id, step, outcome)
+    return outcome
+
+
+# --------------------------------------------------------------------------- scheduler
+
+
+def job_id(maintenance_id: int, step: str) -> str:
+    return f"maintenance-{maintenance_id}-{step}"
+
+
+def make_scheduler(db: Database, scheduler: BaseScheduler | None = None) -> BaseScheduler:
+    scheduler = scheduler or BackgroundScheduler()
+    scheduler.configure(
+        jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        timezone="UTC",
+    )
+    return scheduler
+
+
+class job_store_scheduler:
+    """A paused scheduler, to write jobs into the job store from any process."""
+
+    def __init__(self, db: Database) -> None:
+        self.scheduler = make_scheduler(db)
+
+    def __enter__(self) -> BaseScheduler:
+        self.scheduler.start(paused=True)
+        return self.scheduler
+
+    def __exit__(self, *exc: object) -> None:
+        self.scheduler.shutdown(wait=False)
+
+
+def add_jobs(scheduler: BaseScheduler, db: Database) -> int:
+    """Make sure every timed step still to come has its job (after a crash between the
+    commit of a maintenance and the writing of its jobs too); returns how many were added."""
+    now = utcnow()
+    added = 0
+    with db.transaction() as session:
+        items = list(session.scalars(select(Maintenance).where(
+            Maintenance.state == "scheduled", Maintenance.ends_at > now - timedelta(days=1))))
+        done = set(session.scalars(select(Announcement.step_key).where(
+            Announcement.maintenance_id.in_([i.id for i in items]))))
+    for item in items:
+        for step in TIMED_STEPS:
+            if step == "reminder" and item.remind_seconds is None:
+                continue
+            if step_key(item.id, step) in done or scheduler.get_job(job_id(item.id, step)):
+                continue
+            due = step_time(item, step)
+            if due < now - timedelta(hours=1) and step != "end":
+                continue  # long past and without a notice to send: nothing left to do
+            scheduler.add_job(JOB_FUNCTION, "date", run_date=max(due, now),
+                              args=[item.id, step], id=job_id(item.id, step),
+                              replace_existing=True)
+            added += 1
+    return added
+
+
+@dataclass
+class _Runtime:
+    db: Database
+    config: Config
+    after_step: Any = None  # called after each step (the scheduler command sends the outbox)
+
+
+_runtime: _Runtime | None = None
+
+
+def run_scheduled_step(maintenance_id: int, step: str) -> None:
+    """The job function APScheduler calls (by reference, from the job store)."""
+    if _runtime is None:
+        raise RuntimeError("the maintenance scheduler is not set up in this process")
+    try:
+        run_step(_runtime.db, _runtime.config, maintenance_id, step)
+        if _runtime.after_step is not None:
+            _runtime.after_step()
+    except Exception:  # logged; the next add_jobs() puts the step back, so it is retried
+        log.exception("maintenance %d %s failed", maintenance_id, step)
+        raise
+
+
+def start_scheduler(db: Database, config: Config, scheduler: BaseScheduler,
+                    after_step: Any = None) -> BaseScheduler:
+    """Set up ``scheduler`` to run the maintenance jobs of this installation and start it.
+
+    Another process may add jobs to the store at any time; a short interval job wakes the
+    scheduler so it finds them (and repairs missing ones) within ``SYNC_SECONDS``.
+    """
+    global _runtime
+    _runtime = _Runtime(db, config, after_step)
+    make_scheduler(db, scheduler)
+    scheduler.add_jobstore("memory", alias="local")
+    scheduler.add_job(add_jobs, "interval", seconds=SYNC_SECONDS, args=[scheduler, db],
+                      jobstore="local", id="sync-maintenance-jobs", next_run_time=utcnow())
+    scheduler.start()
+    return scheduler
+
+
+SYNC_SECONDS = 5

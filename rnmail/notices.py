@@ -1,0 +1,147 @@
+"""Telling users about the register's status: outage notices and the end of an incident.
+
+``change_status`` is the whole of ``rnmail status set`` after the operator's password:
+in one transaction it sets the components, records the incident update and the audit
+event, queues the notice to the user groups and, when the incident ends, the message to
+every requester whose ticket arrived during it. The public page is regenerated right after
+the commit (``publish``), so page and mail tell the same thing at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail import audit
+from rnmail.config import Config
+from rnmail.db import Database
+from rnmail.dispatch.announce import Notice, announce
+from rnmail.dispatch.answer import reply_in_thread, requester_address
+from rnmail.models import Incident, IncidentTicket, Ticket, utcnow
+from rnmail.status import StatusView, current_status, localized, set_status
+from rnmail.statuspage import BANNERS, format_time, publish_status
+
+log = logging.getLogger(__name__)
+
+
+def comment_context(texts: dict[str, str], language: str) -> dict[str, Any]:
+    """``comment`` in the reader's language, and ``comment_language`` when it fell back."""
+    found = localized(texts, language)
+    if found is None:
+        return {"comment": "", "comment_language": None}
+    return {"comment": found.text,
+            "comment_language": found.language if found.fallback else None}
+
+
+def component_labels(config: Config, names: list[str], language: str) -> list[str]:
+    return [config.status.component(name).label(language) for name in names]
+
+
+def banner(state: str, language: str) -> str:
+    return BANNERS[state].get(language) or BANNERS[state]["fr"]
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    view: StatusView
+    incident_id: int | None
+    resolved: bool
+    announcement_id: int | None
+    linked_notified: int
+
+
+def change_status(
+    db: Database,
+    config: Config,
+    operator: str,
+    state: str,
+    components: list[str],
+    comment: dict[str, str],
+    notify: list[str],
+    notify_linked: bool,
+) -> StatusResult:
+    """Set the status, queue the notices, publish the page; see the module's docstring."""
+    with db.transaction() as session:
+        change = set_status(session, config.status, state, components, comment, operator)
+        announcement = None
+        if notify:
+            changed_at = format_time(utcnow(), "fr")
+            everything = len(change.components) == len(config.status.components)
+
+            def context_for(language: str) -> dict[str, Any]:
+                return {"state": state, "banner": banner(state, language),
+                        "components": component_labels(config, change.components, language),
+                        "all_components": everything,
+                        "changed_at": changed_at, **comment_context(comment, language)}
+
+            notice = Notice(kind="outage", template="status_change", context_for=context_for,
+                            incident_id=change.incident_id)
+            announcement = announce(session, config, notice, notify, operator)
+        notified = 0
+        if notify_linked and change.resolved and change.incident_id is not None:
+            notified = notify_linked_requesters(session, config, change.incident_id)
+        audit.record(session, operator, "status-set", {
+            "state": state, "components": change.components, "comment": comment,
+            "groups": notify, "incident": change.incident_id, "resolved": change.resolved,
+            "announcement": announcement.id if announcement else None,
+            "linked_notified": notified,
+        }, recipients=(announcement.recipients if announcement else 0) + notified)
+    view = publish(db, config)
+    return StatusResult(view, change.incident_id, change.resolved,
+                        announcement.id if announcement else None, notified)
+
+
+def publish(db: Database, config: Config) -> StatusView:
+    """Regenerate the public status page from the database, as it is now."""
+    with db.transaction() as session:
+        view = current_status(session, config.status)
+    publish_status(view, config.status, config.helpdesk)
+    return view
+
+
+def notify_linked_requesters(session: Session, config: Config, incident_id: int) -> int:
+    """Tell every requester whose ticket arrived during the incident that it is over, in
+    their ticket's thread and language; each ticket once, whatever reruns."""
+    incident = session.get(Incident, incident_id)
+    assert incident is not None and incident.resolved_at is not None
+    updates = incident.updates
+    names = list(dict.fromkeys(n for u in updates if u.state != "operational"
+                               for n in u.components))
+    last_comment = next((u.comment for u in reversed(updates) if u.comment), {})
+    count = 0
+    links = session.scalars(select(IncidentTicket).where(
+        IncidentTicket.incident_id == incident_id, IncidentTicket.notified_at.is_(None)))
+    for link in links:
+        ticket = session.get(Ticket, link.ticket_id)
+        assert ticket is not None
+        link.notified_at = utcnow()
+        if requester_address(config, ticket) is None:
+            continue
+        language = ticket.language
+        reply_in_thread(session, config, ticket, "incident_solved", {
+            "requester_name": ticket.requester_name or "",
+            "components": component_labels(config, names, language),
+            "started_at": format_time(incident.started_at, language),
+            "resolved_at": format_time(incident.resolved_at, language),
+            "contact": config.dispatch.contact, "status_url": config.status.public_url,
+            "opening_hours": config.helpdesk.opening_hours, "language": language,
+            **comment_context(last_comment, language),
+        }, purpose="incident-solved", author="rnmail")
+        count += 1
+    log.info("incident %d resolved: %d requester(s) told", incident_id, count)
+    return count
+
+
+def disturbance(config: Config, view: StatusView, language: str) -> dict[str, Any] | None:
+    """What an acknowledgement says while some component is degraded or down."""
+    disturbed = [c for c in view.components if c.state != "operational"]
+    if not disturbed:
+        return None
+    texts = next((c.comment for c in disturbed if c.comment), {})
+    return {"banner": banner(view.overall, language),
+            "components": component_labels(config, [c.name for c in disturbed], language),
+            "comment": comment_context(texts, language)["comment"]}
