@@ -40,11 +40,12 @@ def init(app: App) -> None:
 
 
 def _register() -> None:
-    from cli import archive, faq, lists, mail, operator, team, ticket
+    from cli import announce, archive, faq, lists, mail, operator, status, team, ticket
 
     for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
-                  operator.audit, lists.lists):
+                  operator.audit, lists.lists, status.status, status.maintenance,
+                  status.scheduler, announce.announce, announce.template):
         main.add_command(group)
 
 

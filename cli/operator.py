@@ -12,6 +12,7 @@ import click
 from cli.app import App, emit_json, handle_errors, pass_app
 from rnmail import audit as audit_log
 from rnmail import operators
+from rnmail.errors import RnmailError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +26,16 @@ def read_password(from_stdin: bool, confirm: bool = False) -> str:
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
 
 
+def authenticate(app: App, operator_name: str, password_stdin: bool) -> str:
+    """The operator's name once their password is checked; a refusal ends the command."""
+    try:
+        password = read_password(password_stdin)
+        return operators.authenticate(app.ready_db(), app.config.operators, operator_name,
+                                      password)
+    except RnmailError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def operator_required(func: F) -> F:
     """Add ``--operator``/``--password-stdin`` and pass the authenticated operator's name
     as ``operator``; a wrong password stops the command (and is logged)."""
@@ -36,12 +47,7 @@ def operator_required(func: F) -> F:
     def wrapper(*args: Any, operator_name: str, password_stdin: bool, **kwargs: Any) -> Any:
         app = click.get_current_context().find_object(App)
         assert app is not None
-        try:
-            password = read_password(password_stdin)
-            name = operators.authenticate(app.ready_db(), app.config.operators,
-                                          operator_name, password)
-        except operators.AuthenticationFailed as exc:
-            raise click.ClickException(str(exc)) from None
+        name = authenticate(app, operator_name, password_stdin)
         return func(*args, operator=name, **kwargs)
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]

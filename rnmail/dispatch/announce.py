@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,17 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rnmail import audit
+from rnmail.addresses import deliverable_address
 from rnmail.config import Config
+from rnmail.db import Database
 from rnmail.dispatch.compose import Attachment, encode_header, header_block, mime_body
 from rnmail.dispatch.outbox import STATES
 from rnmail.dispatch.render import TEMPLATES, Rendered, render
 from rnmail.errors import NotFound, RnmailError
 from rnmail.groups import Recipient, recipients, suppressed_addresses
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
+from rnmail.statuspage import BANNERS, format_time
 from rnmail.tokens import make_message_id
 
 MAILINGS = TEMPLATES / "mailings"
@@ -217,3 +222,99 @@ def retry_failed(session: Session, announcement_id: int) -> int:
         .values(state="queued", attempts=0, next_attempt_at=utcnow(), lease_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- mailings
+
+
+def mailing_notice(config: Config, template: str, variables: dict[str, str],
+                   files: list[tuple[str, str, bytes]]) -> Notice:
+    """A document mailing (``announce --template``): the sender's variables, attachments."""
+    names = [name for name, _, _ in files]
+    context = {"reference": "", "subject": "", **variables, "attachments": names}
+    return Notice(kind="mailing", template=template, context_for=lambda _language: context,
+                  attachments=tuple(Attachment(n, t, d) for n, t, d in files),
+                  directories=mailing_directories(config))
+
+
+def send_mailing(db: Database, config: Config, notice: Notice, groups: list[str],
+                 operator: str) -> Announcement:
+    with db.transaction() as session:
+        record = announce(session, config, notice, groups, operator)
+        assert record is not None  # a mailing has no step key
+        audit.record(session, operator, "announce", {
+            "announcement": record.id, "template": notice.template, "groups": groups,
+            "attachments": [a.filename for a in notice.attachments]},
+            recipients=record.recipients)
+    return record
+
+
+def send_test(db: Database, config: Config, notice: Notice, groups: list[str], address: str,
+              operator: str) -> Announcement:
+    """One sample per language of the groups' members, all to ``address``."""
+    to = deliverable_address(address)
+    if to is None:
+        raise RnmailError(f"--test-to {address!r} is not a valid address")
+    with db.transaction() as session:
+        languages = dict.fromkeys(m.language for m in recipients(session, groups))
+        samples = [Recipient(to, "", lang, None, None, "test") for lang in languages]
+        test = Notice(kind="test", template=notice.template, context_for=notice.context_for,
+                      attachments=notice.attachments, directories=notice.directories)
+        record = announce(session, config, test, [], operator, to=samples)
+        assert record is not None
+        audit.record(session, operator, "announce-test", {
+            "announcement": record.id, "template": notice.template, "to": to,
+            "languages": list(languages)}, recipients=record.recipients)
+    return record
+
+
+NOTICE_TEMPLATES = ("status_change", "maintenance", "incident_solved")
+
+
+def list_templates(config: Config) -> list[dict[str, Any]]:
+    """Mailing templates (first directory wins) and the notices rnmail sends itself."""
+    found: dict[str, dict[str, Any]] = {}
+    places = [(d, "mailing") for d in mailing_directories(config)] + [(TEMPLATES, "notice")]
+    for directory, kind in places:
+        for path in sorted(directory.glob("*.*.j2")):
+            name, lang = path.name[:-3].rsplit(".", 1)
+            if kind == "notice" and name not in NOTICE_TEMPLATES:
+                continue
+            entry = found.setdefault(name, {"name": name, "kind": kind, "languages": [],
+                                            "directory": str(directory)})
+            if entry["directory"] == str(directory):
+                entry["languages"].append(lang)
+    return sorted(found.values(), key=lambda e: (e["kind"], e["name"]))
+
+
+def preview_template(config: Config, name: str, language: str,
+                     variables: dict[str, str]) -> Rendered:
+    """Render a template in ``language``: notices with sample values, mailings with
+    ``variables``."""
+    if name not in NOTICE_TEMPLATES:
+        return render_notice(config, mailing_notice(config, name, variables, []), language)
+    sample = {**_notice_sample(name, language), **variables}
+    notice = Notice(kind="preview", template=name, context_for=lambda _language: sample)
+    return render_notice(config, notice, language)
+
+
+def _notice_sample(name: str, language: str) -> dict[str, Any]:
+    start = datetime(2026, 12, 5, 17, 0, tzinfo=UTC)  # 18:00 in Brussels
+
+    def at(hours: float) -> str:
+        return format_time(start + timedelta(hours=hours), language)
+
+    labels = {"nl": "Toegang tot de natuurlijke personen", "fr": "Accès aux personnes physiques",
+              "de": "Zugang zu natürlichen Personen", "en": "Access to natural persons"}
+    common = {"components": [labels[language]], "comment": "", "comment_language": None}
+    if name == "status_change":
+        return {**common, "state": "degraded", "banner": BANNERS["degraded"].get(
+            language, BANNERS["degraded"]["fr"]), "all_components": False,
+            "changed_at": at(-4)}
+    if name == "maintenance":
+        return {**common, "step": "announcement", "maintenance_id": 1,
+                "starts_at": at(0), "ends_at": at(3),
+                "duration_hours": 3, "duration_minutes": 0}
+    return {**common, "tag": "RN", "ticket_id": 1234, "subject": "Clé d'accès",
+            "requester_name": "", "started_at": at(-4), "resolved_at": at(-2.5)}
+

@@ -135,8 +135,8 @@ def claim(
 def load_bodies(session: Session, ids: set[int]) -> dict[int, bytes]:
     if not ids:
         return {}
-    return dict(session.execute(select(OutboxBody.id, OutboxBody.data)
-                                .where(OutboxBody.id.in_(ids))).tuples())
+    rows = session.execute(select(OutboxBody.id, OutboxBody.data).where(OutboxBody.id.in_(ids)))
+    return {body_id: data for body_id, data in rows}
 
 
 def release(session: Session, ids: list[int]) -> None:

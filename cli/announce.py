@@ -1,0 +1,180 @@
+"""``rnmail announce`` (document mailings to user groups, and their delivery) and
+``rnmail template`` (the templates they are written with)."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+import click
+
+from cli.app import App, emit_json, handle_errors, pass_app
+from cli.operator import authenticate
+from cli.status import send_foreground, split_list
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"{value!r}: use NAME=VALUE", param_hint="--var")
+        result[key.strip()] = text
+    return result
+
+
+@click.group(invoke_without_command=True)
+@click.option("--template", help="Mailing template (see `rnmail template list`).")
+@click.option("--groups", "groups", multiple=True,
+              help="User groups (comma-separated or repeated).")
+@click.option("--attach", "attachments", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File to attach (repeatable).")
+@click.option("--var", "variables", multiple=True, help="Template variable NAME=VALUE.")
+@click.option("--dry-run", is_flag=True,
+              help="List the recipients per language and print one sample per language.")
+@click.option("--test-to", help="Send one sample per language to this address only.")
+@click.option("--queue-only", is_flag=True, help="Queue the mail; let the daemon send it.")
+@click.option("--operator", "operator_name", envvar="RNMAIL_OPERATOR",
+              help="Operator name (or $RNMAIL_OPERATOR); required to send.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_context
+@handle_errors
+def announce(ctx: click.Context, template: str | None, groups: tuple[str, ...],
+             attachments: tuple[Path, ...], variables: tuple[str, ...], dry_run: bool,
+             test_to: str | None, queue_only: bool, operator_name: str | None,
+             password_stdin: bool) -> None:
+    """Send a document mailing to user groups, each member in their language.
+
+    \b
+    rnmail announce --template circular --groups municipalities \\
+        --var subject="..." --var body="..." --attach letter.pdf --operator NAME
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from rnmail.dispatch.announce import mailing_notice, preview, send_mailing, send_test
+
+    app = ctx.find_object(App)
+    assert app is not None
+    if not template or not groups:
+        raise click.UsageError("--template and --groups are needed (or a command: status, "
+                               "retry, list)")
+    files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+              p.read_bytes()) for p in attachments]
+    notice = mailing_notice(app.config, template, parse_vars(variables), files)
+    group_names = split_list(groups)
+    if dry_run:
+        from rnmail.groups import recipients
+
+        with app.ready_db().transaction() as session:
+            members = recipients(session, group_names)
+        for lang, (people, rendered) in preview(app.config, notice, members).items():
+            click.echo(f"== {lang}: {len(people)} recipient(s)")
+            for person in people:
+                click.echo(f"   {person.email}  {person.name}  [{person.group}]")
+            click.echo(f"-- sample ({rendered.language}) --\nSubject: {rendered.subject}\n")
+            click.echo(rendered.text)
+        return
+    if not operator_name:
+        raise click.UsageError("sending needs --operator (or $RNMAIL_OPERATOR)")
+    operator = authenticate(app, operator_name, password_stdin)
+    if test_to:
+        record = send_test(app.ready_db(), app.config, notice, group_names, test_to, operator)
+    else:
+        record = send_mailing(app.ready_db(), app.config, notice, group_names, operator)
+    click.echo(f"announcement #{record.id}: {record.recipients} recipient(s) queued")
+    if not queue_only:
+        send_foreground(app, record.id, record.recipients)
+
+
+@announce.command("status")
+@click.argument("announcement_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def announce_status(app: App, announcement_id: int, as_json: bool) -> None:
+    """Delivery counts per state; finished when no row is queued or sending."""
+    from rnmail.dispatch.announce import announcement_status
+
+    with app.ready_db().transaction() as session:
+        result = announcement_status(session, announcement_id)
+    if as_json:
+        emit_json(result)
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in result["counts"].items())
+    done = "finished" if result["finished"] else "in progress"
+    click.echo(f"announcement #{announcement_id} ({result['kind']}, {result['template']}, "
+               f"{result['recipients']} recipient(s)): {done}: {counts}")
+
+
+@announce.command("retry")
+@click.argument("announcement_id", type=int)
+@pass_app
+@handle_errors
+def announce_retry(app: App, announcement_id: int) -> None:
+    """Queue the failed deliveries of an announcement again."""
+    from rnmail.dispatch.announce import retry_failed
+
+    with app.ready_db().transaction() as session:
+        count = retry_failed(session, announcement_id)
+    click.echo(f"{count} failed delivery(ies) queued again")
+
+
+@announce.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def announce_list(app: App, limit: int, as_json: bool) -> None:
+    """The most recent announcements."""
+    from rnmail.dispatch.announce import announcement_json, list_announcements
+
+    with app.ready_db().transaction() as session:
+        rows = [announcement_json(a) for a in list_announcements(session, limit)]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"#{row['id']} {row['created_at'][:16]} {row['kind']:<24} "
+                   f"{row['template']:<16} {row['recipients']:>6} "
+                   f"{','.join(row['groups']) or '-'}")
+
+
+@click.group()
+def template() -> None:
+    """The mail templates: mailings and status/maintenance notices."""
+
+
+@template.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def template_list(app: App, as_json: bool) -> None:
+    """Every template with its languages."""
+    from rnmail.dispatch.announce import list_templates
+
+    rows = list_templates(app.config)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<20} {row['kind']:<8} {','.join(row['languages'])}  "
+                   f"{row['directory']}")
+
+
+@template.command("preview")
+@click.argument("name")
+@click.option("--lang", "language", type=click.Choice(["nl", "fr", "de", "en"]), default="fr",
+              show_default=True)
+@click.option("--var", "variables", multiple=True, help="Template variable NAME=VALUE.")
+@click.option("--html", is_flag=True, help="Print the HTML part instead of the text.")
+@pass_app
+@handle_errors
+def template_preview(app: App, name: str, language: str, variables: tuple[str, ...],
+                     html: bool) -> None:
+    """Render a template in one language (notices with sample values)."""
+    from rnmail.dispatch.announce import preview_template
+
+    rendered = preview_template(app.config, name, language, parse_vars(variables))
+    click.echo(f"Subject: {rendered.subject}\nContent-Language: {rendered.language}\n")
+    click.echo(rendered.html if html and rendered.html else rendered.text)
