@@ -147,6 +147,21 @@ def release(session: Session, ids: list[int]) -> None:
                         .values(state="queued", lease_until=None))
 
 
+_T = cast(Table, OutboxMessage.__table__)
+# Built once: finish_many runs for every few messages sent, and building the statement
+# cost several times more than executing it.
+_MARK_SENT = (
+    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == "sending")
+    .values(state="sent", sent_at=bindparam("now"), attempts=_T.c.attempts + 1,
+            last_reply=bindparam("reply"), lease_until=None)
+)
+_COUNT_ATTEMPT = (
+    update(_T).where(_T.c.id == bindparam("rid"))
+    .values(attempts=_T.c.attempts + 1, last_reply=bindparam("reply"), lease_until=None)
+    .returning(_T.c.attempts)
+)
+
+
 def finish_many(
     session: Session, results: list[tuple[int, Outcome]], cfg: OutboxConfig
 ) -> dict[int, str]:
@@ -156,26 +171,16 @@ def finish_many(
     backoff (4xx, lost connection) until ``max_attempts``, or failed at once (5xx).
     """
     now = utcnow()
-    t = cast(Table, OutboxMessage.__table__)
     states: dict[int, str] = {}
-    sent: list[dict[str, Any]] = [{"rid": rid, "reply": outcome.reply[:2000]}
-                                  for rid, outcome in results if outcome.ok]
+    sent = [{"rid": rid, "reply": outcome.reply[:2000], "now": now}
+            for rid, outcome in results if outcome.ok]
     if sent:
-        session.execute(
-            update(t).where(t.c.id == bindparam("rid"), t.c.state == "sending")
-            .values(state="sent", sent_at=now, attempts=t.c.attempts + 1,
-                    last_reply=bindparam("reply"), lease_until=None),
-            sent,
-        )
-        states.update((int(row["rid"]), "sent") for row in sent)
+        session.execute(_MARK_SENT, sent)
+        states.update((rid, "sent") for rid, outcome in results if outcome.ok)
     for rid, outcome in results:
         if outcome.ok:
             continue
-        attempts = session.scalar(
-            update(t).where(t.c.id == rid)
-            .values(attempts=t.c.attempts + 1, last_reply=outcome.reply[:2000],
-                    lease_until=None)
-            .returning(t.c.attempts))
+        attempts = session.scalar(_COUNT_ATTEMPT, {"rid": rid, "reply": outcome.reply[:2000]})
         if attempts is None:
             continue
         if outcome.permanent or attempts >= cfg.max_attempts:
@@ -186,7 +191,7 @@ def finish_many(
         values: dict[str, Any] = {"state": state}
         if next_at:
             values["next_attempt_at"] = next_at
-        session.execute(update(t).where(t.c.id == rid).values(**values))
+        session.execute(update(_T).where(_T.c.id == rid).values(**values))
         states[rid] = state
     return states
 

@@ -19,7 +19,6 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -171,10 +170,11 @@ class Sender:
     """One run of the outbox: a feeder leases rows, workers (one connection each) deliver,
     a committer records replies in group commits.
 
-    Database work runs on one thread of its own so that the event loop keeps the SMTP
-    sessions busy meanwhile. A worker records each delivery before it starts the one after
-    next, so a kill loses the record of at most two messages per connection (they are sent
-    again after their lease expires); nothing is ever marked sent without the server's reply.
+    Database work runs on the event loop itself: a group commit takes a fraction of a
+    millisecond, less than handing it to a thread (measured: the thread's wait for the GIL
+    cost more than the commit). A worker records each delivery before it starts the one
+    after next, so a kill loses the record of at most two messages per connection (they are
+    sent again after their lease expires); nothing is marked sent without the server's reply.
     """
 
     def __init__(self, db: Database, config: Config, transport_factory: Callable[[], Transport],
@@ -187,36 +187,30 @@ class Sender:
         self.error: ServerUnavailable | None = None
         self.unsent: list[int] = []  # leased but not attempted: released at the end
         self.bodies: dict[int, bytes] = {}
-        self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="rnmail-outbox-db")
         self.throttle = Throttle(self, config.outbox.rate)
         self.recorded: list[tuple[Leased, Outcome, asyncio.Future[str]]] = []
         self.recording: asyncio.Task[None] | None = None
 
     async def in_db(self, func: Callable[..., T], *args: Any) -> T:
-        def run() -> T:
-            with self.db.transaction() as session:
-                return func(session, *args)
-
-        return await asyncio.get_running_loop().run_in_executor(self.db_thread, run)
+        """``func(session, *args)`` in a transaction of its own."""
+        with self.db.transaction() as session:
+            return func(session, *args)
 
     async def run(self) -> SendReport:
         workers = self.config.outbox.connections
         queue: asyncio.Queue[Leased | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
+        tasks = [asyncio.create_task(self.work(queue)) for _ in range(workers)]
         try:
-            tasks = [asyncio.create_task(self.work(queue)) for _ in range(workers)]
-            try:
-                await self.feed(queue, workers)
-            finally:
-                results = await asyncio.gather(*tasks, return_exceptions=True)
-            while self.recording is not None:
-                await self.recording
-            if self.unsent:
-                await self.in_db(release, self.unsent)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+            await self.feed(queue, workers)
         finally:
-            self.db_thread.shutdown(wait=True)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        while self.recording is not None:
+            await self.recording
+        if self.unsent:
+            await self.in_db(release, self.unsent)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         if self.error is not None:
             raise self.error
         return self.report

@@ -1,0 +1,264 @@
+"""Mailing throughput and status-page latency, against raw aiosmtplib in the same run.
+
+What it measures, with Postfix's ``smtp-sink`` on a free loopback port as the receiver
+(aiosmtpd saturates a core near 1,750 messages/s and would hide the sender's speed):
+
+1. **Raw baseline** -- plain aiosmtplib: ``--connections`` connections opened once, each
+   sending its share of N pre-serialized messages (the very bytes rnmail queued, read back
+   from its outbox) with ``sendmail()`` one after the other. Nothing else.
+2. **rnmail** -- one announcement (template ``circular``, ~3.6 KB per mail) to a user group
+   of N members in nl/fr/de: ``announce()`` (render once per language, N outbox rows) is
+   timed apart as *queue*; then ``send_queued()`` (exactly what ``rnmail outbox send`` and
+   the foreground ``announce`` run) drains the outbox over the same number of
+   connections, recording every reply in the database: timed as *send*. Checked after:
+   every row sent, smtp-sink's count matches.
+3. **Status page** -- ``change_status()`` (what ``rnmail status set`` runs after the
+   operator's password: set, audit, publish index.html + status.json + feed.atom) repeated
+   ``--status-runs`` times, alternating degraded and operational, timed from the call to
+   the files being in place; and the same through the CLI (a new process each time,
+   Python start-up and the argon2 password check included) for a few runs.
+
+Run (from the repo root; needs Postfix's smtp-sink, and PostgreSQL on 127.0.0.1:5432 for
+``--db postgresql``)::
+
+    .venv/bin/python bench/dispatch.py                      # 10,000 recipients, SQLite
+    .venv/bin/python bench/dispatch.py --runs 3             # three runs and their median
+    .venv/bin/python bench/dispatch.py --db postgresql
+
+Targets: send/raw ratio >= 0.70; median ``status set`` → published page < 200 ms.
+Only loopback addresses and reserved domains are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiosmtplib
+from sqlalchemy import func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rnmail.config import load_config  # noqa: E402
+from rnmail.db import Database  # noqa: E402
+from rnmail.dispatch.announce import mailing_notice, send_mailing  # noqa: E402
+from rnmail.dispatch.send import send_queued  # noqa: E402
+from rnmail.groups import import_lists  # noqa: E402
+from rnmail.models import OutboxBody, OutboxMessage  # noqa: E402
+from rnmail.notices import change_status  # noqa: E402
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BODY = ("Madame, Monsieur,\n\nVeuillez trouver ci-dessous les nouvelles modalités de "
+        "demande des clés d'accès au Registre national pour les services population. "
+        * 6 + "\n\nCordialement,\nLe help desk")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if not os.path.exists(sink):
+        sys.exit("smtp-sink not found: install Debian's postfix (scripts/test does)")
+    user = ["-u", "postfix"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([sink, *user, f"127.0.0.1:{port}", "1024"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("smtp-sink did not start")
+
+
+def write_config(work: Path, db_url: str, port: int, connections: int) -> Path:
+    path = work / "rnmail.toml"
+    path.write_text(f"""
+[database]
+url = "{db_url}"
+[helpdesk]
+address = "info@rn.example"
+name = "Help Desk Registre national"
+secret = "bench-secret-bench"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+[outbox]
+connections = {connections}
+messages_per_connection = 1000000
+[status]
+public_dir = "{work}/status"
+[dispatch]
+lists_dir = "{work}/lists"
+""", encoding="utf-8")
+    return path
+
+
+def write_group(work: Path, n: int) -> Path:
+    lists = work / "lists"
+    lists.mkdir(exist_ok=True)
+    path = lists / "bench-group.csv"
+    languages = ("nl", "fr", "de")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "name", "language"])
+        for i in range(n):
+            writer.writerow([f"population{i}@municipality{i % 600}.example",
+                             f"Service population {i}", languages[i % 3 if i % 20 else 2]])
+    return path
+
+
+def fresh_database(kind: str, work: Path, run: int) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{work}/bench-{run}.db"
+    schema = f"bench_dispatch_{os.getpid()}_{run}"
+    engine = Database(PG_URL).engine
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+async def raw_send(port: int, messages: list[tuple[str, bytes]], connections: int) -> float:
+    shares = [messages[i::connections] for i in range(connections)]
+
+    async def one(share: list[tuple[str, bytes]]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+        await client.connect()
+        for to, raw in share:
+            await client.sendmail("info@rn.example", [to], raw)
+        await client.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(s) for s in shares))
+    return len(messages) / (time.perf_counter() - start)
+
+
+def queued_messages(db: Database) -> list[tuple[str, bytes]]:
+    with db.transaction() as session:
+        bodies = {i: d for i, d in session.execute(select(OutboxBody.id, OutboxBody.data))}
+        rows = session.execute(select(OutboxMessage.to_addr, OutboxMessage.raw,
+                                      OutboxMessage.body_id)).all()
+    return [(to, raw + bodies[body_id] if body_id else raw) for to, raw, body_id in rows]
+
+
+def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[str, float]:
+    db_url = fresh_database(args.db, work, run)
+    config_path = write_config(work, db_url, port, args.connections)
+    write_group(work, args.recipients)
+    config = load_config(config_path)
+    db = Database(config.database.url)
+    db.upgrade()
+    import_lists(db, [work / "lists" / "bench-group.csv"])
+
+    started = time.perf_counter()
+    notice = mailing_notice(config, "circular", {"subject": "Clés d'accès", "body": BODY}, [])
+    record = send_mailing(db, config, notice, ["bench-group"], "bench")
+    queue_s = time.perf_counter() - started
+    messages = queued_messages(db)
+    size = statistics.mean(len(raw) for _, raw in messages)
+
+    raw_rate = asyncio.run(raw_send(port, messages, args.connections))
+    started = time.perf_counter()
+    report = asyncio.run(send_queued(db, config))
+    send_s = time.perf_counter() - started
+    with db.transaction() as session:
+        sent = session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.announcement_id == record.id,
+                                     OutboxMessage.state == "sent"))
+    if report.sent != args.recipients or sent != args.recipients:
+        sys.exit(f"run {run}: {report.sent} reported, {sent} recorded sent, "
+                 f"{args.recipients} expected")
+    rate = args.recipients / send_s
+    log(f"run {run}: {args.recipients} recipients, {size / 1024:.1f} KB/mail; queue "
+        f"{queue_s:.2f} s ({args.recipients / queue_s:,.0f}/s); raw aiosmtplib "
+        f"{raw_rate:,.0f} msg/s; rnmail send {rate:,.0f} msg/s; ratio {rate / raw_rate:.2f}")
+
+    latencies = []
+    for i in range(args.status_runs):
+        state = "degraded" if i % 2 == 0 else "operational"
+        t0 = time.perf_counter()
+        change_status(db, config, "bench", state, ["web-services"],
+                      {"fr": f"essai {i}", "nl": f"test {i}", "de": f"Test {i}"}, [], False)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    page = config.status.public_dir / "status.json"
+    assert page.exists()
+    cli = cli_latency(config_path, work, args.cli_runs) if run == 1 else []
+    db.dispose()
+    return {"raw": raw_rate, "rnmail": rate, "ratio": rate / raw_rate, "queue_s": queue_s,
+            "status_median_ms": statistics.median(latencies),
+            "status_p95_ms": sorted(latencies)[int(len(latencies) * 0.95) - 1],
+            "cli_median_ms": statistics.median(cli) if cli else float("nan")}
+
+
+def cli_latency(config_path: Path, work: Path, runs: int) -> list[float]:
+    """`rnmail status set` as a user runs it: new process, password check, publish."""
+    env = {**os.environ, "RNMAIL_CONFIG": str(config_path)}
+    rnmail = [sys.executable, "-c", "from cli.main import main; main()"]
+    subprocess.run([*rnmail, "operator", "add", "bench-op", "--password-stdin"],
+                   input=b"bench password 1\n", env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    times = []
+    for i in range(runs):
+        state = "down" if i % 2 == 0 else "operational"
+        t0 = time.perf_counter()
+        subprocess.run([*rnmail, "status", "set", state, "--comment", f"cli {i}",
+                        "--operator", "bench-op", "--password-stdin"],
+                       input=b"bench password 1\n", env=env, cwd=ROOT, check=True,
+                       capture_output=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipients", type=int, default=10_000)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--status-runs", type=int, default=40)
+    ap.add_argument("--cli-runs", type=int, default=5)
+    args = ap.parse_args()
+    port = free_port()
+    sink = start_sink(port)
+    log(f"bench/dispatch.py: {os.cpu_count()} CPUs, db={args.db}, smtp-sink on 127.0.0.1:"
+        f"{port}, {args.connections} connections, {args.recipients} recipients")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rnmail-bench-") as tmp:
+            results = [one_run(args, port, Path(tmp), run) for run in range(1, args.runs + 1)]
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait()
+    med = {key: statistics.median(r[key] for r in results) for key in results[0]}
+    log(f"median of {len(results)} run(s): raw {med['raw']:,.0f} msg/s, rnmail "
+        f"{med['rnmail']:,.0f} msg/s, ratio {med['ratio']:.2f} (target >= 0.70); queueing "
+        f"{med['queue_s']:.2f} s")
+    log(f"status set -> published page: median {med['status_median_ms']:.1f} ms, p95 "
+        f"{med['status_p95_ms']:.1f} ms in-process (target < 200 ms); through the CLI "
+        f"(new process, argon2 check): median {med['cli_median_ms']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
