@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,8 +27,12 @@ from rnmail.models import AuditEvent, Operator, utcnow
 HASHER = PasswordHasher()
 MIN_PASSWORD = 10
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Verified when the name is unknown, so a refusal costs the same time either way.
-_DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the name is unknown, so a refusal costs the same time either way."""
+    return HASHER.hash("not a password of anyone")
 
 
 class AuthenticationFailed(RnmailError):
@@ -84,7 +89,7 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str) -
             locked = False
             operator = session.scalar(
                 select(Operator).where(Operator.name == name, Operator.active.is_(True)))
-            if _verify(operator.password_hash if operator else _DUMMY_HASH, password) and (
+            if _verify(operator.password_hash if operator else _dummy_hash(), password) and (
                     operator is not None):
                 if HASHER.check_needs_rehash(operator.password_hash):
                     operator.password_hash = HASHER.hash(password)
