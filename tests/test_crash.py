@@ -41,7 +41,8 @@ def run_until_done(config: Path, command: list[str], rng: random.Random,
         proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), *command],
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            proc.wait(timeout=rng.uniform(lo, hi))
+            # Widened after each kill: on a loaded machine start-up alone may outlast hi.
+            proc.wait(timeout=rng.uniform(lo, hi) * 1.1 ** kills)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
