@@ -98,13 +98,14 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
     if not queue_only:
         from rnmail.dispatch.send import send_outbox
 
+        total = 0
         if result.announcement_id:
             from rnmail.dispatch.announce import announcement_status
 
             with app.db.transaction() as session:
                 total = announcement_status(session, result.announcement_id)["recipients"]
             send_foreground(app, result.announcement_id, total)
-        elif result.linked_notified:
+        if result.linked_notified and not total:  # else already sent with the announcement
             send_outbox(app.ready_db(), app.config)
 
 
