@@ -82,8 +82,11 @@ def change_status(
                             incident_id=change.incident_id)
             announcement = announce(session, config, notice, notify, operator)
         notified = 0
-        if notify_linked and change.resolved and change.incident_id is not None:
-            notified = notify_linked_requesters(session, config, change.incident_id)
+        incident_id = change.incident_id if change.resolved else None
+        if notify_linked and incident_id is None and state == "operational":
+            incident_id = last_resolved_incident(session)  # ended without --notify-linked
+        if notify_linked and incident_id is not None:
+            notified = notify_linked_requesters(session, config, incident_id)
         audit.record(session, operator, "status-set", {
             "state": state, "components": change.components, "comment": comment,
             "groups": notify, "incident": change.incident_id, "resolved": change.resolved,
@@ -101,6 +104,13 @@ def publish(db: Database, config: Config) -> StatusView:
         view = current_status(session, config.status)
     publish_status(view, config.status, config.helpdesk)
     return view
+
+
+def last_resolved_incident(session: Session) -> int | None:
+    """The latest incident, if it is over (so that a forgotten --notify-linked can be
+    given again with the next ``status set operational``)."""
+    latest = session.scalars(select(Incident).order_by(Incident.id.desc()).limit(1)).first()
+    return latest.id if latest and latest.resolved_at is not None else None
 
 
 def notify_linked_requesters(session: Session, config: Config, incident_id: int) -> int:

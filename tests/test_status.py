@@ -573,6 +573,23 @@ def test_linked_requesters_are_told_even_when_the_notified_group_is_empty(site: 
     assert site.count(OutboxMessage, OutboxMessage.state == "queued") == 0
 
 
+def test_a_forgotten_notify_linked_can_be_given_with_the_next_operational(site: Site) -> None:
+    site.as_operator("status", "set", "down")
+    site.drop((DATA / REQUESTS["nl"][0]).read_bytes())
+    site.ok("ingest", "once")
+    site.ok("outbox", "send")
+    site.smtp.clear()
+    site.as_operator("status", "set", "operational")  # the incident ends; nobody told
+    assert site.mails() == []
+    code, out, err = site.as_operator("status", "set", "operational", "--notify-linked")
+    assert code == 0, err
+    assert "1 requester(s) told" in out
+    [mail] = site.mails()
+    assert mail["In-Reply-To"] == REQUESTS["nl"][2]
+    code, out, _ = site.as_operator("status", "set", "operational", "--notify-linked")
+    assert code == 0 and "requester(s) told" not in out  # each ticket once
+
+
 # --------------------------------------------------------------------------- maintenance
 
 
