@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from imap_tools import MailBoxUnencrypted
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -459,6 +460,7 @@ class Envelope:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    received_at: float = 0.0  # time.time() when the server accepted it
 
 
 class _RecordingHandler:
@@ -475,6 +477,13 @@ class _RecordingHandler:
             "reject": "550 5.1.1 user unknown",
             "tempfail": "451 4.3.0 try later",
         }
+        # SMTP sessions (counted from EHLO/HELO to QUIT or disconnection), see SmtpServer
+        self.sessions = 0
+        self.open_sessions = 0
+        self.max_open_sessions = 0
+        self.most_in_a_session = 0  # messages accepted in the busiest session
+        self.session_limit: int | None = None
+        self.closed_421 = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
@@ -487,14 +496,87 @@ class _RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
+            if isinstance(server, _CountingSMTP):
+                server.accepted += 1
+                self.most_in_a_session = max(self.most_in_a_session, server.accepted)
             self.envelopes.append(Envelope(envelope.mail_from, list(envelope.rcpt_tos),
-                                           envelope.original_content or envelope.content))
+                                           envelope.original_content or envelope.content,
+                                           time.time()))
             self.lock.notify_all()
         return "250 Message accepted for delivery"
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, one per connection, that counts sessions for the handler and,
+    when ``handler.session_limit`` is set, answers 421 to the MAIL FROM after that many
+    messages and hangs up (as relays such as SES do)."""
+
+    handler: _RecordingHandler
+
+    def __init__(self, handler: _RecordingHandler, **kwargs) -> None:
+        super().__init__(handler, **kwargs)
+        self.handler = handler
+        self.accepted = 0
+        self.counted = False
+
+    def _count(self) -> None:
+        if self.counted:
+            return
+        self.counted = True
+        with self.handler.lock:
+            self.handler.sessions += 1
+            self.handler.open_sessions += 1
+            self.handler.max_open_sessions = max(self.handler.max_open_sessions,
+                                                 self.handler.open_sessions)
+
+    def _uncount(self) -> None:
+        if not self.counted:
+            return
+        self.counted = False
+        with self.handler.lock:
+            self.handler.open_sessions -= 1
+
+    async def smtp_HELO(self, arg: str) -> None:
+        self._count()
+        await super().smtp_HELO(arg)
+
+    async def smtp_EHLO(self, arg: str) -> None:
+        self._count()
+        await super().smtp_EHLO(arg)
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        limit = self.handler.session_limit
+        if limit is not None and self.accepted >= limit:
+            self._uncount()
+            with self.handler.lock:
+                self.handler.closed_421 += 1
+            await self.push("421 4.4.2 too many messages in this session, reconnect")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        self._uncount()  # before the 221: the client may open its next session right after
+        await super().smtp_QUIT(arg)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._uncount()
+        super().connection_lost(error)
+
+
+class _CountingController(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpServer:
-    """A real SMTP server (aiosmtpd in a thread) that keeps what it receives."""
+    """A real SMTP server (aiosmtpd in a thread) that keeps what it receives.
+
+    It also counts SMTP sessions (``sessions``, and the most open at one moment in
+    ``max_open_sessions``) and, with ``session_limit = N``, refuses the N+1th message of
+    a session with a 421 and closes the connection.
+    """
 
     host = "127.0.0.1"
 
@@ -505,7 +587,7 @@ class SmtpServer:
 
     def start(self) -> SmtpServer:
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self.controller = _CountingController(self.handler, hostname=self.host, port=self.port)
         self.controller.start()
         return self
 
@@ -529,6 +611,42 @@ class SmtpServer:
     def failures(self) -> dict[str, str]:
         """Recipient substring -> SMTP reply; edit it to add failure cases."""
         return self.handler.failures
+
+    @property
+    def session_limit(self) -> int | None:
+        return self.handler.session_limit
+
+    @session_limit.setter
+    def session_limit(self, limit: int | None) -> None:
+        self.handler.session_limit = limit
+
+    @property
+    def sessions(self) -> int:
+        """SMTP sessions begun (EHLO or HELO) so far."""
+        with self.handler.lock:
+            return self.handler.sessions
+
+    @property
+    def max_open_sessions(self) -> int:
+        """The most SMTP sessions that were open at one moment."""
+        with self.handler.lock:
+            return self.handler.max_open_sessions
+
+    @property
+    def most_in_a_session(self) -> int:
+        """The most messages accepted in one SMTP session."""
+        with self.handler.lock:
+            return self.handler.most_in_a_session
+
+    @property
+    def closed_421(self) -> int:
+        """Sessions ended with a 421 because of ``session_limit``."""
+        with self.handler.lock:
+            return self.handler.closed_421
+
+    def count(self) -> int:
+        with self.handler.lock:
+            return len(self.handler.envelopes)
 
     def clear(self) -> None:
         with self.handler.lock:

@@ -162,6 +162,16 @@ _COUNT_ATTEMPT = (
 )
 
 
+def extend_leases(session: Session, ids: list[int], lease: timedelta) -> None:
+    """Renew this sender's leases on rows it has not finished yet."""
+    until = utcnow() + lease
+    for start in range(0, len(ids), 500):
+        session.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids[start:start + 500]),
+                               OutboxMessage.state == "sending")
+                        .values(lease_until=until))
+
+
 def finish_many(
     session: Session, results: list[tuple[int, Outcome]], cfg: OutboxConfig
 ) -> dict[int, str]:

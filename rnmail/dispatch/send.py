@@ -31,7 +31,15 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config, SmtpConfig
 from rnmail.db import Database
-from rnmail.dispatch.outbox import Leased, Outcome, claim, finish_many, load_bodies, release
+from rnmail.dispatch.outbox import (
+    Leased,
+    Outcome,
+    claim,
+    extend_leases,
+    finish_many,
+    load_bodies,
+    release,
+)
 from rnmail.errors import ServerUnavailable
 from rnmail.models import SendThrottle
 
@@ -100,7 +108,7 @@ class SmtpTransport:
             refused_reply = errors[to]
             return Outcome(ok=False, permanent=refused_reply.code >= 500,
                            reply=f"{refused_reply.code} {refused_reply.message}")
-        return Outcome(ok=True, permanent=False, reply=reply)
+        return Outcome(ok=True, permanent=False, reply=f"250 {reply}")  # DATA: only 250
 
     async def close(self) -> None:
         if self.client is not None and self.client.is_connected:
@@ -186,6 +194,7 @@ class Sender:
         self.report = SendReport()
         self.error: ServerUnavailable | None = None
         self.unsent: list[int] = []  # leased but not attempted: released at the end
+        self.pending: set[int] = set()  # leased and not recorded yet: their leases are renewed
         self.bodies: dict[int, bytes] = {}
         self.throttle = Throttle(self, config.outbox.rate)
         self.recorded: list[tuple[Leased, Outcome, asyncio.Future[str]]] = []
@@ -200,12 +209,16 @@ class Sender:
         workers = self.config.outbox.connections
         queue: asyncio.Queue[Leased | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
         tasks = [asyncio.create_task(self.work(queue)) for _ in range(workers)]
+        renewing = asyncio.create_task(self.renew_leases())
         try:
-            await self.feed(queue, workers)
+            try:
+                await self.feed(queue, workers)
+            finally:
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            while self.recording is not None:
+                await self.recording
         finally:
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-        while self.recording is not None:
-            await self.recording
+            renewing.cancel()
         if self.unsent:
             await self.in_db(release, self.unsent)
         for result in results:
@@ -225,11 +238,22 @@ class Sender:
                 missing = {r.body_id for r in leased if r.body_id} - self.bodies.keys()
                 if missing:
                     self.bodies.update(await self.in_db(load_bodies, missing))
+                self.pending.update(item.id for item in leased)
                 for item in leased:
                     await queue.put(item)
         finally:
             for _ in range(workers):
                 await queue.put(None)
+
+    async def renew_leases(self) -> None:
+        """Renew the leases of the rows this run holds every third of a lease: a row waiting
+        its turn here past its lease would be taken again, by this sender or another one,
+        and sent twice. A killed sender's rows are free again one lease later."""
+        seconds = self.config.outbox.lease_seconds
+        while True:
+            await asyncio.sleep(seconds / 3)
+            if self.pending:
+                await self.in_db(extend_leases, list(self.pending), timedelta(seconds=seconds))
 
     async def work(self, queue: asyncio.Queue[Leased | None]) -> None:
         transport = self.transport_factory()
@@ -274,6 +298,7 @@ class Sender:
                     for _, _, future in batch:
                         future.set_exception(exc)
                     continue
+                self.pending.difference_update(item.id for item, _, _ in batch)
                 for item, outcome, future in batch:
                     state = states.get(item.id, "lost")
                     self._count(item, state, outcome)

@@ -1,0 +1,498 @@
+"""Sending at scale: the outbox drained over parallel, recycled SMTP connections.
+
+Real aiosmtpd on loopback (tests/servers.py counts its sessions and can answer 421 after N
+messages in a session or refuse chosen recipients), both databases, and a real kill -9 of
+the sending process. Timing asserts are lower bounds only: a loaded machine is slower,
+never faster.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from cli.main import main
+from rnmail.config import load_config
+from rnmail.dispatch import send
+from rnmail.dispatch.announce import announcement_status, mailing_notice, send_mailing
+from rnmail.groups import import_lists
+from rnmail.models import Announcement, OutboxMessage, Suppression, utcnow
+from tests.factories import HELPDESK, Desk, write_config
+from tests.servers import SmtpServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = "from cli.main import main; main()"
+LANGS = ("fr", "nl", "de", "en")
+OPERATOR, PASSWORD = "alice", "a long enough password"
+SUBJECT, BODY = "Circulaire 2026/7", "Chères collègues,\n\nLa nouvelle procédure s'applique."
+
+
+# --------------------------------------------------------------------------- helpers
+
+def configure(tmp_path: Path, db_url: str, port: int, **outbox: Any) -> Path:
+    """A config file for the SMTP server on ``port`` with these ``[outbox]`` keys."""
+    keys = "\n".join(f"{key} = {value}" for key, value in outbox.items())
+    return write_config(tmp_path, db_url,
+                        smtp=f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 5',
+                        extra=f"[outbox]\n{keys}")
+
+
+def open_desk(config: Path) -> Desk:
+    return Desk(load_config(config))  # migrates the database
+
+
+def people(n: int, domain: str = "commune.example") -> list[tuple[str, str, str]]:
+    """(email, name, language) of ``n`` members, the four languages in turn."""
+    return [(f"pop{i:04d}@{domain}", f"Service population {i} Liège", LANGS[i % 4])
+            for i in range(n)]
+
+
+def import_group(desk: Desk, tmp_path: Path, group: str,
+                 members: list[tuple[str, str, str]]) -> None:
+    directory = tmp_path / "lists"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{group}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "name", "language"])
+        writer.writerows(members)
+    [result] = import_lists(desk.db, [path])
+    assert result.total == len(members)
+
+
+def queue_mailing(desk: Desk, groups: list[str]) -> int:
+    notice = mailing_notice(desk.config, "circular", {"subject": SUBJECT, "body": BODY}, [])
+    return send_mailing(desk.db, desk.config, notice, groups, OPERATOR).id
+
+
+def rows(desk: Desk, announcement_id: int) -> dict[str, dict[str, Any]]:
+    with desk.db.transaction() as session:
+        found = session.scalars(select(OutboxMessage)
+                                .where(OutboxMessage.announcement_id == announcement_id))
+        return {r.to_addr: {"state": r.state, "attempts": r.attempts, "reply": r.last_reply,
+                            "next": r.next_attempt_at, "lease": r.lease_until,
+                            "message_id": r.message_id} for r in found}
+
+
+def status(desk: Desk, announcement_id: int) -> dict[str, Any]:
+    with desk.db.transaction() as session:
+        return announcement_status(session, announcement_id)
+
+
+def counts(**nonzero: int) -> dict[str, int]:
+    return {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "bounced": 0, "suppressed": 0,
+            **nonzero}
+
+
+def make_due(desk: Desk) -> None:
+    """Bring the deferred rows' next attempt to now (instead of waiting for the backoff)."""
+    with desk.db.transaction() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.state == "queued")
+                        .values(next_attempt_at=utcnow()))
+
+
+def rnmail(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args], input=stdin,
+                                catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def start(config: Path, *args: str, stdin: str | None = None,
+          code: str = RUN) -> subprocess.Popen[bytes]:
+    """``rnmail --config CONFIG ARGS`` as a real process of its own."""
+    read, write = os.pipe()
+    os.write(write, (stdin or "").encode())  # a line fits in the pipe's buffer
+    os.close(write)
+    try:
+        return subprocess.Popen([sys.executable, "-c", code, "--config", str(config), *args],
+                                cwd=ROOT, stdin=read, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    finally:
+        os.close(read)
+
+
+def finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def parsed(content: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(content, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+# --------------------------------------------------------------------------- at scale
+
+def test_mailing_to_300_over_four_recycled_connections(tmp_path: Path, db_url: str,
+                                                       smtp_server: SmtpServer) -> None:
+    config = configure(tmp_path, db_url, smtp_server.port, connections=4,
+                       messages_per_connection=25)
+    desk = open_desk(config)
+    members = people(300)
+    import_group(desk, tmp_path, "communes", members)
+    announcement = queue_mailing(desk, ["communes"])
+    assert status(desk, announcement)["finished"] is False
+
+    report = desk.send()
+
+    assert (report.sent, report.retried, report.failed) == (300, 0, 0)
+    envelopes = smtp_server.messages
+    assert sorted(e.rcpt_tos[0] for e in envelopes) == [m[0] for m in members]  # once each
+    member = {m[0]: m for m in members}
+    message_ids = set()
+    for envelope in envelopes:
+        [to] = envelope.rcpt_tos
+        assert envelope.mail_from == HELPDESK
+        msg = parsed(envelope.content)
+        _, name, language = member[to]
+        [address] = msg["To"].addresses
+        assert (address.addr_spec, address.display_name) == (to, name)
+        assert msg["List-Id"] == "<communes.rn.example>"
+        assert msg["Auto-Submitted"] == "auto-generated"
+        assert msg["Content-Language"] == language
+        assert msg["List-Unsubscribe"] is None
+        assert msg.get_content_type() == "multipart/alternative"
+        text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+        assert text is not None and html is not None
+        assert "La nouvelle procédure s'applique." in text.get_content()
+        assert "La nouvelle procédure s&#39;applique." in html.get_content()
+        assert msg["Subject"] == SUBJECT
+        message_ids.add(msg["Message-ID"])
+    assert len(message_ids) == 300
+
+    assert smtp_server.sessions >= 12  # 300 messages, 25 per session at most
+    assert smtp_server.most_in_a_session <= 25
+    assert 2 <= smtp_server.max_open_sessions <= 4  # in parallel, never more than 4
+
+    state = status(desk, announcement)
+    assert state["finished"] is True
+    assert state["counts"] == counts(sent=300)
+    recorded = rows(desk, announcement)
+    assert {r["attempts"] for r in recorded.values()} == {1}
+    assert all(r["reply"].startswith("250 ") for r in recorded.values()), \
+        {r["reply"] for r in recorded.values()}
+    assert all(r["lease"] is None for r in recorded.values())
+    desk.close()
+
+
+def test_421_after_n_messages_per_session_delivers_everything_once(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> None:
+    """A relay that hangs up with 421 after 10 messages (SES-like) although we would send
+    100 per session: the refused message is retried, nothing is lost or sent twice."""
+    config = configure(tmp_path, db_url, smtp_server.port, connections=2,
+                       messages_per_connection=100, retry_base_seconds=0.01)
+    desk = open_desk(config)
+    members = people(60)
+    import_group(desk, tmp_path, "zones", members)
+    announcement = queue_mailing(desk, ["zones"])
+    smtp_server.session_limit = 10
+
+    first = desk.send()
+    assert first.retried >= 1 and first.failed == 0
+    for _ in range(20):
+        if status(desk, announcement)["finished"]:
+            break
+        time.sleep(0.05)  # the 10 ms backoff
+        desk.send()
+
+    received = Counter(e.rcpt_tos[0] for e in smtp_server.messages)
+    assert sorted(received) == [m[0] for m in members]
+    assert set(received.values()) == {1}
+    assert smtp_server.closed_421 >= 1
+    assert smtp_server.most_in_a_session == 10
+    assert smtp_server.sessions >= 6
+    recorded = rows(desk, announcement)
+    assert {r["state"] for r in recorded.values()} == {"sent"}
+    # each 421 cost exactly one attempt of one row, which was then sent
+    assert sum(r["attempts"] for r in recorded.values()) == 60 + smtp_server.closed_421
+    assert status(desk, announcement)["counts"] == counts(sent=60)
+    desk.close()
+
+
+def test_replies_per_recipient_backoff_max_attempts_and_retry(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> None:
+    config = configure(tmp_path, db_url, smtp_server.port, connections=2, max_attempts=3,
+                       retry_base_seconds=60)
+    desk = open_desk(config)
+    members = [(f"{who}@commune.example", who, "fr")
+               for who in ("ok1", "gone", "full", "busy", "ok2")]
+    import_group(desk, tmp_path, "mixed", members)
+    smtp_server.failures.update({
+        "gone@": "550 5.1.1 <gone@commune.example>: mailbox unavailable",
+        "full@": "450 4.2.2 mailbox full",
+        "busy@": "454 4.7.1 relay temporarily unavailable",
+    })
+    announcement = queue_mailing(desk, ["mixed"])
+
+    before = utcnow()
+    report = desk.send()
+    after = utcnow()
+    assert (report.sent, report.retried, report.failed) == (2, 2, 1)
+    r = rows(desk, announcement)
+    assert r["ok1@commune.example"]["state"] == r["ok2@commune.example"]["state"] == "sent"
+    gone = r["gone@commune.example"]
+    assert (gone["state"], gone["attempts"]) == ("failed", 1)
+    assert gone["reply"] == "550 5.1.1 <gone@commune.example>: mailbox unavailable"
+    for who, reply in (("full", "450 4.2.2 mailbox full"),
+                       ("busy", "454 4.7.1 relay temporarily unavailable")):
+        row = r[f"{who}@commune.example"]
+        assert (row["state"], row["attempts"], row["reply"]) == ("queued", 1, reply)
+        assert before + timedelta(seconds=60) <= row["next"] <= after + timedelta(seconds=60)
+        assert row["lease"] is None
+    state = status(desk, announcement)
+    assert state["finished"] is False
+    assert state["counts"] == counts(sent=2, failed=1, queued=2)
+
+    # not due yet: nothing is attempted
+    assert desk.send().retried == 0
+    assert len(smtp_server.messages) == 2
+
+    # second failure: the delay doubles
+    make_due(desk)
+    before = utcnow()
+    assert desk.send().retried == 2
+    after = utcnow()
+    r = rows(desk, announcement)
+    for who in ("full", "busy"):
+        row = r[f"{who}@commune.example"]
+        assert (row["state"], row["attempts"]) == ("queued", 2)
+        assert before + timedelta(seconds=120) <= row["next"] <= after + timedelta(seconds=120)
+
+    # third failure: max_attempts reached, failed with the last reply kept
+    make_due(desk)
+    assert desk.send().failed == 2
+    r = rows(desk, announcement)
+    assert (r["full@commune.example"]["state"], r["full@commune.example"]["attempts"],
+            r["full@commune.example"]["reply"]) == ("failed", 3, "450 4.2.2 mailbox full")
+    assert r["busy@commune.example"]["state"] == "failed"
+
+    code, out, _ = rnmail(config, "announce", "status", str(announcement), "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["finished"] is True and shown["counts"] == counts(sent=2, failed=3)
+    code, out, _ = rnmail(config, "announce", "status", str(announcement))
+    assert code == 0 and "finished" in out and "3 failed" in out
+
+    code, out, _ = rnmail(config, "announce", "retry", str(announcement))
+    assert code == 0 and out.strip() == "3 failed delivery(ies) queued again"
+    r = rows(desk, announcement)
+    assert {a: (row["state"], row["attempts"]) for a, row in r.items() if "ok" not in a} == {
+        f"{who}@commune.example": ("queued", 0) for who in ("gone", "full", "busy")}
+    shown = json.loads(rnmail(config, "announce", "status", str(announcement), "--json")[1])
+    assert shown["finished"] is False and shown["counts"] == counts(sent=2, queued=3)
+
+    for needle in ("gone@", "full@", "busy@"):
+        del smtp_server.failures[needle]
+    code, out, _ = rnmail(config, "outbox", "send")
+    assert code == 0 and out.strip() == "3 sent, 0 deferred, 0 failed"
+    received = Counter(e.rcpt_tos[0] for e in smtp_server.messages)
+    assert received == Counter(m[0] for m in members)  # everyone exactly once
+    assert status(desk, announcement)["counts"] == counts(sent=5)
+    code, _, err = rnmail(config, "announce", "retry", "999")
+    assert code == 1 and "no announcement #999" in err
+    desk.close()
+
+
+def test_smtp_server_down_releases_the_leased_rows(tmp_path: Path, db_url: str,
+                                                   smtp_server: SmtpServer) -> None:
+    """Nothing listening: one clear line, exit status 1, every leased row queued again
+    with its attempts unchanged (no attempt was made)."""
+    config = configure(tmp_path, db_url, smtp_server.port, connections=4, retry_base_seconds=60)
+    desk = open_desk(config)
+    import_group(desk, tmp_path, "first", people(12, "one.example"))
+    import_group(desk, tmp_path, "second", people(40, "two.example"))
+    smtp_server.failures["pop000"] = "451 4.3.0 try later"  # pop0000..pop0009 of each
+    earlier = queue_mailing(desk, ["first"])
+    desk.send()
+    make_due(desk)
+    later = queue_mailing(desk, ["second"])
+    before = {**rows(desk, earlier), **rows(desk, later)}
+    assert Counter((r["state"], r["attempts"]) for r in before.values()) == {
+        ("sent", 1): 2, ("queued", 1): 10, ("queued", 0): 40}
+    smtp_server.stop()
+    dead = configure(tmp_path, db_url, free_port(), connections=4, retry_base_seconds=60)
+
+    code, out, err = finish(start(dead, "outbox", "send"))
+
+    assert code == 1
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("Error: SMTP server 127.0.0.1:") and "Traceback" not in err
+    after = {**rows(desk, earlier), **rows(desk, later)}
+    assert {a: (r["state"], r["attempts"], r["reply"]) for a, r in after.items()} == {
+        a: (r["state"], r["attempts"], r["reply"]) for a, r in before.items()}
+    assert all(r["lease"] is None for r in after.values())
+    assert status(desk, later)["counts"] == counts(queued=40)
+    desk.close()
+
+
+# --------------------------------------------------------------------------- rate
+
+def test_rate_limit_in_one_process(tmp_path: Path, db_url: str,
+                                   smtp_server: SmtpServer) -> None:
+    config = configure(tmp_path, db_url, smtp_server.port, connections=2, rate=40)
+    desk = open_desk(config)
+    import_group(desk, tmp_path, "g", people(80))
+    queue_mailing(desk, ["g"])
+    started = time.monotonic()
+    assert desk.send().sent == 80
+    elapsed = time.monotonic() - started
+    times = sorted(e.received_at for e in smtp_server.messages)
+    assert len(times) == 80
+    assert elapsed >= 1.9, elapsed  # 80 slots at 40/s: the last one 79/40 = 1.975 s later
+    assert times[-1] - times[0] >= 1.7, times[-1] - times[0]  # spread, not a slow start
+    desk.close()
+
+
+# Two senders must both have rows to send: with the default claim of 500 rows, the first
+# process to start would lease all 120 and the second find nothing.
+SMALL_CLAIMS = "import rnmail.dispatch.send as s; s.CLAIM_BATCH = 10; " + RUN
+
+
+def test_rate_limit_holds_across_processes(tmp_path: Path, db_url: str,
+                                           smtp_server: SmtpServer) -> None:
+    config = configure(tmp_path, db_url, smtp_server.port, connections=2, rate=40)
+    desk = open_desk(config)
+    import_group(desk, tmp_path, "g", people(120))
+    announcement = queue_mailing(desk, ["g"])
+    procs = [start(config, "outbox", "send", code=SMALL_CLAIMS) for _ in range(2)]
+    results = [finish(proc) for proc in procs]
+    sent = []
+    for code, out, err in results:
+        assert code == 0, err
+        sent.append(int(out.split()[0]))
+    assert sum(sent) == 120
+    assert min(sent) >= 10, sent  # both processes did send
+    times = sorted(e.received_at for e in smtp_server.messages)
+    assert len(times) == 120
+    # 120 slots at 40/s shared: 119/40 = 2.975 s (less the first connection's set-up);
+    # at 40/s per process it would be ~1.5 s
+    assert times[-1] - times[0] >= 2.7, times[-1] - times[0]
+    assert status(desk, announcement)["counts"] == counts(sent=120)
+    desk.close()
+
+
+def test_rows_waiting_longer_than_their_lease_are_not_sent_twice(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scale model of a big mailing through a slow relay (claims of 500 rows at 3 messages
+    a second: the second claim waits ~300 s, the default lease, for its turn), here claims
+    of 10 at 20/s with 0.3 s leases. Rows waiting in the sender's queue must keep their
+    lease, or the sender's next claim (or another sender) takes them again."""
+    monkeypatch.setattr(send, "CLAIM_BATCH", 10)
+    config = configure(tmp_path, db_url, smtp_server.port, connections=1, rate=20,
+                       lease_seconds=0.3)
+    desk = open_desk(config)
+    members = people(30)
+    import_group(desk, tmp_path, "g", members)
+    announcement = queue_mailing(desk, ["g"])
+    report = desk.send()
+    received = Counter(e.rcpt_tos[0] for e in smtp_server.messages)
+    assert received == Counter(m[0] for m in members)
+    assert report.sent == 30
+    assert status(desk, announcement)["counts"] == counts(sent=30)
+    desk.close()
+
+
+# --------------------------------------------------------------------------- kill -9
+
+def test_kill_9_mid_mailing_resumes_without_loss_and_bounded_duplicates(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> None:
+    connections = 4
+    config = configure(tmp_path, db_url, smtp_server.port, connections=connections,
+                       lease_seconds=1)
+    desk = open_desk(config)
+    members = people(1000)
+    import_group(desk, tmp_path, "communes", members)
+    assert rnmail(config, "operator", "add", OPERATOR, "--password-stdin",
+                  stdin=PASSWORD + "\n")[0] == 0
+
+    kills = 0
+    proc = start(config, "announce", "--template", "circular", "--groups", "communes",
+                 "--var", f"subject={SUBJECT}", "--var", "body=y", "--operator", OPERATOR,
+                 "--password-stdin", stdin=PASSWORD + "\n")
+    marks = [100, 500]  # kill once the server has this many messages
+    try:
+        for mark in marks:
+            smtp_server.wait_for(mark, timeout=60)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            assert proc.returncode == -signal.SIGKILL
+            kills += 1
+            assert smtp_server.count() < len(members), "the kill must land mid-mailing"
+            time.sleep(1.3)  # the killed sender's leases expire
+            proc = start(config, "outbox", "send")
+        code, _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0 and "Traceback" not in err, err
+    assert kills == 2
+
+    with desk.db.transaction() as session:
+        [announcement] = session.scalars(select(Announcement.id)).all()
+    state = status(desk, announcement)
+    assert state["finished"] is True, state
+    assert state["counts"] == counts(sent=1000)
+    received = Counter(e.rcpt_tos[0] for e in smtp_server.messages)
+    assert set(received) == {m[0] for m in members}  # nobody lost
+    twice = {address: n for address, n in received.items() if n > 1}
+    assert max(received.values()) <= 1 + kills
+    assert len(twice) <= 2 * connections * kills, twice
+    # a resend is the very same message (same Message-ID), not a second announcement
+    ids: dict[str, set[str]] = {}
+    for envelope in smtp_server.messages:
+        if envelope.rcpt_tos[0] in twice:
+            msg = email.message_from_bytes(envelope.content)
+            ids.setdefault(envelope.rcpt_tos[0], set()).add(msg["Message-ID"])
+    assert all(len(found) == 1 for found in ids.values()), ids
+    desk.close()
+
+
+# --------------------------------------------------------------------------- suppression
+
+def test_suppressed_addresses_are_never_sent(tmp_path: Path, db_url: str,
+                                             smtp_server: SmtpServer) -> None:
+    config = configure(tmp_path, db_url, smtp_server.port)
+    desk = open_desk(config)
+    members = people(6)
+    import_group(desk, tmp_path, "g", members)
+    banned = members[2][0]
+    with desk.db.transaction() as session:
+        session.add(Suppression(email=banned, reason="3 hard bounce(s)", hard_bounces=3))
+    announcement = queue_mailing(desk, ["g"])
+    assert rows(desk, announcement)[banned]["state"] == "suppressed"
+    assert status(desk, announcement)["counts"] == counts(queued=5, suppressed=1)
+
+    assert desk.send().sent == 5
+    assert desk.send().sent == 0
+    received = sorted(e.rcpt_tos[0] for e in smtp_server.messages)
+    assert received == sorted(m[0] for m in members if m[0] != banned)
+    r = rows(desk, announcement)
+    assert (r[banned]["state"], r[banned]["attempts"]) == ("suppressed", 0)
+    code, out, _ = rnmail(config, "announce", "status", str(announcement), "--json")
+    shown = json.loads(out)
+    assert code == 0
+    assert shown["finished"] is True and shown["counts"] == counts(sent=5, suppressed=1)
+    assert "1 suppressed" in rnmail(config, "announce", "status", str(announcement))[1]
+    assert rnmail(config, "announce", "retry", str(announcement))[1].startswith("0 failed")
+    assert rows(desk, announcement)[banned]["state"] == "suppressed"
+    desk.close()
