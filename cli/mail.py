@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.dispatch.outbox import STATES
 
 
 @click.group()
@@ -44,7 +45,7 @@ def outbox_send(app: App) -> None:
 
 
 @outbox.command("list")
-@click.option("--state", type=click.Choice(["queued", "sending", "sent", "failed"]))
+@click.option("--state", type=click.Choice(STATES))
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app

@@ -415,7 +415,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         lease_seconds=ob.number("lease_seconds", 300.0),
         connections=ob.integer("connections", 4),
         messages_per_connection=ob.integer("messages_per_connection", 100),
-        rate=ob.number("rate", None) or 0.0,  # unset: no limit
+        rate=_rate(ob),
     )
     ob.check_unknown()
     for key in ("max_attempts", "connections", "messages_per_connection"):
@@ -526,6 +526,14 @@ def _workflow(data: Any, base: Path) -> WorkflowConfig:
     if not workflow.categories:
         raise ConfigError("[workflow].categories: at least one category")
     return workflow
+
+
+def _rate(t: _Table) -> float:
+    """[outbox].rate in messages per second; 0 or unset: no limit."""
+    if t.data.get("rate", 0) == 0 and not isinstance(t.data.get("rate"), bool):
+        t.used.add("rate")
+        return 0.0
+    return float(t.number("rate"))
 
 
 def _status(data: Any, base: Path) -> StatusConfig:

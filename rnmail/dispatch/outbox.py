@@ -155,8 +155,8 @@ _MARK_SENT = (
     .values(state="sent", sent_at=bindparam("now"), attempts=_T.c.attempts + 1,
             last_reply=bindparam("reply"), lease_until=None)
 )
-_COUNT_ATTEMPT = (
-    update(_T).where(_T.c.id == bindparam("rid"))
+_COUNT_ATTEMPT = (  # only while still ours: a late failure never undoes another's "sent"
+    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == "sending")
     .values(attempts=_T.c.attempts + 1, last_reply=bindparam("reply"), lease_until=None)
     .returning(_T.c.attempts)
 )

@@ -252,8 +252,12 @@ class Sender:
         seconds = self.config.outbox.lease_seconds
         while True:
             await asyncio.sleep(seconds / 3)
-            if self.pending:
+            if not self.pending:
+                continue
+            try:
                 await self.in_db(extend_leases, list(self.pending), timedelta(seconds=seconds))
+            except Exception as exc:  # the database is away: try again at the next turn
+                log.warning("could not renew the leases of %d row(s): %s", len(self.pending), exc)
 
     async def work(self, queue: asyncio.Queue[Leased | None]) -> None:
         transport = self.transport_factory()
