@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -239,7 +240,20 @@ def scheduler_run(app: App) -> None:
     from rnmail.maintenance import start_scheduler
 
     db = app.ready_db()
+    scheduler = BlockingScheduler()
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # out of the scheduler's loop, as Ctrl-C does
+
+    # SIGTERM (systemd, docker stop, kill) would otherwise end the process on the spot.
+    signal.signal(signal.SIGTERM, stop)
     click.echo("scheduler running (Ctrl-C to stop)", err=True)
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        start_scheduler(db, app.config, BlockingScheduler(),
-                        after_step=lambda: send_outbox(db, app.config))
+    try:
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):
+            start_scheduler(db, app.config, scheduler,
+                            after_step=lambda: send_outbox(db, app.config))
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if scheduler.running:
+            scheduler.shutdown()  # lets a step under way finish, with its mail
+    click.echo("scheduler stopped", err=True)

@@ -5,10 +5,11 @@ the maintenance. The later steps are APScheduler jobs in a job store in rnmail's
 database (table ``apscheduler_jobs``), so they survive restarts; a job whose time passed
 while no scheduler ran is run late, with a note in the audit log and on the announcement.
 No step mails twice: each one's announcement has a unique ``step_key``, checked and written
-in the step's transaction. The components' position during the maintenance does not
-depend on the jobs at all: ``rnmail.status`` derives it from the start and end times; the
-start and end jobs only republish the page and send the notices configured in
-``[status].maintenance_notices``.
+in the step's transaction; and no timed step runs twice: its audit event, written in that
+same transaction, marks it done (``done_steps``), whether it mailed or not. The
+components' position during the maintenance does not depend on the jobs at all:
+``rnmail.status`` derives it from the start and end times; the start and end jobs only
+republish the page and send the notices configured in ``[status].maintenance_notices``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rnmail import audit
@@ -33,7 +33,7 @@ from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
 from rnmail.groups import recipients
-from rnmail.models import Announcement, Maintenance, utcnow
+from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
 from rnmail.notices import comment_context, component_labels, publish
 from rnmail.status import maintenance_phase
 from rnmail.statuspage import BRUSSELS, format_time
@@ -219,9 +219,18 @@ def run_step(db: Database, config: Config, maintenance_id: int, step: str,
     """Carry out one timed step; returns what happened, for the log. Safe to run twice."""
     now = now or utcnow()
     with db.transaction() as session:
+        # Write first: a second scheduler running the same step waits here until this one
+        # commits, then finds it done; on SQLite the write lock is taken up front, so the
+        # transaction never has to upgrade a read snapshot another writer made stale (which
+        # fails at once with "database is locked", busy timeout or not).
+        session.execute(update(Maintenance).where(Maintenance.id == maintenance_id)
+                        .values(state=Maintenance.state)
+                        .execution_options(synchronize_session=False))
         item = session.get(Maintenance, maintenance_id)
         if item is None or item.state == "cancelled":
             return "nothing to do (cancelled or deleted)"
+        if (item.id, step) in done_steps(session, [item]):
+            return "already done"
         due = step_time(item, step)
         late = now - due
         note = None
@@ -252,6 +261,21 @@ def run_step(db: Database, config: Config, maintenance_id: int, step: str,
     return outcome
 
 
+def done_steps(session: Session, items: list[Maintenance]) -> set[tuple[int, str]]:
+    """(maintenance id, step) of the timed steps already carried out. Each leaves its audit
+    event, written in the step's own transaction, whether it mailed, skipped or only
+    republished the page: a step without a notice has no announcement to show for it."""
+    if not items:
+        return set()
+    ids = {item.id for item in items}
+    rows = session.execute(select(AuditEvent.action, AuditEvent.detail).where(
+        AuditEvent.actor == "scheduler",
+        AuditEvent.action.in_([f"maintenance-{step}" for step in TIMED_STEPS]),
+        AuditEvent.at >= min(item.created_at for item in items)))
+    return {(detail["maintenance"], action.removeprefix("maintenance-"))
+            for action, detail in rows if detail.get("maintenance") in ids}
+
+
 # --------------------------------------------------------------------------- scheduler
 
 
@@ -259,10 +283,37 @@ def job_id(maintenance_id: int, step: str) -> str:
     return f"maintenance-{maintenance_id}-{step}"
 
 
+class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    """The job store every rnmail process shares: the schedulers and the CLI."""
+
+    def remove_job(self, job_id: str) -> None:
+        # A scheduler removes a date job once it has handed it to its executor; a second
+        # scheduler may have taken (and removed) the same due job a moment earlier. APScheduler
+        # would raise JobLookupError out of its main loop and stop that scheduler.
+        with contextlib.suppress(JobLookupError):
+            super().remove_job(job_id)
+
+
+class StoreOnlyScheduler(BaseScheduler):  # type: ignore[misc]
+    """A scheduler without a main loop: it writes jobs to the store and never runs one.
+
+    A paused ``BackgroundScheduler`` is not that: on shutdown its thread runs one round of
+    job processing, finds the jobs that are due (those the scheduler process is about to
+    run), fails to submit them to the executor it has just shut down and dies with
+    JobLookupError, printing a traceback into the CLI command's output.
+    """
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+
+    def wakeup(self) -> None:
+        pass
+
+
 def make_scheduler(db: Database, scheduler: BaseScheduler | None = None) -> BaseScheduler:
-    scheduler = scheduler or BackgroundScheduler()
+    scheduler = scheduler or StoreOnlyScheduler()
     scheduler.configure(
-        jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
+        jobstores={"default": SharedJobStore(engine=db.engine)},
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone="UTC",
     )
@@ -270,7 +321,8 @@ def make_scheduler(db: Database, scheduler: BaseScheduler | None = None) -> Base
 
 
 class job_store_scheduler:
-    """A paused scheduler, to write jobs into the job store from any process."""
+    """A started scheduler that never runs jobs, to write jobs into the job store from any
+    process."""
 
     def __init__(self, db: Database) -> None:
         self.scheduler = make_scheduler(db)
@@ -291,13 +343,15 @@ def add_jobs(scheduler: BaseScheduler, db: Database) -> int:
     with db.transaction() as session:
         items = list(session.scalars(select(Maintenance).where(
             Maintenance.state == "scheduled", Maintenance.ends_at > now - timedelta(days=1))))
-        done = set(session.scalars(select(Announcement.step_key).where(
+        sent = set(session.scalars(select(Announcement.step_key).where(
             Announcement.maintenance_id.in_([i.id for i in items]))))
+        done = done_steps(session, items)
     for item in items:
         for step in TIMED_STEPS:
             if step == "reminder" and item.remind_seconds is None:
                 continue
-            if step_key(item.id, step) in done or scheduler.get_job(job_id(item.id, step)):
+            if (step_key(item.id, step) in sent or (item.id, step) in done
+                    or scheduler.get_job(job_id(item.id, step))):
                 continue
             due = step_time(item, step)
             if due < now - timedelta(hours=1) and step != "end":
