@@ -131,4 +131,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    """BEGIN IMMEDIATE: take the write lock at the start, waiting (busy timeout) for it.
+
+    With a plain BEGIN a transaction that read first and writes later fails at once with
+    "database is locked" when another process committed in between (its WAL snapshot is
+    stale, and SQLite cannot wait that out). Several rnmail processes write the same file
+    (ingest, the sender, the scheduler, CLI commands): they take turns instead."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
