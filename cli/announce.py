@@ -84,7 +84,7 @@ def announce(ctx: click.Context, template: str | None, groups: tuple[str, ...],
         record = send_mailing(app.ready_db(), app.config, notice, group_names, operator)
     click.echo(f"announcement #{record.id}: {record.recipients} recipient(s) queued")
     if not queue_only:
-        send_foreground(app, record.id, record.recipients)
+        send_foreground(app, record.id)
 
 
 @announce.command("status")

@@ -38,11 +38,19 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
-def send_foreground(app: App, announcement_id: int | None, total: int) -> None:
-    """Send the outbox now, with a progress bar for the announcement on stderr."""
-    if announcement_id is None or total == 0:
-        return
+def send_foreground(app: App, announcement_id: int | None) -> int:
+    """Send the outbox now, with a progress bar for the announcement's deliveries still to
+    make on stderr; returns how many there were."""
+    if announcement_id is None:
+        return 0
+    from rnmail.dispatch.announce import announcement_status
     from rnmail.dispatch.send import send_outbox
+
+    with app.ready_db().transaction() as session:
+        counts = announcement_status(session, announcement_id)["counts"]
+    total = int(counts["queued"] + counts["sending"])
+    if total == 0:
+        return 0
 
     with click.progressbar(length=total, label=f"announcement #{announcement_id}",
                            file=sys.stderr) as bar:
@@ -53,6 +61,7 @@ def send_foreground(app: App, announcement_id: int | None, total: int) -> None:
         report = send_outbox(app.ready_db(), app.config, progress=progress)
     click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed "
                f"(`rnmail announce status {announcement_id}` for the details)", err=True)
+    return total
 
 
 @click.group()
@@ -99,13 +108,7 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
     if not queue_only:
         from rnmail.dispatch.send import send_outbox
 
-        total = 0
-        if result.announcement_id:
-            from rnmail.dispatch.announce import announcement_status
-
-            with app.db.transaction() as session:
-                total = announcement_status(session, result.announcement_id)["recipients"]
-            send_foreground(app, result.announcement_id, total)
+        total = send_foreground(app, result.announcement_id)
         if result.linked_notified and not total:  # else already sent with the announcement
             send_outbox(app.ready_db(), app.config)
 
@@ -183,7 +186,7 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
     if remind and not result.reminder:
         click.echo("no reminder: its time has already passed", err=True)
     if not queue_only:
-        send_foreground(app, result.announcement_id, result.recipients)
+        send_foreground(app, result.announcement_id)
 
 
 @maintenance.command("list")
@@ -221,7 +224,7 @@ def maintenance_cancel(app: App, operator: str, maintenance_id: int, queue_only:
     count = announcement.recipients if announcement else 0
     click.echo(f"maintenance #{maintenance_id} cancelled; {count} recipient(s) notified")
     if announcement and not queue_only:
-        send_foreground(app, announcement.id, count)
+        send_foreground(app, announcement.id)
 
 
 @click.group()
