@@ -216,6 +216,11 @@ def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[s
             "cli_median_ms": statistics.median(cli) if cli else float("nan")}
 
 
+def median_of(results: list[dict[str, float]], key: str) -> float:
+    values = [r[key] for r in results if r[key] == r[key]]  # nan: not measured in that run
+    return statistics.median(values) if values else float("nan")
+
+
 def cli_latency(config_path: Path, work: Path, runs: int) -> list[float]:
     """`rnmail status set` as a user runs it: new process, password check, publish."""
     env = {**os.environ, "RNMAIL_CONFIG": str(config_path)}
@@ -255,7 +260,7 @@ def main() -> None:
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait()
-    med = {key: statistics.median(r[key] for r in results) for key in results[0]}
+    med = {key: median_of(results, key) for key in results[0]}
     log(f"median of {len(results)} run(s): raw {med['raw']:,.0f} msg/s, rnmail "
         f"{med['rnmail']:,.0f} msg/s, ratio {med['ratio']:.2f} (target >= 0.70); queueing "
         f"{med['queue_s']:.2f} s")

@@ -48,7 +48,7 @@ CLAIM_BATCH = 500
 # Deliveries a worker may have made without their record committed yet; it waits before
 # going further. This bounds what a kill -9 can make us send twice.
 RECORD_WINDOW = 2
-GROUP_COMMIT_SECONDS = 0.003
+GROUP_COMMIT_SECONDS = 0.005
 T = TypeVar("T")
 
 
