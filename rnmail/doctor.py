@@ -120,7 +120,7 @@ def check_database(config: Config) -> str:
     finally:
         engine.dispose()
     if current is None:
-        raise Failed(f"{safe_url}: no rnmail schema (expected {newest}): run `rnmail init`")
+        raise Failed(f"{safe_url}: no rnmail schema (expected schema {newest}): run `rnmail init`")
     if current == newest:
         return f"schema {current} (newest)"
     try:
@@ -128,7 +128,7 @@ def check_database(config: Config) -> str:
     except Exception:
         raise Failed(f"schema {current} is unknown to this rnmail (its newest is {newest}): "
                      "the database was migrated by a newer version") from None
-    raise Failed(f"schema {current}, expected {newest}: run `rnmail init`")
+    raise Failed(f"schema {current}, expected schema {newest}: run `rnmail init`")
 
 
 # --------------------------------------------------------------------------- mailboxes
@@ -221,7 +221,7 @@ async def _smtp_session(config: Config) -> str:
         try:
             await client.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise Failed(f"{where}: cannot connect: {_one_line(exc)}") from None
+            raise Failed(f"{where}: cannot connect: {_smtp_error(exc)}") from None
         if cfg.security != "none":
             done.append("TLS" if cfg.security == "ssl" else "STARTTLS")
         if cfg.user:
@@ -229,16 +229,24 @@ async def _smtp_session(config: Config) -> str:
                 await client.login(cfg.user, cfg.password)
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise Failed(f"{where}: login refused for user {cfg.user!r}: "
-                             f"{_one_line(exc)}") from None
+                             f"{_smtp_error(exc)}") from None
             done.append(f"logged in as {cfg.user!r}")
         try:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise Failed(f"{where}: QUIT failed: {_one_line(exc)}") from None
+            raise Failed(f"{where}: QUIT failed: {_smtp_error(exc)}") from None
         return ", ".join(done)
     finally:
         if client.is_connected:
             client.close()
+
+
+def _smtp_error(exc: Exception) -> str:
+    """aiosmtplib's messages say what happened; other errors keep their type's name."""
+    import aiosmtplib
+
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, aiosmtplib.SMTPException) and text else _one_line(exc)
 
 
 # --------------------------------------------------------------------------- directories
@@ -355,24 +363,29 @@ def check_templates(config: Config) -> list[Check]:
 
 def _template_check(name: str, render_in: Callable[[str], str], mailing: bool = False
                     ) -> Check:
-    failures: list[str] = []
-    notes: list[str] = []
+    failures: dict[str, list[str]] = {}  # error → languages (a fallback fails them all)
+    notes: dict[str, list[str]] = {}
     for language in LANGUAGES:
         try:
             used = render_in(language)
         except Exception as exc:
             if mailing and isinstance(exc.__context__, UndefinedError):
                 # A mailing's own variables come from the sender (--var): not a fault.
-                notes.append(f"{language} needs --var ({exc.__context__.message})")
+                note = f"needs --var: {exc.__context__.message}"
+                notes.setdefault(note, []).append(language)
                 continue
-            failures.append(f"{language}: {_template_error(exc)}")
+            failures.setdefault(_template_error(exc), []).append(language)
             continue
         if used != language:
-            notes.append(f"{language} falls back to {used}")
+            notes.setdefault(f"falls back to {used}", []).append(language)
     if failures:
-        return Check(f"template {name}", False, "; ".join(failures))
+        return Check(f"template {name}", False, _grouped(failures))
     detail = f"renders in {', '.join(LANGUAGES)}"
-    return Check(f"template {name}", True, f"{detail} ({'; '.join(notes)})" if notes else detail)
+    return Check(f"template {name}", True, f"{detail} ({_grouped(notes)})" if notes else detail)
+
+
+def _grouped(by_text: dict[str, list[str]]) -> str:
+    return "; ".join(f"{', '.join(languages)}: {text}" for text, languages in by_text.items())
 
 
 def _template_error(exc: BaseException) -> str:
