@@ -40,12 +40,25 @@ def init(app: App) -> None:
 
 
 def _register() -> None:
-    from cli import announce, archive, db, doctor, faq, lists, mail, operator, status, team, ticket
+    from cli import (
+        announce,
+        archive,
+        db,
+        doctor,
+        faq,
+        lists,
+        mail,
+        operator,
+        run,
+        status,
+        team,
+        ticket,
+    )
 
     for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
                   operator.audit, lists.lists, status.status, status.maintenance,
-                  status.scheduler, announce.announce, announce.template, db.db,
+                  status.scheduler, announce.announce, announce.template, db.db, run.run,
                   doctor.doctor):
         main.add_command(group)
 

@@ -187,6 +187,13 @@ class DispatchConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    poll_seconds: float = 30.0  # how often each mailbox is read
+    send_seconds: float = 5.0  # how often the outbox is looked at (sooner when mail is queued)
+    stop_seconds: float = 30.0  # on SIGTERM: how long to let the work in hand finish
+
+
+@dataclass(frozen=True)
 class OperatorsConfig:
     max_failures: int = 5  # failed passwords per operator name within lockout_minutes ...
     lockout_minutes: int = 15  # ... lock that name out for this long
@@ -216,6 +223,7 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     operators: OperatorsConfig = field(default_factory=OperatorsConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:
         for box in self.mailboxes:
@@ -344,7 +352,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     base = cfg_path.parent
     top = _Table(raw, str(cfg_path), base)
     for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax",
-                "workflow", "status", "dispatch", "operators"):
+                "workflow", "status", "dispatch", "operators", "daemon"):
         top.used.add(key)
     top.check_unknown()
 
@@ -455,6 +463,14 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     if operators.max_failures < 1 or operators.lockout_minutes < 1:
         raise ConfigError("[operators]: max_failures and lockout_minutes must be at least 1")
 
+    dm = _Table(raw.get("daemon", {}), "[daemon]", base)
+    daemon = DaemonConfig(
+        poll_seconds=dm.number("poll_seconds", 30.0),
+        send_seconds=dm.number("send_seconds", 5.0),
+        stop_seconds=dm.number("stop_seconds", 30.0),
+    )
+    dm.check_unknown()
+
     return Config(
         path=cfg_path,
         database=DatabaseConfig(url=_resolve_sqlite(url, base)),
@@ -468,6 +484,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         status=_status(raw.get("status", {}), base),
         dispatch=dispatch,
         operators=operators,
+        daemon=daemon,
     )
 
 

@@ -585,8 +585,9 @@ class SmtpServer:
         self.port = 0
         self.controller: Controller | None = None
 
-    def start(self) -> SmtpServer:
-        self.port = free_port()
+    def start(self, port: int | None = None) -> SmtpServer:
+        """Listen on ``port`` (a free one by default; a given one to come back on)."""
+        self.port = port or free_port()
         self.controller = _CountingController(self.handler, hostname=self.host, port=self.port)
         self.controller.start()
         return self

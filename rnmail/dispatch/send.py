@@ -171,10 +171,13 @@ async def send_queued(
     config: Config,
     transport_factory: Callable[[], Transport] | None = None,
     progress: Progress | None = None,
+    stop: asyncio.Event | None = None,
 ) -> SendReport:
     """Deliver every due outbox row over ``[outbox].connections`` connections in parallel;
-    returns how many were sent, retried and failed."""
-    sender = Sender(db, config, transport_factory or (lambda: make_transport(config)), progress)
+    returns how many were sent, retried and failed. Once ``stop`` is set no new delivery
+    starts: those under way finish and are recorded, the rest are given back."""
+    sender = Sender(db, config, transport_factory or (lambda: make_transport(config)), progress,
+                    stop)
     return await sender.run()
 
 
@@ -192,11 +195,12 @@ class Sender:
     """
 
     def __init__(self, db: Database, config: Config, transport_factory: Callable[[], Transport],
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, stop: asyncio.Event | None = None) -> None:
         self.db = db
         self.config = config
         self.transport_factory = transport_factory
         self.progress = progress
+        self.stop = stop or asyncio.Event()
         self.report = SendReport()
         self.error: ServerUnavailable | None = None
         self.unsent: list[int] = []  # leased but not attempted: released at the end
@@ -237,7 +241,7 @@ class Sender:
     async def feed(self, queue: asyncio.Queue[Leased | None], workers: int) -> None:
         lease = timedelta(seconds=self.config.outbox.lease_seconds)
         try:
-            while self.error is None:
+            while self.error is None and not self.stop.is_set():
                 leased = await self.in_db(claim, CLAIM_BATCH, lease)
                 if not leased:
                     break
@@ -270,7 +274,7 @@ class Sender:
         unrecorded: deque[asyncio.Future[str]] = deque()
         try:
             while (item := await queue.get()) is not None:
-                if self.error is not None:
+                if self.error is not None or self.stop.is_set():
                     self.unsent.append(item.id)
                     continue
                 await self.throttle.wait()

@@ -455,22 +455,26 @@ def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: M
 
 
 def ingest_mailbox(db: Database, ctx: IngestContext, box: MailboxConfig,
-                   report: IngestReport) -> None:
+                   report: IngestReport, should_stop: Callable[[], bool] | None = None) -> None:
     ing = ctx.config.ingest
     with open_source(box) as source:
         for fetched in source.batches(ing.batch_size, int(ing.batch_mb * 2**20)):
             ingest_batch(db, ctx, source, box, fetched, report)
+            if should_stop is not None and should_stop():
+                break  # between batches: what was fetched is committed and moved
 
 
-def run_ingest(db: Database, config: Config, mailbox: str | None = None) -> IngestReport:
+def run_ingest(db: Database, config: Config, mailbox: str | None = None,
+               should_stop: Callable[[], bool] | None = None) -> IngestReport:
     """One pass over the configured mailboxes (or one of them). A mailbox that cannot be
-    read is reported in ``errors`` and the others are still processed."""
+    read is reported in ``errors`` and the others are still processed. ``should_stop`` is
+    asked between batches (the daemon's graceful stop)."""
     boxes = [config.mailbox(mailbox)] if mailbox else list(config.mailboxes)
     ctx = IngestContext.from_config(config)
     report = IngestReport()
     for box in boxes:
         try:
-            ingest_mailbox(db, ctx, box, report)
+            ingest_mailbox(db, ctx, box, report, should_stop)
         except RnmailError as exc:
             log.error("%s", exc)
             report.errors.append(str(exc))

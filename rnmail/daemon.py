@@ -1,0 +1,262 @@
+"""The daemon: ``rnmail run``, everything the one-shot commands do, in one process.
+
+One asyncio loop runs a poller per mailbox (``run_ingest`` on a worker thread, every
+``[daemon].poll_seconds``), the outbox sender (``send_queued``, woken as soon as a poll or a
+maintenance step queued mail) and the maintenance scheduler (``start_scheduler``), all
+through the same core functions as the CLI.
+
+- SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
+  under way finish and are recorded; the process exits within ``stop_seconds``.
+- SIGHUP: the config file is read again (mailboxes, lists and templates directories...);
+  a config that does not load is logged and the old one kept.
+- A mailbox, the SMTP server or the database that goes away is logged once when it goes
+  and once when it is back; meanwhile the loop retries with backoff (up to 5 minutes).
+- One instance per SQLite database (a lock file beside it); on PostgreSQL several
+  instances share the work: outbox rows are leased, maintenance steps are unique, and each
+  mailbox is read by one instance at a time (a session advisory lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from rnmail.config import Config, MailboxConfig, load_config
+from rnmail.db import Database
+from rnmail.dispatch.send import send_queued
+from rnmail.errors import RnmailError, ServerUnavailable
+from rnmail.ingest.pipeline import run_ingest
+from rnmail.maintenance import start_scheduler
+
+log = logging.getLogger("rnmail.daemon")
+MAX_BACKOFF = 300.0
+
+
+@dataclass
+class Dependency:
+    """A server rnmail needs: one log line when it goes, one when it is back."""
+
+    name: str
+    down_since: float | None = None
+    failures: int = 0
+
+    def failed(self, reason: str, base: float) -> float:
+        """Record a failure; returns how long to wait before the next try."""
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.error("%s is unavailable: %s (retrying with backoff)", self.name, reason)
+        self.failures += 1
+        return float(min(MAX_BACKOFF, base * 2 ** min(self.failures - 1, 10)))
+
+    def ok(self) -> None:
+        if self.down_since is not None:
+            log.warning("%s is back after %.0f s", self.name, time.monotonic() - self.down_since)
+        self.down_since, self.failures = None, 0
+
+
+@dataclass
+class Run:
+    """One generation of workers, for one version of the config (SIGHUP starts another)."""
+
+    config: Config
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class Daemon:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self.config = load_config(config_path)
+        self.db = Database(self.config.database.url)
+        self.stopping = asyncio.Event()
+        self.reloading = asyncio.Event()
+        self.wake_sender = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self) -> None:
+        # The sync job runs every few seconds: APScheduler's INFO lines would drown ours.
+        logging.getLogger("apscheduler").setLevel(
+            max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+        self.db.check_schema()
+        with single_instance(self.db):
+            asyncio.run(self.main())
+
+    async def main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        self.loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+        self.loop.add_signal_handler(signal.SIGHUP, self.reloading.set)
+        scheduler = start_scheduler(self.db, self.config, BackgroundScheduler(),
+                                    after_step=self.wake_sender_threadsafe)
+        log.info("rnmail run: %d mailbox(es), database %s", len(self.config.mailboxes),
+                 self.db.safe_url)
+        try:
+            while not self.stopping.is_set():
+                current = self.start(self.config)
+                await wait_any(self.stopping, self.reloading)
+                await self.finish(current)
+                if self.reloading.is_set():
+                    self.reloading.clear()
+                    self.reload()
+        finally:
+            await asyncio.to_thread(scheduler.shutdown, True)
+            log.info("rnmail run: stopped")
+
+    def start(self, config: Config) -> Run:
+        current = Run(config)
+        current.tasks = [asyncio.create_task(self.poll(box, current))
+                         for box in config.mailboxes]
+        current.tasks.append(asyncio.create_task(self.send(current)))
+        return current
+
+    async def finish(self, current: Run) -> None:
+        """Let the work in hand end (no new work starts), within ``stop_seconds``."""
+        current.stop.set()
+        self.wake_sender.set()
+        done, pending = await asyncio.wait(current.tasks,
+                                           timeout=current.config.daemon.stop_seconds)
+        for task in pending:
+            log.warning("stop: %s still busy after %.0f s, cancelled", task.get_name(),
+                        current.config.daemon.stop_seconds)
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("worker failed: %r", task.exception())
+
+    def reload(self) -> None:
+        try:
+            self.config = load_config(self.config_path)
+        except RnmailError as exc:
+            log.error("SIGHUP: the config was not reloaded: %s (keeping the old one)", exc)
+            return
+        log.warning("SIGHUP: config reloaded: %d mailbox(es)", len(self.config.mailboxes))
+
+    def wake_sender_threadsafe(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.wake_sender.set)
+
+    async def poll(self, box: MailboxConfig, current: Run) -> None:
+        """Read one mailbox every ``poll_seconds``, as long as this generation runs."""
+        mailbox = Dependency(f"mailbox {box.name}")
+        daemon = current.config.daemon
+        with mailbox_lock(self.db, box.name) as held:
+            while not current.stop.is_set():
+                if not held():
+                    await wait_for(current.stop, daemon.poll_seconds)  # another instance
+                    continue
+                report = await asyncio.to_thread(run_ingest, self.db, current.config, box.name,
+                                                 current.stop.is_set)
+                if report.errors:
+                    delay = mailbox.failed(report.errors[0], daemon.poll_seconds)
+                else:
+                    mailbox.ok()
+                    delay = daemon.poll_seconds
+                    if report.total:
+                        log.info("mailbox %s: %d message(s): %s", box.name, report.total,
+                                 ", ".join(f"{n} {k}" for k, n in
+                                           sorted(report.outcomes.items())))
+                        self.wake_sender.set()
+                await wait_for(current.stop, delay)
+
+    async def send(self, current: Run) -> None:
+        """Drain the outbox whenever woken, and every ``send_seconds`` anyway."""
+        server = Dependency("SMTP server")
+        database = Dependency("database")
+        daemon = current.config.daemon
+        while not current.stop.is_set():
+            self.wake_sender.clear()
+            delay = daemon.send_seconds
+            try:
+                report = await send_queued(self.db, current.config, stop=current.stop)
+                server.ok()
+                database.ok()
+                if report.sent or report.failed or report.retried:
+                    log.info("outbox: %d sent, %d deferred, %d failed", report.sent,
+                             report.retried, report.failed)
+            except ServerUnavailable as exc:
+                delay = server.failed(str(exc), daemon.send_seconds)
+            except OperationalError as exc:
+                delay = database.failed(str(exc.orig), daemon.send_seconds)
+            await wait_any(current.stop, self.wake_sender, timeout=delay)
+
+
+async def wait_for(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+async def wait_any(*events: asyncio.Event, timeout: float | None = None) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+@contextlib.contextmanager
+def single_instance(db: Database) -> Iterator[None]:
+    """On SQLite, refuse a second ``rnmail run`` on the same database file."""
+    if not db.is_sqlite:
+        yield
+        return
+    database = db.engine.url.database or ""
+    lock_path = Path(f"{database}.run-lock")
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RnmailError(f"another `rnmail run` is using {database} (SQLite allows one; "
+                              "several instances need PostgreSQL)") from None
+        yield
+
+
+@contextlib.contextmanager
+def mailbox_lock(db: Database, mailbox: str) -> Iterator[Any]:
+    """On PostgreSQL, a session advisory lock per mailbox so that one instance at a time
+    reads it; yields a function telling whether this instance holds it (tried again at
+    each call until it does). SQLite has a single instance anyway."""
+    if db.is_sqlite:
+        yield lambda: True
+        return
+    key = int.from_bytes(hashlib.sha256(f"rnmail mailbox {mailbox}".encode()).digest()[:8],
+                         "big", signed=True)
+    connection: Connection | None = None
+    held = False
+
+    def holds() -> bool:
+        nonlocal connection, held
+        if held:
+            return True
+        try:
+            if connection is None:
+                connection = db.engine.connect()
+            held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
+            connection.commit()
+        except OperationalError:
+            connection = None
+        return held
+
+    try:
+        yield holds
+    finally:
+        if connection is not None:
+            with contextlib.suppress(OperationalError):
+                if held:  # session locks outlive close(): the connection goes back to the pool
+                    connection.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    connection.commit()
+                connection.close()

@@ -1,0 +1,173 @@
+"""``rnmail run``: the real daemon as a subprocess, signals, reload, dependencies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.factories import write_config
+from tests.servers import SmtpServer, free_port, fresh_postgres_schema, postgres_problem
+from tests.test_cli import DATA, rnmail
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = "from cli.main import main; main()"
+FAST = "[daemon]\npoll_seconds = 0.3\nsend_seconds = 0.3\nstop_seconds = 10"
+
+
+def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.1)
+
+
+class Daemon:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", RUN, "--config", str(config), "-v", "run"], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=log.open("w"))
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[Callable[[Path], Daemon]]:
+    daemons: list[Daemon] = []
+
+    def start(config: Path) -> Daemon:
+        daemon = Daemon(config, tmp_path / f"run{len(daemons)}.log")
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()
+
+
+def drop(maildir: Path, name: str) -> None:
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy(DATA / name, maildir / "tmp" / name)
+    os.replace(maildir / "tmp" / name, maildir / "new" / name)
+
+
+def outgoing(tmp_path: Path) -> list[Path]:
+    out = tmp_path / "outgoing"
+    return sorted(out.glob("*.eml")) if out.exists() else []
+
+
+def test_mail_in_tickets_and_acknowledgements_out_then_a_clean_stop(
+        tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
+    config = write_config(tmp_path, db_url, extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    daemon = started(config)
+    drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    until(lambda: len(outgoing(tmp_path)) == 1)
+    drop(tmp_path / "maildir", "lang_de_gemeinde_zugangsschluessel.eml")
+    until(lambda: len(outgoing(tmp_path)) == 2)
+    code, out, _ = rnmail(config, "ticket", "list")
+    assert code == 0 and out.count("\n") == 2
+    assert daemon.stop() == 0
+    log = daemon.text()
+    assert "rnmail run: stopped" in log and "Traceback" not in log
+    assert "outbox: 1 sent" in log
+
+
+def test_a_second_instance_on_sqlite_is_refused(
+        tmp_path: Path, started: Callable[[Path], Daemon]) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/rn.db", extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    first = started(config)
+    until(lambda: "rnmail run:" in first.text())
+    second = started(config)
+    assert second.proc.wait(timeout=30) == 1
+    assert "another `rnmail run` is using" in second.text()
+    assert "Traceback" not in second.text()
+    assert first.proc.poll() is None
+    assert first.stop(signal.SIGINT) == 0
+
+
+def test_sighup_reads_the_config_again_and_picks_up_a_new_mailbox(
+        tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
+    config = write_config(tmp_path, db_url, extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    daemon = started(config)
+    until(lambda: "rnmail run:" in daemon.text())
+    fax = tmp_path / "faxdir"
+    drop(fax, "fax_tiff_attachment.eml")
+    text = config.read_text()
+    config.write_text(text + f'\n[[mailbox]]\nname = "fax"\nkind = "fax"\ntype = "maildir"\n'
+                             f'path = "{fax}"\n')
+    daemon.proc.send_signal(signal.SIGHUP)
+    until(lambda: len(outgoing(tmp_path)) == 1)
+    assert "config reloaded: 2 mailbox(es)" in daemon.text()
+    config.write_text(text + "\n[nonsense]\n")  # a broken config is refused, the old one kept
+    daemon.proc.send_signal(signal.SIGHUP)
+    until(lambda: "the config was not reloaded" in daemon.text())
+    drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    until(lambda: len(outgoing(tmp_path)) == 2)
+    assert daemon.stop() == 0
+
+
+def test_the_smtp_server_going_away_is_logged_once_and_mail_goes_out_when_it_is_back(
+        tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
+    port = free_port()
+    config = write_config(tmp_path, db_url, smtp=f'[smtp]\nhost = "127.0.0.1"\nport = {port}',
+                          extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    daemon = started(config)
+    drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    until(lambda: "SMTP server is unavailable" in daemon.text())
+    time.sleep(2)  # several retries meanwhile, one line
+    assert daemon.text().count("is unavailable") == 1
+    server = SmtpServer().start(port)
+    try:
+        until(lambda: len(server.messages) == 1, timeout=60)
+        until(lambda: "SMTP server is back" in daemon.text())
+        assert daemon.proc.poll() is None
+        assert daemon.stop() == 0
+    finally:
+        server.stop()
+
+
+def test_two_instances_on_postgresql_share_the_work_without_doing_anything_twice(
+        tmp_path: Path, started: Callable[[Path], Daemon]) -> None:
+    problem = postgres_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    with fresh_postgres_schema() as url:
+        config = write_config(tmp_path, url, extra=FAST)
+        assert rnmail(config, "init")[0] == 0
+        first, second = started(config), started(config)
+        until(lambda: "rnmail run:" in first.text() and "rnmail run:" in second.text())
+        names = sorted(p.name for p in DATA.glob("lang_*.eml"))[:12]
+        for name in names:
+            drop(tmp_path / "maildir", name)
+        until(lambda: len(outgoing(tmp_path)) >= len(names), timeout=60)
+        time.sleep(1.5)  # a duplicate would show up by now
+        assert len(outgoing(tmp_path)) == len(names)
+        code, out, _ = rnmail(config, "ticket", "list", "--json")
+        assert code == 0 and len(json.loads(out)) == len(names)
+        code, out, _ = rnmail(config, "outbox", "list", "--json")
+        assert sorted(row["state"] for row in json.loads(out)) == ["sent"] * len(names)
+        assert first.stop() == 0 and second.stop() == 0
+        for daemon in (first, second):
+            assert "Traceback" not in daemon.text()
