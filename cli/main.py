@@ -6,24 +6,23 @@ holds the root group, which loads nothing until a command needs it.
 
 from __future__ import annotations
 
-import logging
-import sys
-
 import click
 
 from cli.app import App, handle_errors, pass_app
+from rnmail.logs import configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="RNMAIL_CONFIG",
               help="Config file (default: $RNMAIL_CONFIG or ./rnmail.toml).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              envvar="RNMAIL_LOG_FORMAT", show_default=True,
+              help="Log lines as text, or one JSON object per line for log shippers.")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+def main(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
     """rnmail — the help desk's tickets, by mail and by hand."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose, log_format)
     ctx.obj = App(config_path)
 
 

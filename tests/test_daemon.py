@@ -171,3 +171,19 @@ def test_two_instances_on_postgresql_share_the_work_without_doing_anything_twice
         assert first.stop() == 0 and second.stop() == 0
         for daemon in (first, second):
             assert "Traceback" not in daemon.text()
+
+
+def test_json_logs_carry_the_ids_as_fields(tmp_path: Path, started: Callable[[Path], Daemon]
+                                           ) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/rn.db", extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    result = subprocess.run([sys.executable, "-c", RUN, "--config", str(config), "-v",
+                             "--log-format", "json", "ingest", "once"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    entries = [json.loads(line) for line in result.stderr.splitlines()]
+    [created] = [e for e in entries if e["message"].startswith("ticket created")]
+    assert created["ticket"] == 1 and created["mailbox"] == "info"
+    assert created["level"] == "info" and created["logger"] == "rnmail.ingest.pipeline"
+    assert created["time"].endswith("+00:00")
