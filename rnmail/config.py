@@ -8,6 +8,7 @@ its working directory. A secret may come from an environment variable named by t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -191,6 +192,7 @@ class DaemonConfig:
     poll_seconds: float = 30.0  # how often each mailbox is read
     send_seconds: float = 5.0  # how often the outbox is looked at (sooner when mail is queued)
     stop_seconds: float = 30.0  # on SIGTERM: how long to let the work in hand finish
+    metrics_address: str = ""  # e.g. "127.0.0.1:9464": Prometheus metrics; empty: none
 
 
 @dataclass(frozen=True)
@@ -468,8 +470,11 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         poll_seconds=dm.number("poll_seconds", 30.0),
         send_seconds=dm.number("send_seconds", 5.0),
         stop_seconds=dm.number("stop_seconds", 30.0),
+        metrics_address=dm.text("metrics_address", ""),
     )
     dm.check_unknown()
+    if daemon.metrics_address:
+        parse_address(daemon.metrics_address)
 
     return Config(
         path=cfg_path,
@@ -543,6 +548,22 @@ def _workflow(data: Any, base: Path) -> WorkflowConfig:
     if not workflow.categories:
         raise ConfigError("[workflow].categories: at least one category")
     return workflow
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``127.0.0.1:9464`` → (host, port); only loopback addresses: the page is not public."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"[daemon].metrics_address {address!r}: a loopback address and port, "
+                          "e.g. \"127.0.0.1:9464\"") from None
+    return host, number
 
 
 def _rate(t: _Table) -> float:

@@ -11,6 +11,7 @@ through the same core functions as the CLI.
   a config that does not load is logged and the old one kept.
 - A mailbox, the SMTP server or the database that goes away is logged once when it goes
   and once when it is back; meanwhile the loop retries with backoff (up to 5 minutes).
+- Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
   instances share the work: outbox rows are leased, maintenance steps are unique, and each
   mailbox is read by one instance at a time (a session advisory lock).
@@ -41,6 +42,7 @@ from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
 from rnmail.ingest.pipeline import run_ingest
 from rnmail.maintenance import start_scheduler
+from rnmail.metrics import Metrics
 
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
@@ -86,6 +88,7 @@ class Daemon:
         self.reloading = asyncio.Event()
         self.wake_sender = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.metrics = Metrics(self.db)
 
     def run(self) -> None:
         # The sync job runs every few seconds: APScheduler's INFO lines would drown ours.
@@ -100,6 +103,8 @@ class Daemon:
         self.loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         self.loop.add_signal_handler(signal.SIGINT, self.stopping.set)
         self.loop.add_signal_handler(signal.SIGHUP, self.reloading.set)
+        if self.config.daemon.metrics_address:
+            self.metrics.serve(self.config.daemon.metrics_address)
         scheduler = start_scheduler(self.db, self.config, BackgroundScheduler(),
                                     after_step=self.wake_sender_threadsafe)
         log.info("rnmail run: %d mailbox(es), database %s", len(self.config.mailboxes),
@@ -114,6 +119,7 @@ class Daemon:
                     self.reload()
         finally:
             await asyncio.to_thread(scheduler.shutdown, True)
+            self.metrics.close()
             log.info("rnmail run: stopped")
 
     def start(self, config: Config) -> Run:
@@ -160,6 +166,7 @@ class Daemon:
                     continue
                 report = await asyncio.to_thread(run_ingest, self.db, current.config, box.name,
                                                  current.stop.is_set)
+                self.metrics.polled(box.name, report)
                 if report.errors:
                     delay = mailbox.failed(report.errors[0], daemon.poll_seconds)
                 else:
@@ -182,6 +189,7 @@ class Daemon:
             delay = daemon.send_seconds
             try:
                 report = await send_queued(self.db, current.config, stop=current.stop)
+                self.metrics.sent(report)
                 server.ok()
                 database.ok()
                 if report.sent or report.failed or report.retried:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -187,3 +188,35 @@ def test_json_logs_carry_the_ids_as_fields(tmp_path: Path, started: Callable[[Pa
     assert created["ticket"] == 1 and created["mailbox"] == "info"
     assert created["level"] == "info" and created["logger"] == "rnmail.ingest.pipeline"
     assert created["time"].endswith("+00:00")
+
+
+def test_metrics_in_prometheus_text_format_on_a_loopback_address(
+        tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
+    port = free_port()
+    config = write_config(tmp_path, db_url,
+                          extra=FAST + f'\nmetrics_address = "127.0.0.1:{port}"')
+    assert rnmail(config, "init")[0] == 0
+    daemon = started(config)
+    drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    until(lambda: len(outgoing(tmp_path)) == 1)
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+            return str(page.read().decode())
+
+    until(lambda: 'rnmail_mails_total{result="sent"} 1.0' in scrape())
+    text = scrape()
+    assert 'rnmail_tickets_created_total{mailbox="info"} 1.0' in text
+    assert 'rnmail_messages_ingested_total{mailbox="info",outcome="ticket"} 1.0' in text
+    assert 'rnmail_outbox_messages{state="sent"} 1.0' in text
+    assert "rnmail_quarantine_held 0.0" in text and "rnmail_database_up 1.0" in text
+    assert 'rnmail_last_successful_poll_timestamp_seconds{mailbox="info"}' in text
+    assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:9464", "192.0.2.1:9464", "127.0.0.1", "x:1"])
+def test_metrics_only_on_loopback(tmp_path: Path, address: str) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/rn.db",
+                          extra=f'[daemon]\nmetrics_address = "{address}"')
+    code, _, err = rnmail(config, "init")
+    assert code == 1 and "[daemon].metrics_address" in err and "loopback" in err
