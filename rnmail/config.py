@@ -193,6 +193,8 @@ class DaemonConfig:
     send_seconds: float = 5.0  # how often the outbox is looked at (sooner when mail is queued)
     stop_seconds: float = 30.0  # on SIGTERM: how long to let the work in hand finish
     metrics_address: str = ""  # e.g. "127.0.0.1:9464": Prometheus metrics; empty: none
+    idle: bool = True  # IMAP IDLE between passes where the server offers it
+    idle_seconds: float = 600.0  # then a pass anyway (IDLE is renewed before 29 minutes)
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,9 @@ class _Table:
 
     def text(self, key: str, default: Any = None) -> Any:
         return self._get(key, str, default)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        return bool(self._get(key, bool, default))
 
     def integer(self, key: str, default: Any = None) -> Any:
         value = self._get(key, int, default)
@@ -471,6 +476,8 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         send_seconds=dm.number("send_seconds", 5.0),
         stop_seconds=dm.number("stop_seconds", 30.0),
         metrics_address=dm.text("metrics_address", ""),
+        idle=dm.boolean("idle", True),
+        idle_seconds=dm.number("idle_seconds", 600.0),
     )
     dm.check_unknown()
     if daemon.metrics_address:

@@ -1,7 +1,8 @@
 """The daemon: ``rnmail run``, everything the one-shot commands do, in one process.
 
-One asyncio loop runs a poller per mailbox (``run_ingest`` on a worker thread, every
-``[daemon].poll_seconds``), the outbox sender (``send_queued``, woken as soon as a poll or a
+One asyncio loop runs a poller per mailbox (``run_ingest`` on a worker thread, then IMAP
+IDLE until the server reports new mail, or every ``[daemon].poll_seconds`` without IDLE),
+the outbox sender (``send_queued``, woken as soon as a poll or a
 maintenance step queued mail) and the maintenance scheduler (``start_scheduler``), all
 through the same core functions as the CLI.
 
@@ -40,6 +41,7 @@ from rnmail.config import Config, MailboxConfig, load_config
 from rnmail.db import Database
 from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
+from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.pipeline import run_ingest
 from rnmail.maintenance import start_scheduler
 from rnmail.metrics import Metrics
@@ -77,6 +79,7 @@ class Run:
     config: Config
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    idle_unsupported: set[str] = field(default_factory=set)
 
 
 class Daemon:
@@ -168,16 +171,33 @@ class Daemon:
                                                  current.stop.is_set)
                 self.metrics.polled(box.name, report)
                 if report.errors:
-                    delay = mailbox.failed(report.errors[0], daemon.poll_seconds)
-                else:
-                    mailbox.ok()
-                    delay = daemon.poll_seconds
-                    if report.total:
-                        log.info("mailbox %s: %d message(s): %s", box.name, report.total,
-                                 ", ".join(f"{n} {k}" for k, n in
-                                           sorted(report.outcomes.items())))
-                        self.wake_sender.set()
-                await wait_for(current.stop, delay)
+                    await wait_for(current.stop,
+                                   mailbox.failed(report.errors[0], daemon.poll_seconds))
+                    continue
+                mailbox.ok()
+                if report.total:
+                    log.info("mailbox %s: %d message(s): %s", box.name, report.total,
+                             ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())))
+                    self.wake_sender.set()
+                if (box.type == "imap" and daemon.idle and box.name not in current.idle_unsupported
+                        and await self.idle(box, current)):
+                    continue  # the server said something changed, or the IDLE period ended
+                await wait_for(current.stop, daemon.poll_seconds)
+
+    async def idle(self, box: MailboxConfig, current: Run) -> bool:
+        """IMAP IDLE until the folder changes; False when the server has no IDLE, or when
+        it failed (then the next pass reports the failure)."""
+        try:
+            outcome = await asyncio.to_thread(wait_for_mail, box, current.config.daemon
+                                              .idle_seconds, current.stop.is_set)
+        except ServerUnavailable as exc:
+            log.debug("mailbox %s: IDLE failed: %s", box.name, exc)
+            return False
+        if outcome == "unsupported":
+            log.info("mailbox %s: the server has no IDLE: polling every %.0f s", box.name,
+                     current.config.daemon.poll_seconds)
+            current.idle_unsupported.add(box.name)
+        return outcome != "unsupported"
 
     async def send(self, current: Run) -> None:
         """Drain the outbox whenever woken, and every ``send_seconds`` anyway."""

@@ -262,6 +262,17 @@ class Dovecot:
         text = version.format(**values) + oauth2 + _COMMON_CONF.format(**values)
         (self.root / "dovecot.conf").write_text(text)
 
+    def halt(self) -> None:
+        """Stop the server but keep its mail and port: ``resume()`` brings it back."""
+        self._kill()
+
+    def resume(self) -> None:
+        self.proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        if not self._wait_ready():
+            raise RuntimeError(f"Dovecot did not come back; log:\n{self.log()[-3000:]}")
+
     def _wait_ready(self, timeout: float = 15) -> bool:
         """True once a real LOGIN works (the port opens before auth is up)."""
         deadline = time.monotonic() + timeout

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.factories import write_config
-from tests.servers import SmtpServer, free_port, fresh_postgres_schema, postgres_problem
+from tests.servers import (
+    Dovecot,
+    SmtpServer,
+    free_port,
+    fresh_postgres_schema,
+    postgres_problem,
+)
 from tests.test_cli import DATA, rnmail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,3 +226,45 @@ def test_metrics_only_on_loopback(tmp_path: Path, address: str) -> None:
                           extra=f'[daemon]\nmetrics_address = "{address}"')
     code, _, err = rnmail(config, "init")
     assert code == 1 and "[daemon].metrics_address" in err and "loopback" in err
+
+
+def imap_config(tmp_path: Path, db_url: str, server: Dovecot, poll: float) -> Path:
+    mailbox = (f'[[mailbox]]\nname = "info"\nhost = "{server.host}"\nport = {server.port}\n'
+               'user = "info"\npassword = "secret"\ntimeout = 5')
+    return write_config(tmp_path, db_url, mailbox=mailbox,
+                        extra=f"[daemon]\npoll_seconds = {poll}\nsend_seconds = 0.3\n"
+                              "stop_seconds = 10\nidle_seconds = 30")
+
+
+def test_imap_idle_brings_new_mail_in_at_once(
+        tmp_path: Path, db_url: str, imap: Dovecot, started: Callable[[Path], Daemon]) -> None:
+    config = imap_config(tmp_path, db_url, imap, poll=120)  # no poll during the test
+    assert rnmail(config, "init")[0] == 0
+    daemon = started(config)
+    until(lambda: "rnmail run:" in daemon.text())
+    time.sleep(1.5)  # the first pass is done and the poller is idling
+    start = time.monotonic()
+    imap.append("info", (DATA / "lang_nl_gemeente_toegangssleutel.eml").read_bytes())
+    until(lambda: len(outgoing(tmp_path)) == 1, timeout=30)
+    assert time.monotonic() - start < 15  # IDLE, not the 120 s poll
+    assert imap.folder_uids("info") == []
+    assert daemon.stop() == 0  # stops promptly although idling
+
+
+def test_the_imap_server_going_away_is_survived_and_mail_caught_up(
+        tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
+    with Dovecot() as server:
+        config = imap_config(tmp_path, db_url, server, poll=0.5)
+        assert rnmail(config, "init")[0] == 0
+        daemon = started(config)
+        server.append("info", (DATA / "lang_nl_gemeente_toegangssleutel.eml").read_bytes())
+        until(lambda: len(outgoing(tmp_path)) == 1)
+        server.halt()
+        until(lambda: "mailbox info is unavailable" in daemon.text())
+        time.sleep(4)  # retries meanwhile: one line only
+        assert daemon.text().count("mailbox info is unavailable") == 1
+        server.resume()
+        server.append("info", (DATA / "lang_de_gemeinde_zugangsschluessel.eml").read_bytes())
+        until(lambda: len(outgoing(tmp_path)) == 2, timeout=60)
+        assert "mailbox info is back" in daemon.text()
+        assert daemon.proc.poll() is None and daemon.stop() == 0

@@ -20,6 +20,7 @@ import shlex
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,6 +245,37 @@ class ImapSource:
         except (TimeoutError, OSError, ssl.SSLError, UnexpectedCommandStatusError) as exc:
             # Committed already: the next pass recognises these UIDs and only moves them.
             raise ServerUnavailable(f"IMAP {self.name}: move failed: {exc}") from None
+
+
+def wait_for_mail(cfg: MailboxConfig, timeout: float, should_stop: Callable[[], bool]
+                  ) -> str:
+    """IMAP IDLE on the mailbox's folder until the server reports a change ("changed"),
+    ``timeout`` passes or ``should_stop()`` ("timeout"); "unsupported" at once when the
+    server has no IDLE (the caller polls instead).
+
+    Raises ``ServerUnavailable`` when the server cannot be reached.
+    """
+    source = ImapSource(cfg)
+    box, _ = source._open()
+    try:
+        if "IDLE" not in box.client.capabilities:
+            return "unsupported"
+        deadline = time.monotonic() + min(timeout, 25 * 60)  # RFC 2177: renew before 29 min
+        with box.idle as idle:
+            while not should_stop():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if idle.poll(timeout=min(left, IDLE_SLICE)):
+                    return "changed"
+        return "timeout"
+    except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
+        raise ServerUnavailable(f"IMAP {cfg.name}: IDLE: {exc}") from None
+    finally:
+        _close_quietly(box)
+
+
+IDLE_SLICE = 2.0  # seconds between checks of should_stop while idling
 
 
 class MaildirSource:
