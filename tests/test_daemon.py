@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.factories import write_config
+from rnmail.config import load_config
+from rnmail.dispatch.announce import announcement_status
+from tests.factories import Desk, write_config
 from tests.servers import (
     Dovecot,
     SmtpServer,
@@ -24,6 +27,7 @@ from tests.servers import (
     postgres_problem,
 )
 from tests.test_cli import DATA, rnmail
+from tests.test_sending import import_group, people, queue_mailing
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"
@@ -268,3 +272,30 @@ def test_the_imap_server_going_away_is_survived_and_mail_caught_up(
         until(lambda: len(outgoing(tmp_path)) == 2, timeout=60)
         assert "mailbox info is back" in daemon.text()
         assert daemon.proc.poll() is None and daemon.stop() == 0
+
+
+def test_sigterm_during_a_mailing_then_a_restart_sends_to_everyone_exactly_once(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer,
+        started: Callable[[Path], Daemon]) -> None:
+    n = 2000
+    config = write_config(tmp_path, db_url,
+                          smtp=f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}',
+                          extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    desk = Desk(load_config(config))
+    import_group(desk, tmp_path, "municipalities", people(n))
+    announcement = queue_mailing(desk, ["municipalities"])
+    first = started(config)
+    until(lambda: len(smtp_server.messages) >= 300, timeout=60)
+    assert first.stop() == 0  # SIGTERM mid-mailing: what is under way finishes and is recorded
+    sent_before = len(smtp_server.messages)
+    assert sent_before < n, "the stop must land in the middle of the mailing"
+    second = started(config)
+    until(lambda: len(smtp_server.messages) >= n, timeout=120)
+    time.sleep(1)
+    assert second.stop() == 0
+    received = Counter(env.rcpt_tos[0] for env in smtp_server.messages)
+    assert len(received) == n and set(received.values()) == {1}  # exactly once each
+    with desk.db.transaction() as session:
+        assert announcement_status(session, announcement)["counts"]["sent"] == n
+    desk.close()
