@@ -43,6 +43,7 @@ def _register() -> None:
         announce,
         archive,
         db,
+        demo,
         doctor,
         faq,
         lists,
@@ -58,7 +59,7 @@ def _register() -> None:
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
                   operator.audit, lists.lists, status.status, status.maintenance,
                   status.scheduler, announce.announce, announce.template, db.db, run.run,
-                  doctor.doctor):
+                  doctor.doctor, demo.demo):
         main.add_command(group)
 
 

@@ -299,3 +299,22 @@ def test_sigterm_during_a_mailing_then_a_restart_sends_to_everyone_exactly_once(
     with desk.db.transaction() as session:
         assert announcement_status(session, announcement)["counts"]["sent"] == n
     desk.close()
+
+
+def test_demo_seeds_tickets_groups_and_a_maintenance_once_without_mail(
+        tmp_path: Path, db_url: str) -> None:
+    lists = Path(__file__).resolve().parent.parent / "lists"
+    config = write_config(tmp_path, db_url, extra=f'[dispatch]\nlists_dir = "{lists}"')
+    assert rnmail(config, "init")[0] == 0
+    code, out, err = rnmail(config, "demo")
+    assert code == 0, err
+    assert "4 example tickets, 5 user group(s), maintenance #1 planned" in out
+    assert rnmail(config, "demo")[1] == "the demo data is already there\n"
+    tickets = json.loads(rnmail(config, "ticket", "list", "--json")[1])
+    assert len(tickets) == 4 and {t["channel"] for t in tickets} == {"phone", "letter", "fax"}
+    [planned] = json.loads(rnmail(config, "maintenance", "list", "--json")[1])
+    assert planned["groups"] == [] and planned["starts_at"].endswith(("17:00:00+00:00",
+                                                                      "16:00:00+00:00"))
+    assert json.loads(rnmail(config, "outbox", "list", "--json")[1]) == []  # nobody mailed
+    status = json.loads((tmp_path / "var" / "status" / "status.json").read_text())
+    assert [m["id"] for m in status["maintenance"]] == [1]
