@@ -129,6 +129,7 @@ def main() -> None:
         mailing_at = started + 60
         rss_start = None
         mailing = None
+        samples: list[tuple[float, float]] = []  # (minutes since start, RSS MB)
         i = 0
         with imap.mailbox("info") as box:
             while time.time() < end:
@@ -142,6 +143,8 @@ def main() -> None:
                 appended[message_id] = time.time()
                 box.append(raw, "INBOX")
                 i += 1
+                if i % int(args.rate * 30) == 0:
+                    samples.append(((time.time() - started) / 60, rss_mb(daemon.pid)))
                 if mailing is None and time.time() >= mailing_at:
                     rss_start = rss_mb(daemon.pid)
                     notice = mailing_notice(config, "circular",
@@ -179,6 +182,11 @@ def main() -> None:
     log(f"daemon RSS: {rss_start:.0f} MB after the first minute, {rss_end:.0f} MB at the end "
         f"({growth:+.1f} %, target < 10 %); mailing #{mailing}; "
         f"finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    log("RSS every 30 s (min: MB): " + ", ".join(f"{m:.1f}: {r:.0f}" for m, r in samples))
+    after = [r for m, r in samples if m >= 3]  # the mailing is sent by minute 3
+    if len(after) >= 2:
+        log(f"after the mailing: {after[0]:.0f} MB at minute 3, {after[-1]:.0f} MB at the end "
+            f"({(after[-1] - after[0]) / after[0] * 100:+.1f} %)")
 
 
 if __name__ == "__main__":
