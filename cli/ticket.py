@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -18,6 +18,16 @@ def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
+def print_tickets(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """A ticket summary per line, or the rows as JSON."""
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
+                   f"{row['requester'][:32]:<32} {row['subject'][:60]}")
+
+
 @ticket.command("list")
 @click.option("--status", type=click.Choice(["open", "pending", "delegated", "closed"]))
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
@@ -30,12 +40,7 @@ def ticket_list(app: App, status: str | None, limit: int, as_json: bool) -> None
 
     with app.ready_db().transaction() as session:
         rows = list_tickets(session, status, limit)
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
-                   f"{row['requester'][:32]:<32} {row['subject'][:60]}")
+    print_tickets(rows, as_json)
 
 
 @ticket.command("show")
@@ -291,12 +296,7 @@ def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
 
     with app.ready_db().transaction() as session:
         rows = search_tickets(session, query, limit)
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
-                   f"{row['requester'][:32]:<32} {row['subject'][:60]}")
+    print_tickets(rows, as_json)
 
 
 @ticket.command("export")

@@ -264,8 +264,7 @@ def disturbed_components(view: StatusView) -> list[ComponentView]:
 
 
 def _one_comment(texts: dict[str, str]) -> str:
-    found = next((t for lang in ("nl", "fr", "de", "en") if (t := texts.get(lang))), "")
-    return found
+    return next((texts[lang] for lang in ("nl", "fr", "de", "en") if texts.get(lang)), "")
 
 
 def _maintenance_view(item: Maintenance, now: datetime) -> MaintenanceView:

@@ -293,20 +293,19 @@ def preview_template(config: Config, name: str, language: str,
     ``variables``."""
     if name not in NOTICE_TEMPLATES:
         return render_notice(config, mailing_notice(config, name, variables, []), language)
-    sample = {**_notice_sample(name, language), **variables}
+    sample = {**_notice_sample(config, name, language), **variables}
     notice = Notice(kind="preview", template=name, context_for=lambda _language: sample)
     return render_notice(config, notice, language)
 
 
-def _notice_sample(name: str, language: str) -> dict[str, Any]:
+def _notice_sample(config: Config, name: str, language: str) -> dict[str, Any]:
     start = datetime(2026, 12, 5, 17, 0, tzinfo=UTC)  # 18:00 in Brussels
 
     def at(hours: float) -> str:
         return format_time(start + timedelta(hours=hours), language)
 
-    labels = {"nl": "Toegang tot de natuurlijke personen", "fr": "Accès aux personnes physiques",
-              "de": "Zugang zu natürlichen Personen", "en": "Access to natural persons"}
-    common = {"components": [labels[language]], "comment": "", "comment_language": None}
+    common = {"components": [c.label(language) for c in config.status.components],
+              "comment": "", "comment_language": None}
     if name == "status_change":
         return {**common, "state": "degraded", "banner": BANNERS["degraded"].get(
             language, BANNERS["degraded"]["fr"]), "all_components": False,
