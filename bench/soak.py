@@ -93,12 +93,39 @@ send_seconds = 2
     return path
 
 
+TRACE_BOOTSTRAP = """
+import threading, time, tracemalloc
+tracemalloc.start(15)
+def _dump():
+    n = 0
+    while True:
+        time.sleep(30)
+        n += 1
+        tracemalloc.take_snapshot().dump("{out}/snapshot-%03d" % n)
+threading.Thread(target=_dump, daemon=True).start()
+"""
+
+
+def trace_diff(first: Path, last: Path, top: int = 25) -> None:
+    """Print what grew most between two ``--trace-memory`` snapshots."""
+    import tracemalloc
+
+    old, new = (tracemalloc.Snapshot.load(str(p)) for p in (first, last))
+    for stat in new.compare_to(old, "traceback")[:top]:
+        print(f"{stat.size_diff / 1024:+.0f} KiB, {stat.count_diff:+d} blocks")
+        for line in stat.traceback.format()[-8:]:
+            print("   ", line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--rate", type=float, default=5.0, help="requests APPENDed per second")
     ap.add_argument("--recipients", type=int, default=5000)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--trace-memory", metavar="DIR", type=Path,
+                    help="run the daemon under tracemalloc and write a snapshot to DIR "
+                         "every 30 s (to find what keeps growing: see trace_diff())")
     args = ap.parse_args()
     smtp_port = free_port()
     sink = start_sink(smtp_port)
@@ -118,9 +145,13 @@ def main() -> None:
             writer.writerows((f"pop{i}@municipality{i % 500}.example", f"Service {i}",
                               ("nl", "fr", "de")[i % 3]) for i in range(args.recipients))
         import_lists(db, [lists / "soak.csv"])
+        bootstrap = "from cli.main import main; main()"
+        if args.trace_memory:
+            args.trace_memory.mkdir(parents=True, exist_ok=True)
+            bootstrap = TRACE_BOOTSTRAP.format(out=str(args.trace_memory.resolve())) + bootstrap
         daemon = subprocess.Popen(
-            [sys.executable, "-c", "from cli.main import main; main()", "--config",
-             str(config_path), "run"], cwd=ROOT, stderr=(work / "run.log").open("w"))
+            [sys.executable, "-c", bootstrap, "--config", str(config_path), "run"], cwd=ROOT,
+            stderr=(work / "run.log").open("w"))
         log(f"bench/soak.py: {os.cpu_count()} CPUs, db={args.db}, {args.minutes} min, "
             f"{args.rate}/s requests, one mailing to {args.recipients}")
         appended: dict[str, float] = {}

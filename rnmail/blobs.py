@@ -42,7 +42,7 @@ class BlobStore:
             if len(self._dirs) > 4096:  # a cache of mkdir calls, not a list of every folder
                 self._dirs.clear()
             self._dirs.add(target.parent)
-        tmp = target.with_name(f".tmp-{digest}-{os.getpid()}-{threading.get_ident()}")
+        tmp = target.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             tmp.write_bytes(data)
             os.replace(tmp, target)

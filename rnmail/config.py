@@ -195,6 +195,8 @@ class DaemonConfig:
     metrics_address: str = ""  # e.g. "127.0.0.1:9464": Prometheus metrics; empty: none
     idle: bool = True  # IMAP IDLE between passes where the server offers it
     idle_seconds: float = 600.0  # then a pass anyway (IDLE is renewed before 29 minutes)
+    publish_seconds: float = 60.0  # how often the status and FAQ pages are regenerated
+    housekeeping_hours: float = 24.0  # temporary files, SQLite upkeep, reminders
 
 
 @dataclass(frozen=True)
@@ -478,6 +480,8 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         metrics_address=dm.text("metrics_address", ""),
         idle=dm.boolean("idle", True),
         idle_seconds=dm.number("idle_seconds", 600.0),
+        publish_seconds=dm.number("publish_seconds", 60.0),
+        housekeeping_hours=dm.number("housekeeping_hours", 24.0),
     )
     dm.check_unknown()
     if daemon.metrics_address:

@@ -3,8 +3,10 @@
 One asyncio loop runs a poller per mailbox (``run_ingest`` on a worker thread, then IMAP
 IDLE until the server reports new mail, or every ``[daemon].poll_seconds`` without IDLE),
 the outbox sender (``send_queued``, woken as soon as a poll or a
-maintenance step queued mail) and the maintenance scheduler (``start_scheduler``), all
-through the same core functions as the CLI.
+maintenance step queued mail) and the scheduler: maintenance steps (``start_scheduler``),
+the status and FAQ pages every ``publish_seconds`` and housekeeping every
+``housekeeping_hours`` (``rnmail.housekeeping``), all through the same core functions as the
+CLI.
 
 - SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
   under way finish and are recorded; the process exits within ``stop_seconds``.
@@ -27,12 +29,13 @@ import hashlib
 import logging
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
@@ -41,10 +44,12 @@ from rnmail.config import Config, MailboxConfig, load_config
 from rnmail.db import Database
 from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
+from rnmail.housekeeping import housekeeping, publish_pages
 from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.pipeline import run_ingest
 from rnmail.maintenance import start_scheduler
 from rnmail.metrics import Metrics
+from rnmail.models import utcnow
 
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
@@ -52,9 +57,12 @@ MAX_BACKOFF = 300.0
 
 @dataclass
 class Dependency:
-    """A server rnmail needs: one log line when it goes, one when it is back."""
+    """A server rnmail needs, or a periodic job: one log line when it fails, one when it
+    works again, nothing in between."""
 
     name: str
+    down: str = "is unavailable"
+    back: str = "is back"
     down_since: float | None = None
     failures: int = 0
 
@@ -62,13 +70,14 @@ class Dependency:
         """Record a failure; returns how long to wait before the next try."""
         if self.down_since is None:
             self.down_since = time.monotonic()
-            log.error("%s is unavailable: %s (retrying with backoff)", self.name, reason)
+            log.error("%s %s: %s (trying again later)", self.name, self.down, reason)
         self.failures += 1
         return float(min(MAX_BACKOFF, base * 2 ** min(self.failures - 1, 10)))
 
     def ok(self) -> None:
         if self.down_since is not None:
-            log.warning("%s is back after %.0f s", self.name, time.monotonic() - self.down_since)
+            log.warning("%s %s after %.0f s", self.name, self.back,
+                        time.monotonic() - self.down_since)
         self.down_since, self.failures = None, 0
 
 
@@ -92,6 +101,8 @@ class Daemon:
         self.wake_sender = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.metrics = Metrics(self.db)
+        self.pages = Dependency("status and FAQ publishing", "fails", "works again")
+        self.upkeep = Dependency("housekeeping", "fails", "works again")
 
     def run(self) -> None:
         # The sync job runs every few seconds: APScheduler's INFO lines would drown ours.
@@ -110,6 +121,7 @@ class Daemon:
             self.metrics.serve(self.config.daemon.metrics_address)
         scheduler = start_scheduler(self.db, self.config, BackgroundScheduler(),
                                     after_step=self.wake_sender_threadsafe)
+        self.schedule_periodic_jobs(scheduler)
         log.info("rnmail run: %d mailbox(es), database %s", len(self.config.mailboxes),
                  self.db.safe_url)
         try:
@@ -120,6 +132,7 @@ class Daemon:
                 if self.reloading.is_set():
                     self.reloading.clear()
                     self.reload()
+                    self.schedule_periodic_jobs(scheduler)
         finally:
             await asyncio.to_thread(scheduler.shutdown, True)
             self.metrics.close()
@@ -145,6 +158,34 @@ class Daemon:
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 log.error("worker failed: %r", task.exception())
+
+    def schedule_periodic_jobs(self, scheduler: BaseScheduler) -> None:
+        """Page publishing and housekeeping, first run now (again after a SIGHUP, with the
+        intervals of the new config). Per instance: both are idempotent."""
+        daemon = self.config.daemon
+        for job, interval in ((self.publish_pages, daemon.publish_seconds),
+                              (self.housekeeping, daemon.housekeeping_hours * 3600)):
+            scheduler.add_job(job, "interval", seconds=interval, id=job.__name__,
+                              jobstore="local", next_run_time=utcnow(), coalesce=True,
+                              max_instances=1, replace_existing=True)
+
+    def publish_pages(self) -> None:
+        self.periodic(self.pages, publish_pages)
+
+    def housekeeping(self) -> None:
+        self.periodic(self.upkeep, housekeeping)
+
+    def periodic(self, dependency: Dependency, job: Callable[[Database, Config], object]) -> None:
+        """Run a periodic job on the scheduler's thread: a failure is one log line (and one
+        when it works again), never a traceback that stops the scheduler."""
+        try:
+            job(self.db, self.config)
+        except OperationalError as exc:
+            dependency.failed(f"database: {exc.orig}", 0)
+        except (OSError, RnmailError) as exc:
+            dependency.failed(str(exc), 0)
+        else:
+            dependency.ok()
 
     def reload(self) -> None:
         try:

@@ -38,6 +38,19 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    def sqlite_upkeep(self) -> bool:
+        """Refresh the query planner's statistics and fold the WAL back into the database
+        file (SQLite only). False when readers kept the WAL from being truncated."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()  # outside any transaction: a checkpoint cannot run in one
+            cursor.execute("PRAGMA optimize")
+            busy, _pages, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return not busy
+
     def upgrade(self) -> str:
         """Create or upgrade the schema to the newest Alembic revision; returns it."""
         from alembic import command

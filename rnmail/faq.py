@@ -22,6 +22,7 @@ from rnmail.dispatch.render import render_page
 from rnmail.errors import NotFound, RnmailError
 from rnmail.folding import fold
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
+from rnmail.publicfiles import write_public_file
 from rnmail.workflow import get_ticket
 
 _WORD = re.compile(r"\w{3,}")
@@ -188,9 +189,7 @@ def publish(session: Session, config: Config) -> list[Path]:
             "phone": config.helpdesk.phone, "opening_hours": config.helpdesk.opening_hours,
         })
         path = out / f"{language}.html"
-        tmp = path.with_suffix(".html.tmp")
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(path)
+        write_public_file(path, html)
         written.append(path)
     return written
 

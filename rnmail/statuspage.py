@@ -15,9 +15,7 @@ register's own, verbatim (``BANNERS``); mails reuse them and the words below.
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from rnmail.config import STATUS_LANGUAGES, HelpdeskConfig, StatusConfig
 from rnmail.dispatch.render import TEMPLATES
+from rnmail.publicfiles import write_public_file
 from rnmail.status import IncidentView, MaintenanceView, StatusView, UpdateView, localized
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -205,7 +204,7 @@ def publish_status(view: StatusView, status_cfg: StatusConfig,
     written = []
     for name, text in files:
         path = out / name
-        _replace(path, text)
+        write_public_file(path, text)
         written.append(path)
     return written
 
@@ -216,22 +215,6 @@ def format_time(value: datetime, language: str) -> str:
     sep = _DATE_SEPARATORS.get(language, "/")
     return (f"{local.day:02d}{sep}{local.month:02d}{sep}{local.year} "
             f"{local.hour:02d}:{local.minute:02d}")
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write a new file and rename it over ``path``: readers see the old or the new one.
-
-    Not ``tempfile.mkstemp``: its 0600 mode would hide the page from the web server.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _rfc3339(value: datetime) -> str:

@@ -102,6 +102,29 @@ def test_mail_in_tickets_and_acknowledgements_out_then_a_clean_stop(
     assert "outbox: 1 sent" in log
 
 
+def test_the_status_and_faq_pages_are_kept_current_without_a_command(
+        tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
+    config = write_config(tmp_path, db_url, extra=FAST + "\npublish_seconds = 0.5\n"
+                          f'[status]\npublic_dir = "{tmp_path}/status"\n')
+    assert rnmail(config, "init")[0] == 0
+    daemon = started(config)
+    until(lambda: (tmp_path / "status/index.html").exists())  # published at start
+    faq_page = load_config(config).helpdesk.public_dir / "faq/fr.html"
+    assert rnmail(config, "faq", "add", "--lang", "fr", "--question", "Clé d'accès bloquée ?",
+                  "--answer", "Appelez le helpdesk.", "--publish")[0] == 0
+    until(lambda: faq_page.exists() and "Clé d&#39;accès bloquée ?" in faq_page.read_text())
+    # A public folder that cannot be written is one log line, not a stopped scheduler.
+    shutil.rmtree(tmp_path / "status")
+    (tmp_path / "status").write_text("not a folder")
+    until(lambda: "status and FAQ publishing fails" in daemon.text())
+    (tmp_path / "status").unlink()
+    until(lambda: "status and FAQ publishing works again" in daemon.text())
+    assert (tmp_path / "status/index.html").exists()
+    assert daemon.stop() == 0
+    log = daemon.text()
+    assert log.count("status and FAQ publishing fails") == 1 and "Traceback" not in log
+
+
 def test_a_second_instance_on_sqlite_is_refused(
         tmp_path: Path, started: Callable[[Path], Daemon]) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/rn.db", extra=FAST)

@@ -1,0 +1,78 @@
+"""The daemon's periodic jobs besides mail: keep the public pages current, tidy up, remind.
+
+- ``publish_pages`` every ``[daemon].publish_seconds``: the status page (a maintenance
+  window opens and closes by the clock, not by a command) and the FAQ pages (an entry
+  edited or published with ``rnmail faq`` appears without another command). Unchanged pages
+  are not rewritten.
+- ``housekeeping`` every ``[daemon].housekeeping_hours``: temporary files left by a
+  process killed between write and rename, SQLite's query planner statistics and WAL file,
+  and one log line each for what waits for a person (held quarantine, failed mail).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from rnmail import faq
+from rnmail.config import Config
+from rnmail.db import Database
+from rnmail.models import OutboxMessage, QuarantinedMessage, utcnow
+from rnmail.notices import publish
+from rnmail.publicfiles import remove_stale_temporaries
+
+log = logging.getLogger("rnmail.housekeeping")
+
+
+def publish_pages(db: Database, config: Config) -> None:
+    """Regenerate the status page and the FAQ pages from the database as it is now."""
+    publish(db, config)
+    with db.transaction() as session:
+        faq.publish(session, config)
+
+
+@dataclass
+class HousekeepingReport:
+    temporaries_removed: int = 0
+    quarantine_held: int = 0
+    quarantine_oldest: datetime | None = None
+    failed_last_day: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def housekeeping(db: Database, config: Config) -> HousekeepingReport:
+    """Tidy up and report what waits for a person; safe to run by several instances."""
+    report = HousekeepingReport()
+    for folder in {config.status.public_dir, config.helpdesk.public_dir,
+                   config.helpdesk.attachments_dir}:
+        report.temporaries_removed += remove_stale_temporaries(folder)
+    with db.transaction() as session:
+        report.quarantine_held, report.quarantine_oldest = session.execute(
+            select(func.count(), func.min(QuarantinedMessage.created_at))
+            .where(QuarantinedMessage.state == "held")).one()
+        report.failed_last_day = session.scalar(
+            select(func.count()).select_from(OutboxMessage)
+            .where(OutboxMessage.state == "failed",
+                   OutboxMessage.created_at >= utcnow() - timedelta(days=1))) or 0
+    if db.is_sqlite and not db.sqlite_upkeep():
+        report.notes.append("the WAL file could not be truncated (readers in the way)")
+    log_report(report)
+    return report
+
+
+def log_report(report: HousekeepingReport) -> None:
+    if report.temporaries_removed:
+        log.info("housekeeping: %d stale temporary file(s) removed", report.temporaries_removed)
+    if report.quarantine_held:
+        oldest = report.quarantine_oldest
+        log.warning("housekeeping: %d message(s) held in quarantine, the oldest since %s "
+                    "(rnmail quarantine list)", report.quarantine_held,
+                    f"{oldest:%Y-%m-%d %H:%M} UTC" if oldest else "?")
+    if report.failed_last_day:
+        log.warning("housekeeping: %d outgoing mail(s) failed in the last 24 h "
+                    "(rnmail outbox list --state failed)", report.failed_last_day)
+    for note in report.notes:
+        log.info("housekeeping: %s", note)
