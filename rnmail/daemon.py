@@ -44,7 +44,7 @@ from rnmail.config import Config, MailboxConfig, load_config
 from rnmail.db import Database
 from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
-from rnmail.housekeeping import housekeeping, publish_pages
+from rnmail.housekeeping import housekeeping, publish_pages, release_free_memory
 from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.pipeline import run_ingest
 from rnmail.maintenance import start_scheduler
@@ -53,6 +53,7 @@ from rnmail.models import utcnow
 
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
+MEMORY_SECONDS = 60.0  # how often freed heap pages are handed back (release_free_memory)
 
 
 @dataclass
@@ -160,11 +161,12 @@ class Daemon:
                 log.error("worker failed: %r", task.exception())
 
     def schedule_periodic_jobs(self, scheduler: BaseScheduler) -> None:
-        """Page publishing and housekeeping, first run now (again after a SIGHUP, with the
-        intervals of the new config). Per instance: both are idempotent."""
+        """Page publishing, housekeeping and memory release, first run now (again after a
+        SIGHUP, with the intervals of the new config). Per instance: all are idempotent."""
         daemon = self.config.daemon
         for job, interval in ((self.publish_pages, daemon.publish_seconds),
-                              (self.housekeeping, daemon.housekeeping_hours * 3600)):
+                              (self.housekeeping, daemon.housekeeping_hours * 3600),
+                              (release_free_memory, MEMORY_SECONDS)):
             scheduler.add_job(job, "interval", seconds=interval, id=job.__name__,
                               jobstore="local", next_run_time=utcnow(), coalesce=True,
                               max_instances=1, replace_existing=True)
@@ -297,8 +299,10 @@ def single_instance(db: Database) -> Iterator[None]:
 @contextlib.contextmanager
 def mailbox_lock(db: Database, mailbox: str) -> Iterator[Any]:
     """On PostgreSQL, a session advisory lock per mailbox so that one instance at a time
-    reads it; yields a function telling whether this instance holds it (tried again at
-    each call until it does). SQLite has a single instance anyway."""
+    reads it; yields a function telling whether this instance holds it, called before each
+    pass: it tries to take the lock until it does, and once held checks that the session
+    holding it is still alive (a lost connection releases the lock on the server, and
+    another instance may take over). SQLite has a single instance anyway."""
     if db.is_sqlite:
         yield lambda: True
         return
@@ -309,15 +313,27 @@ def mailbox_lock(db: Database, mailbox: str) -> Iterator[Any]:
 
     def holds() -> bool:
         nonlocal connection, held
-        if held:
-            return True
         try:
             if connection is None:
                 connection = db.engine.connect()
-            held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
+            if held:
+                connection.scalar(text("SELECT 1"))
+            else:
+                held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:k)"),
+                                              {"k": key}))
+                if held:
+                    log.info("mailbox %s: read by this instance (pid %d)", mailbox,
+                             connection.scalar(text("SELECT pg_backend_pid()")))
             connection.commit()
-        except OperationalError:
-            connection = None
+        except OperationalError as exc:
+            if held:
+                log.warning("mailbox %s: the lock was lost with its database session (%s); "
+                            "taking it again before the next pass", mailbox,
+                            str(exc.orig).strip().splitlines()[0])
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.invalidate()  # never back to the pool
+            connection, held = None, False
         return held
 
     try:

@@ -4,6 +4,7 @@
   window opens and closes by the clock, not by a command) and the FAQ pages (an entry
   edited or published with ``rnmail faq`` appears without another command). Unchanged pages
   are not rewritten.
+- ``release_free_memory`` every minute: freed heap pages back to the system.
 - ``housekeeping`` every ``[daemon].housekeeping_hours``: temporary files left by a
   process killed between write and rename, SQLite's query planner statistics and WAL file,
   and one log line each for what waits for a person (held quarantine, failed mail).
@@ -11,9 +12,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select
 
@@ -32,6 +36,30 @@ def publish_pages(db: Database, config: Config) -> None:
     publish(db, config)
     with db.transaction() as session:
         faq.publish(session, config)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return cast(Callable[[int], int], trim)
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> bool:
+    """Hand the heap pages that are free again back to the system (glibc ``malloc_trim``).
+
+    Python frees the objects of a pass or a mailing, but glibc keeps the pages in the heap
+    and the per-thread arenas of the worker threads, so without this a months-long daemon's
+    RSS creeps up with fragmentation even though nothing leaks. Cheap: a few ms.
+    """
+    if _MALLOC_TRIM is None:
+        return False
+    return bool(_MALLOC_TRIM(0))
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from rnmail.config import load_config
 from rnmail.dispatch.announce import announcement_status
@@ -205,6 +206,43 @@ def test_two_instances_on_postgresql_share_the_work_without_doing_anything_twice
         assert first.stop() == 0 and second.stop() == 0
         for daemon in (first, second):
             assert "Traceback" not in daemon.text()
+
+
+def test_a_mailbox_lock_lost_with_its_database_session_is_taken_again(
+        tmp_path: Path, started: Callable[[Path], Daemon]) -> None:
+    problem = postgres_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    with fresh_postgres_schema() as url:
+        engine = create_engine(url)
+
+        def holders() -> list[int]:
+            with engine.connect() as connection:
+                return list(connection.scalars(text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")))
+
+        try:
+            config = write_config(tmp_path, url, extra=FAST)
+            assert rnmail(config, "init")[0] == 0
+            first, second = started(config), started(config)
+            until(lambda: len(holders()) == 1)
+            [pid] = holders()
+            with engine.connect() as connection:  # as a database restart would
+                assert connection.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            until(lambda: "the lock was lost" in first.text() + second.text())
+            until(lambda: len(holders()) == 1 and holders() != [pid])
+            names = sorted(p.name for p in DATA.glob("lang_*.eml"))[:6]
+            for name in names:
+                drop(tmp_path / "maildir", name)
+            until(lambda: len(outgoing(tmp_path)) >= len(names), timeout=60)
+            time.sleep(1.5)  # a duplicate would show up by now
+            assert len(outgoing(tmp_path)) == len(names)
+            assert first.stop() == 0 and second.stop() == 0
+            assert holders() == []  # released on the way out
+            for daemon in (first, second):
+                assert "Traceback" not in daemon.text()
+        finally:
+            engine.dispose()
 
 
 def test_json_logs_carry_the_ids_as_fields(tmp_path: Path, started: Callable[[Path], Daemon]
