@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,16 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class StatsConfig:
+    """Business hours for the figures: times count only while the help desk is open."""
+
+    opens: time = time(8, 30)  # local (Europe/Brussels) time the help desk opens ...
+    closes: time = time(16, 30)  # ... and closes, Monday to Friday
+    holidays: str = "BE"  # public holidays of this country (the holidays package); "": none
+    closed_days: tuple[date, ...] = ()  # extra days the help desk is closed
+
+
+@dataclass(frozen=True)
 class OperatorsConfig:
     max_failures: int = 5  # failed passwords per operator name within lockout_minutes ...
     lockout_minutes: int = 15  # ... lock that name out for this long
@@ -230,6 +241,7 @@ class Config:
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     operators: OperatorsConfig = field(default_factory=OperatorsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:
         for box in self.mailboxes:
@@ -361,7 +373,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     base = cfg_path.parent
     top = _Table(raw, str(cfg_path), base)
     for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax",
-                "workflow", "status", "dispatch", "operators", "daemon"):
+                "workflow", "status", "dispatch", "operators", "daemon", "stats"):
         top.used.add(key)
     top.check_unknown()
 
@@ -501,7 +513,43 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         dispatch=dispatch,
         operators=operators,
         daemon=daemon,
+        stats=_stats(raw.get("stats", {}), base),
     )
+
+
+def _stats(data: Any, base: Path) -> StatsConfig:
+    t = _Table(data, "[stats]", base)
+
+    def clock(key: str, default: str) -> time:
+        value = t.text(key, default)
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"[stats].{key}: expected a time such as 08:30, not {value!r}"
+                              ) from None
+
+    def day(value: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"[stats].closed_days: expected dates such as 2026-12-24, not "
+                              f"{value!r}") from None
+
+    stats = StatsConfig(
+        opens=clock("opens", "08:30"),
+        closes=clock("closes", "16:30"),
+        holidays=t.text("holidays", "BE"),
+        closed_days=tuple(day(v) for v in t.strings("closed_days", ())),
+    )
+    t.check_unknown()
+    if stats.closes <= stats.opens:
+        raise ConfigError("[stats]: closes must be later than opens")
+    if stats.holidays:
+        import holidays
+
+        if stats.holidays not in holidays.list_supported_countries():
+            raise ConfigError(f"[stats].holidays: unknown country code {stats.holidays!r}")
+    return stats
 
 
 def _mailbox(data: Any, index: int, base: Path) -> MailboxConfig:
