@@ -50,6 +50,7 @@ def _register() -> None:
         mail,
         operator,
         run,
+        stats,
         status,
         team,
         ticket,
@@ -59,7 +60,7 @@ def _register() -> None:
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
                   operator.audit, lists.lists, status.status, status.maintenance,
                   status.scheduler, announce.announce, announce.template, db.db, run.run,
-                  doctor.doctor, demo.demo):
+                  doctor.doctor, demo.demo, stats.stats):
         main.add_command(group)
 
 

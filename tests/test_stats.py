@@ -1,0 +1,297 @@
+"""Statistics: figures from SQL compared with truths computed independently in Python, on
+a generated dataset that crosses month ends, DST changes, weekends, holidays and opening-hour
+edges, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from rnmail.config import StatsConfig, load_config
+from rnmail.errors import RnmailError
+from rnmail.models import Message, Service, Staff, Ticket
+from rnmail.stats import (
+    BRUSSELS,
+    Period,
+    Query,
+    business_seconds,
+    contacts,
+    times,
+    utc_offsets,
+)
+from tests.factories import Desk, write_config
+
+CHANNELS = ("mail", "phone", "fax", "letter")
+TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company", "other")
+CATEGORIES = ("access-key", "certificate", "address-change", None)
+
+
+def brussels(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BRUSSELS).astimezone(UTC)  # type: ignore[misc]
+
+
+# Hand-picked instants: (created, answered) in Brussels time, with the business hours
+# between them worked out by hand (opening 08:30-16:30, Monday-Friday, BE holidays).
+EDGES = [
+    # Friday 16:00 → Monday 09:00: half an hour on Friday, half an hour on Monday.
+    (brussels(2026, 1, 9, 16, 0), brussels(2026, 1, 12, 9, 0), 1.0),
+    # Saturday → Monday 08:30 sharp: nothing yet.
+    (brussels(2026, 1, 10, 11, 0), brussels(2026, 1, 12, 8, 30), 0.0),
+    # Before opening → after closing, same day: the whole day.
+    (brussels(2026, 1, 13, 7, 0), brussels(2026, 1, 13, 18, 0), 8.0),
+    # Thursday 2 April 2026 15:30 → Tuesday 7 April 10:30: Easter Monday (6 April) is a
+    # holiday: 1 h Thursday + 8 h Friday + 2 h Tuesday.
+    (brussels(2026, 4, 2, 15, 30), brussels(2026, 4, 7, 10, 30), 11.0),
+    # Across the switch to summer time (Sunday 29 March 2026): Friday 16:00 → Monday 9:30.
+    (brussels(2026, 3, 27, 16, 0), brussels(2026, 3, 30, 9, 30), 1.5),
+    # New Year: Wednesday 31 Dec 2025 16:00 → Friday 2 Jan 2026 9:00 (1 Jan holiday).
+    (brussels(2025, 12, 31, 16, 0), brussels(2026, 1, 2, 9, 0), 1.0),
+    # 21 July 2026 (Tuesday, national day) created and answered the same day: 0.
+    (brussels(2026, 7, 21, 10, 0), brussels(2026, 7, 21, 12, 0), 0.0),
+    # Across the switch back to winter time (Sunday 25 October 2026), 2 weeks.
+    # 1 November is a Sunday: 10 working days.
+    (brussels(2026, 10, 23, 12, 0), brussels(2026, 11, 6, 12, 0), 80.0),
+]
+
+
+def test_hand_worked_business_hours_match_the_python_reference() -> None:
+    for start, end, hours in EDGES:
+        assert business_seconds(start, end, StatsConfig()) == hours * 3600, (start, end)
+
+
+def test_brussels_offsets_change_on_the_last_sundays_of_march_and_october() -> None:
+    changes = utc_offsets(datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC))
+    moments = [datetime.fromtimestamp(t, UTC) for t, _ in changes[1:]]
+    assert datetime(2026, 3, 29, 1, 0, tzinfo=UTC) in moments
+    assert datetime(2026, 10, 25, 1, 0, tzinfo=UTC) in moments
+    assert [o for _, o in changes[:3]] == [3600, 7200, 3600]
+
+
+@pytest.fixture
+def desk(tmp_path: Path, db_url: str) -> Desk:
+    return Desk(load_config(write_config(tmp_path, db_url)))
+
+
+def generate(desk: Desk, n: int = 400, seed: int = 7) -> list[dict[str, Any]]:
+    """Tickets at random instants over 2025-2026 (biased towards edges), with known
+    attributes and answer/close instants; returns what was stored."""
+    rng = random.Random(seed)
+    made: list[dict[str, Any]] = []
+    edges = [e for e, _a, _h in EDGES] + [brussels(2026, 1, 31, 23, 59), brussels(2026, 2, 1),
+                                          brussels(2026, 3, 31, 23, 30)]
+    with desk.db.transaction() as session:
+        staff = [Staff(email=f"agent{i}@rn.example", name=f"Agent {i}") for i in range(3)]
+        services = [Service(name=f"service-{i}", email=f"s{i}@rn.example") for i in range(2)]
+        session.add_all(staff + services)
+        session.flush()
+        for i in range(n):
+            if i < len(edges):
+                created = edges[i]
+            else:
+                created = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(
+                    seconds=rng.randrange(2 * 365 * 86400))
+            answered = (created + timedelta(minutes=rng.randrange(1, 9000))
+                        if rng.random() < 0.8 else None)
+            if i < len(EDGES):
+                answered = EDGES[i][1]
+            closed = (created + timedelta(minutes=rng.randrange(0, 30000))
+                      if rng.random() < 0.7 else None)
+            resolution = rng.choice(("first-contact", "investigated", "second-line"))
+            service = rng.choice(services) if closed and resolution == "second-line" else None
+            row = {
+                "created": created, "answered": answered, "closed": closed,
+                "channel": rng.choice(CHANNELS), "type": rng.choice(TYPES),
+                "category": rng.choice(CATEGORIES),
+                "org": rng.choice(("Commune de Namur", "Gemeente Gent", None)),
+                "resolution": resolution if closed else None,
+                "service": service.name if service else None,
+                "staff": rng.choice([*staff, None]),
+            }
+            ticket = Ticket(
+                subject=f"t{i}", channel=row["channel"], requester=f"r{i}@example.org",
+                requester_type=row["type"], requester_org=row["org"],
+                category=row["category"], language="fr", created_at=created,
+                first_response_at=answered, closed_at=closed,
+                status="closed" if closed else "open", resolution=row["resolution"],
+                service_id=service.id if service else None,
+                assignee_id=row["staff"].id if row["staff"] else None)
+            session.add(ticket)
+            if row["staff"] is not None and answered is not None:
+                session.flush()
+                session.add(Message(ticket_id=ticket.id, direction="out",
+                                    from_addr="info@rn.example", from_name=row["staff"].name,
+                                    subject="re", created_at=answered))
+            row["staff"] = row["staff"].name if row["staff"] else "(unassigned)"
+            made.append(row)
+    return made
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(BRUSSELS)
+
+
+def rows(table: Any) -> dict[tuple[str, ...], tuple[Any, ...]]:
+    return {keys: values for keys, values in table.rows}
+
+
+def test_counts_by_month_and_channel_in_brussels_time(desk: Desk) -> None:
+    made = generate(desk)
+    truth = Counter((f"{local(r['created']):%Y-%m}", r["channel"]) for r in made)
+    with desk.db.transaction() as session:
+        table = contacts(session, desk.config, Query(("month", "channel")))
+    assert rows(table) == {k: (v,) for k, v in truth.items()}
+    assert table.total() == len(made)
+    # 31 January 23:59 in Brussels is 22:59 UTC: January, not February.
+    assert ("2026-01", made[len(EDGES)]["channel"]) in rows(table)
+
+
+def test_a_period_is_local_days_both_included(desk: Desk) -> None:
+    made = generate(desk)
+    start, end = date(2026, 2, 1), date(2026, 7, 31)  # the team's first report
+    truth = Counter(r["type"] for r in made if start <= local(r["created"]).date() <= end)
+    with desk.db.transaction() as session:
+        table = contacts(session, desk.config, Query(("requester-type",), Period(start, end)))
+    assert rows(table) == {(k,): (v,) for k, v in truth.items()}
+    assert [v for _k, (v,) in table.rows] == sorted(truth.values(), reverse=True)
+
+
+def test_weeks_days_weekdays_hours(desk: Desk) -> None:
+    made = generate(desk)
+    with desk.db.transaction() as session:
+        for by, key in (
+            ("week", lambda t: "{}-W{:02d}".format(*t.isocalendar()[:2])),
+            ("day", lambda t: t.date().isoformat()),
+            ("weekday", lambda t: f"{t:%a}"),
+            ("hour", lambda t: f"{t:%H}"),
+            ("weekday-hour", lambda t: f"{t:%a %H}"),
+        ):
+            truth = Counter(key(local(r["created"])) for r in made)
+            table = contacts(session, desk.config, Query((by,)))
+            assert rows(table) == {(k,): (v,) for k, v in truth.items()}, by
+        table = contacts(session, desk.config, Query(("weekday-hour",)))
+    inside = sum(1 for r in made
+                 if local(r["created"]).weekday() < 5
+                 and time(8, 30) <= local(r["created"]).time() < time(16, 30)
+                 and local(r["created"]).date() not in _holidays())
+    assert f"{inside} of {len(made)} contacts inside opening hours" in table.notes[0]
+
+
+def _holidays() -> set[date]:
+    import holidays
+
+    return set(holidays.country_holidays("BE", years=range(2024, 2028)))
+
+
+def test_who_what_and_how_with_a_category_left_out(desk: Desk) -> None:
+    made = generate(desk)
+    kept = [r for r in made if r["category"] != "access-key"]
+    with desk.db.transaction() as session:
+        by_org = contacts(session, desk.config, Query(("organisation",), exclude_categories=(
+            "access-key",)))
+        by_category = contacts(session, desk.config, Query(("category",)))
+        by_path = contacts(session, desk.config, Query(("resolution", "service")))
+        with pytest.raises(RnmailError, match="unknown category 'nope'"):
+            contacts(session, desk.config, Query(("category",), exclude_categories=("nope",)))
+    org_truth = Counter(r["org"] or ("(citizens)" if r["type"] == "citizen" else "example.org")
+                        for r in kept)
+    assert rows(by_org) == {(k,): (v,) for k, v in org_truth.items()}
+    assert rows(by_category) == {(k or "(none)",): (v,) for k, v in
+                                 Counter(r["category"] for r in made).items()}
+    path_truth = Counter((r["resolution"] or "(not closed)", r["service"] or "(none)")
+                         for r in made)
+    assert rows(by_path) == {k: (v,) for k, v in path_truth.items()}
+
+
+def test_per_staff_tickets_and_replies(desk: Desk) -> None:
+    made = generate(desk)
+    with desk.db.transaction() as session:
+        table = contacts(session, desk.config, Query(("staff",)))
+    assert table.measures == ["tickets", "replies"]
+    for name, tickets in Counter(r["staff"] for r in made).items():
+        replies = sum(1 for r in made if r["staff"] == name and r["answered"]
+                      and name != "(unassigned)")
+        assert rows(table)[(name,)] == (tickets, replies), name
+
+
+def nearest_rank(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[math.ceil(share * len(ordered)) - 1]
+
+
+def test_business_hour_times_median_and_p90_match_python(desk: Desk) -> None:
+    made = generate(desk)
+    cfg = desk.config.stats
+    with desk.db.transaction() as session:
+        table = times(session, desk.config, Query(("channel",)))
+    for (channel,), values in table.rows:
+        group = [r for r in made if r["channel"] == channel]
+        first = [business_seconds(r["created"], r["answered"], cfg) / 3600 for r in group
+                 if r["answered"]]
+        done = [business_seconds(r["created"], r["closed"], cfg) / 3600 for r in group
+                if r["closed"]]
+        expected = (len(first), round(nearest_rank(first, 0.5), 2),
+                    round(nearest_rank(first, 0.9), 2), len(done),
+                    round(nearest_rank(done, 0.5), 2), round(nearest_rank(done, 0.9), 2))
+        assert values == expected, channel
+
+
+def test_the_hand_worked_edges_through_sql(desk: Desk) -> None:
+    generate(desk, n=len(EDGES))
+    with desk.db.transaction() as session:
+        table = times(session, desk.config, Query(("day",)))
+    got = rows(table)
+    for start, _end, hours in EDGES:
+        values = got[(local(start).date().isoformat(),)]
+        assert values[0] == 1 and values[1] == hours, (start, values)
+
+
+def test_empty_and_wrong_periods_are_clear_errors(desk: Desk) -> None:
+    generate(desk, n=20)
+    with (desk.db.transaction() as session,
+          pytest.raises(RnmailError, match="no tickets from 2030-01-01 to 2030-12-31")):
+        contacts(session, desk.config, Query(("month",), Period(date(2030, 1, 1),
+                                                                date(2030, 12, 31))))
+    with pytest.raises(RnmailError, match="is after"):
+        Period(date(2026, 3, 1), date(2026, 2, 1))
+    with pytest.raises(RnmailError, match="unknown --by"):
+        Query(("colour",))
+
+
+def cli(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    return result.exit_code, result.output
+
+
+def test_the_cli_formats_and_refusals(tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path, db_url)
+    made = generate(Desk(load_config(config)), n=60)
+    code, out = cli(config, "stats", "--by", "month", "--by", "channel")
+    assert code == 0 and out.splitlines()[-1].split()[-1] == str(len(made))  # grand total
+    code, out = cli(config, "stats", "--by", "channel", "--format", "csv")
+    parsed = list(csv.reader(io.StringIO(out)))
+    assert parsed[0] == ["channel", "tickets"]
+    assert {row[0]: int(row[1]) for row in parsed[1:]} == Counter(r["channel"] for r in made)
+    code, out = cli(config, "stats", "times", "--by", "requester-type", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["measures"][1] == "first_response_median_h"
+    assert sum(r["answered"] for r in data["rows"]) == sum(1 for r in made if r["answered"])
+    for args, message in (
+        (("stats", "--from", "2026-03-01", "--to", "2026-02-01"), "is after --to"),
+        (("stats", "--by", "colour"), "Invalid value for '--by'"),
+        (("stats", "--from", "2026-13-01"), "Invalid value for '--from'"),
+        (("stats", "--exclude-category", "nope"), "unknown category 'nope'"),
+        (("stats", "--from", "2030-01-01"), "no tickets from 2030-01-01"),
+    ):
+        code, out = cli(config, *args)
+        assert code != 0 and message in out and "Traceback" not in out, args
