@@ -285,7 +285,7 @@ def contacts(session: Session, config: Config, query: Query) -> Table:
             values += (replies.get(raw_keys, 0),)
         rows.append((_labels(query.by, raw_keys), values))
     notes = []
-    if "weekday-hour" in query.by or "hour" in query.by:
+    if {"weekday", "hour", "weekday-hour"} & set(query.by):
         inside = _inside_hours(session, clock, query)
         notes.append(f"{inside} of {sum(counted.values())} contacts inside opening hours "
                      f"({config.stats.opens:%H:%M}-{config.stats.closes:%H:%M}, working days)")
