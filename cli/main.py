@@ -49,6 +49,7 @@ def _register() -> None:
         lists,
         mail,
         operator,
+        report,
         run,
         stats,
         status,
@@ -60,7 +61,7 @@ def _register() -> None:
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
                   operator.audit, lists.lists, status.status, status.maintenance,
                   status.scheduler, announce.announce, announce.template, db.db, run.run,
-                  doctor.doctor, demo.demo, stats.stats):
+                  doctor.doctor, demo.demo, stats.stats, report.report):
         main.add_command(group)
 
 
