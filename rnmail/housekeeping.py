@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,7 +57,11 @@ def release_free_memory() -> bool:
     Python frees the objects of a pass or a mailing, but glibc keeps the pages in the heap
     and the per-thread arenas of the worker threads, so without this a months-long daemon's
     RSS creeps up with fragmentation even though nothing leaks. Cheap: a few ms.
+
+    The ``re`` module's cache is emptied first: imaplib compiles a tag pattern of its own
+    for every connection, so a pass per IDLE wake-up fills it with 512 dead patterns.
     """
+    re.purge()
     if _MALLOC_TRIM is None:
         return False
     return bool(_MALLOC_TRIM(0))
