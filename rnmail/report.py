@@ -954,13 +954,18 @@ def _staff(report: _Report, section: Section) -> None:
     words = report.words
     section.lead = words["staff.lead"]
     table = report.contacts("staff")
+    # Tickets and replies; the replies may be missing from the rows (rnmail.stats at ea0a2e4
+    # leaves them out when nobody replied in the period): count them as 0.
+    rows = [(keys, (int(values[0] or 0), int(values[1] or 0) if len(values) > 1 else 0))
+            for keys, values in table.rows]
+    table.measures, table.rows = ["tickets", "replies"], list(rows)
     section.charts.append(report.chart(table, section.title))
     section.grids.append(Grid(
         section.title,
         [words["staff"].capitalize(), words["tickets"].capitalize(),
          words["replies"].capitalize()],
-        [[report.label("staff", keys[0]), *(report.n(v or 0) for v in values)]
-         for keys, values in table.rows],
+        [[report.label("staff", keys[0]), report.n(tickets), report.n(replies)]
+         for keys, (tickets, replies) in rows],
         [words["total"], report.n(table.total()), report.n(table.total("replies"))]))
 
 

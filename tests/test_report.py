@@ -283,8 +283,9 @@ def test_an_empty_period_is_a_clear_error_and_no_file(desk: Desk, tmp_path: Path
 
 
 def test_a_section_without_data_says_so(desk: Desk) -> None:
-    # Only the Saturday ticket: never answered nor closed, so no times.
-    html = report(desk, "fr", period=Period(date(2026, 2, 7), date(2026, 2, 7)))
+    # Only the Saturday ticket: never answered nor closed, so no times, and no replies.
+    html = report(desk, "fr", staff=True, period=Period(date(2026, 2, 7), date(2026, 2, 7)))
+    assert "(non attribué) 1 0 Total 1 0" in text_of(section(html, "staff"))
     assert 'data-empty="true"' in section(html, "times")
     assert "Pas de données pour cette période." in text_of(section(html, "times"))
     assert "1 contacts (tickets créés)" in text_of(section(html, "contacts"))
