@@ -334,6 +334,11 @@ def process_one_by_one(session: Session, ctx: IngestContext,
     outcomes = []
     for d in deliveries:
         fresh = Delivery(raw=d.raw, mailbox=d.mailbox, uidvalidity=d.uidvalidity, uid=d.uid)
+        if _already_processed(session, [fresh]):
+            # Committed meanwhile by another instance (the batch failed on its unique key):
+            # done, not an error.
+            outcomes.append("duplicate")
+            continue
         try:
             with session.begin_nested():
                 [outcome] = process_batch(session, ctx, [fresh])
