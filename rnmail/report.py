@@ -905,22 +905,17 @@ def _resolution(report: _Report, section: Section) -> None:
         section.notes.append(words["no_service"])
 
 
-INSIDE = re.compile(r"^(\d+) of (\d+) contacts inside opening hours")
-
-
 def _load(report: _Report, section: Section) -> None:
     from rnmail.stats import Table
 
     words, stats = report.words, report.config.stats
     table = report.contacts("weekday-hour")
-    for note in table.notes:
-        match = INSIDE.match(note)
-        if match:
-            inside, total = int(match.group(1)), int(match.group(2))
-            section.lead = words["load.lead"].format(
-                inside=report.n(inside), total=report.n(total),
-                share=report.share(inside, total), opens=f"{stats.opens:%H:%M}",
-                closes=f"{stats.closes:%H:%M}")
+    if table.inside_hours is not None:
+        inside, total = table.inside_hours, table.total()
+        section.lead = words["load.lead"].format(
+            inside=report.n(inside), total=report.n(total),
+            share=report.share(inside, total), opens=f"{stats.opens:%H:%M}",
+            closes=f"{stats.closes:%H:%M}")
     section.charts.append(report.chart(table, words["load.chart"]))
     days: dict[str, int] = {}
     for (key, *_rest), values in table.rows:

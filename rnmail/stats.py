@@ -96,6 +96,7 @@ class Table:
     period: Period
     excluded: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    inside_hours: int | None = None  # contacts created while open (weekday/hour tables)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +108,7 @@ class Table:
                      | dict(zip(self.measures, values, strict=True))
                      for keys, values in self.rows],
             "notes": self.notes,
+            **({} if self.inside_hours is None else {"inside_opening_hours": self.inside_hours}),
         }
 
     def total(self, measure: str = "tickets") -> int:
@@ -297,12 +299,13 @@ def contacts(session: Session, config: Config, query: Query) -> Table:
             values += (replies.get(raw_keys, 0),)
         rows.append((_labels(query.by, raw_keys), values))
     notes = []
+    inside = None
     if {"weekday", "hour", "weekday-hour"} & set(query.by):
         inside = _inside_hours(session, clock, query)
         notes.append(f"{inside} of {sum(counted.values())} contacts inside opening hours "
                      f"({config.stats.opens:%H:%M}-{config.stats.closes:%H:%M}, working days)")
     return Table(list(query.by), measures, rows, query.period,
-                 list(query.exclude_categories), notes)
+                 list(query.exclude_categories), notes, inside)
 
 
 def _count(session: Session, clock: Clock, query: Query, source: Any,

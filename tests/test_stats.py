@@ -184,6 +184,7 @@ def test_weeks_days_weekdays_hours(desk: Desk) -> None:
                  if local(r["created"]).weekday() < 5
                  and time(8, 30) <= local(r["created"]).time() < time(16, 30)
                  and local(r["created"]).date() not in _holidays())
+    assert table.inside_hours == inside
     assert f"{inside} of {len(made)} contacts inside opening hours" in table.notes[0]
 
 
