@@ -37,7 +37,7 @@ def test_backup_while_another_connection_writes(tmp_path: Path, db_url: str) -> 
     code, out, err = rnmail(config, "db", "backup", "--out", str(tmp_path / "b" / "rn.backup"))
     writer.join()
     assert code == 0, err
-    assert "at schema revision 0005" in out and "copy" in out
+    assert "at schema revision 0006" in out and "copy" in out
     backup = tmp_path / "b" / "rn.backup"
     assert backup.stat().st_size > 0
     assert [p.name for p in backup.parent.iterdir()] == ["rn.backup"]  # no temporary left
@@ -47,7 +47,7 @@ def test_backup_while_another_connection_writes(tmp_path: Path, db_url: str) -> 
         (check,) = copy.execute("PRAGMA integrity_check").fetchone()
         (revision,) = copy.execute("SELECT version_num FROM alembic_version").fetchone()
         copy.close()
-        assert check == "ok" and revision == "0005"
+        assert check == "ok" and revision == "0006"
     else:
         listing = subprocess.run(["pg_restore", "--list", str(backup)], capture_output=True,
                                  text=True, check=True).stdout
