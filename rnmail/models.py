@@ -321,6 +321,10 @@ class UserGroup(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    # A group defined by a directory query instead of a CSV list, e.g.
+    # {"kinds": ["municipality"], "languages": ["nl"], "states": ["active"]}: `lists sync`
+    # replaces its members with the directory users that match.
+    query: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -344,6 +348,52 @@ class GroupMember(Base):
     code: Mapped[str | None] = mapped_column(String(32))
 
     group: Mapped[UserGroup] = relationship(back_populates="members")
+
+
+class Organisation(Base):
+    """An organisation with access to the register: a municipality, a police zone, a
+    notary, a public service, a company..."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    # municipality | police | notary | public-service | company | other (as requester types)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)  # e.g. the NIS code
+    language: Mapped[str] = mapped_column(String(2))
+    address: Mapped[str | None] = mapped_column(Text)
+    contact_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    users: Mapped[list[DirectoryUser]] = relationship(
+        back_populates="organisation", order_by="DirectoryUser.email")
+
+
+ACCESS_STATES = ("active", "blocked", "revoked")
+
+
+class DirectoryUser(Base):
+    """A person with access to the register, and the state of that access."""
+
+    __tablename__ = "directory_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    language: Mapped[str] = mapped_column(String(2))
+    role: Mapped[str | None] = mapped_column(String(64))
+    access_status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # access key sent
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="users")
 
 
 class Suppression(Base):

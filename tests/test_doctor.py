@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from cli.main import main
+from rnmail.db import MIGRATIONS
 from rnmail.doctor import Check, run_checks
 from tests.factories import write_config
 from tests.servers import Dovecot, SmtpServer, TokenServer, free_port
+
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema
 
 
 def rnmail(config: Path, *args: str) -> tuple[int, str, str]:
@@ -75,7 +79,7 @@ def test_all_ok_on_a_good_config(tmp_path: Path, db_url: str, imap: Dovecot,
     lines = out.splitlines()
     assert all(line.startswith("ok   ") for line in lines), out
     assert lines[0].startswith("ok   config: ")
-    assert "ok   database: schema 0006 (newest)" in lines
+    assert f"ok   database: schema {HEAD} (newest)" in lines
     assert any(line.startswith("ok   imap info: ") and "1 message(s)" in line
                and "done folder 'Processed'" in line for line in lines), out
     assert any(line.startswith("ok   smtp: ") and "connected" in line for line in lines), out
@@ -180,7 +184,7 @@ def test_database_not_initialised(tmp_path: Path, db_url: str, imap: Dovecot,
     assert code == 1 and "Traceback" not in out + err
     [line] = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert line.startswith("FAIL database: ")
-    assert "expected schema 0006" in line and "run `rnmail init`" in line
+    assert f"expected schema {HEAD}" in line and "run `rnmail init`" in line
     assert "ok   imap info: " in out and "ok   smtp: " in out
 
 
@@ -201,10 +205,10 @@ def test_database_behind_the_code(tmp_path: Path, db_url: str) -> None:
     config = write_config(tmp_path, db_url)
     check = by_name(run_checks(config))["database"]
     assert not check.ok
-    assert check.detail == "schema 0004, expected schema 0006: run `rnmail init`"
+    assert check.detail == f"schema 0004, expected schema {HEAD}: run `rnmail init`"
     init(config)
     assert by_name(run_checks(config))["database"] == Check("database", True,
-                                                            "schema 0006 (newest)")
+                                                            f"schema {HEAD} (newest)")
 
 
 def test_unreachable_database(tmp_path: Path) -> None:
