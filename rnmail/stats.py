@@ -161,7 +161,7 @@ class Clock:
     def utc_epoch(self, column: Any) -> ColumnElement[int]:
         if self.dialect == "sqlite":
             if sqlite3.sqlite_version_info >= (3, 38):
-                return func.unixepoch(column)
+                return func.unixepoch(column, type_=BigInteger)
             return cast(func.strftime("%s", column), BigInteger)
         return cast(func.floor(extract("epoch", column)), BigInteger)
 
