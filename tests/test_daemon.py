@@ -183,66 +183,69 @@ def test_the_smtp_server_going_away_is_logged_once_and_mail_goes_out_when_it_is_
         server.stop()
 
 
-def test_two_instances_on_postgresql_share_the_work_without_doing_anything_twice(
-        tmp_path: Path, started: Callable[[Path], Daemon]) -> None:
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema (PostgreSQL down is a failure, never a skip)."""
     problem = postgres_problem()
     if problem:
         pytest.fail(problem, pytrace=False)
     with fresh_postgres_schema() as url:
-        config = write_config(tmp_path, url, extra=FAST)
-        assert rnmail(config, "init")[0] == 0
-        first, second = started(config), started(config)
-        until(lambda: "rnmail run:" in first.text() and "rnmail run:" in second.text())
-        names = sorted(p.name for p in DATA.glob("lang_*.eml"))[:12]
-        for name in names:
-            drop(tmp_path / "maildir", name)
-        until(lambda: len(outgoing(tmp_path)) >= len(names), timeout=60)
-        time.sleep(1.5)  # a duplicate would show up by now
-        assert len(outgoing(tmp_path)) == len(names)
-        code, out, _ = rnmail(config, "ticket", "list", "--json")
-        assert code == 0 and len(json.loads(out)) == len(names)
-        code, out, _ = rnmail(config, "outbox", "list", "--json")
-        assert sorted(row["state"] for row in json.loads(out)) == ["sent"] * len(names)
-        assert first.stop() == 0 and second.stop() == 0
-        for daemon in (first, second):
-            assert "Traceback" not in daemon.text()
+        yield url
+
+
+def drop_each_answered_once(tmp_path: Path, count: int) -> list[str]:
+    """Drop ``count`` requests; wait for their acknowledgements, then for any extra."""
+    names = sorted(p.name for p in DATA.glob("lang_*.eml"))[:count]
+    for name in names:
+        drop(tmp_path / "maildir", name)
+    until(lambda: len(outgoing(tmp_path)) >= len(names), timeout=60)
+    time.sleep(1.5)  # a duplicate would show up by now
+    assert len(outgoing(tmp_path)) == len(names)
+    return names
+
+
+def test_two_instances_on_postgresql_share_the_work_without_doing_anything_twice(
+        tmp_path: Path, pg_url: str, started: Callable[[Path], Daemon]) -> None:
+    config = write_config(tmp_path, pg_url, extra=FAST)
+    assert rnmail(config, "init")[0] == 0
+    first, second = started(config), started(config)
+    until(lambda: "rnmail run:" in first.text() and "rnmail run:" in second.text())
+    names = drop_each_answered_once(tmp_path, 12)
+    code, out, _ = rnmail(config, "ticket", "list", "--json")
+    assert code == 0 and len(json.loads(out)) == len(names)
+    code, out, _ = rnmail(config, "outbox", "list", "--json")
+    assert sorted(row["state"] for row in json.loads(out)) == ["sent"] * len(names)
+    assert first.stop() == 0 and second.stop() == 0
+    for daemon in (first, second):
+        assert "Traceback" not in daemon.text()
 
 
 def test_a_mailbox_lock_lost_with_its_database_session_is_taken_again(
-        tmp_path: Path, started: Callable[[Path], Daemon]) -> None:
-    problem = postgres_problem()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    with fresh_postgres_schema() as url:
-        engine = create_engine(url)
+        tmp_path: Path, pg_url: str, started: Callable[[Path], Daemon]) -> None:
+    engine = create_engine(pg_url)
 
-        def holders() -> list[int]:
-            with engine.connect() as connection:
-                return list(connection.scalars(text(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")))
+    def holders() -> list[int]:
+        with engine.connect() as connection:
+            return list(connection.scalars(text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")))
 
-        try:
-            config = write_config(tmp_path, url, extra=FAST)
-            assert rnmail(config, "init")[0] == 0
-            first, second = started(config), started(config)
-            until(lambda: len(holders()) == 1)
-            [pid] = holders()
-            with engine.connect() as connection:  # as a database restart would
-                assert connection.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-            until(lambda: "the lock was lost" in first.text() + second.text())
-            until(lambda: len(holders()) == 1 and holders() != [pid])
-            names = sorted(p.name for p in DATA.glob("lang_*.eml"))[:6]
-            for name in names:
-                drop(tmp_path / "maildir", name)
-            until(lambda: len(outgoing(tmp_path)) >= len(names), timeout=60)
-            time.sleep(1.5)  # a duplicate would show up by now
-            assert len(outgoing(tmp_path)) == len(names)
-            assert first.stop() == 0 and second.stop() == 0
-            assert holders() == []  # released on the way out
-            for daemon in (first, second):
-                assert "Traceback" not in daemon.text()
-        finally:
-            engine.dispose()
+    try:
+        config = write_config(tmp_path, pg_url, extra=FAST)
+        assert rnmail(config, "init")[0] == 0
+        first, second = started(config), started(config)
+        until(lambda: len(holders()) == 1)
+        [pid] = holders()
+        with engine.connect() as connection:  # as a database restart would
+            assert connection.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        until(lambda: "the lock was lost" in first.text() + second.text())
+        until(lambda: len(holders()) == 1 and holders() != [pid])
+        drop_each_answered_once(tmp_path, 6)
+        assert first.stop() == 0 and second.stop() == 0
+        assert holders() == []  # released on the way out
+        for daemon in (first, second):
+            assert "Traceback" not in daemon.text()
+    finally:
+        engine.dispose()
 
 
 def test_json_logs_carry_the_ids_as_fields(tmp_path: Path, started: Callable[[Path], Daemon]
