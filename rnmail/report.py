@@ -33,6 +33,7 @@ from markupsafe import Markup, escape
 
 from rnmail.config import StatsConfig
 from rnmail.errors import RnmailError
+from rnmail.publicfiles import write_atomically
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -612,21 +613,10 @@ def _check_folder(path: Path, option: str) -> None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """A temporary file in the same folder, renamed over ``path``: never half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, data, durable=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise RnmailError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --- the report -------------------------------------------------------------------------
