@@ -71,17 +71,70 @@ def lists_validate(app: App, files: tuple[Path, ...]) -> None:
 @pass_app
 @handle_errors
 def lists_list(app: App, as_json: bool) -> None:
-    """The groups with their member counts."""
+    """The groups with their member counts; a group defined by a directory query says so."""
+    from rnmail.directory_groups import describe_query, query_groups
     from rnmail.groups import list_groups
 
     with app.ready_db().transaction() as session:
         rows = list_groups(session)
+        queries = query_groups(session)
+    for row in rows:
+        row["query"] = queries.get(row["name"])
     if as_json:
         emit_json(rows)
         return
     for row in rows:
         languages = ", ".join(f"{lang} {n}" for lang, n in row["languages"].items())
-        click.echo(f"{row['name']:<24} {row['members']:>6}  {languages}")
+        query = f"  [query: {describe_query(row['query'])}]" if row["query"] else ""
+        click.echo(f"{row['name']:<24} {row['members']:>6}  {languages}{query}")
+
+
+@lists.command("define")
+@click.argument("name")
+@click.option("--type", "kinds", multiple=True, required=True,
+              help="Organisation type: municipality, police, notary, public-service, company, "
+                   "other (repeatable).")
+@click.option("--language", "languages", type=click.Choice(LANGUAGES), multiple=True,
+              required=True, help="The user's language (repeatable).")
+@click.option("--status", "states", multiple=True, default=("active",), show_default=True,
+              help="Access state: active or blocked (repeatable).")
+@click.option("--role", "roles", multiple=True, help="Only users with this role (repeatable).")
+@pass_app
+@handle_errors
+def lists_define(app: App, name: str, kinds: tuple[str, ...], languages: tuple[str, ...],
+                 states: tuple[str, ...], roles: tuple[str, ...]) -> None:
+    """Create or redefine a group from a directory query and fill it, e.g. every active
+    user of a municipality writing in Dutch; `lists sync` refreshes it."""
+    from rnmail.directory_groups import define_group, describe_query, query_groups
+
+    with app.ready_db().transaction() as session:
+        r = define_group(session, name, kinds, languages, states, roles)
+        query = query_groups(session)[name]
+    click.echo(f"{r.group}: {'new ' if r.created else ''}query group ({describe_query(query)}), "
+               f"{r.total} member(s) ({r.added} added, {r.updated} updated, "
+               f"{r.removed} removed)")
+
+
+@lists.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def lists_sync(app: App, as_json: bool) -> None:
+    """Refresh every query group from the directory, and take users whose access is revoked
+    out of every group (CSV lists included)."""
+    from rnmail.directory_groups import sync_groups
+
+    with app.ready_db().transaction() as session:
+        results = sync_groups(session)
+    if as_json:
+        emit_json([r.as_dict() for r in results])
+        return
+    for r in results:
+        kind = "query" if r.query else "list"
+        skipped = f", {r.skipped} without a usable address" if r.skipped else ""
+        click.echo(f"{r.group} ({kind}): {r.total} member(s) ({r.added} added, "
+                   f"{r.updated} updated, {r.removed} removed, of which "
+                   f"{r.revoked_removed} revoked{skipped})")
 
 
 @lists.command("show")

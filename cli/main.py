@@ -40,6 +40,7 @@ def init(app: App) -> None:
 
 def _register() -> None:
     from cli import (
+        access,
         announce,
         archive,
         db,
@@ -61,7 +62,7 @@ def _register() -> None:
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
                   operator.audit, lists.lists, status.status, status.maintenance,
                   status.scheduler, announce.announce, announce.template, db.db, run.run,
-                  doctor.doctor, demo.demo, stats.stats, report.report):
+                  doctor.doctor, demo.demo, stats.stats, report.report, access.access):
         main.add_command(group)
 
 

@@ -263,6 +263,14 @@ def import_lists(db: Database, paths: Sequence[Path]) -> list[ImportResult]:
         unique.setdefault(f.group, f)  # the same file given twice
     results = []
     with db.transaction() as session:
+        queried = {name for name, query in session.execute(  # JSON null: not a query
+            select(UserGroup.name, UserGroup.query).where(UserGroup.name.in_(list(unique))))
+            if query is not None}
+        for f in unique.values():
+            if f.group in queried:
+                raise RnmailError(f"nothing imported: group {f.group!r} is defined by a "
+                                  f"directory query (lists define), not by {f.path}; "
+                                  "`lists sync` refreshes it")
         for f in unique.values():
             results.append(_replace_members(session, f))
     return results

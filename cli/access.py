@@ -1,0 +1,81 @@
+"""Access of directory users: the unblocking procedure and who is blocked."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from cli.app import App, emit_json, handle_errors, pass_app
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return "help desk"
+
+
+@click.group()
+def access() -> None:
+    """Directory users' access: unblock a blocked user (access keys), list who is blocked."""
+
+
+@access.command("unblock")
+@click.argument("email")
+@click.option("--ticket", "ticket_id", type=int, required=True,
+              help="The ticket of the request (category access-key).")
+@click.option("--identity-confirmed", is_flag=True,
+              help="The caller's identity has been confirmed.")
+@click.option("--entitled", is_flag=True,
+              help="The user's organisation is still entitled to the register.")
+@click.option("--action", type=click.Choice(["reset", "new-key"]), required=True,
+              help="reset: a reset of the access was requested; new-key: a new key was sent.")
+@click.option("--note", help="Kept in the ticket comment and the audit log, not mailed.")
+@click.option("--by", "actor", help="Who unblocks (default: your login name).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def access_unblock(app: App, email: str, ticket_id: int, identity_confirmed: bool,
+                   entitled: bool, action: str, note: str | None, actor: str | None,
+                   as_json: bool) -> None:
+    """Unblock a blocked user once both checks are confirmed: the ticket gets a comment,
+    the change is audited, the user is active again and is mailed a confirmation in their
+    language, in the ticket's thread (through the outbox)."""
+    from rnmail.access import ACTION_TEXT, unblock
+
+    with app.ready_db().transaction() as session:
+        result = unblock(session, app.config, email, ticket_id,
+                         identity_confirmed=identity_confirmed, entitled=entitled,
+                         action=action, actor=actor or _login_name(), note=note)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(f"{result.email} ({result.name}, {result.organisation}) unblocked on ticket "
+               f"#{result.ticket_id}: {ACTION_TEXT[result.action]}; checks: "
+               f"{', '.join(result.checks)}; access active"
+               + ("; ticket category set to access-key" if result.category_set else ""))
+    click.echo(f"confirmation ({result.language}) queued: outbox #{result.outbox_id} "
+               "(sent by `rnmail outbox send` or the daemon)")
+
+
+@access.command("blocked")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def access_blocked(app: App, as_json: bool) -> None:
+    """Users whose access is blocked, oldest block first, with their open tickets."""
+    from rnmail.access import blocked_users
+
+    with app.ready_db().transaction() as session:
+        rows = blocked_users(session)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        org = f"{r['organisation']} ({r['organisation_code']})" if r["organisation_code"] \
+            else r["organisation"]
+        tickets = ", ".join(f"#{t}" for t in r["open_tickets"]) or "no open ticket"
+        click.echo(f"{r['email']}  {r['name']}  {org}  blocked since {r['since'][:16]}  "
+                   f"{tickets}")
+    click.echo(f"{len(rows)} blocked user(s)")
