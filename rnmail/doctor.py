@@ -274,8 +274,8 @@ def _probe(directory: Path) -> None:
 # --------------------------------------------------------------------------- templates
 
 # Sample contexts for the templates of ticket mail, with the variables their callers pass
-# (ingest.respond, ingest.staff, dispatch.answer). Several contexts per template render the
-# conditional parts too.
+# (ingest.respond, ingest.staff, dispatch.answer, access). Several contexts per template
+# render the conditional parts too.
 _WHEN = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
 _TICKET = SimpleNamespace(
     id=1234, subject="Clé d'accès bloquée", channel="mail", status="open",
@@ -322,6 +322,9 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
                            "text": "Rappeler svp.", "taken_at": _WHEN}],
         "staff_error": [{"tag": hd.tag, "ticket_id": 1234,
                          "errors": ["#assign: no staff member nobody@rn.example"]}],
+        "access_unblocked": [{**reply, "opening_hours": hd.opening_hours,
+                              "user_name": "Jan Peeters", "action": action}
+                             for action in ("reset", "new-key")],
     }
 
 
