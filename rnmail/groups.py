@@ -345,6 +345,7 @@ def add_member(session: Session, group_name: str, email: str, name: str, languag
         group = UserGroup(name=group_name)
         session.add(group)
         session.flush()
+    _check_hand_edit(group)
     already = session.scalars(select(GroupMember).where(
         GroupMember.group_id == group.id, GroupMember.email == address)).first()
     if already is not None:
@@ -363,6 +364,7 @@ def add_member(session: Session, group_name: str, email: str, name: str, languag
 def remove_member(session: Session, group_name: str, email: str) -> str:
     """Take an address out of a group; returns the address as stored."""
     group = find_group(session, group_name)
+    _check_hand_edit(group)
     address = email.strip().lower()
     member = session.scalars(select(GroupMember).where(
         GroupMember.group_id == group.id, GroupMember.email == address)).first()
@@ -372,6 +374,12 @@ def remove_member(session: Session, group_name: str, email: str) -> str:
     group.updated_at = utcnow()
     session.flush()
     return address
+
+
+def _check_hand_edit(group: UserGroup) -> None:
+    if group.query is not None:
+        raise RnmailError(f"group {group.name!r} is defined by a directory query: its "
+                          "members come from `lists sync`, not by hand")
 
 
 def _member_dict(m: GroupMember) -> dict[str, Any]:

@@ -456,6 +456,10 @@ def test_define_redefine_and_refusals(site: Site) -> None:
     assert "group 'pz-en-gemeenten' is defined by a directory query" in line
     assert site.state() == before
     assert site.members("pz-en-gemeenten") == {"piet@noordkust-pz.example"}
+    for edit in (("add", "pz-en-gemeenten", "x@elsewhere.example", "--name", "X",
+                  "--language", "nl"), ("remove", "pz-en-gemeenten", "piet@noordkust-pz.example")):
+        assert "members come from `lists sync`" in site.fails("lists", *edit)
+    assert site.members("pz-en-gemeenten") == {"piet@noordkust-pz.example"}
     with (pytest.raises(RnmailError, match="at least one access state"),
           site.db.transaction() as session):
         define_group(session, "x", ["police"], ["nl"], states=[])
