@@ -45,6 +45,7 @@ def _register() -> None:
         archive,
         db,
         demo,
+        directory,
         doctor,
         faq,
         lists,
@@ -62,7 +63,8 @@ def _register() -> None:
                   team.service, team.message, archive.archive, faq.faq, operator.operator,
                   operator.audit, lists.lists, status.status, status.maintenance,
                   status.scheduler, announce.announce, announce.template, db.db, run.run,
-                  doctor.doctor, demo.demo, stats.stats, report.report, access.access):
+                  doctor.doctor, demo.demo, stats.stats, report.report, access.access,
+                  directory.directory):
         main.add_command(group)
 
 

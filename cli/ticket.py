@@ -60,6 +60,10 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
     click.echo(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
     click.echo(f"requester: {detail['requester']}  channel: {detail['channel']}  "
                f"language: {detail['language']}  created: {detail['created_at']}")
+    known = detail.get("directory")
+    if known:
+        click.echo(f"Directory: {known['organisation']} ({known['organisation_type']}), "
+                   f"access {known['access_status']} since {known['status_since'][:10]}")
     for msg in detail["messages"]:
         arrow = "<-" if msg["direction"] == "in" else "->"
         click.echo(f"\n{arrow} {msg['date']} {msg['from']} ({msg['kind']}): {msg['subject']}")

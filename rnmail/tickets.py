@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from rnmail.directory import directory_user_for, user_detail
 from rnmail.errors import NotFound
 from rnmail.models import Message, Ticket
 
@@ -98,4 +99,6 @@ def show_ticket(session: Session, ticket_id: int) -> dict[str, Any]:
         {"address": p.address, "role": p.role} for p in ticket.participants
     ]
     detail["messages"] = [message_detail(m) for m in ticket.messages]
+    user = directory_user_for(session, ticket.requester)
+    detail["directory"] = user_detail(user) if user is not None else None
     return detail

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from rnmail.addresses import deliverable_address
 from rnmail.config import LANGUAGES, REQUESTER_TYPES, WorkflowConfig
 from rnmail.db import Database
+from rnmail.directory import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Service, Staff, Ticket, utcnow
 from rnmail.phone import normalise_number
@@ -190,6 +191,11 @@ def open_by_hand(
                     requester_type=requester_type_for(who, workflow))
     if language is not None and language not in LANGUAGES:
         raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
+    user = directory_user_for(session, who)
+    if user is not None:  # a directory user: their organisation, unless --org says otherwise
+        ticket.requester_org = requester_org or user.organisation.name
+        ticket.requester_type = user.organisation.kind
+        user.last_contact_at = utcnow()
     if requester_type is not None:
         set_requester_type(ticket, requester_type)
     if category is not None:

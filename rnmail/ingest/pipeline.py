@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,9 @@ from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.language import detect_language
 from rnmail.models import (
     Bounce,
+    DirectoryUser,
     Message,
+    Organisation,
     ProcessedMessage,
     QuarantinedMessage,
     Staff,
@@ -112,6 +114,8 @@ class Batch:
     tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
     to_acknowledge: list[Delivery] = field(default_factory=list)
     to_notify: list[Delivery] = field(default_factory=list)
+    new_tickets: list[Ticket] = field(default_factory=list)  # from a mail address
+    contacts: set[str] = field(default_factory=set)  # who wrote to us (not a robot)
 
     @property
     def config(self) -> Config:
@@ -224,8 +228,12 @@ def store(batch: Batch, d: Delivery) -> str | None:
         d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
                                linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
         d.ticket.requester_type = requester_type_for(requester.address, batch.config.workflow)
+        if requester.channel == "mail":  # the directory may know them: see _link_directory
+            batch.new_tickets.append(d.ticket)
         d.new_ticket = True
         d.reply_to = requester.reply_to
+    if not d.verdict.is_auto and d.mailbox.kind != "fax" and mail.from_addr:
+        batch.contacts.add(mail.from_addr.lower())
     d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,
                               d.mailbox.name, d.raw_sha256)
     if mail.message_id:
@@ -303,6 +311,7 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> str:
 
 def _write(batch: Batch) -> None:
     """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
+    _link_directory(batch)
     assign_ids(batch.session)
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
@@ -326,6 +335,31 @@ def _write(batch: Batch) -> None:
             notifier.notify(batch.session, d.ticket, d.parsed, "new" if d.new_ticket else "reply")
     assign_ids(batch.session)
     batch.session.flush()
+
+
+def _link_directory(batch: Batch) -> None:
+    """A new ticket from a directory user gets their organisation and its type as requester
+    organisation and type; whoever of the directory wrote gets a new last contact. One query
+    for the whole batch, and one update."""
+    addresses = {t.requester for t in batch.new_tickets} | batch.contacts
+    if not addresses:
+        return
+    session = batch.session
+    with session.no_autoflush:  # the batch is flushed once, by _write
+        found = {email: (user_id, name, kind) for user_id, email, name, kind in session.execute(
+            select(DirectoryUser.id, DirectoryUser.email, Organisation.name, Organisation.kind)
+            .join(Organisation, Organisation.id == DirectoryUser.organisation_id)
+            .where(DirectoryUser.email.in_(sorted(addresses))))}
+        if not found:
+            return
+        for ticket in batch.new_tickets:
+            if ticket.requester in found:
+                _, ticket.requester_org, ticket.requester_type = found[ticket.requester]
+        contacted = sorted(found[a][0] for a in batch.contacts if a in found)
+        if contacted:
+            session.execute(update(DirectoryUser).where(DirectoryUser.id.in_(contacted))
+                            .values(last_contact_at=utcnow())
+                            .execution_options(synchronize_session=False))
 
 
 def process_one_by_one(session: Session, ctx: IngestContext,
