@@ -195,6 +195,8 @@ def open_by_hand(
     if user is not None:  # a directory user: their organisation, unless --org says otherwise
         ticket.requester_org = requester_org or user.organisation.name
         ticket.requester_type = user.organisation.kind
+        ticket.requester_name = requester_name or user.name
+        ticket.language = language or user.language
         user.last_contact_at = utcnow()
     if requester_type is not None:
         set_requester_type(ticket, requester_type)

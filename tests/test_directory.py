@@ -507,6 +507,8 @@ def test_tickets_from_directory_users_get_their_organisation(
         assert code == 0, err
         made = json.loads(out)
         assert (made["requester_org"], made["requester_type"]) == (org, kind)
+        if org == "Politiezone Oosterheide":  # the user's own name and language (config: fr)
+            assert (made["requester_name"], made["language"]) == ("Koen Maes", "nl")
     code, out, _ = rnmail(config, "ticket", "new", "--requester", "koen@pz-5999.police.example",
                           "--subject", "Call", "--org", "Other office", "--requester-type",
                           "citizen", "--json")
