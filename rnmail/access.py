@@ -23,6 +23,7 @@ from rnmail import audit
 from rnmail.addresses import deliverable_address
 from rnmail.config import Config
 from rnmail.directory import find_user, set_access_status, user_snapshot
+from rnmail.dispatch.answer import last_incoming
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
@@ -154,11 +155,7 @@ def _queue_confirmation(session: Session, config: Config, ticket: Ticket,
                         actor: str) -> tuple[Message, str]:
     """The ``access_unblocked`` mail to the user, in their language, in the ticket's thread
     (In-Reply-To its last incoming mail), through the outbox."""
-    last = session.scalars(
-        select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in",
-                              Message.kind == "correspondence", Message.message_id.is_not(None))
-        .order_by(Message.id.desc()).limit(1)
-    ).first()
+    last = last_incoming(session, ticket)
     hd = config.helpdesk
     rendered = render(TEMPLATE, user.language, hd.default_language, {
         "tag": hd.tag, "ticket_id": ticket.id, "helpdesk_name": hd.name, "phone": hd.phone,

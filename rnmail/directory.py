@@ -26,7 +26,7 @@ from rnmail.config import LANGUAGES
 from rnmail.db import assign_ids
 from rnmail.errors import NotFound, RnmailError
 from rnmail.folding import fold
-from rnmail.groups import ListProblems, Problem
+from rnmail.groups import ListProblems, Problem, open_sheet
 from rnmail.models import (
     ACCESS_STATES,
     AuditEvent,
@@ -209,63 +209,25 @@ class DirectoryImport:
 
 
 def read_directory(path: Path) -> DirectoryFile:
-    """Read and check a directory file; its problems are in the result, never raised.
-
-    UTF-8 (a BOM is tolerated), ``,`` or ``;`` between fields, header names in any case,
-    unknown columns ignored, blank lines skipped (as ``lists import``).
-    """
+    """Read and check a directory file (see ``groups.open_sheet``); its problems are in the
+    result, never raised."""
     listed = DirectoryFile(path=path)
     shown = str(path)
 
     def problem(line: int | None, message: str) -> None:
         listed.problems.append(Problem(shown, line, message))
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problem(None, f"cannot read: {exc.strerror or exc}")
+    sheet = open_sheet(path, COLUMNS, EXPORT_COLUMNS, problem)
+    if sheet is None:
         return listed
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problem(data.count(b"\n", 0, exc.start) + 1,
-                "not UTF-8 text (save the sheet as \"CSV UTF-8\")")
-        return listed
-    if not text.strip():
-        problem(None, f"empty file: a header line ({', '.join(COLUMNS)}) is needed")
-        return listed
-    first = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    listed.columns = frozenset(sheet.index)
     raw_orgs: list[tuple[int, dict[str, str]]] = []
-    try:
-        header: list[str] = []
-        for header in reader:
-            if any(cell.strip() for cell in header):
-                break
-        header_line = reader.line_num
-        columns = [cell.strip().lower() for cell in header]
-        doubled = sorted({c for c in columns if c and columns.count(c) > 1})
-        if doubled:
-            problem(header_line, f"column(s) given twice: {', '.join(doubled)}")
-        missing = [c for c in COLUMNS if c not in columns]
-        if missing:
-            problem(header_line, f"no {', '.join(repr(c) for c in missing)} column in the "
-                    f"header ({', '.join(columns)}); expected {', '.join(COLUMNS)}")
-        if doubled or missing:
-            return listed
-        index = {c: columns.index(c) for c in EXPORT_COLUMNS if c in columns}
-        listed.columns = frozenset(index)
-        first_line: dict[str, int] = {}
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
-            got = _row(reader.line_num, cells, index, first_line, problem)
-            if got is not None:
-                listed.rows.append(got[0])
-                raw_orgs.append((reader.line_num, got[1]))
-    except csv.Error as exc:
-        problem(reader.line_num, f"malformed CSV: {exc}")
+    first_line: dict[str, int] = {}
+    for line, cells in sheet.rows:
+        got = _row(line, cells, sheet.index, first_line, problem)
+        if got is not None:
+            listed.rows.append(got[0])
+            raw_orgs.append((line, got[1]))
     _merge_organisations(listed, raw_orgs, problem)
     return listed
 

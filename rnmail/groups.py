@@ -17,7 +17,7 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,11 +116,8 @@ def group_name_problem(name: str) -> str | None:
 
 
 def read_list(path: Path) -> ListFile:
-    """Read and check one list file; its problems are in the result, never raised.
-
-    UTF-8 (a BOM is tolerated), ``,`` or ``;`` between fields (Excel in Belgium writes
-    ``;``), header names in any case, unknown columns ignored, blank lines skipped.
-    """
+    """Read and check one list file (see ``open_sheet``); its problems are in the result,
+    never raised."""
     listed = ListFile(path=path, group=path.stem)
     shown = str(path)
 
@@ -130,21 +127,45 @@ def read_list(path: Path) -> ListFile:
     name_problem = group_name_problem(path.stem)
     if name_problem:
         problem(None, name_problem + " (the group is named after the file)")
+    sheet = open_sheet(path, REQUIRED_COLUMNS, COLUMNS, problem)
+    if sheet is None:
+        return listed
+    first_line: dict[str, int] = {}
+    for line, cells in sheet.rows:
+        entry = _entry(line, cells, sheet.index, first_line, problem)
+        if entry is not None:
+            listed.entries.append(entry)
+    return listed
+
+
+@dataclass
+class Sheet:
+    """A checked CSV header: where each known column is, and the data rows to come."""
+
+    index: dict[str, int]
+    rows: Iterator[tuple[int, list[str]]]  # (line number, cells), blank lines skipped
+
+
+def open_sheet(path: Path, required: Sequence[str], known: Sequence[str],
+               problem: Callable[[int | None, str], None]) -> Sheet | None:
+    """Open a CSV file as spreadsheets save it: UTF-8 (a BOM is tolerated), ``,`` or ``;``
+    between fields (Excel in Belgium writes ``;``), header names in any case, unknown
+    columns ignored, blank lines skipped. What is wrong goes to ``problem`` (file-level
+    problems return None; a malformed row ends the rows)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         problem(None, f"cannot read: {exc.strerror or exc}")
-        return listed
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        problem(line, "not UTF-8 text (save the sheet as \"CSV UTF-8\")")
-        return listed
+        problem(data.count(b"\n", 0, exc.start) + 1,
+                "not UTF-8 text (save the sheet as \"CSV UTF-8\")")
+        return None
     if not text.strip():
-        problem(None, "empty file: a header line (email, name, language, ...) is needed")
-        return listed
-
+        problem(None, f"empty file: a header line ({', '.join(required)}, ...) is needed")
+        return None
     first = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -153,29 +174,29 @@ def read_list(path: Path) -> ListFile:
         for header in reader:
             if any(cell.strip() for cell in header):
                 break
-        header_line = reader.line_num
-        columns = [cell.strip().lower() for cell in header]
-        doubled = sorted({c for c in columns if c and columns.count(c) > 1})
-        if doubled:
-            problem(header_line, f"column(s) given twice: {', '.join(doubled)}")
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            problem(header_line, f"no {', '.join(repr(c) for c in missing)} column in the "
-                    f"header ({', '.join(columns)}); expected at least "
-                    f"{', '.join(REQUIRED_COLUMNS)}")
-        if doubled or missing:
-            return listed
-        index = {c: columns.index(c) for c in COLUMNS if c in columns}
-        first_line: dict[str, int] = {}
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
-            entry = _entry(reader.line_num, cells, index, first_line, problem)
-            if entry is not None:
-                listed.entries.append(entry)
     except csv.Error as exc:
         problem(reader.line_num, f"malformed CSV: {exc}")
-    return listed
+        return None
+    columns = [cell.strip().lower() for cell in header]
+    doubled = sorted({c for c in columns if c and columns.count(c) > 1})
+    if doubled:
+        problem(reader.line_num, f"column(s) given twice: {', '.join(doubled)}")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        problem(reader.line_num, f"no {', '.join(repr(c) for c in missing)} column in the "
+                f"header ({', '.join(columns)}); expected at least {', '.join(required)}")
+    if doubled or missing:
+        return None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    yield reader.line_num, cells
+        except csv.Error as exc:
+            problem(reader.line_num, f"malformed CSV: {exc}")
+
+    return Sheet({c: columns.index(c) for c in known if c in columns}, rows())
 
 
 def _entry(line: int, cells: list[str], index: dict[str, int], first_line: dict[str, int],

@@ -44,6 +44,15 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
     return record
 
 
+def last_incoming(session: Session, ticket: Ticket) -> Message | None:
+    """The requester's latest mail in the ticket: the one a reply is threaded to."""
+    return session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in",
+                              Message.kind == "correspondence", Message.message_id.is_not(None))
+        .order_by(Message.id.desc()).limit(1)
+    ).first()
+
+
 def reply_in_thread(session: Session, config: Config, ticket: Ticket, template: str,
                     context: dict[str, Any], purpose: str, author: str,
                     attachments: list[Attachment] | None = None) -> Message:
@@ -53,11 +62,7 @@ def reply_in_thread(session: Session, config: Config, ticket: Ticket, template: 
     if to is None:
         raise RnmailError(f"the requester of ticket #{ticket.id} ({ticket.requester}) "
                           "cannot be reached by mail")
-    last = session.scalars(
-        select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in",
-                              Message.kind == "correspondence", Message.message_id.is_not(None))
-        .order_by(Message.id.desc()).limit(1)
-    ).first()
+    last = last_incoming(session, ticket)
     hd = config.helpdesk
     rendered = render(template, ticket.language, hd.default_language, {
         "tag": hd.tag, "ticket_id": ticket.id, "subject": ticket.subject,
