@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cached_property, update_wrapper
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -56,6 +57,18 @@ def handle_errors(func: F) -> F:
             raise click.ClickException(f"database error: {exc.orig}") from None
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]
+
+
+def emit_text(text: str, out: Path | None, what: str) -> None:
+    """Print ``text``, or write it to ``out`` (then say so on stderr, as ``what``)."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"{what} written to {out}", err=True)
 
 
 def emit_json(data: Any) -> None:

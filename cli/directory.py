@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import App, emit_json, emit_text, handle_errors, pass_app
 
 _BY = click.option("--by", "actor", help="Who makes the change, for the audit log "
                    "(default: your user name).")
@@ -167,11 +167,4 @@ def directory_export(app: App, out: Path | None) -> None:
 
     with app.ready_db().transaction() as session:
         text = export_directory(session)
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        out.write_text(text, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
-    click.echo(f"directory written to {out}", err=True)
+    emit_text(text, out, "directory")

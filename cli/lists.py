@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import App, emit_json, emit_text, handle_errors, pass_app
 from rnmail.config import LANGUAGES
 
 _FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -206,14 +206,7 @@ def lists_export(app: App, group: str, out: Path | None) -> None:
 
     with app.ready_db().transaction() as session:
         text = export_group(session, group)
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        out.write_text(text, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
-    click.echo(f"{group} written to {out}", err=True)
+    emit_text(text, out, group)
 
 
 @lists.command("bounced")
