@@ -57,6 +57,7 @@ def _register() -> None:
         status,
         team,
         ticket,
+        web,
     )
 
     for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
@@ -64,7 +65,7 @@ def _register() -> None:
                   operator.audit, lists.lists, status.status, status.maintenance,
                   status.scheduler, announce.announce, announce.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory):
+                  directory.directory, web.web):
         main.add_command(group)
 
 

@@ -227,6 +227,16 @@ class FaxConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """``rnmail web`` (and the daemon with ``in_daemon``): the public status page and FAQ."""
+
+    bind: str = "127.0.0.1:8080"  # any address: the site is public (unlike the metrics)
+    status_max_age: int = 30  # Cache-Control max-age of the status files, seconds
+    faq_max_age: int = 300  # ... and of the FAQ pages
+    in_daemon: bool = False  # `rnmail run` serves the site too
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database: DatabaseConfig
@@ -242,6 +252,7 @@ class Config:
     operators: OperatorsConfig = field(default_factory=OperatorsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:
         for box in self.mailboxes:
@@ -373,7 +384,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     base = cfg_path.parent
     top = _Table(raw, str(cfg_path), base)
     for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax",
-                "workflow", "status", "dispatch", "operators", "daemon", "stats"):
+                "workflow", "status", "dispatch", "operators", "daemon", "stats", "web"):
         top.used.add(key)
     top.check_unknown()
 
@@ -514,7 +525,53 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         operators=operators,
         daemon=daemon,
         stats=_stats(raw.get("stats", {}), base),
+        web=_web(raw.get("web", {}), base),
     )
+
+
+MAX_AGE_LIMIT = 31_536_000  # one year, the most HTTP caches honour
+
+
+def _web(data: Any, base: Path) -> WebConfig:
+    t = _Table(data, "[web]", base)
+    web = WebConfig(
+        bind=t.text("bind", "127.0.0.1:8080"),
+        status_max_age=t.integer("status_max_age", 30),
+        faq_max_age=t.integer("faq_max_age", 300),
+        in_daemon=t.boolean("in_daemon", False),
+    )
+    t.check_unknown()
+    parse_bind(web.bind)
+    for key in ("status_max_age", "faq_max_age"):
+        if getattr(web, key) > MAX_AGE_LIMIT:
+            raise ConfigError(f"[web].{key}: at most {MAX_AGE_LIMIT} seconds (one year)")
+    return web
+
+
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
+
+
+def parse_bind(address: str, where: str = "[web].bind") -> tuple[str, int]:
+    """``127.0.0.1:8080``, ``[::]:8080`` or ``web.rn.example:80`` → (host, port). Any
+    address: the public site may listen on every interface."""
+    host, sep, port = address.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    try:
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            if bracketed or not _HOSTNAME.fullmatch(host):
+                raise
+        else:
+            if ip.version == 6 and not bracketed:
+                raise ValueError  # "::1:8080" is ambiguous: "[::1]:8080"
+    except ValueError:
+        raise ConfigError(f"{where} {address!r}: an address and port, e.g. \"127.0.0.1:8080\", "
+                          "\"0.0.0.0:8080\" or \"[::]:8080\"") from None
+    return host, int(port)
 
 
 def _stats(data: Any, base: Path) -> StatsConfig:

@@ -15,6 +15,8 @@ CLI.
 - A mailbox, the SMTP server or the database that goes away is logged once when it goes
   and once when it is back; meanwhile the loop retries with backoff (up to 5 minutes).
 - Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
+- With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind``, in this
+  loop (``rnmail.web``); it reads only the published files. SIGHUP does not move it.
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
   instances share the work: outbox rows are leased, maintenance steps are unique, and each
   mailbox is read by one instance at a time (a session advisory lock).
@@ -32,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -50,6 +52,9 @@ from rnmail.ingest.pipeline import run_ingest
 from rnmail.maintenance import start_scheduler
 from rnmail.metrics import Metrics
 from rnmail.models import utcnow
+
+if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
 
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
@@ -120,6 +125,16 @@ class Daemon:
         self.loop.add_signal_handler(signal.SIGHUP, self.reloading.set)
         if self.config.daemon.metrics_address:
             self.metrics.serve(self.config.daemon.metrics_address)
+        site: AppRunner | None = None
+        if self.config.web.in_daemon:
+            from rnmail import web  # aiohttp only when asked for
+
+            try:
+                site, url = await web.start(self.config)
+            except RnmailError:
+                self.metrics.close()
+                raise
+            log.info("rnmail run: public site on %s", url)
         scheduler = start_scheduler(self.db, self.config, BackgroundScheduler(),
                                     after_step=self.wake_sender_threadsafe)
         self.schedule_periodic_jobs(scheduler)
@@ -136,6 +151,8 @@ class Daemon:
                     self.schedule_periodic_jobs(scheduler)
         finally:
             await asyncio.to_thread(scheduler.shutdown, True)
+            if site is not None:
+                await site.cleanup()
             self.metrics.close()
             log.info("rnmail run: stopped")
 
