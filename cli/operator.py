@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from functools import update_wrapper
@@ -93,6 +94,28 @@ def operator_disable(app: App, name: str) -> None:
     with app.ready_db().transaction() as session:
         operators.disable_operator(session, name)
     click.echo(f"operator {name} disabled")
+
+
+@operator.command("totp")
+@click.argument("name")
+@click.option("--no-qr", is_flag=True, help="Print only the otpauth:// URI.")
+@pass_app
+@handle_errors
+def operator_totp(app: App, name: str, no_qr: bool) -> None:
+    """Give an operator a new second factor (TOTP) for the web admin: prints the
+    otpauth:// URI and its QR code to scan with an authenticator app. A new one replaces
+    the old."""
+    with app.ready_db().transaction() as session:
+        uri = operators.enable_totp(session, name)
+    click.echo(uri)
+    if not no_qr:
+        import qrcode
+
+        code = qrcode.QRCode(border=1)
+        code.add_data(uri)
+        out = io.StringIO()
+        code.print_ascii(out=out, invert=True)
+        click.echo(out.getvalue(), nl=False)
 
 
 @operator.command("list")

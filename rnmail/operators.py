@@ -5,11 +5,16 @@ re-hashed on login when those defaults change. Every refused password is written
 audit log in its own transaction, so the record survives the refused command; a name with
 ``max_failures`` refusals within ``lockout_minutes`` is locked for that long, whatever the
 password, so a password cannot be guessed faster than that.
+
+The web admin's second factor is a TOTP (RFC 6238) per operator (``enable_totp``,
+``check_totp``); each code is accepted once.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
+import time
 from datetime import timedelta
 from functools import cache
 
@@ -72,6 +77,42 @@ def get_operator(session: Session, name: str) -> Operator:
 
 def list_operators(session: Session) -> list[Operator]:
     return list(session.scalars(select(Operator).order_by(Operator.name)))
+
+
+TOTP_ISSUER = "rnmail"
+
+
+def enable_totp(session: Session, name: str, issuer: str = TOTP_ISSUER) -> str:
+    """Give the operator a new TOTP secret (the "key" of the web admin); returns the
+    ``otpauth://`` provisioning URI for an authenticator app. A new secret replaces the
+    old one: the old device stops working."""
+    import pyotp
+
+    operator = get_operator(session, name)
+    operator.totp_secret = pyotp.random_base32()
+    operator.totp_last_step = None
+    audit.record(session, name, "operator-totp", {"operator": name})
+    return str(pyotp.TOTP(operator.totp_secret).provisioning_uri(name=name,
+                                                                 issuer_name=issuer))
+
+
+def check_totp(operator: Operator, code: str, at: float | None = None) -> bool:
+    """Whether ``code`` is the operator's current TOTP code (one 30 s step of clock drift
+    either way), and not one already used: each step is accepted once."""
+    import pyotp
+
+    if operator.totp_secret is None or not re.fullmatch(r"\d{6}", code.strip()):
+        return False
+    totp = pyotp.TOTP(operator.totp_secret)
+    now = time.time() if at is None else at
+    step = int(now // totp.interval)
+    for candidate in (step, step - 1, step + 1):
+        if hmac.compare_digest(totp.at(candidate * totp.interval), code.strip()):
+            if operator.totp_last_step is not None and candidate <= operator.totp_last_step:
+                return False  # replayed
+            operator.totp_last_step = candidate
+            return True
+    return False
 
 
 def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str) -> str:

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cli.main import main
+from rnmail import operators
 from rnmail.db import Database
 from rnmail.models import (
     Announcement,
@@ -190,6 +191,39 @@ def test_operators_are_stored_as_argon2id_hashes_and_listed(site: Site) -> None:
     assert code == 0
     code, _, err = site.run("operator", "passwd", "nobody", "--password-stdin",
                             input=new + "\n")
+    assert code == 1 and "no operator 'nobody'" in err
+
+
+def test_the_second_factor_is_a_totp_each_code_accepted_once(site: Site) -> None:
+    import pyotp
+
+    out = site.ok("operator", "totp", "alice")
+    uri = out.splitlines()[0]
+    assert uri.startswith("otpauth://totp/rnmail:alice?secret=") and "issuer=rnmail" in uri
+    assert "█" in out or "▀" in out or "▄" in out  # the QR code, drawn in the terminal
+    assert site.audit("operator-totp")[0]["detail"] == {"operator": "alice"}
+    secret = pyotp.parse_uri(uri).secret
+    now = 1_800_000_000.0
+    totp = pyotp.TOTP(secret)
+    with site.db.transaction() as session:
+        alice = operators.get_operator(session, "alice")
+        assert alice.totp_secret == secret
+        assert not operators.check_totp(alice, "000000" if totp.at(now) != "000000"
+                                        else "111111", at=now)
+        assert not operators.check_totp(alice, "12345", at=now)  # not six digits
+        assert operators.check_totp(alice, totp.at(now - 30), at=now)  # one step of drift
+        assert operators.check_totp(alice, totp.at(now), at=now)
+        assert not operators.check_totp(alice, totp.at(now), at=now)  # replayed
+        assert not operators.check_totp(alice, totp.at(now - 30), at=now + 1)  # older step
+        assert not operators.check_totp(alice, totp.at(now - 90), at=now)  # too old
+    new_uri = site.ok("operator", "totp", "alice", "--no-qr").strip()
+    assert new_uri != uri and pyotp.parse_uri(new_uri).secret != secret  # a new device
+    with site.db.transaction() as session:
+        alice = operators.get_operator(session, "alice")
+        assert not operators.check_totp(alice, totp.at(now + 30), at=now + 30)  # old device
+        assert operators.check_totp(alice, pyotp.TOTP(alice.totp_secret).at(now + 30),
+                                    at=now + 30)
+    code, _, err = site.run("operator", "totp", "nobody")
     assert code == 1 and "no operator 'nobody'" in err
 
 
