@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -218,3 +219,19 @@ class Browser:
 def page_file(path: Path) -> str:
     """The file:// URL of a local file."""
     return path.resolve().as_uri()
+
+
+@contextlib.contextmanager
+def chromium_or_fail() -> Iterator[Browser]:
+    """A started Chromium, closed afterwards; one that cannot start fails the test (CI
+    installs it: a missing browser is never a skip)."""
+    import pytest
+
+    try:
+        chromium = Browser().start()
+    except BrowserError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield chromium
+    finally:
+        chromium.close()

@@ -37,6 +37,7 @@ from rnmail.models import (
 )
 from tests.factories import write_config
 from tests.servers import SmtpServer
+from tests.test_status import html_of, text_of
 
 INCOMING = "<toegang-20261128@zuidhoven.example>"
 SINCE = {"jan@zuidhoven.example": datetime(2026, 11, 20, 8, 0, tzinfo=UTC),
@@ -178,18 +179,6 @@ def seed(db: Database) -> None:
     with db.transaction() as session:  # ids as the tests expect them
         ids = list(session.scalars(select(Ticket.id).order_by(Ticket.id)))
         assert ids == [1, 2, 3, 4]
-
-
-def text_of(mail: EmailMessage) -> str:
-    part = mail.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def html_of(mail: EmailMessage) -> str:
-    part = mail.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 # --------------------------------------------------------------------------- unblocking

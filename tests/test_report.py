@@ -21,7 +21,7 @@ from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
 from rnmail.report import build_report, write_chart, write_report
 from rnmail.stats import BRUSSELS, Period, Query, Table, contacts, times
-from tests.browser import Browser, BrowserError, page_file
+from tests.browser import chromium_or_fail, page_file
 from tests.factories import Desk, write_config
 
 SCRIPT = "<script>window.pwned = 1</script> & Co"
@@ -359,19 +359,13 @@ def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     with desk.db.transaction() as session:
         write_report(session, desk.config, PERIOD, out, "nl", staff=True)
-    try:
-        browser = Browser().start()
-    except BrowserError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with chromium_or_fail() as browser:
         browser.navigate(page_file(out))
         seen = browser.evaluate(SEEN)
         shot = browser.call("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
             "clip": {"x": 0, "y": 0, "width": seen["width"], "height": seen["height"],
                      "scale": 1}})
-    finally:
-        browser.close()
     assert seen["lang"] == "nl" and seen["pwned"] is None
     assert "Activiteitenverslag" in seen["title"] and "01/02/2026" in seen["title"]
     assert seen["sections"] == ["contacts", "requesters", "categories", "resolution", "load",

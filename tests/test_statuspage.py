@@ -34,7 +34,7 @@ from rnmail.status import (
     set_status,
 )
 from rnmail.statuspage import BANNERS, publish_status
-from tests.browser import Browser, BrowserError, page_file
+from tests.browser import Browser, chromium_or_fail, page_file
 from tests.factories import make_config
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -316,14 +316,8 @@ def test_publish_from_database(tmp_path: Path, db_url: str) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One Chromium for the module (about 1 s to start)."""
-    try:
-        chromium = Browser().start()
-    except BrowserError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with chromium_or_fail() as chromium:
         yield chromium
-    finally:
-        chromium.close()
 
 
 # Per section: what it shows, its banner (text, state, colours, size), its components.

@@ -42,7 +42,7 @@ from rnmail.errors import ConfigError, ServerUnavailable
 from rnmail.notices import publish
 from rnmail.publicfiles import write_public_file
 from rnmail.status import set_status
-from tests.browser import Browser, BrowserError
+from tests.browser import Browser, chromium_or_fail
 from tests.factories import make_config, write_config
 from tests.servers import free_port
 from tests.test_statuspage import SEEN, VERBATIM, rgb
@@ -602,15 +602,9 @@ document.addEventListener('securitypolicyviolation',
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    try:
-        chromium = Browser().start()
-    except BrowserError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with chromium_or_fail() as chromium:
         chromium.call("Page.addScriptToEvaluateOnNewDocument", {"source": VIOLATIONS})
         yield chromium
-    finally:
-        chromium.close()
 
 
 def violations(browser: Browser) -> list[str]:
