@@ -155,4 +155,6 @@ def audit(app: App, as_json: bool, limit: int, action: str | None, actor: str | 
         count = f" recipients={e['recipients']}" if e["recipients"] is not None else ""
         mark = "" if e["success"] else " REFUSED"
         detail = " ".join(f"{k}={v}" for k, v in e["detail"].items())
-        click.echo(f"{e['at'][:19]} {e['actor']:<16} {e['action']}{mark}{count} {detail}")
+        source = f" from={e['client']}" if e["client"] else ""
+        click.echo(f"{e['at'][:19]} {e['actor']:<16} {e['action']}{mark}{count}{source} "
+                   f"{detail}".rstrip())

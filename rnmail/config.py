@@ -234,6 +234,13 @@ class WebConfig:
     status_max_age: int = 30  # Cache-Control max-age of the status files, seconds
     faq_max_age: int = 300  # ... and of the FAQ pages
     in_daemon: bool = False  # `rnmail run` serves the site too
+    # The status administration (/admin) listens here only, e.g. "127.0.0.1:8081" behind
+    # a TLS proxy; "" (the default) serves no admin.
+    admin_bind: str = ""
+    secure_cookies: bool = True  # false only for a plain-HTTP test setup
+    session_idle_minutes: int = 30  # a session unused this long ends ...
+    session_hours: int = 8  # ... and any session after this long
+    max_failures_per_address: int = 20  # failed sign-ins from one address per lockout window
 
 
 @dataclass(frozen=True)
@@ -539,9 +546,19 @@ def _web(data: Any, base: Path) -> WebConfig:
         status_max_age=t.integer("status_max_age", 30),
         faq_max_age=t.integer("faq_max_age", 300),
         in_daemon=t.boolean("in_daemon", False),
+        admin_bind=t.text("admin_bind", ""),
+        secure_cookies=t.boolean("secure_cookies", True),
+        session_idle_minutes=t.integer("session_idle_minutes", 30),
+        session_hours=t.integer("session_hours", 8),
+        max_failures_per_address=t.integer("max_failures_per_address", 20),
     )
     t.check_unknown()
     parse_bind(web.bind)
+    if web.admin_bind:
+        parse_bind(web.admin_bind, "[web].admin_bind")
+    for key in ("session_idle_minutes", "session_hours", "max_failures_per_address"):
+        if getattr(web, key) < 1:
+            raise ConfigError(f"[web].{key}: at least 1")
     for key in ("status_max_age", "faq_max_age"):
         if getattr(web, key) > MAX_AGE_LIMIT:
             raise ConfigError(f"[web].{key}: at most {MAX_AGE_LIMIT} seconds (one year)")

@@ -15,8 +15,10 @@ CLI.
 - A mailbox, the SMTP server or the database that goes away is logged once when it goes
   and once when it is back; meanwhile the loop retries with backoff (up to 5 minutes).
 - Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
-- With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind``, in this
-  loop (``rnmail.web``); it reads only the published files. SIGHUP does not move it.
+- With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind`` and the
+  status administration on ``[web].admin_bind`` (waking this sender), in this
+  loop (``rnmail.web``); the public site reads only the published files. SIGHUP does not
+  move them.
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
   instances share the work: outbox rows are leased, maintenance steps are unique, and each
   mailbox is read by one instance at a time (a session advisory lock).
@@ -54,7 +56,7 @@ from rnmail.metrics import Metrics
 from rnmail.models import utcnow
 
 if TYPE_CHECKING:
-    from aiohttp.web import AppRunner
+    from rnmail.web import Listening
 
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
@@ -125,16 +127,18 @@ class Daemon:
         self.loop.add_signal_handler(signal.SIGHUP, self.reloading.set)
         if self.config.daemon.metrics_address:
             self.metrics.serve(self.config.daemon.metrics_address)
-        site: AppRunner | None = None
+        site: Listening | None = None
         if self.config.web.in_daemon:
             from rnmail import web  # aiohttp only when asked for
 
             try:
-                site, url = await web.start(self.config)
+                site = await web.start(self.config, send=self.wake_sender_threadsafe)
             except RnmailError:
                 self.metrics.close()
                 raise
-            log.info("rnmail run: public site on %s", url)
+            log.info("rnmail run: public site on %s", site.url)
+            if site.admin_url:
+                log.info("rnmail run: status administration on %s", site.admin_url)
         scheduler = start_scheduler(self.db, self.config, BackgroundScheduler(),
                                     after_step=self.wake_sender_threadsafe)
         self.schedule_periodic_jobs(scheduler)
@@ -152,7 +156,7 @@ class Daemon:
         finally:
             await asyncio.to_thread(scheduler.shutdown, True)
             if site is not None:
-                await site.cleanup()
+                await site.close()
             self.metrics.close()
             log.info("rnmail run: stopped")
 

@@ -28,6 +28,7 @@ from rnmail.db import Database
 from rnmail.models import OutboxMessage, QuarantinedMessage, utcnow
 from rnmail.notices import publish
 from rnmail.publicfiles import remove_stale_temporaries
+from rnmail.sessions import purge_expired
 
 log = logging.getLogger("rnmail.housekeeping")
 
@@ -70,6 +71,7 @@ def release_free_memory() -> bool:
 @dataclass
 class HousekeepingReport:
     temporaries_removed: int = 0
+    sessions_ended: int = 0
     quarantine_held: int = 0
     quarantine_oldest: datetime | None = None
     failed_last_day: int = 0
@@ -82,6 +84,7 @@ def housekeeping(db: Database, config: Config) -> HousekeepingReport:
     for folder in {config.status.public_dir, config.helpdesk.public_dir,
                    config.helpdesk.attachments_dir}:
         report.temporaries_removed += remove_stale_temporaries(folder)
+    report.sessions_ended = purge_expired(db, config.web)
     with db.transaction() as session:
         report.quarantine_held, report.quarantine_oldest = session.execute(
             select(func.count(), func.min(QuarantinedMessage.created_at))
@@ -99,6 +102,8 @@ def housekeeping(db: Database, config: Config) -> HousekeepingReport:
 def log_report(report: HousekeepingReport) -> None:
     if report.temporaries_removed:
         log.info("housekeeping: %d stale temporary file(s) removed", report.temporaries_removed)
+    if report.sessions_ended:
+        log.info("housekeeping: %d expired admin session(s) deleted", report.sessions_ended)
     if report.quarantine_held:
         oldest = report.quarantine_oldest
         log.warning("housekeeping: %d message(s) held in quarantine, the oldest since %s "

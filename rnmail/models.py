@@ -436,6 +436,23 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     recipients: Mapped[int | None] = mapped_column(Integer)
     success: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the act came from: the web admin's client address (None: the command line).
+    client: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class AdminSession(Base):
+    """A signed-in operator of the web admin. The cookie holds a random token; only its
+    SHA-256 is stored, so a copy of the database cannot be used to sign in."""
+
+    __tablename__ = "admin_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ComponentState(Base):

@@ -15,12 +15,12 @@ from __future__ import annotations
 import hmac
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from rnmail import audit
@@ -115,32 +115,56 @@ def check_totp(operator: Operator, code: str, at: float | None = None) -> bool:
     return False
 
 
-def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str) -> str:
-    """Check ``name``'s password; returns the name, or raises ``AuthenticationFailed``."""
+def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
+                 code: str | None = None, address_limit: int | None = None) -> str:
+    """Check ``name``'s password and, when ``code`` is given (the web admin), the TOTP code
+    of their second factor; returns the name, or raises ``AuthenticationFailed``.
+
+    Refused: a name with ``max_failures`` failures within ``lockout_minutes``, and, with
+    ``address_limit``, an address (``audit.current_client()``) with that many — whatever
+    the password, so neither a name nor a client can guess faster than that."""
     window_start = utcnow() - timedelta(minutes=cfg.lockout_minutes)
+    client = audit.current_client()
+    refusal: str | None = None
     with db.transaction() as session:
-        failures = session.scalar(
-            select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.action == "login-failed", AuditEvent.actor == name[:64],
-                AuditEvent.at >= window_start))
-        if failures and failures >= cfg.max_failures:
+        if _failures(session, AuditEvent.actor == name[:64], window_start) >= cfg.max_failures:
+            refusal = (f"too many failed sign-ins for {name!r}: locked for "
+                       f"{cfg.lockout_minutes} minutes (see `rnmail audit --action "
+                       "login-failed`)")
+        elif address_limit is not None and client is not None and _failures(
+                session, AuditEvent.client == client, window_start) >= address_limit:
+            refusal = (f"too many failed sign-ins from {client}: refused for "
+                       f"{cfg.lockout_minutes} minutes")
+        if refusal:
             audit.record(session, name[:64], "login-locked", success=False)
-            locked = True
         else:
-            locked = False
             operator = session.scalar(
                 select(Operator).where(Operator.name == name, Operator.active.is_(True)))
-            if _verify(operator.password_hash if operator else _dummy_hash(), password) and (
-                    operator is not None):
+            reason = None
+            if not (_verify(operator.password_hash if operator else _dummy_hash(), password)
+                    and operator is not None):
+                reason = "password"
+            elif code is not None and not check_totp(operator, code):
+                reason = "code" if operator.totp_secret else "no second factor"
+            if reason is None and operator is not None:
                 if HASHER.check_needs_rehash(operator.password_hash):
                     operator.password_hash = HASHER.hash(password)
+                if code is not None:
+                    audit.record(session, operator.name, "login")
                 return operator.name
-            audit.record(session, name[:64], "login-failed", success=False)
-    if locked:
-        raise AuthenticationFailed(
-            f"too many failed passwords for {name!r}: locked for {cfg.lockout_minutes} minutes"
-            " (see `rnmail audit --action login-failed`)")
+            audit.record(session, name[:64], "login-failed", {"reason": reason},
+                         success=False)
+    if refusal:
+        raise AuthenticationFailed(refusal)
+    if code is not None:
+        raise AuthenticationFailed("wrong operator name, password or code (the attempt is "
+                                   "logged)")
     raise AuthenticationFailed("wrong operator name or password (the attempt is logged)")
+
+
+def _failures(session: Session, who: ColumnElement[bool], since: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "login-failed", who, AuditEvent.at >= since)) or 0
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -52,12 +52,19 @@ def localized(texts: dict[str, str], language: str) -> Localized | None:
     return None
 
 
+MAX_COMMENT = 500  # characters per language: a short comment, as on the register's page
+
+
 def comment_texts(common: str | None, per_language: dict[str, str | None]) -> dict[str, str]:
     """One comment for all languages, overridden by the ones written per language."""
     common = (common or "").strip()
     texts = {lang: common for lang in STATUS_LANGUAGES} if common else {}
     texts.update({lang: text.strip() for lang, text in per_language.items()
                   if text and text.strip()})
+    for lang, text in texts.items():
+        if len(text) > MAX_COMMENT:
+            raise RnmailError(f"the comment ({lang}) has {len(text)} characters: at most "
+                              f"{MAX_COMMENT}")
     return texts
 
 

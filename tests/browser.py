@@ -11,6 +11,7 @@ message one JSON text ended by a NUL byte. No port to find, no websocket client 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -154,6 +155,25 @@ class Browser:
             raise BrowserError(f"cannot open {url}: {result['errorText']}")
         if result.get("loaderId"):  # none for a jump within the same document
             self.wait_event("Page.loadEventFired")
+
+    def submit(self, form_selector: str) -> None:
+        """Submit a form as its button would (no submit event: the page runs no script)
+        and wait until the page it leads to has loaded."""
+        self._events.clear()
+        self.evaluate(f"document.querySelector({json.dumps(form_selector)}).submit()")
+        self.wait_event("Page.loadEventFired")
+
+    def screenshot(self, path: Path) -> bytes:
+        """A PNG of the whole page, written to ``path``."""
+        size = self.evaluate("({w: document.documentElement.scrollWidth, "
+                             "h: document.documentElement.scrollHeight})")
+        shot = self.call("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["w"], "height": size["h"], "scale": 1}})
+        png = base64.b64decode(shot["data"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        return png
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (JSON-serialisable)."""

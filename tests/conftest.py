@@ -1,10 +1,12 @@
 """Fixtures backed by real servers (see tests/servers.py): no mocks."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.terminal import TerminalReporter
 
 from tests.servers import (
     Dovecot,
@@ -87,3 +89,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.fail(problem, pytrace=False)
     with fresh_postgres_schema() as url:
         yield url
+
+
+ARTIFACTS = Path(os.environ.get("RNMAIL_ARTIFACTS")
+                 or Path(__file__).resolve().parent.parent / "test-artifacts")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests keep what a person may want to look at (screenshots); printed at the
+    end of the run. $RNMAIL_ARTIFACTS, else test-artifacts/ in the checkout."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    files = sorted(p for p in ARTIFACTS.rglob("*") if p.is_file()) if ARTIFACTS.is_dir() \
+        else []
+    if files:
+        terminalreporter.write_sep("-", f"test artifacts in {ARTIFACTS}")
+        for path in files:
+            terminalreporter.write_line(f"{path.relative_to(ARTIFACTS)}  "
+                                        f"{path.stat().st_size:,} bytes")

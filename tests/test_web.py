@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from aiohttp.web import AppRunner
 from click.testing import CliRunner
 
 from cli.main import main
@@ -61,12 +60,12 @@ class Server:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         started = asyncio.run_coroutine_threadsafe(web.start(config, bind), self.loop)
-        self.runner: AppRunner
-        self.runner, self.url = started.result(10)
+        self.listening: web.Listening = started.result(10)
+        self.url = self.listening.url
         self.port = int(self.url.rstrip("/").rpartition(":")[2])
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self.listening.close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()

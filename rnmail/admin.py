@@ -1,0 +1,457 @@
+"""The status administration (``/admin``): what technical staff do on the web page itself.
+
+An operator signs in with their password and the code of their second factor (TOTP, set up
+with ``rnmail operator totp NAME``), then sets the components' position with a comment per
+language and the groups to tell, plans or cancels maintenance, follows the sending of an
+announcement and reads the audit log. Every act calls the core function the command line
+calls (``notices.change_status``, ``maintenance.schedule_maintenance`` …) in a worker
+thread, inside ``audit.acting_from(client address)``.
+
+Security, as a government site needs it:
+- served only on ``[web].admin_bind`` (a listener of its own; the public site has no
+  ``/admin``);
+- server-side sessions (``rnmail.sessions``) in an ``HttpOnly``, ``SameSite=Strict``
+  cookie, ``Secure`` unless ``[web].secure_cookies = false`` (plain-HTTP tests), limited
+  to ``/admin``; a new session at each sign-in;
+- a CSRF token on every form (the session's; before sign-in, a token also set in a
+  cookie), and a foreign ``Origin`` refused;
+- failed sign-ins limited per operator name and per client address (``operators``);
+- every page autoescaped (Jinja2), ``Content-Security-Policy`` without any script, and
+  ``Cache-Control: no-store``;
+- a database error is a 503 page, never a traceback; the public site does not depend on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy.exc import SQLAlchemyError
+
+from rnmail import audit, operators, sessions
+from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, Config
+from rnmail.db import Database
+from rnmail.errors import RnmailError
+from rnmail.statuspage import format_time
+
+log = logging.getLogger("rnmail.web.admin")
+
+T = TypeVar("T")
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "admin"
+SESSION_COOKIE = "rnmail_admin"
+LOGIN_COOKIE = "rnmail_login"
+LOGIN_MINUTES = 15  # how long a sign-in form may stay open
+POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+          "form-action 'self'; frame-ancestors 'none'")
+HEADERS = {
+    "Content-Security-Policy": POLICY,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Server": "rnmail",
+}
+DONE = {  # what the dashboard says after a redirect (?done=...)
+    "status": "The status is set and the public page published.",
+    "maintenance": "The maintenance is scheduled.",
+    "cancelled": "The maintenance is cancelled.",
+}
+Sender = Callable[[], None]
+
+
+class Refused(Exception):
+    """A request the admin turns down with a page saying why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["brussels"] = lambda value: format_time(value, "fr") if value else ""
+    env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
+                                                          sort_keys=True)
+    return env
+
+
+class BackgroundSender:
+    """Sends what the admin queued, in a worker thread, one run at a time; asked again
+    during a run, it runs once more after it. (With ``in_daemon``, the daemon's sender is
+    woken instead.) The outbox's leases make it safe beside a running daemon."""
+
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db, self.config = db, config
+        self.task: asyncio.Task[None] | None = None
+        self.again = False
+
+    def __call__(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.again = True
+            return
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def run(self) -> None:
+        from rnmail.dispatch.send import send_outbox
+
+        while True:
+            self.again = False
+            try:
+                report = await asyncio.to_thread(send_outbox, self.db, self.config)
+                log.info("admin: %d sent, %d deferred, %d failed", report.sent,
+                         report.retried, report.failed)
+            except (RnmailError, SQLAlchemyError, OSError) as exc:
+                log.warning("admin: sending stopped: %s (the outbox keeps the rest)", exc)
+            if not self.again:
+                return
+
+    async def close(self) -> None:
+        if self.task is not None:
+            await asyncio.shield(self.task)
+
+
+class AdminSite:
+    """The handlers of ``/admin``: see the module's docstring."""
+
+    def __init__(self, config: Config, db: Database, send: Sender | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.sender = BackgroundSender(db, config) if send is None else None
+        self.send: Sender = send or self.sender or (lambda: None)
+
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[self.guard], client_max_size=256 * 1024)
+        app.router.add_get("/", _to_admin)
+        app.router.add_get("/admin", _to_admin)
+        app.router.add_get("/admin/", self.dashboard)
+        app.router.add_get("/admin/admin.css", self.stylesheet)
+        app.router.add_get("/admin/login", self.login_form)
+        app.router.add_post("/admin/login", self.login)
+        app.router.add_post("/admin/logout", self.logout)
+        app.router.add_post("/admin/status", self.set_status)
+        app.router.add_post("/admin/maintenance", self.schedule)
+        app.router.add_post(r"/admin/maintenance/{id:\d+}/cancel", self.cancel)
+        app.router.add_get(r"/admin/announcements/{id:\d+}", self.announcement)
+        app.router.add_get("/admin/audit", self.audit_log)
+        app.on_response_prepare.append(_headers)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _cleanup(self, _app: web.Application) -> None:
+        if self.sender is not None:
+            await self.sender.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    @web.middleware
+    async def guard(self, request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        """Foreign origins refused; refusals and database failures as pages."""
+        try:
+            if request.method == "POST":
+                _check_origin(request)
+            return await handler(request)
+        except Refused as exc:
+            return self.page("problem.html.j2", {"message": str(exc), "signed": None},
+                             status=exc.status)
+        except SQLAlchemyError as exc:
+            log.warning("admin: database unavailable: %s", str(exc).splitlines()[0])
+            return self.page("problem.html.j2", {
+                "message": "The database cannot be reached: nothing was changed. The public "
+                           "status page keeps showing the last published status. Try again "
+                           "in a moment.", "signed": None}, status=503)
+
+    def page(self, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
+        html = environment().get_template(name).render(context)
+        return web.Response(text=html, content_type="text/html", charset="utf-8",
+                            status=status)
+
+    async def call(self, request: web.Request, func: Callable[..., T], *args: Any) -> T:
+        """A core function in a worker thread, its audit events marked with the client."""
+        def run() -> T:
+            with audit.acting_from(client_address(request)):
+                return func(*args)
+
+        return await asyncio.to_thread(run)
+
+    async def signed_in(self, request: web.Request) -> sessions.SignedIn:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        found = await self.call(request, sessions.find_session, self.db, self.config.web,
+                                token) if token else None
+        if found is None:
+            raise web.HTTPSeeOther("/admin/login")
+        return found
+
+    async def form(self, request: web.Request, signed: sessions.SignedIn) -> FormData:
+        data = FormData(await request.post())
+        if not hmac.compare_digest(data.text("csrf"), signed.csrf_token):
+            raise Refused(403, "This form is missing its CSRF token or it does not match "
+                               "your session: nothing was changed. Reload the page and try "
+                               "again.")
+        return data
+
+    def cookie(self, response: web.StreamResponse, name: str, value: str, path: str,
+               max_age: int | None) -> None:
+        response.set_cookie(name, value, path=path, max_age=max_age, httponly=True,
+                            secure=self.config.web.secure_cookies, samesite="Strict")
+
+    # ------------------------------------------------------------------ signing in
+
+    async def login_form(self, request: web.Request, message: str | None = None,
+                         name: str = "", status: int = 200) -> web.StreamResponse:
+        token = secrets.token_urlsafe(32)
+        response = self.page("login.html.j2", {"csrf": token, "message": message,
+                                               "name": name, "signed": None}, status=status)
+        self.cookie(response, LOGIN_COOKIE, token, "/admin/login", LOGIN_MINUTES * 60)
+        return response
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        data = FormData(await request.post())
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not hmac.compare_digest(data.text("csrf"), expected):
+            raise Refused(403, "The sign-in form is missing its CSRF token or has expired: "
+                               "open the sign-in page again.")
+        name = data.text("operator").strip()
+        try:
+            await self.call(request, operators.authenticate, self.db, self.config.operators,
+                            name, data.text("password"), data.text("code").strip(),
+                            self.config.web.max_failures_per_address)
+        except operators.AuthenticationFailed as exc:
+            return await self.login_form(request, str(exc), name, status=401)
+        token, _signed = await self.call(request, sessions.open_session, self.db,
+                                         self.config.web, name)
+        response = see_other("/admin/")
+        self.cookie(response, SESSION_COOKIE, token, "/admin", None)
+        response.del_cookie(LOGIN_COOKIE, path="/admin/login")
+        log.info("admin: %s signed in from %s", name, client_address(request))
+        return response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        signed = await self.signed_in(request)
+        await self.form(request, signed)
+        await self.call(request, sessions.close_session, self.db,
+                        request.cookies.get(SESSION_COOKIE, ""))
+        response = see_other("/admin/login")
+        response.del_cookie(SESSION_COOKIE, path="/admin")
+        return response
+
+    # ------------------------------------------------------------------ pages
+
+    async def dashboard(self, request: web.Request, signed: sessions.SignedIn | None = None,
+                        values: FormData | None = None, error: str | None = None,
+                        status: int = 200) -> web.StreamResponse:
+        signed = signed or await self.signed_in(request)
+        overview = await self.call(request, dashboard_data, self.db, self.config)
+        done = DONE.get(request.query.get("done", ""))
+        return self.page("dashboard.html.j2", {
+            **overview, "signed": signed, "done": done, "error": error,
+            "values": values or FormData({}), "states": STATUS_STATES,
+            "languages": STATUS_LANGUAGES}, status=status)
+
+    async def set_status(self, request: web.Request) -> web.StreamResponse:
+        from rnmail.notices import change_status
+        from rnmail.status import comment_texts
+
+        signed = await self.signed_in(request)
+        data = await self.form(request, signed)
+        state = data.text("state")
+        try:
+            if state not in STATUS_STATES:
+                raise RnmailError("choose a position: operational, degraded or down")
+            components = [self.config.status.component(c).name for c in data.all("component")]
+            comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
+                                           for lang in STATUS_LANGUAGES})
+            groups = data.all("group")
+            if not data.text("confirm"):
+                summary = await self.call(request, preview_recipients, self.db, groups)
+                return self.page("confirm.html.j2", {
+                    "signed": signed, "kind": "status", "action": "/admin/status",
+                    "state": state, "components": self.labels(components),
+                    "comment": comment, "groups": groups, "recipients": summary,
+                    "notify_linked": bool(data.text("notify_linked")),
+                    "fields": data.items()})
+            result = await self.call(request, change_status, self.db, self.config,
+                                     signed.operator, state, components, comment, groups,
+                                     bool(data.text("notify_linked")))
+        except RnmailError as exc:
+            return await self.dashboard(request, signed, data, str(exc), status=400)
+        if result.announcement_id is not None or result.linked_notified:
+            self.send()
+        if result.announcement_id is not None:
+            raise web.HTTPSeeOther(f"/admin/announcements/{result.announcement_id}")
+        raise web.HTTPSeeOther("/admin/?done=status")
+
+    async def schedule(self, request: web.Request) -> web.StreamResponse:
+        from rnmail.maintenance import parse_duration, parse_local_time, schedule_maintenance
+        from rnmail.status import comment_texts
+
+        signed = await self.signed_in(request)
+        data = await self.form(request, signed)
+        try:
+            start = parse_local_time(data.text("start").replace("T", " "))
+            duration = parse_duration(data.text("duration"))
+            remind: timedelta | None = (parse_duration(data.text("remind"))
+                                        if data.text("remind").strip() else None)
+            components = [self.config.status.component(c).name for c in data.all("component")]
+            comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
+                                           for lang in STATUS_LANGUAGES})
+            groups = data.all("group")
+            if not data.text("confirm"):
+                summary = await self.call(request, preview_recipients, self.db, groups)
+                return self.page("confirm.html.j2", {
+                    "signed": signed, "kind": "maintenance", "action": "/admin/maintenance",
+                    "state": "maintenance", "components": self.labels(components),
+                    "comment": comment, "groups": groups, "recipients": summary,
+                    "starts_at": start, "ends_at": start + duration,
+                    "notify_linked": False, "fields": data.items()})
+            result = await self.call(request, schedule_maintenance, self.db, self.config,
+                                     signed.operator, start, duration, components, groups,
+                                     remind, comment)
+        except RnmailError as exc:
+            return await self.dashboard(request, signed, data, str(exc), status=400)
+        if result.announcement_id is not None:
+            self.send()
+            raise web.HTTPSeeOther(f"/admin/announcements/{result.announcement_id}")
+        raise web.HTTPSeeOther("/admin/?done=maintenance")
+
+    async def cancel(self, request: web.Request) -> web.StreamResponse:
+        from rnmail.maintenance import cancel_maintenance
+
+        signed = await self.signed_in(request)
+        await self.form(request, signed)
+        try:
+            announcement = await self.call(request, cancel_maintenance, self.db, self.config,
+                                           signed.operator, int(request.match_info["id"]))
+        except RnmailError as exc:
+            return await self.dashboard(request, signed, None, str(exc), status=400)
+        if announcement is not None:
+            self.send()
+            raise web.HTTPSeeOther(f"/admin/announcements/{announcement.id}")
+        raise web.HTTPSeeOther("/admin/?done=cancelled")
+
+    async def announcement(self, request: web.Request) -> web.StreamResponse:
+        from rnmail.dispatch.announce import announcement_status
+
+        signed = await self.signed_in(request)
+        try:
+            found = await self.call(request, _read, self.db, partial(
+                announcement_status, announcement_id=int(request.match_info["id"])))
+        except RnmailError as exc:
+            raise Refused(404, str(exc)) from None
+        counts = found["counts"]
+        total = sum(counts.values())
+        return self.page("announcement.html.j2", {
+            "signed": signed, "item": found, "counts": counts, "total": total,
+            "done": total - counts["queued"] - counts["sending"]})
+
+    async def audit_log(self, request: web.Request) -> web.StreamResponse:
+        signed = await self.signed_in(request)
+        action = request.query.get("action", "").strip()[:32] or None
+        actor = request.query.get("actor", "").strip()[:64] or None
+        events = await self.call(request, _read, self.db, partial(
+            audit.list_events, limit=200, action=action, actor=actor))
+        return self.page("audit.html.j2", {"signed": signed, "events": events,
+                                           "action": action or "", "actor": actor or ""})
+
+    async def stylesheet(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(body=(TEMPLATES / "admin.css").read_bytes(),
+                            content_type="text/css", charset="utf-8",
+                            headers={"Cache-Control": "max-age=300"})
+
+    def labels(self, components: list[str]) -> list[str]:
+        chosen = components or [c.name for c in self.config.status.components]
+        return [self.config.status.component(name).label("fr") for name in chosen]
+
+
+class FormData:
+    """A submitted form's fields as text (missing: empty), in the order sent."""
+
+    def __init__(self, fields: Any) -> None:
+        self.fields: list[tuple[str, str]] = [
+            (str(k), v) for k, v in fields.items() if isinstance(v, str)]
+
+    def text(self, name: str) -> str:
+        return next((v for k, v in self.fields if k == name), "")
+
+    def all(self, name: str) -> list[str]:
+        return list(dict.fromkeys(v for k, v in self.fields if k == name and v))
+
+    def items(self) -> list[tuple[str, str]]:
+        """The fields to carry to the confirmation, without its own token and flag."""
+        return [(k, v) for k, v in self.fields if k not in ("confirm",)]
+
+
+def _read(db: Database, query: Callable[..., T]) -> T:
+    with db.transaction() as session:
+        return query(session)
+
+
+def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
+    """What the dashboard shows, read in one transaction."""
+    from rnmail.dispatch.announce import announcement_status, list_announcements
+    from rnmail.groups import list_groups
+    from rnmail.maintenance import list_maintenance
+    from rnmail.status import current_status
+
+    with db.transaction() as session:
+        view = current_status(session, config.status)
+        announcements = [announcement_status(session, a.id)
+                         for a in list_announcements(session, limit=10)]
+        return {"view": view, "groups": list_groups(session),
+                "maintenance": list_maintenance(session),
+                "announcements": announcements, "components": config.status.components}
+
+
+def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
+    """How many addresses the groups hold together (each once) and in which language."""
+    from rnmail.groups import recipients, suppressed_addresses
+
+    with db.transaction() as session:
+        people = recipients(session, groups) if groups else []
+        suppressed = suppressed_addresses(session, [p.email for p in people])
+    languages = Counter(p.language for p in people if p.email.lower() not in suppressed)
+    return {"total": sum(languages.values()), "languages": dict(sorted(languages.items())),
+            "suppressed": len(suppressed)}
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 after a form (the browser then GETs the location)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def client_address(request: web.Request) -> str:
+    return (request.remote or "unknown")[:64]
+
+
+def _check_origin(request: web.Request) -> None:
+    """A form posted from another site is refused (SameSite cookies and the CSRF token
+    already stop it; this says so clearly)."""
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        raise Refused(403, "This form was sent from another site: refused.")
+
+
+async def _to_admin(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/admin/")
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in HEADERS.items():
+        if name == "Cache-Control" and name in response.headers:
+            continue
+        response.headers[name] = value

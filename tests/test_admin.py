@@ -1,0 +1,652 @@
+"""The status administration (/admin), from a real server: ``rnmail.web.start`` with
+``[web].admin_bind`` on a free loopback port, a real database (SQLite and PostgreSQL), a
+real SMTP server (aiosmtpd) receiving what the admin sends, read over HTTP (http.client,
+cookies kept by hand) and, for what a person does, in a real headless Chromium.
+"""
+
+from __future__ import annotations
+
+import email
+import http.client
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import default as POLICY
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pyotp
+import pytest
+from aiohttp import web as aioweb
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from cli.main import main
+from rnmail import operators
+from rnmail.admin import AdminSite
+from rnmail.config import load_config
+from rnmail.db import Database
+from rnmail.errors import ConfigError
+from rnmail.models import AdminSession, AuditEvent, ComponentState, utcnow
+from tests.browser import Browser, chromium_or_fail
+from tests.factories import write_config
+from tests.servers import SmtpServer, free_port
+from tests.test_statuspage import SEEN, VERBATIM
+from tests.test_web import Server, csp_messages, request
+
+PASSWORD = "correct horse battery staple"
+SCRIPT = "<script>window.pwned = 1</script> & <b>gras</b>"
+COMMENTS = {"nl": "Verwachte duur: twee uur", "fr": "Durée prévue : deux heures",
+            "de": "Voraussichtliche Dauer: zwei Stunden"}
+
+
+@dataclass
+class Admin:
+    """An installation with operator alice (password + TOTP), served on two ports."""
+
+    root: Path
+    db: Database
+    smtp: SmtpServer
+    server: Server
+    secret: str
+    cookies: dict[str, str] = field(default_factory=dict)
+    used: int = -1  # the last TOTP step used (each code is accepted once)
+
+    @property
+    def admin_port(self) -> int:
+        url = self.server.listening.admin_url
+        assert url is not None
+        return int(url.rstrip("/").removesuffix("/admin").rpartition(":")[2])
+
+    def code(self) -> str:
+        """An unused valid code: the current 30 s step or, when that one is used, the next
+        (one step of drift is allowed); beyond that, wait for the clock."""
+        totp = pyotp.TOTP(self.secret)
+        while True:
+            current = int(time.time() // 30)
+            step = max(current, self.used + 1)
+            if step <= current + 1:
+                self.used = step
+                return str(totp.at(step * 30))
+            time.sleep(30 - time.time() % 30 + 0.1)
+
+    def http(self, method: str, path: str, fields: list[tuple[str, str]] | None = None,
+             **headers: str) -> Reply:
+        connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=30)
+        sent = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+                **{k.replace("_", "-"): v for k, v in headers.items()}}
+        body = None
+        if fields is not None:
+            body = urlencode(fields)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            reply = Reply(response.status, response.headers, response.read().decode())
+        finally:
+            connection.close()
+        for line in reply.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(line).items():
+                if morsel["max-age"] == "0" or (morsel["expires"] and not morsel.value):
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return reply
+
+    def get(self, path: str) -> Reply:
+        return self.http("GET", path)
+
+    def post(self, path: str, fields: list[tuple[str, str]], **headers: str) -> Reply:
+        return self.http("POST", path, fields, **headers)
+
+    def login(self, password: str = PASSWORD, code: str | None = None,
+              name: str = "alice") -> Reply:
+        form = self.get("/admin/login")
+        return self.post("/admin/login", [
+            ("csrf", form.csrf()), ("operator", name), ("password", password),
+            ("code", self.code() if code is None else code)])
+
+    def signed_in(self) -> str:
+        """Sign in; returns the session's CSRF token (from the dashboard)."""
+        reply = self.login()
+        assert reply.status == 303 and reply.header("Location") == "/admin/", reply.body
+        dashboard = self.get("/admin/")
+        assert dashboard.status == 200, dashboard.body
+        return dashboard.csrf()
+
+    def mails(self) -> list[EmailMessage]:
+        return [email.message_from_bytes(m.content, policy=POLICY) for m in self.smtp.messages]
+
+    def audit(self, action: str) -> list[AuditEvent]:
+        with self.db.transaction() as session:
+            return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                        .order_by(AuditEvent.id)))
+
+    def states(self) -> dict[str, str]:
+        with self.db.transaction() as session:
+            return {row.name: row.state for row in session.scalars(select(ComponentState))}
+
+    def public(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(
+            request(self.server.port, "/status.json").body.decode())
+        return data
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: str
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name) or ""
+
+    def csrf(self) -> str:
+        match = re.search(r'name="csrf" value="([^"]+)"', self.body)
+        assert match, self.body
+        return match.group(1)
+
+
+def add_members(root: Path, group: str, *members: tuple[str, str]) -> None:
+    for address, language in members:
+        result = CliRunner().invoke(main, [
+            "--config", str(root / "rnmail.toml"), "lists", "add", group, address, "--name",
+            f"Dienst {language}", "--language", language, "--create"])
+        assert result.exit_code == 0, result.output
+
+
+def install(root: Path, db_url: str, smtp: SmtpServer, extra: str = "") -> tuple[Path, str]:
+    """Config, schema, operator alice with her second factor; returns (config, secret)."""
+    path = write_config(root, db_url, smtp=(
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"'), extra=f"""
+[status]
+public_dir = "public"
+public_url = "https://status.rn.example"
+
+[operators]
+max_failures = 5
+lockout_minutes = 10
+
+[web]
+bind = "127.0.0.1:{free_port()}"
+admin_bind = "127.0.0.1:{free_port()}"
+secure_cookies = false
+max_failures_per_address = 8
+status_max_age = 0  # the browser must not show the page it saw before the change
+{extra}""")
+    db = Database(db_url)
+    try:
+        db.upgrade()
+        with db.transaction() as session:
+            operators.add_operator(session, "alice", PASSWORD)
+            uri = operators.enable_totp(session, "alice")
+    finally:
+        db.dispose()
+    secret = re.search(r"secret=([A-Z2-7]+)", uri)
+    assert secret
+    return path, secret.group(1)
+
+
+@pytest.fixture
+def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admin]:
+    path, secret = install(tmp_path, db_url, smtp_server)
+    config = load_config(path)
+    from rnmail.notices import publish
+
+    db = Database(db_url)
+    publish(db, config)
+    server = Server(config)
+    try:
+        yield Admin(tmp_path, db, smtp_server, server, secret)
+    finally:
+        server.stop()
+        db.dispose()
+
+
+def wait_for_mail(admin: Admin, count: int, timeout: float = 20) -> list[EmailMessage]:
+    deadline = time.monotonic() + timeout
+    while len(admin.smtp.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    mails = admin.mails()
+    assert len(mails) == count, [m["To"] for m in mails]
+    return mails
+
+
+def status_fields(csrf: str, state: str, groups: tuple[str, ...] = (),
+                  comments: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    fields = [("csrf", csrf), ("state", state)]
+    fields += [(f"comment_{lang}", text) for lang, text in (comments or {}).items()]
+    fields += [("group", g) for g in groups]
+    return fields
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Admin) -> None:
+    add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
+                ("population@sud.example", "fr"), ("einwohner@ost.example", "de"))
+    add_members(admin.root, "police-zones", ("pz@police.example", "nl"),
+                ("bevolking@zuid.example", "nl"))  # in both groups: mailed once
+    csrf = admin.signed_in()
+    dashboard = admin.get("/admin/").body
+    assert "Signed in as alice" in dashboard
+    assert re.search(r"municipalities — <span class=\"count\">3</span> recipients", dashboard)
+    assert re.search(r"police-zones — <span class=\"count\">2</span> recipients", dashboard)
+    fields = status_fields(csrf, "down", ("municipalities", "police-zones"), COMMENTS)
+
+    preview = admin.post("/admin/status", fields)  # the counts before anything is sent
+    assert preview.status == 200
+    assert re.search(r"<strong>4</strong> recipients in municipalities, police-zones "
+                     r"\(de 1, fr 1, nl 2\)", preview.body)
+    assert "Confirm and send to 4" in preview.body
+    assert admin.states() == {} and admin.smtp.messages == []  # nothing done yet
+
+    done = admin.post("/admin/status", [*fields, ("confirm", "1")])
+    assert done.status == 303
+    location = done.header("Location")
+    assert re.fullmatch(r"/admin/announcements/\d+", location)
+    mails = wait_for_mail(admin, 4)  # sent by the admin itself, at once
+    assert sorted(m["To"] for m in mails) == [
+        "Dienst de <einwohner@ost.example>", "Dienst fr <population@sud.example>",
+        "Dienst nl <bevolking@zuid.example>", "Dienst nl <pz@police.example>"]
+    for mail in mails:
+        language = {"ost": "de", "sud": "fr"}.get(mail["To"].split("@")[1].split(".")[0], "nl")
+        text = str(mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        assert VERBATIM["down"][language] in text
+        assert COMMENTS[language] in text
+
+    assert set(admin.states().values()) == {"down"}
+    page = admin.public()
+    assert page["overall"] == "down"
+    assert page["components"][0]["comments"] == COMMENTS
+
+    progress = admin.get(location)
+    assert progress.status == 200
+    assert "4 of 4 delivered or ended" in progress.body and "finished" in progress.body
+    assert 'http-equiv="refresh"' not in progress.body  # finished: no more refreshing
+    assert re.search(r'data-state="sent">4<', progress.body)
+
+    [event] = admin.audit("status-set")
+    assert event.actor == "alice" and event.client == "127.0.0.1"
+    assert event.recipients == 4 and event.detail["comment"] == COMMENTS
+    [login] = admin.audit("login")
+    assert login.actor == "alice" and login.client == "127.0.0.1"
+    log = admin.get("/admin/audit?action=status-set").body
+    assert "status-set" in log and "127.0.0.1" in log and "login-failed" not in log
+
+
+def test_session_cookie_is_httponly_strict_and_limited_to_the_admin(admin: Admin) -> None:
+    reply = admin.login()
+    cookie = SimpleCookie(reply.header("Set-Cookie"))["rnmail_admin"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/admin" and not cookie["secure"]  # secure_cookies = false here
+    assert len(cookie.value) >= 40
+    with admin.db.transaction() as session:  # only a hash of the token is stored
+        [row] = session.scalars(select(AdminSession))
+        assert row.token_hash != cookie.value and len(row.token_hash) == 64
+    page = admin.get("/admin/")
+    assert page.header("Cache-Control") == "no-store"
+    assert "script-src" not in page.header("Content-Security-Policy")
+    assert "default-src 'none'" in page.header("Content-Security-Policy")
+    assert page.header("X-Frame-Options") == "DENY"
+
+
+def test_the_secure_flag_is_set_unless_configured_off(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db"))
+    assert config.web.secure_cookies and config.web.admin_bind == ""
+    response = aioweb.Response()
+    AdminSite(config, Database(config.database.url)).cookie(response, "rnmail_admin", "t",
+                                                            "/admin", None)
+    cookie = response.cookies["rnmail_admin"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
+
+
+def test_a_wrong_code_is_refused_and_logged(admin: Admin) -> None:
+    good = pyotp.TOTP(admin.secret).now()
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    for code in (wrong, "", "12345", "abcdef"):
+        reply = admin.login(code=code)
+        assert reply.status == 401 and "rnmail_admin" not in admin.cookies
+        assert "wrong operator name, password or code" in reply.body
+    assert admin.get("/admin/").header("Location") == "/admin/login"
+    reasons = [e.detail["reason"] for e in admin.audit("login-failed")]
+    assert reasons == ["code"] * 4
+    assert all(e.client == "127.0.0.1" for e in admin.audit("login-failed"))
+
+
+def test_a_code_is_accepted_once(admin: Admin) -> None:
+    code = admin.code()
+    assert admin.login(code=code).status == 303
+    admin.cookies.clear()
+    reply = admin.login(code=code)  # replayed, from another browser
+    assert reply.status == 401 and "rnmail_admin" not in admin.cookies
+
+
+def test_an_operator_without_a_second_factor_cannot_sign_in(admin: Admin) -> None:
+    with admin.db.transaction() as session:
+        operators.add_operator(session, "bob", PASSWORD)
+    reply = admin.login(name="bob", code="123456")
+    assert reply.status == 401
+    assert [e.detail["reason"] for e in admin.audit("login-failed")] == ["no second factor"]
+
+
+def test_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
+    for _ in range(5):
+        assert admin.login(password="wrong password!", code="000000").status == 401
+    reply = admin.login()  # the right password and code: still refused
+    assert reply.status == 401 and "rnmail_admin" not in admin.cookies
+    assert "too many failed sign-ins for &#39;alice&#39;" in reply.body
+    assert len(admin.audit("login-locked")) == 1 and admin.audit("login") == []
+
+
+def test_failed_sign_ins_are_limited_per_address(admin: Admin) -> None:
+    for n in range(8):  # different names: no single name is locked
+        assert admin.login(name=f"guess{n}", password="wrong password!",
+                           code="000000").status == 401
+    reply = admin.login()
+    assert reply.status == 401 and "too many failed sign-ins from 127.0.0.1" in reply.body
+    assert admin.audit("login") == []
+
+
+def test_forms_without_their_csrf_token_are_refused(admin: Admin) -> None:
+    csrf = admin.signed_in()
+    fields = status_fields(csrf, "down", comments=COMMENTS)
+    missing = [f for f in fields if f[0] != "csrf"]
+    for sent in (missing, [("csrf", "not-the-token"), *missing]):
+        reply = admin.post("/admin/status", [*sent, ("confirm", "1")])
+        assert reply.status == 403 and "CSRF" in reply.body
+    assert admin.post("/admin/maintenance/1/cancel", []).status == 403
+    assert admin.post("/admin/logout", []).status == 403
+    assert admin.states() == {} and admin.audit("status-set") == []
+    # A form posted from another site is refused even with the token.
+    foreign = admin.post("/admin/status", [*fields, ("confirm", "1")],
+                         Origin="http://attacker.example")
+    assert foreign.status == 403 and admin.states() == {}
+    # The sign-in form has its own token, bound to a cookie.
+    admin.cookies.clear()
+    form = admin.get("/admin/login")
+    admin.cookies.pop("rnmail_login")
+    reply = admin.post("/admin/login", [("csrf", form.csrf()), ("operator", "alice"),
+                                        ("password", PASSWORD), ("code", admin.code())])
+    assert reply.status == 403 and len(admin.audit("login")) == 1  # the first one only
+
+
+def test_sessions_end_when_idle_too_long_or_too_old_and_on_sign_out(admin: Admin) -> None:
+    admin.signed_in()
+    with admin.db.transaction() as session:
+        session.execute(update(AdminSession).values(
+            last_seen_at=utcnow() - timedelta(minutes=31)))
+    reply = admin.get("/admin/")
+    assert reply.status == 303 and reply.header("Location") == "/admin/login"
+    with admin.db.transaction() as session:
+        assert session.scalars(select(AdminSession)).all() == []
+
+    admin.cookies.clear()
+    admin.signed_in()
+    with admin.db.transaction() as session:
+        session.execute(update(AdminSession).values(expires_at=utcnow()))
+    assert admin.get("/admin/").status == 303
+
+    admin.cookies.clear()
+    csrf = admin.signed_in()
+    token = admin.cookies["rnmail_admin"]
+    assert admin.post("/admin/logout", [("csrf", csrf)]).status == 303
+    admin.cookies["rnmail_admin"] = token  # the old cookie, kept by an attacker
+    assert admin.get("/admin/").status == 303
+    assert [e.actor for e in admin.audit("logout")] == ["alice"]
+
+
+def test_a_comment_with_markup_is_shown_as_text_everywhere(admin: Admin) -> None:
+    add_members(admin.root, "ops", ("ops@ops.example", "fr"))
+    csrf = admin.signed_in()
+    fields = status_fields(csrf, "degraded", ("ops",), {"nl": SCRIPT, "fr": SCRIPT,
+                                                        "de": SCRIPT})
+    assert admin.post("/admin/status", [*fields, ("confirm", "1")]).status == 303
+    [mail] = wait_for_mail(admin, 1)
+    escaped = "&lt;script&gt;window.pwned = 1&lt;/script&gt; &amp; &lt;b&gt;gras&lt;/b&gt;"
+    dashboard = admin.get("/admin/").body
+    assert escaped in dashboard and SCRIPT not in dashboard
+    log = admin.get("/admin/audit").body
+    assert "&lt;script&gt;" in log and "<script>" not in log
+    index = request(admin.server.port, "/").body.decode()
+    assert escaped in index and "<script>" not in index
+    feed = request(admin.server.port, "/feed.atom").body.decode()
+    assert "<script>" not in feed and "&lt;script&gt;" in feed
+    html = str(mail.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    assert escaped in html and "<script>" not in html
+    text = str(mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert SCRIPT in text  # plain text: shown as written
+
+
+def test_bad_input_is_refused_with_a_message_and_changes_nothing(admin: Admin) -> None:
+    csrf = admin.signed_in()
+    cases = [
+        (status_fields(csrf, "exploded"), "choose a position"),
+        (status_fields(csrf, "down", comments={"fr": "x" * 501}), "at most 500"),
+        (status_fields(csrf, "down", ("nobody-group",)), "no group &#39;nobody-group&#39;"),
+        ([*status_fields(csrf, "down"), ("component", "toaster")], "toaster"),
+    ]
+    for fields, message in cases:
+        for confirm in ([], [("confirm", "1")]):
+            reply = admin.post("/admin/status", [*fields, *confirm])
+            assert reply.status == 400 and message in reply.body, reply.body
+    # The form comes back as it was filled in.
+    reply = admin.post("/admin/status", status_fields(csrf, "down", comments={"fr": "x" * 501}))
+    assert 'value="down" id="state-down" required checked' in reply.body
+    assert "x" * 501 in reply.body
+    past = admin.post("/admin/maintenance", [("csrf", csrf), ("start", "2020-01-01T10:00"),
+                                             ("duration", "2h"), ("confirm", "1")])
+    assert past.status == 400 and "has passed" in past.body
+    bad = admin.post("/admin/maintenance", [("csrf", csrf), ("start", "tomorrow"),
+                                            ("duration", "2h")])
+    assert bad.status == 400 and "YYYY-MM-DD" in bad.body
+    assert admin.get("/admin/announcements/999").status == 404
+    assert admin.states() == {} and admin.audit("status-set") == []
+    assert admin.audit("maintenance-schedule") == []
+
+
+def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
+    add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
+                ("population@sud.example", "fr"))
+    csrf = admin.signed_in()
+    fields = [("csrf", csrf), ("start", "2031-03-05T18:00"), ("duration", "3h"),
+              ("remind", "24h"), ("group", "municipalities"), ("comment_fr", "Mise à jour"),
+              ("comment_nl", "Update")]
+    preview = admin.post("/admin/maintenance", fields)
+    assert preview.status == 200
+    assert "05/03/2031 18:00" in preview.body and "05/03/2031 21:00" in preview.body
+    assert "<strong>2</strong> recipients" in preview.body
+    reply = admin.post("/admin/maintenance", [*fields, ("confirm", "1")])
+    assert reply.status == 303 and reply.header("Location").startswith("/admin/announcements/")
+    mails = wait_for_mail(admin, 2)
+    assert {m["To"].addresses[0].addr_spec for m in mails} == {  # type: ignore[attr-defined]
+        "bevolking@zuid.example", "population@sud.example"}
+    [event] = admin.audit("maintenance-schedule")
+    assert event.client == "127.0.0.1" and event.detail["reminder"] == 86400
+    maintenance_id = event.detail["maintenance"]
+    assert f"cancel-{maintenance_id}" in admin.get("/admin/").body
+
+    reply = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
+    assert reply.status == 303
+    wait_for_mail(admin, 4)
+    assert [e.client for e in admin.audit("maintenance-cancel")] == ["127.0.0.1"]
+    assert f"cancel-{maintenance_id}" not in admin.get("/admin/").body
+    again = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
+    assert again.status == 400 and "already cancelled" in again.body
+
+
+def test_the_admin_is_only_on_its_own_address(admin: Admin) -> None:
+    assert request(admin.server.port, "/admin/").status == 404
+    assert request(admin.server.port, "/admin/login").status == 404
+    assert admin.get("/index.html").status == 404
+    assert admin.get("/status.json").status == 404
+    assert admin.get("/").header("Location") == "/admin/"
+
+
+def test_a_database_down_is_a_page_not_a_traceback(tmp_path: Path,
+                                                   smtp_server: SmtpServer) -> None:
+    path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server)
+    text = path.read_text().replace(f"sqlite:///{tmp_path}/rnmail.db",
+                                    f"postgresql://rnmail@127.0.0.1:{free_port()}/rnmail")
+    path.write_text(text)
+    server = Server(load_config(path))
+    try:
+        url = server.listening.admin_url
+        assert url
+        port = int(url.removesuffix("/admin/").rpartition(":")[2])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/admin/", headers={"Cookie": "rnmail_admin=x" * 1})
+        response = connection.getresponse()
+        body = response.read().decode()
+        assert response.status == 503 and "database cannot be reached" in body
+        assert "Traceback" not in body
+        assert request(server.port, "/").status in (200, 404)  # the public site still up
+    finally:
+        server.stop()
+
+
+def test_admin_bind_is_checked(tmp_path: Path) -> None:
+    path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db",
+                        extra='[web]\nadmin_bind = "8081"\n')
+    with pytest.raises(ConfigError, match=r"\[web\].admin_bind '8081'"):
+        load_config(path)
+    path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db",
+                        extra="[web]\nsession_hours = 0\n")
+    with pytest.raises(ConfigError, match=r"session_hours: at least 1"):
+        load_config(path)
+    path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db")
+    result = CliRunner().invoke(main, ["--config", str(path), "web", "--admin-bind", "x"])
+    assert result.exit_code == 1 and "--admin-bind 'x'" in result.output
+    assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- in Chromium
+
+
+def fill(browser: Browser, values: dict[str, str | bool]) -> None:
+    """Type into the fields (by id) as a person would; tick or untick checkboxes."""
+    for field_id, value in values.items():
+        target = json.dumps(field_id)
+        if isinstance(value, bool):
+            browser.evaluate(f"document.getElementById({target}).checked = {str(value).lower()}")
+        else:
+            browser.evaluate(f"document.getElementById({target}).value = {json.dumps(value)}")
+
+
+def text(browser: Browser, selector: str = "main") -> str:
+    found: str = browser.evaluate(f"document.querySelector({json.dumps(selector)})?.innerText"
+                                  " ?? ''")
+    return found
+
+
+def sign_in(browser: Browser, admin: Admin, base: str, password: str = PASSWORD,
+            code: str | None = None) -> None:
+    browser.navigate(f"{base}login")
+    fill(browser, {"operator-name": "alice", "password": password,
+                   "code": admin.code() if code is None else code})
+    browser.submit("#login")
+
+
+def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
+        admin: Admin, artifacts: Path) -> None:
+    add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
+                ("population@sud.example", "fr"), ("einwohner@ost.example", "de"))
+    base = admin.server.listening.admin_url
+    assert base
+    public = admin.server.url
+    shots = artifacts / "status-page"
+    with chromium_or_fail() as browser:
+        browser.navigate(public)
+        browser.screenshot(shots / "operational.png")
+        assert browser.evaluate(SEEN)["fr"]["banner"] == VERBATIM["operational"]["fr"]
+
+        # A wrong key: refused, still on the sign-in page.
+        good = pyotp.TOTP(admin.secret).now()
+        sign_in(browser, admin, base, code=f"{(int(good) + 1) % 1_000_000:06d}")
+        assert "wrong operator name, password or code" in text(browser, "#problem")
+        assert browser.evaluate("location.pathname") == "/admin/login"
+
+        # A form whose CSRF token was taken out: refused.
+        browser.navigate(f"{base}login")
+        browser.evaluate("document.querySelector('input[name=csrf]').remove()")
+        fill(browser, {"operator-name": "alice", "password": PASSWORD, "code": admin.code()})
+        browser.submit("#login")
+        assert "CSRF" in text(browser, "#problem")
+
+        # Password and key: signed in.
+        sign_in(browser, admin, base)
+        assert browser.evaluate("location.pathname") == "/admin/"
+        assert text(browser, "#operator") == "Signed in as alice"
+        assert browser.evaluate("document.cookie") == ""  # HttpOnly: not readable by scripts
+        assert "municipalities — 3 recipients" in text(browser, "#status-form")
+        assert csp_messages(browser) == []  # the stylesheet allowed, nothing else needed
+        assert browser.evaluate(
+            "getComputedStyle(document.querySelector('header')).backgroundColor"
+        ) == "rgb(31, 58, 95)"
+
+        # Down, with a comment in each language, to the municipalities.
+        fill(browser, {"state-down": True, "status-comment-nl": COMMENTS["nl"],
+                       "status-comment-fr": COMMENTS["fr"], "status-comment-de": COMMENTS["de"],
+                       "status-group-municipalities": True})
+        browser.submit("#status-form")
+        assert "3 recipients in municipalities" in text(browser, "#recipients")
+        browser.screenshot(artifacts / "admin" / "confirm.png")
+        browser.submit("#confirm-form")
+        assert browser.evaluate("location.pathname").startswith("/admin/announcements/")
+        mails = wait_for_mail(admin, 3)
+        assert {m["To"].addresses[0].addr_spec for m in mails} == {  # type: ignore[attr-defined]
+            "bevolking@zuid.example", "population@sud.example", "einwohner@ost.example"}
+
+        # The public page says it, in each language, with the comment.
+        for language in ("nl", "fr", "de"):
+            browser.navigate(f"{public}{language}")
+            sections = browser.evaluate(SEEN)
+            shown = [lang for lang, s in sections.items() if s["shown"]]
+            assert shown == [language]
+            assert sections[language]["banner"] == VERBATIM["down"][language]
+            assert COMMENTS[language] in sections[language]["text"]
+        browser.navigate(public)
+        browser.screenshot(shots / "down.png")
+
+        # Degraded, then the page shows it; then back to operational.
+        browser.navigate(f"{base}")
+        fill(browser, {"state-degraded": True, "status-comment-fr": "Lenteurs"})
+        browser.submit("#status-form")
+        browser.submit("#confirm-form")
+        assert browser.evaluate("location.search") == "?done=status"
+        browser.navigate(public)
+        assert browser.evaluate(SEEN)["nl"]["banner"] == VERBATIM["degraded"]["nl"]
+        browser.screenshot(shots / "degraded.png")
+
+        browser.navigate(f"{base}audit")
+        log = text(browser, "#audit")
+        assert "status-set" in log and "127.0.0.1" in log and "login-failed" in log
+        browser.screenshot(artifacts / "admin" / "audit.png")
+
+        # Sign out: the dashboard is closed again.
+        browser.navigate(base)
+        browser.submit("form.inline")
+        assert browser.evaluate("location.pathname") == "/admin/login"
+        browser.navigate(base)
+        assert browser.evaluate("location.pathname") == "/admin/login"
+    for name in ("operational", "degraded", "down"):
+        assert (shots / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
+    base = admin.server.listening.admin_url
+    assert base
+    with chromium_or_fail() as browser:
+        for _ in range(5):
+            sign_in(browser, admin, base, password="not the password", code="000000")
+            assert "wrong operator name" in text(browser, "#problem")
+        sign_in(browser, admin, base)
+        assert "too many failed sign-ins for 'alice'" in text(browser, "#problem")
+        assert browser.evaluate("location.pathname") == "/admin/login"
