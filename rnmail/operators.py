@@ -126,14 +126,15 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
     window_start = utcnow() - timedelta(minutes=cfg.lockout_minutes)
     client = audit.current_client()
     refusal: str | None = None
+    failed = "passwords" if code is None else "sign-ins"
     with db.transaction() as session:
         if _failures(session, AuditEvent.actor == name[:64], window_start) >= cfg.max_failures:
-            refusal = (f"too many failed sign-ins for {name!r}: locked for "
+            refusal = (f"too many failed {failed} for {name!r}: locked for "
                        f"{cfg.lockout_minutes} minutes (see `rnmail audit --action "
                        "login-failed`)")
         elif address_limit is not None and client is not None and _failures(
                 session, AuditEvent.client == client, window_start) >= address_limit:
-            refusal = (f"too many failed sign-ins from {client}: refused for "
+            refusal = (f"too many failed {failed} from {client}: refused for "
                        f"{cfg.lockout_minutes} minutes")
         if refusal:
             audit.record(session, name[:64], "login-locked", success=False)

@@ -10,6 +10,9 @@ import email
 import http.client
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +41,7 @@ from tests.browser import Browser, chromium_or_fail
 from tests.factories import write_config
 from tests.servers import SmtpServer, free_port
 from tests.test_statuspage import SEEN, VERBATIM
-from tests.test_web import Server, csp_messages, request
+from tests.test_web import ROOT, RUN, Server, csp_messages, request, until
 
 PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>window.pwned = 1</script> & <b>gras</b>"
@@ -53,16 +56,19 @@ class Admin:
     root: Path
     db: Database
     smtp: SmtpServer
-    server: Server
+    public_port: int
+    admin_port: int
     secret: str
     cookies: dict[str, str] = field(default_factory=dict)
     used: int = -1  # the last TOTP step used (each code is accepted once)
 
     @property
-    def admin_port(self) -> int:
-        url = self.server.listening.admin_url
-        assert url is not None
-        return int(url.rstrip("/").removesuffix("/admin").rpartition(":")[2])
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}/admin/"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.public_port}/"
 
     def code(self) -> str:
         """An unused valid code: the current 30 s step or, when that one is used, the next
@@ -134,7 +140,7 @@ class Admin:
 
     def public(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(
-            request(self.server.port, "/status.json").body.decode())
+            request(self.public_port, "/status.json").body.decode())
         return data
 
 
@@ -202,8 +208,10 @@ def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admi
     db = Database(db_url)
     publish(db, config)
     server = Server(config)
+    assert server.listening.admin_url == f"http://{config.web.admin_bind}/admin/"
     try:
-        yield Admin(tmp_path, db, smtp_server, server, secret)
+        yield Admin(tmp_path, db, smtp_server, server.port,
+                    int(config.web.admin_bind.rpartition(":")[2]), secret)
     finally:
         server.stop()
         db.dispose()
@@ -415,9 +423,9 @@ def test_a_comment_with_markup_is_shown_as_text_everywhere(admin: Admin) -> None
     assert escaped in dashboard and SCRIPT not in dashboard
     log = admin.get("/admin/audit").body
     assert "&lt;script&gt;" in log and "<script>" not in log
-    index = request(admin.server.port, "/").body.decode()
+    index = request(admin.public_port, "/").body.decode()
     assert escaped in index and "<script>" not in index
-    feed = request(admin.server.port, "/feed.atom").body.decode()
+    feed = request(admin.public_port, "/feed.atom").body.decode()
     assert "<script>" not in feed and "&lt;script&gt;" in feed
     html = str(mail.get_body(("html",)).get_content())  # type: ignore[union-attr]
     assert escaped in html and "<script>" not in html
@@ -483,8 +491,8 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
 
 
 def test_the_admin_is_only_on_its_own_address(admin: Admin) -> None:
-    assert request(admin.server.port, "/admin/").status == 404
-    assert request(admin.server.port, "/admin/login").status == 404
+    assert request(admin.public_port, "/admin/").status == 404
+    assert request(admin.public_port, "/admin/login").status == 404
     assert admin.get("/index.html").status == 404
     assert admin.get("/status.json").status == 404
     assert admin.get("/").header("Location") == "/admin/"
@@ -510,6 +518,42 @@ def test_a_database_down_is_a_page_not_a_traceback(tmp_path: Path,
         assert request(server.port, "/").status in (200, 404)  # the public site still up
     finally:
         server.stop()
+
+
+def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
+        tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """``rnmail run`` with ``in_daemon``: the admin in the daemon's loop wakes its sender
+    (the send interval is long: only the wake-up can send within the test's wait)."""
+    path, secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server,
+                           extra="in_daemon = true\n[daemon]\npoll_seconds = 300\n"
+                                 "send_seconds = 300\nstop_seconds = 10\n")
+    add_members(tmp_path, "ops", ("ops@ops.example", "fr"))
+    config = load_config(path)
+    db = Database(config.database.url)
+    admin = Admin(tmp_path, db, smtp_server, int(config.web.bind.rpartition(":")[2]),
+                  int(config.web.admin_bind.rpartition(":")[2]), secret)
+    log = tmp_path / "run.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(path), "-v",
+                                 "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        until(lambda: "status administration on" in log.read_text(), timeout=30)
+        csrf = admin.signed_in()
+        reply = admin.post("/admin/status", [*status_fields(csrf, "degraded", ("ops",),
+                                                           {"fr": "Lenteurs"}),
+                                             ("confirm", "1")])
+        assert reply.status == 303
+        [mail] = wait_for_mail(admin, 1)
+        assert mail["To"].addresses[0].addr_spec == "ops@ops.example"  # type: ignore[attr-defined]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        db.dispose()
+    text = log.read_text()
+    assert f"status administration on {admin.base}" in text and "Traceback" not in text
 
 
 def test_admin_bind_is_checked(tmp_path: Path) -> None:
@@ -558,9 +602,7 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         admin: Admin, artifacts: Path) -> None:
     add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
                 ("population@sud.example", "fr"), ("einwohner@ost.example", "de"))
-    base = admin.server.listening.admin_url
-    assert base
-    public = admin.server.url
+    base, public = admin.base, admin.public_url
     shots = artifacts / "status-page"
     with chromium_or_fail() as browser:
         browser.navigate(public)
@@ -641,8 +683,7 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
 
 
 def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
-    base = admin.server.listening.admin_url
-    assert base
+    base = admin.base
     with chromium_or_fail() as browser:
         for _ in range(5):
             sign_in(browser, admin, base, password="not the password", code="000000")
