@@ -633,6 +633,8 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
             "getComputedStyle(document.querySelector('header')).backgroundColor"
         ) == "rgb(31, 58, 95)"
 
+        browser.screenshot(artifacts / "admin" / "dashboard.png")
+
         # Down, with a comment in each language, to the municipalities.
         fill(browser, {"state-down": True, "status-comment-nl": COMMENTS["nl"],
                        "status-comment-fr": COMMENTS["fr"], "status-comment-de": COMMENTS["de"],
