@@ -158,9 +158,9 @@ def _queue_confirmation(session: Session, config: Config, ticket: Ticket,
     last = last_incoming(session, ticket)
     hd = config.helpdesk
     rendered = render(TEMPLATE, user.language, hd.default_language, {
-        "tag": hd.tag, "ticket_id": ticket.id, "helpdesk_name": hd.name, "phone": hd.phone,
-        "opening_hours": hd.opening_hours, "user_name": user.name, "action": action,
-    })
+        "tag": hd.tag, "ticket_id": ticket.id, "helpdesk_name": hd.name, "user_name": user.name,
+        "action": action,
+    }, helpdesk=hd)
     draft = Draft(to=[address], rendered=rendered, kind="reply", ticket_id=ticket.id,
                   in_reply_to=last.message_id if last else None,
                   references=(last.references or "").split() if last else [])

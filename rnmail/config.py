@@ -53,9 +53,17 @@ class HelpdeskConfig:
     aliases: tuple[str, ...] = ()
     phone: str = "02/518 21 31"
     fax: str = "02/210 10 31"
-    opening_hours: str = "8:30–16:30"
+    # Working-day hours: [stats].opens/closes (the one source; see _opening_hours). They are
+    # here too because every mail's contact block and the public pages print them.
+    opens: time = time(8, 30)
+    closes: time = time(16, 30)
     public_dir: Path = Path("var/public")  # static pages: the FAQ (and later the status page)
     public_url: str = ""  # where public_dir is served, e.g. https://www.rn.example/helpdesk
+
+    @property
+    def opening_hours(self) -> str:
+        """The hours as one string, ``8:30–16:30``: what templates long printed."""
+        return f"{clock(self.opens)}–{clock(self.closes)}"
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -279,6 +287,11 @@ class _Required:
 _REQUIRED = _Required()
 
 
+def clock(value: time, separator: str = ":") -> str:
+    """``8:30``, ``16:30`` (``8.30`` with ``separator="."``): no leading zero."""
+    return f"{value.hour}{separator}{value.minute:02d}"
+
+
 class _Table:
     """Typed reads from one TOML table, with errors that name the file and the key."""
 
@@ -400,6 +413,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
     db.check_unknown()
 
     hd = _Table(raw.get("helpdesk", {}), "[helpdesk]", base)
+    stats = _stats(raw.get("stats", {}), base, _opening_hours(hd.text("opening_hours")))
     helpdesk = HelpdeskConfig(
         address=hd.text("address", _REQUIRED).lower(),
         name=hd.text("name", "Help Desk"),
@@ -411,7 +425,8 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         aliases=tuple(a.lower() for a in hd.strings("aliases", ())),
         phone=hd.text("phone", "02/518 21 31"),
         fax=hd.text("fax", "02/210 10 31"),
-        opening_hours=hd.text("opening_hours", "8:30–16:30"),
+        opens=stats.opens,
+        closes=stats.closes,
         public_dir=hd.path("public_dir", "var/public") or base,
         public_url=hd.text("public_url", "").rstrip("/"),
     )
@@ -531,7 +546,7 @@ def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
         dispatch=dispatch,
         operators=operators,
         daemon=daemon,
-        stats=_stats(raw.get("stats", {}), base),
+        stats=stats,
         web=_web(raw.get("web", {}), base),
     )
 
@@ -591,16 +606,48 @@ def parse_bind(address: str, where: str = "[web].bind") -> tuple[str, int]:
     return host, int(port)
 
 
-def _stats(data: Any, base: Path) -> StatsConfig:
+# "8:30–16:30", "08:30-16:30", "8h30 - 16h30", "8.30 tot 16.30 uur": the old free-text key
+_HOURS = re.compile(
+    r"\s*(\d{1,2})(?:[:.h](\d{2}))?\s*(?:h|uur|uhr)?\s*(?:[-–—]|to|à|tot|bis)"
+    r"\s*(\d{1,2})(?:[:.h](\d{2}))?\s*(?:h|uur|uhr)?\s*", re.IGNORECASE)
+
+
+def _opening_hours(value: str | None) -> tuple[time, time] | None:
+    """The old ``[helpdesk].opening_hours`` string, read as (opens, closes); None if absent.
+
+    Kept so that older configuration files still load: the hours are ``[stats].opens`` and
+    ``closes``, and this key only supplies them when ``[stats]`` does not."""
+    if value is None:
+        return None
+    found = _HOURS.fullmatch(value)
+    try:
+        if not found:
+            raise ValueError
+        h1, m1, h2, m2 = found.groups()
+        return time(int(h1), int(m1 or 0)), time(int(h2), int(m2 or 0))
+    except ValueError:
+        raise ConfigError(f"[helpdesk].opening_hours: expected hours such as \"8:30–16:30\", "
+                          f"not {value!r} (better: [stats].opens and closes)") from None
+
+
+def _stats(data: Any, base: Path, legacy: tuple[time, time] | None = None) -> StatsConfig:
+    """``legacy``: the hours of the old ``[helpdesk].opening_hours``, when given."""
     t = _Table(data, "[stats]", base)
 
-    def clock(key: str, default: str) -> time:
+    def hour_of(key: str, default: str) -> time:
         value = t.text(key, default)
         try:
             return time.fromisoformat(value)
         except ValueError:
             raise ConfigError(f"[stats].{key}: expected a time such as 08:30, not {value!r}"
                               ) from None
+
+    if legacy is not None:
+        for key, hour in zip(("opens", "closes"), legacy, strict=True):
+            if key in t.data and hour_of(key, "") != hour:
+                raise ConfigError(
+                    f"[helpdesk].opening_hours disagrees with [stats].{key}: the hours are "
+                    "set once, in [stats]; remove [helpdesk].opening_hours")
 
     def day(value: str) -> date:
         try:
@@ -609,9 +656,10 @@ def _stats(data: Any, base: Path) -> StatsConfig:
             raise ConfigError(f"[stats].closed_days: expected dates such as 2026-12-24, not "
                               f"{value!r}") from None
 
+    opens, closes = legacy or (time(8, 30), time(16, 30))
     stats = StatsConfig(
-        opens=clock("opens", "08:30"),
-        closes=clock("closes", "16:30"),
+        opens=hour_of("opens", opens.isoformat("minutes")),
+        closes=hour_of("closes", closes.isoformat("minutes")),
         holidays=t.text("holidays", "BE"),
         closed_days=tuple(day(v) for v in t.strings("closed_days", ())),
     )

@@ -293,9 +293,8 @@ _HISTORY = [
 def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
     hd = config.helpdesk
     reply = {"tag": hd.tag, "ticket_id": 1234, "subject": "Clé d'accès bloquée",
-             "helpdesk_name": hd.name, "phone": hd.phone}
+             "helpdesk_name": hd.name}
     acknowledgement = {**reply, "requester_name": "Jan Peeters",
-                       "opening_hours": hd.opening_hours, "fax": hd.fax,
                        "faq_url": "https://www.rn.example/helpdesk/faq/fr.html",
                        "disturbance": None}
     notification = {"tag": hd.tag, "ticket": _TICKET, "event": "new",
@@ -322,8 +321,7 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
                            "text": "Rappeler svp.", "taken_at": _WHEN}],
         "staff_error": [{"tag": hd.tag, "ticket_id": 1234,
                          "errors": ["#assign: no staff member nobody@rn.example"]}],
-        "access_unblocked": [{**reply, "opening_hours": hd.opening_hours,
-                              "user_name": "Jan Peeters", "action": action}
+        "access_unblocked": [{**reply, "user_name": "Jan Peeters", "action": action}
                              for action in ("reset", "new-key")],
     }
 
@@ -345,7 +343,7 @@ def check_templates(config: Config) -> list[Check]:
             used = ""
             for context in contexts:
                 used = render(name, language, config.helpdesk.default_language,
-                              context).language
+                              context, helpdesk=config.helpdesk).language
             return used
 
         checks.append(_template_check(name, ticket))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from rnmail.config import LANGUAGES, Config
-from rnmail.dispatch.render import render_page
+from rnmail.dispatch.render import contact_block, render_page
 from rnmail.errors import NotFound, RnmailError
 from rnmail.folding import fold
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
@@ -186,7 +186,7 @@ def publish(session: Session, config: Config) -> list[Path]:
                           "shown_in": None if exact else text.language})
         html = render_page("faq_page", language, {
             "helpdesk_name": config.helpdesk.name, "items": items, "languages": LANGUAGES,
-            "phone": config.helpdesk.phone, "opening_hours": config.helpdesk.opening_hours,
+            "contact": contact_block(config.helpdesk, language).html,
         })
         path = out / f"{language}.html"
         write_public_file(path, html)

@@ -137,8 +137,7 @@ def notify_linked_requesters(session: Session, config: Config, incident_id: int)
             "components": component_labels(config, names, language),
             "started_at": format_time(incident.started_at, language),
             "resolved_at": format_time(incident.resolved_at, language),
-            "contact": config.dispatch.contact, "status_url": config.status.public_url,
-            "opening_hours": config.helpdesk.opening_hours, "language": language,
+            "status_url": config.status.public_url, "language": language,
             **comment_context(last_comment, language),
         }, purpose="incident-solved", author="rnmail")
         count += 1

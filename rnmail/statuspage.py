@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from rnmail.config import STATUS_LANGUAGES, HelpdeskConfig, StatusConfig
-from rnmail.dispatch.render import TEMPLATES
+from rnmail.dispatch.render import TEMPLATES, contact_block
 from rnmail.publicfiles import write_public_file
 from rnmail.status import IncidentView, MaintenanceView, StatusView, UpdateView, localized
 
@@ -88,7 +88,6 @@ WORDS: dict[str, dict[str, str]] = {
         "refresh": "Deze pagina wordt elke minuut vernieuwd.",
         "feed": "Atom-feed",
         "data": "Gegevens (JSON)",
-        "helpdesk": "Helpdesk",
         "colon": ": ",
     },
     "fr": {
@@ -120,7 +119,6 @@ WORDS: dict[str, dict[str, str]] = {
         "refresh": "Cette page se met à jour chaque minute.",
         "feed": "Flux Atom",
         "data": "Données (JSON)",
-        "helpdesk": "Help desk",
         "colon": " : ",
     },
     "de": {
@@ -152,7 +150,6 @@ WORDS: dict[str, dict[str, str]] = {
         "refresh": "Diese Seite wird jede Minute aktualisiert.",
         "feed": "Atom-Feed",
         "data": "Daten (JSON)",
-        "helpdesk": "Helpdesk",
         "colon": ": ",
     },
 }
@@ -343,9 +340,8 @@ class _Page:
             sections=[self.section(language) for language in STATUS_LANGUAGES],
             title=" / ".join(WORDS[language]["title"] for language in STATUS_LANGUAGES),
             public_url=self.cfg.public_url,
-            helpdesk_name=self.helpdesk.name,
-            phone=self.helpdesk.phone,
-            opening_hours=self.helpdesk.opening_hours,
+            contacts={language: contact_block(self.helpdesk, language).html
+                      for language in STATUS_LANGUAGES},
         )
 
     def section(self, language: str) -> _Section:

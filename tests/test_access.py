@@ -38,6 +38,7 @@ from rnmail.models import (
 from tests.factories import write_config
 from tests.servers import SmtpServer
 from tests.test_status import html_of, text_of
+from tests.test_templates import BLOCK, DESK, visible
 
 INCOMING = "<toegang-20261128@zuidhoven.example>"
 SINCE = {"jan@zuidhoven.example": datetime(2026, 11, 20, 8, 0, tzinfo=UTC),
@@ -320,13 +321,16 @@ def test_blocked_lists_oldest_block_first_with_open_tickets(site: Site) -> None:
 def test_the_confirmation_template_renders_in_every_language(lang: str) -> None:
     for action in ("reset", "new-key"):
         rendered = render("access_unblocked", lang, "fr", {
-            "tag": "RN", "ticket_id": 42, "helpdesk_name": "Help desk", "phone": "02/518 21 31",
-            "opening_hours": "8:30–16:30", "user_name": "A <b>&</b> B", "action": action})
+            "tag": "RN", "ticket_id": 42, "helpdesk_name": "Help desk",
+            "user_name": "A <b>&</b> B", "action": action}, helpdesk=DESK)
         assert rendered.language == lang
         assert rendered.subject == f"[RN #42] {SUBJECT[lang]}"
         assert SAYS[(lang, action)] in rendered.text and "A <b>&</b> B" in rendered.text
         assert rendered.html is not None and "A &lt;b&gt;&amp;&lt;/b&gt; B" in rendered.html
-        assert "02/518 21 31" in rendered.text and "8:30–16:30" in rendered.text
+        # the contact block ends it, and the help desk's number is said there only
+        assert rendered.text.endswith("\n-- \n" + "\n".join(BLOCK[lang]) + "\n")
+        assert rendered.text.count("+32 2 000 00 00") == 1
+        assert visible(rendered.html).endswith(" ".join(BLOCK[lang]))
 
 
 # --------------------------------------------------------------------------- groups

@@ -26,9 +26,8 @@ def test_acknowledgement_round_trips(helpdesk, language: str) -> None:  # type: 
     rendered = render("acknowledgement", language, "fr", {
         "tag": "RN", "ticket_id": 42, "subject": "Clé d'accès « bloquée » – urgent " * 4,
         "requester_name": "Zoë O'Brien <zoe>", "helpdesk_name": helpdesk.name,
-        "opening_hours": "8:30–16:30", "phone": "02/518 21 31", "fax": "02/210 10 31",
         "faq_url": "https://www.rn.example/helpdesk/faq/fr.html",
-    })
+    }, helpdesk=helpdesk)
     mail = compose(helpdesk, Draft(to=["zoe@citizen.example"], rendered=rendered, kind="ack",
                                    ticket_id=42, automatic=True, in_reply_to="<a@citizen.example>",
                                    references=["<root@citizen.example>"]))

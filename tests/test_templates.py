@@ -3,22 +3,45 @@
 Status change, planned maintenance, end of an incident (to a requester), document mailing,
 and the disturbance paragraph of the acknowledgement: each is rendered through ``render``
 with exactly the variables its caller passes (StrictUndefined catches any other), and the
-output is checked for what the reader must see, what must be escaped, and what must not leak.
+output is checked for what the reader must see, what must be escaped, and what must not leak;
+each ends with the help desk's contact block (tests/test_contact.py tests it for every mail).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import time
+from functools import partial
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jinja2 import meta
 from markupsafe import escape
 
-from rnmail.dispatch.render import Rendered, environment, render
+from rnmail.config import HelpdeskConfig
+from rnmail.dispatch import render as rendering
+from rnmail.dispatch.render import Rendered, environment
 
 LANGS = ("fr", "nl", "de", "en")
+# The help desk whose contact block ends every mail; its values are nowhere else in a mail.
+DESK = HelpdeskConfig(address="helpdesk@rn.example", name="Help desk RN", tag="RN", secret="s",
+                      default_language="fr", attachments_dir=Path("unused"),
+                      max_attachment_mb=25, phone="+32 2 000 00 00", fax="+32 2 000 00 99",
+                      opens=time(8, 15), closes=time(16, 45))
+render = partial(rendering.render, helpdesk=DESK)
+# The contact block as a reader sees it, in the text after "-- " and at the end of the html.
+BLOCK = {
+    "fr": ["Help desk RN", "Téléphone : +32 2 000 00 00", "Fax : +32 2 000 00 99",
+           "E-mail : helpdesk@rn.example", "Les jours ouvrables de 8:15 à 16:45"],
+    "nl": ["Help desk RN", "Telefoon: +32 2 000 00 00", "Fax: +32 2 000 00 99",
+           "E-mail: helpdesk@rn.example", "Op werkdagen van 8.15 tot 16.45 uur"],
+    "de": ["Help desk RN", "Telefon: +32 2 000 00 00", "Fax: +32 2 000 00 99",
+           "E-Mail: helpdesk@rn.example", "An Werktagen von 8:15 bis 16:45 Uhr"],
+    "en": ["Help desk RN", "Phone: +32 2 000 00 00", "Fax: +32 2 000 00 99",
+           "E-mail: helpdesk@rn.example", "Working days 8:15–16:45"],
+}
 SCRIPT = "<script>alert(1)</script>"
 
 # Verbatim as published on the status page (docs: CONTEXT.md); English is ours.
@@ -107,8 +130,7 @@ VARIABLES = {
                              "maintenance_id"},
     "incident_solved": {"tag", "ticket_id", "subject", "requester_name", "components",
                         "started_at", "resolved_at", "comment", "comment_language",
-                        "helpdesk_name", "phone", "opening_hours", "contact", "status_url",
-                        "language"},
+                        "helpdesk_name", "status_url", "language"},
     "mailings/circular": COMMON | {"subject", "body", "reference", "attachments"},
 }
 
@@ -143,7 +165,6 @@ def solved_context(lang: str, **overrides: Any) -> dict[str, Any]:
         "requester_name": "Zoë Peeters", "components": COMPONENTS[lang],
         "started_at": "28/11/2026 14:05", "resolved_at": "28/11/2026 16:20",
         "comment": COMMENTS[lang], "comment_language": None, "helpdesk_name": HELPDESK[lang],
-        "phone": "02/518 21 31", "opening_hours": "8:30–16:30", "contact": CONTACT[lang],
         "status_url": STATUS_URL, "language": lang,
     } | overrides
 
@@ -225,10 +246,12 @@ def check(rendered: Rendered, lang: str, context: dict[str, Any]) -> str:
         assert "None" not in part
         assert not UNSUBSCRIBE.search(part)
     assert "\n\n\n" not in rendered.text
-    lines = rendered.text.rstrip().splitlines()
-    assert lines[-2:] == [context["helpdesk_name"], context["contact"]]
+    assert rendered.text.endswith("\n\n-- \n" + "\n".join(BLOCK[lang]) + "\n")
     seen = visible(rendered.html)
-    assert seen.endswith(f"{context['helpdesk_name']} {context['contact']}")
+    assert seen.endswith(" ".join(BLOCK[lang]))
+    for part in (rendered.text, seen):  # the contact is said once, in the block
+        assert part.count("+32 2 000 00 00") == 1 and part.count("helpdesk@rn.example") == 1
+        assert CONTACT[lang] not in part
     return seen
 
 
@@ -267,8 +290,8 @@ def test_no_words_of_another_language(name: str, lang: str) -> None:
         lang, **({"subject": "RN"} if name == "mailings/circular" else {})))
     words = re.compile(rf"\b(?:{FOREIGN[lang]})\b")
     for part in (rendered.subject, rendered.text, visible(rendered.html)):
-        # the contact line is given, and the requester's own ticket subject is in French
-        ours = part.replace(CONTACT[lang], "").replace("Clé d'accès bloquée", "")
+        # the requester's own ticket subject is in French
+        ours = part.replace("Clé d'accès bloquée", "")
         assert words.findall(ours) == [], lang
 
 
@@ -477,7 +500,6 @@ def test_incident_solved(lang: str) -> None:
     assert "RN #4242" in rendered.text and "Clé d'accès bloquée" in rendered.text
     assert PERIOD[lang] in rendered.text and PERIOD[lang] in seen
     assert REPLY[lang] in rendered.text and REPLY[lang] in seen
-    assert "8:30–16:30" in rendered.text and "02/518 21 31" in rendered.text
     assert ", ".join(COMPONENTS[lang]) in rendered.text
 
     anonymous = render("incident_solved", lang, "fr",
@@ -558,8 +580,7 @@ DISTURBED = {"fr": "Le Registre national connaît actuellement une perturbation 
 
 def acknowledgement_context(**extra: Any) -> dict[str, Any]:
     return {"tag": "RN", "ticket_id": 42, "subject": "Clé d'accès", "requester_name": "",
-            "helpdesk_name": "Help desk", "opening_hours": "8:30–16:30",
-            "phone": "02/518 21 31", "fax": "02/210 10 31", "faq_url": "", **extra}
+            "helpdesk_name": "Help desk", "faq_url": "", **extra}
 
 
 @pytest.mark.parametrize("lang", LANGS)

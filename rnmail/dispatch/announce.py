@@ -81,7 +81,7 @@ def render_notice(config: Config, notice: Notice, language: str) -> Rendered:
     context = {**common_context(config, language), **notice.context_for(language)}
     try:
         return render(notice.template, language, config.helpdesk.default_language, context,
-                      notice.directories)
+                      notice.directories, helpdesk=config.helpdesk)
     except TemplateNotFound:
         raise NotFound(f"no template {notice.template!r} (see `rnmail template list`)") from None
     except UndefinedError as exc:

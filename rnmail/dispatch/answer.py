@@ -66,8 +66,8 @@ def reply_in_thread(session: Session, config: Config, ticket: Ticket, template: 
     hd = config.helpdesk
     rendered = render(template, ticket.language, hd.default_language, {
         "tag": hd.tag, "ticket_id": ticket.id, "subject": ticket.subject,
-        "helpdesk_name": hd.name, "phone": hd.phone, **context,
-    })
+        "helpdesk_name": hd.name, **context,
+    }, helpdesk=hd)
     draft = Draft(to=[to], rendered=rendered, kind="reply", ticket_id=ticket.id,
                   in_reply_to=last.message_id if last else None,
                   references=(last.references or "").split() if last else [],
@@ -89,7 +89,7 @@ def send_to_service(session: Session, config: Config, ticket: Ticket, service: S
     rendered = render("delegation", hd.default_language, hd.default_language, {
         "tag": hd.tag, "ticket": ticket, "service": service, "note": note,
         "history": history,
-    })
+    }, helpdesk=hd)
     draft = Draft(to=[service.email], rendered=rendered, kind=f"s{service.id}",
                   ticket_id=ticket.id, generated=True)
     record = enqueue(session, compose(hd, draft), purpose="delegation", ticket=ticket,
@@ -125,7 +125,7 @@ def take_phone_message(session: Session, config: Config, staff_email: str, calle
     hd = config.helpdesk
     rendered = render("phone_message", staff.language, hd.default_language, {
         "caller": caller, "phone": number, "text": text.strip(), "taken_at": utcnow(),
-    })
+    }, helpdesk=hd)
     composed = compose(hd, Draft(to=[staff.email], rendered=rendered, kind="msg",
                                  generated=True))
     enqueue(session, composed, purpose="phone-message")

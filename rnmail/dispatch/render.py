@@ -4,18 +4,30 @@ One file per message kind and language, ``<name>.<lang>.j2``, with three blocks:
 ``subject``, ``text`` and ``html`` (the html block is autoescaped; undefined variables
 are errors).
 A language without its own template falls back to the configured default language.
+
+Every mail ends with the help desk's contact block (``contact_block.<lang>.j2``: name,
+phone, fax, e-mail, opening hours, all from the configuration) in the language the mail was
+rendered in: ``render`` appends it to the text after a ``-- `` signature line (or within the
+template's own signature, when it has one) and to the HTML after a rule. The public pages
+print the same block (``contact_block``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+from markupsafe import Markup
+
+from rnmail.config import HelpdeskConfig, clock
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+CONTACT_BLOCK = "contact_block"
+_SIGNATURE = re.compile(r"^-- $", re.MULTILINE)  # the conventional signature separator
 
 
 @dataclass(frozen=True)
@@ -26,10 +38,17 @@ class Rendered:
     html: str | None
 
 
+@dataclass(frozen=True)
+class ContactBlock:
+    language: str
+    text: str  # ends with a newline
+    html: Markup  # escaped: safe to print in an autoescaped page
+
+
 @cache
 def environment(directories: tuple[Path, ...] = (TEMPLATES,)) -> Environment:
     """Templates found in the first of ``directories`` that has them."""
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader([str(d) for d in directories]),
         undefined=StrictUndefined,
         autoescape=False,
@@ -37,10 +56,15 @@ def environment(directories: tuple[Path, ...] = (TEMPLATES,)) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["clock"] = clock  # {{ opens|clock }} 8:30, {{ opens|clock(".") }} 8.30
+    return env
 
 
 def render(name: str, language: str, fallback: str, context: dict[str, Any],
-           directories: tuple[Path, ...] = (TEMPLATES,)) -> Rendered:
+           directories: tuple[Path, ...] = (TEMPLATES,), *,
+           helpdesk: HelpdeskConfig) -> Rendered:
+    """``name`` in ``language`` (else ``fallback``, else French), ending with the contact
+    block of ``helpdesk`` in the language used."""
     env = environment(directories)
     for lang in dict.fromkeys((language, fallback, "fr")):
         try:
@@ -50,12 +74,44 @@ def render(name: str, language: str, fallback: str, context: dict[str, Any],
         blocks = template.blocks
         ctx = template.new_context(context)
         subject = " ".join("".join(blocks["subject"](ctx)).split())
-        text = "".join(blocks["text"](ctx)).strip() + "\n"
+        contact = contact_block(helpdesk, lang)
+        text = "".join(blocks["text"](ctx)).strip()
+        separator = "\n\n" if _signed(template) else "\n\n-- \n"
+        text = f"{text}{separator}{contact.text}"
         html = None
         if "html" in blocks:  # templates wrap this block in {% autoescape true %}
-            html = "".join(blocks["html"](ctx)).strip() + "\n"
+            html = "".join(blocks["html"](ctx)).strip()
+            html = f"{html}\n<hr>\n{contact.html}\n"
         return Rendered(language=lang, subject=subject, text=text, html=html)
     raise TemplateNotFound(f"{name}.{language}.j2")
+
+
+@lru_cache(maxsize=256)
+def _signed(template: Template) -> bool:
+    """Whether the template's text has its own ``-- `` signature line (then the contact
+    block ends that signature rather than starting a second one)."""
+    env = template.environment
+    assert env.loader is not None and template.name is not None
+    return bool(_SIGNATURE.search(env.loader.get_source(env, template.name)[0]))
+
+
+@lru_cache(maxsize=64)
+def contact_block(helpdesk: HelpdeskConfig, language: str) -> ContactBlock:
+    """The help desk's contact block in ``language`` (French when it has none)."""
+    env = environment()
+    for lang in dict.fromkeys((language, "fr")):
+        try:
+            template = env.get_template(f"{CONTACT_BLOCK}.{lang}.j2")
+        except TemplateNotFound:
+            continue
+        ctx = template.new_context({
+            "name": helpdesk.name, "phone": helpdesk.phone, "fax": helpdesk.fax,
+            "address": helpdesk.address, "opens": helpdesk.opens, "closes": helpdesk.closes,
+        })
+        text = "".join(template.blocks["text"](ctx)).strip() + "\n"
+        html = "".join(template.blocks["html"](ctx)).strip()
+        return ContactBlock(language=lang, text=text, html=Markup(html))
+    raise TemplateNotFound(f"{CONTACT_BLOCK}.{language}.j2")
 
 
 @cache

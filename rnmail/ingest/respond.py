@@ -59,12 +59,10 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
             "subject": (ticket.subject or "—")[:150],
             "requester_name": ticket.requester_name or "",
             "helpdesk_name": hd.name,
-            "opening_hours": hd.opening_hours,
-            "phone": hd.phone,
-            "fax": hd.fax,
             "faq_url": f"{hd.public_url}/faq/{ticket.language}.html" if hd.public_url else "",
             "disturbance": disturbance(config, status, ticket.language) if status else None,
         },
+        helpdesk=hd,
     )
     draft = Draft(
         to=[reply_to],
@@ -113,7 +111,7 @@ class StaffNotifier:
                 "tag": hd.tag, "ticket": ticket, "event": event, "sender": sender,
                 "text": mail.display_text,
                 "attachments": [a.filename for a in mail.attachments], "faq": suggestions,
-            })
+            }, helpdesk=hd)
             draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",
                           ticket_id=ticket.id, generated=True, in_reply_to=mail.message_id)
             enqueue(session, compose(hd, draft), purpose="notification", ticket=ticket,

@@ -241,7 +241,7 @@ def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,
                 errors: list[str]) -> None:
     hd = config.helpdesk
     rendered = render("staff_error", staff.language, hd.default_language,
-                      {"tag": hd.tag, "ticket_id": ticket.id, "errors": errors})
+                      {"tag": hd.tag, "ticket_id": ticket.id, "errors": errors}, helpdesk=hd)
     enqueue(session, compose(hd, Draft(to=[staff.email], rendered=rendered, kind="err",
                                        ticket_id=ticket.id, generated=True)),
             purpose="staff-error")
