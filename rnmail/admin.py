@@ -265,40 +265,28 @@ class AdminSite:
 
     async def set_status(self, request: web.Request) -> web.StreamResponse:
         from rnmail.notices import change_status
-        from rnmail.status import comment_texts
 
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
         state = data.text("state")
+        notify_linked = bool(data.text("notify_linked"))
         try:
             if state not in STATUS_STATES:
                 raise RnmailError("choose a position: operational, degraded or down")
-            components = [self.config.status.component(c).name for c in data.all("component")]
-            comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
-                                           for lang in STATUS_LANGUAGES})
-            groups = data.all("group")
+            components, comment, groups = self.chosen(data)
             if not data.text("confirm"):
-                summary = await self.call(request, preview_recipients, self.db, groups)
-                return self.page("confirm.html.j2", {
-                    "signed": signed, "kind": "status", "action": "/admin/status",
-                    "state": state, "components": self.labels(components),
-                    "comment": comment, "groups": groups, "recipients": summary,
-                    "notify_linked": bool(data.text("notify_linked")),
-                    "fields": data.items()})
+                return await self.confirmation(request, signed, data, {
+                    "kind": "status", "action": "/admin/status", "state": state,
+                    "notify_linked": notify_linked})
             result = await self.call(request, change_status, self.db, self.config,
                                      signed.operator, state, components, comment, groups,
-                                     bool(data.text("notify_linked")))
+                                     notify_linked)
         except RnmailError as exc:
             return await self.dashboard(request, signed, data, str(exc), status=400)
-        if result.announcement_id is not None or result.linked_notified:
-            self.send()
-        if result.announcement_id is not None:
-            raise web.HTTPSeeOther(f"/admin/announcements/{result.announcement_id}")
-        raise web.HTTPSeeOther("/admin/?done=status")
+        return self.queued(result.announcement_id, "status", bool(result.linked_notified))
 
     async def schedule(self, request: web.Request) -> web.StreamResponse:
         from rnmail.maintenance import parse_duration, parse_local_time, schedule_maintenance
-        from rnmail.status import comment_texts
 
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
@@ -307,27 +295,17 @@ class AdminSite:
             duration = parse_duration(data.text("duration"))
             remind: timedelta | None = (parse_duration(data.text("remind"))
                                         if data.text("remind").strip() else None)
-            components = [self.config.status.component(c).name for c in data.all("component")]
-            comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
-                                           for lang in STATUS_LANGUAGES})
-            groups = data.all("group")
+            components, comment, groups = self.chosen(data)
             if not data.text("confirm"):
-                summary = await self.call(request, preview_recipients, self.db, groups)
-                return self.page("confirm.html.j2", {
-                    "signed": signed, "kind": "maintenance", "action": "/admin/maintenance",
-                    "state": "maintenance", "components": self.labels(components),
-                    "comment": comment, "groups": groups, "recipients": summary,
-                    "starts_at": start, "ends_at": start + duration,
-                    "notify_linked": False, "fields": data.items()})
+                return await self.confirmation(request, signed, data, {
+                    "kind": "maintenance", "action": "/admin/maintenance",
+                    "starts_at": start, "ends_at": start + duration})
             result = await self.call(request, schedule_maintenance, self.db, self.config,
                                      signed.operator, start, duration, components, groups,
                                      remind, comment)
         except RnmailError as exc:
             return await self.dashboard(request, signed, data, str(exc), status=400)
-        if result.announcement_id is not None:
-            self.send()
-            raise web.HTTPSeeOther(f"/admin/announcements/{result.announcement_id}")
-        raise web.HTTPSeeOther("/admin/?done=maintenance")
+        return self.queued(result.announcement_id, "maintenance")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
         from rnmail.maintenance import cancel_maintenance
@@ -339,10 +317,7 @@ class AdminSite:
                                            signed.operator, int(request.match_info["id"]))
         except RnmailError as exc:
             return await self.dashboard(request, signed, None, str(exc), status=400)
-        if announcement is not None:
-            self.send()
-            raise web.HTTPSeeOther(f"/admin/announcements/{announcement.id}")
-        raise web.HTTPSeeOther("/admin/?done=cancelled")
+        return self.queued(announcement.id if announcement else None, "cancelled")
 
     async def announcement(self, request: web.Request) -> web.StreamResponse:
         from rnmail.dispatch.announce import announcement_status
@@ -372,6 +347,35 @@ class AdminSite:
         return web.Response(body=(TEMPLATES / "admin.css").read_bytes(),
                             content_type="text/css", charset="utf-8",
                             headers={"Cache-Control": "max-age=300"})
+
+    def chosen(self, data: FormData) -> tuple[list[str], dict[str, str], list[str]]:
+        """The components (checked against the config), comments and groups of a form."""
+        from rnmail.status import comment_texts
+
+        components = [self.config.status.component(c).name for c in data.all("component")]
+        comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
+                                       for lang in STATUS_LANGUAGES})
+        return components, comment, data.all("group")
+
+    async def confirmation(self, request: web.Request, signed: sessions.SignedIn,
+                           data: FormData, what: dict[str, Any]) -> web.Response:
+        """What a form will do and whom it will mail (each address once), with the button
+        that sends the same fields again, confirmed."""
+        components, comment, groups = self.chosen(data)
+        summary = await self.call(request, preview_recipients, self.db, groups)
+        return self.page("confirm.html.j2", {
+            "signed": signed, "components": self.labels(components), "comment": comment,
+            "groups": groups, "recipients": summary, "fields": data.items(),
+            "notify_linked": False, **what})
+
+    def queued(self, announcement_id: int | None, done: str, mail: bool = False
+               ) -> web.Response:
+        """After a change: send what it queued, then show its progress (or the page)."""
+        if announcement_id is not None or mail:
+            self.send()
+        if announcement_id is not None:
+            return see_other(f"/admin/announcements/{announcement_id}")
+        return see_other(f"/admin/?done={done}")
 
     def labels(self, components: list[str]) -> list[str]:
         chosen = components or [c.name for c in self.config.status.components]

@@ -41,7 +41,7 @@ from tests.browser import Browser, chromium_or_fail
 from tests.factories import write_config
 from tests.servers import SmtpServer, free_port
 from tests.test_statuspage import SEEN, VERBATIM
-from tests.test_web import ROOT, RUN, Server, csp_messages, request, until
+from tests.test_web import ROOT, RUN, Reply, Server, csp_messages, request, until
 
 PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>window.pwned = 1</script> & <b>gras</b>"
@@ -83,7 +83,7 @@ class Admin:
             time.sleep(30 - time.time() % 30 + 0.1)
 
     def http(self, method: str, path: str, fields: list[tuple[str, str]] | None = None,
-             **headers: str) -> Reply:
+             **headers: str) -> Page:
         connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=30)
         sent = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
                 **{k.replace("_", "-"): v for k, v in headers.items()}}
@@ -94,7 +94,7 @@ class Admin:
         try:
             connection.request(method, path, body=body, headers=sent)
             response = connection.getresponse()
-            reply = Reply(response.status, response.headers, response.read().decode())
+            reply = Page(response.status, response.headers, response.read())
         finally:
             connection.close()
         for line in reply.headers.get_all("Set-Cookie") or []:
@@ -105,14 +105,14 @@ class Admin:
                     self.cookies[name] = morsel.value
         return reply
 
-    def get(self, path: str) -> Reply:
+    def get(self, path: str) -> Page:
         return self.http("GET", path)
 
-    def post(self, path: str, fields: list[tuple[str, str]], **headers: str) -> Reply:
+    def post(self, path: str, fields: list[tuple[str, str]], **headers: str) -> Page:
         return self.http("POST", path, fields, **headers)
 
     def login(self, password: str = PASSWORD, code: str | None = None,
-              name: str = "alice") -> Reply:
+              name: str = "alice") -> Page:
         form = self.get("/admin/login")
         return self.post("/admin/login", [
             ("csrf", form.csrf()), ("operator", name), ("password", password),
@@ -121,9 +121,9 @@ class Admin:
     def signed_in(self) -> str:
         """Sign in; returns the session's CSRF token (from the dashboard)."""
         reply = self.login()
-        assert reply.status == 303 and reply.header("Location") == "/admin/", reply.body
+        assert reply.status == 303 and reply.header("Location") == "/admin/", reply.text
         dashboard = self.get("/admin/")
-        assert dashboard.status == 200, dashboard.body
+        assert dashboard.status == 200, dashboard.text
         return dashboard.csrf()
 
     def mails(self) -> list[EmailMessage]:
@@ -144,18 +144,16 @@ class Admin:
         return data
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: str
+class Page(Reply):
+    """An answer of the admin: its HTML as text."""
 
-    def header(self, name: str) -> str:
-        return self.headers.get(name) or ""
+    @property
+    def text(self) -> str:
+        return self.body.decode()
 
     def csrf(self) -> str:
-        match = re.search(r'name="csrf" value="([^"]+)"', self.body)
-        assert match, self.body
+        match = re.search(r'name="csrf" value="([^"]+)"', self.text)
+        assert match, self.text
         return match.group(1)
 
 
@@ -243,7 +241,7 @@ def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Ad
     add_members(admin.root, "police-zones", ("pz@police.example", "nl"),
                 ("bevolking@zuid.example", "nl"))  # in both groups: mailed once
     csrf = admin.signed_in()
-    dashboard = admin.get("/admin/").body
+    dashboard = admin.get("/admin/").text
     assert "Signed in as alice" in dashboard
     assert re.search(r"municipalities — <span class=\"count\">3</span> recipients", dashboard)
     assert re.search(r"police-zones — <span class=\"count\">2</span> recipients", dashboard)
@@ -252,8 +250,8 @@ def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Ad
     preview = admin.post("/admin/status", fields)  # the counts before anything is sent
     assert preview.status == 200
     assert re.search(r"<strong>4</strong> recipients in municipalities, police-zones "
-                     r"\(de 1, fr 1, nl 2\)", preview.body)
-    assert "Confirm and send to 4" in preview.body
+                     r"\(de 1, fr 1, nl 2\)", preview.text)
+    assert "Confirm and send to 4" in preview.text
     assert admin.states() == {} and admin.smtp.messages == []  # nothing done yet
 
     done = admin.post("/admin/status", [*fields, ("confirm", "1")])
@@ -277,16 +275,16 @@ def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Ad
 
     progress = admin.get(location)
     assert progress.status == 200
-    assert "4 of 4 delivered or ended" in progress.body and "finished" in progress.body
-    assert 'http-equiv="refresh"' not in progress.body  # finished: no more refreshing
-    assert re.search(r'data-state="sent">4<', progress.body)
+    assert "4 of 4 delivered or ended" in progress.text and "finished" in progress.text
+    assert 'http-equiv="refresh"' not in progress.text  # finished: no more refreshing
+    assert re.search(r'data-state="sent">4<', progress.text)
 
     [event] = admin.audit("status-set")
     assert event.actor == "alice" and event.client == "127.0.0.1"
     assert event.recipients == 4 and event.detail["comment"] == COMMENTS
     [login] = admin.audit("login")
     assert login.actor == "alice" and login.client == "127.0.0.1"
-    log = admin.get("/admin/audit?action=status-set").body
+    log = admin.get("/admin/audit?action=status-set").text
     assert "status-set" in log and "127.0.0.1" in log and "login-failed" not in log
 
 
@@ -322,7 +320,7 @@ def test_a_wrong_code_is_refused_and_logged(admin: Admin) -> None:
     for code in (wrong, "", "12345", "abcdef"):
         reply = admin.login(code=code)
         assert reply.status == 401 and "rnmail_admin" not in admin.cookies
-        assert "wrong operator name, password or code" in reply.body
+        assert "wrong operator name, password or code" in reply.text
     assert admin.get("/admin/").header("Location") == "/admin/login"
     reasons = [e.detail["reason"] for e in admin.audit("login-failed")]
     assert reasons == ["code"] * 4
@@ -350,7 +348,7 @@ def test_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
         assert admin.login(password="wrong password!", code="000000").status == 401
     reply = admin.login()  # the right password and code: still refused
     assert reply.status == 401 and "rnmail_admin" not in admin.cookies
-    assert "too many failed sign-ins for &#39;alice&#39;" in reply.body
+    assert "too many failed sign-ins for &#39;alice&#39;" in reply.text
     assert len(admin.audit("login-locked")) == 1 and admin.audit("login") == []
 
 
@@ -359,7 +357,7 @@ def test_failed_sign_ins_are_limited_per_address(admin: Admin) -> None:
         assert admin.login(name=f"guess{n}", password="wrong password!",
                            code="000000").status == 401
     reply = admin.login()
-    assert reply.status == 401 and "too many failed sign-ins from 127.0.0.1" in reply.body
+    assert reply.status == 401 and "too many failed sign-ins from 127.0.0.1" in reply.text
     assert admin.audit("login") == []
 
 
@@ -369,7 +367,7 @@ def test_forms_without_their_csrf_token_are_refused(admin: Admin) -> None:
     missing = [f for f in fields if f[0] != "csrf"]
     for sent in (missing, [("csrf", "not-the-token"), *missing]):
         reply = admin.post("/admin/status", [*sent, ("confirm", "1")])
-        assert reply.status == 403 and "CSRF" in reply.body
+        assert reply.status == 403 and "CSRF" in reply.text
     assert admin.post("/admin/maintenance/1/cancel", []).status == 403
     assert admin.post("/admin/logout", []).status == 403
     assert admin.states() == {} and admin.audit("status-set") == []
@@ -419,9 +417,9 @@ def test_a_comment_with_markup_is_shown_as_text_everywhere(admin: Admin) -> None
     assert admin.post("/admin/status", [*fields, ("confirm", "1")]).status == 303
     [mail] = wait_for_mail(admin, 1)
     escaped = "&lt;script&gt;window.pwned = 1&lt;/script&gt; &amp; &lt;b&gt;gras&lt;/b&gt;"
-    dashboard = admin.get("/admin/").body
+    dashboard = admin.get("/admin/").text
     assert escaped in dashboard and SCRIPT not in dashboard
-    log = admin.get("/admin/audit").body
+    log = admin.get("/admin/audit").text
     assert "&lt;script&gt;" in log and "<script>" not in log
     index = request(admin.public_port, "/").body.decode()
     assert escaped in index and "<script>" not in index
@@ -444,17 +442,17 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(admin: Admin) -
     for fields, message in cases:
         for confirm in ([], [("confirm", "1")]):
             reply = admin.post("/admin/status", [*fields, *confirm])
-            assert reply.status == 400 and message in reply.body, reply.body
+            assert reply.status == 400 and message in reply.text, reply.text
     # The form comes back as it was filled in.
     reply = admin.post("/admin/status", status_fields(csrf, "down", comments={"fr": "x" * 501}))
-    assert 'value="down" id="state-down" required checked' in reply.body
-    assert "x" * 501 in reply.body
+    assert 'value="down" id="state-down" required checked' in reply.text
+    assert "x" * 501 in reply.text
     past = admin.post("/admin/maintenance", [("csrf", csrf), ("start", "2020-01-01T10:00"),
                                              ("duration", "2h"), ("confirm", "1")])
-    assert past.status == 400 and "has passed" in past.body
+    assert past.status == 400 and "has passed" in past.text
     bad = admin.post("/admin/maintenance", [("csrf", csrf), ("start", "tomorrow"),
                                             ("duration", "2h")])
-    assert bad.status == 400 and "YYYY-MM-DD" in bad.body
+    assert bad.status == 400 and "YYYY-MM-DD" in bad.text
     assert admin.get("/admin/announcements/999").status == 404
     assert admin.states() == {} and admin.audit("status-set") == []
     assert admin.audit("maintenance-schedule") == []
@@ -469,8 +467,8 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
               ("comment_nl", "Update")]
     preview = admin.post("/admin/maintenance", fields)
     assert preview.status == 200
-    assert "05/03/2031 18:00" in preview.body and "05/03/2031 21:00" in preview.body
-    assert "<strong>2</strong> recipients" in preview.body
+    assert "05/03/2031 18:00" in preview.text and "05/03/2031 21:00" in preview.text
+    assert "<strong>2</strong> recipients" in preview.text
     reply = admin.post("/admin/maintenance", [*fields, ("confirm", "1")])
     assert reply.status == 303 and reply.header("Location").startswith("/admin/announcements/")
     mails = wait_for_mail(admin, 2)
@@ -479,15 +477,15 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
     [event] = admin.audit("maintenance-schedule")
     assert event.client == "127.0.0.1" and event.detail["reminder"] == 86400
     maintenance_id = event.detail["maintenance"]
-    assert f"cancel-{maintenance_id}" in admin.get("/admin/").body
+    assert f"cancel-{maintenance_id}" in admin.get("/admin/").text
 
     reply = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
     assert reply.status == 303
     wait_for_mail(admin, 4)
     assert [e.client for e in admin.audit("maintenance-cancel")] == ["127.0.0.1"]
-    assert f"cancel-{maintenance_id}" not in admin.get("/admin/").body
+    assert f"cancel-{maintenance_id}" not in admin.get("/admin/").text
     again = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
-    assert again.status == 400 and "already cancelled" in again.body
+    assert again.status == 400 and "already cancelled" in again.text
 
 
 def test_the_admin_is_only_on_its_own_address(admin: Admin) -> None:
