@@ -10,9 +10,6 @@ import email
 import http.client
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +38,7 @@ from tests.browser import Browser, chromium_or_fail
 from tests.factories import write_config
 from tests.servers import SmtpServer, free_port
 from tests.test_statuspage import SEEN, VERBATIM
-from tests.test_web import ROOT, RUN, Reply, Server, csp_messages, request, until
+from tests.test_web import Reply, Server, csp_messages, request, running_daemon, until
 
 PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>window.pwned = 1</script> & <b>gras</b>"
@@ -531,24 +528,17 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
     admin = Admin(tmp_path, db, smtp_server, int(config.web.bind.rpartition(":")[2]),
                   int(config.web.admin_bind.rpartition(":")[2]), secret)
     log = tmp_path / "run.log"
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(path), "-v",
-                                 "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        until(lambda: "status administration on" in log.read_text(), timeout=30)
-        csrf = admin.signed_in()
-        reply = admin.post("/admin/status", [*status_fields(csrf, "degraded", ("ops",),
-                                                           {"fr": "Lenteurs"}),
-                                             ("confirm", "1")])
-        assert reply.status == 303
-        [mail] = wait_for_mail(admin, 1)
-        assert mail["To"].addresses[0].addr_spec == "ops@ops.example"  # type: ignore[attr-defined]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        with running_daemon(path, log):
+            until(lambda: "status administration on" in log.read_text(), timeout=30)
+            csrf = admin.signed_in()
+            reply = admin.post("/admin/status", [*status_fields(csrf, "degraded", ("ops",),
+                                                               {"fr": "Lenteurs"}),
+                                                 ("confirm", "1")])
+            assert reply.status == 303
+            [mail] = wait_for_mail(admin, 1)
+            assert mail["To"].addresses[0].addr_spec == "ops@ops.example"  # type: ignore[attr-defined]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
         db.dispose()
     text = log.read_text()
     assert f"status administration on {admin.base}" in text and "Traceback" not in text

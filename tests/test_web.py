@@ -10,6 +10,7 @@ one page in a real Chromium under the Content-Security-Policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -499,6 +500,23 @@ def test_cli_bad_bind_is_one_line(site: Site, tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
 
 
+@contextlib.contextmanager
+def running_daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``rnmail -v run`` logging to ``log``; stopped by SIGTERM at the end, which it must
+    obey with exit status 0."""
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "-v",
+                                 "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
     port = free_port()
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", extra=(
@@ -506,10 +524,7 @@ def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
         f'[web]\nin_daemon = true\nbind = "127.0.0.1:{port}"\n'))
     assert CliRunner().invoke(main, ["--config", str(config), "init"]).exit_code == 0
     log = tmp_path / "run.log"
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "-v",
-                                 "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
+    with running_daemon(config, log):
         def served(path: str) -> bool:
             try:
                 return request(port, path).status == 200
@@ -522,12 +537,6 @@ def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
         assert reply.status == 200 and json.loads(reply.body)["overall"] == "operational"
         assert reply.header("Cache-Control") == "public, max-age=30"
         assert request(port, "/faq/").header("Location") == "fr.html"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     text = log.read_text()
     assert f"rnmail run: public site on http://127.0.0.1:{port}/" in text
     assert "rnmail run: stopped" in text and "Traceback" not in text
