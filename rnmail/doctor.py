@@ -56,6 +56,8 @@ def run_checks(config_path: str | os.PathLike[str] | None) -> list[Check]:
     checks.append(_guard("helpdesk public_dir",
                          lambda: check_writable(config.helpdesk.public_dir)))
     checks.append(_guard("status public_dir", lambda: check_writable(config.status.public_dir)))
+    if config.web.admin_bind:
+        checks.append(_guard("web admin", lambda: check_admin(config)))
     checks.extend(check_templates(config))
     return checks
 
@@ -250,6 +252,39 @@ def _smtp_error(exc: Exception) -> str:
 
 
 # --------------------------------------------------------------------------- directories
+
+
+def check_admin(config: Config) -> str:
+    """The status administration can be used, and safely: someone can sign in with a
+    second factor, and cookies without ``Secure`` stay on this machine."""
+    import ipaddress
+
+    from sqlalchemy import func, select
+
+    from rnmail.config import parse_bind
+    from rnmail.db import Database
+    from rnmail.models import Operator
+
+    host, _port = parse_bind(config.web.admin_bind, "[web].admin_bind")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not config.web.secure_cookies and not loopback:
+        raise RnmailError(f"[web].secure_cookies = false on {config.web.admin_bind}: session "
+                          "cookies would travel in clear; keep it true (HTTPS in front)")
+    db = Database(config.database.url)
+    try:
+        with db.transaction() as session:
+            ready = session.scalar(select(func.count()).select_from(Operator).where(
+                Operator.active.is_(True), Operator.totp_secret.is_not(None))) or 0
+    finally:
+        db.dispose()
+    if not ready:
+        raise RnmailError("no active operator has a second factor: nobody can sign in "
+                          "(rnmail operator totp NAME)")
+    cookies = "Secure cookies" if config.web.secure_cookies else "plain-HTTP cookies (loopback)"
+    return f"on {config.web.admin_bind}, {ready} operator(s) with a second factor, {cookies}"
 
 
 def check_writable(directory: Path) -> str:

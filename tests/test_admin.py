@@ -559,6 +559,31 @@ def test_admin_bind_is_checked(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_doctor_checks_the_admin_can_be_used_safely(tmp_path: Path,
+                                                   smtp_server: SmtpServer) -> None:
+    from rnmail.doctor import run_checks
+
+    path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server)
+
+    def check() -> tuple[bool, str]:
+        [found] = [c for c in run_checks(path) if c.name == "web admin"]
+        return found.ok, found.detail
+
+    ok, detail = check()
+    assert ok and "1 operator(s) with a second factor" in detail and "loopback" in detail
+    db = Database(f"sqlite:///{tmp_path}/rnmail.db")
+    with db.transaction() as session:
+        operators.disable_operator(session, "alice")
+    db.dispose()
+    assert check() == (False, "no active operator has a second factor: nobody can sign in "
+                              "(rnmail operator totp NAME)")
+    text = path.read_text()
+    path.write_text(re.sub(r'admin_bind = "127.0.0.1:(\d+)"', r'admin_bind = "0.0.0.0:\1"',
+                           text))
+    ok, detail = check()
+    assert not ok and "cookies would travel in clear" in detail
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 
