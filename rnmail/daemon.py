@@ -207,6 +207,8 @@ class Daemon:
             dependency.failed(f"database: {exc.orig}", 0)
         except (OSError, RnmailError) as exc:
             dependency.failed(str(exc), 0)
+        except Exception as exc:  # a bug in a job is one line too, never a stopped daemon
+            dependency.failed(f"{type(exc).__name__}: {exc}", 0)
         else:
             dependency.ok()
 

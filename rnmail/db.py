@@ -43,8 +43,14 @@ class Database:
         file (SQLite only). False when readers kept the WAL from being truncated."""
         raw = self.engine.raw_connection()
         try:
-            cursor = raw.cursor()  # outside any transaction: a checkpoint cannot run in one
+            cursor = raw.cursor()
+            # ANALYZE reads, then writes its statistics: in a write transaction from the
+            # start, else a commit by another connection in between is "database is locked"
+            # at once, whatever the busy timeout.
+            cursor.execute("BEGIN IMMEDIATE")
             cursor.execute("PRAGMA optimize")
+            cursor.execute("COMMIT")
+            # Outside any transaction: a checkpoint cannot run in one.
             busy, _pages, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             cursor.close()
         finally:
