@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -175,6 +176,14 @@ class AdminSite:
                 "message": "The database cannot be reached: nothing was changed. The public "
                            "status page keeps showing the last published status. Try again "
                            "in a moment.", "signed": None}, status=503)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug: its traceback in the log, a page for the operator
+            log.exception("admin: %s %s failed", request.method, request.path)
+            return self.page("problem.html.j2", {
+                "message": "Something went wrong in rnmail (see its log). Check the status "
+                           "and the audit log before trying again.", "signed": None},
+                status=500)
 
     def page(self, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
         html = environment().get_template(name).render(context)
@@ -198,7 +207,7 @@ class AdminSite:
         return found
 
     async def form(self, request: web.Request, signed: sessions.SignedIn) -> FormData:
-        data = FormData(await request.post())
+        data = await read_form(request)
         if not hmac.compare_digest(data.text("csrf"), signed.csrf_token):
             raise Refused(403, "This form is missing its CSRF token or it does not match "
                                "your session: nothing was changed. Reload the page and try "
@@ -221,7 +230,7 @@ class AdminSite:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        data = FormData(await request.post())
+        data = await read_form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(data.text("csrf"), expected):
             raise Refused(403, "The sign-in form is missing its CSRF token or has expired: "
@@ -398,6 +407,15 @@ class FormData:
     def items(self) -> list[tuple[str, str]]:
         """The fields to carry to the confirmation, without its own token and flag."""
         return [(k, v) for k, v in self.fields if k not in ("confirm",)]
+
+
+async def read_form(request: web.Request) -> FormData:
+    """The submitted form; a body that is not one (broken multipart, bad encoding) is a
+    400 page."""
+    try:
+        return FormData(await request.post())
+    except (ValueError, UnicodeDecodeError, HttpProcessingError):
+        raise Refused(400, "The form could not be read: nothing was changed.") from None
 
 
 def _read(db: Database, query: Callable[..., T]) -> T:

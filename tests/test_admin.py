@@ -80,13 +80,12 @@ class Admin:
             time.sleep(30 - time.time() % 30 + 0.1)
 
     def http(self, method: str, path: str, fields: list[tuple[str, str]] | None = None,
-             **headers: str) -> Page:
+             body: bytes | None = None, **headers: str) -> Page:
         connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=30)
         sent = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
                 **{k.replace("_", "-"): v for k, v in headers.items()}}
-        body = None
         if fields is not None:
-            body = urlencode(fields)
+            body = urlencode(fields).encode()
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             connection.request(method, path, body=body, headers=sent)
@@ -453,6 +452,20 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(admin: Admin) -
     assert admin.get("/admin/announcements/999").status == 404
     assert admin.states() == {} and admin.audit("status-set") == []
     assert admin.audit("maintenance-schedule") == []
+
+
+def test_a_body_that_is_not_a_form_is_refused(admin: Admin) -> None:
+    csrf = admin.signed_in()
+    for body, kind in ((b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+                       (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded; "
+                                                "charset=utf-8")):
+        for path in ("/admin/login", "/admin/status"):
+            reply = admin.http("POST", path, None, Content_Type=kind, body=body)
+            assert reply.status == 400 and "could not be read" in reply.text
+    reply = admin.http("POST", "/admin/status", None,
+                       Content_Type="application/x-www-form-urlencoded",
+                       body=b"csrf=" + csrf.encode() + b"&state=down&x=" + b"y" * 300_000)
+    assert reply.status == 413 and admin.states() == {}
 
 
 def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
