@@ -241,6 +241,8 @@ class AdminSite:
                             name, data.text("password"), data.text("code").strip(),
                             self.config.web.max_failures_per_address)
         except operators.AuthenticationFailed as exc:
+            log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
+                        client_address(request), exc)
             return await self.login_form(request, str(exc), name, status=401)
         token, _signed = await self.call(request, sessions.open_session, self.db,
                                          self.config.web, name)
