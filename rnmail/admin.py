@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import cache, partial
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -193,7 +194,7 @@ class AdminSite:
     async def call(self, request: web.Request, func: Callable[..., T], *args: Any) -> T:
         """A core function in a worker thread, its audit events marked with the client."""
         def run() -> T:
-            with audit.acting_from(client_address(request)):
+            with audit.acting_from(self.client(request)):
                 return func(*args)
 
         return await asyncio.to_thread(run)
@@ -213,6 +214,9 @@ class AdminSite:
                                "your session: nothing was changed. Reload the page and try "
                                "again.")
         return data
+
+    def client(self, request: web.Request) -> str:
+        return client_address(request, self.config.web.trusted_proxies)
 
     def cookie(self, response: web.StreamResponse, name: str, value: str, path: str,
                max_age: int | None) -> None:
@@ -242,14 +246,14 @@ class AdminSite:
                             self.config.web.max_failures_per_address)
         except operators.AuthenticationFailed as exc:
             log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
-                        client_address(request), exc)
+                        self.client(request), exc)
             return await self.login_form(request, str(exc), name, status=401)
         token, _signed = await self.call(request, sessions.open_session, self.db,
                                          self.config.web, name)
         response = see_other("/admin/")
         self.cookie(response, SESSION_COOKIE, token, "/admin", None)
         response.del_cookie(LOGIN_COOKIE, path="/admin/login")
-        log.info("admin: %s signed in from %s", name, client_address(request))
+        log.info("admin: %s signed in from %s", name, self.client(request))
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -458,8 +462,35 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def client_address(request: web.Request) -> str:
-    return (request.remote or "unknown")[:64]
+def client_address(request: web.Request,
+                   trusted: tuple[IPv4Network | IPv6Network, ...] = ()) -> str:
+    """The browser's address: the connection's, or — when that is a trusted reverse
+    proxy — the last address of ``X-Forwarded-For`` that is not one of the proxies."""
+    remote = (request.remote or "unknown")[:64]
+    if not trusted or not _among(remote, trusted):
+        return remote
+    forwarded = [a.strip() for header in request.headers.getall("X-Forwarded-For", [])
+                 for a in header.split(",")]
+    for address in reversed(forwarded):
+        if not _among(address, trusted):
+            return address[:64] if _is_address(address) else remote
+    return remote
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _among(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        address = ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def _check_origin(request: web.Request) -> None:

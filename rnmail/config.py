@@ -249,6 +249,8 @@ class WebConfig:
     session_idle_minutes: int = 30  # a session unused this long ends ...
     session_hours: int = 8  # ... and any session after this long
     max_failures_per_address: int = 20  # failed sign-ins from one address per lockout window
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -566,6 +568,7 @@ def _web(data: Any, base: Path) -> WebConfig:
         session_idle_minutes=t.integer("session_idle_minutes", 30),
         session_hours=t.integer("session_hours", 8),
         max_failures_per_address=t.integer("max_failures_per_address", 20),
+        trusted_proxies=tuple(_network(n) for n in t.strings("trusted_proxies", ())),
     )
     t.check_unknown()
     parse_bind(web.bind)
@@ -578,6 +581,14 @@ def _web(data: Any, base: Path) -> WebConfig:
         if getattr(web, key) > MAX_AGE_LIMIT:
             raise ConfigError(f"[web].{key}: at most {MAX_AGE_LIMIT} seconds (one year)")
     return web
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ConfigError(f"[web].trusted_proxies: {text!r} is not an IP address or network "
+                          "such as \"127.0.0.1\" or \"10.0.0.0/24\"") from None
 
 
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")

@@ -557,6 +557,39 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
     assert f"status administration on {admin.base}" in text and "Traceback" not in text
 
 
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(
+        tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """192.0.2.0/24 (TEST-NET-1, a documentation range) only appears in headers here."""
+    path, secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server,
+                           extra='trusted_proxies = ["127.0.0.0/8", "10.0.0.0/24"]\n')
+    config = load_config(path)
+    db = Database(config.database.url)
+    server = Server(config)
+    admin = Admin(tmp_path, db, smtp_server, server.port,
+                  int(config.web.admin_bind.rpartition(":")[2]), secret)
+    try:
+        for forwarded, seen in (("192.0.2.7", "192.0.2.7"),
+                                ("198.51.100.1, 192.0.2.8, 10.0.0.3", "192.0.2.8"),
+                                ("not-an-address", "127.0.0.1"),
+                                ("10.0.0.9", "127.0.0.1")):  # only proxies: the connection
+            form = admin.get("/admin/login")
+            admin.post("/admin/login", [("csrf", form.csrf()), ("operator", "alice"),
+                                        ("password", "wrong password!"), ("code", "000000")],
+                       X_Forwarded_For=forwarded)
+            assert admin.audit("login-failed")[-1].client == seen, forwarded
+    finally:
+        server.stop()
+        db.dispose()
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(admin: Admin) -> None:
+    form = admin.get("/admin/login")
+    admin.post("/admin/login", [("csrf", form.csrf()), ("operator", "alice"),
+                                ("password", "wrong password!"), ("code", "000000")],
+               X_Forwarded_For="192.0.2.7")
+    assert [e.client for e in admin.audit("login-failed")] == ["127.0.0.1"]
+
+
 def test_admin_bind_is_checked(tmp_path: Path) -> None:
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db",
                         extra='[web]\nadmin_bind = "8081"\n')
@@ -565,6 +598,10 @@ def test_admin_bind_is_checked(tmp_path: Path) -> None:
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db",
                         extra="[web]\nsession_hours = 0\n")
     with pytest.raises(ConfigError, match=r"session_hours: at least 1"):
+        load_config(path)
+    path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db",
+                        extra='[web]\ntrusted_proxies = ["proxy.example"]\n')
+    with pytest.raises(ConfigError, match=r"trusted_proxies: 'proxy.example' is not an IP"):
         load_config(path)
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db")
     result = CliRunner().invoke(main, ["--config", str(path), "web", "--admin-bind", "x"])
