@@ -10,6 +10,7 @@ import email
 import http.client
 import json
 import re
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +39,15 @@ from tests.browser import Browser, chromium_or_fail
 from tests.factories import write_config
 from tests.servers import SmtpServer, free_port
 from tests.test_statuspage import SEEN, VERBATIM
-from tests.test_web import Reply, Server, csp_messages, request, running_daemon, until
+from tests.test_web import (
+    Reply,
+    Server,
+    csp_messages,
+    request,
+    running_daemon,
+    start_cli,
+    until,
+)
 
 PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>window.pwned = 1</script> & <b>gras</b>"
@@ -588,6 +597,28 @@ def test_without_trusted_proxies_a_forwarded_address_is_ignored(admin: Admin) ->
                                 ("password", "wrong password!"), ("code", "000000")],
                X_Forwarded_For="192.0.2.7")
     assert [e.client for e in admin.audit("login-failed")] == ["127.0.0.1"]
+
+
+def test_rnmail_web_serves_the_admin_on_admin_bind(tmp_path: Path,
+                                                   smtp_server: SmtpServer) -> None:
+    path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server)
+    port = free_port()
+    proc, _line = start_cli(path, "--admin-bind", f"127.0.0.1:{port}")  # the option wins
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().decode() == (
+            f"rnmail web: status administration on http://127.0.0.1:{port}/admin/\n")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/admin/login")
+        response = connection.getresponse()
+        assert response.status == 200 and b'id="login"' in response.read()
+        connection.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_admin_bind_is_checked(tmp_path: Path) -> None:
