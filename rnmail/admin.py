@@ -43,16 +43,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
 
 from rnmail import audit, operators, sessions
+from rnmail.admin_texts import ADMIN_LANGUAGES, translator
 from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, Config
 from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.statuspage import format_time
+from rnmail.web import negotiate
 
 log = logging.getLogger("rnmail.web.admin")
 
 T = TypeVar("T")
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "admin"
 SESSION_COOKIE = "rnmail_admin"
+LANGUAGE_COOKIE = "rnmail_lang"
+LANGUAGE = web.RequestKey("lang", str)  # the operator's language, set by the guard
 LOGIN_COOKIE = "rnmail_login"
 LOGIN_MINUTES = 15  # how long a sign-in form may stay open
 POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
@@ -164,30 +168,55 @@ class AdminSite:
                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
         """Foreign origins refused; refusals and database failures as pages."""
+        asked = request.query.get("lang", "")
+        request[LANGUAGE] = self.language(request, asked)
         try:
             if request.method == "POST":
                 _check_origin(request)
-            return await handler(request)
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if asked == request[LANGUAGE]:
+                self.remember_language(exc, asked)
+            raise
         except Refused as exc:
-            return self.page("problem.html.j2", {"message": str(exc), "signed": None},
-                             status=exc.status)
+            response = self.page(request, "problem.html.j2",
+                                 {"message": str(exc), "signed": None}, status=exc.status)
         except SQLAlchemyError as exc:
             log.warning("admin: database unavailable: %s", str(exc).splitlines()[0])
-            return self.page("problem.html.j2", {
+            response = self.page(request, "problem.html.j2", {
                 "message": "The database cannot be reached: nothing was changed. The public "
                            "status page keeps showing the last published status. Try again "
                            "in a moment.", "signed": None}, status=503)
-        except web.HTTPException:
-            raise
         except Exception:  # a bug: its traceback in the log, a page for the operator
             log.exception("admin: %s %s failed", request.method, request.path)
-            return self.page("problem.html.j2", {
+            response = self.page(request, "problem.html.j2", {
                 "message": "Something went wrong in rnmail (see its log). Check the status "
                            "and the audit log before trying again.", "signed": None},
                 status=500)
+        if asked == request[LANGUAGE]:
+            self.remember_language(response, asked)
+        return response
 
-    def page(self, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
-        html = environment().get_template(name).render(context)
+    def language(self, request: web.Request, asked: str) -> str:
+        """The switch's choice (``?lang=``), else the one remembered, else the browser's."""
+        codes = [code for code, _name in ADMIN_LANGUAGES]
+        for choice in (asked, request.cookies.get(LANGUAGE_COOKIE, "")):
+            if choice in codes:
+                return choice
+        return negotiate(request.headers.get("Accept-Language", ""), codes, "fr") or "fr"
+
+    def remember_language(self, response: web.StreamResponse, language: str) -> None:
+        self.cookie(response, LANGUAGE_COOKIE, language, "/admin", 365 * 86400)
+
+    def page(self, request: web.Request, name: str, context: dict[str, Any],
+             status: int = 200) -> web.Response:
+        """An autoescaped page in the operator's language; its switch leads to the same
+        page (a GET) or to the dashboard (after a POST)."""
+        language = request.get(LANGUAGE, "fr")
+        here = request.path if request.method == "GET" else "/admin/"
+        html = environment().get_template(name).render({
+            **context, "lang": language, "_": translator(language), "here": here,
+            "languages_ui": ADMIN_LANGUAGES})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
 
@@ -228,7 +257,7 @@ class AdminSite:
     async def login_form(self, request: web.Request, message: str | None = None,
                          name: str = "", status: int = 200) -> web.StreamResponse:
         token = secrets.token_urlsafe(32)
-        response = self.page("login.html.j2", {"csrf": token, "message": message,
+        response = self.page(request, "login.html.j2", {"csrf": token, "message": message,
                                                "name": name, "signed": None}, status=status)
         self.cookie(response, LOGIN_COOKIE, token, "/admin/login", LOGIN_MINUTES * 60)
         return response
@@ -273,7 +302,7 @@ class AdminSite:
         signed = signed or await self.signed_in(request)
         overview = await self.call(request, dashboard_data, self.db, self.config)
         done = DONE.get(request.query.get("done", ""))
-        return self.page("dashboard.html.j2", {
+        return self.page(request, "dashboard.html.j2", {
             **overview, "signed": signed, "done": done, "error": error,
             "values": values or FormData({}), "states": STATUS_STATES,
             "languages": STATUS_LANGUAGES}, status=status)
@@ -345,7 +374,7 @@ class AdminSite:
             raise Refused(404, str(exc)) from None
         counts = found["counts"]
         total = sum(counts.values())
-        return self.page("announcement.html.j2", {
+        return self.page(request, "announcement.html.j2", {
             "signed": signed, "item": found, "counts": counts, "total": total,
             "done": total - counts["queued"] - counts["sending"]})
 
@@ -355,7 +384,7 @@ class AdminSite:
         actor = request.query.get("actor", "").strip()[:64] or None
         events = await self.call(request, _read, self.db, partial(
             audit.list_events, limit=200, action=action, actor=actor))
-        return self.page("audit.html.j2", {"signed": signed, "events": events,
+        return self.page(request, "audit.html.j2", {"signed": signed, "events": events,
                                            "action": action or "", "actor": actor or ""})
 
     async def stylesheet(self, request: web.Request) -> web.StreamResponse:
@@ -378,7 +407,7 @@ class AdminSite:
         that sends the same fields again, confirmed."""
         components, comment, groups = self.chosen(data)
         summary = await self.call(request, preview_recipients, self.db, groups)
-        return self.page("confirm.html.j2", {
+        return self.page(request, "confirm.html.j2", {
             "signed": signed, "components": self.labels(components), "comment": comment,
             "groups": groups, "recipients": summary, "fields": data.items(),
             "notify_linked": False, **what})

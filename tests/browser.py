@@ -159,8 +159,15 @@ class Browser:
     def submit(self, form_selector: str) -> None:
         """Submit a form as its button would (no submit event: the page runs no script)
         and wait until the page it leads to has loaded."""
+        self._load_after(f"document.querySelector({json.dumps(form_selector)}).submit()")
+
+    def follow(self, link_selector: str) -> None:
+        """Click a link and wait until the page it leads to has loaded."""
+        self._load_after(f"document.querySelector({json.dumps(link_selector)}).click()")
+
+    def _load_after(self, action: str) -> None:
         self._events.clear()
-        self.evaluate(f"document.querySelector({json.dumps(form_selector)}).submit()")
+        self.evaluate(action)
         self.wait_event("Page.loadEventFired")
 
     def screenshot(self, path: Path) -> bytes:

@@ -92,6 +92,7 @@ class Admin:
              body: bytes | None = None, **headers: str) -> Page:
         connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=30)
         sent = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+                "Accept-Language": "en",  # the pages in English unless a test asks
                 **{k.replace("_", "-"): v for k, v in headers.items()}}
         if fields is not None:
             body = urlencode(fields).encode()
@@ -507,6 +508,52 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
     assert again.status == 400 and "already cancelled" in again.text
 
 
+def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
+    """French or Dutch from the browser's languages, or the switch (remembered)."""
+    login = admin.http("GET", "/admin/login", Accept_Language="nl-BE,nl;q=0.9,en;q=0.5")
+    assert '<html lang="nl">' in login.text and "Aanmelden" in login.text
+    assert 'href="/admin/login?lang=fr"' in login.text  # the switch, to the same page
+    assert "Se connecter" in admin.http("GET", "/admin/login", Accept_Language="fr").text
+    assert "Sign in" in admin.http("GET", "/admin/login", Accept_Language="es").text \
+        or "Se connecter" in admin.http("GET", "/admin/login", Accept_Language="es").text
+    csrf = admin.signed_in()
+    dashboard = admin.get("/admin/?lang=nl")  # the switch: remembered in a cookie
+    assert admin.cookies["rnmail_lang"] == "nl"
+    assert "Aangemeld als alice" in dashboard.text and "Positie wijzigen" in dashboard.text
+    assert ">buiten dienst</span>" in dashboard.text  # the positions too
+    again = admin.get("/admin/audit")  # Accept-Language: en, but the choice wins
+    assert "Auditlogboek" in again.text
+    refused = admin.post("/admin/status", status_fields("wrong", "down"))
+    assert refused.status == 403 and "Dit formulier heeft geen CSRF-token" in refused.text
+    preview = admin.post("/admin/status", status_fields(csrf, "down"))
+    assert "Nieuwe positie" in preview.text and 'href="/admin/?lang=fr"' in preview.text
+    admin.get("/admin/?lang=fr")
+    assert "Changer la position" in admin.get("/admin/").text
+    assert admin.get("/admin/?lang=xx").status == 200 and admin.cookies["rnmail_lang"] == "fr"
+
+
+def test_every_text_of_the_pages_is_translated() -> None:
+    """Each text the templates and the admin pass to ``_`` has its French and Dutch."""
+    from rnmail.admin import DONE, TEMPLATES
+    from rnmail.admin_texts import TEXTS
+    from rnmail.config import STATUS_STATES
+    from rnmail.dispatch.outbox import STATES
+
+    used = set()
+    for template in TEMPLATES.glob("*.j2"):
+        used |= set(re.findall(r'_\("([^"]+)"\)', template.read_text()))
+    source = (Path(__file__).parent.parent / "rnmail" / "admin.py").read_text()
+    messages = re.findall(r'(?:Refused\(\d+, |"message": )((?:"[^"]*"\s*)+)', source)
+    used |= {"".join(re.findall(r'"([^"]*)"', m)) for m in messages}
+    used |= set(DONE.values()) | set(STATUS_STATES) | set(STATES)
+    assert len(used) > 90
+    for language in ("fr", "nl"):
+        missing = sorted(used - set(TEXTS[language]))
+        assert missing == [], (language, missing)
+        unused = sorted(set(TEXTS[language]) - used)
+        assert unused == [], (language, unused)
+
+
 def test_the_admin_is_only_on_its_own_address(admin: Admin) -> None:
     assert request(admin.public_port, "/admin/").status == 404
     assert request(admin.public_port, "/admin/login").status == 404
@@ -527,7 +574,8 @@ def test_a_database_down_is_a_page_not_a_traceback(tmp_path: Path,
         assert url
         port = int(url.removesuffix("/admin/").rpartition(":")[2])
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", "/admin/", headers={"Cookie": "rnmail_admin=x" * 1})
+        connection.request("GET", "/admin/", headers={"Cookie": "rnmail_admin=x",
+                                                      "Accept-Language": "en"})
         response = connection.getresponse()
         body = response.read().decode()
         assert response.status == 503 and "database cannot be reached" in body
@@ -728,6 +776,12 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         ) == "rgb(31, 58, 95)"
 
         browser.screenshot(artifacts / "admin" / "dashboard.png")
+        # The switch: Dutch, then back to English (the browser's own language).
+        browser.follow("#languages a[hreflang=nl]")
+        assert text(browser, "#operator") == "Aangemeld als alice"
+        assert "Positie wijzigen" in text(browser)
+        browser.screenshot(artifacts / "admin" / "dashboard-nl.png")
+        browser.navigate(f"{base}?lang=en")
 
         # Down, with a comment in each language, to the municipalities.
         fill(browser, {"state-down": True, "status-comment-nl": COMMENTS["nl"],
