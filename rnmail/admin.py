@@ -96,14 +96,16 @@ def environment() -> Environment:
 
 
 class BackgroundSender:
-    """Sends what the admin queued, in a worker thread, one run at a time; asked again
-    during a run, it runs once more after it. (With ``in_daemon``, the daemon's sender is
-    woken instead.) The outbox's leases make it safe beside a running daemon."""
+    """Sends what the admin queued, on the server's event loop, one run at a time; asked
+    again during a run, it runs once more after it. (With ``in_daemon``, the daemon's
+    sender is woken instead.) The outbox's leases make it safe beside a running daemon;
+    ``close`` lets the deliveries under way finish and gives the rest back to the outbox."""
 
     def __init__(self, db: Database, config: Config) -> None:
         self.db, self.config = db, config
         self.task: asyncio.Task[None] | None = None
         self.again = False
+        self.stop = asyncio.Event()
 
     def __call__(self) -> None:
         if self.task is not None and not self.task.done():
@@ -112,12 +114,12 @@ class BackgroundSender:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def run(self) -> None:
-        from rnmail.dispatch.send import send_outbox
+        from rnmail.dispatch.send import send_queued
 
-        while True:
+        while not self.stop.is_set():
             self.again = False
             try:
-                report = await asyncio.to_thread(send_outbox, self.db, self.config)
+                report = await send_queued(self.db, self.config, stop=self.stop)
                 log.info("admin: %d sent, %d deferred, %d failed", report.sent,
                          report.retried, report.failed)
             except (RnmailError, SQLAlchemyError, OSError) as exc:
@@ -126,8 +128,9 @@ class BackgroundSender:
                 return
 
     async def close(self) -> None:
+        self.stop.set()
         if self.task is not None:
-            await asyncio.shield(self.task)
+            await self.task
 
 
 class AdminSite:

@@ -6,12 +6,14 @@ cookies kept by hand) and, for what a person does, in a real headless Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import http.client
 import json
 import re
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,14 +32,16 @@ from sqlalchemy import select, update
 
 from cli.main import main
 from rnmail import operators
-from rnmail.admin import AdminSite
+from rnmail.admin import AdminSite, BackgroundSender
 from rnmail.config import load_config
 from rnmail.db import Database
+from rnmail.dispatch.announce import announcement_status
 from rnmail.errors import ConfigError
 from rnmail.models import AdminSession, AuditEvent, ComponentState, utcnow
 from tests.browser import Browser, chromium_or_fail
-from tests.factories import write_config
+from tests.factories import Desk, write_config
 from tests.servers import SmtpServer, free_port
+from tests.test_sending import import_group, people, queue_mailing
 from tests.test_statuspage import SEEN, VERBATIM
 from tests.test_web import (
     Reply,
@@ -552,6 +556,38 @@ def test_every_text_of_the_pages_is_translated() -> None:
         assert missing == [], (language, missing)
         unused = sorted(set(TEXTS[language]) - used)
         assert unused == [], (language, unused)
+
+
+def test_stopping_the_server_mid_mailing_loses_nothing_and_sends_nothing_twice(
+        tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """The admin's own sender (``rnmail web`` without the daemon), stopped as SIGTERM does:
+    deliveries under way finish and are recorded, the rest go back to the outbox."""
+    path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server)
+    desk = Desk(load_config(path))
+    n = 1500
+    import_group(desk, tmp_path, "municipalities", people(n))
+    announcement = queue_mailing(desk, ["municipalities"])
+
+    async def run_until(stop_after: int | None) -> float:
+        sender = BackgroundSender(desk.db, desk.config)
+        sender()
+        while stop_after is None or len(smtp_server.messages) < stop_after:
+            if sender.task is not None and sender.task.done():
+                break
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        await sender.close()
+        return time.monotonic() - started
+
+    assert asyncio.run(run_until(200)) < 5  # the stop is prompt
+    with desk.db.transaction() as session:
+        counts = announcement_status(session, announcement)["counts"]
+    assert counts["sending"] == 0 and 200 <= counts["sent"] < n
+    assert counts["sent"] == len(smtp_server.messages)  # everything sent is recorded
+    asyncio.run(run_until(None))  # a restart sends the rest
+    received = Counter(env.rcpt_tos[0] for env in smtp_server.messages)
+    assert len(received) == n and set(received.values()) == {1}
+    desk.close()
 
 
 def test_the_admin_is_only_on_its_own_address(admin: Admin) -> None:
