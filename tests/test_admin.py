@@ -11,7 +11,6 @@ import email
 import http.client
 import json
 import re
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from tests.test_web import (
     request,
     running_daemon,
     start_cli,
+    stopped_at_the_end,
     until,
 )
 
@@ -688,7 +688,7 @@ def test_rnmail_web_serves_the_admin_on_admin_bind(tmp_path: Path,
     path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server)
     port = free_port()
     proc, _line = start_cli(path, "--admin-bind", f"127.0.0.1:{port}")  # the option wins
-    try:
+    with stopped_at_the_end(proc):
         assert proc.stderr is not None
         assert proc.stderr.readline().decode() == (
             f"rnmail web: status administration on http://127.0.0.1:{port}/admin/\n")
@@ -697,12 +697,6 @@ def test_rnmail_web_serves_the_admin_on_admin_bind(tmp_path: Path,
         response = connection.getresponse()
         assert response.status == 200 and b'id="login"' in response.read()
         connection.close()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_admin_bind_is_checked(tmp_path: Path) -> None:

@@ -502,11 +502,18 @@ def test_cli_bad_bind_is_one_line(site: Site, tmp_path: Path) -> None:
 
 @contextlib.contextmanager
 def running_daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``rnmail -v run`` logging to ``log``; stopped by SIGTERM at the end, which it must
-    obey with exit status 0."""
+    """``rnmail -v run`` logging to ``log``, stopped at the end (``stopped_at_the_end``)."""
     with log.open("w") as stderr:
         proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "-v",
                                  "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    with stopped_at_the_end(proc):
+        yield proc
+
+
+@contextlib.contextmanager
+def stopped_at_the_end(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process, stopped by SIGTERM at the end, which it must obey with exit
+    status 0 (killed if the test failed first)."""
     try:
         yield proc
         proc.send_signal(signal.SIGTERM)
