@@ -325,20 +325,26 @@ def mailbox_lock(db: Database, mailbox: str) -> Iterator[Any]:
     reads it; yields a function telling whether this instance holds it, called before each
     pass: it tries to take the lock until it does, and once held checks that the session
     holding it is still alive (a lost connection releases the lock on the server, and
-    another instance may take over). SQLite has a single instance anyway."""
+    another instance may take over). SQLite has a single instance anyway.
+
+    Advisory locks are per database, so the key also names the schema: installations in
+    different schemas of one database do not hold each other's mailboxes."""
     if db.is_sqlite:
         yield lambda: True
         return
-    key = int.from_bytes(hashlib.sha256(f"rnmail mailbox {mailbox}".encode()).digest()[:8],
-                         "big", signed=True)
     connection: Connection | None = None
     held = False
+    key = 0
 
     def holds() -> bool:
-        nonlocal connection, held
+        nonlocal connection, held, key
         try:
             if connection is None:
                 connection = db.engine.connect()
+                schema = connection.scalar(text("SELECT current_schema()"))
+                key = int.from_bytes(hashlib.sha256(
+                    f"rnmail mailbox {schema} {mailbox}".encode()).digest()[:8], "big",
+                    signed=True)
             if held:
                 connection.scalar(text("SELECT 1"))
             else:

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from rnmail.config import load_config
+from rnmail.daemon import mailbox_lock
+from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
 from tests.factories import Desk, write_config
 from tests.servers import (
@@ -220,14 +222,33 @@ def test_two_instances_on_postgresql_share_the_work_without_doing_anything_twice
         assert "Traceback" not in daemon.text()
 
 
+def test_the_mailbox_lock_belongs_to_one_schema(tmp_path: Path, pg_url: str) -> None:
+    """Advisory locks are per database: another installation in another schema of the same
+    database (here: another test's) holding mailbox 'info' does not stop this one."""
+    with fresh_postgres_schema() as other_url:
+        other, mine = Database(other_url), Database(pg_url)
+        try:
+            with mailbox_lock(other, "info") as other_holds, \
+                    mailbox_lock(mine, "info") as holds:
+                assert other_holds() and holds()
+            with mailbox_lock(mine, "info") as first, mailbox_lock(mine, "info") as second:
+                assert first() and not second()  # within one schema: one reader
+        finally:
+            other.dispose()
+            mine.dispose()
+
+
 def test_a_mailbox_lock_lost_with_its_database_session_is_taken_again(
         tmp_path: Path, pg_url: str, started: Callable[[Path], Daemon]) -> None:
     engine = create_engine(pg_url)
 
     def holders() -> list[int]:
+        """This test's daemons' sessions holding an advisory lock (not other test runs')."""
         with engine.connect() as connection:
             return list(connection.scalars(text(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")))
+                "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted "
+                "AND a.application_name = current_setting('application_name')")))
 
     try:
         config = write_config(tmp_path, pg_url, extra=FAST)
