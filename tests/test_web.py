@@ -21,10 +21,9 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -45,6 +44,7 @@ from rnmail.status import set_status
 from tests.browser import Browser, chromium_or_fail
 from tests.factories import make_config, write_config
 from tests.servers import free_port
+from tests.test_daemon import until
 from tests.test_statuspage import SEEN, VERBATIM, rgb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,14 +147,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def get(site: Site, path: str, method: str = "GET", **headers: str) -> Reply:
     return request(site.server.port, path, method, **headers)
-
-
-def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 def security_headers(reply: Reply) -> None:
