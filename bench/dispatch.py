@@ -54,11 +54,11 @@ sys.path.insert(0, str(ROOT))
 
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
+from rnmail.directory.groups import import_lists  # noqa: E402
 from rnmail.dispatch.announce import mailing_notice, send_mailing  # noqa: E402
 from rnmail.dispatch.send import send_queued  # noqa: E402
-from rnmail.groups import import_lists  # noqa: E402
 from rnmail.models import OutboxBody, OutboxMessage  # noqa: E402
-from rnmail.notices import change_status  # noqa: E402
+from rnmail.status.notices import change_status  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BODY = ("Madame, Monsieur,\n\nVeuillez trouver ci-dessous les nouvelles modalités de "

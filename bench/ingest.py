@@ -308,8 +308,8 @@ def install_breakdown() -> dict[str, list[float]]:
     import threading
     from time import perf_counter
 
-    from rnmail.blobs import BlobStore
     from rnmail.ingest import fetch, parse, pipeline, respond
+    from rnmail.util.blobs import BlobStore
 
     acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     local = threading.local()  # per thread: stack of [time spent in wrapped children]

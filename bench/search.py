@@ -1,4 +1,4 @@
-"""Full-text search latency: ``rnmail.search.search_tickets(session, query, limit=50)`` over
+"""Full-text search latency: ``rnmail.tickets.search.search_tickets(session, query, limit=50)`` over
 200,000 tickets, on SQLite and on PostgreSQL.
 
 What it measures, in one run per database:
@@ -805,7 +805,7 @@ def count_matching(db: Any, statements: list[tuple[str, Any]]) -> int:
 
 
 def run_queries(db: Any, kind: str, repeat: int, budget: float) -> list[dict[str, Any]]:
-    from rnmail.search import search_tickets
+    from rnmail.tickets.search import search_tickets
 
     timer = StatementTimer(db.engine)
     out: list[dict[str, Any]] = []
@@ -856,7 +856,7 @@ def percentile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- checks
 
 def search_ids(db: Any, query: str, limit: int = 50) -> list[int]:
-    from rnmail.search import search_tickets
+    from rnmail.tickets.search import search_tickets
 
     with db.transaction() as session:
         return [r["id"] for r in search_tickets(session, query, limit=limit)]
@@ -865,7 +865,7 @@ def search_ids(db: Any, query: str, limit: int = 50) -> list[int]:
 def matching_ids(db: Any, query: str) -> list[int]:
     """Every matching ticket, from rnmail's own id query without a limit (search_tickets
     itself loads the tickets with one bind parameter per id, too many for a common word)."""
-    from rnmail import search as rnsearch
+    from rnmail.tickets import search as rnsearch
 
     words = rnsearch._WORD.findall(rnsearch.fold(query))
     with db.transaction() as session:

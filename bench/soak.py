@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 from bench.dispatch import free_port, fresh_database, start_sink  # noqa: E402
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
+from rnmail.directory.groups import import_lists  # noqa: E402
 from rnmail.dispatch.announce import mailing_notice, send_mailing  # noqa: E402
-from rnmail.groups import import_lists  # noqa: E402
 from rnmail.models import Message, OutboxMessage  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.servers import Dovecot  # noqa: E402

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.dispatch import fresh_database  # noqa: E402
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
-from rnmail.stats import Period, Query, contacts, times  # noqa: E402
+from rnmail.stats.figures import Period, Query, contacts, times  # noqa: E402
 
 CHANNELS = ("mail", "mail", "mail", "phone", "phone", "fax", "letter")
 TYPES = ("citizen", "municipality", "municipality", "police", "notary", "public-service",
@@ -143,7 +143,7 @@ def bench(kind: str, n: int, runs: int, work: Path) -> None:
             return measure(session, config, Query(by))
 
     def report() -> object:
-        from rnmail.report import build_report
+        from rnmail.stats.report import build_report
 
         with db.transaction() as session:
             return build_report(session, config, Period(date(2025, 1, 1), date(2026, 12, 31)))

@@ -53,14 +53,14 @@ from bench.dispatch import (  # noqa: E402
     start_sink,
     write_group,
 )
-from rnmail import faq  # noqa: E402
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
+from rnmail.directory.groups import import_lists  # noqa: E402
 from rnmail.dispatch.announce import mailing_notice, send_mailing  # noqa: E402
-from rnmail.groups import import_lists  # noqa: E402
 from rnmail.models import Maintenance, OutboxMessage  # noqa: E402
-from rnmail.notices import publish  # noqa: E402
-from rnmail.status import set_status  # noqa: E402
+from rnmail.status.components import set_status  # noqa: E402
+from rnmail.status.notices import publish  # noqa: E402
+from rnmail.tickets import faq  # noqa: E402
 
 RUN = "from cli.main import main; main()"
 RAW = """

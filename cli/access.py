@@ -42,7 +42,7 @@ def access_unblock(app: App, email: str, ticket_id: int, identity_confirmed: boo
     """Unblock a blocked user once both checks are confirmed: the ticket gets a comment,
     the change is audited, the user is active again and is mailed a confirmation in their
     language, in the ticket's thread (through the outbox)."""
-    from rnmail.access import ACTION_TEXT, unblock
+    from rnmail.directory.unblock import ACTION_TEXT, unblock
 
     with app.ready_db().transaction() as session:
         result = unblock(session, app.config, email, ticket_id,
@@ -65,7 +65,7 @@ def access_unblock(app: App, email: str, ticket_id: int, identity_confirmed: boo
 @handle_errors
 def access_blocked(app: App, as_json: bool) -> None:
     """Users whose access is blocked, oldest block first, with their open tickets."""
-    from rnmail.access import blocked_users
+    from rnmail.directory.unblock import blocked_users
 
     with app.ready_db().transaction() as session:
         rows = blocked_users(session)

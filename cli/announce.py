@@ -64,7 +64,7 @@ def announce(ctx: click.Context, template: str | None, groups: tuple[str, ...],
     notice = mailing_notice(app.config, template, parse_vars(variables), files)
     group_names = split_list(groups)
     if dry_run:
-        from rnmail.groups import recipients
+        from rnmail.directory.groups import recipients
 
         with app.ready_db().transaction() as session:
             members = recipients(session, group_names)

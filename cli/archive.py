@@ -25,8 +25,8 @@ def archive() -> None:
 @handle_errors
 def archive_export(app: App, before: datetime, out: Path, as_json: bool) -> None:
     """Write closed tickets as one mbox each, plus a JSON index."""
-    from rnmail.archive import archive_closed
-    from rnmail.blobs import BlobStore
+    from rnmail.tickets.archive import archive_closed
+    from rnmail.util.blobs import BlobStore
 
     blobs = BlobStore(app.config.helpdesk.attachments_dir)
     with app.ready_db().transaction() as session:

@@ -30,7 +30,7 @@ def db_upgrade(app: App) -> None:
 @handle_errors
 def db_backup(app: App, out: Path) -> None:
     """A consistent backup while rnmail runs (SQLite online backup, or pg_dump)."""
-    from rnmail.backup import backup_database
+    from rnmail.ops.backup import backup_database
 
     result = backup_database(app.ready_db(), out)
     click.echo(f"{result.kind} backup at schema revision {result.revision}: {result.path} "

@@ -13,7 +13,7 @@ from cli.app import App, handle_errors, pass_app
 def demo(app: App) -> None:
     """Add example tickets, the example user groups and a planned maintenance (no mail is
     sent), and publish the status page. Running it again adds nothing."""
-    from rnmail.demo import seed_demo
+    from rnmail.ops.demo import seed_demo
 
     result = seed_demo(app.ready_db(), app.config)
     if result.already:

@@ -34,8 +34,8 @@ def directory_import(app: App, file: Path, dry_run: bool, as_json: bool,
                      actor: str | None) -> None:
     """Add and update organisations and users from a CSV file (one line per user). Nothing
     is imported unless every line is correct; users absent from the file are kept."""
-    from rnmail.directory import import_directory
-    from rnmail.groups import ListProblems
+    from rnmail.directory.groups import ListProblems
+    from rnmail.directory.people import import_directory
 
     try:
         with app.ready_db().transaction() as session:
@@ -96,7 +96,7 @@ def _print_organisation(entry: dict[str, Any]) -> None:
 def directory_show(app: App, key: str, as_json: bool) -> None:
     """A user (KEY is their address) with their open tickets, or an organisation (KEY is
     its code or name) with its users."""
-    from rnmail.directory import show_entry
+    from rnmail.directory.people import show_entry
 
     with app.ready_db().transaction() as session:
         entry = show_entry(session, key)
@@ -117,7 +117,7 @@ def directory_show(app: App, key: str, as_json: bool) -> None:
 def directory_search(app: App, query: str, limit: int, as_json: bool) -> None:
     """Organisations (name, code) and users (name, address) holding QUERY, accents and
     case ignored."""
-    from rnmail.directory import search_directory
+    from rnmail.directory.people import search_directory
 
     with app.ready_db().transaction() as session:
         rows = search_directory(session, query, limit)
@@ -145,7 +145,7 @@ def directory_set_status(app: App, email: str, state: str, reason: str,
                          actor: str | None) -> None:
     """Set a user's access: active, blocked or revoked. A revoked user leaves every user
     group."""
-    from rnmail.directory import change_access
+    from rnmail.directory.people import change_access
 
     with app.ready_db().transaction() as session:
         done = change_access(session, email, state, reason, _actor(actor))
@@ -163,7 +163,7 @@ def directory_set_status(app: App, email: str, state: str, reason: str,
 @handle_errors
 def directory_export(app: App, out: Path | None) -> None:
     """The directory as CSV, in the columns `directory import` reads."""
-    from rnmail.directory import export_directory
+    from rnmail.directory.people import export_directory
 
     with app.ready_db().transaction() as session:
         text = export_directory(session)

@@ -14,7 +14,7 @@ from cli.app import App, emit_json, pass_app
 @pass_app
 def doctor(app: App, as_json: bool) -> None:
     """Check the installation: one line per check, exit status 1 if any fails."""
-    from rnmail.doctor import run_checks
+    from rnmail.ops.doctor import run_checks
 
     checks = run_checks(app.config_path)
     if as_json:

@@ -36,7 +36,7 @@ def _print(detail: dict[str, object], as_json: bool) -> None:
 def faq_add(app: App, language: str, question: str, answer: str, category: str | None,
             publish: bool, as_json: bool) -> None:
     """Add an entry (other languages with `faq edit ID --lang ...`)."""
-    from rnmail.faq import add_entry, entry_detail
+    from rnmail.tickets.faq import add_entry, entry_detail
 
     with app.ready_db().transaction() as session:
         detail = entry_detail(add_entry(session, language, question, answer, category, publish))
@@ -58,7 +58,7 @@ def faq_edit(app: App, entry_id: int, language: str | None, question: str | None
              answer: str | None, category: str | None, publish: bool | None,
              as_json: bool) -> None:
     """Change an entry, add a language, publish or withdraw it."""
-    from rnmail.faq import edit_entry, entry_detail
+    from rnmail.tickets.faq import edit_entry, entry_detail
 
     with app.ready_db().transaction() as session:
         detail = entry_detail(edit_entry(session, entry_id, language, question, answer,
@@ -73,7 +73,7 @@ def faq_edit(app: App, entry_id: int, language: str | None, question: str | None
 @handle_errors
 def faq_from_ticket(app: App, ticket_id: int, as_json: bool) -> None:
     """Start a draft entry from a ticket's question and answer."""
-    from rnmail.faq import entry_detail, from_ticket
+    from rnmail.tickets.faq import entry_detail, from_ticket
 
     with app.ready_db().transaction() as session:
         detail = entry_detail(from_ticket(session, ticket_id))
@@ -86,7 +86,7 @@ def faq_from_ticket(app: App, ticket_id: int, as_json: bool) -> None:
 @handle_errors
 def faq_list(app: App, as_json: bool) -> None:
     """List the entries."""
-    from rnmail.faq import list_entries
+    from rnmail.tickets.faq import list_entries
 
     with app.ready_db().transaction() as session:
         rows = list_entries(session)
@@ -104,7 +104,7 @@ def faq_list(app: App, as_json: bool) -> None:
 @handle_errors
 def faq_search(app: App, query: str, as_json: bool) -> None:
     """Find the entries that best match some words."""
-    from rnmail.faq import search_entries
+    from rnmail.tickets.faq import search_entries
 
     with app.ready_db().transaction() as session:
         rows = search_entries(session, query)
@@ -120,7 +120,7 @@ def faq_search(app: App, query: str, as_json: bool) -> None:
 @handle_errors
 def faq_publish(app: App) -> None:
     """Write the published entries as HTML pages, one per language."""
-    from rnmail.faq import publish
+    from rnmail.tickets.faq import publish
 
     with app.ready_db().transaction() as session:
         for path in publish(session, app.config):

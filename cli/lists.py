@@ -19,7 +19,7 @@ def lists() -> None:
 
 
 def _files(app: App, files: tuple[Path, ...]) -> list[Path]:
-    from rnmail.groups import list_files
+    from rnmail.directory.groups import list_files
 
     return list(files) if files else list_files(app.config.dispatch.lists_dir)
 
@@ -31,7 +31,7 @@ def _files(app: App, files: tuple[Path, ...]) -> list[Path]:
 def lists_import(app: App, files: tuple[Path, ...]) -> None:
     """Replace each group's members with its CSV file (default: every *.csv of
     [dispatch].lists_dir). Nothing is imported unless every file is correct."""
-    from rnmail.groups import ListProblems, import_lists
+    from rnmail.directory.groups import ListProblems, import_lists
 
     paths = _files(app, files)
     try:
@@ -52,8 +52,8 @@ def lists_import(app: App, files: tuple[Path, ...]) -> None:
 def lists_validate(app: App, files: tuple[Path, ...]) -> None:
     """Check CSV files (default: every *.csv of [dispatch].lists_dir) without importing:
     addresses, duplicates, languages, columns. Exit status 1 if anything is wrong."""
+    from rnmail.directory.groups import validate_lists
     from rnmail.errors import RnmailError
-    from rnmail.groups import validate_lists
 
     paths = _files(app, files)
     listed, problems = validate_lists(paths)
@@ -72,8 +72,8 @@ def lists_validate(app: App, files: tuple[Path, ...]) -> None:
 @handle_errors
 def lists_list(app: App, as_json: bool) -> None:
     """The groups with their member counts; a group defined by a directory query says so."""
-    from rnmail.directory_groups import describe_query, query_groups
-    from rnmail.groups import list_groups
+    from rnmail.directory.groups import list_groups
+    from rnmail.directory.query_groups import describe_query, query_groups
 
     with app.ready_db().transaction() as session:
         rows = list_groups(session)
@@ -105,7 +105,7 @@ def lists_define(app: App, name: str, kinds: tuple[str, ...], languages: tuple[s
                  states: tuple[str, ...], roles: tuple[str, ...]) -> None:
     """Create or redefine a group from a directory query and fill it, e.g. every active
     user of a municipality writing in Dutch; `lists sync` refreshes it."""
-    from rnmail.directory_groups import define_group, describe_query, query_groups
+    from rnmail.directory.query_groups import define_group, describe_query, query_groups
 
     with app.ready_db().transaction() as session:
         r = define_group(session, name, kinds, languages, states, roles)
@@ -122,7 +122,7 @@ def lists_define(app: App, name: str, kinds: tuple[str, ...], languages: tuple[s
 def lists_sync(app: App, as_json: bool) -> None:
     """Refresh every query group from the directory, and take users whose access is revoked
     out of every group (CSV lists included)."""
-    from rnmail.directory_groups import sync_groups
+    from rnmail.directory.query_groups import sync_groups
 
     with app.ready_db().transaction() as session:
         results = sync_groups(session)
@@ -144,7 +144,7 @@ def lists_sync(app: App, as_json: bool) -> None:
 @handle_errors
 def lists_show(app: App, group: str, as_json: bool) -> None:
     """The members of a group."""
-    from rnmail.groups import list_members
+    from rnmail.directory.groups import list_members
 
     with app.ready_db().transaction() as session:
         rows = list_members(session, group)
@@ -173,7 +173,7 @@ def lists_show(app: App, group: str, as_json: bool) -> None:
 def lists_add(app: App, group: str, email: str, name: str, language: str,
               organisation: str | None, code: str | None, create: bool) -> None:
     """Add an address to a group."""
-    from rnmail.groups import add_member
+    from rnmail.directory.groups import add_member
 
     with app.ready_db().transaction() as session:
         member = add_member(session, group, email, name, language, organisation, code, create)
@@ -187,7 +187,7 @@ def lists_add(app: App, group: str, email: str, name: str, language: str,
 @handle_errors
 def lists_remove(app: App, group: str, email: str) -> None:
     """Take an address out of a group."""
-    from rnmail.groups import remove_member
+    from rnmail.directory.groups import remove_member
 
     with app.ready_db().transaction() as session:
         address = remove_member(session, group, email)
@@ -202,7 +202,7 @@ def lists_remove(app: App, group: str, email: str) -> None:
 @handle_errors
 def lists_export(app: App, group: str, out: Path | None) -> None:
     """A group as CSV (email,name,language,organisation,code), ready to import again."""
-    from rnmail.groups import export_group
+    from rnmail.directory.groups import export_group
 
     with app.ready_db().transaction() as session:
         text = export_group(session, group)
@@ -215,7 +215,7 @@ def lists_export(app: App, group: str, out: Path | None) -> None:
 @handle_errors
 def lists_bounced(app: App, as_json: bool) -> None:
     """Suppressed addresses: too many hard bounces, no more announcements."""
-    from rnmail.groups import bounced
+    from rnmail.directory.groups import bounced
 
     with app.ready_db().transaction() as session:
         rows = bounced(session)
@@ -236,7 +236,7 @@ def lists_bounced(app: App, as_json: bool) -> None:
 def lists_unsuppress(app: App, email: str) -> None:
     """Let announcements reach a suppressed address again (its next hard bounce suppresses
     it anew)."""
-    from rnmail.groups import unsuppress
+    from rnmail.directory.groups import unsuppress
 
     with app.ready_db().transaction() as session:
         address = unsuppress(session, email)

@@ -76,7 +76,7 @@ def quarantine() -> None:
 @handle_errors
 def quarantine_list(app: App, show_all: bool, as_json: bool) -> None:
     """List quarantined messages and why."""
-    from rnmail.quarantine import list_quarantine
+    from rnmail.ingest.quarantine import list_quarantine
 
     rows = list_quarantine(app.ready_db(), None if show_all else "held")
     if as_json:
@@ -93,7 +93,7 @@ def quarantine_list(app: App, show_all: bool, as_json: bool) -> None:
 @handle_errors
 def quarantine_retry(app: App, quarantine_id: int) -> None:
     """Process a quarantined message again."""
-    from rnmail.quarantine import retry_quarantined
+    from rnmail.ingest.quarantine import retry_quarantined
 
     outcome = retry_quarantined(app.ready_db(), app.config, quarantine_id)
     click.echo(f"quarantined message #{quarantine_id}: {outcome}")

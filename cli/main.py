@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, handle_errors, pass_app
-from rnmail.logs import configure_logging
+from rnmail.util.logs import configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

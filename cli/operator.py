@@ -12,7 +12,7 @@ import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
 from rnmail import audit as audit_log
-from rnmail import operators
+from rnmail.auth import operators
 from rnmail.errors import RnmailError
 
 F = TypeVar("F", bound=Callable[..., Any])

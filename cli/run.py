@@ -13,6 +13,6 @@ from cli.app import App, handle_errors, pass_app
 def run(app: App) -> None:
     """Run the help desk: read the mailboxes, send the outbox, run the maintenance steps,
     until SIGTERM or Ctrl-C (SIGHUP reloads the config)."""
-    from rnmail.daemon import Daemon
+    from rnmail.daemon.loop import Daemon
 
     Daemon(app.config_path).run()

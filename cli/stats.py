@@ -25,7 +25,7 @@ def period_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def query_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    from rnmail.stats import DIMENSIONS
+    from rnmail.stats.figures import DIMENSIONS
 
     func = click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
                         help="Also draw the figures as a chart: a .png or .svg file.")(func)
@@ -72,13 +72,13 @@ def stats_times(app: App, start: datetime | None, end: datetime | None, by: tupl
 
 def _run(app: App, kind: str, start: datetime | None, end: datetime | None,
          by: tuple[str, ...], excluded: tuple[str, ...], fmt: str, chart: Path | None) -> None:
-    from rnmail.stats import Period, Query, contacts, times
+    from rnmail.stats.figures import Period, Query, contacts, times
 
     query = Query(by, Period(_day(start), _day(end)), excluded)
     with app.ready_db().transaction() as session:
         table = (contacts if kind == "contacts" else times)(session, app.config, query)
     if chart is not None:
-        from rnmail.report import write_chart
+        from rnmail.stats.report import write_chart
 
         write_chart(table, chart)
     if fmt == "json":

@@ -88,8 +88,8 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
                comment_de: str | None, groups: tuple[str, ...], notify_linked: bool,
                queue_only: bool, as_json: bool) -> None:
     """Set the status (of every component, or of --component) and publish the page."""
-    from rnmail.notices import change_status
-    from rnmail.status import comment_texts
+    from rnmail.status.components import comment_texts
+    from rnmail.status.notices import change_status
 
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
     result = change_status(app.ready_db(), app.config, operator, state, list(components),
@@ -119,8 +119,8 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
 @handle_errors
 def status_show(app: App, as_json: bool) -> None:
     """The current status (maintenance included, as it is now)."""
-    from rnmail.status import current_status
-    from rnmail.statuspage import format_time
+    from rnmail.status.components import current_status
+    from rnmail.status.page import format_time
 
     with app.ready_db().transaction() as session:
         view = current_status(session, app.config.status)
@@ -143,7 +143,7 @@ def status_show(app: App, as_json: bool) -> None:
 @handle_errors
 def status_publish(app: App) -> None:
     """Regenerate the public page (index.html, status.json, feed.atom)."""
-    from rnmail.notices import publish
+    from rnmail.status.notices import publish
 
     view = publish(app.ready_db(), app.config)
     click.echo(f"status {view.overall}: published to {app.config.status.public_dir}")
@@ -173,8 +173,8 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
                          comment_fr: str | None, comment_de: str | None,
                          queue_only: bool) -> None:
     """Plan a maintenance and announce it to the groups now."""
-    from rnmail.maintenance import parse_duration, parse_local_time, schedule_maintenance
-    from rnmail.status import comment_texts
+    from rnmail.status.components import comment_texts
+    from rnmail.status.maintenance import parse_duration, parse_local_time, schedule_maintenance
 
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
     remind_delta: timedelta | None = parse_duration(remind) if remind else None
@@ -196,7 +196,7 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
 @handle_errors
 def maintenance_list(app: App, include_past: bool, as_json: bool) -> None:
     """Upcoming and running maintenance, with the notices sent."""
-    from rnmail.maintenance import list_maintenance
+    from rnmail.status.maintenance import list_maintenance
 
     with app.ready_db().transaction() as session:
         rows = list_maintenance(session, include_past)
@@ -218,7 +218,7 @@ def maintenance_list(app: App, include_past: bool, as_json: bool) -> None:
 @handle_errors
 def maintenance_cancel(app: App, operator: str, maintenance_id: int, queue_only: bool) -> None:
     """Cancel a maintenance and tell its groups."""
-    from rnmail.maintenance import cancel_maintenance
+    from rnmail.status.maintenance import cancel_maintenance
 
     announcement = cancel_maintenance(app.ready_db(), app.config, operator, maintenance_id)
     count = announcement.recipients if announcement else 0
@@ -240,7 +240,7 @@ def scheduler_run(app: App) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from rnmail.dispatch.send import send_outbox
-    from rnmail.maintenance import start_scheduler
+    from rnmail.status.maintenance import start_scheduler
 
     db = app.ready_db()
     scheduler = BlockingScheduler()

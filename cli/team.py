@@ -21,7 +21,7 @@ def staff() -> None:
 @handle_errors
 def staff_add(app: App, email: str, name: str, language: str) -> None:
     """Add a staff member."""
-    from rnmail.team import add_staff
+    from rnmail.tickets.team import add_staff
 
     with app.ready_db().transaction() as session:
         member = add_staff(session, email, name, language)
@@ -34,7 +34,7 @@ def staff_add(app: App, email: str, name: str, language: str) -> None:
 @handle_errors
 def staff_list(app: App, as_json: bool) -> None:
     """List the staff."""
-    from rnmail.team import list_staff
+    from rnmail.tickets.team import list_staff
 
     with app.ready_db().transaction() as session:
         rows = list_staff(session)
@@ -51,7 +51,7 @@ def staff_list(app: App, as_json: bool) -> None:
 @handle_errors
 def staff_remove(app: App, email: str) -> None:
     """Remove a staff member (their tickets and history stay)."""
-    from rnmail.team import remove_staff
+    from rnmail.tickets.team import remove_staff
 
     with app.ready_db().transaction() as session:
         member = remove_staff(session, email)
@@ -71,7 +71,7 @@ def service() -> None:
 @handle_errors
 def service_add(app: App, name: str, email: str, description: str | None) -> None:
     """Add a second-line service."""
-    from rnmail.team import add_service
+    from rnmail.tickets.team import add_service
 
     with app.ready_db().transaction() as session:
         added = add_service(session, name, email, description)
@@ -84,7 +84,7 @@ def service_add(app: App, name: str, email: str, description: str | None) -> Non
 @handle_errors
 def service_list(app: App, as_json: bool) -> None:
     """List the second-line services."""
-    from rnmail.team import list_services
+    from rnmail.tickets.team import list_services
 
     with app.ready_db().transaction() as session:
         rows = list_services(session)

@@ -36,7 +36,7 @@ def print_tickets(rows: list[dict[str, Any]], as_json: bool) -> None:
 @handle_errors
 def ticket_list(app: App, status: str | None, limit: int, as_json: bool) -> None:
     """List tickets, newest first."""
-    from rnmail.tickets import list_tickets
+    from rnmail.tickets.views import list_tickets
 
     with app.ready_db().transaction() as session:
         rows = list_tickets(session, status, limit)
@@ -50,7 +50,7 @@ def ticket_list(app: App, status: str | None, limit: int, as_json: bool) -> None
 @handle_errors
 def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
     """Show one ticket with its messages."""
-    from rnmail.tickets import show_ticket
+    from rnmail.tickets.views import show_ticket
 
     with app.ready_db().transaction() as session:
         detail = show_ticket(session, ticket_id)
@@ -103,8 +103,8 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
                language: str | None,
                subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
     """Log a phone call (or letter) as a ticket; prints its number."""
-    from rnmail.tickets import show_ticket
-    from rnmail.workflow import close, open_by_hand
+    from rnmail.tickets.lifecycle import close, open_by_hand
+    from rnmail.tickets.views import show_ticket
 
     config = app.config
     with app.ready_db().transaction() as session:
@@ -132,7 +132,7 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
 @handle_errors
 def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool) -> None:
     """Close a ticket."""
-    from rnmail.workflow import close, update_ticket
+    from rnmail.tickets.lifecycle import close, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: close(t, resolution))
     _show(detail, as_json, "closed")
@@ -145,7 +145,7 @@ def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool
 @handle_errors
 def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
     """Reopen a closed ticket."""
-    from rnmail.workflow import reopen, update_ticket
+    from rnmail.tickets.lifecycle import reopen, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: reopen(t))
     _show(detail, as_json, "reopened")
@@ -158,7 +158,7 @@ def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
 @handle_errors
 def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
     """Wait on the requester (their next mail reopens the ticket)."""
-    from rnmail.workflow import set_pending, update_ticket
+    from rnmail.tickets.lifecycle import set_pending, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: set_pending(t))
     _show(detail, as_json, "pending")
@@ -172,7 +172,7 @@ def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
 @handle_errors
 def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> None:
     """Give a ticket to a staff member."""
-    from rnmail.workflow import assign, find_staff, update_ticket
+    from rnmail.tickets.lifecycle import assign, find_staff, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id,
                            lambda s, t: assign(t, find_staff(s, staff_email)))
@@ -189,7 +189,7 @@ def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> 
 def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: str | None,
                as_json: bool) -> None:
     """Set a ticket's category and/or requester type."""
-    from rnmail.workflow import set_category, set_requester_type, update_ticket
+    from rnmail.tickets.lifecycle import set_category, set_requester_type, update_ticket
 
     if category is None and requester_type is None:
         raise click.UsageError("give --category and/or --type")
@@ -216,7 +216,7 @@ def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: s
 @handle_errors
 def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
     """Add an internal note (never sent to the requester)."""
-    from rnmail.workflow import add_comment, get_ticket
+    from rnmail.tickets.lifecycle import add_comment, get_ticket
 
     with app.ready_db().transaction() as session:
         add_comment(session, get_ticket(session, ticket_id), text, author)
@@ -245,9 +245,9 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
 
     from rnmail.dispatch.answer import answer_requester
     from rnmail.dispatch.compose import Attachment
-    from rnmail.faq import answer_for
-    from rnmail.tickets import message_detail
-    from rnmail.workflow import get_ticket
+    from rnmail.tickets.faq import answer_for
+    from rnmail.tickets.lifecycle import get_ticket
+    from rnmail.tickets.views import message_detail
 
     if [text, text_file, faq_id].count(None) != 2:
         raise click.UsageError("give the answer with one of -m TEXT, --file F or --faq ID")
@@ -281,7 +281,7 @@ def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
                     as_json: bool) -> None:
     """Delegate to a second-line service, who is sent the ticket's history."""
     from rnmail.dispatch.answer import delegate_to_service
-    from rnmail.workflow import find_service, update_ticket
+    from rnmail.tickets.lifecycle import find_service, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id, lambda s, t: delegate_to_service(
         s, app.config, t, find_service(s, service_name), note))
@@ -296,7 +296,7 @@ def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
 @handle_errors
 def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
     """Full-text search over subjects and messages (accents folded)."""
-    from rnmail.search import search_tickets
+    from rnmail.tickets.search import search_tickets
 
     with app.ready_db().transaction() as session:
         rows = search_tickets(session, query, limit)
@@ -312,8 +312,8 @@ def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
 @handle_errors
 def ticket_export(app: App, ticket_id: int, fmt: str, out: Path | None) -> None:
     """Export a ticket with all its messages."""
-    from rnmail.archive import export_ticket
-    from rnmail.blobs import BlobStore
+    from rnmail.tickets.archive import export_ticket
+    from rnmail.util.blobs import BlobStore
 
     blobs = BlobStore(app.config.helpdesk.attachments_dir)
     with app.ready_db().transaction() as session:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rnmail.errors import ServerUnavailable
-from rnmail.folding import fold
+from rnmail.util.folding import fold
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from cli.main import main
 from rnmail.db import Database
-from rnmail.directory import set_access_status
-from rnmail.directory_groups import define_group, sync_groups
+from rnmail.directory.people import set_access_status
+from rnmail.directory.query_groups import define_group, sync_groups
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.models import (

@@ -1,4 +1,4 @@
-"""The status administration (/admin), from a real server: ``rnmail.web.start`` with
+"""The status administration (/admin), from a real server: ``rnmail.web.public.start`` with
 ``[web].admin_bind`` on a free loopback port, a real database (SQLite and PostgreSQL), a
 real SMTP server (aiosmtpd) receiving what the admin sends, read over HTTP (http.client,
 cookies kept by hand) and, for what a person does, in a real headless Chromium.
@@ -30,13 +30,13 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from cli.main import main
-from rnmail import operators
-from rnmail.admin import AdminSite, BackgroundSender
+from rnmail.auth import operators
 from rnmail.config import load_config
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
 from rnmail.errors import ConfigError
 from rnmail.models import AdminSession, AuditEvent, ComponentState, utcnow
+from rnmail.web.admin import AdminSite, BackgroundSender
 from tests.browser import Browser, chromium_or_fail
 from tests.factories import Desk, write_config
 from tests.servers import SmtpServer, free_port
@@ -211,7 +211,7 @@ status_max_age = 0  # the browser must not show the page it saw before the chang
 def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admin]:
     path, secret = install(tmp_path, db_url, smtp_server)
     config = load_config(path)
-    from rnmail.notices import publish
+    from rnmail.status.notices import publish
 
     db = Database(db_url)
     publish(db, config)
@@ -538,10 +538,10 @@ def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
 
 def test_every_text_of_the_pages_is_translated() -> None:
     """Each text the templates and the admin pass to ``_`` has its French and Dutch."""
-    from rnmail.admin import DONE, TEMPLATES
-    from rnmail.admin_texts import TEXTS
     from rnmail.config import STATUS_STATES
     from rnmail.dispatch.outbox import STATES
+    from rnmail.web.admin import DONE, TEMPLATES
+    from rnmail.web.admin_texts import TEXTS
 
     used = set()
     for template in TEMPLATES.glob("*.j2"):
@@ -720,7 +720,7 @@ def test_admin_bind_is_checked(tmp_path: Path) -> None:
 
 def test_doctor_checks_the_admin_can_be_used_safely(tmp_path: Path,
                                                    smtp_server: SmtpServer) -> None:
-    from rnmail.doctor import run_checks
+    from rnmail.ops.doctor import run_checks
 
     path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server)
 

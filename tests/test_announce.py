@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from rnmail.db import Database
 from rnmail.models import Announcement, AuditEvent, OutboxBody, OutboxMessage
-from rnmail.statuspage import BANNERS
+from rnmail.status.page import BANNERS
 from tests.factories import write_config
 from tests.servers import SmtpServer
 from tests.test_status import EXTRA, PASSWORD, REFUSED, WRONG, Site, add_members, html_of, text_of

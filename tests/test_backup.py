@@ -12,11 +12,11 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
-from rnmail.backup import backup_database
 from rnmail.config import load_config
 from rnmail.db import MIGRATIONS, Database
 from rnmail.errors import RnmailError
 from rnmail.models import Ticket, utcnow
+from rnmail.ops.backup import backup_database
 from tests.factories import write_config
 from tests.test_cli import rnmail
 

@@ -19,17 +19,17 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from rnmail import faq
 from rnmail.config import Config, StatusConfig
+from rnmail.directory.groups import Recipient
 from rnmail.dispatch.announce import announce, mailing_notice, preview_template
 from rnmail.dispatch.answer import answer_requester, send_to_service, take_phone_message
 from rnmail.dispatch.render import Rendered, render
-from rnmail.doctor import MAILING_SAMPLE, _ticket_samples
 from rnmail.errors import ConfigError
-from rnmail.groups import Recipient
 from rnmail.models import Service, Ticket
-from rnmail.statuspage import publish_status
-from rnmail.team import add_service, add_staff
+from rnmail.ops.doctor import MAILING_SAMPLE, _ticket_samples
+from rnmail.status.page import publish_status
+from rnmail.tickets import faq
+from rnmail.tickets.team import add_service, add_staff
 from tests.factories import Desk, make_config
 from tests.servers import SmtpServer
 from tests.test_statuspage import make_view

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from rnmail.config import load_config
-from rnmail.daemon import mailbox_lock
+from rnmail.daemon.loop import mailbox_lock
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
 from tests.factories import Desk, write_config

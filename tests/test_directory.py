@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from cli.main import main
 from rnmail.db import Database
-from rnmail.directory import EXPORT_COLUMNS, find_user, user_snapshot
+from rnmail.directory.people import EXPORT_COLUMNS, find_user, user_snapshot
 from rnmail.models import AuditEvent, DirectoryUser, GroupMember, Organisation, Ticket
 from tests import corpus
 from tests.factories import write_config

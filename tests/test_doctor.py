@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from rnmail.db import MIGRATIONS
-from rnmail.doctor import Check, run_checks
+from rnmail.ops.doctor import Check, run_checks
 from tests.factories import write_config
 from tests.servers import Dovecot, SmtpServer, TokenServer, free_port
 

@@ -83,8 +83,8 @@ def test_from_ticket_and_reply_with_faq(desk: Path) -> None:
 
 def test_notification_suggests_faq_and_staff_answers_with_it(
         tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) -> None:
-    from rnmail.faq import add_entry
-    from rnmail.team import add_staff
+    from rnmail.tickets.faq import add_entry
+    from rnmail.tickets.team import add_staff
 
     desk = Desk(make_config(tmp_path, db_url, imap, smtp_server))
     with desk.db.transaction() as session:

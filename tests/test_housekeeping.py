@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from rnmail.config import load_config
-from rnmail.faq import add_entry
-from rnmail.housekeeping import housekeeping, publish_pages
+from rnmail.daemon.housekeeping import housekeeping, publish_pages
 from rnmail.models import OutboxMessage, utcnow
-from rnmail.publicfiles import remove_stale_temporaries, write_public_file
+from rnmail.status.publicfiles import remove_stale_temporaries, write_public_file
+from rnmail.tickets.faq import add_entry
 from tests.factories import Desk, write_config
 
 
@@ -85,7 +85,7 @@ def test_housekeeping_reports_what_waits_for_a_person(
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"half a blob")
     os.utime(stale, (time.time() - 7200,) * 2)
-    with caplog.at_level(logging.INFO, logger="rnmail.housekeeping"):
+    with caplog.at_level(logging.INFO, logger="rnmail.daemon.housekeeping"):
         report = housekeeping(desk.db, desk.config)
     assert report.quarantine_held == 1 and report.quarantine_oldest is not None
     assert report.failed_last_day == 1  # the 3-day-old failure was reported before

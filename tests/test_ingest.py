@@ -327,7 +327,7 @@ def test_attachments_are_stored_content_addressed(desk: Desk, imap: Dovecot) -> 
         for a in desk.ticket(t["id"])["messages"][0]["attachments"]:
             files[a["filename"]] = a
     pdf = files["attestation résidence été.pdf"]
-    from rnmail.blobs import BlobStore
+    from rnmail.util.blobs import BlobStore
     path = BlobStore(desk.config.helpdesk.attachments_dir).path(pdf["sha256"])
     assert path.read_bytes().startswith(b"%PDF") and path.stat().st_size == pdf["size"]
     assert any(a["content_type"] == "application/ms-tnef" for a in files.values())
@@ -341,7 +341,7 @@ def test_raw_message_is_kept_for_the_archive(desk: Desk, imap: Dovecot) -> None:
     desk.ingest()
     with desk.db.transaction() as session:
         sha = session.scalar(select(Message.raw_sha256).where(Message.direction == "in"))
-    from rnmail.blobs import BlobStore
+    from rnmail.util.blobs import BlobStore
     assert BlobStore(desk.config.helpdesk.attachments_dir).get(sha or "") == raw
 
 
@@ -375,14 +375,14 @@ def test_hostile_mail_goes_to_quarantine_and_the_pass_goes_on(desk: Desk, imap: 
     report = desk.ingest()
     assert report.outcomes == {"quarantined": 1, "ticket": 1}
     assert imap.folder_uids("info") == []
-    from rnmail.quarantine import list_quarantine
+    from rnmail.ingest.quarantine import list_quarantine
     [held] = list_quarantine(desk.db)
     assert held["reason"] and held["size"] > 0
 
 
 def test_quarantine_retry_after_raising_a_limit(tmp_path: Path, db_url: str,
                                                 imap: Dovecot) -> None:
-    from rnmail.quarantine import list_quarantine, retry_quarantined
+    from rnmail.ingest.quarantine import list_quarantine, retry_quarantined
 
     strict = make_config(tmp_path, db_url, imap, ingest={"max_parts": 20})
     desk = Desk(strict)

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from cli.main import main
 from rnmail.config import parse_config
 from rnmail.db import Database
-from rnmail.errors import NotFound
-from rnmail.groups import (
+from rnmail.directory.groups import (
     ListProblems,
     import_lists,
     recipients,
     suppressed_addresses,
 )
+from rnmail.errors import NotFound
 from rnmail.models import Bounce, GroupMember, OutboxMessage, Suppression, UserGroup
 from tests import corpus
 from tests.factories import write_config

@@ -33,12 +33,14 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 
 from cli.main import main
+from rnmail.auth.operators import add_operator
 from rnmail.config import Config, load_config
 from rnmail.db import Database
+from rnmail.directory.groups import import_lists
 from rnmail.dispatch.send import RECORD_WINDOW, send_outbox
 from rnmail.errors import RnmailError
-from rnmail.groups import import_lists
-from rnmail.maintenance import (
+from rnmail.models import Announcement, AuditEvent, Maintenance, OutboxMessage, utcnow
+from rnmail.status.maintenance import (
     SYNC_SECONDS,
     add_jobs,
     job_store_scheduler,
@@ -47,9 +49,7 @@ from rnmail.maintenance import (
     run_step,
     schedule_maintenance,
 )
-from rnmail.models import Announcement, AuditEvent, Maintenance, OutboxMessage, utcnow
-from rnmail.operators import add_operator
-from rnmail.statuspage import BRUSSELS
+from rnmail.status.page import BRUSSELS
 from tests.factories import write_config
 from tests.servers import SmtpServer
 
@@ -58,7 +58,7 @@ RUN = "from cli.main import main; main()"
 # The same scheduler, but syncing with the job store every second (instead of SYNC_SECONDS)
 # and calling a step late after one second (instead of a minute): restarts, re-added jobs and
 # late steps then happen within a test's few seconds, and a step run twice shows at once.
-RUN_FAST = ("import datetime, rnmail.maintenance as m; m.SYNC_SECONDS = 1; "
+RUN_FAST = ("import datetime, rnmail.status.maintenance as m; m.SYNC_SECONDS = 1; "
             "m.LATE = datetime.timedelta(seconds=1); from cli.main import main; main()")
 OPERATOR, PASSWORD = "ops", "maintenance-pw-1"
 STEPS = ("reminder", "start", "end")

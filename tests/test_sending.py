@@ -29,9 +29,9 @@ from sqlalchemy import select, update
 
 from cli.main import main
 from rnmail.config import load_config
+from rnmail.directory.groups import import_lists
 from rnmail.dispatch import send
 from rnmail.dispatch.announce import announcement_status, mailing_notice, send_mailing
-from rnmail.groups import import_lists
 from rnmail.models import Announcement, OutboxMessage, Suppression, utcnow
 from tests.factories import HELPDESK, Desk, write_config
 from tests.servers import SmtpServer, free_port

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from rnmail.models import Message, OutboxMessage
-from rnmail.team import add_staff
+from rnmail.tickets.team import add_staff
 from tests import corpus
 from tests.factories import Desk, make_config
 from tests.servers import Dovecot, SmtpServer
@@ -110,7 +110,7 @@ def test_staff_answer_keeps_attachments(desk: Desk, imap: Dovecot,
 
 
 def test_comment_and_commands(desk: Desk, imap: Dovecot, smtp_server: SmtpServer) -> None:
-    from rnmail.team import add_service
+    from rnmail.tickets.team import add_service
 
     with desk.db.transaction() as session:
         add_service(session, "population-registers", "pop@second.example", None)
@@ -185,7 +185,7 @@ def test_staff_out_of_office_is_not_an_answer(desk: Desk, imap: Dovecot,
 
 def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
                                                  smtp_server: SmtpServer) -> None:
-    from rnmail.workflow import open_by_hand
+    from rnmail.tickets.lifecycle import open_by_hand
 
     with desk.db.transaction() as session:
         ticket = open_by_hand(session, desk.config.workflow, "fr", channel="phone",
@@ -207,7 +207,7 @@ def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
 @pytest.mark.parametrize("mode", ["review", "requester"])
 def test_second_line_answers_thread_back(tmp_path: Path, db_url: str, imap: Dovecot,
                                          smtp_server: SmtpServer, mode: str) -> None:
-    from rnmail.team import add_service
+    from rnmail.tickets.team import add_service
 
     desk = Desk(make_config(tmp_path, db_url, imap, smtp_server,
                             workflow={"service_answers": mode}))
@@ -240,7 +240,7 @@ def test_second_line_answers_thread_back(tmp_path: Path, db_url: str, imap: Dove
 
 def test_forged_second_line_sender_is_refused(desk: Desk, imap: Dovecot,
                                               smtp_server: SmtpServer) -> None:
-    from rnmail.team import add_service
+    from rnmail.tickets.team import add_service
 
     with desk.db.transaction() as session:
         add_service(session, "legal", "legal@second.example", None)
@@ -289,7 +289,7 @@ def test_outlook_style_html_replies_on_both_sides(desk: Desk, imap: Dovecot,
 
 def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
                               smtp_server: SmtpServer) -> None:
-    from rnmail.workflow import assign, find_staff, get_ticket
+    from rnmail.tickets.lifecycle import assign, find_staff, get_ticket
 
     desk = Desk(make_config(tmp_path, db_url, imap, smtp_server, workflow={"notify": "assignee"}))
     with desk.db.transaction() as session:
@@ -314,8 +314,8 @@ def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
 ])
 def test_commands_that_contradict_each_other_are_refused(
         desk: Desk, imap: Dovecot, smtp_server: SmtpServer, commands: str) -> None:
-    from rnmail.faq import add_entry
-    from rnmail.team import add_service
+    from rnmail.tickets.faq import add_entry
+    from rnmail.tickets.team import add_service
 
     with desk.db.transaction() as session:
         add_service(session, "legal", "legal@second.example", None)
@@ -331,8 +331,8 @@ def test_commands_that_contradict_each_other_are_refused(
 
 def test_export_shows_the_answer_the_requester_got(desk: Desk, imap: Dovecot,
                                                    smtp_server: SmtpServer) -> None:
-    from rnmail.archive import message_bytes
-    from rnmail.blobs import BlobStore
+    from rnmail.tickets.archive import message_bytes
+    from rnmail.util.blobs import BlobStore
 
     notification = first_request(desk, imap, smtp_server)
     imap.append("info", reply_to(notification, MARIE, "La réponse pour vous."))

@@ -21,7 +21,7 @@ from cli.main import main
 from rnmail.config import StatsConfig, load_config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
-from rnmail.stats import (
+from rnmail.stats.figures import (
     BRUSSELS,
     Period,
     Query,

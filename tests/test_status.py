@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cli.main import main
-from rnmail import operators
+from rnmail.auth import operators
 from rnmail.db import Database
 from rnmail.models import (
     Announcement,
@@ -39,7 +39,7 @@ from rnmail.models import (
     OutboxMessage,
     utcnow,
 )
-from rnmail.statuspage import BANNERS
+from rnmail.status.page import BANNERS
 from tests.factories import write_config
 from tests.servers import SmtpServer
 

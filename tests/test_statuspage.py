@@ -24,7 +24,7 @@ import pytest
 from rnmail.config import DEFAULT_COMPONENTS, HelpdeskConfig, StatusConfig
 from rnmail.db import Database
 from rnmail.models import Maintenance
-from rnmail.status import (
+from rnmail.status.components import (
     ComponentView,
     IncidentView,
     MaintenanceView,
@@ -33,7 +33,7 @@ from rnmail.status import (
     current_status,
     set_status,
 )
-from rnmail.statuspage import BANNERS, publish_status
+from rnmail.status.page import BANNERS, publish_status
 from tests.browser import Browser, chromium_or_fail, page_file
 from tests.factories import make_config
 

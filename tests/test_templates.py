@@ -22,7 +22,7 @@ from markupsafe import escape
 
 from rnmail.config import HelpdeskConfig
 from rnmail.dispatch import render as rendering
-from rnmail.dispatch.render import Rendered, environment
+from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, environment
 
 LANGS = ("fr", "nl", "de", "en")
 # The help desk whose contact block ends every mail; its values are nowhere else in a mail.
@@ -30,7 +30,9 @@ DESK = HelpdeskConfig(address="helpdesk@rn.example", name="Help desk RN", tag="R
                       default_language="fr", attachments_dir=Path("unused"),
                       max_attachment_mb=25, phone="+32 2 000 00 00", fax="+32 2 000 00 99",
                       opens=time(8, 15), closes=time(16, 45))
-render = partial(rendering.render, helpdesk=DESK)
+# The mail templates by name, and the built-in mailings as ``mailings/<name>``.
+DIRECTORIES = (MAIL, TEMPLATES)
+render = partial(rendering.render, directories=DIRECTORIES, helpdesk=DESK)
 # The contact block as a reader sees it, in the text after "-- " and at the end of the html.
 BLOCK = {
     "fr": ["Help desk RN", "Téléphone : +32 2 000 00 00", "Fax : +32 2 000 00 99",
@@ -261,7 +263,7 @@ def check(rendered: Rendered, lang: str, context: dict[str, Any]) -> str:
 @pytest.mark.parametrize("name", sorted(VARIABLES))
 @pytest.mark.parametrize("lang", LANGS)
 def test_templates_use_only_the_documented_variables(name: str, lang: str) -> None:
-    env = environment()
+    env = environment(DIRECTORIES)
     source = env.loader.get_source(env, f"{name}.{lang}.j2")[0]  # type: ignore[union-attr]
     used = meta.find_undeclared_variables(env.parse(source))
     assert used <= VARIABLES[name], used - VARIABLES[name]

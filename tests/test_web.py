@@ -34,13 +34,14 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from rnmail import faq, web
 from rnmail.config import Config, WebConfig, load_config, parse_config
 from rnmail.db import Database
 from rnmail.errors import ConfigError, ServerUnavailable
-from rnmail.notices import publish
-from rnmail.publicfiles import write_public_file
-from rnmail.status import set_status
+from rnmail.status.components import set_status
+from rnmail.status.notices import publish
+from rnmail.status.publicfiles import write_public_file
+from rnmail.tickets import faq
+from rnmail.web import public as web
 from tests.browser import Browser, chromium_or_fail
 from tests.factories import make_config, write_config
 from tests.servers import free_port
@@ -54,7 +55,7 @@ SECRET = b"s3cret"  # [helpdesk].secret of write_config: must never come out
 
 
 class Server:
-    """``rnmail.web.start`` on its own event loop thread, as ``rnmail web`` runs it."""
+    """``rnmail.web.public.start`` on its own event loop thread, as ``rnmail web`` runs it."""
 
     def __init__(self, config: Config, bind: str | None = None) -> None:
         self.loop = asyncio.new_event_loop()

@@ -299,7 +299,7 @@ def test_a_pending_delegated_ticket_goes_back_to_the_second_line(desk: Path) -> 
 
 
 def test_search_reads_on_until_enough_distinct_tickets(desk: Path, db_url: str) -> None:
-    from rnmail.search import search_tickets
+    from rnmail.tickets.search import search_tickets
 
     drop(desk, corpus.simple("Attestation", "Bonjour, une attestation svp.",
                              from_addr="old@citizen.example"), "0.eml")

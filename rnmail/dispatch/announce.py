@@ -25,17 +25,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rnmail import audit
-from rnmail.addresses import deliverable_address
 from rnmail.config import Config
 from rnmail.db import Database
+from rnmail.directory.groups import Recipient, recipients, suppressed_addresses
 from rnmail.dispatch.compose import Attachment, encode_header, header_block, mime_body
 from rnmail.dispatch.outbox import STATES
-from rnmail.dispatch.render import TEMPLATES, Rendered, render
+from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
 from rnmail.errors import NotFound, RnmailError
-from rnmail.groups import Recipient, recipients, suppressed_addresses
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
-from rnmail.statuspage import BANNERS, format_time
-from rnmail.tokens import make_message_id
+from rnmail.status.page import BANNERS, format_time
+from rnmail.util.addresses import deliverable_address
+from rnmail.util.tokens import make_message_id
 
 MAILINGS = TEMPLATES / "mailings"
 
@@ -50,7 +50,7 @@ class Notice:
     template: str
     context_for: ContextFor
     attachments: tuple[Attachment, ...] = ()
-    directories: tuple[Path, ...] = (TEMPLATES,)
+    directories: tuple[Path, ...] = (MAIL,)
     step_key: str | None = None  # names a notification step: it is queued once, ever
     maintenance_id: int | None = None
     incident_id: int | None = None
@@ -274,7 +274,7 @@ NOTICE_TEMPLATES = ("status_change", "maintenance", "incident_solved")
 def list_templates(config: Config) -> list[dict[str, Any]]:
     """Mailing templates (first directory wins) and the notices rnmail sends itself."""
     found: dict[str, dict[str, Any]] = {}
-    places = [(d, "mailing") for d in mailing_directories(config)] + [(TEMPLATES, "notice")]
+    places = [(d, "mailing") for d in mailing_directories(config)] + [(MAIL, "notice")]
     for directory, kind in places:
         for path in sorted(directory.glob("*.*.j2")):
             name, lang = path.name[:-3].rsplit(".", 1)

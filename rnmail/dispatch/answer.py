@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.addresses import deliverable_address
 from rnmail.config import Config
 from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
@@ -21,6 +20,7 @@ from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.fax import fax_reply_address
 from rnmail.models import Message, Service, Ticket, utcnow
+from rnmail.util.addresses import deliverable_address
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def send_to_service(session: Session, config: Config, ticket: Ticket, service: S
 def delegate_to_service(session: Session, config: Config, ticket: Ticket, service: Service,
                         note: str = "") -> Message:
     """Hand the ticket to the second line and send them its history."""
-    from rnmail.workflow import delegate
+    from rnmail.tickets.lifecycle import delegate
 
     delegate(ticket, service)
     return send_to_service(session, config, ticket, service, note)
@@ -111,8 +111,8 @@ def take_phone_message(session: Session, config: Config, staff_email: str, calle
                        phone: str, text: str) -> str:
     """Mail a message taken for an absent colleague; returns its Message-ID (the outbox row
     is the log of it)."""
-    from rnmail.phone import normalise_number
-    from rnmail.workflow import find_staff
+    from rnmail.tickets.lifecycle import find_staff
+    from rnmail.util.phone import normalise_number
 
     staff = find_staff(session, staff_email)
     if not staff.active:

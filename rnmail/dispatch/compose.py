@@ -25,7 +25,7 @@ from urllib.parse import quote
 from rnmail.config import HelpdeskConfig
 from rnmail.dispatch.render import Rendered
 from rnmail.models import utcnow
-from rnmail.tokens import make_message_id
+from rnmail.util.tokens import make_message_id
 
 CRLF = "\r\n"
 _MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")

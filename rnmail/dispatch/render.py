@@ -26,6 +26,8 @@ from markupsafe import Markup
 from rnmail.config import HelpdeskConfig, clock
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+MAIL = TEMPLATES / "mail"  # <name>.<lang>.j2: the mail rnmail writes itself
+PAGES = TEMPLATES / "pages"  # HTML pages and feeds: status, FAQ, report
 CONTACT_BLOCK = "contact_block"
 _SIGNATURE = re.compile(r"^-- $", re.MULTILINE)  # the conventional signature separator
 
@@ -46,7 +48,7 @@ class ContactBlock:
 
 
 @cache
-def environment(directories: tuple[Path, ...] = (TEMPLATES,)) -> Environment:
+def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
     """Templates found in the first of ``directories`` that has them."""
     env = Environment(
         loader=FileSystemLoader([str(d) for d in directories]),
@@ -61,7 +63,7 @@ def environment(directories: tuple[Path, ...] = (TEMPLATES,)) -> Environment:
 
 
 def render(name: str, language: str, fallback: str, context: dict[str, Any],
-           directories: tuple[Path, ...] = (TEMPLATES,), *,
+           directories: tuple[Path, ...] = (MAIL,), *,
            helpdesk: HelpdeskConfig) -> Rendered:
     """``name`` in ``language`` (else ``fallback``, else French), ending with the contact
     block of ``helpdesk`` in the language used."""
@@ -115,7 +117,7 @@ def contact_block(helpdesk: HelpdeskConfig, language: str) -> ContactBlock:
 
 
 @cache
-def _page_environment(directory: Path = TEMPLATES) -> Environment:
+def _page_environment(directory: Path = PAGES) -> Environment:
     return Environment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
                        autoescape=True, trim_blocks=True, lstrip_blocks=True)
 

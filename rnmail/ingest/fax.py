@@ -14,7 +14,7 @@ import phonenumbers
 
 from rnmail.config import FaxConfig
 from rnmail.ingest.parse import ParsedMail
-from rnmail.phone import normalise_number
+from rnmail.util.phone import normalise_number
 
 
 @dataclass(frozen=True)

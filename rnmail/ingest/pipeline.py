@@ -27,8 +27,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from rnmail.addresses import deliverable_address
-from rnmail.blobs import BlobStore
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import Database, assign_ids
 from rnmail.errors import Quarantine, RnmailError
@@ -41,7 +39,6 @@ from rnmail.ingest.respond import StaffNotifier, acknowledge, within_daily_limit
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
 from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
-from rnmail.language import detect_language
 from rnmail.models import (
     Bounce,
     DirectoryUser,
@@ -53,8 +50,11 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
-from rnmail.status import current_status, link_ticket
-from rnmail.workflow import may_reopen_by_mail, reopen, requester_type_for, resume
+from rnmail.status.components import current_status, link_ticket
+from rnmail.tickets.lifecycle import may_reopen_by_mail, reopen, requester_type_for, resume
+from rnmail.util.addresses import deliverable_address
+from rnmail.util.blobs import BlobStore
+from rnmail.util.language import detect_language
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import automatic_mails_today, enqueue
 from rnmail.dispatch.render import render
-from rnmail.faq import FaqIndex, text_in
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Staff, Ticket
-from rnmail.notices import disturbance
-from rnmail.status import StatusView
+from rnmail.status.components import StatusView
+from rnmail.status.notices import disturbance
+from rnmail.tickets.faq import FaqIndex, text_in
 
 log = logging.getLogger(__name__)
 

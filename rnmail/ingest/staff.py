@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail import faq, workflow
 from rnmail.config import REQUESTER_TYPES, Config
 from rnmail.dispatch.answer import answer_requester, delegate_to_service, requester_address
 from rnmail.dispatch.compose import Attachment, Draft, compose
@@ -33,7 +32,8 @@ from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
-from rnmail.tokens import verify_message_id
+from rnmail.tickets import faq, lifecycle
+from rnmail.util.tokens import verify_message_id
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq")
@@ -222,18 +222,18 @@ _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], str | None]] = {
 
 def _apply(session: Session, config: Config, ticket: Ticket, command: Command) -> None:
     if command.name == "close":
-        workflow.close(ticket)
+        lifecycle.close(ticket)
     elif command.name == "pending":
-        workflow.set_pending(ticket)
+        lifecycle.set_pending(ticket)
     elif command.name == "delegate":
         delegate_to_service(session, config, ticket,
-                            workflow.find_service(session, command.argument))
+                            lifecycle.find_service(session, command.argument))
     elif command.name == "assign":
-        workflow.assign(ticket, workflow.find_staff(session, command.argument))
+        lifecycle.assign(ticket, lifecycle.find_staff(session, command.argument))
     elif command.name == "category":
-        workflow.set_category(ticket, command.argument, config.workflow)
+        lifecycle.set_category(ticket, command.argument, config.workflow)
     elif command.name == "type":
-        workflow.set_requester_type(ticket, command.argument)
+        lifecycle.set_requester_type(ticket, command.argument)
     # "#comment" and "#faq" shape the text; they change nothing on the ticket itself
 
 

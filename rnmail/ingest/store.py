@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from rnmail.blobs import BlobStore
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Attachment, Message, Participant, Ticket
+from rnmail.util.blobs import BlobStore
 
 
 @dataclass(frozen=True)

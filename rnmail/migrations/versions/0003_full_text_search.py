@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-SQLite: an FTS5 table of folded text (``rn_fold``, rnmail.folding registered on each
+SQLite: an FTS5 table of folded text (``rn_fold``, rnmail.util.folding registered on each
 connection) kept up to date by triggers, so every way a message or ticket is written is
 indexed. PostgreSQL: GIN
 indexes over stored ``to_tsvector('simple', rn_fold(...))`` columns, where ``rn_fold`` lowercases

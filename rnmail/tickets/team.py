@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.addresses import deliverable_address
 from rnmail.config import LANGUAGES
 from rnmail.errors import RnmailError
 from rnmail.models import Service, Staff
-from rnmail.workflow import find_staff
+from rnmail.tickets.lifecycle import find_staff
+from rnmail.util.addresses import deliverable_address
 
 
 def _address(email: str) -> str:

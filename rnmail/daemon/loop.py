@@ -5,7 +5,7 @@ IDLE until the server reports new mail, or every ``[daemon].poll_seconds`` witho
 the outbox sender (``send_queued``, woken as soon as a poll or a
 maintenance step queued mail) and the scheduler: maintenance steps (``start_scheduler``),
 the status and FAQ pages every ``publish_seconds`` and housekeeping every
-``housekeeping_hours`` (``rnmail.housekeeping``), all through the same core functions as the
+``housekeeping_hours`` (``rnmail.daemon.housekeeping``), all through the same core functions as the
 CLI.
 
 - SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
@@ -17,7 +17,7 @@ CLI.
 - Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
 - With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind`` and the
   status administration on ``[web].admin_bind`` (waking this sender), in this
-  loop (``rnmail.web``); the public site reads only the published files. SIGHUP does not
+  loop (``rnmail.web.public``); the public site reads only the published files. SIGHUP does not
   move them.
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
   instances share the work: outbox rows are leased, maintenance steps are unique, and each
@@ -45,20 +45,20 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from rnmail.config import Config, MailboxConfig, load_config
+from rnmail.daemon.housekeeping import housekeeping, publish_pages, release_free_memory
+from rnmail.daemon.metrics import Metrics
 from rnmail.db import Database
 from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
-from rnmail.housekeeping import housekeeping, publish_pages, release_free_memory
 from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.pipeline import run_ingest
-from rnmail.maintenance import start_scheduler
-from rnmail.metrics import Metrics
 from rnmail.models import utcnow
+from rnmail.status.maintenance import start_scheduler
 
 if TYPE_CHECKING:
-    from rnmail.web import Listening
+    from rnmail.web.public import Listening
 
-log = logging.getLogger("rnmail.daemon")
+log = logging.getLogger("rnmail.daemon.loop")
 MAX_BACKOFF = 300.0
 MEMORY_SECONDS = 60.0  # how often freed heap pages are handed back (release_free_memory)
 
@@ -129,7 +129,7 @@ class Daemon:
             self.metrics.serve(self.config.daemon.metrics_address)
         site: Listening | None = None
         if self.config.web.in_daemon:
-            from rnmail import web  # aiohttp only when asked for
+            from rnmail.web import public as web  # aiohttp only when asked for
 
             try:
                 site = await web.start(self.config, send=self.wake_sender_threadsafe)

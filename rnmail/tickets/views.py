@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from rnmail.directory import directory_user_for, user_detail
+from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
 from rnmail.models import Message, Ticket
 

@@ -8,8 +8,8 @@ in the same folder and renamed over the old one, the page last, so a reader neve
 half-written file and the page never links to a feed older than itself.
 
 Texts an operator wrote are shown as written, per language; a language without its own text
-shows another one with a visible note (``rnmail.status.localized``). The banner texts are the
-register's own, verbatim (``BANNERS``); mails reuse them and the words below.
+shows another one with a visible note (``rnmail.status.components.localized``). The banner
+texts are the register's own, verbatim (``BANNERS``); mails reuse them and the words below.
 """
 
 from __future__ import annotations
@@ -28,9 +28,15 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from rnmail.config import STATUS_LANGUAGES, HelpdeskConfig, StatusConfig
-from rnmail.dispatch.render import TEMPLATES, contact_block
-from rnmail.publicfiles import write_public_file
-from rnmail.status import IncidentView, MaintenanceView, StatusView, UpdateView, localized
+from rnmail.dispatch.render import PAGES, contact_block
+from rnmail.status.components import (
+    IncidentView,
+    MaintenanceView,
+    StatusView,
+    UpdateView,
+    localized,
+)
+from rnmail.status.publicfiles import write_public_file
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -176,7 +182,7 @@ FEED_TAG_DATE = "2026"  # the tag: URI date of the feed itself (entries use thei
 @cache
 def _environment() -> Environment:
     """Autoescaped (HTML and XML alike), strict, compiled once per process."""
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+    return Environment(loader=FileSystemLoader(str(PAGES)), undefined=StrictUndefined,
                        autoescape=True, trim_blocks=True, lstrip_blocks=True,
                        auto_reload=False)
 

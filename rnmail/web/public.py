@@ -3,7 +3,7 @@
 ``rnmail web`` (and ``rnmail run`` with ``[web].in_daemon``) serves two folders and nothing
 else: ``[status].public_dir`` at ``/`` (``index.html``, ``status.json``, ``feed.atom``) and
 ``[helpdesk].public_dir``/faq under ``/faq/``. The site never opens the database: the files
-are what publishing last wrote (atomically, ``rnmail.publicfiles``), so it keeps serving
+are what publishing last wrote (atomically, ``rnmail.status.publicfiles``), so it keeps serving
 them when the database is down.
 
 - Only GET and HEAD (405 otherwise); only names of one path segment with a known extension,
@@ -45,7 +45,7 @@ from aiohttp import web
 from rnmail.config import LANGUAGES, STATUS_LANGUAGES, Config, parse_bind
 from rnmail.errors import RnmailError
 
-log = logging.getLogger("rnmail.web")
+log = logging.getLogger("rnmail.web.public")
 
 # What may be served, by extension; anything else is 404.
 CONTENT_TYPES = {
@@ -286,7 +286,7 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
     address = bind or config.web.bind
     host, port = parse_bind(address, "--bind" if bind else "[web].bind")
     admin_address = config.web.admin_bind if admin_bind is None else admin_bind
-    access = logging.getLogger("rnmail.web.access")
+    access = logging.getLogger("rnmail.web.public.access")
     access_log = access if access.isEnabledFor(logging.DEBUG) else None
     listening = Listening([], "", None)
     try:
@@ -295,8 +295,8 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
         listening.runners.append(runner)
         listening.url = site_url(host, port)
         if admin_address:
-            from rnmail.admin import AdminSite
             from rnmail.db import Database
+            from rnmail.web.admin import AdminSite
 
             admin_host, admin_port = parse_bind(
                 admin_address, "--admin-bind" if admin_bind else "[web].admin_bind")

@@ -22,8 +22,8 @@ from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
 from rnmail.models import Incident, IncidentTicket, Ticket, utcnow
-from rnmail.status import StatusView, current_status, localized, set_status
-from rnmail.statuspage import BANNERS, format_time, publish_status
+from rnmail.status.components import StatusView, current_status, localized, set_status
+from rnmail.status.page import BANNERS, format_time, publish_status
 
 log = logging.getLogger(__name__)
 

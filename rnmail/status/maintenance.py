@@ -8,7 +8,7 @@ No step mails twice: each one's announcement has a unique ``step_key``, checked 
 in the step's transaction; and no timed step runs twice: its audit event, written in that
 same transaction, marks it done (``done_steps``), whether it mailed or not. The
 components' position during the maintenance does not depend on the jobs at all:
-``rnmail.status`` derives it from the start and end times; the start and end jobs only
+``rnmail.status.components`` derives it from the start and end times; the start and end jobs only
 republish the page and send the notices configured in ``[status].maintenance_notices``.
 """
 
@@ -30,20 +30,20 @@ from sqlalchemy.orm import Session
 from rnmail import audit
 from rnmail.config import Config
 from rnmail.db import Database
+from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
-from rnmail.groups import recipients
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
-from rnmail.notices import comment_context, component_labels, publish
-from rnmail.status import maintenance_phase
-from rnmail.statuspage import BRUSSELS, format_time
+from rnmail.status.components import maintenance_phase
+from rnmail.status.notices import comment_context, component_labels, publish
+from rnmail.status.page import BRUSSELS, format_time
 
 log = logging.getLogger(__name__)
 
 STEPS = ("announcement", "reminder", "start", "end", "cancellation")
 TIMED_STEPS = ("reminder", "start", "end")
 LATE = timedelta(minutes=1)  # a step run later than this gets a note
-JOB_FUNCTION = "rnmail.maintenance:run_scheduled_step"
+JOB_FUNCTION = "rnmail.status.maintenance:run_scheduled_step"
 
 
 # --------------------------------------------------------------------------- input

@@ -20,16 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
-from rnmail.addresses import deliverable_address
 from rnmail.config import Config
-from rnmail.directory import find_user, set_access_status, user_snapshot
+from rnmail.directory.people import find_user, set_access_status, user_snapshot
 from rnmail.dispatch.answer import last_incoming
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
-from rnmail.workflow import add_comment, get_ticket
+from rnmail.tickets.lifecycle import add_comment, get_ticket
+from rnmail.util.addresses import deliverable_address
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,10 @@ from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
-from rnmail.addresses import check_address
 from rnmail.config import LANGUAGES
 from rnmail.db import assign_ids
+from rnmail.directory.groups import ListProblems, Problem, open_sheet
 from rnmail.errors import NotFound, RnmailError
-from rnmail.folding import fold
-from rnmail.groups import ListProblems, Problem, open_sheet
 from rnmail.models import (
     ACCESS_STATES,
     AuditEvent,
@@ -37,7 +35,9 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
-from rnmail.phone import normalise_number
+from rnmail.util.addresses import check_address
+from rnmail.util.folding import fold
+from rnmail.util.phone import normalise_number
 
 # Organisation kinds: the requester types a ticket from one of their users gets.
 KINDS = ("municipality", "police", "notary", "public-service", "company", "other")

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 
 from rnmail.config import Config
 from rnmail.db import Database
-from rnmail.groups import import_lists, list_files
-from rnmail.maintenance import schedule_maintenance
+from rnmail.directory.groups import import_lists, list_files
 from rnmail.models import Ticket, utcnow
-from rnmail.notices import publish
-from rnmail.statuspage import BRUSSELS
-from rnmail.workflow import close, open_by_hand
+from rnmail.status.maintenance import schedule_maintenance
+from rnmail.status.notices import publish
+from rnmail.status.page import BRUSSELS
+from rnmail.tickets.lifecycle import close, open_by_hand
 
 MARK = "(demo)"
 TICKETS = (  # channel, requester, name, type, category, language, subject, note, closed

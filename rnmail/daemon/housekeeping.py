@@ -22,15 +22,15 @@ from typing import cast
 
 from sqlalchemy import func, select
 
-from rnmail import faq
+from rnmail.auth.sessions import purge_expired
 from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.models import OutboxMessage, QuarantinedMessage, utcnow
-from rnmail.notices import publish
-from rnmail.publicfiles import remove_stale_temporaries
-from rnmail.sessions import purge_expired
+from rnmail.status.notices import publish
+from rnmail.status.publicfiles import remove_stale_temporaries
+from rnmail.tickets import faq
 
-log = logging.getLogger("rnmail.housekeeping")
+log = logging.getLogger("rnmail.daemon.housekeeping")
 
 
 def publish_pages(db: Database, config: Config) -> None:

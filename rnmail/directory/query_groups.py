@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rnmail.addresses import deliverable_address
 from rnmail.config import LANGUAGES
-from rnmail.directory import normal_kind
+from rnmail.directory.groups import MAX_LENGTHS, group_name_problem
+from rnmail.directory.people import normal_kind
 from rnmail.errors import RnmailError
-from rnmail.groups import MAX_LENGTHS, group_name_problem
 from rnmail.models import DirectoryUser, GroupMember, Organisation, UserGroup, utcnow
+from rnmail.util.addresses import deliverable_address
 
 # The states a query may select: a revoked user is in no group at all.
 QUERY_STATES = ("active", "blocked")

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.blobs import BlobStore
 from rnmail.errors import RnmailError
 from rnmail.models import Message, OutboxMessage, Ticket
-from rnmail.tickets import show_ticket, ticket_summary
+from rnmail.tickets.views import show_ticket, ticket_summary
+from rnmail.util.blobs import BlobStore
 
 FORMATS = ("eml", "mbox", "json")
 

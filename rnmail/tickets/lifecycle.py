@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.addresses import deliverable_address
 from rnmail.config import LANGUAGES, REQUESTER_TYPES, WorkflowConfig
 from rnmail.db import Database
-from rnmail.directory import directory_user_for
+from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Service, Staff, Ticket, utcnow
-from rnmail.phone import normalise_number
+from rnmail.util.addresses import deliverable_address
+from rnmail.util.phone import normalise_number
 
 STATUSES = ("open", "pending", "delegated", "closed")
 RESOLUTIONS = ("first-contact", "investigated", "second-line")
@@ -216,7 +216,7 @@ def open_by_hand(
 def update_ticket(db: Database, ticket_id: int,
                   change: Callable[[Session, Ticket], object]) -> dict[str, Any]:
     """Apply ``change`` to one ticket in one transaction; returns the ticket as listed."""
-    from rnmail.tickets import ticket_summary
+    from rnmail.tickets.views import ticket_summary
 
     with db.transaction() as session:
         ticket = get_ticket(session, ticket_id)

@@ -1,12 +1,12 @@
 """Charts of the figures and the management report.
 
-- ``write_chart``: one ``rnmail.stats`` table as a PNG or SVG chart (bars, stacked bars, a
+- ``write_chart``: one ``rnmail.stats.figures`` table as a PNG or SVG chart (bars, stacked bars, a
   weekday × hour heatmap against the opening hours, or grouped bars of response times).
 - ``build_report`` / ``write_report``: one self-contained HTML document (charts inlined as
   SVG, no external resource), in French, Dutch or English, optionally printed to PDF by a
   headless Chromium.
 
-matplotlib is imported only when a chart is drawn (``import rnmail.report`` stays cheap),
+matplotlib is imported only when a chart is drawn (``import rnmail.stats.report`` stays cheap),
 and only through its object API with the Agg and SVG canvases: no pyplot, so no global
 figure registry that a long-running daemon could fill, no display needed.
 """
@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup, escape
 
 from rnmail.config import StatsConfig
+from rnmail.dispatch.render import PAGES
 from rnmail.errors import RnmailError
-from rnmail.publicfiles import write_atomically
+from rnmail.status.publicfiles import write_atomically
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -42,14 +43,13 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from rnmail.config import Config
-    from rnmail.stats import Period, Query, Table
+    from rnmail.stats.figures import Period, Query, Table
 
-TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("fr", "nl", "en")
 ACCESS_KEY = "access-key"  # the category the team reports apart
 TOP = 20  # organisations (and other long lists) beyond this are summed as "other"
 MAX_SERIES = 10  # stacked bars: series beyond this are summed as "other"
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # as rnmail.stats labels them
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # as rnmail.stats.figures labels them
 TIMED = ("month", "week", "day", "weekday", "hour")  # never cut, never sorted by size
 CHART_SUFFIXES = {".png": "png", ".svg": "svg"}
 RC: dict[Any, Any] = {  # matplotlib settings for every chart
@@ -486,7 +486,7 @@ def _stacked(fig: Figure, table: Table, label: Label, words: dict[str, str],
             merged[key] = merged.get(key, 0) + value
         counts, seconds = merged, [*seconds[:MAX_SERIES - 1], ""]
     if len(first_dims) == 1 and first_dims[0] not in TIMED and len(firsts) > TOP:
-        firsts = firsts[:TOP]  # the largest groups (rnmail.stats sorts them by total)
+        firsts = firsts[:TOP]  # the largest groups (rnmail.stats.figures sorts them by total)
     labels = [" / ".join(label(d, k) for d, k in zip(first_dims, head, strict=True))
               for head in firsts]
     fig.set_size_inches(min(14.0, max(6.4, 0.5 * len(firsts) + 3)), 4.2)
@@ -657,17 +657,17 @@ class _Report:
         self.charts = 0
 
     def contacts(self, *by: str, excluded: tuple[str, ...] = ()) -> Table:
-        from rnmail.stats import contacts
+        from rnmail.stats.figures import contacts
 
         return contacts(self.session, self.config, self._query(by, excluded))
 
     def times(self, *by: str) -> Table:
-        from rnmail.stats import times
+        from rnmail.stats.figures import times
 
         return times(self.session, self.config, self._query(by, ()))
 
     def _query(self, by: tuple[str, ...], excluded: tuple[str, ...]) -> Query:
-        from rnmail.stats import Query
+        from rnmail.stats.figures import Query
 
         return Query(by, self.period, excluded)
 
@@ -762,7 +762,7 @@ def _when(moment: datetime, language: str) -> str:
 def _template() -> Template:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+    environment = Environment(loader=FileSystemLoader(str(PAGES)),
                               undefined=StrictUndefined, autoescape=True, trim_blocks=True,
                               lstrip_blocks=True, auto_reload=False)
     return environment.get_template("report.html.j2")
@@ -810,7 +810,7 @@ def _outside(report: _Report, dimension: str) -> dict[str, int] | None:
 
 
 def _requesters(report: _Report, section: Section) -> None:
-    from rnmail.stats import Table
+    from rnmail.stats.figures import Table
 
     words = report.words
     section.lead = words["requesters.lead"].format(key=ACCESS_KEY)
@@ -878,7 +878,7 @@ def _categories(report: _Report, section: Section) -> None:
 
 
 def _resolution(report: _Report, section: Section) -> None:
-    from rnmail.stats import NONE, Table
+    from rnmail.stats.figures import NONE, Table
 
     words = report.words
     section.lead = words["resolution.lead"]
@@ -896,7 +896,7 @@ def _resolution(report: _Report, section: Section) -> None:
 
 
 def _load(report: _Report, section: Section) -> None:
-    from rnmail.stats import Table
+    from rnmail.stats.figures import Table
 
     words, stats = report.words, report.config.stats
     table = report.contacts("weekday-hour")
@@ -939,7 +939,7 @@ def _staff(report: _Report, section: Section) -> None:
     words = report.words
     section.lead = words["staff.lead"]
     table = report.contacts("staff")
-    # Tickets and replies; the replies may be missing from the rows (rnmail.stats at ea0a2e4
+    # Tickets and replies; the replies may be missing from the rows (rnmail.stats.figures at ea0a2e4
     # leaves them out when nobody replied in the period): count them as 0.
     rows = [(keys, (int(values[0] or 0), int(values[1] or 0) if len(values) > 1 else 0))
             for keys, values in table.rows]

@@ -10,7 +10,7 @@ thread, inside ``audit.acting_from(client address)``.
 Security, as a government site needs it:
 - served only on ``[web].admin_bind`` (a listener of its own; the public site has no
   ``/admin``);
-- server-side sessions (``rnmail.sessions``) in an ``HttpOnly``, ``SameSite=Strict``
+- server-side sessions (``rnmail.auth.sessions``) in an ``HttpOnly``, ``SameSite=Strict``
   cookie, ``Secure`` unless ``[web].secure_cookies = false`` (plain-HTTP tests), limited
   to ``/admin``; a new session at each sign-in;
 - a CSRF token on every form (the session's; before sign-in, a token also set in a
@@ -42,18 +42,19 @@ from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
 
-from rnmail import audit, operators, sessions
-from rnmail.admin_texts import ADMIN_LANGUAGES, translator
+from rnmail import audit
+from rnmail.auth import operators, sessions
 from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, Config
 from rnmail.db import Database
 from rnmail.errors import RnmailError
-from rnmail.statuspage import format_time
-from rnmail.web import negotiate
+from rnmail.status.page import format_time
+from rnmail.web.admin_texts import ADMIN_LANGUAGES, translator
+from rnmail.web.public import negotiate
 
-log = logging.getLogger("rnmail.web.admin")
+log = logging.getLogger("rnmail.web.public.admin")
 
 T = TypeVar("T")
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "admin"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 SESSION_COOKIE = "rnmail_admin"
 LANGUAGE_COOKIE = "rnmail_lang"
 LANGUAGE = web.RequestKey("lang", str)  # the operator's language, set by the guard
@@ -311,7 +312,7 @@ class AdminSite:
             "languages": STATUS_LANGUAGES}, status=status)
 
     async def set_status(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.notices import change_status
+        from rnmail.status.notices import change_status
 
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
@@ -333,7 +334,7 @@ class AdminSite:
         return self.queued(result.announcement_id, "status", bool(result.linked_notified))
 
     async def schedule(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.maintenance import parse_duration, parse_local_time, schedule_maintenance
+        from rnmail.status.maintenance import parse_duration, parse_local_time, schedule_maintenance
 
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
@@ -355,7 +356,7 @@ class AdminSite:
         return self.queued(result.announcement_id, "maintenance")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.maintenance import cancel_maintenance
+        from rnmail.status.maintenance import cancel_maintenance
 
         signed = await self.signed_in(request)
         await self.form(request, signed)
@@ -397,7 +398,7 @@ class AdminSite:
 
     def chosen(self, data: FormData) -> tuple[list[str], dict[str, str], list[str]]:
         """The components (checked against the config), comments and groups of a form."""
-        from rnmail.status import comment_texts
+        from rnmail.status.components import comment_texts
 
         components = [self.config.status.component(c).name for c in data.all("component")]
         comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
@@ -463,10 +464,10 @@ def _read(db: Database, query: Callable[..., T]) -> T:
 
 def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
     """What the dashboard shows, read in one transaction."""
+    from rnmail.directory.groups import list_groups
     from rnmail.dispatch.announce import announcement_status, list_announcements
-    from rnmail.groups import list_groups
-    from rnmail.maintenance import list_maintenance
-    from rnmail.status import current_status
+    from rnmail.status.components import current_status
+    from rnmail.status.maintenance import list_maintenance
 
     with db.transaction() as session:
         view = current_status(session, config.status)
@@ -479,7 +480,7 @@ def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
 
 def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
     """How many addresses the groups hold together (each once) and in which language."""
-    from rnmail.groups import recipients, suppressed_addresses
+    from rnmail.directory.groups import recipients, suppressed_addresses
 
     with db.transaction() as session:
         people = recipients(session, groups) if groups else []

@@ -17,9 +17,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from rnmail.errors import RnmailError
-from rnmail.folding import fold
 from rnmail.models import Ticket
-from rnmail.tickets import ticket_summary
+from rnmail.tickets.views import ticket_summary
+from rnmail.util.folding import fold
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail.config import LANGUAGES, Config
 from rnmail.dispatch.render import contact_block, render_page
 from rnmail.errors import NotFound, RnmailError
-from rnmail.folding import fold
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
-from rnmail.publicfiles import write_public_file
-from rnmail.workflow import get_ticket
+from rnmail.status.publicfiles import write_public_file
+from rnmail.tickets.lifecycle import get_ticket
+from rnmail.util.folding import fold
 
 _WORD = re.compile(r"\w{3,}")
 # Words too common in help-desk mail to tell one question from another.

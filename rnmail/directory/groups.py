@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rnmail.addresses import check_address
 from rnmail.config import LANGUAGES
 from rnmail.db import Database
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Bounce, GroupMember, Suppression, UserGroup, utcnow
+from rnmail.util.addresses import check_address
 
 GROUP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 COLUMNS = ("email", "name", "language", "organisation", "code")
