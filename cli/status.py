@@ -240,7 +240,7 @@ def scheduler_run(app: App) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from rnmail.dispatch.send import send_outbox
-    from rnmail.status.maintenance import start_scheduler
+    from rnmail.status.maintenance import start_maintenance_jobs
 
     db = app.ready_db()
     scheduler = BlockingScheduler()
@@ -253,8 +253,8 @@ def scheduler_run(app: App) -> None:
     click.echo("scheduler running (Ctrl-C to stop)", err=True)
     try:
         with contextlib.suppress(KeyboardInterrupt, SystemExit):
-            start_scheduler(db, app.config, scheduler,
-                            after_step=lambda: send_outbox(db, app.config))
+            start_maintenance_jobs(db, app.config, scheduler,
+                                   after_step=lambda: send_outbox(db, app.config))
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if scheduler.running:

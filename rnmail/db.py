@@ -57,8 +57,9 @@ class Database:
             raw.close()
         return not busy
 
-    def upgrade(self) -> str:
-        """Create or upgrade the schema to the newest Alembic revision; returns it."""
+    def upgrade(self, target: str = "head") -> str:
+        """Create or upgrade the schema to the newest Alembic revision (or ``target``);
+        returns the revision reached."""
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
@@ -67,7 +68,7 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 cfg.attributes["connection"] = connection
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, target)
         except OperationalError as exc:
             raise ServerUnavailable(f"database {self.safe_url}: {exc.orig}") from None
         return self.revision() or "none"

@@ -85,7 +85,7 @@ def test_housekeeping_reports_what_waits_for_a_person(
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"half a blob")
     os.utime(stale, (time.time() - 7200,) * 2)
-    with caplog.at_level(logging.INFO, logger="rnmail.daemon.housekeeping"):
+    with caplog.at_level(logging.INFO, logger="rnmail.housekeeping"):
         report = housekeeping(desk.db, desk.config)
     assert report.quarantine_held == 1 and report.quarantine_oldest is not None
     assert report.failed_last_day == 1  # the 3-day-old failure was reported before

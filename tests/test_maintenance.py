@@ -35,15 +35,14 @@ from sqlalchemy import func, select, text, update
 from cli.main import main
 from rnmail.auth.operators import add_operator
 from rnmail.config import Config, load_config
+from rnmail.daemon.scheduler import SYNC_SECONDS, job_store_scheduler
 from rnmail.db import Database
 from rnmail.directory.groups import import_lists
 from rnmail.dispatch.send import RECORD_WINDOW, send_outbox
 from rnmail.errors import RnmailError
 from rnmail.models import Announcement, AuditEvent, Maintenance, OutboxMessage, utcnow
 from rnmail.status.maintenance import (
-    SYNC_SECONDS,
     add_jobs,
-    job_store_scheduler,
     parse_duration,
     parse_local_time,
     run_step,
@@ -58,8 +57,9 @@ RUN = "from cli.main import main; main()"
 # The same scheduler, but syncing with the job store every second (instead of SYNC_SECONDS)
 # and calling a step late after one second (instead of a minute): restarts, re-added jobs and
 # late steps then happen within a test's few seconds, and a step run twice shows at once.
-RUN_FAST = ("import datetime, rnmail.status.maintenance as m; m.SYNC_SECONDS = 1; "
-            "m.LATE = datetime.timedelta(seconds=1); from cli.main import main; main()")
+RUN_FAST = ("import datetime, rnmail.daemon.scheduler as s, rnmail.status.maintenance as m; "
+            "s.SYNC_SECONDS = 1; m.LATE = datetime.timedelta(seconds=1); "
+            "from cli.main import main; main()")
 OPERATOR, PASSWORD = "ops", "maintenance-pw-1"
 STEPS = ("reminder", "start", "end")
 MEMBERS = {  # group → (address, language)

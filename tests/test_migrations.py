@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+from datetime import UTC, datetime, timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import column, select, table
 
+from rnmail.daemon.scheduler import JOB_FUNCTION, job_store_scheduler, run_scheduled_step
 from rnmail.db import Database
 from rnmail.models import Base, include_object
 
@@ -20,3 +25,26 @@ def test_upgrade_head_matches_the_models(db_url: str) -> None:
         diff = compare_metadata(context, Base.metadata)
     db.dispose()
     assert diff == []
+
+
+def test_upgrade_rewrites_stored_jobs_of_the_old_scheduler_module(db_url: str) -> None:
+    """A maintenance job stored by a version before the scheduler glue moved (its function
+    named ``rnmail.maintenance:run_scheduled_step``) still loads and runs after upgrading."""
+    db = Database(db_url)
+    assert db.upgrade("0009") == "0009"
+    run_at = datetime.now(UTC) + timedelta(days=2)
+    with job_store_scheduler(db) as scheduler:
+        scheduler.add_job(JOB_FUNCTION, "date", run_date=run_at, args=[7, "start"],
+                          id="maintenance-7-start")
+    jobs = table("apscheduler_jobs", column("id"), column("job_state"))
+    with db.engine.begin() as connection:  # as the previous version wrote it
+        state = pickle.loads(connection.execute(select(jobs.c.job_state)).scalar_one())
+        state["func"] = "rnmail.maintenance:run_scheduled_step"
+        connection.execute(jobs.update().values(job_state=pickle.dumps(state)))
+
+    assert db.upgrade() == db.revision() != "0009"
+    with job_store_scheduler(db) as scheduler:
+        job = scheduler.get_job("maintenance-7-start")
+        assert job.func is run_scheduled_step and job.func_ref == JOB_FUNCTION
+        assert job.args == (7, "start") and job.next_run_time == run_at
+    db.dispose()

@@ -30,7 +30,7 @@ from rnmail.status.notices import publish
 from rnmail.status.publicfiles import remove_stale_temporaries
 from rnmail.tickets import faq
 
-log = logging.getLogger("rnmail.daemon.housekeeping")
+log = logging.getLogger("rnmail.housekeeping")
 
 
 def publish_pages(db: Database, config: Config) -> None:

@@ -2,11 +2,10 @@
 
 One asyncio loop runs a poller per mailbox (``run_ingest`` on a worker thread, then IMAP
 IDLE until the server reports new mail, or every ``[daemon].poll_seconds`` without IDLE),
-the outbox sender (``send_queued``, woken as soon as a poll or a
-maintenance step queued mail) and the scheduler: maintenance steps (``start_scheduler``),
-the status and FAQ pages every ``publish_seconds`` and housekeeping every
-``housekeeping_hours`` (``rnmail.daemon.housekeeping``), all through the same core functions as the
-CLI.
+the outbox sender (``send_queued``, woken as soon as a poll or a maintenance step queued
+mail) and the scheduler: maintenance steps (``start_maintenance_jobs``), the status and FAQ
+pages every ``publish_seconds`` and housekeeping every ``housekeeping_hours``
+(``rnmail.daemon.housekeeping``), all through the same core functions as the CLI.
 
 - SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
   under way finish and are recorded; the process exits within ``stop_seconds``.
@@ -53,12 +52,12 @@ from rnmail.errors import RnmailError, ServerUnavailable
 from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.pipeline import run_ingest
 from rnmail.models import utcnow
-from rnmail.status.maintenance import start_scheduler
+from rnmail.status.maintenance import start_maintenance_jobs
 
 if TYPE_CHECKING:
     from rnmail.web.public import Listening
 
-log = logging.getLogger("rnmail.daemon.loop")
+log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
 MEMORY_SECONDS = 60.0  # how often freed heap pages are handed back (release_free_memory)
 
@@ -139,8 +138,8 @@ class Daemon:
             log.info("rnmail run: public site on %s", site.url)
             if site.admin_url:
                 log.info("rnmail run: status administration on %s", site.admin_url)
-        scheduler = start_scheduler(self.db, self.config, BackgroundScheduler(),
-                                    after_step=self.wake_sender_threadsafe)
+        scheduler = start_maintenance_jobs(self.db, self.config, BackgroundScheduler(),
+                                           after_step=self.wake_sender_threadsafe)
         self.schedule_periodic_jobs(scheduler)
         log.info("rnmail run: %d mailbox(es), database %s", len(self.config.mailboxes),
                  self.db.safe_url)

@@ -17,18 +17,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.config import Config
+from rnmail.daemon.scheduler import JOB_FUNCTION, job_store_scheduler, start_scheduler
 from rnmail.db import Database
 from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 STEPS = ("announcement", "reminder", "start", "end", "cancellation")
 TIMED_STEPS = ("reminder", "start", "end")
 LATE = timedelta(minutes=1)  # a step run later than this gets a note
-JOB_FUNCTION = "rnmail.status.maintenance:run_scheduled_step"
 
 
 # --------------------------------------------------------------------------- input
@@ -276,63 +276,11 @@ def done_steps(session: Session, items: list[Maintenance]) -> set[tuple[int, str
             for action, detail in rows if detail.get("maintenance") in ids}
 
 
-# --------------------------------------------------------------------------- scheduler
+# --------------------------------------------------------------------------- jobs
 
 
 def job_id(maintenance_id: int, step: str) -> str:
     return f"maintenance-{maintenance_id}-{step}"
-
-
-class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
-    """The job store every rnmail process shares: the schedulers and the CLI."""
-
-    def remove_job(self, job_id: str) -> None:
-        # A scheduler removes a date job once it has handed it to its executor; a second
-        # scheduler may have taken (and removed) the same due job a moment earlier. APScheduler
-        # would raise JobLookupError out of its main loop and stop that scheduler.
-        with contextlib.suppress(JobLookupError):
-            super().remove_job(job_id)
-
-
-class StoreOnlyScheduler(BaseScheduler):  # type: ignore[misc]
-    """A scheduler without a main loop: it writes jobs to the store and never runs one.
-
-    A paused ``BackgroundScheduler`` is not that: on shutdown its thread runs one round of
-    job processing, finds the jobs that are due (those the scheduler process is about to
-    run), fails to submit them to the executor it has just shut down and dies with
-    JobLookupError, printing a traceback into the CLI command's output.
-    """
-
-    def shutdown(self, wait: bool = True) -> None:
-        super().shutdown(wait)
-
-    def wakeup(self) -> None:
-        pass
-
-
-def make_scheduler(db: Database, scheduler: BaseScheduler | None = None) -> BaseScheduler:
-    scheduler = scheduler or StoreOnlyScheduler()
-    scheduler.configure(
-        jobstores={"default": SharedJobStore(engine=db.engine)},
-        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
-        timezone="UTC",
-    )
-    return scheduler
-
-
-class job_store_scheduler:
-    """A started scheduler that never runs jobs, to write jobs into the job store from any
-    process."""
-
-    def __init__(self, db: Database) -> None:
-        self.scheduler = make_scheduler(db)
-
-    def __enter__(self) -> BaseScheduler:
-        self.scheduler.start(paused=True)
-        return self.scheduler
-
-    def __exit__(self, *exc: object) -> None:
-        self.scheduler.shutdown(wait=False)
 
 
 def add_jobs(scheduler: BaseScheduler, db: Database) -> int:
@@ -363,44 +311,22 @@ def add_jobs(scheduler: BaseScheduler, db: Database) -> int:
     return added
 
 
-@dataclass
-class _Runtime:
+def start_maintenance_jobs(db: Database, config: Config, scheduler: BaseScheduler,
+                           after_step: Callable[[], object] | None = None) -> BaseScheduler:
+    """Start ``scheduler`` on this installation's job store, running the maintenance steps
+    as they fall due (``after_step`` after each) and repairing missing jobs."""
+    return start_scheduler(db, scheduler, StepRunner(db, config, after_step), add_jobs)
+
+
+@dataclass(frozen=True)
+class StepRunner:
+    """Runs a stored job's step with what this process loaded."""
+
     db: Database
     config: Config
-    after_step: Any = None  # called after each step (the scheduler command sends the outbox)
+    after_step: Callable[[], object] | None = None
 
-
-_runtime: _Runtime | None = None
-
-
-def run_scheduled_step(maintenance_id: int, step: str) -> None:
-    """The job function APScheduler calls (by reference, from the job store)."""
-    if _runtime is None:
-        raise RuntimeError("the maintenance scheduler is not set up in this process")
-    try:
-        run_step(_runtime.db, _runtime.config, maintenance_id, step)
-        if _runtime.after_step is not None:
-            _runtime.after_step()
-    except Exception:  # logged; the next add_jobs() puts the step back, so it is retried
-        log.exception("maintenance %d %s failed", maintenance_id, step)
-        raise
-
-
-def start_scheduler(db: Database, config: Config, scheduler: BaseScheduler,
-                    after_step: Any = None) -> BaseScheduler:
-    """Set up ``scheduler`` to run the maintenance jobs of this installation and start it.
-
-    Another process may add jobs to the store at any time; a short interval job wakes the
-    scheduler so it finds them (and repairs missing ones) within ``SYNC_SECONDS``.
-    """
-    global _runtime
-    _runtime = _Runtime(db, config, after_step)
-    make_scheduler(db, scheduler)
-    scheduler.add_jobstore("memory", alias="local")
-    scheduler.add_job(add_jobs, "interval", seconds=SYNC_SECONDS, args=[scheduler, db],
-                      jobstore="local", id="sync-maintenance-jobs", next_run_time=utcnow())
-    scheduler.start()
-    return scheduler
-
-
-SYNC_SECONDS = 5
+    def __call__(self, maintenance_id: int, step: str) -> None:
+        run_step(self.db, self.config, maintenance_id, step)
+        if self.after_step is not None:
+            self.after_step()

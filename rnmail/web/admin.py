@@ -51,7 +51,7 @@ from rnmail.status.page import format_time
 from rnmail.web.admin_texts import ADMIN_LANGUAGES, translator
 from rnmail.web.public import negotiate
 
-log = logging.getLogger("rnmail.web.public.admin")
+log = logging.getLogger("rnmail.web.admin")
 
 T = TypeVar("T")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"

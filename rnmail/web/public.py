@@ -45,7 +45,7 @@ from aiohttp import web
 from rnmail.config import LANGUAGES, STATUS_LANGUAGES, Config, parse_bind
 from rnmail.errors import RnmailError
 
-log = logging.getLogger("rnmail.web.public")
+log = logging.getLogger("rnmail.web")
 
 # What may be served, by extension; anything else is 404.
 CONTENT_TYPES = {
@@ -286,7 +286,7 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
     address = bind or config.web.bind
     host, port = parse_bind(address, "--bind" if bind else "[web].bind")
     admin_address = config.web.admin_bind if admin_bind is None else admin_bind
-    access = logging.getLogger("rnmail.web.public.access")
+    access = logging.getLogger("rnmail.web.access")
     access_log = access if access.isEnabledFor(logging.DEBUG) else None
     listening = Listening([], "", None)
     try:
