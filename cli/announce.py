@@ -1,5 +1,4 @@
-"""``rnmail announce`` (document mailings to user groups, and their delivery) and
-``rnmail template`` (the templates they are written with)."""
+"""``rnmail announce``: document mailings to user groups, and their delivery."""
 
 from __future__ import annotations
 
@@ -8,19 +7,16 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
-from cli.operator import authenticate
-from cli.status import send_foreground, split_list
-
-
-def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
-    result = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise click.BadParameter(f"{value!r}: use NAME=VALUE", param_hint="--var")
-        result[key.strip()] = text
-    return result
+from cli.app import (
+    App,
+    authenticate,
+    emit_json,
+    handle_errors,
+    parse_vars,
+    pass_app,
+    send_foreground,
+    split_list,
+)
 
 
 @click.group(invoke_without_command=True)
@@ -138,43 +134,3 @@ def announce_list(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"#{row['id']} {row['created_at'][:16]} {row['kind']:<24} "
                    f"{row['template']:<16} {row['recipients']:>6} "
                    f"{','.join(row['groups']) or '-'}")
-
-
-@click.group()
-def template() -> None:
-    """The mail templates: mailings and status/maintenance notices."""
-
-
-@template.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@pass_app
-@handle_errors
-def template_list(app: App, as_json: bool) -> None:
-    """Every template with its languages."""
-    from rnmail.dispatch.announce import list_templates
-
-    rows = list_templates(app.config)
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        click.echo(f"{row['name']:<20} {row['kind']:<8} {','.join(row['languages'])}  "
-                   f"{row['directory']}")
-
-
-@template.command("preview")
-@click.argument("name")
-@click.option("--lang", "language", type=click.Choice(["nl", "fr", "de", "en"]), default="fr",
-              show_default=True)
-@click.option("--var", "variables", multiple=True, help="Template variable NAME=VALUE.")
-@click.option("--html", is_flag=True, help="Print the HTML part instead of the text.")
-@pass_app
-@handle_errors
-def template_preview(app: App, name: str, language: str, variables: tuple[str, ...],
-                     html: bool) -> None:
-    """Render a template in one language (notices with sample values)."""
-    from rnmail.dispatch.announce import preview_template
-
-    rendered = preview_template(app.config, name, language, parse_vars(variables))
-    click.echo(f"Subject: {rendered.subject}\nContent-Language: {rendered.language}\n")
-    click.echo(rendered.html if html and rendered.html else rendered.text)

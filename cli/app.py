@@ -1,4 +1,5 @@
-"""What every command shares: the loaded app, one-line errors, JSON output.
+"""What every command shares: the loaded app, one-line errors, JSON output, the operator's
+sign-in, the options of status and maintenance notices, and sending in the foreground.
 
 Errors the user can act on (``RnmailError``, a lost database) are printed as one line on
 stderr with exit status 1; nothing below ``cli`` calls ``sys.exit``.
@@ -7,6 +8,7 @@ stderr with exit status 1; nothing below ``cli`` calls ``sys.exit``.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from functools import cached_property, update_wrapper
 from pathlib import Path
@@ -15,8 +17,10 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import OperationalError
 
+from rnmail.auth import operators
 from rnmail.config import Config, load_config
 from rnmail.db import Database
+from rnmail.dispatch.outbox import Leased
 from rnmail.errors import RnmailError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,3 +79,94 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+
+
+def read_password(from_stdin: bool, confirm: bool = False) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+def authenticate(app: App, operator_name: str, password_stdin: bool) -> str:
+    """The operator's name once their password is checked; a refusal ends the command."""
+    try:
+        password = read_password(password_stdin)
+        return operators.authenticate(app.ready_db(), app.config.operators, operator_name,
+                                      password)
+    except RnmailError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def operator_required(func: F) -> F:
+    """Add ``--operator``/``--password-stdin`` and pass the authenticated operator's name
+    as ``operator``; a wrong password stops the command (and is logged)."""
+
+    @click.option("--operator", "operator_name", envvar="RNMAIL_OPERATOR", required=True,
+                  help="Operator name (or $RNMAIL_OPERATOR).")
+    @click.option("--password-stdin", is_flag=True,
+                  help="Read the operator's password from the first line of stdin.")
+    def wrapper(*args: Any, operator_name: str, password_stdin: bool, **kwargs: Any) -> Any:
+        app = click.get_current_context().find_object(App)
+        assert app is not None
+        name = authenticate(app, operator_name, password_stdin)
+        return func(*args, operator=name, **kwargs)
+
+    return update_wrapper(wrapper, func)  # type: ignore[return-value]
+
+
+COMMENT_OPTIONS = [
+    click.option("--comment", help="Short comment for all languages (e.g. expected duration)."),
+    click.option("--comment-nl", help="The comment in Dutch (overrides --comment)."),
+    click.option("--comment-fr", help="The comment in French (overrides --comment)."),
+    click.option("--comment-de", help="The comment in German (overrides --comment)."),
+]
+
+
+def comment_options(func: F) -> F:
+    for option in reversed(COMMENT_OPTIONS):
+        func = option(func)
+    return func
+
+
+def split_list(values: tuple[str, ...]) -> list[str]:
+    """``--groups a,b --groups c`` → [a, b, c]."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def send_foreground(app: App, announcement_id: int | None) -> int:
+    """Send the outbox now, with a progress bar for the announcement's deliveries still to
+    make on stderr; returns how many there were."""
+    if announcement_id is None:
+        return 0
+    from rnmail.dispatch.announce import announcement_status
+    from rnmail.dispatch.send import send_outbox
+
+    with app.ready_db().transaction() as session:
+        counts = announcement_status(session, announcement_id)["counts"]
+    total = int(counts["queued"] + counts["sending"])
+    if total == 0:
+        return 0
+
+    with click.progressbar(length=total, label=f"announcement #{announcement_id}",
+                           file=sys.stderr) as bar:
+        def progress(item: Leased, state: str) -> None:
+            if item.announcement_id == announcement_id and state != "queued":
+                bar.update(1)
+
+        report = send_outbox(app.ready_db(), app.config, progress=progress)
+    click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed "
+               f"(`rnmail announce status {announcement_id}` for the details)", err=True)
+    return total
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"{value!r}: use NAME=VALUE", param_hint="--var")
+        result[key.strip()] = text
+    return result

@@ -1,7 +1,7 @@
 """The ``rnmail`` command: thin click commands that parse, call one core function, format.
 
-Each group lives in its own module (``cli.mail``, ``cli.ticket``, ``cli.team``); this one
-holds the root group, which loads nothing until a command needs it.
+Each command group lives in the module of its name (``rnmail ticket`` in ``cli.ticket``);
+this one holds the root group, which loads nothing until a command needs it.
 """
 
 from __future__ import annotations
@@ -39,31 +39,40 @@ def init(app: App) -> None:
 
 
 def _register() -> None:
+    """Each command group lives in the module of its name (``rnmail ticket`` in ``cli.ticket``)."""
     from cli import (
         access,
         announce,
         archive,
+        audit,
         db,
         demo,
         directory,
         doctor,
         faq,
+        ingest,
         lists,
-        mail,
+        maintenance,
+        message,
         operator,
+        outbox,
+        quarantine,
         report,
         run,
+        scheduler,
+        service,
+        staff,
         stats,
         status,
-        team,
+        template,
         ticket,
         web,
     )
 
-    for group in (mail.ingest, mail.outbox, mail.quarantine, ticket.ticket, team.staff,
-                  team.service, team.message, archive.archive, faq.faq, operator.operator,
-                  operator.audit, lists.lists, status.status, status.maintenance,
-                  status.scheduler, announce.announce, announce.template, db.db, run.run,
+    for group in (ingest.ingest, outbox.outbox, quarantine.quarantine, ticket.ticket, staff.staff,
+                  service.service, message.message, archive.archive, faq.faq, operator.operator,
+                  audit.audit, lists.lists, status.status, maintenance.maintenance,
+                  scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
                   directory.directory, web.web):
         main.add_command(group)

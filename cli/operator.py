@@ -1,57 +1,13 @@
-"""``rnmail operator`` (who may change the status) and ``rnmail audit`` (what they did)."""
+"""``rnmail operator``: the technical staff who may change the status and send announcements."""
 
 from __future__ import annotations
 
 import io
-import sys
-from collections.abc import Callable
-from functools import update_wrapper
-from typing import Any, TypeVar
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
-from rnmail import audit as audit_log
+from cli.app import App, emit_json, handle_errors, pass_app, read_password
 from rnmail.auth import operators
-from rnmail.errors import RnmailError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def read_password(from_stdin: bool, confirm: bool = False) -> str:
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise click.ClickException("no password on standard input")
-        return password
-    return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
-
-
-def authenticate(app: App, operator_name: str, password_stdin: bool) -> str:
-    """The operator's name once their password is checked; a refusal ends the command."""
-    try:
-        password = read_password(password_stdin)
-        return operators.authenticate(app.ready_db(), app.config.operators, operator_name,
-                                      password)
-    except RnmailError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def operator_required(func: F) -> F:
-    """Add ``--operator``/``--password-stdin`` and pass the authenticated operator's name
-    as ``operator``; a wrong password stops the command (and is logged)."""
-
-    @click.option("--operator", "operator_name", envvar="RNMAIL_OPERATOR", required=True,
-                  help="Operator name (or $RNMAIL_OPERATOR).")
-    @click.option("--password-stdin", is_flag=True,
-                  help="Read the operator's password from the first line of stdin.")
-    def wrapper(*args: Any, operator_name: str, password_stdin: bool, **kwargs: Any) -> Any:
-        app = click.get_current_context().find_object(App)
-        assert app is not None
-        name = authenticate(app, operator_name, password_stdin)
-        return func(*args, operator=name, **kwargs)
-
-    return update_wrapper(wrapper, func)  # type: ignore[return-value]
 
 
 @click.group()
@@ -134,27 +90,3 @@ def operator_list(app: App, as_json: bool) -> None:
     for row in rows:
         state = "active" if row["active"] else "disabled"
         click.echo(f"{row['name']:<24} {state:<9} password set {row['password_changed_at']}")
-
-
-@click.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
-@click.option("--action", help="Only this action, e.g. status-set, login-failed.")
-@click.option("--actor", help="Only this operator.")
-@pass_app
-@handle_errors
-def audit(app: App, as_json: bool, limit: int, action: str | None, actor: str | None) -> None:
-    """The audit log, newest first: status changes, maintenance, announcements, logins."""
-    with app.ready_db().transaction() as session:
-        events = [audit_log.event_json(e)
-                  for e in audit_log.list_events(session, limit, action, actor)]
-    if as_json:
-        emit_json(events)
-        return
-    for e in events:
-        count = f" recipients={e['recipients']}" if e["recipients"] is not None else ""
-        mark = "" if e["success"] else " REFUSED"
-        detail = " ".join(f"{k}={v}" for k, v in e["detail"].items())
-        source = f" from={e['client']}" if e["client"] else ""
-        click.echo(f"{e['at'][:19]} {e['actor']:<16} {e['action']}{mark}{count}{source} "
-                   f"{detail}".rstrip())

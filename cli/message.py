@@ -1,0 +1,28 @@
+"""``rnmail message``: phone messages taken for absent colleagues."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import App, handle_errors, pass_app
+
+
+@click.group()
+def message() -> None:
+    """Messages taken for absent colleagues."""
+
+
+@message.command("take")
+@click.option("--for", "for_staff", required=True, help="The absent colleague's address.")
+@click.option("--caller", required=True, help="Who called.")
+@click.option("--phone", required=True, help="Their number, any national format.")
+@click.option("--text", required=True, help="The message.")
+@pass_app
+@handle_errors
+def message_take(app: App, for_staff: str, caller: str, phone: str, text: str) -> None:
+    """Take a phone message for a colleague: it is mailed to them and logged."""
+    from rnmail.dispatch.answer import take_phone_message
+
+    with app.ready_db().transaction() as session:
+        message_id = take_phone_message(session, app.config, for_staff, caller, phone, text)
+    click.echo(f"message for {for_staff} queued ({message_id})")
