@@ -33,7 +33,8 @@ def report(app: App, start: datetime, end: datetime, out: Path, language: str | 
     rnmail report --from 2026-01-01 --to 2026-06-30 --out report-2026-h1.html --lang nl
     """
     from rnmail.stats.figures import Period
-    from rnmail.stats.report import LANGUAGES, write_report
+    from rnmail.stats.report import write_report
+    from rnmail.stats.words import LANGUAGES
 
     period = Period(start.date(), end.date())
     if language is None:

@@ -78,7 +78,7 @@ def _run(app: App, kind: str, start: datetime | None, end: datetime | None,
     with app.ready_db().transaction() as session:
         table = (contacts if kind == "contacts" else times)(session, app.config, query)
     if chart is not None:
-        from rnmail.stats.report import write_chart
+        from rnmail.stats.charts import write_chart
 
         write_chart(table, chart)
     if fmt == "json":

@@ -19,8 +19,10 @@ from cli.main import main
 from rnmail.config import load_config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
-from rnmail.stats.figures import BRUSSELS, Period, Query, Table, contacts, times
-from rnmail.stats.report import build_report, write_chart, write_report
+from rnmail.stats.charts import write_chart
+from rnmail.stats.figures import Period, Query, Table, contacts, times
+from rnmail.stats.hours import BRUSSELS
+from rnmail.stats.report import build_report, write_report
 from tests.browser import chromium_or_fail, page_file
 from tests.factories import Desk, write_config
 

@@ -21,15 +21,8 @@ from cli.main import main
 from rnmail.config import StatsConfig, load_config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
-from rnmail.stats.figures import (
-    BRUSSELS,
-    Period,
-    Query,
-    business_seconds,
-    contacts,
-    times,
-    utc_offsets,
-)
+from rnmail.stats.figures import Period, Query, contacts, times
+from rnmail.stats.hours import BRUSSELS, business_seconds, utc_offsets
 from tests.factories import Desk, write_config
 
 CHANNELS = ("mail", "phone", "fax", "letter")
