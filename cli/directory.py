@@ -34,8 +34,8 @@ def directory_import(app: App, file: Path, dry_run: bool, as_json: bool,
                      actor: str | None) -> None:
     """Add and update organisations and users from a CSV file (one line per user). Nothing
     is imported unless every line is correct; users absent from the file are kept."""
-    from rnmail.directory.groups import ListProblems
-    from rnmail.directory.people import import_directory
+    from rnmail.directory.import_export import import_directory
+    from rnmail.directory.sheets import ListProblems
 
     try:
         with app.ready_db().transaction() as session:
@@ -163,7 +163,7 @@ def directory_set_status(app: App, email: str, state: str, reason: str,
 @handle_errors
 def directory_export(app: App, out: Path | None) -> None:
     """The directory as CSV, in the columns `directory import` reads."""
-    from rnmail.directory.people import export_directory
+    from rnmail.directory.import_export import export_directory
 
     with app.ready_db().transaction() as session:
         text = export_directory(session)

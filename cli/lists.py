@@ -31,7 +31,8 @@ def _files(app: App, files: tuple[Path, ...]) -> list[Path]:
 def lists_import(app: App, files: tuple[Path, ...]) -> None:
     """Replace each group's members with its CSV file (default: every *.csv of
     [dispatch].lists_dir). Nothing is imported unless every file is correct."""
-    from rnmail.directory.groups import ListProblems, import_lists
+    from rnmail.directory.groups import import_lists
+    from rnmail.directory.sheets import ListProblems
 
     paths = _files(app, files)
     try:
@@ -215,7 +216,7 @@ def lists_export(app: App, group: str, out: Path | None) -> None:
 @handle_errors
 def lists_bounced(app: App, as_json: bool) -> None:
     """Suppressed addresses: too many hard bounces, no more announcements."""
-    from rnmail.directory.groups import bounced
+    from rnmail.dispatch.suppression import bounced
 
     with app.ready_db().transaction() as session:
         rows = bounced(session)
@@ -236,7 +237,7 @@ def lists_bounced(app: App, as_json: bool) -> None:
 def lists_unsuppress(app: App, email: str) -> None:
     """Let announcements reach a suppressed address again (its next hard bounce suppresses
     it anew)."""
-    from rnmail.directory.groups import unsuppress
+    from rnmail.dispatch.suppression import unsuppress
 
     with app.ready_db().transaction() as session:
         address = unsuppress(session, email)

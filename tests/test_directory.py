@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 
 from cli.main import main
 from rnmail.db import Database
-from rnmail.directory.people import EXPORT_COLUMNS, find_user, user_snapshot
+from rnmail.directory.import_export import EXPORT_COLUMNS
+from rnmail.directory.people import find_user, user_snapshot
 from rnmail.models import AuditEvent, DirectoryUser, GroupMember, Organisation, Ticket
 from tests import corpus
 from tests.factories import write_config

@@ -13,8 +13,8 @@ import pytest
 from rnmail.config import load_config
 from rnmail.daemon.housekeeping import housekeeping, publish_pages
 from rnmail.models import OutboxMessage, utcnow
-from rnmail.status.publicfiles import remove_stale_temporaries, write_public_file
 from rnmail.tickets.faq import add_entry
+from rnmail.util.publicfiles import remove_stale_temporaries, write_public_file
 from tests.factories import Desk, write_config
 
 

@@ -17,12 +17,9 @@ from sqlalchemy import select
 from cli.main import main
 from rnmail.config import parse_config
 from rnmail.db import Database
-from rnmail.directory.groups import (
-    ListProblems,
-    import_lists,
-    recipients,
-    suppressed_addresses,
-)
+from rnmail.directory.groups import import_lists, recipients
+from rnmail.directory.sheets import ListProblems
+from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound
 from rnmail.models import Bounce, GroupMember, OutboxMessage, Suppression, UserGroup
 from tests import corpus

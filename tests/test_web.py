@@ -39,8 +39,8 @@ from rnmail.db import Database
 from rnmail.errors import ConfigError, ServerUnavailable
 from rnmail.status.components import set_status
 from rnmail.status.notices import publish
-from rnmail.status.publicfiles import write_public_file
 from rnmail.tickets import faq
+from rnmail.util.publicfiles import write_public_file
 from rnmail.web import public as web
 from tests.browser import Browser, chromium_or_fail
 from tests.factories import make_config, write_config

@@ -27,8 +27,8 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.models import OutboxMessage, QuarantinedMessage, utcnow
 from rnmail.status.notices import publish
-from rnmail.status.publicfiles import remove_stale_temporaries
 from rnmail.tickets import faq
+from rnmail.util.publicfiles import remove_stale_temporaries
 
 log = logging.getLogger("rnmail.housekeeping")
 

@@ -1,4 +1,4 @@
-"""User groups: the address lists announcements go to, and the addresses that bounce.
+"""User groups: the address lists announcements go to.
 
 A group (``municipalities``, ``police-zones``, ...) is imported from a CSV file named after
 it (``lists/police-zones.csv``); the database is the source of truth afterwards. Every file
@@ -6,9 +6,8 @@ is checked completely before anything is written: an import with a single proble
 its files imports nothing and reports every problem with its file and line.
 
 Addresses are stored lower-cased, in the form rnmail writes to (IDNA domains in ASCII), as
-everywhere else in rnmail. An address whose mail bounced permanently
-``[dispatch].suppress_after_bounces`` times is *suppressed*: announcements skip it until
-``lists unsuppress``.
+everywhere else in rnmail. Addresses that keep bouncing are left out of announcements by
+``rnmail.dispatch.suppression``, without changing the lists.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import LANGUAGES
 from rnmail.db import Database
+from rnmail.directory.sheets import ListProblems, Problem, open_sheet
 from rnmail.errors import NotFound, RnmailError
-from rnmail.models import Bounce, GroupMember, Suppression, UserGroup, utcnow
+from rnmail.models import GroupMember, UserGroup, utcnow
 from rnmail.util.addresses import check_address
 
 GROUP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
@@ -37,28 +37,6 @@ REQUIRED_COLUMNS = ("email", "name", "language")
 # Column sizes of GroupMember: longer values are refused before PostgreSQL would.
 MAX_LENGTHS = {"email": 320, "name": 200, "organisation": 200, "code": 32}
 MAX_GROUP_NAME = 64
-
-
-class ListProblems(RnmailError):
-    """One or more list files are wrong; ``problems`` holds every one, ``file:line: what``."""
-
-    def __init__(self, problems: Sequence[Problem], files: int) -> None:
-        self.problems = list(problems)
-        bad = len({p.path for p in self.problems})
-        super().__init__(
-            f"nothing imported: {len(self.problems)} problem(s) in {bad} of {files} file(s)"
-        )
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -136,67 +114,6 @@ def read_list(path: Path) -> ListFile:
         if entry is not None:
             listed.entries.append(entry)
     return listed
-
-
-@dataclass
-class Sheet:
-    """A checked CSV header: where each known column is, and the data rows to come."""
-
-    index: dict[str, int]
-    rows: Iterator[tuple[int, list[str]]]  # (line number, cells), blank lines skipped
-
-
-def open_sheet(path: Path, required: Sequence[str], known: Sequence[str],
-               problem: Callable[[int | None, str], None]) -> Sheet | None:
-    """Open a CSV file as spreadsheets save it: UTF-8 (a BOM is tolerated), ``,`` or ``;``
-    between fields (Excel in Belgium writes ``;``), header names in any case, unknown
-    columns ignored, blank lines skipped. What is wrong goes to ``problem`` (file-level
-    problems return None; a malformed row ends the rows)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problem(None, f"cannot read: {exc.strerror or exc}")
-        return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problem(data.count(b"\n", 0, exc.start) + 1,
-                "not UTF-8 text (save the sheet as \"CSV UTF-8\")")
-        return None
-    if not text.strip():
-        problem(None, f"empty file: a header line ({', '.join(required)}, ...) is needed")
-        return None
-    first = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header: list[str] = []
-        for header in reader:
-            if any(cell.strip() for cell in header):
-                break
-    except csv.Error as exc:
-        problem(reader.line_num, f"malformed CSV: {exc}")
-        return None
-    columns = [cell.strip().lower() for cell in header]
-    doubled = sorted({c for c in columns if c and columns.count(c) > 1})
-    if doubled:
-        problem(reader.line_num, f"column(s) given twice: {', '.join(doubled)}")
-    missing = [c for c in required if c not in columns]
-    if missing:
-        problem(reader.line_num, f"no {', '.join(repr(c) for c in missing)} column in the "
-                f"header ({', '.join(columns)}); expected at least {', '.join(required)}")
-    if doubled or missing:
-        return None
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        try:
-            for cells in reader:
-                if any(cell.strip() for cell in cells):
-                    yield reader.line_num, cells
-        except csv.Error as exc:
-            problem(reader.line_num, f"malformed CSV: {exc}")
-
-    return Sheet({c: columns.index(c) for c in known if c in columns}, rows())
 
 
 def _entry(line: int, cells: list[str], index: dict[str, int], first_line: dict[str, int],
@@ -470,88 +387,3 @@ def recipients(session: Session, group_names: Sequence[str]) -> list[Recipient]:
                                             organisation=m.organisation, code=m.code,
                                             group=group.name)
     return list(chosen.values())
-
-
-# --------------------------------------------------------------------------- suppression
-
-
-def suppressed_addresses(session: Session, emails: Iterable[str]) -> set[str]:
-    """Those of ``emails`` (compared lower-cased) that are suppressed, lower-cased."""
-    wanted = sorted({e.strip().lower() for e in emails})
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        found.update(session.scalars(select(Suppression.email)
-                                     .where(Suppression.email.in_(chunk))))
-    return found
-
-
-def note_hard_bounce(session: Session, address: str, diagnostic: str | None,
-                     threshold: int) -> Suppression | None:
-    """After a permanent bounce to ``address`` was added to the session: suppress the
-    address once that many of our mails to it bounced permanently (several reports about
-    one mail count once). Returns its Suppression row when it is (or stays) suppressed.
-
-    The ingest stages run without autoflush, so bounces and suppressions of the batch that
-    are not flushed yet are looked for in the session too.
-    """
-    address = address.strip().lower()
-    if "@" not in address:
-        return None
-    pending_bounces = [o for o in session.new
-                       if isinstance(o, Bounce) and o.permanent and o.recipient == address]
-    mails: set[tuple[str, int]] = set()
-    for bounce_id, outbox_id in session.execute(
-        select(Bounce.id, Bounce.outbox_id).where(Bounce.recipient == address,
-                                                  Bounce.permanent.is_(True))
-    ):
-        mails.add(("outbox", outbox_id) if outbox_id is not None else ("report", bounce_id))
-    for b in pending_bounces:
-        mails.add(("outbox", b.outbox_id) if b.outbox_id is not None else ("pending", id(b)))
-    count = len(mails)
-    suppression = next((o for o in session.new
-                        if isinstance(o, Suppression) and o.email == address), None)
-    if suppression is None:
-        suppression = session.get(Suppression, address)
-    if suppression is None and count < threshold:
-        return None
-    last = " ".join((diagnostic or "no diagnostic").split())[:500]
-    reason = f"{count} hard bounce(s), last: {last}"
-    if suppression is None:
-        suppression = Suppression(email=address, reason=reason, hard_bounces=count,
-                                  suppressed_at=utcnow())
-        session.add(suppression)
-    else:
-        suppression.reason, suppression.hard_bounces = reason, count
-    return suppression
-
-
-def bounced(session: Session) -> list[dict[str, Any]]:
-    """Suppressed addresses, most recent first: hard bounce count, reason, date, groups."""
-    memberships: dict[str, list[str]] = {}
-    rows = list(session.scalars(select(Suppression)
-                                .order_by(Suppression.suppressed_at.desc(), Suppression.email)))
-    emails = [s.email for s in rows]
-    for start in range(0, len(emails), 500):
-        for email, group in session.execute(
-            select(GroupMember.email, UserGroup.name)
-            .join(UserGroup, UserGroup.id == GroupMember.group_id)
-            .where(GroupMember.email.in_(emails[start:start + 500]))
-            .order_by(UserGroup.name)
-        ):
-            memberships.setdefault(email, []).append(group)
-    return [{"email": s.email, "hard_bounces": s.hard_bounces, "reason": s.reason,
-             "suppressed_at": s.suppressed_at.isoformat(),
-             "groups": memberships.get(s.email, [])} for s in rows]
-
-
-def unsuppress(session: Session, email: str) -> str:
-    """Let announcements reach the address again; its next hard bounce suppresses it anew
-    (the bounces already recorded still count)."""
-    address = email.strip().lower()
-    suppression = session.get(Suppression, address)
-    if suppression is None:
-        raise NotFound(f"{address} is not suppressed")
-    session.delete(suppression)
-    session.flush()
-    return address

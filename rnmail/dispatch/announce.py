@@ -27,10 +27,11 @@ from sqlalchemy.orm import Session
 from rnmail import audit
 from rnmail.config import Config
 from rnmail.db import Database
-from rnmail.directory.groups import Recipient, recipients, suppressed_addresses
+from rnmail.directory.groups import Recipient, recipients
 from rnmail.dispatch.compose import Attachment, encode_header, header_block, mime_body
 from rnmail.dispatch.outbox import STATES
 from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
+from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
 from rnmail.status.page import BANNERS, format_time

@@ -15,7 +15,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.directory.groups import note_hard_bounce
+from rnmail.dispatch.suppression import note_hard_bounce
 from rnmail.ingest.classify import Classification
 from rnmail.ingest.parse import MSGID_RE, ParsedMail, subparts
 from rnmail.models import Bounce, OutboxMessage, utcnow

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnmail.config import StatsConfig
 from rnmail.errors import RnmailError
-from rnmail.status.publicfiles import write_atomically
+from rnmail.util.publicfiles import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

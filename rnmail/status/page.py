@@ -36,7 +36,7 @@ from rnmail.status.components import (
     UpdateView,
     localized,
 )
-from rnmail.status.publicfiles import write_public_file
+from rnmail.util.publicfiles import write_public_file
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

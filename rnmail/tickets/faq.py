@@ -21,9 +21,9 @@ from rnmail.config import LANGUAGES, Config
 from rnmail.dispatch.render import contact_block, render_page
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
-from rnmail.status.publicfiles import write_public_file
 from rnmail.tickets.lifecycle import get_ticket
 from rnmail.util.folding import fold
+from rnmail.util.publicfiles import write_public_file
 
 _WORD = re.compile(r"\w{3,}")
 # Words too common in help-desk mail to tell one question from another.

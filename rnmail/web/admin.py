@@ -480,7 +480,8 @@ def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
 
 def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
     """How many addresses the groups hold together (each once) and in which language."""
-    from rnmail.directory.groups import recipients, suppressed_addresses
+    from rnmail.directory.groups import recipients
+    from rnmail.dispatch.suppression import suppressed_addresses
 
     with db.transaction() as session:
         people = recipients(session, groups) if groups else []

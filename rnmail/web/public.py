@@ -3,7 +3,7 @@
 ``rnmail web`` (and ``rnmail run`` with ``[web].in_daemon``) serves two folders and nothing
 else: ``[status].public_dir`` at ``/`` (``index.html``, ``status.json``, ``feed.atom``) and
 ``[helpdesk].public_dir``/faq under ``/faq/``. The site never opens the database: the files
-are what publishing last wrote (atomically, ``rnmail.status.publicfiles``), so it keeps serving
+are what publishing last wrote (atomically, ``rnmail.util.publicfiles``), so it keeps serving
 them when the database is down.
 
 - Only GET and HEAD (405 otherwise); only names of one path segment with a known extension,

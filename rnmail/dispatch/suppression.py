@@ -1,0 +1,96 @@
+"""Suppression: an address whose mail bounced permanently ``[dispatch].suppress_after_bounces``
+times is left out of announcements (its outbox row is ``suppressed``) until ``lists
+unsuppress``; the user-group lists themselves are not changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rnmail.errors import NotFound
+from rnmail.models import Bounce, GroupMember, Suppression, UserGroup, utcnow
+
+
+def suppressed_addresses(session: Session, emails: Iterable[str]) -> set[str]:
+    """Those of ``emails`` (compared lower-cased) that are suppressed, lower-cased."""
+    wanted = sorted({e.strip().lower() for e in emails})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update(session.scalars(select(Suppression.email)
+                                     .where(Suppression.email.in_(chunk))))
+    return found
+
+
+def note_hard_bounce(session: Session, address: str, diagnostic: str | None,
+                     threshold: int) -> Suppression | None:
+    """After a permanent bounce to ``address`` was added to the session: suppress the
+    address once that many of our mails to it bounced permanently (several reports about
+    one mail count once). Returns its Suppression row when it is (or stays) suppressed.
+
+    The ingest stages run without autoflush, so bounces and suppressions of the batch that
+    are not flushed yet are looked for in the session too.
+    """
+    address = address.strip().lower()
+    if "@" not in address:
+        return None
+    pending_bounces = [o for o in session.new
+                       if isinstance(o, Bounce) and o.permanent and o.recipient == address]
+    mails: set[tuple[str, int]] = set()
+    for bounce_id, outbox_id in session.execute(
+        select(Bounce.id, Bounce.outbox_id).where(Bounce.recipient == address,
+                                                  Bounce.permanent.is_(True))
+    ):
+        mails.add(("outbox", outbox_id) if outbox_id is not None else ("report", bounce_id))
+    for b in pending_bounces:
+        mails.add(("outbox", b.outbox_id) if b.outbox_id is not None else ("pending", id(b)))
+    count = len(mails)
+    suppression = next((o for o in session.new
+                        if isinstance(o, Suppression) and o.email == address), None)
+    if suppression is None:
+        suppression = session.get(Suppression, address)
+    if suppression is None and count < threshold:
+        return None
+    last = " ".join((diagnostic or "no diagnostic").split())[:500]
+    reason = f"{count} hard bounce(s), last: {last}"
+    if suppression is None:
+        suppression = Suppression(email=address, reason=reason, hard_bounces=count,
+                                  suppressed_at=utcnow())
+        session.add(suppression)
+    else:
+        suppression.reason, suppression.hard_bounces = reason, count
+    return suppression
+
+
+def bounced(session: Session) -> list[dict[str, Any]]:
+    """Suppressed addresses, most recent first: hard bounce count, reason, date, groups."""
+    memberships: dict[str, list[str]] = {}
+    rows = list(session.scalars(select(Suppression)
+                                .order_by(Suppression.suppressed_at.desc(), Suppression.email)))
+    emails = [s.email for s in rows]
+    for start in range(0, len(emails), 500):
+        for email, group in session.execute(
+            select(GroupMember.email, UserGroup.name)
+            .join(UserGroup, UserGroup.id == GroupMember.group_id)
+            .where(GroupMember.email.in_(emails[start:start + 500]))
+            .order_by(UserGroup.name)
+        ):
+            memberships.setdefault(email, []).append(group)
+    return [{"email": s.email, "hard_bounces": s.hard_bounces, "reason": s.reason,
+             "suppressed_at": s.suppressed_at.isoformat(),
+             "groups": memberships.get(s.email, [])} for s in rows]
+
+
+def unsuppress(session: Session, email: str) -> str:
+    """Let announcements reach the address again; its next hard bounce suppresses it anew
+    (the bounces already recorded still count)."""
+    address = email.strip().lower()
+    suppression = session.get(Suppression, address)
+    if suppression is None:
+        raise NotFound(f"{address} is not suppressed")
+    session.delete(suppression)
+    session.flush()
+    return address
