@@ -18,7 +18,7 @@ def ingest() -> None:
 @handle_errors
 def ingest_once(app: App, mailbox: str | None) -> None:
     """One pass over the mailboxes, then exit."""
-    from rnmail.ingest.pipeline import run_ingest
+    from rnmail.ingest.runner import run_ingest
 
     report = run_ingest(app.ready_db(), app.config, mailbox)
     parts = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "nothing to do"

@@ -8,7 +8,7 @@ from typing import Any
 from rnmail.config import Config, parse_config
 from rnmail.db import Database
 from rnmail.dispatch.send import SendReport, send_outbox
-from rnmail.ingest.pipeline import IngestReport, run_ingest
+from rnmail.ingest.runner import IngestReport, run_ingest
 from rnmail.tickets.views import list_tickets, show_ticket
 
 HELPDESK = "info@rn.example"

@@ -21,7 +21,7 @@ from imap_tools import MailBoxUnencrypted
 from imap_tools.errors import MailboxLoginError
 
 from rnmail.config import Config
-from rnmail.ingest.pipeline import IngestReport, run_ingest
+from rnmail.ingest.runner import IngestReport, run_ingest
 from tests.factories import Desk, make_config
 from tests.servers import Dovecot, TokenServer
 

@@ -50,7 +50,7 @@ from rnmail.db import Database
 from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
 from rnmail.ingest.fetch import wait_for_mail
-from rnmail.ingest.pipeline import run_ingest
+from rnmail.ingest.runner import run_ingest
 from rnmail.models import utcnow
 from rnmail.status.maintenance import start_maintenance_jobs
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rnmail.config import parse_address
 from rnmail.db import Database
 from rnmail.dispatch.send import SendReport
-from rnmail.ingest.pipeline import IngestReport
+from rnmail.ingest.runner import IngestReport
 from rnmail.models import OutboxMessage, QuarantinedMessage, Suppression
 
 

@@ -1,0 +1,91 @@
+"""The ingest pass: each mailbox's batches fetched, put through the pipeline in one
+transaction each, and moved out of the folder only once committed.
+
+    fetch → pipeline (one transaction per batch) → commit → move to ``done_folder``
+
+A mailbox that cannot be read is reported and the others are still processed; a database
+failure aborts the batch, which stays in the folder for the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import OperationalError
+
+from rnmail.config import Config, MailboxConfig
+from rnmail.db import Database
+from rnmail.errors import RnmailError
+from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
+from rnmail.ingest.pipeline import Delivery, IngestContext, process_batch, process_one_by_one
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What one pass did, per outcome, and which mailboxes could not be read."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, outcomes: list[str]) -> None:
+        for outcome in outcomes:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: MailboxConfig,
+                 fetched: list[Fetched], report: IngestReport) -> None:
+    """Process one batch in one transaction, then move it out of the folder."""
+    deliveries = [Delivery(raw=f.raw, mailbox=box, uidvalidity=source.uidvalidity, uid=f.uid)
+                  for f in fetched]
+    with db.transaction() as session:
+        try:
+            with session.begin_nested():
+                outcomes = process_batch(session, ctx, deliveries)
+        except OperationalError:
+            raise
+        except Exception:
+            log.warning("batch of %d failed mailbox=%s; retrying message by message",
+                        len(deliveries), box.name, exc_info=True)
+            outcomes = process_one_by_one(session, ctx, deliveries)
+        ctx.blobs.sync()
+    report.add(outcomes)
+    source.done([f.uid for f in fetched])
+
+
+def ingest_mailbox(db: Database, ctx: IngestContext, box: MailboxConfig,
+                   report: IngestReport, should_stop: Callable[[], bool] | None = None) -> None:
+    ing = ctx.config.ingest
+    with open_source(box) as source:
+        for fetched in source.batches(ing.batch_size, int(ing.batch_mb * 2**20)):
+            ingest_batch(db, ctx, source, box, fetched, report)
+            if should_stop is not None and should_stop():
+                break  # between batches: what was fetched is committed and moved
+
+
+def run_ingest(db: Database, config: Config, mailbox: str | None = None,
+               should_stop: Callable[[], bool] | None = None) -> IngestReport:
+    """One pass over the configured mailboxes (or one of them). A mailbox that cannot be
+    read is reported in ``errors`` and the others are still processed. ``should_stop`` is
+    asked between batches (the daemon's graceful stop)."""
+    boxes = [config.mailbox(mailbox)] if mailbox else list(config.mailboxes)
+    ctx = IngestContext.from_config(config)
+    report = IngestReport()
+    for box in boxes:
+        try:
+            ingest_mailbox(db, ctx, box, report, should_stop)
+        except RnmailError as exc:
+            log.error("%s", exc)
+            report.errors.append(str(exc))
+        except OperationalError as exc:
+            message = f"database error during mailbox {box.name}: {exc.orig}"
+            log.error("%s", message)
+            report.errors.append(message)
+    return report
