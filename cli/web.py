@@ -19,7 +19,7 @@ def web(app: App, bind: str | None, admin_bind: str | None) -> None:
     """Serve the published status page (/, status.json, feed.atom, /nl /fr /de) and FAQ
     (/faq/), and the status administration on its own address, until SIGTERM or Ctrl-C.
     The public site never opens the database."""
-    from rnmail.web.public import Listening, serve
+    from rnmail.web.server import Listening, serve
 
     def ready(listening: Listening) -> None:
         click.echo(f"rnmail web: serving {listening.url} (Ctrl-C to stop)", err=True)

@@ -1,4 +1,4 @@
-"""The status administration (/admin), from a real server: ``rnmail.web.public.start`` with
+"""The status administration (/admin), from a real server: ``rnmail.web.server.start`` with
 ``[web].admin_bind`` on a free loopback port, a real database (SQLite and PostgreSQL), a
 real SMTP server (aiosmtpd) receiving what the admin sends, read over HTTP (http.client,
 cookies kept by hand) and, for what a person does, in a real headless Chromium.
@@ -546,7 +546,7 @@ def test_every_text_of_the_pages_is_translated() -> None:
     used = set()
     for template in TEMPLATES.glob("*.j2"):
         used |= set(re.findall(r'_\("([^"]+)"\)', template.read_text()))
-    source = (Path(__file__).parent.parent / "rnmail" / "admin.py").read_text()
+    source = (Path(__file__).parent.parent / "rnmail" / "web" / "admin.py").read_text()
     messages = re.findall(r'(?:Refused\(\d+, |"message": )((?:"[^"]*"\s*)+)', source)
     used |= {"".join(re.findall(r'"([^"]*)"', m)) for m in messages}
     used |= set(DONE.values()) | set(STATUS_STATES) | set(STATES)

@@ -42,6 +42,7 @@ from rnmail.status.notices import publish
 from rnmail.tickets import faq
 from rnmail.util.publicfiles import write_public_file
 from rnmail.web import public as web
+from rnmail.web import server
 from tests.browser import Browser, chromium_or_fail
 from tests.factories import make_config, write_config
 from tests.servers import free_port
@@ -55,14 +56,14 @@ SECRET = b"s3cret"  # [helpdesk].secret of write_config: must never come out
 
 
 class Server:
-    """``rnmail.web.public.start`` on its own event loop thread, as ``rnmail web`` runs it."""
+    """``rnmail.web.server.start`` on its own event loop thread, as ``rnmail web`` runs it."""
 
     def __init__(self, config: Config, bind: str | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        started = asyncio.run_coroutine_threadsafe(web.start(config, bind), self.loop)
-        self.listening: web.Listening = started.result(10)
+        started = asyncio.run_coroutine_threadsafe(server.start(config, bind), self.loop)
+        self.listening: server.Listening = started.result(10)
         self.url = self.listening.url
         self.port = int(self.url.rstrip("/").rpartition(":")[2])
 

@@ -16,7 +16,7 @@ pages every ``publish_seconds`` and housekeeping every ``housekeeping_hours``
 - Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
 - With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind`` and the
   status administration on ``[web].admin_bind`` (waking this sender), in this
-  loop (``rnmail.web.public``); the public site reads only the published files. SIGHUP does not
+  loop (``rnmail.web.server``); the public site reads only the published files. SIGHUP does not
   move them.
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
   instances share the work: outbox rows are leased, maintenance steps are unique, and each
@@ -55,7 +55,7 @@ from rnmail.models import utcnow
 from rnmail.status.maintenance import start_maintenance_jobs
 
 if TYPE_CHECKING:
-    from rnmail.web.public import Listening
+    from rnmail.web.server import Listening
 
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
@@ -128,10 +128,10 @@ class Daemon:
             self.metrics.serve(self.config.daemon.metrics_address)
         site: Listening | None = None
         if self.config.web.in_daemon:
-            from rnmail.web import public as web  # aiohttp only when asked for
+            from rnmail.web import server  # aiohttp only when asked for
 
             try:
-                site = await web.start(self.config, send=self.wake_sender_threadsafe)
+                site = await server.start(self.config, send=self.wake_sender_threadsafe)
             except RnmailError:
                 self.metrics.close()
                 raise

@@ -20,7 +20,9 @@ from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.fax import fax_reply_address
 from rnmail.models import Message, Service, Ticket, utcnow
+from rnmail.tickets.lifecycle import delegate, find_staff
 from rnmail.util.addresses import deliverable_address
+from rnmail.util.phone import normalise_number
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,6 @@ def send_to_service(session: Session, config: Config, ticket: Ticket, service: S
 def delegate_to_service(session: Session, config: Config, ticket: Ticket, service: Service,
                         note: str = "") -> Message:
     """Hand the ticket to the second line and send them its history."""
-    from rnmail.tickets.lifecycle import delegate
-
     delegate(ticket, service)
     return send_to_service(session, config, ticket, service, note)
 
@@ -111,9 +111,6 @@ def take_phone_message(session: Session, config: Config, staff_email: str, calle
                        phone: str, text: str) -> str:
     """Mail a message taken for an absent colleague; returns its Message-ID (the outbox row
     is the log of it)."""
-    from rnmail.tickets.lifecycle import find_staff
-    from rnmail.util.phone import normalise_number
-
     staff = find_staff(session, staff_email)
     if not staff.active:
         raise RnmailError(f"{staff.email} is no longer on the staff")

@@ -140,7 +140,7 @@ class ImapSource:
         cfg = self.cfg
         where = f"IMAP {cfg.name} ({cfg.host}:{cfg.port})"
         # The token first: a slow token helper must not keep an idle connection waiting.
-        token = _oauth_token(cfg) if cfg.auth == "xoauth2" else ""
+        token = oauth_token(cfg) if cfg.auth == "xoauth2" else ""
         box: BaseMailBox | None = None
         try:
             box = self._connect()
@@ -156,7 +156,7 @@ class ImapSource:
             status = box.folder.status(cfg.folder, ["UIDVALIDITY"])
         except BaseException as exc:
             if box is not None:
-                _close_quietly(box)
+                close_quietly(box)
             if isinstance(exc, ServerUnavailable):
                 raise
             if isinstance(exc, MailboxLoginError) or (
@@ -184,7 +184,7 @@ class ImapSource:
 
     def __exit__(self, *exc: object) -> None:
         if self.box is not None:
-            _close_quietly(self.box)
+            close_quietly(self.box)
             self.box = None
 
     def _sizes(self) -> list[tuple[str, int]]:
@@ -224,7 +224,7 @@ class ImapSource:
                 raise ServerUnavailable(f"IMAP {self.name}: UIDVALIDITY changed during the pass")
             yield from self._fetch(box, plan)
         finally:
-            _close_quietly(box)
+            close_quietly(box)
 
     def _fetch(self, box: BaseMailBox, plan: list[list[str]]) -> Iterator[list[Fetched]]:
         try:
@@ -272,7 +272,7 @@ def wait_for_mail(cfg: MailboxConfig, timeout: float, should_stop: Callable[[], 
     except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
         raise ServerUnavailable(f"IMAP {cfg.name}: IDLE: {exc}") from None
     finally:
-        _close_quietly(box)
+        close_quietly(box)
 
 
 IDLE_SLICE = 2.0  # seconds between checks of should_stop while idling
@@ -334,7 +334,7 @@ class MaildirSource:
                 source.replace(target)
 
 
-def _close_quietly(box: BaseMailBox) -> None:
+def close_quietly(box: BaseMailBox) -> None:
     """Log out, or at least close the socket: the connection may already be gone."""
     try:
         box.logout()
@@ -349,7 +349,7 @@ def open_source(cfg: MailboxConfig) -> MailboxSource:
     return ImapSource(cfg)
 
 
-def _oauth_token(cfg: MailboxConfig) -> str:
+def oauth_token(cfg: MailboxConfig) -> str:
     """Run the configured command (e.g. an MSAL helper) and read the access token it prints."""
     try:
         result = subprocess.run(

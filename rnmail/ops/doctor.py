@@ -25,8 +25,13 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, UndefinedError
 
-from rnmail.config import LANGUAGES, Config, MailboxConfig, load_config
+from rnmail.config import LANGUAGES, Config, MailboxConfig, load_config, parse_bind
+from rnmail.db import MIGRATIONS, Database, make_engine
+from rnmail.dispatch.announce import list_templates, preview_template
+from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
+from rnmail.ingest.fetch import ImapSource, close_quietly, oauth_token
+from rnmail.models import Operator
 
 MAX_TIMEOUT = 10.0
 
@@ -95,8 +100,6 @@ def check_database(config: Config) -> str:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    from rnmail.db import MIGRATIONS, make_engine
-
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(cfg)
@@ -140,11 +143,9 @@ def check_imap(cfg: MailboxConfig) -> str:
     """Log in, check the folder and the done folder, count the messages; then log out."""
     from imap_tools.errors import MailboxLoginError
 
-    from rnmail.ingest.fetch import ImapSource, _close_quietly, _oauth_token
-
     cfg = replace(cfg, timeout=_timeout(cfg.timeout))
     where = f"{cfg.host}:{cfg.port}"
-    token = _oauth_token(cfg) if cfg.auth == "xoauth2" else ""
+    token = oauth_token(cfg) if cfg.auth == "xoauth2" else ""
     try:
         box = ImapSource(cfg)._connect()
     except (OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
@@ -167,7 +168,7 @@ def check_imap(cfg: MailboxConfig) -> str:
         return (f"{where}: logged in as {cfg.user!r} ({cfg.auth}); {cfg.folder!r}: "
                 f"{count} message(s); done folder {cfg.done_folder!r} {done}")
     finally:
-        _close_quietly(box)
+        close_quietly(box)
 
 
 def _server_said(exc: Exception) -> str:
@@ -260,10 +261,6 @@ def check_admin(config: Config) -> str:
     import ipaddress
 
     from sqlalchemy import func, select
-
-    from rnmail.config import parse_bind
-    from rnmail.db import Database
-    from rnmail.models import Operator
 
     host, _port = parse_bind(config.web.admin_bind, "[web].admin_bind")
     try:
@@ -369,9 +366,6 @@ MAILING_SAMPLE = {"subject": "Nouvelle procédure", "reference": "RN/2026/001",
 def check_templates(config: Config) -> list[Check]:
     """One check per template: it renders in every language (a language without its own
     file falls back to the default language, as when sending)."""
-    from rnmail.dispatch.announce import list_templates, preview_template
-    from rnmail.dispatch.render import render
-
     checks = []
     for name, contexts in _ticket_samples(config).items():
         def ticket(language: str, name: str = name, contexts: Any = contexts) -> str:

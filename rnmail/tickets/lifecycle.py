@@ -21,6 +21,7 @@ from rnmail.db import Database
 from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Service, Staff, Ticket, utcnow
+from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
 
@@ -216,8 +217,6 @@ def open_by_hand(
 def update_ticket(db: Database, ticket_id: int,
                   change: Callable[[Session, Ticket], object]) -> dict[str, Any]:
     """Apply ``change`` to one ticket in one transaction; returns the ticket as listed."""
-    from rnmail.tickets.views import ticket_summary
-
     with db.transaction() as session:
         ticket = get_ticket(session, ticket_id)
         change(session, ticket)

@@ -46,7 +46,20 @@ from rnmail import audit
 from rnmail.auth import operators, sessions
 from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, Config
 from rnmail.db import Database
+from rnmail.directory.groups import list_groups, recipients
+from rnmail.dispatch.announce import announcement_status, list_announcements
+from rnmail.dispatch.send import send_queued
+from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import RnmailError
+from rnmail.status.components import comment_texts, current_status
+from rnmail.status.maintenance import (
+    cancel_maintenance,
+    list_maintenance,
+    parse_duration,
+    parse_local_time,
+    schedule_maintenance,
+)
+from rnmail.status.notices import change_status
 from rnmail.status.page import format_time
 from rnmail.web.admin_texts import ADMIN_LANGUAGES, translator
 from rnmail.web.public import negotiate
@@ -115,8 +128,6 @@ class BackgroundSender:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def run(self) -> None:
-        from rnmail.dispatch.send import send_queued
-
         while not self.stop.is_set():
             self.again = False
             try:
@@ -312,8 +323,6 @@ class AdminSite:
             "languages": STATUS_LANGUAGES}, status=status)
 
     async def set_status(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.status.notices import change_status
-
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
         state = data.text("state")
@@ -334,8 +343,6 @@ class AdminSite:
         return self.queued(result.announcement_id, "status", bool(result.linked_notified))
 
     async def schedule(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.status.maintenance import parse_duration, parse_local_time, schedule_maintenance
-
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
         try:
@@ -356,8 +363,6 @@ class AdminSite:
         return self.queued(result.announcement_id, "maintenance")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.status.maintenance import cancel_maintenance
-
         signed = await self.signed_in(request)
         await self.form(request, signed)
         try:
@@ -368,8 +373,6 @@ class AdminSite:
         return self.queued(announcement.id if announcement else None, "cancelled")
 
     async def announcement(self, request: web.Request) -> web.StreamResponse:
-        from rnmail.dispatch.announce import announcement_status
-
         signed = await self.signed_in(request)
         try:
             found = await self.call(request, _read, self.db, partial(
@@ -398,8 +401,6 @@ class AdminSite:
 
     def chosen(self, data: FormData) -> tuple[list[str], dict[str, str], list[str]]:
         """The components (checked against the config), comments and groups of a form."""
-        from rnmail.status.components import comment_texts
-
         components = [self.config.status.component(c).name for c in data.all("component")]
         comment = comment_texts(None, {lang: data.text(f"comment_{lang}")
                                        for lang in STATUS_LANGUAGES})
@@ -464,11 +465,6 @@ def _read(db: Database, query: Callable[..., T]) -> T:
 
 def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
     """What the dashboard shows, read in one transaction."""
-    from rnmail.directory.groups import list_groups
-    from rnmail.dispatch.announce import announcement_status, list_announcements
-    from rnmail.status.components import current_status
-    from rnmail.status.maintenance import list_maintenance
-
     with db.transaction() as session:
         view = current_status(session, config.status)
         announcements = [announcement_status(session, a.id)
@@ -480,9 +476,6 @@ def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
 
 def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
     """How many addresses the groups hold together (each once) and in which language."""
-    from rnmail.directory.groups import recipients
-    from rnmail.dispatch.suppression import suppressed_addresses
-
     with db.transaction() as session:
         people = recipients(session, groups) if groups else []
         suppressed = suppressed_addresses(session, [p.email for p in people])

@@ -1,10 +1,10 @@
 """The public site: the status page and the FAQ, as published, over HTTP (aiohttp).
 
-``rnmail web`` (and ``rnmail run`` with ``[web].in_daemon``) serves two folders and nothing
-else: ``[status].public_dir`` at ``/`` (``index.html``, ``status.json``, ``feed.atom``) and
-``[helpdesk].public_dir``/faq under ``/faq/``. The site never opens the database: the files
-are what publishing last wrote (atomically, ``rnmail.util.publicfiles``), so it keeps serving
-them when the database is down.
+``rnmail web`` (and ``rnmail run`` with ``[web].in_daemon``; ``rnmail.web.server``) serves
+two folders and nothing else: ``[status].public_dir`` at ``/`` (``index.html``,
+``status.json``, ``feed.atom``) and ``[helpdesk].public_dir``/faq under ``/faq/``. The site
+never opens the database: the files are what publishing last wrote (atomically,
+``rnmail.util.publicfiles``), so it keeps serving them when the database is down.
 
 - Only GET and HEAD (405 otherwise); only names of one path segment with a known extension,
   no leading dot, no directory listing; a symbolic link or anything but a regular file is
@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 import os
 import re
-import signal
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -42,8 +39,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from rnmail.config import LANGUAGES, STATUS_LANGUAGES, Config, parse_bind
-from rnmail.errors import RnmailError
+from rnmail.config import LANGUAGES, STATUS_LANGUAGES, Config
 
 log = logging.getLogger("rnmail.web")
 
@@ -256,96 +252,3 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     headers.setdefault("Content-Security-Policy", BASE_POLICY)
     headers.setdefault("Cache-Control", "no-cache")
     headers["Server"] = "rnmail"
-
-
-def site_url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"
-
-
-@dataclass
-class Listening:
-    """The public site and, when configured, the admin: what ``start`` opened."""
-
-    runners: list[web.AppRunner]
-    url: str  # the public site's
-    admin_url: str | None
-
-    async def close(self) -> None:
-        for runner in reversed(self.runners):
-            with contextlib.suppress(Exception):
-                await runner.cleanup()
-
-
-async def start(config: Config, bind: str | None = None, admin_bind: str | None = None,
-                send: Callable[[], None] | None = None) -> Listening:
-    """Listen on ``bind`` (default ``[web].bind``) and, for the status administration, on
-    ``admin_bind`` (default ``[web].admin_bind``; "" for none). ``send`` wakes whatever
-    sends the outbox (the daemon's sender); without it the admin sends by itself.
-    RnmailError if an address is taken."""
-    address = bind or config.web.bind
-    host, port = parse_bind(address, "--bind" if bind else "[web].bind")
-    admin_address = config.web.admin_bind if admin_bind is None else admin_bind
-    access = logging.getLogger("rnmail.web.access")
-    access_log = access if access.isEnabledFor(logging.DEBUG) else None
-    listening = Listening([], "", None)
-    try:
-        runner = await _listen(PublicSite(config).application(), host, port, address,
-                               access_log)
-        listening.runners.append(runner)
-        listening.url = site_url(host, port)
-        if admin_address:
-            from rnmail.db import Database
-            from rnmail.web.admin import AdminSite
-
-            admin_host, admin_port = parse_bind(
-                admin_address, "--admin-bind" if admin_bind else "[web].admin_bind")
-            site = AdminSite(config, Database(config.database.url), send)
-            listening.runners.append(await _listen(site.application(), admin_host,
-                                                   admin_port, admin_address, access_log))
-            listening.admin_url = site_url(admin_host, admin_port) + "admin/"
-    except BaseException:
-        await listening.close()
-        raise
-    return listening
-
-
-async def _listen(app: web.Application, host: str, port: int, address: str,
-                  access_log: logging.Logger | None) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0,
-                           access_log=access_log)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        reason = exc.strerror or str(exc)
-        if "error while attempting to bind" in reason:
-            reason = reason.rpartition(": ")[2]
-        raise RnmailError(f"web: cannot listen on {address}: {reason}") from None
-    return runner
-
-
-def serve(config: Config, bind: str | None = None, admin_bind: str | None = None,
-          ready: Callable[[Listening], None] | None = None) -> None:
-    """``rnmail web``: serve until SIGTERM or SIGINT."""
-    if bind:
-        parse_bind(bind, "--bind")  # before anything starts
-    if admin_bind:
-        parse_bind(admin_bind, "--admin-bind")
-    asyncio.run(_serve(config, bind, admin_bind, ready))
-
-
-async def _serve(config: Config, bind: str | None, admin_bind: str | None,
-                 ready: Callable[[Listening], None] | None) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    listening = await start(config, bind, admin_bind)
-    try:
-        if ready is not None:
-            ready(listening)
-        await stop.wait()
-    finally:
-        await listening.close()
