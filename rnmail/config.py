@@ -1,21 +1,38 @@
 """Settings: one TOML file loaded once into frozen dataclasses and passed explicitly.
 
+Every key of the file is declared once, on its dataclass field, with ``key()``: its default,
+its bounds or choices and one line of documentation. ``parse_config`` reads a file by walking
+these declarations (``_Loader``), and ``config_reference_markdown()`` writes the configuration
+reference from them: ``python -m rnmail.config --markdown > docs/configuration.md`` (a test
+fails when that file is not current).
+
 Relative paths in the file (SQLite database, attachments, Maildir, outgoing folder) are
 resolved against the directory of the config file, so the daemon behaves the same whatever
 its working directory. A secret may come from an environment variable named by the matching
 ``*_env`` key instead of the file.
+
+What a declaration cannot say is a small named hook: a key's ``parse`` (checks, and may
+convert, the value read, e.g. ``[web].bind``), a key's ``read`` (its own way of reading, e.g.
+``[workflow].requester_types``, ``[[status.component]]``), a key's ``derive`` (a default that
+depends on other keys, e.g. ``[smtp].port``) and a section's check across keys
+(``_SECTION_CHECKS``). The old ``[helpdesk].opening_hours`` key is read by ``_legacy_hours``.
 """
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
+import json
 import os
 import re
+import sys
 import tomllib
-from dataclasses import dataclass, field
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import Field, dataclass, field, fields
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import phonenumbers
 
@@ -35,30 +52,358 @@ DEFAULT_FAX_PAGES_PATTERNS = (r"(?i)(?P<pages>\d{1,4})\s*(?:pages?|pagina'?s?|se
 DEFAULT_FAX_NUMBER_HEADERS = ("X-Fax-Sender", "X-Fax-From", "X-Fax-Number", "X-Sender-Fax")
 DEFAULT_FAX_PAGES_HEADERS = ("X-Fax-Pages", "X-Pages")
 
+REQUESTER_TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company",
+                   "other")
+DEFAULT_CATEGORIES = (
+    "access-key",        # access keys, unblocking (counted apart in the figures)
+    "certificate",
+    "address-change",
+    "data-correction",
+    "legal",
+    "web-services",
+    "other",
+)
+STATUS_STATES = ("operational", "degraded", "down")
+STATUS_LANGUAGES = ("nl", "fr", "de")
+MAX_AGE_LIMIT = 31_536_000  # one year, the most HTTP caches honour
+_SMTP_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+class _Required:
+    pass
+
+
+_REQUIRED: Any = _Required()
+_SAME: Any = object()
+
+
+def clock(value: time, separator: str = ":") -> str:
+    """``8:30``, ``16:30`` (``8.30`` with ``separator="."``): no leading zero."""
+    return f"{value.hour}{separator}{value.minute:02d}"
+
+
+# --------------------------------------------------------------------------- declarations
+
+Reader = Callable[["_Table", str, Any], Any]  # (table, key, default) -> value
+Parser = Callable[[Any, "_Table", str], Any]  # (value read, table, key) -> value
+Deriver = Callable[[dict[str, Any], "_Loader"], Any]  # (the section's values so far, loader)
+
+
+@dataclass(frozen=True)
+class Key:
+    """How one key of the file is read, checked and documented: its field's metadata."""
+
+    doc: str
+    default: Any  # the value when the file leaves the key out; _REQUIRED: it must be given
+    min: float | None = None  # integers: at least 0 anyway; numbers: greater than 0 anyway
+    max: float | None = None
+    unit: str = ""  # said after ``max`` in the message and the reference
+    choices: tuple[str, ...] = ()  # of the value, or of every item of a list
+    secret: bool = False  # may come from the environment variable named by ``<key>_env``
+    name: str = ""  # the key in the file when it is not the field's name
+    type_doc: str = ""  # the type in the reference when the annotation does not say it
+    default_doc: str = ""  # the default in the reference when ``default`` does not say it
+    derive: Deriver | None = None  # hook: a default computed from other values
+    read: Reader | None = None  # hook: a key read its own way
+    parse: Parser | None = None  # hook: checks (and may convert) the value read
+    in_file: bool = True  # False: not a key of the file, set by ``derive``
+
+
+_KEY = "rnmail.config"
+
+
+def key(default: Any = _REQUIRED, *, doc: str, code_default: Any = _SAME,
+        min: float | None = None, max: float | None = None, unit: str = "",
+        choices: tuple[str, ...] = (), secret: bool = False, name: str = "",
+        type_doc: str = "", default_doc: str = "", derive: Deriver | None = None,
+        read: Reader | None = None, parse: Parser | None = None,
+        in_file: bool = True) -> Any:
+    """A dataclass field that is a key of the file. ``default`` is the value when the file
+    leaves it out (absent: the key is required); ``code_default`` the field's own default
+    (for the dataclass built in code) when it differs, ``_REQUIRED`` for none."""
+    spec = Key(doc, default, min, max, unit, choices, secret, name, type_doc, default_doc,
+               derive, read, parse, in_file)
+    own = default if code_default is _SAME else code_default
+    if own is _REQUIRED:
+        return field(metadata={_KEY: spec})
+    return field(default=own, metadata={_KEY: spec})
+
+
+# ------------------------------------------------------------- hooks: what is not declarative
+
+def _lower(value: str, t: _Table, name: str) -> str:
+    return value.lower()
+
+
+def _lower_each(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+    return tuple(v.lower() for v in value)
+
+
+def _no_trailing_slash(value: str, t: _Table, name: str) -> str:
+    return value.rstrip("/")
+
+
+def _sqlite_path(url: str, t: _Table, name: str) -> str:
+    """Make a relative SQLite path relative to the config file, like every other path."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith(":memory:") and not Path(rest).is_absolute():
+            return prefix + str((t.base / rest).resolve())
+    return url
+
+
+def _tag(value: str, t: _Table, name: str) -> str:
+    if not value.isalnum():
+        raise ConfigError("[helpdesk].tag: letters and digits only, e.g. \"RN\"")
+    return value
+
+
+def _bind(value: str, t: _Table, name: str) -> str:
+    parse_bind(value)
+    return value
+
+
+def _admin_bind(value: str, t: _Table, name: str) -> str:
+    if value:
+        parse_bind(value, "[web].admin_bind")
+    return value
+
+
+def _metrics_address(value: str, t: _Table, name: str) -> str:
+    if value:
+        parse_address(value)
+    return value
+
+
+def _networks(t: _Table, name: str, default: Any) -> tuple[Any, ...]:
+    return tuple(_network(n) for n in t.strings(name, default))
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ConfigError(f"[web].trusted_proxies: {text!r} is not an IP address or network "
+                          "such as \"127.0.0.1\" or \"10.0.0.0/24\"") from None
+
+
+def _rate(t: _Table, name: str, default: Any) -> float:
+    """[outbox].rate in messages per second; 0 or unset: no limit."""
+    if t.data.get(name, 0) == 0 and not isinstance(t.data.get(name), bool):
+        t.used.add(name)
+        return 0.0
+    return float(t.number(name))
+
+
+def _categories(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+    if not value:
+        raise ConfigError("[workflow].categories: at least one category")
+    return value
+
+
+def _requester_types(t: _Table, name: str, default: Any) -> tuple[tuple[str, str], ...]:
+    rules = t.data.get(name, {})
+    t.used.add(name)
+    if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
+        raise ConfigError("[workflow].requester_types: a table of \"address glob\" = \"type\"")
+    for pattern, kind in rules.items():
+        if kind not in REQUESTER_TYPES:
+            raise ConfigError(f"[workflow].requester_types: {pattern!r} = {kind!r}: the type "
+                              f"must be one of {', '.join(REQUESTER_TYPES)}")
+    return tuple((p.lower(), k) for p, k in rules.items())
+
+
+def _maintenance_steps(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+    for step in value:
+        if step not in ("start", "end"):
+            raise ConfigError(f"[status].maintenance_notices: {step!r}: only \"start\" and "
+                              "\"end\" (the announcement, reminder and cancellation always go)")
+    return value
+
+
+def _components(t: _Table, name: str, default: Any) -> tuple[Component, ...]:
+    """``[[status.component]]``: any replaces the default components."""
+    if name not in t.data:
+        return tuple(default)
+    t.used.add(name)
+    items = t.data[name]
+    if not isinstance(items, list) or not items:
+        raise ConfigError("[status]: [[status.component]] must be a non-empty array of "
+                          "tables with name, nl, fr and de")
+    components = tuple(_component(item, i, t.base) for i, item in enumerate(items))
+    names = [c.name for c in components]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"[[status.component]]: names must be unique ({', '.join(names)})")
+    return components
+
+
+def _component(data: Any, index: int, base: Path) -> Component:
+    t = _Table(data, f"[[status.component]] #{index + 1}", base)
+    name = t.text("name", _REQUIRED)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
+        raise ConfigError(f"{t.where}: name {name!r}: lower-case letters, digits and '-'")
+    labels = {lang: t.text(lang, _REQUIRED) for lang in STATUS_LANGUAGES}
+    english = t.text("en", "")
+    if english:
+        labels["en"] = english
+    t.check_unknown()
+    return Component(name, labels)
+
+
+def _patterns(group: str) -> Parser:
+    """The fax patterns: each must compile and have its ``(?P<group>...)``."""
+    def check(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"[fax]: invalid regular expression {pattern!r}: {exc}"
+                                  ) from None
+        for pattern in value:
+            if f"(?P<{group}>" not in pattern:
+                raise ConfigError(f"[fax].{name}: {pattern!r} lacks a (?P<{group}>...) group")
+        return value
+    return check
+
+
+def _region(value: str, t: _Table, name: str) -> str:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"[fax].region: {value!r} is not a region code such as \"BE\"")
+    return value
+
+
+def _address_pattern(value: str, t: _Table, name: str) -> str:
+    try:
+        value.format(number="+3222101031", digits="3222101031", national="022101031")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"[fax].address_pattern: {value!r} uses an unknown placeholder {exc}; "
+            "use {number}, {digits} or {national}"
+        ) from None
+    return value
+
+
+def _holidays(value: str, t: _Table, name: str) -> str:
+    if value:
+        import holidays
+
+        if value not in holidays.list_supported_countries():
+            raise ConfigError(f"[stats].holidays: unknown country code {value!r}")
+    return value
+
+
+def _smtp_port(values: dict[str, Any], loader: _Loader) -> int:
+    return _SMTP_PORTS[values["security"]]
+
+
+def _imap_port(values: dict[str, Any], loader: _Loader) -> int:
+    return 993 if values["security"] == "ssl" else 143
+
+
+def _list_domain(values: dict[str, Any], loader: _Loader) -> str:
+    return str(loader.section("helpdesk").address.rsplit("@", 1)[-1])
+
+
+def _contact(values: dict[str, Any], loader: _Loader) -> str:
+    hd = loader.section("helpdesk")
+    return f"{hd.name} — {hd.address} — {hd.phone}"
+
+
+def _opens(values: dict[str, Any], loader: _Loader) -> time:
+    legacy = loader.legacy_hours()
+    return legacy[0] if legacy else time(8, 30)
+
+
+def _closes(values: dict[str, Any], loader: _Loader) -> time:
+    legacy = loader.legacy_hours()
+    return legacy[1] if legacy else time(16, 30)
+
+
+# ------------------------------------------------------------------------------ the sections
+
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    url: str
+    """To keep a PostgreSQL password out of the file, give the URL through `url_env`, or leave
+    the password out of the URL and let libpq find it in `PGPASSWORD` or `~/.pgpass`."""
+
+    url: str = key(
+        "sqlite:///var/rnmail.db", code_default=_REQUIRED, secret=True, parse=_sqlite_path,
+        doc="SQLAlchemy URL. SQLite: `sqlite:///relative/path.db` (relative to the config "
+            "file's directory) or `sqlite:////absolute/path.db`; the parent directory is "
+            "created; WAL mode. PostgreSQL: `postgresql+psycopg://user@host/db` (also "
+            "`user:password@host:port`).")
 
 
 @dataclass(frozen=True)
 class HelpdeskConfig:
-    address: str
-    name: str
-    tag: str
-    secret: str
-    default_language: str
-    attachments_dir: Path
-    max_attachment_mb: float
-    aliases: tuple[str, ...] = ()
-    phone: str = "02/518 21 31"
-    fax: str = "02/210 10 31"
-    # Working-day hours: [stats].opens/closes (the one source; see _opening_hours). They are
-    # here too because every mail's contact block and the public pages print them.
-    opens: time = time(8, 30)
-    closes: time = time(16, 30)
-    public_dir: Path = Path("var/public")  # static pages: the FAQ (and later the status page)
-    public_url: str = ""  # where public_dir is served, e.g. https://www.rn.example/helpdesk
+    """Who the help desk is: its address, name, contact block and stores.
+
+    The old key `opening_hours` (a string such as `"8:30–16:30"`, `"08:30-16:30"`,
+    `"8h30 - 16h30"`, `"8.30 tot 16.30 uur"`) is kept so that older files still load: the
+    hours are `[stats].opens` and `closes`, and it sets them when `[stats]` does not; a value
+    that `[stats]` contradicts, or one that is not two times, stops rnmail."""
+
+    address: str = key(
+        parse=_lower,
+        doc="The help desk's address: From of every outgoing mail, and the e-mail address of "
+            "the contact block; mail from it is never acknowledged. Lower-cased.")
+    name: str = key(
+        "Help Desk", code_default=_REQUIRED,
+        doc="Display name in From; first line of the contact block; signature of "
+            "acknowledgements; title of the FAQ pages.")
+    tag: str = key(
+        "RN", code_default=_REQUIRED, parse=_tag,
+        doc="Subject tag, `[RN #42]`; letters and digits only.")
+    secret: str = key(
+        secret=True,
+        doc="HMAC-SHA256 key that signs the Message-IDs of our mail "
+            "(`<rn.KIND.TICKET.NONCE.SIG@domain>`, domain of `address`). Staff and second-line "
+            "replies are recognised by it: after a change, replies to earlier notifications and "
+            "delegation mails are ordinary mail.")
+    default_language: str = key(
+        "fr", code_default=_REQUIRED, choices=LANGUAGES,
+        doc="Used when the language of a request cannot be detected (fewer than 12 letters in "
+            "the first 200 characters of subject and text, or unclear), for hand-made tickets "
+            "without `--language`, for delegation mails, as the first fallback when a template "
+            "is missing in a language (then `fr`) and when an FAQ entry lacks the language "
+            "asked for.")
+    attachments_dir: Path = key(
+        Path("var/attachments"), code_default=_REQUIRED,
+        doc="Content-addressed store (`<aa>/<bb>/<sha256>`) of attachments **and of every raw "
+            "message** (.eml), kept for the archive. Created by `rnmail init`.")
+    max_attachment_mb: float = key(
+        25.0, code_default=_REQUIRED,
+        doc="A larger attachment is not stored but recorded as omitted, with its name, size "
+            "and reason.")
+    aliases: tuple[str, ...] = key(
+        (), parse=_lower_each,
+        doc="Other addresses that are the help desk: never acknowledged, never added as "
+            "participants. Lower-cased.")
+    phone: str = key(
+        "02/518 21 31",
+        doc="Phone number of the contact block (every mail, the status and FAQ pages); `\"\"` "
+            "leaves the line out.")
+    fax: str = key("02/210 10 31",
+                   doc="Fax number of the contact block; `\"\"` leaves the line out.")
+    # Working-day hours: [stats].opens/closes (the one source). They are here too because
+    # every mail's contact block and the public pages print them.
+    opens: time = key(time(8, 30), in_file=False,
+                      derive=lambda values, loader: loader.section("stats").opens,
+                      doc="`[stats].opens`, for the contact block.")
+    closes: time = key(time(16, 30), in_file=False,
+                       derive=lambda values, loader: loader.section("stats").closes,
+                       doc="`[stats].closes`, for the contact block.")
+    public_dir: Path = key(
+        Path("var/public"),
+        doc="Folder of the public static pages (the FAQ): `rnmail faq publish` writes "
+            "`faq/<lang>.html` into it (created when needed).")
+    public_url: str = key(
+        "", parse=_no_trailing_slash,
+        doc="Where `public_dir` is served, e.g. `\"https://www.rn.example/helpdesk\"` (a "
+            "trailing `/` is dropped). When set, acknowledgements link to "
+            "`<public_url>/faq/<lang>.html` in the requester's language.")
 
     @property
     def opening_hours(self) -> str:
@@ -73,79 +418,173 @@ class HelpdeskConfig:
 
 @dataclass(frozen=True)
 class MailboxConfig:
-    name: str
-    kind: str  # info | fax
-    type: str  # imap | maildir
-    host: str = "127.0.0.1"
-    port: int = 143
-    security: str = "none"  # none | starttls | ssl
-    user: str = ""
-    password: str = ""
-    auth: str = "password"  # password | xoauth2
-    token_command: str = ""
-    folder: str = "INBOX"
-    done_folder: str = "Processed"
-    path: Path | None = None
-    timeout: float = 30.0
+    """Each `[[mailbox]]` table is one source of mail. Every message in its folder is
+    processed, whatever its `\\Seen` flag, and moved to `done_folder` once what it produced is
+    committed. `host`, `port`, `security`, `user`, `password`, `auth`, `token_command`,
+    `folder` and `timeout` only matter for IMAP, `path` only for Maildir.
+
+    **XOAUTH2.** The token is obtained before each connection is opened (a pass that reads
+    ahead opens a second one), so a slow helper never keeps an idle connection waiting. A
+    failing helper stops that mailbox with one line, never the command line (it may hold a
+    secret): `IMAP NAME: token_command exited with status N: <last line of its stderr>`, or
+    `… printed no token`, `… timed out after 60 s`, `… cannot run: …`. A token the server
+    refuses gives `IMAP NAME (host:port): login refused for user 'USER'`. Other mailboxes are
+    still read."""
+
+    name: str = key(
+        doc="Unique name; used by `ingest once --mailbox`, in the processed-message records "
+            "and in the quarantine.")
+    kind: str = key(
+        "info", code_default=_REQUIRED, choices=("info", "fax"),
+        doc="`info`: the requester is the sender (Reply-To first, for the acknowledgement). "
+            "`fax`: mail from the fax gateway, one mail per fax; the requester is the sender's "
+            "fax number (see `[fax]`), channel `fax`.")
+    type: str = key("imap", code_default=_REQUIRED, choices=("imap", "maildir"),
+                    doc="Where the mail is.")
+    host: str = key("127.0.0.1", doc="IMAP server.")
+    port: int = key(143, derive=_imap_port, default_doc="`993` when `security = \"ssl\"`, "
+                    "else `143`", doc="IMAP port.")
+    security: str = key(
+        "none", choices=("none", "starttls", "ssl"),
+        doc="IMAP transport security. With `ssl` and `starttls` the server certificate and "
+            "host name are verified (system CA store).")
+    user: str = key("", doc="IMAP login; required for `type = \"imap\"`.")
+    password: str = key("", secret=True, doc="IMAP password (`auth = \"password\"`).")
+    auth: str = key(
+        "password", choices=("password", "xoauth2"),
+        doc="`xoauth2` for mailboxes that only allow OAuth2 (Microsoft 365): logs in with "
+            "`user` and a token from `token_command`.")
+    token_command: str = key(
+        "",
+        doc="Required with `xoauth2`: a command (split like a shell would, run without a "
+            "shell, 60 s limit) that prints an access token on stdout, e.g. an MSAL helper.")
+    folder: str = key("INBOX", doc="IMAP folder to process; must exist. Not used by Maildir "
+                      "mailboxes.")
+    done_folder: str = key(
+        "Processed",
+        doc="Where processed messages are moved; created if missing; must differ from "
+            "`folder`. For a Maildir: the subfolder `<path>/.<done_folder>/cur/`.")
+    path: Path | None = key(
+        None,
+        doc="Required for `type = \"maildir\"`: the Maildir. Files in `new/` and `cur/` (names "
+            "not starting with `.`) are processed; `new/`, `cur/`, `tmp/` are created. "
+            "Dropping an `.eml` file into `new/` is enough.")
+    timeout: float = key(30.0, doc="IMAP connection timeout, seconds.")
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    transport: str = "smtp"  # smtp | file
-    host: str = "127.0.0.1"
-    port: int = 25
-    security: str = "none"
-    user: str = ""
-    password: str = ""
-    timeout: float = 30.0
-    directory: Path | None = None  # file transport: one .eml per message
+    """How mail leaves: an SMTP relay, or `.eml` files in a folder."""
+
+    transport: str = key(
+        "smtp", choices=("smtp", "file"),
+        doc="`smtp`: deliver through the SMTP server below. `file`: write each message to "
+            "`directory` as an `.eml` file (no mail server needed).")
+    host: str = key("127.0.0.1", doc="SMTP server (relay).")
+    port: int = key(25, derive=_smtp_port, default_doc="by `security`: `25` (`none`), `587` "
+                    "(`starttls`), `465` (`ssl`)", doc="SMTP port.")
+    security: str = key(
+        "none", choices=("none", "starttls", "ssl"),
+        doc="`ssl`: TLS from the start; `starttls`: STARTTLS; `none`: no TLS. The certificate "
+            "is verified (system CA store).")
+    user: str = key("", doc="SMTP login; no authentication when empty.")
+    password: str = key("", secret=True, doc="SMTP password.")
+    timeout: float = key(30.0, doc="SMTP timeout, seconds.")
+    directory: Path | None = key(
+        Path("var/outgoing"), code_default=None,
+        doc="`file` transport: one `<random>-<recipient>.eml` per recipient.")
 
 
 @dataclass(frozen=True)
 class IngestConfig:
-    batch_size: int = 100
-    batch_mb: float = 16.0
-    max_message_mb: float = 120.0
-    max_parts: int = 500
-    max_depth: int = 30
-    auto_reply_limit: int = 10
+    """How mailboxes are read."""
 
-
-REQUESTER_TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company",
-                   "other")
-DEFAULT_CATEGORIES = (
-    "access-key",        # access keys, unblocking (counted apart in the figures)
-    "certificate",
-    "address-change",
-    "data-correction",
-    "legal",
-    "web-services",
-    "other",
-)
+    batch_size: int = key(100, min=1, doc="Messages processed in one transaction and moved "
+                          "together.")
+    batch_mb: float = key(
+        16.0,
+        doc="A batch also stops at this many megabytes (a single larger message makes a batch "
+            "of its own), so memory stays flat whatever the mailbox size.")
+    max_message_mb: float = key(120.0, doc="A larger message goes to the quarantine.")
+    max_parts: int = key(500, min=1, doc="A message with more MIME parts goes to the "
+                         "quarantine.")
+    max_depth: int = key(30, min=1, doc="A message with deeper MIME nesting goes to the "
+                         "quarantine.")
+    auto_reply_limit: int = key(
+        10,
+        doc="At most this many automatic mails (acknowledgements) per address since midnight "
+            "UTC; `0` sends none.")
 
 
 @dataclass(frozen=True)
 class WorkflowConfig:
-    reopen_days: int = 14  # a requester's reply reopens a ticket closed this recently
-    notify: str = "all"  # all | assignee: who is told of new tickets and replies
-    service_answers: str = "review"  # review (by the help desk) | requester (sent straight)
-    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    """How tickets are handled (see *Ticket life cycle* in the README).
+
+    ```toml
+    [workflow]
+    reopen_days = 14
+    notify = "all"              # all | assignee
+    service_answers = "review"  # review | requester
+    categories = ["access-key", "certificate", "address-change", "data-correction", "legal",
+                  "web-services", "other"]
+
+    [workflow.requester_types]  # address glob = requester type; the first match wins
+    "*@*.police.example" = "police"
+    "bevolking@*" = "municipality"
+    ```"""
+
+    reopen_days: int = key(
+        14,
+        doc="A requester's mail to a ticket closed at most this many days ago reopens it; to "
+            "one closed longer ago it opens a new ticket linked to the old one.")
+    notify: str = key(
+        "all", choices=("all", "assignee"),
+        doc="Who is notified of new tickets, requesters' replies and second-line answers: "
+            "every staff member, or only the ticket's assignee when it has one who is still on "
+            "the staff (else everyone).")
+    service_answers: str = key(
+        "review", choices=("review", "requester"),
+        doc="A second-line answer is kept as an internal note for the help desk to pass on "
+            "(`review`), or sent straight to the requester (`requester`; kept as a note all "
+            "the same when the ticket is closed, the requester cannot be reached by mail or "
+            "the answer has no text). The staff are notified either way.")
+    categories: tuple[str, ...] = key(
+        DEFAULT_CATEGORIES, parse=_categories,
+        doc="The categories a ticket may have (`ticket new --category`, `ticket set "
+            "--category`, `#category`); at least one.")
     # (address glob, requester type), first match wins; e.g. ("*@*.police.example", "police")
-    requester_types: tuple[tuple[str, str], ...] = ()
+    requester_types: tuple[tuple[str, str], ...] = key(
+        (), read=_requester_types, type_doc="table of strings", default_doc="`{}`",
+        doc="`\"address glob\" = \"type\"` rules (`fnmatch`, case-insensitive: `*`, `?`, "
+            "`[…]`), tried in file order on the requester's address (or E.164 number, for a "
+            "fax or a phone ticket) when a ticket is made; no match gives `other`. Types: "
+            + ", ".join(f"`{t}`" for t in REQUESTER_TYPES) + ".")
 
 
 @dataclass(frozen=True)
 class OutboxConfig:
-    max_attempts: int = 8
-    retry_base_seconds: float = 60.0
-    lease_seconds: float = 300.0
-    connections: int = 4  # SMTP connections used in parallel by one sender
-    messages_per_connection: int = 100  # then QUIT and reconnect (relays cap a session)
-    rate: float = 0.0  # messages per second for the whole installation; 0: no limit
+    """How queued mail is sent."""
 
-
-STATUS_STATES = ("operational", "degraded", "down")
-STATUS_LANGUAGES = ("nl", "fr", "de")
+    max_attempts: int = key(8, min=1, doc="After this many attempts ending in a temporary "
+                            "failure a mail is `failed`.")
+    retry_base_seconds: float = key(
+        60.0,
+        doc="After the n-th temporary failure the next attempt waits "
+            "`retry_base_seconds × 2^(n−1)`, at most 6 hours.")
+    lease_seconds: float = key(300.0, doc="A mail taken by a sender that died is taken up "
+                               "again after this long.")
+    connections: int = key(
+        4, min=1,
+        doc="SMTP connections one sender (`outbox send`, a foreground announcement, the "
+            "scheduler) uses in parallel.")
+    messages_per_connection: int = key(
+        100, min=1,
+        doc="After this many mails a connection is closed (QUIT) and a new one opened: relays "
+            "cap a session.")
+    rate: float = key(
+        0.0, min=0, read=_rate, default_doc="`0` (no limit)",
+        doc="At most this many mails a second for the whole installation, every process and "
+            "connection together (shared through the database); `0` or left out: no limit.")
 
 
 @dataclass(frozen=True)
@@ -170,14 +609,58 @@ DEFAULT_COMPONENTS = (
 
 @dataclass(frozen=True)
 class StatusConfig:
-    public_dir: Path = Path("var/status")  # index.html, status.json, feed.atom
-    public_url: str = ""  # where public_dir is served (links in mails and the feed)
-    components: tuple[Component, ...] = DEFAULT_COMPONENTS
-    maintenance_state: str = "down"  # the position of components during maintenance
-    history_days: int = 30  # resolved incidents shown on the page
+    """The system status and its public page (see *The public status page* and
+    *Announcements and outages* in the README).
+
+    ```toml
+    [status]
+    public_dir = "var/status"
+    public_url = "https://status.rn.example"
+    maintenance_state = "down"          # degraded | down
+    maintenance_notices = ["end"]       # "start" and/or "end"
+
+    [[status.component]]                # these two are the default; any replaces them all
+    name = "natural-persons"
+    nl = "Toegang tot de natuurlijke personen"
+    fr = "Accès aux personnes physiques"
+    de = "Zugang zu natürlichen Personen"
+    en = "Access to natural persons"
+
+    [[status.component]]
+    name = "web-services"
+    nl = "Webdiensten"
+    fr = "Services web"
+    de = "Webdienste"
+    en = "Web services"
+    ```"""
+
+    public_dir: Path = key(
+        Path("var/status"),
+        doc="Where `index.html`, `status.json` and `feed.atom` are written (created when "
+            "needed) after every change, maintenance step and `status publish`.")
+    public_url: str = key(
+        "", parse=_no_trailing_slash,
+        doc="Where `public_dir` is served (a trailing `/` is dropped). When set, the notices "
+            "and `incident_solved` mails point to it and the feed links to it.")
+    components: tuple[Component, ...] = key(
+        DEFAULT_COMPONENTS, name="component", read=_components, type_doc="array of tables",
+        default_doc="the two of the example above",
+        doc="`[[status.component]]`, at least one, names unique: `name` (**required**; "
+            "lower-case letters, digits and `-`, at most 64 characters: what `--component` "
+            "takes), `nl`, `fr`, `de` (**required**: the labels on the page and in the mails), "
+            "`en` (optional; else English mails use the French label). Any replaces the "
+            "default components.")
+    maintenance_state: str = key(
+        "down", choices=("degraded", "down"),
+        doc="The position of a maintenance's components while it runs (a component set worse "
+            "by hand stays so).")
+    history_days: int = key(30, doc="Resolved incidents are shown on the page this many days.")
     # Maintenance steps that mail the groups besides the announcement, the reminder (when
     # asked for) and the cancellation: "start" and/or "end".
-    maintenance_notices: tuple[str, ...] = ("end",)
+    maintenance_notices: tuple[str, ...] = key(
+        ("end",), choices=("start", "end"), parse=_maintenance_steps,
+        doc="The timed steps that also mail the maintenance's groups; the announcement, the "
+            "reminder (when asked for) and the cancellation always do.")
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -189,76 +672,228 @@ class StatusConfig:
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    templates_dir: Path | None = None  # extra announcement templates, before the built-in ones
-    list_domain: str = ""  # List-Id: <group>.<list_domain>; default: the help desk's domain
-    contact: str = ""  # the contact line printed under every announcement
-    suppress_after_bounces: int = 3  # hard bounces before an address is suppressed
-    lists_dir: Path = Path("lists")  # the group CSV files `lists import` reads by default
+    """Mailings to the user groups."""
+
+    templates_dir: Path | None = key(
+        None,
+        doc="Extra mailing templates (`<name>.<lang>.j2`, blocks `subject`, `text` and "
+            "optionally `html`) for `announce --template`, looked up before the built-in "
+            "`rnmail/templates/mailings/`. The notices (`status_change`, `maintenance`, "
+            "`incident_solved`) are always the built-in ones. The contact block is added to "
+            "them: do not repeat it.")
+    list_domain: str = key(
+        "", derive=_list_domain, default_doc="the domain of `helpdesk.address`",
+        doc="Announcements carry `List-Id: <GROUP.list_domain>`, e.g. "
+            "`<municipalities.rn.example>`.")
+    contact: str = key(
+        "", derive=_contact, default_doc="`\"NAME — ADDRESS — PHONE\"` of `[helpdesk]`",
+        doc="A one-line contact, `{{ contact }}` for templates of `templates_dir` that print "
+            "it. The built-in templates no longer do: every mail ends with the contact block.")
+    suppress_after_bounces: int = key(
+        3, min=1,
+        doc="An address is suppressed (`rnmail lists bounced`) once this many of our mails to "
+            "it bounced permanently; announcements skip it.")
+    lists_dir: Path = key(
+        Path("lists"),
+        doc="Folder of the user-group CSV files: `rnmail lists import` and `lists validate` "
+            "without FILES read every `*.csv` in it.")
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    poll_seconds: float = 30.0  # how often each mailbox is read
-    send_seconds: float = 5.0  # how often the outbox is looked at (sooner when mail is queued)
-    stop_seconds: float = 30.0  # on SIGTERM: how long to let the work in hand finish
-    metrics_address: str = ""  # e.g. "127.0.0.1:9464": Prometheus metrics; empty: none
-    idle: bool = True  # IMAP IDLE between passes where the server offers it
-    idle_seconds: float = 600.0  # then a pass anyway (IDLE is renewed before 29 minutes)
-    publish_seconds: float = 60.0  # how often the status and FAQ pages are regenerated
-    housekeeping_hours: float = 24.0  # temporary files, SQLite upkeep, reminders
+    """How `rnmail run` paces its work."""
+
+    poll_seconds: float = key(30.0, doc="How often each mailbox is read (also the first "
+                              "retry delay when it cannot be).")
+    send_seconds: float = key(
+        5.0,
+        doc="How often the outbox is looked at; a poll or a maintenance step that queued mail "
+            "wakes the sender at once.")
+    stop_seconds: float = key(
+        30.0,
+        doc="On SIGTERM/SIGINT, how long the work in hand may take to finish before it is "
+            "cancelled.")
+    metrics_address: str = key(
+        "", parse=_metrics_address, default_doc="`\"\"` (off)",
+        doc="A loopback `host:port` (e.g. `\"127.0.0.1:9464\"`) where `rnmail run` serves "
+            "Prometheus metrics at `/metrics`: `rnmail_messages_ingested_total{mailbox,"
+            "outcome}`, `rnmail_tickets_created_total{mailbox}`, `rnmail_mails_total{result}` "
+            "(sent/deferred/failed, this process), "
+            "`rnmail_last_successful_poll_timestamp_seconds{mailbox}`, and read from the "
+            "database at each scrape `rnmail_outbox_messages{state}`, `rnmail_quarantine_held`, "
+            "`rnmail_suppressed_addresses`, `rnmail_database_up`. Any other address is refused.")
+    idle: bool = key(
+        True,
+        doc="Between passes, wait with IMAP IDLE on each IMAP mailbox where the server offers "
+            "it, so new mail is read at once; without IDLE (or `false`) the mailbox is polled "
+            "every `poll_seconds`.")
+    idle_seconds: float = key(
+        600.0,
+        doc="How long one IDLE may last before a pass is made anyway (capped at 25 minutes, "
+            "RFC 2177).")
+    publish_seconds: float = key(
+        60.0,
+        doc="How often the status page and the FAQ pages are regenerated from the database (a "
+            "maintenance window opens by the clock; an FAQ entry published with `rnmail faq` "
+            "appears without `faq publish`). A page whose content did not change is not "
+            "rewritten.")
+    housekeeping_hours: float = key(
+        24.0,
+        doc="How often (and once at start) the daemon removes temporary files older than an "
+            "hour that a killed process left in the public and attachments folders, runs "
+            "SQLite's `PRAGMA optimize` and truncates its WAL file, and logs one warning each "
+            "for messages held in quarantine and mail that failed in the last 24 hours.")
 
 
 @dataclass(frozen=True)
 class StatsConfig:
-    """Business hours for the figures: times count only while the help desk is open."""
+    """The help desk's opening hours: business hours for `rnmail stats times` and the report
+    (times count only while the help desk is open), and the hours printed in the contact block
+    of every mail and public page."""
 
-    opens: time = time(8, 30)  # local (Europe/Brussels) time the help desk opens ...
-    closes: time = time(16, 30)  # ... and closes, Monday to Friday
-    holidays: str = "BE"  # public holidays of this country (the holidays package); "": none
-    closed_days: tuple[date, ...] = ()  # extra days the help desk is closed
+    opens: time = key(
+        time(8, 30), derive=_opens,
+        default_doc="`\"08:30\"` (or from the old `[helpdesk].opening_hours`)",
+        doc="When the help desk opens, Monday to Friday (Brussels time).")
+    closes: time = key(
+        time(16, 30), derive=_closes, default_doc="`\"16:30\"` (idem)",
+        doc="When it closes; must be later than `opens`.")
+    holidays: str = key(
+        "BE", parse=_holidays, type_doc="country code",
+        doc="Public holidays of this country (the `holidays` package) are closed days; `\"\"` "
+            "for none.")
+    closed_days: tuple[date, ...] = key(
+        (), doc="Extra days the help desk is closed (e.g. a bridge day).")
 
 
 @dataclass(frozen=True)
 class OperatorsConfig:
-    max_failures: int = 5  # failed passwords per operator name within lockout_minutes ...
-    lockout_minutes: int = 15  # ... lock that name out for this long
+    """Who may run `status set`, `maintenance schedule`/`cancel` and `announce` (see
+    *Operators* in the README)."""
+
+    max_failures: int = key(
+        5, min=1,
+        doc="Wrong passwords for one operator name within `lockout_minutes` that lock the "
+            "name.")
+    lockout_minutes: int = key(
+        15, min=1,
+        doc="The window in which failures are counted, and so how long a lock lasts: every "
+            "attempt is refused until fewer than `max_failures` failures are that recent.")
 
 
 @dataclass(frozen=True)
 class FaxConfig:
-    number_patterns: tuple[str, ...] = DEFAULT_FAX_NUMBER_PATTERNS
-    pages_patterns: tuple[str, ...] = DEFAULT_FAX_PAGES_PATTERNS
-    number_headers: tuple[str, ...] = DEFAULT_FAX_NUMBER_HEADERS
-    pages_headers: tuple[str, ...] = DEFAULT_FAX_PAGES_HEADERS
-    region: str = "BE"
-    address_pattern: str = "{number}@fax.rn.example"
+    """How the sender of a fax is found in the gateway's mail. The first `number_headers`
+    header whose value is a valid phone number wins; else the `number_patterns` are tried on
+    the subject, then on the first 2,000 characters of the body, pattern by pattern, and the
+    first match that is a valid number (checked with `phonenumbers` for `region`) wins. It is
+    stored in E.164 (`02/210.10.31` → `+3222101031`). The page count comes from the first
+    `pages_headers` header holding only digits, else from the first match of
+    `pages_patterns`. A fax without a recognisable number still becomes a ticket (requester:
+    the gateway's From address) but gets no acknowledgement.
+
+    Checked at start-up: every pattern must compile and have its named group, `region` must
+    be a region code phonenumbers knows, and `address_pattern` may only use the placeholders
+    below.
+
+    The default `number_patterns`, in order:
+
+    1. the word *fax*, *télécopie* (accents optional) or *telefax*, in any case, optionally
+       followed by *from*, *van*, *de*, *von*, *du* or a colon, then a number: an optional `+`
+       and at least seven digits, with up to two of space `.` `/` `(` `)` `-` between digits
+       (`Fax from 02/210.10.31`, `Fax van +32 2 210 10 31`, `Télécopie de 0032 2 …`);
+    2. any Belgian international number: `+32` or `0032` followed by at least seven digits
+       with the same separators;
+    3. a Belgian national number: `0`, one to three digits, then groups of two or three, two
+       and two digits, optionally separated by space, `.`, `/` or `-` (`02/210.10.31`,
+       `02 210 10 31`).
+
+    The default `pages_patterns`: one to four digits followed by *page(s)*, *pagina's* /
+    *paginas*, *Seiten* or *p.*, in any case (`3 pages`, `2 pagina's`, `4 Seiten`)."""
+
+    number_patterns: tuple[str, ...] = key(
+        DEFAULT_FAX_NUMBER_PATTERNS, parse=_patterns("number"),
+        type_doc="list of regular expressions",
+        doc="Python regular expressions, each with a `(?P<number>…)` group.")
+    pages_patterns: tuple[str, ...] = key(
+        DEFAULT_FAX_PAGES_PATTERNS, parse=_patterns("pages"),
+        type_doc="list of regular expressions", doc="Each with a `(?P<pages>…)` group.")
+    number_headers: tuple[str, ...] = key(
+        DEFAULT_FAX_NUMBER_HEADERS, doc="Headers that may hold the sender's number.")
+    pages_headers: tuple[str, ...] = key(
+        DEFAULT_FAX_PAGES_HEADERS, doc="Headers that may hold the page count.")
+    region: str = key(
+        "BE", parse=_region,
+        doc="Country (ISO 3166 code) for numbers written without a country code.")
+    address_pattern: str = key(
+        "{number}@fax.rn.example", parse=_address_pattern,
+        doc="The mail address that reaches a fax number through the gateway: where the "
+            "acknowledgement of a fax goes. Placeholders: `{number}` E.164 (`+3222101031`), "
+            "`{digits}` the same without `+` (`3222101031`), `{national}` the national "
+            "digits (`022101031`).")
 
 
 @dataclass(frozen=True)
 class WebConfig:
-    """``rnmail web`` (and the daemon with ``in_daemon``): the public status page and FAQ."""
+    """The public site of `rnmail web` (the status page and the FAQ; also served by the
+    daemon with `in_daemon`) and its status administration (see *`rnmail web`* in the
+    README)."""
 
-    bind: str = "127.0.0.1:8080"  # any address: the site is public (unlike the metrics)
-    status_max_age: int = 30  # Cache-Control max-age of the status files, seconds
-    faq_max_age: int = 300  # ... and of the FAQ pages
-    in_daemon: bool = False  # `rnmail run` serves the site too
-    # The status administration (/admin) listens here only, e.g. "127.0.0.1:8081" behind
-    # a TLS proxy; "" (the default) serves no admin.
-    admin_bind: str = ""
-    secure_cookies: bool = True  # false only for a plain-HTTP test setup
-    session_idle_minutes: int = 30  # a session unused this long ends ...
-    session_hours: int = 8  # ... and any session after this long
-    max_failures_per_address: int = 20  # failed sign-ins from one address per lockout window
+    bind: str = key(
+        "127.0.0.1:8080", parse=_bind,
+        doc="`host:port` to listen on. Any address, unlike `metrics_address` (the site is "
+            "public): `\"0.0.0.0:8080\"` (every IPv4 interface), `\"[::]:8080\"`, "
+            "`\"web.rn.example:80\"`; an IPv6 address goes in brackets. `rnmail web --bind` "
+            "overrides it.")
+    status_max_age: int = key(
+        30, max=MAX_AGE_LIMIT, unit="seconds (one year)",
+        doc="`Cache-Control: public, max-age=` of the status files (`/`, `status.json`, "
+            "`feed.atom`, `/nl` …), in seconds: how stale a cache may serve the page.")
+    faq_max_age: int = key(300, max=MAX_AGE_LIMIT, unit="seconds (one year)",
+                           doc="The same for the FAQ pages and `/faq/`.")
+    in_daemon: bool = key(
+        False,
+        doc="`rnmail run` serves the site too, in its own event loop, on `bind`, and the admin "
+            "on `admin_bind` (they stop with the daemon; what the admin queues wakes the "
+            "daemon's sender). The site and the sender then share that loop: under thousands "
+            "of requests a second a mailing slows down markedly (see `docs/performance.md`); "
+            "a site that may get a rush is better served by its own `rnmail web`.")
+    admin_bind: str = key(
+        "", parse=_admin_bind, default_doc="`\"\"` (none)",
+        doc="`host:port` of the status administration (`/admin`), a listener of its own, e.g. "
+            "`\"127.0.0.1:8081\"`; the public site has no `/admin`. Put it on a loopback or "
+            "internal address behind the TLS proxy that staff reach. `rnmail web --admin-bind` "
+            "overrides it.")
+    secure_cookies: bool = key(
+        True,
+        doc="The admin's cookies carry `Secure` (sent over HTTPS only). `false` only for a "
+            "plain-HTTP test setup.")
+    session_idle_minutes: int = key(30, min=1, doc="An admin session unused this long ends "
+                                    "(sign in again).")
+    session_hours: int = key(8, min=1, doc="Any admin session ends after this long.")
+    max_failures_per_address: int = key(
+        20, min=1,
+        doc="Failed admin sign-ins from one client address within "
+            "`[operators].lockout_minutes` before that address is refused (besides the "
+            "per-name limit of `[operators].max_failures`).")
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client.
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = key(
+        (), read=_networks, type_doc="list of strings",
+        doc="Addresses or networks (`\"127.0.0.1\"`, `\"10.0.0.0/24\"`) of the reverse proxies "
+            "in front of the admin. A request from one of them names its client with "
+            "`X-Forwarded-For`: the last address there that is not a trusted proxy is the "
+            "client for the audit log and the per-address limit. From any other address, or "
+            "when the header holds no address, the header is ignored.")
 
 
 @dataclass(frozen=True)
 class Config:
+    """The whole file: one field per section, in the order of the reference."""
+
     path: Path
     database: DatabaseConfig
     helpdesk: HelpdeskConfig
-    mailboxes: tuple[MailboxConfig, ...]
+    mailboxes: tuple[MailboxConfig, ...] = field(metadata={_KEY: "mailbox"})  # [[mailbox]]
     smtp: SmtpConfig
     ingest: IngestConfig = field(default_factory=IngestConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
@@ -279,19 +914,34 @@ class Config:
         raise ConfigError(f"no mailbox named {name!r} in {self.path} (configured: {known})")
 
 
-_SMTP_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+def _check_mailbox(box: MailboxConfig, where: str) -> None:
+    if box.type == "imap" and not box.user:
+        raise ConfigError(f"{where}: an IMAP mailbox needs 'user'")
+    if box.type == "maildir" and box.path is None:
+        raise ConfigError(f"{where}: a maildir mailbox needs 'path'")
+    if box.auth == "xoauth2" and not box.token_command:
+        raise ConfigError(f"{where}: auth = \"xoauth2\" needs 'token_command'")
+    if box.folder == box.done_folder:
+        raise ConfigError(f"{where}: folder and done_folder must differ")
 
 
-class _Required:
-    pass
+def _check_hours(stats: StatsConfig, where: str) -> None:
+    if stats.closes <= stats.opens:
+        raise ConfigError("[stats]: closes must be later than opens")
 
 
-_REQUIRED = _Required()
+# Checks across the keys of one section, run once it is read (``where`` names the table).
+_SECTION_CHECKS: dict[type, Callable[[Any, str], None]] = {
+    MailboxConfig: _check_mailbox,
+    StatsConfig: _check_hours,
+}
+
+# How a value below its minimum is worded: "[ingest].batch_size: must be at least 1", but
+# "[web].session_hours: at least 1", as [web] always said.
+_BELOW_MIN = {"[web]": "at least"}
 
 
-def clock(value: time, separator: str = ":") -> str:
-    """``8:30``, ``16:30`` (``8.30`` with ``separator="."``): no leading zero."""
-    return f"{value.hour}{separator}{value.minute:02d}"
+# ------------------------------------------------------------------------------- the loader
 
 
 class _Table:
@@ -370,6 +1020,28 @@ class _Table:
             return os.environ[env_name]
         return self.text(key, default)
 
+    def hour(self, key: str, default: Any) -> time:
+        value = self.text(key, default.isoformat("minutes") if isinstance(default, time)
+                          else default)
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{self.where}.{key}: expected a time such as 08:30, not "
+                              f"{value!r}") from None
+
+    def dates(self, key: str, default: tuple[date, ...]) -> tuple[date, ...]:
+        if key not in self.data:
+            self.used.add(key)
+            return default
+        days = []
+        for value in self.strings(key, ()):
+            try:
+                days.append(date.fromisoformat(value))
+            except ValueError:
+                raise ConfigError(f"{self.where}.{key}: expected dates such as 2026-12-24, not "
+                                  f"{value!r}") from None
+        return tuple(days)
+
     def check_unknown(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
@@ -379,6 +1051,160 @@ class _Table:
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "a string", int: "an integer", float: "a number", list: "a list"}
     return names.get(kind, str(kind)) if isinstance(kind, type) else "a value"
+
+
+def _read_by_type(t: _Table, name: str, hint: Any, default: Any) -> Any:
+    """The plain reading of a key of type ``hint``."""
+    if hint is str:
+        return t.text(name, default)
+    if hint is bool:
+        return t.boolean(name, default)
+    if hint is int:
+        return t.integer(name, default)
+    if hint is float:
+        return t.number(name, default)
+    if hint is time:
+        return t.hour(name, default)
+    if _is_path(hint):
+        return t.path(name, str(default) if isinstance(default, Path) else default)
+    if hint == tuple[str, ...]:
+        return t.strings(name, default)
+    if hint == tuple[date, ...]:
+        return t.dates(name, default)
+    raise TypeError(f"{t.where}.{name}: no reader for {hint!r}: declare read=")
+
+
+def _is_path(hint: Any) -> bool:
+    return hint is Path or (isinstance(hint, types.UnionType)
+                            and set(get_args(hint)) == {Path, type(None)})
+
+
+def _keys(cls: type) -> Iterator[tuple[Field[Any], Key, Any]]:
+    """The fields of a section with their declaration and resolved type."""
+    hints = get_type_hints(cls)
+    for f in fields(cls):
+        yield f, f.metadata[_KEY], hints[f.name]
+
+
+def _sections() -> Iterator[tuple[str, str, type, bool]]:
+    """(field of Config, name in the file, dataclass, is an array of tables) per section."""
+    hints = get_type_hints(Config)
+    for f in fields(Config):
+        if f.name == "path":
+            continue
+        hint = hints[f.name]
+        array = get_origin(hint) is tuple
+        yield f.name, f.metadata.get(_KEY, f.name), get_args(hint)[0] if array else hint, array
+
+
+class _Loader:
+    """Reads the sections of one file, each once, in the order of Config unless one needs
+    another first (``derive``: [helpdesk] needs [stats], [dispatch] needs [helpdesk])."""
+
+    def __init__(self, raw: dict[str, Any], cfg_path: Path) -> None:
+        self.raw = raw
+        self.cfg_path = cfg_path
+        self.base = cfg_path.parent
+        self.specs = {attr: (toml, cls, array) for attr, toml, cls, array in _sections()}
+        self.tables: dict[str, _Table] = {}
+        self.loaded: dict[str, Any] = {}
+        self.legacy: list[tuple[time, time] | None] = []
+
+    def config(self) -> Config:
+        top = _Table(self.raw, str(self.cfg_path), self.base)
+        top.used.update(toml for toml, _cls, _array in self.specs.values())
+        top.check_unknown()
+        for attr in self.specs:
+            self.section(attr)
+        return Config(path=self.cfg_path, **self.loaded)
+
+    def table(self, toml: str) -> _Table:
+        if toml not in self.tables:
+            self.tables[toml] = _Table(self.raw.get(toml, {}), f"[{toml}]", self.base)
+        return self.tables[toml]
+
+    def section(self, attr: str) -> Any:
+        if attr not in self.loaded:
+            toml, cls, array = self.specs[attr]
+            if array:
+                self.loaded[attr] = self._array(toml, cls)
+            else:
+                self.loaded[attr] = self._read(cls, self.table(toml))
+        return self.loaded[attr]
+
+    def legacy_hours(self) -> tuple[time, time] | None:
+        """The hours of the old ``[helpdesk].opening_hours``, when given: the defaults of
+        ``[stats]``, which must not contradict them."""
+        if not self.legacy:
+            hours = _opening_hours(self.table("helpdesk").text("opening_hours"))
+            stats = self.table("stats")
+            for name, hour in zip(("opens", "closes"), hours or (), strict=False):
+                if name in stats.data and stats.hour(name, "") != hour:
+                    raise ConfigError(
+                        f"[helpdesk].opening_hours disagrees with [stats].{name}: the hours "
+                        "are set once, in [stats]; remove [helpdesk].opening_hours")
+            self.legacy.append(hours)
+        return self.legacy[0]
+
+    def _array(self, toml: str, cls: type) -> tuple[Any, ...]:
+        items = self.raw.get(toml, [])
+        if not isinstance(items, list):
+            raise ConfigError(f"{self.cfg_path}: [[{toml}]] must be an array of tables")
+        read = tuple(self._read(cls, _Table(item, f"[[{toml}]] #{i + 1}", self.base), toml)
+                     for i, item in enumerate(items))
+        names = [item.name for item in read]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{self.cfg_path}: {toml} names must be unique "
+                              f"({', '.join(names)})")
+        return read
+
+    def _read(self, cls: type, t: _Table, array: str = "") -> Any:
+        """One table into ``cls``: every key read (those with a derived default last), then
+        unknown keys refused, then each value checked, then the section as a whole."""
+        values: dict[str, Any] = {}
+        declared = sorted(_keys(cls), key=lambda d: d[1].derive is not None)
+        for f, spec, hint in declared:
+            values[f.name] = self._read_key(t, spec.name or f.name, spec, hint, values)
+            if array and f.name == "name":  # the tables of an array are named by their name
+                t.where = f"[[{array}]] {values['name']!r}"
+        t.check_unknown()
+        for f, spec, _hint in declared:
+            values[f.name] = _check_key(t, spec.name or f.name, spec, values[f.name])
+        section = cls(**values)
+        if cls in _SECTION_CHECKS:
+            _SECTION_CHECKS[cls](section, t.where)
+        return section
+
+    def _read_key(self, t: _Table, name: str, spec: Key, hint: Any,
+                  values: dict[str, Any]) -> Any:
+        default = spec.default if spec.derive is None else spec.derive(values, self)
+        if not spec.in_file:
+            return default
+        if spec.read is not None:
+            return spec.read(t, name, default)
+        if spec.secret:
+            return t.secret(name, default)
+        if spec.choices and hint is str:
+            return t.choice(name, spec.choices, default)
+        return _read_by_type(t, name, hint, default)
+
+
+def _check_key(t: _Table, name: str, spec: Key, value: Any) -> Any:
+    """The checks of one value read: its ``parse`` hook, its choices and bounds."""
+    if not spec.in_file:
+        return value
+    if spec.parse is not None:
+        value = spec.parse(value, t, name)
+    for item in value if isinstance(value, tuple) and spec.choices else ():
+        if item not in spec.choices:
+            raise ConfigError(f"{t.where}.{name}: {item!r} is not one of "
+                              f"{', '.join(spec.choices)}")
+    if spec.min is not None and value < spec.min:
+        said = _BELOW_MIN.get(t.where, "must be at least")
+        raise ConfigError(f"{t.where}.{name}: {said} {spec.min}")
+    if spec.max is not None and value > spec.max:
+        raise ConfigError(f"{t.where}.{name}: at most {spec.max} {spec.unit}".rstrip())
+    return value
 
 
 def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
@@ -403,192 +1229,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
-    base = cfg_path.parent
-    top = _Table(raw, str(cfg_path), base)
-    for key in ("database", "helpdesk", "mailbox", "smtp", "ingest", "outbox", "fax",
-                "workflow", "status", "dispatch", "operators", "daemon", "stats", "web"):
-        top.used.add(key)
-    top.check_unknown()
-
-    db = _Table(raw.get("database", {}), "[database]", base)
-    url = db.secret("url", "sqlite:///var/rnmail.db")
-    db.check_unknown()
-
-    hd = _Table(raw.get("helpdesk", {}), "[helpdesk]", base)
-    stats = _stats(raw.get("stats", {}), base, _opening_hours(hd.text("opening_hours")))
-    helpdesk = HelpdeskConfig(
-        address=hd.text("address", _REQUIRED).lower(),
-        name=hd.text("name", "Help Desk"),
-        tag=hd.text("tag", "RN"),
-        secret=hd.secret("secret", _REQUIRED),
-        default_language=hd.choice("default_language", LANGUAGES, "fr"),
-        attachments_dir=hd.path("attachments_dir", "var/attachments") or base,
-        max_attachment_mb=hd.number("max_attachment_mb", 25.0),
-        aliases=tuple(a.lower() for a in hd.strings("aliases", ())),
-        phone=hd.text("phone", "02/518 21 31"),
-        fax=hd.text("fax", "02/210 10 31"),
-        opens=stats.opens,
-        closes=stats.closes,
-        public_dir=hd.path("public_dir", "var/public") or base,
-        public_url=hd.text("public_url", "").rstrip("/"),
-    )
-    hd.check_unknown()
-    if not helpdesk.tag.isalnum():
-        raise ConfigError("[helpdesk].tag: letters and digits only, e.g. \"RN\"")
-
-    boxes = raw.get("mailbox", [])
-    if not isinstance(boxes, list):
-        raise ConfigError(f"{cfg_path}: [[mailbox]] must be an array of tables")
-    mailboxes = tuple(_mailbox(b, i, base) for i, b in enumerate(boxes))
-    names = [b.name for b in mailboxes]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{cfg_path}: mailbox names must be unique ({', '.join(names)})")
-
-    st = _Table(raw.get("smtp", {}), "[smtp]", base)
-    smtp_security = st.choice("security", ("none", "starttls", "ssl"), "none")
-    smtp = SmtpConfig(
-        transport=st.choice("transport", ("smtp", "file"), "smtp"),
-        host=st.text("host", "127.0.0.1"),
-        port=st.integer("port", _SMTP_PORTS[smtp_security]),
-        security=smtp_security,
-        user=st.text("user", ""),
-        password=st.secret("password", ""),
-        timeout=st.number("timeout", 30.0),
-        directory=st.path("directory", "var/outgoing"),
-    )
-    st.check_unknown()
-
-    ing = _Table(raw.get("ingest", {}), "[ingest]", base)
-    ingest = IngestConfig(
-        batch_size=ing.integer("batch_size", 100),
-        batch_mb=ing.number("batch_mb", 16.0),
-        max_message_mb=ing.number("max_message_mb", 120.0),
-        max_parts=ing.integer("max_parts", 500),
-        max_depth=ing.integer("max_depth", 30),
-        auto_reply_limit=ing.integer("auto_reply_limit", 10),
-    )
-    ing.check_unknown()
-    for key in ("batch_size", "max_parts", "max_depth"):
-        if getattr(ingest, key) < 1:
-            raise ConfigError(f"[ingest].{key}: must be at least 1")
-
-    ob = _Table(raw.get("outbox", {}), "[outbox]", base)
-    outbox = OutboxConfig(
-        max_attempts=ob.integer("max_attempts", 8),
-        retry_base_seconds=ob.number("retry_base_seconds", 60.0),
-        lease_seconds=ob.number("lease_seconds", 300.0),
-        connections=ob.integer("connections", 4),
-        messages_per_connection=ob.integer("messages_per_connection", 100),
-        rate=_rate(ob),
-    )
-    ob.check_unknown()
-    for key in ("max_attempts", "connections", "messages_per_connection"):
-        if getattr(outbox, key) < 1:
-            raise ConfigError(f"[outbox].{key}: must be at least 1")
-
-    fx = _Table(raw.get("fax", {}), "[fax]", base)
-    fax = FaxConfig(
-        number_patterns=fx.strings("number_patterns", DEFAULT_FAX_NUMBER_PATTERNS),
-        pages_patterns=fx.strings("pages_patterns", DEFAULT_FAX_PAGES_PATTERNS),
-        number_headers=fx.strings("number_headers", DEFAULT_FAX_NUMBER_HEADERS),
-        pages_headers=fx.strings("pages_headers", DEFAULT_FAX_PAGES_HEADERS),
-        region=fx.text("region", "BE"),
-        address_pattern=fx.text("address_pattern", "{number}@fax.rn.example"),
-    )
-    fx.check_unknown()
-    _check_patterns(fax)
-
-    dp = _Table(raw.get("dispatch", {}), "[dispatch]", base)
-    dispatch = DispatchConfig(
-        templates_dir=dp.path("templates_dir"),
-        list_domain=dp.text("list_domain", helpdesk.address.rsplit("@", 1)[-1]),
-        contact=dp.text("contact", f"{helpdesk.name} — {helpdesk.address} — {helpdesk.phone}"),
-        suppress_after_bounces=dp.integer("suppress_after_bounces", 3),
-        lists_dir=dp.path("lists_dir", "lists") or base,
-    )
-    dp.check_unknown()
-    if dispatch.suppress_after_bounces < 1:
-        raise ConfigError("[dispatch].suppress_after_bounces: must be at least 1")
-
-    op = _Table(raw.get("operators", {}), "[operators]", base)
-    operators = OperatorsConfig(
-        max_failures=op.integer("max_failures", 5),
-        lockout_minutes=op.integer("lockout_minutes", 15),
-    )
-    op.check_unknown()
-    if operators.max_failures < 1 or operators.lockout_minutes < 1:
-        raise ConfigError("[operators]: max_failures and lockout_minutes must be at least 1")
-
-    dm = _Table(raw.get("daemon", {}), "[daemon]", base)
-    daemon = DaemonConfig(
-        poll_seconds=dm.number("poll_seconds", 30.0),
-        send_seconds=dm.number("send_seconds", 5.0),
-        stop_seconds=dm.number("stop_seconds", 30.0),
-        metrics_address=dm.text("metrics_address", ""),
-        idle=dm.boolean("idle", True),
-        idle_seconds=dm.number("idle_seconds", 600.0),
-        publish_seconds=dm.number("publish_seconds", 60.0),
-        housekeeping_hours=dm.number("housekeeping_hours", 24.0),
-    )
-    dm.check_unknown()
-    if daemon.metrics_address:
-        parse_address(daemon.metrics_address)
-
-    return Config(
-        path=cfg_path,
-        database=DatabaseConfig(url=_resolve_sqlite(url, base)),
-        helpdesk=helpdesk,
-        mailboxes=mailboxes,
-        smtp=smtp,
-        ingest=ingest,
-        outbox=outbox,
-        fax=fax,
-        workflow=_workflow(raw.get("workflow", {}), base),
-        status=_status(raw.get("status", {}), base),
-        dispatch=dispatch,
-        operators=operators,
-        daemon=daemon,
-        stats=stats,
-        web=_web(raw.get("web", {}), base),
-    )
-
-
-MAX_AGE_LIMIT = 31_536_000  # one year, the most HTTP caches honour
-
-
-def _web(data: Any, base: Path) -> WebConfig:
-    t = _Table(data, "[web]", base)
-    web = WebConfig(
-        bind=t.text("bind", "127.0.0.1:8080"),
-        status_max_age=t.integer("status_max_age", 30),
-        faq_max_age=t.integer("faq_max_age", 300),
-        in_daemon=t.boolean("in_daemon", False),
-        admin_bind=t.text("admin_bind", ""),
-        secure_cookies=t.boolean("secure_cookies", True),
-        session_idle_minutes=t.integer("session_idle_minutes", 30),
-        session_hours=t.integer("session_hours", 8),
-        max_failures_per_address=t.integer("max_failures_per_address", 20),
-        trusted_proxies=tuple(_network(n) for n in t.strings("trusted_proxies", ())),
-    )
-    t.check_unknown()
-    parse_bind(web.bind)
-    if web.admin_bind:
-        parse_bind(web.admin_bind, "[web].admin_bind")
-    for key in ("session_idle_minutes", "session_hours", "max_failures_per_address"):
-        if getattr(web, key) < 1:
-            raise ConfigError(f"[web].{key}: at least 1")
-    for key in ("status_max_age", "faq_max_age"):
-        if getattr(web, key) > MAX_AGE_LIMIT:
-            raise ConfigError(f"[web].{key}: at most {MAX_AGE_LIMIT} seconds (one year)")
-    return web
-
-
-def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        raise ConfigError(f"[web].trusted_proxies: {text!r} is not an IP address or network "
-                          "such as \"127.0.0.1\" or \"10.0.0.0/24\"") from None
+    return _Loader(raw, cfg_path).config()
 
 
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
@@ -617,6 +1258,22 @@ def parse_bind(address: str, where: str = "[web].bind") -> tuple[str, int]:
     return host, int(port)
 
 
+def parse_address(address: str) -> tuple[str, int]:
+    """``127.0.0.1:9464`` → (host, port); only loopback addresses: the page is not public."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"[daemon].metrics_address {address!r}: a loopback address and port, "
+                          "e.g. \"127.0.0.1:9464\"") from None
+    return host, number
+
+
 # "8:30–16:30", "08:30-16:30", "8h30 - 16h30", "8.30 tot 16.30 uur": the old free-text key
 _HOURS = re.compile(
     r"\s*(\d{1,2})(?:[:.h](\d{2}))?\s*(?:h|uur|uhr)?\s*(?:[-–—]|to|à|tot|bis)"
@@ -641,202 +1298,151 @@ def _opening_hours(value: str | None) -> tuple[time, time] | None:
                           f"not {value!r} (better: [stats].opens and closes)") from None
 
 
-def _stats(data: Any, base: Path, legacy: tuple[time, time] | None = None) -> StatsConfig:
-    """``legacy``: the hours of the old ``[helpdesk].opening_hours``, when given."""
-    t = _Table(data, "[stats]", base)
+# ---------------------------------------------------------------------- the reference, generated
 
-    def hour_of(key: str, default: str) -> time:
-        value = t.text(key, default)
-        try:
-            return time.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"[stats].{key}: expected a time such as 08:30, not {value!r}"
-                              ) from None
+_PREAMBLE = """\
+One TOML file, chosen by `--config PATH`, else the environment variable `RNMAIL_CONFIG`, else
+`./rnmail.toml`. It is read once and checked completely: a missing required key, a value of
+the wrong type or choice, an unknown section or key, or a value out of range stops rnmail with
+one line naming the place (e.g. `[[mailbox]] 'info': an IMAP mailbox needs 'user'`).
 
-    if legacy is not None:
-        for key, hour in zip(("opens", "closes"), legacy, strict=True):
-            if key in t.data and hour_of(key, "") != hour:
-                raise ConfigError(
-                    f"[helpdesk].opening_hours disagrees with [stats].{key}: the hours are "
-                    "set once, in [stats]; remove [helpdesk].opening_hours")
+- **Relative paths** ({paths}) are resolved against the directory of the config file, not
+  the working directory. `~` is expanded in the path keys (not in `database.url`).
+- **Secrets from the environment**: {secrets} each have a `*_env` twin naming an environment
+  variable to read instead. The variable must be set, or rnmail stops. Giving both the key
+  and its twin is an error (`[database]: give either url or url_env, not both`).
+- **Numbers**: integer keys must not be negative (some must be at least 1, as noted);
+  *number* keys accept integers or decimals and must be greater than 0 (unless noted).
 
-    def day(value: str) -> date:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"[stats].closed_days: expected dates such as 2026-12-24, not "
-                              f"{value!r}") from None
+This shape works as written (an IMAP info mailbox and an SMTP relay on the same host):
 
-    opens, closes = legacy or (time(8, 30), time(16, 30))
-    stats = StatsConfig(
-        opens=hour_of("opens", opens.isoformat("minutes")),
-        closes=hour_of("closes", closes.isoformat("minutes")),
-        holidays=t.text("holidays", "BE"),
-        closed_days=tuple(day(v) for v in t.strings("closed_days", ())),
-    )
-    t.check_unknown()
-    if stats.closes <= stats.opens:
-        raise ConfigError("[stats]: closes must be later than opens")
-    if stats.holidays:
-        import holidays
+```toml
+[database]
+url = "sqlite:///var/rnmail.db"
 
-        if stats.holidays not in holidays.list_supported_countries():
-            raise ConfigError(f"[stats].holidays: unknown country code {stats.holidays!r}")
-    return stats
+[helpdesk]
+address = "info@rn.example"
+name = "Help Desk Registre national / Rijksregister"
+tag = "RN"                 # subject tag: "[RN #42]"
+secret = "change-me"       # key that signs our Message-IDs
+default_language = "fr"
+attachments_dir = "var/attachments"
+max_attachment_mb = 25
 
+[[mailbox]]
+name = "info"
+kind = "info"              # info | fax
+host = "127.0.0.1"
+port = 143
+security = "none"          # none | starttls | ssl
+user = "info"
+password = "secret"
+folder = "INBOX"
+done_folder = "Processed"  # a message is moved here once its ticket is committed
 
-def _mailbox(data: Any, index: int, base: Path) -> MailboxConfig:
-    t = _Table(data, f"[[mailbox]] #{index + 1}", base)
-    name = t.text("name", _REQUIRED)
-    t.where = f"[[mailbox]] {name!r}"
-    box_type = t.choice("type", ("imap", "maildir"), "imap")
-    security = t.choice("security", ("none", "starttls", "ssl"), "none")
-    box = MailboxConfig(
-        name=name,
-        kind=t.choice("kind", ("info", "fax"), "info"),
-        type=box_type,
-        host=t.text("host", "127.0.0.1"),
-        port=t.integer("port", 993 if security == "ssl" else 143),
-        security=security,
-        user=t.text("user", ""),
-        password=t.secret("password", ""),
-        auth=t.choice("auth", ("password", "xoauth2"), "password"),
-        token_command=t.text("token_command", ""),
-        folder=t.text("folder", "INBOX"),
-        done_folder=t.text("done_folder", "Processed"),
-        path=t.path("path"),
-        timeout=t.number("timeout", 30.0),
-    )
-    t.check_unknown()
-    if box.type == "imap" and not box.user:
-        raise ConfigError(f"{t.where}: an IMAP mailbox needs 'user'")
-    if box.type == "maildir" and box.path is None:
-        raise ConfigError(f"{t.where}: a maildir mailbox needs 'path'")
-    if box.auth == "xoauth2" and not box.token_command:
-        raise ConfigError(f"{t.where}: auth = \"xoauth2\" needs 'token_command'")
-    if box.folder == box.done_folder:
-        raise ConfigError(f"{t.where}: folder and done_folder must differ")
-    return box
+[smtp]
+host = "127.0.0.1"
+security = "none"          # port 25; 587 with starttls, 465 with ssl
+```
+
+`examples/rnmail.toml` is the embedded set-up of `scripts/run`: a Maildir mailbox,
+`transport = "file"`, the repository's `lists/` and the status page in `var/status`.
+"""
 
 
-def _workflow(data: Any, base: Path) -> WorkflowConfig:
-    t = _Table(data, "[workflow]", base)
-    rules = t.data.get("requester_types", {})
-    t.used.add("requester_types")
-    if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
-        raise ConfigError("[workflow].requester_types: a table of \"address glob\" = \"type\"")
-    for pattern, kind in rules.items():
-        if kind not in REQUESTER_TYPES:
-            raise ConfigError(f"[workflow].requester_types: {pattern!r} = {kind!r}: the type "
-                              f"must be one of {', '.join(REQUESTER_TYPES)}")
-    workflow = WorkflowConfig(
-        reopen_days=t.integer("reopen_days", 14),
-        notify=t.choice("notify", ("all", "assignee"), "all"),
-        service_answers=t.choice("service_answers", ("review", "requester"), "review"),
-        categories=t.strings("categories", DEFAULT_CATEGORIES),
-        requester_types=tuple((p.lower(), k) for p, k in rules.items()),
-    )
-    t.check_unknown()
-    if not workflow.categories:
-        raise ConfigError("[workflow].categories: at least one category")
-    return workflow
+def config_reference_markdown() -> str:
+    """docs/configuration.md: every section and key, from the declarations above."""
+    paths, secrets = ["the SQLite file in `database.url`"], []
+    for _attr, toml, cls, _array in _sections():
+        for f, spec, hint in _keys(cls):
+            if spec.in_file and _is_path(hint):
+                paths.append(f"`{toml}.{spec.name or f.name}`")
+            if spec.secret:
+                secrets.append(f"`{toml}.{spec.name or f.name}`")
+    out = ["<!-- Generated from rnmail/config.py by `python -m rnmail.config --markdown > "
+           "docs/configuration.md`: edit the declarations there, not this file. -->",
+           "", "# Configuration reference", "",
+           _PREAMBLE.format(paths=", ".join(paths), secrets=_and(secrets))]
+    for _attr, toml, cls, array in _sections():
+        title = f"`[[{toml}]]` (zero or more)" if array else f"`[{toml}]`"
+        out += [f"## {title}", "", inspect.cleandoc(cls.__doc__ or ""), "",
+                "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+        for f, spec, hint in _keys(cls):
+            if spec.in_file:
+                out.append("| " + " | ".join(_cell(c) for c in _row(f.name, spec, hint)) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
-def parse_address(address: str) -> tuple[str, int]:
-    """``127.0.0.1:9464`` → (host, port); only loopback addresses: the page is not public."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
-    try:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError
-        number = int(port)
-        if not 0 < number < 65536:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"[daemon].metrics_address {address!r}: a loopback address and port, "
-                          "e.g. \"127.0.0.1:9464\"") from None
-    return host, number
+def _row(attr: str, spec: Key, hint: Any) -> tuple[str, ...]:
+    name = spec.name or attr
+    shown = f"`{name}` / `{name}_env`" if spec.secret else f"`{name}`"
+    return shown, _type_doc(spec, hint), _default_doc(spec), _allowed(spec, hint), spec.doc
 
 
-def _rate(t: _Table) -> float:
-    """[outbox].rate in messages per second; 0 or unset: no limit."""
-    if t.data.get("rate", 0) == 0 and not isinstance(t.data.get("rate"), bool):
-        t.used.add("rate")
-        return 0.0
-    return float(t.number("rate"))
+def _type_doc(spec: Key, hint: Any) -> str:
+    if spec.type_doc:
+        return spec.type_doc
+    names = {str: "string", int: "integer", float: "number", bool: "boolean",
+             time: "time, `\"HH:MM\"`", tuple[str, ...]: "list of strings",
+             tuple[date, ...]: "list of dates, `\"YYYY-MM-DD\"`"}
+    return "path" if _is_path(hint) else names[hint]
 
 
-def _status(data: Any, base: Path) -> StatusConfig:
-    t = _Table(data, "[status]", base)
-    components: tuple[Component, ...] = DEFAULT_COMPONENTS
-    if "component" in t.data:
-        t.used.add("component")
-        items = t.data["component"]
-        if not isinstance(items, list) or not items:
-            raise ConfigError("[status]: [[status.component]] must be a non-empty array of "
-                              "tables with name, nl, fr and de")
-        components = tuple(_component(item, i, base) for i, item in enumerate(items))
-        names = [c.name for c in components]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"[[status.component]]: names must be unique ({', '.join(names)})")
-    status = StatusConfig(
-        public_dir=t.path("public_dir", "var/status") or base,
-        public_url=t.text("public_url", "").rstrip("/"),
-        components=components,
-        maintenance_state=t.choice("maintenance_state", ("degraded", "down"), "down"),
-        history_days=t.integer("history_days", 30),
-        maintenance_notices=t.strings("maintenance_notices", ("end",)),
-    )
-    t.check_unknown()
-    for step in status.maintenance_notices:
-        if step not in ("start", "end"):
-            raise ConfigError(f"[status].maintenance_notices: {step!r}: only \"start\" and "
-                              "\"end\" (the announcement, reminder and cancellation always go)")
-    return status
+def _default_doc(spec: Key) -> str:
+    if spec.default_doc:
+        return spec.default_doc
+    if spec.default is _REQUIRED:
+        return "**required**"
+    if spec.default is None:
+        return "none"
+    return f"`{_toml(spec.default)}`"
 
 
-def _component(data: Any, index: int, base: Path) -> Component:
-    t = _Table(data, f"[[status.component]] #{index + 1}", base)
-    name = t.text("name", _REQUIRED)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
-        raise ConfigError(f"{t.where}: name {name!r}: lower-case letters, digits and '-'")
-    labels = {lang: t.text(lang, _REQUIRED) for lang in STATUS_LANGUAGES}
-    english = t.text("en", "")
-    if english:
-        labels["en"] = english
-    t.check_unknown()
-    return Component(name, labels)
+def _allowed(spec: Key, hint: Any) -> str:
+    if spec.choices:
+        listed = ", ".join(f"`{c}`" for c in spec.choices)
+        return listed if hint is str else f"each one of {listed}"
+    low = spec.min if spec.min is not None else (0 if hint is int else None)
+    if spec.max is not None:
+        return f"{low} to {spec.max} {spec.unit}".rstrip()
+    if low is not None:
+        return f"≥ {low}"
+    return "> 0" if hint is float else ""
 
 
-def _resolve_sqlite(url: str, base: Path) -> str:
-    """Make a relative SQLite path relative to the config file, like every other path."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith("sqlite:////"):
-        rest = url[len(prefix):]
-        if rest and not rest.startswith(":memory:") and not Path(rest).is_absolute():
-            return prefix + str((base / rest).resolve())
-    return url
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, time):
+        return json.dumps(value.isoformat("minutes"))
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}: declare default_doc=")
 
 
-def _check_patterns(fax: FaxConfig) -> None:
-    for pattern in (*fax.number_patterns, *fax.pages_patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(f"[fax]: invalid regular expression {pattern!r}: {exc}") from None
-    for pattern in fax.number_patterns:
-        if "(?P<number>" not in pattern:
-            raise ConfigError(f"[fax].number_patterns: {pattern!r} lacks a (?P<number>...) group")
-    for pattern in fax.pages_patterns:
-        if "(?P<pages>" not in pattern:
-            raise ConfigError(f"[fax].pages_patterns: {pattern!r} lacks a (?P<pages>...) group")
-    if fax.region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ConfigError(f"[fax].region: {fax.region!r} is not a region code such as \"BE\"")
-    try:
-        fax.address_pattern.format(number="+3222101031", digits="3222101031",
-                                   national="022101031")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"[fax].address_pattern: {fax.address_pattern!r} uses an unknown placeholder {exc}; "
-            "use {number}, {digits} or {national}"
-        ) from None
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def _main(argv: list[str]) -> int:
+    if argv != ["--markdown"]:
+        print("usage: python -m rnmail.config --markdown > docs/configuration.md",
+              file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(config_reference_markdown().encode("utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
