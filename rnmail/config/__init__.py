@@ -1,9 +1,10 @@
 """Settings: one TOML file loaded once into frozen dataclasses and passed explicitly.
 
-Every key of the file is declared once, on its dataclass field, with ``key()``: its default,
-its bounds or choices and one line of documentation. ``parse_config`` reads a file by walking
-these declarations (``_Loader``), and ``config_reference_markdown()`` writes the configuration
-reference from them: ``python -m rnmail.config --markdown > docs/configuration.md`` (a test
+Every key of the file is declared once, here, on its dataclass field, with ``key()``: its
+default, its bounds or choices and one line of documentation; a section's prose is its class
+docstring. ``parse_config`` reads a file by walking these declarations (``schema.Loader``),
+and ``reference.config_reference_markdown()`` writes the configuration reference from them:
+``python -m rnmail.config --markdown > docs/configuration.md`` (tests/test_config_docs.py
 fails when that file is not current).
 
 Relative paths in the file (SQLite database, attachments, Maildir, outgoing folder) are
@@ -20,22 +21,19 @@ depends on other keys, e.g. ``[smtp].port``) and a section's check across keys
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
-import json
 import os
 import re
-import sys
 import tomllib
-import types
-from collections.abc import Callable, Iterator
-from dataclasses import Field, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
 import phonenumbers
 
+from rnmail.config.schema import KEY, REQUIRED, Loader, Parser, Table, key
 from rnmail.errors import ConfigError
 
 LANGUAGES = ("fr", "nl", "de", "en")
@@ -69,81 +67,26 @@ MAX_AGE_LIMIT = 31_536_000  # one year, the most HTTP caches honour
 _SMTP_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 
 
-class _Required:
-    pass
-
-
-_REQUIRED: Any = _Required()
-_SAME: Any = object()
-
-
 def clock(value: time, separator: str = ":") -> str:
     """``8:30``, ``16:30`` (``8.30`` with ``separator="."``): no leading zero."""
     return f"{value.hour}{separator}{value.minute:02d}"
 
 
-# --------------------------------------------------------------------------- declarations
-
-Reader = Callable[["_Table", str, Any], Any]  # (table, key, default) -> value
-Parser = Callable[[Any, "_Table", str], Any]  # (value read, table, key) -> value
-Deriver = Callable[[dict[str, Any], "_Loader"], Any]  # (the section's values so far, loader)
-
-
-@dataclass(frozen=True)
-class Key:
-    """How one key of the file is read, checked and documented: its field's metadata."""
-
-    doc: str
-    default: Any  # the value when the file leaves the key out; _REQUIRED: it must be given
-    min: float | None = None  # integers: at least 0 anyway; numbers: greater than 0 anyway
-    max: float | None = None
-    unit: str = ""  # said after ``max`` in the message and the reference
-    choices: tuple[str, ...] = ()  # of the value, or of every item of a list
-    secret: bool = False  # may come from the environment variable named by ``<key>_env``
-    name: str = ""  # the key in the file when it is not the field's name
-    type_doc: str = ""  # the type in the reference when the annotation does not say it
-    default_doc: str = ""  # the default in the reference when ``default`` does not say it
-    derive: Deriver | None = None  # hook: a default computed from other values
-    read: Reader | None = None  # hook: a key read its own way
-    parse: Parser | None = None  # hook: checks (and may convert) the value read
-    in_file: bool = True  # False: not a key of the file, set by ``derive``
-
-
-_KEY = "rnmail.config"
-
-
-def key(default: Any = _REQUIRED, *, doc: str, code_default: Any = _SAME,
-        min: float | None = None, max: float | None = None, unit: str = "",
-        choices: tuple[str, ...] = (), secret: bool = False, name: str = "",
-        type_doc: str = "", default_doc: str = "", derive: Deriver | None = None,
-        read: Reader | None = None, parse: Parser | None = None,
-        in_file: bool = True) -> Any:
-    """A dataclass field that is a key of the file. ``default`` is the value when the file
-    leaves it out (absent: the key is required); ``code_default`` the field's own default
-    (for the dataclass built in code) when it differs, ``_REQUIRED`` for none."""
-    spec = Key(doc, default, min, max, unit, choices, secret, name, type_doc, default_doc,
-               derive, read, parse, in_file)
-    own = default if code_default is _SAME else code_default
-    if own is _REQUIRED:
-        return field(metadata={_KEY: spec})
-    return field(default=own, metadata={_KEY: spec})
-
-
 # ------------------------------------------------------------- hooks: what is not declarative
 
-def _lower(value: str, t: _Table, name: str) -> str:
+def _lower(value: str, t: Table, name: str) -> str:
     return value.lower()
 
 
-def _lower_each(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+def _lower_each(value: tuple[str, ...], t: Table, name: str) -> tuple[str, ...]:
     return tuple(v.lower() for v in value)
 
 
-def _no_trailing_slash(value: str, t: _Table, name: str) -> str:
+def _no_trailing_slash(value: str, t: Table, name: str) -> str:
     return value.rstrip("/")
 
 
-def _sqlite_path(url: str, t: _Table, name: str) -> str:
+def _sqlite_path(url: str, t: Table, name: str) -> str:
     """Make a relative SQLite path relative to the config file, like every other path."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith("sqlite:////"):
@@ -153,30 +96,30 @@ def _sqlite_path(url: str, t: _Table, name: str) -> str:
     return url
 
 
-def _tag(value: str, t: _Table, name: str) -> str:
+def _tag(value: str, t: Table, name: str) -> str:
     if not value.isalnum():
         raise ConfigError("[helpdesk].tag: letters and digits only, e.g. \"RN\"")
     return value
 
 
-def _bind(value: str, t: _Table, name: str) -> str:
+def _bind(value: str, t: Table, name: str) -> str:
     parse_bind(value)
     return value
 
 
-def _admin_bind(value: str, t: _Table, name: str) -> str:
+def _admin_bind(value: str, t: Table, name: str) -> str:
     if value:
         parse_bind(value, "[web].admin_bind")
     return value
 
 
-def _metrics_address(value: str, t: _Table, name: str) -> str:
+def _metrics_address(value: str, t: Table, name: str) -> str:
     if value:
         parse_address(value)
     return value
 
 
-def _networks(t: _Table, name: str, default: Any) -> tuple[Any, ...]:
+def _networks(t: Table, name: str, default: Any) -> tuple[Any, ...]:
     return tuple(_network(n) for n in t.strings(name, default))
 
 
@@ -188,7 +131,7 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
                           "such as \"127.0.0.1\" or \"10.0.0.0/24\"") from None
 
 
-def _rate(t: _Table, name: str, default: Any) -> float:
+def _rate(t: Table, name: str, default: Any) -> float:
     """[outbox].rate in messages per second; 0 or unset: no limit."""
     if t.data.get(name, 0) == 0 and not isinstance(t.data.get(name), bool):
         t.used.add(name)
@@ -196,13 +139,13 @@ def _rate(t: _Table, name: str, default: Any) -> float:
     return float(t.number(name))
 
 
-def _categories(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+def _categories(value: tuple[str, ...], t: Table, name: str) -> tuple[str, ...]:
     if not value:
         raise ConfigError("[workflow].categories: at least one category")
     return value
 
 
-def _requester_types(t: _Table, name: str, default: Any) -> tuple[tuple[str, str], ...]:
+def _requester_types(t: Table, name: str, default: Any) -> tuple[tuple[str, str], ...]:
     rules = t.data.get(name, {})
     t.used.add(name)
     if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
@@ -214,7 +157,7 @@ def _requester_types(t: _Table, name: str, default: Any) -> tuple[tuple[str, str
     return tuple((p.lower(), k) for p, k in rules.items())
 
 
-def _maintenance_steps(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+def _maintenance_steps(value: tuple[str, ...], t: Table, name: str) -> tuple[str, ...]:
     for step in value:
         if step not in ("start", "end"):
             raise ConfigError(f"[status].maintenance_notices: {step!r}: only \"start\" and "
@@ -222,7 +165,7 @@ def _maintenance_steps(value: tuple[str, ...], t: _Table, name: str) -> tuple[st
     return value
 
 
-def _components(t: _Table, name: str, default: Any) -> tuple[Component, ...]:
+def _components(t: Table, name: str, default: Any) -> tuple[Component, ...]:
     """``[[status.component]]``: any replaces the default components."""
     if name not in t.data:
         return tuple(default)
@@ -239,11 +182,11 @@ def _components(t: _Table, name: str, default: Any) -> tuple[Component, ...]:
 
 
 def _component(data: Any, index: int, base: Path) -> Component:
-    t = _Table(data, f"[[status.component]] #{index + 1}", base)
-    name = t.text("name", _REQUIRED)
+    t = Table(data, f"[[status.component]] #{index + 1}", base)
+    name = t.text("name", REQUIRED)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
         raise ConfigError(f"{t.where}: name {name!r}: lower-case letters, digits and '-'")
-    labels = {lang: t.text(lang, _REQUIRED) for lang in STATUS_LANGUAGES}
+    labels = {lang: t.text(lang, REQUIRED) for lang in STATUS_LANGUAGES}
     english = t.text("en", "")
     if english:
         labels["en"] = english
@@ -253,7 +196,7 @@ def _component(data: Any, index: int, base: Path) -> Component:
 
 def _patterns(group: str) -> Parser:
     """The fax patterns: each must compile and have its ``(?P<group>...)``."""
-    def check(value: tuple[str, ...], t: _Table, name: str) -> tuple[str, ...]:
+    def check(value: tuple[str, ...], t: Table, name: str) -> tuple[str, ...]:
         for pattern in value:
             try:
                 re.compile(pattern)
@@ -267,13 +210,13 @@ def _patterns(group: str) -> Parser:
     return check
 
 
-def _region(value: str, t: _Table, name: str) -> str:
+def _region(value: str, t: Table, name: str) -> str:
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(f"[fax].region: {value!r} is not a region code such as \"BE\"")
     return value
 
 
-def _address_pattern(value: str, t: _Table, name: str) -> str:
+def _address_pattern(value: str, t: Table, name: str) -> str:
     try:
         value.format(number="+3222101031", digits="3222101031", national="022101031")
     except (KeyError, IndexError, ValueError) as exc:
@@ -284,7 +227,7 @@ def _address_pattern(value: str, t: _Table, name: str) -> str:
     return value
 
 
-def _holidays(value: str, t: _Table, name: str) -> str:
+def _holidays(value: str, t: Table, name: str) -> str:
     if value:
         import holidays
 
@@ -293,30 +236,30 @@ def _holidays(value: str, t: _Table, name: str) -> str:
     return value
 
 
-def _smtp_port(values: dict[str, Any], loader: _Loader) -> int:
+def _smtp_port(values: dict[str, Any], loader: Loader) -> int:
     return _SMTP_PORTS[values["security"]]
 
 
-def _imap_port(values: dict[str, Any], loader: _Loader) -> int:
+def _imap_port(values: dict[str, Any], loader: Loader) -> int:
     return 993 if values["security"] == "ssl" else 143
 
 
-def _list_domain(values: dict[str, Any], loader: _Loader) -> str:
+def _list_domain(values: dict[str, Any], loader: Loader) -> str:
     return str(loader.section("helpdesk").address.rsplit("@", 1)[-1])
 
 
-def _contact(values: dict[str, Any], loader: _Loader) -> str:
+def _contact(values: dict[str, Any], loader: Loader) -> str:
     hd = loader.section("helpdesk")
     return f"{hd.name} — {hd.address} — {hd.phone}"
 
 
-def _opens(values: dict[str, Any], loader: _Loader) -> time:
-    legacy = loader.legacy_hours()
+def _opens(values: dict[str, Any], loader: Loader) -> time:
+    legacy = _legacy_hours(loader)
     return legacy[0] if legacy else time(8, 30)
 
 
-def _closes(values: dict[str, Any], loader: _Loader) -> time:
-    legacy = loader.legacy_hours()
+def _closes(values: dict[str, Any], loader: Loader) -> time:
+    legacy = _legacy_hours(loader)
     return legacy[1] if legacy else time(16, 30)
 
 
@@ -329,7 +272,7 @@ class DatabaseConfig:
     the password out of the URL and let libpq find it in `PGPASSWORD` or `~/.pgpass`."""
 
     url: str = key(
-        "sqlite:///var/rnmail.db", code_default=_REQUIRED, secret=True, parse=_sqlite_path,
+        "sqlite:///var/rnmail.db", code_default=REQUIRED, secret=True, parse=_sqlite_path,
         doc="SQLAlchemy URL. SQLite: `sqlite:///relative/path.db` (relative to the config "
             "file's directory) or `sqlite:////absolute/path.db`; the parent directory is "
             "created; WAL mode. PostgreSQL: `postgresql+psycopg://user@host/db` (also "
@@ -350,11 +293,11 @@ class HelpdeskConfig:
         doc="The help desk's address: From of every outgoing mail, and the e-mail address of "
             "the contact block; mail from it is never acknowledged. Lower-cased.")
     name: str = key(
-        "Help Desk", code_default=_REQUIRED,
+        "Help Desk", code_default=REQUIRED,
         doc="Display name in From; first line of the contact block; signature of "
             "acknowledgements; title of the FAQ pages.")
     tag: str = key(
-        "RN", code_default=_REQUIRED, parse=_tag,
+        "RN", code_default=REQUIRED, parse=_tag,
         doc="Subject tag, `[RN #42]`; letters and digits only.")
     secret: str = key(
         secret=True,
@@ -363,18 +306,18 @@ class HelpdeskConfig:
             "replies are recognised by it: after a change, replies to earlier notifications and "
             "delegation mails are ordinary mail.")
     default_language: str = key(
-        "fr", code_default=_REQUIRED, choices=LANGUAGES,
+        "fr", code_default=REQUIRED, choices=LANGUAGES,
         doc="Used when the language of a request cannot be detected (fewer than 12 letters in "
             "the first 200 characters of subject and text, or unclear), for hand-made tickets "
             "without `--language`, for delegation mails, as the first fallback when a template "
             "is missing in a language (then `fr`) and when an FAQ entry lacks the language "
             "asked for.")
     attachments_dir: Path = key(
-        Path("var/attachments"), code_default=_REQUIRED,
+        Path("var/attachments"), code_default=REQUIRED,
         doc="Content-addressed store (`<aa>/<bb>/<sha256>`) of attachments **and of every raw "
             "message** (.eml), kept for the archive. Created by `rnmail init`.")
     max_attachment_mb: float = key(
-        25.0, code_default=_REQUIRED,
+        25.0, code_default=REQUIRED,
         doc="A larger attachment is not stored but recorded as omitted, with its name, size "
             "and reason.")
     aliases: tuple[str, ...] = key(
@@ -435,11 +378,11 @@ class MailboxConfig:
         doc="Unique name; used by `ingest once --mailbox`, in the processed-message records "
             "and in the quarantine.")
     kind: str = key(
-        "info", code_default=_REQUIRED, choices=("info", "fax"),
+        "info", code_default=REQUIRED, choices=("info", "fax"),
         doc="`info`: the requester is the sender (Reply-To first, for the acknowledgement). "
             "`fax`: mail from the fax gateway, one mail per fax; the requester is the sender's "
             "fax number (see `[fax]`), channel `fax`.")
-    type: str = key("imap", code_default=_REQUIRED, choices=("imap", "maildir"),
+    type: str = key("imap", code_default=REQUIRED, choices=("imap", "maildir"),
                     doc="Where the mail is.")
     host: str = key("127.0.0.1", doc="IMAP server.")
     port: int = key(143, derive=_imap_port, default_doc="`993` when `security = \"ssl\"`, "
@@ -856,7 +799,8 @@ class WebConfig:
         doc="`rnmail run` serves the site too, in its own event loop, on `bind`, and the admin "
             "on `admin_bind` (they stop with the daemon; what the admin queues wakes the "
             "daemon's sender). The site and the sender then share that loop: under thousands "
-            "of requests a second a mailing slows down markedly (see `docs/performance.md`); "
+            "of requests a second a mailing slows down markedly (see [performance]"
+            "(performance.md#the-public-site-rnmail-web-benchwebpy)); "
             "a site that may get a rush is better served by its own `rnmail web`.")
     admin_bind: str = key(
         "", parse=_admin_bind, default_doc="`\"\"` (none)",
@@ -893,7 +837,7 @@ class Config:
     path: Path
     database: DatabaseConfig
     helpdesk: HelpdeskConfig
-    mailboxes: tuple[MailboxConfig, ...] = field(metadata={_KEY: "mailbox"})  # [[mailbox]]
+    mailboxes: tuple[MailboxConfig, ...] = field(metadata={KEY: "mailbox"})  # [[mailbox]]
     smtp: SmtpConfig
     ingest: IngestConfig = field(default_factory=IngestConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
@@ -936,277 +880,6 @@ _SECTION_CHECKS: dict[type, Callable[[Any, str], None]] = {
     StatsConfig: _check_hours,
 }
 
-# How a value below its minimum is worded: "[ingest].batch_size: must be at least 1", but
-# "[web].session_hours: at least 1", as [web] always said.
-_BELOW_MIN = {"[web]": "at least"}
-
-
-# ------------------------------------------------------------------------------- the loader
-
-
-class _Table:
-    """Typed reads from one TOML table, with errors that name the file and the key."""
-
-    def __init__(self, data: Any, where: str, base: Path) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a table")
-        self.data: dict[str, Any] = data
-        self.where = where
-        self.base = base
-        self.used: set[str] = set()
-
-    def _get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is _REQUIRED:
-                raise ConfigError(f"{self.where}: missing required key {key!r}")
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"{self.where}.{key}: expected {_kind_name(kind)}, got {value!r}")
-        return value
-
-    def text(self, key: str, default: Any = None) -> Any:
-        return self._get(key, str, default)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        return bool(self._get(key, bool, default))
-
-    def integer(self, key: str, default: Any = None) -> Any:
-        value = self._get(key, int, default)
-        if isinstance(value, int) and value < 0:
-            raise ConfigError(f"{self.where}.{key}: must not be negative")
-        return value
-
-    def number(self, key: str, default: Any = None) -> Any:
-        value = self._get(key, float, default)
-        if isinstance(value, float) and value <= 0:
-            raise ConfigError(f"{self.where}.{key}: must be positive")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self._get(key, list, None)
-        if value is None:
-            return default
-        if not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{self.where}.{key}: expected a list of strings")
-        return tuple(value)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: Any) -> Any:
-        value = self.text(key, default)
-        if value not in choices:
-            raise ConfigError(f"{self.where}.{key}: {value!r} is not one of {', '.join(choices)}")
-        return value
-
-    def path(self, key: str, default: str | None = None) -> Path | None:
-        value = self.text(key, default)
-        if value is None:
-            return None
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (self.base / p).resolve()
-
-    def secret(self, key: str, default: Any = "") -> Any:
-        """A secret from the file, or from the environment variable named by ``KEY_env``."""
-        env_name = self.text(f"{key}_env")
-        if env_name and key in self.data:
-            raise ConfigError(f"{self.where}: give either {key} or {key}_env, not both")
-        if env_name:
-            if env_name not in os.environ:
-                raise ConfigError(
-                    f"{self.where}.{key}_env: environment variable {env_name} is not set"
-                )
-            return os.environ[env_name]
-        return self.text(key, default)
-
-    def hour(self, key: str, default: Any) -> time:
-        value = self.text(key, default.isoformat("minutes") if isinstance(default, time)
-                          else default)
-        try:
-            return time.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"{self.where}.{key}: expected a time such as 08:30, not "
-                              f"{value!r}") from None
-
-    def dates(self, key: str, default: tuple[date, ...]) -> tuple[date, ...]:
-        if key not in self.data:
-            self.used.add(key)
-            return default
-        days = []
-        for value in self.strings(key, ()):
-            try:
-                days.append(date.fromisoformat(value))
-            except ValueError:
-                raise ConfigError(f"{self.where}.{key}: expected dates such as 2026-12-24, not "
-                                  f"{value!r}") from None
-        return tuple(days)
-
-    def check_unknown(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(f"{self.where}: unknown key(s) {', '.join(unknown)}")
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", list: "a list"}
-    return names.get(kind, str(kind)) if isinstance(kind, type) else "a value"
-
-
-def _read_by_type(t: _Table, name: str, hint: Any, default: Any) -> Any:
-    """The plain reading of a key of type ``hint``."""
-    if hint is str:
-        return t.text(name, default)
-    if hint is bool:
-        return t.boolean(name, default)
-    if hint is int:
-        return t.integer(name, default)
-    if hint is float:
-        return t.number(name, default)
-    if hint is time:
-        return t.hour(name, default)
-    if _is_path(hint):
-        return t.path(name, str(default) if isinstance(default, Path) else default)
-    if hint == tuple[str, ...]:
-        return t.strings(name, default)
-    if hint == tuple[date, ...]:
-        return t.dates(name, default)
-    raise TypeError(f"{t.where}.{name}: no reader for {hint!r}: declare read=")
-
-
-def _is_path(hint: Any) -> bool:
-    return hint is Path or (isinstance(hint, types.UnionType)
-                            and set(get_args(hint)) == {Path, type(None)})
-
-
-def _keys(cls: type) -> Iterator[tuple[Field[Any], Key, Any]]:
-    """The fields of a section with their declaration and resolved type."""
-    hints = get_type_hints(cls)
-    for f in fields(cls):
-        yield f, f.metadata[_KEY], hints[f.name]
-
-
-def _sections() -> Iterator[tuple[str, str, type, bool]]:
-    """(field of Config, name in the file, dataclass, is an array of tables) per section."""
-    hints = get_type_hints(Config)
-    for f in fields(Config):
-        if f.name == "path":
-            continue
-        hint = hints[f.name]
-        array = get_origin(hint) is tuple
-        yield f.name, f.metadata.get(_KEY, f.name), get_args(hint)[0] if array else hint, array
-
-
-class _Loader:
-    """Reads the sections of one file, each once, in the order of Config unless one needs
-    another first (``derive``: [helpdesk] needs [stats], [dispatch] needs [helpdesk])."""
-
-    def __init__(self, raw: dict[str, Any], cfg_path: Path) -> None:
-        self.raw = raw
-        self.cfg_path = cfg_path
-        self.base = cfg_path.parent
-        self.specs = {attr: (toml, cls, array) for attr, toml, cls, array in _sections()}
-        self.tables: dict[str, _Table] = {}
-        self.loaded: dict[str, Any] = {}
-        self.legacy: list[tuple[time, time] | None] = []
-
-    def config(self) -> Config:
-        top = _Table(self.raw, str(self.cfg_path), self.base)
-        top.used.update(toml for toml, _cls, _array in self.specs.values())
-        top.check_unknown()
-        for attr in self.specs:
-            self.section(attr)
-        return Config(path=self.cfg_path, **self.loaded)
-
-    def table(self, toml: str) -> _Table:
-        if toml not in self.tables:
-            self.tables[toml] = _Table(self.raw.get(toml, {}), f"[{toml}]", self.base)
-        return self.tables[toml]
-
-    def section(self, attr: str) -> Any:
-        if attr not in self.loaded:
-            toml, cls, array = self.specs[attr]
-            if array:
-                self.loaded[attr] = self._array(toml, cls)
-            else:
-                self.loaded[attr] = self._read(cls, self.table(toml))
-        return self.loaded[attr]
-
-    def legacy_hours(self) -> tuple[time, time] | None:
-        """The hours of the old ``[helpdesk].opening_hours``, when given: the defaults of
-        ``[stats]``, which must not contradict them."""
-        if not self.legacy:
-            hours = _opening_hours(self.table("helpdesk").text("opening_hours"))
-            stats = self.table("stats")
-            for name, hour in zip(("opens", "closes"), hours or (), strict=False):
-                if name in stats.data and stats.hour(name, "") != hour:
-                    raise ConfigError(
-                        f"[helpdesk].opening_hours disagrees with [stats].{name}: the hours "
-                        "are set once, in [stats]; remove [helpdesk].opening_hours")
-            self.legacy.append(hours)
-        return self.legacy[0]
-
-    def _array(self, toml: str, cls: type) -> tuple[Any, ...]:
-        items = self.raw.get(toml, [])
-        if not isinstance(items, list):
-            raise ConfigError(f"{self.cfg_path}: [[{toml}]] must be an array of tables")
-        read = tuple(self._read(cls, _Table(item, f"[[{toml}]] #{i + 1}", self.base), toml)
-                     for i, item in enumerate(items))
-        names = [item.name for item in read]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"{self.cfg_path}: {toml} names must be unique "
-                              f"({', '.join(names)})")
-        return read
-
-    def _read(self, cls: type, t: _Table, array: str = "") -> Any:
-        """One table into ``cls``: every key read (those with a derived default last), then
-        unknown keys refused, then each value checked, then the section as a whole."""
-        values: dict[str, Any] = {}
-        declared = sorted(_keys(cls), key=lambda d: d[1].derive is not None)
-        for f, spec, hint in declared:
-            values[f.name] = self._read_key(t, spec.name or f.name, spec, hint, values)
-            if array and f.name == "name":  # the tables of an array are named by their name
-                t.where = f"[[{array}]] {values['name']!r}"
-        t.check_unknown()
-        for f, spec, _hint in declared:
-            values[f.name] = _check_key(t, spec.name or f.name, spec, values[f.name])
-        section = cls(**values)
-        if cls in _SECTION_CHECKS:
-            _SECTION_CHECKS[cls](section, t.where)
-        return section
-
-    def _read_key(self, t: _Table, name: str, spec: Key, hint: Any,
-                  values: dict[str, Any]) -> Any:
-        default = spec.default if spec.derive is None else spec.derive(values, self)
-        if not spec.in_file:
-            return default
-        if spec.read is not None:
-            return spec.read(t, name, default)
-        if spec.secret:
-            return t.secret(name, default)
-        if spec.choices and hint is str:
-            return t.choice(name, spec.choices, default)
-        return _read_by_type(t, name, hint, default)
-
-
-def _check_key(t: _Table, name: str, spec: Key, value: Any) -> Any:
-    """The checks of one value read: its ``parse`` hook, its choices and bounds."""
-    if not spec.in_file:
-        return value
-    if spec.parse is not None:
-        value = spec.parse(value, t, name)
-    for item in value if isinstance(value, tuple) and spec.choices else ():
-        if item not in spec.choices:
-            raise ConfigError(f"{t.where}.{name}: {item!r} is not one of "
-                              f"{', '.join(spec.choices)}")
-    if spec.min is not None and value < spec.min:
-        said = _BELOW_MIN.get(t.where, "must be at least")
-        raise ConfigError(f"{t.where}.{name}: {said} {spec.min}")
-    if spec.max is not None and value > spec.max:
-        raise ConfigError(f"{t.where}.{name}: at most {spec.max} {spec.unit}".rstrip())
-    return value
-
-
 def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
     """``--config`` wins, then ``RNMAIL_CONFIG``, then ./rnmail.toml."""
     return Path(path or os.environ.get("RNMAIL_CONFIG") or DEFAULT_CONFIG)
@@ -1229,7 +902,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], cfg_path: Path) -> Config:
-    return _Loader(raw, cfg_path).config()
+    config: Config = Loader(Config, raw, cfg_path, _SECTION_CHECKS).load()
+    return config
 
 
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
@@ -1298,151 +972,17 @@ def _opening_hours(value: str | None) -> tuple[time, time] | None:
                           f"not {value!r} (better: [stats].opens and closes)") from None
 
 
-# ---------------------------------------------------------------------- the reference, generated
-
-_PREAMBLE = """\
-One TOML file, chosen by `--config PATH`, else the environment variable `RNMAIL_CONFIG`, else
-`./rnmail.toml`. It is read once and checked completely: a missing required key, a value of
-the wrong type or choice, an unknown section or key, or a value out of range stops rnmail with
-one line naming the place (e.g. `[[mailbox]] 'info': an IMAP mailbox needs 'user'`).
-
-- **Relative paths** ({paths}) are resolved against the directory of the config file, not
-  the working directory. `~` is expanded in the path keys (not in `database.url`).
-- **Secrets from the environment**: {secrets} each have a `*_env` twin naming an environment
-  variable to read instead. The variable must be set, or rnmail stops. Giving both the key
-  and its twin is an error (`[database]: give either url or url_env, not both`).
-- **Numbers**: integer keys must not be negative (some must be at least 1, as noted);
-  *number* keys accept integers or decimals and must be greater than 0 (unless noted).
-
-This shape works as written (an IMAP info mailbox and an SMTP relay on the same host):
-
-```toml
-[database]
-url = "sqlite:///var/rnmail.db"
-
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national / Rijksregister"
-tag = "RN"                 # subject tag: "[RN #42]"
-secret = "change-me"       # key that signs our Message-IDs
-default_language = "fr"
-attachments_dir = "var/attachments"
-max_attachment_mb = 25
-
-[[mailbox]]
-name = "info"
-kind = "info"              # info | fax
-host = "127.0.0.1"
-port = 143
-security = "none"          # none | starttls | ssl
-user = "info"
-password = "secret"
-folder = "INBOX"
-done_folder = "Processed"  # a message is moved here once its ticket is committed
-
-[smtp]
-host = "127.0.0.1"
-security = "none"          # port 25; 587 with starttls, 465 with ssl
-```
-
-`examples/rnmail.toml` is the embedded set-up of `scripts/run`: a Maildir mailbox,
-`transport = "file"`, the repository's `lists/` and the status page in `var/status`.
-"""
-
-
-def config_reference_markdown() -> str:
-    """docs/configuration.md: every section and key, from the declarations above."""
-    paths, secrets = ["the SQLite file in `database.url`"], []
-    for _attr, toml, cls, _array in _sections():
-        for f, spec, hint in _keys(cls):
-            if spec.in_file and _is_path(hint):
-                paths.append(f"`{toml}.{spec.name or f.name}`")
-            if spec.secret:
-                secrets.append(f"`{toml}.{spec.name or f.name}`")
-    out = ["<!-- Generated from rnmail/config.py by `python -m rnmail.config --markdown > "
-           "docs/configuration.md`: edit the declarations there, not this file. -->",
-           "", "# Configuration reference", "",
-           _PREAMBLE.format(paths=", ".join(paths), secrets=_and(secrets))]
-    for _attr, toml, cls, array in _sections():
-        title = f"`[[{toml}]]` (zero or more)" if array else f"`[{toml}]`"
-        out += [f"## {title}", "", inspect.cleandoc(cls.__doc__ or ""), "",
-                "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
-        for f, spec, hint in _keys(cls):
-            if spec.in_file:
-                out.append("| " + " | ".join(_cell(c) for c in _row(f.name, spec, hint)) + " |")
-        out.append("")
-    return "\n".join(out)
-
-
-def _row(attr: str, spec: Key, hint: Any) -> tuple[str, ...]:
-    name = spec.name or attr
-    shown = f"`{name}` / `{name}_env`" if spec.secret else f"`{name}`"
-    return shown, _type_doc(spec, hint), _default_doc(spec), _allowed(spec, hint), spec.doc
-
-
-def _type_doc(spec: Key, hint: Any) -> str:
-    if spec.type_doc:
-        return spec.type_doc
-    names = {str: "string", int: "integer", float: "number", bool: "boolean",
-             time: "time, `\"HH:MM\"`", tuple[str, ...]: "list of strings",
-             tuple[date, ...]: "list of dates, `\"YYYY-MM-DD\"`"}
-    return "path" if _is_path(hint) else names[hint]
-
-
-def _default_doc(spec: Key) -> str:
-    if spec.default_doc:
-        return spec.default_doc
-    if spec.default is _REQUIRED:
-        return "**required**"
-    if spec.default is None:
-        return "none"
-    return f"`{_toml(spec.default)}`"
-
-
-def _allowed(spec: Key, hint: Any) -> str:
-    if spec.choices:
-        listed = ", ".join(f"`{c}`" for c in spec.choices)
-        return listed if hint is str else f"each one of {listed}"
-    low = spec.min if spec.min is not None else (0 if hint is int else None)
-    if spec.max is not None:
-        return f"{low} to {spec.max} {spec.unit}".rstrip()
-    if low is not None:
-        return f"≥ {low}"
-    return "> 0" if hint is float else ""
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str | Path):
-        return json.dumps(str(value), ensure_ascii=False)
-    if isinstance(value, time):
-        return json.dumps(value.isoformat("minutes"))
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r}: declare default_doc=")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _and(items: list[str]) -> str:
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
-
-
-def _main(argv: list[str]) -> int:
-    if argv != ["--markdown"]:
-        print("usage: python -m rnmail.config --markdown > docs/configuration.md",
-              file=sys.stderr)
-        return 2
-    sys.stdout.buffer.write(config_reference_markdown().encode("utf-8"))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
+def _legacy_hours(loader: Loader) -> tuple[time, time] | None:
+    """The hours of the old ``[helpdesk].opening_hours``, when given: the defaults of
+    ``[stats]``, which must not contradict them (read once, when [stats] is)."""
+    if "opening_hours" not in loader.memo:
+        hours = _opening_hours(loader.table("helpdesk").text("opening_hours"))
+        stats = loader.table("stats")
+        for name, hour in zip(("opens", "closes"), hours or (), strict=False):
+            if name in stats.data and stats.hour(name, "") != hour:
+                raise ConfigError(
+                    f"[helpdesk].opening_hours disagrees with [stats].{name}: the hours are "
+                    "set once, in [stats]; remove [helpdesk].opening_hours")
+        loader.memo["opening_hours"] = hours
+    known: tuple[time, time] | None = loader.memo["opening_hours"]
+    return known
