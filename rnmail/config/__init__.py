@@ -17,6 +17,9 @@ convert, the value read, e.g. ``[web].bind``), a key's ``read`` (its own way of 
 ``[workflow].requester_types``, ``[[status.component]]``), a key's ``derive`` (a default that
 depends on other keys, e.g. ``[smtp].port``) and a section's check across keys
 (``_SECTION_CHECKS``). The old ``[helpdesk].opening_hours`` key is read by ``_legacy_hours``.
+
+This module is long for one job: it is the schema, and most of its lines are the declarations
+of the keys; the generic loader is ``schema.py``.
 """
 
 from __future__ import annotations
