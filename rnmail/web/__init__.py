@@ -1,0 +1,3 @@
+"""HTTP: ``public`` (the published status page and FAQ), ``admin`` (the status
+administration, ``/admin``) with its words in ``admin_texts``, and ``server`` (the listeners of
+``rnmail web`` and of the daemon)."""
