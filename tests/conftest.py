@@ -1,4 +1,4 @@
-"""Fixtures backed by real servers (see tests/servers.py): no mocks."""
+"""Fixtures backed by real servers (see tests/harness/servers.py): no mocks."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _pytest.terminal import TerminalReporter
 
-from tests.servers import (
+from tests.harness.servers import (
     Dovecot,
     SmtpServer,
     TokenServer,

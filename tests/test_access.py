@@ -35,8 +35,8 @@ from rnmail.models import (
     Ticket,
     UserGroup,
 )
-from tests.factories import write_config
-from tests.servers import SmtpServer
+from tests.harness.factories import write_config
+from tests.harness.servers import SmtpServer
 from tests.test_status import html_of, text_of
 from tests.test_templates import BLOCK, DESK, visible
 

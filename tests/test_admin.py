@@ -37,9 +37,9 @@ from rnmail.dispatch.announce import announcement_status
 from rnmail.errors import ConfigError
 from rnmail.models import AdminSession, AuditEvent, ComponentState, utcnow
 from rnmail.web.admin import AdminSite, BackgroundSender
-from tests.browser import Browser, chromium_or_fail
-from tests.factories import Desk, write_config
-from tests.servers import SmtpServer, free_port
+from tests.harness.browser import Browser, chromium_or_fail
+from tests.harness.factories import Desk, write_config
+from tests.harness.servers import SmtpServer, free_port
 from tests.test_sending import import_group, people, queue_mailing
 from tests.test_statuspage import SEEN, VERBATIM
 from tests.test_web import (

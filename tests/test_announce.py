@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from rnmail.db import Database
 from rnmail.models import Announcement, AuditEvent, OutboxBody, OutboxMessage
 from rnmail.status.page import BANNERS
-from tests.factories import write_config
-from tests.servers import SmtpServer
+from tests.harness.factories import write_config
+from tests.harness.servers import SmtpServer
 from tests.test_status import EXTRA, PASSWORD, REFUSED, WRONG, Site, add_members, html_of, text_of
 
 SHIPPED = Path(__file__).parent.parent / "lists"

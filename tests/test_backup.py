@@ -17,7 +17,7 @@ from rnmail.db import MIGRATIONS, Database
 from rnmail.errors import RnmailError
 from rnmail.models import Ticket, utcnow
 from rnmail.ops.backup import backup_database
-from tests.factories import write_config
+from tests.harness.factories import write_config
 from tests.test_cli import rnmail
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema

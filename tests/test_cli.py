@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.factories import write_config
-from tests.servers import Dovecot, SmtpServer, free_port
+from tests.harness.factories import write_config
+from tests.harness.servers import Dovecot, SmtpServer, free_port
 
 DATA = Path(__file__).parent / "data"
 

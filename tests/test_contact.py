@@ -30,8 +30,8 @@ from rnmail.ops.doctor import MAILING_SAMPLE, _ticket_samples
 from rnmail.status.page import publish_status
 from rnmail.tickets import faq
 from rnmail.tickets.team import add_service, add_staff
-from tests.factories import Desk, make_config
-from tests.servers import SmtpServer
+from tests.harness.factories import Desk, make_config
+from tests.harness.servers import SmtpServer
 from tests.test_statuspage import make_view
 from tests.test_templates import visible
 

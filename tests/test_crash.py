@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from rnmail.config import OutboxConfig
 from rnmail.dispatch import send
 from rnmail.models import Message, OutboxMessage, Ticket
-from tests import corpus
-from tests.factories import Desk, make_config, write_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config, write_config
+from tests.harness.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"

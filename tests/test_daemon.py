@@ -21,8 +21,8 @@ from rnmail.config import load_config
 from rnmail.daemon.loop import mailbox_lock
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
-from tests.factories import Desk, write_config
-from tests.servers import (
+from tests.harness.factories import Desk, write_config
+from tests.harness.servers import (
     Dovecot,
     SmtpServer,
     free_port,

@@ -20,8 +20,8 @@ from cli.main import main
 from rnmail.db import Database
 from rnmail.directory.people import EXPORT_COLUMNS, find_user, user_snapshot
 from rnmail.models import AuditEvent, DirectoryUser, GroupMember, Organisation, Ticket
-from tests import corpus
-from tests.factories import write_config
+from tests.harness import corpus
+from tests.harness.factories import write_config
 
 # Only reserved names: *.example and *.test domains, made-up people and places.
 PROVINCES = (11, 12, 13, 21, 23, 24, 25, 31, 32, 33, 34, 35, 36, 37, 38, 41, 42, 43, 44, 45,

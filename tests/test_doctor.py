@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from cli.main import main
 from rnmail.db import MIGRATIONS
 from rnmail.ops.doctor import Check, run_checks
-from tests.factories import write_config
-from tests.servers import Dovecot, SmtpServer, TokenServer, free_port
+from tests.harness.factories import write_config
+from tests.harness.servers import Dovecot, SmtpServer, TokenServer, free_port
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema
 

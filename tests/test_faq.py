@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import corpus
-from tests.factories import Desk, make_config, write_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config, write_config
+from tests.harness.servers import Dovecot, SmtpServer
 from tests.test_staff_mail import MARIE, REQUESTER, first_request, received, reply_to
 from tests.test_workflow import drop, ok, run
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from rnmail.models import Bounce, Message, OutboxMessage, ProcessedMessage, Ticket
-from tests import corpus
-from tests.factories import Desk, make_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config
+from tests.harness.servers import Dovecot, SmtpServer
 
 DATA = Path(__file__).parent / "data"
 

@@ -25,8 +25,8 @@ from rnmail.directory.groups import (
 )
 from rnmail.errors import NotFound
 from rnmail.models import Bounce, GroupMember, OutboxMessage, Suppression, UserGroup
-from tests import corpus
-from tests.factories import write_config
+from tests.harness import corpus
+from tests.harness.factories import write_config
 
 DATA = Path(__file__).parent / "data"
 SHIPPED = Path(__file__).parent.parent / "lists"

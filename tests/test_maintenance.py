@@ -50,8 +50,8 @@ from rnmail.status.maintenance import (
     schedule_maintenance,
 )
 from rnmail.status.page import BRUSSELS
-from tests.factories import write_config
-from tests.servers import SmtpServer
+from tests.harness.factories import write_config
+from tests.harness.servers import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"

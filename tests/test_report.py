@@ -21,8 +21,8 @@ from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
 from rnmail.stats.figures import BRUSSELS, Period, Query, Table, contacts, times
 from rnmail.stats.report import build_report, write_chart, write_report
-from tests.browser import chromium_or_fail, page_file
-from tests.factories import Desk, write_config
+from tests.harness.browser import chromium_or_fail, page_file
+from tests.harness.factories import Desk, write_config
 
 SCRIPT = "<script>window.pwned = 1</script> & Co"
 PERIOD = Period(date(2026, 2, 1), date(2026, 3, 31))

@@ -1,6 +1,6 @@
 """Sending at scale: the outbox drained over parallel, recycled SMTP connections.
 
-Real aiosmtpd on loopback (tests/servers.py counts its sessions and can answer 421 after N
+Real aiosmtpd on loopback (tests/harness/servers.py counts its sessions and can answer 421 after N
 messages in a session or refuse chosen recipients), both databases, and a real kill -9 of
 the sending process. Timing asserts are lower bounds only: a loaded machine is slower,
 never faster.
@@ -33,8 +33,8 @@ from rnmail.directory.groups import import_lists
 from rnmail.dispatch import send
 from rnmail.dispatch.announce import announcement_status, mailing_notice, send_mailing
 from rnmail.models import Announcement, OutboxMessage, Suppression, utcnow
-from tests.factories import HELPDESK, Desk, write_config
-from tests.servers import SmtpServer, free_port
+from tests.harness.factories import HELPDESK, Desk, write_config
+from tests.harness.servers import SmtpServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from rnmail.models import Message, OutboxMessage
 from rnmail.tickets.team import add_staff
-from tests import corpus
-from tests.factories import Desk, make_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config
+from tests.harness.servers import Dovecot, SmtpServer
 
 REQUESTER = "jean.dupont@citizen.example"
 MARIE, JAN = "marie.lambert@rn.example", "jan.peeters@rn.example"

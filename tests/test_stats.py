@@ -30,7 +30,7 @@ from rnmail.stats.figures import (
     times,
     utc_offsets,
 )
-from tests.factories import Desk, write_config
+from tests.harness.factories import Desk, write_config
 
 CHANNELS = ("mail", "phone", "fax", "letter")
 TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company", "other")

@@ -40,8 +40,8 @@ from rnmail.models import (
     utcnow,
 )
 from rnmail.status.page import BANNERS
-from tests.factories import write_config
-from tests.servers import SmtpServer
+from tests.harness.factories import write_config
+from tests.harness.servers import SmtpServer
 
 DATA = Path(__file__).parent / "data"
 PASSWORD = "correct horse battery staple"

@@ -1,6 +1,6 @@
 """The public status page: status.json, feed.atom and index.html as a person sees them.
 
-The page is checked in a real headless Chromium (tests/browser.py): the text each language
+The page is checked in a real headless Chromium (tests/harness/browser.py): the text each language
 section shows, the banner's colour, the data-state attributes, the layout on a phone and in
 print. Chromium missing is a failure, never a skip: CI installs it (scripts/test).
 """
@@ -34,8 +34,8 @@ from rnmail.status.components import (
     set_status,
 )
 from rnmail.status.page import BANNERS, publish_status
-from tests.browser import Browser, chromium_or_fail, page_file
-from tests.factories import make_config
+from tests.harness.browser import Browser, chromium_or_fail, page_file
+from tests.harness.factories import make_config
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LANGS = ("nl", "fr", "de")

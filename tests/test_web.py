@@ -42,9 +42,9 @@ from rnmail.status.notices import publish
 from rnmail.status.publicfiles import write_public_file
 from rnmail.tickets import faq
 from rnmail.web import public as web
-from tests.browser import Browser, chromium_or_fail
-from tests.factories import make_config, write_config
-from tests.servers import free_port
+from tests.harness.browser import Browser, chromium_or_fail
+from tests.harness.factories import make_config, write_config
+from tests.harness.servers import free_port
 from tests.test_daemon import until
 from tests.test_statuspage import SEEN, VERBATIM, rgb
 

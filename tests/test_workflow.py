@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from cli.main import main
 from rnmail.db import Database
 from rnmail.models import Ticket, utcnow
-from tests import corpus
-from tests.factories import write_config
+from tests.harness import corpus
+from tests.harness.factories import write_config
 
 RULES = """[workflow]
 reopen_days = 7
