@@ -250,7 +250,26 @@ def test_forged_second_line_sender_is_refused(desk: Desk, imap: Dovecot,
     desk.send()
     [handover] = received(smtp_server, "legal@second.example")
     imap.append("info", reply_to(handover, "intruder@elsewhere.example", "Accordé !"))
-    assert desk.ingest().outcomes != {"service": 1}
+    # The delegation's token is legal's: from anyone else the mail is no second-line
+    # answer, only a stranger's mail threaded on ticket 1 (as with a staff token above).
+    assert desk.ingest().outcomes == {"reply": 1}
+    assert [t["id"] for t in desk.tickets()] == [1]
+    ticket = desk.ticket(1)
+    assert ticket["status"] == "delegated"  # still waiting for the second line
+    [forged] = [m for m in ticket["messages"]
+                if m["direction"] == "in" and "Accordé" in m["text"]]
+    assert (forged["direction"], forged["kind"], forged["from"]) == (
+        "in", "correspondence", "intruder@elsewhere.example")
+    assert not [m for m in ticket["messages"]
+                if m["direction"] == "in" and m["from"] == "legal@second.example"]
+    desk.send()
+    assert len(received(smtp_server, REQUESTER)) == 1  # the acknowledgement, nothing relayed
+    assert [str(m["Subject"]) for m in received(smtp_server, MARIE)] == [
+        "[RN #1] Nouveau ticket: Clé d'accès bloquée",
+        "[RN #1] Réponse du demandeur: Clé d'accès bloquée"]  # not "deuxième ligne"
+    with desk.db.transaction() as session:
+        assert session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "reply")).all() == []
 
 
 def html_mail(subject: str, html: str, sender: str, headers: dict[str, str]) -> bytes:
