@@ -36,9 +36,9 @@ from rnmail.models import (
     UserGroup,
 )
 from tests.harness.factories import write_config
+from tests.harness.mail import html_of, text_of
+from tests.harness.rendered import BLOCK, DESK, visible
 from tests.harness.servers import SmtpServer
-from tests.test_status import html_of, text_of
-from tests.test_templates import BLOCK, DESK, visible
 
 INCOMING = "<toegang-20261128@zuidhoven.example>"
 SINCE = {"jan@zuidhoven.example": datetime(2026, 11, 20, 8, 0, tzinfo=UTC),

@@ -39,10 +39,11 @@ from rnmail.models import AdminSession, AuditEvent, ComponentState, utcnow
 from rnmail.web.admin import AdminSite, BackgroundSender
 from tests.harness.browser import Browser, chromium_or_fail
 from tests.harness.factories import Desk, write_config
+from tests.harness.mailings import import_group, people, queue_mailing
 from tests.harness.servers import SmtpServer, free_port
-from tests.test_sending import import_group, people, queue_mailing
-from tests.test_statuspage import SEEN, VERBATIM
-from tests.test_web import (
+from tests.harness.statuspage import SEEN, VERBATIM
+from tests.harness.wait import until
+from tests.harness.web import (
     Reply,
     Server,
     csp_messages,
@@ -50,7 +51,6 @@ from tests.test_web import (
     running_daemon,
     start_cli,
     stopped_at_the_end,
-    until,
 )
 
 PASSWORD = "correct horse battery staple"

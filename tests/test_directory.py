@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from cli.main import main
 from rnmail.db import Database
 from rnmail.directory.people import EXPORT_COLUMNS, find_user, user_snapshot
 from rnmail.models import AuditEvent, DirectoryUser, GroupMember, Organisation, Ticket
 from tests.harness import corpus
 from tests.harness.factories import write_config
+from tests.harness.install import rnmail
 
 # Only reserved names: *.example and *.test domains, made-up people and places.
 PROVINCES = (11, 12, 13, 21, 23, 24, 25, 31, 32, 33, 34, 35, 36, 37, 38, 41, 42, 43, 44, 45,
@@ -37,11 +36,6 @@ ROLES = ("security officer", "population", "", "IT")
 LANGS = ("fr", "nl", "de")
 USERS = 20_000
 HEADER = list(EXPORT_COLUMNS)
-
-
-def rnmail(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

@@ -16,10 +16,8 @@ from rnmail.models import Message, OutboxMessage
 from rnmail.tickets.team import add_staff
 from tests.harness import corpus
 from tests.harness.factories import Desk, make_config
+from tests.harness.mail import JAN, MARIE, REQUESTER, first_request, received, reply_to
 from tests.harness.servers import Dovecot, SmtpServer
-
-REQUESTER = "jean.dupont@citizen.example"
-MARIE, JAN = "marie.lambert@rn.example", "jan.peeters@rn.example"
 
 
 @pytest.fixture
@@ -30,33 +28,6 @@ def desk(tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) ->
         add_staff(session, JAN, "Jan Peeters", "nl")
     yield d
     d.close()
-
-
-def received(smtp: SmtpServer, address: str) -> list[EmailMessage]:
-    return [email.message_from_bytes(e.content, policy=email.policy.default)  # type: ignore[misc]
-            for e in smtp.messages if address in e.rcpt_tos]
-
-
-def reply_to(notification: EmailMessage, sender: str, body: str,
-             extra: dict[str, str] | None = None) -> bytes:
-    """What a mail client sends when its user answers ``notification``."""
-    quoted = "\n".join("> " + line for line in
-                       notification.get_body(("plain",)).get_content().splitlines())
-    text = f"{body}\n\nLe 28 nov. 2026 à 10:00, Help Desk <info@rn.example> a écrit :\n{quoted}\n"
-    headers = {"In-Reply-To": notification["Message-ID"],
-               "References": notification["Message-ID"], **(extra or {})}
-    return corpus.simple(f"RE: {notification['Subject']}", text, from_addr=sender,
-                         extra_headers=headers)
-
-
-def first_request(desk: Desk, imap: Dovecot, smtp: SmtpServer) -> EmailMessage:
-    imap.append("info", corpus.simple("Clé d'accès bloquée",
-                                      "Bonjour, ma clé d'accès est bloquée depuis hier.",
-                                      from_addr=REQUESTER, message_id="<q1@citizen.example>"))
-    assert desk.ingest().outcomes == {"ticket": 1}
-    desk.send()
-    [notification] = received(smtp, MARIE)
-    return notification
 
 
 def test_round_trip_requester_staff_requester(desk: Desk, imap: Dovecot,

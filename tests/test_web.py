@@ -9,18 +9,13 @@ one page in a real Chromium under the Content-Security-Policy.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import http.client
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -45,32 +40,21 @@ from rnmail.web import public as web
 from tests.harness.browser import Browser, chromium_or_fail
 from tests.harness.factories import make_config, write_config
 from tests.harness.servers import free_port
-from tests.test_daemon import until
-from tests.test_statuspage import SEEN, VERBATIM, rgb
+from tests.harness.statuspage import SEEN, VERBATIM, rgb
+from tests.harness.wait import until
+from tests.harness.web import (
+    Reply,
+    Server,
+    csp_messages,
+    request,
+    running_daemon,
+    start_cli,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"
 ETAG = re.compile(r'"[0-9a-f]{32}"')
 SECRET = b"s3cret"  # [helpdesk].secret of write_config: must never come out
-
-
-class Server:
-    """``rnmail.web.public.start`` on its own event loop thread, as ``rnmail web`` runs it."""
-
-    def __init__(self, config: Config, bind: str | None = None) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        started = asyncio.run_coroutine_threadsafe(web.start(config, bind), self.loop)
-        self.listening: web.Listening = started.result(10)
-        self.url = self.listening.url
-        self.port = int(self.url.rstrip("/").rpartition(":")[2])
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.listening.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @dataclass
@@ -86,28 +70,6 @@ class Site:
     @property
     def faq_dir(self) -> Path:
         return self.config.helpdesk.public_dir / "faq"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name) or ""
-
-
-def request(port: int, path: str, method: str = "GET", **headers: str) -> Reply:
-    """One request, the path sent as written (no normalisation by the client)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, path, headers={k.replace("_", "-"): v
-                                                  for k, v in headers.items()})
-        response = connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        connection.close()
 
 
 def publish_site(folder: Path, port: int) -> Path:
@@ -437,19 +399,6 @@ def test_serves_while_the_database_is_down(site: Site, tmp_path: Path) -> None:
         server.stop()
 
 
-def start_cli(config: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``rnmail web`` as a subprocess; returns it once it printed its URL."""
-    proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "web", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    ready, _, _ = select.select([proc.stderr], [], [], 30)
-    line = proc.stderr.readline().decode() if ready else ""
-    if "serving" not in line:
-        proc.kill()
-        raise AssertionError(f"rnmail web did not start: {line!r}")
-    return proc, line
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_cli_serves_until_a_signal(site: Site, tmp_path: Path, sig: int) -> None:
     port = free_port()
@@ -491,30 +440,6 @@ def test_cli_bad_bind_is_one_line(site: Site, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: --bind '8080': an address and port")
     assert result.stderr.count("\n") == 1
-
-
-@contextlib.contextmanager
-def running_daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``rnmail -v run`` logging to ``log``, stopped at the end (``stopped_at_the_end``)."""
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "-v",
-                                 "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-    with stopped_at_the_end(proc):
-        yield proc
-
-
-@contextlib.contextmanager
-def stopped_at_the_end(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process, stopped by SIGTERM at the end, which it must obey with exit
-    status 0 (killed if the test failed first)."""
-    try:
-        yield proc
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
@@ -620,17 +545,6 @@ def violations(browser: Browser) -> list[str]:
     found: list[str] = browser.evaluate(
         "new Promise(done => setTimeout(() => done(window.__violations), 200))")
     return found
-
-
-def csp_messages(browser: Browser) -> list[str]:
-    """What the console says about the policy (Log.enable replays the page's entries)."""
-    browser.call("Log.enable")
-    browser.evaluate("1")  # let the replayed entries arrive
-    browser.call("Log.disable")
-    entries = [e["params"]["entry"] for e in browser._events
-               if e.get("method") == "Log.entryAdded"]
-    browser._events.clear()
-    return [e["text"] for e in entries if "Content Security Policy" in e.get("text", "")]
 
 
 def test_the_page_renders_under_its_policy(site: Site, browser: Browser) -> None:
