@@ -18,7 +18,7 @@ from rnmail.errors import RnmailError
 from rnmail.models import Ticket, utcnow
 from rnmail.ops.backup import backup_database
 from tests.harness.factories import write_config
-from tests.test_cli import rnmail
+from tests.harness.install import rnmail
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema
 

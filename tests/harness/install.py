@@ -143,6 +143,14 @@ class Installation:
         return self.ok("ingest", "once")
 
 
+def add_members(config: Path, group: str, *members: tuple[str, str]) -> None:
+    """(address, language) members added to ``group`` (created if need be)."""
+    for address, language in members:
+        code, out, err = rnmail(config, "lists", "add", group, address, "--name",
+                                f"Dienst {language}", "--language", language, "--create")
+        assert code == 0, (out, err)
+
+
 def install(root: Path, db_url: str, smtp: SmtpServer | None = None, *, mailbox: str = "",
             extra: str = "", operator: tuple[str, str] | None = None,
             init: bool = True) -> Installation:

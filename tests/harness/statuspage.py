@@ -15,6 +15,21 @@ from rnmail.status.components import (
     UpdateView,
 )
 
+# The [status] and [operators] sections of an installation with a status page and an
+# operator (PASSWORD); WRONG is another password, REFUSED what a wrong one is told.
+EXTRA = """
+[status]
+public_dir = "public"
+public_url = "https://status.rn.example"
+
+[operators]
+max_failures = 4
+lockout_minutes = 10
+"""
+PASSWORD = "correct horse battery staple"
+WRONG = "correct horse battery stapler"
+REFUSED = "Error: wrong operator name or password (the attempt is logged)"
+
 # Verbatim from ../shared/CONTEXT.md, typed again here so a change to BANNERS shows.
 VERBATIM = {
     "operational": {
