@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
 from rnmail.config import load_config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
@@ -23,6 +21,7 @@ from rnmail.stats.figures import BRUSSELS, Period, Query, Table, contacts, times
 from rnmail.stats.report import build_report, write_chart, write_report
 from tests.harness.browser import chromium_or_fail, page_file
 from tests.harness.factories import Desk, write_config
+from tests.harness.install import rnmail
 
 SCRIPT = "<script>window.pwned = 1</script> & Co"
 PERIOD = Period(date(2026, 2, 1), date(2026, 3, 31))
@@ -115,8 +114,9 @@ def report(desk: Desk, language: str = "fr", staff: bool = False,
 
 
 def cli(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args])
-    return result.exit_code, result.output
+    """Exit status and output (standard output, then error) of ``rnmail ARGS``."""
+    ran = rnmail(config, *args)
+    return ran.code, ran.output
 
 
 def section(html: str, name: str) -> str:

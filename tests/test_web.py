@@ -19,17 +19,14 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
-from rnmail.config import Config, WebConfig, load_config, parse_config
+from rnmail.config import WebConfig, load_config, parse_config
 from rnmail.db import Database
 from rnmail.errors import ConfigError, ServerUnavailable
 from rnmail.status.components import set_status
@@ -39,6 +36,7 @@ from rnmail.tickets import faq
 from rnmail.web import public as web
 from tests.harness.browser import Browser, chromium_or_fail
 from tests.harness.factories import make_config, write_config
+from tests.harness.install import Installation, rnmail
 from tests.harness.servers import free_port
 from tests.harness.statuspage import SEEN, VERBATIM, rgb
 from tests.harness.wait import until
@@ -57,11 +55,12 @@ ETAG = re.compile(r'"[0-9a-f]{32}"')
 SECRET = b"s3cret"  # [helpdesk].secret of write_config: must never come out
 
 
-@dataclass
-class Site:
-    config_path: Path
-    config: Config
-    server: Server
+class Site(Installation):
+    """The published installation (harness.install), served by ``server``."""
+
+    def __init__(self, path: Path, server: Server) -> None:
+        super().__init__(path)
+        self.server = server
 
     @property
     def status_dir(self) -> Path:
@@ -100,10 +99,9 @@ def publish_site(folder: Path, port: int) -> Path:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("web")
     path = publish_site(folder, free_port())
-    config = load_config(path)
-    server = Server(config)
+    server = Server(load_config(path))
     try:
-        yield Site(path, config, server)
+        yield Site(path, server)
     finally:
         server.stop()
 
@@ -238,7 +236,7 @@ def test_only_get_and_head(site: Site, method: str, path: str) -> None:
 @pytest.fixture
 def planted(site: Site) -> Iterator[None]:
     """Things beside the published files that must not be served."""
-    outside = site.config_path.parent
+    outside = site.root
     made = [
         site.status_dir / ".hidden.html",
         site.status_dir / ".index.html.1234.5678.tmp",
@@ -436,10 +434,10 @@ def test_cli_port_in_use_is_one_line(site: Site, tmp_path: Path) -> None:
 
 def test_cli_bad_bind_is_one_line(site: Site, tmp_path: Path) -> None:
     config = config_without_database(site, tmp_path / "bad", free_port())
-    result = CliRunner().invoke(main, ["--config", str(config), "web", "--bind", "8080"])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: --bind '8080': an address and port")
-    assert result.stderr.count("\n") == 1
+    result = rnmail(config, "web", "--bind", "8080")
+    assert result.code == 1
+    assert result.err.startswith("Error: --bind '8080': an address and port")
+    assert result.err.count("\n") == 1
 
 
 def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
@@ -447,7 +445,7 @@ def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", extra=(
         "[daemon]\npoll_seconds = 0.3\nsend_seconds = 0.3\nstop_seconds = 10\n"
         f'[web]\nin_daemon = true\nbind = "127.0.0.1:{port}"\n'))
-    assert CliRunner().invoke(main, ["--config", str(config), "init"]).exit_code == 0
+    assert rnmail(config, "init").code == 0
     log = tmp_path / "run.log"
     with running_daemon(config, log):
         def served(path: str) -> bool:
@@ -476,7 +474,7 @@ def test_the_daemon_with_its_port_taken_stops_with_one_line(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         config = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", extra=(
             f'[web]\nin_daemon = true\nbind = "127.0.0.1:{port}"\n'))
-        assert CliRunner().invoke(main, ["--config", str(config), "init"]).exit_code == 0
+        assert rnmail(config, "init").code == 0
         result = subprocess.run([sys.executable, "-c", RUN, "--config", str(config), "run"],
                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
