@@ -103,6 +103,14 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a browser fixture (headless Chromium) is ``slow``, like those
+    marked so by hand (``scripts/test --quick`` leaves them out)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
     files = sorted(p for p in ARTIFACTS.rglob("*") if p.is_file()) if ARTIFACTS.is_dir() \
         else []

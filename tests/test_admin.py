@@ -380,6 +380,7 @@ def test_forms_without_their_csrf_token_are_refused(admin: Admin) -> None:
     assert reply.status == 403 and len(admin.audit("login")) == 1  # the first one only
 
 
+@pytest.mark.slow
 def test_sessions_end_when_idle_too_long_or_too_old_and_on_sign_out(admin: Admin) -> None:
     admin.signed_in()
     with admin.db.transaction() as session:
@@ -544,6 +545,7 @@ def test_every_text_of_the_pages_is_translated() -> None:
         assert unused == [], (language, unused)
 
 
+@pytest.mark.slow
 def test_stopping_the_server_mid_mailing_loses_nothing_and_sends_nothing_twice(
         tmp_path: Path, smtp_server: SmtpServer) -> None:
     """The admin's own sender (``rnmail web`` without the daemon), stopped as SIGTERM does:
@@ -607,6 +609,7 @@ def test_a_database_down_is_a_page_not_a_traceback(tmp_path: Path,
         server.stop()
 
 
+@pytest.mark.slow
 def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
         tmp_path: Path, smtp_server: SmtpServer) -> None:
     """``rnmail run`` with ``in_daemon``: the admin in the daemon's loop wakes its sender
@@ -756,6 +759,7 @@ def sign_in(browser: Browser, admin: Admin, base: str, password: str = PASSWORD,
     browser.submit("#login")
 
 
+@pytest.mark.slow
 def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         admin: Admin, artifacts: Path) -> None:
     add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
@@ -848,6 +852,7 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         assert (shots / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
     base = admin.base
     with chromium_or_fail() as browser:

@@ -33,6 +33,8 @@ from tests.harness.servers import (
 )
 from tests.harness.wait import until
 
+pytestmark = pytest.mark.slow  # the real daemon as a subprocess, outages and signals
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 RUN = "from cli.main import main; main()"

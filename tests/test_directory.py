@@ -149,6 +149,7 @@ def counts(report: dict[str, Any]) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- 20,000 users
 
 
+@pytest.mark.slow
 def test_import_twenty_thousand_users_then_reimport_with_changes(
         config: Path, db: Database, tmp_path: Path) -> None:
     rows = user_rows()

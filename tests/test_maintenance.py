@@ -499,6 +499,7 @@ def assert_each_notice_once(site: Site, maintenance_id: int, mails: list[Mail],
     assert site.outbox_per_step(maintenance_id) == got
 
 
+@pytest.mark.slow
 def test_a_real_scheduler_reminds_starts_and_ends_once(
         make_site: MakeSite, smtp_server: SmtpServer, launch: Launch) -> None:
     site = make_site(smtp=smtp_server)
@@ -541,6 +542,7 @@ def test_a_real_scheduler_reminds_starts_and_ends_once(
 # --------------------------------------------------------------------------- 5. restarts
 
 
+@pytest.mark.slow
 def test_a_start_missed_while_no_scheduler_ran_runs_late_with_a_note(
         site: Site, launch: Launch) -> None:
     maintenance_id = site.schedule(start_in=1.5, duration=3600, remind=1)
@@ -592,6 +594,7 @@ def test_a_step_without_a_notice_runs_once(site: Site) -> None:
     assert [s for s, _ in site.step_events(maintenance_id)] == ["reminder", "start"]
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_every_notice_exactly_once(
         make_site: MakeSite, launch: Launch) -> None:
     site = make_site(bulk=90)
@@ -657,6 +660,7 @@ def test_kill_9_at_random_moments_every_notice_exactly_once(
 # --------------------------------------------------------------------------- 6. two schedulers
 
 
+@pytest.mark.slow
 def test_two_schedulers_at_once_send_each_notice_once(site: Site, launch: Launch) -> None:
     schedulers = [launch(site, RUN_FAST), launch(site, RUN_FAST)]
     try:

@@ -318,6 +318,7 @@ def test_the_cli(desk: Desk, tmp_path: Path) -> None:
         assert code != 0 and message in output and "Traceback" not in output, args
 
 
+@pytest.mark.slow
 def test_pdf(tmp_path: Path) -> None:
     """The PDF, printed by Chromium (SQLite only: the database plays no part here)."""
     desk = Desk(load_config(write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db")))
@@ -355,6 +356,7 @@ SEEN = """(() => {
 })()"""
 
 
+@pytest.mark.slow
 def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     with desk.db.transaction() as session:

@@ -338,6 +338,7 @@ def test_rate_limit_in_one_process(tmp_path: Path, db_url: str,
 SMALL_CLAIMS = "import rnmail.dispatch.send as s; s.CLAIM_BATCH = 10; " + RUN
 
 
+@pytest.mark.slow
 def test_rate_limit_holds_across_processes(tmp_path: Path, db_url: str,
                                            smtp_server: SmtpServer) -> None:
     config = configure(tmp_path, db_url, smtp_server.port, connections=2, rate=40)
@@ -385,6 +386,7 @@ def test_rows_waiting_longer_than_their_lease_are_not_sent_twice(
 
 # --------------------------------------------------------------------------- kill -9
 
+@pytest.mark.slow
 def test_kill_9_mid_mailing_resumes_without_loss_and_bounded_duplicates(
         tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> None:
     connections = 4

@@ -440,6 +440,7 @@ def test_cli_bad_bind_is_one_line(site: Site, tmp_path: Path) -> None:
     assert result.err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
     port = free_port()
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", extra=(
@@ -467,6 +468,7 @@ def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+@pytest.mark.slow
 def test_the_daemon_with_its_port_taken_stops_with_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
