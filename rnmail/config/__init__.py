@@ -460,6 +460,12 @@ class IngestConfig:
         10,
         doc="At most this many automatic mails (acknowledgements) per address since midnight "
             "UTC; `0` sends none.")
+    auto_reply_domain_limit: int = key(
+        50, min=0,
+        doc="At most this many automatic mails (acknowledgements) per recipient domain since "
+            "midnight UTC, whatever the addresses: forged senders cannot make the help desk "
+            "mail a whole organisation; `0` sends none. Raise it for large mail providers' "
+            "domains if the help desk gets more new tickets a day from one of them.")
 
 
 @dataclass(frozen=True)

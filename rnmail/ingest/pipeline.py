@@ -34,9 +34,14 @@ from rnmail.ingest.bounce import recipients_we_wrote_to, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
-from rnmail.ingest.respond import StaffNotifier, acknowledge, within_daily_limit
+from rnmail.ingest.respond import (
+    StaffNotifier,
+    acknowledge,
+    acknowledgement_address,
+    within_daily_limit,
+)
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
-from rnmail.ingest.store import Requester, add_participants, open_ticket, store_message
+from rnmail.ingest.store import Requester, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
 from rnmail.models import (
     Bounce,
@@ -110,7 +115,8 @@ class Batch:
     session: Session
     ctx: IngestContext
     keys: set[str] = field(default_factory=set)  # dedupe keys stored
-    tickets_by_message_id: dict[str, Ticket] = field(default_factory=dict)
+    # Message-ID → the tickets of the mails stored with it (a Message-ID may be reused)
+    tickets_by_message_id: dict[str, list[Ticket]] = field(default_factory=dict)
     to_acknowledge: list[Delivery] = field(default_factory=list)
     to_notify: list[Delivery] = field(default_factory=list)
     new_tickets: list[Ticket] = field(default_factory=list)  # from a mail address
@@ -133,13 +139,16 @@ def parse(batch: Batch, d: Delivery) -> str | None:
 
 
 def skip_duplicate(batch: Batch, d: Delivery) -> str | None:
-    """The same mail seen again (other mailbox, redelivery, our own mail coming back)."""
+    """The same mail seen again (other mailbox, redelivery, our own mail coming back).
+
+    A stored Message-ID alone does not make a duplicate: the same sender, date and subject
+    must come with it (``dedupe_key``), or it is our own mail, from our own address."""
     mail = d.parsed
     if mail.dedupe_key in batch.keys:
         return "duplicate"
     condition = Message.dedupe_key == mail.dedupe_key
-    if mail.message_id:  # one of our own mails, delivered back to us
-        condition = condition | (
+    if mail.message_id and mail.from_addr.lower() in batch.config.helpdesk.own_addresses:
+        condition = condition | (  # one of our own mails, delivered back to us
             (Message.message_id == mail.message_id) & (Message.direction == "out"))
     existing = batch.session.scalar(select(Message.id).where(condition).limit(1))
     if existing is not None:
@@ -198,7 +207,8 @@ def staff_reply(batch: Batch, d: Delivery) -> str | None:
 
 def thread(batch: Batch, d: Delivery) -> str | None:
     match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
-                           d.parsed.from_addr, batch.tickets_by_message_id)
+                           d.parsed.from_addr, batch.tickets_by_message_id,
+                           batch.config.helpdesk.secret)
     old = match.ticket
     if old is not None and old.status == "closed" and not may_reopen_by_mail(
             old, batch.config.workflow):
@@ -212,8 +222,7 @@ def store(batch: Batch, d: Delivery) -> str | None:
     mail, own = d.parsed, batch.config.helpdesk.own_addresses
     kind = "auto" if d.verdict.is_auto else "correspondence"
     if d.match.ticket is not None:
-        d.ticket = d.match.ticket
-        add_participants(d.ticket, [*mail.to, *mail.cc], "cc", own)
+        d.ticket = d.match.ticket  # its To and Cc make nobody a participant (staff do)
         d.ticket.updated_at = utcnow()
         if not d.verdict.is_auto:  # an out-of-office reply reopens nothing
             if d.ticket.status == "closed":
@@ -236,7 +245,7 @@ def store(batch: Batch, d: Delivery) -> str | None:
     d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,
                               d.mailbox.name, d.raw_sha256)
     if mail.message_id:
-        batch.tickets_by_message_id[mail.message_id] = d.ticket
+        batch.tickets_by_message_id.setdefault(mail.message_id, []).append(d.ticket)
     return None
 
 
@@ -433,8 +442,7 @@ def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
         return Requester(mail.from_addr or "unknown", mail.from_name, "fax", None), info.pages
     if not mail.from_addr:
         return Requester("unknown", None, "mail", None), None
-    reply_to = deliverable_address(mail.reply_to[0]) if mail.reply_to else None
-    reply_to = reply_to or deliverable_address(mail.from_addr)
+    reply_to = deliverable_address(acknowledgement_address(mail))
     if reply_to is None:
         log.warning("no deliverable reply address mailbox=%s uid=%s from=%r",
                     d.mailbox.name, d.uid, mail.from_addr)

@@ -1,17 +1,22 @@
 """Respond: the automatic acknowledgement of a new ticket, with loop protection.
 
 Never to automatic mail (see ``classify``), never to our own addresses, and at most
-``ingest.auto_reply_limit`` automatic mails per address per day (counted in the outbox).
-The mail is only queued in the outbox, in the same transaction as the ticket: committed
-together or not at all.
+``ingest.auto_reply_limit`` automatic mails per address and ``ingest.auto_reply_domain_limit``
+per recipient domain per day (counted in the outbox). The mail is only queued in the outbox,
+in the same transaction as the ticket: committed together or not at all.
+
+An acknowledgement cannot be made a relay for someone else's text (phishing from the help
+desk's own address): it never echoes the sender's display name, the subject it quotes is cut
+short and loses every web address, and it goes to a ``Reply-To`` only in the From's domain.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -19,27 +24,89 @@ from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import automatic_mails_today, enqueue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
-from rnmail.models import Staff, Ticket
+from rnmail.models import OutboxMessage, Staff, Ticket, utcnow
 from rnmail.status.components import StatusView
 from rnmail.status.notices import disturbance
 from rnmail.tickets.faq import FaqIndex, text_in
 
 log = logging.getLogger(__name__)
+SUBJECT_CHARS = 80  # of the requester's subject quoted in an acknowledgement
+_DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\s?\[dot\]\s?|\s?\(dot\)\s?|[\u2024\u3002\uff0e\uff61])"
+_WEB_ADDRESS_RE = re.compile(
+    r"(?:[a-z][a-z0-9+.\-]*:/+|[a-z][a-z0-9+.\-]*\[:\]//)\S*"  # https://… hxxp://… h[:]//…
+    r"|\S+@\S+"  # mail addresses
+    rf"|(?<![\w-])(?:[\w-]+{_DOT})+[^\W\d_]{{2,63}}\b(?:[/:?#]\S*)?",  # www.… bare.tld/path
+    re.IGNORECASE)
+
+
+def acknowledgement_address(mail: ParsedMail) -> str:
+    """Where the acknowledgement goes: the Reply-To when it is in the From's domain, else the
+    From (a Reply-To elsewhere would let anyone aim our acknowledgement at a third party)."""
+    sender = mail.from_addr.lower()
+    if mail.reply_to:
+        reply_to = mail.reply_to[0].lower()
+        if reply_to.rpartition("@")[2] == sender.rpartition("@")[2]:
+            return reply_to
+        log.info("acknowledgement to From, not to the Reply-To of another domain from=%s "
+                 "reply_to=%s", sender, reply_to)
+    return sender
+
+
+def quoted_subject(subject: str) -> str:
+    """The requester's subject as an acknowledgement may quote it: no web or mail address
+    (with or without a scheme, defanged or not), at most ``SUBJECT_CHARS`` characters, cut
+    on a word."""
+    text = " ".join(_WEB_ADDRESS_RE.sub("[…]", subject).split())
+    if len(text) > SUBJECT_CHARS:
+        cut = text[:SUBJECT_CHARS + 1].rsplit(" ", 1)[0] if " " in text[:SUBJECT_CHARS + 1] \
+            else text[:SUBJECT_CHARS]
+        text = cut[:SUBJECT_CHARS].rstrip(" ,;:.-") + "…"
+    return text or "—"
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def _domain_mails_today(session: Session, domains: set[str]) -> dict[str, int]:
+    """Automatic mails queued to each domain since midnight UTC."""
+    if not domains:
+        return {}
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    counts: dict[str, int] = {}
+    for address, n in session.execute(
+            select(OutboxMessage.to_addr, func.count())
+            .where(or_(*(OutboxMessage.to_addr.like(f"%@{d}") for d in sorted(domains))),
+                   OutboxMessage.automatic.is_(True), OutboxMessage.created_at >= midnight)
+            .group_by(OutboxMessage.to_addr)):
+        domain = _domain(address.lower())
+        counts[domain] = counts.get(domain, 0) + int(n)
+    return counts
 
 
 def within_daily_limit(session: Session, config: Config,
                        addresses: list[str]) -> list[bool]:
     """For each address in order, whether one more automatic mail may go to it today:
-    never to our own addresses, and at most ``ingest.auto_reply_limit`` per address."""
-    limit = config.ingest.auto_reply_limit
+    never to our own addresses, at most ``ingest.auto_reply_limit`` per address and
+    ``ingest.auto_reply_domain_limit`` per domain."""
+    limit, domain_limit = config.ingest.auto_reply_limit, config.ingest.auto_reply_domain_limit
     counts = automatic_mails_today(session, set(addresses))
-    allowed = []
+    domains = _domain_mails_today(session, {_domain(a) for a in addresses if "@" in a})
+    allowed, warned = [], set()
     for address in addresses:
-        sent = counts.get(address, 0)
+        sent, domain = counts.get(address, 0), _domain(address)
         ok = address not in config.helpdesk.own_addresses and sent < limit
         if not ok and sent == limit:  # say it once per pass, not for every refused mail
             log.warning("daily limit of %d automatic mails reached to=%s", limit, address)
         counts[address] = sent + 1
+        if ok and domains.get(domain, 0) >= domain_limit:
+            ok = False
+            if domain not in warned:
+                warned.add(domain)
+                log.warning("daily limit of %d automatic mails reached domain=%s",
+                            domain_limit, domain)
+        if ok:
+            domains[domain] = domains.get(domain, 0) + 1
         allowed.append(ok)
     return allowed
 
@@ -56,8 +123,7 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
         {
             "tag": hd.tag,
             "ticket_id": ticket.id,
-            "subject": (ticket.subject or "—")[:150],
-            "requester_name": ticket.requester_name or "",
+            "subject": quoted_subject(ticket.subject or ""),
             "helpdesk_name": hd.name,
             "faq_url": f"{hd.public_url}/faq/{ticket.language}.html" if hd.public_url else "",
             "disturbance": disturbance(config, status, ticket.language) if status else None,

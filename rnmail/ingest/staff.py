@@ -7,10 +7,18 @@ address. A forged ``From:`` without such a reference is an ordinary requester's 
 same holds for a second-line service and the delegation mail sent to it.
 
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
-``#assign EMAIL``, ``#category NAME``, ``#type TYPE``); ``#faq N`` answers with an FAQ entry;
+``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
+participant of the ticket); ``#faq N`` answers with an FAQ entry;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester.
 Every command is checked, in order and against the status the earlier ones leave, before
 anything changes: one wrong command refuses the whole mail, and the staff member is told why.
+
+Nothing of a mail rnmail sent to the staff is ever relayed: the text of the notifications the
+reply references (and of every notification and delegation mail of the ticket) is cut from
+the reply wherever it is quoted, whatever the client's quoting shape (``>``, an HTML
+blockquote, Outlook's header block, an attribution line alone, re-wrapped lines), by
+comparing words, not quoting conventions (``own_text``). A reply with no text of its own left
+is refused, and the staff member is told so.
 
 Next stage (for mail that is not a staff action): ``thread``.
 """
@@ -18,10 +26,11 @@ Next stage (for mail that is not a staff action): ``thread``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import REQUESTER_TYPES, Config
@@ -33,12 +42,18 @@ from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle
+from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import verify_message_id
 
 log = logging.getLogger(__name__)
-COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq")
+COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq",
+            "cc")
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
 DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
+# The refusal of a reply that only quotes what we sent; the staff_error template says it in
+# the staff member's language.
+EMPTY = "the reply is empty"
+QUOTED_ONLY = "the reply holds no text of its own, only the quoted notification"
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,8 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
                          mail: ParsedMail, raw_sha256: str) -> Message:
     """The second line answered: straight to the requester, or to the help desk for review
     (``[workflow].service_answers``), who is told either way."""
-    body = mail.display_text
+    body = own_text(mail.display_text,
+                    sent_texts(session, config.helpdesk.secret, ticket, mail))
     if config.workflow.service_answers == "requester" and body and requester_address(
             config, ticket) is not None and ticket.status != "closed":
         attachments = [Attachment(a.filename, a.content_type, a.data)
@@ -93,7 +109,8 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
                          message_id=mail.message_id, dedupe_key=mail.dedupe_key,
                          from_addr=service.email, from_name=service.name, to_addrs=mail.to,
                          cc_addrs=mail.cc, subject=mail.subject, date=mail.date,
-                         text=mail.text, display_text=body, raw_sha256=raw_sha256,
+                         text=mail.text, display_text=body or mail.display_text,
+                         raw_sha256=raw_sha256,
                          raw_size=len(mail.raw))
         session.add(record)
     ticket.updated_at = utcnow()
@@ -117,8 +134,12 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     """Carry out a staff member's reply; returns the ticket message that records it (the
     relayed answer, an internal note, or the refused mail as a note)."""
     commands, body = read_commands(mail.display_text)
+    written = bool(body)
+    body = own_text(body, sent_texts(session, config.helpdesk.secret, ticket, mail))
     comment = any(c.name == "comment" for c in commands)
     errors = _check(session, config, ticket, commands, body, comment)
+    if not commands and not body and written:  # only what we sent, quoted: never relayed
+        errors = [QUOTED_ONLY if e == EMPTY else e for e in errors]
     if not errors:
         for command in commands:  # "#faq 12": the entry's answer, in the requester's language
             if command.name == "faq":
@@ -175,7 +196,7 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
         if problem:
             errors.append(f"#{command.name} {command.argument}".strip() + f": {problem}")
     if not commands and not body:
-        errors.append("the reply is empty")
+        errors.append(EMPTY)
     answers = bool(body) or any(c.name == "faq" for c in commands)
     if answers and not comment and ticket.status == "closed":
         errors.append("the ticket is closed; reopen it first")
@@ -207,6 +228,13 @@ def _type(session: Session, config: Config, ticket: Ticket, arg: str) -> str | N
     return None if arg in REQUESTER_TYPES else "types are " + ", ".join(REQUESTER_TYPES)
 
 
+def _cc(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
+    address = deliverable_address(arg)
+    if address is None:
+        return "not a mail address"
+    return "that is the help desk" if address.lower() in config.helpdesk.own_addresses else None
+
+
 def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
     if not arg.isdigit() or session.get(FaqEntry, int(arg)) is None:
         return "no such FAQ entry"
@@ -217,6 +245,7 @@ _STATUS_AFTER = {"close": "closed", "pending": "pending", "delegate": "delegated
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], str | None]] = {
     "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
+    "cc": _cc,
 }
 
 
@@ -234,6 +263,8 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command) -
         lifecycle.set_category(ticket, command.argument, config.workflow)
     elif command.name == "type":
         lifecycle.set_requester_type(ticket, command.argument)
+    elif command.name == "cc":
+        lifecycle.add_participant(ticket, command.argument, config.helpdesk.own_addresses)
     # "#comment" and "#faq" shape the text; they change nothing on the ticket itself
 
 
@@ -241,7 +272,102 @@ def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,
                 errors: list[str]) -> None:
     hd = config.helpdesk
     rendered = render("staff_error", staff.language, hd.default_language,
-                      {"tag": hd.tag, "ticket_id": ticket.id, "errors": errors}, helpdesk=hd)
+                      {"tag": hd.tag, "ticket_id": ticket.id, "errors": errors,
+                       "quoted_only": QUOTED_ONLY}, helpdesk=hd)
     enqueue(session, compose(hd, Draft(to=[staff.email], rendered=rendered, kind="err",
                                        ticket_id=ticket.id, generated=True)),
             purpose="staff-error")
+
+
+# --- what of a reply is the staff member's own text -------------------------------------------
+
+_WORD_RE = re.compile(r"\w+")
+_HEADER_RE = re.compile(  # a line of a quoted header block (Outlook, Apple Mail, forwards)
+    r"^\s*[*_]*(from|sent|to|cc|bcc|subject|date|reply-to|de|envoy[ée]|[àa]|objet|van|"
+    r"verzonden|aan|onderwerp|datum|von|gesendet|an|betreff|antwort an)[*_]*\s*:", re.I)
+_SEPARATOR_RE = re.compile(
+    r"^\s*(?:[-_=*~]{3,}\s*(?:[^\w\s]*\s*[\w' ]{0,40}(?:original|origine|oorspronkelijk|"
+    r"ursprüngliche|forwarded|transféré|doorgestuurd|weitergeleitete)[\w' ]{0,40}\s*"
+    r"[-_=*~]*)?|[-_=*~]{3,}.*[-_=*~]{3,})\s*$", re.I)
+_ATTRIBUTION_END_RE = re.compile(r"\b(a\s+écrit|schreef|schrieb|wrote)\b[^\n]{0,200}:\s*$", re.I)
+_ATTRIBUTION_START_RE = re.compile(r"^\s*(le|op|am|on)\s.*\d", re.I)
+QUOTE_WORDS = 6  # so many words of ours in a row make a quotation, not a coincidence
+
+
+def sent_texts(session: Session, secret: str, ticket: Ticket, mail: ParsedMail) -> list[str]:
+    """The subject and text of what we sent that this reply may quote: the mails whose
+    signed Message-ID it references, and every notification and delegation mail of the
+    ticket (a client may quote an older one)."""
+    ours = [mid for mid in mail.thread_ids if verify_message_id(secret, mid) is not None]
+    rows = session.execute(select(Message.subject, Message.text).where(
+        Message.direction == "out",
+        or_(Message.message_id.in_(ours),
+            (Message.ticket_id == ticket.id) & (Message.kind == "notification")))).all()
+    return [f"{subject or ''}\n{text or ''}" for subject, text in rows]
+
+
+def _words(line: str) -> str:
+    return " ".join(w.casefold() for w in _WORD_RE.findall(line))
+
+
+def _kind(line: str, references: list[str]) -> tuple[str, int]:
+    """``blank`` (no words), ``quoted`` (``>``), ``header`` (a quote's header, attribution or
+    separator), ``match`` (words we sent, in a row: a quoted or re-wrapped line of ours) or
+    ``own``; with the number of words that matched."""
+    stripped = line.strip()
+    if stripped.startswith(">"):
+        return "quoted", 0
+    if _SEPARATOR_RE.match(stripped) or _ATTRIBUTION_END_RE.search(stripped) or (
+            _HEADER_RE.match(stripped) and len(stripped) < 300):
+        return "header", 0
+    words = _words(stripped)
+    if not words:
+        return "blank", 0
+    if any(f" {words} " in reference for reference in references):
+        return "match", words.count(" ") + 1
+    return "own", 0
+
+
+def own_text(text: str, sent: list[str]) -> str:
+    """``text`` without anything quoted from ``sent`` (mails we sent).
+
+    The lines are grouped in blocks of lines that are not the writer's own (quoted with
+    ``>``, a quote's header, or words of ours in a row, re-wrapped or not). A block that
+    holds ``>`` lines, a header followed by our words, or at least ``QUOTE_WORDS`` of our
+    words is a quotation: a ``>`` quotation is dropped and what follows kept (bottom posting,
+    interleaved answers); any other quotation is cut with everything after it, since without
+    quote marks nothing after it can be told apart from the quoted mail.
+    """
+    references = [f" {_words(t)} " for t in sent if _words(t)]
+    lines = text.splitlines()
+    kinds = [_kind(line, references) for line in lines]
+    for i, line in enumerate(lines):  # "Le 28 nov. 2026 à 10:00, Help Desk <" + "info@…> a écrit :"
+        if (kinds[i][0] == "header" and i > 0 and kinds[i - 1][0] in ("own", "match")
+                and _ATTRIBUTION_START_RE.match(lines[i - 1])
+                and _ATTRIBUTION_END_RE.search(line)):
+            kinds[i - 1] = ("header", 0)
+    whole = min(QUOTE_WORDS, max((r.count(" ") - 1 for r in references), default=0)) or 1
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        if kinds[i][0] == "own":
+            kept.append(lines[i])
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and kinds[end][0] != "own":
+            end += 1
+        block = [k for k, _ in kinds[i:end]]
+        matched = sum(n for _, n in kinds[i:end])
+        header_then_ours = "header" in block and any(
+            k in ("match", "quoted") for k in block[block.index("header"):])
+        if "match" in block and (matched >= whole or header_then_ours):
+            break  # our text, unmarked: the rest cannot be told apart from it
+        if "quoted" in block or header_then_ours:
+            i = end  # a ">" quotation: dropped, what follows is the writer's again
+            continue
+        if any(k == "header" for k in block) and end == len(lines):
+            break  # a quote header with nothing after it ("Le … a écrit :" alone)
+        kept.extend(lines[i:end])
+        i = end
+    return "\n".join(kept).strip()

@@ -3,6 +3,9 @@
 Attachments and the raw message go to the content-addressed blob store; rows refer to them
 by sha256. Attachments over the size limit are recorded as omitted, with name and size.
 
+The participants of a new ticket are its requester and the address acknowledgements go to
+(a Reply-To in the From's domain); never the addresses in To or Cc of an incoming mail.
+
 Next stage: ``respond``.
 """
 
@@ -52,7 +55,8 @@ def open_ticket(
     add_participants(ticket, [requester.address], "requester", own_addresses)
     if requester.reply_to and requester.reply_to != requester.address:
         add_participants(ticket, [requester.reply_to], "requester", own_addresses)
-    add_participants(ticket, [*mail.to, *mail.cc], "cc", own_addresses)
+    # Not the mail's To and Cc: a forged mail with the victim's From and an attacker in Cc
+    # would make the attacker a participant. Staff add them (``#cc``, ``ticket participant``).
     return ticket
 
 

@@ -1,9 +1,17 @@
 """Thread: which ticket a message belongs to.
 
-In this order: a Message-ID we received or sent named by In-Reply-To/References; then the
-subject tag ``[RN #42]`` (reply prefixes and mangled tags tolerated) — but only for a
-participant of that ticket, so nobody can inject mail into someone else's ticket by copying
-a subject: a stranger's tagged mail opens a new ticket linked to the tagged one.
+In this order:
+
+1. one of our own Message-IDs (signed with ``helpdesk.secret``: an acknowledgement, an
+   answer, a notification) named by In-Reply-To/References: its ticket, whoever writes;
+2. a Message-ID we received, named by In-Reply-To/References — but only for a participant of
+   that ticket: Message-IDs are not secret and anyone may reuse one, so a stranger who
+   copies (or first sends) someone's Message-ID cannot pull their mail into another ticket
+   nor get into theirs;
+3. the subject tag ``[RN #42]`` (reply prefixes and mangled tags tolerated), again only for a
+   participant of that ticket.
+
+A stranger's mail that names a ticket either way opens a new ticket linked to it.
 
 Next stage: ``store``.
 """
@@ -19,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Message, Ticket
+from rnmail.util.tokens import verify_message_id
 
 
 @dataclass(frozen=True)
@@ -40,29 +49,38 @@ def ticket_number_in_subject(subject: str, tag: str) -> int | None:
 
 
 def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
-                   pending: dict[str, Ticket]) -> ThreadMatch:
-    """``pending`` maps the Message-IDs stored earlier in this batch (not yet flushed)."""
+                   pending: dict[str, list[Ticket]], secret: str = "") -> ThreadMatch:
+    """``pending`` maps the Message-IDs stored earlier in this batch (not yet flushed) to
+    their tickets."""
     ids = mail.thread_ids
-    for mid in ids:
-        if mid in pending:
-            return ThreadMatch(pending[mid], "references")
+    linked: Ticket | None = None
+    for mid in ids:  # ours, signed: proof the sender got our mail
+        verified = verify_message_id(secret, mid) if secret else None
+        ticket = session.get(Ticket, verified[1]) if verified else None
+        if ticket is not None:
+            return ThreadMatch(ticket, "references")
+    known: dict[str, list[int]] = {}
     if ids:
-        known = session.execute(
-            select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(ids))
-        ).all()
-        by_id = dict(known)
-        for mid in ids:
-            if mid in by_id:
-                return ThreadMatch(session.get(Ticket, by_id[mid]), "references")
+        for stored, ticket_id in session.execute(
+                select(Message.message_id, Message.ticket_id)
+                .where(Message.message_id.in_(ids), Message.direction == "in")
+                .order_by(Message.id)):
+            known.setdefault(stored or "", []).append(ticket_id)
+    for mid in ids:
+        candidates = [*pending.get(mid, []),
+                      *(session.get(Ticket, tid) for tid in known.get(mid, []))]
+        for ticket in candidates:
+            if ticket is None:
+                continue
+            if is_participant(ticket, sender):
+                return ThreadMatch(ticket, "references")
+            linked = linked or ticket
     number = ticket_number_in_subject(mail.subject, tag)
-    if number is None:
-        return ThreadMatch(None, "new")
-    ticket = session.get(Ticket, number)
-    if ticket is None:
-        return ThreadMatch(None, "new")
-    if is_participant(ticket, sender):
-        return ThreadMatch(ticket, "subject-tag")
-    return ThreadMatch(None, "new", linked_ticket_id=ticket.id)
+    tagged = session.get(Ticket, number) if number is not None else None
+    if tagged is not None and is_participant(tagged, sender):
+        return ThreadMatch(tagged, "subject-tag")
+    linked = linked or tagged
+    return ThreadMatch(None, "new", linked_ticket_id=linked.id if linked else None)
 
 
 def is_participant(ticket: Ticket, address: str) -> bool:

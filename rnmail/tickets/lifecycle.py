@@ -20,7 +20,7 @@ from rnmail.config import LANGUAGES, REQUESTER_TYPES, WorkflowConfig
 from rnmail.db import Database
 from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
-from rnmail.models import Message, Service, Staff, Ticket, utcnow
+from rnmail.models import Message, Participant, Service, Staff, Ticket, utcnow
 from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
@@ -130,6 +130,36 @@ def add_comment(session: Session, ticket: Ticket, text: str, author: str) -> Mes
     session.add(message)
     ticket.updated_at = utcnow()
     return message
+
+
+def add_participant(ticket: Ticket, address: str, own: frozenset[str] = frozenset()) -> str:
+    """Make ``address`` a participant of ``ticket`` (its mail may then thread by the
+    subject tag and by the Message-IDs of the ticket); returns it as stored. Only staff do
+    this: an incoming mail's To and Cc make nobody a participant."""
+    checked = deliverable_address(address.strip())
+    if checked is None:
+        raise RnmailError(f"{address!r} is not a mail address")
+    checked = checked.lower()
+    if checked in own:
+        raise RnmailError(f"{checked} is the help desk itself")
+    if all(p.address != checked for p in ticket.participants):
+        ticket.participants.append(Participant(address=checked, role="cc"))
+        ticket.updated_at = utcnow()
+    return checked
+
+
+def remove_participant(session: Session, ticket: Ticket, address: str) -> str:
+    """Take ``address`` off the participants of ``ticket`` (not the requester)."""
+    wanted = address.strip().lower()
+    for participant in ticket.participants:
+        if participant.address == wanted:
+            if wanted == ticket.requester.lower():
+                raise RnmailError(f"{wanted} is the requester of ticket #{ticket.id}")
+            ticket.participants.remove(participant)
+            session.delete(participant)
+            ticket.updated_at = utcnow()
+            return wanted
+    raise NotFound(f"{wanted} is not a participant of ticket #{ticket.id}")
 
 
 def find_staff(session: Session, email: str) -> Staff:
