@@ -95,8 +95,8 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
                          mail: ParsedMail, raw_sha256: str) -> Message:
     """The second line answered: straight to the requester, or to the help desk for review
     (``[workflow].service_answers``), who is told either way."""
-    body = own_text(mail.display_text,
-                    sent_texts(session, config.helpdesk.secret, ticket, mail))
+    body = reply_text(mail.display_text, mail.text,
+                      sent_texts(session, config.helpdesk.secret, ticket, mail))
     if config.workflow.service_answers == "requester" and body and requester_address(
             config, ticket) is not None and ticket.status != "closed":
         attachments = [Attachment(a.filename, a.content_type, a.data)
@@ -135,7 +135,8 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     relayed answer, an internal note, or the refused mail as a note)."""
     commands, body = read_commands(mail.display_text)
     written = bool(body)
-    body = own_text(body, sent_texts(session, config.helpdesk.secret, ticket, mail))
+    body = reply_text(body, read_commands(mail.text)[1],
+                      sent_texts(session, config.helpdesk.secret, ticket, mail))
     comment = any(c.name == "comment" for c in commands)
     errors = _check(session, config, ticket, commands, body, comment)
     if not commands and not body and written:  # only what we sent, quoted: never relayed
@@ -304,6 +305,18 @@ def sent_texts(session: Session, secret: str, ticket: Ticket, mail: ParsedMail) 
         or_(Message.message_id.in_(ours),
             (Message.ticket_id == ticket.id) & (Message.kind == "notification")))).all()
     return [f"{subject or ''}\n{text or ''}" for subject, text in rows]
+
+
+def reply_text(shown: str, whole: str, sent: list[str]) -> str:
+    """The writer's own text of a reply: of its display text (quotes and signature already
+    stripped by ``parse``) when that is part of what ``own_text`` finds in the whole text,
+    else of the whole text — the parser's quoting conventions can leave a scrap of a quote
+    header ("Le") or lose an answer written below the quote."""
+    own = own_text(whole, sent)
+    if not own:
+        return ""
+    shown = own_text(shown, sent)
+    return shown if shown and f" {_words(shown)} " in f" {_words(own)} " else own
 
 
 def _words(line: str) -> str:
