@@ -323,3 +323,56 @@ def ticket_export(app: App, ticket_id: int, fmt: str, out: Path | None) -> None:
     else:
         for path in result:
             click.echo(str(path))
+
+
+@ticket.group("participant")
+def ticket_participant() -> None:
+    """Who takes part in a ticket: only participants' mail joins it by the subject tag or by
+    a Message-ID it received. Incoming mail makes no one a participant but its requester."""
+
+
+@ticket_participant.command("add")
+@click.argument("ticket_id", type=int)
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_participant_add(app: App, ticket_id: int, address: str, as_json: bool) -> None:
+    """Make ADDRESS a participant of the ticket."""
+    from rnmail.tickets.lifecycle import add_participant, get_ticket
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        added = add_participant(found, address, app.config.helpdesk.own_addresses)
+        participants = _participants(found)
+    _show_participants(ticket_id, participants, as_json, f"{added} added")
+
+
+@ticket_participant.command("remove")
+@click.argument("ticket_id", type=int)
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def ticket_participant_remove(app: App, ticket_id: int, address: str, as_json: bool) -> None:
+    """Take ADDRESS off the participants of the ticket (not its requester)."""
+    from rnmail.tickets.lifecycle import get_ticket, remove_participant
+
+    with app.ready_db().transaction() as session:
+        found = get_ticket(session, ticket_id)
+        removed = remove_participant(session, found, address)
+        participants = _participants(found)
+    _show_participants(ticket_id, participants, as_json, f"{removed} removed")
+
+
+def _participants(found: Ticket) -> list[dict[str, str]]:
+    return [{"address": p.address, "role": p.role} for p in found.participants]
+
+
+def _show_participants(ticket_id: int, participants: list[dict[str, str]], as_json: bool,
+                       what: str) -> None:
+    if as_json:
+        emit_json({"id": ticket_id, "participants": participants})
+    else:
+        click.echo(f"#{ticket_id}: {what}; participants "
+                   + ", ".join(p["address"] for p in participants))
