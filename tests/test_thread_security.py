@@ -50,16 +50,20 @@ def participants(desk: MaildirDesk, ticket_id: int) -> list[str]:
 
 @pytest.mark.parametrize("one_batch", [False, True])
 def test_attacker_first_with_the_victims_message_id(desk: MaildirDesk, one_batch: bool) -> None:
+    """The attacker knows the Message-ID of a mail the victim will answer with a copy to the
+    help desk (a colleague's mail, a list), and opens a ticket with it first."""
     desk.drop(mail(ATTACKER, "Question", "Bonjour, une question.", STOLEN))
     if not one_batch:
         assert desk.ingest().outcomes == {"ticket": 1}
+    desk.drop(mail(VICTIM, "RE: Accès bloqué", "Mon accès est bloqué, dossier 12345.",
+                   "<v1@commune.example>", In_Reply_To=STOLEN, References=STOLEN))
     desk.drop(mail(VICTIM, "Accès bloqué", "Bonjour, mon accès est bloqué.", STOLEN))
-    desk.drop(mail(VICTIM, "RE: Accès bloqué", "J'ajoute mon numéro de dossier 12345.",
-                   In_Reply_To=STOLEN, References=STOLEN))
+    desk.drop(mail(VICTIM, "RE: Accès bloqué", "Encore moi.", In_Reply_To=STOLEN))
     report = desk.ingest()
-    assert report.outcomes == ({"ticket": 2, "reply": 1} if one_batch
-                               else {"ticket": 1, "reply": 1})  # not a duplicate
-    assert tickets_of(desk) == {1: [ATTACKER], 2: [VICTIM, VICTIM]}
+    assert report.outcomes == ({"ticket": 3, "reply": 1} if one_batch
+                               else {"ticket": 2, "reply": 1})  # the same id: not a duplicate
+    assert tickets_of(desk) == {1: [ATTACKER], 2: [VICTIM], 3: [VICTIM, VICTIM]}
+    assert desk.ticket(2)["linked_ticket_id"] == (None if one_batch else 1)
 
 
 def test_victim_first_attacker_reuses_the_id(desk: MaildirDesk) -> None:
