@@ -25,6 +25,7 @@ from rnmail.tickets.team import add_service, add_staff
 from tests.harness import corpus
 from tests.harness.factories import Desk, make_config
 from tests.harness.mail import JAN, MARIE, REQUESTER, parse, text_of
+from tests.harness.rendered import DESK
 
 SERVICE = "pop@second.example"
 SECRET_ANSWER = "compte 4711 verrouillé par la police judiciaire"
@@ -251,7 +252,8 @@ def test_the_second_line_quoting_its_delegation_sends_nothing_on(tmp_path: Path,
     ("de", "keinen eigenen Text"), ("en", "no text of your own")])
 def test_the_refusal_says_why_in_the_staff_members_language(language: str, words: str) -> None:
     rendered = render("staff_error", language, "fr", {
-        "tag": "RN", "ticket_id": 7, "errors": [QUOTED_ONLY], "quoted_only": QUOTED_ONLY})
+        "tag": "RN", "ticket_id": 7, "errors": [QUOTED_ONLY], "quoted_only": QUOTED_ONLY},
+        helpdesk=DESK)
     assert words in rendered.text and QUOTED_ONLY not in rendered.text
 
 
