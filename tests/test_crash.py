@@ -35,7 +35,8 @@ def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str
     mailbox = (f'[[mailbox]]\nname = "info"\nhost = "{imap.host}"\nport = {imap.port}\n'
                'user = "info"\npassword = "secret"')
     return write_config(tmp_path, db_url, mailbox=mailbox, smtp=smtp,
-                        extra=f"[ingest]\nbatch_size = {batch}\n[outbox]\nlease_seconds = 0.5")
+                        extra=f"[ingest]\nbatch_size = {batch}\nauto_reply_domain_limit = 10000\n"
+                              "[outbox]\nlease_seconds = 0.5")  # hundreds in one domain
 
 
 def run_until_done(config: Path, command: list[str], rng: random.Random,
@@ -98,7 +99,7 @@ def test_kill_9_during_sending_loses_no_mail(tmp_path: Path, db_url: str, imap: 
         corpus.simple(f"Q {i}", "Bonjour, pouvez-vous m'aider avec mon certificat ?",
                       from_addr=f"person{i}@citizen.example") for i in range(n)
     ])
-    desk = Desk(make_config(tmp_path, db_url, imap))
+    desk = Desk(make_config(tmp_path, db_url, imap, ingest={"auto_reply_domain_limit": 10000}))
     desk.ingest()
     config = write_toml(tmp_path, db_url, imap, batch=100,
                         smtp=f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}')

@@ -461,11 +461,12 @@ class IngestConfig:
         doc="At most this many automatic mails (acknowledgements) per address since midnight "
             "UTC; `0` sends none.")
     auto_reply_domain_limit: int = key(
-        50, min=0,
+        200, min=0,
         doc="At most this many automatic mails (acknowledgements) per recipient domain since "
             "midnight UTC, whatever the addresses: forged senders cannot make the help desk "
-            "mail a whole organisation; `0` sends none. Raise it for large mail providers' "
-            "domains if the help desk gets more new tickets a day from one of them.")
+            "mail a whole organisation; `0` sends none. Must stay above the new tickets a day "
+            "from the largest webmail domain (gmail.com, hotmail.com, skynet.be, …), whose "
+            "requesters get no acknowledgement past it.")
 
 
 @dataclass(frozen=True)
