@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy import func, select
 
 from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import Announcement, AuditEvent, OutboxBody, OutboxMessage
-from rnmail.status.page import BANNERS
 from tests.factories import write_config
 from tests.servers import SmtpServer
 from tests.test_status import EXTRA, PASSWORD, REFUSED, WRONG, Site, add_members, html_of, text_of
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 SHIPPED = Path(__file__).parent.parent / "lists"
 GREETING = {"nl": "Geachte mevrouw, geachte heer,", "fr": "Madame, Monsieur,",

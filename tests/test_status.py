@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from cli.main import main
 from rnmail.auth import operators
 from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import (
     Announcement,
     AuditEvent,
@@ -39,9 +40,12 @@ from rnmail.models import (
     OutboxMessage,
     utcnow,
 )
-from rnmail.status.page import BANNERS
 from tests.factories import write_config
 from tests.servers import SmtpServer
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 DATA = Path(__file__).parent / "data"
 PASSWORD = "correct horse battery staple"

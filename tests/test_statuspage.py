@@ -23,6 +23,7 @@ import pytest
 
 from rnmail.config import DEFAULT_COMPONENTS, HelpdeskConfig, StatusConfig
 from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import Maintenance
 from rnmail.status.components import (
     ComponentView,
@@ -33,9 +34,13 @@ from rnmail.status.components import (
     current_status,
     set_status,
 )
-from rnmail.status.page import BANNERS, publish_status
+from rnmail.status.page import publish_status
 from tests.browser import Browser, chromium_or_fail, page_file
 from tests.factories import make_config
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LANGS = ("nl", "fr", "de")

@@ -33,8 +33,9 @@ from rnmail.dispatch.outbox import STATES
 from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.banners import banner
+from rnmail.i18n.formats import format_time
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
-from rnmail.status.page import BANNERS, format_time
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import make_message_id
 
@@ -308,8 +309,8 @@ def _notice_sample(config: Config, name: str, language: str) -> dict[str, Any]:
     common = {"components": [c.label(language) for c in config.status.components],
               "comment": "", "comment_language": None}
     if name == "status_change":
-        return {**common, "state": "degraded", "banner": BANNERS["degraded"].get(
-            language, BANNERS["degraded"]["fr"]), "all_components": False,
+        return {**common, "state": "degraded", "banner": banner("degraded", language),
+            "all_components": False,
             "changed_at": at(-4)}
     if name == "maintenance":
         return {**common, "step": "announcement", "maintenance_id": 1,

@@ -51,6 +51,10 @@ from rnmail.dispatch.announce import announcement_status, list_announcements
 from rnmail.dispatch.send import send_queued
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import RnmailError
+from rnmail.i18n import N_
+from rnmail.i18n.formats import capitalised, format_time, language_name
+from rnmail.i18n.jinja import install
+from rnmail.i18n.negotiation import negotiate
 from rnmail.status.components import comment_texts, current_status
 from rnmail.status.maintenance import (
     cancel_maintenance,
@@ -60,9 +64,6 @@ from rnmail.status.maintenance import (
     schedule_maintenance,
 )
 from rnmail.status.notices import change_status
-from rnmail.status.page import format_time
-from rnmail.web.admin_texts import ADMIN_LANGUAGES, translator
-from rnmail.web.public import negotiate
 
 log = logging.getLogger("rnmail.web.admin")
 
@@ -83,11 +84,19 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Server": "rnmail",
 }
+# The operators' languages (the switch on every page), each named in itself. The words
+# are in the catalogues (rnmail.i18n); a text missing there shows in English, as do the
+# messages that come from the core (a refused group, a start in the past).
+ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
 DONE = {  # what the dashboard says after a redirect (?done=...)
-    "status": "The status is set and the public page published.",
-    "maintenance": "The maintenance is scheduled.",
-    "cancelled": "The maintenance is cancelled.",
+    "status": N_("The status is set and the public page published."),
+    "maintenance": N_("The maintenance is scheduled."),
+    "cancelled": N_("The maintenance is cancelled."),
 }
+# Values the templates translate (``_(state)``), marked for the extractor: the positions
+# and the outbox states (rnmail.config.STATUS_STATES, rnmail.dispatch.outbox.STATES).
+STATE_WORDS = (N_("operational"), N_("degraded"), N_("down"), N_("queued"), N_("sending"),
+               N_("sent"), N_("failed"), N_("bounced"), N_("suppressed"))
 Sender = Callable[[], None]
 
 
@@ -100,9 +109,11 @@ class Refused(Exception):
 
 
 @cache
-def environment() -> Environment:
+def environment(language: str) -> Environment:
+    """The pages in ``language`` (gettext installed: one environment per language)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    install(env, language)
     env.filters["brussels"] = lambda value: format_time(value, "fr") if value else ""
     env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                           sort_keys=True)
@@ -199,15 +210,15 @@ class AdminSite:
         except SQLAlchemyError as exc:
             log.warning("admin: database unavailable: %s", str(exc).splitlines()[0])
             response = self.page(request, "problem.html.j2", {
-                "message": "The database cannot be reached: nothing was changed. The public "
-                           "status page keeps showing the last published status. Try again "
-                           "in a moment.", "signed": None}, status=503)
+                "message": N_("The database cannot be reached: nothing was changed. The "
+                              "public status page keeps showing the last published status. "
+                              "Try again in a moment."), "signed": None}, status=503)
         except Exception:  # a bug: its traceback in the log, a page for the operator
             log.exception("admin: %s %s failed", request.method, request.path)
             response = self.page(request, "problem.html.j2", {
-                "message": "Something went wrong in rnmail (see its log). Check the status "
-                           "and the audit log before trying again.", "signed": None},
-                status=500)
+                "message": N_("Something went wrong in rnmail (see its log). Check the "
+                              "status and the audit log before trying again."),
+                "signed": None}, status=500)
         if asked == request[LANGUAGE]:
             self.remember_language(response, asked)
         return response
@@ -229,9 +240,8 @@ class AdminSite:
         page (a GET) or to the dashboard (after a POST)."""
         language = request.get(LANGUAGE, "fr")
         here = request.path if request.method == "GET" else "/admin/"
-        html = environment().get_template(name).render({
-            **context, "lang": language, "_": translator(language), "here": here,
-            "languages_ui": ADMIN_LANGUAGES})
+        html = environment(language).get_template(name).render({
+            **context, "lang": language, "here": here, "languages_ui": ADMIN_LANGUAGES})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
 
@@ -254,9 +264,9 @@ class AdminSite:
     async def form(self, request: web.Request, signed: sessions.SignedIn) -> FormData:
         data = await read_form(request)
         if not hmac.compare_digest(data.text("csrf"), signed.csrf_token):
-            raise Refused(403, "This form is missing its CSRF token or it does not match "
-                               "your session: nothing was changed. Reload the page and try "
-                               "again.")
+            raise Refused(403, N_("This form is missing its CSRF token or it does not "
+                                  "match your session: nothing was changed. Reload the page "
+                                  "and try again."))
         return data
 
     def client(self, request: web.Request) -> str:
@@ -281,8 +291,8 @@ class AdminSite:
         data = await read_form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(data.text("csrf"), expected):
-            raise Refused(403, "The sign-in form is missing its CSRF token or has expired: "
-                               "open the sign-in page again.")
+            raise Refused(403, N_("The sign-in form is missing its CSRF token or has "
+                                  "expired: open the sign-in page again."))
         name = data.text("operator").strip()
         try:
             await self.call(request, operators.authenticate, self.db, self.config.operators,
@@ -455,7 +465,7 @@ async def read_form(request: web.Request) -> FormData:
     try:
         return FormData(await request.post())
     except (ValueError, UnicodeDecodeError, HttpProcessingError):
-        raise Refused(400, "The form could not be read: nothing was changed.") from None
+        raise Refused(400, N_("The form could not be read: nothing was changed.")) from None
 
 
 def _read(db: Database, query: Callable[..., T]) -> T:
@@ -525,7 +535,7 @@ def _check_origin(request: web.Request) -> None:
     already stop it; this says so clearly)."""
     origin = request.headers.get("Origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        raise Refused(403, "This form was sent from another site: refused.")
+        raise Refused(403, N_("This form was sent from another site: refused."))
 
 
 async def _to_admin(request: web.Request) -> web.StreamResponse:
