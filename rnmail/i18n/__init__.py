@@ -20,6 +20,10 @@ After changing a text in the code or a template::
     pybabel update -i rnmail/i18n/rnmail.pot -d rnmail/i18n -D rnmail
 
 then translate the new entries (and remove any ``#,fuzzy`` flag and ``#~`` obsolete entry).
+A text translated from data (the admin's ``_(state)``) is marked where it is defined with
+``N_`` so that the extractor sees it. The admin's ``recipient`` / ``recipients`` stay two
+msgids chosen by ``n == 1`` rather than ``ngettext``: French counts 0 as singular, and the
+pages say ``0 destinataires`` today.
 No ``pybabel compile``: the ``.po`` files are read at start (``babel.messages.pofile.
 read_po``, once per process and language) and turned into ``babel.support.Translations``
 in memory, so no ``.mo`` file is built, shipped or committed.
