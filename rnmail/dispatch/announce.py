@@ -310,8 +310,7 @@ def _notice_sample(config: Config, name: str, language: str) -> dict[str, Any]:
               "comment": "", "comment_language": None}
     if name == "status_change":
         return {**common, "state": "degraded", "banner": banner("degraded", language),
-            "all_components": False,
-            "changed_at": at(-4)}
+                "all_components": False, "changed_at": at(-4)}
     if name == "maintenance":
         return {**common, "step": "announcement", "maintenance_id": 1,
                 "starts_at": at(0), "ends_at": at(3),

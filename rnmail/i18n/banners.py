@@ -17,10 +17,14 @@ BANNER_LANGUAGES = ("nl", "fr", "de")
 def banners(language: str) -> dict[str, str]:
     """State → banner in ``language`` (French for a language the register has none in)."""
     t = translations(language if language in BANNER_LANGUAGES else "fr")
+    # The register's texts: each entry says so to translators (``add_comments``).
     return {
+        # TRANSLATORS: the register's official banner, verbatim (CONTEXT.md): never reword.
         "operational": t.pgettext("banner", "The National Register is operating normally"),
+        # TRANSLATORS: the register's official banner, verbatim (CONTEXT.md): never reword.
         "degraded": t.pgettext("banner", "The National Register (access to natural persons)"
                                          " is operational but some functions are disrupted"),
+        # TRANSLATORS: the register's official banner, verbatim (CONTEXT.md): never reword.
         "down": t.pgettext("banner", "The National Register is temporarily out of service"),
     }
 
