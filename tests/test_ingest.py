@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from rnmail.models import Bounce, Message, OutboxMessage, ProcessedMessage, Ticket
-from tests import corpus
-from tests.factories import Desk, make_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config
+from tests.harness.servers import Dovecot, SmtpServer
 
 DATA = Path(__file__).parent / "data"
 
@@ -345,6 +345,7 @@ def test_raw_message_is_kept_for_the_archive(desk: Desk, imap: Dovecot) -> None:
     assert BlobStore(desk.config.helpdesk.attachments_dir).get(sha or "") == raw
 
 
+@pytest.mark.slow
 def test_huge_attachment_is_recorded_as_omitted(desk: Desk, imap: Dovecot) -> None:
     imap.append("info", corpus.huge_attachment(mb=50))
     assert desk.ingest().outcomes == {"ticket": 1}

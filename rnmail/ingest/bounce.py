@@ -3,8 +3,8 @@
 The outgoing mail is found by the Message-IDs quoted in the report (our own, signed ones),
 else by the latest mail to the failed recipient. A permanent failure marks that outbox row
 as bounced (state ``bounced``), and once ``[dispatch].suppress_after_bounces`` of our mails to
-an address bounced permanently the address is suppressed (``rnmail/groups.py``), in the same
-transaction. A report we cannot tie to anything is still recorded, never dropped.
+an address bounced permanently the address is suppressed (``rnmail.dispatch.suppression``),
+in the same transaction. A report we cannot tie to anything is still recorded, never dropped.
 """
 
 from __future__ import annotations
