@@ -59,6 +59,10 @@ def auto_reply_reason(mail: ParsedMail, own_addresses: frozenset[str]) -> str | 
         return "X-Auto-Response-Suppress"
     if mail.message.get("X-Autoreply") or mail.message.get("X-Autorespond"):
         return "X-Autoreply"
+    if mail.message.get_content_type() == "multipart/report":
+        return "report (e.g. a read receipt)"
+    if null_return_path(mail):
+        return "null return path (Return-Path: <>)"
     if not mail.from_addr:
         return "no sender address"
     if mail.from_addr in own_addresses:
@@ -80,7 +84,9 @@ _REPORT_SUBJECT = re.compile(
     r"permanent delivery failure|temporary delivery failure|mail could not be delivered|"
     r"message could not be delivered|message not delivered|delayed mail|"
     r"warning: could not send message|mail system error|message status - undeliverable|"
-    r"could not send message|delivery failure|"
+    r"could not send message|delivery failure|delivery status notification\b|"
+    r"warning: temporary delivery failure|warning: message \S+ delayed|"
+    r"notice: mail delivery status|"
     # fr
     r"non remis|non distribuable|\u00e9chec de (la )?(remise|distribution)|"
     r"echec de (la )?(remise|distribution)|"
