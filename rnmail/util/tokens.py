@@ -54,6 +54,7 @@ BOUNCE_TAG = "b"
 VERP_RE = re.compile(
     r"[A-Za-z0-9!#$%&'*/=?^_`{|}~.-]+\+" + BOUNCE_TAG + r"\.(\d{1,18})\.([A-Za-z2-7]{"
     + str(SIG_LEN) + r"})@[A-Za-z0-9.-]+",
+    re.IGNORECASE,
 )
 
 
