@@ -198,5 +198,5 @@ def _jis_to_cp932(j1: int, j2: int) -> bytes:
         if s2 >= 0x7F:
             s2 += 1
     else:
-        s2 = j2 + 0x7D
+        s2 = j2 + 0x7E
     return bytes([s1, s2])
