@@ -16,6 +16,7 @@ import pytest
 
 from rnmail.errors import Quarantine
 from rnmail.ingest.parse import Limits, parse_message
+from tests.harness.servers import Dovecot, SmtpServer
 
 DATA = Path(__file__).parent / "data" / "decoding"
 MANIFEST: list[dict[str, str]] = json.loads((DATA / "manifest.json").read_text("utf-8"))
@@ -73,3 +74,23 @@ def test_sender_subject_and_body_right_on_97_percent() -> None:
                          ids=lambda e: e["file"])
 def test_each_shape(entry: dict[str, Any]) -> None:
     assert _check(entry) is None
+
+
+@pytest.mark.slow
+def test_the_whole_corpus_through_the_pipeline_loses_nothing(
+        tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) -> None:
+    from rnmail.ingest.quarantine import list_quarantine
+    from tests.harness.factories import Desk, make_config
+
+    desk = Desk(make_config(tmp_path, db_url, imap, smtp_server))
+    try:
+        for entry in MANIFEST:
+            imap.append("info", (DATA / entry["file"]).read_bytes())
+        outcomes = desk.ingest().outcomes
+        assert sum(outcomes.values()) == len(MANIFEST), outcomes
+        expected = sum(e["outcome"] == "quarantined" for e in MANIFEST)
+        held = list_quarantine(desk.db)
+        assert len(held) == outcomes.get("quarantined", 0) == expected
+        assert all(q["reason"] and not q["reason"].startswith("internal error") for q in held)
+    finally:
+        desk.close()

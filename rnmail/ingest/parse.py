@@ -137,7 +137,8 @@ def parse_message(raw: bytes, limits: Limits) -> ParsedMail:
         raise Quarantine("empty message")
     try:
         msg = email.message_from_bytes(raw, _class=_Message, policy=email.policy.compat32)
-        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects) or not any(
+                msg.get(name) for name in _CORE_HEADERS):
             msg = _recover_headers(raw, msg)
     except Exception as exc:  # the stdlib parser is lenient; this is truly broken input
         raise Quarantine(f"unparseable message: {exc}") from None

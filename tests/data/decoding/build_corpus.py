@@ -252,6 +252,9 @@ def broken_headers() -> None:
         b"From: eva@citizen.example\nSubject: Kurz\nMessage-ID: <x6@citizen.example>\n"
         b"Ich brauche eine Bescheinigung.\n"), "eva@citizen.example", "Kurz",
         "Ich brauche eine Bescheinigung", "broken header block")
+    add("leading_blank_line", b"\n" + mail(hdr("ria@citizen.example", "Attest", "x7"),
+        b"Graag een attest.\n"), "ria@citizen.example", "Attest", "Graag een attest",
+        "broken header block")
     add("not_a_message_at_all", b"Hello, this is just text\nwith no headers at all.\n",
         "", "", "", "broken header block", outcome="quarantined")
     add("banner_without_sender", (
