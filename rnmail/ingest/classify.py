@@ -63,8 +63,9 @@ def auto_reply_reason(mail: ParsedMail, own_addresses: frozenset[str]) -> str | 
         return "report (e.g. a read receipt)"
     if null_return_path(mail):
         return "null return path (Return-Path: <>)"
-    if not mail.from_addr:
-        return "no sender address"
+    if not mail.from_addr:  # no From mailbox, or several: nobody to answer or to trust
+        return f"no verifiable sender ({mail.sender_problem})" if mail.sender_problem else (
+            "no sender address")
     if mail.from_addr in own_addresses:
         return "sent by the help desk itself"
     if _ROBOT_LOCALPART.match(mail.from_addr.split("@", 1)[0]):
