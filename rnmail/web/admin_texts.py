@@ -131,6 +131,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Le formulaire n'a pas pu être lu : rien n'a été modifié.",
         "This form was sent from another site: refused.":
             "Ce formulaire a été envoyé depuis un autre site : refusé.",
+        "A value of this request cannot be used: nothing was changed.":
+            "Une valeur de cette requête n'est pas utilisable : rien n'a été modifié.",
+        "There is no such item.": "Cet élément n'existe pas.",
     },
     "nl": {
         "Status administration": "Statusbeheer",
@@ -252,6 +255,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Het formulier kon niet gelezen worden: er werd niets gewijzigd.",
         "This form was sent from another site: refused.":
             "Dit formulier werd vanaf een andere site verzonden: geweigerd.",
+        "A value of this request cannot be used: nothing was changed.":
+            "Een waarde van dit verzoek is onbruikbaar: er werd niets gewijzigd.",
+        "There is no such item.": "Dit item bestaat niet.",
     },
 }
 
