@@ -24,6 +24,9 @@ Security, as a government site needs it:
 - every page autoescaped (Jinja2), ``Content-Security-Policy`` without any script, and
   ``Cache-Control: no-store``;
 - a database error is a 503 page, never a traceback; the public site does not depend on it.
+
+It is long for one job (the handlers of one site and their guard); its texts are moving to
+the gettext catalogues, which will shorten it.
 """
 
 from __future__ import annotations

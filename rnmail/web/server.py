@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
+from sqlalchemy.exc import SQLAlchemyError
 
 from rnmail.auth import operators
 from rnmail.config import Config, WebConfig, parse_bind
@@ -152,8 +153,12 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
             admin_host, admin_port = parse_bind(
                 admin_address, "--admin-bind" if admin_bind else "[web].admin_bind")
             site = AdminSite(config, Database(config.database.url), send)
-            sealed = await asyncio.to_thread(operators.seal_clear_totp_secrets, site.db,
-                                             site.cipher)
+            try:
+                sealed = await asyncio.to_thread(operators.seal_clear_totp_secrets, site.db,
+                                                 site.cipher)
+            except SQLAlchemyError as exc:  # the database is down: sealed at each sign-in
+                log.warning("web: TOTP secrets not checked: %s", str(exc).splitlines()[0])
+                sealed = 0
             if sealed:
                 log.info("web: %d TOTP secret(s) stored in clear are now encrypted", sealed)
             listening.runners.append(await _listen(site.application(), admin_host,
