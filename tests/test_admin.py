@@ -194,7 +194,8 @@ status_max_age = 0  # the browser must not show the page it saw before the chang
         db.upgrade()
         with db.transaction() as session:
             operators.add_operator(session, "alice", PASSWORD)
-            uri = operators.enable_totp(session, "alice")
+            uri = operators.enable_totp(
+                session, "alice", cipher=operators.TotpCipher(load_config(path).helpdesk.secret))
     finally:
         db.dispose()
     secret = re.search(r"secret=([A-Z2-7]+)", uri)

@@ -15,10 +15,18 @@ Security, as a government site needs it:
   to ``/admin``; a new session at each sign-in;
 - a CSRF token on every form (the session's; before sign-in, a token also set in a
   cookie), and a foreign ``Origin`` refused;
-- failed sign-ins limited per operator name and per client address (``operators``);
+- failed sign-ins limited per operator name and per client address, also under
+  simultaneous attempts; a code is exactly six ASCII digits, each accepted once
+  (``operators``); a new password or second factor, a disabled operator or a lockout ends
+  the operator's sessions;
+- an id in a path is ASCII digits that fit a database integer (else 404), and a value the
+  database cannot take is a 400, never a 500;
 - every page autoescaped (Jinja2), ``Content-Security-Policy`` without any script, and
   ``Cache-Control: no-store``;
 - a database error is a 503 page, never a traceback; the public site does not depend on it.
+
+It is long for one job (the handlers of one site and their guard); its texts are moving to
+the gettext catalogues, which will shorten it.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from rnmail import audit
 from rnmail.auth import operators, sessions
@@ -88,6 +96,8 @@ HEADERS = {
 # are in the catalogues (rnmail.i18n); a text missing there shows in English, as do the
 # messages that come from the core (a refused group, a start in the past).
 ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
+
+MAX_ID = 2**63 - 1  # the largest id a database integer holds
 DONE = {  # what the dashboard says after a redirect (?done=...)
     "status": N_("The status is set and the public page published."),
     "maintenance": N_("The maintenance is scheduled."),
@@ -164,6 +174,7 @@ class AdminSite:
         self.db = db
         self.sender = BackgroundSender(db, config) if send is None else None
         self.send: Sender = send or self.sender or (lambda: None)
+        self.cipher = operators.TotpCipher(config.helpdesk.secret)
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=256 * 1024)
@@ -207,6 +218,12 @@ class AdminSite:
         except Refused as exc:
             response = self.page(request, "problem.html.j2",
                                  {"message": str(exc), "signed": None}, status=exc.status)
+        except (DataError, OverflowError, ValueError) as exc:  # a value the database refused
+            log.warning("admin: %s %s: value refused: %s", request.method, request.path,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            response = self.page(request, "problem.html.j2", {
+                "message": N_("A value of this request cannot be used: nothing was changed."),
+                "signed": None}, status=400)
         except SQLAlchemyError as exc:
             log.warning("admin: database unavailable: %s", str(exc).splitlines()[0])
             response = self.page(request, "problem.html.j2", {
@@ -296,8 +313,8 @@ class AdminSite:
         name = data.text("operator").strip()
         try:
             await self.call(request, operators.authenticate, self.db, self.config.operators,
-                            name, data.text("password"), data.text("code").strip(),
-                            self.config.web.max_failures_per_address)
+                            name, data.text("password"), data.text("code"),
+                            self.config.web.max_failures_per_address, self.cipher)
         except operators.AuthenticationFailed as exc:
             log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
                         self.client(request), exc)
@@ -377,7 +394,7 @@ class AdminSite:
         await self.form(request, signed)
         try:
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
-                                           signed.operator, int(request.match_info["id"]))
+                                           signed.operator, path_id(request))
         except RnmailError as exc:
             return await self.dashboard(request, signed, None, str(exc), status=400)
         return self.queued(announcement.id if announcement else None, "cancelled")
@@ -386,7 +403,7 @@ class AdminSite:
         signed = await self.signed_in(request)
         try:
             found = await self.call(request, _read, self.db, partial(
-                announcement_status, announcement_id=int(request.match_info["id"])))
+                announcement_status, announcement_id=path_id(request)))
         except RnmailError as exc:
             raise Refused(404, str(exc)) from None
         counts = found["counts"]
@@ -492,6 +509,15 @@ def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
     languages = Counter(p.language for p in people if p.email.lower() not in suppressed)
     return {"total": sum(languages.values()), "languages": dict(sorted(languages.items())),
             "suppressed": len(suppressed)}
+
+
+def path_id(request: web.Request) -> int:
+    """The ``{id}`` of the path: ASCII digits that fit a database integer, else a 404 (the
+    route's ``\\d`` also takes other scripts' digits)."""
+    raw = request.match_info.get("id", "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
+        raise Refused(404, N_("There is no such item."))
+    return int(raw)
 
 
 def see_other(location: str) -> web.Response:
