@@ -42,6 +42,7 @@ from rnmail.dispatch.outbox import (
 )
 from rnmail.errors import ServerUnavailable
 from rnmail.models import SendThrottle
+from rnmail.util.publicfiles import create_private, private_folder
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 500
@@ -137,11 +138,11 @@ class FileTransport:
 
     async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
         if not self.ready:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_folder(self.directory)
             self.ready = True
         name = f"{os.urandom(8).hex()}-{to.replace('/', '_')}.eml"
         tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(raw)
+        create_private(tmp, raw)  # 0600 whatever the umask: mail to people is private
         tmp.replace(self.directory / name)
         return Outcome(ok=True, permanent=False, reply=f"written to {name}")
 
