@@ -97,8 +97,10 @@ cell is refused. What is wrong goes to ``problem`` (file-level
         return None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        end = reader.line_num
         try:
             for cells in reader:
+                start, end = end + 1, reader.line_num  # a quoted line break spans lines
                 if not any(cell.strip() for cell in cells):
                     continue
                 cells = [unquote_cell(cell) for cell in cells]
@@ -108,7 +110,7 @@ cell is refused. What is wrong goes to ``problem`` (file-level
                         if found:
                             name = columns[at] if at < len(columns) and columns[at] \
                                 else f"column {at + 1}"
-                            problem(reader.line_num, f"{name}: control character "
+                            problem(start, f"{name}: control character "
                                     f"U+{ord(found.group()):04X} (line breaks, tabs and "
                                     "other control characters are refused)")
                     continue
