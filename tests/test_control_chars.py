@@ -19,7 +19,7 @@ from tests.harness.install import Installation, add_members, install, rnmail
 from tests.harness.servers import SmtpServer
 from tests.harness.statuspage import EXTRA, PASSWORD
 from tests.test_admin import Admin, status_fields
-from tests.test_admin import admin as admin  # noqa: F401  (the fixture)
+from tests.test_admin import admin as admin
 
 # Every kind the imports refuse: C0 (line breaks, tab, NUL, ESC), DEL, C1 (NEL), the
 # Unicode line and paragraph separators.
@@ -164,7 +164,7 @@ def test_one_unusable_member_never_blocks_the_cli(site: Installation,
 
 @pytest.mark.slow
 def test_one_unusable_member_never_blocks_the_admin_confirmation(
-        admin: Admin, db_url: str) -> None:  # noqa: F811
+        admin: Admin, db_url: str) -> None:
     add_members(admin.path, "ops", (GOOD[0], "nl"), (GOOD[1], "fr"))
     insert_bad_members(db_url, admin, "ops")
     csrf = admin.signed_in()

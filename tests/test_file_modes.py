@@ -5,7 +5,6 @@ command a real subprocess, as an administrator runs it."""
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
