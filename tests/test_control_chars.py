@@ -32,7 +32,7 @@ BAD_MEMBERS = [("evil@ops.example", "Evil\r\nBcc: spy@evil.invalid"),
                ("inject@ops.example\r\nBcc: spy@evil.invalid", "Inject"),
                ("two words@ops.example", "Space"),
                ("müller@ops.example", "Umlaut"),
-               ("nul@ops.example", "Nul\x00byte")]
+               ("esc@ops.example", "Esc\x1b[31mred")]  # PostgreSQL holds no NUL
 GOOD = ("bevolking@zuid.example", "population@sud.example")
 
 
