@@ -37,7 +37,8 @@ WEAK = [
 ]
 
 
-@pytest.mark.parametrize("value", WEAK, ids=[f"weak-{i}" for i in range(len(WEAK))])  # random ones too
+# ids by index: some values are random, and xdist workers must collect the same names
+@pytest.mark.parametrize("value", WEAK, ids=[f"weak-{i}" for i in range(len(WEAK))])
 def test_a_weak_secret_stops_rnmail_naming_the_key(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match=re.escape("[helpdesk].secret")):
         load_config(config_with(tmp_path, f'secret = "{value}"'))

@@ -46,6 +46,7 @@ from rnmail.dispatch.outbox import (
 )
 from rnmail.errors import ServerUnavailable
 from rnmail.models import SendThrottle
+from rnmail.util.publicfiles import create_private, private_folder
 from rnmail.util.tokens import make_bounce_address
 
 log = logging.getLogger(__name__)
@@ -142,11 +143,12 @@ class FileTransport:
 
     async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
         if not self.ready:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_folder(self.directory)
             self.ready = True
         name = f"{os.urandom(8).hex()}-{to.replace('/', '_')}.eml"
         tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(f"Return-Path: <{mail_from}>\r\n".encode() + raw)
+        # 0600 whatever the umask: mail to people is private
+        create_private(tmp, f"Return-Path: <{mail_from}>\r\n".encode() + raw)
         tmp.replace(self.directory / name)
         return Outcome(ok=True, permanent=False, reply=f"written to {name}")
 

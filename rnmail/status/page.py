@@ -39,7 +39,7 @@ from rnmail.status.components import (
     localized,
 )
 from rnmail.status.words import fallback_note, words
-from rnmail.util.publicfiles import write_public_file
+from rnmail.util.publicfiles import public_folder, write_public_file
 
 SYMBOLS = {"operational": "✓", "degraded": "!", "down": "✕"}  # the state without colour
 # Characters XML 1.0 forbids even as references: an operator's stray control character
@@ -64,8 +64,7 @@ def _template(name: str) -> Template:
 def publish_status(view: StatusView, status_cfg: StatusConfig,
                    helpdesk: HelpdeskConfig) -> list[Path]:
     """Regenerate status.json, feed.atom and index.html (in that order), each atomically."""
-    out = status_cfg.public_dir
-    out.mkdir(parents=True, exist_ok=True)
+    out = public_folder(status_cfg.public_dir)
     page = _Page(view, status_cfg, helpdesk)
     files = [
         # No indent: json's C encoder only does compact output, and it is read by programs.

@@ -24,7 +24,7 @@ from rnmail.i18n.formats import language_name
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
 from rnmail.tickets.lifecycle import get_ticket
 from rnmail.util.folding import fold
-from rnmail.util.publicfiles import write_public_file
+from rnmail.util.publicfiles import public_folder, write_public_file
 
 _WORD = re.compile(r"\w{3,}")
 # Words too common in help-desk mail to tell one question from another.
@@ -172,8 +172,7 @@ def search_entries(session: Session, query: str, limit: int = 10) -> list[dict[s
 
 def publish(session: Session, config: Config) -> list[Path]:
     """Render the published entries as static HTML, one page per language."""
-    out = config.helpdesk.public_dir / "faq"
-    out.mkdir(parents=True, exist_ok=True)
+    out = public_folder(config.helpdesk.public_dir / "faq")
     entries = list(session.scalars(
         select(FaqEntry).where(FaqEntry.published.is_(True))
         .options(selectinload(FaqEntry.texts)).order_by(FaqEntry.category, FaqEntry.id)))
