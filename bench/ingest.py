@@ -56,6 +56,7 @@ import functools
 import json
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -192,7 +193,7 @@ def config_raw(dovecot: Any, db_url: str, work: Path, batch: int) -> dict[str, A
             "address": HELPDESK,
             "name": "Help Desk Registre national / Rijksregister",
             "tag": "RN",
-            "secret": "bench-secret",
+            "secret": secrets.token_urlsafe(32),
             "default_language": "fr",
             "attachments_dir": str(work / "attachments"),
             "max_attachment_mb": 25,

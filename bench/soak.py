@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -69,7 +70,7 @@ def write_config(work: Path, db_url: str, imap: Dovecot, smtp_port: int) -> Path
 url = "{db_url}"
 [helpdesk]
 address = "info@rn.example"
-secret = "soak-secret-soak"
+secret = "{secrets.token_urlsafe(32)}"
 attachments_dir = "{work}/attachments"
 [[mailbox]]
 name = "info"

@@ -421,7 +421,9 @@ class Operator(Base):
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The second factor (RFC 6238 TOTP, base32 secret) and the last time step accepted, so
     # that a code seen once cannot be used again.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Encrypted (operators.TotpCipher: "enc1:" and a Fernet token); in clear from an
+    # older version until its next use.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
@@ -448,7 +450,7 @@ class AdminSession(Base):
     __tablename__ = "admin_session"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    operator: Mapped[str] = mapped_column(String(64))
+    operator: Mapped[str] = mapped_column(String(64), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import Announcement, AuditEvent, OutboxBody, OutboxMessage
-from rnmail.status.page import BANNERS
 from tests.harness.install import Installation, add_members, install
 from tests.harness.mail import html_of, text_of
 from tests.harness.servers import SmtpServer
 from tests.harness.statuspage import EXTRA, PASSWORD, REFUSED, WRONG
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 SHIPPED = Path(__file__).parent.parent / "lists"
 GREETING = {"nl": "Geachte mevrouw, geachte heer,", "fr": "Madame, Monsieur,",

@@ -401,7 +401,7 @@ def test_show_search_and_export_round_trip(config: Path, db: Database, small: Pa
     assert row["organisation_contacts"] == ("population@nis-62999.municipality.example "
                                             "info@nis-62999.municipality.example")
     assert (row["phone"], row["key_sent"], row["organisation_language"]) == (
-        "+3242218411", "2025-02-03", "fr")
+        "'+3242218411", "2025-02-03", "fr")  # neutralised for spreadsheets, read back
     again = tmp_path / "again.csv"
     again.write_text(text, encoding="utf-8")
     before = audit_counts(db)

@@ -273,7 +273,11 @@ def test_unknown_bounce_formats_are_tied_to_what_we_sent(desk: Desk, imap: Dovec
     imap.append("info", corpus.simple("Demande", "Bonjour, j'ai une question sur mon dossier.",
                                       from_addr=address))
     desk.ingest()
-    imap.append("info", raw)
+    desk.send()
+    with desk.db.transaction() as session:
+        mid = session.scalars(select(OutboxMessage.message_id)).one()
+    # Tied through the signed Message-ID quoted in the text, never by the address alone.
+    imap.append("info", raw.replace(b"<out-placeholder@rn.example>", mid.encode()))
     assert desk.ingest().outcomes == {"bounce": 1}
     with desk.db.transaction() as session:
         bounce = session.scalars(select(Bounce)).one()

@@ -21,7 +21,7 @@ from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound
 from rnmail.models import Bounce, GroupMember, OutboxMessage, Suppression, UserGroup
 from tests.harness import corpus
-from tests.harness.factories import write_config
+from tests.harness.factories import TEST_SECRET, write_config
 from tests.harness.install import rnmail
 
 DATA = Path(__file__).parent / "data"
@@ -134,7 +134,7 @@ def test_import_the_shipped_lists(config: Path, db: Database) -> None:
 
 
 def test_lists_dir_defaults_to_lists_next_to_the_config(tmp_path: Path) -> None:
-    raw = {"helpdesk": {"address": "info@rn.example", "secret": "s"}}
+    raw = {"helpdesk": {"address": "info@rn.example", "secret": TEST_SECRET}}
     assert parse_config(raw, tmp_path / "rnmail.toml").dispatch.lists_dir == tmp_path / "lists"
     raw["dispatch"] = {"lists_dir": "/srv/lists"}
     assert parse_config(raw, tmp_path / "rnmail.toml").dispatch.lists_dir == Path("/srv/lists")

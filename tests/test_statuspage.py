@@ -23,6 +23,7 @@ import pytest
 
 from rnmail.config import HelpdeskConfig, StatusConfig
 from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import Maintenance
 from rnmail.status.components import (
     ComponentView,
@@ -33,10 +34,14 @@ from rnmail.status.components import (
     current_status,
     set_status,
 )
-from rnmail.status.page import BANNERS, publish_status
+from rnmail.status.page import publish_status
 from tests.harness.browser import Browser, chromium_or_fail, page_file
 from tests.harness.factories import make_config
 from tests.harness.statuspage import SCRIPT, SEEN, T0, VERBATIM, component, make_view, rgb
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LANGS = ("nl", "fr", "de")

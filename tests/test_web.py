@@ -35,7 +35,7 @@ from rnmail.tickets import faq
 from rnmail.util.publicfiles import write_public_file
 from rnmail.web import public as web
 from tests.harness.browser import Browser, chromium_or_fail
-from tests.harness.factories import make_config, write_config
+from tests.harness.factories import TEST_SECRET, make_config, write_config
 from tests.harness.install import Installation, rnmail
 from tests.harness.servers import free_port
 from tests.harness.statuspage import SEEN, VERBATIM, rgb
@@ -52,7 +52,7 @@ from tests.harness.web import (
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"
 ETAG = re.compile(r'"[0-9a-f]{32}"')
-SECRET = b"s3cret"  # [helpdesk].secret of write_config: must never come out
+SECRET = TEST_SECRET.encode()  # [helpdesk].secret of write_config: must never come out
 
 
 class Site(Installation):
@@ -161,7 +161,7 @@ def test_faq_files(site: Site) -> None:
 def test_max_ages_come_from_the_config(tmp_path: Path, site: Site) -> None:
     config = parse_config({
         "database": {"url": "sqlite:///unused.db"},
-        "helpdesk": {"address": "info@rn.example", "secret": "s",
+        "helpdesk": {"address": "info@rn.example", "secret": TEST_SECRET,
                      "public_dir": str(site.config.helpdesk.public_dir)},
         "status": {"public_dir": str(site.status_dir)},
         "web": {"status_max_age": 5, "faq_max_age": 3600},

@@ -24,7 +24,9 @@ of the keys; the generic loader is ``schema.py``.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -102,6 +104,57 @@ def _sqlite_path(url: str, t: Table, name: str) -> str:
 def _tag(value: str, t: Table, name: str) -> str:
     if not value.isalnum():
         raise ConfigError("[helpdesk].tag: letters and digits only, e.g. \"RN\"")
+    return value
+
+
+# SHA-256 of the secrets that were ever written in rnmail's repository (examples, docs,
+# tests, benches): anyone can read them, so anyone could sign a staff reply with them.
+PUBLISHED_SECRETS = frozenset({
+    "e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f",  # change-me
+    "9caf06bb4436cdbfa20af9121a626bc1093c4f54b31c0fa937957856135345b6",  # test-secret
+    "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0",  # s3cret
+    "043a718774c572bd8a25adbeb1bfcd5c0256ae11cecf9f9c3f925d0e52beaf89",  # s
+    "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b",  # secret
+    "1b32c28cb38c05480eccc1bd60ff97029b57a05c96718b96dad7e9d84894f549",  # bench
+    "0159438a9235d6abde38e49fb98944660d067d6b9b03d8a8f4ee4e522feb62cb",  # bench-secret
+    "c0be31ae0d0ca562f12504d0a1edd02cb4413d7f53bf109b7c1cadf8455e86d1",  # bench-secret-bench
+    "613a5522e36a4a26b8e32c2f09786e64aebc403c37483f23865c6071d51d0ecf",  # soak-secret-soak
+    "a5cbe3bfd39531c719eaf6a658666fe0e7952ed3a225f683798f553258fa0a9d",  # key-from-env
+})
+SECRET_BITS = 256  # 32 random bytes
+NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def secret_strength(value: str) -> int:
+    """A conservative estimate of the bits of entropy of a secret: 4 a character for hex,
+    at most 6 for anything else (base64, urlsafe or a phrase), and 0 for a value that is
+    visibly not random (few distinct characters, or a repeated pattern)."""
+    text = value.strip().rstrip("=")
+    if not text:
+        return 0
+    per_char = 4 if re.fullmatch(r"[0-9a-fA-F]+", text) else 6
+    counts = [text.count(c) for c in set(text)]
+    shannon = -sum(n / len(text) * math.log2(n / len(text)) for n in counts)
+    grams = [text[i:i + 4] for i in range(len(text) - 3)]
+    if shannon < 3.0 or (grams and len(set(grams)) < 0.9 * len(grams)):
+        return 0
+    return per_char * len(text)
+
+
+def _installation_secret(value: str, t: Table, name: str) -> str:
+    """``[helpdesk].secret``: refused when empty, too weak to be a key, or published."""
+    where = f"{t.where}.{name}"
+    if not value.strip():
+        raise ConfigError(f"{where}: empty; generate one with {NEW_SECRET}")
+    if hashlib.sha256(value.encode()).hexdigest() in PUBLISHED_SECRETS or \
+            hashlib.sha256(value.strip().encode()).hexdigest() in PUBLISHED_SECRETS:
+        raise ConfigError(f"{where}: this value is published (an example or a test of "
+                          f"rnmail): anyone could forge staff replies with it; generate one "
+                          f"with {NEW_SECRET}")
+    if secret_strength(value) < SECRET_BITS:
+        raise ConfigError(f"{where}: too short or too regular to be a key (at least 32 random "
+                          f"bytes: 43 base64 characters or 64 hex digits); generate one with "
+                          f"{NEW_SECRET}")
     return value
 
 
@@ -303,11 +356,16 @@ class HelpdeskConfig:
         "RN", code_default=REQUIRED, parse=_tag,
         doc="Subject tag, `[RN #42]`; letters and digits only.")
     secret: str = key(
-        secret=True,
+        secret=True, parse=_installation_secret,
         doc="HMAC-SHA256 key that signs the Message-IDs of our mail "
-            "(`<rn.KIND.TICKET.NONCE.SIG@domain>`, domain of `address`). Staff and second-line "
+            "(`<rn.KIND.TICKET.NONCE.SIG@domain>`, domain of `address`); the operators' TOTP "
+            "secrets are encrypted with a key derived from it. At least 32 random bytes (43 "
+            "base64 characters or 64 hex digits, e.g. `python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`): an empty, short, regular or published value "
+            "(any that appears in rnmail's repository) stops rnmail. Staff and second-line "
             "replies are recognised by it: after a change, replies to earlier notifications and "
-            "delegation mails are ordinary mail.")
+            "delegation mails are ordinary mail, and each operator needs a new second factor "
+            "(`rnmail operator totp NAME`).")
     default_language: str = key(
         "fr", code_default=REQUIRED, choices=LANGUAGES,
         doc="Used when the language of a request cannot be detected (fewer than 12 letters in "
@@ -838,6 +896,17 @@ class WebConfig:
             "`X-Forwarded-For`: the last address there that is not a trusted proxy is the "
             "client for the audit log and the per-address limit. From any other address, or "
             "when the header holds no address, the header is ignored.")
+    header_timeout: float = key(
+        10.0, min=1, max=300, unit="seconds",
+        doc="Both listeners (public site and admin): a connection must send a request's "
+            "complete headers within this many seconds of opening (or of the previous "
+            "answer, for a kept-alive connection), else it is closed (slowloris). Also how "
+            "long an idle kept-alive connection stays open.")
+    max_connections_per_address: int = key(
+        64, min=1,
+        doc="Both listeners: open connections from one client address (the connection's, "
+            "not `X-Forwarded-For`) beyond this are closed at once. Connections from "
+            "`trusted_proxies` are not counted: the reverse proxy limits its own clients.")
 
 
 @dataclass(frozen=True)

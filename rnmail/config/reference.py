@@ -34,7 +34,9 @@ url = "sqlite:///var/rnmail.db"
 address = "info@rn.example"
 name = "Help Desk Registre national / Rijksregister"
 tag = "RN"                 # subject tag: "[RN #42]"
-secret = "change-me"       # key that signs our Message-IDs
+secret_file = "/etc/rnmail/secret"  # 32 random bytes (a line of `python3 -c 'import
+                           # secrets; print(secrets.token_urlsafe(32))'`): signs our
+                           # Message-IDs, encrypts the operators' second factors
 default_language = "fr"
 attachments_dir = "var/attachments"
 max_attachment_mb = 25
@@ -75,11 +77,14 @@ def config_reference_markdown() -> str:
                paths=_bullet(f"**Relative paths** ({', '.join(paths)}) are resolved against the "
                              "directory of the config file, not the working directory. `~` is "
                              "expanded in the path keys (not in `database.url`)."),
-               secrets=_bullet(f"**Secrets from the environment**: {_and(secrets)} each have a "
-                               "`*_env` twin naming an environment variable to read instead. "
-                               "The variable must be set, or rnmail stops. Giving both the key "
-                               "and its twin is an error (`[database]: give either url or "
-                               "url_env, not both`)."))]
+               secrets=_bullet(f"**Secrets from the environment or a file**: {_and(secrets)} "
+                               "each have a `*_env` twin naming an environment variable to read "
+                               "instead, and a `*_file` twin naming a file whose first line is "
+                               "read instead (relative to the config file's directory; e.g. a "
+                               "systemd credential). The variable must be set and the file "
+                               "readable, or rnmail stops. Giving the key and a twin, or both "
+                               "twins, is an error (`[database]: give either url or url_env, "
+                               "not both`)."))]
     for _attr, toml, cls, array in sections(Config):
         title = f"`[[{toml}]]` (zero or more)" if array else f"`[{toml}]`"
         out += [f"## {title}", "", inspect.cleandoc(cls.__doc__ or ""), "",
@@ -93,7 +98,7 @@ def config_reference_markdown() -> str:
 
 def _row(attr: str, spec: Key, hint: Any) -> tuple[str, ...]:
     name = spec.name or attr
-    shown = f"`{name}` / `{name}_env`" if spec.secret else f"`{name}`"
+    shown = f"`{name}` / `{name}_env` / `{name}_file`" if spec.secret else f"`{name}`"
     return shown, _type_doc(spec, hint), _default_doc(spec), _allowed(spec, hint), spec.doc
 
 

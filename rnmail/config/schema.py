@@ -38,7 +38,8 @@ class Key:
     max: float | None = None
     unit: str = ""  # said after ``max`` in the message and the reference
     choices: tuple[str, ...] = ()  # of the value, or of every item of a list
-    secret: bool = False  # may come from the environment variable named by ``<key>_env``
+    secret: bool = False  # may come from the variable named by ``<key>_env`` or the
+    # file named by ``<key>_file``
     name: str = ""  # the key in the file when it is not the field's name
     type_doc: str = ""  # the type in the reference when the annotation does not say it
     default_doc: str = ""  # the default in the reference when ``default`` does not say it
@@ -132,10 +133,23 @@ class Table:
         return p if p.is_absolute() else (self.base / p).resolve()
 
     def secret(self, key: str, default: Any = "") -> Any:
-        """A secret from the file, or from the environment variable named by ``KEY_env``."""
+        """A secret from the file, from the environment variable named by ``KEY_env``, or
+        from the file named by ``KEY_file`` (its first line)."""
         env_name = self.text(f"{key}_env")
+        file_path = self.path(f"{key}_file")
         if env_name and key in self.data:
             raise ConfigError(f"{self.where}: give either {key} or {key}_env, not both")
+        if file_path is not None and (env_name or key in self.data):
+            other = f"{key}_env" if env_name else key
+            raise ConfigError(f"{self.where}: give either {other} or {key}_file, not both")
+        if file_path is not None:
+            try:
+                lines = file_path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ConfigError(f"{self.where}.{key}_file: cannot read {file_path}: "
+                                  f"{reason}") from None
+            return lines[0].strip() if lines else ""
         if env_name:
             if env_name not in os.environ:
                 raise ConfigError(

@@ -8,9 +8,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rnmail.config import HelpdeskConfig
+from tests.harness.factories import TEST_SECRET
 
 # The help desk whose contact block ends every mail; its values are nowhere else in a mail.
-DESK = HelpdeskConfig(address="helpdesk@rn.example", name="Help desk RN", tag="RN", secret="s",
+DESK = HelpdeskConfig(address="helpdesk@rn.example", name="Help desk RN", tag="RN",
+                      secret=TEST_SECRET,
                       default_language="fr", attachments_dir=Path("unused"),
                       max_attachment_mb=25, phone="+32 2 000 00 00", fax="+32 2 000 00 99",
                       opens=time(8, 15), closes=time(16, 45))
