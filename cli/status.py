@@ -14,7 +14,7 @@ from cli.app import (
     send_foreground,
     split_list,
 )
-from rnmail.config import STATUS_STATES
+from rnmail.vocab import StatusState, strings
 
 
 @click.group()
@@ -23,7 +23,7 @@ def status() -> None:
 
 
 @status.command("set")
-@click.argument("state", type=click.Choice(STATUS_STATES))
+@click.argument("state", type=click.Choice(strings(StatusState)))
 @click.option("--component", "components", multiple=True,
               help="Component to set (repeatable; default: all).")
 @comment_options

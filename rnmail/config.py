@@ -20,6 +20,7 @@ from typing import Any
 import phonenumbers
 
 from rnmail.errors import ConfigError
+from rnmail.vocab import RequesterType, StatusState
 
 LANGUAGES = ("fr", "nl", "de", "en")
 DEFAULT_CONFIG = "rnmail.toml"
@@ -111,8 +112,7 @@ class IngestConfig:
     auto_reply_limit: int = 10
 
 
-REQUESTER_TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company",
-                   "other")
+REQUESTER_TYPES = tuple(RequesterType)  # the vocabulary: rnmail.vocab
 DEFAULT_CATEGORIES = (
     "access-key",        # access keys, unblocking (counted apart in the figures)
     "certificate",
@@ -144,7 +144,7 @@ class OutboxConfig:
     rate: float = 0.0  # messages per second for the whole installation; 0: no limit
 
 
-STATUS_STATES = ("operational", "degraded", "down")
+STATUS_STATES = tuple(StatusState)
 STATUS_LANGUAGES = ("nl", "fr", "de")
 
 

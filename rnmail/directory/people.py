@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail import audit
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import (
-    ACCESS_STATES,
     DirectoryUser,
     GroupMember,
     Organisation,
@@ -23,18 +22,10 @@ from rnmail.models import (
     utcnow,
 )
 from rnmail.util.folding import fold
+from rnmail.vocab import AccessState, TicketStatus, strings
 
-# Organisation kinds: the requester types a ticket from one of their users gets.
-KINDS = ("municipality", "police", "notary", "public-service", "company", "other")
-KIND_ALIASES = {"police-zone": "police", "public service": "public-service",
-                "commune": "municipality", "gemeente": "municipality"}
-
-
-def normal_kind(value: str) -> str:
-    kind = KIND_ALIASES.get(value.strip().lower(), value.strip().lower())
-    if kind not in KINDS:
-        raise RnmailError(f"unknown organisation type {value!r}: use one of {', '.join(KINDS)}")
-    return kind
+# Organisation kinds (rnmail.vocab.ORGANISATION_KINDS) are the requester types a ticket
+# from one of their users gets: read them with normal_requester_type(..., organisation=True).
 
 
 def find_user(session: Session, email: str) -> DirectoryUser:
@@ -72,9 +63,9 @@ def set_access_status(session: Session, user: DirectoryUser, state: str, reason:
                       actor: str) -> bool:
     """Change a user's access; audited with the reason. A revoked user leaves every user
     group at once. Returns False (and records nothing) when the state is already that."""
-    if state not in ACCESS_STATES:
+    if state not in strings(AccessState):
         raise RnmailError(f"unknown access state {state!r}: use one of "
-                          f"{', '.join(ACCESS_STATES)}")
+                          f"{', '.join(AccessState)}")
     if not reason.strip():
         raise RnmailError("give the reason for the change (--reason)")
     if user.access_status == state:
@@ -83,7 +74,7 @@ def set_access_status(session: Session, user: DirectoryUser, state: str, reason:
     user.access_status = state
     user.status_since = utcnow()
     left = 0
-    if state == "revoked":
+    if state == AccessState.REVOKED:
         left = leave_groups(session, user.email)
     audit.record(session, actor, "directory-status",
                  {"email": user.email, "reason": reason, "before": before,
@@ -159,7 +150,7 @@ def show_entry(session: Session, key: str) -> dict[str, Any]:
     if "@" in key:
         user = find_user(session, key)
         tickets = session.scalars(select(Ticket).where(Ticket.requester == user.email,
-                                                       Ticket.status != "closed")
+                                                       Ticket.status != TicketStatus.CLOSED)
                                   .order_by(Ticket.id))
         return {"entry": "user", **user_detail(user),
                 "open_tickets": [{"id": t.id, "subject": t.subject, "status": t.status,
@@ -212,7 +203,7 @@ def change_access(session: Session, email: str, state: str, reason: str,
     user = find_user(session, email)
     before = user.access_status
     groups = 0
-    if state == "revoked":
+    if state == AccessState.REVOKED:
         groups = len(list(session.scalars(select(GroupMember.id)
                                           .where(GroupMember.email == user.email))))
     changed = set_access_status(session, user, state, reason, actor)

@@ -16,6 +16,7 @@ from rnmail.db import Database
 from rnmail.errors import ConfigError, NotFound, Quarantine, RnmailError
 from rnmail.ingest.pipeline import Delivery, IngestContext, reprocess
 from rnmail.models import ProcessedMessage, QuarantinedMessage, utcnow
+from rnmail.vocab import IngestOutcome, QuarantineState
 
 
 def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, Any]]:
@@ -41,15 +42,15 @@ def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, 
         ]
 
 
-def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
-    """Process a held message again; returns the outcome ("ticket", "reply", ... or
-    "quarantined" when it still fails, with the reason updated)."""
+def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> IngestOutcome:
+    """Process a held message again; returns the outcome (``ticket``, ``reply``, ... or
+    ``quarantined`` when it still fails, with the reason updated)."""
     ctx = IngestContext.from_config(config)
     with db.transaction() as session:
         held = session.get(QuarantinedMessage, quarantine_id)
         if held is None:
             raise NotFound(f"no quarantined message #{quarantine_id}")
-        if held.state != "held":
+        if held.state != QuarantineState.HELD:
             raise RnmailError(f"quarantined message #{quarantine_id} was already released")
         try:
             box = config.mailbox(held.mailbox)
@@ -70,8 +71,8 @@ def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
             held.reason = exc.reason if isinstance(exc, Quarantine) else (
                 f"internal error: {type(exc).__name__}: {exc}")
             held.result = "still quarantined"
-            return "quarantined"
-        held.state = "released"
+            return IngestOutcome.QUARANTINED
+        held.state = QuarantineState.RELEASED
         held.released_at = utcnow()
         held.result = outcome
         processed = session.scalars(select(ProcessedMessage).where(

@@ -23,8 +23,7 @@ from rnmail.errors import RnmailError
 from rnmail.models import Message, OutboxMessage, Ticket
 from rnmail.tickets.views import show_ticket, ticket_summary
 from rnmail.util.blobs import BlobStore
-
-FORMATS = ("eml", "mbox", "json")
+from rnmail.vocab import ArchiveFormat, strings
 
 
 def message_bytes(session: Session, blobs: BlobStore, message: Message) -> bytes:
@@ -56,15 +55,15 @@ def export_ticket(session: Session, blobs: BlobStore, ticket_id: int, fmt: str,
                   out: Path | None) -> list[Path] | bytes:
     """Export one ticket: ``eml`` writes one file per message into the folder ``out``,
     ``mbox`` the file ``out``; ``json`` writes ``out`` or returns the bytes without it."""
-    if fmt not in FORMATS:
-        raise RnmailError(f"unknown format {fmt!r} ({', '.join(FORMATS)})")
+    if fmt not in strings(ArchiveFormat):
+        raise RnmailError(f"unknown format {fmt!r} ({', '.join(ArchiveFormat)})")
     detail = show_ticket(session, ticket_id)  # raises NotFound
     ticket = session.get(Ticket, ticket_id)
     assert ticket is not None
-    if fmt == "json":
+    if fmt == ArchiveFormat.JSON:
         data = json.dumps(detail, ensure_ascii=False, indent=2).encode() + b"\n"
         return _write_or_return(data, out)
-    if fmt == "mbox":
+    if fmt == ArchiveFormat.MBOX:
         if out is None:
             raise RnmailError("--format mbox needs --out FILE")
         write_mbox(session, blobs, ticket, out)

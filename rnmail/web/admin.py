@@ -44,7 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rnmail import audit
 from rnmail.auth import operators, sessions
-from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, Config
+from rnmail.config import STATUS_LANGUAGES, Config
 from rnmail.db import Database
 from rnmail.directory.groups import list_groups, recipients
 from rnmail.dispatch.announce import announcement_status, list_announcements
@@ -61,6 +61,7 @@ from rnmail.status.maintenance import (
 )
 from rnmail.status.notices import change_status
 from rnmail.status.page import format_time
+from rnmail.vocab import StatusState, strings
 from rnmail.web.admin_texts import ADMIN_LANGUAGES, translator
 from rnmail.web.public import negotiate
 
@@ -319,7 +320,7 @@ class AdminSite:
         done = DONE.get(request.query.get("done", ""))
         return self.page(request, "dashboard.html.j2", {
             **overview, "signed": signed, "done": done, "error": error,
-            "values": values or FormData({}), "states": STATUS_STATES,
+            "values": values or FormData({}), "states": strings(StatusState),
             "languages": STATUS_LANGUAGES}, status=status)
 
     async def set_status(self, request: web.Request) -> web.StreamResponse:
@@ -328,7 +329,7 @@ class AdminSite:
         state = data.text("state")
         notify_linked = bool(data.text("notify_linked"))
         try:
-            if state not in STATUS_STATES:
+            if state not in strings(StatusState):
                 raise RnmailError("choose a position: operational, degraded or down")
             components, comment, groups = self.chosen(data)
             if not data.text("confirm"):
