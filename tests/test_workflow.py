@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cli.main import main
 from rnmail.db import Database
 from rnmail.models import Ticket, utcnow
+from rnmail.vocab import REQUESTER_TYPE_ALIASES, RequesterType
 from tests import corpus
 from tests.factories import write_config
 
@@ -125,6 +126,24 @@ def test_life_cycle_commands(desk: Path) -> None:
     for args in (("close", "999"), ("assign", tid, "ghost@rn.example")):
         code, _, err = run(desk, "ticket", *args)
         assert code == 1 and ("no ticket #999" in err or "no staff member" in err)
+
+
+def test_ticket_set_type_takes_every_requester_type_and_alias(desk: Path) -> None:
+    """The same words as a directory CSV's organisation_type (tests/test_directory.py),
+    in any case, plus ``citizen``: one vocabulary, rnmail.vocab."""
+    tid = ok(desk, "ticket", "new", "--requester", "jean@citizen.example", "--subject",
+             "Type").strip()
+    words = {**{t.value: t.value for t in RequesterType},
+             **{alias: kind.value for alias, kind in REQUESTER_TYPE_ALIASES.items()},
+             "Gemeente": "municipality", " Police-Zone ": "police"}
+    assert {"gemeente", "commune", "police-zone", "public service"} <= set(words)
+    for word, stored in words.items():
+        detail = json.loads(ok(desk, "ticket", "set", tid, "--type", word, "--json"))
+        assert detail["requester_type"] == stored, word
+    code, _, err = run(desk, "ticket", "set", tid, "--type", "bakery")
+    assert code == 1 and err.strip() == (
+        "Error: unknown requester type 'bakery' (citizen, municipality, police, notary, "
+        "public-service, company, other)")
 
 
 def test_requester_type_from_rules_on_ingest(desk: Path) -> None:
