@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -19,7 +20,7 @@ def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
-def print_tickets(rows: list[dict[str, Any]], as_json: bool) -> None:
+def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool) -> None:
     """A ticket summary per line, or the rows as JSON."""
     if as_json:
         emit_json(rows)
@@ -76,7 +77,7 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
 
 
 
-def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
+def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
     if as_json:
         emit_json(detail)
     else:

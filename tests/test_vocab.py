@@ -58,8 +58,8 @@ def test_a_member_is_its_string() -> None:
     assert {"closed": 1}[member] == 1
     assert "closed" in vocab.strings(vocab.TicketStatus)
     assert TIMED_STEPS == ("reminder", "start", "end")
-    assert REQUESTER_TYPES == tuple(STORED["RequesterType"])
-    assert STATUS_STATES == tuple(STORED["StatusState"])
+    assert tuple(STORED["RequesterType"]) == REQUESTER_TYPES
+    assert tuple(STORED["StatusState"]) == STATUS_STATES
 
 
 def test_organisation_kinds_are_the_requester_types_but_citizen() -> None:

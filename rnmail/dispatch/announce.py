@@ -33,6 +33,7 @@ from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
+from rnmail.shapes import AnnouncementInfo, AnnouncementStatus
 from rnmail.status.page import BANNERS, format_time
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import make_message_id
@@ -180,7 +181,7 @@ def _shared_part(session: Session, config: Config, notice: Notice, language: str
     return body_id, shared.encode("ascii"), rendered.subject
 
 
-def announcement_status(session: Session, announcement_id: int) -> dict[str, Any]:
+def announcement_status(session: Session, announcement_id: int) -> AnnouncementStatus:
     """Counts per delivery state; ``finished`` when every row has reached a final state."""
     record = session.get(Announcement, announcement_id)
     if record is None:
@@ -198,7 +199,7 @@ def announcement_status(session: Session, announcement_id: int) -> dict[str, Any
     }
 
 
-def announcement_json(record: Announcement) -> dict[str, Any]:
+def announcement_json(record: Announcement) -> AnnouncementInfo:
     return {
         "id": record.id, "kind": record.kind, "template": record.template,
         "groups": record.groups, "operator": record.operator, "recipients": record.recipients,

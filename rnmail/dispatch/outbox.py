@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from rnmail.config import OutboxConfig
 from rnmail.dispatch.compose import Composed
 from rnmail.models import Message, OutboxBody, OutboxMessage, Ticket, utcnow
+from rnmail.shapes import OutboxSummary
 from rnmail.vocab import OutboxState
 
 
@@ -215,7 +216,7 @@ def list_outbox(
     return list(session.scalars(query))
 
 
-def outbox_summary(row: OutboxMessage) -> dict[str, Any]:
+def outbox_summary(row: OutboxMessage) -> OutboxSummary:
     return {
         "id": row.id,
         "to": row.to_addr,

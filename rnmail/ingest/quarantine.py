@@ -6,8 +6,6 @@ change); on success it is released, otherwise it stays held with the new reason.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -16,10 +14,12 @@ from rnmail.db import Database
 from rnmail.errors import ConfigError, NotFound, Quarantine, RnmailError
 from rnmail.ingest.pipeline import Delivery, IngestContext, reprocess
 from rnmail.models import ProcessedMessage, QuarantinedMessage, utcnow
+from rnmail.shapes import QuarantineRow
 from rnmail.vocab import IngestOutcome, QuarantineState
 
 
-def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, Any]]:
+def list_quarantine(db: Database, state: str | None = QuarantineState.HELD
+                    ) -> list[QuarantineRow]:
     with db.transaction() as session:
         query = select(QuarantinedMessage).order_by(QuarantinedMessage.id)
         if state:

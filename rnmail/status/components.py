@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +29,7 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
+from rnmail.shapes import StatusJson
 from rnmail.vocab import MaintenancePhase, MaintenanceState, StatusState, strings
 
 SEVERITY: dict[str, int] = {state: rank for rank, state in enumerate(StatusState)}
@@ -121,7 +121,7 @@ class StatusView:
     incidents: list[IncidentView]  # open and recently resolved, newest first
     generated_at: datetime
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> StatusJson:
         return {
             "overall": self.overall,
             "updated_at": _iso(self.updated_at),

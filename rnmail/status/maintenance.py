@@ -35,6 +35,7 @@ from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
+from rnmail.shapes import MaintenanceRow
 from rnmail.status.components import maintenance_phase
 from rnmail.status.notices import comment_context, component_labels, publish
 from rnmail.status.page import BRUSSELS, format_time
@@ -186,13 +187,13 @@ def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_
     return announcement
 
 
-def list_maintenance(session: Session, include_past: bool = False) -> list[dict[str, Any]]:
+def list_maintenance(session: Session, include_past: bool = False) -> list[MaintenanceRow]:
     now = utcnow()
     query = select(Maintenance).order_by(Maintenance.starts_at, Maintenance.id)
     if not include_past:
         query = query.where(Maintenance.ends_at > now,
                             Maintenance.state == MaintenanceState.SCHEDULED)
-    rows = []
+    rows: list[MaintenanceRow] = []
     for item in session.scalars(query):
         sent = session.scalars(select(Announcement).where(
             Announcement.maintenance_id == item.id).order_by(Announcement.id)).all()

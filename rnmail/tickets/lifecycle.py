@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from rnmail.db import Database
 from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Service, Staff, Ticket, utcnow
+from rnmail.shapes import TicketSummary
 from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
@@ -224,7 +224,7 @@ def open_by_hand(
 
 
 def update_ticket(db: Database, ticket_id: int,
-                  change: Callable[[Session, Ticket], object]) -> dict[str, Any]:
+                  change: Callable[[Session, Ticket], object]) -> TicketSummary:
     """Apply ``change`` to one ticket in one transaction; returns the ticket as listed."""
     with db.transaction() as session:
         ticket = get_ticket(session, ticket_id)
