@@ -538,8 +538,7 @@ def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
 
 def test_every_text_of_the_pages_is_translated() -> None:
     """Each text the templates and the admin pass to ``_`` has its French and Dutch."""
-    from rnmail.config import STATUS_STATES
-    from rnmail.dispatch.outbox import STATES
+    from rnmail.vocab import OutboxState, StatusState, strings
     from rnmail.web.admin import DONE, TEMPLATES
     from rnmail.web.admin_texts import TEXTS
 
@@ -549,7 +548,7 @@ def test_every_text_of_the_pages_is_translated() -> None:
     source = (Path(__file__).parent.parent / "rnmail" / "web" / "admin.py").read_text()
     messages = re.findall(r'(?:Refused\(\d+, |"message": )((?:"[^"]*"\s*)+)', source)
     used |= {"".join(re.findall(r'"([^"]*)"', m)) for m in messages}
-    used |= set(DONE.values()) | set(STATUS_STATES) | set(STATES)
+    used |= set(DONE.values()) | set(strings(StatusState)) | set(strings(OutboxState))
     assert len(used) > 90
     for language in ("fr", "nl"):
         missing = sorted(used - set(TEXTS[language]))
