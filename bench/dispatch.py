@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import csv
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -100,7 +101,7 @@ url = "{db_url}"
 [helpdesk]
 address = "info@rn.example"
 name = "Help Desk Registre national"
-secret = "bench-secret-bench"
+secret = "{secrets.token_urlsafe(32)}"
 [smtp]
 host = "127.0.0.1"
 port = {port}

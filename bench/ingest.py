@@ -1,7 +1,7 @@
 """Ingest throughput and memory: ``rnmail ingest once`` against a raw imap-tools baseline.
 
-What it measures, in one run against a throw-away Dovecot (``tests.servers.Dovecot``,
-user ``bench``) holding N mixed help-desk messages (``tests.corpus.mixed_batch(N, seed=1)``,
+What it measures, in one run against a throw-away Dovecot (``tests.harness.servers.Dovecot``,
+user ``bench``) holding N mixed help-desk messages (``tests.harness.corpus.mixed_batch(N, seed=1)``,
 ~3.6 KB each, APPENDed over one connection, not timed):
 
 1. **Raw baseline** -- plain imap-tools: log in, list the UIDs, fetch every message in
@@ -56,6 +56,7 @@ import functools
 import json
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -185,14 +186,14 @@ def raw_baseline(dovecot: Any, n: int, batch: int, bytes_only: bool) -> float:
 # --------------------------------------------------------------------------- config, DB
 
 def config_raw(dovecot: Any, db_url: str, work: Path, batch: int) -> dict[str, Any]:
-    """Same shape as tests/factories.py make_config, one mailbox `info` for user bench."""
+    """Same shape as tests/harness/factories.py make_config, one mailbox `info` for user bench."""
     return {
         "database": {"url": db_url},
         "helpdesk": {
             "address": HELPDESK,
             "name": "Help Desk Registre national / Rijksregister",
             "tag": "RN",
-            "secret": "bench-secret",
+            "secret": secrets.token_urlsafe(32),
             "default_language": "fr",
             "attachments_dir": str(work / "attachments"),
             "max_attachment_mb": 25,
@@ -231,7 +232,7 @@ def fresh_database(kind: str, work: Path, tag: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{work / f'{tag}.db'}"
         return
-    from tests.servers import fresh_postgres_schema, postgres_problem
+    from tests.harness.servers import fresh_postgres_schema, postgres_problem
 
     problem = postgres_problem()
     if problem:
@@ -659,8 +660,8 @@ def main() -> None:
     children = [spawn_child() for _ in range(args.runs)]
     cli_proc = None if args.no_cli else spawn_cli()
 
-    from tests.corpus import mixed_batch
-    from tests.servers import Dovecot, dovecot_version
+    from tests.harness.corpus import mixed_batch
+    from tests.harness.servers import Dovecot, dovecot_version
 
     args.stamp = code_stamp()
     log(f"rnmail under test: {args.stamp['rnmail_dir']} (source {args.stamp['source_sha256']}, "

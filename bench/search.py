@@ -4,7 +4,7 @@
 What it measures, in one run per database:
 
 1. **Schema** -- a fresh database (SQLite file in a temp dir, or a fresh PostgreSQL schema
-   from ``tests.servers.fresh_postgres_schema()``, dropped at the end) created by
+   from ``tests.harness.servers.fresh_postgres_schema()``, dropped at the end) created by
    ``rnmail.db.Database(url).upgrade()``, i.e. the Alembic migrations, including 0003 and its
    search index: an FTS5 table filled by triggers on SQLite, GIN indexes on PostgreSQL.
 2. **Fill** (timed) -- N tickets (default 200,000) with 1-3 incoming messages each (~2 per
@@ -640,7 +640,7 @@ def fresh_database(kind: str, work: Path, keep: bool) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{work / 'search.db'}"
         return
-    from tests.servers import fresh_postgres_schema, postgres_problem
+    from tests.harness.servers import fresh_postgres_schema, postgres_problem
 
     problem = postgres_problem()
     if problem:
@@ -648,7 +648,7 @@ def fresh_database(kind: str, work: Path, keep: bool) -> Iterator[str]:
     if keep:
         import uuid
 
-        from tests.servers import _pg_connect, postgres_url
+        from tests.harness.servers import _pg_connect, postgres_url
 
         schema = f"bench_search_{uuid.uuid4().hex[:8]}"
         with _pg_connect() as conn:

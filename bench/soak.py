@@ -1,6 +1,6 @@
 """Soak: ``rnmail run`` for a while under a steady stream of mail and one mass mailing.
 
-What it measures, against a throw-away Dovecot (``tests.servers.Dovecot``, production fsync)
+What it measures, against a throw-away Dovecot (``tests.harness.servers.Dovecot``, production fsync)
 and Postfix's ``smtp-sink`` on loopback:
 
 - the daemon (``rnmail run``, a subprocess, IDLE on, SQLite or PostgreSQL) reads the
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -47,8 +48,8 @@ from rnmail.db import Database  # noqa: E402
 from rnmail.directory.groups import import_lists  # noqa: E402
 from rnmail.dispatch.announce import mailing_notice, send_mailing  # noqa: E402
 from rnmail.models import Message, OutboxMessage  # noqa: E402
-from tests import corpus  # noqa: E402
-from tests.servers import Dovecot  # noqa: E402
+from tests.harness import corpus  # noqa: E402
+from tests.harness.servers import Dovecot  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -69,7 +70,7 @@ def write_config(work: Path, db_url: str, imap: Dovecot, smtp_port: int) -> Path
 url = "{db_url}"
 [helpdesk]
 address = "info@rn.example"
-secret = "soak-secret-soak"
+secret = "{secrets.token_urlsafe(32)}"
 attachments_dir = "{work}/attachments"
 [[mailbox]]
 name = "info"

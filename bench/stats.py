@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -126,7 +127,8 @@ def bench(kind: str, n: int, runs: int, work: Path) -> None:
     url = fresh_database(kind, work, 1)
     config_path = work / f"rnmail-{kind}.toml"
     config_path.write_text(f'[database]\nurl = "{url}"\n[helpdesk]\naddress = '
-                           f'"info@rn.example"\nsecret = "bench"\n', encoding="utf-8")
+                           f'"info@rn.example"\nsecret = "{secrets.token_urlsafe(32)}"\n',
+                           encoding="utf-8")
     config = load_config(config_path)
     db = Database(config.database.url)
     db.upgrade()

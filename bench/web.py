@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -80,7 +81,7 @@ url = "sqlite:///{work}/bench.db"
 [helpdesk]
 address = "info@rn.example"
 name = "Help Desk Registre national"
-secret = "bench-secret-bench"
+secret = "{secrets.token_urlsafe(32)}"
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}

@@ -6,10 +6,13 @@ this one holds the root group, which loads nothing until a command needs it.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from cli.app import App, handle_errors, pass_app
 from rnmail.util.logs import configure_logging
+from rnmail.util.publicfiles import restrict_umask
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +25,8 @@ from rnmail.util.logs import configure_logging
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
     """rnmail — the help desk's tickets, by mail and by hand."""
+    umask = restrict_umask()  # personal data: rnmail writes 0600/0700 (public pages aside)
+    ctx.call_on_close(lambda: os.umask(umask))  # for callers that run it in-process
     configure_logging(verbose, log_format)
     ctx.obj = App(config_path)
 

@@ -34,7 +34,8 @@ def operator_add(app: App, name: str, password_stdin: bool) -> None:
 @pass_app
 @handle_errors
 def operator_passwd(app: App, name: str, password_stdin: bool) -> None:
-    """Set an operator's password (and enable the operator again)."""
+    """Set an operator's password (and enable the operator again); ends the operator's
+    web admin sessions."""
     password = read_password(password_stdin, confirm=True)
     with app.ready_db().transaction() as session:
         operators.change_password(session, name, password)
@@ -46,7 +47,8 @@ def operator_passwd(app: App, name: str, password_stdin: bool) -> None:
 @pass_app
 @handle_errors
 def operator_disable(app: App, name: str) -> None:
-    """Stop an operator from logging in (passwd enables it again)."""
+    """Stop an operator from logging in and end their web admin sessions (passwd enables
+    the operator again)."""
     with app.ready_db().transaction() as session:
         operators.disable_operator(session, name)
     click.echo(f"operator {name} disabled")
@@ -60,9 +62,10 @@ def operator_disable(app: App, name: str) -> None:
 def operator_totp(app: App, name: str, no_qr: bool) -> None:
     """Give an operator a new second factor (TOTP) for the web admin: prints the
     otpauth:// URI and its QR code to scan with an authenticator app. A new one replaces
-    the old."""
+    the old and ends the operator's web admin sessions."""
     with app.ready_db().transaction() as session:
-        uri = operators.enable_totp(session, name)
+        uri = operators.enable_totp(session, name,
+                                    cipher=operators.TotpCipher(app.config.helpdesk.secret))
     click.echo(uri)
     if not no_qr:
         import qrcode

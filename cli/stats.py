@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.util import csvfile
 
 FORMATS = ("table", "csv", "json")
 
@@ -92,12 +91,11 @@ def _run(app: App, kind: str, start: datetime | None, end: datetime | None,
 
 
 def to_csv(table: Any) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*table.dimensions, *table.measures])
-    for keys, values in table.rows:
-        writer.writerow([*keys, *("" if v is None else v for v in values)])
-    return out.getvalue()
+    """Dimension cells are text (neutralised against formulas, see ``rnmail.util.csvfile``);
+    measures are numbers and stay numbers, a negative one included."""
+    return csvfile.to_csv([[*table.dimensions, *table.measures],
+                           *([*keys, *("" if v is None else v for v in values)]
+                             for keys, values in table.rows)])
 
 
 def to_text(table: Any) -> str:

@@ -75,8 +75,8 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
 @handle_errors
 def status_show(app: App, as_json: bool) -> None:
     """The current status (maintenance included, as it is now)."""
+    from rnmail.i18n.formats import format_time
     from rnmail.status.components import current_status
-    from rnmail.status.page import format_time
 
     with app.ready_db().transaction() as session:
         view = current_status(session, app.config.status)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rnmail.errors import ServerUnavailable
 from rnmail.util.folding import fold
+from rnmail.util.publicfiles import create_private, private_folder
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -124,8 +125,11 @@ def assign_ids(session: Session) -> None:
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
+            # database file's mode, so all three are private whatever the umask.
+            private_folder(Path(path).parent)
+            create_private(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -1,4 +1,4 @@
-"""Fixtures backed by real servers (see tests/servers.py): no mocks."""
+"""Fixtures backed by real servers (see tests/harness/servers.py): no mocks."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _pytest.terminal import TerminalReporter
 
-from tests.servers import (
+from tests.harness.servers import (
     Dovecot,
     SmtpServer,
     TokenServer,
@@ -101,6 +101,14 @@ def artifacts() -> Path:
     end of the run. $RNMAIL_ARTIFACTS, else test-artifacts/ in the checkout."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a browser fixture (headless Chromium) is ``slow``, like those
+    marked so by hand (``scripts/test --quick`` leaves them out)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:

@@ -5,21 +5,14 @@ domains only."""
 
 from __future__ import annotations
 
-import email
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import default as POLICY
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from cli.main import main
 from rnmail.db import Database
 from rnmail.directory.people import set_access_status
 from rnmail.directory.query_groups import define_group, sync_groups
@@ -35,10 +28,10 @@ from rnmail.models import (
     Ticket,
     UserGroup,
 )
-from tests.factories import write_config
-from tests.servers import SmtpServer
-from tests.test_status import html_of, text_of
-from tests.test_templates import BLOCK, DESK, visible
+from tests.harness.install import Installation, install
+from tests.harness.mail import html_of, text_of
+from tests.harness.rendered import BLOCK, DESK, visible
+from tests.harness.servers import SmtpServer
 
 INCOMING = "<toegang-20261128@zuidhoven.example>"
 SINCE = {"jan@zuidhoven.example": datetime(2026, 11, 20, 8, 0, tzinfo=UTC),
@@ -60,73 +53,40 @@ SUBJECT = {"fr": "Votre accès au Registre national est débloqué",
            "en": "Your access to the National Register is unblocked"}
 
 
-@dataclass
-class Site:
-    config: Path
-    root: Path
-    db: Database
-    smtp: SmtpServer
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        result = CliRunner().invoke(main, ["--config", str(self.config), *args],
-                                    catch_exceptions=False)
-        return result.exit_code, result.stdout, result.stderr
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self.run(*args)
-        assert code == 0, (args, out, err)
-        return out
-
-    def fails(self, *args: str) -> str:
-        """The one line of a refused command (exit 1, no traceback)."""
-        code, out, err = self.run(*args)
-        assert code == 1, (args, out, err)
-        assert "Traceback" not in out + err
-        [line] = err.strip().splitlines()
-        assert line.startswith("Error: ")
-        return line
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def mails(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(m.content, policy=POLICY) for m in self.smtp.messages]
-
-    def user(self, address: str) -> DirectoryUser:
-        with self.db.transaction() as session:
-            user = session.scalars(select(DirectoryUser)
-                                   .where(DirectoryUser.email == address)).one()
-            session.expunge(user)
-            return user
-
-    def state(self) -> tuple[Any, ...]:
-        """Everything an unblocking may change, to compare before and after a refusal."""
-        with self.db.transaction() as session:
-            users = tuple(session.execute(
-                select(DirectoryUser.email, DirectoryUser.access_status,
-                       DirectoryUser.status_since, DirectoryUser.key_sent_at)
-                .order_by(DirectoryUser.email)))
-            tickets = tuple(session.execute(
-                select(Ticket.id, Ticket.status, Ticket.category).order_by(Ticket.id)))
-            counts = tuple(session.scalar(select(func.count()).select_from(model))
-                           for model in (Message, AuditEvent, OutboxMessage, GroupMember))
-        return users, tickets, counts
-
-    def members(self, group: str) -> set[str]:
-        with self.db.transaction() as session:
-            return set(session.scalars(select(GroupMember.email).join(UserGroup)
-                                       .where(UserGroup.name == group)))
-
-
 @pytest.fixture
-def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Site]:
-    smtp = f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"'
-    config = write_config(tmp_path, db_url, smtp=smtp)
-    site = Site(config, tmp_path, Database(db_url), smtp_server)
-    site.ok("init")
+def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Installation]:
+    site = install(tmp_path, db_url, smtp_server)
     seed(site.db)
     yield site
-    site.db.dispose()
+    site.close()
+
+
+def user(site: Installation, address: str) -> DirectoryUser:
+    with site.db.transaction() as session:
+        user = session.scalars(select(DirectoryUser)
+                               .where(DirectoryUser.email == address)).one()
+        session.expunge(user)
+        return user
+
+
+def state(site: Installation) -> tuple[Any, ...]:
+    """Everything an unblocking may change, to compare before and after a refusal."""
+    with site.db.transaction() as session:
+        users = tuple(session.execute(
+            select(DirectoryUser.email, DirectoryUser.access_status,
+                   DirectoryUser.status_since, DirectoryUser.key_sent_at)
+            .order_by(DirectoryUser.email)))
+        tickets = tuple(session.execute(
+            select(Ticket.id, Ticket.status, Ticket.category).order_by(Ticket.id)))
+        counts = tuple(session.scalar(select(func.count()).select_from(model))
+                       for model in (Message, AuditEvent, OutboxMessage, GroupMember))
+    return users, tickets, counts
+
+
+def members(site: Installation, group: str) -> set[str]:
+    with site.db.transaction() as session:
+        return set(session.scalars(select(GroupMember.email).join(UserGroup)
+                                   .where(UserGroup.name == group)))
 
 
 def seed(db: Database) -> None:
@@ -190,8 +150,8 @@ def seed(db: Database) -> None:
     ("marie@rochebois.example", 2, "fr", "reset"),
 ])
 def test_unblock_round_trip_mails_the_user_in_their_language(
-        site: Site, address: str, ticket_id: int, lang: str, action: str) -> None:
-    before = site.user(address)
+        site: Installation, address: str, ticket_id: int, lang: str, action: str) -> None:
+    before = user(site, address)
     out = site.ok("access", "unblock", address, "--ticket", str(ticket_id),
                   "--identity-confirmed", "--entitled", "--action", action,
                   "--note", "called back on the number in the directory",
@@ -222,7 +182,7 @@ def test_unblock_round_trip_mails_the_user_in_their_language(
     else:  # Marie phoned: no mail to answer
         assert mail["In-Reply-To"] is None
 
-    after = site.user(address)
+    after = user(site, address)
     assert after.access_status == "active" and after.status_since > before.status_since
     if action == "new-key":
         assert after.key_sent_at is not None and after.key_sent_at >= after.status_since
@@ -268,9 +228,9 @@ def test_unblock_round_trip_mails_the_user_in_their_language(
         "--entitled", "--action", action)
 
 
-def test_refusals_change_nothing(site: Site) -> None:
+def test_refusals_change_nothing(site: Installation) -> None:
     jan = ("access", "unblock", "jan@zuidhoven.example", "--ticket", "1", "--action", "reset")
-    before = site.state()
+    before = state(site)
     line = site.fails(*jan, "--entitled")
     assert "identity confirmed" in line and "entitled" not in line.split("confirmed:")[1]
     line = site.fails(*jan, "--identity-confirmed")
@@ -292,11 +252,11 @@ def test_refusals_change_nothing(site: Site) -> None:
         "--identity-confirmed", "--entitled", "--action", "reset")
     code, _, err = site.run(*jan[:-1], "wipe", "--identity-confirmed", "--entitled")
     assert code == 2 and "'wipe' is not one of" in err  # a usage error
-    assert site.state() == before
+    assert state(site) == before
     assert site.smtp.messages == []
 
 
-def test_blocked_lists_oldest_block_first_with_open_tickets(site: Site) -> None:
+def test_blocked_lists_oldest_block_first_with_open_tickets(site: Installation) -> None:
     rows = site.json("access", "blocked")
     assert [r["email"] for r in rows] == ["jan@zuidhoven.example", "marie@rochebois.example"]
     jan, marie = rows
@@ -336,13 +296,13 @@ def test_the_confirmation_template_renders_in_every_language(lang: str) -> None:
 # --------------------------------------------------------------------------- groups
 
 
-def test_query_group_sync_after_revocation_and_blocking(site: Site) -> None:
+def test_query_group_sync_after_revocation_and_blocking(site: Installation) -> None:
     out = site.ok("lists", "define", "gemeenten-nl", "--type", "municipality",
                   "--language", "nl")
     assert "gemeenten-nl: new query group (municipality; nl; active), 2 member(s)" in out
     # Active, Dutch-speaking, of a municipality: not Jan (blocked), Luc (French), Piet
     # (police), Paul (revoked).
-    assert site.members("gemeenten-nl") == {"an@zuidhoven.example", "els@zuidhoven.example"}
+    assert members(site, "gemeenten-nl") == {"an@zuidhoven.example", "els@zuidhoven.example"}
     with site.db.transaction() as session:
         an = session.scalars(select(GroupMember).where(
             GroupMember.email == "an@zuidhoven.example")).one()
@@ -381,15 +341,15 @@ def test_query_group_sync_after_revocation_and_blocking(site: Site) -> None:
             DirectoryUser.email == "an@zuidhoven.example")).one()
         assert set_access_status(session, an_user, "revoked", "left the municipality",
                                  "agent.dupont")
-    assert "an@zuidhoven.example" not in site.members("gemeenten-nl")
-    assert "an@zuidhoven.example" not in site.members("contacts")
+    assert "an@zuidhoven.example" not in members(site, "gemeenten-nl")
+    assert "an@zuidhoven.example" not in members(site, "contacts")
     site.ok("lists", "import", str(contacts))
-    assert "an@zuidhoven.example" in site.members("contacts")
+    assert "an@zuidhoven.example" in members(site, "contacts")
     out = site.ok("lists", "sync")
     assert "contacts (list): 1 member(s) (0 added, 0 updated, 2 removed, of which 2 revoked)" \
         in out
-    assert site.members("contacts") == {"piet@noordkust-pz.example"}
-    assert site.members("gemeenten-nl") == {"els@zuidhoven.example"}
+    assert members(site, "contacts") == {"piet@noordkust-pz.example"}
+    assert members(site, "gemeenten-nl") == {"els@zuidhoven.example"}
 
     # A blocked user stays in the group until the next sync, and comes back once unblocked.
     with site.db.transaction() as session:
@@ -398,17 +358,17 @@ def test_query_group_sync_after_revocation_and_blocking(site: Site) -> None:
         set_access_status(session, els, "blocked", "too many wrong attempts", "agent.dupont")
         session.add(Ticket(subject="Toegang geblokkeerd", channel="phone",
                            requester="els@zuidhoven.example", language="nl", status="open"))
-    assert site.members("gemeenten-nl") == {"els@zuidhoven.example"}
+    assert members(site, "gemeenten-nl") == {"els@zuidhoven.example"}
     [result] = [r for r in site.json("lists", "sync") if r["group"] == "gemeenten-nl"]
     assert (result["removed"], result["revoked_removed"], result["total"]) == (1, 0, 0)
-    assert site.members("gemeenten-nl") == set()
+    assert members(site, "gemeenten-nl") == set()
     site.ok("access", "unblock", "els@zuidhoven.example", "--ticket", "5",
             "--identity-confirmed", "--entitled", "--action", "reset", "--by", "agent.dupont")
     site.ok("lists", "sync")
-    assert site.members("gemeenten-nl") == {"els@zuidhoven.example"}
+    assert members(site, "gemeenten-nl") == {"els@zuidhoven.example"}
 
 
-def test_define_redefine_and_refusals(site: Site) -> None:
+def test_define_redefine_and_refusals(site: Installation) -> None:
     with site.db.transaction() as session:
         result = define_group(session, "pz-en-gemeenten", ["police", "commune"], ["nl", "fr"],
                               roles=["BEVOLKING"])
@@ -419,13 +379,13 @@ def test_define_redefine_and_refusals(site: Site) -> None:
             UserGroup.name == "pz-en-gemeenten")).one()
         assert group.query == {"kinds": ["police"], "languages": ["nl"],
                                "states": ["active"], "roles": []}
-    assert site.members("pz-en-gemeenten") == {"piet@noordkust-pz.example"}
+    assert members(site, "pz-en-gemeenten") == {"piet@noordkust-pz.example"}
     with site.db.transaction() as session:
         blocked = define_group(session, "geblokkeerd", ["municipality"], ["nl", "fr"],
                                states=["blocked"])
         assert blocked.total == 2
         assert [r.group for r in sync_groups(session)] == ["geblokkeerd", "pz-en-gemeenten"]
-    assert site.members("geblokkeerd") == {"jan@zuidhoven.example", "marie@rochebois.example"}
+    assert members(site, "geblokkeerd") == {"jan@zuidhoven.example", "marie@rochebois.example"}
 
     assert "cannot select revoked users" in site.fails(
         "lists", "define", "x", "--type", "municipality", "--language", "nl",
@@ -444,15 +404,15 @@ def test_define_redefine_and_refusals(site: Site) -> None:
         "lists", "define", "team", "--type", "police", "--language", "nl")
     csv_file = site.root / "pz-en-gemeenten.csv"
     csv_file.write_text("email,name,language\nsomeone@elsewhere.example,Someone,nl\n")
-    before = site.state()
+    before = state(site)
     line = site.fails("lists", "import", str(csv_file))
     assert "group 'pz-en-gemeenten' is defined by a directory query" in line
-    assert site.state() == before
-    assert site.members("pz-en-gemeenten") == {"piet@noordkust-pz.example"}
+    assert state(site) == before
+    assert members(site, "pz-en-gemeenten") == {"piet@noordkust-pz.example"}
     for edit in (("add", "pz-en-gemeenten", "x@elsewhere.example", "--name", "X",
                   "--language", "nl"), ("remove", "pz-en-gemeenten", "piet@noordkust-pz.example")):
         assert "members come from `lists sync`" in site.fails("lists", *edit)
-    assert site.members("pz-en-gemeenten") == {"piet@noordkust-pz.example"}
+    assert members(site, "pz-en-gemeenten") == {"piet@noordkust-pz.example"}
     with (pytest.raises(RnmailError, match="at least one access state"),
           site.db.transaction() as session):
         define_group(session, "x", ["police"], ["nl"], states=[])

@@ -7,7 +7,6 @@ cookies kept by hand) and, for what a person does, in a real headless Chromium.
 from __future__ import annotations
 
 import asyncio
-import email
 import http.client
 import json
 import re
@@ -17,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import default as POLICY
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -26,10 +24,8 @@ from urllib.parse import urlencode
 import pyotp
 import pytest
 from aiohttp import web as aioweb
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from cli.main import main
 from rnmail.auth import operators
 from rnmail.config import load_config
 from rnmail.db import Database
@@ -37,12 +33,15 @@ from rnmail.dispatch.announce import announcement_status
 from rnmail.errors import ConfigError
 from rnmail.models import AdminSession, AuditEvent, ComponentState, utcnow
 from rnmail.web.admin import AdminSite, BackgroundSender
-from tests.browser import Browser, chromium_or_fail
-from tests.factories import Desk, write_config
-from tests.servers import SmtpServer, free_port
-from tests.test_sending import import_group, people, queue_mailing
-from tests.test_statuspage import SEEN, VERBATIM
-from tests.test_web import (
+from tests.harness.browser import Browser, chromium_or_fail
+from tests.harness.factories import Desk, write_config
+from tests.harness.install import add_members, rnmail
+from tests.harness.mail import received, wait_for_mail
+from tests.harness.mailings import import_group, people, queue_mailing
+from tests.harness.servers import SmtpServer, free_port
+from tests.harness.statuspage import SEEN, VERBATIM
+from tests.harness.wait import until
+from tests.harness.web import (
     Reply,
     Server,
     csp_messages,
@@ -50,7 +49,6 @@ from tests.test_web import (
     running_daemon,
     start_cli,
     stopped_at_the_end,
-    until,
 )
 
 PASSWORD = "correct horse battery staple"
@@ -71,6 +69,11 @@ class Admin:
     secret: str
     cookies: dict[str, str] = field(default_factory=dict)
     used: int = -1  # the last TOTP step used (each code is accepted once)
+
+    @property
+    def path(self) -> Path:
+        """The config file."""
+        return self.root / "rnmail.toml"
 
     @property
     def base(self) -> str:
@@ -137,7 +140,7 @@ class Admin:
         return dashboard.csrf()
 
     def mails(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(m.content, policy=POLICY) for m in self.smtp.messages]
+        return received(self.smtp)
 
     def audit(self, action: str) -> list[AuditEvent]:
         with self.db.transaction() as session:
@@ -167,14 +170,6 @@ class Page(Reply):
         return match.group(1)
 
 
-def add_members(root: Path, group: str, *members: tuple[str, str]) -> None:
-    for address, language in members:
-        result = CliRunner().invoke(main, [
-            "--config", str(root / "rnmail.toml"), "lists", "add", group, address, "--name",
-            f"Dienst {language}", "--language", language, "--create"])
-        assert result.exit_code == 0, result.output
-
-
 def install(root: Path, db_url: str, smtp: SmtpServer, extra: str = "") -> tuple[Path, str]:
     """Config, schema, operator alice with her second factor; returns (config, secret)."""
     path = write_config(root, db_url, smtp=(
@@ -199,7 +194,8 @@ status_max_age = 0  # the browser must not show the page it saw before the chang
         db.upgrade()
         with db.transaction() as session:
             operators.add_operator(session, "alice", PASSWORD)
-            uri = operators.enable_totp(session, "alice")
+            uri = operators.enable_totp(
+                session, "alice", cipher=operators.TotpCipher(load_config(path).helpdesk.secret))
     finally:
         db.dispose()
     secret = re.search(r"secret=([A-Z2-7]+)", uri)
@@ -225,15 +221,6 @@ def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admi
         db.dispose()
 
 
-def wait_for_mail(admin: Admin, count: int, timeout: float = 20) -> list[EmailMessage]:
-    deadline = time.monotonic() + timeout
-    while len(admin.smtp.messages) < count and time.monotonic() < deadline:
-        time.sleep(0.1)
-    mails = admin.mails()
-    assert len(mails) == count, [m["To"] for m in mails]
-    return mails
-
-
 def status_fields(csrf: str, state: str, groups: tuple[str, ...] = (),
                   comments: dict[str, str] | None = None) -> list[tuple[str, str]]:
     fields = [("csrf", csrf), ("state", state)]
@@ -246,9 +233,9 @@ def status_fields(csrf: str, state: str, groups: tuple[str, ...] = (),
 
 
 def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Admin) -> None:
-    add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
+    add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
                 ("population@sud.example", "fr"), ("einwohner@ost.example", "de"))
-    add_members(admin.root, "police-zones", ("pz@police.example", "nl"),
+    add_members(admin.path, "police-zones", ("pz@police.example", "nl"),
                 ("bevolking@zuid.example", "nl"))  # in both groups: mailed once
     csrf = admin.signed_in()
     dashboard = admin.get("/admin/").text
@@ -268,7 +255,7 @@ def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Ad
     assert done.status == 303
     location = done.header("Location")
     assert re.fullmatch(r"/admin/announcements/\d+", location)
-    mails = wait_for_mail(admin, 4)  # sent by the admin itself, at once
+    mails = wait_for_mail(admin.smtp, 4)  # sent by the admin itself, at once
     assert sorted(m["To"] for m in mails) == [
         "Dienst de <einwohner@ost.example>", "Dienst fr <population@sud.example>",
         "Dienst nl <bevolking@zuid.example>", "Dienst nl <pz@police.example>"]
@@ -394,6 +381,7 @@ def test_forms_without_their_csrf_token_are_refused(admin: Admin) -> None:
     assert reply.status == 403 and len(admin.audit("login")) == 1  # the first one only
 
 
+@pytest.mark.slow
 def test_sessions_end_when_idle_too_long_or_too_old_and_on_sign_out(admin: Admin) -> None:
     admin.signed_in()
     with admin.db.transaction() as session:
@@ -420,12 +408,12 @@ def test_sessions_end_when_idle_too_long_or_too_old_and_on_sign_out(admin: Admin
 
 
 def test_a_comment_with_markup_is_shown_as_text_everywhere(admin: Admin) -> None:
-    add_members(admin.root, "ops", ("ops@ops.example", "fr"))
+    add_members(admin.path, "ops", ("ops@ops.example", "fr"))
     csrf = admin.signed_in()
     fields = status_fields(csrf, "degraded", ("ops",), {"nl": SCRIPT, "fr": SCRIPT,
                                                         "de": SCRIPT})
     assert admin.post("/admin/status", [*fields, ("confirm", "1")]).status == 303
-    [mail] = wait_for_mail(admin, 1)
+    [mail] = wait_for_mail(admin.smtp, 1)
     escaped = "&lt;script&gt;window.pwned = 1&lt;/script&gt; &amp; &lt;b&gt;gras&lt;/b&gt;"
     dashboard = admin.get("/admin/").text
     assert escaped in dashboard and SCRIPT not in dashboard
@@ -483,7 +471,7 @@ def test_a_body_that_is_not_a_form_is_refused(admin: Admin) -> None:
 
 
 def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
-    add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
+    add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
                 ("population@sud.example", "fr"))
     csrf = admin.signed_in()
     fields = [("csrf", csrf), ("start", "2031-03-05T18:00"), ("duration", "3h"),
@@ -495,7 +483,7 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
     assert "<strong>2</strong> recipients" in preview.text
     reply = admin.post("/admin/maintenance", [*fields, ("confirm", "1")])
     assert reply.status == 303 and reply.header("Location").startswith("/admin/announcements/")
-    mails = wait_for_mail(admin, 2)
+    mails = wait_for_mail(admin.smtp, 2)
     assert {m["To"].addresses[0].addr_spec for m in mails} == {  # type: ignore[attr-defined]
         "bevolking@zuid.example", "population@sud.example"}
     [event] = admin.audit("maintenance-schedule")
@@ -505,7 +493,7 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
 
     reply = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
     assert reply.status == 303
-    wait_for_mail(admin, 4)
+    wait_for_mail(admin.smtp, 4)
     assert [e.client for e in admin.audit("maintenance-cancel")] == ["127.0.0.1"]
     assert f"cancel-{maintenance_id}" not in admin.get("/admin/").text
     again = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
@@ -536,27 +524,7 @@ def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
     assert admin.get("/admin/?lang=xx").status == 200 and admin.cookies["rnmail_lang"] == "fr"
 
 
-def test_every_text_of_the_pages_is_translated() -> None:
-    """Each text the templates and the admin pass to ``_`` has its French and Dutch."""
-    from rnmail.vocab import OutboxState, StatusState, strings
-    from rnmail.web.admin import DONE, TEMPLATES
-    from rnmail.web.admin_texts import TEXTS
-
-    used = set()
-    for template in TEMPLATES.glob("*.j2"):
-        used |= set(re.findall(r'_\("([^"]+)"\)', template.read_text()))
-    source = (Path(__file__).parent.parent / "rnmail" / "web" / "admin.py").read_text()
-    messages = re.findall(r'(?:Refused\(\d+, |"message": )((?:"[^"]*"\s*)+)', source)
-    used |= {"".join(re.findall(r'"([^"]*)"', m)) for m in messages}
-    used |= set(DONE.values()) | set(strings(StatusState)) | set(strings(OutboxState))
-    assert len(used) > 90
-    for language in ("fr", "nl"):
-        missing = sorted(used - set(TEXTS[language]))
-        assert missing == [], (language, missing)
-        unused = sorted(set(TEXTS[language]) - used)
-        assert unused == [], (language, unused)
-
-
+@pytest.mark.slow
 def test_stopping_the_server_mid_mailing_loses_nothing_and_sends_nothing_twice(
         tmp_path: Path, smtp_server: SmtpServer) -> None:
     """The admin's own sender (``rnmail web`` without the daemon), stopped as SIGTERM does:
@@ -620,6 +588,7 @@ def test_a_database_down_is_a_page_not_a_traceback(tmp_path: Path,
         server.stop()
 
 
+@pytest.mark.slow
 def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
         tmp_path: Path, smtp_server: SmtpServer) -> None:
     """``rnmail run`` with ``in_daemon``: the admin in the daemon's loop wakes its sender
@@ -627,7 +596,7 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
     path, secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server,
                            extra="in_daemon = true\n[daemon]\npoll_seconds = 300\n"
                                  "send_seconds = 300\nstop_seconds = 10\n")
-    add_members(tmp_path, "ops", ("ops@ops.example", "fr"))
+    add_members(tmp_path / "rnmail.toml", "ops", ("ops@ops.example", "fr"))
     config = load_config(path)
     db = Database(config.database.url)
     admin = Admin(tmp_path, db, smtp_server, int(config.web.bind.rpartition(":")[2]),
@@ -641,7 +610,7 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
                                                                {"fr": "Lenteurs"}),
                                                  ("confirm", "1")])
             assert reply.status == 303
-            [mail] = wait_for_mail(admin, 1)
+            [mail] = wait_for_mail(admin.smtp, 1)
             assert mail["To"].addresses[0].addr_spec == "ops@ops.example"  # type: ignore[attr-defined]
     finally:
         db.dispose()
@@ -712,8 +681,8 @@ def test_admin_bind_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"trusted_proxies: 'proxy.example' is not an IP"):
         load_config(path)
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db")
-    result = CliRunner().invoke(main, ["--config", str(path), "web", "--admin-bind", "x"])
-    assert result.exit_code == 1 and "--admin-bind 'x'" in result.output
+    result = rnmail(path, "web", "--admin-bind", "x")
+    assert result.code == 1 and "--admin-bind 'x'" in result.output
     assert "Traceback" not in result.output
 
 
@@ -769,9 +738,10 @@ def sign_in(browser: Browser, admin: Admin, base: str, password: str = PASSWORD,
     browser.submit("#login")
 
 
+@pytest.mark.slow
 def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         admin: Admin, artifacts: Path) -> None:
-    add_members(admin.root, "municipalities", ("bevolking@zuid.example", "nl"),
+    add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
                 ("population@sud.example", "fr"), ("einwohner@ost.example", "de"))
     base, public = admin.base, admin.public_url
     shots = artifacts / "status-page"
@@ -821,7 +791,7 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         browser.screenshot(artifacts / "admin" / "confirm.png")
         browser.submit("#confirm-form")
         assert browser.evaluate("location.pathname").startswith("/admin/announcements/")
-        mails = wait_for_mail(admin, 3)
+        mails = wait_for_mail(admin.smtp, 3)
         assert {m["To"].addresses[0].addr_spec for m in mails} == {  # type: ignore[attr-defined]
             "bevolking@zuid.example", "population@sud.example", "einwohner@ost.example"}
 
@@ -861,6 +831,7 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         assert (shots / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
     base = admin.base
     with chromium_or_fail() as browser:

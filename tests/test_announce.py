@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import Announcement, AuditEvent, OutboxBody, OutboxMessage
-from rnmail.status.page import BANNERS
-from tests.factories import write_config
-from tests.servers import SmtpServer
-from tests.test_status import EXTRA, PASSWORD, REFUSED, WRONG, Site, add_members, html_of, text_of
+from tests.harness.install import Installation, add_members, install
+from tests.harness.mail import html_of, text_of
+from tests.harness.servers import SmtpServer
+from tests.harness.statuspage import EXTRA, PASSWORD, REFUSED, WRONG
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 SHIPPED = Path(__file__).parent.parent / "lists"
 GREETING = {"nl": "Geachte mevrouw, geachte heer,", "fr": "Madame, Monsieur,",
@@ -33,33 +37,29 @@ Rappel ({{ language }}) : répondre avant le {{ deadline }}.
 
 
 @pytest.fixture
-def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Site]:
-    smtp = f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"'
+def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Installation]:
     templates = tmp_path / "templates"
     templates.mkdir()
     for lang in ("fr", "nl"):
         (templates / f"deadline.{lang}.j2").write_text(CUSTOM)
     extra = EXTRA + '\n[dispatch]\ntemplates_dir = "templates"\n'
-    config = write_config(tmp_path, db_url, smtp=smtp, extra=extra)
-    site = Site(config, tmp_path, Database(db_url), smtp_server)
-    site.ok("init")
-    site.ok("operator", "add", "alice", "--password-stdin", input=PASSWORD + "\n")
+    site = install(tmp_path, db_url, smtp_server, extra=extra, operator=("alice", PASSWORD))
     yield site
-    site.db.dispose()
+    site.close()
 
 
-def announce(site: Site, *args: str, password: str = PASSWORD) -> tuple[int, str, str]:
+def announce(site: Installation, *args: str, password: str = PASSWORD) -> tuple[int, str, str]:
     return site.as_operator("announce", *args, password=password)
 
 
-def rows_written(site: Site) -> tuple[int, int, int, int]:
+def rows_written(site: Installation) -> tuple[int, int, int, int]:
     return (site.count(Announcement), site.count(OutboxMessage), site.count(OutboxBody),
             site.count(AuditEvent))
 
 
 def test_mailing_reaches_each_member_in_their_language_with_intact_attachments(
-        site: Site) -> None:
-    add_members(site, "ops", *MEMBERS.items(), ("reject-me@ops.example", "fr"))
+        site: Installation) -> None:
+    add_members(site.path, "ops", *MEMBERS.items(), ("reject-me@ops.example", "fr"))
     pdf = site.root / "omzendbrief.pdf"
     pdf.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 400 + b"\r\n%%EOF\n")
     table = site.root / "tarifs-2026 é.csv"
@@ -122,7 +122,7 @@ def test_mailing_reaches_each_member_in_their_language_with_intact_attachments(
     assert code == 1 and "no announcement #99" in err
 
 
-def test_dry_run_and_queue_to_the_shipped_municipalities(site: Site) -> None:
+def test_dry_run_and_queue_to_the_shipped_municipalities(site: Installation) -> None:
     assert "municipalities: 589 member(s)" in site.ok(
         "lists", "import", str(SHIPPED / "municipalities.csv"))
     letter = site.root / "brief.pdf"
@@ -155,8 +155,8 @@ def test_dry_run_and_queue_to_the_shipped_municipalities(site: Site) -> None:
     assert site.count(OutboxMessage, OutboxMessage.announcement_id == 1) == 589
 
 
-def test_test_to_sends_one_sample_per_language_to_that_address_only(site: Site) -> None:
-    add_members(site, "ops", *MEMBERS.items())
+def test_test_to_sends_one_sample_per_language_to_that_address_only(site: Installation) -> None:
+    add_members(site.path, "ops", *MEMBERS.items())
     code, out, err = announce(site, "--template", "circular", "--groups", "ops",
                               "--var", "body=Essai", "--test-to", "Proef@RN.example")
     assert code == 0, err
@@ -176,8 +176,8 @@ def test_test_to_sends_one_sample_per_language_to_that_address_only(site: Site) 
     assert len(site.smtp.messages) == 4 and site.count(Announcement) == 1
 
 
-def test_announcement_errors_are_clear_and_change_nothing(site: Site) -> None:
-    add_members(site, "ops", *MEMBERS.items())
+def test_announcement_errors_are_clear_and_change_nothing(site: Installation) -> None:
+    add_members(site.path, "ops", *MEMBERS.items())
     dry = ("--groups", "ops", "--dry-run")
     code, _, err = site.run("announce", "--template", "circular", *dry)
     assert code == 1 and err.strip() == (
@@ -208,8 +208,8 @@ def test_announcement_errors_are_clear_and_change_nothing(site: Site) -> None:
     assert {e["action"] for e in site.audit()} == {"operator-add", "login-failed"}
 
 
-def test_custom_template_with_its_variable_and_language_fallback(site: Site) -> None:
-    add_members(site, "ops", ("bevolking@zuid.example", "nl"),
+def test_custom_template_with_its_variable_and_language_fallback(site: Installation) -> None:
+    add_members(site.path, "ops", ("bevolking@zuid.example", "nl"),
                 ("bevoelkerung@muehl.example", "de"))
     code, _, err = announce(site, "--template", "deadline", "--groups", "ops",
                               "--var", "deadline=30/06/2026")
@@ -224,7 +224,7 @@ def test_custom_template_with_its_variable_and_language_fallback(site: Site) -> 
         assert mail["List-Id"] == "<ops.rn.example>"
 
 
-def test_template_list_and_preview(site: Site) -> None:
+def test_template_list_and_preview(site: Installation) -> None:
     rows = {row["name"]: row for row in site.json("template", "list")}
     assert rows["circular"]["kind"] == "mailing"
     assert sorted(rows["circular"]["languages"]) == ["de", "en", "fr", "nl"]
@@ -260,8 +260,8 @@ def test_template_list_and_preview(site: Site) -> None:
     assert code == 2
 
 
-def test_queued_announcement_is_in_progress_until_the_outbox_is_sent(site: Site) -> None:
-    add_members(site, "ops", ("bevolking@zuid.example", "nl"))
+def test_queued_announcement_is_in_progress_until_the_outbox_is_sent(site: Installation) -> None:
+    add_members(site.path, "ops", ("bevolking@zuid.example", "nl"))
     code, _, err = announce(site, "--template", "circular", "--groups", "ops",
                             "--var", "body=x", "--queue-only")
     assert code == 0, err

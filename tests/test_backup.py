@@ -17,8 +17,8 @@ from rnmail.db import MIGRATIONS, Database
 from rnmail.errors import RnmailError
 from rnmail.models import Ticket, utcnow
 from rnmail.ops.backup import backup_database
-from tests.factories import write_config
-from tests.test_cli import rnmail
+from tests.harness.factories import write_config
+from tests.harness.install import rnmail
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema
 

@@ -7,20 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
-from tests.factories import write_config
-from tests.servers import Dovecot, SmtpServer, free_port
+from tests.harness.factories import write_config
+from tests.harness.install import rnmail
+from tests.harness.servers import Dovecot, SmtpServer, free_port
 
 DATA = Path(__file__).parent / "data"
-
-
-def rnmail(config: Path | None, *args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    argv = ["--config", str(config), *args] if config else list(args)
-    result = runner.invoke(main, argv, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.render import Rendered, render
 from rnmail.util.tokens import verify_message_id
-from tests.factories import make_config
+from tests.harness.factories import make_config
 
 LANGS = ("fr", "nl", "de", "en")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from rnmail.config import load_config
 from rnmail.errors import ConfigError
 
-ISSUE_EXAMPLE = """
+SECRET = secrets.token_urlsafe(32)
+ISSUE_EXAMPLE = f"""
 [database]
 url = "sqlite:///var/rnmail.db"
 
@@ -17,7 +19,7 @@ url = "sqlite:///var/rnmail.db"
 address = "info@rn.example"
 name = "Help Desk Registre national / Rijksregister"
 tag = "RN"                 # subject tag: "[RN #42]"
-secret = "change-me"       # key for signed tokens (reply addresses, message ids)
+secret = "{SECRET}"  # key for signed tokens (reply addresses, message ids)
 default_language = "fr"
 attachments_dir = "var/attachments"
 max_attachment_mb = 25
@@ -63,12 +65,13 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_secrets_from_environment_variables(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     text = ISSUE_EXAMPLE.replace('password = "secret"', 'password_env = "RN_IMAP_PW"')
-    text = text.replace('secret = "change-me"', 'secret_env = "RN_SECRET"')
+    text = text.replace(f'secret = "{SECRET}"', 'secret_env = "RN_SECRET"')
     monkeypatch.setenv("RN_IMAP_PW", "from-env")
-    monkeypatch.setenv("RN_SECRET", "key-from-env")
+    key = secrets.token_hex(32)
+    monkeypatch.setenv("RN_SECRET", key)
     config = load_config(write(tmp_path, text))
     assert config.mailbox("info").password == "from-env"
-    assert config.helpdesk.secret == "key-from-env"
+    assert config.helpdesk.secret == key
     monkeypatch.delenv("RN_IMAP_PW")
     with pytest.raises(ConfigError, match="RN_IMAP_PW is not set"):
         load_config(write(tmp_path, text))

@@ -30,10 +30,10 @@ from rnmail.ops.doctor import MAILING_SAMPLE, _ticket_samples
 from rnmail.status.page import publish_status
 from rnmail.tickets import faq
 from rnmail.tickets.team import add_service, add_staff
-from tests.factories import Desk, make_config
-from tests.servers import SmtpServer
-from tests.test_statuspage import make_view
-from tests.test_templates import visible
+from tests.harness.factories import Desk, make_config
+from tests.harness.rendered import visible
+from tests.harness.servers import SmtpServer
+from tests.harness.statuspage import make_view
 
 LANGS = ("fr", "nl", "de", "en")
 DATA = Path(__file__).parent / "data"

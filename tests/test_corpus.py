@@ -1,4 +1,4 @@
-"""Sanity checks for the mail test corpus: tests/data/*.eml and tests/corpus.py."""
+"""Sanity checks for the mail test corpus: tests/data/*.eml and tests/harness/corpus.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from flufl.bounce import all_failures, scan_message
 
 try:
-    from tests import corpus
+    from tests.harness import corpus
 except ModuleNotFoundError:  # pragma: no cover - run from inside tests/ without the package
     import corpus  # type: ignore[no-redef]
 

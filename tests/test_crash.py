@@ -15,14 +15,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from rnmail.config import OutboxConfig
 from rnmail.dispatch import send
 from rnmail.models import Message, OutboxMessage, Ticket
-from tests import corpus
-from tests.factories import Desk, make_config, write_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config, write_config
+from tests.harness.servers import Dovecot, SmtpServer
+
+pytestmark = pytest.mark.slow  # kill -9 of real processes
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"

@@ -21,28 +21,24 @@ from rnmail.config import load_config
 from rnmail.daemon.loop import mailbox_lock
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
-from tests.factories import Desk, write_config
-from tests.servers import (
+from tests.harness.factories import Desk, write_config
+from tests.harness.install import rnmail
+from tests.harness.mailings import import_group, people, queue_mailing
+from tests.harness.servers import (
     Dovecot,
     SmtpServer,
     free_port,
     fresh_postgres_schema,
     postgres_problem,
 )
-from tests.test_cli import DATA, rnmail
-from tests.test_sending import import_group, people, queue_mailing
+from tests.harness.wait import until
+
+pytestmark = pytest.mark.slow  # the real daemon as a subprocess, outages and signals
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data"
 RUN = "from cli.main import main; main()"
 FAST = "[daemon]\npoll_seconds = 0.3\nsend_seconds = 0.3\nstop_seconds = 10"
-
-
-def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 class Daemon:

@@ -106,3 +106,27 @@ def test_cli_md_is_what_gen_docs_writes() -> None:
     render = runpy.run_path(str(ROOT / "scripts" / "gen-docs"))["render"]
     current = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert current == render(), "docs/cli.md is stale: run scripts/gen-docs"
+
+
+SOURCE_PATH = re.compile(r"`((?:rnmail|cli|tests|bench|scripts)/[\w./-]*)`")
+MODULE = re.compile(r"`(rnmail(?:\.\w+)+)`")
+FILE_NAMES = {"db", "env", "lock", "mo", "po", "pot", "service", "toml"}  # rnmail.toml is a file
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_paths_and_modules_named_in_the_docs_exist(doc: Path) -> None:
+    """A file, folder or module the docs name in code spans is in the tree: a move that
+    leaves the docs behind fails here."""
+    text = doc.read_text(encoding="utf-8")
+    missing = [p for p in SOURCE_PATH.findall(text)
+               if not (ROOT / p.rstrip("/")).exists() and "*" not in p]
+    for dotted in MODULE.findall(text):
+        parts = dotted.split(".")
+        if len(parts) == 2 and parts[1] in FILE_NAMES:
+            continue
+        # the longest prefix that is a module or package; the rest are attributes
+        if not any((ROOT.joinpath(*parts[:n]).with_suffix(".py")).is_file()
+                   or (ROOT.joinpath(*parts[:n]) / "__init__.py").is_file()
+                   for n in range(2, len(parts) + 1)):
+            missing.append(dotted)
+    assert missing == []

@@ -9,20 +9,14 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from click.testing import CliRunner
 
-from cli.main import main
 from rnmail.db import MIGRATIONS
 from rnmail.ops.doctor import Check, run_checks
-from tests.factories import write_config
-from tests.servers import Dovecot, SmtpServer, TokenServer, free_port
+from tests.harness.factories import write_config
+from tests.harness.install import rnmail
+from tests.harness.servers import Dovecot, SmtpServer, TokenServer, free_port
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema
-
-
-def rnmail(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def imap_block(imap: Dovecot, password: str = "secret", user: str = "info",

@@ -15,7 +15,7 @@ from rnmail.daemon.housekeeping import housekeeping, publish_pages
 from rnmail.models import OutboxMessage, utcnow
 from rnmail.tickets.faq import add_entry
 from rnmail.util.publicfiles import remove_stale_temporaries, write_public_file
-from tests.factories import Desk, write_config
+from tests.harness.factories import Desk, write_config
 
 
 @pytest.fixture

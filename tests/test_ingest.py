@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from rnmail.models import Bounce, Message, OutboxMessage, ProcessedMessage, Ticket
-from tests import corpus
-from tests.factories import Desk, make_config
-from tests.servers import Dovecot, SmtpServer
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config
+from tests.harness.servers import Dovecot, SmtpServer
 
 DATA = Path(__file__).parent / "data"
 
@@ -273,7 +273,11 @@ def test_unknown_bounce_formats_are_tied_to_what_we_sent(desk: Desk, imap: Dovec
     imap.append("info", corpus.simple("Demande", "Bonjour, j'ai une question sur mon dossier.",
                                       from_addr=address))
     desk.ingest()
-    imap.append("info", raw)
+    desk.send()
+    with desk.db.transaction() as session:
+        mid = session.scalars(select(OutboxMessage.message_id)).one()
+    # Tied through the signed Message-ID quoted in the text, never by the address alone.
+    imap.append("info", raw.replace(b"<out-placeholder@rn.example>", mid.encode()))
     assert desk.ingest().outcomes == {"bounce": 1}
     with desk.db.transaction() as session:
         bounce = session.scalars(select(Bounce)).one()
@@ -345,6 +349,7 @@ def test_raw_message_is_kept_for_the_archive(desk: Desk, imap: Dovecot) -> None:
     assert BlobStore(desk.config.helpdesk.attachments_dir).get(sha or "") == raw
 
 
+@pytest.mark.slow
 def test_huge_attachment_is_recorded_as_omitted(desk: Desk, imap: Dovecot) -> None:
     imap.append("info", corpus.huge_attachment(mb=50))
     assert desk.ingest().outcomes == {"ticket": 1}

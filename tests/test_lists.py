@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from cli.main import main
 from rnmail.config import parse_config
 from rnmail.db import Database
 from rnmail.directory.groups import import_lists, recipients
@@ -22,18 +20,14 @@ from rnmail.directory.sheets import ListProblems
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound
 from rnmail.models import Bounce, GroupMember, OutboxMessage, Suppression, UserGroup
-from tests import corpus
-from tests.factories import write_config
+from tests.harness import corpus
+from tests.harness.factories import TEST_SECRET, write_config
+from tests.harness.install import rnmail
 
 DATA = Path(__file__).parent / "data"
 SHIPPED = Path(__file__).parent.parent / "lists"
 GROUPS = ("internal", "municipalities", "notaries", "police-zones", "public-services")
 HEADER = "email,name,language,organisation,code\n"
-
-
-def rnmail(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -140,7 +134,7 @@ def test_import_the_shipped_lists(config: Path, db: Database) -> None:
 
 
 def test_lists_dir_defaults_to_lists_next_to_the_config(tmp_path: Path) -> None:
-    raw = {"helpdesk": {"address": "info@rn.example", "secret": "s"}}
+    raw = {"helpdesk": {"address": "info@rn.example", "secret": TEST_SECRET}}
     assert parse_config(raw, tmp_path / "rnmail.toml").dispatch.lists_dir == tmp_path / "lists"
     raw["dispatch"] = {"lists_dir": "/srv/lists"}
     assert parse_config(raw, tmp_path / "rnmail.toml").dispatch.lists_dir == Path("/srv/lists")

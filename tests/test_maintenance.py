@@ -26,17 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 
-from cli.main import main
 from rnmail.auth.operators import add_operator
-from rnmail.config import Config, load_config
 from rnmail.daemon.scheduler import SYNC_SECONDS, job_store_scheduler
-from rnmail.db import Database
 from rnmail.directory.groups import import_lists
 from rnmail.dispatch.send import RECORD_WINDOW, send_outbox
 from rnmail.errors import RnmailError
@@ -49,8 +45,10 @@ from rnmail.status.maintenance import (
     schedule_maintenance,
 )
 from rnmail.status.page import BRUSSELS
-from tests.factories import write_config
-from tests.servers import SmtpServer
+from tests.harness.factories import write_config
+from tests.harness.install import Installation
+from tests.harness.servers import SmtpServer
+from tests.harness.wait import until
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"
@@ -77,28 +75,18 @@ WORDS = {  # each language's subject, per step
     "en": {"announcement": "] Planned maintenance", "reminder": "] Reminder: planned",
            "start": "has started", "end": "has ended", "cancellation": "has been cancelled"},
 }
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class Site:
-    """An installation: its config file, config, migrated database and user groups."""
+class Site(Installation):
+    """The installation (harness.install) and what these tests ask of its maintenance
+    windows; ``members`` is address → language, every group's member once."""
 
-    path: Path
-    config: Config
-    db: Database
-    members: dict[str, str]  # address → language, every group's member once
-
-    def cli(self, *args: str, password: bool = False) -> tuple[int, str, str]:
-        argv = ["--config", str(self.path), *args]
-        if password:
-            argv += ["--operator", OPERATOR, "--password-stdin"]
-        result = CliRunner().invoke(main, argv, input=f"{PASSWORD}\n" if password else None,
-                                    catch_exceptions=False)
-        return result.exit_code, result.stdout, result.stderr
+    def __init__(self, path: Path, members: dict[str, str]) -> None:
+        super().__init__(path, operator=(OPERATOR, PASSWORD))
+        self.members = members
 
     def schedule(self, start_in: float, duration: float, remind: float | None = None,
                  groups: tuple[str, ...] = ("communes", "police"),
@@ -193,18 +181,6 @@ def parse_mails(site: Site, raws: list[bytes]) -> list[Mail]:
     return mails
 
 
-def wait_until(check: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns something true; generous timeouts, never fixed sleeps."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 class Scheduler:
     """A real ``rnmail -v scheduler run`` process; its log goes to a file."""
 
@@ -272,7 +248,7 @@ def make_site(tmp_path: Path, db_url: str) -> Iterator[MakeSite]:
 
     yield make
     for site in made:
-        site.db.dispose()
+        site.close()
 
 
 @pytest.fixture
@@ -293,8 +269,8 @@ maintenance_notices = ["start", "end"]
 [outbox]
 lease_seconds = 0.5
 """)
-    config = load_config(path)
-    db = Database(config.database.url)
+    site = Site(path, {})
+    db = site.db
     db.upgrade()
     groups = {name: list(rows) for name, rows in MEMBERS.items()}
     if bulk:
@@ -310,8 +286,8 @@ lease_seconds = 0.5
     import_lists(db, files)
     with db.transaction() as session:
         add_operator(session, OPERATOR, PASSWORD)
-    members = {address: lang for rows in groups.values() for address, lang in rows}
-    return Site(path, config, db, members)
+    site.members = {address: lang for rows in groups.values() for address, lang in rows}
+    return site
 
 
 def group_members(*groups: str) -> dict[str, str]:
@@ -350,10 +326,10 @@ def test_parse_local_time_is_brussels_time() -> None:
 
 def test_schedule_announces_in_each_language_and_writes_the_jobs(site: Site) -> None:
     year = utcnow().year + 1
-    code, out, err = site.cli(
+    code, out, err = site.as_operator(
         "maintenance", "schedule", "--start", f"{year}-12-05 18:00", "--duration", "3h",
         "--component", "natural-persons", "--groups", "communes,police", "--remind", "24h",
-        "--comment", "Migration de la base", password=True)
+        "--comment", "Migration de la base")
     assert code == 0, err
     maintenance_id = int(re.search(r"maintenance #(\d+) scheduled", out)[1])  # type: ignore[index]
     members = group_members("communes", "police")
@@ -385,7 +361,7 @@ def test_schedule_announces_in_each_language_and_writes_the_jobs(site: Site) -> 
         f"maintenance-{maintenance_id}-end": start + timedelta(hours=3),
     }
 
-    code, out, _ = site.cli("maintenance", "list", "--json")
+    code, out, _ = site.run("maintenance", "list", "--json")
     assert code == 0
     (row,) = json.loads(out)
     assert row["id"] == maintenance_id and row["state"] == "scheduled"
@@ -415,7 +391,7 @@ def test_schedule_refuses_wrong_input_and_writes_nothing(site: Site) -> None:
         (["--start", "next monday", "--duration", "1h"], "YYYY-MM-DD HH:MM"),
     ]
     for args, message in cases:
-        code, out, err = site.cli("maintenance", "schedule", *args, password=True)
+        code, out, err = site.as_operator("maintenance", "schedule", *args)
         assert code == 1, (args, out, err)
         assert message in err and "Traceback" not in err, err
     with site.db.transaction() as session:
@@ -427,9 +403,9 @@ def test_schedule_refuses_wrong_input_and_writes_nothing(site: Site) -> None:
 
 def test_a_reminder_whose_time_has_passed_is_not_created(site: Site) -> None:
     start = (utcnow() + timedelta(hours=2)).astimezone(BRUSSELS)
-    code, out, err = site.cli(
+    code, out, err = site.as_operator(
         "maintenance", "schedule", "--start", f"{start:%Y-%m-%d %H:%M}", "--duration", "30m",
-        "--groups", "communes", "--remind", "24h", "--queue-only", password=True)
+        "--groups", "communes", "--remind", "24h", "--queue-only")
     assert code == 0, err
     assert "no reminder: its time has already passed" in err
     maintenance_id = int(re.search(r"#(\d+)", out)[1])  # type: ignore[index]
@@ -448,7 +424,7 @@ def test_scheduling_beside_a_due_job_neither_runs_nor_breaks_it(
     crashes: list[Any] = []
     monkeypatch.setattr(threading, "excepthook", crashes.append)
     first = site.schedule(start_in=0.3, duration=600)
-    wait_until(lambda: utcnow() > site.maintenance(first).starts_at, 5, "the first start")
+    until(lambda: utcnow() > site.maintenance(first).starts_at, 5, "the first start")
     second = site.schedule(start_in=600, duration=600)
     assert crashes == []
     assert f"maintenance-{first}-start" in site.jobs()  # still there for the scheduler
@@ -460,7 +436,7 @@ def test_scheduling_beside_a_due_job_neither_runs_nor_breaks_it(
 
 
 def status(site: Site) -> dict[str, Any]:
-    code, out, err = site.cli("status", "show", "--json")
+    code, out, err = site.run("status", "show", "--json")
     assert code == 0, err
     view: dict[str, Any] = json.loads(out)
     return view
@@ -504,8 +480,8 @@ def test_status_follows_a_scheduled_window_as_time_passes(site: Site) -> None:
         natural = next(c for c in view["components"] if c["name"] == "natural-persons")
         return str(natural["state"])
 
-    wait_until(lambda: state() == "down", 10, "the maintenance to start")
-    wait_until(lambda: state() == "operational", 10, "the maintenance to end")
+    until(lambda: state() == "down", 10, "the maintenance to start")
+    until(lambda: state() == "operational", 10, "the maintenance to end")
     assert site.step_events(maintenance_id) == []  # no scheduler ran
 
 
@@ -523,6 +499,7 @@ def assert_each_notice_once(site: Site, maintenance_id: int, mails: list[Mail],
     assert site.outbox_per_step(maintenance_id) == got
 
 
+@pytest.mark.slow
 def test_a_real_scheduler_reminds_starts_and_ends_once(
         make_site: MakeSite, smtp_server: SmtpServer, launch: Launch) -> None:
     site = make_site(smtp=smtp_server)
@@ -534,17 +511,17 @@ def test_a_real_scheduler_reminds_starts_and_ends_once(
     item = site.maintenance(maintenance_id)
     scheduler = launch(site)
     try:
-        down = wait_until(lambda: (p := site.page()) and p["overall"] == "down" and p,
+        down = until(lambda: (p := site.page()) and p["overall"] == "down" and p,
                           4 * SYNC_SECONDS, "the page to say down")
         assert {c["name"]: (c["state"], c["maintenance_id"]) for c in down["components"]} == {
             "natural-persons": ("down", maintenance_id), "web-services": ("down", maintenance_id)}
         assert datetime.fromisoformat(down["generated_at"]) >= item.starts_at
-        wait_until(lambda: len(site.step_events(maintenance_id)) == 3, 20, "the end step")
-        up = wait_until(lambda: (p := site.page()) and p["overall"] == "operational" and p, 10,
+        until(lambda: len(site.step_events(maintenance_id)) == 3, 20, "the end step")
+        up = until(lambda: (p := site.page()) and p["overall"] == "operational" and p, 10,
                         "the page to say operational")
         assert datetime.fromisoformat(up["generated_at"]) >= item.ends_at
         assert up["maintenance"] == []
-        wait_until(lambda: len(smtp_server.messages) >= 4 * len(site.members), 20,
+        until(lambda: len(smtp_server.messages) >= 4 * len(site.members), 20,
                    "every notice to be delivered")
     finally:
         log = scheduler.stop()
@@ -565,6 +542,7 @@ def test_a_real_scheduler_reminds_starts_and_ends_once(
 # --------------------------------------------------------------------------- 5. restarts
 
 
+@pytest.mark.slow
 def test_a_start_missed_while_no_scheduler_ran_runs_late_with_a_note(
         site: Site, launch: Launch) -> None:
     maintenance_id = site.schedule(start_in=1.5, duration=3600, remind=1)
@@ -572,12 +550,12 @@ def test_a_start_missed_while_no_scheduler_ran_runs_late_with_a_note(
     item = site.maintenance(maintenance_id)
     assert sorted(site.jobs()) == sorted(f"maintenance-{maintenance_id}-{s}" for s in STEPS)
     # No scheduler while the reminder and the start fall due (RUN_FAST: late after 1 s).
-    wait_until(lambda: utcnow() > item.starts_at + timedelta(seconds=1.2), 10, "the start")
+    until(lambda: utcnow() > item.starts_at + timedelta(seconds=1.2), 10, "the start")
     scheduler = launch(site, RUN_FAST)
     try:
-        wait_until(lambda: len(site.step_events(maintenance_id)) >= 2, 30, "the late steps")
+        until(lambda: len(site.step_events(maintenance_id)) >= 2, 30, "the late steps")
         syncs = scheduler.syncs()  # a step taken for not done would come back at a sync
-        wait_until(lambda: scheduler.syncs() > syncs, 10, "one more job-store sync")
+        until(lambda: scheduler.syncs() > syncs, 10, "one more job-store sync")
     finally:
         log = scheduler.stop()
     assert "Traceback" not in log, log
@@ -604,7 +582,7 @@ def test_a_step_without_a_notice_runs_once(site: Site) -> None:
     """Steps that mail nobody (no groups, or not in maintenance_notices) leave no
     announcement: they must still count as done, or every sync would run them again."""
     maintenance_id = site.schedule(start_in=0.2, duration=600, remind=0.1, groups=())
-    wait_until(lambda: utcnow() > site.maintenance(maintenance_id).starts_at, 5, "the start")
+    until(lambda: utcnow() > site.maintenance(maintenance_id).starts_at, 5, "the start")
     assert run_step(site.db, site.config, maintenance_id, "reminder").startswith("skipped")
     assert run_step(site.db, site.config, maintenance_id, "start") == "page updated"
     with job_store_scheduler(site.db) as scheduler:
@@ -616,6 +594,7 @@ def test_a_step_without_a_notice_runs_once(site: Site) -> None:
     assert [s for s, _ in site.step_events(maintenance_id)] == ["reminder", "start"]
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_every_notice_exactly_once(
         make_site: MakeSite, launch: Launch) -> None:
     site = make_site(bulk=90)
@@ -641,7 +620,7 @@ def test_kill_9_at_random_moments_every_notice_exactly_once(
     # taken, and finds its step done), and runs nothing again.
     scheduler = launch(site, RUN_FAST)
     try:
-        wait_until(lambda: scheduler.syncs() and not site.jobs(), 20, "a job-store sync")
+        until(lambda: scheduler.syncs() and not site.jobs(), 20, "a job-store sync")
     finally:
         log = scheduler.stop()
     assert "Traceback" not in log, log
@@ -651,7 +630,7 @@ def test_kill_9_at_random_moments_every_notice_exactly_once(
         with site.db.transaction() as session:
             return set(session.scalars(select(OutboxMessage.state))) == {"sent"}
 
-    wait_until(outbox_drained, 20, "the outbox to be sent")
+    until(outbox_drained, 20, "the outbox to be sent")
 
     events = site.step_events(maintenance_id)
     assert sorted(s for s, _ in events) == sorted(STEPS), events  # each step once, none lost
@@ -681,16 +660,17 @@ def test_kill_9_at_random_moments_every_notice_exactly_once(
 # --------------------------------------------------------------------------- 6. two schedulers
 
 
+@pytest.mark.slow
 def test_two_schedulers_at_once_send_each_notice_once(site: Site, launch: Launch) -> None:
     schedulers = [launch(site, RUN_FAST), launch(site, RUN_FAST)]
     try:
-        wait_until(lambda: all(s.syncs() for s in schedulers), 30, "both schedulers")
+        until(lambda: all(s.syncs() for s in schedulers), 30, "both schedulers")
         # Scheduled while they run: each finds the jobs in the store at its next sync.
         maintenance_id = site.schedule(start_in=2.5, duration=1.5, remind=1.5)
         site.send()
-        wait_until(lambda: len(site.step_events(maintenance_id)) >= 3, 25, "the end step")
-        wait_until(lambda: all(s.syncs() >= 2 for s in schedulers), 10, "both to sync")
-        wait_until(lambda: len(site.outgoing()) >= 4 * len(site.members), 20, "the mail")
+        until(lambda: len(site.step_events(maintenance_id)) >= 3, 25, "the end step")
+        until(lambda: all(s.syncs() >= 2 for s in schedulers), 10, "both to sync")
+        until(lambda: len(site.outgoing()) >= 4 * len(site.members), 20, "the mail")
     finally:
         logs = [s.stop() for s in schedulers]
     for log in logs:
@@ -707,12 +687,12 @@ def test_cancel_sends_one_notice_removes_the_jobs_and_the_down_status(site: Site
     later = site.schedule(start_in=3600, duration=3600, remind=1800)
     running = site.schedule(start_in=0.5, duration=3600, components=("web-services",))
     site.send()
-    wait_until(lambda: status(site)["overall"] == "down", 10, "the maintenance to start")
+    until(lambda: status(site)["overall"] == "down", 10, "the maintenance to start")
     assert sorted(site.jobs()) == sorted(
         [f"maintenance-{later}-{s}" for s in STEPS]
         + [f"maintenance-{running}-start", f"maintenance-{running}-end"])
 
-    code, out, err = site.cli("maintenance", "cancel", str(running), password=True)
+    code, out, err = site.as_operator("maintenance", "cancel", str(running))
     assert code == 0, err
     assert f"maintenance #{running} cancelled; {len(site.members)} recipient(s) notified" in out
     view = status(site)
@@ -722,15 +702,15 @@ def test_cancel_sends_one_notice_removes_the_jobs_and_the_down_status(site: Site
     page = site.page()
     assert page is not None and page["overall"] == "operational"  # republished at once
 
-    code, _, err = site.cli("maintenance", "cancel", str(running), password=True)
+    code, _, err = site.as_operator("maintenance", "cancel", str(running))
     assert code == 1 and f"maintenance #{running} is already cancelled" in err
-    code, _, err = site.cli("maintenance", "cancel", "999", password=True)
+    code, _, err = site.as_operator("maintenance", "cancel", "999")
     assert code == 1 and "no maintenance #999" in err
     with site.db.transaction() as session:
         past = Maintenance(starts_at=utcnow() - timedelta(hours=2),
                            ends_at=utcnow() - timedelta(hours=1), created_by=OPERATOR)
         session.add(past)
-    code, _, err = site.cli("maintenance", "cancel", str(past.id), password=True)
+    code, _, err = site.as_operator("maintenance", "cancel", str(past.id))
     assert code == 1 and f"maintenance #{past.id} has already ended" in err
     # A job that slipped through (a scheduler that took it just before) does nothing.
     assert run_step(site.db, site.config, running, "start").startswith("nothing to do")
@@ -740,11 +720,11 @@ def test_cancel_sends_one_notice_removes_the_jobs_and_the_down_status(site: Site
     assert Counter(m.to for m in cancellations) == Counter(list(site.members))  # once each
     for mail in cancellations:
         assert WORDS[mail.language]["cancellation"] in mail.subject
-    code, out, _ = site.cli("maintenance", "list", "--json", "--all")
+    code, out, _ = site.run("maintenance", "list", "--json", "--all")
     rows = {row["id"]: row for row in json.loads(out)}
     assert rows[running]["state"] == "cancelled"
     assert [n["step"] for n in rows[running]["notices"]] == ["announcement", "cancellation"]
-    code, out, _ = site.cli("maintenance", "list", "--json")
+    code, out, _ = site.run("maintenance", "list", "--json")
     assert [row["id"] for row in json.loads(out)] == [later]
     with site.db.transaction() as session:
         actions = session.scalars(select(AuditEvent.action).where(

@@ -1,7 +1,7 @@
 """XOAUTH2 mailboxes (Microsoft 365 style) end to end against a real Dovecot.
 
 The Dovecot from the `oauth_dovecot` fixture checks bearer tokens with a real
-introspection endpoint (tests.servers.TokenServer), so the token rnmail gets
+introspection endpoint (tests.harness.servers.TokenServer), so the token rnmail gets
 from `token_command` really travels: token_command -> rnmail -> IMAP
 AUTHENTICATE XOAUTH2 -> Dovecot -> HTTP introspection.  No mocks.
 
@@ -22,8 +22,8 @@ from imap_tools.errors import MailboxLoginError
 
 from rnmail.config import Config
 from rnmail.ingest.runner import IngestReport, run_ingest
-from tests.factories import Desk, make_config
-from tests.servers import Dovecot, TokenServer
+from tests.harness.factories import Desk, make_config
+from tests.harness.servers import Dovecot, TokenServer
 
 RAW = (Path(__file__).parent / "data" / "lang_fr_citizen_cle_bloquee.eml").read_bytes()
 USER = "helpdesk"

@@ -120,9 +120,10 @@ def test_not_a_message_is_quarantined(raw: bytes) -> None:
 
 
 def test_limits_on_parts_and_depth() -> None:
-    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(30))
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment"
+                     b"\r\n\r\nx\r\n" for _ in range(30))
     raw = (b"From: a@citizen.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
            + parts + b"--b--\r\n")
     with pytest.raises(Quarantine, match="parts"):
         parse_message(raw, Limits(max_attachment_bytes=10**6, max_parts=10))
-    assert len(parse_message(raw, Limits(max_attachment_bytes=10**6)).attachments) == 29
+    assert len(parse_message(raw, Limits(max_attachment_bytes=10**6)).attachments) == 30

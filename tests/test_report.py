@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
 from rnmail.config import load_config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
@@ -23,8 +21,9 @@ from rnmail.stats.charts import write_chart
 from rnmail.stats.figures import Period, Query, Table, contacts, times
 from rnmail.stats.hours import BRUSSELS
 from rnmail.stats.report import build_report, write_report
-from tests.browser import chromium_or_fail, page_file
-from tests.factories import Desk, write_config
+from tests.harness.browser import chromium_or_fail, page_file
+from tests.harness.factories import Desk, write_config
+from tests.harness.install import rnmail
 
 SCRIPT = "<script>window.pwned = 1</script> & Co"
 PERIOD = Period(date(2026, 2, 1), date(2026, 3, 31))
@@ -117,8 +116,9 @@ def report(desk: Desk, language: str = "fr", staff: bool = False,
 
 
 def cli(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args])
-    return result.exit_code, result.output
+    """Exit status and output (standard output, then error) of ``rnmail ARGS``."""
+    ran = rnmail(config, *args)
+    return ran.code, ran.output
 
 
 def section(html: str, name: str) -> str:
@@ -320,6 +320,7 @@ def test_the_cli(desk: Desk, tmp_path: Path) -> None:
         assert code != 0 and message in output and "Traceback" not in output, args
 
 
+@pytest.mark.slow
 def test_pdf(tmp_path: Path) -> None:
     """The PDF, printed by Chromium (SQLite only: the database plays no part here)."""
     desk = Desk(load_config(write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db")))
@@ -357,6 +358,7 @@ SEEN = """(() => {
 })()"""
 
 
+@pytest.mark.slow
 def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     with desk.db.transaction() as session:

@@ -8,7 +8,7 @@ import aiosmtplib
 import pytest
 import sqlalchemy as sa
 
-from tests.servers import Dovecot, SmtpServer
+from tests.harness.servers import Dovecot, SmtpServer
 
 
 def make_raw(subject: str, to: str = "info@example.org") -> bytes:

@@ -14,12 +14,10 @@ from sqlalchemy import select
 
 from rnmail.models import Message, OutboxMessage
 from rnmail.tickets.team import add_staff
-from tests import corpus
-from tests.factories import Desk, make_config
-from tests.servers import Dovecot, SmtpServer
-
-REQUESTER = "jean.dupont@citizen.example"
-MARIE, JAN = "marie.lambert@rn.example", "jan.peeters@rn.example"
+from tests.harness import corpus
+from tests.harness.factories import Desk, make_config
+from tests.harness.mail import JAN, MARIE, REQUESTER, first_request, received, reply_to
+from tests.harness.servers import Dovecot, SmtpServer
 
 
 @pytest.fixture
@@ -30,33 +28,6 @@ def desk(tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) ->
         add_staff(session, JAN, "Jan Peeters", "nl")
     yield d
     d.close()
-
-
-def received(smtp: SmtpServer, address: str) -> list[EmailMessage]:
-    return [email.message_from_bytes(e.content, policy=email.policy.default)  # type: ignore[misc]
-            for e in smtp.messages if address in e.rcpt_tos]
-
-
-def reply_to(notification: EmailMessage, sender: str, body: str,
-             extra: dict[str, str] | None = None) -> bytes:
-    """What a mail client sends when its user answers ``notification``."""
-    quoted = "\n".join("> " + line for line in
-                       notification.get_body(("plain",)).get_content().splitlines())
-    text = f"{body}\n\nLe 28 nov. 2026 à 10:00, Help Desk <info@rn.example> a écrit :\n{quoted}\n"
-    headers = {"In-Reply-To": notification["Message-ID"],
-               "References": notification["Message-ID"], **(extra or {})}
-    return corpus.simple(f"RE: {notification['Subject']}", text, from_addr=sender,
-                         extra_headers=headers)
-
-
-def first_request(desk: Desk, imap: Dovecot, smtp: SmtpServer) -> EmailMessage:
-    imap.append("info", corpus.simple("Clé d'accès bloquée",
-                                      "Bonjour, ma clé d'accès est bloquée depuis hier.",
-                                      from_addr=REQUESTER, message_id="<q1@citizen.example>"))
-    assert desk.ingest().outcomes == {"ticket": 1}
-    desk.send()
-    [notification] = received(smtp, MARIE)
-    return notification
 
 
 def test_round_trip_requester_staff_requester(desk: Desk, imap: Dovecot,
@@ -250,7 +221,26 @@ def test_forged_second_line_sender_is_refused(desk: Desk, imap: Dovecot,
     desk.send()
     [handover] = received(smtp_server, "legal@second.example")
     imap.append("info", reply_to(handover, "intruder@elsewhere.example", "Accordé !"))
-    assert desk.ingest().outcomes != {"service": 1}
+    # The delegation's token is legal's: from anyone else the mail is no second-line
+    # answer, only a stranger's mail threaded on ticket 1 (as with a staff token above).
+    assert desk.ingest().outcomes == {"reply": 1}
+    assert [t["id"] for t in desk.tickets()] == [1]
+    ticket = desk.ticket(1)
+    assert ticket["status"] == "delegated"  # still waiting for the second line
+    [forged] = [m for m in ticket["messages"]
+                if m["direction"] == "in" and "Accordé" in m["text"]]
+    assert (forged["direction"], forged["kind"], forged["from"]) == (
+        "in", "correspondence", "intruder@elsewhere.example")
+    assert not [m for m in ticket["messages"]
+                if m["direction"] == "in" and m["from"] == "legal@second.example"]
+    desk.send()
+    assert len(received(smtp_server, REQUESTER)) == 1  # the acknowledgement, nothing relayed
+    assert [str(m["Subject"]) for m in received(smtp_server, MARIE)] == [
+        "[RN #1] Nouveau ticket: Clé d'accès bloquée",
+        "[RN #1] Réponse du demandeur: Clé d'accès bloquée"]  # not "deuxième ligne"
+    with desk.db.transaction() as session:
+        assert session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "reply")).all() == []
 
 
 def html_mail(subject: str, html: str, sender: str, headers: dict[str, str]) -> bytes:

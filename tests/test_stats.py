@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
 from rnmail.config import StatsConfig, load_config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
 from rnmail.stats.figures import Period, Query, contacts, times
 from rnmail.stats.hours import BRUSSELS, business_seconds, utc_offsets
-from tests.factories import Desk, write_config
+from tests.harness.factories import Desk, write_config
+from tests.harness.install import rnmail
 
 CHANNELS = ("mail", "phone", "fax", "letter")
 TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company", "other")
@@ -263,8 +262,9 @@ def test_empty_and_wrong_periods_are_clear_errors(desk: Desk) -> None:
 
 
 def cli(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args])
-    return result.exit_code, result.output
+    """Exit status and output (standard output, then error) of ``rnmail ARGS``."""
+    ran = rnmail(config, *args)
+    return ran.code, ran.output
 
 
 def test_the_cli_formats_and_refusals(tmp_path: Path, db_url: str) -> None:

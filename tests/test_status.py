@@ -8,27 +8,21 @@ so each test uses as few of them as it can.
 
 from __future__ import annotations
 
-import email
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import default as POLICY
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from cli.main import main
 from rnmail.auth import operators
-from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import (
     Announcement,
     AuditEvent,
@@ -39,23 +33,16 @@ from rnmail.models import (
     OutboxMessage,
     utcnow,
 )
-from rnmail.status.page import BANNERS
-from tests.factories import write_config
-from tests.servers import SmtpServer
+from tests.harness.install import Installation, add_members, install
+from tests.harness.mail import html_of, text_of
+from tests.harness.servers import SmtpServer
+from tests.harness.statuspage import EXTRA, PASSWORD, REFUSED, WRONG
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 DATA = Path(__file__).parent / "data"
-PASSWORD = "correct horse battery staple"
-WRONG = "correct horse battery stapler"
-REFUSED = "Error: wrong operator name or password (the attempt is logged)"
-EXTRA = """
-[status]
-public_dir = "public"
-public_url = "https://status.rn.example"
-
-[operators]
-max_failures = 4
-lockout_minutes = 10
-"""
 # Three requests from the corpus, one per language of the status page.
 REQUESTS = {
     "nl": ("lang_nl_gemeente_toegangssleutel.eml", "bevolking@gemeente.example",
@@ -67,89 +54,23 @@ REQUESTS = {
 }
 
 
-@dataclass
-class Site:
-    """An initialised installation: config file, database, SMTP sink, operator alice."""
-
-    config: Path
-    root: Path
-    db: Database
-    smtp: SmtpServer
-
-    def run(self, *args: str, input: str | None = None) -> tuple[int, str, str]:
-        result = CliRunner().invoke(main, ["--config", str(self.config), *args], input=input,
-                                    catch_exceptions=False)
-        return result.exit_code, result.stdout, result.stderr
-
-    def ok(self, *args: str, input: str | None = None) -> str:
-        code, out, err = self.run(*args, input=input)
-        assert code == 0, (args, out, err)
-        return out
-
-    def as_operator(self, *args: str, name: str = "alice", password: str = PASSWORD
-                    ) -> tuple[int, str, str]:
-        return self.run(*args, "--operator", name, "--password-stdin", input=password + "\n")
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def count(self, model: Any, *where: Any) -> int:
-        with self.db.transaction() as session:
-            return int(session.scalar(select(func.count()).select_from(model).where(*where))
-                       or 0)
-
-    def audit(self, action: str | None = None) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.json("audit")
-        return [e for e in events if action is None or e["action"] == action]
-
-    def mails(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(m.content, policy=POLICY)
-                for m in self.smtp.messages]
-
-    def drop(self, *raws: bytes) -> None:
-        new = self.root / "maildir" / "new"
-        new.mkdir(parents=True, exist_ok=True)
-        for raw in raws:
-            (new / f"{make_msgid().strip('<>')}.eml").write_bytes(raw)
-
-    def page(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.root / "public" / "status.json").read_text())
-        return data
-
-
 @pytest.fixture
-def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Site]:
-    smtp = f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"'
-    config = write_config(tmp_path, db_url, smtp=smtp, extra=EXTRA)
-    site = Site(config, tmp_path, Database(db_url), smtp_server)
-    site.ok("init")
-    site.ok("operator", "add", "alice", "--password-stdin", input=PASSWORD + "\n")
+def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Installation]:
+    site = install(tmp_path, db_url, smtp_server, extra=EXTRA, operator=("alice", PASSWORD))
     yield site
-    site.db.dispose()
+    site.close()
 
 
-def add_members(site: Site, group: str, *members: tuple[str, str]) -> None:
-    for address, language in members:
-        site.ok("lists", "add", group, address, "--name", f"Dienst {language}",
-                "--language", language, "--create")
-
-
-def text_of(mail: EmailMessage) -> str:
-    part = mail.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def html_of(mail: EmailMessage) -> str:
-    part = mail.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
+def published(site: Installation) -> dict[str, Any]:
+    """The status page's status.json as published."""
+    data: dict[str, Any] = json.loads((site.root / "public" / "status.json").read_text())
+    return data
 
 
 # --------------------------------------------------------------------------- operators
 
 
-def test_operators_are_stored_as_argon2id_hashes_and_listed(site: Site) -> None:
+def test_operators_are_stored_as_argon2id_hashes_and_listed(site: Installation) -> None:
     # By prompt (asked twice), as a person would.
     code, out, _ = site.run("operator", "add", "bob", input=f"{PASSWORD}2\n{PASSWORD}2\n")
     assert code == 0 and "operator bob added" in out
@@ -194,7 +115,7 @@ def test_operators_are_stored_as_argon2id_hashes_and_listed(site: Site) -> None:
     assert code == 1 and "no operator 'nobody'" in err
 
 
-def test_the_second_factor_is_a_totp_each_code_accepted_once(site: Site) -> None:
+def test_the_second_factor_is_a_totp_each_code_accepted_once(site: Installation) -> None:
     import pyotp
 
     out = site.ok("operator", "totp", "alice")
@@ -207,28 +128,36 @@ def test_the_second_factor_is_a_totp_each_code_accepted_once(site: Site) -> None
     totp = pyotp.TOTP(secret)
     with site.db.transaction() as session:
         alice = operators.get_operator(session, "alice")
-        assert alice.totp_secret == secret
+        key = operators.TotpCipher(site.config.helpdesk.secret)
+        assert alice.totp_secret and key.open(alice.totp_secret) == secret
+        assert secret not in alice.totp_secret  # stored encrypted
         assert not operators.check_totp(alice, "000000" if totp.at(now) != "000000"
-                                        else "111111", at=now)
-        assert not operators.check_totp(alice, "12345", at=now)  # not six digits
-        assert operators.check_totp(alice, totp.at(now - 30), at=now)  # one step of drift
-        assert operators.check_totp(alice, totp.at(now), at=now)
-        assert not operators.check_totp(alice, totp.at(now), at=now)  # replayed
-        assert not operators.check_totp(alice, totp.at(now - 30), at=now + 1)  # older step
-        assert not operators.check_totp(alice, totp.at(now - 90), at=now)  # too old
+                                        else "111111", at=now, cipher=key)
+        assert not operators.check_totp(alice, "12345", at=now, cipher=key)  # not six digits
+        assert operators.check_totp(alice, totp.at(now - 30), at=now, cipher=key)  # drift
+        assert operators.check_totp(alice, totp.at(now), at=now, cipher=key)
+        assert not operators.check_totp(alice, totp.at(now), at=now, cipher=key)  # replayed
+        assert not operators.check_totp(alice, totp.at(now - 30), at=now + 1,
+                                        cipher=key)  # older step
+        assert not operators.check_totp(alice, totp.at(now - 90), at=now,
+                                        cipher=key)  # too old
     new_uri = site.ok("operator", "totp", "alice", "--no-qr").strip()
     assert new_uri != uri and pyotp.parse_uri(new_uri).secret != secret  # a new device
     with site.db.transaction() as session:
         alice = operators.get_operator(session, "alice")
-        assert not operators.check_totp(alice, totp.at(now + 30), at=now + 30)  # old device
-        assert operators.check_totp(alice, pyotp.TOTP(alice.totp_secret).at(now + 30),
-                                    at=now + 30)
+        assert not operators.check_totp(alice, totp.at(now + 30), at=now + 30,
+                                        cipher=key)  # old device
+        assert alice.totp_secret
+        new_secret = key.open(alice.totp_secret)
+        assert new_secret
+        assert operators.check_totp(alice, pyotp.TOTP(new_secret).at(now + 30),
+                                    at=now + 30, cipher=key)
     code, _, err = site.run("operator", "totp", "nobody")
     assert code == 1 and "no operator 'nobody'" in err
 
 
-def test_a_wrong_password_is_refused_for_every_protected_command(site: Site) -> None:
-    add_members(site, "ops", ("ops-nl@ops.example", "nl"), ("ops-fr@ops.example", "fr"))
+def test_a_wrong_password_is_refused_for_every_protected_command(site: Installation) -> None:
+    add_members(site.path, "ops", ("ops-nl@ops.example", "nl"), ("ops-fr@ops.example", "fr"))
     with site.db.transaction() as session:  # a maintenance to try to cancel
         session.add(Maintenance(starts_at=utcnow() + timedelta(days=30),
                                 ends_at=utcnow() + timedelta(days=30, hours=2),
@@ -263,7 +192,7 @@ def test_a_wrong_password_is_refused_for_every_protected_command(site: Site) -> 
     assert "REFUSED" in site.ok("audit", "--action", "login-failed")
 
 
-def test_unknown_and_disabled_operators_are_refused_the_same_way(site: Site) -> None:
+def test_unknown_and_disabled_operators_are_refused_the_same_way(site: Installation) -> None:
     code, _, err = site.as_operator("status", "set", "down", name="mallory")
     assert code == 1 and err.strip() == REFUSED
     site.ok("operator", "disable", "alice")
@@ -282,7 +211,7 @@ def test_unknown_and_disabled_operators_are_refused_the_same_way(site: Site) -> 
     assert code == 2 and "--operator" in err
 
 
-def test_repeated_failures_lock_the_name_out_for_the_configured_time(site: Site) -> None:
+def test_repeated_failures_lock_the_name_out_for_the_configured_time(site: Installation) -> None:
     site.ok("operator", "add", "bob", "--password-stdin", input=PASSWORD + "\n")
     for _ in range(4):  # [operators] max_failures = 4
         code, _, err = site.as_operator("status", "set", "down", password=WRONG)
@@ -306,11 +235,11 @@ def test_repeated_failures_lock_the_name_out_for_the_configured_time(site: Site)
     assert [e["actor"] for e in site.audit("status-set")] == ["alice", "bob"]
 
 
-def test_password_prompt_in_a_real_process(site: Site) -> None:
+def test_password_prompt_in_a_real_process(site: Installation) -> None:
     """Without --password-stdin the password is asked for (no terminal: read from stdin)."""
     env = {**os.environ, "RNMAIL_OPERATOR": "alice"}
     rnmail = [sys.executable, "-c", "from cli.main import main; main()", "--config",
-              str(site.config)]
+              str(site.path)]
     cwd = Path(__file__).parent.parent
 
     def call(password: str) -> subprocess.CompletedProcess[str]:
@@ -324,7 +253,7 @@ def test_password_prompt_in_a_real_process(site: Site) -> None:
     accepted = call(PASSWORD)
     assert accepted.returncode == 0, accepted.stderr
     assert "status: degraded" in accepted.stdout
-    assert site.page()["overall"] == "degraded"
+    assert published(site)["overall"] == "degraded"
     [event] = site.audit("status-set")
     assert event["actor"] == "alice"
 
@@ -332,7 +261,7 @@ def test_password_prompt_in_a_real_process(site: Site) -> None:
 # --------------------------------------------------------------------------- status
 
 
-def test_status_show_and_status_json_have_the_same_shape(site: Site) -> None:
+def test_status_show_and_status_json_have_the_same_shape(site: Installation) -> None:
     code, out, _ = site.as_operator(
         "status", "set", "degraded", "--component", "natural-persons",
         "--comment", "Lenteur", "--comment-nl", "Traag tot 14u", "--comment-de", "Langsam")
@@ -345,7 +274,7 @@ def test_status_show_and_status_json_have_the_same_shape(site: Site) -> None:
     assert first["comment"] == "Traag tot 14u"
     assert first["comments"] == {"nl": "Traag tot 14u", "fr": "Lenteur", "de": "Langsam"}
     assert shown["components"][1]["comment"] == ""
-    page = site.page()
+    page = published(site)
     assert set(page) == set(shown)
     assert {k: v for k, v in page.items() if k != "generated_at"} == {
         k: v for k, v in shown.items() if k != "generated_at"}
@@ -355,29 +284,29 @@ def test_status_show_and_status_json_have_the_same_shape(site: Site) -> None:
     # Overall is the worst component.
     code, _, _ = site.as_operator("status", "set", "down", "--component", "web-services")
     assert code == 0
-    assert site.json("status", "show")["overall"] == "down" == site.page()["overall"]
+    assert site.json("status", "show")["overall"] == "down" == published(site)["overall"]
 
     # publish regenerates the files.
     for name in ("status.json", "index.html", "feed.atom"):
         (site.root / "public" / name).unlink()
     assert "published" in site.ok("status", "publish")
-    assert site.page()["overall"] == "down"
+    assert published(site)["overall"] == "down"
     assert (site.root / "public" / "index.html").exists()
 
     # Unknown component or state: a clear error, nothing changed.
-    before = site.page()
+    before = published(site)
     code, _, err = site.as_operator("status", "set", "operational", "--component", "mainframe")
     assert code == 1
     assert err.strip() == ("Error: unknown component 'mainframe' "
                            "(known: natural-persons, web-services)")
     code, _, err = site.run("status", "set", "broken", "--operator", "alice")
     assert code == 2 and "'broken' is not one of 'operational', 'degraded', 'down'" in err
-    assert site.page() == before
+    assert published(site) == before
     assert site.json("status", "show")["overall"] == "down"
     assert len(site.audit("status-set")) == 2
 
 
-def test_incident_opens_records_updates_and_resolves(site: Site) -> None:
+def test_incident_opens_records_updates_and_resolves(site: Installation) -> None:
     def incidents() -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = site.json("status", "show")["incidents"]
         return found
@@ -402,7 +331,7 @@ def test_incident_opens_records_updates_and_resolves(site: Site) -> None:
         assert (newest["state"], newest["components"]) == (state, [component])
     assert [u["state"] for u in reversed(incidents()[0]["updates"])] == [
         "degraded", "down", "operational", "operational"]
-    assert site.page()["incidents"] == incidents()
+    assert published(site)["incidents"] == incidents()
 
     # Leaving operational again opens a new incident.
     site.as_operator("status", "set", "degraded")
@@ -420,10 +349,10 @@ def test_incident_opens_records_updates_and_resolves(site: Site) -> None:
     assert events[5]["detail"]["components"] == ["natural-persons", "web-services"]
 
 
-def test_outage_notice_reaches_every_member_in_their_language(site: Site) -> None:
-    add_members(site, "municipalities", ("bevolking@zuid.example", "nl"),
+def test_outage_notice_reaches_every_member_in_their_language(site: Installation) -> None:
+    add_members(site.path, "municipalities", ("bevolking@zuid.example", "nl"),
                 ("population@rochebois.example", "fr"), ("bevoelkerung@muehl.example", "de"))
-    add_members(site, "police-zones", ("pz@police.example", "nl"),
+    add_members(site.path, "police-zones", ("pz@police.example", "nl"),
                 ("population@rochebois.example", "fr"))  # in both groups: mailed once
     code, out, err = site.as_operator(
         "status", "set", "down", "--component", "natural-persons", "--comment", "ca. 14:00",
@@ -432,7 +361,7 @@ def test_outage_notice_reaches_every_member_in_their_language(site: Site) -> Non
     assert code == 0, err
     assert "announcement #1 queued" in out and "4 sent, 0 deferred, 0 failed" in err
     # Done when the command returns: the page is down and every mail has been delivered.
-    assert site.page()["overall"] == "down"
+    assert published(site)["overall"] == "down"
     mails = site.mails()
     assert sorted(m["To"].addresses[0].addr_spec for m in mails) == [
         "bevoelkerung@muehl.example", "bevolking@zuid.example", "population@rochebois.example",
@@ -474,7 +403,7 @@ def test_outage_notice_reaches_every_member_in_their_language(site: Site) -> Non
     site.smtp.clear()
     code, _, _ = site.as_operator("status", "set", "operational",
                                   "--notify", "municipalities,police-zones")
-    assert code == 0 and site.page()["overall"] == "operational"
+    assert code == 0 and published(site)["overall"] == "operational"
     back = {m["Content-Language"]: m for m in site.mails()}
     assert set(back) == {"nl", "fr", "de"} and len(site.mails()) == 4
     for lang, mail in back.items():
@@ -485,7 +414,7 @@ def test_outage_notice_reaches_every_member_in_their_language(site: Site) -> Non
 
 
 def test_acknowledgements_mention_the_disturbance_and_requesters_hear_it_is_over(
-        site: Site) -> None:
+        site: Installation) -> None:
     code, _, _ = site.as_operator(
         "status", "set", "degraded", "--component", "natural-persons",
         "--comment-nl", "Trage antwoorden", "--comment-fr", "Réponses lentes",
@@ -590,8 +519,9 @@ def test_acknowledgements_mention_the_disturbance_and_requesters_hear_it_is_over
     assert told["In-Reply-To"] == "<CAE+example-12345@mail.expat.example>"
 
 
-def test_linked_requesters_are_told_even_when_the_notified_group_is_empty(site: Site) -> None:
-    add_members(site, "empty", ("gone@ops.example", "nl"))
+def test_linked_requesters_are_told_even_when_the_notified_group_is_empty(
+        site: Installation) -> None:
+    add_members(site.path, "empty", ("gone@ops.example", "nl"))
     site.ok("lists", "remove", "empty", "gone@ops.example")
     site.as_operator("status", "set", "down")
     site.drop((DATA / REQUESTS["nl"][0]).read_bytes())
@@ -607,7 +537,8 @@ def test_linked_requesters_are_told_even_when_the_notified_group_is_empty(site: 
     assert site.count(OutboxMessage, OutboxMessage.state == "queued") == 0
 
 
-def test_a_forgotten_notify_linked_can_be_given_with_the_next_operational(site: Site) -> None:
+def test_a_forgotten_notify_linked_can_be_given_with_the_next_operational(
+        site: Installation) -> None:
     site.as_operator("status", "set", "down")
     site.drop((DATA / REQUESTS["nl"][0]).read_bytes())
     site.ok("ingest", "once")
@@ -627,8 +558,9 @@ def test_a_forgotten_notify_linked_can_be_given_with_the_next_operational(site: 
 # --------------------------------------------------------------------------- maintenance
 
 
-def test_maintenance_schedule_and_cancel_are_audited_with_their_recipients(site: Site) -> None:
-    add_members(site, "ops", ("ops-nl@ops.example", "nl"), ("ops-de@ops.example", "de"))
+def test_maintenance_schedule_and_cancel_are_audited_with_their_recipients(
+        site: Installation) -> None:
+    add_members(site.path, "ops", ("ops-nl@ops.example", "nl"), ("ops-de@ops.example", "de"))
     code, out, err = site.as_operator(
         "maintenance", "schedule", "--start", "2099-06-01 18:00", "--duration", "3h",
         "--component", "web-services", "--groups", "ops", "--comment", "Upgrade")

@@ -1,6 +1,6 @@
 """The public status page: status.json, feed.atom and index.html as a person sees them.
 
-The page is checked in a real headless Chromium (tests/browser.py): the text each language
+The page is checked in a real headless Chromium (tests/harness/browser.py): the text each language
 section shows, the banner's colour, the data-state attributes, the layout on a phone and in
 print. Chromium missing is a failure, never a skip: CI installs it (scripts/test).
 """
@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from rnmail.config import DEFAULT_COMPONENTS, HelpdeskConfig, StatusConfig
+from rnmail.config import HelpdeskConfig, StatusConfig
 from rnmail.db import Database
+from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import Maintenance
 from rnmail.status.components import (
     ComponentView,
@@ -33,37 +34,17 @@ from rnmail.status.components import (
     current_status,
     set_status,
 )
-from rnmail.status.page import BANNERS, publish_status
-from tests.browser import Browser, chromium_or_fail, page_file
-from tests.factories import make_config
+from rnmail.status.page import publish_status
+from tests.harness.browser import Browser, chromium_or_fail, page_file
+from tests.harness.factories import make_config
+from tests.harness.statuspage import SCRIPT, SEEN, T0, VERBATIM, component, make_view, rgb
+
+# The register's banners, read through the catalogue API (rnmail.i18n.banners).
+BANNERS = {state: {lang: banner(state, lang) for lang in BANNER_LANGUAGES}
+           for state in ("operational", "degraded", "down")}
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LANGS = ("nl", "fr", "de")
-# Verbatim from ../shared/CONTEXT.md, typed again here so a change to BANNERS shows.
-VERBATIM = {
-    "operational": {
-        "nl": "Rijksregister werkt stabiel",
-        "fr": "Le Registre National fonctionne de manière stable",
-        "de": "National Register arbeitet stabil",
-    },
-    "degraded": {
-        "nl": "Het Rijksregister (toegang tot de natuurlijke personen) is operationeel maar "
-              "sommige functionaliteiten zijn verstoord",
-        "fr": "Le Registre national (accès aux personnes physiques) est opérationnel mais "
-              "certaines fonctionnalités sont perturbées",
-        "de": "Das Nationalregister (Zugang zu natürlichen Personen) ist betriebsbereit, bei "
-              "einigen Funktionen können allerdings Störungen auftreten.",
-    },
-    "down": {
-        "nl": "Rijksregister is momenteel buiten dienst",
-        "fr": "Le Registre National est momentanément hors service",
-        "de": "National Register ist momentan ausser Betrieb",
-    },
-}
-SCRIPT = "<script>window.pwned = 1</script> & <b>gras</b>"
-
-# 28/11/2026 is in winter time (UTC+1); 15/06/2026 in summer time (UTC+2).
-T0 = datetime(2026, 11, 28, 13, 5, tzinfo=UTC)  # 14:05 in Brussels
 
 
 def helpdesk(tmp_path: Path) -> HelpdeskConfig:
@@ -74,51 +55,6 @@ def helpdesk(tmp_path: Path) -> HelpdeskConfig:
 
 def status_cfg(tmp_path: Path, name: str = "status", url: str = "") -> StatusConfig:
     return StatusConfig(public_dir=tmp_path / name, public_url=url)
-
-
-def component(name: str, state: str = "operational", comment: dict[str, str] | None = None,
-              at: datetime | None = T0) -> ComponentView:
-    labels = next(c.labels for c in DEFAULT_COMPONENTS if c.name == name)
-    return ComponentView(name, labels, state, comment or {}, at, None)
-
-
-def make_view(overall: str = "degraded") -> StatusView:
-    """Web services disturbed (comment in nl and fr, none in de), one maintenance ahead,
-    one open incident with two updates and one resolved incident."""
-    web = "operational" if overall == "operational" else overall
-    return StatusView(
-        overall=overall,
-        updated_at=T0,
-        components=[
-            component("natural-persons"),
-            component("web-services", web, {
-                "nl": "Trage antwoorden, ongeveer een uur.",
-                "fr": "Réponses lentes, environ une heure.\n" + SCRIPT}),
-        ],
-        maintenance=[MaintenanceView(
-            id=7, starts_at=T0 + timedelta(hours=2), ends_at=T0 + timedelta(hours=4),
-            components=["natural-persons", "web-services"], groups=["municipalities"],
-            comment={"fr": "Mise à jour de la base", "nl": "Update van de databank",
-                     "de": "Aktualisierung der Datenbank"},
-            state="scheduled")],
-        incidents=[
-            IncidentView(id=3, started_at=T0 - timedelta(minutes=30), resolved_at=None,
-                         updates=[
-                             UpdateView(T0, overall, ["web-services"],
-                                        {"fr": "Toujours lent", "nl": "Nog steeds traag"}),
-                             UpdateView(T0 - timedelta(minutes=30), "degraded",
-                                        ["web-services"], {"fr": "Lenteurs"}),
-                         ]),
-            IncidentView(id=2, started_at=T0 - timedelta(days=2),
-                         resolved_at=T0 - timedelta(days=2, hours=-1), updates=[
-                             UpdateView(T0 - timedelta(days=2, hours=-1), "operational",
-                                        ["natural-persons"], {"fr": "Rétabli"}),
-                             UpdateView(T0 - timedelta(days=2), "down", ["natural-persons"],
-                                        {"fr": "Panne", "nl": "Storing", "de": "Ausfall"}),
-                         ]),
-        ],
-        generated_at=T0 + timedelta(seconds=1),
-    )
 
 
 def publish(tmp_path: Path, view: StatusView, name: str = "status",
@@ -320,45 +256,10 @@ def browser() -> Iterator[Browser]:
         yield chromium
 
 
-# Per section: what it shows, its banner (text, state, colours, size), its components.
-SEEN = """(() => {
-  const out = {};
-  for (const s of document.querySelectorAll('main > section')) {
-    const banner = s.querySelector('.banner');
-    const style = getComputedStyle(banner);
-    const box = banner.getBoundingClientRect();
-    out[s.lang] = {
-      id: s.id,
-      shown: getComputedStyle(s).display !== 'none',
-      text: s.innerText,
-      banner: s.querySelector('.banner-text').innerText,
-      label: s.querySelector('.banner-label').innerText,
-      state: banner.dataset.state,
-      background: style.backgroundColor,
-      color: style.color,
-      size: [box.width, box.height],
-      components: Object.fromEntries([...s.querySelectorAll('.component')].map(
-        c => [c.dataset.component, {state: c.dataset.state, text: c.innerText,
-          ...(c.dataset.maintenance ? {maintenance: c.dataset.maintenance} : {})}])),
-      maintenance: [...s.querySelectorAll('.maintenance-item')].map(m => ({
-        text: m.innerText,
-        times: [...m.querySelectorAll('time')].map(t => t.getAttribute('datetime'))})),
-      incidents: [...s.querySelectorAll('.incident')].map(i => i.innerText),
-    };
-  }
-  return out;
-})()"""
-
-
 def seen(browser: Browser, directory: Path, fragment: str = "") -> dict[str, Any]:
     browser.navigate(page_file(directory / "index.html") + fragment)
     result: dict[str, Any] = browser.evaluate(SEEN)
     return result
-
-
-def rgb(css: str) -> tuple[int, int, int]:
-    r, g, b = (int(x) for x in re.findall(r"\d+", css)[:3])
-    return r, g, b
 
 
 def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:

@@ -9,32 +9,24 @@ one page in a real Chromium under the Content-Security-Policy.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import http.client
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
-from rnmail.config import Config, WebConfig, load_config, parse_config
+from rnmail.config import WebConfig, load_config, parse_config
 from rnmail.db import Database
 from rnmail.errors import ConfigError, ServerUnavailable
 from rnmail.status.components import set_status
@@ -42,43 +34,33 @@ from rnmail.status.notices import publish
 from rnmail.tickets import faq
 from rnmail.util.publicfiles import write_public_file
 from rnmail.web import public as web
-from rnmail.web import server
-from tests.browser import Browser, chromium_or_fail
-from tests.factories import make_config, write_config
-from tests.servers import free_port
-from tests.test_daemon import until
-from tests.test_statuspage import SEEN, VERBATIM, rgb
+from tests.harness.browser import Browser, chromium_or_fail
+from tests.harness.factories import TEST_SECRET, make_config, write_config
+from tests.harness.install import Installation, rnmail
+from tests.harness.servers import free_port
+from tests.harness.statuspage import SEEN, VERBATIM, rgb
+from tests.harness.wait import until
+from tests.harness.web import (
+    Reply,
+    Server,
+    csp_messages,
+    request,
+    running_daemon,
+    start_cli,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"
 ETAG = re.compile(r'"[0-9a-f]{32}"')
-SECRET = b"s3cret"  # [helpdesk].secret of write_config: must never come out
+SECRET = TEST_SECRET.encode()  # [helpdesk].secret of write_config: must never come out
 
 
-class Server:
-    """``rnmail.web.server.start`` on its own event loop thread, as ``rnmail web`` runs it."""
+class Site(Installation):
+    """The published installation (harness.install), served by ``server``."""
 
-    def __init__(self, config: Config, bind: str | None = None) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        started = asyncio.run_coroutine_threadsafe(server.start(config, bind), self.loop)
-        self.listening: server.Listening = started.result(10)
-        self.url = self.listening.url
-        self.port = int(self.url.rstrip("/").rpartition(":")[2])
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.listening.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@dataclass
-class Site:
-    config_path: Path
-    config: Config
-    server: Server
+    def __init__(self, path: Path, server: Server) -> None:
+        super().__init__(path)
+        self.server = server
 
     @property
     def status_dir(self) -> Path:
@@ -87,28 +69,6 @@ class Site:
     @property
     def faq_dir(self) -> Path:
         return self.config.helpdesk.public_dir / "faq"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name) or ""
-
-
-def request(port: int, path: str, method: str = "GET", **headers: str) -> Reply:
-    """One request, the path sent as written (no normalisation by the client)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, path, headers={k.replace("_", "-"): v
-                                                  for k, v in headers.items()})
-        response = connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        connection.close()
 
 
 def publish_site(folder: Path, port: int) -> Path:
@@ -139,10 +99,9 @@ def publish_site(folder: Path, port: int) -> Path:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("web")
     path = publish_site(folder, free_port())
-    config = load_config(path)
-    server = Server(config)
+    server = Server(load_config(path))
     try:
-        yield Site(path, config, server)
+        yield Site(path, server)
     finally:
         server.stop()
 
@@ -202,7 +161,7 @@ def test_faq_files(site: Site) -> None:
 def test_max_ages_come_from_the_config(tmp_path: Path, site: Site) -> None:
     config = parse_config({
         "database": {"url": "sqlite:///unused.db"},
-        "helpdesk": {"address": "info@rn.example", "secret": "s",
+        "helpdesk": {"address": "info@rn.example", "secret": TEST_SECRET,
                      "public_dir": str(site.config.helpdesk.public_dir)},
         "status": {"public_dir": str(site.status_dir)},
         "web": {"status_max_age": 5, "faq_max_age": 3600},
@@ -277,7 +236,7 @@ def test_only_get_and_head(site: Site, method: str, path: str) -> None:
 @pytest.fixture
 def planted(site: Site) -> Iterator[None]:
     """Things beside the published files that must not be served."""
-    outside = site.config_path.parent
+    outside = site.root
     made = [
         site.status_dir / ".hidden.html",
         site.status_dir / ".index.html.1234.5678.tmp",
@@ -438,19 +397,6 @@ def test_serves_while_the_database_is_down(site: Site, tmp_path: Path) -> None:
         server.stop()
 
 
-def start_cli(config: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``rnmail web`` as a subprocess; returns it once it printed its URL."""
-    proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "web", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    ready, _, _ = select.select([proc.stderr], [], [], 30)
-    line = proc.stderr.readline().decode() if ready else ""
-    if "serving" not in line:
-        proc.kill()
-        raise AssertionError(f"rnmail web did not start: {line!r}")
-    return proc, line
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_cli_serves_until_a_signal(site: Site, tmp_path: Path, sig: int) -> None:
     port = free_port()
@@ -488,42 +434,19 @@ def test_cli_port_in_use_is_one_line(site: Site, tmp_path: Path) -> None:
 
 def test_cli_bad_bind_is_one_line(site: Site, tmp_path: Path) -> None:
     config = config_without_database(site, tmp_path / "bad", free_port())
-    result = CliRunner().invoke(main, ["--config", str(config), "web", "--bind", "8080"])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: --bind '8080': an address and port")
-    assert result.stderr.count("\n") == 1
+    result = rnmail(config, "web", "--bind", "8080")
+    assert result.code == 1
+    assert result.err.startswith("Error: --bind '8080': an address and port")
+    assert result.err.count("\n") == 1
 
 
-@contextlib.contextmanager
-def running_daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``rnmail -v run`` logging to ``log``, stopped at the end (``stopped_at_the_end``)."""
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), "-v",
-                                 "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-    with stopped_at_the_end(proc):
-        yield proc
-
-
-@contextlib.contextmanager
-def stopped_at_the_end(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process, stopped by SIGTERM at the end, which it must obey with exit
-    status 0 (killed if the test failed first)."""
-    try:
-        yield proc
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
+@pytest.mark.slow
 def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
     port = free_port()
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", extra=(
         "[daemon]\npoll_seconds = 0.3\nsend_seconds = 0.3\nstop_seconds = 10\n"
         f'[web]\nin_daemon = true\nbind = "127.0.0.1:{port}"\n'))
-    assert CliRunner().invoke(main, ["--config", str(config), "init"]).exit_code == 0
+    assert rnmail(config, "init").code == 0
     log = tmp_path / "run.log"
     with running_daemon(config, log):
         def served(path: str) -> bool:
@@ -545,6 +468,7 @@ def test_the_daemon_serves_the_site_when_asked(tmp_path: Path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+@pytest.mark.slow
 def test_the_daemon_with_its_port_taken_stops_with_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -552,7 +476,7 @@ def test_the_daemon_with_its_port_taken_stops_with_one_line(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         config = write_config(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", extra=(
             f'[web]\nin_daemon = true\nbind = "127.0.0.1:{port}"\n'))
-        assert CliRunner().invoke(main, ["--config", str(config), "init"]).exit_code == 0
+        assert rnmail(config, "init").code == 0
         result = subprocess.run([sys.executable, "-c", RUN, "--config", str(config), "run"],
                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -621,17 +545,6 @@ def violations(browser: Browser) -> list[str]:
     found: list[str] = browser.evaluate(
         "new Promise(done => setTimeout(() => done(window.__violations), 200))")
     return found
-
-
-def csp_messages(browser: Browser) -> list[str]:
-    """What the console says about the policy (Log.enable replays the page's entries)."""
-    browser.call("Log.enable")
-    browser.evaluate("1")  # let the replayed entries arrive
-    browser.call("Log.disable")
-    entries = [e["params"]["entry"] for e in browser._events
-               if e.get("method") == "Log.entryAdded"]
-    browser._events.clear()
-    return [e["text"] for e in entries if "Content Security Policy" in e.get("text", "")]
 
 
 def test_the_page_renders_under_its_policy(site: Site, browser: Browser) -> None:

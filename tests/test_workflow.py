@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
 from rnmail.db import Database
 from rnmail.models import Ticket, utcnow
 from rnmail.vocab import REQUESTER_TYPE_ALIASES, RequesterType
-from tests import corpus
-from tests.factories import write_config
+from tests.harness import corpus
+from tests.harness.install import Installation, install
 
 RULES = """[workflow]
 reopen_days = 7
@@ -25,60 +24,44 @@ reopen_days = 7
 """
 
 
-def run(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def ok(config: Path, *args: str) -> str:
-    code, out, err = run(config, *args)
-    assert code == 0, err
-    return out
-
-
 @pytest.fixture
-def desk(tmp_path: Path, db_url: str) -> Path:
-    config = write_config(tmp_path, db_url, extra=RULES)
-    ok(config, "init")
+def desk(tmp_path: Path, db_url: str) -> Iterator[Installation]:
+    site = install(tmp_path, db_url, extra=RULES)
     (tmp_path / "maildir/new").mkdir(parents=True)
-    return config
+    yield site
+    site.close()
 
 
-def drop(config: Path, raw: bytes, name: str) -> str:
-    (config.parent / "maildir/new" / name).write_bytes(raw)
-    return ok(config, "ingest", "once")
-
-
-def test_staff_and_services(desk: Path) -> None:
-    ok(desk, "staff", "add", "Marie.Lambert@rn.example", "--name", "Marie Lambert")
-    ok(desk, "staff", "add", "jan.peeters@rn.example", "--name", "Jan Peeters", "--language", "nl")
-    staff = json.loads(ok(desk, "staff", "list", "--json"))
+def test_staff_and_services(desk: Installation) -> None:
+    desk.ok("staff", "add", "Marie.Lambert@rn.example", "--name", "Marie Lambert")
+    desk.ok("staff", "add", "jan.peeters@rn.example", "--name", "Jan Peeters", "--language", "nl")
+    staff = json.loads(desk.ok("staff", "list", "--json"))
     assert [(s["email"], s["language"]) for s in staff] == [
         ("jan.peeters@rn.example", "nl"), ("marie.lambert@rn.example", "fr")]
-    code, _, err = run(desk, "staff", "add", "marie.lambert@rn.example", "--name", "M")
+    code, _, err = desk.run("staff", "add", "marie.lambert@rn.example", "--name", "M")
     assert code == 1 and "already on the staff" in err
-    code, _, err = run(desk, "staff", "add", "not-an-address", "--name", "X")
+    code, _, err = desk.run("staff", "add", "not-an-address", "--name", "X")
     assert code == 1 and "not a valid mail address" in err
-    ok(desk, "staff", "remove", "jan.peeters@rn.example")
-    assert len(json.loads(ok(desk, "staff", "list", "--json"))) == 1
-    code, _, err = run(desk, "staff", "remove", "nobody@rn.example")
+    desk.ok("staff", "remove", "jan.peeters@rn.example")
+    assert len(json.loads(desk.ok("staff", "list", "--json"))) == 1
+    code, _, err = desk.run("staff", "remove", "nobody@rn.example")
     assert code == 1 and "no staff member" in err
 
-    ok(desk, "service", "add", "population-registers", "--email", "pop@second.example",
-       "--description", "Registers of the population services")
-    [svc] = json.loads(ok(desk, "service", "list", "--json"))
+    desk.ok("service", "add", "population-registers", "--email", "pop@second.example",
+            "--description", "Registers of the population services")
+    [svc] = json.loads(desk.ok("service", "list", "--json"))
     assert svc["name"] == "population-registers" and svc["email"] == "pop@second.example"
-    code, _, err = run(desk, "service", "add", "population-registers", "--email", "x@y.example")
+    code, _, err = desk.run("service", "add", "population-registers", "--email", "x@y.example")
     assert code == 1 and "already a service" in err
 
 
-def test_phone_call_closed_at_first_contact(desk: Path) -> None:
-    out = ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject",
-             "Toegangssleutel geblokkeerd", "--note", "Sleutel gedeblokkeerd.",
-             "--category", "access-key", "--requester-type", "municipality", "--close",
-             "--language", "nl", "--name", "An Peeters", "--org", "Gemeente Voorbeeld")
+def test_phone_call_closed_at_first_contact(desk: Installation) -> None:
+    out = desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject",
+                  "Toegangssleutel geblokkeerd", "--note", "Sleutel gedeblokkeerd.",
+                  "--category", "access-key", "--requester-type", "municipality", "--close",
+                  "--language", "nl", "--name", "An Peeters", "--org", "Gemeente Voorbeeld")
     ticket_id = int(out)
-    detail = json.loads(ok(desk, "ticket", "show", str(ticket_id), "--json"))
+    detail = json.loads(desk.ok("ticket", "show", str(ticket_id), "--json"))
     assert detail["channel"] == "phone" and detail["requester"] == "+3225182131"
     assert (detail["status"], detail["resolution"]) == ("closed", "first-contact")
     assert (detail["category"], detail["requester_type"]) == ("access-key", "municipality")
@@ -88,9 +71,9 @@ def test_phone_call_closed_at_first_contact(desk: Path) -> None:
     assert detail["closed_at"] is not None
 
 
-def test_ticket_new_json_and_bad_values(desk: Path) -> None:
-    detail = json.loads(ok(desk, "ticket", "new", "--requester", "agent@zone.police.example",
-                           "--subject", "Accès", "--json"))
+def test_ticket_new_json_and_bad_values(desk: Installation) -> None:
+    detail = json.loads(desk.ok("ticket", "new", "--requester", "agent@zone.police.example",
+                                "--subject", "Accès", "--json"))
     assert detail["requester_type"] == "police" and detail["status"] == "open"
     for args, message in [
         (("--requester", "x@y.example", "--subject", "s", "--category", "cooking"),
@@ -99,73 +82,72 @@ def test_ticket_new_json_and_bad_values(desk: Path) -> None:
          "unknown requester type 'alien'"),
         (("--requester", "bad@@address", "--subject", "s"), "neither a valid mail address"),
     ]:
-        code, _, err = run(desk, "ticket", "new", *args)
+        code, _, err = desk.run("ticket", "new", *args)
         assert code == 1 and message in err, err
 
 
-def test_life_cycle_commands(desk: Path) -> None:
-    ok(desk, "staff", "add", "marie@rn.example", "--name", "Marie")
-    tid = ok(desk, "ticket", "new", "--requester", "jean@citizen.example", "--subject",
-             "Certificat").strip()
-    assert "pending" in ok(desk, "ticket", "pending", tid)
-    detail = json.loads(ok(desk, "ticket", "assign", tid, "marie@rn.example", "--json"))
+def test_life_cycle_commands(desk: Installation) -> None:
+    desk.ok("staff", "add", "marie@rn.example", "--name", "Marie")
+    tid = desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
+                  "Certificat").strip()
+    assert "pending" in desk.ok("ticket", "pending", tid)
+    detail = json.loads(desk.ok("ticket", "assign", tid, "marie@rn.example", "--json"))
     assert detail["assignee"] == "marie@rn.example"
-    detail = json.loads(ok(desk, "ticket", "set", tid, "--category", "certificate",
-                           "--type", "citizen", "--json"))
+    detail = json.loads(desk.ok("ticket", "set", tid, "--category", "certificate",
+                                "--type", "citizen", "--json"))
     assert (detail["category"], detail["requester_type"]) == ("certificate", "citizen")
-    ok(desk, "ticket", "comment", tid, "-m", "Vérifié au registre.", "--author", "marie")
-    detail = json.loads(ok(desk, "ticket", "close", tid, "--json"))
+    desk.ok("ticket", "comment", tid, "-m", "Vérifié au registre.", "--author", "marie")
+    detail = json.loads(desk.ok("ticket", "close", tid, "--json"))
     assert (detail["status"], detail["resolution"]) == ("closed", "investigated")
-    code, _, err = run(desk, "ticket", "close", tid)
+    code, _, err = desk.run("ticket", "close", tid)
     assert code == 1 and err.strip() == f"Error: ticket #{tid} is already closed"
-    code, _, err = run(desk, "ticket", "pending", tid)
+    code, _, err = desk.run("ticket", "pending", tid)
     assert code == 1 and "closed; reopen it first" in err
-    assert "reopened: open" in ok(desk, "ticket", "reopen", tid)
-    messages = json.loads(ok(desk, "ticket", "show", tid, "--json"))["messages"]
+    assert "reopened: open" in desk.ok("ticket", "reopen", tid)
+    messages = json.loads(desk.ok("ticket", "show", tid, "--json"))["messages"]
     assert [m["kind"] for m in messages] == ["correspondence", "comment"]  # the call, the note
     for args in (("close", "999"), ("assign", tid, "ghost@rn.example")):
-        code, _, err = run(desk, "ticket", *args)
+        code, _, err = desk.run("ticket", *args)
         assert code == 1 and ("no ticket #999" in err or "no staff member" in err)
 
 
-def test_ticket_set_type_takes_every_requester_type_and_alias(desk: Path) -> None:
+def test_ticket_set_type_takes_every_requester_type_and_alias(desk: Installation) -> None:
     """The same words as a directory CSV's organisation_type (tests/test_directory.py),
     in any case, plus ``citizen``: one vocabulary, rnmail.vocab."""
-    tid = ok(desk, "ticket", "new", "--requester", "jean@citizen.example", "--subject",
-             "Type").strip()
+    tid = desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
+                  "Type").strip()
     words = {**{t.value: t.value for t in RequesterType},
              **{alias: kind.value for alias, kind in REQUESTER_TYPE_ALIASES.items()},
              "Gemeente": "municipality", " Police-Zone ": "police"}
     assert {"gemeente", "commune", "police-zone", "public service"} <= set(words)
     for word, stored in words.items():
-        detail = json.loads(ok(desk, "ticket", "set", tid, "--type", word, "--json"))
+        detail = desk.json("ticket", "set", tid, "--type", word)
         assert detail["requester_type"] == stored, word
-    code, _, err = run(desk, "ticket", "set", tid, "--type", "bakery")
-    assert code == 1 and err.strip() == (
+    assert desk.fails("ticket", "set", tid, "--type", "bakery") == (
         "Error: unknown requester type 'bakery' (citizen, municipality, police, notary, "
         "public-service, company, other)")
 
 
-def test_requester_type_from_rules_on_ingest(desk: Path) -> None:
-    drop(desk, corpus.simple("Vraag", "Goedendag, een vraag over de toegangssleutel.",
-                             from_addr="bevolking@gemeente.example"), "a.eml")
-    [ticket] = json.loads(ok(desk, "ticket", "list", "--json"))
+def test_requester_type_from_rules_on_ingest(desk: Installation) -> None:
+    desk.deliver(corpus.simple("Vraag", "Goedendag, een vraag over de toegangssleutel.",
+                               from_addr="bevolking@gemeente.example"), "a.eml")
+    [ticket] = json.loads(desk.ok("ticket", "list", "--json"))
     assert ticket["requester_type"] == "municipality"
 
 
-def test_reply_reopens_recently_closed_and_links_old_ones(desk: Path, db_url: str) -> None:
+def test_reply_reopens_recently_closed_and_links_old_ones(desk: Installation, db_url: str) -> None:
     first = corpus.simple("Certificat", "Bonjour, il me faut un certificat de résidence.",
                           from_addr="jean@citizen.example", message_id="<c1@citizen.example>")
-    drop(desk, first, "1.eml")
-    ok(desk, "ticket", "close", "1")
+    desk.deliver(first, "1.eml")
+    desk.ok("ticket", "close", "1")
     reply = corpus.simple("RE: [RN #1] Certificat", "Merci, mais il manque la date.",
                           from_addr="jean@citizen.example",
                           extra_headers={"In-Reply-To": "<c1@citizen.example>"})
-    assert "1 reply" in drop(desk, reply, "2.eml")
-    detail = json.loads(ok(desk, "ticket", "show", "1", "--json"))
+    assert "1 reply" in desk.deliver(reply, "2.eml")
+    detail = json.loads(desk.ok("ticket", "show", "1", "--json"))
     assert detail["status"] == "open" and detail["resolution"] is None
 
-    ok(desk, "ticket", "close", "1")
+    desk.ok("ticket", "close", "1")
     db = Database(db_url)
     with db.transaction() as session:
         ticket = session.get(Ticket, 1)
@@ -175,53 +157,53 @@ def test_reply_reopens_recently_closed_and_links_old_ones(desk: Path, db_url: st
     late = corpus.simple("RE: [RN #1] Certificat", "Encore une question sur ce certificat.",
                          from_addr="jean@citizen.example",
                          extra_headers={"In-Reply-To": "<c1@citizen.example>"})
-    assert "1 ticket" in drop(desk, late, "3.eml")
-    tickets = json.loads(ok(desk, "ticket", "list", "--json"))
+    assert "1 ticket" in desk.deliver(late, "3.eml")
+    tickets = json.loads(desk.ok("ticket", "list", "--json"))
     assert tickets[0]["linked_ticket_id"] == 1 and tickets[1]["status"] == "closed"
 
 
-def test_requester_reply_ends_pending_but_an_out_of_office_does_not(desk: Path) -> None:
-    drop(desk, corpus.simple("Adresse", "Bonjour, mon changement d'adresse n'apparaît pas.",
-                             from_addr="ann@citizen.example",
-                             message_id="<p1@citizen.example>"), "1.eml")
-    ok(desk, "ticket", "pending", "1")
+def test_requester_reply_ends_pending_but_an_out_of_office_does_not(desk: Installation) -> None:
+    desk.deliver(corpus.simple("Adresse", "Bonjour, mon changement d'adresse n'apparaît pas.",
+                               from_addr="ann@citizen.example",
+                               message_id="<p1@citizen.example>"), "1.eml")
+    desk.ok("ticket", "pending", "1")
     ooo = corpus.simple("Absent", "Je suis absente.", from_addr="ann@citizen.example",
                         extra_headers={"In-Reply-To": "<p1@citizen.example>",
                                        "Auto-Submitted": "auto-replied"})
-    drop(desk, ooo, "2.eml")
-    assert json.loads(ok(desk, "ticket", "show", "1", "--json"))["status"] == "pending"
-    shutil.rmtree(desk.parent / "outgoing", ignore_errors=True)
+    desk.deliver(ooo, "2.eml")
+    assert json.loads(desk.ok("ticket", "show", "1", "--json"))["status"] == "pending"
+    shutil.rmtree(desk.root / "outgoing", ignore_errors=True)
     answer = corpus.simple("RE: Adresse", "Voici mon nouveau numéro de rue : 12.",
                            from_addr="ann@citizen.example",
                            extra_headers={"In-Reply-To": "<p1@citizen.example>"})
-    drop(desk, answer, "3.eml")
-    assert json.loads(ok(desk, "ticket", "show", "1", "--json"))["status"] == "open"
+    desk.deliver(answer, "3.eml")
+    assert json.loads(desk.ok("ticket", "show", "1", "--json"))["status"] == "open"
 
 
-def outgoing(config: Path) -> list[bytes]:
-    return [p.read_bytes() for p in sorted((config.parent / "outgoing").glob("*.eml"),
+def outgoing(desk: Installation) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((desk.root / "outgoing").glob("*.eml"),
                                            key=lambda p: p.stat().st_mtime_ns)]
 
 
-def test_reply_delegate_and_phone_message_from_the_cli(desk: Path, tmp_path: Path) -> None:
+def test_reply_delegate_and_phone_message_from_the_cli(desk: Installation, tmp_path: Path) -> None:
     import email
     import email.policy
 
-    drop(desk, corpus.simple("Certificat", "Bonjour, il me faut un certificat.",
-                             from_addr="jean@citizen.example",
-                             message_id="<c9@citizen.example>"), "1.eml")
+    desk.deliver(corpus.simple("Certificat", "Bonjour, il me faut un certificat.",
+                               from_addr="jean@citizen.example",
+                               message_id="<c9@citizen.example>"), "1.eml")
     form = tmp_path / "formulaire.pdf"
     form.write_bytes(b"%PDF-1.4 test")
-    detail = json.loads(ok(desk, "ticket", "reply", "1", "-m", "Voici le formulaire.",
-                           "--attach", str(form), "--author", "Marie", "--json"))
+    detail = json.loads(desk.ok("ticket", "reply", "1", "-m", "Voici le formulaire.",
+                                "--attach", str(form), "--author", "Marie", "--json"))
     assert detail["kind"] == "correspondence" and detail["to"] == ["jean@citizen.example"]
-    ok(desk, "service", "add", "legal", "--email", "legal@second.example")
-    assert "delegated to legal" in ok(desk, "ticket", "delegate", "1", "legal",
-                                      "--note", "Question juridique")
-    ok(desk, "staff", "add", "marie@rn.example", "--name", "Marie")
-    ok(desk, "message", "take", "--for", "marie@rn.example", "--caller", "Luc Martin",
-       "--phone", "0470/12.34.56", "--text", "Merci de rappeler avant 16h.")
-    ok(desk, "outbox", "send")
+    desk.ok("service", "add", "legal", "--email", "legal@second.example")
+    assert "delegated to legal" in desk.ok("ticket", "delegate", "1", "legal",
+                                           "--note", "Question juridique")
+    desk.ok("staff", "add", "marie@rn.example", "--name", "Marie")
+    desk.ok("message", "take", "--for", "marie@rn.example", "--caller", "Luc Martin",
+            "--phone", "0470/12.34.56", "--text", "Merci de rappeler avant 16h.")
+    desk.ok("outbox", "send")
     mails = [email.message_from_bytes(raw, policy=email.policy.default) for raw in outgoing(desk)]
     by_to = {str(m["To"]): m for m in mails if m["Auto-Submitted"] != "auto-replied"}
     answer = by_to["jean@citizen.example"]
@@ -234,102 +216,102 @@ def test_reply_delegate_and_phone_message_from_the_cli(desk: Path, tmp_path: Pat
     assert "Luc Martin" in phone["Subject"] and "+32470123456" in phone.get_content()
 
 
-def test_reply_refusals(desk: Path) -> None:
-    tid = ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel").strip()
-    code, _, err = run(desk, "ticket", "reply", tid, "-m", "x")
+def test_reply_refusals(desk: Installation) -> None:
+    tid = desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel").strip()
+    code, _, err = desk.run("ticket", "reply", tid, "-m", "x")
     assert code == 1 and "cannot be reached by mail" in err
-    code, _, err = run(desk, "ticket", "reply", tid)
+    code, _, err = desk.run("ticket", "reply", tid)
     assert code == 2 and "one of -m TEXT, --file F or --faq ID" in err
-    code, _, err = run(desk, "ticket", "delegate", tid, "nowhere")
+    code, _, err = desk.run("ticket", "delegate", tid, "nowhere")
     assert code == 1 and "no service named 'nowhere'" in err
-    code, _, err = run(desk, "message", "take", "--for", "ghost@rn.example", "--caller", "X",
-                       "--phone", "02/518.21.31", "--text", "t")
+    code, _, err = desk.run("message", "take", "--for", "ghost@rn.example", "--caller", "X",
+                            "--phone", "02/518.21.31", "--text", "t")
     assert code == 1 and "no staff member" in err
 
 
-def test_search_folds_accents_and_finds_phone_tickets(desk: Path) -> None:
-    drop(desk, corpus.simple("Clé d'accès", "Pouvez-vous débloquer ma clé d'accès ?",
-                             from_addr="jean@citizen.example"), "1.eml")
-    drop(desk, corpus.simple("Adreswijziging", "Mijn adres is niet gewijzigd in het register.",
-                             from_addr="an@citizen.example"), "2.eml")
-    ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject",
-       "Zugangsschlüssel gesperrt")
+def test_search_folds_accents_and_finds_phone_tickets(desk: Installation) -> None:
+    desk.deliver(corpus.simple("Clé d'accès", "Pouvez-vous débloquer ma clé d'accès ?",
+                               from_addr="jean@citizen.example"), "1.eml")
+    desk.deliver(corpus.simple("Adreswijziging", "Mijn adres is niet gewijzigd in het register.",
+                               from_addr="an@citizen.example"), "2.eml")
+    desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject",
+            "Zugangsschlüssel gesperrt")
     for query, expected in [("debloquer", [1]), ("DÉBLOQUER clé", [1]), ("adres", [2]),
                             ("zugangsschlussel", [3]), ("débloq", [1]), ("absent", [])]:
-        rows = json.loads(ok(desk, "ticket", "search", query, "--json"))
+        rows = json.loads(desk.ok("ticket", "search", query, "--json"))
         assert [r["id"] for r in rows] == expected, query
-    code, _, err = run(desk, "ticket", "search", "  ?! ")
+    code, _, err = desk.run("ticket", "search", "  ?! ")
     assert code == 1 and "at least one word" in err
 
 
-def test_export_and_archive(desk: Path, tmp_path: Path) -> None:
+def test_export_and_archive(desk: Installation, tmp_path: Path) -> None:
     import mailbox
 
     raw = corpus.simple("Certificat", "Bonjour, un certificat de résidence svp.",
                         from_addr="jean@citizen.example", message_id="<ex1@citizen.example>")
-    drop(desk, raw, "1.eml")
-    ok(desk, "ticket", "comment", "1", "-m", "Envoyé par courrier.")
-    ok(desk, "outbox", "send")
-    files = ok(desk, "ticket", "export", "1", "--format", "eml", "--out",
-               str(tmp_path / "eml")).split()
+    desk.deliver(raw, "1.eml")
+    desk.ok("ticket", "comment", "1", "-m", "Envoyé par courrier.")
+    desk.ok("outbox", "send")
+    files = desk.ok("ticket", "export", "1", "--format", "eml", "--out",
+                    str(tmp_path / "eml")).split()
     assert len(files) == 3  # request, acknowledgement, note
     assert Path(files[0]).read_bytes() == raw  # byte for byte as received
     assert b"Auto-Submitted: auto-replied" in Path(files[1]).read_bytes()
     assert b"X-RN-Kind: comment" in Path(files[2]).read_bytes()
-    ok(desk, "ticket", "export", "1", "--format", "mbox", "--out", str(tmp_path / "t.mbox"))
+    desk.ok("ticket", "export", "1", "--format", "mbox", "--out", str(tmp_path / "t.mbox"))
     assert len(mailbox.mbox(str(tmp_path / "t.mbox"))) == 3
-    exported = json.loads(ok(desk, "ticket", "export", "1", "--format", "json"))
+    exported = json.loads(desk.ok("ticket", "export", "1", "--format", "json"))
     assert exported["id"] == 1 and len(exported["messages"]) == 3
 
-    ok(desk, "ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel", "--close")
-    ok(desk, "ticket", "close", "1")
-    index = json.loads(ok(desk, "archive", "export", "--before", "2999-01-01", "--out",
-                          str(tmp_path / "archive"), "--json"))
+    desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel", "--close")
+    desk.ok("ticket", "close", "1")
+    index = json.loads(desk.ok("archive", "export", "--before", "2999-01-01", "--out",
+                               str(tmp_path / "archive"), "--json"))
     assert [e["id"] for e in index] == [1, 2]
     assert len(mailbox.mbox(str(tmp_path / "archive" / "ticket-1.mbox"))) == 3
     assert json.loads((tmp_path / "archive/index.json").read_text())[0]["mbox"] == "ticket-1.mbox"
-    assert json.loads(ok(desk, "ticket", "search", "certificat", "--json"))[0]["id"] == 1
-    assert json.loads(ok(desk, "archive", "export", "--before", "2000-01-01", "--out",
-                         str(tmp_path / "none"), "--json")) == []
-    code, _, err = run(desk, "ticket", "export", "1", "--format", "eml")
+    assert json.loads(desk.ok("ticket", "search", "certificat", "--json"))[0]["id"] == 1
+    assert json.loads(desk.ok("archive", "export", "--before", "2000-01-01", "--out",
+                              str(tmp_path / "none"), "--json")) == []
+    code, _, err = desk.run("ticket", "export", "1", "--format", "eml")
     assert code == 1 and "needs --out DIR" in err
 
 
-def test_search_folds_central_european_letters(desk: Path) -> None:
-    ok(desk, "ticket", "new", "--requester", "x@citizen.example", "--subject",
-       "Dvořák Łukasz Ștefan Őry")
+def test_search_folds_central_european_letters(desk: Installation) -> None:
+    desk.ok("ticket", "new", "--requester", "x@citizen.example", "--subject",
+            "Dvořák Łukasz Ștefan Őry")
     for query in ("dvorak", "lukasz", "stefan", "ory"):
-        assert [r["id"] for r in json.loads(ok(desk, "ticket", "search", query, "--json"))] == [
+        assert [r["id"] for r in json.loads(desk.ok("ticket", "search", query, "--json"))] == [
             1], query
 
 
-def test_a_pending_delegated_ticket_goes_back_to_the_second_line(desk: Path) -> None:
-    drop(desk, corpus.simple("Question", "Bonjour, une question juridique précise.",
-                             from_addr="ann@citizen.example",
-                             message_id="<d1@citizen.example>"), "1.eml")
-    ok(desk, "service", "add", "legal", "--email", "legal@second.example")
-    ok(desk, "ticket", "delegate", "1", "legal")
-    ok(desk, "ticket", "pending", "1")
-    drop(desk, corpus.simple("RE: Question", "Voici la précision demandée.",
-                             from_addr="ann@citizen.example",
-                             extra_headers={"In-Reply-To": "<d1@citizen.example>"}), "2.eml")
-    detail = json.loads(ok(desk, "ticket", "show", "1", "--json"))
+def test_a_pending_delegated_ticket_goes_back_to_the_second_line(desk: Installation) -> None:
+    desk.deliver(corpus.simple("Question", "Bonjour, une question juridique précise.",
+                               from_addr="ann@citizen.example",
+                               message_id="<d1@citizen.example>"), "1.eml")
+    desk.ok("service", "add", "legal", "--email", "legal@second.example")
+    desk.ok("ticket", "delegate", "1", "legal")
+    desk.ok("ticket", "pending", "1")
+    desk.deliver(corpus.simple("RE: Question", "Voici la précision demandée.",
+                               from_addr="ann@citizen.example",
+                               extra_headers={"In-Reply-To": "<d1@citizen.example>"}), "2.eml")
+    detail = json.loads(desk.ok("ticket", "show", "1", "--json"))
     assert (detail["status"], detail["service"]) == ("delegated", "legal")
 
 
-def test_search_reads_on_until_enough_distinct_tickets(desk: Path, db_url: str) -> None:
+def test_search_reads_on_until_enough_distinct_tickets(desk: Installation, db_url: str) -> None:
     from rnmail.tickets.search import search_tickets
 
-    drop(desk, corpus.simple("Attestation", "Bonjour, une attestation svp.",
-                             from_addr="old@citizen.example"), "0.eml")
-    drop(desk, corpus.simple("Attestation", "Bonjour, encore une attestation.",
-                             from_addr="new@citizen.example", message_id="<n0@citizen.example>"),
-         "1.eml")
+    desk.deliver(corpus.simple("Attestation", "Bonjour, une attestation svp.",
+                               from_addr="old@citizen.example"), "0.eml")
+    desk.deliver(corpus.simple("Attestation", "Bonjour, encore une attestation.",
+                               from_addr="new@citizen.example", message_id="<n0@citizen.example>"),
+           "1.eml")
     for i in range(5):  # the newer ticket matches five times over
         reply = corpus.simple("RE: [RN #2] Attestation", f"Relance {i} pour l'attestation.",
                               from_addr="new@citizen.example",
                               extra_headers={"In-Reply-To": "<n0@citizen.example>"})
-        drop(desk, reply, f"r{i}.eml")
+        desk.deliver(reply, f"r{i}.eml")
     db = Database(db_url)
     with db.transaction() as session:
         found = search_tickets(session, "attestation", limit=2, page_size=2)

@@ -7,11 +7,26 @@ audit log in its own transaction, so the record survives the refused command; a 
 password, so a password cannot be guessed faster than that.
 
 The web admin's second factor is a TOTP (RFC 6238) per operator (``enable_totp``,
-``check_totp``); each code is accepted once.
+``check_totp``); a code is six ASCII digits, and each step is accepted once (an atomic
+conditional UPDATE of ``totp_last_step``). The TOTP secret is stored encrypted
+(``TotpCipher``: Fernet, its key derived with HKDF from ``[helpdesk].secret``); a secret
+stored in clear by an older version is still read and is encrypted at its next use (and
+when the admin starts, ``seal_clear_totp_secrets``).
+
+Concurrency: the checks of one sign-in (the failures of the name and of the address, the
+password, the code, the failure recorded) are one transaction that holds a lock on the name
+and on the address (PostgreSQL: transaction-scoped advisory locks, and the operator's row
+``FOR UPDATE``; SQLite: every transaction is ``BEGIN IMMEDIATE``), so simultaneous attempts
+are counted one after the other and never exceed the limits.
+
+A new password, a new second factor, a disabled operator or a lockout ends all of that
+operator's web admin sessions at once (``sessions.end_sessions``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import re
 import time
@@ -20,10 +35,14 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, func, select
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from rnmail import audit
+from rnmail.auth.sessions import end_sessions
 from rnmail.config import OperatorsConfig
 from rnmail.db import Database
 from rnmail.errors import NotFound, RnmailError
@@ -32,6 +51,7 @@ from rnmail.models import AuditEvent, Operator, utcnow
 HASHER = PasswordHasher()
 MIN_PASSWORD = 10
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only: not \d, which takes any script's
 
 
 @cache
@@ -60,11 +80,13 @@ def change_password(session: Session, name: str, password: str) -> None:
     operator.password_hash = HASHER.hash(_checked(password))
     operator.password_changed_at = utcnow()
     operator.active = True
+    end_sessions(session, name)
     audit.record(session, name, "operator-passwd", {"operator": name})
 
 
 def disable_operator(session: Session, name: str) -> None:
     get_operator(session, name).active = False
+    end_sessions(session, name)
     audit.record(session, name, "operator-disable", {"operator": name})
 
 
@@ -82,52 +104,143 @@ def list_operators(session: Session) -> list[Operator]:
 TOTP_ISSUER = "rnmail"
 
 
-def enable_totp(session: Session, name: str, issuer: str = TOTP_ISSUER) -> str:
-    """Give the operator a new TOTP secret (the "key" of the web admin); returns the
-    ``otpauth://`` provisioning URI for an authenticator app. A new secret replaces the
-    old one: the old device stops working."""
+class TotpCipher:
+    """Encrypts the operators' TOTP secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256),
+    its key derived with HKDF-SHA256 from the installation's ``[helpdesk].secret``. A
+    stored value is ``enc1:<Fernet token>``; anything else is a secret stored in clear by
+    an older version (read as it is, sealed at its next use)."""
+
+    PREFIX = "enc1:"
+
+    def __init__(self, installation_secret: str) -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"rnmail operator totp secret v1").derive(
+                       installation_secret.encode())
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, clear: str) -> str:
+        return self.PREFIX + self._fernet.encrypt(clear.encode()).decode()
+
+    def open(self, stored: str) -> str | None:
+        """The clear secret; None when it was sealed under another installation secret."""
+        if not self.is_sealed(stored):
+            return stored
+        try:
+            return self._fernet.decrypt(stored[len(self.PREFIX):].encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
+
+    @classmethod
+    def is_sealed(cls, stored: str) -> bool:
+        return stored.startswith(cls.PREFIX)
+
+
+def enable_totp(session: Session, name: str, issuer: str = TOTP_ISSUER, *,
+                cipher: TotpCipher) -> str:
+    """Give the operator a new TOTP secret (the "key" of the web admin), stored encrypted
+    with ``cipher``; returns the ``otpauth://`` provisioning URI for an authenticator app.
+    A new secret replaces the old one: the old device stops working, and the operator's
+    sessions end."""
     import pyotp
 
     operator = get_operator(session, name)
-    operator.totp_secret = pyotp.random_base32()
+    clear = pyotp.random_base32()
+    operator.totp_secret = cipher.seal(clear)
     operator.totp_last_step = None
+    end_sessions(session, name)
     audit.record(session, name, "operator-totp", {"operator": name})
-    return str(pyotp.TOTP(operator.totp_secret).provisioning_uri(name=name,
-                                                                 issuer_name=issuer))
+    return str(pyotp.TOTP(clear).provisioning_uri(name=name, issuer_name=issuer))
 
 
-def check_totp(operator: Operator, code: str, at: float | None = None) -> bool:
-    """Whether ``code`` is the operator's current TOTP code (one 30 s step of clock drift
-    either way), and not one already used: each step is accepted once."""
+def matching_step(operator: Operator, code: str, at: float | None = None,
+                  cipher: TotpCipher | None = None) -> int | None:
+    """The 30 s step whose TOTP code ``code`` is (the current one, or one step of clock
+    drift either way) and that was not used yet; None otherwise. ``code`` must be exactly
+    six ASCII digits; a secret sealed under another key (or without ``cipher``) matches
+    nothing."""
     import pyotp
 
-    if operator.totp_secret is None or not re.fullmatch(r"\d{6}", code.strip()):
-        return False
-    totp = pyotp.TOTP(operator.totp_secret)
+    if operator.totp_secret is None or not isinstance(code, str) or not _CODE.fullmatch(code):
+        return None
+    clear = (cipher.open(operator.totp_secret) if cipher is not None
+             else None if TotpCipher.is_sealed(operator.totp_secret) else operator.totp_secret)
+    if clear is None:
+        return None
+    totp = pyotp.TOTP(clear)
     now = time.time() if at is None else at
     step = int(now // totp.interval)
     for candidate in (step, step - 1, step + 1):
-        if hmac.compare_digest(totp.at(candidate * totp.interval), code.strip()):
+        if hmac.compare_digest(totp.at(candidate * totp.interval).encode(), code.encode()):
             if operator.totp_last_step is not None and candidate <= operator.totp_last_step:
-                return False  # replayed
-            operator.totp_last_step = candidate
-            return True
-    return False
+                return None  # replayed
+            return candidate
+    return None
+
+
+def check_totp(operator: Operator, code: str, at: float | None = None,
+               cipher: TotpCipher | None = None) -> bool:
+    """Whether ``code`` is the operator's current TOTP code and not one already used (the
+    step is then marked used on ``operator``; ``authenticate`` claims it atomically)."""
+    step = matching_step(operator, code, at, cipher)
+    if step is None:
+        return False
+    operator.totp_last_step = step
+    return True
+
+
+def _claim_step(session: Session, operator: Operator, step: int) -> bool:
+    """Mark ``step`` used unless it (or a later one) already is: one conditional UPDATE, so
+    that of two simultaneous sign-ins with the same code only one gets the step."""
+    result = session.execute(
+        update(Operator).where(Operator.id == operator.id, or_(
+            Operator.totp_last_step.is_(None), Operator.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def seal_clear_totp_secrets(db: Database, cipher: TotpCipher) -> int:
+    """Encrypt the TOTP secrets an older version stored in clear; returns how many."""
+    with db.transaction() as session:
+        rows = list(session.scalars(select(Operator).where(
+            Operator.totp_secret.is_not(None),
+            Operator.totp_secret.not_like(TotpCipher.PREFIX + "%"))))
+        for operator in rows:
+            assert operator.totp_secret is not None
+            operator.totp_secret = cipher.seal(operator.totp_secret)
+        return len(rows)
+
+
+def _lock(session: Session, kind: str, value: str) -> None:
+    """A transaction-scoped lock on a name or an address (PostgreSQL; on SQLite the
+    transaction holds the database's write lock from its BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"rnmail sign-in {kind}\0{value}".encode()).digest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": int.from_bytes(digest[:8], "big", signed=True)})
 
 
 def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
-                 code: str | None = None, address_limit: int | None = None) -> str:
+                 code: str | None = None, address_limit: int | None = None,
+                 cipher: TotpCipher | None = None) -> str:
     """Check ``name``'s password and, when ``code`` is given (the web admin), the TOTP code
-    of their second factor; returns the name, or raises ``AuthenticationFailed``.
+    of their second factor (its secret opened with ``cipher``); returns the name, or raises
+    ``AuthenticationFailed``.
 
     Refused: a name with ``max_failures`` failures within ``lockout_minutes``, and, with
     ``address_limit``, an address (``audit.current_client()``) with that many — whatever
-    the password, so neither a name nor a client can guess faster than that."""
+    the password, so neither a name nor a client can guess faster than that, even with
+    simultaneous attempts (see the module's docstring). The failure that reaches the
+    name's limit ends the operator's sessions."""
     window_start = utcnow() - timedelta(minutes=cfg.lockout_minutes)
     client = audit.current_client()
     refusal: str | None = None
     failed = "passwords" if code is None else "sign-ins"
+    name = name.replace("\0", "\ufffd")  # no NUL in a database string
     with db.transaction() as session:
+        if address_limit is not None and client is not None:
+            _lock(session, "address", client)
+        _lock(session, "name", name[:64])
         if _failures(session, AuditEvent.actor == name[:64], window_start) >= cfg.max_failures:
             refusal = (f"too many failed {failed} for {name!r}: locked for "
                        f"{cfg.lockout_minutes} minutes (see `rnmail audit --action "
@@ -140,21 +253,31 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
             audit.record(session, name[:64], "login-locked", success=False)
         else:
             operator = session.scalar(
-                select(Operator).where(Operator.name == name, Operator.active.is_(True)))
+                select(Operator).where(Operator.name == name, Operator.active.is_(True))
+                .with_for_update())
             reason = None
             if not (_verify(operator.password_hash if operator else _dummy_hash(), password)
                     and operator is not None):
                 reason = "password"
-            elif code is not None and not check_totp(operator, code):
-                reason = "code" if operator.totp_secret else "no second factor"
+            elif code is not None:
+                step = matching_step(operator, code, cipher=cipher)
+                if step is None or not _claim_step(session, operator, step):
+                    reason = "code" if operator.totp_secret else "no second factor"
             if reason is None and operator is not None:
                 if HASHER.check_needs_rehash(operator.password_hash):
                     operator.password_hash = HASHER.hash(password)
+                secret = operator.totp_secret
+                if code is not None and cipher is not None and secret is not None \
+                        and not TotpCipher.is_sealed(secret):
+                    operator.totp_secret = cipher.seal(secret)  # stored in clear before
                 if code is not None:
                     audit.record(session, operator.name, "login")
                 return operator.name
             audit.record(session, name[:64], "login-failed", {"reason": reason},
                          success=False)
+            if _failures(session, AuditEvent.actor == name[:64],
+                         window_start) >= cfg.max_failures:
+                end_sessions(session, name[:64])  # locked: whoever is signed in is out
     if refusal:
         raise AuthenticationFailed(refusal)
     if code is not None:

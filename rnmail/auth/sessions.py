@@ -3,8 +3,10 @@
 The browser holds a random token in an ``HttpOnly``, ``SameSite=Strict`` cookie; the
 database holds only its SHA-256, the operator, the session's CSRF token and its times. A
 session ends when unused for ``[web].session_idle_minutes``, after ``session_hours`` in
-any case, when its operator signs out, or when the operator is disabled. Being in the
-database, sessions survive a restart and are shared by several ``rnmail web`` processes.
+any case, when its operator signs out, and — all of the operator's sessions at once
+(``end_sessions``) — when the operator gets a new password or second factor, is disabled or
+is locked out by failed sign-ins. Being in the database, sessions survive a restart and
+are shared by several ``rnmail web`` processes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.config import WebConfig
@@ -45,6 +48,13 @@ def open_session(db: Database, cfg: WebConfig, operator: str) -> tuple[str, Sign
                                  last_seen_at=now,
                                  expires_at=now + timedelta(hours=cfg.session_hours)))
     return token, SignedIn(operator, csrf)
+
+
+def end_sessions(session: Session, operator: str) -> int:
+    """End every session of ``operator`` (in the caller's transaction); returns how many."""
+    result = session.execute(delete(AdminSession).where(AdminSession.operator == operator)
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def find_session(db: Database, cfg: WebConfig, token: str) -> SignedIn | None:

@@ -12,8 +12,6 @@ everywhere else in rnmail. Addresses that keep bouncing are left out of announce
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,6 +27,7 @@ from rnmail.db import Database
 from rnmail.directory.sheets import ListProblems, Problem, open_sheet
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import GroupMember, UserGroup, utcnow
+from rnmail.util import csvfile
 from rnmail.util.addresses import check_address
 
 GROUP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
@@ -335,12 +334,8 @@ def list_members(session: Session, group_name: str) -> list[dict[str, Any]]:
 
 def export_group(session: Session, group_name: str) -> str:
     """The group as a CSV file ``lists import`` reads back to the same members."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for m in list_members(session, group_name):
-        writer.writerow([m[c] or "" for c in COLUMNS])
-    return out.getvalue()
+    return csvfile.to_csv([COLUMNS, *([m[c] or "" for c in COLUMNS]
+                                      for m in list_members(session, group_name))])
 
 
 def list_groups(session: Session) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ back to the same directory)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from rnmail.models import (
     Organisation,
     utcnow,
 )
+from rnmail.util import csvfile
 from rnmail.util.addresses import check_address
 from rnmail.util.phone import normalise_number
 from rnmail.vocab import AccessState, normal_requester_type, strings
@@ -525,7 +525,7 @@ def export_directory(session: Session) -> str:
     """Every user with their organisation, as the CSV file ``directory import`` reads back
     to the same directory (organisations without users are not in it)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvfile.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     rows = session.execute(select(DirectoryUser, Organisation)
                            .join(Organisation, Organisation.id == DirectoryUser.organisation_id)

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnmail.errors import RnmailError
+from rnmail.util.csvfile import unquote_cell
+
+# What no cell may hold: C0 controls (tab and line breaks included), DEL, C1 controls and
+# the Unicode line and paragraph separators. A name with a line break would end up in a
+# mail header (``To: name <address>``), where it cannot go.
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class ListProblems(RnmailError):
@@ -46,7 +53,9 @@ def open_sheet(path: Path, required: Sequence[str], known: Sequence[str],
                problem: Callable[[int | None, str], None]) -> Sheet | None:
     """Open a CSV file as spreadsheets save it: UTF-8 (a BOM is tolerated), ``,`` or ``;``
     between fields (Excel in Belgium writes ``;``), header names in any case, unknown
-    columns ignored, blank lines skipped. What is wrong goes to ``problem`` (file-level
+    columns ignored, blank lines skipped; a cell ``'=...`` (a formula neutralised by
+``rnmail.util.csvfile``) is read as ``=...``, and a line with a control character in any
+cell is refused. What is wrong goes to ``problem`` (file-level
     problems return None; a malformed row ends the rows)."""
     try:
         data = path.read_bytes()
@@ -74,6 +83,9 @@ def open_sheet(path: Path, required: Sequence[str], known: Sequence[str],
         problem(reader.line_num, f"malformed CSV: {exc}")
         return None
     columns = [cell.strip().lower() for cell in header]
+    if CONTROL_RE.search("".join(columns)):
+        problem(reader.line_num, "control character in the header line")
+        return None
     doubled = sorted({c for c in columns if c and columns.count(c) > 1})
     if doubled:
         problem(reader.line_num, f"column(s) given twice: {', '.join(doubled)}")
@@ -85,10 +97,24 @@ def open_sheet(path: Path, required: Sequence[str], known: Sequence[str],
         return None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        end = reader.line_num
         try:
             for cells in reader:
-                if any(cell.strip() for cell in cells):
-                    yield reader.line_num, cells
+                start, end = end + 1, reader.line_num  # a quoted line break spans lines
+                if not any(cell.strip() for cell in cells):
+                    continue
+                cells = [unquote_cell(cell) for cell in cells]
+                if CONTROL_RE.search("".join(cells)):
+                    for at, cell in enumerate(cells):
+                        found = CONTROL_RE.search(cell)
+                        if found:
+                            name = columns[at] if at < len(columns) and columns[at] \
+                                else f"column {at + 1}"
+                            problem(start, f"{name}: control character "
+                                    f"U+{ord(found.group()):04X} (line breaks, tabs and "
+                                    "other control characters are refused)")
+                    continue
+                yield reader.line_num, cells
         except csv.Error as exc:
             problem(reader.line_num, f"malformed CSV: {exc}")
 

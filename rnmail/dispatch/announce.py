@@ -12,10 +12,12 @@ Next stage: ``outbox`` → ``send``.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +30,27 @@ from rnmail import audit
 from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.directory.groups import Recipient, recipients
-from rnmail.dispatch.compose import Attachment, encode_header, header_block, mime_body
+from rnmail.directory.sheets import CONTROL_RE
+from rnmail.dispatch.compose import (
+    Attachment,
+    encode_header,
+    format_address,
+    header_block,
+    mime_body,
+)
 from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.banners import banner
+from rnmail.i18n.formats import format_time
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
 from rnmail.shapes import AnnouncementInfo, AnnouncementStatus
-from rnmail.status.page import BANNERS, format_time
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import make_message_id
 from rnmail.vocab import AnnouncementKind, OutboxState, strings
 
 MAILINGS = TEMPLATES / "mailings"
+log = logging.getLogger(__name__)
 
 ContextFor = Callable[[str], dict[str, Any]]  # language → template variables
 
@@ -125,23 +136,48 @@ def announce(
     for member in members:
         body_id, shared_headers, subject = bodies[member.language]
         message_id = make_message_id(config.helpdesk.secret, domain, kind, None)
-        personal = header_block([
-            ("To", formataddr((member.name, member.email), charset="utf-8")),
-            ("Message-ID", message_id),
-            ("List-Id", f"<{member.group}.{config.dispatch.list_domain}>"),
-        ])
+        state = "suppressed" if member.email in suppressed else "queued"
+        why = unusable(member)
+        raw = b""
+        if why is None:
+            try:
+                raw = shared_headers + header_block([
+                    ("To", format_address(member.name, member.email)),
+                    ("Message-ID", message_id),
+                    ("List-Id", f"<{member.group}.{config.dispatch.list_domain}>"),
+                ]).encode("ascii")
+            except (ValueError, UnicodeError) as exc:  # UnicodeError is a ValueError
+                why = f"cannot write the mail: {exc}"
+        if why is not None:
+            # One bad member row must not stop the notice to the others, nor the status
+            # change that sends it: this one is recorded as failed, with the reason.
+            log.warning("announcement %d: not sent to %r: %s", record.id, member.email, why)
+            state = "failed"
         rows.append({
             "purpose": notice.kind, "automatic": False, "message_id": message_id,
-            "mail_from": config.helpdesk.address, "to_addr": member.email, "subject": subject,
-            "raw": shared_headers + personal.encode("ascii"),
-            "state": (OutboxState.SUPPRESSED if member.email in suppressed
-                      else OutboxState.QUEUED),
+            "mail_from": config.helpdesk.address, "to_addr": member.email[:320],
+            "subject": subject, "raw": raw, "state": state, "last_reply": why,
             "attempts": 0, "next_attempt_at": now, "created_at": now,
             "announcement_id": record.id, "body_id": body_id,
         })
     if rows:
         session.execute(insert(OutboxMessage), rows)
     return record
+
+
+# An address we can put in an envelope and a To header as it is: printable ASCII, one @,
+# none of the characters that end or split an address.
+_PLAIN_ADDRESS = re.compile(r"[!#-'*+\--9=?A-Z^-~]+@[!#-'*+\--9=?A-Z^-~]+\Z")
+
+
+def unusable(member: Recipient) -> str | None:
+    """Why a member row (imported before imports were checked, or written by hand in the
+    database) cannot be mailed; None when it can."""
+    if not _PLAIN_ADDRESS.match(member.email):
+        return f"unusable address {member.email!r}"
+    if CONTROL_RE.search(member.name):
+        return f"control character in the name {member.name!r}"
+    return None
 
 
 def preview(config: Config, notice: Notice, members: Iterable[Recipient]
@@ -168,8 +204,8 @@ def _shared_part(session: Session, config: Config, notice: Notice, language: str
         body_id = row.id
     hd = config.helpdesk
     shared = header_block([
-        ("From", formataddr((hd.name, hd.address), charset="utf-8")),
-        ("Subject", encode_header(rendered.subject)),
+        ("From", format_address(hd.name, hd.address, "From")),
+        ("Subject", encode_header(rendered.subject, "Subject")),
         ("Date", format_datetime(utcnow())),
         ("MIME-Version", "1.0"),
         ("Content-Language", rendered.language),
@@ -215,13 +251,15 @@ def list_announcements(session: Session, limit: int = 50) -> list[Announcement]:
 
 
 def retry_failed(session: Session, announcement_id: int) -> int:
-    """Queue the failed deliveries of an announcement again; returns how many."""
+    """Queue the failed deliveries of an announcement again; returns how many. Rows that
+    could not even be written (an unusable member, ``unusable``: no mail in ``raw``) stay
+    failed: correct the member and announce again."""
     if session.get(Announcement, announcement_id) is None:
         raise NotFound(f"no announcement #{announcement_id}")
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.announcement_id == announcement_id,
-               OutboxMessage.state == OutboxState.FAILED)
+               OutboxMessage.state == OutboxState.FAILED, OutboxMessage.raw != b"")
         .values(state=OutboxState.QUEUED, attempts=0, next_attempt_at=utcnow(), lease_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -313,9 +351,8 @@ def _notice_sample(config: Config, name: str, language: str) -> dict[str, Any]:
     common = {"components": [c.label(language) for c in config.status.components],
               "comment": "", "comment_language": None}
     if name == "status_change":
-        return {**common, "state": "degraded", "banner": BANNERS["degraded"].get(
-            language, BANNERS["degraded"]["fr"]), "all_components": False,
-            "changed_at": at(-4)}
+        return {**common, "state": "degraded", "banner": banner("degraded", language),
+                "all_components": False, "changed_at": at(-4)}
     if name == "maintenance":
         return {**common, "step": "announcement", "maintenance_id": 1,
                 "starts_at": at(0), "ends_at": at(3),

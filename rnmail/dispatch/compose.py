@@ -28,6 +28,10 @@ from rnmail.models import utcnow
 from rnmail.util.tokens import make_message_id
 
 CRLF = "\r\n"
+MAX_LINE = 78  # RFC 5322 §2.1.1: SHOULD, where the header can be folded; 998 is a MUST
+KEEP_REFERENCES = 20
+MAX_ID_LENGTH = 250  # a longer message id (never ours) is not repeated in our headers
+_LONGEST_WORD = 66  # longer: encoded-words, which can be split
 _MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
 
 
@@ -72,15 +76,17 @@ def compose(helpdesk: HelpdeskConfig, draft: Draft) -> Composed:
     rendered = draft.rendered
     domain = helpdesk.address.rsplit("@", 1)[-1]
     message_id = make_message_id(helpdesk.secret, domain, draft.kind, draft.ticket_id)
-    refs = [*draft.references, *([draft.in_reply_to] if draft.in_reply_to else [])]
-    references = " ".join(dict.fromkeys(refs)) or None
+    in_reply_to = draft.in_reply_to if draft.in_reply_to and len(
+        draft.in_reply_to) <= MAX_ID_LENGTH else None
+    refs = [*draft.references, *([in_reply_to] if in_reply_to else [])]
+    references = " ".join(cap_references(refs)) or None
     headers = [
-        ("From", formataddr((helpdesk.name, helpdesk.address), charset="utf-8")),
+        ("From", format_address(helpdesk.name, helpdesk.address, "From")),
         ("To", ", ".join(draft.to)),
-        ("Subject", encode_header(rendered.subject)),
+        ("Subject", encode_header(rendered.subject, "Subject")),
         ("Date", format_datetime(utcnow())),
         ("Message-ID", message_id),
-        ("In-Reply-To", draft.in_reply_to),
+        ("In-Reply-To", in_reply_to),
         ("References", references),
         ("MIME-Version", "1.0"),
         ("Content-Language", rendered.language),
@@ -101,17 +107,38 @@ def compose(helpdesk: HelpdeskConfig, draft: Draft) -> Composed:
         subject=rendered.subject,
         text=rendered.text,
         automatic=draft.automatic,
-        in_reply_to=draft.in_reply_to,
+        in_reply_to=in_reply_to,
         references=references,
     )
 
 
-def encode_header(value: str) -> str:
-    """RFC 2047 when needed, folded to 78 columns; never a bare line break."""
+def cap_references(ids: list[str]) -> list[str]:
+    """The References of a reply: each id once, none longer than ``MAX_ID_LENGTH``, and of
+    a long thread only the first and the last ``KEEP_REFERENCES`` (RFC 5322 §3.6.4: the
+    first, the parent's, and as many as fit between; 300 ids made an 18,856-octet line)."""
+    unique = [i for i in dict.fromkeys(ids) if len(i) <= MAX_ID_LENGTH]
+    if len(unique) > 1 + KEEP_REFERENCES:
+        return [unique[0], *unique[-KEEP_REFERENCES:]]
+    return unique
+
+
+def encode_header(value: str, name: str = "Subject") -> str:
+    """Whitespace collapsed (never a bare line break); RFC 2047 encoded-words, folded to 78
+    columns after ``name: ``, when the text is not ASCII or has a word too long to fold."""
     value = " ".join(value.split())
-    if value.isascii() and len(value) < 900:
-        return value
-    return Header(value, "utf-8").encode(linesep=CRLF, maxlinelen=76)
+    if value.isascii() and all(len(word) <= _LONGEST_WORD for word in value.split(" ")):
+        return value  # header_block folds it at its spaces
+    return Header(value, "utf-8", header_name=name).encode(linesep=CRLF, maxlinelen=78)
+
+
+def format_address(display_name: str, address: str, header: str = "To") -> str:
+    """``name <address>`` for a ``header`` line: a non-ASCII name as encoded-words that
+    fold (``formataddr`` writes one unbroken encoded-word however long the name)."""
+    if display_name.isascii():
+        return formataddr((display_name, address))
+    name = Header(display_name, "utf-8", header_name=header).encode(linesep=CRLF,
+                                                                    maxlinelen=78)
+    return f"{name} <{address}>"
 
 
 def mime_body(rendered: Rendered, attachments: list[Attachment]) -> str:
@@ -133,11 +160,37 @@ def header_block(headers: list[tuple[str, str | None]]) -> str:
             continue
         # Values come from templates and from received mail: refuse header injection;
         # the only line breaks allowed are encode_header's folds (CRLF + space).
-        unfolded = value.replace(CRLF + " ", " ")
-        if "\r" in unfolded or "\n" in unfolded:
+        line = f"{name}: {value}"
+        if len(line) > MAX_LINE or CRLF in value:
+            unfolded = line.replace(CRLF + " ", " ")
+            if "\r" in unfolded or "\n" in unfolded:
+                raise ValueError(f"line break in {name} header")
+            line = fold(unfolded)
+        elif "\r" in value or "\n" in value:
             raise ValueError(f"line break in {name} header")
-        lines.append(f"{name}: {value}{CRLF}")
+        lines.append(line + CRLF)
     return "".join(lines)
+
+
+def fold(line: str) -> str:
+    """An unfolded header line folded at its spaces (RFC 5322 §2.2.3) so that every
+    physical line holds at most 78 characters where a space allows it; never a line of
+    whitespace only. A word that does not fit stays whole: callers keep words short
+    (``encode_header`` turns longer ones into encoded-words, References drop long ids),
+    and a line that would still pass 998 octets is refused."""
+    words = line.split(" ")
+    physical = []
+    current = words[0] + (" " + words[1] if len(words) > 1 else "")
+    for word in words[2:]:
+        if len(current) + 1 + len(word) > MAX_LINE and current.strip():
+            physical.append(current)
+            current = " " + word
+        else:
+            current += " " + word
+    physical.append(current)
+    if any(len(part) > 998 for part in physical):
+        raise ValueError(f"{line.split(':', 1)[0]} header: a word longer than 998 octets")
+    return CRLF.join(physical)
 
 
 def _text_part(text: str, subtype: str) -> str:

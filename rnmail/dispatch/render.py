@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 from markupsafe import Markup
 
 from rnmail.config import HelpdeskConfig, clock
+from rnmail.i18n import translations
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAIL = TEMPLATES / "mail"  # <name>.<lang>.j2: the mail rnmail writes itself
@@ -123,6 +124,7 @@ def _page_environment(directory: Path = PAGES) -> Environment:
 
 
 def render_page(name: str, language: str, context: dict[str, Any]) -> str:
-    """A public HTML page (``<name>.html.j2``, autoescaped) in ``language``."""
+    """A public HTML page (``<name>.html.j2``, autoescaped) in ``language``: its words
+    through ``_`` (the catalogue of ``language``, ``rnmail.i18n``)."""
     return _page_environment().get_template(f"{name}.html.j2").render(
-        {**context, "lang": language})
+        {**context, "lang": language, "_": translations(language).gettext})

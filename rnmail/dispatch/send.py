@@ -7,6 +7,10 @@ or a lost connection retried later, 5xx failed, and the reply is kept per recipi
 file transport writes each message as an ``.eml`` file, for the embedded set-up that needs
 no mail server.
 
+Each row leaves with its own signed envelope sender (``info+b.<outbox id>.<sig>@domain``,
+``rnmail.util.tokens.make_bounce_address``): a delivery report comes back to it and names
+that one row. The file transport writes it as the Return-Path.
+
 Next stage: ``track`` (bounces arriving later are matched in ``ingest.bounce``).
 """
 
@@ -42,6 +46,8 @@ from rnmail.dispatch.outbox import (
 )
 from rnmail.errors import ServerUnavailable
 from rnmail.models import SendThrottle
+from rnmail.util.publicfiles import create_private, private_folder
+from rnmail.util.tokens import make_bounce_address
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 500
@@ -137,11 +143,12 @@ class FileTransport:
 
     async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
         if not self.ready:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_folder(self.directory)
             self.ready = True
         name = f"{os.urandom(8).hex()}-{to.replace('/', '_')}.eml"
         tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(raw)
+        # 0600 whatever the umask: mail to people is private
+        create_private(tmp, f"Return-Path: <{mail_from}>\r\n".encode() + raw)
         tmp.replace(self.directory / name)
         return Outcome(ok=True, permanent=False, reply=f"written to {name}")
 
@@ -280,7 +287,8 @@ class Sender:
                 await self.throttle.wait()
                 raw = item.raw + self.bodies[item.body_id] if item.body_id else item.raw
                 try:
-                    outcome = await transport.deliver(item.mail_from, item.to_addr, raw)
+                    outcome = await transport.deliver(self.envelope_sender(item), item.to_addr,
+                                                      raw)
                 except ServerUnavailable as exc:
                     self.error = self.error or exc
                     self.unsent.append(item.id)
@@ -292,6 +300,10 @@ class Sender:
                 await future
         finally:
             await transport.close()
+
+    def envelope_sender(self, item: Leased) -> str:
+        """MAIL FROM: the row's signed VERP address, so its bounces name it."""
+        return make_bounce_address(self.config.helpdesk.secret, item.mail_from, item.id)
 
     def record(self, item: Leased, outcome: Outcome) -> asyncio.Future[str]:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()

@@ -1,6 +1,7 @@
-"""Suppression: an address whose mail bounced permanently ``[dispatch].suppress_after_bounces``
-times is left out of announcements (its outbox row is ``suppressed``) until ``lists
-unsuppress``; the user-group lists themselves are not changed."""
+"""Suppression: an address to which ``[dispatch].suppress_after_bounces`` of the mails we sent
+bounced permanently (reports proven to concern them, ``rnmail.ingest.bounce``) is left out
+of announcements (its outbox row is ``suppressed``) until ``lists unsuppress``; the
+user-group lists themselves are not changed."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def note_hard_bounce(session: Session, address: str, diagnostic: str | None,
                      threshold: int) -> Suppression | None:
     """After a permanent bounce to ``address`` was added to the session: suppress the
     address once that many of our mails to it bounced permanently (several reports about
-    one mail count once). Returns its Suppression row when it is (or stays) suppressed.
+    one mail count once). Only bounces recorded against a mail we sent (``outbox_id`` set,
+    see ``rnmail.ingest.bounce``) count: an unmatched report never suppresses anything.
+    Returns its Suppression row when it is (or stays) suppressed.
 
     The ingest stages run without autoflush, so bounces and suppressions of the batch that
     are not flushed yet are looked for in the session too.
@@ -37,16 +40,12 @@ def note_hard_bounce(session: Session, address: str, diagnostic: str | None,
     address = address.strip().lower()
     if "@" not in address:
         return None
-    pending_bounces = [o for o in session.new
-                       if isinstance(o, Bounce) and o.permanent and o.recipient == address]
-    mails: set[tuple[str, int]] = set()
-    for bounce_id, outbox_id in session.execute(
-        select(Bounce.id, Bounce.outbox_id).where(Bounce.recipient == address,
-                                                  Bounce.permanent.is_(True))
-    ):
-        mails.add(("outbox", outbox_id) if outbox_id is not None else ("report", bounce_id))
-    for b in pending_bounces:
-        mails.add(("outbox", b.outbox_id) if b.outbox_id is not None else ("pending", id(b)))
+    mails: set[int] = set(session.scalars(
+        select(Bounce.outbox_id).where(Bounce.recipient == address, Bounce.permanent.is_(True),
+                                       Bounce.outbox_id.is_not(None))))
+    mails.update(o.outbox_id for o in session.new
+                 if isinstance(o, Bounce) and o.permanent and o.recipient == address
+                 and o.outbox_id is not None)
     count = len(mails)
     suppression = next((o for o in session.new
                         if isinstance(o, Suppression) and o.email == address), None)

@@ -2,7 +2,10 @@
 
 The stdlib parser runs with the ``compat32`` policy (about four times faster than
 ``policy.default`` on help-desk mail) and rnmail decodes what it needs itself, with the
-tolerance real mail requires: wrong or missing charsets, raw 8-bit headers, HTML-only bodies.
+tolerance real mail requires: wrong or missing charsets (``charsets``), raw 8-bit headers,
+HTML-only bodies, several inline text parts, header blocks a gateway broke (``headers``).
+The sender and the other addresses are read by the RFC 5322 parser before any RFC 2047
+decoding (``headers``): a display name is never taken for an address.
 Anything the parser cannot make sense of, or that exceeds the configured limits, raises
 ``Quarantine`` so the pipeline keeps the raw message instead of losing it.
 
@@ -11,27 +14,27 @@ Next stage: ``classify``.
 
 from __future__ import annotations
 
-import codecs
 import email
 import email.policy
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.header import Header, decode_header
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import Any
+from html import escape
 
 from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
 
 from rnmail.errors import Quarantine
+from rnmail.ingest.charsets import decode_bytes, guess_header_bytes
+from rnmail.ingest.headers import read_addresses, read_sender, repair_header_block
 
 MSGID_RE = re.compile(r"<[^<>\s]+>")
-# Labels that mean windows-1252 in practice (WHATWG): mail declaring latin-1 often has € or ’.
-_CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
 _REPLY_PREFIX_RE = re.compile(
     r"^\s*(re|tr|fw|fwd|aw|wg|antw|sv|vs|ref)\s*(\[\d+\])?\s*:", re.IGNORECASE
 )
@@ -87,6 +90,8 @@ class ParsedMail:
     text: str
     html: str | None
     attachments: list[ParsedAttachment] = field(default_factory=list)
+    sender_problem: str | None = None  # why ``from_addr`` is empty: no verifiable sender
+    charset_hint: str | None = None  # the body's declared charset, for raw 8-bit headers
 
     @cached_property
     def dedupe_key(self) -> str:
@@ -114,7 +119,7 @@ class ParsedMail:
         return seen
 
     def header(self, name: str) -> str:
-        return decode_header_value(self.message.get(name))
+        return decode_header_value(self.message.get(name), self.charset_hint)
 
     @cached_property
     def display_text(self) -> str:
@@ -132,6 +137,9 @@ def parse_message(raw: bytes, limits: Limits) -> ParsedMail:
         raise Quarantine("empty message")
     try:
         msg = email.message_from_bytes(raw, _class=_Message, policy=email.policy.compat32)
+        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects) or not any(
+                msg.get(name) for name in _CORE_HEADERS):
+            msg = _recover_headers(raw, msg)
     except Exception as exc:  # the stdlib parser is lenient; this is truly broken input
         raise Quarantine(f"unparseable message: {exc}") from None
     _check_structure(msg, limits)
@@ -139,6 +147,18 @@ def parse_message(raw: bytes, limits: Limits) -> ParsedMail:
         return _build(raw, msg, limits)  # type: ignore[arg-type]  # _class=_Message
     except (LookupError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise Quarantine(f"malformed message: {type(exc).__name__}: {exc}") from None
+
+
+def _recover_headers(raw: bytes, msg: Message) -> Message:
+    """A header block the parser stopped reading early (a banner line before the headers,
+    a continuation line in column 0): the leniently repaired copy if it has a sender."""
+    repaired = repair_header_block(raw)
+    if repaired is None:
+        return msg
+    again = email.message_from_bytes(repaired, _class=_Message, policy=email.policy.compat32)
+    if again.get("From") is None and again.get("Sender") is None:
+        return msg
+    return again
 
 
 def subparts(part: Message) -> list[Message]:
@@ -164,11 +184,47 @@ def _check_structure(msg: Message, limits: Limits) -> None:
 
 
 def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
-    from_name, from_addr = _first_address(msg.get_all("From", []))
-    if not from_addr:
-        sender = msg.get_all("Sender", []) or msg.get_all("Return-Path", [])
-        from_name, from_addr = _first_address(sender)
+    hint = _charset_hint(msg)
+    sender = read_sender(_raw_values(msg, "From", hint))
+    text, html, body_parts = _body(msg)
+    return ParsedMail(
+        raw=raw,
+        message=msg,
+        message_id=_first_msgid(msg.get("Message-ID")),
+        in_reply_to=MSGID_RE.findall(decode_header_value(msg.get("In-Reply-To"))),
+        references=MSGID_RE.findall(decode_header_value(msg.get("References"))),
+        subject=_one_line(decode_header_value(msg.get("Subject"), hint)),
+        from_addr=sender.address,
+        from_name=_one_line(sender.name)[:200] or None,
+        to=read_addresses(_raw_values(msg, "To", hint)),
+        cc=read_addresses(_raw_values(msg, "Cc", hint)),
+        reply_to=read_addresses(_raw_values(msg, "Reply-To", hint)),
+        date=_date(msg.get("Date")),
+        text=text,
+        html=html,
+        attachments=list(_attachments(msg, body_parts, limits)),
+        sender_problem=sender.problem,
+        charset_hint=hint,
+    )
 
+
+def _body(msg: EmailMessage) -> tuple[str, str | None, set[int]]:
+    """Text, HTML and the parts that make them. Several inline text parts of a
+    multipart/mixed (text, a signature part, more text; or several HTML parts, as Apple Mail
+    sends around an inline image) are joined in order; a part with a filename or
+    ``Content-Disposition: attachment`` stays an attachment."""
+    pieces = _inline_pieces(msg)
+    if pieces is not None:
+        texts, htmls = [], []
+        for plain, rich in pieces:
+            rich_text = decode_text_part(rich) if rich is not None else None
+            text = decode_text_part(plain) if plain is not None else html_to_text(rich_text or "")
+            texts.append(text.strip("\n"))
+            htmls.append(rich_text if rich_text is not None
+                         else f"<pre>{escape(text)}</pre>")
+        used = {id(p) for pair in pieces for p in pair if p is not None}
+        html = "\n".join(htmls) if any(rich is not None for _, rich in pieces) else None
+        return "\n\n".join(t for t in texts if t), html, used
     text_part = msg.get_body(preferencelist=("plain",))
     html_part = msg.get_body(preferencelist=("html",))
     if text_part is not None and text_part.get_content_type() != "text/plain":
@@ -187,69 +243,89 @@ def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
     body_parts = {id(p) for p in (text_part, html_part) if p is not None}
     if not msg.is_multipart() and msg.get_content_maintype() == "text":
         body_parts.add(id(msg))
-
-    return ParsedMail(
-        raw=raw,
-        message=msg,
-        message_id=_first_msgid(msg.get("Message-ID")),
-        in_reply_to=MSGID_RE.findall(decode_header_value(msg.get("In-Reply-To"))),
-        references=MSGID_RE.findall(decode_header_value(msg.get("References"))),
-        subject=_one_line(decode_header_value(msg.get("Subject"))),
-        from_addr=from_addr,
-        from_name=from_name or None,
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        reply_to=_addresses(msg, "Reply-To"),
-        date=_date(msg.get("Date")),
-        text=text,
-        html=html,
-        attachments=list(_attachments(msg, body_parts, limits)),
-    )
+    return text, html, body_parts
 
 
-def decode_header_value(value: object) -> str:
-    """An RFC 2047 header as text; raw 8-bit bytes read as UTF-8, else windows-1252."""
+def _inline_pieces(msg: Message) -> list[tuple[Message | None, Message | None]] | None:
+    """The (plain, html) of each inline text piece of the top multipart/mixed (inside a
+    multipart/signed too), or None when there are fewer than two."""
+    if msg.get_content_type() == "multipart/signed":
+        inner = subparts(msg)
+        msg = inner[0] if inner else msg
+    if msg.get_content_type() != "multipart/mixed":
+        return None
+    pieces: list[tuple[Message | None, Message | None]] = []
+    for part in subparts(msg):
+        if part.get_content_disposition() == "attachment" or _has_filename(part):
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain":
+            pieces.append((part, None))
+        elif ctype == "text/html":
+            pieces.append((None, part))
+        elif ctype in ("multipart/alternative", "multipart/related") and isinstance(
+                part, EmailMessage):
+            plain = part.get_body(preferencelist=("plain",))
+            rich = part.get_body(preferencelist=("html",))
+            plain = plain if plain is not None and plain.get_content_type() == "text/plain" \
+                else None
+            rich = rich if rich is not None and rich.get_content_type() == "text/html" else None
+            if plain is not None or rich is not None:
+                pieces.append((plain, rich))
+    return pieces if len(pieces) > 1 else None
+
+
+def _has_filename(part: Message) -> bool:
+    return bool(part.get_param("filename", header="content-disposition")
+                or part.get_param("name", header="content-type")
+                or part.get_param("filename*", header="content-disposition"))
+
+
+def _charset_hint(msg: Message) -> str | None:
+    """The charset the body declares: the best guess for raw 8-bit header bytes."""
+    for part in (msg, *subparts(msg)[:3]):
+        charset = part.get_param("charset")
+        if isinstance(charset, str) and charset:
+            return charset
+    return None
+
+
+def _raw_values(msg: Message, name: str, hint: str | None) -> list[str]:
+    """The header's values as the mailer wrote them (RFC 2047 words still encoded), raw
+    8-bit bytes decoded as UTF-8 or the body's charset."""
+    lowered = name.lower()
+    return [_undo_surrogates(str(v), hint) for k, v in msg.raw_items() if k.lower() == lowered]
+
+
+def decode_header_value(value: object, hint: str | None = None) -> str:
+    """An RFC 2047 header as text; raw 8-bit bytes read as UTF-8, else as the body's
+    declared charset ``hint``, else as charset-normalizer guesses (``guess_header_bytes``)."""
     if value is None:
         return ""
     if isinstance(value, Header):  # compat32 wraps headers holding raw 8-bit bytes
         value = "".join(
-            decode_bytes(chunk, None) if isinstance(chunk, bytes) else chunk
+            guess_header_bytes(chunk, hint) if isinstance(chunk, bytes) else chunk
             for chunk, _charset in decode_header(value)
         )
-    value = _undo_surrogates(str(value))
+    value = _undo_surrogates(str(value), hint)
     if "=?" not in value:
         return value
     try:
         chunks = decode_header(value)
     except Exception:
         return value
-    return "".join(
-        decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk
+    return "".join(  # text between encoded words comes back as raw-unicode-escape bytes
+        (decode_bytes(chunk, charset) if charset else chunk.decode("raw-unicode-escape"))
+        if isinstance(chunk, bytes) else chunk
         for chunk, charset in chunks
     )
 
 
-def _undo_surrogates(value: str) -> str:
+def _undo_surrogates(value: str, hint: str | None = None) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogates; give them back their characters."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if value.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
-    return decode_bytes(value.encode("utf-8", "surrogateescape"), None)
-
-
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode text whose declared charset may be wrong, unknown or missing; never fails."""
-    label = (charset or "").strip().strip('"').lower()
-    candidates: list[str] = []
-    if label:
-        candidates.append("cp1252" if label in _CP1252_LABELS else label)
-    candidates += ["utf-8", "cp1252"]
-    for name in candidates:
-        try:
-            codecs.lookup(name)
-            return data.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("latin-1")  # every byte maps: the last resort cannot fail
+    return guess_header_bytes(value.encode("utf-8", "surrogateescape"), hint)
 
 
 def decode_text_part(part: Message) -> str:
@@ -385,26 +461,6 @@ def _safe_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip(" .")
     return name[:200] or "attachment"
-
-
-def _first_address(values: list[Any]) -> tuple[str, str]:
-    for name, addr in _getaddresses(values):
-        if addr:
-            return name, addr
-    return "", ""
-
-
-def _addresses(msg: Message, header: str) -> list[str]:
-    return [addr for _, addr in _getaddresses(msg.get_all(header, [])) if addr]
-
-
-def _getaddresses(values: list[Any]) -> list[tuple[str, str]]:
-    decoded = [decode_header_value(v) for v in values]
-    try:
-        pairs = getaddresses(decoded)
-    except Exception:
-        return []
-    return [(_one_line(n), a.strip().lower()) for n, a in pairs if "@" in a]
 
 
 def _first_msgid(value: object) -> str | None:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import assign_ids
 from rnmail.errors import Quarantine
-from rnmail.ingest.bounce import recipients_we_wrote_to, record_bounce
+from rnmail.ingest.bounce import match_report, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
 from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
@@ -168,13 +168,11 @@ def bounce(batch: Batch, d: Delivery) -> IngestOutcome | None:
         select(Bounce.id).where(Bounce.report_message_id == report_id).limit(1)
     ):
         return IngestOutcome.DUPLICATE
-    recipients: list[str] = []
-    if not verdict.certain:
-        recipients = recipients_we_wrote_to(batch.session, d.parsed)
-        if not recipients:
-            d.verdict = Classification(kind="requester", auto_reason=verdict.auto_reason)
-            return None
-    record_bounce(batch.session, d.parsed, verdict, recipients, d.mailbox.name, d.raw_sha256,
+    match = match_report(batch.session, d.parsed, verdict, batch.config.helpdesk.secret)
+    if not verdict.certain and not match.rows:
+        d.verdict = Classification(kind="requester", auto_reason=verdict.auto_reason)
+        return None
+    record_bounce(batch.session, d.parsed, verdict, match, d.mailbox.name, d.raw_sha256,
                   batch.config.dispatch.suppress_after_bounces)
     return IngestOutcome.BOUNCE
 

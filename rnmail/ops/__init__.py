@@ -1,0 +1,2 @@
+"""For whoever runs the installation: ``doctor`` (checks), ``demo`` (example data) and
+``backup``."""

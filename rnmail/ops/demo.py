@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.directory.groups import import_lists, list_files
+from rnmail.i18n.formats import BRUSSELS
 from rnmail.models import Ticket, utcnow
 from rnmail.status.maintenance import schedule_maintenance
 from rnmail.status.notices import publish
-from rnmail.status.page import BRUSSELS
 from rnmail.tickets.lifecycle import close, open_by_hand
 
 MARK = "(demo)"

@@ -3,7 +3,10 @@
 ``run_checks`` loads the config and then checks, each on its own (one failing check never
 stops the next): the database and its schema revision, every mailbox (IMAP login and
 folders, or the Maildir), the SMTP server (or the file transport's folder), the public
-directories and every template in every language. Nothing is changed except probe files,
+directories, the installation secret (strength, and who may read where it comes from), the
+permissions of the database and the blob store (a warning when group or others may read
+them), the web admin (``Secure`` cookies off a loopback address) and every template in every
+language. Nothing is changed except probe files,
 written and deleted again, and the public directories, created when missing (``status
 publish`` and ``faq publish`` would create them too). Network checks use the configured
 timeouts, capped at ``MAX_TIMEOUT`` seconds.
@@ -61,6 +64,8 @@ def run_checks(config_path: str | os.PathLike[str] | None) -> list[Check]:
     checks.append(_guard("helpdesk public_dir",
                          lambda: check_writable(config.helpdesk.public_dir)))
     checks.append(_guard("status public_dir", lambda: check_writable(config.status.public_dir)))
+    checks.append(_guard("secret", lambda: check_secret(config)))
+    checks.append(_guard("permissions", lambda: check_permissions(config)))
     if config.web.admin_bind:
         checks.append(_guard("web admin", lambda: check_admin(config)))
     checks.extend(check_templates(config))
@@ -282,6 +287,55 @@ def check_admin(config: Config) -> str:
                           "(rnmail operator totp NAME)")
     cookies = "Secure cookies" if config.web.secure_cookies else "plain-HTTP cookies (loopback)"
     return f"on {config.web.admin_bind}, {ready} operator(s) with a second factor, {cookies}"
+
+
+def check_secret(config: Config) -> str:
+    """``[helpdesk].secret`` (already refused by the config when weak or published): its
+    estimated strength, and whether the file it is read from is private."""
+    import tomllib
+
+    from rnmail.config import secret_strength
+
+    bits = secret_strength(config.helpdesk.secret)
+    raw = tomllib.loads(config.path.read_text(encoding="utf-8")).get("helpdesk", {})
+    if raw.get("secret_env"):
+        return f"{bits} bits estimated, from ${raw['secret_env']}"
+    source = Path(raw["secret_file"]).expanduser() if raw.get("secret_file") else config.path
+    if not source.is_absolute():
+        source = (config.path.parent / source).resolve()
+    exposed = _exposed([source])
+    where = f"from {source}" if raw.get("secret_file") else "in the config file"
+    if exposed:
+        return (f"{bits} bits estimated, {where}; warning: {exposed} (chmod 600: whoever "
+                "reads the secret can forge staff replies)")
+    return f"{bits} bits estimated, {where}"
+
+
+def check_permissions(config: Config) -> str:
+    """A warning when group or others may read the SQLite database or the blob store (the
+    raw mails, attachments)."""
+    paths = [config.helpdesk.attachments_dir]
+    if config.database.url.startswith("sqlite"):
+        database = Path(config.database.url.split("///", 1)[-1].split("?", 1)[0])
+        paths[:0] = [database, database.parent]
+    exposed = _exposed(paths)
+    if exposed:
+        return f"warning: {exposed} (chmod o-rwx,g-rwx, or a private parent folder)"
+    return "database and blob store readable by their owner only"
+
+
+def _exposed(paths: list[Path]) -> str:
+    """The paths that group or others may read, with their mode; "" when none."""
+    shown = []
+    for path in paths:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o044:
+            who = {0o044: "group and others", 0o004: "others", 0o040: "its group"}
+            shown.append(f"{path} is readable by {who[mode & 0o044]} ({mode:o})")
+    return "; ".join(shown)
 
 
 def check_writable(directory: Path) -> str:

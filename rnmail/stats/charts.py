@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from rnmail.stats.figures import Table
-from rnmail.stats.words import TEXT, WEEKDAYS, Label, raw
+from rnmail.stats.words import WEEKDAYS, Label, raw, words
 
 TOP = 20  # organisations (and other long lists) beyond this are summed as "other"
 MAX_SERIES = 10  # stacked bars: series beyond this are summed as "other"
@@ -69,15 +69,15 @@ def render(table: Table, fmt: str, *, opening: tuple[time, time] | None = None,
     if opening is None:
         defaults = StatsConfig()
         opening = (defaults.opens, defaults.closes)
-    words = TEXT[language]
+    text = words(language)
     if title is None:
-        measure = words["tickets"] if table.measures[0] == "tickets" else words["hours"]
-        title = words["by"].format(measure=measure.capitalize(), dimensions=", ".join(
-            words.get(d, d) for d in table.dimensions))
+        measure = text["tickets"] if table.measures[0] == "tickets" else text["hours"]
+        title = text["by"].format(measure=measure.capitalize(), dimensions=", ".join(
+            text.get(d, d) for d in table.dimensions))
     with matplotlib.rc_context(RC):
         fig = Figure(layout="constrained")
         try:
-            _draw(fig, table, label, words, title, opening)
+            _draw(fig, table, label, text, title, opening)
             buffer = io.BytesIO()
             metadata: dict[str, Any] = ({"Date": None, "Title": title} if fmt == "svg"
                                         else {"Title": title})

@@ -12,7 +12,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,18 +27,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from rnmail.config import Config
+from rnmail.i18n.formats import day_text, hours_text, number, share
 from rnmail.stats.charts import TOP, check_folder, render, write_file
 from rnmail.stats.figures import NONE, Period, Query, Table, contacts, times
-from rnmail.stats.words import (
-    ACCESS_KEY,
-    LANGUAGES,
-    TEXT,
-    WEEKDAYS,
-    hours_text,
-    labeller,
-    number,
-    share,
-)
+from rnmail.stats.words import ACCESS_KEY, LANGUAGES, WEEKDAYS, labeller, words
 
 # --- the report -------------------------------------------------------------------------
 
@@ -73,7 +65,7 @@ class _Report:
         self.config = config
         self.period = period
         self.language = language
-        self.words = TEXT[language]
+        self.words = words(language)
         self.label = labeller(language)
         self.charts = 0
 
@@ -159,18 +151,14 @@ def build_report(session: Session, config: Config, period: Period, language: str
 
 
 def describe_period(period: Period, language: str) -> str:
-    words = TEXT[language]
-    return words["from_to"].format(
-        start=_day(period.start, language) if period.start else words["first_ticket"],
-        end=_day(period.end, language) if period.end else words["last_ticket"])
-
-
-def _day(day: date, language: str) -> str:
-    return day.isoformat() if language == "en" else f"{day:%d/%m/%Y}"
+    text = words(language)
+    return text["from_to"].format(
+        start=day_text(period.start, language) if period.start else text["first_ticket"],
+        end=day_text(period.end, language) if period.end else text["last_ticket"])
 
 
 def _when(moment: datetime, language: str) -> str:
-    return f"{_day(moment.date(), language)} {moment:%H:%M}"
+    return f"{day_text(moment.date(), language)} {moment:%H:%M}"
 
 
 @cache

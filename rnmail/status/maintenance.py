@@ -34,11 +34,11 @@ from rnmail.db import Database
 from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.formats import BRUSSELS, format_time
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
 from rnmail.shapes import MaintenanceRow
 from rnmail.status.components import maintenance_phase
 from rnmail.status.notices import comment_context, component_labels, publish
-from rnmail.status.page import BRUSSELS, format_time
 from rnmail.vocab import TIMED_STEPS, MaintenanceState, MaintenanceStep
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,11 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
+from rnmail.i18n.banners import banner
+from rnmail.i18n.formats import format_time
 from rnmail.models import Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
-from rnmail.status.page import BANNERS, format_time, publish_status
+from rnmail.status.page import publish_status
 from rnmail.vocab import AnnouncementKind, StatusState
 
 log = logging.getLogger(__name__)
@@ -40,10 +42,6 @@ def comment_context(texts: dict[str, str], language: str) -> dict[str, Any]:
 
 def component_labels(config: Config, names: list[str], language: str) -> list[str]:
     return [config.status.component(name).label(language) for name in names]
-
-
-def banner(state: str, language: str) -> str:
-    return BANNERS[state].get(language) or BANNERS[state]["fr"]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ half-written file and the page never links to a feed older than itself.
 
 Texts an operator wrote are shown as written, per language; a language without its own text
 shows another one with a visible note (``rnmail.status.components.localized``). The banner
-texts are the register's own, verbatim (``BANNERS``); mails reuse them and the words below.
+texts are the register's own, verbatim (``rnmail.i18n.banners``, which the mails use too);
+the page's words are in the catalogues (``rnmail.status.words``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from functools import cache, lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from rnmail.config import STATUS_LANGUAGES, HelpdeskConfig, StatusConfig
 from rnmail.dispatch.render import PAGES, contact_block
+from rnmail.i18n.banners import banner
+from rnmail.i18n.formats import BRUSSELS, format_time
 from rnmail.status.components import (
     IncidentView,
     MaintenanceView,
@@ -36,143 +38,10 @@ from rnmail.status.components import (
     UpdateView,
     localized,
 )
-from rnmail.util.publicfiles import write_public_file
-
-BRUSSELS = ZoneInfo("Europe/Brussels")
-
-# The overall banner, verbatim as the register publishes it (state → language → text).
-BANNERS: dict[str, dict[str, str]] = {
-    "operational": {
-        "nl": "Rijksregister werkt stabiel",
-        "fr": "Le Registre National fonctionne de manière stable",
-        "de": "National Register arbeitet stabil",
-    },
-    "degraded": {
-        "nl": "Het Rijksregister (toegang tot de natuurlijke personen) is operationeel maar "
-              "sommige functionaliteiten zijn verstoord",
-        "fr": "Le Registre national (accès aux personnes physiques) est opérationnel mais "
-              "certaines fonctionnalités sont perturbées",
-        "de": "Das Nationalregister (Zugang zu natürlichen Personen) ist betriebsbereit, bei "
-              "einigen Funktionen können allerdings Störungen auftreten.",
-    },
-    "down": {
-        "nl": "Rijksregister is momenteel buiten dienst",
-        "fr": "Le Registre National est momentanément hors service",
-        "de": "National Register ist momentan ausser Betrieb",
-    },
-}
-
-# Words of the page, the feed and (later) the mails, per language. The state names are
-# keys too: WORDS[lang]["degraded"]; so are the maintenance phases.
-WORDS: dict[str, dict[str, str]] = {
-    "nl": {
-        "title": "Status van het Rijksregister",
-        "language": "Nederlands",
-        "operational": "Operationeel",
-        "degraded": "Verstoord",
-        "down": "Buiten dienst",
-        "last_change": "Laatste wijziging",
-        "no_change": "geen wijziging geregistreerd",
-        "zone": "Brusselse tijd",
-        "components": "Onderdelen",
-        "since": "sinds",
-        "maintenance": "Gepland onderhoud",
-        "no_maintenance": "Geen gepland onderhoud.",
-        "scheduled": "Gepland",
-        "in-progress": "Bezig",
-        "done": "Afgelopen",
-        "cancelled": "Geannuleerd",
-        "from": "van",
-        "until": "tot",
-        "incidents": "Incidenten",
-        "no_incidents": "Geen recente incidenten.",
-        "incident": "Incident",
-        "started": "Begonnen",
-        "resolved": "Opgelost",
-        "ongoing": "Lopend",
-        "updates": "Updates",
-        "refresh": "Deze pagina wordt elke minuut vernieuwd.",
-        "feed": "Atom-feed",
-        "data": "Gegevens (JSON)",
-        "colon": ": ",
-    },
-    "fr": {
-        "title": "État du Registre national",
-        "language": "Français",
-        "operational": "Opérationnel",
-        "degraded": "Perturbé",
-        "down": "Hors service",
-        "last_change": "Dernière modification",
-        "no_change": "aucune modification enregistrée",
-        "zone": "heure de Bruxelles",
-        "components": "Composants",
-        "since": "depuis le",
-        "maintenance": "Maintenance planifiée",
-        "no_maintenance": "Aucune maintenance planifiée.",
-        "scheduled": "Planifiée",
-        "in-progress": "En cours",
-        "done": "Terminée",
-        "cancelled": "Annulée",
-        "from": "du",
-        "until": "au",
-        "incidents": "Incidents",
-        "no_incidents": "Aucun incident récent.",
-        "incident": "Incident",
-        "started": "Début",
-        "resolved": "Résolu",
-        "ongoing": "En cours",
-        "updates": "Mises à jour",
-        "refresh": "Cette page se met à jour chaque minute.",
-        "feed": "Flux Atom",
-        "data": "Données (JSON)",
-        "colon": " : ",
-    },
-    "de": {
-        "title": "Status des Nationalregisters",
-        "language": "Deutsch",
-        "operational": "Betriebsbereit",
-        "degraded": "Gestört",
-        "down": "Ausser Betrieb",  # spelt as in the register's banner
-        "last_change": "Letzte Änderung",
-        "no_change": "keine Änderung verzeichnet",
-        "zone": "Brüsseler Zeit",
-        "components": "Komponenten",
-        "since": "seit",
-        "maintenance": "Geplante Wartung",
-        "no_maintenance": "Keine geplante Wartung.",
-        "scheduled": "Geplant",
-        "in-progress": "Laufend",
-        "done": "Beendet",
-        "cancelled": "Abgesagt",
-        "from": "von",
-        "until": "bis",
-        "incidents": "Störungen",
-        "no_incidents": "Keine Störungen in letzter Zeit.",
-        "incident": "Störung",
-        "started": "Beginn",
-        "resolved": "Behoben",
-        "ongoing": "Laufend",
-        "updates": "Meldungen",
-        "refresh": "Diese Seite wird jede Minute aktualisiert.",
-        "feed": "Atom-Feed",
-        "data": "Daten (JSON)",
-        "colon": ": ",
-    },
-}
-
-# The note shown next to a text written in another language: reader's language → text's.
-FALLBACK_NOTES: dict[str, dict[str, str]] = {
-    "nl": {"fr": "(alleen beschikbaar in het Frans)", "de": "(alleen beschikbaar in het Duits)",
-           "en": "(alleen beschikbaar in het Engels)"},
-    "fr": {"nl": "(uniquement disponible en néerlandais)",
-           "de": "(uniquement disponible en allemand)",
-           "en": "(uniquement disponible en anglais)"},
-    "de": {"fr": "(nur auf Französisch verfügbar)", "nl": "(nur auf Niederländisch verfügbar)",
-           "en": "(nur auf Englisch verfügbar)"},
-}
+from rnmail.status.words import fallback_note, words
+from rnmail.util.publicfiles import public_folder, write_public_file
 
 SYMBOLS = {"operational": "✓", "degraded": "!", "down": "✕"}  # the state without colour
-_DATE_SEPARATORS = {"de": "."}  # 28.11.2026 in German, 28/11/2026 otherwise
 # Characters XML 1.0 forbids even as references: an operator's stray control character
 # must not make the feed unreadable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -195,8 +64,7 @@ def _template(name: str) -> Template:
 def publish_status(view: StatusView, status_cfg: StatusConfig,
                    helpdesk: HelpdeskConfig) -> list[Path]:
     """Regenerate status.json, feed.atom and index.html (in that order), each atomically."""
-    out = status_cfg.public_dir
-    out.mkdir(parents=True, exist_ok=True)
+    out = public_folder(status_cfg.public_dir)
     page = _Page(view, status_cfg, helpdesk)
     files = [
         # No indent: json's C encoder only does compact output, and it is read by programs.
@@ -210,14 +78,6 @@ def publish_status(view: StatusView, status_cfg: StatusConfig,
         write_public_file(path, text)
         written.append(path)
     return written
-
-
-def format_time(value: datetime, language: str) -> str:
-    """Brussels local time as the page shows it, e.g. ``28/11/2026 14:05``."""
-    local = value.astimezone(BRUSSELS)
-    sep = _DATE_SEPARATORS.get(language, "/")
-    return (f"{local.day:02d}{sep}{local.month:02d}{sep}{local.year} "
-            f"{local.hour:02d}:{local.minute:02d}")
 
 
 def _rfc3339(value: datetime) -> str:
@@ -251,7 +111,7 @@ def _text(texts: dict[str, str], language: str) -> _Text | None:
     found = localized(texts, language)
     if found is None:
         return None
-    note = FALLBACK_NOTES[language].get(found.language, "") if found.fallback else ""
+    note = fallback_note(language, found.language) if found.fallback else ""
     return _Text(found.text, found.language, note)
 
 
@@ -302,7 +162,7 @@ class _IncidentRow:
 @dataclass(frozen=True, slots=True)
 class _Section:
     lang: str
-    w: SimpleNamespace  # WORDS[lang] as attributes
+    w: SimpleNamespace  # words(lang) as attributes
     banner: str
     state_word: str
     updated: _Time | None
@@ -313,7 +173,7 @@ class _Section:
 
 @cache
 def _words(language: str) -> SimpleNamespace:
-    return SimpleNamespace(**WORDS[language])
+    return SimpleNamespace(**words(language))
 
 
 class _Page:
@@ -344,18 +204,18 @@ class _Page:
             overall=view.overall,
             symbol=SYMBOLS[view.overall],
             sections=[self.section(language) for language in STATUS_LANGUAGES],
-            title=" / ".join(WORDS[language]["title"] for language in STATUS_LANGUAGES),
+            title=" / ".join(words(language)["title"] for language in STATUS_LANGUAGES),
             public_url=self.cfg.public_url,
             contacts={language: contact_block(self.helpdesk, language).html
                       for language in STATUS_LANGUAGES},
         )
 
     def section(self, language: str) -> _Section:
-        view, w = self.view, WORDS[language]
+        view, w = self.view, words(language)
         return _Section(
             lang=language,
             w=_words(language),
-            banner=BANNERS[view.overall][language],
+            banner=banner(view.overall, language),
             state_word=w[view.overall],
             updated=_Time.of(view.updated_at, language) if view.updated_at else None,
             components=[
@@ -400,7 +260,7 @@ class _Page:
         url = self.cfg.public_url
         return _template("status_feed.atom.j2").render(
             id=f"tag:{self.domain},{FEED_TAG_DATE}:status",
-            title=" / ".join(WORDS[lang]["title"] for lang in STATUS_LANGUAGES),
+            title=" / ".join(words(lang)["title"] for lang in STATUS_LANGUAGES),
             updated=_rfc3339(max(past, default=generated)),
             page_url=f"{url}/" if url else "",
             feed_url=f"{url}/feed.atom" if url else "",
@@ -424,7 +284,7 @@ class _Page:
         resolves = incident.resolved_at is not None and update.at == incident.resolved_at
         titles, lines = [], []
         for lang in STATUS_LANGUAGES:
-            w = WORDS[lang]
+            w = words(lang)
             what = w["resolved"] if resolves else w[update.state]
             where = self.labels_of(update.components, lang)
             head = f"{w['incident']} #{incident.id}{w['colon']}{where} — {what}"
@@ -437,7 +297,7 @@ class _Page:
     def maintenance_entry(self, item: MaintenanceView) -> dict[str, Any]:
         titles, lines = [], []
         for lang in STATUS_LANGUAGES:
-            w = WORDS[lang]
+            w = words(lang)
             when = (f"{w['from']} {format_time(item.starts_at, lang)} {w['until']} "
                     f"{format_time(item.ends_at, lang)} ({w['zone']})")
             head = f"{w['maintenance']}{w['colon']}{self.labels_of(item.components, lang)}"
@@ -454,7 +314,7 @@ class _Page:
         text = _text(comment, lang)
         parts = [f"[{lang}] {head}"]
         if at:
-            parts.append(f"{at.text} ({WORDS[lang]['zone']})")
+            parts.append(f"{at.text} ({words(lang)['zone']})")
         if text:
             parts.append(f"{text.text} {text.note}".strip())
         return "\n".join(parts)

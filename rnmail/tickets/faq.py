@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail.config import LANGUAGES, Config
 from rnmail.dispatch.render import contact_block, render_page
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.formats import language_name
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
 from rnmail.tickets.lifecycle import get_ticket
 from rnmail.util.folding import fold
-from rnmail.util.publicfiles import write_public_file
+from rnmail.util.publicfiles import public_folder, write_public_file
 
 _WORD = re.compile(r"\w{3,}")
 # Words too common in help-desk mail to tell one question from another.
@@ -171,8 +172,7 @@ def search_entries(session: Session, query: str, limit: int = 10) -> list[dict[s
 
 def publish(session: Session, config: Config) -> list[Path]:
     """Render the published entries as static HTML, one page per language."""
-    out = config.helpdesk.public_dir / "faq"
-    out.mkdir(parents=True, exist_ok=True)
+    out = public_folder(config.helpdesk.public_dir / "faq")
     entries = list(session.scalars(
         select(FaqEntry).where(FaqEntry.published.is_(True))
         .options(selectinload(FaqEntry.texts)).order_by(FaqEntry.category, FaqEntry.id)))
@@ -186,6 +186,7 @@ def publish(session: Session, config: Config) -> list[Path]:
                           "shown_in": None if exact else text.language})
         html = render_page("faq_page", language, {
             "helpdesk_name": config.helpdesk.name, "items": items, "languages": LANGUAGES,
+            "names": {code: language_name(code) for code in LANGUAGES},
             "contact": contact_block(config.helpdesk, language).html,
         })
         path = out / f"{language}.html"

@@ -16,6 +16,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from rnmail.util.publicfiles import create_private, private_folder
+
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
@@ -38,13 +40,13 @@ class BlobStore:
         if target.exists():
             return
         if target.parent not in self._dirs:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(target.parent)
             if len(self._dirs) > 4096:  # a cache of mkdir calls, not a list of every folder
                 self._dirs.clear()
             self._dirs.add(target.parent)
         tmp = target.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            tmp.write_bytes(data)
+            create_private(tmp, data)  # 0600: raw mail and attachments are personal data
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)

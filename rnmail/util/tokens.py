@@ -1,4 +1,4 @@
-"""Signed tokens (HMAC-SHA256 with ``helpdesk.secret``) for our Message-IDs.
+"""Signed tokens (HMAC-SHA256 with ``helpdesk.secret``) for our Message-IDs and envelope senders.
 
 Every mail rnmail sends carries a Message-ID whose local part is signed, so a reply that
 references it proves which mail it answers without trusting the From: header.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 SIG_LEN = 16
@@ -35,3 +36,60 @@ def verify_message_id(secret: str, message_id: str) -> tuple[str, int] | None:
     if not hmac.compare_digest(sign(secret, payload), sig):
         return None
     return parts[1], int(parts[2])
+
+
+# --------------------------------------------------------------------------- bounce addresses
+#
+# Every mail leaves with its own envelope sender (MAIL FROM, written as Return-Path by the
+# receiving side), VERP style as GNU Mailman does it:
+#
+#     <localpart>+b.<outbox id>.<sig>@<domain>      e.g. info+b.42.k3v7q2m4x5a6b7c2@rn.example
+#
+# where localpart@domain is the mail's From (``helpdesk.address``) and sig signs
+# ``bounce.<outbox id>`` with ``helpdesk.secret``. A delivery report comes back to that address,
+# so it names exactly one outbox row, and only someone who saw the mail (its recipient, or the
+# servers on its way) knows the address: a stranger cannot forge a report that counts.
+
+BOUNCE_TAG = "b"
+VERP_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*/=?^_`{|}~.-]+\+" + BOUNCE_TAG + r"\.(\d{1,18})\.([A-Za-z2-7]{"
+    + str(SIG_LEN) + r"})@[A-Za-z0-9.-]+",
+    re.IGNORECASE,
+)
+
+
+def _bounce_payload(outbox_id: int) -> str:
+    return f"bounce.{outbox_id}"
+
+
+def make_bounce_address(secret: str, sender: str, outbox_id: int) -> str:
+    """The signed per-recipient envelope sender of outbox row ``outbox_id`` sent from
+    ``sender``; ``sender`` unchanged when it has no domain (nothing to return to)."""
+    local, at, domain = sender.rpartition("@")
+    if not at or not local:
+        return sender
+    sig = sign(secret, _bounce_payload(outbox_id))
+    return f"{local}+{BOUNCE_TAG}.{outbox_id}.{sig}@{domain}"
+
+
+def verify_bounce_address(secret: str, address: str) -> int | None:
+    """The outbox id that ``address`` (a VERP envelope sender made by ``make_bounce_address``)
+    names when its signature is valid, else None. Case-insensitive: some servers lower-case
+    the local part."""
+    match = VERP_RE.fullmatch(address.strip().strip("<>"))
+    if match is None:
+        return None
+    outbox_id, sig = int(match.group(1)), match.group(2).lower()
+    if not hmac.compare_digest(sign(secret, _bounce_payload(outbox_id)), sig):
+        return None
+    return outbox_id
+
+
+def find_bounce_addresses(secret: str, text: str) -> list[int]:
+    """The outbox ids named by validly signed VERP addresses in ``text``, in order, once each."""
+    found: list[int] = []
+    for match in VERP_RE.finditer(text):
+        outbox_id = verify_bounce_address(secret, match.group(0))
+        if outbox_id is not None and outbox_id not in found:
+            found.append(outbox_id)
+    return found

@@ -15,10 +15,18 @@ Security, as a government site needs it:
   to ``/admin``; a new session at each sign-in;
 - a CSRF token on every form (the session's; before sign-in, a token also set in a
   cookie), and a foreign ``Origin`` refused;
-- failed sign-ins limited per operator name and per client address (``operators``);
+- failed sign-ins limited per operator name and per client address, also under
+  simultaneous attempts; a code is exactly six ASCII digits, each accepted once
+  (``operators``); a new password or second factor, a disabled operator or a lockout ends
+  the operator's sessions;
+- an id in a path is ASCII digits that fit a database integer (else 404), and a value the
+  database cannot take is a 400, never a 500;
 - every page autoescaped (Jinja2), ``Content-Security-Policy`` without any script, and
   ``Cache-Control: no-store``;
 - a database error is a 503 page, never a traceback; the public site does not depend on it.
+
+It is long for one job (the handlers of one site and their guard); its texts are moving to
+the gettext catalogues, which will shorten it.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from rnmail import audit
 from rnmail.auth import operators, sessions
@@ -51,6 +59,10 @@ from rnmail.dispatch.announce import announcement_status, list_announcements
 from rnmail.dispatch.send import send_queued
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import RnmailError
+from rnmail.i18n import N_
+from rnmail.i18n.formats import capitalised, format_time, language_name
+from rnmail.i18n.jinja import install
+from rnmail.i18n.negotiation import negotiate
 from rnmail.status.components import comment_texts, current_status
 from rnmail.status.maintenance import (
     cancel_maintenance,
@@ -60,10 +72,7 @@ from rnmail.status.maintenance import (
     schedule_maintenance,
 )
 from rnmail.status.notices import change_status
-from rnmail.status.page import format_time
 from rnmail.vocab import StatusState, strings
-from rnmail.web.admin_texts import ADMIN_LANGUAGES, translator
-from rnmail.web.public import negotiate
 
 log = logging.getLogger("rnmail.web.admin")
 
@@ -84,11 +93,21 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Server": "rnmail",
 }
+# The operators' languages (the switch on every page), each named in itself. The words
+# are in the catalogues (rnmail.i18n); a text missing there shows in English, as do the
+# messages that come from the core (a refused group, a start in the past).
+ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
+
+MAX_ID = 2**63 - 1  # the largest id a database integer holds
 DONE = {  # what the dashboard says after a redirect (?done=...)
-    "status": "The status is set and the public page published.",
-    "maintenance": "The maintenance is scheduled.",
-    "cancelled": "The maintenance is cancelled.",
+    "status": N_("The status is set and the public page published."),
+    "maintenance": N_("The maintenance is scheduled."),
+    "cancelled": N_("The maintenance is cancelled."),
 }
+# Values the templates translate (``_(state)``), marked for the extractor: the positions
+# and the outbox states (rnmail.config.STATUS_STATES, rnmail.dispatch.outbox.STATES).
+STATE_WORDS = (N_("operational"), N_("degraded"), N_("down"), N_("queued"), N_("sending"),
+               N_("sent"), N_("failed"), N_("bounced"), N_("suppressed"))
 Sender = Callable[[], None]
 
 
@@ -101,9 +120,11 @@ class Refused(Exception):
 
 
 @cache
-def environment() -> Environment:
+def environment(language: str) -> Environment:
+    """The pages in ``language`` (gettext installed: one environment per language)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    install(env, language)
     env.filters["brussels"] = lambda value: format_time(value, "fr") if value else ""
     env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                           sort_keys=True)
@@ -154,6 +175,7 @@ class AdminSite:
         self.db = db
         self.sender = BackgroundSender(db, config) if send is None else None
         self.send: Sender = send or self.sender or (lambda: None)
+        self.cipher = operators.TotpCipher(config.helpdesk.secret)
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=256 * 1024)
@@ -197,18 +219,24 @@ class AdminSite:
         except Refused as exc:
             response = self.page(request, "problem.html.j2",
                                  {"message": str(exc), "signed": None}, status=exc.status)
+        except (DataError, OverflowError, ValueError) as exc:  # a value the database refused
+            log.warning("admin: %s %s: value refused: %s", request.method, request.path,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            response = self.page(request, "problem.html.j2", {
+                "message": N_("A value of this request cannot be used: nothing was changed."),
+                "signed": None}, status=400)
         except SQLAlchemyError as exc:
             log.warning("admin: database unavailable: %s", str(exc).splitlines()[0])
             response = self.page(request, "problem.html.j2", {
-                "message": "The database cannot be reached: nothing was changed. The public "
-                           "status page keeps showing the last published status. Try again "
-                           "in a moment.", "signed": None}, status=503)
+                "message": N_("The database cannot be reached: nothing was changed. The "
+                              "public status page keeps showing the last published status. "
+                              "Try again in a moment."), "signed": None}, status=503)
         except Exception:  # a bug: its traceback in the log, a page for the operator
             log.exception("admin: %s %s failed", request.method, request.path)
             response = self.page(request, "problem.html.j2", {
-                "message": "Something went wrong in rnmail (see its log). Check the status "
-                           "and the audit log before trying again.", "signed": None},
-                status=500)
+                "message": N_("Something went wrong in rnmail (see its log). Check the "
+                              "status and the audit log before trying again."),
+                "signed": None}, status=500)
         if asked == request[LANGUAGE]:
             self.remember_language(response, asked)
         return response
@@ -230,9 +258,8 @@ class AdminSite:
         page (a GET) or to the dashboard (after a POST)."""
         language = request.get(LANGUAGE, "fr")
         here = request.path if request.method == "GET" else "/admin/"
-        html = environment().get_template(name).render({
-            **context, "lang": language, "_": translator(language), "here": here,
-            "languages_ui": ADMIN_LANGUAGES})
+        html = environment(language).get_template(name).render({
+            **context, "lang": language, "here": here, "languages_ui": ADMIN_LANGUAGES})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
 
@@ -255,9 +282,9 @@ class AdminSite:
     async def form(self, request: web.Request, signed: sessions.SignedIn) -> FormData:
         data = await read_form(request)
         if not hmac.compare_digest(data.text("csrf"), signed.csrf_token):
-            raise Refused(403, "This form is missing its CSRF token or it does not match "
-                               "your session: nothing was changed. Reload the page and try "
-                               "again.")
+            raise Refused(403, N_("This form is missing its CSRF token or it does not "
+                                  "match your session: nothing was changed. Reload the page "
+                                  "and try again."))
         return data
 
     def client(self, request: web.Request) -> str:
@@ -282,13 +309,13 @@ class AdminSite:
         data = await read_form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(data.text("csrf"), expected):
-            raise Refused(403, "The sign-in form is missing its CSRF token or has expired: "
-                               "open the sign-in page again.")
+            raise Refused(403, N_("The sign-in form is missing its CSRF token or has "
+                                  "expired: open the sign-in page again."))
         name = data.text("operator").strip()
         try:
             await self.call(request, operators.authenticate, self.db, self.config.operators,
-                            name, data.text("password"), data.text("code").strip(),
-                            self.config.web.max_failures_per_address)
+                            name, data.text("password"), data.text("code"),
+                            self.config.web.max_failures_per_address, self.cipher)
         except operators.AuthenticationFailed as exc:
             log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
                         self.client(request), exc)
@@ -368,7 +395,7 @@ class AdminSite:
         await self.form(request, signed)
         try:
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
-                                           signed.operator, int(request.match_info["id"]))
+                                           signed.operator, path_id(request))
         except RnmailError as exc:
             return await self.dashboard(request, signed, None, str(exc), status=400)
         return self.queued(announcement.id if announcement else None, "cancelled")
@@ -377,7 +404,7 @@ class AdminSite:
         signed = await self.signed_in(request)
         try:
             found = await self.call(request, _read, self.db, partial(
-                announcement_status, announcement_id=int(request.match_info["id"])))
+                announcement_status, announcement_id=path_id(request)))
         except RnmailError as exc:
             raise Refused(404, str(exc)) from None
         counts = found["counts"]
@@ -456,7 +483,7 @@ async def read_form(request: web.Request) -> FormData:
     try:
         return FormData(await request.post())
     except (ValueError, UnicodeDecodeError, HttpProcessingError):
-        raise Refused(400, "The form could not be read: nothing was changed.") from None
+        raise Refused(400, N_("The form could not be read: nothing was changed.")) from None
 
 
 def _read(db: Database, query: Callable[..., T]) -> T:
@@ -483,6 +510,15 @@ def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
     languages = Counter(p.language for p in people if p.email.lower() not in suppressed)
     return {"total": sum(languages.values()), "languages": dict(sorted(languages.items())),
             "suppressed": len(suppressed)}
+
+
+def path_id(request: web.Request) -> int:
+    """The ``{id}`` of the path: ASCII digits that fit a database integer, else a 404 (the
+    route's ``\\d`` also takes other scripts' digits)."""
+    raw = request.match_info.get("id", "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
+        raise Refused(404, N_("There is no such item."))
+    return int(raw)
 
 
 def see_other(location: str) -> web.Response:
@@ -526,7 +562,7 @@ def _check_origin(request: web.Request) -> None:
     already stop it; this says so clearly)."""
     origin = request.headers.get("Origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        raise Refused(403, "This form was sent from another site: refused.")
+        raise Refused(403, N_("This form was sent from another site: refused."))
 
 
 async def _to_admin(request: web.Request) -> web.StreamResponse:

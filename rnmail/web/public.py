@@ -16,8 +16,8 @@ never opens the database: the files are what publishing last wrote (atomically,
   blocks, allowed by their hashes (computed from the file served); no script at all.
 - Languages: ``/nl``, ``/fr``, ``/de`` redirect to the page's section (``./#nl``: the page
   shows the section that is the fragment's target); ``/faq/`` redirects to the FAQ page in
-  the best language of ``Accept-Language`` among those published (``Vary: Accept-Language``),
-  else ``[helpdesk].default_language``.
+  the best language of ``Accept-Language`` among those published (``Vary: Accept-Language``;
+  ``rnmail.i18n.negotiation``), else ``[helpdesk].default_language``.
 
 A file is read once per version: the answer is kept in memory, keyed by the file's device,
 inode, modification time and size, checked with one ``lstat`` per request.
@@ -40,6 +40,7 @@ from pathlib import Path
 from aiohttp import web
 
 from rnmail.config import LANGUAGES, STATUS_LANGUAGES, Config
+from rnmail.i18n.negotiation import negotiate
 
 log = logging.getLogger("rnmail.web")
 
@@ -60,8 +61,6 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 BASE_POLICY = ("default-src 'none'; img-src 'self'; base-uri 'none'; form-action 'none'; "
                "frame-ancestors 'none'")
 _STYLE = re.compile(r"<style(?:\s[^>]*)?>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
-_LANG_RANGE = re.compile(r"\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*"
-                         r"([01](?:\.\d{0,3})?))?\s*")
 PAGE_LANGUAGES = ", ".join(STATUS_LANGUAGES)  # the status page holds the three
 CACHE_ENTRIES = 256
 CACHE_MAX_BYTES = 4 << 20  # a bigger file is read at each request, not kept
@@ -107,34 +106,6 @@ def _load(path: Path, content_type: str) -> _File | None:
     return _File((st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size), body,
                  '"' + hashlib.sha256(body).hexdigest()[:32] + '"', mtime,
                  formatdate(mtime, usegmt=True), content_type, policy)
-
-
-def negotiate(header: str, available: list[str], default: str) -> str | None:
-    """The best of ``available`` for an ``Accept-Language`` header: the highest quality,
-    then the earliest in the header (``fr-BE`` counts for ``fr``; ``*`` for any language
-    not named, the default first). Nothing acceptable: ``default`` if available, else the
-    first available, else None."""
-    ranges: list[tuple[str, float]] = []
-    for item in header.split(","):
-        match = _LANG_RANGE.fullmatch(item)
-        if match:
-            ranges.append((match.group(1).lower().split("-")[0], float(match.group(2) or 1)))
-    star = max((q for tag, q in ranges if tag == "*"), default=None)
-    scored: list[tuple[float, int, int, str]] = []
-    for order, language in enumerate(available):
-        named = [(q, i) for i, (tag, q) in enumerate(ranges) if tag == language]
-        if named:
-            quality = max(q for q, _ in named)
-            position = min(i for q, i in named if q == quality)
-        elif star is not None:
-            quality, position = star, len(ranges) + (language != default)
-        else:
-            continue
-        if quality > 0:
-            scored.append((-quality, position, order, language))
-    if scored:
-        return min(scored)[3]
-    return default if default in available else next(iter(available), None)
 
 
 class PublicSite:

@@ -1,5 +1,12 @@
 """The listeners of ``rnmail web`` (and of the daemon with ``[web].in_daemon``): the public
-site on ``[web].bind`` and, on an address of its own, the status administration."""
+site on ``[web].bind`` and, on an address of its own, the status administration.
+
+Both listeners close a connection that has not sent a request's complete headers within
+``[web].header_timeout`` (aiohttp's keep-alive timer, which also runs before the first
+request: slowloris), and close at once a connection beyond
+``[web].max_connections_per_address`` from one client address (``GuardedRunner``). Before
+the admin listens, TOTP secrets stored in clear by an older version are encrypted.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,103 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_server import Server
+from sqlalchemy.exc import SQLAlchemyError
 
-from rnmail.config import Config, parse_bind
+from rnmail.auth import operators
+from rnmail.config import Config, WebConfig, parse_bind
 from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.web.admin import AdminSite
 from rnmail.web.public import PublicSite
+
+log = logging.getLogger("rnmail.web")
+
+
+class _CappedHandler(RequestHandler):
+    """aiohttp's connection handler, counted per client address by its ``_CappedServer``."""
+
+    peer: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        manager = self._manager
+        if isinstance(manager, _CappedServer):
+            manager.opened(self, transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        manager = self._manager
+        if isinstance(manager, _CappedServer):
+            manager.closed(self)
+        super().connection_lost(exc)
+
+
+class _CappedServer(Server):
+    """Makes ``_CappedHandler``s and closes a connection beyond the per-address cap."""
+
+    def __init__(self, *args: Any, cap: int, exempt: tuple[IPv4Network | IPv6Network, ...],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cap, self.exempt = cap, exempt
+        self.open: Counter[str] = Counter()
+
+    def __call__(self) -> RequestHandler:
+        return _CappedHandler(self, loop=self._loop, **self._kwargs)
+
+    def opened(self, handler: _CappedHandler, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        if _among(address, self.exempt):
+            return
+        if self.open[address] >= self.cap:
+            log.warning("web: connection from %s refused: %d already open", address,
+                        self.open[address])
+            handler.force_close()
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+            return
+        handler.peer = address
+        self.open[address] += 1
+
+    def closed(self, handler: _CappedHandler) -> None:
+        if handler.peer is not None:
+            self.open[handler.peer] -= 1
+            if self.open[handler.peer] <= 0:
+                del self.open[handler.peer]
+            handler.peer = None
+
+
+def _among(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        address = ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+class GuardedRunner(web.AppRunner):
+    """An ``AppRunner`` whose connections are capped per client address (see the module)."""
+
+    def __init__(self, app: web.Application, web_config: WebConfig, **kwargs: Any) -> None:
+        super().__init__(app, keepalive_timeout=web_config.header_timeout, **kwargs)
+        self._cap = web_config.max_connections_per_address
+        self._exempt = web_config.trusted_proxies
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        capped = _CappedServer(server.request_handler, request_factory=server.request_factory,
+                               handler_cancellation=server.handler_cancellation,
+                               loop=server._loop, cap=self._cap, exempt=self._exempt,
+                               **server._kwargs)
+        return capped
 
 
 def site_url(host: str, port: int) -> str:
@@ -52,15 +146,24 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
     listening = Listening([], "", None)
     try:
         runner = await _listen(PublicSite(config).application(), host, port, address,
-                               access_log)
+                               access_log, config.web)
         listening.runners.append(runner)
         listening.url = site_url(host, port)
         if admin_address:
             admin_host, admin_port = parse_bind(
                 admin_address, "--admin-bind" if admin_bind else "[web].admin_bind")
             site = AdminSite(config, Database(config.database.url), send)
+            try:
+                sealed = await asyncio.to_thread(operators.seal_clear_totp_secrets, site.db,
+                                                 site.cipher)
+            except SQLAlchemyError as exc:  # the database is down: sealed at each sign-in
+                log.warning("web: TOTP secrets not checked: %s", str(exc).splitlines()[0])
+                sealed = 0
+            if sealed:
+                log.info("web: %d TOTP secret(s) stored in clear are now encrypted", sealed)
             listening.runners.append(await _listen(site.application(), admin_host,
-                                                   admin_port, admin_address, access_log))
+                                                   admin_port, admin_address, access_log,
+                                                   config.web))
             listening.admin_url = site_url(admin_host, admin_port) + "admin/"
     except BaseException:
         await listening.close()
@@ -69,8 +172,8 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
 
 
 async def _listen(app: web.Application, host: str, port: int, address: str,
-                  access_log: logging.Logger | None) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0,
+                  access_log: logging.Logger | None, web_config: WebConfig) -> web.AppRunner:
+    runner = GuardedRunner(app, web_config, handle_signals=False, shutdown_timeout=5.0,
                            access_log=access_log)
     await runner.setup()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from rnmail.ingest.runner import IngestReport, run_ingest
 from rnmail.tickets.views import list_tickets, show_ticket
 
 HELPDESK = "info@rn.example"
+# [helpdesk].secret of every test installation: random, so that no published value works
+# (rnmail refuses those) and a test cannot depend on a value.
+TEST_SECRET = secrets.token_urlsafe(32)
 
 
 def make_config(
@@ -28,7 +32,7 @@ def make_config(
             "address": HELPDESK,
             "name": "Help Desk Registre national / Rijksregister",
             "tag": "RN",
-            "secret": "test-secret",
+            "secret": TEST_SECRET,
             "default_language": "fr",
             "attachments_dir": str(tmp_path / "attachments"),
             "max_attachment_mb": 25,
@@ -93,7 +97,7 @@ url = "{db_url}"
 
 [helpdesk]
 address = "info@rn.example"
-secret = "s3cret"
+secret = "{TEST_SECRET}"
 attachments_dir = "attachments"
 
 {mailbox or '''[[mailbox]]

@@ -1,0 +1,91 @@
+"""Numbers, dates and names as each language writes them, from Babel's CLDR data where it
+gives today's texts.
+
+Where CLDR writes otherwise, the texts people already read are kept (and said here):
+- percentages: CLDR writes ``12,5 %`` with a no-break space (U+00A0) in French and ``12,5%``
+  in Dutch and English; rnmail writes a narrow no-break space (U+202F) in French and a
+  space elsewhere (``share``);
+- dates: CLDR's short dates are ``28-11-2026`` (nl), ``28.11.26`` (de), ``11/28/26`` (en);
+  rnmail writes ``28/11/2026`` (``28.11.2026`` in German) and ISO dates in English reports,
+  with Babel's formatter on those patterns;
+- weekdays: CLDR abbreviates ``lun.`` in French; the report shows ``lun`` (the dot dropped).
+Numbers (grouping U+202F in French, ``.`` in Dutch), month abbreviations and language names
+are CLDR's as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime, get_day_names, get_month_names
+from babel.numbers import format_decimal
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+_DATE_PATTERNS = {"de": "dd.MM.y"}  # 28.11.2026 in German, 28/11/2026 otherwise
+_PERCENT = {"fr": "\u202f%"}  # a space otherwise
+
+
+def format_time(value: datetime, language: str) -> str:
+    """Brussels local time as pages and mails show it, e.g. ``28/11/2026 14:05``."""
+    local = value.astimezone(BRUSSELS)
+    return format_datetime(local, f"{_DATE_PATTERNS.get(language, 'dd/MM/y')} HH:mm",
+                           locale=_locale(language))
+
+
+def day_text(day: date, language: str) -> str:
+    """A day in the report: ISO in English, ``28/11/2026`` otherwise."""
+    if language == "en":
+        return day.isoformat()
+    return format_date(day, _DATE_PATTERNS.get(language, "dd/MM/y"), locale=_locale(language))
+
+
+def number(value: float, language: str, digits: int = 0) -> str:
+    """Grouped, with ``digits`` decimals (rounded as Python rounds ``f"{value:.1f}"``)."""
+    rounded = Decimal(f"{value:.{digits}f}")
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(rounded, pattern, locale=_locale(language))
+
+
+def share(part: float, whole: float, language: str) -> str:
+    if not whole:
+        return "–"
+    return number(100 * part / whole, language, 1) + _PERCENT.get(language, " %")
+
+
+def hours_text(value: float | None, language: str) -> str:
+    if value is None:
+        return "–"
+    rounded = Decimal(str(value)).quantize(Decimal("0.1"), ROUND_HALF_UP)  # 0.25 → 0.3
+    return number(float(rounded), language, 1) + " h"
+
+
+def month_abbreviation(month: int, language: str) -> str:
+    """``janv.``, ``mrt``, ``Mar``: CLDR's abbreviated month (1–12)."""
+    return str(get_month_names("abbreviated", locale=_locale(language))[month])
+
+
+def weekday_abbreviation(weekday: int, language: str) -> str:
+    """``lun``, ``ma``, ``Mon`` (0 is Monday): CLDR's abbreviation without its dot."""
+    return str(get_day_names("abbreviated", locale=_locale(language))[weekday]).rstrip(".")
+
+
+def language_name(code: str, language: str | None = None) -> str:
+    """The name of the language ``code`` in ``language`` (its own name by default):
+    ``français``, ``Nederlands``; ``néerlandais`` in French."""
+    return str(_locale(language or code).languages.get(code, code))
+
+
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@cache
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("fr")

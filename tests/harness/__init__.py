@@ -1,0 +1,1 @@
+"""What the tests share: real servers, the mail corpus, a browser, installations."""
