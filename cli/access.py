@@ -7,6 +7,7 @@ import getpass
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.vocab import UnblockAction, strings
 
 
 def _login_name() -> str:
@@ -29,7 +30,7 @@ def access() -> None:
               help="The caller's identity has been confirmed.")
 @click.option("--entitled", is_flag=True,
               help="The user's organisation is still entitled to the register.")
-@click.option("--action", type=click.Choice(["reset", "new-key"]), required=True,
+@click.option("--action", type=click.Choice(strings(UnblockAction)), required=True,
               help="reset: a reset of the access was requested; new-key: a new key was sent.")
 @click.option("--note", help="Kept in the ticket comment and the audit log, not mailed.")
 @click.option("--by", "actor", help="Who unblocks (default: your login name).")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cli.app import App, emit_json, emit_text, handle_errors, pass_app
+from rnmail.shapes import OrganisationEntry, UserEntry
 
 _BY = click.option("--by", "actor", help="Who makes the change, for the audit log "
                    "(default: your user name).")
@@ -58,7 +58,7 @@ def _day(value: str | None) -> str:
     return value[:10] if value else "never"
 
 
-def _print_user(entry: dict[str, Any]) -> None:
+def _print_user(entry: UserEntry) -> None:
     click.echo(f"{entry['name']} <{entry['email']}>")
     code = f", code {entry['organisation_code']}" if entry["organisation_code"] else ""
     click.echo(f"  organisation: {entry['organisation']} ({entry['organisation_type']}{code})")
@@ -73,7 +73,7 @@ def _print_user(entry: dict[str, Any]) -> None:
         click.echo(f"    #{t['id']} [{t['status']}] {t['subject'][:70]}")
 
 
-def _print_organisation(entry: dict[str, Any]) -> None:
+def _print_organisation(entry: OrganisationEntry) -> None:
     code = f", code {entry['code']}" if entry["code"] else ""
     click.echo(f"{entry['name']} ({entry['type']}{code}, language {entry['language']})")
     if entry["address"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
-from rnmail.dispatch.outbox import STATES
+from rnmail.vocab import OutboxState, strings
 
 
 @click.group()
@@ -25,7 +25,7 @@ def outbox_send(app: App) -> None:
 
 
 @outbox.command("list")
-@click.option("--state", type=click.Choice(STATES))
+@click.option("--state", type=click.Choice(strings(OutboxState)))
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.vocab import IngestOutcome
 
 
 @click.group()
@@ -40,5 +41,5 @@ def quarantine_retry(app: App, quarantine_id: int) -> None:
 
     outcome = retry_quarantined(app.ready_db(), app.config, quarantine_id)
     click.echo(f"quarantined message #{quarantine_id}: {outcome}")
-    if outcome == "quarantined":
+    if outcome == IngestOutcome.QUARANTINED:
         raise click.ClickException(f"#{quarantine_id} still fails; see `rnmail quarantine list`")

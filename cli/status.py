@@ -14,7 +14,8 @@ from cli.app import (
     send_foreground,
     split_list,
 )
-from rnmail.config import STATUS_STATES
+from rnmail.shapes import StatusSetJson
+from rnmail.vocab import StatusState, strings
 
 
 @click.group()
@@ -23,7 +24,7 @@ def status() -> None:
 
 
 @status.command("set")
-@click.argument("state", type=click.Choice(STATUS_STATES))
+@click.argument("state", type=click.Choice(strings(StatusState)))
 @click.option("--component", "components", multiple=True,
               help="Component to set (repeatable; default: all).")
 @comment_options
@@ -48,9 +49,11 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
     result = change_status(app.ready_db(), app.config, operator, state, list(components),
                            texts, split_list(groups), notify_linked)
     if as_json:
-        emit_json({**result.view.as_json(), "incident_id": result.incident_id,
-                   "resolved": result.resolved, "announcement_id": result.announcement_id,
-                   "linked_notified": result.linked_notified})
+        shape: StatusSetJson = {
+            **result.view.as_json(), "incident_id": result.incident_id,
+            "resolved": result.resolved, "announcement_id": result.announcement_id,
+            "linked_notified": result.linked_notified}
+        emit_json(shape)
     else:
         click.echo(f"status: {result.view.overall} — page published to "
                    f"{app.config.status.public_dir}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.vocab import ArchiveFormat, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
     from rnmail.models import Ticket
@@ -18,7 +20,7 @@ def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
-def print_tickets(rows: list[dict[str, Any]], as_json: bool) -> None:
+def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool) -> None:
     """A ticket summary per line, or the rows as JSON."""
     if as_json:
         emit_json(rows)
@@ -29,7 +31,7 @@ def print_tickets(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 
 @ticket.command("list")
-@click.option("--status", type=click.Choice(["open", "pending", "delegated", "closed"]))
+@click.option("--status", type=click.Choice(strings(TicketStatus)))
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
@@ -75,7 +77,7 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
 
 
 
-def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
+def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
     if as_json:
         emit_json(detail)
     else:
@@ -84,8 +86,9 @@ def _show(detail: dict[str, object], as_json: bool, what: str) -> None:
 
 
 @ticket.command("new")
-@click.option("--channel", type=click.Choice(["phone", "letter", "fax", "mail"]), default="phone",
-              show_default=True)
+@click.option("--channel", type=click.Choice(strings((Channel.PHONE, Channel.LETTER, Channel.FAX,
+                                                    Channel.MAIL))),
+              default=Channel.PHONE.value, show_default=True)
 @click.option("--requester", required=True, help="Mail address, phone number or name.")
 @click.option("--name", "requester_name", help="The requester's name.")
 @click.option("--org", "requester_org", help="The requester's organisation.")
@@ -114,7 +117,7 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
                            requester_type=requester_type,
                            category=category, language=language)
         if close_now:
-            close(new, "first-contact")
+            close(new, Resolution.FIRST_CONTACT)
         session.flush()
         detail = show_ticket(session, new.id)
     if as_json:
@@ -125,7 +128,7 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
 
 @ticket.command("close")
 @click.argument("ticket_id", type=int)
-@click.option("--resolution", type=click.Choice(["first-contact", "investigated", "second-line"]),
+@click.option("--resolution", type=click.Choice(strings(Resolution)),
               help="How it was resolved (default: from its history).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -305,7 +308,7 @@ def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
 
 @ticket.command("export")
 @click.argument("ticket_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["eml", "mbox", "json"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(strings(ArchiveFormat)), required=True)
 @click.option("--out", type=click.Path(path_type=Path),
               help="File (mbox, json) or folder (eml); json goes to standard output without.")
 @pass_app

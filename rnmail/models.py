@@ -359,7 +359,7 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
-    # municipality | police | notary | public-service | company | other (as requester types)
+    # rnmail.vocab.ORGANISATION_KINDS: the requester types but citizen
     kind: Mapped[str] = mapped_column(String(16), index=True)
     code: Mapped[str | None] = mapped_column(String(32), unique=True)  # e.g. the NIS code
     language: Mapped[str] = mapped_column(String(2))
@@ -370,9 +370,6 @@ class Organisation(Base):
 
     users: Mapped[list[DirectoryUser]] = relationship(
         back_populates="organisation", order_by="DirectoryUser.email")
-
-
-ACCESS_STATES = ("active", "blocked", "revoked")
 
 
 class DirectoryUser(Base):

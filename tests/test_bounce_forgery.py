@@ -21,14 +21,14 @@ from sqlalchemy import select
 from rnmail.models import Bounce, OutboxMessage, Suppression
 from rnmail.util.tokens import make_bounce_address, verify_bounce_address
 from tests.harness import corpus
-from tests.harness.factories import HELPDESK, Desk, make_config
+from tests.harness.factories import HELPDESK, TEST_SECRET, Desk, make_config
 from tests.harness.mailings import import_group, queue_mailing
 from tests.harness.servers import Dovecot, SmtpServer
 
 REPORTS = Path(__file__).parent / "data" / "bounces" / "reports"
 VICTIM = "bevolking@gemeente-b.example"
 ATTACKER = "mallory@evil.example"
-SECRET = "test-secret"  # make_config's helpdesk.secret
+SECRET = TEST_SECRET  # make_config's helpdesk.secret
 
 
 @pytest.fixture

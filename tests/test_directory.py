@@ -19,6 +19,7 @@ from rnmail.db import Database
 from rnmail.directory.import_export import EXPORT_COLUMNS
 from rnmail.directory.people import find_user, user_snapshot
 from rnmail.models import AuditEvent, DirectoryUser, GroupMember, Organisation, Ticket
+from rnmail.vocab import ORGANISATION_KINDS, REQUESTER_TYPE_ALIASES
 from tests.harness import corpus
 from tests.harness.factories import write_config
 from tests.harness.install import rnmail
@@ -335,6 +336,30 @@ def test_problems_are_reported_with_file_and_line_and_nothing_is_written(
     code, _, err = rnmail(config, "directory", "import", str(no_state), "--dry-run")
     assert code == 1
     assert err.splitlines()[0].startswith(f"{no_state}:1: no 'access_status' column")
+
+
+def test_organisation_type_takes_every_requester_type_and_alias_but_citizen(
+        config: Path, tmp_path: Path) -> None:
+    """The same words as ``ticket set --type`` (tests/test_workflow.py), in any case, but
+    ``citizen``: a person is no organisation."""
+    words = {**{t.value: t.value for t in ORGANISATION_KINDS},
+             **{alias: kind.value for alias, kind in REQUESTER_TYPE_ALIASES.items()},
+             "Gemeente": "municipality", "COMMUNE": "municipality"}
+    assert {"gemeente", "commune", "police-zone", "public service"} <= set(words)
+    rows = [{"organisation": f"Org {n}", "organisation_type": word,
+             "organisation_code": f"T{n}", "name": f"User {n}",
+             "email": f"user{n}@org-{n}.example", "language": "nl", "access_status": "active"}
+            for n, word in enumerate(words)]
+    report = import_json(config, write_csv(tmp_path / "types.csv", rows))
+    assert report["organisations_created"] == len(words)
+    for n, stored in enumerate(words.values()):
+        code, out, err = rnmail(config, "directory", "show", f"T{n}", "--json")
+        assert code == 0 and json.loads(out)["type"] == stored, (n, stored, err)
+    citizen = [{**rows[0], "organisation_code": "C1", "organisation_type": "citizen"}]
+    code, _, err = rnmail(config, "directory", "import",
+                          str(write_csv(tmp_path / "citizen.csv", citizen)))
+    assert code == 1 and "unknown organisation type 'citizen': use one of municipality, " \
+        "police, notary, public-service, company, other" in err
 
 
 def test_show_search_and_export_round_trip(config: Path, db: Database, small: Path,

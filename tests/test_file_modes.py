@@ -79,3 +79,27 @@ public_dir = "public/status"
     assert mode(public) == 0o755 and mode(public.parent) == 0o755
     for name in ("index.html", "status.json", "feed.atom"):
         assert mode(public / name) == 0o644, name
+
+
+def test_opening_the_database_again_keeps_the_locks_this_process_holds(tmp_path: Path) -> None:
+    """Making the file private must not open an existing database: closing any descriptor
+    of it would drop the SQLite locks this process holds, and another process could then
+    write beside a transaction under way (``database disk image is malformed``)."""
+    import sqlite3
+
+    from rnmail.db import make_engine
+
+    path = tmp_path / "rnmail.db"
+    make_engine(f"sqlite:///{path}").dispose()  # creates it 0600
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    make_engine(f"sqlite:///{path}").dispose()  # a second Database in this process
+    other = subprocess.run(
+        [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], "
+         "timeout=0, isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('got it')",
+         str(path)], capture_output=True, text=True, timeout=60)
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert "database is locked" in other.stderr and "got it" not in other.stdout

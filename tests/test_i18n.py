@@ -111,11 +111,10 @@ def test_the_texts_the_admin_translates_from_data_are_in_the_catalogue(
         used: dict[Key, set[str]]) -> None:
     """The templates' ``_(state)``, ``_(done)``, ``_(message)``: the extractor cannot see
     them in the templates, so the code marks them (``N_``)."""
-    from rnmail.config import STATUS_STATES
-    from rnmail.dispatch.outbox import STATES
+    from rnmail.vocab import OutboxState, StatusState, strings
     from rnmail.web.admin import DONE
 
-    for text in (*STATUS_STATES, *STATES, *DONE.values()):
+    for text in (*strings(StatusState), *strings(OutboxState), *DONE.values()):
         assert (None, text) in used, text
         assert gettext("fr", text) != text and gettext("nl", text) != text, text
 

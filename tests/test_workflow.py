@@ -12,6 +12,7 @@ import pytest
 
 from rnmail.db import Database
 from rnmail.models import Ticket, utcnow
+from rnmail.vocab import REQUESTER_TYPE_ALIASES, RequesterType
 from tests.harness import corpus
 from tests.harness.install import Installation, install
 
@@ -108,6 +109,23 @@ def test_life_cycle_commands(desk: Installation) -> None:
     for args in (("close", "999"), ("assign", tid, "ghost@rn.example")):
         code, _, err = desk.run("ticket", *args)
         assert code == 1 and ("no ticket #999" in err or "no staff member" in err)
+
+
+def test_ticket_set_type_takes_every_requester_type_and_alias(desk: Installation) -> None:
+    """The same words as a directory CSV's organisation_type (tests/test_directory.py),
+    in any case, plus ``citizen``: one vocabulary, rnmail.vocab."""
+    tid = desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
+                  "Type").strip()
+    words = {**{t.value: t.value for t in RequesterType},
+             **{alias: kind.value for alias, kind in REQUESTER_TYPE_ALIASES.items()},
+             "Gemeente": "municipality", " Police-Zone ": "police"}
+    assert {"gemeente", "commune", "police-zone", "public service"} <= set(words)
+    for word, stored in words.items():
+        detail = desk.json("ticket", "set", tid, "--type", word)
+        assert detail["requester_type"] == stored, word
+    assert desk.fails("ticket", "set", tid, "--type", "bakery") == (
+        "Error: unknown requester type 'bakery' (citizen, municipality, police, notary, "
+        "public-service, company, other)")
 
 
 def test_requester_type_from_rules_on_ingest(desk: Installation) -> None:

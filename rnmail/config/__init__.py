@@ -40,6 +40,7 @@ import phonenumbers
 
 from rnmail.config.schema import KEY, REQUIRED, Loader, Parser, Table, key
 from rnmail.errors import ConfigError
+from rnmail.vocab import RequesterType, StatusState
 
 LANGUAGES = ("fr", "nl", "de", "en")
 DEFAULT_CONFIG = "rnmail.toml"
@@ -55,8 +56,7 @@ DEFAULT_FAX_PAGES_PATTERNS = (r"(?i)(?P<pages>\d{1,4})\s*(?:pages?|pagina'?s?|se
 DEFAULT_FAX_NUMBER_HEADERS = ("X-Fax-Sender", "X-Fax-From", "X-Fax-Number", "X-Sender-Fax")
 DEFAULT_FAX_PAGES_HEADERS = ("X-Fax-Pages", "X-Pages")
 
-REQUESTER_TYPES = ("citizen", "municipality", "police", "notary", "public-service", "company",
-                   "other")
+REQUESTER_TYPES = tuple(RequesterType)  # the vocabulary: rnmail.vocab
 DEFAULT_CATEGORIES = (
     "access-key",        # access keys, unblocking (counted apart in the figures)
     "certificate",
@@ -66,7 +66,7 @@ DEFAULT_CATEGORIES = (
     "web-services",
     "other",
 )
-STATUS_STATES = ("operational", "degraded", "down")
+STATUS_STATES = tuple(StatusState)
 STATUS_LANGUAGES = ("nl", "fr", "de")
 MAX_AGE_LIMIT = 31_536_000  # one year, the most HTTP caches honour
 _SMTP_PORTS = {"none": 25, "starttls": 587, "ssl": 465}

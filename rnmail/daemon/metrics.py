@@ -23,6 +23,7 @@ from rnmail.db import Database
 from rnmail.dispatch.send import SendReport
 from rnmail.ingest.runner import IngestReport
 from rnmail.models import OutboxMessage, QuarantinedMessage, Suppression
+from rnmail.vocab import IngestOutcome, QuarantineState
 
 
 class DatabaseCollector(Collector):
@@ -37,7 +38,7 @@ class DatabaseCollector(Collector):
                     select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
                 ).tuples().all())
                 held = session.scalar(select(func.count()).select_from(QuarantinedMessage)
-                                      .where(QuarantinedMessage.state == "held"))
+                                      .where(QuarantinedMessage.state == QuarantineState.HELD))
                 suppressed = session.scalar(select(func.count()).select_from(Suppression))
         except SQLAlchemyError:
             up.add_metric([], 0)
@@ -74,7 +75,7 @@ class Metrics:
     def polled(self, mailbox: str, report: IngestReport) -> None:
         for outcome, count in report.outcomes.items():
             self.ingested.labels(mailbox, outcome).inc(count)
-        self.tickets.labels(mailbox).inc(report.outcomes.get("ticket", 0))
+        self.tickets.labels(mailbox).inc(report.outcomes.get(IngestOutcome.TICKET, 0))
         if not report.errors:
             self.last_poll.labels(mailbox).set(time.time())
 

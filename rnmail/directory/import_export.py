@@ -21,14 +21,12 @@ from rnmail.config import LANGUAGES
 from rnmail.db import assign_ids
 from rnmail.directory.people import (
     leave_groups,
-    normal_kind,
     set_access_status,
     user_snapshot,
 )
 from rnmail.directory.sheets import ListProblems, Problem, open_sheet
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import (
-    ACCESS_STATES,
     AuditEvent,
     Base,
     DirectoryUser,
@@ -38,6 +36,7 @@ from rnmail.models import (
 from rnmail.util import csvfile
 from rnmail.util.addresses import check_address
 from rnmail.util.phone import normalise_number
+from rnmail.vocab import AccessState, normal_requester_type, strings
 
 #
 # The CSV file: one line per user, with their organisation. Organisations are matched by
@@ -176,7 +175,7 @@ def _row(line: int, cells: list[str], index: dict[str, int], first_line: dict[st
     kind = ""
     if cell("organisation_type"):
         try:
-            kind = normal_kind(cell("organisation_type"))
+            kind = normal_requester_type(cell("organisation_type"), organisation=True).value
         except RnmailError as exc:
             bad(str(exc))
     language = cell("language").lower()
@@ -186,8 +185,8 @@ def _row(line: int, cells: list[str], index: dict[str, int], first_line: dict[st
     if org_language and org_language not in LANGUAGES:
         bad(f"unknown organisation_language {org_language!r} (fr, nl, de or en)")
     state = cell("access_status").lower()
-    if state and state not in ACCESS_STATES:
-        bad(f"unknown access_status {state!r} ({', '.join(ACCESS_STATES)})")
+    if state and state not in strings(AccessState):
+        bad(f"unknown access_status {state!r} ({', '.join(AccessState)})")
     phone: str | None = None
     if cell("phone"):
         phone = normalise_number(cell("phone"))
@@ -496,7 +495,7 @@ def import_directory(session: Session, path: Path, actor: str,
     for start in range(0, len(audits), 5000):
         session.execute(insert(_table(AuditEvent)), audits[start:start + 5000])
     for row in new_rows:
-        if row.access_status == "revoked":  # no announcements to them from any group
+        if row.access_status == AccessState.REVOKED:  # no announcements to them from any group
             leave_groups(session, row.email)
 
     # Changed users, one by one (few, and each one audited).

@@ -7,34 +7,34 @@ what every directory feature shares, with show, search and the access state; the
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import (
-    ACCESS_STATES,
     DirectoryUser,
     GroupMember,
     Organisation,
     Ticket,
     utcnow,
 )
+from rnmail.shapes import (
+    AccessChange,
+    OrganisationDetail,
+    OrganisationEntry,
+    OrganisationHit,
+    UserDetail,
+    UserEntry,
+    UserHit,
+    UserLine,
+    UserSnapshot,
+)
 from rnmail.util.folding import fold
+from rnmail.vocab import AccessState, TicketStatus, strings
 
-# Organisation kinds: the requester types a ticket from one of their users gets.
-KINDS = ("municipality", "police", "notary", "public-service", "company", "other")
-KIND_ALIASES = {"police-zone": "police", "public service": "public-service",
-                "commune": "municipality", "gemeente": "municipality"}
-
-
-def normal_kind(value: str) -> str:
-    kind = KIND_ALIASES.get(value.strip().lower(), value.strip().lower())
-    if kind not in KINDS:
-        raise RnmailError(f"unknown organisation type {value!r}: use one of {', '.join(KINDS)}")
-    return kind
+# Organisation kinds (rnmail.vocab.ORGANISATION_KINDS) are the requester types a ticket
+# from one of their users gets: read them with normal_requester_type(..., organisation=True).
 
 
 def find_user(session: Session, email: str) -> DirectoryUser:
@@ -46,7 +46,7 @@ def find_user(session: Session, email: str) -> DirectoryUser:
     return user
 
 
-def user_snapshot(user: DirectoryUser) -> dict[str, Any]:
+def user_snapshot(user: DirectoryUser) -> UserSnapshot:
     """The fields of a user as the audit log keeps them (before/after a change)."""
     return {
         "email": user.email, "name": user.name, "phone": user.phone,
@@ -56,7 +56,7 @@ def user_snapshot(user: DirectoryUser) -> dict[str, Any]:
     }
 
 
-def user_detail(user: DirectoryUser) -> dict[str, Any]:
+def user_detail(user: DirectoryUser) -> UserDetail:
     """A user for ``directory show`` and ``ticket show``."""
     org: Organisation = user.organisation
     return {
@@ -72,9 +72,9 @@ def set_access_status(session: Session, user: DirectoryUser, state: str, reason:
                       actor: str) -> bool:
     """Change a user's access; audited with the reason. A revoked user leaves every user
     group at once. Returns False (and records nothing) when the state is already that."""
-    if state not in ACCESS_STATES:
+    if state not in strings(AccessState):
         raise RnmailError(f"unknown access state {state!r}: use one of "
-                          f"{', '.join(ACCESS_STATES)}")
+                          f"{', '.join(AccessState)}")
     if not reason.strip():
         raise RnmailError("give the reason for the change (--reason)")
     if user.access_status == state:
@@ -83,7 +83,7 @@ def set_access_status(session: Session, user: DirectoryUser, state: str, reason:
     user.access_status = state
     user.status_since = utcnow()
     left = 0
-    if state == "revoked":
+    if state == AccessState.REVOKED:
         left = leave_groups(session, user.email)
     audit.record(session, actor, "directory-status",
                  {"email": user.email, "reason": reason, "before": before,
@@ -117,14 +117,14 @@ def directory_user_for(session: Session, requester: str) -> DirectoryUser | None
 # --------------------------------------------------------------------------- show, search
 
 
-def organisation_detail(org: Organisation) -> dict[str, Any]:
+def organisation_detail(org: Organisation) -> OrganisationDetail:
     return {"entry": "organisation", "name": org.name, "type": org.kind, "code": org.code,
             "language": org.language, "address": org.address,
             "contact_emails": list(org.contact_emails or []),
             "created_at": org.created_at.isoformat(), "updated_at": org.updated_at.isoformat()}
 
 
-def _user_line(user: DirectoryUser) -> dict[str, Any]:
+def _user_line(user: DirectoryUser) -> UserLine:
     return {"email": user.email, "name": user.name, "phone": user.phone,
             "language": user.language, "role": user.role,
             "access_status": user.access_status,
@@ -153,13 +153,13 @@ def find_organisation(session: Session, key: str) -> Organisation:
     return orgs[0]
 
 
-def show_entry(session: Session, key: str) -> dict[str, Any]:
+def show_entry(session: Session, key: str) -> UserEntry | OrganisationEntry:
     """A user (``key`` with an ``@``): their detail and open tickets. Else an organisation,
     by code or exact name (any case), with its users."""
     if "@" in key:
         user = find_user(session, key)
         tickets = session.scalars(select(Ticket).where(Ticket.requester == user.email,
-                                                       Ticket.status != "closed")
+                                                       Ticket.status != TicketStatus.CLOSED)
                                   .order_by(Ticket.id))
         return {"entry": "user", **user_detail(user),
                 "open_tickets": [{"id": t.id, "subject": t.subject, "status": t.status,
@@ -171,13 +171,14 @@ def show_entry(session: Session, key: str) -> dict[str, Any]:
     return {**organisation_detail(org), "users": [_user_line(u) for u in users]}
 
 
-def search_directory(session: Session, query: str, limit: int = 50) -> list[dict[str, Any]]:
+def search_directory(session: Session, query: str, limit: int = 50
+                     ) -> list[OrganisationHit | UserHit]:
     """Organisations (by name or code), then users (by name or address) whose text holds
     ``query``, case and accents ignored; at most ``limit`` entries in all."""
     needle = fold(" ".join(query.split()))
     if not needle:
         raise RnmailError("give something to search for")
-    found: list[dict[str, Any]] = []
+    found: list[OrganisationHit | UserHit] = []
     counts: dict[int, int] = {org_id: n for org_id, n in session.execute(
         select(DirectoryUser.organisation_id, func.count())
         .group_by(DirectoryUser.organisation_id))}
@@ -207,12 +208,12 @@ def search_directory(session: Session, query: str, limit: int = 50) -> list[dict
 
 
 def change_access(session: Session, email: str, state: str, reason: str,
-                  actor: str) -> dict[str, Any]:
+                  actor: str) -> AccessChange:
     """``directory set-status``: a user's new access state, audited with the reason."""
     user = find_user(session, email)
     before = user.access_status
     groups = 0
-    if state == "revoked":
+    if state == AccessState.REVOKED:
         groups = len(list(session.scalars(select(GroupMember.id)
                                           .where(GroupMember.email == user.email))))
     changed = set_access_status(session, user, state, reason, actor)

@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import LANGUAGES
 from rnmail.directory.groups import MAX_LENGTHS, group_name_problem
-from rnmail.directory.people import normal_kind
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, GroupMember, Organisation, UserGroup, utcnow
 from rnmail.util.addresses import deliverable_address
+from rnmail.vocab import AccessState, normal_requester_type
 
 # The states a query may select: a revoked user is in no group at all.
-QUERY_STATES = ("active", "blocked")
+QUERY_STATES = (AccessState.ACTIVE, AccessState.BLOCKED)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def make_query(kinds: Sequence[str], languages: Sequence[str],
                states: Sequence[str] = ("active",), roles: Sequence[str] = ()
                ) -> dict[str, list[str]]:
     """The checked, normalised filter as stored in ``UserGroup.query``."""
-    kind_list = sorted({normal_kind(k) for k in kinds})
+    kind_list = sorted({normal_requester_type(k, organisation=True).value for k in kinds})
     language_list = _clean(languages)
     bad = [lang for lang in language_list if lang not in LANGUAGES]
     if bad:
@@ -68,7 +68,7 @@ def make_query(kinds: Sequence[str], languages: Sequence[str],
     if not state_list:
         raise RnmailError("a query group needs at least one access state "
                           f"({', '.join(QUERY_STATES)})")
-    if "revoked" in state_list:
+    if AccessState.REVOKED in state_list:
         raise RnmailError("a query group cannot select revoked users: they leave every group")
     bad = [s for s in state_list if s not in QUERY_STATES]
     if bad:
@@ -94,7 +94,7 @@ def _matching(session: Session, query: dict[str, Any]) -> tuple[dict[str, tuple[
     stmt = (select(DirectoryUser.email, DirectoryUser.name, DirectoryUser.language,
                    Organisation.name, Organisation.code)
             .join(Organisation, Organisation.id == DirectoryUser.organisation_id)
-            .where(DirectoryUser.access_status != "revoked")
+            .where(DirectoryUser.access_status != AccessState.REVOKED)
             .order_by(DirectoryUser.email))
     if query.get("kinds"):
         stmt = stmt.where(Organisation.kind.in_(query["kinds"]))
@@ -162,7 +162,7 @@ def _revoked(session: Session) -> set[str]:
     """The revoked users' addresses, as stored and in the form groups keep them."""
     found: set[str] = set()
     for email in session.scalars(
-            select(DirectoryUser.email).where(DirectoryUser.access_status == "revoked")):
+            select(DirectoryUser.email).where(DirectoryUser.access_status == AccessState.REVOKED)):
         found.add(email.lower())
         found.add((deliverable_address(email) or email).lower())
     return found

@@ -30,11 +30,12 @@ from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
 from rnmail.tickets.lifecycle import add_comment, get_ticket
 from rnmail.util.addresses import deliverable_address
+from rnmail.vocab import AccessState, TicketStatus, UnblockAction, strings
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("reset", "new-key")
-ACTION_TEXT = {"reset": "reset requested", "new-key": "new key sent"}
+ACTION_TEXT: dict[str, str] = {UnblockAction.RESET: "reset requested",
+                               UnblockAction.NEW_KEY: "new key sent"}
 CATEGORY = "access-key"
 TEMPLATE = "access_unblocked"
 MAX_ACTOR = 64  # AuditEvent.actor
@@ -84,23 +85,23 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
                if not done]
     if missing:
         raise RnmailError(f"not unblocked: check not confirmed: {'; '.join(missing)}")
-    if action not in ACTIONS:
-        raise RnmailError(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
+    if action not in strings(UnblockAction):
+        raise RnmailError(f"unknown action {action!r}: use one of {', '.join(UnblockAction)}")
     actor = actor.strip()
     if not actor or len(actor) > MAX_ACTOR:
         raise RnmailError(f"who unblocks (--by) must be 1 to {MAX_ACTOR} characters")
     note = note.strip() if note and note.strip() else None
 
     user = find_user(session, email)
-    if user.access_status == "active":
+    if user.access_status == AccessState.ACTIVE:
         raise RnmailError(f"{user.email} is not blocked (access is active)")
-    if user.access_status == "revoked":
+    if user.access_status == AccessState.REVOKED:
         raise RnmailError(f"{user.email} has revoked access, not blocked: grant it again "
                           "with `rnmail directory set-status` first")
-    if user.access_status != "blocked":
+    if user.access_status != AccessState.BLOCKED:
         raise RnmailError(f"{user.email} is not blocked (access is {user.access_status})")
     ticket = get_ticket(session, ticket_id)
-    if ticket.status == "closed":
+    if ticket.status == TicketStatus.CLOSED:
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
     address = deliverable_address(user.email)
     if address is None:
@@ -120,9 +121,9 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
     add_comment(session, ticket, "\n".join(lines), author=actor)
 
     before = _snapshot(user)
-    set_access_status(session, user, "active",
+    set_access_status(session, user, AccessState.ACTIVE,
                       reason=f"unblocked on ticket #{ticket.id}: {action}", actor=actor)
-    if action == "new-key":
+    if action == UnblockAction.NEW_KEY:
         user.key_sent_at = utcnow()
     category_set = False
     if ticket.category is None and CATEGORY in config.workflow.categories:
@@ -175,7 +176,7 @@ def blocked_users(session: Session) -> list[dict[str, Any]]:
     """Users whose access is blocked, oldest block first: email, name, organisation,
     organisation_code, since (ISO) and open_tickets (ids of their tickets not closed)."""
     users = list(session.scalars(
-        select(DirectoryUser).where(DirectoryUser.access_status == "blocked")
+        select(DirectoryUser).where(DirectoryUser.access_status == AccessState.BLOCKED)
         .options(selectinload(DirectoryUser.organisation))
         .order_by(DirectoryUser.status_since, DirectoryUser.email)))
     tickets: dict[str, list[int]] = {}

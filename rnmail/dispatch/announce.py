@@ -38,15 +38,16 @@ from rnmail.dispatch.compose import (
     header_block,
     mime_body,
 )
-from rnmail.dispatch.outbox import STATES
 from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.banners import banner
 from rnmail.i18n.formats import format_time
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
+from rnmail.shapes import AnnouncementInfo, AnnouncementStatus
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import make_message_id
+from rnmail.vocab import AnnouncementKind, OutboxState, strings
 
 MAILINGS = TEMPLATES / "mailings"
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ ContextFor = Callable[[str], dict[str, Any]]  # language → template variables
 class Notice:
     """What to send: a template, its variables per language, and what it belongs to."""
 
-    kind: str  # outage | maintenance | mailing | test
+    kind: str  # an AnnouncementKind, or maintenance-<MaintenanceStep>
     template: str
     context_for: ContextFor
     attachments: tuple[Attachment, ...] = ()
@@ -216,12 +217,12 @@ def _shared_part(session: Session, config: Config, notice: Notice, language: str
     return body_id, shared.encode("ascii"), rendered.subject
 
 
-def announcement_status(session: Session, announcement_id: int) -> dict[str, Any]:
+def announcement_status(session: Session, announcement_id: int) -> AnnouncementStatus:
     """Counts per delivery state; ``finished`` when every row has reached a final state."""
     record = session.get(Announcement, announcement_id)
     if record is None:
         raise NotFound(f"no announcement #{announcement_id}")
-    counts = dict.fromkeys(STATES, 0)
+    counts = dict.fromkeys(strings(OutboxState), 0)
     for state, n in session.execute(
             select(OutboxMessage.state, func.count())
             .where(OutboxMessage.announcement_id == announcement_id)
@@ -230,11 +231,11 @@ def announcement_status(session: Session, announcement_id: int) -> dict[str, Any
     return {
         **announcement_json(record),
         "counts": counts,
-        "finished": counts["queued"] == 0 and counts["sending"] == 0,
+        "finished": counts[OutboxState.QUEUED] == 0 and counts[OutboxState.SENDING] == 0,
     }
 
 
-def announcement_json(record: Announcement) -> dict[str, Any]:
+def announcement_json(record: Announcement) -> AnnouncementInfo:
     return {
         "id": record.id, "kind": record.kind, "template": record.template,
         "groups": record.groups, "operator": record.operator, "recipients": record.recipients,
@@ -258,8 +259,8 @@ def retry_failed(session: Session, announcement_id: int) -> int:
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.announcement_id == announcement_id,
-               OutboxMessage.state == "failed", OutboxMessage.raw != b"")
-        .values(state="queued", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+               OutboxMessage.state == OutboxState.FAILED, OutboxMessage.raw != b"")
+        .values(state=OutboxState.QUEUED, attempts=0, next_attempt_at=utcnow(), lease_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -272,7 +273,8 @@ def mailing_notice(config: Config, template: str, variables: dict[str, str],
     """A document mailing (``announce --template``): the sender's variables, attachments."""
     names = [name for name, _, _ in files]
     context = {"reference": "", "subject": "", **variables, "attachments": names}
-    return Notice(kind="mailing", template=template, context_for=lambda _language: context,
+    return Notice(kind=AnnouncementKind.MAILING, template=template,
+                  context_for=lambda _language: context,
                   attachments=tuple(Attachment(n, t, d) for n, t, d in files),
                   directories=mailing_directories(config))
 
@@ -298,7 +300,8 @@ def send_test(db: Database, config: Config, notice: Notice, groups: list[str], a
     with db.transaction() as session:
         languages = dict.fromkeys(m.language for m in recipients(session, groups))
         samples = [Recipient(to, "", lang, None, None, "test") for lang in languages]
-        test = Notice(kind="test", template=notice.template, context_for=notice.context_for,
+        test = Notice(kind=AnnouncementKind.TEST, template=notice.template,
+                      context_for=notice.context_for,
                       attachments=notice.attachments, directories=notice.directories)
         record = announce(session, config, test, [], operator, to=samples)
         assert record is not None
@@ -334,7 +337,8 @@ def preview_template(config: Config, name: str, language: str,
     if name not in NOTICE_TEMPLATES:
         return render_notice(config, mailing_notice(config, name, variables, []), language)
     sample = {**_notice_sample(config, name, language), **variables}
-    notice = Notice(kind="preview", template=name, context_for=lambda _language: sample)
+    notice = Notice(kind=AnnouncementKind.PREVIEW, template=name,
+                    context_for=lambda _language: sample)
     return render_notice(config, notice, language)
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from rnmail.config import OutboxConfig
 from rnmail.dispatch.compose import Composed
 from rnmail.models import Message, OutboxBody, OutboxMessage, Ticket, utcnow
-
-STATES = ("queued", "sending", "sent", "failed", "bounced", "suppressed")
+from rnmail.shapes import OutboxSummary
+from rnmail.vocab import OutboxState
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,8 @@ def claim(
     t = cast(Table, OutboxMessage.__table__)
     due = (
         select(t.c.id)
-        .where(or_((t.c.state == "queued") & (t.c.next_attempt_at <= now),
-                   (t.c.state == "sending") & (t.c.lease_until < now)))
+        .where(or_((t.c.state == OutboxState.QUEUED) & (t.c.next_attempt_at <= now),
+                   (t.c.state == OutboxState.SENDING) & (t.c.lease_until < now)))
         .order_by(t.c.id)
         .limit(limit)
     )
@@ -125,7 +125,7 @@ def claim(
         due = due.with_for_update(skip_locked=True)
     rows = session.execute(
         update(t).where(t.c.id.in_(due))
-        .values(state="sending", lease_until=now + lease)
+        .values(state=OutboxState.SENDING, lease_until=now + lease)
         .returning(t.c.id, t.c.mail_from, t.c.to_addr, t.c.raw, t.c.body_id,
                    t.c.announcement_id)
     ).all()
@@ -143,20 +143,21 @@ def release(session: Session, ids: list[int]) -> None:
     """Give leased rows back untouched (the server could not be reached: no attempt made)."""
     if ids:
         session.execute(update(OutboxMessage)
-                        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == "sending")
-                        .values(state="queued", lease_until=None))
+                        .where(OutboxMessage.id.in_(ids),
+                               OutboxMessage.state == OutboxState.SENDING)
+                        .values(state=OutboxState.QUEUED, lease_until=None))
 
 
 _T = cast(Table, OutboxMessage.__table__)
 # Built once: finish_many runs for every few messages sent, and building the statement
 # cost several times more than executing it.
 _MARK_SENT = (
-    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == "sending")
-    .values(state="sent", sent_at=bindparam("now"), attempts=_T.c.attempts + 1,
+    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == OutboxState.SENDING)
+    .values(state=OutboxState.SENT, sent_at=bindparam("now"), attempts=_T.c.attempts + 1,
             last_reply=bindparam("reply"), lease_until=None)
 )
 _COUNT_ATTEMPT = (  # only while still ours: a late failure never undoes another's "sent"
-    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == "sending")
+    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == OutboxState.SENDING)
     .values(attempts=_T.c.attempts + 1, last_reply=bindparam("reply"), lease_until=None)
     .returning(_T.c.attempts)
 )
@@ -168,25 +169,25 @@ def extend_leases(session: Session, ids: list[int], lease: timedelta) -> None:
     for start in range(0, len(ids), 500):
         session.execute(update(OutboxMessage)
                         .where(OutboxMessage.id.in_(ids[start:start + 500]),
-                               OutboxMessage.state == "sending")
+                               OutboxMessage.state == OutboxState.SENDING)
                         .values(lease_until=until))
 
 
 def finish_many(
     session: Session, results: list[tuple[int, Outcome]], cfg: OutboxConfig
-) -> dict[int, str]:
+) -> dict[int, OutboxState]:
     """Record the server's reply for each row; returns each row's new state.
 
     A row is marked sent only from the server's reply; a refusal is retried with exponential
     backoff (4xx, lost connection) until ``max_attempts``, or failed at once (5xx).
     """
     now = utcnow()
-    states: dict[int, str] = {}
+    states: dict[int, OutboxState] = {}
     sent = [{"rid": rid, "reply": outcome.reply[:2000], "now": now}
             for rid, outcome in results if outcome.ok]
     if sent:
         session.execute(_MARK_SENT, sent)
-        states.update((rid, "sent") for rid, outcome in results if outcome.ok)
+        states.update((rid, OutboxState.SENT) for rid, outcome in results if outcome.ok)
     for rid, outcome in results:
         if outcome.ok:
             continue
@@ -194,10 +195,10 @@ def finish_many(
         if attempts is None:
             continue
         if outcome.permanent or attempts >= cfg.max_attempts:
-            state, next_at = "failed", None
+            state, next_at = OutboxState.FAILED, None
         else:
             delay = cfg.retry_base_seconds * 2 ** (attempts - 1)
-            state, next_at = "queued", now + timedelta(seconds=min(delay, 6 * 3600))
+            state, next_at = OutboxState.QUEUED, now + timedelta(seconds=min(delay, 6 * 3600))
         values: dict[str, Any] = {"state": state}
         if next_at:
             values["next_attempt_at"] = next_at
@@ -215,7 +216,7 @@ def list_outbox(
     return list(session.scalars(query))
 
 
-def outbox_summary(row: OutboxMessage) -> dict[str, Any]:
+def outbox_summary(row: OutboxMessage) -> OutboxSummary:
     return {
         "id": row.id,
         "to": row.to_addr,

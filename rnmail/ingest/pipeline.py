@@ -2,7 +2,7 @@
 
     parse → skip_duplicate → classify → bounce → staff_reply → thread → store → respond
 
-Each stage is a function ``(batch, delivery) -> outcome | None``; the first one that
+Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the first one that
 returns an outcome ends the message's journey. A batch of messages is one database
 transaction written with a single flush, so the ORM inserts each table's rows together;
 ``Batch`` keeps what the batch has produced so far (Message-IDs, tickets, acknowledgements
@@ -59,6 +59,7 @@ from rnmail.tickets.lifecycle import may_reopen_by_mail, reopen, requester_type_
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.blobs import BlobStore
 from rnmail.util.language import detect_language
+from rnmail.vocab import Channel, IngestOutcome, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,10 @@ class Batch:
         return self.ctx.config
 
 
-Stage = Callable[[Batch, Delivery], "str | None"]
+Stage = Callable[[Batch, Delivery], IngestOutcome | None]
 
 
-def parse(batch: Batch, d: Delivery) -> str | None:
+def parse(batch: Batch, d: Delivery) -> IngestOutcome | None:
     max_bytes = batch.config.ingest.max_message_mb * 2**20
     if len(d.raw) > max_bytes:
         raise Quarantine(f"message of {len(d.raw) / 2**20:.1f} MB exceeds ingest.max_message_mb")
@@ -138,14 +139,14 @@ def parse(batch: Batch, d: Delivery) -> str | None:
     return None
 
 
-def skip_duplicate(batch: Batch, d: Delivery) -> str | None:
+def skip_duplicate(batch: Batch, d: Delivery) -> IngestOutcome | None:
     """The same mail seen again (other mailbox, redelivery, our own mail coming back).
 
     A stored Message-ID alone does not make a duplicate: the same sender, date and subject
     must come with it (``dedupe_key``), or it is our own mail, from our own address."""
     mail = d.parsed
     if mail.dedupe_key in batch.keys:
-        return "duplicate"
+        return IngestOutcome.DUPLICATE
     condition = Message.dedupe_key == mail.dedupe_key
     if mail.message_id and mail.from_addr.lower() in batch.config.helpdesk.own_addresses:
         condition = condition | (  # one of our own mails, delivered back to us
@@ -153,18 +154,18 @@ def skip_duplicate(batch: Batch, d: Delivery) -> str | None:
     existing = batch.session.scalar(select(Message.id).where(condition).limit(1))
     if existing is not None:
         d.duplicate_of = existing
-        return "duplicate"
+        return IngestOutcome.DUPLICATE
     batch.keys.add(mail.dedupe_key)
     d.raw_sha256 = batch.ctx.blobs.put(d.raw)
     return None
 
 
-def classify(batch: Batch, d: Delivery) -> str | None:
+def classify(batch: Batch, d: Delivery) -> IngestOutcome | None:
     d.verdict = classify_message(d.parsed, batch.config.helpdesk.own_addresses)
     return None
 
 
-def bounce(batch: Batch, d: Delivery) -> str | None:
+def bounce(batch: Batch, d: Delivery) -> IngestOutcome | None:
     """Record delivery reports; a robot's mail that concerns nothing we sent is kept as
     automatic mail instead (e.g. a postmaster notice), so nothing is silently filed away."""
     verdict = d.verdict
@@ -175,17 +176,17 @@ def bounce(batch: Batch, d: Delivery) -> str | None:
     if report_id and batch.session.scalar(
         select(Bounce.id).where(Bounce.report_message_id == report_id).limit(1)
     ):
-        return "duplicate"
+        return IngestOutcome.DUPLICATE
     match = match_report(batch.session, d.parsed, verdict, batch.config.helpdesk.secret)
     if not verdict.certain and not match.rows:
         d.verdict = Classification(kind="requester", auto_reason=verdict.auto_reason)
         return None
     record_bounce(batch.session, d.parsed, verdict, match, d.mailbox.name, d.raw_sha256,
                   batch.config.dispatch.suppress_after_bounces)
-    return "bounce"
+    return IngestOutcome.BOUNCE
 
 
-def staff_reply(batch: Batch, d: Delivery) -> str | None:
+def staff_reply(batch: Batch, d: Delivery) -> IngestOutcome | None:
     """A help-desk member answering a notification: relay, note or commands, no ticket."""
     assert d.verdict is not None
     if d.verdict.is_auto:  # a staff member's out-of-office acts on nothing
@@ -197,25 +198,25 @@ def staff_reply(batch: Batch, d: Delivery) -> str | None:
     if isinstance(who, Staff):
         d.message = handle_staff_reply(batch.session, batch.config, who, d.ticket, d.parsed,
                                        d.raw_sha256)
-        return "staff"
+        return IngestOutcome.STAFF
     d.message = handle_service_reply(batch.session, batch.config, who, d.ticket, d.parsed,
                                      d.raw_sha256)
-    return "service"
+    return IngestOutcome.SERVICE
 
 
-def thread(batch: Batch, d: Delivery) -> str | None:
+def thread(batch: Batch, d: Delivery) -> IngestOutcome | None:
     match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
                            d.parsed.from_addr, batch.tickets_by_message_id,
                            batch.config.helpdesk.secret)
     old = match.ticket
-    if old is not None and old.status == "closed" and not may_reopen_by_mail(
+    if old is not None and old.status == TicketStatus.CLOSED and not may_reopen_by_mail(
             old, batch.config.workflow):
         match = ThreadMatch(None, "new", linked_ticket_id=old.id)  # closed too long ago
     d.match = match
     return None
 
 
-def store(batch: Batch, d: Delivery) -> str | None:
+def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
     assert d.match is not None and d.verdict is not None
     mail, own = d.parsed, batch.config.helpdesk.own_addresses
     kind = "auto" if d.verdict.is_auto else "correspondence"
@@ -223,7 +224,7 @@ def store(batch: Batch, d: Delivery) -> str | None:
         d.ticket = d.match.ticket  # its To and Cc make nobody a participant (staff do)
         d.ticket.updated_at = utcnow()
         if not d.verdict.is_auto:  # an out-of-office reply reopens nothing
-            if d.ticket.status == "closed":
+            if d.ticket.status == TicketStatus.CLOSED:
                 reopen(d.ticket)
             else:
                 resume(d.ticket)
@@ -234,7 +235,7 @@ def store(batch: Batch, d: Delivery) -> str | None:
         d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
                                linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
         d.ticket.requester_type = requester_type_for(requester.address, batch.config.workflow)
-        if requester.channel == "mail":  # the directory may know them: see _link_directory
+        if requester.channel == Channel.MAIL:  # the directory may know them: see _link_directory
             batch.new_tickets.append(d.ticket)
         d.new_ticket = True
         d.reply_to = requester.reply_to
@@ -247,20 +248,20 @@ def store(batch: Batch, d: Delivery) -> str | None:
     return None
 
 
-def respond(batch: Batch, d: Delivery) -> str | None:
+def respond(batch: Batch, d: Delivery) -> IngestOutcome | None:
     """Mark a new ticket for acknowledgement and the staff for notification; the mails are
     composed once the ticket has its number."""
     assert d.ticket is not None and d.verdict is not None
     if not d.verdict.is_auto:
         batch.to_notify.append(d)
     if not d.new_ticket:
-        return "reply"
+        return IngestOutcome.REPLY
     if d.verdict.is_auto:
         log.info("no acknowledgement mailbox=%s uid=%s reason=%s",
                  d.mailbox.name, d.uid, d.verdict.auto_reason)
     elif d.reply_to:
         batch.to_acknowledge.append(d)  # subject to the daily limit, checked for the batch
-    return "ticket"
+    return IngestOutcome.TICKET
 
 
 STAGES: tuple[Stage, ...] = (
@@ -268,7 +269,7 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
-def run_stages(batch: Batch, d: Delivery) -> str:
+def run_stages(batch: Batch, d: Delivery) -> IngestOutcome:
     for stage in STAGES:
         outcome = stage(batch, d)
         if outcome is not None:
@@ -276,18 +277,20 @@ def run_stages(batch: Batch, d: Delivery) -> str:
     raise AssertionError("the last stage always decides")
 
 
-def process_batch(session: Session, ctx: IngestContext, deliveries: list[Delivery]) -> list[str]:
+def process_batch(session: Session, ctx: IngestContext,
+                  deliveries: list[Delivery]) -> list[IngestOutcome]:
     """Run the stages over ``deliveries`` and write the results; returns their outcomes.
 
     Raises on anything but ``Quarantine``: the caller decides how to retry.
     """
     batch = Batch(session=session, ctx=ctx)
     seen = _already_processed(session, deliveries)
-    outcomes = []
+    outcomes: list[IngestOutcome] = []
     with session.no_autoflush:
         for d in deliveries:
             if (d.mailbox.name, d.uidvalidity, d.uid) in seen:
-                outcomes.append("seen")  # committed by a pass that stopped before moving it
+                # committed by a pass that stopped before moving it
+                outcomes.append(IngestOutcome.SEEN)
                 continue
             try:
                 outcome = run_stages(batch, d)
@@ -305,7 +308,7 @@ def process_batch(session: Session, ctx: IngestContext, deliveries: list[Deliver
     return outcomes
 
 
-def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> str:
+def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> IngestOutcome:
     """Run a quarantined message through the stages again; raises ``Quarantine`` if it
     still fails. Its ProcessedMessage row is the caller's business."""
     batch = Batch(session=session, ctx=ctx)
@@ -369,15 +372,15 @@ def _link_directory(batch: Batch) -> None:
 
 
 def process_one_by_one(session: Session, ctx: IngestContext,
-                       deliveries: list[Delivery]) -> list[str]:
+                       deliveries: list[Delivery]) -> list[IngestOutcome]:
     """The careful path: each message in its own savepoint; a failure quarantines it alone."""
-    outcomes = []
+    outcomes: list[IngestOutcome] = []
     for d in deliveries:
         fresh = Delivery(raw=d.raw, mailbox=d.mailbox, uidvalidity=d.uidvalidity, uid=d.uid)
         if _already_processed(session, [fresh]):
             # Committed meanwhile by another instance (the batch failed on its unique key):
             # done, not an error.
-            outcomes.append("duplicate")
+            outcomes.append(IngestOutcome.DUPLICATE)
             continue
         try:
             with session.begin_nested():
@@ -406,16 +409,18 @@ def _already_processed(session: Session, deliveries: list[Delivery]) -> set[tupl
     return {(first.mailbox.name, first.uidvalidity, uid) for uid in uids}
 
 
-def _quarantine(session: Session, ctx: IngestContext, d: Delivery, reason: str) -> str:
+def _quarantine(session: Session, ctx: IngestContext, d: Delivery, reason: str
+                ) -> IngestOutcome:
     subject, sender = _peek_headers(d.raw)
     session.add(QuarantinedMessage(
         mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, reason=reason[:4000],
         raw_sha256=ctx.blobs.put(d.raw), raw_size=len(d.raw), subject=subject, from_addr=sender,
     ))
     session.add(ProcessedMessage(
-        mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome="quarantined",
+        mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid,
+        outcome=IngestOutcome.QUARANTINED,
     ))
-    return "quarantined"
+    return IngestOutcome.QUARANTINED
 
 
 def _peek_headers(raw: bytes) -> tuple[str | None, str | None]:
@@ -447,16 +452,16 @@ def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
     return Requester(mail.from_addr, mail.from_name, "mail", reply_to), None
 
 
-def _log_outcome(d: Delivery, outcome: str) -> None:
+def _log_outcome(d: Delivery, outcome: IngestOutcome) -> None:
     mid = d.mail.message_id if d.mail else None
     where = f"mailbox={d.mailbox.name} uid={d.uid} message_id={mid}"
-    if outcome == "ticket" and d.ticket is not None:
+    if outcome == IngestOutcome.TICKET and d.ticket is not None:
         log.info("ticket created ticket=%d channel=%s acknowledged=%s %s",
                  d.ticket.id, d.ticket.channel, d.acknowledged, where)
-    elif outcome == "reply" and d.ticket is not None:
+    elif outcome == IngestOutcome.REPLY and d.ticket is not None:
         log.info("message threaded ticket=%d how=%s %s",
                  d.ticket.id, d.match.how if d.match else "?", where)
-    elif outcome == "quarantined":
+    elif outcome == IngestOutcome.QUARANTINED:
         log.warning("quarantined %s", where)
     else:
         log.info("%s %s", outcome, where)

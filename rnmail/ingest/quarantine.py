@@ -6,8 +6,6 @@ change); on success it is released, otherwise it stays held with the new reason.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -16,9 +14,12 @@ from rnmail.db import Database
 from rnmail.errors import ConfigError, NotFound, Quarantine, RnmailError
 from rnmail.ingest.pipeline import Delivery, IngestContext, reprocess
 from rnmail.models import ProcessedMessage, QuarantinedMessage, utcnow
+from rnmail.shapes import QuarantineRow
+from rnmail.vocab import IngestOutcome, QuarantineState
 
 
-def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, Any]]:
+def list_quarantine(db: Database, state: str | None = QuarantineState.HELD
+                    ) -> list[QuarantineRow]:
     with db.transaction() as session:
         query = select(QuarantinedMessage).order_by(QuarantinedMessage.id)
         if state:
@@ -41,15 +42,15 @@ def list_quarantine(db: Database, state: str | None = "held") -> list[dict[str, 
         ]
 
 
-def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
-    """Process a held message again; returns the outcome ("ticket", "reply", ... or
-    "quarantined" when it still fails, with the reason updated)."""
+def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> IngestOutcome:
+    """Process a held message again; returns the outcome (``ticket``, ``reply``, ... or
+    ``quarantined`` when it still fails, with the reason updated)."""
     ctx = IngestContext.from_config(config)
     with db.transaction() as session:
         held = session.get(QuarantinedMessage, quarantine_id)
         if held is None:
             raise NotFound(f"no quarantined message #{quarantine_id}")
-        if held.state != "held":
+        if held.state != QuarantineState.HELD:
             raise RnmailError(f"quarantined message #{quarantine_id} was already released")
         try:
             box = config.mailbox(held.mailbox)
@@ -70,8 +71,8 @@ def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> str:
             held.reason = exc.reason if isinstance(exc, Quarantine) else (
                 f"internal error: {type(exc).__name__}: {exc}")
             held.result = "still quarantined"
-            return "quarantined"
-        held.state = "released"
+            return IngestOutcome.QUARANTINED
+        held.state = QuarantineState.RELEASED
         held.released_at = utcnow()
         held.result = outcome
         processed = session.scalars(select(ProcessedMessage).where(

@@ -20,6 +20,7 @@ from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.pipeline import Delivery, IngestContext, process_batch, process_one_by_one
+from rnmail.vocab import IngestOutcome
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,10 @@ log = logging.getLogger(__name__)
 class IngestReport:
     """What one pass did, per outcome, and which mailboxes could not be read."""
 
-    outcomes: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[IngestOutcome, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
-    def add(self, outcomes: list[str]) -> None:
+    def add(self, outcomes: list[IngestOutcome]) -> None:
         for outcome in outcomes:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 

@@ -33,17 +33,19 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from rnmail.config import REQUESTER_TYPES, Config
+from rnmail.config import Config
 from rnmail.dispatch.answer import answer_requester, delegate_to_service, requester_address
 from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
+from rnmail.errors import RnmailError
 from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import verify_message_id
+from rnmail.vocab import RequesterType, TicketStatus, normal_requester_type
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq",
@@ -98,7 +100,7 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
     body = reply_text(mail.display_text, mail.text,
                       sent_texts(session, config.helpdesk.secret, ticket, mail))
     if config.workflow.service_answers == "requester" and body and requester_address(
-            config, ticket) is not None and ticket.status != "closed":
+            config, ticket) is not None and ticket.status != TicketStatus.CLOSED:
         attachments = [Attachment(a.filename, a.content_type, a.data)
                        for a in mail.attachments if a.data is not None and not a.inline]
         record = answer_requester(session, config, ticket, body, attachments,
@@ -190,7 +192,7 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
             continue
         problem = check(session, config, ticket, command.argument)
         if problem is None and command.name in _STATUS_AFTER:
-            if status == "closed":
+            if status == TicketStatus.CLOSED:
                 problem = "the ticket is closed"
             else:
                 status = _STATUS_AFTER[command.name]
@@ -199,7 +201,7 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
     if not commands and not body:
         errors.append(EMPTY)
     answers = bool(body) or any(c.name == "faq" for c in commands)
-    if answers and not comment and ticket.status == "closed":
+    if answers and not comment and ticket.status == TicketStatus.CLOSED:
         errors.append("the ticket is closed; reopen it first")
     if answers and not comment and requester_address(config, ticket) is None:
         errors.append(f"the requester ({ticket.requester}) cannot be reached by mail")
@@ -226,7 +228,11 @@ def _category(session: Session, config: Config, ticket: Ticket, arg: str) -> str
 
 
 def _type(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
-    return None if arg in REQUESTER_TYPES else "types are " + ", ".join(REQUESTER_TYPES)
+    try:
+        normal_requester_type(arg)
+    except RnmailError:
+        return "types are " + ", ".join(RequesterType)
+    return None
 
 
 def _cc(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
@@ -242,7 +248,8 @@ def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> str | No
     return None
 
 
-_STATUS_AFTER = {"close": "closed", "pending": "pending", "delegate": "delegated"}
+_STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
+                 "delegate": TicketStatus.DELEGATED}
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], str | None]] = {
     "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,

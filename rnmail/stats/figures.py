@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from rnmail.config import Config
 from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
+from rnmail.shapes import StatsJson
 from rnmail.stats.hours import BRUSSELS, DAY, Clock
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -79,8 +80,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
     inside_hours: int | None = None  # contacts created while open (weekday/hour tables)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self) -> StatsJson:
+        shape: StatsJson = {
             "period": {"from": _iso(self.period.start), "to": _iso(self.period.end)},
             "dimensions": self.dimensions,
             "measures": self.measures,
@@ -89,8 +90,10 @@ class Table:
                      | dict(zip(self.measures, values, strict=True))
                      for keys, values in self.rows],
             "notes": self.notes,
-            **({} if self.inside_hours is None else {"inside_opening_hours": self.inside_hours}),
         }
+        if self.inside_hours is not None:
+            shape["inside_opening_hours"] = self.inside_hours
+        return shape
 
     def total(self, measure: str = "tickets") -> int:
         index = self.measures.index(measure)

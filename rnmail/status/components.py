@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, StatusConfig
+from rnmail.config import STATUS_LANGUAGES, StatusConfig
 from rnmail.errors import RnmailError
 from rnmail.models import (
     ComponentState,
@@ -30,8 +29,10 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
+from rnmail.shapes import StatusJson
+from rnmail.vocab import MaintenancePhase, MaintenanceState, StatusState, strings
 
-SEVERITY = {state: rank for rank, state in enumerate(STATUS_STATES)}
+SEVERITY: dict[str, int] = {state: rank for rank, state in enumerate(StatusState)}
 FALLBACK_ORDER = ("fr", "nl", "de", "en")
 
 
@@ -69,7 +70,7 @@ def comment_texts(common: str | None, per_language: dict[str, str | None]) -> di
 
 
 def worst(states: list[str]) -> str:
-    return max(states, key=SEVERITY.__getitem__, default="operational")
+    return max(states, key=SEVERITY.__getitem__, default=StatusState.OPERATIONAL)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class MaintenanceView:
     components: list[str]
     groups: list[str]
     comment: dict[str, str]
-    state: str  # scheduled | in-progress | done | cancelled
+    state: MaintenancePhase
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class StatusView:
     incidents: list[IncidentView]  # open and recently resolved, newest first
     generated_at: datetime
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> StatusJson:
         return {
             "overall": self.overall,
             "updated_at": _iso(self.updated_at),
@@ -152,12 +153,12 @@ class StatusView:
         }
 
 
-def maintenance_phase(item: Maintenance, now: datetime) -> str:
-    if item.state == "cancelled":
-        return "cancelled"
+def maintenance_phase(item: Maintenance, now: datetime) -> MaintenancePhase:
+    if item.state == MaintenanceState.CANCELLED:
+        return MaintenancePhase.CANCELLED
     if now < item.starts_at:
-        return "scheduled"
-    return "in-progress" if now < item.ends_at else "done"
+        return MaintenancePhase.SCHEDULED
+    return MaintenancePhase.IN_PROGRESS if now < item.ends_at else MaintenancePhase.DONE
 
 
 def current_status(session: Session, cfg: StatusConfig, now: datetime | None = None) -> StatusView:
@@ -165,19 +166,20 @@ def current_status(session: Session, cfg: StatusConfig, now: datetime | None = N
     manual = {row.name: row for row in session.scalars(select(ComponentState))}
     maintenance = list(session.scalars(
         select(Maintenance)
-        .where(Maintenance.state == "scheduled", Maintenance.ends_at > now)
+        .where(Maintenance.state == MaintenanceState.SCHEDULED, Maintenance.ends_at > now)
         .order_by(Maintenance.starts_at, Maintenance.id)
     ))
     running = [m for m in maintenance if m.starts_at <= now]
     changes: list[datetime] = [m.starts_at for m in running]
     changes += [m.ends_at for m in session.scalars(
-        select(Maintenance).where(Maintenance.state == "scheduled", Maintenance.ends_at <= now)
+        select(Maintenance).where(Maintenance.state == MaintenanceState.SCHEDULED,
+                                  Maintenance.ends_at <= now)
         .order_by(Maintenance.ends_at.desc()).limit(1))]
     components = []
     for component in cfg.components:
         row = manual.get(component.name)
-        state = row.state if row else "operational"
-        comment = dict(row.comment) if row and state != "operational" else {}
+        state = row.state if row else StatusState.OPERATIONAL
+        comment = dict(row.comment) if row and state != StatusState.OPERATIONAL else {}
         updated_at = row.updated_at if row else None
         maintenance_id = None
         for item in running:
@@ -222,8 +224,8 @@ def set_status(
     operator: str,
 ) -> StatusChange:
     """Set ``components`` (all when empty) to ``state``; record it in the open incident."""
-    if state not in STATUS_STATES:
-        raise RnmailError(f"unknown state {state!r}: use {', '.join(STATUS_STATES)}")
+    if state not in strings(StatusState):
+        raise RnmailError(f"unknown state {state!r}: use {', '.join(StatusState)}")
     names = [cfg.component(name).name for name in components] or [
         c.name for c in cfg.components]
     now = utcnow()
@@ -235,7 +237,7 @@ def set_status(
         row.state, row.comment, row.updated_at, row.updated_by = state, comment, now, operator
     session.flush()
     incident = open_incident(session)
-    if incident is None and state == "operational":
+    if incident is None and state == StatusState.OPERATIONAL:
         return StatusChange(None, False, names)
     if incident is None:
         incident = Incident(started_at=now)
@@ -243,7 +245,7 @@ def set_status(
     incident.updates.append(IncidentUpdate(at=now, state=state, components=names,
                                            comment=comment, operator=operator))
     all_states = [row.state for row in session.scalars(select(ComponentState))]
-    resolved = worst(all_states) == "operational"
+    resolved = worst(all_states) == StatusState.OPERATIONAL
     if resolved:
         incident.resolved_at = now
     session.flush()
@@ -267,7 +269,7 @@ def link_ticket(session: Session, ticket: Ticket) -> int | None:
 
 def disturbed_components(view: StatusView) -> list[ComponentView]:
     """The components not operational now (for the acknowledgement of a new ticket)."""
-    return [c for c in view.components if c.state != "operational"]
+    return [c for c in view.components if c.state != StatusState.OPERATIONAL]
 
 
 def _one_comment(texts: dict[str, str]) -> str:

@@ -36,13 +36,13 @@ from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.formats import BRUSSELS, format_time
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
+from rnmail.shapes import MaintenanceRow
 from rnmail.status.components import maintenance_phase
 from rnmail.status.notices import comment_context, component_labels, publish
+from rnmail.vocab import TIMED_STEPS, MaintenanceState, MaintenanceStep
 
 log = logging.getLogger(__name__)
 
-STEPS = ("announcement", "reminder", "start", "end", "cancellation")
-TIMED_STEPS = ("reminder", "start", "end")
 LATE = timedelta(minutes=1)  # a step run later than this gets a note
 
 
@@ -80,14 +80,16 @@ def parse_local_time(text: str) -> datetime:
 
 
 def step_time(item: Maintenance, step: str) -> datetime:
-    if step == "reminder":
+    if step == MaintenanceStep.REMINDER:
         assert item.remind_seconds is not None
         return item.starts_at - timedelta(seconds=item.remind_seconds)
-    if step == "end":
+    if step == MaintenanceStep.END:
         return item.ends_at
-    if step == "start":
+    if step == MaintenanceStep.START:
         return item.starts_at
-    return item.created_at if step == "announcement" else item.cancelled_at or utcnow()
+    if step == MaintenanceStep.ANNOUNCEMENT:
+        return item.created_at
+    return item.cancelled_at or utcnow()
 
 
 def step_key(maintenance_id: int, step: str) -> str:
@@ -147,7 +149,8 @@ def schedule_maintenance(
                            else None)
         session.add(item)
         session.flush()
-        announcement = announce(session, config, maintenance_notice(config, item, "announcement"),
+        announcement = announce(session, config, maintenance_notice(config, item,
+                                                             MaintenanceStep.ANNOUNCEMENT),
                                 groups, operator) if groups else None
         count = announcement.recipients if announcement else 0
         audit.record(session, operator, "maintenance-schedule", {
@@ -166,12 +169,13 @@ def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_
     """Cancel a maintenance that has not ended: its jobs go, a cancellation notice is sent."""
     with db.transaction() as session:
         item = _get(session, maintenance_id)
-        if item.state == "cancelled":
+        if item.state == MaintenanceState.CANCELLED:
             raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
         if item.ends_at <= utcnow():
             raise RnmailError(f"maintenance #{maintenance_id} has already ended")
-        item.state, item.cancelled_at = "cancelled", utcnow()
-        announcement = announce(session, config, maintenance_notice(config, item, "cancellation"),
+        item.state, item.cancelled_at = MaintenanceState.CANCELLED, utcnow()
+        announcement = announce(session, config,
+                                maintenance_notice(config, item, MaintenanceStep.CANCELLATION),
                                 list(item.groups), operator) if item.groups else None
         audit.record(session, operator, "maintenance-cancel", {"maintenance": maintenance_id},
                      recipients=announcement.recipients if announcement else 0)
@@ -183,12 +187,13 @@ def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_
     return announcement
 
 
-def list_maintenance(session: Session, include_past: bool = False) -> list[dict[str, Any]]:
+def list_maintenance(session: Session, include_past: bool = False) -> list[MaintenanceRow]:
     now = utcnow()
     query = select(Maintenance).order_by(Maintenance.starts_at, Maintenance.id)
     if not include_past:
-        query = query.where(Maintenance.ends_at > now, Maintenance.state == "scheduled")
-    rows = []
+        query = query.where(Maintenance.ends_at > now,
+                            Maintenance.state == MaintenanceState.SCHEDULED)
+    rows: list[MaintenanceRow] = []
     for item in session.scalars(query):
         sent = session.scalars(select(Announcement).where(
             Announcement.maintenance_id == item.id).order_by(Announcement.id)).all()
@@ -227,7 +232,7 @@ def run_step(db: Database, config: Config, maintenance_id: int, step: str,
                         .values(state=Maintenance.state)
                         .execution_options(synchronize_session=False))
         item = session.get(Maintenance, maintenance_id)
-        if item is None or item.state == "cancelled":
+        if item is None or item.state == MaintenanceState.CANCELLED:
             return "nothing to do (cancelled or deleted)"
         if (item.id, step) in done_steps(session, [item]):
             return "already done"
@@ -237,9 +242,10 @@ def run_step(db: Database, config: Config, maintenance_id: int, step: str,
         if late > LATE:
             note = (f"run {int(late.total_seconds() // 60)} min late: no scheduler was "
                     f"running at {format_time(due, 'fr')} (Brussels time)")
-        skip = ((step == "reminder" and now >= item.starts_at)
-                or (step == "start" and now >= item.ends_at))
-        wanted = step in config.status.maintenance_notices or step == "reminder"
+        skip = ((step == MaintenanceStep.REMINDER and now >= item.starts_at)
+                or (step == MaintenanceStep.START and now >= item.ends_at))
+        wanted = (step in config.status.maintenance_notices
+                  or step == MaintenanceStep.REMINDER)
         announcement = None
         if wanted and not skip and item.groups:
             announcement = announce(session, config,
@@ -290,13 +296,14 @@ def add_jobs(scheduler: BaseScheduler, db: Database) -> int:
     added = 0
     with db.transaction() as session:
         items = list(session.scalars(select(Maintenance).where(
-            Maintenance.state == "scheduled", Maintenance.ends_at > now - timedelta(days=1))))
+            Maintenance.state == MaintenanceState.SCHEDULED,
+            Maintenance.ends_at > now - timedelta(days=1))))
         sent = set(session.scalars(select(Announcement.step_key).where(
             Announcement.maintenance_id.in_([i.id for i in items]))))
         done = done_steps(session, items)
     for item in items:
         for step in TIMED_STEPS:
-            if step == "reminder" and item.remind_seconds is None:
+            if step == MaintenanceStep.REMINDER and item.remind_seconds is None:
                 continue
             if (step_key(item.id, step) in sent or (item.id, step) in done
                     or scheduler.get_job(job_id(item.id, step))):
@@ -305,7 +312,8 @@ def add_jobs(scheduler: BaseScheduler, db: Database) -> int:
             if due < now - timedelta(hours=1) and step != "end":
                 continue  # long past and without a notice to send: nothing left to do
             scheduler.add_job(JOB_FUNCTION, "date", run_date=max(due, now),
-                              args=[item.id, step], id=job_id(item.id, step),
+                              # plain values: the job store pickles its arguments
+                              args=[item.id, step.value], id=job_id(item.id, step),
                               replace_existing=True)
             added += 1
     return added

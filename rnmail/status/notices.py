@@ -26,6 +26,7 @@ from rnmail.i18n.formats import format_time
 from rnmail.models import Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
 from rnmail.status.page import publish_status
+from rnmail.vocab import AnnouncementKind, StatusState
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,13 @@ def change_status(
                         "all_components": everything,
                         "changed_at": changed_at, **comment_context(comment, language)}
 
-            notice = Notice(kind="outage", template="status_change", context_for=context_for,
+            notice = Notice(kind=AnnouncementKind.OUTAGE, template="status_change",
+                            context_for=context_for,
                             incident_id=change.incident_id)
             announcement = announce(session, config, notice, notify, operator)
         notified = 0
         incident_id = change.incident_id if change.resolved else None
-        if notify_linked and incident_id is None and state == "operational":
+        if notify_linked and incident_id is None and state == StatusState.OPERATIONAL:
             incident_id = last_resolved_incident(session)  # ended without --notify-linked
         if notify_linked and incident_id is not None:
             notified = notify_linked_requesters(session, config, incident_id)
@@ -117,7 +119,7 @@ def notify_linked_requesters(session: Session, config: Config, incident_id: int)
     incident = session.get(Incident, incident_id)
     assert incident is not None and incident.resolved_at is not None
     updates = incident.updates
-    names = list(dict.fromkeys(n for u in updates if u.state != "operational"
+    names = list(dict.fromkeys(n for u in updates if u.state != StatusState.OPERATIONAL
                                for n in u.components))
     last_comment = next((u.comment for u in reversed(updates) if u.comment), {})
     count = 0
@@ -145,7 +147,7 @@ def notify_linked_requesters(session: Session, config: Config, incident_id: int)
 
 def disturbance(config: Config, view: StatusView, language: str) -> dict[str, Any] | None:
     """What an acknowledgement says while some component is degraded or down."""
-    disturbed = [c for c in view.components if c.state != "operational"]
+    disturbed = [c for c in view.components if c.state != StatusState.OPERATIONAL]
     if not disturbed:
         return None
     texts = next((c.comment for c in disturbed if c.comment), {})

@@ -14,17 +14,16 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.errors import RnmailError
 from rnmail.models import Message, OutboxMessage, Ticket
+from rnmail.shapes import ArchivedTicket
 from rnmail.tickets.views import show_ticket, ticket_summary
 from rnmail.util.blobs import BlobStore
-
-FORMATS = ("eml", "mbox", "json")
+from rnmail.vocab import ArchiveFormat, TicketStatus, strings
 
 
 def message_bytes(session: Session, blobs: BlobStore, message: Message) -> bytes:
@@ -56,15 +55,15 @@ def export_ticket(session: Session, blobs: BlobStore, ticket_id: int, fmt: str,
                   out: Path | None) -> list[Path] | bytes:
     """Export one ticket: ``eml`` writes one file per message into the folder ``out``,
     ``mbox`` the file ``out``; ``json`` writes ``out`` or returns the bytes without it."""
-    if fmt not in FORMATS:
-        raise RnmailError(f"unknown format {fmt!r} ({', '.join(FORMATS)})")
+    if fmt not in strings(ArchiveFormat):
+        raise RnmailError(f"unknown format {fmt!r} ({', '.join(ArchiveFormat)})")
     detail = show_ticket(session, ticket_id)  # raises NotFound
     ticket = session.get(Ticket, ticket_id)
     assert ticket is not None
-    if fmt == "json":
+    if fmt == ArchiveFormat.JSON:
         data = json.dumps(detail, ensure_ascii=False, indent=2).encode() + b"\n"
         return _write_or_return(data, out)
-    if fmt == "mbox":
+    if fmt == ArchiveFormat.MBOX:
         if out is None:
             raise RnmailError("--format mbox needs --out FILE")
         write_mbox(session, blobs, ticket, out)
@@ -94,20 +93,17 @@ def write_mbox(session: Session, blobs: BlobStore, ticket: Ticket, path: Path) -
 
 
 def archive_closed(session: Session, blobs: BlobStore, before: datetime,
-                   out: Path) -> list[dict[str, Any]]:
+                   out: Path) -> list[ArchivedTicket]:
     """Write every ticket closed before ``before`` as ``ticket-<id>.mbox`` in ``out``, with an
     ``index.json`` of them; returns the index."""
     out.mkdir(parents=True, exist_ok=True)
     tickets = session.scalars(select(Ticket).where(
-        Ticket.status == "closed", Ticket.closed_at < before).order_by(Ticket.id))
-    index = []
+        Ticket.status == TicketStatus.CLOSED, Ticket.closed_at < before).order_by(Ticket.id))
+    index: list[ArchivedTicket] = []
     for ticket in tickets:
         name = f"ticket-{ticket.id}.mbox"
         write_mbox(session, blobs, ticket, out / name)
-        entry = ticket_summary(ticket)
-        entry["mbox"] = name
-        entry["messages"] = len(ticket.messages)
-        index.append(entry)
+        index.append({**ticket_summary(ticket), "mbox": name, "messages": len(ticket.messages)})
     (out / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
     return index

@@ -11,23 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnmail.config import LANGUAGES, REQUESTER_TYPES, WorkflowConfig
+from rnmail.config import LANGUAGES, WorkflowConfig
 from rnmail.db import Database
 from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Participant, Service, Staff, Ticket, utcnow
+from rnmail.shapes import TicketSummary
 from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
-
-STATUSES = ("open", "pending", "delegated", "closed")
-RESOLUTIONS = ("first-contact", "investigated", "second-line")
-CHANNELS = ("mail", "fax", "phone", "letter")
+from rnmail.vocab import (
+    Channel,
+    RequesterType,
+    Resolution,
+    TicketStatus,
+    normal_requester_type,
+    strings,
+)
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket:
@@ -43,34 +47,34 @@ def requester_type_for(address: str, workflow: WorkflowConfig) -> str:
     for pattern, kind in workflow.requester_types:
         if fnmatchcase(address, pattern):
             return kind
-    return "other"
+    return RequesterType.OTHER
 
 
 def close(ticket: Ticket, resolution: str | None = None) -> None:
-    if ticket.status == "closed":
+    if ticket.status == TicketStatus.CLOSED:
         raise RnmailError(f"ticket #{ticket.id} is already closed")
-    if resolution is not None and resolution not in RESOLUTIONS:
-        raise RnmailError(f"unknown resolution {resolution!r} ({', '.join(RESOLUTIONS)})")
+    if resolution is not None and resolution not in strings(Resolution):
+        raise RnmailError(f"unknown resolution {resolution!r} ({', '.join(Resolution)})")
     ticket.resolution = resolution or default_resolution(ticket)
-    ticket.status = "closed"
+    ticket.status = TicketStatus.CLOSED
     ticket.closed_at = utcnow()
 
 
-def default_resolution(ticket: Ticket) -> str:
+def default_resolution(ticket: Ticket) -> Resolution:
     """Second line if it was ever delegated; first contact if it is closed straight from
     ``open`` within 24 hours of coming in; investigated otherwise (it waited, or took longer)."""
     if ticket.service_id is not None or ticket.delegated_at is not None:
-        return "second-line"
+        return Resolution.SECOND_LINE
     same_day = utcnow() - ticket.created_at < timedelta(hours=24)
-    if same_day and ticket.status == "open":
-        return "first-contact"
-    return "investigated"
+    if same_day and ticket.status == TicketStatus.OPEN:
+        return Resolution.FIRST_CONTACT
+    return Resolution.INVESTIGATED
 
 
 def reopen(ticket: Ticket) -> None:
-    if ticket.status != "closed":
+    if ticket.status != TicketStatus.CLOSED:
         raise RnmailError(f"ticket #{ticket.id} is not closed (it is {ticket.status})")
-    ticket.status = "delegated" if ticket.service_id is not None else "open"
+    ticket.status = _holder_status(ticket)
     ticket.resolution = None
     ticket.closed_at = None
 
@@ -78,14 +82,19 @@ def reopen(ticket: Ticket) -> None:
 def set_pending(ticket: Ticket) -> None:
     """Waiting on the requester (investigated): the requester's next mail reopens it."""
     _check_open(ticket)
-    ticket.status = "pending"
+    ticket.status = TicketStatus.PENDING
 
 
 def resume(ticket: Ticket) -> None:
     """The requester wrote: a pending ticket is back with whoever holds it (the second line
     if it was delegated, else the help desk); a delegated one stays delegated."""
-    if ticket.status == "pending":
-        ticket.status = "delegated" if ticket.service_id is not None else "open"
+    if ticket.status == TicketStatus.PENDING:
+        ticket.status = _holder_status(ticket)
+
+
+def _holder_status(ticket: Ticket) -> TicketStatus:
+    """Delegated while a service holds the ticket, else open (with the help desk)."""
+    return TicketStatus.DELEGATED if ticket.service_id is not None else TicketStatus.OPEN
 
 
 def may_reopen_by_mail(ticket: Ticket, workflow: WorkflowConfig) -> bool:
@@ -104,7 +113,7 @@ def assign(ticket: Ticket, staff: Staff) -> None:
 def delegate(ticket: Ticket, service: Service) -> None:
     _check_open(ticket)
     ticket.service = service
-    ticket.status = "delegated"
+    ticket.status = TicketStatus.DELEGATED
     ticket.delegated_at = utcnow()
 
 
@@ -115,9 +124,9 @@ def set_category(ticket: Ticket, category: str, workflow: WorkflowConfig) -> Non
 
 
 def set_requester_type(ticket: Ticket, kind: str) -> None:
-    if kind not in REQUESTER_TYPES:
-        raise RnmailError(f"unknown requester type {kind!r} ({', '.join(REQUESTER_TYPES)})")
-    ticket.requester_type = kind
+    """Any requester type, in any case, or one of its aliases (``gemeente``: municipality),
+    as the directory's organisation types."""
+    ticket.requester_type = normal_requester_type(kind)
 
 
 def add_comment(session: Session, ticket: Ticket, text: str, author: str) -> Message:
@@ -177,7 +186,7 @@ def find_service(session: Session, name: str) -> Service:
 
 
 def _check_open(ticket: Ticket) -> None:
-    if ticket.status == "closed":
+    if ticket.status == TicketStatus.CLOSED:
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
 
 
@@ -201,8 +210,8 @@ def open_by_hand(
     The requester may be a mail address or a phone number in any national format (stored in
     E.164); the note becomes the ticket's first message.
     """
-    if channel not in CHANNELS:
-        raise RnmailError(f"unknown channel {channel!r} ({', '.join(CHANNELS)})")
+    if channel not in strings(Channel):
+        raise RnmailError(f"unknown channel {channel!r} ({', '.join(Channel)})")
     if not subject.strip():
         raise RnmailError("a ticket needs a subject")
     who = requester.strip()
@@ -216,7 +225,7 @@ def open_by_hand(
         who = number
     elif not who:
         raise RnmailError("a ticket needs a requester (mail address, phone number or name)")
-    ticket = Ticket(subject=" ".join(subject.split()), status="open", channel=channel,
+    ticket = Ticket(subject=" ".join(subject.split()), status=TicketStatus.OPEN, channel=channel,
                     requester=who, requester_name=requester_name, requester_org=requester_org,
                     language=language or default_language,
                     requester_type=requester_type_for(who, workflow))
@@ -245,7 +254,7 @@ def open_by_hand(
 
 
 def update_ticket(db: Database, ticket_id: int,
-                  change: Callable[[Session, Ticket], object]) -> dict[str, Any]:
+                  change: Callable[[Session, Ticket], object]) -> TicketSummary:
     """Apply ``change`` to one ticket in one transaction; returns the ticket as listed."""
     with db.transaction() as session:
         ticket = get_ticket(session, ticket_id)

@@ -11,13 +11,13 @@ triggers, PostgreSQL in a GIN index over a stored vector of folded text (migrati
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from rnmail.errors import RnmailError
 from rnmail.models import Ticket
+from rnmail.shapes import TicketSummary
 from rnmail.tickets.views import ticket_summary
 from rnmail.util.folding import fold
 
@@ -29,7 +29,7 @@ MAX_PAGES = 25  # a word in nearly every mail: the newest 5,000 mentions are eno
 
 
 def search_tickets(session: Session, query: str, limit: int = 50,
-                   page_size: int = PAGE) -> list[dict[str, Any]]:
+                   page_size: int = PAGE) -> list[TicketSummary]:
     """Tickets matching every word of ``query``, the most recent matching mail first."""
     words = _WORD.findall(fold(query))
     if not words:

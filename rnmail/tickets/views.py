@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -11,15 +10,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
 from rnmail.models import Message, Ticket
-
-TICKET_STATUSES = ("open", "pending", "delegated", "closed")
+from rnmail.shapes import MessageDetail, TicketDetail, TicketSummary
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+def ticket_summary(ticket: Ticket) -> TicketSummary:
     return {
         "id": ticket.id,
         "subject": ticket.subject,
@@ -44,7 +42,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def message_detail(message: Message) -> dict[str, Any]:
+def message_detail(message: Message) -> MessageDetail:
     return {
         "id": message.id,
         "direction": message.direction,
@@ -76,7 +74,7 @@ def message_detail(message: Message) -> dict[str, Any]:
 
 def list_tickets(
     session: Session, status: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[TicketSummary]:
     query = (select(Ticket).order_by(Ticket.id.desc()).limit(limit)
              .options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
     if status:
@@ -84,7 +82,7 @@ def list_tickets(
     return [ticket_summary(t) for t in session.scalars(query)]
 
 
-def show_ticket(session: Session, ticket_id: int) -> dict[str, Any]:
+def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
     ticket = session.scalars(
         select(Ticket)
         .where(Ticket.id == ticket_id)
@@ -94,11 +92,10 @@ def show_ticket(session: Session, ticket_id: int) -> dict[str, Any]:
     ).first()
     if ticket is None:
         raise NotFound(f"no ticket #{ticket_id}")
-    detail = ticket_summary(ticket)
-    detail["participants"] = [
-        {"address": p.address, "role": p.role} for p in ticket.participants
-    ]
-    detail["messages"] = [message_detail(m) for m in ticket.messages]
     user = directory_user_for(session, ticket.requester)
-    detail["directory"] = user_detail(user) if user is not None else None
-    return detail
+    return {
+        **ticket_summary(ticket),
+        "participants": [{"address": p.address, "role": p.role} for p in ticket.participants],
+        "messages": [message_detail(m) for m in ticket.messages],
+        "directory": user_detail(user) if user is not None else None,
+    }

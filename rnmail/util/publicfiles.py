@@ -12,6 +12,7 @@ a library too. Public files and folders get their 0644/0755 explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -59,15 +60,20 @@ def _make_folders(path: Path, mode: int) -> None:
 
 
 def create_private(path: Path, data: bytes | None = None) -> None:
-    """Create ``path`` 0600 whatever the umask (an existing file is left as it is, and
-    written over when ``data`` is given)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """Create ``path`` 0600 whatever the umask (an existing file is written over when
+    ``data`` is given, else left alone: not even opened, since closing a descriptor drops
+    this process's POSIX locks on the file, and SQLite's with them)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+    if data is None:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, flags | os.O_EXCL, 0o600))
+        return
+    fd = os.open(path, flags, 0o600)
     try:
-        if data is not None:
-            os.ftruncate(fd, 0)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
     finally:
         os.close(fd)
 

@@ -52,7 +52,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from rnmail import audit
 from rnmail.auth import operators, sessions
-from rnmail.config import STATUS_LANGUAGES, STATUS_STATES, Config
+from rnmail.config import STATUS_LANGUAGES, Config
 from rnmail.db import Database
 from rnmail.directory.groups import list_groups, recipients
 from rnmail.dispatch.announce import announcement_status, list_announcements
@@ -72,6 +72,7 @@ from rnmail.status.maintenance import (
     schedule_maintenance,
 )
 from rnmail.status.notices import change_status
+from rnmail.vocab import StatusState, strings
 
 log = logging.getLogger("rnmail.web.admin")
 
@@ -346,7 +347,7 @@ class AdminSite:
         done = DONE.get(request.query.get("done", ""))
         return self.page(request, "dashboard.html.j2", {
             **overview, "signed": signed, "done": done, "error": error,
-            "values": values or FormData({}), "states": STATUS_STATES,
+            "values": values or FormData({}), "states": strings(StatusState),
             "languages": STATUS_LANGUAGES}, status=status)
 
     async def set_status(self, request: web.Request) -> web.StreamResponse:
@@ -355,7 +356,7 @@ class AdminSite:
         state = data.text("state")
         notify_linked = bool(data.text("notify_linked"))
         try:
-            if state not in STATUS_STATES:
+            if state not in strings(StatusState):
                 raise RnmailError("choose a position: operational, degraded or down")
             components, comment, groups = self.chosen(data)
             if not data.text("confirm"):

@@ -1,0 +1,405 @@
+"""The shapes of what ``--json`` prints: one ``TypedDict`` per object, for scripts to rely on.
+
+They live together in this one module rather than next to their builders because together
+they are the command line's JSON contract, read (and changed) as one: a script writer finds
+every shape here, and a change to one shows in review as a change to this file. The
+builders (``rnmail.tickets.views``, ``rnmail.directory.people``, ...) return these types, so
+``mypy --strict`` checks that each builds exactly its shape; the module imports nothing of
+rnmail, so any module may use it.
+
+Conventions for every shape: times are ISO 8601 strings with their offset (UTC), or null;
+a field named after a vocabulary of ``rnmail.vocab`` holds one of its values, as stored. The
+key order of the output is the order the builder writes them in (the tests compare bytes).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+# --------------------------------------------------------------------------- tickets
+
+
+class TicketSummary(TypedDict):
+    """A ticket as ``ticket list`` and the ticket commands (``close``, ``set``...) print it."""
+
+    id: int
+    subject: str
+    status: str
+    """A ``TicketStatus``."""
+    resolution: str | None
+    """A ``Resolution``, once closed."""
+    channel: str
+    """A ``Channel``."""
+    requester: str
+    """A mail address, an E.164 phone number or a name."""
+    requester_name: str | None
+    requester_org: str | None
+    requester_type: str
+    """A ``RequesterType``."""
+    category: str | None
+    assignee: str | None
+    """The staff member's address."""
+    service: str | None
+    """The name of the second-line service it is delegated to."""
+    delegated_at: str | None
+    language: str
+    created_at: str | None
+    updated_at: str | None
+    first_response_at: str | None
+    closed_at: str | None
+    linked_ticket_id: int | None
+    """The older (closed) ticket a new one follows up."""
+    fax_pages: int | None
+
+
+class AttachmentInfo(TypedDict):
+    filename: str
+    content_type: str
+    size: int
+    sha256: str | None
+    """The stored content, null when omitted."""
+    inline: bool
+    omitted: str | None
+    """Why the file was not kept (too large...), else null."""
+
+
+# Functional syntax: "from" is a keyword.
+MessageDetail = TypedDict("MessageDetail", {
+    "id": int,
+    "direction": str,  # in | out
+    "kind": str,  # correspondence | comment | auto | notification
+    "from": str,
+    "from_name": str | None,
+    "to": list[str],
+    "cc": list[str],
+    "subject": str,
+    "message_id": str | None,
+    "date": str | None,  # the Date header, else when it was stored
+    "text": str,  # the text as displayed (quotes and signatures trimmed)
+    "full_text": str,
+    "has_html": bool,
+    "raw_sha256": str | None,  # the raw message in the blob store
+    "attachments": list[AttachmentInfo],
+})
+"""One message of ``ticket show``."""
+
+
+class ParticipantInfo(TypedDict):
+    address: str
+    role: str
+    """requester | cc"""
+
+
+class UserSnapshot(TypedDict):
+    """A directory user as the audit log keeps them, before and after a change."""
+
+    email: str
+    name: str
+    phone: str | None
+    """E.164."""
+    language: str
+    role: str | None
+    access_status: str
+    """An ``AccessState``."""
+    organisation: str | None
+    organisation_code: str | None
+
+
+class UserDetail(UserSnapshot):
+    """A directory user for ``directory show`` and ``ticket show``."""
+
+    organisation_type: str
+    """One of ``ORGANISATION_KINDS``."""
+    status_since: str
+    key_sent_at: str | None
+    """When the access key was last sent."""
+    last_contact_at: str | None
+
+
+class ArchivedTicket(TicketSummary):
+    """An entry of ``ticket archive``'s index (printed, and written as index.json)."""
+
+    mbox: str
+    """The file of its messages, next to the index."""
+    messages: int
+
+
+class TicketDetail(TicketSummary):
+    """``ticket show`` (and ``ticket new --json``): the summary with the whole history."""
+
+    participants: list[ParticipantInfo]
+    messages: list[MessageDetail]
+    directory: UserDetail | None
+    """The requester in the directory, if they are in it."""
+
+
+# --------------------------------------------------------------------------- directory
+
+
+class OpenTicket(TypedDict):
+    id: int
+    subject: str
+    status: str
+    created_at: str
+
+
+class UserEntry(UserDetail):
+    """``directory show ADDRESS``."""
+
+    entry: Literal["user"]
+    open_tickets: list[OpenTicket]
+
+
+class OrganisationDetail(TypedDict):
+    entry: Literal["organisation"]
+    name: str
+    type: str
+    """One of ``ORGANISATION_KINDS``."""
+    code: str | None
+    """E.g. the NIS code of a municipality."""
+    language: str
+    address: str | None
+    contact_emails: list[str]
+    created_at: str
+    updated_at: str
+
+
+class UserLine(TypedDict):
+    """A user in the list of their organisation's users."""
+
+    email: str
+    name: str
+    phone: str | None
+    language: str
+    role: str | None
+    access_status: str
+    status_since: str
+
+
+class OrganisationEntry(OrganisationDetail):
+    """``directory show CODE-OR-NAME``."""
+
+    users: list[UserLine]
+
+
+class OrganisationHit(TypedDict):
+    """An organisation found by ``directory search``."""
+
+    entry: Literal["organisation"]
+    name: str
+    type: str
+    code: str | None
+    language: str
+    users: int
+    """How many users it has."""
+
+
+class UserHit(TypedDict):
+    """A user found by ``directory search``."""
+
+    entry: Literal["user"]
+    email: str
+    name: str
+    organisation: str
+    organisation_code: str | None
+    organisation_type: str
+    access_status: str
+
+
+class AccessChange(TypedDict):
+    """``directory set-status``."""
+
+    email: str
+    before: str
+    after: str
+    changed: bool
+    """False when the user already had that state (nothing recorded)."""
+    groups_left: int
+    """User groups a revoked user was taken out of."""
+    status_since: str
+
+
+# --------------------------------------------------------------------------- mail
+
+
+class OutboxSummary(TypedDict):
+    """A row of ``outbox list``: one outgoing mail to one recipient."""
+
+    id: int
+    to: str
+    subject: str
+    state: str
+    """An ``OutboxState``."""
+    attempts: int
+    ticket_id: int | None
+    purpose: str
+    """acknowledgement, reply, notification, an ``AnnouncementKind``..."""
+    message_id: str
+    last_reply: str | None
+    """The SMTP server's last reply."""
+    created_at: str
+    sent_at: str | None
+    bounced: bool
+    """A delivery report came back for it."""
+
+
+QuarantineRow = TypedDict("QuarantineRow", {
+    "id": int,
+    "mailbox": str,
+    "uid": str | None,
+    "reason": str,  # why it could not be processed
+    "subject": str | None,
+    "from": str | None,
+    "size": int,
+    "raw_sha256": str,
+    "state": str,  # a QuarantineState
+    "created_at": str,
+    "result": str | None,  # an IngestOutcome once retried, or "still quarantined"
+})
+"""A row of ``quarantine list``."""
+
+
+class AnnouncementInfo(TypedDict):
+    """A row of ``announce list``: one mailing."""
+
+    id: int
+    kind: str
+    """An ``AnnouncementKind`` or ``maintenance-<MaintenanceStep>``."""
+    template: str
+    groups: list[str]
+    operator: str | None
+    """Null when sent by the scheduler."""
+    recipients: int
+    step: str | None
+    """The step key (``maintenance:7:reminder``) that keeps it from being sent twice."""
+    maintenance_id: int | None
+    incident_id: int | None
+    note: str | None
+    created_at: str
+
+
+class AnnouncementStatus(AnnouncementInfo):
+    """``announce status``."""
+
+    counts: dict[str, int]
+    """Recipients per ``OutboxState``, every state present."""
+    finished: bool
+    """No row is queued or sending any more."""
+
+
+# --------------------------------------------------------------------------- status
+
+
+class ComponentJson(TypedDict):
+    name: str
+    state: str
+    """A ``StatusState``."""
+    comment: str
+    """The comment in one language (French first), "" without one."""
+    comments: dict[str, str]
+    """Language → comment."""
+    labels: dict[str, str]
+    """Language → the component's name."""
+    updated_at: str | None
+    maintenance_id: int | None
+    """The maintenance its position comes from, while one runs."""
+
+
+class MaintenanceJson(TypedDict):
+    id: int
+    starts_at: str | None
+    ends_at: str | None
+    components: list[str]
+    state: str
+    """A ``MaintenancePhase``."""
+    comments: dict[str, str]
+
+
+class IncidentUpdateJson(TypedDict):
+    at: str | None
+    state: str
+    """A ``StatusState``."""
+    components: list[str]
+    comments: dict[str, str]
+
+
+class IncidentJson(TypedDict):
+    id: int
+    started_at: str | None
+    resolved_at: str | None
+    updates: list[IncidentUpdateJson]
+
+
+class StatusJson(TypedDict):
+    """``status show --json`` and the public ``status.json``."""
+
+    overall: str
+    """The worst ``StatusState`` of the components."""
+    updated_at: str | None
+    components: list[ComponentJson]
+    maintenance: list[MaintenanceJson]
+    """Upcoming and running, soonest first."""
+    incidents: list[IncidentJson]
+    """Open and recently resolved, newest first."""
+    generated_at: str | None
+
+
+class StatusSetJson(StatusJson):
+    """``status set --json``: the new status and what the change did."""
+
+    incident_id: int | None
+    resolved: bool
+    """This change ended the incident."""
+    announcement_id: int | None
+    linked_notified: int
+    """Requesters told that the incident they wrote during is over."""
+
+
+class MaintenanceNotice(TypedDict):
+    step: str
+    """A ``MaintenanceStep``."""
+    announcement: int
+    queued_at: str
+    recipients: int
+    note: str | None
+    """E.g. that it ran late."""
+
+
+class MaintenanceRow(TypedDict):
+    """A row of ``maintenance list``."""
+
+    id: int
+    state: str
+    """A ``MaintenancePhase``."""
+    starts_at: str
+    ends_at: str
+    components: list[str]
+    groups: list[str]
+    comment: dict[str, str]
+    reminder_before_seconds: int | None
+    created_by: str
+    notices: list[MaintenanceNotice]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+# Functional syntax: "from" is a keyword.
+StatsPeriod = TypedDict("StatsPeriod", {"from": str | None, "to": str | None})
+"""The first and the last day counted (null: from the first, to the last ticket)."""
+
+
+class StatsJson(TypedDict):
+    """``stats ... --format json``."""
+
+    period: StatsPeriod
+    dimensions: list[str]
+    """What the rows are grouped by (channel, month...)."""
+    measures: list[str]
+    """What is counted per row (tickets, first response...)."""
+    excluded_categories: list[str]
+    rows: list[dict[str, object]]
+    """One object per row: each dimension and each measure by name."""
+    notes: list[str]
+    inside_opening_hours: NotRequired[int]
+    """Contacts created while the desk was open: weekday and hour tables only."""
