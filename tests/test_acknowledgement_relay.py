@@ -8,7 +8,6 @@ made info@ send the target a mail from the help desk echoing both.
 from __future__ import annotations
 
 import base64
-from email.utils import formataddr
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from rnmail.ingest.respond import SUBJECT_CHARS, quoted_subject
 from tests.harness import corpus
 from tests.harness.mail import html_of, text_of
-from tests.test_staff_tricks import MaildirDesk, to
+from tests.harness.maildir import MaildirDesk, to
 
 TARGET = "target@municipality.example"
 EVIL = "x@evil.test"
@@ -33,10 +32,17 @@ LANGUAGES = list(LURE)
 
 def lure(lang: str, subject: str, reply_to: str = TARGET, sender: str = EVIL,
          encoded: bool = False) -> bytes:
+    """The lure in the From's display name, written as a mail client writes it: quoted
+    (raw UTF-8) or one RFC 2047 word. (Python's generator would re-fold the name and leave
+    its ``:`` unquoted, which RFC 5322 reads as a group: no sender at all.)"""
     name = (f"=?utf-8?b?{base64.b64encode(LURE[lang].encode()).decode()}?="
-            if encoded else LURE[lang])
-    return corpus.simple(subject, None, from_addr=formataddr((name, sender)), lang=lang,
-                         extra_headers={"Reply-To": reply_to})
+            if encoded else '"' + LURE[lang] + '"')
+    raw = corpus.simple(subject, None, from_addr=sender, lang=lang,
+                        extra_headers={"Reply-To": reply_to})
+    head, sep, body = raw.partition(b"\n\n")
+    lines = [f"From: {name} <{sender}>".encode() if line.startswith(b"From:") else line
+             for line in head.split(b"\n")]
+    return b"\n".join(lines) + sep + body
 
 
 @pytest.fixture

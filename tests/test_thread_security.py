@@ -16,7 +16,7 @@ from rnmail.tickets.team import add_staff
 from tests.harness import corpus
 from tests.harness.install import install
 from tests.harness.mail import MARIE, text_of
-from tests.test_staff_tricks import MaildirDesk, plain, to
+from tests.harness.maildir import MaildirDesk, plain, to
 
 VICTIM = "victime@commune.example"
 ATTACKER = "mallory@evil.test"
