@@ -20,10 +20,10 @@ from rnmail.config import load_config
 from rnmail.db import Database
 from rnmail.models import AdminSession, AuditEvent, Operator
 from rnmail.status.notices import publish
+from tests.harness.admin import PASSWORD, Admin, install
 from tests.harness.install import rnmail
 from tests.harness.servers import SmtpServer
 from tests.harness.web import Server
-from tests.test_admin import PASSWORD, Admin, install
 
 pytestmark = pytest.mark.slow  # argon2 per attempt, a real server per test
 

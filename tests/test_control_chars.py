@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from rnmail.models import Announcement, ComponentState, GroupMember, OutboxMessage, UserGroup
+from tests.harness.admin import Admin, status_fields
+from tests.harness.admin import admin as admin
 from tests.harness.factories import write_config
 from tests.harness.install import Installation, add_members, install, rnmail
 from tests.harness.servers import SmtpServer
 from tests.harness.statuspage import EXTRA, PASSWORD
-from tests.test_admin import Admin, status_fields
-from tests.test_admin import admin as admin
 
 # Every kind the imports refuse: C0 (line breaks, tab, NUL, ESC), DEL, C1 (NEL), the
 # Unicode line and paragraph separators.

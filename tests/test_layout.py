@@ -75,3 +75,12 @@ def test_one_cli_module_per_command_group() -> None:
     for name, command in groups.items():
         module = command.callback.__module__ if command.callback else ""
         assert module == f"cli.{name}", (name, module)
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in tests/harness/, so a test module can move or go alone."""
+    importers = sorted(p.name for p in (ROOT / "tests").glob("test_*.py")
+                       if any(isinstance(node, ast.ImportFrom) and node.module
+                              and node.module.startswith("tests.test_")
+                              for node in ast.walk(ast.parse(p.read_text()))))
+    assert importers == []
