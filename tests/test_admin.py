@@ -29,6 +29,7 @@ from rnmail.errors import ConfigError
 from rnmail.models import AdminSession, utcnow
 from rnmail.web.admin import AdminSite, BackgroundSender
 from tests.harness.admin import PASSWORD, Admin, install, status_fields
+from tests.harness.admin import admin as admin  # the fixture
 from tests.harness.browser import Browser, chromium_or_fail
 from tests.harness.factories import Desk, write_config
 from tests.harness.install import add_members, rnmail
