@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,26 +21,12 @@ from rnmail.db import Database
 from rnmail.models import AdminSession, AuditEvent, Operator
 from rnmail.status.notices import publish
 from tests.harness.admin import PASSWORD, Admin, install
+from tests.harness.admin import admin as admin  # the fixture
 from tests.harness.install import rnmail
 from tests.harness.servers import SmtpServer
 from tests.harness.web import Server
 
 pytestmark = pytest.mark.slow  # argon2 per attempt, a real server per test
-
-
-@pytest.fixture
-def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admin]:
-    path, secret = install(tmp_path, db_url, smtp_server)
-    config = load_config(path)
-    db = Database(db_url)
-    publish(db, config)
-    server = Server(config)
-    try:
-        yield Admin(tmp_path, db, smtp_server, server.port,
-                    int(config.web.admin_bind.rpartition(":")[2]), secret)
-    finally:
-        server.stop()
-        db.dispose()
 
 
 def fresh(admin: Admin) -> Admin:

@@ -113,8 +113,22 @@ def test_the_status_and_faq_pages_are_kept_current_without_a_command(
                   "--answer", "Appelez le helpdesk.", "--publish")[0] == 0
     until(lambda: faq_page.exists() and "Clé d&#39;accès bloquée ?" in faq_page.read_text())
     # A public folder that cannot be written is one log line, not a stopped scheduler.
-    shutil.rmtree(tmp_path / "status")
-    (tmp_path / "status").write_text("not a folder")
+    status, gone = tmp_path / "status", tmp_path / "gone"
+
+    def file_in_its_place() -> bool:
+        """The folder moved away whole (the daemon may be writing into it: rmtree could
+        meet a file it had not listed), then a file where it was, unless the daemon made
+        the folder again in between (then: try again)."""
+        if status.is_dir():
+            shutil.rmtree(gone, ignore_errors=True)
+            status.rename(gone)
+        try:
+            status.write_text("not a folder")
+        except IsADirectoryError:
+            return False
+        return True
+
+    until(file_in_its_place)
     until(lambda: "status and FAQ publishing fails" in daemon.text())
     (tmp_path / "status").unlink()
     until(lambda: "status and FAQ publishing works again" in daemon.text())

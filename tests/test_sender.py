@@ -8,9 +8,7 @@ Dovecot, SMTP and both databases).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.headerregistry import HeaderRegistry
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,9 +16,8 @@ from sqlalchemy import select
 from rnmail.ingest.classify import classify_message
 from rnmail.ingest.parse import Limits, parse_message
 from rnmail.models import OutboxMessage
-from rnmail.tickets.team import add_staff
 from tests.harness import corpus
-from tests.harness.factories import Desk, make_config
+from tests.harness.factories import Desk
 from tests.harness.mail import JAN, MARIE, REQUESTER, first_request, received, reply_to
 from tests.harness.servers import Dovecot, SmtpServer
 
@@ -117,14 +114,6 @@ def test_fast_path_agrees_with_the_standard_parser(value: str) -> None:
 
 
 # --------------------------------------------------------------------------- end to end
-@pytest.fixture
-def desk(tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) -> Iterator[Desk]:
-    d = Desk(make_config(tmp_path, db_url, imap, smtp_server))
-    with d.db.transaction() as session:
-        add_staff(session, MARIE, "Marie Lambert", "fr")
-        add_staff(session, JAN, "Jan Peeters", "nl")
-    yield d
-    d.close()
 
 
 def _as_from(raw: bytes, value: bytes) -> bytes:

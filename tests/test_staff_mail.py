@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,16 +17,6 @@ from tests.harness import corpus
 from tests.harness.factories import Desk, make_config
 from tests.harness.mail import JAN, MARIE, REQUESTER, first_request, received, reply_to
 from tests.harness.servers import Dovecot, SmtpServer
-
-
-@pytest.fixture
-def desk(tmp_path: Path, db_url: str, imap: Dovecot, smtp_server: SmtpServer) -> Iterator[Desk]:
-    d = Desk(make_config(tmp_path, db_url, imap, smtp_server))
-    with d.db.transaction() as session:
-        add_staff(session, MARIE, "Marie Lambert", "fr")
-        add_staff(session, JAN, "Jan Peeters", "nl")
-    yield d
-    d.close()
 
 
 def test_round_trip_requester_staff_requester(desk: Desk, imap: Dovecot,

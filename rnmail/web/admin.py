@@ -531,12 +531,12 @@ def client_address(request: web.Request,
     """The browser's address: the connection's, or — when that is a trusted reverse
     proxy — the last address of ``X-Forwarded-For`` that is not one of the proxies."""
     remote = (request.remote or "unknown")[:64]
-    if not trusted or not _among(remote, trusted):
+    if not trusted or not among(remote, trusted):
         return remote
     forwarded = [a.strip() for header in request.headers.getall("X-Forwarded-For", [])
                  for a in header.split(",")]
     for address in reversed(forwarded):
-        if not _among(address, trusted):
+        if not among(address, trusted):
             return address[:64] if _is_address(address) else remote
     return remote
 
@@ -549,7 +549,7 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def _among(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+def among(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
     try:
         address = ip_address(text)
     except ValueError:

@@ -17,7 +17,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +29,7 @@ from rnmail.auth import operators
 from rnmail.config import Config, WebConfig, parse_bind
 from rnmail.db import Database
 from rnmail.errors import RnmailError
-from rnmail.web.admin import AdminSite
+from rnmail.web.admin import AdminSite, among
 from rnmail.web.public import PublicSite
 
 log = logging.getLogger("rnmail.web")
@@ -68,7 +68,7 @@ class _CappedServer(Server):
     def opened(self, handler: _CappedHandler, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        if _among(address, self.exempt):
+        if among(address, self.exempt):
             return
         if self.open[address] >= self.cap:
             log.warning("web: connection from %s refused: %d already open", address,
@@ -86,14 +86,6 @@ class _CappedServer(Server):
             if self.open[handler.peer] <= 0:
                 del self.open[handler.peer]
             handler.peer = None
-
-
-def _among(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
-    try:
-        address = ip_address(text)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
 
 
 class GuardedRunner(web.AppRunner):

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import email
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as POLICY
+from pathlib import Path
 
+import pytest
+
+from rnmail.tickets.team import add_staff
 from tests.harness import corpus
-from tests.harness.factories import Desk
+from tests.harness.factories import Desk, make_config
 from tests.harness.servers import Dovecot, SmtpServer
 from tests.harness.wait import until
 
@@ -69,3 +74,15 @@ def first_request(desk: Desk, imap: Dovecot, smtp: SmtpServer) -> EmailMessage:
     desk.send()
     [notification] = received(smtp, MARIE)
     return notification
+
+
+@pytest.fixture
+def staffed_desk(tmp_path: Path, db_url: str, imap: Dovecot,
+                 smtp_server: SmtpServer) -> Iterator[Desk]:
+    """A desk on Dovecot and aiosmtpd with Marie (fr) and Jan (nl) on the staff."""
+    d = Desk(make_config(tmp_path, db_url, imap, smtp_server))
+    with d.db.transaction() as session:
+        add_staff(session, MARIE, "Marie Lambert", "fr")
+        add_staff(session, JAN, "Jan Peeters", "nl")
+    yield d
+    d.close()
