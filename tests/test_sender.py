@@ -19,6 +19,7 @@ from rnmail.models import OutboxMessage
 from tests.harness import corpus
 from tests.harness.factories import Desk
 from tests.harness.mail import JAN, MARIE, REQUESTER, first_request, received, reply_to
+from tests.harness.mail import staffed_desk as staffed_desk  # the fixture ``desk``
 from tests.harness.servers import Dovecot, SmtpServer
 
 LIMITS = Limits(max_attachment_bytes=10**6)

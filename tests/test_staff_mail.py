@@ -16,6 +16,7 @@ from rnmail.tickets.team import add_staff
 from tests.harness import corpus
 from tests.harness.factories import Desk, make_config
 from tests.harness.mail import JAN, MARIE, REQUESTER, first_request, received, reply_to
+from tests.harness.mail import staffed_desk as staffed_desk  # the fixture ``desk``
 from tests.harness.servers import Dovecot, SmtpServer
 
 

@@ -76,10 +76,10 @@ def first_request(desk: Desk, imap: Dovecot, smtp: SmtpServer) -> EmailMessage:
     return notification
 
 
-@pytest.fixture
+@pytest.fixture(name="desk")
 def staffed_desk(tmp_path: Path, db_url: str, imap: Dovecot,
                  smtp_server: SmtpServer) -> Iterator[Desk]:
-    """A desk on Dovecot and aiosmtpd with Marie (fr) and Jan (nl) on the staff."""
+    """``desk``: a desk on Dovecot and aiosmtpd with Marie (fr) and Jan (nl) on the staff."""
     d = Desk(make_config(tmp_path, db_url, imap, smtp_server))
     with d.db.transaction() as session:
         add_staff(session, MARIE, "Marie Lambert", "fr")
