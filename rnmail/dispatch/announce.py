@@ -46,6 +46,7 @@ from rnmail.i18n.formats import format_time
 from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
 from rnmail.shapes import AnnouncementInfo, AnnouncementStatus
 from rnmail.util.addresses import deliverable_address
+from rnmail.util.gcpause import gc_paused
 from rnmail.util.tokens import make_message_id
 from rnmail.vocab import AnnouncementKind, OutboxState, strings
 
@@ -102,6 +103,7 @@ def render_notice(config: Config, notice: Notice, language: str) -> Rendered:
                           "give it with --var NAME=VALUE") from None
 
 
+@gc_paused()  # tens of thousands of rows, no cycles: see rnmail.util.gcpause
 def announce(
     session: Session,
     config: Config,

@@ -136,6 +136,9 @@ def format_address(display_name: str, address: str, header: str = "To") -> str:
     fold (``formataddr`` writes one unbroken encoded-word however long the name)."""
     if display_name.isascii():
         return formataddr((display_name, address))
+    whole = formataddr((display_name, address), charset="utf-8")
+    if whole.index(" <") <= 75:  # the usual name: one encoded-word of at most 75 characters
+        return whole  # (header_block folds before the address if the line is long)
     name = Header(display_name, "utf-8", header_name=header).encode(linesep=CRLF,
                                                                     maxlinelen=78)
     return f"{name} <{address}>"
