@@ -17,8 +17,9 @@ The map (docs/architecture.md tells the two flows in full):
 - ``i18n/``       the words users read (not mail bodies): gettext catalogues, CLDR formats
 - ``util/``       small helpers: addresses, blobs, folding, language, phone, tokens, files, logs
 - ``templates/``  ``mail/`` (one per kind and language), ``mailings/``, ``pages/``, ``admin/``
-- at the top: ``config`` (the TOML file), ``db`` (engine, sessions, the transaction
-  boundary), ``models``, ``migrations/``, ``errors``, ``audit``
+- at the top: ``config/`` (the TOML file, each key declared once), ``db`` (engine,
+  sessions, the transaction boundary), ``models``, ``migrations/``, ``errors``, ``audit``,
+  ``vocab`` (the closed sets of values as StrEnums), ``shapes`` (the ``--json`` outputs)
 
 The click commands live in the top-level ``cli`` package, one module per command group.
 """
