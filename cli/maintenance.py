@@ -33,6 +33,8 @@ def maintenance() -> None:
 @click.option("--remind", help="Send a reminder this long before the start: 24h, 2h.")
 @comment_options
 @click.option("--queue-only", is_flag=True, help="Queue the mail; let the daemon send it.")
+@click.option("--yes", is_flag=True,
+              help="Confirm a duration over [status].max_maintenance_days.")
 @operator_required
 @pass_app
 @handle_errors
@@ -40,7 +42,7 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
                          components: tuple[str, ...], groups: tuple[str, ...],
                          remind: str | None, comment: str | None, comment_nl: str | None,
                          comment_fr: str | None, comment_de: str | None,
-                         queue_only: bool) -> None:
+                         queue_only: bool, yes: bool) -> None:
     """Plan a maintenance and announce it to the groups now."""
     from rnmail.status.components import comment_texts
     from rnmail.status.maintenance import parse_duration, parse_local_time, schedule_maintenance
@@ -49,7 +51,8 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
     remind_delta: timedelta | None = parse_duration(remind) if remind else None
     result = schedule_maintenance(app.ready_db(), app.config, operator,
                                   parse_local_time(start), parse_duration(duration),
-                                  list(components), split_list(groups), remind_delta, texts)
+                                  list(components), split_list(groups), remind_delta, texts,
+                                  long_ok=yes)
     click.echo(f"maintenance #{result.maintenance_id} scheduled; "
                f"{result.recipients} recipient(s) notified")
     if remind and not result.reminder:

@@ -42,6 +42,20 @@ def operator_passwd(app: App, name: str, password_stdin: bool) -> None:
     click.echo(f"password of {name} changed")
 
 
+@operator.command("unlock")
+@click.argument("name")
+@click.option("--by", help="Who lets them in (recorded in the audit log).")
+@pass_app
+@handle_errors
+def operator_unlock(app: App, name: str, by: str | None) -> None:
+    """Let an operator locked out by failed sign-ins sign in again now (audited); a new
+    password (passwd) does the same."""
+    with app.ready_db().transaction() as session:
+        failures = operators.unlock_operator(session, name, by)
+    click.echo(f"operator {name} unlocked ({failures} failed attempt(s) today no longer "
+               "count)")
+
+
 @operator.command("disable")
 @click.argument("name")
 @pass_app

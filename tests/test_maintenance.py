@@ -306,7 +306,8 @@ def test_parse_duration(value: str, expected: timedelta) -> None:
     assert parse_duration(value) == expected
 
 
-@pytest.mark.parametrize("value", ["", "  ", "0h", "3x", "h", "-1h", "3 hours", "1.5h", "3h 2d"])
+@pytest.mark.parametrize("value", ["", "  ", "0h", "3x", "h", "-1h", "3 hours", "1.5h", "3h 2d",
+                                   "3", " 90 ", "120"])  # no unit: three minutes? hours?
 def test_parse_duration_refuses_with_a_clear_message(value: str) -> None:
     with pytest.raises(RnmailError, match=r"duration .*(3h|zero)"):
         parse_duration(value)
@@ -379,6 +380,17 @@ def test_schedule_announces_in_each_language_and_writes_the_jobs(site: Site) -> 
     assert [m["id"] for m in page["maintenance"]] == [maintenance_id]
 
 
+def test_a_long_maintenance_needs_yes(site: Site) -> None:
+    year = utcnow().year + 1
+    code, _, err = site.as_operator(
+        "maintenance", "schedule", "--start", f"{year}-01-06 10:00", "--duration", "8d",
+        "--groups", "communes", "--yes", "--queue-only")
+    assert code == 0, err
+    [row] = site.json("maintenance", "list")
+    assert row["ends_at"] > row["starts_at"] and "8 days" in str(
+        datetime.fromisoformat(row["ends_at"]) - datetime.fromisoformat(row["starts_at"]))
+
+
 def test_schedule_refuses_wrong_input_and_writes_nothing(site: Site) -> None:
     year = utcnow().year + 1
     cases = [
@@ -388,6 +400,10 @@ def test_schedule_refuses_wrong_input_and_writes_nothing(site: Site) -> None:
         (["--start", f"{year}-01-06 10:00", "--duration", "1h", "--component", "teleport"],
          "unknown component 'teleport'"),
         (["--start", f"{year}-01-06 10:00", "--duration", "soon"], "duration 'soon'"),
+        (["--start", f"{year}-01-06 10:00", "--duration", "3", "--groups", "communes"],
+         "duration '3' has no unit: use e.g. 3h"),
+        (["--start", f"{year}-01-06 10:00", "--duration", "8d", "--groups", "communes"],
+         "longer than [status].max_maintenance_days (7 days): give --yes"),
         (["--start", "next monday", "--duration", "1h"], "YYYY-MM-DD HH:MM"),
     ]
     for args, message in cases:

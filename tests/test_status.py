@@ -235,6 +235,30 @@ def test_repeated_failures_lock_the_name_out_for_the_configured_time(site: Insta
     assert [e["actor"] for e in site.audit("status-set")] == ["alice", "bob"]
 
 
+def test_operator_unlock_and_passwd_let_a_locked_operator_in_at_once(
+        site: Installation) -> None:
+    """During an outage the lockout cannot be waited out: ``operator unlock`` (audited) or a
+    new password lets the name in again; later failures count afresh."""
+    def lock_out() -> None:
+        for _ in range(4):  # [operators] max_failures = 4
+            assert site.as_operator("status", "set", "down", password=WRONG)[0] == 1
+        code, _, err = site.as_operator("status", "set", "down")
+        assert code == 1 and "too many failed passwords for 'alice'" in err
+
+    lock_out()
+    out = site.ok("operator", "unlock", "alice", "--by", "ops.night")
+    assert "operator alice unlocked" in out and "4 failed attempt(s)" in out
+    [event] = site.audit("operator-unlock")
+    assert event["detail"] == {"operator": "alice", "by": "ops.night"}
+    code, _, _ = site.as_operator("status", "set", "degraded")
+    assert code == 0 and site.json("status", "show")["overall"] == "degraded"
+    lock_out()  # the failures after the unlock count again, from zero
+    site.ok("operator", "passwd", "alice", "--password-stdin", input=PASSWORD + "\n")
+    code, _, _ = site.as_operator("status", "set", "operational")
+    assert code == 0 and site.json("status", "show")["overall"] == "operational"
+    assert "no operator 'mallory'" in site.fails("operator", "unlock", "mallory")
+
+
 def test_password_prompt_in_a_real_process(site: Installation) -> None:
     """Without --password-stdin the password is asked for (no terminal: read from stdin)."""
     env = {**os.environ, "RNMAIL_OPERATOR": "alice"}

@@ -4,7 +4,8 @@ Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second pr
 re-hashed on login when those defaults change. Every refused password is written to the
 audit log in its own transaction, so the record survives the refused command; a name with
 ``max_failures`` refusals within ``lockout_minutes`` is locked for that long, whatever the
-password, so a password cannot be guessed faster than that.
+password, so a password cannot be guessed faster than that; ``operator unlock`` (or a new
+password) lets them in again at once, audited.
 
 The web admin's second factor is a TOTP (RFC 6238) per operator (``enable_totp``,
 ``check_totp``); a code is six ASCII digits, and each step is accepted once (an atomic
@@ -82,6 +83,16 @@ def change_password(session: Session, name: str, password: str) -> None:
     operator.active = True
     end_sessions(session, name)
     audit.record(session, name, "operator-passwd", {"operator": name})
+
+
+def unlock_operator(session: Session, name: str, by: str | None = None) -> int:
+    """Let a locked-out operator sign in again at once (an outage will not wait for the
+    lockout to pass): their failures before now stop counting; audited. Returns how many
+    failures there were in the window (0: the name was not locked)."""
+    operator = get_operator(session, name)
+    audit.record(session, name, "operator-unlock", {"operator": name, "by": by or "cli"})
+    return _failures(session, AuditEvent.actor == operator.name,
+                     utcnow() - timedelta(days=1))
 
 
 def disable_operator(session: Session, name: str) -> None:
@@ -241,7 +252,8 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
         if address_limit is not None and client is not None:
             _lock(session, "address", client)
         _lock(session, "name", name[:64])
-        if _failures(session, AuditEvent.actor == name[:64], window_start) >= cfg.max_failures:
+        name_window = _since_unlocked(session, name[:64], window_start)
+        if _failures(session, AuditEvent.actor == name[:64], name_window) >= cfg.max_failures:
             refusal = (f"too many failed {failed} for {name!r}: locked for "
                        f"{cfg.lockout_minutes} minutes (see `rnmail audit --action "
                        "login-failed`)")
@@ -276,7 +288,7 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
             audit.record(session, name[:64], "login-failed", {"reason": reason},
                          success=False)
             if _failures(session, AuditEvent.actor == name[:64],
-                         window_start) >= cfg.max_failures:
+                         name_window) >= cfg.max_failures:
                 end_sessions(session, name[:64])  # locked: whoever is signed in is out
     if refusal:
         raise AuthenticationFailed(refusal)
@@ -284,6 +296,14 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
         raise AuthenticationFailed("wrong operator name, password or code (the attempt is "
                                    "logged)")
     raise AuthenticationFailed("wrong operator name or password (the attempt is logged)")
+
+
+def _since_unlocked(session: Session, name: str, window_start: datetime) -> datetime:
+    """The start of the window a name's failures count in: ``lockout_minutes`` ago, or the
+    last ``operator unlock`` or new password, if later."""
+    unlocked = session.scalar(select(func.max(AuditEvent.at)).where(
+        AuditEvent.actor == name, AuditEvent.action.in_(("operator-unlock", "operator-passwd"))))
+    return max(window_start, unlocked + timedelta(microseconds=1)) if unlocked else window_start
 
 
 def _failures(session: Session, who: ColumnElement[bool], since: datetime) -> int:

@@ -666,6 +666,11 @@ class StatusConfig:
         doc="The position of a maintenance's components while it runs (a component set worse "
             "by hand stays so).")
     history_days: int = key(30, doc="Resolved incidents are shown on the page this many days.")
+    max_maintenance_days: float = key(
+        7.0, min=0.01,
+        doc="A maintenance longer than this is refused unless confirmed (`maintenance "
+            "schedule --yes`): a slip such as `--duration 30d` for `30h` mails every group "
+            "with the wrong end.")
     # Maintenance steps that mail the groups besides the announcement, the reminder (when
     # asked for) and the cancellation: "start" and/or "end".
     maintenance_notices: tuple[str, ...] = key(

@@ -58,6 +58,8 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not text.strip() or match is None or not any(match.groupdict().values()):
         raise RnmailError(f"duration {text!r}: use e.g. 3h, 90m, 1h30 or 2d")
+    if not re.search(r"[dhm]", text, re.IGNORECASE):  # "3": three what? (it was minutes)
+        raise RnmailError(f"duration {text!r} has no unit: use e.g. 3h, 90m, 1h30 or 2d")
     parts = {k: int(v or 0) for k, v in match.groupdict().items()}
     value = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
     if value <= timedelta(0):
@@ -133,11 +135,19 @@ def schedule_maintenance(
     groups: list[str],
     remind: timedelta | None,
     comment: dict[str, str],
+    long_ok: bool = False,
 ) -> Scheduled:
-    """Record a maintenance, queue its announcement, create its jobs, republish the page."""
+    """Record a maintenance, queue its announcement, create its jobs, republish the page.
+    A duration over ``[status].max_maintenance_days`` is refused unless ``long_ok`` (the
+    operator confirmed it: ``--yes``)."""
     now = utcnow()
     if start <= now:
         raise RnmailError(f"the start {format_time(start, 'fr')} (Brussels time) has passed")
+    longest = timedelta(days=config.status.max_maintenance_days)
+    if duration > longest and not long_ok:
+        raise RnmailError(
+            f"a maintenance of {duration} is longer than [status].max_maintenance_days "
+            f"({config.status.max_maintenance_days:g} days): give --yes if that is meant")
     names = [config.status.component(c).name for c in components] or [
         c.name for c in config.status.components]
     reminder = remind is not None and start - remind > now
