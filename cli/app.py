@@ -24,6 +24,7 @@ from rnmail.dispatch.outbox import Leased
 from rnmail.errors import RnmailError
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class App:
@@ -156,10 +157,24 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
             if item.announcement_id == announcement_id and state != "queued":
                 bar.update(1)
 
-        report = send_outbox(app.ready_db(), app.config, progress=progress)
-    click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed "
-               f"(`rnmail announce status {announcement_id}` for the details)", err=True)
+        report = deliver_or_leave_queued(
+            lambda: send_outbox(app.ready_db(), app.config, progress=progress))
+    if report is not None:
+        click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed "
+                   f"(`rnmail announce status {announcement_id}` for the details)", err=True)
     return total
+
+
+def deliver_or_leave_queued(send: Callable[[], T]) -> T | None:
+    """Send what a committed change queued; if the mail server cannot be reached, say the
+    mail stays queued and succeed: the change is done, delivery is the outbox's business, and
+    running the command again would only queue the notice twice."""
+    try:
+        return send()
+    except RnmailError as exc:
+        click.echo(f"not sent now ({exc}): the mail stays queued and will be sent by "
+                   "`rnmail run` or `rnmail outbox send`", err=True)
+        return None
 
 
 def parse_vars(values: tuple[str, ...]) -> dict[str, str]:

@@ -7,6 +7,7 @@ import click
 from cli.app import (
     App,
     comment_options,
+    deliver_or_leave_queued,
     emit_json,
     handle_errors,
     operator_required,
@@ -33,6 +34,8 @@ def status() -> None:
 @click.option("--notify-linked", is_flag=True,
               help="When this ends the incident, tell the requesters of its tickets.")
 @click.option("--queue-only", is_flag=True, help="Queue the mail; let the daemon send it.")
+@click.option("--again", is_flag=True,
+              help="Send a notice the groups got within [status].repeat_window_minutes.")
 @click.option("--json", "as_json", is_flag=True)
 @operator_required
 @pass_app
@@ -40,14 +43,14 @@ def status() -> None:
 def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
                comment: str | None, comment_nl: str | None, comment_fr: str | None,
                comment_de: str | None, groups: tuple[str, ...], notify_linked: bool,
-               queue_only: bool, as_json: bool) -> None:
+               queue_only: bool, again: bool, as_json: bool) -> None:
     """Set the status (of every component, or of --component) and publish the page."""
     from rnmail.status.components import comment_texts
     from rnmail.status.notices import change_status
 
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
     result = change_status(app.ready_db(), app.config, operator, state, list(components),
-                           texts, split_list(groups), notify_linked)
+                           texts, split_list(groups), notify_linked, again=again)
     if as_json:
         shape: StatusSetJson = {
             **result.view.as_json(), "incident_id": result.incident_id,
@@ -66,7 +69,7 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
 
         total = send_foreground(app, result.announcement_id)
         if result.linked_notified and not total:  # else already sent with the announcement
-            send_outbox(app.ready_db(), app.config)
+            deliver_or_leave_queued(lambda: send_outbox(app.ready_db(), app.config))
 
 
 @status.command("show")

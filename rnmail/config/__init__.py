@@ -666,6 +666,11 @@ class StatusConfig:
         doc="The position of a maintenance's components while it runs (a component set worse "
             "by hand stays so).")
     history_days: int = key(30, doc="Resolved incidents are shown on the page this many days.")
+    repeat_window_minutes: int = key(
+        60, min=0,
+        doc="`status set --notify` with the same position, components, comment and groups as "
+            "a notice sent within this many minutes is refused unless `--again` (0: never "
+            "refused): running a command twice mails nobody twice.")
     max_maintenance_days: float = key(
         7.0, min=0.01,
         doc="A maintenance longer than this is refused unless confirmed (`maintenance "

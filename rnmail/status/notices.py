@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,9 +22,10 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
+from rnmail.errors import RnmailError
 from rnmail.i18n.banners import banner
 from rnmail.i18n.formats import format_time
-from rnmail.models import Incident, IncidentTicket, Ticket, utcnow
+from rnmail.models import AuditEvent, Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
 from rnmail.status.page import publish_status
 from rnmail.vocab import AnnouncementKind, StatusState
@@ -62,9 +64,14 @@ def change_status(
     comment: dict[str, str],
     notify: list[str],
     notify_linked: bool,
+    again: bool = False,
 ) -> StatusResult:
-    """Set the status, queue the notices, publish the page; see the module's docstring."""
+    """Set the status, queue the notices, publish the page; see the module's docstring.
+    The same notice to the same groups within ``[status].repeat_window_minutes`` is refused
+    unless ``again``: a command run twice (after a send that failed, say) mails nobody twice."""
     with db.transaction() as session:
+        if notify and not again:
+            _refuse_a_repeat(session, config, state, components, comment, notify)
         change = set_status(session, config.status, state, components, comment, operator)
         announcement = None
         if notify:
@@ -96,6 +103,25 @@ def change_status(
     view = publish(db, config)
     return StatusResult(view, change.incident_id, change.resolved,
                         announcement.id if announcement else None, notified)
+
+
+def _refuse_a_repeat(session: Session, config: Config, state: str, components: list[str],
+                     comment: dict[str, str], notify: list[str]) -> None:
+    window = timedelta(minutes=config.status.repeat_window_minutes)
+    names = sorted(components) or sorted(c.name for c in config.status.components)
+    for event in session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "status-set", AuditEvent.success.is_(True),
+            AuditEvent.at >= utcnow() - window).order_by(AuditEvent.at.desc())):
+        detail = event.detail or {}
+        if (detail.get("announcement") is not None and detail.get("state") == state
+                and sorted(detail.get("components") or []) == names
+                and (detail.get("comment") or {}) == comment
+                and sorted(detail.get("groups") or []) == sorted(notify)):
+            raise RnmailError(
+                f"the same notice ({state}, the same comment) went to "
+                f"{', '.join(sorted(notify))} at {format_time(event.at, 'fr')} (Brussels "
+                f"time), announcement #{detail['announcement']}: not queued again; give "
+                "--again to send it once more")
 
 
 def publish(db: Database, config: Config) -> StatusView:

@@ -365,7 +365,7 @@ class AdminSite:
                     "notify_linked": notify_linked})
             result = await self.call(request, change_status, self.db, self.config,
                                      signed.operator, state, components, comment, groups,
-                                     notify_linked)
+                                     notify_linked, bool(data.text("again")))
         except RnmailError as exc:
             return await self.dashboard(request, signed, data, str(exc), status=400)
         return self.queued(result.announcement_id, "status", bool(result.linked_notified))
