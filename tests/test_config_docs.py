@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rnmail.config import Config, parse_config
+from rnmail.config import Config, load_config, parse_config
 from rnmail.config.reference import config_reference_markdown
 from rnmail.config.schema import KEY, Key, sections
 
@@ -55,3 +55,22 @@ def test_the_example_config_loads(tmp_path: Path) -> None:
     assert config.mailbox("info").type == "maildir"
     assert config.smtp.transport == "file"
     assert config.dispatch.lists_dir == ROOT / "lists"
+
+
+def test_the_example_in_the_reference_works_as_written(tmp_path: Path) -> None:
+    """The shape docs/configuration.md shows loads, its secret read from the file it names
+    (here a private copy with a random secret)."""
+    import re
+
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", doc, re.DOTALL)
+    assert example
+    secret = tmp_path / "secret"
+    secret.write_text(secrets.token_urlsafe(32) + "\n")
+    secret.chmod(0o600)
+    text = example.group(1).replace('"/etc/rnmail/secret"', f'"{secret}"')
+    path = tmp_path / "rnmail.toml"
+    path.write_text(text)
+    config = load_config(path)
+    assert config.helpdesk.address == "info@rn.example"
+    assert [m.name for m in config.mailboxes] == ["info"]
