@@ -222,7 +222,8 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
     from rnmail.tickets.lifecycle import add_comment, get_ticket
 
     with app.ready_db().transaction() as session:
-        add_comment(session, get_ticket(session, ticket_id), text, author)
+        add_comment(session, get_ticket(session, ticket_id), text, author,
+                    language=app.config.helpdesk.default_language)
     click.echo(f"#{ticket_id}: comment added")
 
 

@@ -47,6 +47,8 @@ SAYS = {
     ("en", "reset"): "We have requested a reset of your access.",
     ("en", "new-key"): "A new access key has been sent to you separately.",
 }
+# The user's language as a French note names it (CLDR: lower case in French).
+LANGUAGE_NAME = {"fr": "français", "nl": "néerlandais", "de": "allemand", "en": "anglais"}
 SUBJECT = {"fr": "Votre accès au Registre national est débloqué",
            "nl": "Uw toegang tot het Rijksregister is gedeblokkeerd",
            "de": "Ihr Zugang zum Nationalregister ist entsperrt",
@@ -196,10 +198,18 @@ def test_unblock_round_trip_mails_the_user_in_their_language(
         [comment] = session.scalars(select(Message).where(
             Message.ticket_id == ticket_id, Message.kind == "comment"))
         assert comment.from_addr == "agent.dupont"
-        assert "- identity confirmed" in comment.text
-        assert "- organisation still entitled: " in comment.text
-        assert ("new key sent" if action == "new-key" else "reset requested") in comment.text
-        assert "Note: called back on the number in the directory" in comment.text
+        # The record is written in the help desk's language ([helpdesk].default_language,
+        # fr here), the user's language named in it: no English left for the team.
+        assert comment.subject == f"Note sur le ticket #{ticket_id}"
+        assert comment.text.startswith(f"Accès débloqué pour {address} (")
+        assert "- identité confirmée" in comment.text
+        assert "- organisation toujours habilitée : " in comment.text
+        assert ("nouvelle clé envoyée" if action == "new-key"
+                else "réinitialisation demandée") in comment.text
+        assert "Note : called back on the number in the directory" in comment.text
+        assert f"Confirmation envoyée à {address} (en {LANGUAGE_NAME[lang]})." in comment.text
+        for english in ("unblocked", "identity", "entitled", "requested", "sent", "Comment"):
+            assert english not in comment.text + comment.subject
         [sent] = session.scalars(select(Message).where(
             Message.ticket_id == ticket_id, Message.direction == "out"))
         assert sent.to_addrs == [address] and sent.from_name == "agent.dupont"

@@ -26,6 +26,9 @@ SURFACES = (
     (("rnmail/stats/", "rnmail/templates/pages/report"), ("fr", "nl", "en")),  # the report
     (("rnmail/web/", "rnmail/templates/admin/"), ("fr", "nl", "en")),  # the web admin
     (("rnmail/templates/pages/faq_", "rnmail/tickets/faq.py"), ("fr", "nl", "de", "en")),
+    # the vocabularies' words in the mails (every mail language), and the notes rnmail
+    # writes into tickets in [helpdesk].default_language (any of the four)
+    (("rnmail/i18n/labels.py", "rnmail/tickets/notes.py"), ("fr", "nl", "de", "en")),
 )
 EVERYWHERE = ("fr", "nl")
 

@@ -4,10 +4,11 @@ A directory user whose access is ``blocked`` (too many wrong attempts, an expire
 access key) asks the help desk to unblock it. Before anything is done the help desk
 confirms two checks: the caller's identity, and that their organisation is still entitled to
 the register. ``unblock`` then, in the caller's transaction, writes what was checked and
-done into the ticket (an internal comment), audits it with the user before and after, makes
-the user ``active`` again and queues the confirmation mail (template ``access_unblocked``)
-to the user, in their language and in the ticket's mail thread. A revoked user is not
-unblocked here: their access must be granted again first (``directory set-status``).
+done into the ticket (an internal comment, in the help desk's language), audits it with
+the user before and after, makes the user ``active`` again and queues the confirmation mail
+(template ``access_unblocked``) to the user, in their language and in the ticket's thread.
+A revoked user is not unblocked here: their access must be granted again first
+(``directory set-status``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
 from rnmail.tickets.lifecycle import add_comment, get_ticket
+from rnmail.tickets.notes import unblock_record
 from rnmail.util.addresses import deliverable_address
 from rnmail.vocab import AccessState, TicketStatus, UnblockAction, strings
 
 log = logging.getLogger(__name__)
 
+# What the command line says (English); the ticket's note: rnmail.tickets.notes.
 ACTION_TEXT: dict[str, str] = {UnblockAction.RESET: "reset requested",
                                UnblockAction.NEW_KEY: "new key sent"}
 CATEGORY = "access-key"
@@ -110,15 +113,11 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
     org = user.organisation
     checks = ("identity confirmed", "organisation still entitled")
     org_label = f"{org.name} ({org.code})" if org.code else org.name
-    lines = [f"Access unblocked for {user.email} ({user.name}, {org_label}).",
-             "Checks done:",
-             "- identity confirmed",
-             f"- organisation still entitled: {org_label}",
-             f"Action taken: {ACTION_TEXT[action]}."]
-    if note:
-        lines.append(f"Note: {note}")
-    lines.append(f"Confirmation mailed to {address} ({user.language}).")
-    add_comment(session, ticket, "\n".join(lines), author=actor)
+    team = config.helpdesk.default_language  # the notes' language (rnmail.tickets.notes)
+    record_text = unblock_record(team, email=user.email, name=user.name,
+                                 organisation=org_label, action=action, note=note,
+                                 address=address, user_language=user.language)
+    add_comment(session, ticket, record_text, author=actor, language=team)
 
     before = _snapshot(user)
     set_access_status(session, user, AccessState.ACTIVE,

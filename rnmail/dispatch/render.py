@@ -4,6 +4,10 @@ One file per message kind and language, ``<name>.<lang>.j2``, with three blocks:
 ``subject``, ``text`` and ``html`` (the html block is autoescaped; undefined variables
 are errors).
 A language without its own template falls back to the configured default language.
+The templates see ``lang``, the language they are rendered in, and two filters that write a
+value in it: ``{{ ticket.requester_type|label("requester-type") }}`` (``citoyen``, the
+vocabularies of ``rnmail.i18n.labels``) and ``{{ comment_language|language_name }}``
+(``néerlandais``, ``Frans``): no code of the database reaches a reader.
 
 Every mail ends with the help desk's contact block (``contact_block.<lang>.j2``: name,
 phone, fax, e-mail, opening hours, all from the configuration) in the language the mail was
@@ -20,11 +24,20 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    pass_context,
+)
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from rnmail.config import HelpdeskConfig, clock
 from rnmail.i18n import translations
+from rnmail.i18n.labels import label, language_name
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAIL = TEMPLATES / "mail"  # <name>.<lang>.j2: the mail rnmail writes itself
@@ -60,7 +73,21 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["clock"] = clock  # {{ opens|clock }} 8:30, {{ opens|clock(".") }} 8.30
+    env.filters["label"] = _label
+    env.filters["language_name"] = _language_name
     return env
+
+
+@pass_context
+def _label(context: Context, value: object, vocabulary: str) -> str:
+    """``{{ ticket.channel|label("channel") }}``: the value in the template's language."""
+    return label(context["lang"], vocabulary, value)
+
+
+@pass_context
+def _language_name(context: Context, code: str) -> str:
+    """``{{ comment_language|language_name }}``: that language's name in the template's."""
+    return language_name(code, context["lang"])
 
 
 def render(name: str, language: str, fallback: str, context: dict[str, Any],
@@ -75,7 +102,7 @@ def render(name: str, language: str, fallback: str, context: dict[str, Any],
         except TemplateNotFound:
             continue
         blocks = template.blocks
-        ctx = template.new_context(context)
+        ctx = template.new_context({**context, "lang": lang})
         subject = " ".join("".join(blocks["subject"](ctx)).split())
         contact = contact_block(helpdesk, lang)
         text = "".join(blocks["text"](ctx)).strip()

@@ -43,6 +43,7 @@ from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle
+from rnmail.tickets.notes import refused_reply, second_line_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import verify_message_id
 from rnmail.vocab import RequesterType, TicketStatus, normal_requester_type
@@ -104,7 +105,8 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
         attachments = [Attachment(a.filename, a.content_type, a.data)
                        for a in mail.attachments if a.data is not None and not a.inline]
         record = answer_requester(session, config, ticket, body, attachments,
-                                  f"{service.name} (second line)")
+                                  second_line_author(config.helpdesk.default_language,
+                                                     service.name))
         record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
     else:
         record = Message(ticket=ticket, direction="in", kind="comment",
@@ -154,7 +156,7 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
         log.warning("staff reply refused ticket=%d staff=%s errors=%s", ticket.id, staff.email,
                     errors)
         return _note(session, ticket, staff, mail, raw_sha256,
-                     "Refused staff reply: " + "; ".join(errors))
+                     refused_reply(config.helpdesk.default_language, errors))
     if body and not comment:
         attachments = [Attachment(a.filename, a.content_type, a.data)
                        for a in mail.attachments if a.data is not None and not a.inline]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail.config import LANGUAGES, Config
 from rnmail.dispatch.render import contact_block, render_page
 from rnmail.errors import NotFound, RnmailError
-from rnmail.i18n.formats import language_name
+from rnmail.i18n.formats import capitalised, language_name
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
 from rnmail.tickets.lifecycle import get_ticket
 from rnmail.util.folding import fold
@@ -186,7 +186,8 @@ def publish(session: Session, config: Config) -> list[Path]:
                           "shown_in": None if exact else text.language})
         html = render_page("faq_page", language, {
             "helpdesk_name": config.helpdesk.name, "items": items, "languages": LANGUAGES,
-            "names": {code: language_name(code) for code in LANGUAGES},
+            "names": {code: capitalised(language_name(code)) for code in LANGUAGES},
+            "in_reader": {code: language_name(code, language) for code in LANGUAGES},
             "contact": contact_block(config.helpdesk, language).html,
         })
         path = out / f"{language}.html"

@@ -21,6 +21,7 @@ from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Participant, Service, Staff, Ticket, utcnow
 from rnmail.shapes import TicketSummary
+from rnmail.tickets.notes import note_subject
 from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
@@ -129,12 +130,14 @@ def set_requester_type(ticket: Ticket, kind: str) -> None:
     ticket.requester_type = normal_requester_type(kind)
 
 
-def add_comment(session: Session, ticket: Ticket, text: str, author: str) -> Message:
-    """An internal note: kept in the ticket, never sent to the requester."""
+def add_comment(session: Session, ticket: Ticket, text: str, author: str, *,
+                language: str) -> Message:
+    """An internal note: kept in the ticket, never sent to the requester; its subject in
+    ``language``, the help desk's (``[helpdesk].default_language``)."""
     if not text.strip():
         raise RnmailError("an empty comment")
     message = Message(ticket=ticket, direction="in", kind="comment", from_addr=author,
-                      to_addrs=[], cc_addrs=[], subject=f"Comment on #{ticket.id}",
+                      to_addrs=[], cc_addrs=[], subject=note_subject(language, ticket.id),
                       date=utcnow(), text=text, display_text=text.strip())
     session.add(message)
     ticket.updated_at = utcnow()

@@ -1,0 +1,60 @@
+"""The texts rnmail itself writes into tickets, in the help desk's language.
+
+A ticket's history is stored text: notes are searched, exported (``.eml``, mbox, JSON),
+shown by ``ticket show`` and sent to second-line services in the delegation mail's history
+(in ``[helpdesk].default_language``). So what rnmail writes there itself — the subject of a
+note, the record of an unblocked access, a refused staff reply, the author of a second-line
+answer — is written once, when it happens, in ``[helpdesk].default_language``, from the
+catalogues (msgids in English; fr, nl, de and en, ``tests/test_i18n.py``). Rendering a
+stored key in each reader's language instead would need the key and its values stored next
+to the text and every reader (CLI, exports, search, the delegation mail) to render it; one
+language per installation is what the team already shares for its own notes. What the team
+writes stays as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rnmail.i18n import translations
+from rnmail.i18n.labels import language_name
+
+
+def note_subject(language: str, ticket_id: int) -> str:
+    """The subject of an internal note: ``Note sur le ticket #7``."""
+    _ = translations(language).gettext
+    return _("Note on ticket #{ticket}").format(ticket=ticket_id)
+
+
+def refused_reply(language: str, errors: Sequence[str]) -> str:
+    """The note kept of a staff reply that was refused (nothing sent, nothing changed)."""
+    _ = translations(language).gettext
+    return _("Staff reply refused, nothing was sent or changed: {errors}").format(
+        errors="; ".join(errors))
+
+
+def second_line_author(language: str, service: str) -> str:
+    """Who wrote an answer of a second-line service: ``SPF Intérieur (deuxième ligne)``."""
+    t = translations(language)
+    return t.pgettext("author", "{service} (second line)").format(service=service)
+
+
+def unblock_record(language: str, *, email: str, name: str, organisation: str, action: str,
+                   note: str | None, address: str, user_language: str) -> str:
+    """What the help desk checked and did when it unblocked an access (``access unblock``)."""
+    _ = translations(language).gettext
+    actions = {"reset": _("reset requested"), "new-key": _("new key sent")}
+    lines = [
+        _("Access unblocked for {email} ({name}, {organisation}).").format(
+            email=email, name=name, organisation=organisation),
+        _("Checks done:"),
+        "- " + _("identity confirmed"),
+        "- " + _("organisation still entitled: {organisation}").format(
+            organisation=organisation),
+        _("Action taken: {action}.").format(action=actions.get(action, action)),
+    ]
+    if note:
+        lines.append(_("Note: {note}").format(note=note))
+    lines.append(_("Confirmation mailed to {address} (in {language}).").format(
+        address=address, language=language_name(user_language, language)))
+    return "\n".join(lines)
