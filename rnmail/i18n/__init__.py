@@ -9,7 +9,8 @@ Layout::
 
 The msgids are English. A surface translates into the languages its readers use: the
 status page (and the banners mails reuse) nl, fr, de; the report and the web admin fr, nl,
-en; the public FAQ fr, nl, de, en (``tests/test_i18n.py`` checks each). Words that depend
+en; the public FAQ, the vocabularies' words in mails and the notes rnmail writes into
+tickets fr, nl, de, en (``tests/test_i18n.py`` checks each). Words that depend
 on their context carry a msgctxt: ``banner`` for the register's official banners (verbatim,
 see ``rnmail.i18n.banners``), the report's dimension names for their values (``channel``,
 ``category`` …).
@@ -29,14 +30,17 @@ read_po``, once per process and language) and turned into ``babel.support.Transl
 in memory, so no ``.mo`` file is built, shipped or committed.
 
 What stays out of the catalogues: the mail bodies (per-language Jinja2 templates in
-``rnmail/templates/mail`` and ``mailings``), texts the team writes (comments, FAQ entries,
-component labels in the configuration), and the core's English lines — RnmailError
-messages, the command line's output, log lines and the English internal notes written into
-tickets (``unblock``'s record, a refused staff reply): one language, read by the team.
+``rnmail/templates/mail`` and ``mailings``; the codes they print go through ``labels``),
+texts the team writes (comments, FAQ entries, component labels in the configuration), and
+the core's English lines — RnmailError messages, the command line's output and log lines:
+the tools of operators and developers. The notes rnmail writes into tickets are in the
+catalogues, written in ``[helpdesk].default_language`` (``rnmail.tickets.notes``).
 
 Modules: ``catalogues`` (loading, ``translations``, ``gettext`` …), ``formats`` (CLDR
-numbers, dates, month, weekday and language names), ``negotiation`` (``Accept-Language``),
-``banners`` (the register's banners), ``jinja`` (gettext in a Jinja2 environment).
+numbers, dates, month, weekday and language names), ``labels`` (the vocabularies' words in
+the mails: the ``label`` and ``language_name`` filters of ``rnmail.dispatch.render``),
+``negotiation`` (``Accept-Language``), ``banners`` (the register's banners), ``jinja``
+(gettext in a Jinja2 environment).
 """
 
 from __future__ import annotations
