@@ -261,3 +261,30 @@ def test_the_faq_names_the_language_of_an_answer_in_the_readers_language(
     for lang in LANGUAGES:  # the links to the pages: each language's own name, capitalised
         assert ">Français</a><a" in page[lang] and ">Nederlands</a>" in page[lang]
     assert "français" not in page["de"] + page["nl"] + page["en"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_notes_rnmail_writes_are_in_the_help_desks_language(language: str) -> None:
+    """[helpdesk].default_language may be any of the four: each note exists in each, and
+    names the user's language in it."""
+    from rnmail.tickets import notes
+
+    written = "\n".join((
+        notes.note_subject(language, 7),
+        notes.refused_reply(language, ["#categorie"]),
+        notes.second_line_author(language, "legal"),
+        notes.unblock_record(language, email="jan@zuidhoven.example", name="Jan",
+                             organisation="Gemeente Zuidhoven (23001)", action="new-key",
+                             note="teruggebeld", address="jan@zuidhoven.example",
+                             user_language="nl"),
+    ))
+    expected = {"fr": ("Note sur le ticket #7", "legal (deuxième ligne)", "(en néerlandais)"),
+                "nl": ("Notitie bij ticket #7", "legal (tweede lijn)", "(in het Nederlands)"),
+                "de": ("Notiz zu Ticket #7", "legal (zweite Linie)", "(auf Niederländisch)"),
+                "en": ("Note on ticket #7", "legal (second line)", "(in Dutch)")}[language]
+    for text in expected:
+        assert text in written, (language, written)
+    if language != "en":
+        for english in ("Comment on", "Refused", "unblocked", "Checks", "identity",
+                        "entitled", "Action taken", "new key", "second line", "Dutch"):
+            assert english not in written, (language, english, written)
