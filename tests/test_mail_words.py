@@ -261,6 +261,54 @@ def test_the_faq_names_the_language_of_an_answer_in_the_readers_language(
     for lang in LANGUAGES:  # the links to the pages: each language's own name, capitalised
         assert ">Français</a><a" in page[lang] and ">Nederlands</a>" in page[lang]
     assert "français" not in page["de"] + page["nl"] + page["en"]
+    for lang in READERS:
+        assert untranslated(page[lang], (lang,)) == [], lang
+
+
+# --- the public pages ---------------------------------------------------------------------
+
+def untranslated(page: str, languages: tuple[str, ...]) -> list[str]:
+    """The English msgids (their literal parts of ten characters or more) that every one of
+    ``languages`` translates otherwise, found in the visible text of ``page``."""
+    from babel.messages.pofile import read_po
+
+    from rnmail.i18n import translations
+    from rnmail.i18n.catalogues import HERE
+
+    seen = re.sub(r"(?s)<(style|script)\b.*?</\1>", " ", page)
+    seen = html.unescape(re.sub(r"<[^>]+>", " ", seen))
+    with (HERE / "rnmail.pot").open("rb") as handle:
+        pot = read_po(handle)
+    found = []
+    for message in pot:
+        if not isinstance(message.id, str) or not message.id:
+            continue
+
+        def said(language: str, msgid: str = message.id, context: str | None = message.context
+                 ) -> str:
+            t = translations(language)
+            return t.pgettext(context, msgid) if context else t.gettext(msgid)
+
+        if any(said(language) == message.id for language in languages):
+            continue
+        found += [part for part in re.split(r"\{\w*\}", message.id)
+                  if len(part.strip()) >= 10 and part.strip() in seen]
+    return found
+
+
+def test_the_status_page_shows_no_english_text(tmp_path: Path) -> None:
+    """Its nl, fr and de sections, with a maintenance ahead and incidents: every word from
+    the catalogues, none left in English."""
+    from rnmail.config import StatusConfig
+    from rnmail.status.page import publish_status
+    from tests.harness.statuspage import make_view
+
+    for overall in ("operational", "degraded", "down"):
+        publish_status(make_view(overall), StatusConfig(public_dir=tmp_path), DESK)
+        page = (tmp_path / "index.html").read_text()
+        assert untranslated(page, ("nl", "fr", "de")) == [], overall
+    assert untranslated("<p>No planned maintenance.</p>", ("nl", "fr", "de")) == [
+        "No planned maintenance."]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
