@@ -30,7 +30,7 @@ from rnmail.config import LANGUAGES
 from rnmail.dispatch import render as rendering
 from rnmail.dispatch.render import MAIL, TEMPLATES
 from rnmail.i18n.labels import VOCABULARIES, label
-from rnmail.i18n.labels import _labels as label_table
+from rnmail.i18n.labels import table as label_table
 from rnmail.vocab import Channel, RequesterType, Resolution, TicketStatus, strings
 from tests.harness import corpus
 from tests.harness.install import Installation, install

@@ -21,11 +21,11 @@ from functools import cache
 from rnmail.i18n.catalogues import translations
 from rnmail.i18n.formats import language_name
 
-__all__ = ["VOCABULARIES", "label", "language_name"]
+__all__ = ["VOCABULARIES", "label", "language_name", "table"]
 
 
 @cache
-def _labels(language: str) -> dict[str, dict[str, str]]:
+def table(language: str) -> dict[str, dict[str, str]]:
     """Vocabulary → code → label in ``language``; literal calls, for the extractor."""
     t = translations(language)
     return {
@@ -62,7 +62,7 @@ def _labels(language: str) -> dict[str, dict[str, str]]:
     }
 
 
-VOCABULARIES = tuple(_labels("en"))
+VOCABULARIES = tuple(table("en"))
 
 
 def label(language: str, vocabulary: str, value: object) -> str:
@@ -73,4 +73,4 @@ def label(language: str, vocabulary: str, value: object) -> str:
     if vocabulary not in VOCABULARIES:
         raise KeyError(f"no vocabulary {vocabulary!r} ({', '.join(VOCABULARIES)})")
     text = str(value)
-    return _labels(language)[vocabulary].get(text, text)
+    return table(language)[vocabulary].get(text, text)
