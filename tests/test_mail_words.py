@@ -340,3 +340,19 @@ def test_the_notes_rnmail_writes_are_in_the_help_desks_language(language: str) -
         for english in ("Comment on", "Refused", "unblocked", "Checks", "identity",
                         "entitled", "Action taken", "new key", "second line", "Dutch"):
             assert english not in written, (language, english, written)
+
+
+@pytest.mark.parametrize("language", READERS)
+def test_the_note_of_an_unsent_answer_is_in_the_help_desks_language(language: str) -> None:
+    """For the note kept of a staff mail that is not a proven reply (issue 16 C)."""
+    from rnmail.tickets import notes
+
+    for why in notes.UNSENT_WHY:
+        text = notes.unsent_answer(language, name="Marie", email="marie@rn.example", why=why,
+                                   ticket_id=12)
+        assert "rnmail ticket reply 12" in text and why not in text, (language, why)
+        for english in ("Unsent", "nothing was sent", "notification,", "reply to", "forward"):
+            assert english not in text, (language, english, text)
+    automatic = notes.unsent_answer(language, name="Marie", email="marie@rn.example",
+                                    why="forward", ticket_id=12, automatic=True)
+    assert "marie@rn.example" in automatic and "Automatic" not in automatic

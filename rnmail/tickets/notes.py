@@ -3,7 +3,8 @@
 A ticket's history is stored text: notes are searched, exported (``.eml``, mbox, JSON),
 shown by ``ticket show`` and sent to second-line services in the delegation mail's history
 (in ``[helpdesk].default_language``). So what rnmail writes there itself — the subject of a
-note, the record of an unblocked access, a refused staff reply, the author of a second-line
+note, the record of an unblocked access, a refused staff reply, the note of an answer that
+was not sent (a staff mail that is no proven reply), the author of a second-line
 answer — is written once, when it happens, in ``[helpdesk].default_language``, from the
 catalogues (msgids in English; fr, nl, de and en, ``tests/test_i18n.py``). Rendering a
 stored key in each reader's language instead would need the key and its values stored next
@@ -26,11 +27,36 @@ def note_subject(language: str, ticket_id: int) -> str:
     return _("Note on ticket #{ticket}").format(ticket=ticket_id)
 
 
-def refused_reply(language: str, errors: Sequence[str]) -> str:
+def refused_reply(language: str, errors: Sequence[object]) -> str:
     """The note kept of a staff reply that was refused (nothing sent, nothing changed)."""
     _ = translations(language).gettext
     return _("Staff reply refused, nothing was sent or changed: {errors}").format(
-        errors="; ".join(errors))
+        errors="; ".join(map(str, errors)))
+
+
+def unsent_answer(language: str, *, name: str, email: str, why: str, ticket_id: int,
+                  automatic: bool = False) -> str:
+    """The head of the note kept of a staff member's mail that is not a proven reply to a
+    notification (issue 16 C): nothing was sent; ``why`` is one of ``UNSENT_WHY``."""
+    _ = translations(language).gettext
+    if automatic:
+        return _("Automatic mail from {email} (e.g. an out-of-office), not sent to the "
+                 "requester.").format(email=email)
+    reasons = {
+        "forward": _("a forward, which loses the reference to the notification"),
+        "colleague": _("a reply to a notification sent to another staff member"),
+        "other-mail": _("a reply to a mail that is not a notification sent to them"),
+        "error-mail": _("a reply to rnmail's mail about an earlier unsent mail"),
+        "no-reference": _("no reference to a notification (In-Reply-To/References "
+                          "missing)"),
+    }
+    return _("Unsent answer from {name} <{email}>: {why}; nothing was sent to the requester "
+             "and no #command was applied. Answer by replying to the notification, or with "
+             "`rnmail ticket reply {ticket}`.").format(
+        name=name, email=email, why=reasons.get(why, why), ticket=ticket_id)
+
+
+UNSENT_WHY = ("forward", "colleague", "other-mail", "error-mail", "no-reference")
 
 
 def second_line_author(language: str, service: str) -> str:
