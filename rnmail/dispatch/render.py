@@ -4,7 +4,7 @@ One file per message kind and language, ``<name>.<lang>.j2``, with three blocks:
 ``subject``, ``text`` and ``html`` (the html block is autoescaped; undefined variables
 are errors).
 A language without its own template falls back to the configured default language.
-The templates see ``lang``, the language they are rendered in, and two filters that write a
+The templates see ``mail_language``, the language they are rendered in, and two filters that write a
 value in it: ``{{ ticket.requester_type|label("requester-type") }}`` (``citoyen``, the
 vocabularies of ``rnmail.i18n.labels``) and ``{{ comment_language|language_name }}``
 (``néerlandais``, ``Frans``): no code of the database reaches a reader.
@@ -81,13 +81,13 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
 @pass_context
 def _label(context: Context, value: object, vocabulary: str) -> str:
     """``{{ ticket.channel|label("channel") }}``: the value in the template's language."""
-    return label(context["lang"], vocabulary, value)
+    return label(context["mail_language"], vocabulary, value)
 
 
 @pass_context
 def _language_name(context: Context, code: str) -> str:
     """``{{ comment_language|language_name }}``: that language's name in the template's."""
-    return language_name(code, context["lang"])
+    return language_name(code, context["mail_language"])
 
 
 def render(name: str, language: str, fallback: str, context: dict[str, Any],
@@ -102,7 +102,7 @@ def render(name: str, language: str, fallback: str, context: dict[str, Any],
         except TemplateNotFound:
             continue
         blocks = template.blocks
-        ctx = template.new_context({**context, "lang": lang})
+        ctx = template.new_context({"mail_language": lang, **context})
         subject = " ".join("".join(blocks["subject"](ctx)).split())
         contact = contact_block(helpdesk, lang)
         text = "".join(blocks["text"](ctx)).strip()
