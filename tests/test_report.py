@@ -407,3 +407,25 @@ def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
     screenshot.write_bytes(png)
     assert png.startswith(b"\x89PNG") and len(png) > 50_000
     assert seen["height"] > 2000  # the whole report, not an empty page
+
+
+# Every heading of the report is in its language (issue 16, E): built in English and in
+# French or Dutch, the same heading differs unless the word is the same in both.
+SAME = {"fr": {"Contacts", "Organisation", "Total", "fax"}, "nl": {"fax"}}
+HEADINGS = re.compile(r'<(h2|caption|th scope="col"[^>]*|p class="(?:lead|subtitle|note|no-data)"'
+                      r'|title id="[^"]+"|a href="#[^"]+")>(.*?)</', re.S)
+
+
+def headings(html: str) -> list[str]:
+    return [" ".join(unescape(text).split()) for _tag, text in HEADINGS.findall(html)]
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_heading_of_the_report_is_translated(desk: Desk, language: str) -> None:
+    for period in (PERIOD, Period(date(2030, 1, 1), date(2030, 1, 2))):
+        english = headings(report(desk, "en", staff=True, period=period))
+        other = headings(report(desk, language, staff=True, period=period))
+        assert len(english) == len(other) > 10
+        untranslated = [e for e, o in zip(english, other, strict=True)
+                        if e == o and e not in SAME[language]]
+        assert untranslated == [], period

@@ -336,3 +336,62 @@ def test_an_empty_period_in_text_json_and_csv(tmp_path: Path, db_url: str) -> No
     assert code == 0 and out.splitlines()[0] == "Maand — van 01/01/2030 tot 31/01/2030"
     code, out = cli(config, "stats", *period, "--format", "csv")
     assert code == 0 and out.splitlines() == ["month,tickets"]
+
+
+# What `rnmail stats` prints is in the language asked for (issue 16, E): every heading,
+# column head, total and note, and the labels of the translated dimensions. Rendered in
+# English and in French or Dutch, the same place holds a different text unless the word
+# is the same in both languages.
+SAME = {"fr": {"Contacts", "Organisation", "Tickets", "Total", "fax", "police"},
+        "nl": {"Tickets", "Week", "fax"}}
+TRANSLATED_VALUES = ("channel", "requester-type", "resolution", "category", "weekday",
+                     "month", "weekday-hour")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.split("  ") if cell.strip()]
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_heading_of_stats_is_in_the_language_asked(desk: Desk, language: str) -> None:
+    from rnmail.stats.figures import DIMENSIONS
+    from rnmail.stats.text import to_text
+
+    generate(desk, n=80)
+    queries = [Query((name,)) for name in DIMENSIONS] + [
+        Query(("month", "channel")), Query(("staff",), exclude_categories=("access-key",)),
+        Query(("month", "staff"))]
+    with desk.db.transaction() as session:
+        tables = [contacts(session, desk.config, q) for q in queries]
+        tables += [times(session, desk.config, Query(("channel",))),
+                   times(session, desk.config, Query(("weekday",)))]
+    untranslated: list[tuple[str, str]] = []
+    for table in tables:
+        english = to_text(table, "en", desk.config.stats).splitlines()
+        other = to_text(table, language, desk.config.stats).splitlines()
+        assert len(english) == len(other), table.dimensions
+        pairs = [(english[0].split(" — ")[0], other[0].split(" — ")[0])]
+        pairs += zip(_cells(english[1]), _cells(other[1]), strict=True)  # column heads
+        rows = english[2:len(table.rows) + 2], other[2:len(table.rows) + 2]
+        if table.dimensions[0] in TRANSLATED_VALUES:
+            pairs += [(_cells(e)[0], _cells(o)[0]) for e, o in zip(*rows, strict=True)]
+        pairs += zip(english[len(table.rows) + 2:], other[len(table.rows) + 2:],
+                     strict=True)  # the totals and the notes
+        untranslated += [(e, o) for e, o in pairs if e == o and e not in SAME[language]
+                         and not e.split()[0].isdigit()]
+    assert untranslated == []
+
+
+def test_the_stats_chart_speaks_the_language_asked(tmp_path: Path, db_url: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    config = write_config(tmp_path, db_url)
+    generate(Desk(load_config(config)), n=40)
+    chart = tmp_path / "staff.svg"
+    code, out = cli(config, "stats", "--by", "staff", "--chart", str(chart), "--lang", "nl")
+    assert code == 0 and f"grafiek geschreven naar {chart}" in out
+    texts = {"".join(t.itertext()) for t in ET.parse(chart).getroot().iter(
+        "{http://www.w3.org/2000/svg}text")}
+    assert {"Toegewezen tickets", "Geschreven antwoorden", "(niet toegewezen)"} <= \
+        {t.capitalize() if t.islower() else t for t in texts} | texts
+    assert not {"tickets assigned", "answers written", "(unassigned)"} & texts
