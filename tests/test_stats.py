@@ -332,6 +332,9 @@ def test_an_empty_period_in_text_json_and_csv(tmp_path: Path, db_url: str) -> No
     code, out = cli(config, "stats", *period, "--by", "hour", "--json")
     data = json.loads(out)
     assert code == 0 and data["rows"] == [] and data["inside_opening_hours"] == 0
+    assert data["totals"] == {"tickets": 0}
+    code, out = cli(config, "stats", "times", *period, "--json")
+    assert code == 0 and json.loads(out)["totals"] == {"answered": 0, "closed": 0}
     code, out = cli(config, "stats", "times", *period, "--lang", "nl")
     assert code == 0 and out.splitlines()[0] == "Maand — van 01/01/2030 tot 31/01/2030"
     code, out = cli(config, "stats", *period, "--format", "csv")

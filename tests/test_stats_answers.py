@@ -71,6 +71,7 @@ def test_answers_by_mail_and_cli_count_for_their_authors(desk: Installation) -> 
     assert data["measures"] == ["tickets", "answers"]
     rows = {r["staff"]: (r["tickets"], r["answers"]) for r in data["rows"]}
     assert rows == {"Marie Lambert": (0, 2), "Jan Peeters": (1, 1), "(unassigned)": (3, 0)}
+    assert data["totals"] == {"tickets": 4, "answers": 3}
 
     text = desk.ok("stats", "--by", "staff", "--lang", "en")
     lines = [line.split("  ") for line in text.splitlines()]

@@ -90,6 +90,7 @@ class Table:
             "rows": [dict(zip(self.dimensions, keys, strict=True))
                      | dict(zip(self.measures, values, strict=True))
                      for keys, values in self.rows],
+            "totals": {m: self.total(m) for m in self.measures if not m.endswith("_h")},
             "notes": self.notes,
         }
         if self.inside_hours is not None:
