@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from rnmail.models import Message
+from rnmail.models import DirectoryUser, Message, Organisation
 from tests.harness import corpus
 from tests.harness.install import Installation, install
 from tests.harness.mail import reply_to
@@ -96,6 +96,22 @@ def test_answers_by_mail_and_cli_count_for_their_authors(desk: Installation) -> 
         in staff
     assert "<th scope=\"row\">Jan Peeters</th><td class=\"n\">1</td><td class=\"n\">1</td>" \
         in staff
+
+
+def test_an_access_unblock_counts_for_the_staff_member_named(desk: Installation) -> None:
+    """The confirmation `access unblock --by` sends the requester is an answer too."""
+    with desk.db.transaction() as session:
+        town = Organisation(name="Gemeente Zuidhoven", kind="municipality", code="99001",
+                            language="nl")
+        session.add(DirectoryUser(organisation=town, email="an@zuidhoven.example",
+                                  name="An Claes", language="nl", access_status="blocked"))
+    desk.deliver(corpus.simple("Toegang geblokkeerd", "Mijn toegang is geblokkeerd.",
+                               from_addr="an@zuidhoven.example"))
+    desk.ok("access", "unblock", "an@zuidhoven.example", "--ticket", "1",
+            "--identity-confirmed", "--entitled", "--action", "reset", "--by", "jan peeters")
+    data = desk.json("stats", "--by", "staff")
+    assert {r["staff"]: (r["tickets"], r["answers"]) for r in data["rows"]} == {
+        "(unassigned)": (1, 0), "Jan Peeters": (0, 1)}
 
 
 def test_an_author_who_is_not_on_the_staff_is_kept_as_given(desk: Installation) -> None:
