@@ -76,7 +76,7 @@ def stats_times(app: App, start: date | None, end: date | None, by: tuple[str, .
 
 def _run(app: App, kind: str, start: date | None, end: date | None, by: tuple[str, ...],
          excluded: tuple[str, ...], fmt: str, chart: Path | None, language: str | None) -> None:
-    from rnmail.stats.figures import Period, Query, contacts, times
+    from rnmail.stats.figures import Period, Query, contacts, shown_period, times
     from rnmail.stats.text import to_text
     from rnmail.stats.words import default_language, words
 
@@ -84,6 +84,7 @@ def _run(app: App, kind: str, start: date | None, end: date | None, by: tuple[st
     query = Query(by, Period(start, end), excluded)
     with app.ready_db().transaction() as session:
         table = (contacts if kind == "contacts" else times)(session, app.config, query)
+        shown = shown_period(session, query.period)
     if chart is not None:
         from rnmail.stats.charts import write_chart
         from rnmail.stats.words import labeller
@@ -95,7 +96,7 @@ def _run(app: App, kind: str, start: date | None, end: date | None, by: tuple[st
     elif fmt == "csv":
         click.echo(to_csv(table), nl=False)
     else:
-        click.echo(to_text(table, language, app.config.stats))
+        click.echo(to_text(table, language, app.config.stats, shown))
     if chart is not None and fmt == "table":
         click.echo(words(language)["chart_written"].format(path=chart))
 

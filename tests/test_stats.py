@@ -277,6 +277,9 @@ def test_the_cli_formats_and_refusals(tmp_path: Path, db_url: str) -> None:
     made = generate(Desk(load_config(config)), n=60)
     code, out = cli(config, "stats", "--by", "month", "--by", "channel")
     assert code == 0 and out.splitlines()[-1].split()[-1] == str(len(made))  # grand total
+    days = sorted(local(r["created"]).date() for r in made)
+    code, out = cli(config, "stats", "--by", "channel", "--lang", "en")
+    assert out.splitlines()[0] == f"Channel — from {days[0]} to {days[-1]}"  # as in the data
     code, out = cli(config, "stats", "--by", "channel", "--format", "csv")
     parsed = list(csv.reader(io.StringIO(out)))
     assert parsed[0] == ["channel", "tickets"]

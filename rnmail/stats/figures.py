@@ -65,9 +65,6 @@ class Period:
         return (midnight(self.start) if self.start else None,
                 midnight(self.end + timedelta(days=1)) if self.end else None)
 
-    def describe(self) -> str:
-        return f"{self.start or 'the first ticket'} to {self.end or 'the last ticket'}"
-
 
 @dataclass
 class Table:
@@ -264,15 +261,18 @@ def _percentiles(histogram: list[tuple[int, int]]) -> tuple[int, float | None, f
     return total, found[0], found[1]
 
 
-def ticket_days(session: Session) -> tuple[date | None, date | None]:
-    """The local (Brussels) days of the first and the last ticket; None without tickets."""
+def shown_period(session: Session, period: Period) -> Period:
+    """``period`` as people read it: an open start or end is the local (Brussels) day of
+    the first or the last ticket (still open without tickets)."""
+    if period.start is not None and period.end is not None:
+        return period
     first, last = session.execute(select(func.min(Ticket.created_at),
                                          func.max(Ticket.created_at))).one()
 
     def day(moment: datetime | None) -> date | None:
         return moment.astimezone(BRUSSELS).date() if moment else None
 
-    return day(first), day(last)
+    return Period(period.start or day(first), period.end or day(last))
 
 
 def _clock(session: Session, config: Config, period: Period) -> Clock:

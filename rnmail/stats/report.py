@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rnmail.config import Config
 from rnmail.i18n.formats import capitalised, day_text, hours_text, number, share
 from rnmail.stats.charts import TOP, check_folder, render, write_file
-from rnmail.stats.figures import NONE, Period, Query, Table, contacts, ticket_days, times
+from rnmail.stats.figures import NONE, Period, Query, Table, contacts, shown_period, times
 from rnmail.stats.words import (
     ACCESS_KEY,
     LANGUAGES,
@@ -159,8 +159,7 @@ def build_report(session: Session, config: Config, period: Period, language: str
     if staff:
         sections.append(report.section("staff", lambda s: _staff(report, s)))
     now = datetime.now(ZoneInfo("Europe/Brussels"))
-    first, last = ticket_days(session) if None in (period.start, period.end) else (None, None)
-    period_text = describe_period(Period(period.start or first, period.end or last), language)
+    period_text = describe_period(shown_period(session, period), language)
     return _template().render(
         lang=language, words=words, helpdesk=config.helpdesk.name,
         title=f"{config.helpdesk.name} — {words['report']} — {period_text}",

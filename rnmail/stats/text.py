@@ -9,7 +9,7 @@ from typing import Any
 
 from rnmail.config import StatsConfig
 from rnmail.i18n.formats import capitalised, hours_text, number, share
-from rnmail.stats.figures import Table
+from rnmail.stats.figures import Period, Table
 from rnmail.stats.words import describe_period, labeller, words
 
 TIME_MEASURES = {  # the measures of ``rnmail stats times``, as words() names them
@@ -19,12 +19,14 @@ TIME_MEASURES = {  # the measures of ``rnmail stats times``, as words() names th
 }
 
 
-def to_text(table: Table, language: str, stats: StatsConfig) -> str:
+def to_text(table: Table, language: str, stats: StatsConfig, shown: Period | None = None
+            ) -> str:
     """Two dimensions and one measure: a cross-table with totals; otherwise one line per
-    group, with each group's share when the measure is a count."""
+    group, with each group's share when the measure is a count. ``shown``: the period as
+    the heading names it (``figures.shown_period``), by default the table's."""
     text, label = words(language), labeller(language)
     heading = (", ".join(text.get(d, d) for d in table.dimensions) + " — "
-               + describe_period(table.period, language))
+               + describe_period(shown or table.period, language))
     if table.excluded:
         heading += ", " + text["without"].format(categories=", ".join(
             label("category", c) for c in table.excluded))
