@@ -1,5 +1,6 @@
-"""What every command shares: the loaded app, one-line errors, JSON output, the operator's
-sign-in, the options of status and maintenance notices, and sending in the foreground.
+"""What every command shares: the loaded app, one-line errors, JSON output, days
+(YYYY-MM-DD), the operator's sign-in, the options of status and maintenance notices, and
+sending in the foreground.
 
 Errors the user can act on (``RnmailError``, a lost database) are printed as one line on
 stderr with exit status 1; nothing below ``cli`` calls ``sys.exit``.
@@ -7,12 +8,15 @@ stderr with exit status 1; nothing below ``cli`` calls ``sys.exit``.
 
 from __future__ import annotations
 
+import calendar
 import json
+import re
 import sys
 from collections.abc import Callable
+from datetime import date
 from functools import cached_property, update_wrapper
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -78,6 +82,39 @@ def emit_text(text: str, out: Path | None, what: str) -> None:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+if TYPE_CHECKING:  # generic from click 8.2 on; setup.cfg allows 8.1
+    DayBase = click.ParamType[date]
+else:
+    DayBase = click.ParamType
+
+
+class Day(DayBase):
+    """A calendar day written YYYY-MM-DD, as a ``date``; a day that does not exist
+    (2026-02-30) is refused as such, not as a format error."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+        if match is None:
+            self.fail(f"{text!r} is not a day: write it YYYY-MM-DD, e.g. 2026-02-01", param, ctx)
+        year, month, day = (int(part) for part in match.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"no such date: {text} (there is no month {month})", param, ctx)
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            self.fail(f"no such date: {text} ({calendar.month_name[month]} {year} has "
+                      f"{days} days)", param, ctx)
+        return date(year, month, day)
+
+
+DAY = Day()
 
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import DAY, App, emit_json, handle_errors, pass_app
 
 
 @click.group()
@@ -16,21 +16,21 @@ def archive() -> None:
 
 
 @archive.command("export")
-@click.option("--before", type=click.DateTime(["%Y-%m-%d"]), required=True,
+@click.option("--before", type=DAY, required=True,
               help="Tickets closed before this date (YYYY-MM-DD, UTC).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for ticket-<id>.mbox files and index.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the index.")
 @pass_app
 @handle_errors
-def archive_export(app: App, before: datetime, out: Path, as_json: bool) -> None:
+def archive_export(app: App, before: date, out: Path, as_json: bool) -> None:
     """Write closed tickets as one mbox each, plus a JSON index."""
     from rnmail.tickets.archive import archive_closed
     from rnmail.util.blobs import BlobStore
 
     blobs = BlobStore(app.config.helpdesk.attachments_dir)
     with app.ready_db().transaction() as session:
-        index = archive_closed(session, blobs, before.replace(tzinfo=UTC), out)
+        index = archive_closed(session, blobs, datetime.combine(before, time(), UTC), out)
     if as_json:
         emit_json(index)
     else:

@@ -2,45 +2,45 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
-from cli.app import App, handle_errors, pass_app
+from cli.app import DAY, App, handle_errors, pass_app
 
 
 @click.command()
-@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True,
-              help="First day (YYYY-MM-DD, Brussels).")
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True,
-              help="Last day (YYYY-MM-DD, Brussels), included.")
+@click.option("--from", "start", type=DAY,
+              help="First day (YYYY-MM-DD, Brussels); default: the first ticket's.")
+@click.option("--to", "end", type=DAY,
+              help="Last day (YYYY-MM-DD, Brussels), included; default: the last ticket's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write, e.g. report.html.")
 @click.option("--lang", "language", type=click.Choice(["fr", "nl", "en"]),
               help="Language of the report (default: [helpdesk] default_language if fr, nl "
                    "or en, else fr).")
-@click.option("--staff", is_flag=True, help="Add the figures per staff member.")
+@click.option("--staff", is_flag=True,
+              help="Add the figures per staff member (tickets assigned, answers written).")
 @click.option("--pdf", is_flag=True,
               help="Also print it to PDF next to --out (needs chromium).")
 @pass_app
 @handle_errors
-def report(app: App, start: datetime, end: datetime, out: Path, language: str | None,
+def report(app: App, start: date | None, end: date | None, out: Path, language: str | None,
            staff: bool, pdf: bool) -> None:
-    """Write the activity report for management: one self-contained HTML file.
+    """Write the activity report for management: one self-contained HTML file. Without
+    --from/--to it covers every ticket, as `rnmail stats` does.
 
     \b
     rnmail report --from 2026-01-01 --to 2026-06-30 --out report-2026-h1.html --lang nl
     """
     from rnmail.stats.figures import Period
     from rnmail.stats.report import write_report
-    from rnmail.stats.words import LANGUAGES
+    from rnmail.stats.words import default_language
 
-    period = Period(start.date(), end.date())
-    if language is None:
-        default = app.config.helpdesk.default_language
-        language = default if default in LANGUAGES else "fr"
+    period = Period(start, end)
     with app.ready_db().transaction() as session:
-        written = write_report(session, app.config, period, out, language, staff, pdf)
+        written = write_report(session, app.config, period, out,
+                               language or default_language(app.config), staff, pdf)
     for path in written:
         click.echo(f"report written to {path}")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import DAY, App, emit_json, handle_errors, pass_app
 from rnmail.util import csvfile
 
 FORMATS = ("table", "csv", "json")
@@ -17,17 +17,24 @@ FORMATS = ("table", "csv", "json")
 
 def period_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--from/--to: local (Brussels) dates, both included."""
-    func = click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]),
+    func = click.option("--to", "end", type=DAY,
                         help="Last day (YYYY-MM-DD, Brussels), included.")(func)
-    return click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]),
+    return click.option("--from", "start", type=DAY,
                         help="First day (YYYY-MM-DD, Brussels).")(func)
 
 
 def query_options(func: Callable[..., Any]) -> Callable[..., Any]:
     from rnmail.stats.figures import DIMENSIONS
+    from rnmail.stats.words import LANGUAGES
 
+    func = click.option("--lang", "language", type=click.Choice(LANGUAGES),
+                        help="Language of the table and the chart (default: as `rnmail "
+                             "report`: [helpdesk] default_language if fr, nl or en, else "
+                             "fr); CSV and JSON keep their keys.")(func)
     func = click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
                         help="Also draw the figures as a chart: a .png or .svg file.")(func)
+    func = click.option("--json", "fmt", flag_value="json",
+                        help="The same as --format json.")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                         show_default=True)(func)
     func = click.option("--exclude-category", "excluded", multiple=True, metavar="CATEGORY",
@@ -37,17 +44,14 @@ def query_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return period_options(func)
 
 
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value else None
-
-
 @click.group(invoke_without_command=True)
 @query_options
 @pass_app
 @click.pass_context
 @handle_errors
-def stats(ctx: click.Context, app: App, start: datetime | None, end: datetime | None,
-          by: tuple[str, ...], excluded: tuple[str, ...], fmt: str, chart: Path | None) -> None:
+def stats(ctx: click.Context, app: App, start: date | None, end: date | None,
+          by: tuple[str, ...], excluded: tuple[str, ...], fmt: str, chart: Path | None,
+          language: str | None) -> None:
     """Contacts (tickets) in a period, counted by month, channel, requester type...
 
     \b
@@ -56,38 +60,45 @@ def stats(ctx: click.Context, app: App, start: datetime | None, end: datetime | 
     """
     if ctx.invoked_subcommand is not None:
         return
-    _run(app, "contacts", start, end, by or ("month",), excluded, fmt, chart)
+    _run(app, "contacts", start, end, by or ("month",), excluded, fmt, chart, language)
 
 
 @stats.command("times")
 @query_options
 @pass_app
 @handle_errors
-def stats_times(app: App, start: datetime | None, end: datetime | None, by: tuple[str, ...],
-                excluded: tuple[str, ...], fmt: str, chart: Path | None) -> None:
+def stats_times(app: App, start: date | None, end: date | None, by: tuple[str, ...],
+                excluded: tuple[str, ...], fmt: str, chart: Path | None,
+                language: str | None) -> None:
     """First response and resolution times in business hours (median, 90th percentile)."""
-    _run(app, "times", start, end, by or ("month",), excluded, fmt, chart)
+    _run(app, "times", start, end, by or ("month",), excluded, fmt, chart, language)
 
 
-def _run(app: App, kind: str, start: datetime | None, end: datetime | None,
-         by: tuple[str, ...], excluded: tuple[str, ...], fmt: str, chart: Path | None) -> None:
-    from rnmail.stats.figures import Period, Query, contacts, times
+def _run(app: App, kind: str, start: date | None, end: date | None, by: tuple[str, ...],
+         excluded: tuple[str, ...], fmt: str, chart: Path | None, language: str | None) -> None:
+    from rnmail.stats.figures import Period, Query, contacts, shown_period, times
+    from rnmail.stats.text import to_text
+    from rnmail.stats.words import default_language, words
 
-    query = Query(by, Period(_day(start), _day(end)), excluded)
+    language = language or default_language(app.config)
+    query = Query(by, Period(start, end), excluded)
     with app.ready_db().transaction() as session:
         table = (contacts if kind == "contacts" else times)(session, app.config, query)
+        shown = shown_period(session, query.period)
     if chart is not None:
         from rnmail.stats.charts import write_chart
+        from rnmail.stats.words import labeller
 
-        write_chart(table, chart)
+        write_chart(table, chart, (app.config.stats.opens, app.config.stats.closes),
+                    label=labeller(language), language=language)
     if fmt == "json":
         emit_json(table.as_json())
     elif fmt == "csv":
         click.echo(to_csv(table), nl=False)
     else:
-        click.echo(to_text(table))
+        click.echo(to_text(table, language, app.config.stats, shown))
     if chart is not None and fmt == "table":
-        click.echo(f"chart written to {chart}")
+        click.echo(words(language)["chart_written"].format(path=chart))
 
 
 def to_csv(table: Any) -> str:
@@ -96,48 +107,3 @@ def to_csv(table: Any) -> str:
     return csvfile.to_csv([[*table.dimensions, *table.measures],
                            *([*keys, *("" if v is None else v for v in values)]
                              for keys, values in table.rows)])
-
-
-def to_text(table: Any) -> str:
-    """Two dimensions and one measure: a cross-table with totals; otherwise one line per
-    group, with each group's share when the measure is a count."""
-    lines = [f"{', '.join(table.dimensions)} — {table.period.describe()}"
-             + (f", without {', '.join(table.excluded)}" if table.excluded else "")]
-    if len(table.dimensions) == 2 and table.measures == ["tickets"]:
-        lines += _cross(table)
-    else:
-        head = [*table.dimensions, *table.measures]
-        cells = [[*keys, *("-" if v is None else str(v) for v in values)]
-                 for keys, values in table.rows]
-        if table.measures[0] == "tickets":
-            total = table.total() or 1
-            head.append("share")
-            for row, (_keys, values) in zip(cells, table.rows, strict=True):
-                row.append(f"{100 * (values[0] or 0) / total:.1f} %")
-            cells.append(["total", *[""] * (len(table.dimensions) - 1), str(table.total()),
-                          *[""] * (len(head) - len(table.dimensions) - 1)])
-        lines += _aligned([head, *cells])
-    lines += table.notes
-    return "\n".join(lines)
-
-
-def _cross(table: Any) -> list[str]:
-    rows: dict[str, dict[str, int]] = {}
-    columns: list[str] = []
-    for (first, second), (count,) in table.rows:
-        rows.setdefault(first, {})[second] = count
-        if second not in columns:
-            columns.append(second)
-    head = [table.dimensions[0], *columns, "total"]
-    cells = [[name, *(str(counts.get(c, 0)) for c in columns), str(sum(counts.values()))]
-             for name, counts in rows.items()]
-    cells.append(["total", *(str(sum(r.get(c, 0) for r in rows.values())) for c in columns),
-                  str(table.total())])
-    return _aligned([head, *cells])
-
-
-def _aligned(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-            for row in rows]

@@ -236,7 +236,9 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
               help="A file to attach (repeatable).")
 @click.option("--faq", "faq_id", type=int, help="Answer with this FAQ entry, in the "
               "requester's language.")
-@click.option("--author", default="help desk", show_default=True, help="Who answers.")
+@click.option("--author", default="help desk", show_default=True,
+              help="Who answers: a staff member's address or name makes it theirs (counted "
+                   "for them by `stats --by staff`).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors

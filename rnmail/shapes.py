@@ -400,6 +400,9 @@ class StatsJson(TypedDict):
     excluded_categories: list[str]
     rows: list[dict[str, object]]
     """One object per row: each dimension and each measure by name."""
+    totals: dict[str, int]
+    """The sum of each count measure (tickets, answers, answered, closed) over the rows:
+    0 for a period without tickets."""
     notes: list[str]
     inside_opening_hours: NotRequired[int]
     """Contacts created while the desk was open: weekday and hour tables only."""

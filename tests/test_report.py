@@ -253,9 +253,12 @@ def test_dutch_english_and_the_staff_section(desk: Desk) -> None:
     assert "Contacten per maand en per kanaal" in text and "Totaal" in text
     assert "gemeente 3" in text and "burger 3" in text and "telefoon" in text
     assert "eerste contact 3" in text and "Rapport d'activité" not in text
+    # "Belasting" reads as "tax": the load section is "Drukte".
+    assert "Drukte per dag en per uur" in text and "elasting" not in text
     staff = text_of(section(html, "staff"))
     assert "Per teamlid" in staff
-    # Anne: 3 tickets, 3 replies; Bert: 2 and 2; 5 tickets unassigned.
+    assert "Teamlid Toegewezen tickets Geschreven antwoorden" in staff
+    # Anne: 3 tickets, 3 answers; Bert: 2 and 2; 5 tickets unassigned.
     assert "Anne Martin 3 3" in staff and "Bert Peeters 2 2" in staff
     assert "(niet toegewezen) 5 0" in staff and "Totaal 10 5" in staff
     english = text_of(report(desk, "en"))
@@ -272,16 +275,35 @@ def test_user_data_is_escaped(desk: Desk) -> None:
     assert html.count("&lt;script&gt;") == 2  # in the table and in the organisations chart
 
 
-def test_an_empty_period_is_a_clear_error_and_no_file(desk: Desk, tmp_path: Path) -> None:
+def test_an_empty_period_is_a_report_of_zeros(desk: Desk, tmp_path: Path) -> None:
     out = tmp_path / "empty.html"
-    with desk.db.transaction() as session, pytest.raises(RnmailError,
-                                                         match="no tickets from 2030-01-01"):
-        write_report(session, desk.config, Period(date(2030, 1, 1), date(2030, 1, 31)), out)
-    assert not out.exists()
     code, output = cli(desk.config.path, "report", "--from", "2030-01-01", "--to",
-                       "2030-01-31", "--out", str(out))
-    assert code == 1 and "no tickets from 2030-01-01 to 2030-01-31" in output
-    assert not out.exists() and list(tmp_path.glob(".*.tmp")) == []
+                       "2030-01-31", "--out", str(out), "--staff", "--lang", "en")
+    assert code == 0 and output == f"report written to {out}\n"
+    html = out.read_text(encoding="utf-8")
+    assert "from 2030-01-01 to 2030-01-31" in text_of(html[:html.index("<main>")])
+    contacts_text = text_of(section(html, "contacts"))
+    assert "0 contacts (tickets created) in the period." in contacts_text
+    assert "No data for this period." in contacts_text
+    for name in ("requesters", "categories", "resolution", "load", "times", "staff"):
+        assert 'data-empty="true"' in section(html, name), name
+    assert "<svg" not in html
+
+
+def test_without_from_and_to_the_report_covers_every_ticket(desk: Desk, tmp_path: Path) -> None:
+    """`report` without --from/--to covers the whole period, as `stats` does; the header
+    names the days of the first and the last ticket."""
+    out = tmp_path / "all.html"
+    code, output = cli(desk.config.path, "report", "--out", str(out), "--lang", "nl")
+    assert code == 0 and output == f"report written to {out}\n"
+    html = out.read_text(encoding="utf-8")
+    assert "van 02/02/2026 tot 31/03/2026" in text_of(html[:html.index("<main>")])
+    assert "10 contacten" in text_of(section(html, "contacts"))
+    code, _ = cli(desk.config.path, "report", "--from", "2026-03-01", "--out", str(out),
+                  "--lang", "en")
+    html = out.read_text(encoding="utf-8")
+    assert code == 0 and "from 2026-03-01 to 2026-03-31" in text_of(html)
+    assert "4 contacts (tickets created)" in text_of(section(html, "contacts"))
 
 
 def test_a_section_without_data_says_so(desk: Desk) -> None:
@@ -314,7 +336,7 @@ def test_the_cli(desk: Desk, tmp_path: Path) -> None:
         (("--from", "2026-02-01", "--to", "2026-03-31", "--out", str(out), "--lang", "de"),
          "Invalid value for '--lang'"),
         (("--from", "2026-02-31", "--to", "2026-03-31", "--out", str(out)),
-         "Invalid value for '--from'"),
+         "Invalid value for '--from': no such date: 2026-02-31 (February 2026 has 28 days)"),
     ):
         code, output = cli(config, "report", *args)
         assert code != 0 and message in output and "Traceback" not in output, args
@@ -385,3 +407,25 @@ def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
     screenshot.write_bytes(png)
     assert png.startswith(b"\x89PNG") and len(png) > 50_000
     assert seen["height"] > 2000  # the whole report, not an empty page
+
+
+# Every heading of the report is in its language (issue 16, E): built in English and in
+# French or Dutch, the same heading differs unless the word is the same in both.
+SAME = {"fr": {"Contacts", "Organisation", "Total", "fax"}, "nl": {"fax"}}
+HEADINGS = re.compile(r'<(h2|caption|th scope="col"[^>]*|p class="(?:lead|subtitle|note|no-data)"'
+                      r'|title id="[^"]+"|a href="#[^"]+")>(.*?)</', re.S)
+
+
+def headings(html: str) -> list[str]:
+    return [" ".join(unescape(text).split()) for _tag, text in HEADINGS.findall(html)]
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_heading_of_the_report_is_translated(desk: Desk, language: str) -> None:
+    for period in (PERIOD, Period(date(2030, 1, 1), date(2030, 1, 2))):
+        english = headings(report(desk, "en", staff=True, period=period))
+        other = headings(report(desk, language, staff=True, period=period))
+        assert len(english) == len(other) > 10
+        untranslated = [e for e, o in zip(english, other, strict=True)
+                        if e == o and e not in SAME[language]]
+        assert untranslated == [], period

@@ -206,11 +206,11 @@ def test_who_what_and_how_with_a_category_left_out(desk: Desk) -> None:
     assert rows(by_path) == {k: (v,) for k, v in path_truth.items()}
 
 
-def test_per_staff_tickets_and_replies(desk: Desk) -> None:
+def test_per_staff_tickets_and_answers(desk: Desk) -> None:
     made = generate(desk)
     with desk.db.transaction() as session:
         table = contacts(session, desk.config, Query(("staff",)))
-    assert table.measures == ["tickets", "replies"]
+    assert table.measures == ["tickets", "answers"]
     for name, tickets in Counter(r["staff"] for r in made).items():
         replies = sum(1 for r in made if r["staff"] == name and r["answered"]
                       and name != "(unassigned)")
@@ -249,12 +249,17 @@ def test_the_hand_worked_edges_through_sql(desk: Desk) -> None:
         assert values[0] == 1 and values[1] == hours, (start, values)
 
 
-def test_empty_and_wrong_periods_are_clear_errors(desk: Desk) -> None:
+def test_an_empty_period_is_zeros_and_wrong_ones_are_clear_errors(desk: Desk) -> None:
     generate(desk, n=20)
-    with (desk.db.transaction() as session,
-          pytest.raises(RnmailError, match="no tickets from 2030-01-01 to 2030-12-31")):
-        contacts(session, desk.config, Query(("month",), Period(date(2030, 1, 1),
-                                                                date(2030, 12, 31))))
+    empty = Period(date(2030, 1, 1), date(2030, 12, 31))
+    with desk.db.transaction() as session:
+        for by in (("month",), ("month", "channel"), ("staff",), ("weekday-hour",)):
+            table = contacts(session, desk.config, Query(by, empty))
+            assert table.rows == [] and table.total() == 0, by
+            assert table.as_json()["rows"] == []
+        assert contacts(session, desk.config, Query(("hour",), empty)).inside_hours == 0
+        timing = times(session, desk.config, Query(("month",), empty))
+        assert timing.rows == [] and timing.total("answered") == 0
     with pytest.raises(RnmailError, match="is after"):
         Period(date(2026, 3, 1), date(2026, 2, 1))
     with pytest.raises(RnmailError, match="unknown --by"):
@@ -272,6 +277,9 @@ def test_the_cli_formats_and_refusals(tmp_path: Path, db_url: str) -> None:
     made = generate(Desk(load_config(config)), n=60)
     code, out = cli(config, "stats", "--by", "month", "--by", "channel")
     assert code == 0 and out.splitlines()[-1].split()[-1] == str(len(made))  # grand total
+    days = sorted(local(r["created"]).date() for r in made)
+    code, out = cli(config, "stats", "--by", "channel", "--lang", "en")
+    assert out.splitlines()[0] == f"Channel — from {days[0]} to {days[-1]}"  # as in the data
     code, out = cli(config, "stats", "--by", "channel", "--format", "csv")
     parsed = list(csv.reader(io.StringIO(out)))
     assert parsed[0] == ["channel", "tickets"]
@@ -283,9 +291,113 @@ def test_the_cli_formats_and_refusals(tmp_path: Path, db_url: str) -> None:
     for args, message in (
         (("stats", "--from", "2026-03-01", "--to", "2026-02-01"), "is after --to"),
         (("stats", "--by", "colour"), "Invalid value for '--by'"),
-        (("stats", "--from", "2026-13-01"), "Invalid value for '--from'"),
+        (("stats", "--from", "2026-13-01"), "no such date: 2026-13-01 (there is no month 13)"),
         (("stats", "--exclude-category", "nope"), "unknown category 'nope'"),
-        (("stats", "--from", "2030-01-01"), "no tickets from 2030-01-01"),
     ):
         code, out = cli(config, *args)
         assert code != 0 and message in out and "Traceback" not in out, args
+
+
+def test_a_day_that_does_not_exist_is_called_so(tmp_path: Path, db_url: str) -> None:
+    """`stats --from 2026-02-30` said "does not match the format"; every date option of the
+    command line (stats, stats times, report, archive export) shares the one type."""
+    config = write_config(tmp_path, db_url)
+    generate(Desk(load_config(config)), n=5)
+    for command in (("stats",), ("stats", "times"), ("report", "--out", str(tmp_path / "r.html"))):
+        code, out = cli(config, *command, "--from", "2026-02-30")
+        assert code == 2 and "Traceback" not in out, command
+        assert "Invalid value for '--from': no such date: 2026-02-30 (February 2026 has 28 " \
+               "days)" in out, command
+        assert "does not match the format" not in out
+    code, out = cli(config, "stats", "--to", "2028-02-30")
+    assert code == 2 and "no such date: 2028-02-30 (February 2028 has 29 days)" in out
+    code, out = cli(config, "archive", "export", "--before", "2026-04-31", "--out",
+                    str(tmp_path / "archive"))
+    assert code == 2 and "no such date: 2026-04-31 (April 2026 has 30 days)" in out
+    code, out = cli(config, "stats", "--from", "1/2/2026")
+    assert code == 2 and "'1/2/2026' is not a day: write it YYYY-MM-DD" in out
+    code, out = cli(config, "stats", "--from", "2026-2-1", "--to", "2026-02-28", "--json")
+    assert code == 0 and json.loads(out)["period"] == {"from": "2026-02-01",
+                                                       "to": "2026-02-28"}
+
+
+def test_an_empty_period_in_text_json_and_csv(tmp_path: Path, db_url: str) -> None:
+    """An empty period is a result with zeros, not an error (exit status 0)."""
+    config = write_config(tmp_path, db_url)
+    generate(Desk(load_config(config)), n=20)
+    period = ("--from", "2030-01-01", "--to", "2030-01-31")
+    code, out = cli(config, "stats", *period, "--by", "channel", "--lang", "en")
+    assert code == 0
+    assert out.splitlines() == ["Channel — from 2030-01-01 to 2030-01-31",
+                                "Channel  Tickets  Share", "Total          0      –"]
+    code, out = cli(config, "stats", *period, "--by", "month", "--by", "channel", "--lang", "fr")
+    assert code == 0 and out.splitlines()[-1].split() == ["Total", "0"]
+    code, out = cli(config, "stats", *period, "--by", "hour", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["rows"] == [] and data["inside_opening_hours"] == 0
+    assert data["totals"] == {"tickets": 0}
+    code, out = cli(config, "stats", "times", *period, "--json")
+    assert code == 0 and json.loads(out)["totals"] == {"answered": 0, "closed": 0}
+    code, out = cli(config, "stats", "times", *period, "--lang", "nl")
+    assert code == 0 and out.splitlines()[0] == "Maand — van 01/01/2030 tot 31/01/2030"
+    code, out = cli(config, "stats", *period, "--format", "csv")
+    assert code == 0 and out.splitlines() == ["month,tickets"]
+
+
+# What `rnmail stats` prints is in the language asked for (issue 16, E): every heading,
+# column head, total and note, and the labels of the translated dimensions. Rendered in
+# English and in French or Dutch, the same place holds a different text unless the word
+# is the same in both languages.
+SAME = {"fr": {"Contacts", "Organisation", "Tickets", "Total", "fax", "police"},
+        "nl": {"Tickets", "Week", "fax"}}
+TRANSLATED_VALUES = ("channel", "requester-type", "resolution", "category", "weekday",
+                     "month", "weekday-hour")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.split("  ") if cell.strip()]
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_heading_of_stats_is_in_the_language_asked(desk: Desk, language: str) -> None:
+    from rnmail.stats.figures import DIMENSIONS
+    from rnmail.stats.text import to_text
+
+    generate(desk, n=80)
+    queries = [Query((name,)) for name in DIMENSIONS] + [
+        Query(("month", "channel")), Query(("staff",), exclude_categories=("access-key",)),
+        Query(("month", "staff"))]
+    with desk.db.transaction() as session:
+        tables = [contacts(session, desk.config, q) for q in queries]
+        tables += [times(session, desk.config, Query(("channel",))),
+                   times(session, desk.config, Query(("weekday",)))]
+    untranslated: list[tuple[str, str]] = []
+    for table in tables:
+        english = to_text(table, "en", desk.config.stats).splitlines()
+        other = to_text(table, language, desk.config.stats).splitlines()
+        assert len(english) == len(other), table.dimensions
+        pairs = [(english[0].split(" — ")[0], other[0].split(" — ")[0])]
+        pairs += zip(_cells(english[1]), _cells(other[1]), strict=True)  # column heads
+        rows = english[2:len(table.rows) + 2], other[2:len(table.rows) + 2]
+        if table.dimensions[0] in TRANSLATED_VALUES:
+            pairs += [(_cells(e)[0], _cells(o)[0]) for e, o in zip(*rows, strict=True)]
+        pairs += zip(english[len(table.rows) + 2:], other[len(table.rows) + 2:],
+                     strict=True)  # the totals and the notes
+        untranslated += [(e, o) for e, o in pairs if e == o and e not in SAME[language]
+                         and not e.split()[0].isdigit()]
+    assert untranslated == []
+
+
+def test_the_stats_chart_speaks_the_language_asked(tmp_path: Path, db_url: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    config = write_config(tmp_path, db_url)
+    generate(Desk(load_config(config)), n=40)
+    chart = tmp_path / "staff.svg"
+    code, out = cli(config, "stats", "--by", "staff", "--chart", str(chart), "--lang", "nl")
+    assert code == 0 and f"grafiek geschreven naar {chart}" in out
+    texts = {"".join(t.itertext()) for t in ET.parse(chart).getroot().iter(
+        "{http://www.w3.org/2000/svg}text")}
+    assert {"Toegewezen tickets", "Geschreven antwoorden", "(niet toegewezen)"} <= \
+        {t.capitalize() if t.islower() else t for t in texts} | texts
+    assert not {"tickets assigned", "answers written", "(unassigned)"} & texts

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail import audit
 from rnmail.config import Config
 from rnmail.directory.people import find_user, set_access_status, user_snapshot
-from rnmail.dispatch.answer import last_incoming
+from rnmail.dispatch.answer import author_name, last_incoming
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
@@ -167,7 +167,7 @@ def _queue_confirmation(session: Session, config: Config, ticket: Ticket,
     record = enqueue(session, compose(hd, draft), purpose="access-unblocked", ticket=ticket,
                      kind="correspondence")
     assert record is not None  # a ticket was given
-    record.from_name = actor
+    record.from_name = author_name(session, actor)  # a staff member's answer: theirs
     return record, rendered.language
 
 

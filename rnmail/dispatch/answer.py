@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -19,7 +19,7 @@ from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.fax import fax_reply_address
-from rnmail.models import Message, Service, Ticket, utcnow
+from rnmail.models import Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets.lifecycle import delegate, find_staff
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
@@ -40,10 +40,23 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
     if ticket.status == "closed":
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
     record = reply_in_thread(session, config, ticket, "answer", {"text": text},
-                             purpose="reply", author=author, attachments=attachments)
+                             purpose="reply", author=author_name(session, author),
+                             attachments=attachments)
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     return record
+
+
+def author_name(session: Session, author: str) -> str:
+    """The name an answer is recorded under (``Message.from_name``, which ``rnmail stats
+    --by staff`` counts): a staff member named by their address or name, in any case, under
+    their name as the staff list has it; anyone else as given."""
+    given = author.strip()
+    staff = session.scalars(
+        select(Staff).where(or_(Staff.email == given.lower(),
+                                func.lower(Staff.name) == given.lower()))
+        .order_by(Staff.active.desc(), Staff.id)).first()
+    return staff.name if staff is not None else given
 
 
 def last_incoming(session: Session, ticket: Ticket) -> Message | None:

@@ -48,15 +48,16 @@ TIME_COLOURS = ("#1f5fa8", "#9cc3e6", "#c4580e", "#f6b47b")  # first response, r
 
 # --- charts -----------------------------------------------------------------------------
 
-def write_chart(table: Table, path: Path, opening: tuple[time, time] | None = None) -> None:
+def write_chart(table: Table, path: Path, opening: tuple[time, time] | None = None, *,
+                label: Label = raw, language: str = "en") -> None:
     """Draw ``table`` into ``path`` (.png or .svg), atomically: the file is complete or
     absent. ``opening``: the opening hours marked on a weekday-hour heatmap (default: those
-    of ``StatsConfig``)."""
+    of ``StatsConfig``); ``label`` and ``language``: the words of the chart."""
     fmt = CHART_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise RnmailError("--chart: use a .png or .svg file name")
     check_folder(path, "--chart")
-    data = render(table, fmt, opening=opening)
+    data = render(table, fmt, opening=opening, label=label, language=language)
     write_file(path, data)
 
 
@@ -123,7 +124,8 @@ def _bars(fig: Figure, table: Table, label: Label, words: dict[str, str], title:
     positions = list(range(count))
     for index, (measure, values) in enumerate(zip(table.measures, series, strict=True)):
         offset = [p - 0.4 + width * (index + 0.5) for p in positions]
-        name = words.get(measure, measure)
+        name = (words["assigned"] if measure == "tickets" and "answers" in table.measures
+                else words.get(measure, measure))
         bars = (ax.barh(offset, values, height=width, label=name) if horizontal
                 else ax.bar(offset, values, width=width, label=name))
         if count * len(series) <= 40:
@@ -187,7 +189,8 @@ def _stacked(fig: Figure, table: Table, label: Label, words: dict[str, str],
     _x_labels(ax, labels)
     ax.set_ylabel(words["tickets"])
     _counts_axis(ax.yaxis, max(bottom, default=0), ax.set_ylim)
-    ax.legend(title=words.get(last, last), loc="upper left", bbox_to_anchor=(1.01, 1))
+    if seconds:  # an empty period has no series
+        ax.legend(title=words.get(last, last), loc="upper left", bbox_to_anchor=(1.01, 1))
 
 
 def _heatmap(fig: Figure, table: Table, label: Label, words: dict[str, str], title: str,

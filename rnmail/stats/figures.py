@@ -43,6 +43,7 @@ TIMED = (*TIME_DIMENSIONS, "weekday-hour", "local")  # "local": the local epoch 
 DIMENSIONS = (*TIME_DIMENSIONS, "weekday-hour", "channel", "requester-type", "organisation",
               "category", "resolution", "service", "staff")
 NONE = "(none)"
+UNASSIGNED = "(unassigned)"
 WIDTH = 36  # seconds: durations are counted in 0.01 h bins
 
 
@@ -63,9 +64,6 @@ class Period:
             return datetime.combine(day, time(), BRUSSELS).astimezone(UTC)
         return (midnight(self.start) if self.start else None,
                 midnight(self.end + timedelta(days=1)) if self.end else None)
-
-    def describe(self) -> str:
-        return f"{self.start or 'the first ticket'} to {self.end or 'the last ticket'}"
 
 
 @dataclass
@@ -89,6 +87,7 @@ class Table:
             "rows": [dict(zip(self.dimensions, keys, strict=True))
                      | dict(zip(self.measures, values, strict=True))
                      for keys, values in self.rows],
+            "totals": {m: self.total(m) for m in self.measures if not m.endswith("_h")},
             "notes": self.notes,
         }
         if self.inside_hours is not None:
@@ -132,27 +131,29 @@ def check_categories(config: Config, categories: Iterable[str]) -> None:
 
 def contacts(session: Session, config: Config, query: Query) -> Table:
     """Tickets (contacts) created in the period, counted by ``query.by``; with ``staff``,
-    the replies each staff member sent in the period as well."""
+    the tickets assigned to each staff member and the answers each one wrote in the period
+    (by mail, ``ticket reply`` or ``access unblock``), assigned or not. A period without
+    tickets gives no rows and totals of 0."""
     check_categories(config, query.exclude_categories)
     clock = _clock(session, config, query.period)
     counted = _count(session, clock, query, _tickets(clock, query), 3600)
-    if not counted:
-        raise RnmailError(f"no tickets from {query.period.describe()}")
     measures = ["tickets"]
-    replies: dict[tuple[Any, ...], int] = {}
+    answers: dict[tuple[Any, ...], int] = {}
     if "staff" in query.by:
-        measures.append("replies")
-        replies = _replies(session, clock, query)
+        measures.append("answers")
+        answers = _answers(session, clock, query)
+    keys = {**counted, **answers}
     rows: list[tuple[tuple[str, ...], tuple[Any, ...]]] = []
-    for raw_keys in _ordered(counted, query.by):
-        values: tuple[int, ...] = (counted[raw_keys],)
+    for raw_keys in _ordered({k: counted.get(k, 0) + answers.get(k, 0) for k in keys},
+                             query.by):
+        values: tuple[int, ...] = (counted.get(raw_keys, 0),)
         if "staff" in query.by:
-            values += (replies.get(raw_keys, 0),)
+            values += (answers.get(raw_keys, 0),)
         rows.append((_labels(query.by, raw_keys), values))
     notes = []
     inside = None
     if {"weekday", "hour", "weekday-hour"} & set(query.by):
-        inside = _inside_hours(session, clock, query)
+        inside = _inside_hours(session, clock, query) if counted else 0
         notes.append(f"{inside} of {sum(counted.values())} contacts inside opening hours "
                      f"({config.stats.opens:%H:%M}-{config.stats.closes:%H:%M}, working days)")
     return Table(list(query.by), measures, rows, query.period,
@@ -230,8 +231,6 @@ def times(session: Session, config: Config, query: Query) -> Table:
     for row in session.execute(histograms):
         keys, measure, width, n = tuple(row[:len(group)]), *row[len(group):]
         counts.setdefault(keys, [[], []])[measure].append((width, n))
-    if not counts:
-        raise RnmailError(f"no answered or closed tickets from {query.period.describe()}")
     figures = {keys: (*_percentiles(first), *_percentiles(closed))
                for keys, (first, closed) in counts.items()}
     rows = [(_labels(query.by, k), figures[k])
@@ -262,6 +261,20 @@ def _percentiles(histogram: list[tuple[int, int]]) -> tuple[int, float | None, f
     return total, found[0], found[1]
 
 
+def shown_period(session: Session, period: Period) -> Period:
+    """``period`` as people read it: an open start or end is the local (Brussels) day of
+    the first or the last ticket (still open without tickets)."""
+    if period.start is not None and period.end is not None:
+        return period
+    first, last = session.execute(select(func.min(Ticket.created_at),
+                                         func.max(Ticket.created_at))).one()
+
+    def day(moment: datetime | None) -> date | None:
+        return moment.astimezone(BRUSSELS).date() if moment else None
+
+    return Period(period.start or day(first), period.end or day(last))
+
+
 def _clock(session: Session, config: Config, period: Period) -> Clock:
     """A clock for the dates concerned: the period, or the tickets' own range."""
     low, high = period.utc_bounds()
@@ -278,20 +291,29 @@ def _clock(session: Session, config: Config, period: Period) -> Clock:
 def _tickets(clock: Clock, query: Query) -> Select[Any]:
     """The tickets of the period: their creation time (``at``) and the categorical
     dimensions ``query.by`` asks for, as columns (joins only when needed)."""
+    assignee = aliased(Staff)
     statement = select(Ticket.created_at.label("at")).select_from(Ticket)
-    for name in query.by:
+    if "staff" in query.by:
+        statement = statement.outerjoin(assignee, assignee.id == Ticket.assignee_id)
+    statement = _categorical(statement, clock, query.by,
+                             func.coalesce(assignee.name, UNASSIGNED))
+    return statement.where(*_filters(query))
+
+
+def _categorical(statement: Select[Any], clock: Clock, by: Sequence[str],
+                 staff: ColumnElement[Any]) -> Select[Any]:
+    """``statement`` (over Ticket) with a column per categorical dimension of ``by``;
+    ``staff`` is the staff column (the assignee, or an answer's author)."""
+    for name in by:
         if name in TIMED:
+            continue
+        if name == "staff":
+            statement = statement.add_columns(staff.label("staff"))
             continue
         if name == "service":
             statement = statement.outerjoin(Service, Service.id == Ticket.service_id)
-        elif name == "staff":
-            assignee = aliased(Staff)
-            statement = statement.outerjoin(assignee, assignee.id == Ticket.assignee_id)
-            statement = statement.add_columns(
-                func.coalesce(assignee.name, "(unassigned)").label("staff"))
-            continue
         statement = statement.add_columns(_column(clock, name).label(name.replace("-", "_")))
-    return statement.where(*_filters(query))
+    return statement
 
 
 def _column(clock: Clock, name: str) -> Any:
@@ -393,16 +415,20 @@ def _ordered(groups: dict[tuple[Any, ...], Any], by: Sequence[str]) -> list[tupl
     return sorted(groups, key=sort_key)
 
 
-def _replies(session: Session, clock: Clock, query: Query) -> dict[tuple[Any, ...], int]:
-    """Replies sent in the period by each staff member (their name on the outgoing
-    message), keyed like the ticket groups; only split by time and staff."""
-    if any(name not in (*TIMED, "staff") for name in query.by):
-        return {}
+def _answers(session: Session, clock: Clock, query: Query) -> dict[tuple[Any, ...], int]:
+    """Answers written in the period by each staff member, keyed like the ticket groups
+    (the other dimensions are those of the answered ticket). An answer's author is the
+    name on its record (``Message.from_name``): the staff member's for an answer by mail,
+    the ``--author``/``--by`` of ``ticket reply``/``access unblock`` (resolved to the
+    staff member's name by ``rnmail.dispatch.answer.author_name``). Answers whose author
+    is not on the staff (the second line's relayed answers, rnmail's own mails, a
+    ``--author`` that names nobody) are not counted."""
     low, high = query.period.utc_bounds()
-    sent = (select(Message.created_at.label("at"), Message.from_name.label("staff"))
-            .join(Ticket, Ticket.id == Message.ticket_id)
-            .where(Message.direction == "out", Message.kind == "correspondence",
-                   Message.from_name.is_not(None)))
+    sent = select(Message.created_at.label("at")).select_from(Message).join(
+        Ticket, Ticket.id == Message.ticket_id)
+    sent = _categorical(sent, clock, query.by, Message.from_name.expression).where(
+        Message.direction == "out", Message.kind == "correspondence",
+        Message.from_name.in_(select(Staff.name)))
     if low is not None:
         sent = sent.where(Message.created_at >= low)
     if high is not None:

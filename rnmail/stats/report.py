@@ -27,10 +27,17 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from rnmail.config import Config
-from rnmail.i18n.formats import day_text, hours_text, number, share
+from rnmail.i18n.formats import capitalised, day_text, hours_text, number, share
 from rnmail.stats.charts import TOP, check_folder, render, write_file
-from rnmail.stats.figures import NONE, Period, Query, Table, contacts, times
-from rnmail.stats.words import ACCESS_KEY, LANGUAGES, WEEKDAYS, labeller, words
+from rnmail.stats.figures import NONE, Period, Query, Table, contacts, shown_period, times
+from rnmail.stats.words import (
+    ACCESS_KEY,
+    LANGUAGES,
+    WEEKDAYS,
+    describe_period,
+    labeller,
+    words,
+)
 
 # --- the report -------------------------------------------------------------------------
 
@@ -70,10 +77,10 @@ class _Report:
         self.charts = 0
 
     def contacts(self, *by: str, excluded: tuple[str, ...] = ()) -> Table:
-        return contacts(self.session, self.config, self._query(by, excluded))
+        return _some(contacts(self.session, self.config, self._query(by, excluded)))
 
     def times(self, *by: str) -> Table:
-        return times(self.session, self.config, self._query(by, ()))
+        return _some(times(self.session, self.config, self._query(by, ())))
 
     def _query(self, by: tuple[str, ...], excluded: tuple[str, ...]) -> Query:
         return Query(by, self.period, excluded)
@@ -96,10 +103,20 @@ class _Report:
         section = Section(id_, self.words[f"{id_}.title"])
         try:
             build(section)
-        except RnmailError:
+        except NoData:
             section.empty, section.charts, section.grids, section.notes = True, [], [], []
             section.lead = ""
         return section
+
+
+class NoData(Exception):
+    """A table of the report has no row: its section says so."""
+
+
+def _some(table: Table) -> Table:
+    if not table.rows:
+        raise NoData
+    return table
 
 
 def inline_svg(svg: str, title: str, prefix: str) -> str:
@@ -124,16 +141,16 @@ def inline_svg(svg: str, title: str, prefix: str) -> str:
 
 def build_report(session: Session, config: Config, period: Period, language: str = "fr",
                  staff: bool = False) -> str:
-    """The report as one self-contained HTML document; RnmailError if the period holds
-    no ticket (so that no file is written)."""
+    """The report as one self-contained HTML document. Without a start or an end, the
+    period runs from the first ticket or to the last (their days are shown); a period
+    without tickets gives a report of zeros."""
     from zoneinfo import ZoneInfo
 
     if language not in LANGUAGES:
         raise RnmailError(f"--lang: use one of {', '.join(LANGUAGES)}")
     report = _Report(session, config, period, language)
     words = report.words
-    by_month = report.contacts("month", "channel")  # RnmailError: no ticket at all
-    sections = [_contacts_section(report, by_month),
+    sections = [_contacts_section(report),
                 report.section("requesters", lambda s: _requesters(report, s)),
                 report.section("categories", lambda s: _categories(report, s)),
                 report.section("resolution", lambda s: _resolution(report, s)),
@@ -142,19 +159,12 @@ def build_report(session: Session, config: Config, period: Period, language: str
     if staff:
         sections.append(report.section("staff", lambda s: _staff(report, s)))
     now = datetime.now(ZoneInfo("Europe/Brussels"))
-    period_text = describe_period(period, language)
+    period_text = describe_period(shown_period(session, period), language)
     return _template().render(
         lang=language, words=words, helpdesk=config.helpdesk.name,
         title=f"{config.helpdesk.name} — {words['report']} — {period_text}",
         period=period_text, generated=words["generated"].format(when=_when(now, language)),
         generated_iso=now.isoformat(timespec="seconds"), sections=sections)
-
-
-def describe_period(period: Period, language: str) -> str:
-    text = words(language)
-    return text["from_to"].format(
-        start=day_text(period.start, language) if period.start else text["first_ticket"],
-        end=day_text(period.end, language) if period.end else text["last_ticket"])
 
 
 def _when(moment: datetime, language: str) -> str:
@@ -189,8 +199,14 @@ def _cross(report: _Report, table: Table, caption: str) -> Grid:
         [words["total"], *(report.n(totals[c]) for c in columns), report.n(table.total())])
 
 
-def _contacts_section(report: _Report, table: Table) -> Section:
+def _contacts_section(report: _Report) -> Section:
     words = report.words
+    try:
+        table = report.contacts("month", "channel")
+    except NoData:  # a period without tickets: zero, said so
+        return Section("contacts", words["contacts.title"],
+                       words["contacts.lead"].format(total=report.n(0)),
+                       notes=[words["no_data"]])
     section = Section("contacts", words["contacts.title"],
                       words["contacts.lead"].format(total=report.n(table.total())))
     section.charts.append(report.chart(table, words["contacts.title"]))
@@ -208,7 +224,7 @@ def _outside(report: _Report, dimension: str) -> dict[str, int] | None:
         return None
     try:
         return _counts(report.contacts(dimension, excluded=(ACCESS_KEY,)))
-    except RnmailError:
+    except NoData:
         return {}  # every ticket of the period was an access-key request
 
 
@@ -333,22 +349,19 @@ def _times(report: _Report, section: Section) -> None:
 
 
 def _staff(report: _Report, section: Section) -> None:
+    """Tickets assigned to each member and the answers each one wrote (assigned or not):
+    in the answer-by-mail workflow nobody is assigned, and the answers show the work."""
     words = report.words
     section.lead = words["staff.lead"]
     table = report.contacts("staff")
-    # Tickets and replies; the replies may be missing from the rows (rnmail.stats.figures at ea0a2e4
-    # leaves them out when nobody replied in the period): count them as 0.
-    rows = [(keys, (int(values[0] or 0), int(values[1] or 0) if len(values) > 1 else 0))
-            for keys, values in table.rows]
-    table.measures, table.rows = ["tickets", "replies"], list(rows)
     section.charts.append(report.chart(table, section.title))
     section.grids.append(Grid(
         section.title,
-        [words["staff"].capitalize(), words["tickets"].capitalize(),
-         words["replies"].capitalize()],
-        [[report.label("staff", keys[0]), report.n(tickets), report.n(replies)]
-         for keys, (tickets, replies) in rows],
-        [words["total"], report.n(table.total()), report.n(table.total("replies"))]))
+        [words["staff"].capitalize(), capitalised(words["assigned"]),
+         capitalised(words["answers"])],
+        [[report.label("staff", keys[0]), report.n(tickets or 0), report.n(answers or 0)]
+         for keys, (tickets, answers) in table.rows],
+        [words["total"], report.n(table.total()), report.n(table.total("answers"))]))
 
 
 # --- files ------------------------------------------------------------------------------

@@ -1,26 +1,47 @@
-"""The words of the figures, charts and report in French, Dutch and English, from the
-catalogues (``rnmail.i18n``): titles, leads, the names of the dimensions and the labels of
-their values (channels, requester types, resolutions, default categories: msgctxt the
-dimension), weekdays and months (CLDR's, ``rnmail.i18n.formats``)."""
+"""The words of the figures (``rnmail stats``), charts and report in French, Dutch and
+English, from the catalogues (``rnmail.i18n``): titles, leads, headings, the names of the
+dimensions and the labels of their values (channels, requester types, resolutions, default
+categories: msgctxt the dimension), weekdays and months (CLDR's, ``rnmail.i18n.formats``),
+the period."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
 from rnmail.i18n import translations
-from rnmail.i18n.formats import month_abbreviation, weekday_abbreviation
+from rnmail.i18n.formats import day_text, month_abbreviation, weekday_abbreviation
 
 LANGUAGES = ("fr", "nl", "en")
 ACCESS_KEY = "access-key"  # the category the team reports apart
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # as rnmail.stats.figures labels them
+
+if TYPE_CHECKING:
+    from rnmail.config import Config
+    from rnmail.stats.figures import Period
 
 Label = Callable[[str, str], str]  # (dimension, raw value) -> what people read
 
 
 def raw(_dimension: str, value: str) -> str:
     return value
+
+
+def describe_period(period: Period, language: str) -> str:
+    """``du 01/02/2026 au 31/03/2026``; an open end is the first or the last ticket."""
+    text = words(language)
+    return text["from_to"].format(
+        start=day_text(period.start, language) if period.start else text["first_ticket"],
+        end=day_text(period.end, language) if period.end else text["last_ticket"])
+
+
+def default_language(config: Config) -> str:
+    """The language of the figures and the report when none is asked for: ``[helpdesk]
+    default_language`` when it is one of ``LANGUAGES``, else French."""
+    default = config.helpdesk.default_language
+    return default if default in LANGUAGES else "fr"
 
 
 @cache
@@ -80,9 +101,17 @@ def words(language: str) -> dict[str, str]:
         "res_p90": _("Resolution, 90th percentile"),
         "hours": _("business hours"),
         "staff.title": _("Per staff member"),
-        "staff.lead": _("Tickets created in the period and assigned to each member, and "
-                        "replies sent in the period."),
-        "replies": _("replies"),
+        "staff.lead": _("For each member: the tickets created in the period and assigned "
+                        "to them, and the answers they wrote to requesters in the period "
+                        "(by mail or from the command line), on any ticket, assigned or "
+                        "not."),
+        "assigned": _("tickets assigned"),
+        "answers": _("answers written"),
+        "without": _("without {categories}"),
+        "inside.note": _("{inside} of {total} contacts inside opening hours "
+                         "({opens}–{closes}, working days)"),
+        "business.note": _("Business hours: {opens}–{closes} on working days{holidays}."),
+        "chart_written": _("chart written to {path}"),
         "by": _("{measure} by {dimensions}"),
         "month": _("month"), "week": _("week"), "day": _("day"), "weekday": _("weekday"),
         "hour": _("hour"), "weekday-hour": _("weekday and hour"), "channel": _("channel"),
