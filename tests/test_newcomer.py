@@ -1,0 +1,102 @@
+"""What a newcomer trying rnmail ran into (issue 16, F): the one-shot commands a script runs
+print JSON with ``--json``, ``rnmail demo reply`` answers an outgoing mail on the
+Maildir/file set-up so that the answer-by-mail workflow can be tried without a mail server,
+and ``operator totp`` says what to do with its QR code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from tests.harness import corpus
+from tests.harness.install import install
+from tests.harness.mail import parse
+from tests.harness.repo import ROOT
+
+REQUESTER = "jean.dupont@citizen.example"
+MARIE = "marie.lambert@rn.example"
+
+
+def test_the_one_shot_commands_print_json(tmp_path: Path, db_url: str) -> None:
+    site = install(tmp_path, db_url)
+    good = ROOT / "lists" / "notaries.csv"
+    bad = tmp_path / "police-zones.csv"
+    bad.write_text("email,name,language\nnot-an-address,Zone,fr\n")
+
+    checked = site.json("lists", "validate", str(good))
+    assert checked["problems"] == []
+    [file] = checked["files"]
+    assert file["group"] == "notaries" and file["addresses"] == 20 and file["ok"] is True
+    code, out, _err = site.run("lists", "validate", str(good), str(bad), "--json")
+    assert code == 1
+    refused = json.loads(out)
+    assert [f["ok"] for f in refused["files"]] == [True, False]
+    [problem] = refused["problems"]
+    assert problem["path"] == str(bad) and problem["line"] == 2
+
+    imported = site.json("lists", "import", str(good))
+    assert imported == {"groups": [{"group": "notaries", "members": 20, "added": 20,
+                                    "updated": 0, "removed": 0, "created": True}],
+                        "problems": []}
+    code, out, _err = site.run("lists", "import", str(bad), "--json")
+    assert code == 1 and json.loads(out)["groups"] == []
+
+    site.drop(corpus.simple("Clé d'accès bloquée", "Bonjour, ma clé est bloquée.",
+                            from_addr=REQUESTER))
+    assert site.json("ingest", "once") == {"total": 1, "outcomes": {"ticket": 1}, "errors": []}
+    assert site.json("ingest", "once") == {"total": 0, "outcomes": {}, "errors": []}
+    assert site.json("outbox", "send") == {"sent": 1, "deferred": 0, "failed": 0}
+
+    site.ok("faq", "add", "--lang", "fr", "--question", "Clé bloquée ?",
+            "--answer", "Appelez-nous.", "--publish")
+    pages = site.json("faq", "publish")
+    assert [p["language"] for p in pages] == ["fr", "nl", "de", "en"]
+    assert all(Path(p["path"]).is_file() for p in pages)
+
+
+def test_demo_reply_answers_a_notification_through_the_maildir(tmp_path: Path,
+                                                              db_url: str) -> None:
+    site = install(tmp_path, db_url)
+    site.ok("staff", "add", MARIE, "--name", "Marie Lambert", "--language", "fr")
+    site.drop(corpus.simple("Clé d'accès bloquée", "Bonjour, ma clé d'accès est bloquée.",
+                            from_addr=REQUESTER))
+    site.ok("ingest", "once")
+    site.ok("outbox", "send")
+    outgoing = site.root / "outgoing"
+    [notification] = outgoing.glob(f"*-{MARIE}.eml")
+
+    said = site.ok("demo", "reply", str(notification), "--text", "#close",
+                   "--text", "Bonjour, votre clé d'accès est débloquée.")
+    assert f"reply from Marie Lambert <{MARIE}>" in said or f"reply from {MARIE}" in said
+    assert len(list((site.root / "maildir" / "new").iterdir())) == 1
+    # Read like any mail: a proven staff reply, not a new ticket.
+    assert site.json("ingest", "once")["outcomes"] == {"staff": 1}
+    site.ok("outbox", "send")
+    [ticket] = site.json("ticket", "list", "--status", "closed")
+    assert ticket["id"] == 1
+    answers = [m for m in (parse(p.read_bytes()) for p in outgoing.glob(f"*-{REQUESTER}.eml"))
+               if str(m["Subject"]).startswith("Re: [RN #1]")]
+    assert len(answers) == 1
+
+    assert "no Maildir mailbox named 'fax'" in site.fails(
+        "demo", "reply", str(notification), "--text", "x", "--mailbox", "fax")
+    assert "cannot read" in site.fails("demo", "reply", str(tmp_path / "none.eml"),
+                                       "--text", "x")
+
+
+def test_operator_totp_says_what_to_do_with_the_qr_code(tmp_path: Path) -> None:
+    site = install(tmp_path, f"sqlite:///{tmp_path / 'rnmail.db'}",
+                   extra='[web]\nadmin_bind = "127.0.0.1:8081"\n')
+    site.ok("operator", "add", "alice", "--password-stdin", input="correct horse battery\n")
+
+    out = site.ok("operator", "totp", "alice")
+    uri = out.splitlines()[0]
+    secret = parse_qs(urlsplit(uri).query)["secret"][0]
+    assert "authenticator app" in out
+    assert secret in out.split(uri, 1)[1]  # spelt out for typing in by hand
+    assert "http://127.0.0.1:8081/admin/" in out
+    assert "password and the 6-digit code" in out
+
+    only = site.ok("operator", "totp", "alice", "--no-qr")
+    assert only.strip().startswith("otpauth://") and len(only.strip().splitlines()) == 1
