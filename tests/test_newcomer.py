@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.harness import corpus
@@ -100,3 +101,64 @@ def test_operator_totp_says_what_to_do_with_the_qr_code(tmp_path: Path) -> None:
 
     only = site.ok("operator", "totp", "alice", "--no-qr")
     assert only.strip().startswith("otpauth://") and len(only.strip().splitlines()) == 1
+
+
+# The acknowledgement during a disturbance: what its banner says agrees with what is
+# disturbed (the register's degraded banner names "access to natural persons" whatever it is).
+WEB_DEGRADED = {
+    "fr": "Le Registre national est opérationnel mais ces fonctionnalités sont perturbées : "
+          "Services web.",
+    "nl": "Het Rijksregister is operationeel maar deze functionaliteiten zijn verstoord: "
+          "Webdiensten.",
+    "de": "Das Nationalregister ist betriebsbereit, bei diesen Funktionen treten allerdings "
+          "Störungen auf: Webdienste.",
+    "en": "The National Register is operational but these functions are disrupted: "
+          "Web services.",
+}
+NATURAL_PERSONS = {"fr": "personnes physiques", "nl": "natuurlijke personen",
+                   "de": "natürlichen Personen", "en": "natural persons"}
+MIXED = {
+    "fr": "Ces fonctionnalités du Registre national sont momentanément hors service : "
+          "Services web. Ces fonctionnalités sont perturbées : Accès aux personnes physiques.",
+    "en": "These functions of the National Register are out of service: Web services. "
+          "These functions are disrupted: Access to natural persons.",
+}
+
+
+def _acknowledgements(site: Any, tmp_path: Path, tag: str) -> dict[str, str]:
+    """Drop one request per language, ingest, send: language → the acknowledgement's text."""
+    bodies = {"fr": "Bonjour, le service web ne répond plus. Merci de vérifier.",
+              "nl": "Goedemorgen, de webdienst antwoordt niet meer. Kunnen jullie kijken?",
+              "de": "Guten Tag, der Webdienst antwortet nicht mehr. Bitte prüfen Sie das.",
+              "en": "Hello, the web service does not answer any more. Could you check?"}
+    for lang, body in bodies.items():
+        site.drop(corpus.simple(f"Webservice {tag}", body, lang=lang,
+                                from_addr=f"{tag}-{lang}@citizen.example"))
+    site.ok("ingest", "once")
+    site.ok("outbox", "send")
+    texts = {}
+    for lang in bodies:
+        [path] = (tmp_path / "outgoing").glob(f"*-{tag}-{lang}@citizen.example.eml")
+        texts[lang] = " ".join(parse(path.read_bytes()).get_body(("plain",))
+                               .get_content().split())
+    return texts
+
+
+def test_the_acknowledgement_names_what_is_disturbed(tmp_path: Path, db_url: str) -> None:
+    site = install(tmp_path, db_url, operator=("alice", "correct horse battery"))
+    code, _out, err = site.as_operator("status", "set", "degraded", "--component",
+                                       "web-services")
+    assert code == 0, err
+    acks = _acknowledgements(site, tmp_path, "web")
+    for lang, text in acks.items():
+        assert WEB_DEGRADED[lang] in text, (lang, text)
+        assert NATURAL_PERSONS[lang] not in text  # not the register's degraded banner
+    # Web services down, natural persons degraded: both named, out of service first.
+    code, _out, err = site.as_operator("status", "set", "down", "--component", "web-services")
+    assert code == 0, err
+    code, _out, err = site.as_operator("status", "set", "degraded", "--component",
+                                       "natural-persons")
+    assert code == 0, err
+    acks = _acknowledgements(site, tmp_path, "mixed")
+    for lang, sentence in MIXED.items():
+        assert sentence in acks[lang], (lang, acks[lang])
