@@ -10,11 +10,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+# Outside a git checkout (an unpacked archive): what .gitignore leaves out, by hand.
+IGNORED = {".git", ".venv", "var", "build", "__pycache__", ".pytest_cache", ".mypy_cache",
+           ".ruff_cache", "test-artifacts"}
+
+
 def repo_files() -> list[str]:
     """The repository's files, relative to its root: what a clone of this work tree holds
     (deleted files left out)."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         cwd=ROOT, check=True, capture_output=True).stdout
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+                      if p.is_file() and not IGNORED & set(p.relative_to(ROOT).parts)
+                      and not p.name.endswith(".egg-info")
+                      and not any(part.endswith(".egg-info") for part in p.parts))
     return [name for name in out.decode().split("\0") if name and (ROOT / name).is_file()]
 
 
