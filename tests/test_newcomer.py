@@ -6,6 +6,9 @@ and ``operator totp`` says what to do with its QR code."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -162,3 +165,21 @@ def test_the_acknowledgement_names_what_is_disturbed(tmp_path: Path, db_url: str
     acks = _acknowledgements(site, tmp_path, "mixed")
     for lang, sentence in MIXED.items():
         assert sentence in acks[lang], (lang, acks[lang])
+
+
+def test_without_a_config_in_the_repository_rnmail_names_the_example(tmp_path: Path) -> None:
+    """`.venv/bin/rnmail staff add ...` from the repository's root, as the walkthrough was
+    first tried: the error says which config the quick start uses."""
+    env = {k: v for k, v in os.environ.items() if k != "RNMAIL_CONFIG"}
+    env["PYTHONPATH"] = str(ROOT)
+    ran = subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
+                          "staff", "list"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert ran.returncode == 1
+    assert ran.stderr == ("Error: config file rnmail.toml not found (use --config PATH or "
+                          "RNMAIL_CONFIG; here: export RNMAIL_CONFIG=$PWD/examples/rnmail.toml)"
+                          "\n")
+    elsewhere = subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
+                                "staff", "list"], cwd=tmp_path, env=env, capture_output=True,
+                               text=True)
+    assert elsewhere.stderr == ("Error: config file rnmail.toml not found (use --config PATH "
+                                "or RNMAIL_CONFIG)\n")
