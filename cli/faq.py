@@ -116,12 +116,20 @@ def faq_search(app: App, query: str, as_json: bool) -> None:
 
 
 @faq.command("publish")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: each page's language and path.")
 @pass_app
 @handle_errors
-def faq_publish(app: App) -> None:
+def faq_publish(app: App, as_json: bool) -> None:
     """Write the published entries as HTML pages, one per language."""
+    from rnmail.shapes import FaqPageJson
     from rnmail.tickets.faq import publish
 
     with app.ready_db().transaction() as session:
-        for path in publish(session, app.config):
-            click.echo(str(path))
+        paths = publish(session, app.config)
+    if as_json:
+        pages: list[FaqPageJson] = [{"language": p.stem, "path": str(p)} for p in paths]
+        emit_json(pages)
+        return
+    for path in paths:
+        click.echo(str(path))

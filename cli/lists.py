@@ -26,9 +26,11 @@ def _files(app: App, files: tuple[Path, ...]) -> list[Path]:
 
 @lists.command("import")
 @click.argument("files", nargs=-1, type=_FILES)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: the groups imported, or every problem.")
 @pass_app
 @handle_errors
-def lists_import(app: App, files: tuple[Path, ...]) -> None:
+def lists_import(app: App, files: tuple[Path, ...], as_json: bool) -> None:
     """Replace each group's members with its CSV file (default: every *.csv of
     [dispatch].lists_dir). Nothing is imported unless every file is correct."""
     from rnmail.directory.groups import import_lists
@@ -38,9 +40,15 @@ def lists_import(app: App, files: tuple[Path, ...]) -> None:
     try:
         results = import_lists(app.ready_db(), paths)
     except ListProblems as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
+        if as_json:
+            emit_json({"groups": [], "problems": [p.as_json() for p in exc.problems]})
+        else:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
         raise
+    if as_json:
+        emit_json({"groups": [r.as_json() for r in results], "problems": []})
+        return
     for r in results:
         click.echo(f"{r.group}: {r.total} member(s) ({r.added} added, {r.updated} updated, "
                    f"{r.removed} removed){' — new group' if r.created else ''}")
@@ -48,9 +56,11 @@ def lists_import(app: App, files: tuple[Path, ...]) -> None:
 
 @lists.command("validate")
 @click.argument("files", nargs=-1, type=_FILES)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: the files and every problem.")
 @pass_app
 @handle_errors
-def lists_validate(app: App, files: tuple[Path, ...]) -> None:
+def lists_validate(app: App, files: tuple[Path, ...], as_json: bool) -> None:
     """Check CSV files (default: every *.csv of [dispatch].lists_dir) without importing:
     addresses, duplicates, languages, columns. Exit status 1 if anything is wrong."""
     from rnmail.directory.groups import validate_lists
@@ -58,11 +68,17 @@ def lists_validate(app: App, files: tuple[Path, ...]) -> None:
 
     paths = _files(app, files)
     listed, problems = validate_lists(paths)
-    for problem in problems:
-        click.echo(str(problem))
+    if as_json:
+        emit_json({"files": [f.as_json() for f in listed],
+                   "problems": [p.as_json() for p in problems]})
+    else:
+        for problem in problems:
+            click.echo(str(problem))
     if problems:
         bad = len({p.path for p in problems})
         raise RnmailError(f"{len(problems)} problem(s) in {bad} of {len(paths)} file(s)")
+    if as_json:
+        return
     for f in listed:
         click.echo(f"{f.path}: {f.group}, {len(f.entries)} address(es), ok")
 

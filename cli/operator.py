@@ -89,6 +89,24 @@ def operator_totp(app: App, name: str, no_qr: bool) -> None:
         out = io.StringIO()
         code.print_ascii(out=out, invert=True)
         click.echo(out.getvalue(), nl=False)
+        click.echo(_totp_next_steps(app, name, uri))
+
+
+def _totp_next_steps(app: App, name: str, uri: str) -> str:
+    """What the operator does with the QR code, and how to check that it works."""
+    from urllib.parse import parse_qs, urlsplit
+
+    secret = parse_qs(urlsplit(uri).query).get("secret", ["?"])[0]
+    bind = app.config.web.admin_bind
+    where = (f"the web admin, http://{bind}/admin/ (or the HTTPS address your proxy gives it)"
+             if bind else "the web admin (none configured yet: set [web].admin_bind, e.g. "
+             "\"127.0.0.1:8081\", and start `rnmail web`)")
+    return (f"Next: {name} scans this QR code with an authenticator app on their phone "
+            f"(FreeOTP, Aegis, Google or Microsoft Authenticator...), or types in the secret "
+            f"{secret} (time-based, 6 digits, 30 seconds).\n"
+            f"Then, to check it, {name} signs in to {where} with their password and the "
+            f"6-digit code the app shows now. A refused code: check the phone's clock; the old "
+            f"code no longer works and {name}'s open sessions have ended.")
 
 
 @operator.command("list")

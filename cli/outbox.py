@@ -14,13 +14,18 @@ def outbox() -> None:
 
 
 @outbox.command("send")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: sent, deferred, failed.")
 @pass_app
 @handle_errors
-def outbox_send(app: App) -> None:
+def outbox_send(app: App, as_json: bool) -> None:
     """Deliver every due message, then exit."""
     from rnmail.dispatch.send import send_outbox
 
     report = send_outbox(app.ready_db(), app.config)
+    if as_json:
+        emit_json(report.as_json())
+        return
     click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed")
 
 

@@ -243,6 +243,77 @@ class OutboxSummary(TypedDict):
     """A delivery report came back for it."""
 
 
+class IngestJson(TypedDict):
+    """``ingest once --json``: what one pass over the mailboxes did."""
+
+    total: int
+    """Messages processed."""
+    outcomes: dict[str, int]
+    """How many of each ``IngestOutcome`` (ticket, reply, staff, bounce...)."""
+    errors: list[str]
+    """Mailboxes that could not be read, one line each (the exit status is then 1)."""
+
+
+class SendJson(TypedDict):
+    """``outbox send --json``: what one run of the outbox did."""
+
+    sent: int
+    deferred: int
+    """Failed for now, tried again later."""
+    failed: int
+    """Refused for good."""
+
+
+class ListProblemJson(TypedDict):
+    """One thing wrong in a user-group CSV file."""
+
+    path: str
+    line: int | None
+    message: str
+
+
+class ListImportJson(TypedDict):
+    """One group as ``lists import --json`` replaced it."""
+
+    group: str
+    members: int
+    added: int
+    updated: int
+    removed: int
+    created: bool
+    """The group did not exist before."""
+
+
+class ListsImportJson(TypedDict):
+    """``lists import --json``: every group, or (nothing imported) every problem."""
+
+    groups: list[ListImportJson]
+    problems: list[ListProblemJson]
+
+
+class ListFileJson(TypedDict):
+    """One checked file of ``lists validate --json``."""
+
+    path: str
+    group: str
+    addresses: int
+    ok: bool
+
+
+class ListsValidateJson(TypedDict):
+    """``lists validate --json``: the files and every problem (exit status 1 if any)."""
+
+    files: list[ListFileJson]
+    problems: list[ListProblemJson]
+
+
+class FaqPageJson(TypedDict):
+    """A page ``faq publish --json`` wrote."""
+
+    language: str
+    path: str
+
+
 QuarantineRow = TypedDict("QuarantineRow", {
     "id": int,
     "mailbox": str,

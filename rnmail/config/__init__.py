@@ -980,8 +980,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        # In the repository, after the quick start: say which file that is.
+        example = Path("examples/rnmail.toml")
+        hint = (f"; here: export RNMAIL_CONFIG=$PWD/{example}"
+                if path is None and example.is_file() else "")
         raise ConfigError(
-            f"config file {cfg_path} not found (use --config PATH or RNMAIL_CONFIG)"
+            f"config file {cfg_path} not found (use --config PATH or RNMAIL_CONFIG{hint})"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from None

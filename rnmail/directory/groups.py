@@ -27,6 +27,7 @@ from rnmail.db import Database
 from rnmail.directory.sheets import ListProblems, Problem, open_sheet
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import GroupMember, UserGroup, utcnow
+from rnmail.shapes import ListFileJson, ListImportJson
 from rnmail.util import csvfile
 from rnmail.util.addresses import check_address
 
@@ -59,6 +60,10 @@ class ListFile:
     entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
+    def as_json(self) -> ListFileJson:
+        return {"path": str(self.path), "group": self.group, "addresses": len(self.entries),
+                "ok": not self.problems}
+
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -68,6 +73,10 @@ class ImportResult:
     removed: int
     total: int
     created: bool  # the group did not exist before
+
+    def as_json(self) -> ListImportJson:
+        return {"group": self.group, "members": self.total, "added": self.added,
+                "updated": self.updated, "removed": self.removed, "created": self.created}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnmail.errors import RnmailError
+from rnmail.shapes import ListProblemJson
 from rnmail.util.csvfile import unquote_cell
 
 # What no cell may hold: C0 controls (tab and line breaks included), DEL, C1 controls and
@@ -39,6 +40,9 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
+
+    def as_json(self) -> ListProblemJson:
+        return {"path": self.path, "line": self.line, "message": self.message}
 
 
 @dataclass

@@ -46,6 +46,7 @@ from rnmail.dispatch.outbox import (
 )
 from rnmail.errors import ServerUnavailable
 from rnmail.models import SendThrottle
+from rnmail.shapes import SendJson
 from rnmail.util.publicfiles import create_private, private_folder
 from rnmail.util.tokens import make_bounce_address
 
@@ -168,6 +169,9 @@ class SendReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+
+    def as_json(self) -> SendJson:
+        return {"sent": self.sent, "deferred": self.retried, "failed": self.failed}
 
 
 Progress = Callable[[Leased, str], None]  # called as each row reaches its new state

@@ -20,6 +20,7 @@ from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
 from rnmail.ingest.pipeline import Delivery, IngestContext, process_batch, process_one_by_one
+from rnmail.shapes import IngestJson
 from rnmail.vocab import IngestOutcome
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ class IngestReport:
     @property
     def total(self) -> int:
         return sum(self.outcomes.values())
+
+    def as_json(self) -> IngestJson:
+        return {"total": self.total,
+                "outcomes": {str(k): n for k, n in sorted(self.outcomes.items())},
+                "errors": list(self.errors)}
 
 
 def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: MailboxConfig,

@@ -1,2 +1,2 @@
-"""For whoever runs the installation: ``doctor`` (checks), ``demo`` (example data) and
-``backup``."""
+"""For whoever runs the installation: ``doctor`` (checks), ``demo`` (example data),
+``reply`` (``demo reply``: answer an outgoing mail through the Maildir) and ``backup``."""

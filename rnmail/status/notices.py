@@ -23,7 +23,7 @@ from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
 from rnmail.errors import RnmailError
-from rnmail.i18n.banners import banner
+from rnmail.i18n.banners import mail_banner
 from rnmail.i18n.formats import format_time
 from rnmail.models import AuditEvent, Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
@@ -79,8 +79,12 @@ def change_status(
             everything = len(change.components) == len(config.status.components)
 
             def context_for(language: str) -> dict[str, Any]:
-                return {"state": state, "banner": banner(state, language),
-                        "components": component_labels(config, change.components, language),
+                labels = component_labels(config, change.components, language)
+                return {"state": state,
+                        "banner": mail_banner(state, labels if state == "degraded" else [],
+                                              labels if state == "down" else [], everything,
+                                              language),
+                        "components": labels,
                         "all_components": everything,
                         "changed_at": changed_at, **comment_context(comment, language)}
 
@@ -177,6 +181,11 @@ def disturbance(config: Config, view: StatusView, language: str) -> dict[str, An
     if not disturbed:
         return None
     texts = next((c.comment for c in disturbed if c.comment), {})
-    return {"banner": banner(view.overall, language),
+    down = [c.name for c in disturbed if c.state == StatusState.DOWN]
+    degraded = [c.name for c in disturbed if c.state != StatusState.DOWN]
+    everything = len(down) == len(view.components)  # the register's own banner says it all
+    return {"banner": mail_banner(view.overall, component_labels(config, degraded, language),
+                                  component_labels(config, down, language), everything,
+                                  language),
             "components": component_labels(config, [c.name for c in disturbed], language),
             "comment": comment_context(texts, language)["comment"]}
