@@ -162,7 +162,7 @@ def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
     desk.ingest()
     desk.send()
     errors = [m for m in received(smtp_server, MARIE) if "refusée" in m["Subject"]]
-    assert errors and "cannot be reached by mail" in errors[0].get_content()
+    assert errors and "ne peut pas être joint par e-mail" in errors[0].get_content()
 
 
 @pytest.mark.parametrize("mode", ["review", "requester"])
