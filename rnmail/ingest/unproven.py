@@ -11,9 +11,9 @@ did not recognise as that member's reply to a notification is therefore:
   ``#command`` lines never applied;
 - kept: on the ticket it names (one of our signed Message-IDs among its references, else a
   Message-ID we received, else the subject tag ``[RN #12]`` of an existing ticket) as an
-  internal note that an unsent answer came in, with the raw mail (``raw_sha256``: ``ticket export`` gives it back); every such
-  mail, with a ticket or not, is also recorded in the audit log (``staff-mail-unsent``, with
-  the raw mail's SHA-256 in the blob store);
+  internal note that an unsent answer came in, with the raw mail (``raw_sha256``: ``ticket
+  export`` gives it back); every such mail, with a ticket or not, is also recorded in the
+  audit log (``staff-mail-unsent``, with the raw mail's SHA-256 in the blob store);
 - answered with a ``staff_unsent`` mail to the staff address, in the member's language:
   nothing was sent to the requester, why, and how to answer (reply to the notification so
   that its headers are kept, or ``rnmail ticket reply``; ``rnmail ticket new`` for a new
