@@ -10,6 +10,7 @@ and past the day's limit (a forged sender). Real mail through the real pipeline.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -173,18 +174,37 @@ def test_forged_staff_sender_cannot_flood_the_staff_member(mdesk: MaildirDesk) -
     assert len(mdesk.tickets()) == 1 and mdesk.ticket(1)["status"] == "open"
 
 
-def test_no_loop_with_a_client_that_forwards_our_mail_back(mdesk: MaildirDesk) -> None:
+def test_no_loop_with_a_client_that_sends_our_mail_back(mdesk: MaildirDesk) -> None:
     opened(mdesk)
     mdesk.drop(corpus.simple(f"RE: [RN #1] {SUBJECT}", "Réponse.", from_addr=MARIE))
     mdesk.ingest()
     [told] = mdesk.mails(MARIE)
-    # Marie's mailbox rule sends what she gets back to the info mailbox, as a reply.
+    # Marie's mailbox rule answers what she gets, as a person would (no Auto-Submitted):
+    # a person replying to our mail is told once more; the rule's next round is not.
+    counts = []
     for _ in range(3):
         mdesk.drop(corpus.simple(f"RE: {told['Subject']}", text_of(told), from_addr=MARIE,
                                  extra_headers=headers_of(told)))
         assert mdesk.ingest().outcomes == {"staff-unsent": 1}
-        assert mdesk.mails() == []
+        sent = mdesk.mails()
+        counts.append(len(sent))
+        told = sent[0] if sent else told
+    assert counts == [1, 0, 0]
+    assert "il répond à un message comme celui-ci" in text_of(told)
     assert [e["why"] for e in unsent_events(mdesk)] == ["no-reference"] + ["error-mail"] * 3
+
+
+def test_a_reply_to_a_refused_command_is_told_once(mdesk: MaildirDesk) -> None:
+    notifications = opened(mdesk)
+    mdesk.drop(plain(notifications[JAN], JAN, "#categorie access-key"))
+    assert mdesk.ingest().outcomes == {"staff": 1}
+    [refused] = mdesk.mails(JAN)
+    mdesk.drop(corpus.simple(f"RE: {refused['Subject']}", "#category access-key",
+                             from_addr=JAN, extra_headers=headers_of(refused)))
+    assert mdesk.ingest().outcomes == {"staff-unsent": 1}
+    [told] = mdesk.mails(JAN)
+    assert "het antwoordt op een bericht zoals dit" in text_of(told)
+    assert mdesk.ticket(1)["category"] is None
 
 
 @pytest.mark.parametrize("references", [False, True])
@@ -217,3 +237,28 @@ def test_a_former_staff_member_writes_as_anyone(mdesk: MaildirDesk) -> None:
         remove_staff(session, JAN)
     mdesk.drop(corpus.simple("Vraag", "Ik heb een vraag als burger.", from_addr=JAN))
     assert mdesk.ingest().outcomes == {"ticket": 1}
+
+
+@pytest.mark.parametrize(("language", "subject", "no_english"), [
+    ("fr", "Votre réponse n'a pas été envoyée", True),
+    ("nl", "Uw antwoord is niet verstuurd", True),
+    ("de", "Ihre Antwort wurde nicht gesendet", True),
+    ("en", "Your answer was not sent", False)])
+def test_the_unsent_mail_says_every_reason_in_the_members_language(
+        language: str, subject: str, no_english: bool) -> None:
+    from rnmail.dispatch.render import render
+    from tests.harness.rendered import DESK
+
+    texts = set()
+    for why in ("forward", "colleague", "other-mail", "error-mail", "no-reference"):
+        for ticket_id in (12, None):
+            rendered = render("staff_unsent", language, "fr", {
+                "tag": "RN", "ticket_id": ticket_id, "subject": "RE: Clé", "why": why},
+                helpdesk=DESK)
+            assert rendered.language == language
+            assert (subject in rendered.subject) == (ticket_id is not None)
+            texts.add(rendered.text.split("\n-- \n")[0])
+            if no_english:
+                assert not re.search(r"\b(the|was|your|answer|reply)\b",
+                                     rendered.text.replace("ticket reply", ""))
+    assert len(texts) == 10  # each reason has its own words

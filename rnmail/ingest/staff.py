@@ -3,8 +3,9 @@
 A mail counts as a staff action only when it proves it answers a notification sent to that
 staff member: it must reference the notification's Message-ID, whose signature (HMAC with
 ``helpdesk.secret``) names the staff member and the ticket, and come from that member's
-address. A forged ``From:`` without such a reference is an ordinary requester's mail. The
-same holds for a second-line service and the delegation mail sent to it.
+address. Any other mail from an active staff address (a forged ``From:``, a reply that lost
+its headers) is ``unproven``'s business; a second-line service's answer must likewise
+reference the delegation mail sent to it.
 
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
 ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
@@ -23,7 +24,7 @@ blockquote, Outlook's header block, an attribution line alone, re-wrapped lines)
 comparing words, not quoting conventions (``own_text``). A reply with no text of its own left
 is refused, and the staff member is told so.
 
-Next stage (for mail that is not a staff action): ``thread``.
+Next stage (for mail that is not a staff action): ``staff_mail`` (``unproven``).
 """
 
 from __future__ import annotations

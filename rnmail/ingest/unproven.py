@@ -23,7 +23,9 @@ rnmail cannot tell a forged ``From:`` from the real one (the mail server checks 
 DKIM, not rnmail), so the error mail must be harmless when the sender is forged: it goes
 only to the staff address (never a Reply-To), quotes no text of the mail (only its subject,
 cut short and without web addresses), and none goes for automatic mail (an out-of-office),
-for a mail that answers one of our error mails (a loop), nor past
+for a mail that answers our mail about a reply to one of our error mails (a person who
+replies to an error mail is told once more; a mailbox rule that sends our mails back is
+stopped there), nor past
 ``ingest.auto_reply_limit`` error mails to the address since midnight UTC (a forged sender
 repeated). The mail is kept all the same.
 
@@ -54,6 +56,7 @@ from rnmail.util.tokens import verify_message_id
 
 log = logging.getLogger(__name__)
 UNSENT_KIND = "u"  # Message-ID kind of a staff_unsent mail
+AGAIN_KIND = "uu"  # of one about a reply to one of our staff_unsent or staff_error mails
 ERROR_KIND = "err"  # of a staff_error mail (``rnmail.ingest.staff``)
 PURPOSE = "staff-unsent"  # the outbox purpose of a staff_unsent mail
 AUDIT_ACTION = "staff-mail-unsent"
@@ -68,7 +71,7 @@ class Unproven:
 
     ticket: Ticket | None
     why: str  # forward | colleague | other-mail | error-mail | no-reference
-    loop: bool  # it answers one of our mails to the staff about their mail: no new one
+    loop: bool  # it answers our mail about a reply to our mail: no third one
 
 
 def active_staff(session: Session, address: str) -> Staff | None:
@@ -80,8 +83,8 @@ def active_staff(session: Session, address: str) -> Staff | None:
 
 def examine(session: Session, mail: ParsedMail, secret: str, tag: str,
             staff: Staff) -> Unproven:
-    """The ticket ``mail`` names (a signed reference of ours first, then the subject tag)
-    and why it is not ``staff``'s reply to a notification."""
+    """The ticket ``mail`` names (a signed reference of ours, else a Message-ID we received,
+    else the subject tag) and why it is not ``staff``'s reply to a notification."""
     kinds: list[str] = []
     ticket: Ticket | None = None
     for message_id in mail.thread_ids:
@@ -98,8 +101,8 @@ def examine(session: Session, mail: ParsedMail, secret: str, tag: str,
     if ticket is None:
         number = ticket_number_in_subject(mail.subject or "", tag)
         ticket = session.get(Ticket, number) if number is not None else None
-    loop = any(kind in (UNSENT_KIND, ERROR_KIND) for kind in kinds)
-    if loop:
+    loop = AGAIN_KIND in kinds  # the second round: a mailbox rule sends ours back
+    if loop or any(kind in (UNSENT_KIND, ERROR_KIND) for kind in kinds):
         why = "error-mail"
     elif _FORWARD.match(mail.subject or ""):
         why = "forward"
@@ -186,6 +189,7 @@ def _tell(session: Session, config: Config, staff: Staff, mail: ParsedMail,
         "subject": quoted_subject(mail.subject or ""), "why": found.why,
     }, helpdesk=hd)
     enqueue(session, compose(hd, Draft(
-        to=[staff.email], rendered=rendered, kind=UNSENT_KIND,
+        to=[staff.email], rendered=rendered,
+        kind=AGAIN_KIND if found.why == "error-mail" else UNSENT_KIND,
         ticket_id=found.ticket.id if found.ticket else None, generated=True,
         in_reply_to=mail.message_id)), purpose=PURPOSE)

@@ -409,6 +409,10 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
         "staff_error": [{"tag": hd.tag, "ticket_id": 1234, "errors": [
             Problem("staff", "#assign nobody@rn.example"),
             Problem("unknown", "#categorie", suggestion="#category"), QUOTED_ONLY]}],
+        "staff_unsent": [{"tag": hd.tag, "ticket_id": ticket_id, "why": why,
+                          "subject": "RE: [RN #1234] Clé d'accès bloquée"}
+                         for ticket_id, why in ((1234, "no-reference"), (1234, "forward"),
+                                                (1234, "colleague"), (None, "other-mail"))],
         "access_unblocked": [{**reply, "user_name": "Jan Peeters", "action": action}
                              for action in ("reset", "new-key")],
     }
