@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rnmail.dispatch.render import render
-from rnmail.ingest.staff import COMMANDS, PROBLEM_TEXTS, Problem, suggest
+from rnmail.ingest.staff import COMMAND_WORDS, COMMANDS, PROBLEM_TEXTS, Problem, suggest
 from rnmail.tickets.team import add_service, add_staff
 from tests.harness import corpus
 from tests.harness.mail import JAN, MARIE, REQUESTER, text_of
@@ -104,6 +104,4 @@ def test_every_problem_is_worded_in_every_language(language: str) -> None:
     ("xyz", ""), ("bonjour", ""),
 ])
 def test_suggestions_for_commands(typed: str, meant: str) -> None:
-    from rnmail.ingest.staff import _COMMAND_WORDS
-
-    assert suggest(typed, COMMANDS, _COMMAND_WORDS) == meant
+    assert suggest(typed, COMMANDS, COMMAND_WORDS) == meant

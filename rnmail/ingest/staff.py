@@ -61,7 +61,7 @@ DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id
 # The words staff may type for a command in their language: never accepted as commands (a
 # command means the same for everyone), only suggested ("#categorie": did you mean
 # "#category"?).
-_COMMAND_WORDS = {
+COMMAND_WORDS = {
     "comment": ("commentaire", "commenter", "remarque", "note", "interne", "opmerking",
                 "commentaar", "notitie", "intern", "kommentar", "notiz"),
     "close": ("fermer", "clore", "cloturer", "clôturer", "clos", "ferme", "fermé", "sluiten",
@@ -269,7 +269,7 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
         check = _CHECKS.get(command.name)
         if check is None:
             errors.append(Problem("unknown", f"#{command.name}", suggestion=(
-                "#" + found if (found := suggest(command.name, COMMANDS, _COMMAND_WORDS))
+                "#" + found if (found := suggest(command.name, COMMANDS, COMMAND_WORDS))
                 else "")))
             continue
         problem = check(session, config, ticket, command.argument)
