@@ -213,7 +213,8 @@ class ProcessedMessage(Base):
     mailbox: Mapped[str] = mapped_column(String(100))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[str] = mapped_column(String(200))
-    # ticket | reply | staff | service | duplicate | bounce | seen | quarantined
+    # ticket | reply | staff | service | staff-unsent | duplicate | bounce | seen |
+    # quarantined
     outcome: Mapped[str] = mapped_column(String(16))
     message_db_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -104,6 +104,7 @@ class IngestOutcome(StrEnum):
     REPLY = "reply"  # added to an existing ticket
     STAFF = "staff"  # a help-desk member's answer to a notification
     SERVICE = "service"  # a second-line service's answer
+    STAFF_UNSENT = "staff-unsent"  # a staff address's mail that is no proven reply: kept
     DUPLICATE = "duplicate"  # seen before (other mailbox, redelivery, our own mail back)
     BOUNCE = "bounce"  # a delivery report, recorded against what we sent
     SEEN = "seen"  # committed by an earlier pass that stopped before moving it

@@ -50,7 +50,7 @@ BLOCK = {
            "Working days 8:15–16:45"],
 }
 TICKET_MAILS = ("acknowledgement", "answer", "notification", "delegation", "phone_message",
-                "staff_error", "access_unblocked")
+                "staff_error", "staff_unsent", "access_unblocked")
 NOTICES = ("status_change", "maintenance", "incident_solved")
 
 

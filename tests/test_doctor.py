@@ -81,7 +81,8 @@ def test_all_ok_on_a_good_config(tmp_path: Path, db_url: str, imap: Dovecot,
     assert f"ok   status public_dir: {tmp_path / 'status'} writable" in lines
     names = [line.split(":")[0][5:] for line in lines]
     for template in ("acknowledgement", "notification", "answer", "delegation",
-                     "phone_message", "staff_error", "status_change", "maintenance",
+                     "phone_message", "staff_error", "staff_unsent", "status_change",
+                     "maintenance",
                      "incident_solved", "circular"):
         assert f"template {template}" in names
     assert smtp_server.count() == 0  # connected and quit, sent nothing

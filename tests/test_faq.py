@@ -106,6 +106,7 @@ def test_notification_suggests_faq_and_staff_answers_with_it(
     imap.append("info", reply_to(notification, MARIE, "#faq 4242"))
     desk.ingest()
     desk.send()
-    assert any("no such FAQ entry" in m.get_content() for m in received(smtp_server, MARIE)
+    assert any("#faq 4242 : aucune entrée de FAQ avec ce numéro" in m.get_content()
+               for m in received(smtp_server, MARIE)
                if "refusée" in m["Subject"])  # type: ignore[attr-defined]
     desk.close()

@@ -109,13 +109,16 @@ def test_wrong_command_changes_nothing_and_tells_the_staff_member(
     assert "#frobnicate" in error.get_content()
 
 
-def test_forged_staff_sender_is_an_ordinary_requester(desk: Desk, imap: Dovecot,
-                                                      smtp_server: SmtpServer) -> None:
+def test_forged_staff_sender_acts_on_nothing(desk: Desk, imap: Dovecot,
+                                             smtp_server: SmtpServer) -> None:
     first_request(desk, imap, smtp_server)
     forged = corpus.simple("RE: [RN #1] Clé d'accès bloquée", "#close\nRéponse inventée.",
                            from_addr=MARIE)
     imap.append("info", forged)
-    assert desk.ingest().outcomes == {"ticket": 1}  # a stranger to ticket 1: a new ticket
+    # A staff address without a reference to its notification: no ticket, nothing relayed,
+    # no command applied (tests/test_staff_unproven.py has the rest).
+    assert desk.ingest().outcomes == {"staff-unsent": 1}
+    assert [t["id"] for t in desk.tickets()] == [1]
     assert desk.ticket(1)["status"] == "open"
     desk.send()
     assert len(received(smtp_server, REQUESTER)) == 1
@@ -125,11 +128,14 @@ def test_token_of_another_staff_member_is_refused(desk: Desk, imap: Dovecot,
                                                   smtp_server: SmtpServer) -> None:
     notification = first_request(desk, imap, smtp_server)
     imap.append("info", reply_to(notification, JAN, "#close\nGesloten."))  # Marie's token
-    assert desk.ingest().outcomes == {"reply": 1}  # threads, but as a requester's mail
+    assert desk.ingest().outcomes == {"staff-unsent": 1}  # kept as a note, Jan is told
     assert desk.ticket(1)["status"] == "open"
     with desk.db.transaction() as session:
         assert session.scalars(select(OutboxMessage).where(
             OutboxMessage.purpose == "reply")).all() == []
+    desk.send()
+    [told] = [m for m in received(smtp_server, JAN) if "niet verstuurd" in m["Subject"]]
+    assert "collega" in told.get_content()  # type: ignore[attr-defined]
 
 
 def test_staff_out_of_office_is_not_an_answer(desk: Desk, imap: Dovecot,
@@ -162,7 +168,7 @@ def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
     desk.ingest()
     desk.send()
     errors = [m for m in received(smtp_server, MARIE) if "refusée" in m["Subject"]]
-    assert errors and "cannot be reached by mail" in errors[0].get_content()
+    assert errors and "ne peut pas être joint par e-mail" in errors[0].get_content()
 
 
 @pytest.mark.parametrize("mode", ["review", "requester"])

@@ -517,7 +517,8 @@ class IngestConfig:
     auto_reply_limit: int = key(
         10,
         doc="At most this many automatic mails (acknowledgements) per address since midnight "
-            "UTC; `0` sends none.")
+            "UTC; `0` sends none. Also the most notices a day to one staff address that a mail "
+            "from it was not sent on (anyone can forge a staff member's From).")
     auto_reply_domain_limit: int = key(
         200, min=0,
         doc="At most this many automatic mails (acknowledgements) per recipient domain since "

@@ -1,6 +1,7 @@
 """Pipeline: the ordered stages a received message goes through.
 
-    parse → skip_duplicate → classify → bounce → staff_reply → thread → store → respond
+    parse → skip_duplicate → classify → bounce → staff_reply → staff_mail → thread → store
+    → respond
 
 Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the first one that
 returns an outcome ends the message's journey. A batch of messages is one database
@@ -43,6 +44,7 @@ from rnmail.ingest.respond import (
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
 from rnmail.ingest.store import Requester, open_ticket, store_message
 from rnmail.ingest.thread import ThreadMatch, thread_message
+from rnmail.ingest.unproven import active_staff, handle_unproven
 from rnmail.models import (
     Bounce,
     DirectoryUser,
@@ -204,6 +206,22 @@ def staff_reply(batch: Batch, d: Delivery) -> IngestOutcome | None:
     return IngestOutcome.SERVICE
 
 
+def staff_mail(batch: Batch, d: Delivery) -> IngestOutcome | None:
+    """Mail from an active staff member's address that ``staff_reply`` did not recognise as
+    their reply to a notification: kept (on the ticket it names), the member told, never a
+    ticket (``rnmail.ingest.unproven``)."""
+    assert d.verdict is not None
+    if d.mailbox.kind == "fax":  # the gateway writes these; the sender is in the fax
+        return None
+    staff = active_staff(batch.session, d.parsed.from_addr)
+    if staff is None:
+        return None
+    d.message = handle_unproven(batch.session, batch.config, staff, d.parsed, d.raw_sha256,
+                                d.verdict.is_auto)
+    d.ticket = d.message.ticket if d.message is not None else None
+    return IngestOutcome.STAFF_UNSENT
+
+
 def thread(batch: Batch, d: Delivery) -> IngestOutcome | None:
     match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
                            d.parsed.from_addr, batch.tickets_by_message_id,
@@ -265,7 +283,7 @@ def respond(batch: Batch, d: Delivery) -> IngestOutcome | None:
 
 
 STAGES: tuple[Stage, ...] = (
-    parse, skip_duplicate, classify, bounce, staff_reply, thread, store, respond,
+    parse, skip_duplicate, classify, bounce, staff_reply, staff_mail, thread, store, respond,
 )
 
 

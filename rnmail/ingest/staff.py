@@ -3,15 +3,19 @@
 A mail counts as a staff action only when it proves it answers a notification sent to that
 staff member: it must reference the notification's Message-ID, whose signature (HMAC with
 ``helpdesk.secret``) names the staff member and the ticket, and come from that member's
-address. A forged ``From:`` without such a reference is an ordinary requester's mail. The
-same holds for a second-line service and the delegation mail sent to it.
+address. Any other mail from an active staff address (a forged ``From:``, a reply that lost
+its headers) is ``unproven``'s business; a second-line service's answer must likewise
+reference the delegation mail sent to it.
 
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
 ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
 participant of the ticket); ``#faq N`` answers with an FAQ entry;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester.
 Every command is checked, in order and against the status the earlier ones leave, before
-anything changes: one wrong command refuses the whole mail, and the staff member is told why.
+anything changes: one wrong command refuses the whole mail, and the staff member is told why
+in their language (``Problem``: a code the ``staff_error`` template words per language, with
+"did you mean" for a mistyped command — also for the French, Dutch or German word for it —
+or a mistyped category, type or service).
 
 Nothing of a mail rnmail sent to the staff is ever relayed: the text of the notifications the
 reply references (and of every notification and delegation mail of the ticket) is cut from
@@ -20,15 +24,17 @@ blockquote, Outlook's header block, an attribution line alone, re-wrapped lines)
 comparing words, not quoting conventions (``own_text``). A reply with no text of its own left
 is refused, and the staff member is told so.
 
-Next stage (for mail that is not a staff action): ``thread``.
+Next stage (for mail that is not a staff action): ``staff_mail`` (``unproven``).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -53,10 +59,83 @@ COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "ty
             "cc")
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
 DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
-# The refusal of a reply that only quotes what we sent; the staff_error template says it in
-# the staff member's language.
-EMPTY = "the reply is empty"
-QUOTED_ONLY = "the reply holds no text of its own, only the quoted notification"
+# The words staff may type for a command in their language: never accepted as commands (a
+# command means the same for everyone), only suggested ("#categorie": did you mean
+# "#category"?).
+COMMAND_WORDS = {
+    "comment": ("commentaire", "commenter", "remarque", "note", "interne", "opmerking",
+                "commentaar", "notitie", "intern", "kommentar", "notiz"),
+    "close": ("fermer", "clore", "cloturer", "clôturer", "clos", "ferme", "fermé", "sluiten",
+              "afsluiten", "gesloten", "schliessen", "schließen", "abschliessen"),
+    "pending": ("attente", "attendre", "suspendre", "wachten", "afwachten", "wachtend",
+                "afwachting", "warten", "wartend"),
+    "delegate": ("deleguer", "déléguer", "delegation", "délégation", "transferer",
+                 "transférer", "delegeren", "doorsturen", "delegieren", "weiterleiten"),
+    "assign": ("assigner", "attribuer", "affecter", "toewijzen", "toekennen", "zuweisen",
+               "zuordnen"),
+    "category": ("categorie", "catégorie", "rubrique", "kategorie", "rubriek"),
+    "type": ("typ", "soort", "genre", "art"),
+    "faq": ("vragen", "foire"),
+    "cc": ("copie", "kopie", "copy"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a staff mail is refused: a ``code`` the ``staff_error`` template words in the
+    staff member's language; ``str()`` is the English line of the ticket's note and the
+    log."""
+
+    code: str
+    command: str = ""  # the command line as written: "#category acces-key"
+    value: str = ""  # what the text names: the known values, the requester
+    suggestion: str = ""  # "did you mean": a command name or a known value
+
+    def __str__(self) -> str:
+        text = PROBLEM_TEXTS[self.code].format(value=self.value)
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion}?)"
+        return f"{self.command}: {text}" if self.command else text
+
+
+PROBLEM_TEXTS = {
+    "unknown": "unknown command",
+    "no-argument": "takes no argument",
+    "service": "no such service; services are {value}",
+    "staff": "no such staff member",
+    "category": "categories are {value}",
+    "type": "types are {value}",
+    "address": "not a mail address",
+    "helpdesk": "that is the help desk",
+    "faq": "no such FAQ entry",
+    "closed": "the ticket is closed",
+    "empty": "the reply is empty",
+    "quoted-only": "the reply holds no text of its own, only the quoted notification",
+    "answer-closed": "the ticket is closed; reopen it first",
+    "unreachable": "the requester ({value}) cannot be reached by mail",
+}
+# The refusal of a reply that only quotes what we sent.
+EMPTY = Problem("empty")
+QUOTED_ONLY = Problem("quoted-only")
+
+
+def suggest(word: str, known: Iterable[str],
+            aliases: dict[str, tuple[str, ...]] | None = None) -> str:
+    """The known value closest to ``word`` (also through the ``aliases`` of each value), or
+    "" when none is close enough: ``difflib``, case- and accent-blind."""
+    choices: dict[str, str] = {}
+    for value in known:
+        for spelling in (value, *(aliases or {}).get(value, ())):
+            choices.setdefault(_fold(spelling), value)
+    if _fold(word) in choices:
+        return choices[_fold(word)]
+    close = difflib.get_close_matches(_fold(word), list(choices), n=1, cutoff=0.7)
+    return choices[close[0]] if close else ""
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass(frozen=True)
@@ -154,7 +233,7 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     if errors:
         _tell_staff(session, config, staff, ticket, errors)
         log.warning("staff reply refused ticket=%d staff=%s errors=%s", ticket.id, staff.email,
-                    errors)
+                    "; ".join(map(str, errors)))
         return _note(session, ticket, staff, mail, raw_sha256,
                      refused_reply(config.helpdesk.default_language, errors))
     if body and not comment:
@@ -184,75 +263,83 @@ def _note(session: Session, ticket: Ticket, staff: Staff, mail: ParsedMail, raw_
 
 
 def _check(session: Session, config: Config, ticket: Ticket, commands: list[Command],
-           body: str, comment: bool) -> list[str]:
+           body: str, comment: bool) -> list[Problem]:
     errors = []
     status = ticket.status  # as it will be after the commands before this one
     for command in commands:
+        written = f"#{command.name} {command.argument}".strip()
         check = _CHECKS.get(command.name)
         if check is None:
-            errors.append(f"unknown command #{command.name}")
+            errors.append(Problem("unknown", f"#{command.name}", suggestion=(
+                "#" + found if (found := suggest(command.name, COMMANDS, COMMAND_WORDS))
+                else "")))
             continue
         problem = check(session, config, ticket, command.argument)
         if problem is None and command.name in _STATUS_AFTER:
             if status == TicketStatus.CLOSED:
-                problem = "the ticket is closed"
+                problem = Problem("closed")
             else:
                 status = _STATUS_AFTER[command.name]
         if problem:
-            errors.append(f"#{command.name} {command.argument}".strip() + f": {problem}")
+            errors.append(replace(problem, command=written))
     if not commands and not body:
         errors.append(EMPTY)
     answers = bool(body) or any(c.name == "faq" for c in commands)
     if answers and not comment and ticket.status == TicketStatus.CLOSED:
-        errors.append("the ticket is closed; reopen it first")
+        errors.append(Problem("answer-closed"))
     if answers and not comment and requester_address(config, ticket) is None:
-        errors.append(f"the requester ({ticket.requester}) cannot be reached by mail")
+        errors.append(Problem("unreachable", value=ticket.requester))
     return errors
 
 
-def _no_argument(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
-    return "takes no argument" if arg else None
+def _no_argument(session: Session, config: Config, ticket: Ticket, arg: str
+                 ) -> Problem | None:
+    return Problem("no-argument") if arg else None
 
 
-def _service(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
-    found = session.scalars(select(Service).where(Service.name == arg)).first()
-    return None if found else "no such service"
+def _service(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
+    names = list(session.scalars(select(Service.name).order_by(Service.name)))
+    if arg in names:
+        return None
+    return Problem("service", value=", ".join(names) or "—", suggestion=suggest(arg, names))
 
 
-def _staff(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
+def _staff(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
     found = session.scalars(select(Staff).where(Staff.email == arg.lower())).first()
-    return None if found is not None and found.active else "no such staff member"
+    return None if found is not None and found.active else Problem("staff")
 
 
-def _category(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
-    return None if arg in config.workflow.categories else (
-        "categories are " + ", ".join(config.workflow.categories))
+def _category(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
+    known = config.workflow.categories
+    return None if arg in known else Problem("category", value=", ".join(known),
+                                             suggestion=suggest(arg, known))
 
 
-def _type(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
+def _type(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
     try:
         normal_requester_type(arg)
     except RnmailError:
-        return "types are " + ", ".join(RequesterType)
+        return Problem("type", value=", ".join(RequesterType),
+                       suggestion=suggest(arg, list(RequesterType)))
     return None
 
 
-def _cc(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
+def _cc(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
     address = deliverable_address(arg)
     if address is None:
-        return "not a mail address"
-    return "that is the help desk" if address.lower() in config.helpdesk.own_addresses else None
+        return Problem("address")
+    return Problem("helpdesk") if address.lower() in config.helpdesk.own_addresses else None
 
 
-def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> str | None:
+def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
     if not arg.isdigit() or session.get(FaqEntry, int(arg)) is None:
-        return "no such FAQ entry"
+        return Problem("faq")
     return None
 
 
 _STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
                  "delegate": TicketStatus.DELEGATED}
-_CHECKS: dict[str, Callable[[Session, Config, Ticket, str], str | None]] = {
+_CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
     "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
     "cc": _cc,
@@ -279,11 +366,11 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command) -
 
 
 def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,
-                errors: list[str]) -> None:
+                errors: list[Problem]) -> None:
     hd = config.helpdesk
     rendered = render("staff_error", staff.language, hd.default_language,
-                      {"tag": hd.tag, "ticket_id": ticket.id, "errors": errors,
-                       "quoted_only": QUOTED_ONLY}, helpdesk=hd)
+                      {"tag": hd.tag, "ticket_id": ticket.id, "errors": errors},
+                      helpdesk=hd)
     enqueue(session, compose(hd, Draft(to=[staff.email], rendered=rendered, kind="err",
                                        ticket_id=ticket.id, generated=True)),
             purpose="staff-error")

@@ -34,6 +34,7 @@ from rnmail.dispatch.announce import list_templates, preview_template
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import ImapSource, close_quietly, oauth_token
+from rnmail.ingest.staff import QUOTED_ONLY, Problem
 from rnmail.models import Operator
 
 MAX_TIMEOUT = 10.0
@@ -405,8 +406,13 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
                         "note": "Pouvez-vous vérifier ?", "history": _HISTORY}],
         "phone_message": [{"caller": "Jan Peeters", "phone": "+3222101031",
                            "text": "Rappeler svp.", "taken_at": _WHEN}],
-        "staff_error": [{"tag": hd.tag, "ticket_id": 1234,
-                         "errors": ["#assign: no staff member nobody@rn.example"]}],
+        "staff_error": [{"tag": hd.tag, "ticket_id": 1234, "errors": [
+            Problem("staff", "#assign nobody@rn.example"),
+            Problem("unknown", "#categorie", suggestion="#category"), QUOTED_ONLY]}],
+        "staff_unsent": [{"tag": hd.tag, "ticket_id": ticket_id, "why": why,
+                          "subject": "RE: [RN #1234] Clé d'accès bloquée"}
+                         for ticket_id, why in ((1234, "no-reference"), (1234, "forward"),
+                                                (1234, "colleague"), (None, "other-mail"))],
         "access_unblocked": [{**reply, "user_name": "Jan Peeters", "action": action}
                              for action in ("reset", "new-key")],
     }
