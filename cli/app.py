@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from functools import cached_property, update_wrapper
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -80,6 +80,32 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+if TYPE_CHECKING:  # generic from click 8.2 on; setup.cfg allows 8.1
+    _IntParam = click.ParamType[int]
+else:
+    _IntParam = click.ParamType
+
+
+class TicketNumber(_IntParam):
+    """A ticket number as people write it: ``8`` or ``#8`` (as rnmail prints it, and as the
+    ``[RN #8]`` of a subject shows it); ``RN #8`` and ``[RN #8]`` are taken too."""
+
+    name = "ticket"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().strip("[]").strip()
+        if text[:2].upper() == "RN":
+            text = text[2:].strip()
+        text = text.removeprefix("#").strip()
+        if not text.isascii() or not text.isdigit() or int(text) == 0:
+            self.fail(f"{value!r} is not a ticket number (e.g. 8 or #8)", param, ctx)
+        return int(text)
+
+
+TICKET = TicketNumber()
 
 
 def read_password(from_stdin: bool, confirm: bool = False) -> str:
