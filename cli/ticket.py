@@ -31,9 +31,9 @@ def _time(value: str | None) -> str:
     return value or "-"
 
 
-def _cut(text: str, width: int) -> str:
+def _cut(text: str, width: int | None) -> str:
     """``text`` in at most ``width`` characters, an ellipsis marking a cut."""
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if width is None or len(text) <= width else text[:width - 1] + "…"
 
 
 def _requester(row: Mapping[str, Any]) -> str:
@@ -44,14 +44,15 @@ def _requester(row: Mapping[str, Any]) -> str:
     return str(row["requester"])
 
 
-# The columns of the list: (heading, value, widest); the last one takes what is left.
-COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], int], ...] = (
-    ("#", lambda r: f"#{r['id']}", 8),
-    ("", lambda r: "*" if r.get("unanswered") else "", 1),
-    ("status", lambda r: str(r["status"]), 9),
-    ("channel", lambda r: str(r["channel"]), 7),
-    ("lang", lambda r: str(r["language"]), 4),
-    ("requester", _requester, 40),
+# The columns of the list: (heading, value, widest or None: never cut). An address is never
+# cut (the requester column is as wide as the longest); a long name or subject is, with "…".
+COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], int | None], ...] = (
+    ("#", lambda r: f"#{r['id']}", None),
+    ("", lambda r: "*" if r.get("unanswered") else "", None),
+    ("status", lambda r: str(r["status"]), None),
+    ("channel", lambda r: str(r["channel"]), None),
+    ("lang", lambda r: str(r["language"]), None),
+    ("requester", _requester, None),
     ("assignee", lambda r: str(r.get("assignee_name") or r["assignee"] or "-"), 24),
     ("subject", lambda r: str(r["subject"]), 70),
 )
@@ -182,7 +183,10 @@ def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
                 "note": f"note by {author}"}[role]
         lines.append("")
         lines.append(f"{head} {_time(msg['date'])} {what}: {msg['subject']}")
-        lines.extend(f"   {text}" if text else "" for text in msg["text"].splitlines())
+        text = msg["text"].splitlines()
+        if role == "answer" and "-- " in text:  # our signature and contact block: known
+            text = text[:text.index("-- ")]
+        lines.extend(f"   {line}" if line else "" for line in text)
         for att in msg["attachments"]:
             note = f" OMITTED: {att['omitted']}" if att["omitted"] else ""
             lines.append(f"   [{att['content_type']}] {att['filename']} ({att['size']} bytes)"

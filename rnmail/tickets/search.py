@@ -96,7 +96,7 @@ def _sqlite(session: Session, query: Query, limit: int, offset: int) -> list[int
     rows = session.execute(text(
         "SELECT ticket_id FROM search_index WHERE search_index MATCH :match "
         "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
-    ), {"match": " ".join(terms), "limit": limit, "offset": offset})
+    ), {"match": " AND ".join(terms), "limit": limit, "offset": offset})
     return [int(row[0]) for row in rows]
 
 
