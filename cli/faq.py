@@ -93,6 +93,8 @@ def faq_list(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("no FAQ entry yet (`rnmail faq add` or `faq from-ticket` makes one)")
     for row in rows:
         _print(row, False)
 
@@ -111,6 +113,8 @@ def faq_search(app: App, query: str, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo(f"no FAQ entry matches {query!r}")
     for row in rows:
         _print(row, False)
 

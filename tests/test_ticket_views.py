@@ -12,7 +12,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import JSON, column, table
 
+from rnmail.db import Database
+from rnmail.models import utcnow
+from rnmail.tickets.search import search_tickets
 from tests.harness import corpus
 from tests.harness.install import Installation, install
 from tests.harness.mail import parse
@@ -202,3 +206,47 @@ def test_message_take_json(desk: Installation) -> None:
     assert taken["message_id"].startswith("<") and isinstance(taken["outbox_id"], int)
     [row] = json.loads(desk.ok("outbox", "list", "--json"))
     assert row["id"] == taken["outbox_id"]
+
+
+def test_empty_results_say_so(desk: Installation) -> None:
+    """An empty result was an empty output: one line says so, exit status 0."""
+    assert desk.ok("ticket", "list") == "no ticket yet\n"
+    assert desk.ok("faq", "list") == ("no FAQ entry yet (`rnmail faq add` or `faq from-ticket` "
+                                      "makes one)\n")
+    assert desk.ok("faq", "search", "clé bloquée") == "no FAQ entry matches 'clé bloquée'\n"
+    desk.ok("faq", "add", "--lang", "fr", "--question", "Comment débloquer ma clé d'accès ?",
+            "--answer", "Appelez-nous.")
+    assert desk.ok("faq", "search", "attestation domicile") == (
+        "no FAQ entry matches 'attestation domicile'\n")
+    assert desk.json("faq", "search", "attestation domicile") == []
+    assert "débloquer" in desk.ok("faq", "search", "debloquer")
+
+
+def test_upgrade_indexes_the_numbers_of_stored_messages(db_url: str) -> None:
+    """Tickets stored before migration 0012 are found by number after the upgrade."""
+    db = Database(db_url)
+    assert db.upgrade("0011") == "0011"
+    ticket = table("ticket", column("id"), column("subject"), column("status"),
+                   column("channel"), column("requester"), column("requester_type"),
+                   column("language"), column("created_at"), column("updated_at"))
+    message = table("message", column("ticket_id"), column("direction"), column("kind"),
+                    column("from_addr"), column("to_addrs", JSON), column("cc_addrs", JSON),
+                    column("subject"), column("text"), column("display_text"),
+                    column("created_at"))
+    now = utcnow().replace(tzinfo=None)
+    with db.engine.begin() as connection:
+        for tid, requester, text in ((1, "+3287591111", "Fax"),
+                                     (2, "a@citizen.example", "Mon numéro: 0470/12.34.56")):
+            connection.execute(ticket.insert().values(
+                id=tid, subject="Demande", status="open", channel="fax", requester=requester,
+                requester_type="other", language="fr", created_at=now, updated_at=now))
+            connection.execute(message.insert().values(
+                ticket_id=tid, direction="in", kind="correspondence", from_addr=requester,
+                to_addrs=[], cc_addrs=[], subject="Demande", text=text, display_text=text,
+                created_at=now))
+    db.upgrade()
+    with db.transaction() as session:
+        assert [t["id"] for t in search_tickets(session, "087 59 11 11")] == [1]
+        assert [t["id"] for t in search_tickets(session, "+32 470 12 34 56")] == [2]
+        assert [t["id"] for t in search_tickets(session, "demande")] == [2, 1]
+    db.dispose()
