@@ -49,7 +49,8 @@ def sent(desk: Installation, seen: set[Path]) -> list[EmailMessage]:
 
 
 def opened(out: str) -> int:
-    match = re.fullmatch(r"ticket #(\d+) opened\n", out)
+    """The number in ``ticket new``'s "ticket #N opened" (the bare number it printed)."""
+    match = re.fullmatch(r"ticket #(\d+) opened( and closed \(first contact\))?\n", out)
     assert match, out
     return int(match.group(1))
 
@@ -116,6 +117,13 @@ def test_ticket_list_filters_marks_and_names(desk: Installation) -> None:
     call = opened(desk.ok("ticket", "new", "--requester", "02/518.21.31", "--name",
                           "An Peeters", "--subject", "Appel", "--category", "access-key",
                           "--requester-type", "gemeente"))
+    earlier = opened(desk.ok("ticket", "new", "--requester", "09/266.61.11", "--subject",
+                             "Appel", "--close"))  # the caller joins the directory later
+    (desk.root / "directory.csv").write_text(
+        "organisation,organisation_type,organisation_code,name,email,phone,language,role,"
+        "access_status\nPolitiezone Oosterheide,police-zone,5999,Koen Maes,"
+        "koen@pz-5999.police.example,09/266.61.11,nl,,active\n", encoding="utf-8")
+    desk.ok("directory", "import", str(desk.root / "directory.csv"))
     desk.ok("ticket", "assign", str(call), MARIE)
     desk.ok("ticket", "reply", "1", "-m", "Voici votre attestation.", "--author", MARIE)
     desk.ok("service", "add", "population-registers", "--email", "pop@second.example")
@@ -127,7 +135,8 @@ def test_ticket_list_filters_marks_and_names(desk: Installation) -> None:
                                 "subject"]
     rows = {int(line.split()[0][1:]): line for line in lines[1:] if line.startswith("#")}
     assert long_address in rows[2] and "An Peeters" in rows[call]
-    assert "+3225182131" not in out
+    assert "+3225182131" not in out and "+3292666111" not in out
+    assert "Koen Maes" in rows[earlier] and not re.match(rf"#{earlier}\s+\*", rows[earlier])
     assert "Marie Lambert" in rows[call]
     # the columns line up although "delegated" is the longest status
     assert len({line.index("requester") if i == 0 else None for i, line in enumerate(lines)
@@ -143,17 +152,18 @@ def test_ticket_list_filters_marks_and_names(desk: Installation) -> None:
         return [row["id"] for row in desk.json("ticket", "list", *args)]
 
     assert ids("--assignee", MARIE) == [call] == ids("--assignee", "marie lambert")
-    assert ids("--assignee", "none") == [2, 1]
+    assert ids("--assignee", "none") == [earlier, 2, 1]
     assert ids("--category", "access-key") == [call]
     assert ids("--type", "municipality") == [call] == ids("--type", "gemeente")
     assert ids("--type", "citizen") == [1]
-    assert ids("--channel", "phone") == [call] and ids("--channel", "mail") == [2, 1]
+    assert ids("--channel", "phone") == [earlier, call] and ids("--channel", "mail") == [2, 1]
     assert ids("--unanswered") == [call, 2]
     assert desk.ok("ticket", "list", "--channel", "fax") == "no ticket matches these filters\n"
     assert "no staff member ghost@rn.example" in desk.fails("ticket", "list", "--assignee",
                                                             "ghost@rn.example")
-    [row] = desk.json("ticket", "list", "--channel", "phone")
+    [known, row] = desk.json("ticket", "list", "--channel", "phone")
     assert row["caller_name"] == "An Peeters" and row["unanswered"] is True
+    assert (known["caller_name"], known["requester_name"]) == ("Koen Maes", None)
 
 
 def test_search_numbers_in_any_notation_and_ticket_numbers(desk: Installation) -> None:
