@@ -195,7 +195,12 @@ class Message(Base):
 @event.listens_for(Message, "before_insert")
 @event.listens_for(Message, "before_update")
 def _index_numbers(_mapper: Any, _connection: Any, message: Message) -> None:
-    """Every message written through the ORM gets its numbers for search, whatever wrote it."""
+    """Every message written through the ORM gets its numbers for search, whatever wrote it.
+    Not our acknowledgements and notifications: they repeat the requester's mail (indexed
+    with its own numbers) and our contact block, and are most of what an ingest writes."""
+    if message.direction == "out" and message.kind != "correspondence":
+        message.search_numbers = None
+        return
     ticket = message.__dict__.get("ticket")  # as given: nothing is loaded during a flush
     requester = ticket.requester if isinstance(ticket, Ticket) else None
     message.search_numbers = numbers_in(message.subject, message.display_text,

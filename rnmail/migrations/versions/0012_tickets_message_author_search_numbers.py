@@ -48,11 +48,13 @@ def _vector(numbers: bool) -> str:
 
 
 def _fill_numbers() -> None:
-    """The numbers of the messages already stored (only those whose text has digits)."""
+    """The numbers of the messages already stored (as ``rnmail.models._index_numbers``: not
+    of our acknowledgements and notifications)."""
     bind = op.get_bind()
     message = sa.table("message", sa.column("id", sa.Integer), sa.column("ticket_id"),
-                       sa.column("subject"), sa.column("display_text"),
-                       sa.column("from_addr"), sa.column("search_numbers"))
+                       sa.column("direction"), sa.column("kind"), sa.column("subject"),
+                       sa.column("display_text"), sa.column("from_addr"),
+                       sa.column("search_numbers"))
     ticket = sa.table("ticket", sa.column("id", sa.Integer), sa.column("requester"))
     last = 0
     while True:
@@ -60,7 +62,9 @@ def _fill_numbers() -> None:
             sa.select(message.c.id, message.c.subject, message.c.display_text,
                       message.c.from_addr, ticket.c.requester)
             .join(ticket, ticket.c.id == message.c.ticket_id)
-            .where(message.c.id > last).order_by(message.c.id).limit(BATCH)).all()
+            .where(message.c.id > last, sa.or_(message.c.direction == "in",
+                                                message.c.kind == "correspondence"))
+            .order_by(message.c.id).limit(BATCH)).all()
         if not rows:
             return
         last = rows[-1].id
