@@ -178,9 +178,9 @@ def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
             continue
         head = {"request": "<-", "automatic": "<-", "answer": "->", "note": "=="}[role]
         author = _who(msg["author"], msg["author_email"])
+        by = f" by {author}" if msg["author"] or msg["author_email"] else ""
         what = {"request": f"from {author}", "automatic": f"automatic reply from {author}",
-                "answer": f"answer by {author} to {', '.join(msg['to'])}",
-                "note": f"note by {author}"}[role]
+                "answer": f"answer{by} to {', '.join(msg['to'])}", "note": f"note{by}"}[role]
         lines.append("")
         lines.append(f"{head} {_time(msg['date'])} {what}: {msg['subject']}")
         text = msg["text"].splitlines()
