@@ -707,8 +707,14 @@ def fill(db: Any, n: int, seed: int, kind: str) -> dict[str, Any]:
                 for name in ("ix_message_search",)})
     else:
         path = Path(db.engine.url.database)
+        # Outside a transaction: rnmail's connections BEGIN IMMEDIATE on first use, and a
+        # checkpoint inside one fails with "database table is locked".
+        raw = db.engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
         with db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             try:
                 rows = conn.exec_driver_sql(
                     "SELECT name, sum(pgsize) FROM dbstat GROUP BY name").all()
@@ -867,10 +873,10 @@ def matching_ids(db: Any, query: str) -> list[int]:
     itself loads the tickets with one bind parameter per id, too many for a common word)."""
     from rnmail.tickets import search as rnsearch
 
-    words = rnsearch._WORD.findall(rnsearch.fold(query))
+    parsed = rnsearch.parse_query(query)
     with db.transaction() as session:
         fn = rnsearch._sqlite if db.is_sqlite else rnsearch._postgresql
-        return sorted(set(fn(session, words, 10**9, 0)))
+        return sorted(set(fn(session, parsed, 10**9, 0)))
 
 
 def checks(db: Any, n: int) -> tuple[list[str], list[str]]:

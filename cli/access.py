@@ -6,7 +6,7 @@ import getpass
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import TICKET, App, emit_json, handle_errors, pass_app
 from rnmail.vocab import UnblockAction, strings
 
 
@@ -24,7 +24,7 @@ def access() -> None:
 
 @access.command("unblock")
 @click.argument("email")
-@click.option("--ticket", "ticket_id", type=int, required=True,
+@click.option("--ticket", "ticket_id", type=TICKET, required=True,
               help="The ticket of the request (category access-key).")
 @click.option("--identity-confirmed", is_flag=True,
               help="The caller's identity has been confirmed.")

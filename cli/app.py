@@ -86,8 +86,10 @@ def emit_json(data: Any) -> None:
 
 if TYPE_CHECKING:  # generic from click 8.2 on; setup.cfg allows 8.1
     DayBase = click.ParamType[date]
+    _IntParam = click.ParamType[int]
 else:
     DayBase = click.ParamType
+    _IntParam = click.ParamType
 
 
 class Day(DayBase):
@@ -117,6 +119,26 @@ class Day(DayBase):
 DAY = Day()
 
 
+class TicketNumber(_IntParam):
+    """A ticket number as people write it: ``8`` or ``#8`` (as rnmail prints it, and as the
+    ``[RN #8]`` of a subject shows it); ``RN #8`` and ``[RN #8]`` are taken too."""
+
+    name = "ticket"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().strip("[]").strip()
+        if text[:2].upper() == "RN":
+            text = text[2:].strip()
+        text = text.removeprefix("#").strip()
+        if not text.isascii() or not text.isdigit() or int(text) == 0:
+            self.fail(f"{value!r} is not a ticket number (e.g. 8 or #8)", param, ctx)
+        return int(text)
+
+
+TICKET = TicketNumber()
 
 
 def read_password(from_stdin: bool, confirm: bool = False) -> str:

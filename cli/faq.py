@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import TICKET, App, emit_json, handle_errors, pass_app
 from rnmail.config import LANGUAGES
 
 
@@ -67,7 +67,7 @@ def faq_edit(app: App, entry_id: int, language: str | None, question: str | None
 
 
 @faq.command("from-ticket")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
@@ -93,6 +93,8 @@ def faq_list(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("no FAQ entry yet (`rnmail faq add` or `faq from-ticket` makes one)")
     for row in rows:
         _print(row, False)
 
@@ -111,6 +113,8 @@ def faq_search(app: App, query: str, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo(f"no FAQ entry matches {query!r}")
     for row in rows:
         _print(row, False)
 

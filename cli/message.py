@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, handle_errors, pass_app
+from cli.app import App, emit_json, handle_errors, pass_app
 
 
 @click.group()
@@ -17,12 +17,17 @@ def message() -> None:
 @click.option("--caller", required=True, help="Who called.")
 @click.option("--phone", required=True, help="Their number, any national format.")
 @click.option("--text", required=True, help="The message.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
-def message_take(app: App, for_staff: str, caller: str, phone: str, text: str) -> None:
+def message_take(app: App, for_staff: str, caller: str, phone: str, text: str,
+                 as_json: bool) -> None:
     """Take a phone message for a colleague: it is mailed to them and logged."""
     from rnmail.dispatch.answer import take_phone_message
 
     with app.ready_db().transaction() as session:
-        message_id = take_phone_message(session, app.config, for_staff, caller, phone, text)
-    click.echo(f"message for {for_staff} queued ({message_id})")
+        taken = take_phone_message(session, app.config, for_staff, caller, phone, text)
+    if as_json:
+        emit_json(taken)
+    else:
+        click.echo(f"message for {taken['to']} queued ({taken['message_id']})")

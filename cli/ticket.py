@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import TICKET, App, emit_json, handle_errors, pass_app
 from rnmail.vocab import ArchiveFormat, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
@@ -20,38 +20,102 @@ def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
-def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool) -> None:
-    """A ticket summary per line, or the rows as JSON."""
+AUTHOR = click.option(
+    "--author", envvar="RNMAIL_STAFF", default="help desk", show_default=True,
+    help="Who writes it: your staff address or name (recorded as the author), or any name "
+    "(or $RNMAIL_STAFF).")
+
+
+def _time(value: str | None) -> str:
+    """A time as people read it in the ticket commands (one place to change)."""
+    return value or "-"
+
+
+def _cut(text: str, width: int | None) -> str:
+    """``text`` in at most ``width`` characters, an ellipsis marking a cut."""
+    return text if width is None or len(text) <= width else text[:width - 1] + "…"
+
+
+def _requester(row: Mapping[str, Any]) -> str:
+    """Who asked, as the list shows it: the name for a number whose caller is known."""
+    name = row.get("caller_name")
+    if name and row["requester"].startswith("+"):
+        return str(name)
+    return str(row["requester"])
+
+
+# The columns of the list: (heading, value, widest or None: never cut). An address is never
+# cut (the requester column is as wide as the longest); a long name or subject is, with "…".
+COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], int | None], ...] = (
+    ("#", lambda r: f"#{r['id']}", None),
+    ("", lambda r: "*" if r.get("unanswered") else "", None),
+    ("status", lambda r: str(r["status"]), None),
+    ("channel", lambda r: str(r["channel"]), None),
+    ("lang", lambda r: str(r["language"]), None),
+    ("requester", _requester, None),
+    ("assignee", lambda r: str(r.get("assignee_name") or r["assignee"] or "-"), 24),
+    ("subject", lambda r: str(r["subject"]), 70),
+)
+
+
+def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool, empty: str) -> None:
+    """A ticket per line under a heading, columns as wide as their content (long values cut
+    with an ellipsis), ``*`` marking a requester's mail not answered yet; or the rows as
+    JSON. ``empty``: the line said when there are none."""
     if as_json:
         emit_json(rows)
         return
-    for row in rows:
-        click.echo(f"#{row['id']:<6} {row['status']:<9} {row['channel']:<5} {row['language']} "
-                   f"{row['requester'][:32]:<32} {row['subject'][:60]}")
+    if not rows:
+        click.echo(empty)
+        return
+    cells = [[_cut(value(row), widest) for _, value, widest in COLUMNS] for row in rows]
+    widths = [max(len(heading), *(len(line[i]) for line in cells))
+              for i, (heading, _, _) in enumerate(COLUMNS)]
+    for line in [[heading for heading, _, _ in COLUMNS], *cells]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+                   .rstrip())
+    if any(row.get("unanswered") for row in rows):
+        click.echo("* the requester's last mail is not answered yet")
 
 
 @ticket.command("list")
 @click.option("--status", type=click.Choice(strings(TicketStatus)))
+@click.option("--assignee", help="A staff member's address or name; 'none': unassigned.")
+@click.option("--category", help="A category; 'none': without one.")
+@click.option("--type", "requester_type", help="A requester type (aliases such as gemeente "
+              "accepted).")
+@click.option("--channel", type=click.Choice(strings(Channel)))
+@click.option("--unanswered", is_flag=True, help="Only tickets whose requester's last mail is "
+              "not answered yet.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
-def ticket_list(app: App, status: str | None, limit: int, as_json: bool) -> None:
-    """List tickets, newest first."""
-    from rnmail.tickets.views import list_tickets
+def ticket_list(app: App, status: str | None, assignee: str | None, category: str | None,
+                requester_type: str | None, channel: str | None, unanswered: bool, limit: int,
+                as_json: bool) -> None:
+    """List tickets, newest first; * marks a requester's mail not answered yet."""
+    from rnmail.tickets.views import TicketFilter, list_tickets
 
+    wanted = TicketFilter(status=status, assignee=assignee, category=category,
+                          requester_type=requester_type, channel=channel,
+                          unanswered=unanswered)
     with app.ready_db().transaction() as session:
-        rows = list_tickets(session, status, limit)
-    print_tickets(rows, as_json)
+        rows = list_tickets(session, limit=limit, wanted=wanted)
+    filtered = any(v not in (None, False) for v in (status, assignee, category,
+                                                    requester_type, channel, unanswered))
+    print_tickets(rows, as_json, "no ticket matches these filters" if filtered else
+                  "no ticket yet")
 
 
 @ticket.command("show")
-@click.argument("ticket_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("ticket_id", type=TICKET)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: every "
+              "message in full, notifications included.")
 @pass_app
 @handle_errors
 def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
-    """Show one ticket with its messages."""
+    """Show one ticket with its messages (each staff notification folded into one line)."""
     from rnmail.tickets.views import show_ticket
 
     with app.ready_db().transaction() as session:
@@ -59,22 +123,75 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(detail)
         return
-    click.echo(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
-    click.echo(f"requester: {detail['requester']}  channel: {detail['channel']}  "
-               f"language: {detail['language']}  created: {detail['created_at']}")
+    for line in ticket_lines(detail):
+        click.echo(line)
+
+
+def _who(name: str | None, address: str | None) -> str:
+    if name and address and name != address:
+        return f"{name} <{address}>"
+    return name or address or "-"
+
+
+def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
+    """``ticket show`` as text: the header, then each real message once; the copies of a
+    notification (one per staff member) make one line, as do acknowledgements and
+    delegation mails."""
+    lines = [f"#{detail['id']} [{detail['status']}] {detail['subject']}"]
+    org = f", {detail['requester_org']}" if detail.get("requester_org") else ""
+    lines.append(f"requester:  {_who(detail['requester_name'], detail['requester'])}{org} "
+                 f"({detail['requester_type']})")
+    lines.append(f"channel:    {detail['channel']}   language: {detail['language']}   "
+                 f"created: {_time(detail['created_at'])}")
+    assignee = _who(detail.get("assignee_name"), detail["assignee"])
+    lines.append(f"category:   {detail['category'] or '-'}   assignee: {assignee}")
+    service = detail["service"] or "-"
+    if detail["service"]:
+        service += f" (delegated {_time(detail['delegated_at'])})"
+    closed = f" (closed {_time(detail['closed_at'])})" if detail["closed_at"] else ""
+    lines.append(f"resolution: {detail['resolution'] or '-'}{closed}   service: {service}")
     known = detail.get("directory")
     if known:
-        click.echo(f"Directory: {known['organisation']} ({known['organisation_type']}), "
-                   f"access {known['access_status']} since {known['status_since'][:10]}")
-    for msg in detail["messages"]:
-        arrow = "<-" if msg["direction"] == "in" else "->"
-        click.echo(f"\n{arrow} {msg['date']} {msg['from']} ({msg['kind']}): {msg['subject']}")
-        click.echo(msg["text"])
+        lines.append(f"Directory: {known['organisation']} ({known['organisation_type']}), "
+                     f"access {known['access_status']} since {known['status_since'][:10]}")
+    messages = list(detail["messages"])
+    index = 0
+    while index < len(messages):
+        msg = messages[index]
+        role = msg["role"]
+        if role == "notification":  # one per staff member: counted, not repeated
+            copies = 1
+            while index + copies < len(messages) and (
+                    messages[index + copies]["role"] == "notification"):
+                copies += 1
+            lines.append(f"   {_time(msg['date'])} notified {copies} staff")
+            index += copies
+            continue
+        index += 1
+        if role == "acknowledgement":
+            lines.append(f"   {_time(msg['date'])} acknowledgement sent to "
+                         f"{', '.join(msg['to'])}")
+            continue
+        if role == "delegation":
+            lines.append(f"-> {_time(msg['date'])} delegated: the ticket sent to "
+                         f"{', '.join(msg['to'])}")
+            continue
+        head = {"request": "<-", "automatic": "<-", "answer": "->", "note": "=="}[role]
+        author = _who(msg["author"], msg["author_email"])
+        by = f" by {author}" if msg["author"] or msg["author_email"] else ""
+        what = {"request": f"from {author}", "automatic": f"automatic reply from {author}",
+                "answer": f"answer{by} to {', '.join(msg['to'])}", "note": f"note{by}"}[role]
+        lines.append("")
+        lines.append(f"{head} {_time(msg['date'])} {what}: {msg['subject']}")
+        text = msg["text"].splitlines()
+        if role == "answer" and "-- " in text:  # our signature and contact block: known
+            text = text[:text.index("-- ")]
+        lines.extend(f"   {line}" if line else "" for line in text)
         for att in msg["attachments"]:
             note = f" OMITTED: {att['omitted']}" if att["omitted"] else ""
-            click.echo(f"   [{att['content_type']}] {att['filename']} ({att['size']} bytes){note}")
-
-
+            lines.append(f"   [{att['content_type']}] {att['filename']} ({att['size']} bytes)"
+                         f"{note}")
+    return lines
 
 
 def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
@@ -105,7 +222,7 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
                requester_org: str | None, requester_type: str | None, category: str | None,
                language: str | None,
                subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
-    """Log a phone call (or letter) as a ticket; prints its number."""
+    """Log a phone call (or letter) as a ticket: prints "ticket #N opened"."""
     from rnmail.tickets.lifecycle import close, open_by_hand
     from rnmail.tickets.views import show_ticket
 
@@ -123,11 +240,12 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
     if as_json:
         emit_json(detail)
     else:
-        click.echo(detail["id"])
+        click.echo(f"ticket #{detail['id']} opened"
+                   + (" and closed (first contact)" if close_now else ""))
 
 
 @ticket.command("close")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("--resolution", type=click.Choice(strings(Resolution)),
               help="How it was resolved (default: from its history).")
 @click.option("--json", "as_json", is_flag=True)
@@ -142,7 +260,7 @@ def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool
 
 
 @ticket.command("reopen")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
@@ -155,7 +273,7 @@ def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
 
 
 @ticket.command("pending")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
@@ -168,7 +286,7 @@ def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
 
 
 @ticket.command("assign")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.argument("staff_email")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -183,7 +301,7 @@ def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> 
 
 
 @ticket.command("set")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("--category", help="Question category.")
 @click.option("--type", "requester_type", help="Requester type.")
 @click.option("--json", "as_json", is_flag=True)
@@ -212,23 +330,31 @@ def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: s
 
 
 @ticket.command("comment")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("-m", "--message", "text", required=True, help="The internal note.")
-@click.option("--author", default="help desk", show_default=True, help="Who writes it.")
+@AUTHOR
+@click.option("--json", "as_json", is_flag=True, help="Print the note as in `ticket show --json`.")
 @pass_app
 @handle_errors
-def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
+def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bool) -> None:
     """Add an internal note (never sent to the requester)."""
-    from rnmail.tickets.lifecycle import add_comment, get_ticket
+    from rnmail.tickets.lifecycle import add_comment, get_ticket, staff_author
+    from rnmail.tickets.views import message_detail
 
     with app.ready_db().transaction() as session:
-        add_comment(session, get_ticket(session, ticket_id), text, author,
-                    language=app.config.helpdesk.default_language)
-    click.echo(f"#{ticket_id}: comment added")
+        note = add_comment(session, get_ticket(session, ticket_id), text,
+                           staff_author(session, author) or author,
+                           language=app.config.helpdesk.default_language)
+        session.flush()
+        detail = message_detail(note)
+    if as_json:
+        emit_json(detail)
+    else:
+        click.echo(f"#{ticket_id}: comment added")
 
 
 @ticket.command("reply")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("-m", "--message", "text", help="The answer.")
 @click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
               help="Read the answer from a file ('-' for standard input).")
@@ -236,9 +362,7 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str) -> None:
               help="A file to attach (repeatable).")
 @click.option("--faq", "faq_id", type=int, help="Answer with this FAQ entry, in the "
               "requester's language.")
-@click.option("--author", default="help desk", show_default=True,
-              help="Who answers: a staff member's address or name makes it theirs (counted "
-                   "for them by `stats --by staff`).")
+@AUTHOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
@@ -252,7 +376,7 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
     from rnmail.dispatch.answer import answer_requester
     from rnmail.dispatch.compose import Attachment
     from rnmail.tickets.faq import answer_for
-    from rnmail.tickets.lifecycle import get_ticket
+    from rnmail.tickets.lifecycle import get_ticket, staff_author
     from rnmail.tickets.views import message_detail
 
     if [text, text_file, faq_id].count(None) != 2:
@@ -267,7 +391,8 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         if faq_id is not None:
             body = answer_for(session, faq_id, found.language,
                               app.config.helpdesk.default_language)
-        record = answer_requester(session, app.config, found, body, files, author)
+        record = answer_requester(session, app.config, found, body, files,
+                                  staff_author(session, author) or author)
         session.flush()
         detail = message_detail(record)
     if as_json:
@@ -277,7 +402,7 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
 
 
 @ticket.command("delegate")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.argument("service_name")
 @click.option("--note", default="", help="A word for the second line.")
 @click.option("--json", "as_json", is_flag=True)
@@ -301,16 +426,17 @@ def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
 @pass_app
 @handle_errors
 def ticket_search(app: App, query: str, limit: int, as_json: bool) -> None:
-    """Full-text search over subjects and messages (accents folded)."""
+    """Full-text search over subjects and messages (accents folded); phone and fax numbers
+    in any notation; a ticket number (8, #8) gives that ticket first."""
     from rnmail.tickets.search import search_tickets
 
     with app.ready_db().transaction() as session:
         rows = search_tickets(session, query, limit)
-    print_tickets(rows, as_json)
+    print_tickets(rows, as_json, f"no ticket matches {query!r}")
 
 
 @ticket.command("export")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.option("--format", "fmt", type=click.Choice(strings(ArchiveFormat)), required=True)
 @click.option("--out", type=click.Path(path_type=Path),
               help="File (mbox, json) or folder (eml); json goes to standard output without.")
@@ -338,7 +464,7 @@ def ticket_participant() -> None:
 
 
 @ticket_participant.command("add")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.argument("address")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -355,7 +481,7 @@ def ticket_participant_add(app: App, ticket_id: int, address: str, as_json: bool
 
 
 @ticket_participant.command("remove")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET)
 @click.argument("address")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app

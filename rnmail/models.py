@@ -24,10 +24,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from rnmail.util.phone import numbers_in
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -174,11 +177,34 @@ class Message(Base):
     raw_size: Mapped[int | None] = mapped_column(BigInteger)
     mailbox: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The staff member who wrote it (an answer or a note, by mail or on the command line);
+    # null for the requester's mail, rnmail's own and the second line's (migration 0012).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The phone and fax numbers of the message and of its ticket's requester as search words
+    # (E.164 digits), set on every write by ``_index_numbers`` below; the full-text index
+    # reads it with the text (migration 0012).
+    search_numbers: Mapped[str | None] = mapped_column(Text)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages", foreign_keys=[ticket_id])
+    author: Mapped[Staff | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message", order_by="Attachment.id"
     )
+
+
+@event.listens_for(Message, "before_insert")
+@event.listens_for(Message, "before_update")
+def _index_numbers(_mapper: Any, _connection: Any, message: Message) -> None:
+    """Every message written through the ORM gets its numbers for search, whatever wrote it.
+    Not our acknowledgements and notifications: they repeat the requester's mail (indexed
+    with its own numbers) and our contact block, and are most of what an ingest writes."""
+    if message.direction == "out" and message.kind != "correspondence":
+        message.search_numbers = None
+        return
+    ticket = message.__dict__.get("ticket")  # as given: nothing is loaded during a flush
+    requester = ticket.requester if isinstance(ticket, Ticket) else None
+    message.search_numbers = numbers_in(message.subject, message.display_text,
+                                        message.from_addr, requester)
 
 
 class Attachment(Base):

@@ -52,6 +52,22 @@ class TicketSummary(TypedDict):
     fax_pages: int | None
 
 
+class PhoneMessageJson(TypedDict):
+    """``message take --json``: a phone message queued to an absent colleague."""
+
+    to: str
+    """The colleague's address."""
+    staff: str
+    """The colleague's name."""
+    caller: str
+    phone: str
+    """E.164."""
+    text: str
+    message_id: str
+    outbox_id: int
+    queued_at: str
+
+
 class AttachmentInfo(TypedDict):
     filename: str
     content_type: str
@@ -68,6 +84,9 @@ MessageDetail = TypedDict("MessageDetail", {
     "id": int,
     "direction": str,  # in | out
     "kind": str,  # correspondence | comment | auto | notification
+    "role": str,  # a MessageRole: what the message is in the ticket
+    "author": str | None,  # who wrote it: the staff member of an answer or note, the sender
+    "author_email": str | None,  # their address, when known
     "from": str,
     "from_name": str | None,
     "to": list[str],
@@ -124,9 +143,21 @@ class ArchivedTicket(TicketSummary):
     messages: int
 
 
+class TicketRow(TicketSummary):
+    """A line of ``ticket list`` and ``ticket search``."""
+
+    unanswered: bool
+    """Not closed, and its last mail (or call) is the requester's: no answer since."""
+    caller_name: str | None
+    """The requester's name: the ticket's, else, for a phone or fax number, the directory
+    user's who has it."""
+    assignee_name: str | None
+
+
 class TicketDetail(TicketSummary):
     """``ticket show`` (and ``ticket new --json``): the summary with the whole history."""
 
+    assignee_name: str | None
     participants: list[ParticipantInfo]
     messages: list[MessageDetail]
     directory: UserDetail | None

@@ -13,6 +13,8 @@ renaming a member's *value* would be a data migration, renaming its *name* is no
 - ``RequesterType``: ``ticket.requester_type``, who asks; the organisation kinds of the
   directory (``organisation.kind``) are the same words but ``citizen``
   (``ORGANISATION_KINDS``); ``normal_requester_type`` reads either, aliases included.
+- ``MessageRole``: what a message is in its ticket (derived from ``message.direction`` and
+  ``kind``, shown by ``ticket show``, never stored).
 - ``IngestOutcome``: ``processed_message.outcome``, what became of a received message (the
   value a stage of ``rnmail.ingest.pipeline`` returns to end its journey).
 - ``OutboxState``: ``outbox_message.state``, where an outgoing mail is.
@@ -97,6 +99,18 @@ def normal_requester_type(value: str, *, organisation: bool = False) -> Requeste
                               f"{', '.join(allowed)}")
         raise RnmailError(f"unknown requester type {value!r} ({', '.join(allowed)})")
     return kind
+
+
+class MessageRole(StrEnum):
+    """What a message is in its ticket (``ticket show``), from its direction and kind."""
+
+    REQUEST = "request"  # the requester's mail, or the call or letter logged by hand
+    AUTOMATIC = "automatic"  # an automatic reply received (out of office...)
+    NOTE = "note"  # an internal note
+    ANSWER = "answer"  # to the requester
+    ACKNOWLEDGEMENT = "acknowledgement"
+    NOTIFICATION = "notification"  # to a staff member
+    DELEGATION = "delegation"  # the ticket sent to a second-line service
 
 
 class IngestOutcome(StrEnum):

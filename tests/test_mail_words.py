@@ -41,6 +41,7 @@ MAILINGS = TEMPLATES / "mailings"
 READERS = ("fr", "nl", "de")  # who must not read an English code
 DEFAULT_CATEGORIES = ("access-key", "certificate", "address-change", "data-correction",
                       "legal", "web-services", "other")
+LITERAL = re.compile(r"rnmail [a-z]+ [a-z-]+|In-Reply-To")
 ENGLISH_NAMES = ("French", "Dutch", "German", "English")
 # English words no French, Dutch or German mail has (the template's own words leaking).
 ENGLISH = re.compile(r"\b(?:the|your|please|and|with|from|reply|received|requester|wrote|"
@@ -149,7 +150,7 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
                "taken_at": WHEN, "errors": [], "user_name": "Jan Peeters", "action": "reset",
                "name": "Help desk RN", "address": "helpdesk@rn.example", "fax": "",
                "opens": DESK.opens, "closes": DESK.closes, "body": "Bonjour.",
-               "reference": "", "attachments": []}
+               "reference": "", "attachments": [], "why": "no-reference"}
 
 
 @pytest.mark.parametrize("language", READERS)
@@ -159,6 +160,7 @@ def test_no_english_code_reaches_a_reader(name: str, language: str) -> None:
         mail = render(name, language, language, context)
         assert mail.language == language
         text = "\n".join((mail.subject, mail.text, mail.html or ""))
+        text = LITERAL.sub("", text)  # commands and header names are written as typed
         assert leaks(text, language) == [], (name, language, context.get("ticket"), text)
         assert not ENGLISH.findall(text), (name, language, ENGLISH.findall(text), text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,6 +23,13 @@ reopen_days = 7
 "*@*.police.example" = "police"
 "bevolking@*" = "municipality"
 """
+
+
+def opened(out: str) -> str:
+    """The number in ``ticket new``'s "ticket #N opened"."""
+    match = re.fullmatch(r"ticket #(\d+) opened\n", out)
+    assert match, out
+    return match.group(1)
 
 
 @pytest.fixture
@@ -60,7 +68,8 @@ def test_phone_call_closed_at_first_contact(desk: Installation) -> None:
                   "Toegangssleutel geblokkeerd", "--note", "Sleutel gedeblokkeerd.",
                   "--category", "access-key", "--requester-type", "municipality", "--close",
                   "--language", "nl", "--name", "An Peeters", "--org", "Gemeente Voorbeeld")
-    ticket_id = int(out)
+    assert out == "ticket #1 opened and closed (first contact)\n"
+    ticket_id = 1
     detail = json.loads(desk.ok("ticket", "show", str(ticket_id), "--json"))
     assert detail["channel"] == "phone" and detail["requester"] == "+3225182131"
     assert (detail["status"], detail["resolution"]) == ("closed", "first-contact")
@@ -88,8 +97,8 @@ def test_ticket_new_json_and_bad_values(desk: Installation) -> None:
 
 def test_life_cycle_commands(desk: Installation) -> None:
     desk.ok("staff", "add", "marie@rn.example", "--name", "Marie")
-    tid = desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
-                  "Certificat").strip()
+    tid = opened(desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
+                  "Certificat"))
     assert "pending" in desk.ok("ticket", "pending", tid)
     detail = json.loads(desk.ok("ticket", "assign", tid, "marie@rn.example", "--json"))
     assert detail["assignee"] == "marie@rn.example"
@@ -114,8 +123,8 @@ def test_life_cycle_commands(desk: Installation) -> None:
 def test_ticket_set_type_takes_every_requester_type_and_alias(desk: Installation) -> None:
     """The same words as a directory CSV's organisation_type (tests/test_directory.py),
     in any case, plus ``citizen``: one vocabulary, rnmail.vocab."""
-    tid = desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
-                  "Type").strip()
+    tid = opened(desk.ok("ticket", "new", "--requester", "jean@citizen.example", "--subject",
+                  "Type"))
     words = {**{t.value: t.value for t in RequesterType},
              **{alias: kind.value for alias, kind in REQUESTER_TYPE_ALIASES.items()},
              "Gemeente": "municipality", " Police-Zone ": "police"}
@@ -217,7 +226,7 @@ def test_reply_delegate_and_phone_message_from_the_cli(desk: Installation, tmp_p
 
 
 def test_reply_refusals(desk: Installation) -> None:
-    tid = desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel").strip()
+    tid = opened(desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel"))
     code, _, err = desk.run("ticket", "reply", tid, "-m", "x")
     assert code == 1 and "cannot be reached by mail" in err
     code, _, err = desk.run("ticket", "reply", tid)

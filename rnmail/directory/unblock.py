@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail import audit
 from rnmail.config import Config
 from rnmail.directory.people import find_user, set_access_status, user_snapshot
-from rnmail.dispatch.answer import author_name, last_incoming
+from rnmail.dispatch.answer import last_incoming
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
-from rnmail.tickets.lifecycle import add_comment, get_ticket
+from rnmail.tickets.lifecycle import add_comment, get_ticket, staff_author
 from rnmail.tickets.notes import unblock_record
 from rnmail.util.addresses import deliverable_address
 from rnmail.vocab import AccessState, TicketStatus, UnblockAction, strings
@@ -167,7 +167,9 @@ def _queue_confirmation(session: Session, config: Config, ticket: Ticket,
     record = enqueue(session, compose(hd, draft), purpose="access-unblocked", ticket=ticket,
                      kind="correspondence")
     assert record is not None  # a ticket was given
-    record.from_name = author_name(session, actor)  # a staff member's answer: theirs
+    staff = staff_author(session, actor)  # a staff member's answer: theirs
+    record.from_name = staff.name if staff else actor
+    record.author = staff
     return record, rendered.language
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -19,8 +19,9 @@ from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.fax import fax_reply_address
-from rnmail.models import Message, Service, Staff, Ticket, utcnow
-from rnmail.tickets.lifecycle import delegate, find_staff
+from rnmail.models import Message, OutboxMessage, Service, Staff, Ticket, utcnow
+from rnmail.shapes import PhoneMessageJson
+from rnmail.tickets.lifecycle import delegate, find_staff, staff_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
 
@@ -35,28 +36,20 @@ def requester_address(config: Config, ticket: Ticket) -> str | None:
 
 
 def answer_requester(session: Session, config: Config, ticket: Ticket, text: str,
-                     attachments: list[Attachment], author: str) -> Message:
-    """Queue ``text`` to the requester; returns its record in the ticket."""
+                     attachments: list[Attachment], author: str | Staff) -> Message:
+    """Queue ``text`` to the requester; returns its record in the ticket, with its author:
+    the staff member who wrote it, or a name (a second-line service, ``help desk``)."""
     if ticket.status == "closed":
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+    staff = author if isinstance(author, Staff) else staff_author(session, author)
+    written_by = staff.name if staff else str(author)
     record = reply_in_thread(session, config, ticket, "answer", {"text": text},
-                             purpose="reply", author=author_name(session, author),
+                             purpose="reply", author=written_by,
                              attachments=attachments)
+    record.author = staff
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     return record
-
-
-def author_name(session: Session, author: str) -> str:
-    """The name an answer is recorded under (``Message.from_name``, which ``rnmail stats
-    --by staff`` counts): a staff member named by their address or name, in any case, under
-    their name as the staff list has it; anyone else as given."""
-    given = author.strip()
-    staff = session.scalars(
-        select(Staff).where(or_(Staff.email == given.lower(),
-                                func.lower(Staff.name) == given.lower()))
-        .order_by(Staff.active.desc(), Staff.id)).first()
-    return staff.name if staff is not None else given
 
 
 def last_incoming(session: Session, ticket: Ticket) -> Message | None:
@@ -121,8 +114,8 @@ def delegate_to_service(session: Session, config: Config, ticket: Ticket, servic
 
 
 def take_phone_message(session: Session, config: Config, staff_email: str, caller: str,
-                       phone: str, text: str) -> str:
-    """Mail a message taken for an absent colleague; returns its Message-ID (the outbox row
+                       phone: str, text: str) -> PhoneMessageJson:
+    """Mail a message taken for an absent colleague; returns what was queued (the outbox row
     is the log of it)."""
     staff = find_staff(session, staff_email)
     if not staff.active:
@@ -139,5 +132,10 @@ def take_phone_message(session: Session, config: Config, staff_email: str, calle
     composed = compose(hd, Draft(to=[staff.email], rendered=rendered, kind="msg",
                                  generated=True))
     enqueue(session, composed, purpose="phone-message")
+    session.flush()
+    row = session.scalars(select(OutboxMessage)
+                          .where(OutboxMessage.message_id == composed.message_id)).one()
     log.info("phone message taken for=%s caller=%s phone=%s", staff.email, caller, number)
-    return composed.message_id
+    return {"to": staff.email, "staff": staff.name, "caller": caller, "phone": number,
+            "text": text.strip(), "message_id": composed.message_id, "outbox_id": row.id,
+            "queued_at": row.created_at.isoformat()}

@@ -239,7 +239,7 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     if body and not comment:
         attachments = [Attachment(a.filename, a.content_type, a.data)
                        for a in mail.attachments if a.data is not None and not a.inline]
-        record = answer_requester(session, config, ticket, body, attachments, staff.name)
+        record = answer_requester(session, config, ticket, body, attachments, staff)
         record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
     else:
         record = _note(session, ticket, staff, mail, raw_sha256,
@@ -255,9 +255,10 @@ def _note(session: Session, ticket: Ticket, staff: Staff, mail: ParsedMail, raw_
     """The staff mail kept as an internal note (never sent to the requester)."""
     note = Message(ticket=ticket, direction="in", kind="comment",
                    message_id=mail.message_id, dedupe_key=mail.dedupe_key,
-                   from_addr=staff.email, from_name=staff.name, to_addrs=mail.to,
-                   cc_addrs=mail.cc, subject=mail.subject, date=mail.date, text=mail.text,
-                   display_text=text, raw_sha256=raw_sha256, raw_size=len(mail.raw))
+                   from_addr=staff.email, from_name=staff.name, author=staff,
+                   to_addrs=mail.to, cc_addrs=mail.cc, subject=mail.subject, date=mail.date,
+                   text=mail.text, display_text=text, raw_sha256=raw_sha256,
+                   raw_size=len(mail.raw))
     session.add(note)
     return note
 

@@ -420,7 +420,7 @@ def _answers(session: Session, clock: Clock, query: Query) -> dict[tuple[Any, ..
     (the other dimensions are those of the answered ticket). An answer's author is the
     name on its record (``Message.from_name``): the staff member's for an answer by mail,
     the ``--author``/``--by`` of ``ticket reply``/``access unblock`` (resolved to the
-    staff member's name by ``rnmail.dispatch.answer.author_name``). Answers whose author
+    staff member's name by ``rnmail.tickets.lifecycle.staff_author``). Answers whose author
     is not on the staff (the second line's relayed answers, rnmail's own mails, a
     ``--author`` that names nobody) are not counted."""
     low, high = query.period.utc_bounds()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import LANGUAGES, WorkflowConfig
@@ -130,13 +130,26 @@ def set_requester_type(ticket: Ticket, kind: str) -> None:
     ticket.requester_type = normal_requester_type(kind)
 
 
-def add_comment(session: Session, ticket: Ticket, text: str, author: str, *,
+def staff_author(session: Session, author: str) -> Staff | None:
+    """The active staff member ``author`` names (their address or their name, in any case),
+    or None: then it is kept as given (``help desk``, a name)."""
+    wanted = author.strip().lower()
+    found = list(session.scalars(select(Staff).where(Staff.active.is_(True), or_(
+        Staff.email == wanted, func.lower(Staff.name) == wanted)).limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
+def add_comment(session: Session, ticket: Ticket, text: str, author: str | Staff, *,
                 language: str) -> Message:
-    """An internal note: kept in the ticket, never sent to the requester; its subject in
+    """An internal note: kept in the ticket, never sent to the requester. Its author is a
+    staff member or a name (``help desk``, the actor of an unblocking); its subject in
     ``language``, the help desk's (``[helpdesk].default_language``)."""
     if not text.strip():
         raise RnmailError("an empty comment")
-    message = Message(ticket=ticket, direction="in", kind="comment", from_addr=author,
+    staff = author if isinstance(author, Staff) else None
+    message = Message(ticket=ticket, direction="in", kind="comment",
+                      from_addr=staff.email if staff else author,
+                      from_name=staff.name if staff else None, author=staff,
                       to_addrs=[], cc_addrs=[], subject=note_subject(language, ticket.id),
                       date=utcnow(), text=text, display_text=text.strip())
     session.add(message)

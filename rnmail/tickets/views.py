@@ -1,16 +1,25 @@
-"""Reading tickets for people and programs: the stable shapes behind ``ticket list/show``."""
+"""Reading tickets for people and programs: the stable shapes behind ``ticket list/show``.
+
+Each message gets its ``role`` in the ticket (the requester's mail, an answer, a note, our
+acknowledgement, a staff notification, a delegation mail) and its ``author``: for an answer
+or a note the staff member who wrote it, by mail or on the command line, not the help-desk
+address it went out from. ``ticket show`` prints the real messages and folds the copies of a
+notification into one line; the list tells which tickets wait on an answer.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
-from rnmail.models import Message, Ticket
-from rnmail.shapes import MessageDetail, TicketDetail, TicketSummary
+from rnmail.models import DirectoryUser, Message, Staff, Ticket
+from rnmail.shapes import MessageDetail, TicketDetail, TicketRow, TicketSummary
+from rnmail.vocab import MessageRole, TicketStatus, normal_requester_type
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -42,11 +51,46 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
     }
 
 
+def message_role(message: Message) -> str:
+    """What a message is in its ticket: a ``MessageRole``."""
+    if message.direction == "in":
+        return {"correspondence": MessageRole.REQUEST, "comment": MessageRole.NOTE}.get(
+            message.kind, MessageRole.AUTOMATIC)
+    if message.kind == "correspondence":
+        return MessageRole.ANSWER
+    if message.kind == "notification":
+        # our own Message-ID names whom it was for: n<staff id> or s<service id>
+        kind = (message.message_id or "").strip("<>").split(".")[1:2]
+        return MessageRole.DELEGATION if kind and kind[0][:1] == "s" else \
+            MessageRole.NOTIFICATION
+    return MessageRole.ACKNOWLEDGEMENT
+
+
+def message_author(message: Message) -> tuple[str | None, str | None]:
+    """(name, address) of who wrote ``message``: the staff member for an answer or a note,
+    the sender for received mail; (None, None) for what rnmail wrote by itself."""
+    if message.author is not None:
+        return message.author.name, message.author.email
+    role = message_role(message)
+    if role in (MessageRole.REQUEST, MessageRole.AUTOMATIC):
+        return message.from_name, message.from_addr
+    if role == MessageRole.NOTE:
+        return message.from_name or message.from_addr, (
+            message.from_addr if "@" in message.from_addr else None)
+    if role == MessageRole.ANSWER:
+        return message.from_name, None  # ``--author`` as given, or a second-line service
+    return None, None
+
+
 def message_detail(message: Message) -> MessageDetail:
+    author, author_email = message_author(message)
     return {
         "id": message.id,
         "direction": message.direction,
         "kind": message.kind,
+        "role": message_role(message),
+        "author": author,
+        "author_email": author_email,
         "from": message.from_addr,
         "from_name": message.from_name,
         "to": list(message.to_addrs or []),
@@ -72,14 +116,87 @@ def message_detail(message: Message) -> MessageDetail:
     }
 
 
-def list_tickets(
-    session: Session, status: str | None = None, limit: int = 50
-) -> list[TicketSummary]:
-    query = (select(Ticket).order_by(Ticket.id.desc()).limit(limit)
-             .options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
-    if status:
-        query = query.where(Ticket.status == status)
-    return [ticket_summary(t) for t in session.scalars(query)]
+@dataclass(frozen=True)
+class TicketFilter:
+    """What ``ticket list`` narrows the list to; None: any."""
+
+    status: str | None = None
+    assignee: str | None = None
+    """A staff member's address or name; ``none``: unassigned."""
+    category: str | None = None
+    """``none``: without a category."""
+    requester_type: str | None = None
+    channel: str | None = None
+    unanswered: bool = False
+
+
+def _last_correspondence() -> ColumnElement[int]:
+    return (select(func.max(Message.id))
+            .where(Message.ticket_id == Ticket.id, Message.kind == "correspondence")
+            .correlate(Ticket).scalar_subquery())
+
+
+def _where(session: Session, wanted: TicketFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if wanted.status:
+        where.append(Ticket.status == wanted.status)
+    if wanted.assignee is not None:
+        if wanted.assignee.lower() in ("none", "-"):
+            where.append(Ticket.assignee_id.is_(None))
+        else:
+            ids = list(session.scalars(select(Staff.id).where(or_(
+                Staff.email == wanted.assignee.strip().lower(),
+                func.lower(Staff.name) == wanted.assignee.strip().lower()))))
+            if not ids:
+                raise NotFound(f"no staff member {wanted.assignee}")
+            where.append(Ticket.assignee_id.in_(ids))
+    if wanted.category is not None:
+        where.append(Ticket.category.is_(None) if wanted.category.lower() == "none"
+                     else Ticket.category == wanted.category)
+    if wanted.requester_type is not None:
+        where.append(Ticket.requester_type == normal_requester_type(wanted.requester_type))
+    if wanted.channel is not None:
+        where.append(Ticket.channel == wanted.channel)
+    if wanted.unanswered:
+        where.append(Ticket.status != TicketStatus.CLOSED)
+        where.append(select(Message.direction).where(Message.id == _last_correspondence())
+                     .scalar_subquery() == "in")
+    return where
+
+
+def list_tickets(session: Session, status: str | None = None, limit: int = 50,
+                 wanted: TicketFilter | None = None) -> list[TicketRow]:
+    wanted = wanted or TicketFilter(status=status)
+    query = (select(Ticket).where(*_where(session, wanted)).order_by(Ticket.id.desc())
+             .limit(limit).options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
+    return ticket_rows(session, list(session.scalars(query)))
+
+
+def ticket_rows(session: Session, tickets: list[Ticket]) -> list[TicketRow]:
+    """The tickets as listed: each with whether it waits on an answer and its caller's
+    name (the ticket's, else the directory's for a number)."""
+    ids = [t.id for t in tickets]
+    last = {ticket_id: direction for ticket_id, direction in session.execute(
+        select(Message.ticket_id, Message.direction).where(Message.id.in_(
+            select(func.max(Message.id)).where(Message.ticket_id.in_(ids),
+                                               Message.kind == "correspondence")
+            .group_by(Message.ticket_id))))} if ids else {}
+    numbers = {t.requester for t in tickets if t.requester.startswith("+")
+               and not t.requester_name}
+    known: dict[str, list[str]] = {}
+    if numbers:
+        for phone, name in session.execute(select(DirectoryUser.phone, DirectoryUser.name)
+                                           .where(DirectoryUser.phone.in_(numbers))):
+            known.setdefault(phone or "", []).append(name)
+    rows = []
+    for ticket in tickets:
+        names = known.get(ticket.requester, [])
+        rows.append(TicketRow(
+            **ticket_summary(ticket),
+            unanswered=ticket.status != TicketStatus.CLOSED and last.get(ticket.id) == "in",
+            caller_name=ticket.requester_name or (names[0] if len(names) == 1 else None),
+            assignee_name=ticket.assignee.name if ticket.assignee else None))
+    return rows
 
 
 def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
@@ -87,6 +204,7 @@ def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
         select(Ticket)
         .where(Ticket.id == ticket_id)
         .options(selectinload(Ticket.messages).selectinload(Message.attachments),
+                 selectinload(Ticket.messages).joinedload(Message.author),
                  selectinload(Ticket.participants), joinedload(Ticket.assignee),
                  joinedload(Ticket.service))
     ).first()
@@ -95,6 +213,7 @@ def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
     user = directory_user_for(session, ticket.requester)
     return {
         **ticket_summary(ticket),
+        "assignee_name": ticket.assignee.name if ticket.assignee else None,
         "participants": [{"address": p.address, "role": p.role} for p in ticket.participants],
         "messages": [message_detail(m) for m in ticket.messages],
         "directory": user_detail(user) if user is not None else None,
