@@ -52,8 +52,10 @@ def ticket_list(app: App, status: str | None, limit: int, as_json: bool) -> None
 @handle_errors
 def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
     """Show one ticket with its messages."""
+    from rnmail.i18n.formats import text_day, text_time
     from rnmail.tickets.views import show_ticket
 
+    zone = app.config.helpdesk.zone
     with app.ready_db().transaction() as session:
         detail = show_ticket(session, ticket_id)
     if as_json:
@@ -61,14 +63,15 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
         return
     click.echo(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
     click.echo(f"requester: {detail['requester']}  channel: {detail['channel']}  "
-               f"language: {detail['language']}  created: {detail['created_at']}")
+               f"language: {detail['language']}  created: {text_time(detail['created_at'], zone)}")
     known = detail.get("directory")
     if known:
         click.echo(f"Directory: {known['organisation']} ({known['organisation_type']}), "
-                   f"access {known['access_status']} since {known['status_since'][:10]}")
+                   f"access {known['access_status']} since {text_day(known['status_since'], zone)}")
     for msg in detail["messages"]:
         arrow = "<-" if msg["direction"] == "in" else "->"
-        click.echo(f"\n{arrow} {msg['date']} {msg['from']} ({msg['kind']}): {msg['subject']}")
+        when = text_time(msg["date"], zone)
+        click.echo(f"\n{arrow} {when} {msg['from']} ({msg['kind']}): {msg['subject']}")
         click.echo(msg["text"])
         for att in msg["attachments"]:
             note = f" OMITTED: {att['omitted']}" if att["omitted"] else ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -57,10 +57,11 @@ class Period:
         if self.start and self.end and self.start > self.end:
             raise RnmailError(f"--from {self.start} is after --to {self.end}")
 
-    def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
-        """[start, end) in UTC: local midnight of the first day, of the day after the last."""
+    def utc_bounds(self, zone: tzinfo = BRUSSELS) -> tuple[datetime | None, datetime | None]:
+        """[start, end) in UTC: local midnight (in ``zone``, ``[helpdesk].timezone``) of the
+        first day, of the day after the last."""
         def midnight(day: date) -> datetime:
-            return datetime.combine(day, time(), BRUSSELS).astimezone(UTC)
+            return datetime.combine(day, time(), zone).astimezone(UTC)
         return (midnight(self.start) if self.start else None,
                 midnight(self.end + timedelta(days=1)) if self.end else None)
 
@@ -264,7 +265,7 @@ def _percentiles(histogram: list[tuple[int, int]]) -> tuple[int, float | None, f
 
 def _clock(session: Session, config: Config, period: Period) -> Clock:
     """A clock for the dates concerned: the period, or the tickets' own range."""
-    low, high = period.utc_bounds()
+    low, high = period.utc_bounds(config.stats.zone)
     if low is None or high is None:
         first, last = session.execute(select(func.min(Ticket.created_at),
                                              func.max(Ticket.created_at))).one()
@@ -291,7 +292,7 @@ def _tickets(clock: Clock, query: Query) -> Select[Any]:
                 func.coalesce(assignee.name, "(unassigned)").label("staff"))
             continue
         statement = statement.add_columns(_column(clock, name).label(name.replace("-", "_")))
-    return statement.where(*_filters(query))
+    return statement.where(*_filters(query, clock.zone))
 
 
 def _column(clock: Clock, name: str) -> Any:
@@ -313,8 +314,8 @@ def _column(clock: Clock, name: str) -> Any:
     }[name]
 
 
-def _filters(query: Query) -> list[ColumnElement[bool]]:
-    low, high = query.period.utc_bounds()
+def _filters(query: Query, zone: tzinfo) -> list[ColumnElement[bool]]:
+    low, high = query.period.utc_bounds(zone)
     conditions: list[ColumnElement[bool]] = [true()]
     if low is not None:
         conditions.append(Ticket.created_at >= low)
@@ -398,7 +399,7 @@ def _replies(session: Session, clock: Clock, query: Query) -> dict[tuple[Any, ..
     message), keyed like the ticket groups; only split by time and staff."""
     if any(name not in (*TIMED, "staff") for name in query.by):
         return {}
-    low, high = query.period.utc_bounds()
+    low, high = query.period.utc_bounds(clock.zone)
     sent = (select(Message.created_at.label("at"), Message.from_name.label("staff"))
             .join(Ticket, Ticket.id == Message.ticket_id)
             .where(Message.direction == "out", Message.kind == "correspondence",
