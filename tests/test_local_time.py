@@ -35,7 +35,7 @@ from rnmail.models import (
 from tests.harness import corpus
 from tests.harness.admin import Admin
 from tests.harness.admin import admin as admin  # the fixture
-from tests.harness.install import Installation, add_members, install
+from tests.harness.install import Installation, add_members, install, rnmail
 
 YEAR = utcnow().year + 1  # maintenance in the future, so that `maintenance list` shows it
 WINTER = datetime(YEAR, 1, 15, 10, 0, tzinfo=UTC)  # 11:00 CET
@@ -249,3 +249,34 @@ def test_admin_planned_maintenance_and_announcements_in_brussels_time(admin: Adm
     queued = queued[:queued.index("</table>")]
     assert "Mise en file (Bruxelles)" in queued and f"15/01/{YEAR} 11:00" in queued
     assert "UTC" not in queued
+
+
+# --------------------------------------------------------------------------- the figures
+
+
+def test_the_figures_count_hours_and_days_in_the_same_zone(tmp_path: Path, db_url: str) -> None:
+    """The zone is one key: the figures follow it as every other surface does. One
+    database, the same three tickets, read with two configurations."""
+    site = install(tmp_path, db_url)
+    try:
+        with site.db.transaction() as session:
+            for n, moment in enumerate((WINTER, SUMMER,
+                                        datetime(2026, 12, 31, 23, 30, tzinfo=UTC))):
+                session.add(Ticket(subject=f"t{n}", channel="mail", language="fr",
+                                   requester=f"r{n}@example.org", created_at=moment))
+    finally:
+        site.close()
+    tokyo = tmp_path / "tokyo.toml"
+    tokyo.write_text(site.path.read_text().replace(
+        "[helpdesk]\n", '[helpdesk]\ntimezone = "Asia/Tokyo"\n', 1))
+
+    def figures(config: Path, by: str) -> str:
+        code, out, err = rnmail(config, "stats", "--by", by, "--format", "json")
+        assert code == 0, (out, err)
+        return out
+
+    hours = figures(site.path, "hour")
+    assert '"11"' in hours and '"12"' in hours and '"00"' in hours  # CET, CEST, 00:30 CET
+    assert "2027-01-01" in figures(site.path, "day")  # 23:30 UTC on 31 December
+    in_tokyo = figures(tokyo, "hour")
+    assert '"19"' in in_tokyo and '"11"' not in in_tokyo  # 10:00 UTC is 19:00 in Tokyo

@@ -75,14 +75,15 @@ def change_status(
         change = set_status(session, config.status, state, components, comment, operator)
         announcement = None
         if notify:
-            changed_at = format_time(utcnow(), "fr", config.helpdesk.zone)
+            now = utcnow()
             everything = len(change.components) == len(config.status.components)
 
             def context_for(language: str) -> dict[str, Any]:
                 return {"state": state, "banner": banner(state, language),
                         "components": component_labels(config, change.components, language),
                         "all_components": everything,
-                        "changed_at": changed_at, **comment_context(comment, language)}
+                        "changed_at": format_time(now, language, config.helpdesk.zone),
+                        **comment_context(comment, language)}
 
             notice = Notice(kind=AnnouncementKind.OUTAGE, template="status_change",
                             context_for=context_for,
