@@ -280,3 +280,19 @@ def test_the_figures_count_hours_and_days_in_the_same_zone(tmp_path: Path, db_ur
     assert "2027-01-01" in figures(site.path, "day")  # 23:30 UTC on 31 December
     in_tokyo = figures(tokyo, "hour")
     assert '"19"' in in_tokyo and '"11"' not in in_tokyo  # 10:00 UTC is 19:00 in Tokyo
+
+
+def test_archive_before_a_day_means_midnight_in_brussels(desk: Installation,
+                                                         tmp_path: Path) -> None:
+    """Closed at 23:30 UTC on 30 November is 00:30 on 1 December in Brussels: not closed
+    before 1 December (the UTC midnight took it)."""
+    desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject", "Appel", "--close")
+    with desk.db.transaction() as session:
+        session.execute(update(Ticket).values(
+            closed_at=datetime(2026, 11, 30, 23, 30, tzinfo=UTC)))
+    index = json.loads(desk.ok("archive", "export", "--before", "2026-12-01", "--out",
+                               str(tmp_path / "a"), "--json"))
+    assert index == []
+    index = json.loads(desk.ok("archive", "export", "--before", "2026-12-02", "--out",
+                               str(tmp_path / "b"), "--json"))
+    assert len(index) == 1
