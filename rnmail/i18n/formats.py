@@ -11,7 +11,8 @@ Where CLDR writes otherwise, the texts people already read are kept (and said he
 - weekdays: CLDR abbreviates ``lun.`` in French; the report shows ``lun`` (the dot dropped).
 Times: every time a person reads is in the zone of ``[helpdesk].timezone`` (Europe/Brussels
 by default), made here and nowhere else: ``format_time`` for mails and pages
-(``28/11/2026 14:05``, the zone named once on the surface with ``zone_name``), ``text_time``
+(``28/11/2026 14:05``, the zone named once on the surface with ``zone_phrase``, ``heure de
+Bruxelles``, or ``zone_name``, ``Bruxelles``, in a column's heading), ``text_time``
 for the command line's text output (``2026-11-28 14:05 CET``: the abbreviation tells the two
 02:30 of the night summer time ends apart). Times are stored in UTC; ``--json`` prints them
 as ISO 8601 with their offset (``+00:00``).
