@@ -67,16 +67,18 @@ def access_unblock(app: App, email: str, ticket_id: int, identity_confirmed: boo
 def access_blocked(app: App, as_json: bool) -> None:
     """Users whose access is blocked, oldest block first, with their open tickets."""
     from rnmail.directory.unblock import blocked_users
+    from rnmail.i18n.formats import text_time
 
     with app.ready_db().transaction() as session:
         rows = blocked_users(session)
     if as_json:
         emit_json(rows)
         return
+    zone = app.config.helpdesk.zone
     for r in rows:
         org = f"{r['organisation']} ({r['organisation_code']})" if r["organisation_code"] \
             else r["organisation"]
         tickets = ", ".join(f"#{t}" for t in r["open_tickets"]) or "no open ticket"
-        click.echo(f"{r['email']}  {r['name']}  {org}  blocked since {r['since'][:16]}  "
-                   f"{tickets}")
+        click.echo(f"{r['email']}  {r['name']}  {org}  "
+                   f"blocked since {text_time(r['since'], zone)}  {tickets}")
     click.echo(f"{len(rows)} blocked user(s)")

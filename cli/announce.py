@@ -124,13 +124,15 @@ def announce_retry(app: App, announcement_id: int) -> None:
 def announce_list(app: App, limit: int, as_json: bool) -> None:
     """The most recent announcements."""
     from rnmail.dispatch.announce import announcement_json, list_announcements
+    from rnmail.i18n.formats import text_time
 
     with app.ready_db().transaction() as session:
         rows = [announcement_json(a) for a in list_announcements(session, limit)]
     if as_json:
         emit_json(rows)
         return
+    zone = app.config.helpdesk.zone
     for row in rows:
-        click.echo(f"#{row['id']} {row['created_at'][:16]} {row['kind']:<24} "
+        click.echo(f"#{row['id']} {text_time(row['created_at'], zone)} {row['kind']:<24} "
                    f"{row['template']:<16} {row['recipients']:>6} "
                    f"{','.join(row['groups']) or '-'}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 import click
@@ -17,7 +17,8 @@ def archive() -> None:
 
 @archive.command("export")
 @click.option("--before", type=DAY, required=True,
-              help="Tickets closed before this date (YYYY-MM-DD, UTC).")
+              help="Tickets closed before this day (YYYY-MM-DD; midnight in "
+                   "[helpdesk].timezone, Brussels).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for ticket-<id>.mbox files and index.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the index.")
@@ -30,7 +31,8 @@ def archive_export(app: App, before: date, out: Path, as_json: bool) -> None:
 
     blobs = BlobStore(app.config.helpdesk.attachments_dir)
     with app.ready_db().transaction() as session:
-        index = archive_closed(session, blobs, datetime.combine(before, time(), UTC), out)
+        index = archive_closed(session, blobs,
+                               datetime.combine(before, time(), app.config.helpdesk.zone), out)
     if as_json:
         emit_json(index)
     else:

@@ -6,6 +6,7 @@ import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
 from rnmail import audit as audit_log
+from rnmail.i18n.formats import text_time
 
 
 @click.command()
@@ -23,10 +24,12 @@ def audit(app: App, as_json: bool, limit: int, action: str | None, actor: str | 
     if as_json:
         emit_json(events)
         return
+    zone = app.config.helpdesk.zone
     for e in events:
         count = f" recipients={e['recipients']}" if e["recipients"] is not None else ""
         mark = "" if e["success"] else " REFUSED"
         detail = " ".join(f"{k}={v}" for k, v in e["detail"].items())
         source = f" from={e['client']}" if e["client"] else ""
-        click.echo(f"{e['at'][:19]} {e['actor']:<16} {e['action']}{mark}{count}{source} "
+        click.echo(f"{text_time(e['at'], zone, seconds=True)} {e['actor']:<16} "
+                   f"{e['action']}{mark}{count}{source} "
                    f"{detail}".rstrip())

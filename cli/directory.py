@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+from datetime import tzinfo
 from pathlib import Path
 
 import click
 
 from cli.app import App, emit_json, emit_text, handle_errors, pass_app
+from rnmail.i18n.formats import text_day
 from rnmail.shapes import OrganisationEntry, UserEntry
 
 _BY = click.option("--by", "actor", help="Who makes the change, for the audit log "
@@ -54,19 +56,16 @@ def directory_import(app: App, file: Path, dry_run: bool, as_json: bool,
                f"access status change(s)" + (" — dry run, nothing written" if dry_run else ""))
 
 
-def _day(value: str | None) -> str:
-    return value[:10] if value else "never"
-
-
-def _print_user(entry: UserEntry) -> None:
+def _print_user(entry: UserEntry, zone: tzinfo) -> None:
     click.echo(f"{entry['name']} <{entry['email']}>")
     code = f", code {entry['organisation_code']}" if entry["organisation_code"] else ""
     click.echo(f"  organisation: {entry['organisation']} ({entry['organisation_type']}{code})")
     click.echo(f"  phone: {entry['phone'] or '-'}  language: {entry['language']}  "
                f"role: {entry['role'] or '-'}")
-    click.echo(f"  access: {entry['access_status']} since {_day(entry['status_since'])}; "
-               f"key sent: {_day(entry['key_sent_at'])}; "
-               f"last contact: {_day(entry['last_contact_at'])}")
+    click.echo(f"  access: {entry['access_status']} "
+               f"since {text_day(entry['status_since'], zone, 'never')}; "
+               f"key sent: {text_day(entry['key_sent_at'], zone, 'never')}; "
+               f"last contact: {text_day(entry['last_contact_at'], zone, 'never')}")
     tickets = entry["open_tickets"]
     click.echo(f"  open tickets: {len(tickets)}")
     for t in tickets:
@@ -103,7 +102,7 @@ def directory_show(app: App, key: str, as_json: bool) -> None:
     if as_json:
         emit_json(entry)
     elif entry["entry"] == "user":
-        _print_user(entry)
+        _print_user(entry, app.config.helpdesk.zone)
     else:
         _print_organisation(entry)
 

@@ -233,16 +233,18 @@ def lists_export(app: App, group: str, out: Path | None) -> None:
 def lists_bounced(app: App, as_json: bool) -> None:
     """Suppressed addresses: too many hard bounces, no more announcements."""
     from rnmail.dispatch.suppression import bounced
+    from rnmail.i18n.formats import text_time
 
     with app.ready_db().transaction() as session:
         rows = bounced(session)
     if as_json:
         emit_json(rows)
         return
+    zone = app.config.helpdesk.zone
     for r in rows:
         groups = ", ".join(r["groups"]) or "no group"
         click.echo(f"{r['email']}  {r['hard_bounces']} hard bounce(s)  since "
-                   f"{r['suppressed_at'][:16]}  [{groups}]  {r['reason']}")
+                   f"{text_time(r['suppressed_at'], zone)}  [{groups}]  {r['reason']}")
     click.echo(f"{len(rows)} suppressed address(es)")
 
 

@@ -24,7 +24,8 @@ def maintenance() -> None:
 
 
 @maintenance.command("schedule")
-@click.option("--start", required=True, help='Start, Brussels time: "2026-12-05 18:00".')
+@click.option("--start", required=True,
+              help='Start, in [helpdesk].timezone (Brussels): "2026-12-05 18:00".')
 @click.option("--duration", required=True, help="Expected duration: 3h, 90m, 1h30.")
 @click.option("--component", "components", multiple=True,
               help="Component concerned (repeatable; default: all).")
@@ -50,7 +51,8 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
     remind_delta: timedelta | None = parse_duration(remind) if remind else None
     result = schedule_maintenance(app.ready_db(), app.config, operator,
-                                  parse_local_time(start), parse_duration(duration),
+                                  parse_local_time(start, app.config.helpdesk.zone),
+                                  parse_duration(duration),
                                   list(components), split_list(groups), remind_delta, texts,
                                   long_ok=yes)
     click.echo(f"maintenance #{result.maintenance_id} scheduled; "
@@ -68,6 +70,7 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
 @handle_errors
 def maintenance_list(app: App, include_past: bool, as_json: bool) -> None:
     """Upcoming and running maintenance, with the notices sent."""
+    from rnmail.i18n.formats import text_time
     from rnmail.status.maintenance import list_maintenance
 
     with app.ready_db().transaction() as session:
@@ -75,9 +78,11 @@ def maintenance_list(app: App, include_past: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    zone = app.config.helpdesk.zone
     for row in rows:
         sent = ", ".join(n["step"] for n in row["notices"]) or "none"
-        click.echo(f"#{row['id']} {row['state']:<11} {row['starts_at']} → {row['ends_at']} "
+        click.echo(f"#{row['id']} {row['state']:<11} {text_time(row['starts_at'], zone)} → "
+                   f"{text_time(row['ends_at'], zone)} "
                    f"{','.join(row['components'])} groups={','.join(row['groups']) or '-'} "
                    f"notices: {sent}")
 

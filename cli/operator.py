@@ -8,6 +8,7 @@ import click
 
 from cli.app import App, emit_json, handle_errors, pass_app, read_password
 from rnmail.auth import operators
+from rnmail.i18n.formats import text_time
 
 
 @click.group()
@@ -124,4 +125,5 @@ def operator_list(app: App, as_json: bool) -> None:
         return
     for row in rows:
         state = "active" if row["active"] else "disabled"
-        click.echo(f"{row['name']:<24} {state:<9} password set {row['password_changed_at']}")
+        click.echo(f"{row['name']:<24} {state:<9} password set "
+                   f"{text_time(str(row['password_changed_at']), app.config.helpdesk.zone)}")

@@ -84,7 +84,7 @@ def _run(app: App, kind: str, start: date | None, end: date | None, by: tuple[st
     query = Query(by, Period(start, end), excluded)
     with app.ready_db().transaction() as session:
         table = (contacts if kind == "contacts" else times)(session, app.config, query)
-        shown = shown_period(session, query.period)
+        shown = shown_period(session, query.period, app.config.helpdesk.zone)
     if chart is not None:
         from rnmail.stats.charts import write_chart
         from rnmail.stats.words import labeller

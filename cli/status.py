@@ -78,7 +78,7 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
 @handle_errors
 def status_show(app: App, as_json: bool) -> None:
     """The current status (maintenance included, as it is now)."""
-    from rnmail.i18n.formats import format_time
+    from rnmail.i18n.formats import text_time
     from rnmail.status.components import current_status
 
     with app.ready_db().transaction() as session:
@@ -86,15 +86,15 @@ def status_show(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(view.as_json())
         return
-    changed = format_time(view.updated_at, "fr") if view.updated_at else "never"
-    click.echo(f"overall: {view.overall} (last change {changed}, Brussels time)")
+    zone = app.config.helpdesk.zone
+    click.echo(f"overall: {view.overall} (last change {text_time(view.updated_at, zone, 'never')})")
     for c in view.components:
         text = next((t for lang in ("nl", "fr", "de") if (t := c.comment.get(lang))), "")
         via = f" [maintenance #{c.maintenance_id}]" if c.maintenance_id else ""
         click.echo(f"  {c.name:<20} {c.state:<12}{via} {text}".rstrip())
     for m in view.maintenance:
-        click.echo(f"maintenance #{m.id} {m.state}: {format_time(m.starts_at, 'fr')} → "
-                   f"{format_time(m.ends_at, 'fr')} ({', '.join(m.components)})")
+        click.echo(f"maintenance #{m.id} {m.state}: {text_time(m.starts_at, zone)} → "
+                   f"{text_time(m.ends_at, zone)} ({', '.join(m.components)})")
 
 
 @status.command("publish")

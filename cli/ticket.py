@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from cli.app import TICKET, App, emit_json, handle_errors, pass_app
+from rnmail.i18n.formats import text_day, text_time
 from rnmail.vocab import ArchiveFormat, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
@@ -26,9 +28,9 @@ AUTHOR = click.option(
     "(or $RNMAIL_STAFF).")
 
 
-def _time(value: str | None) -> str:
-    """A time as people read it in the ticket commands (one place to change)."""
-    return value or "-"
+def _time(value: str | None, zone: tzinfo) -> str:
+    """A time as people read it in the ticket commands, in ``[helpdesk].timezone``."""
+    return text_time(value, zone)
 
 
 def _cut(text: str, width: int | None) -> str:
@@ -118,12 +120,13 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
     """Show one ticket with its messages (each staff notification folded into one line)."""
     from rnmail.tickets.views import show_ticket
 
+    zone = app.config.helpdesk.zone
     with app.ready_db().transaction() as session:
         detail = show_ticket(session, ticket_id)
     if as_json:
         emit_json(detail)
         return
-    for line in ticket_lines(detail):
+    for line in ticket_lines(detail, zone):
         click.echo(line)
 
 
@@ -133,7 +136,7 @@ def _who(name: str | None, address: str | None) -> str:
     return name or address or "-"
 
 
-def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
+def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
     """``ticket show`` as text: the header, then each real message once; the copies of a
     notification (one per staff member) make one line, as do acknowledgements and
     delegation mails."""
@@ -142,18 +145,19 @@ def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
     lines.append(f"requester:  {_who(detail['requester_name'], detail['requester'])}{org} "
                  f"({detail['requester_type']})")
     lines.append(f"channel:    {detail['channel']}   language: {detail['language']}   "
-                 f"created: {_time(detail['created_at'])}")
+                 f"created: {_time(detail['created_at'], zone)}")
     assignee = _who(detail.get("assignee_name"), detail["assignee"])
     lines.append(f"category:   {detail['category'] or '-'}   assignee: {assignee}")
     service = detail["service"] or "-"
     if detail["service"]:
-        service += f" (delegated {_time(detail['delegated_at'])})"
-    closed = f" (closed {_time(detail['closed_at'])})" if detail["closed_at"] else ""
+        service += f" (delegated {_time(detail['delegated_at'], zone)})"
+    closed = f" (closed {_time(detail['closed_at'], zone)})" if detail["closed_at"] else ""
     lines.append(f"resolution: {detail['resolution'] or '-'}{closed}   service: {service}")
     known = detail.get("directory")
     if known:
         lines.append(f"Directory: {known['organisation']} ({known['organisation_type']}), "
-                     f"access {known['access_status']} since {known['status_since'][:10]}")
+                     f"access {known['access_status']} since "
+                     f"{text_day(known['status_since'], zone)}")
     messages = list(detail["messages"])
     index = 0
     while index < len(messages):
@@ -164,16 +168,16 @@ def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
             while index + copies < len(messages) and (
                     messages[index + copies]["role"] == "notification"):
                 copies += 1
-            lines.append(f"   {_time(msg['date'])} notified {copies} staff")
+            lines.append(f"   {_time(msg['date'], zone)} notified {copies} staff")
             index += copies
             continue
         index += 1
         if role == "acknowledgement":
-            lines.append(f"   {_time(msg['date'])} acknowledgement sent to "
+            lines.append(f"   {_time(msg['date'], zone)} acknowledgement sent to "
                          f"{', '.join(msg['to'])}")
             continue
         if role == "delegation":
-            lines.append(f"-> {_time(msg['date'])} delegated: the ticket sent to "
+            lines.append(f"-> {_time(msg['date'], zone)} delegated: the ticket sent to "
                          f"{', '.join(msg['to'])}")
             continue
         head = {"request": "<-", "automatic": "<-", "answer": "->", "note": "=="}[role]
@@ -182,7 +186,7 @@ def ticket_lines(detail: Mapping[str, Any]) -> list[str]:
         what = {"request": f"from {author}", "automatic": f"automatic reply from {author}",
                 "answer": f"answer{by} to {', '.join(msg['to'])}", "note": f"note{by}"}[role]
         lines.append("")
-        lines.append(f"{head} {_time(msg['date'])} {what}: {msg['subject']}")
+        lines.append(f"{head} {_time(msg['date'], zone)} {what}: {msg['subject']}")
         text = msg["text"].splitlines()
         if role == "answer" and "-- " in text:  # our signature and contact block: known
             text = text[:text.index("-- ")]

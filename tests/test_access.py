@@ -279,7 +279,7 @@ def test_blocked_lists_oldest_block_first_with_open_tickets(site: Installation) 
     assert marie["open_tickets"] == [2] and marie["organisation_code"] == "99002"
     out = site.ok("access", "blocked")
     assert "jan@zuidhoven.example  Jan Peeters  Gemeente Zuidhoven (99001)  blocked since " \
-           "2026-11-20T08:00  #1, #4" in out
+           "2026-11-20 09:00 CET  #1, #4" in out  # 08:00 UTC, Brussels time
     assert out.strip().endswith("2 blocked user(s)")
 
     site.ok("access", "unblock", "marie@rochebois.example", "--ticket", "2",

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
@@ -99,6 +100,15 @@ def _sqlite_path(url: str, t: Table, name: str) -> str:
         if rest and not rest.startswith(":memory:") and not Path(rest).is_absolute():
             return prefix + str((t.base / rest).resolve())
     return url
+
+
+def _timezone(value: str, t: Table, name: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[helpdesk].timezone: unknown time zone {value!r}; use an IANA "
+                          "name such as \"Europe/Brussels\"") from None
+    return value
 
 
 def _tag(value: str, t: Table, name: str) -> str:
@@ -309,6 +319,11 @@ def _contact(values: dict[str, Any], loader: Loader) -> str:
     return f"{hd.name} — {hd.address} — {hd.phone}"
 
 
+def _stats_timezone(values: dict[str, Any], loader: Loader) -> str:
+    # From the table, not the section: [helpdesk] reads [stats] first (opens, closes).
+    return str(loader.table("helpdesk").data.get("timezone", "Europe/Brussels"))
+
+
 def _opens(values: dict[str, Any], loader: Loader) -> time:
     legacy = _legacy_hours(loader)
     return legacy[0] if legacy else time(8, 30)
@@ -399,6 +414,13 @@ class HelpdeskConfig:
     closes: time = key(time(16, 30), in_file=False,
                        derive=lambda values, loader: loader.section("stats").closes,
                        doc="`[stats].closes`, for the contact block.")
+    timezone: str = key(
+        "Europe/Brussels", parse=_timezone, type_doc="IANA time zone",
+        doc="The time zone of every time a person reads: the command line's text output, "
+            "the mails, the web admin, the status and FAQ pages, the report; also the zone "
+            "of the times operators type (`maintenance schedule --start`) and of the days, "
+            "weekdays and hours the figures count. Times are stored in UTC whatever it "
+            "says, and `--json` prints them in ISO 8601 with their UTC offset (`+00:00`).")
     public_dir: Path = key(
         Path("var/public"),
         doc="Folder of the public static pages (the FAQ): `rnmail faq publish` writes "
@@ -408,6 +430,11 @@ class HelpdeskConfig:
         doc="Where `public_dir` is served, e.g. `\"https://www.rn.example/helpdesk\"` (a "
             "trailing `/` is dropped). When set, acknowledgements link to "
             "`<public_url>/faq/<lang>.html` in the requester's language.")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a ``ZoneInfo`` (cached by the zoneinfo module)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def opening_hours(self) -> str:
@@ -776,7 +803,7 @@ class StatsConfig:
     opens: time = key(
         time(8, 30), derive=_opens,
         default_doc="`\"08:30\"` (or from the old `[helpdesk].opening_hours`)",
-        doc="When the help desk opens, Monday to Friday (Brussels time).")
+        doc="When the help desk opens, Monday to Friday (in `[helpdesk].timezone`).")
     closes: time = key(
         time(16, 30), derive=_closes, default_doc="`\"16:30\"` (idem)",
         doc="When it closes; must be later than `opens`.")
@@ -786,6 +813,13 @@ class StatsConfig:
             "for none.")
     closed_days: tuple[date, ...] = key(
         (), doc="Extra days the help desk is closed (e.g. a bridge day).")
+    # The zone has one key, [helpdesk].timezone (checked there); the figures read it here.
+    timezone: str = key("Europe/Brussels", in_file=False, derive=_stats_timezone,
+                        doc="`[helpdesk].timezone`, for the figures' days and hours.")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -345,10 +345,11 @@ def preview_template(config: Config, name: str, language: str,
 
 
 def _notice_sample(config: Config, name: str, language: str) -> dict[str, Any]:
-    start = datetime(2026, 12, 5, 17, 0, tzinfo=UTC)  # 18:00 in Brussels
+    zone = config.helpdesk.zone
+    start = datetime(2026, 12, 5, 18, 0, tzinfo=zone)
 
     def at(hours: float) -> str:
-        return format_time(start + timedelta(hours=hours), language)
+        return format_time(start + timedelta(hours=hours), language, zone)
 
     common = {"components": [c.label(language) for c in config.status.components],
               "comment": "", "comment_language": None}

@@ -14,12 +14,18 @@ phone, fax, e-mail, opening hours, all from the configuration) in the language t
 rendered in: ``render`` appends it to the text after a ``-- `` signature line (or within the
 template's own signature, when it has one) and to the HTML after a rule. The public pages
 print the same block (``contact_block``).
+
+Times: ``{{ taken_at|local_time }}`` writes a UTC datetime in ``[helpdesk].timezone``, as the
+language of the template writes it (``19/12/2026 18:00``); ``zone_phrase`` names that zone
+in the same language (``heure de Bruxelles``, ``Brusselse tijd``), for a template to say
+once. Every mail template has both, those of ``templates_dir`` too.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,7 @@ from markupsafe import Markup
 
 from rnmail.config import HelpdeskConfig, clock
 from rnmail.i18n import translations
+from rnmail.i18n.formats import format_time, zone_phrase
 from rnmail.i18n.labels import label, language_name
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -75,6 +82,7 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
     env.filters["clock"] = clock  # {{ opens|clock }} 8:30, {{ opens|clock(".") }} 8.30
     env.filters["label"] = _label
     env.filters["language_name"] = _language_name
+    env.filters["local_time"] = _local_time
     return env
 
 
@@ -90,6 +98,14 @@ def _language_name(context: Context, code: str) -> str:
     return language_name(code, context["mail_language"])
 
 
+@pass_context
+def _local_time(ctx: Context, value: datetime | None) -> str:
+    """``{{ moment|local_time }}``: in the zone and language ``render`` put in the context."""
+    if value is None:
+        return ""
+    return format_time(value, ctx["mail_language"], ctx["time_zone"])
+
+
 def render(name: str, language: str, fallback: str, context: dict[str, Any],
            directories: tuple[Path, ...] = (MAIL,), *,
            helpdesk: HelpdeskConfig) -> Rendered:
@@ -102,7 +118,8 @@ def render(name: str, language: str, fallback: str, context: dict[str, Any],
         except TemplateNotFound:
             continue
         blocks = template.blocks
-        ctx = template.new_context({"mail_language": lang, **context})
+        ctx = template.new_context({"mail_language": lang, "time_zone": helpdesk.zone,
+                                    "zone_phrase": zone_phrase(helpdesk.zone, lang), **context})
         subject = " ".join("".join(blocks["subject"](ctx)).split())
         contact = contact_block(helpdesk, lang)
         text = "".join(blocks["text"](ctx)).strip()

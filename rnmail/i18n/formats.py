@@ -9,31 +9,90 @@ Where CLDR writes otherwise, the texts people already read are kept (and said he
   rnmail writes ``28/11/2026`` (``28.11.2026`` in German) and ISO dates in English reports,
   with Babel's formatter on those patterns;
 - weekdays: CLDR abbreviates ``lun.`` in French; the report shows ``lun`` (the dot dropped).
+Times: every time a person reads is in the zone of ``[helpdesk].timezone`` (Europe/Brussels
+by default), made here and nowhere else: ``format_time`` for mails and pages
+(``28/11/2026 14:05``, the zone named once on the surface with ``zone_phrase``, ``heure de
+Bruxelles``, or ``zone_name``, ``Bruxelles``, in a column's heading), ``text_time``
+for the command line's text output (``2026-11-28 14:05 CET``: the abbreviation tells the two
+02:30 of the night summer time ends apart). Times are stored in UTC; ``--json`` prints them
+as ISO 8601 with their offset (``+00:00``).
 Numbers (grouping U+202F in French, ``.`` in Dutch), month abbreviations and language names
 are CLDR's as they are.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, get_day_names, get_month_names
+from babel.dates import (
+    format_date,
+    format_datetime,
+    get_day_names,
+    get_month_names,
+    get_timezone_location,
+)
 from babel.numbers import format_decimal
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
+from rnmail.i18n.catalogues import translations
+
+BRUSSELS = ZoneInfo("Europe/Brussels")  # the default of [helpdesk].timezone
 _DATE_PATTERNS = {"de": "dd.MM.y"}  # 28.11.2026 in German, 28/11/2026 otherwise
 _PERCENT = {"fr": "\u202f%"}  # a space otherwise
 
 
-def format_time(value: datetime, language: str) -> str:
-    """Brussels local time as pages and mails show it, e.g. ``28/11/2026 14:05``."""
-    local = value.astimezone(BRUSSELS)
+def format_time(value: datetime, language: str, zone: tzinfo = BRUSSELS) -> str:
+    """Local time as pages and mails show it, e.g. ``28/11/2026 14:05``."""
+    local = value.astimezone(zone)
     return format_datetime(local, f"{_DATE_PATTERNS.get(language, 'dd/MM/y')} HH:mm",
                            locale=_locale(language))
+
+
+def text_time(value: datetime | str | None, zone: tzinfo = BRUSSELS,
+              empty: str = "-", *, seconds: bool = False) -> str:
+    """A time in the command line's text output: ``2026-11-28 14:05 CET`` (``CEST`` in
+    summer; ``14:05:09 CET`` with ``seconds``). ``value`` is an aware datetime or the ISO
+    8601 text of one (as ``--json`` prints it); a naive one is taken as UTC, as the
+    database stores it; ``None`` is ``empty``."""
+    if value is None or value == "":
+        return empty
+    local = _aware(value).astimezone(zone)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return f"{local.strftime('%Y-%m-%d ' + clock)} {local.tzname()}"
+
+
+def text_day(value: datetime | str | None, zone: tzinfo = BRUSSELS, empty: str = "-") -> str:
+    """The local day of a time, ``2026-11-28``, for text output that needs no hour."""
+    if value is None or value == "":
+        return empty
+    return _aware(value).astimezone(zone).date().isoformat()
+
+
+def zone_name(zone: tzinfo, language: str) -> str:
+    """The zone as its readers name it, in ``language``: the city of an IANA zone
+    (``Bruxelles``, ``Brussel``, ``Brüssel``, ``Brussels``), else its key (``UTC``)."""
+    key = getattr(zone, "key", None) or str(zone)
+    if "/" not in key:
+        return key
+    return str(get_timezone_location(key, locale=_locale(language), return_city=True))
+
+
+def zone_phrase(zone: tzinfo, language: str) -> str:
+    """The zone said once on a surface, in ``language``: ``heure de Bruxelles``, ``Brusselse
+    tijd``, ``Brüsseler Zeit``, ``Brussels time`` (the catalogue's words for the default
+    zone); another zone by its city, ``heure de Paris``."""
+    _ = translations(language).gettext
+    if getattr(zone, "key", None) == BRUSSELS.key:
+        return _("Brussels time")
+    return _("{zone} time").format(zone=zone_name(zone, language))
+
+
+def _aware(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def day_text(day: date, language: str) -> str:

@@ -10,7 +10,7 @@ goes out; then publishes the status page. Running it again adds nothing: the tic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select
 
@@ -62,7 +62,8 @@ def seed_demo(db: Database, config: Config) -> DemoResult:
                 close(ticket, "first-contact")
     files = list_files(config.dispatch.lists_dir) if config.dispatch.lists_dir.is_dir() else []
     groups = len(import_lists(db, files)) if files else 0
-    scheduled = schedule_maintenance(db, config, "demo", next_saturday_evening(),
+    start = next_saturday_evening(zone=config.helpdesk.zone)
+    scheduled = schedule_maintenance(db, config, "demo", start,
                                      timedelta(hours=3), [], [], None, {
                                          "fr": "Mise à jour des serveurs (exemple).",
                                          "nl": "Update van de servers (voorbeeld).",
@@ -71,8 +72,9 @@ def seed_demo(db: Database, config: Config) -> DemoResult:
     return DemoResult(len(TICKETS), groups, scheduled.maintenance_id, already=False)
 
 
-def next_saturday_evening(now: datetime | None = None) -> datetime:
-    local = (now or utcnow()).astimezone(BRUSSELS)
+def next_saturday_evening(now: datetime | None = None, zone: tzinfo = BRUSSELS) -> datetime:
+    """Next Saturday 18:00 in ``zone`` (``[helpdesk].timezone``)."""
+    local = (now or utcnow()).astimezone(zone)
     days = (5 - local.weekday()) % 7 or 7
     day = (local + timedelta(days=days)).date()
-    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=BRUSSELS)
+    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=zone)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -58,10 +58,11 @@ class Period:
         if self.start and self.end and self.start > self.end:
             raise RnmailError(f"--from {self.start} is after --to {self.end}")
 
-    def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
-        """[start, end) in UTC: local midnight of the first day, of the day after the last."""
+    def utc_bounds(self, zone: tzinfo = BRUSSELS) -> tuple[datetime | None, datetime | None]:
+        """[start, end) in UTC: local midnight (in ``zone``, ``[helpdesk].timezone``) of the
+        first day, of the day after the last."""
         def midnight(day: date) -> datetime:
-            return datetime.combine(day, time(), BRUSSELS).astimezone(UTC)
+            return datetime.combine(day, time(), zone).astimezone(UTC)
         return (midnight(self.start) if self.start else None,
                 midnight(self.end + timedelta(days=1)) if self.end else None)
 
@@ -261,8 +262,8 @@ def _percentiles(histogram: list[tuple[int, int]]) -> tuple[int, float | None, f
     return total, found[0], found[1]
 
 
-def shown_period(session: Session, period: Period) -> Period:
-    """``period`` as people read it: an open start or end is the local (Brussels) day of
+def shown_period(session: Session, period: Period, zone: tzinfo) -> Period:
+    """``period`` as people read it: an open start or end is the local day (in ``zone``) of
     the first or the last ticket (still open without tickets)."""
     if period.start is not None and period.end is not None:
         return period
@@ -270,14 +271,14 @@ def shown_period(session: Session, period: Period) -> Period:
                                          func.max(Ticket.created_at))).one()
 
     def day(moment: datetime | None) -> date | None:
-        return moment.astimezone(BRUSSELS).date() if moment else None
+        return moment.astimezone(zone).date() if moment else None
 
     return Period(period.start or day(first), period.end or day(last))
 
 
 def _clock(session: Session, config: Config, period: Period) -> Clock:
     """A clock for the dates concerned: the period, or the tickets' own range."""
-    low, high = period.utc_bounds()
+    low, high = period.utc_bounds(config.stats.zone)
     if low is None or high is None:
         first, last = session.execute(select(func.min(Ticket.created_at),
                                              func.max(Ticket.created_at))).one()
@@ -297,7 +298,7 @@ def _tickets(clock: Clock, query: Query) -> Select[Any]:
         statement = statement.outerjoin(assignee, assignee.id == Ticket.assignee_id)
     statement = _categorical(statement, clock, query.by,
                              func.coalesce(assignee.name, UNASSIGNED))
-    return statement.where(*_filters(query))
+    return statement.where(*_filters(query, clock.zone))
 
 
 def _categorical(statement: Select[Any], clock: Clock, by: Sequence[str],
@@ -335,8 +336,8 @@ def _column(clock: Clock, name: str) -> Any:
     }[name]
 
 
-def _filters(query: Query) -> list[ColumnElement[bool]]:
-    low, high = query.period.utc_bounds()
+def _filters(query: Query, zone: tzinfo) -> list[ColumnElement[bool]]:
+    low, high = query.period.utc_bounds(zone)
     conditions: list[ColumnElement[bool]] = [true()]
     if low is not None:
         conditions.append(Ticket.created_at >= low)
@@ -423,7 +424,7 @@ def _answers(session: Session, clock: Clock, query: Query) -> dict[tuple[Any, ..
     staff member's name by ``rnmail.tickets.lifecycle.staff_author``). Answers whose author
     is not on the staff (the second line's relayed answers, rnmail's own mails, a
     ``--author`` that names nobody) are not counted."""
-    low, high = query.period.utc_bounds()
+    low, high = query.period.utc_bounds(clock.zone)
     sent = select(Message.created_at.label("at")).select_from(Message).join(
         Ticket, Ticket.id == Message.ticket_id)
     sent = _categorical(sent, clock, query.by, Message.from_name.expression).where(

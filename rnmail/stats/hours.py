@@ -1,7 +1,8 @@
-"""Brussels local time and business time, as SQL expressions the figures group and subtract.
+"""Local time and business time, as SQL expressions the figures group and subtract.
 
-- Local time: tickets are stored in UTC; periods, weekdays and hours are those of Brussels.
-  A ticket's instant becomes a *local epoch* (seconds since 1970 on the Brussels wall
+- Local time: tickets are stored in UTC; periods, weekdays and hours are those of the
+  help desk's zone, ``[helpdesk].timezone`` (Europe/Brussels; ``StatsConfig.zone``).
+  A ticket's instant becomes a *local epoch* (seconds since 1970 on the local wall
   clock) by adding the UTC offset in force, chosen by a ``CASE`` over the zone's transitions
   in the years concerned (from ``zoneinfo``). Days, weekdays, hours and ISO weeks are then
   integer arithmetic; months are formatted by the database.
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,20 +33,21 @@ from sqlalchemy import (
 
 from rnmail.config import StatsConfig
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
+BRUSSELS = ZoneInfo("Europe/Brussels")  # the default of [helpdesk].timezone (cfg.zone)
 DAY = 86400
 # Day 4 of the Unix epoch (1970-01-05) is a Monday: weekday = (day + 3) % 7, Monday = 0.
 MONDAY = 4
 
 
-def utc_offsets(first: datetime, last: datetime) -> list[tuple[int, int]]:
-    """The Brussels UTC offsets in force from a year before ``first`` to a year after
+def utc_offsets(first: datetime, last: datetime,
+                zone: tzinfo = BRUSSELS) -> list[tuple[int, int]]:
+    """The UTC offsets of ``zone`` in force from a year before ``first`` to a year after
     ``last``: [(from Unix time, offset in seconds)], the first entry from the beginning."""
     day = date(first.year - 1, 1, 1)
     end = date(last.year + 2, 1, 1)
 
     def offset(moment: datetime) -> int:
-        delta = moment.astimezone(BRUSSELS).utcoffset()
+        delta = moment.astimezone(zone).utcoffset()
         assert delta is not None
         return int(delta.total_seconds())
 
@@ -67,7 +69,8 @@ class Clock:
 
     def __init__(self, dialect: str, first: datetime, last: datetime, cfg: StatsConfig) -> None:
         self.dialect = dialect
-        self.offsets = utc_offsets(first, last)
+        self.zone = cfg.zone  # [helpdesk].timezone
+        self.offsets = utc_offsets(first, last, self.zone)
         self.opens = cfg.opens.hour * 3600 + cfg.opens.minute * 60
         self.closes = cfg.closes.hour * 3600 + cfg.closes.minute * 60
         self.closed = sorted(_day_number(d) for d in closed_days(cfg, first.year - 1,
@@ -155,13 +158,14 @@ def _day_number(day: date) -> int:
 def business_seconds(start: datetime, end: datetime, cfg: StatsConfig) -> int:
     """The same measure in Python, one interval at a time: for tests and single tickets."""
     closed = closed_days(cfg, start.year - 1, end.year + 1)
-    a, b = start.astimezone(BRUSSELS), end.astimezone(BRUSSELS)
+    zone = cfg.zone
+    a, b = start.astimezone(zone), end.astimezone(zone)
     total = 0
     day = a.date()
     while day <= b.date():
         if day.weekday() < 5 and day not in closed:
-            opens = datetime.combine(day, cfg.opens, BRUSSELS)
-            closes = datetime.combine(day, cfg.closes, BRUSSELS)
+            opens = datetime.combine(day, cfg.opens, zone)
+            closes = datetime.combine(day, cfg.closes, zone)
             lo, hi = max(a, opens), min(b, closes)
             if hi > lo:
                 total += int((hi - lo).total_seconds())

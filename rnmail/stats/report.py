@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from rnmail.config import Config
-from rnmail.i18n.formats import capitalised, day_text, hours_text, number, share
+from rnmail.i18n.formats import capitalised, day_text, hours_text, number, share, zone_phrase
 from rnmail.stats.charts import TOP, check_folder, render, write_file
 from rnmail.stats.figures import NONE, Period, Query, Table, contacts, shown_period, times
 from rnmail.stats.words import (
@@ -144,8 +144,6 @@ def build_report(session: Session, config: Config, period: Period, language: str
     """The report as one self-contained HTML document. Without a start or an end, the
     period runs from the first ticket or to the last (their days are shown); a period
     without tickets gives a report of zeros."""
-    from zoneinfo import ZoneInfo
-
     if language not in LANGUAGES:
         raise RnmailError(f"--lang: use one of {', '.join(LANGUAGES)}")
     report = _Report(session, config, period, language)
@@ -158,12 +156,15 @@ def build_report(session: Session, config: Config, period: Period, language: str
                 report.section("times", lambda s: _times(report, s))]
     if staff:
         sections.append(report.section("staff", lambda s: _staff(report, s)))
-    now = datetime.now(ZoneInfo("Europe/Brussels"))
-    period_text = describe_period(shown_period(session, period), language)
+    zone = config.helpdesk.zone
+    now = datetime.now(zone)
+    period_text = describe_period(shown_period(session, period, zone), language)
     return _template().render(
         lang=language, words=words, helpdesk=config.helpdesk.name,
         title=f"{config.helpdesk.name} — {words['report']} — {period_text}",
-        period=period_text, generated=words["generated"].format(when=_when(now, language)),
+        period=period_text,
+        generated=words["generated"].format(when=_when(now, language),
+                                            zone=zone_phrase(zone, language)),
         generated_iso=now.isoformat(timespec="seconds"), sections=sections)
 
 

@@ -52,7 +52,7 @@ def words(language: str) -> dict[str, str]:
     return {
         "report": _("Activity report"),
         "period": _("Period:"),
-        "generated": _("Generated on {when} (Brussels time)"),
+        "generated": _("Generated on {when} ({zone})"),  # zone: "heure de Bruxelles"
         "from_to": _("from {start} to {end}"),
         "first_ticket": _("the first ticket"),
         "last_ticket": _("the last ticket"),

@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
@@ -34,7 +34,7 @@ from rnmail.db import Database
 from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
-from rnmail.i18n.formats import BRUSSELS, format_time
+from rnmail.i18n.formats import BRUSSELS, format_time, text_time
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
 from rnmail.shapes import MaintenanceRow
 from rnmail.status.components import maintenance_phase
@@ -67,14 +67,15 @@ def parse_duration(text: str) -> timedelta:
     return value
 
 
-def parse_local_time(text: str) -> datetime:
-    """``2026-12-05 18:00`` in Brussels time (or an ISO time with its offset) → aware UTC."""
+def parse_local_time(text: str, zone: tzinfo = BRUSSELS) -> datetime:
+    """``2026-12-05 18:00`` in ``zone`` (``[helpdesk].timezone``), or an ISO time with its
+    offset → aware UTC."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise RnmailError(f"time {text!r}: use YYYY-MM-DD HH:MM (Brussels time)") from None
+        raise RnmailError(f"time {text!r}: use YYYY-MM-DD HH:MM ({zone} time)") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=BRUSSELS)
+        value = value.replace(tzinfo=zone)
     return value.astimezone(UTC)
 
 
@@ -104,8 +105,8 @@ def maintenance_notice(config: Config, item: Maintenance, step: str,
 
     def context_for(language: str) -> dict[str, Any]:
         return {"step": step, "maintenance_id": item.id,
-                "starts_at": format_time(item.starts_at, language),
-                "ends_at": format_time(item.ends_at, language),
+                "starts_at": format_time(item.starts_at, language, config.helpdesk.zone),
+                "ends_at": format_time(item.ends_at, language, config.helpdesk.zone),
                 "duration_hours": minutes // 60, "duration_minutes": minutes % 60,
                 "components": component_labels(config, list(item.components), language),
                 **comment_context(dict(item.comment), language)}
@@ -142,7 +143,7 @@ def schedule_maintenance(
     operator confirmed it: ``--yes``)."""
     now = utcnow()
     if start <= now:
-        raise RnmailError(f"the start {format_time(start, 'fr')} (Brussels time) has passed")
+        raise RnmailError(f"the start {text_time(start, config.helpdesk.zone)} has passed")
     longest = timedelta(days=config.status.max_maintenance_days)
     if duration > longest and not long_ok:
         raise RnmailError(
@@ -251,7 +252,7 @@ def run_step(db: Database, config: Config, maintenance_id: int, step: str,
         note = None
         if late > LATE:
             note = (f"run {int(late.total_seconds() // 60)} min late: no scheduler was "
-                    f"running at {format_time(due, 'fr')} (Brussels time)")
+                    f"running at {text_time(due, config.helpdesk.zone)}")
         skip = ((step == MaintenanceStep.REMINDER and now >= item.starts_at)
                 or (step == MaintenanceStep.START and now >= item.ends_at))
         wanted = (step in config.status.maintenance_notices

@@ -24,7 +24,7 @@ from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
 from rnmail.errors import RnmailError
 from rnmail.i18n.banners import mail_banner
-from rnmail.i18n.formats import format_time
+from rnmail.i18n.formats import format_time, text_time
 from rnmail.models import AuditEvent, Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
 from rnmail.status.page import publish_status
@@ -75,7 +75,7 @@ def change_status(
         change = set_status(session, config.status, state, components, comment, operator)
         announcement = None
         if notify:
-            changed_at = format_time(utcnow(), "fr")
+            now = utcnow()
             everything = len(change.components) == len(config.status.components)
 
             def context_for(language: str) -> dict[str, Any]:
@@ -86,7 +86,8 @@ def change_status(
                                               language),
                         "components": labels,
                         "all_components": everything,
-                        "changed_at": changed_at, **comment_context(comment, language)}
+                        "changed_at": format_time(now, language, config.helpdesk.zone),
+                        **comment_context(comment, language)}
 
             notice = Notice(kind=AnnouncementKind.OUTAGE, template="status_change",
                             context_for=context_for,
@@ -123,8 +124,8 @@ def _refuse_a_repeat(session: Session, config: Config, state: str, components: l
                 and sorted(detail.get("groups") or []) == sorted(notify)):
             raise RnmailError(
                 f"the same notice ({state}, the same comment) went to "
-                f"{', '.join(sorted(notify))} at {format_time(event.at, 'fr')} (Brussels "
-                f"time), announcement #{detail['announcement']}: not queued again; give "
+                f"{', '.join(sorted(notify))} at {text_time(event.at, config.helpdesk.zone)}, "
+                f"announcement #{detail['announcement']}: not queued again; give "
                 "--again to send it once more")
 
 
@@ -165,8 +166,8 @@ def notify_linked_requesters(session: Session, config: Config, incident_id: int)
         reply_in_thread(session, config, ticket, "incident_solved", {
             "requester_name": ticket.requester_name or "",
             "components": component_labels(config, names, language),
-            "started_at": format_time(incident.started_at, language),
-            "resolved_at": format_time(incident.resolved_at, language),
+            "started_at": format_time(incident.started_at, language, config.helpdesk.zone),
+            "resolved_at": format_time(incident.resolved_at, language, config.helpdesk.zone),
             "status_url": config.status.public_url, "language": language,
             **comment_context(last_comment, language),
         }, purpose="incident-solved", author="rnmail")

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cache, lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,7 +30,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from rnmail.config import STATUS_LANGUAGES, HelpdeskConfig, StatusConfig
 from rnmail.dispatch.render import PAGES, contact_block
 from rnmail.i18n.banners import banner
-from rnmail.i18n.formats import BRUSSELS, format_time
+from rnmail.i18n.formats import BRUSSELS as BRUSSELS  # the default zone, for tests
+from rnmail.i18n.formats import format_time
 from rnmail.status.components import (
     IncidentView,
     MaintenanceView,
@@ -90,14 +91,14 @@ def _xml_text(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Time:
-    iso: str  # Brussels local time with its offset, for <time datetime>
+    iso: str  # local time ([helpdesk].timezone) with its offset, for <time datetime>
     text: str  # as a person reads it
 
     @staticmethod
     @lru_cache(maxsize=4096)  # the same instants recur: three languages, every publish
-    def of(value: datetime, language: str) -> _Time:
-        local = value.astimezone(BRUSSELS).replace(microsecond=0)
-        return _Time(local.isoformat(), format_time(value, language))
+    def of(value: datetime, language: str, zone: tzinfo) -> _Time:
+        local = value.astimezone(zone).replace(microsecond=0)
+        return _Time(local.isoformat(), format_time(value, language, zone))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +173,8 @@ class _Section:
 
 
 @cache
-def _words(language: str) -> SimpleNamespace:
-    return SimpleNamespace(**words(language))
+def _words(language: str, zone: tzinfo) -> SimpleNamespace:
+    return SimpleNamespace(**words(language, zone))
 
 
 class _Page:
@@ -181,6 +182,7 @@ class _Page:
 
     def __init__(self, view: StatusView, cfg: StatusConfig, helpdesk: HelpdeskConfig) -> None:
         self.view, self.cfg, self.helpdesk = view, cfg, helpdesk
+        self.zone = helpdesk.zone
         self.labels = {c.name: c.labels for c in cfg.components}
         self.labels.update({c.name: c.labels for c in view.components})
         self.domain = helpdesk.address.rpartition("@")[2].lower() or "localhost"
@@ -211,33 +213,36 @@ class _Page:
         )
 
     def section(self, language: str) -> _Section:
-        view, w = self.view, words(language)
+        view, w = self.view, words(language, self.zone)
         return _Section(
             lang=language,
-            w=_words(language),
+            w=_words(language, self.zone),
             banner=banner(view.overall, language),
             state_word=w[view.overall],
-            updated=_Time.of(view.updated_at, language) if view.updated_at else None,
+            updated=(_Time.of(view.updated_at, language, self.zone) if view.updated_at
+                     else None),
             components=[
                 _ComponentRow(c.name, self.label(c.name, language), c.state, SYMBOLS[c.state],
                               w[c.state], _text(c.comment, language),
-                              (_Time.of(c.updated_at, language)
+                              (_Time.of(c.updated_at, language, self.zone)
                                if c.updated_at and c.state != "operational" else None),
                               c.maintenance_id)
                 for c in view.components
             ],
             maintenance=[
-                _MaintenanceRow(m.id, m.state, w[m.state], _Time.of(m.starts_at, language),
-                                _Time.of(m.ends_at, language),
+                _MaintenanceRow(m.id, m.state, w[m.state],
+                                _Time.of(m.starts_at, language, self.zone),
+                                _Time.of(m.ends_at, language, self.zone),
                                 self.labels_of(m.components, language),
                                 _text(m.comment, language))
                 for m in view.maintenance
             ],
             incidents=[
                 _IncidentRow(
-                    i.id, _Time.of(i.started_at, language),
-                    _Time.of(i.resolved_at, language) if i.resolved_at else None,
-                    [_UpdateRow(_Time.of(u.at, language), u.state, SYMBOLS[u.state], w[u.state],
+                    i.id, _Time.of(i.started_at, language, self.zone),
+                    _Time.of(i.resolved_at, language, self.zone) if i.resolved_at else None,
+                    [_UpdateRow(_Time.of(u.at, language, self.zone), u.state, SYMBOLS[u.state],
+                                w[u.state],
                                 self.labels_of(u.components, language),
                                 _text(u.comment, language))
                      for u in _newest_first(i.updates)])
@@ -284,22 +289,22 @@ class _Page:
         resolves = incident.resolved_at is not None and update.at == incident.resolved_at
         titles, lines = [], []
         for lang in STATUS_LANGUAGES:
-            w = words(lang)
+            w = words(lang, self.zone)
             what = w["resolved"] if resolves else w[update.state]
             where = self.labels_of(update.components, lang)
             head = f"{w['incident']} #{incident.id}{w['colon']}{where} — {what}"
             titles.append(head)
             lines.append(self._paragraph(lang, head, update.comment,
-                                         _Time.of(update.at, lang)))
+                                         _Time.of(update.at, lang, self.zone)))
         return self._entry(f"incident-{incident.id}-update-{ordinal}", update.at, titles,
                            lines, update.state)
 
     def maintenance_entry(self, item: MaintenanceView) -> dict[str, Any]:
         titles, lines = [], []
         for lang in STATUS_LANGUAGES:
-            w = words(lang)
-            when = (f"{w['from']} {format_time(item.starts_at, lang)} {w['until']} "
-                    f"{format_time(item.ends_at, lang)} ({w['zone']})")
+            w = words(lang, self.zone)
+            when = (f"{w['from']} {format_time(item.starts_at, lang, self.zone)} {w['until']} "
+                    f"{format_time(item.ends_at, lang, self.zone)} ({w['zone']})")
             head = f"{w['maintenance']}{w['colon']}{self.labels_of(item.components, lang)}"
             if item.state != "scheduled":
                 head += f" — {w[item.state]}"
@@ -309,12 +314,11 @@ class _Page:
         return self._entry(f"maintenance-{item.id}", item.starts_at, titles, lines,
                            f"maintenance-{item.state}")
 
-    @staticmethod
-    def _paragraph(lang: str, head: str, comment: dict[str, str], at: _Time | None) -> str:
+    def _paragraph(self, lang: str, head: str, comment: dict[str, str], at: _Time | None) -> str:
         text = _text(comment, lang)
         parts = [f"[{lang}] {head}"]
         if at:
-            parts.append(f"{at.text} ({words(lang)['zone']})")
+            parts.append(f"{at.text} ({words(lang, self.zone)['zone']})")
         if text:
             parts.append(f"{text.text} {text.note}".strip())
         return "\n".join(parts)

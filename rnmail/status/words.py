@@ -4,15 +4,16 @@ catalogues (``rnmail.i18n``): a table per language whose keys the templates use
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from functools import cache
 
 from rnmail.config import LANGUAGES
 from rnmail.i18n import translations
-from rnmail.i18n.formats import capitalised, language_name
+from rnmail.i18n.formats import BRUSSELS, capitalised, language_name, zone_phrase
 
 
 @cache
-def words(language: str) -> dict[str, str]:
+def words(language: str, zone: tzinfo = BRUSSELS) -> dict[str, str]:
     _ = translations(language).gettext
     return {
         "title": _("National Register status"),
@@ -22,7 +23,7 @@ def words(language: str) -> dict[str, str]:
         "down": _("Down"),
         "last_change": _("Last change"),
         "no_change": _("no change recorded"),
-        "zone": _("Brussels time"),
+        "zone": zone_phrase(zone, language),  # [helpdesk].timezone
         "components": _("Components"),
         "since": _("since"),
         "maintenance": _("Planned maintenance"),

@@ -38,12 +38,13 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache, partial
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -60,7 +61,14 @@ from rnmail.dispatch.send import send_queued
 from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
-from rnmail.i18n.formats import capitalised, format_time, language_name
+from rnmail.i18n.formats import (
+    BRUSSELS,
+    capitalised,
+    format_time,
+    language_name,
+    zone_name,
+    zone_phrase,
+)
 from rnmail.i18n.jinja import install
 from rnmail.i18n.negotiation import negotiate
 from rnmail.status.components import comment_texts, current_status
@@ -120,12 +128,19 @@ class Refused(Exception):
 
 
 @cache
-def environment(language: str) -> Environment:
-    """The pages in ``language`` (gettext installed: one environment per language)."""
+def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
+    """The pages in ``language`` (gettext installed: one environment per language), their
+    times in ``timezone`` (``[helpdesk].timezone``): ``{{ m.starts_at|local_time }}`` takes
+    a datetime or its ISO text; the zone is named once, in the column's heading
+    (``zone``: ``Bruxelles``) or after a time (``zone_phrase``: ``heure de Bruxelles``)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
     install(env, language)
-    env.filters["brussels"] = lambda value: format_time(value, "fr") if value else ""
+    zone = ZoneInfo(timezone)
+    env.filters["local_time"] = lambda value: (
+        format_time(datetime.fromisoformat(value) if isinstance(value, str) else value,
+                    language, zone) if value else "")
+    env.globals.update(zone=zone_name(zone, language), zone_phrase=zone_phrase(zone, language))
     env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                           sort_keys=True)
     return env
@@ -258,7 +273,7 @@ class AdminSite:
         page (a GET) or to the dashboard (after a POST)."""
         language = request.get(LANGUAGE, "fr")
         here = request.path if request.method == "GET" else "/admin/"
-        html = environment(language).get_template(name).render({
+        html = environment(language, self.config.helpdesk.timezone).get_template(name).render({
             **context, "lang": language, "here": here, "languages_ui": ADMIN_LANGUAGES})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
@@ -374,7 +389,8 @@ class AdminSite:
         signed = await self.signed_in(request)
         data = await self.form(request, signed)
         try:
-            start = parse_local_time(data.text("start").replace("T", " "))
+            start = parse_local_time(data.text("start").replace("T", " "),
+                                     self.config.helpdesk.zone)
             duration = parse_duration(data.text("duration"))
             remind: timedelta | None = (parse_duration(data.text("remind"))
                                         if data.text("remind").strip() else None)
