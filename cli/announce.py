@@ -112,7 +112,8 @@ def announce(ctx: click.Context, template: str | None, groups: tuple[str, ...],
     if not operator_name:
         raise click.UsageError("sending needs --operator (or $RNMAIL_OPERATOR)")
     operator = authenticate(app, operator_name, password_stdin)
-    go_ahead(change, preview, yes=yes, dry_run=False, as_json=as_json)
+    if not test_to:  # samples to one's own address are no mass mail: not asked
+        go_ahead(change, preview, yes=yes, dry_run=False, as_json=as_json)
     if test_to:
         record = send_test(app.ready_db(), app.config, notice, group_names, test_to, operator)
     else:

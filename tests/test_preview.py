@@ -181,3 +181,16 @@ def test_a_change_that_mails_nobody_needs_no_confirmation(site: Installation) ->
                                       "--duration", "1h")
     assert code == 0 and "0 recipient(s) notified" in out, err
     assert json.loads(site.ok("maintenance", "list", "--json"))[-1]["groups"] == []
+
+
+def test_samples_to_oneself_are_no_mass_mail(site: Installation) -> None:
+    """``announce --test-to`` mails one sample per language to the operator: shown marked
+    ``[TEST]``, and sent without a question."""
+    args = (*COMMANDS["announce"], "--test-to", "marie.lambert@rn.example")
+    out = site.ok(*args, "--dry-run")
+    assert "mail: 3 recipient(s) in test (de 1, fr 1, nl 1)" in out.splitlines()
+    assert "  nl: [TEST] Omzendbrief 7" in out.splitlines()
+    code, out, err = site.as_operator(*args, "--queue-only")
+    assert code == 0, err
+    assert "announcement #1: 3 recipient(s) queued" in out
+    assert site.count(OutboxMessage) == 3
