@@ -49,8 +49,8 @@ def template_variables(directories: tuple[Path, ...], template: str) -> list[str
         source = env.loader.get_source(env, name)[0]
         try:
             names |= meta.find_undeclared_variables(env.parse(source))
-        except TemplateSyntaxError as exc:
-            raise RnmailError(f"template {name}: line {exc.lineno}: {exc.message}") from None
+        except TemplateSyntaxError:
+            continue  # said by the rendering, as for any template (and by rnmail doctor)
     if not found:
         raise NotFound(f"no template {template!r} (see `rnmail template list`)")
     return sorted(n for n in names - set(env.globals) - PROVIDED - COMMON
