@@ -236,11 +236,14 @@ def deliver_or_leave_queued(send: Callable[[], T]) -> T | None:
         return None
 
 
-def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+def parse_vars(values: tuple[str, ...], option: str = "--var") -> dict[str, str]:
+    """``NAME=VALUE`` (or ``NAME.LANG=VALUE``, one language's text) → {name: value}."""
     result = {}
     for value in values:
         key, sep, text = value.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise click.BadParameter(f"{value!r}: use NAME=VALUE", param_hint="--var")
+        name, dot, lang = key.strip().partition(".")
+        if not sep or not name.isidentifier() or (dot and not lang.isidentifier()):
+            raise click.BadParameter(f"{value!r}: use NAME=VALUE or NAME.LANG=VALUE",
+                                     param_hint=option)
         result[key.strip()] = text
     return result

@@ -15,7 +15,8 @@ from cli.app import (
     send_foreground,
     split_list,
 )
-from rnmail.shapes import StatusSetJson
+from cli.preview import DRY_RUN, YES, comment_lines, go_ahead
+from rnmail.shapes import StatusPreviewJson, StatusSetJson
 from rnmail.vocab import StatusState, strings
 
 
@@ -36,6 +37,8 @@ def status() -> None:
 @click.option("--queue-only", is_flag=True, help="Queue the mail; let the daemon send it.")
 @click.option("--again", is_flag=True,
               help="Send a notice the groups got within [status].repeat_window_minutes.")
+@YES
+@DRY_RUN
 @click.option("--json", "as_json", is_flag=True)
 @operator_required
 @pass_app
@@ -43,14 +46,31 @@ def status() -> None:
 def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
                comment: str | None, comment_nl: str | None, comment_fr: str | None,
                comment_de: str | None, groups: tuple[str, ...], notify_linked: bool,
-               queue_only: bool, again: bool, as_json: bool) -> None:
-    """Set the status (of every component, or of --component) and publish the page."""
+               queue_only: bool, again: bool, yes: bool, dry_run: bool,
+               as_json: bool) -> None:
+    """Set the status (of every component, or of --component) and publish the page.
+
+    With --notify it first shows the change and whom it mails, in which language and with
+    which subject, and asks; --yes goes ahead without asking, --dry-run only shows.
+    """
     from rnmail.status.components import comment_texts
-    from rnmail.status.notices import change_status
+    from rnmail.status.notices import change_status, preview_status_change
 
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
+    notify = split_list(groups)
+    if notify or dry_run:
+        names, preview = preview_status_change(app.ready_db(), app.config, state,
+                                               list(components), texts, notify, again)
+        change = [f"status: {state} for {', '.join(names)}", *comment_lines(texts)]
+        if not go_ahead(change, preview, yes=yes, dry_run=dry_run, as_json=as_json):
+            if as_json:
+                planned: StatusPreviewJson = {"dry_run": True, "state": state,
+                                              "components": names,
+                                              "preview": preview.as_json()}
+                emit_json(planned)
+            return
     result = change_status(app.ready_db(), app.config, operator, state, list(components),
-                           texts, split_list(groups), notify_linked, again=again)
+                           texts, notify, notify_linked, again=again)
     if as_json:
         shape: StatusSetJson = {
             **result.view.as_json(), "incident_id": result.incident_id,

@@ -5,7 +5,7 @@ they are the command line's JSON contract, read (and changed) as one: a script w
 every shape here, and a change to one shows in review as a change to this file. The
 builders (``rnmail.tickets.views``, ``rnmail.directory.people``, ...) return these types, so
 ``mypy --strict`` checks that each builds exactly its shape; the module imports nothing of
-rnmail, so any module may use it.
+rnmail, so any module may use it. It is long for that reason: one contract, one file.
 
 Conventions for every shape: times are ISO 8601 strings with their offset (UTC), or null;
 a field named after a vocabulary of ``rnmail.vocab`` holds one of its values, as stored. The
@@ -389,6 +389,82 @@ class AnnouncementStatus(AnnouncementInfo):
     """No row is queued or sending any more."""
 
 
+class RecipientCounts(TypedDict):
+    """Whom a notice to user groups mails: each address once, suppressed ones left out."""
+
+    total: int
+    languages: dict[str, int]
+    """Language → addresses."""
+    suppressed: int
+
+
+class NoticePreviewJson(TypedDict):
+    """What a notice to user groups does (or did): the ``preview`` of ``announce``,
+    ``maintenance schedule`` and ``maintenance cancel`` ``--json``."""
+
+    groups: dict[str, dict[str, int]]
+    """Group → language → addresses mailed (an address in several groups counts in the
+    first group given that holds it)."""
+    languages: dict[str, int]
+    """Language → addresses mailed, all groups together."""
+    recipients: int
+    suppressed: int
+    """Addresses left out because they keep bouncing."""
+    subjects: dict[str, str]
+    """Language of the recipients → the subject they get."""
+    fallbacks: dict[str, dict[str, str]]
+    """Language of the recipients → {text: the language it is written in} for the texts
+    they get in another language (``template``, ``body``, ``subject``, ``comment``)."""
+
+
+class PreviewRecipient(TypedDict):
+    email: str
+    name: str
+    language: str
+    group: str
+
+
+class AnnounceJson(TypedDict):
+    """``announce --json``: the mailing queued (or, with ``--dry-run``, what would be)."""
+
+    dry_run: bool
+    test: bool
+    """Sent with ``--test-to``: one sample per language to one address."""
+    announcement_id: int | None
+    """Null with ``--dry-run``."""
+    template: str
+    preview: NoticePreviewJson
+    recipient_list: NotRequired[list[PreviewRecipient]]
+    """With ``--recipients``: every address, in the order queued."""
+
+
+class MaintenanceScheduleJson(TypedDict):
+    """``maintenance schedule --json``: the maintenance recorded and its announcement
+    queued (or, with ``--dry-run``, what would be)."""
+
+    dry_run: bool
+    maintenance_id: int | None
+    announcement_id: int | None
+    """Null without groups or with ``--dry-run``."""
+    starts_at: str
+    ends_at: str
+    components: list[str]
+    groups: list[str]
+    reminder: bool
+    """A reminder will be sent (``--remind`` given and its time not passed)."""
+    preview: NoticePreviewJson
+
+
+class MaintenanceCancelJson(TypedDict):
+    """``maintenance cancel --json``: the cancellation and its notice."""
+
+    dry_run: bool
+    maintenance_id: int
+    announcement_id: int | None
+    """Null without groups or with ``--dry-run``."""
+    preview: NoticePreviewJson
+
+
 # --------------------------------------------------------------------------- status
 
 
@@ -455,6 +531,16 @@ class StatusSetJson(StatusJson):
     announcement_id: int | None
     linked_notified: int
     """Requesters told that the incident they wrote during is over."""
+
+
+class StatusPreviewJson(TypedDict):
+    """``status set --dry-run --json``: what the change would do, nothing changed."""
+
+    dry_run: bool
+    state: str
+    """A ``StatusState``."""
+    components: list[str]
+    preview: NoticePreviewJson
 
 
 class MaintenanceNotice(TypedDict):

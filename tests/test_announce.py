@@ -26,6 +26,10 @@ GREETING = {"nl": "Geachte mevrouw, geachte heer,", "fr": "Madame, Monsieur,",
             "de": "Sehr geehrte Damen und Herren,", "en": "Dear Sir or Madam,"}
 MEMBERS = {"bevolking@zuid.example": "nl", "population@rochebois.example": "fr",
            "bevoelkerung@muehl.example": "de", "identity@office.example": "en"}
+DEFAULT_SUBJECT = {"nl": "Mededeling van het Rijksregister",
+                   "fr": "Communication du Registre national",
+                   "de": "Mitteilung des Nationalregisters",
+                   "en": "Communication from the National Register"}
 # A custom mailing template, in [dispatch].templates_dir, only in fr and nl.
 CUSTOM = """{% block subject %}Échéance {{ deadline }}{% endblock %}
 {% block text %}
@@ -49,7 +53,7 @@ def site(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Insta
 
 
 def announce(site: Installation, *args: str, password: str = PASSWORD) -> tuple[int, str, str]:
-    return site.as_operator("announce", *args, password=password)
+    return site.as_operator("announce", "--yes", *args, password=password)
 
 
 def rows_written(site: Installation) -> tuple[int, int, int, int]:
@@ -130,16 +134,23 @@ def test_dry_run_and_queue_to_the_shipped_municipalities(site: Installation) -> 
     args = ("--template", "circular", "--groups", "municipalities", "--attach", str(letter),
             "--var", "subject=Adreswijziging", "--var", "body=Zie bijlage.")
     before = rows_written(site)
-    # --dry-run needs no password, lists everyone per language, one sample per language.
+    # --dry-run needs no password: the summary first (counts per language, subjects),
+    # then one sample per language; the 589 addresses only on request.
     out = site.ok("announce", *args, "--dry-run")
-    assert "== de: 27 recipient(s)" in out
-    assert "== fr: 262 recipient(s)" in out
-    assert "== nl: 300 recipient(s)" in out
-    assert out.count("-- sample (") == 3
+    summary = out.split("\n-- sample", 1)[0].splitlines()
+    assert summary == [
+        "mailing: template circular, 1 attachment(s): brief.pdf",
+        "mail: 589 recipient(s) in municipalities (de 27, fr 262, nl 300)",
+        "subjects:", "  de: Adreswijziging", "  fr: Adreswijziging", "  nl: Adreswijziging"]
+    assert out.count("-- sample for ") == 3
     for lang in ("nl", "fr", "de"):
-        assert f"-- sample ({lang}) --" in out and GREETING[lang] in out
+        assert f"-- sample for {lang} --" in out and GREETING[lang] in out
     assert out.count("Subject: Adreswijziging") == 3
-    assert "bevolking@zuiddonkode.example" in out and "[municipalities]" in out
+    assert "bevolking@zuiddonkode.example" not in out and len(out.splitlines()) < 100
+    listed = site.ok("announce", *args, "--dry-run", "--recipients")
+    assert listed.startswith(out)
+    assert "bevolking@zuiddonkode.example  nl" in listed and "[municipalities]" in listed
+    assert len(listed.splitlines()) > 589
     assert rows_written(site) == before and site.smtp.messages == []
 
     code, out, err = announce(site, *args, "--queue-only")
@@ -167,6 +178,8 @@ def test_test_to_sends_one_sample_per_language_to_that_address_only(site: Instal
     assert sorted(m["Content-Language"] for m in mails) == ["de", "en", "fr", "nl"]
     for mail in mails:
         assert GREETING[mail["Content-Language"]] in text_of(mail)
+        # a test is marked as one: nobody takes it for the mailing itself
+        assert mail["Subject"] == "[TEST] " + DEFAULT_SUBJECT[mail["Content-Language"]]
     [event] = site.audit("announce-test")
     assert event["recipients"] == 4 and event["detail"]["to"] == "Proef@rn.example"
     assert site.json("announce", "status", "1")["kind"] == "test"
@@ -272,3 +285,74 @@ def test_queued_announcement_is_in_progress_until_the_outbox_is_sent(site: Insta
     assert site.json("announce", "status", "1")["finished"] is True
     [mail] = site.mails()
     assert mail["Content-Language"] == "nl"
+
+
+# --------------------------------------------------------------------------- issue 16 A5
+
+
+def test_an_unknown_variable_is_refused_with_the_templates_variables(
+        site: Installation) -> None:
+    """``--var subjet=...`` was dropped silently and the default subject sent."""
+    add_members(site.path, "ops", *MEMBERS.items())
+    refused = ("Error: template 'circular' has no variable 'subjet': its variables are "
+               "body, reference, subject (each also per language, e.g. body.nl=...)")
+    code, _, err = site.run("announce", "--template", "circular", "--groups", "ops",
+                            "--var", "subjet=Circulaire 7", "--var", "body=x", "--dry-run")
+    assert code == 1 and err.strip() == refused
+    code, _, err = announce(site, "--template", "circular", "--groups", "ops",
+                            "--var", "subjet=Circulaire 7", "--var", "body=x")
+    assert code == 1 and err.strip() == refused
+    code, _, err = announce(site, "--template", "deadline", "--groups", "ops",
+                            "--var", "dealine=30/06")
+    assert code == 1 and "its variables are deadline " in err
+    code, _, err = announce(site, "--template", "circular", "--groups", "ops",
+                            "--var", "body.xx=x")
+    assert code == 1 and "--var body.xx: no language 'xx'" in err
+    code, _, err = site.run("template", "preview", "circular", "--lang", "fr",
+                            "--var", "subjet=x", "--var", "body=x")
+    assert code == 1 and "has no variable 'subjet'" in err
+    assert site.count(Announcement) == 0 and site.smtp.messages == []
+
+
+def test_a_circular_per_language_falls_back_visibly(site: Installation) -> None:
+    """The 27 German-speaking municipalities got a German greeting and a French body: now
+    each language has its own subject and body, and one without gets another's, saying so."""
+    add_members(site.path, "ops", *MEMBERS.items())
+    german = site.root / "rundschreiben.txt"
+    german.write_text("Das neue Verfahren gilt ab dem 1. Juli.\n", encoding="utf-8")
+    args = ("--template", "circular", "--groups", "ops",
+            "--var", "subject.fr=Circulaire 7", "--var", "subject.nl=Omzendbrief 7",
+            "--var", "subject.de=Rundschreiben 7",
+            "--var", "body.fr=La nouvelle procédure s'applique au 1er juillet.",
+            "--var", "body.nl=De nieuwe procedure geldt vanaf 1 juli.",
+            "--var-file", f"body.de={german}")
+    out = site.ok("announce", *args, "--dry-run")
+    assert "falls back: en (1): body in French, subject in French" in out.splitlines()
+    assert "falls back: de" not in out
+    code, _, err = announce(site, *args)
+    assert code == 0, err
+    mails = {m["Content-Language"]: m for m in site.mails()}
+    assert {lang: str(m["Subject"]) for lang, m in mails.items()} == {
+        "fr": "Circulaire 7", "nl": "Omzendbrief 7", "de": "Rundschreiben 7",
+        "en": "Circulaire 7"}
+    text = {lang: text_of(m) for lang, m in mails.items()}
+    assert "Das neue Verfahren gilt ab dem 1. Juli." in text["de"]
+    assert GREETING["de"] in text["de"] and "nur auf" not in text["de"]
+    assert "De nieuwe procedure geldt vanaf 1 juli." in text["nl"]
+    assert "beschikbaar" not in text["nl"]
+    assert (f"{GREETING['en']}\n\nThe text of this letter is only available in French.\n\n"
+            "La nouvelle procédure s'applique au 1er juillet.") in text["en"]
+    html = html_of(mails["en"])
+    assert "<em>The text of this letter is only available in French.</em>" in html
+    assert '<p lang="fr">La nouvelle procédure' in html
+
+    # --var-file LANG=FILE is short for the body in that language; a missing file is named
+    nl = site.root / "nl.txt"
+    nl.write_text("Zie bijlage.", encoding="utf-8")
+    out = site.ok("announce", "--template", "circular", "--groups", "ops",
+                  "--var", "body.fr=Voir l'annexe.", "--var-file", f"nl={nl}", "--dry-run")
+    assert "falls back: de (1): body in French" in out.splitlines()
+    assert "Zie bijlage." in out
+    code, _, err = site.run("announce", "--template", "circular", "--groups", "ops",
+                            "--var-file", "body.fr=/nonexistent/fr.txt", "--dry-run")
+    assert code == 2 and "body.fr=/nonexistent/fr.txt" in err and "Traceback" not in err

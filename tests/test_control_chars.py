@@ -141,9 +141,9 @@ def delivered(site: Installation | Admin) -> set[str]:
 
 
 @pytest.mark.parametrize("command", [
-    ("status", "set", "down", "--comment", "Panne", "--notify", "ops"),
-    ("announce", "--template", "circular", "--groups", "ops", "--var", "body=Bonjour"),
-    ("maintenance", "schedule", "--start", "2099-06-01 18:00", "--duration", "2h",
+    ("status", "set", "--yes", "down", "--comment", "Panne", "--notify", "ops"),
+    ("announce", "--yes", "--template", "circular", "--groups", "ops", "--var", "body=Bonjour"),
+    ("maintenance", "schedule", "--yes", "--start", "2099-06-01 18:00", "--duration", "2h",
      "--groups", "ops"),
 ])
 def test_one_unusable_member_never_blocks_the_cli(site: Installation,

@@ -126,7 +126,7 @@ max_failures = 4
         assert ran.code == 0, ran.output
     assert rnmail(config, "operator", "add", "alice", "--password-stdin",
                   input="correct horse battery staple\n").code == 0
-    ran = rnmail(config, "announce", "--template", "circular", "--groups", "ops",
+    ran = rnmail(config, "announce", "--yes", "--template", "circular", "--groups", "ops",
                  "--var", "subject=" + "Circulaire " + "é" * 200, "--var", "body=x",
                  "--operator", "alice", "--password-stdin",
                  input="correct horse battery staple\n")

@@ -104,7 +104,7 @@ def desk(tmp_path: Path, db_url: str) -> Iterator[Installation]:
 def _schedule(desk: Installation, start: str) -> int:
     code, out, err = desk.as_operator("maintenance", "schedule", "--start", start,
                                       "--duration", "2h", "--groups", "communes",
-                                      "--queue-only")
+                                      "--queue-only", "--yes")
     assert code == 0, (out, err)
     return int(re.search(r"maintenance #(\d+) scheduled", out)[1])  # type: ignore[index]
 

@@ -150,7 +150,8 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
                "taken_at": WHEN, "errors": [], "user_name": "Jan Peeters", "action": "reset",
                "name": "Help desk RN", "address": "helpdesk@rn.example", "fax": "",
                "opens": DESK.opens, "closes": DESK.closes, "body": "Bonjour.",
-               "reference": "", "attachments": [], "why": "no-reference"}
+               "reference": "", "attachments": [], "why": "no-reference",
+               "body_language": "nl"}
 
 
 @pytest.mark.parametrize("language", READERS)

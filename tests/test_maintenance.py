@@ -328,7 +328,7 @@ def test_parse_local_time_is_brussels_time() -> None:
 def test_schedule_announces_in_each_language_and_writes_the_jobs(site: Site) -> None:
     year = utcnow().year + 1
     code, out, err = site.as_operator(
-        "maintenance", "schedule", "--start", f"{year}-12-05 18:00", "--duration", "3h",
+        "maintenance", "schedule", "--yes", "--start", f"{year}-12-05 18:00", "--duration", "3h",
         "--component", "natural-persons", "--groups", "communes,police", "--remind", "24h",
         "--comment", "Migration de la base")
     assert code == 0, err
@@ -383,8 +383,8 @@ def test_schedule_announces_in_each_language_and_writes_the_jobs(site: Site) -> 
 def test_a_long_maintenance_needs_yes(site: Site) -> None:
     year = utcnow().year + 1
     code, _, err = site.as_operator(
-        "maintenance", "schedule", "--start", f"{year}-01-06 10:00", "--duration", "8d",
-        "--groups", "communes", "--yes", "--queue-only")
+        "maintenance", "schedule", "--yes", "--start", f"{year}-01-06 10:00", "--duration", "8d",
+        "--groups", "communes", "--queue-only")
     assert code == 0, err
     [row] = site.json("maintenance", "list")
     assert row["ends_at"] > row["starts_at"] and "8 days" in str(
@@ -421,7 +421,7 @@ def test_a_reminder_whose_time_has_passed_is_not_created(site: Site) -> None:
     start = (utcnow() + timedelta(hours=2)).astimezone(BRUSSELS)
     code, out, err = site.as_operator(
         "maintenance", "schedule", "--start", f"{start:%Y-%m-%d %H:%M}", "--duration", "30m",
-        "--groups", "communes", "--remind", "24h", "--queue-only")
+        "--groups", "communes", "--remind", "24h", "--queue-only", "--yes")
     assert code == 0, err
     assert "no reminder: its time has already passed" in err
     maintenance_id = int(re.search(r"#(\d+)", out)[1])  # type: ignore[index]
@@ -708,7 +708,7 @@ def test_cancel_sends_one_notice_removes_the_jobs_and_the_down_status(site: Site
         [f"maintenance-{later}-{s}" for s in STEPS]
         + [f"maintenance-{running}-start", f"maintenance-{running}-end"])
 
-    code, out, err = site.as_operator("maintenance", "cancel", str(running))
+    code, out, err = site.as_operator("maintenance", "cancel", "--yes", str(running))
     assert code == 0, err
     assert f"maintenance #{running} cancelled; {len(site.members)} recipient(s) notified" in out
     view = status(site)
@@ -718,15 +718,15 @@ def test_cancel_sends_one_notice_removes_the_jobs_and_the_down_status(site: Site
     page = site.page()
     assert page is not None and page["overall"] == "operational"  # republished at once
 
-    code, _, err = site.as_operator("maintenance", "cancel", str(running))
+    code, _, err = site.as_operator("maintenance", "cancel", "--yes", str(running))
     assert code == 1 and f"maintenance #{running} is already cancelled" in err
-    code, _, err = site.as_operator("maintenance", "cancel", "999")
+    code, _, err = site.as_operator("maintenance", "cancel", "--yes", "999")
     assert code == 1 and "no maintenance #999" in err
     with site.db.transaction() as session:
         past = Maintenance(starts_at=utcnow() - timedelta(hours=2),
                            ends_at=utcnow() - timedelta(hours=1), created_by=OPERATOR)
         session.add(past)
-    code, _, err = site.as_operator("maintenance", "cancel", str(past.id))
+    code, _, err = site.as_operator("maintenance", "cancel", "--yes", str(past.id))
     assert code == 1 and f"maintenance #{past.id} has already ended" in err
     # A job that slipped through (a scheduler that took it just before) does nothing.
     assert run_step(site.db, site.config, running, "start").startswith("nothing to do")

@@ -45,7 +45,7 @@ def queued(site: Installation) -> list[tuple[int | None, str, str]]:
 def test_a_dead_mail_server_after_the_change_is_a_success_and_the_mail_stays_queued(
         down: Installation) -> None:
     code, out, err = down.as_operator("status", "set", "degraded", "--notify", "police-zones",
-                                      "--comment", "Traag")
+                                      "--comment", "Traag", "--yes")
     assert code == 0, err
     assert "announcement #1 queued" in out
     assert "not sent now" in err and "stays queued" in err and "outbox send" in err
@@ -56,16 +56,17 @@ def test_a_dead_mail_server_after_the_change_is_a_success_and_the_mail_stays_que
 
 
 def test_the_same_notice_again_is_refused_unless_again(down: Installation) -> None:
-    notice = ("status", "set", "degraded", "--notify", "police-zones", "--comment", "Traag")
+    notice = ("status", "set", "--yes", "degraded", "--notify", "police-zones",
+              "--comment", "Traag")
     assert down.as_operator(*notice, "--queue-only")[0] == 0
     code, _, err = down.as_operator(*notice, "--queue-only")  # the operator tries again
     assert code == 1
     assert "same notice" in err and "police-zones" in err and "--again" in err
     assert len(queued(down)) == 2  # nothing more queued
     # A different notice is not a repeat: another comment, another position, other groups.
-    assert down.as_operator("status", "set", "degraded", "--notify", "police-zones",
+    assert down.as_operator("status", "set", "--yes", "degraded", "--notify", "police-zones",
                             "--comment", "Nog steeds traag", "--queue-only")[0] == 0
-    assert down.as_operator("status", "set", "down", "--notify", "police-zones",
+    assert down.as_operator("status", "set", "--yes", "down", "--notify", "police-zones",
                             "--comment", "Traag", "--queue-only")[0] == 0
     # Asked for explicitly, it goes again.
     assert down.as_operator(*notice, "--again", "--queue-only")[0] == 0
@@ -82,7 +83,7 @@ def test_the_window_is_configurable(tmp_path: Path, db_url: str,
                    extra=EXTRA.replace("[status]\n", "[status]\nrepeat_window_minutes = 0\n"),
                    operator=("alice", PASSWORD))
     add_members(site.path, "police-zones", *ZONES)
-    notice = ("status", "set", "degraded", "--notify", "police-zones", "--queue-only")
+    notice = ("status", "set", "--yes", "degraded", "--notify", "police-zones", "--queue-only")
     assert site.as_operator(*notice)[0] == 0
     assert site.as_operator(*notice)[0] == 0  # 0: never refused
     site.close()

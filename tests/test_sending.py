@@ -401,7 +401,7 @@ def test_kill_9_mid_mailing_resumes_without_loss_and_bounded_duplicates(
                   input=PASSWORD + "\n")[0] == 0
 
     kills = 0
-    proc = start(config, "announce", "--template", "circular", "--groups", "communes",
+    proc = start(config, "announce", "--yes", "--template", "circular", "--groups", "communes",
                  "--var", f"subject={SUBJECT}", "--var", "body=y", "--operator", OPERATOR,
                  "--password-stdin", stdin=PASSWORD + "\n")
     marks = [100, 500]  # kill once the server has this many messages

@@ -167,11 +167,11 @@ def test_a_wrong_password_is_refused_for_every_protected_command(site: Installat
     page = (site.root / "public" / "status.json").read_bytes()
     shown = site.json("status", "show")
     commands = [
-        ("status", "set", "down", "--comment", "Panne", "--notify", "ops"),
-        ("maintenance", "schedule", "--start", "2099-06-01 18:00", "--duration", "2h",
+        ("status", "set", "--yes", "down", "--comment", "Panne", "--notify", "ops"),
+        ("maintenance", "schedule", "--yes", "--start", "2099-06-01 18:00", "--duration", "2h",
          "--groups", "ops"),
-        ("maintenance", "cancel", "1"),
-        ("announce", "--template", "circular", "--groups", "ops", "--var", "body=Bonjour"),
+        ("maintenance", "cancel", "--yes", "1"),
+        ("announce", "--yes", "--template", "circular", "--groups", "ops", "--var", "body=Bonjour"),
     ]
     for command in commands:
         code, out, err = site.as_operator(*command, password=WRONG)
@@ -381,7 +381,7 @@ def test_outage_notice_reaches_every_member_in_their_language(site: Installation
     code, out, err = site.as_operator(
         "status", "set", "down", "--component", "natural-persons", "--comment", "ca. 14:00",
         "--comment-nl", "Terug rond 14u", "--comment-fr", "Retour vers 14h",
-        "--notify", "municipalities,police-zones")
+        "--notify", "municipalities,police-zones", "--yes")
     assert code == 0, err
     assert "announcement #1 queued" in out and "4 sent, 0 deferred, 0 failed" in err
     # Done when the command returns: the page is down and every mail has been delivered.
@@ -432,7 +432,7 @@ def test_outage_notice_reaches_every_member_in_their_language(site: Installation
 
     # The end of the outage, told to the same groups, in their languages.
     site.smtp.clear()
-    code, _, _ = site.as_operator("status", "set", "operational",
+    code, _, _ = site.as_operator("status", "set", "--yes", "operational",
                                   "--notify", "municipalities,police-zones")
     assert code == 0 and published(site)["overall"] == "operational"
     back = {m["Content-Language"]: m for m in site.mails()}
@@ -600,12 +600,12 @@ def test_maintenance_schedule_and_cancel_are_audited_with_their_recipients(
         site: Installation) -> None:
     add_members(site.path, "ops", ("ops-nl@ops.example", "nl"), ("ops-de@ops.example", "de"))
     code, out, err = site.as_operator(
-        "maintenance", "schedule", "--start", "2099-06-01 18:00", "--duration", "3h",
+        "maintenance", "schedule", "--yes", "--start", "2099-06-01 18:00", "--duration", "3h",
         "--component", "web-services", "--groups", "ops", "--comment", "Upgrade")
     assert code == 0, err
     assert "maintenance #1 scheduled; 2 recipient(s) notified" in out
     assert {m["Content-Language"] for m in site.mails()} == {"nl", "de"}
-    code, out, err = site.as_operator("maintenance", "cancel", "1")
+    code, out, err = site.as_operator("maintenance", "cancel", "--yes", "1")
     assert code == 0, err
     assert "2 recipient(s) notified" in out
     assert len(site.mails()) == 4

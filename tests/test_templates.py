@@ -114,7 +114,8 @@ VARIABLES = {
     "incident_solved": {"tag", "ticket_id", "subject", "requester_name", "components",
                         "started_at", "resolved_at", "comment", "comment_language",
                         "helpdesk_name", "status_url", "language"},
-    "mailings/circular": COMMON | {"subject", "body", "reference", "attachments"},
+    "mailings/circular": COMMON | {"subject", "body", "reference", "attachments",
+                                   "body_language"},
 }
 
 
@@ -167,7 +168,7 @@ BODIES = {
 
 def circular_context(lang: str, **overrides: Any) -> dict[str, Any]:
     return common(lang, subject="Circulaire 2026/03", body=BODIES[lang], reference="RN/2026/03",
-                  attachments=["circulaire-2026-03.pdf"]) | overrides
+                  attachments=["circulaire-2026-03.pdf"], body_language=None) | overrides
 
 
 CONTEXTS = {
@@ -505,6 +506,27 @@ def test_circular_body_is_escaped_and_split_into_paragraphs(lang: str) -> None:
     assert rendered.text.startswith(GREETING[lang])  # no reference line
     assert REFERENCE_LABEL[lang].strip() not in rendered.text
     assert rendered.subject  # a default subject when the sender gave none
+
+
+# Issue 16 A5: the body in another language than the reader's, said in the reader's.
+ONLY_IN = {"fr": "Le texte de ce courrier n'est disponible qu'en néerlandais.",
+           "nl": "De tekst van deze brief is enkel beschikbaar in het Frans.",
+           "de": "Der Text dieses Schreibens ist nur auf Französisch verfügbar.",
+           "en": "The text of this letter is only available in French."}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_circular_says_when_its_body_is_in_another_language(lang: str) -> None:
+    written_in = "nl" if lang == "fr" else "fr"
+    context = circular_context(lang, body=BODIES[written_in], body_language=written_in)
+    rendered = render("mailings/circular", lang, "fr", context)
+    check(rendered, lang, context)
+    assert f"{GREETING[lang]}\n\n{ONLY_IN[lang]}\n\n{BODIES[written_in]}" in rendered.text
+    html = rendered.html or ""
+    assert f"<p><em>{ONLY_IN[lang]}</em></p>" in html
+    assert f'<p lang="{written_in}">' in html
+    own = render("mailings/circular", lang, "fr", circular_context(lang))
+    assert ONLY_IN[lang] not in own.text and "<em>" not in (own.html or "")
 
 
 def test_circular_is_found_under_mailings_and_falls_back() -> None:

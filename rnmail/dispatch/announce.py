@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from rnmail.dispatch.compose import (
 )
 from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
 from rnmail.dispatch.suppression import suppressed_addresses
+from rnmail.dispatch.variables import SUFFIX, parse_variables, template_variables
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.banners import banner
 from rnmail.i18n.formats import format_time
@@ -51,6 +52,7 @@ from rnmail.util.tokens import make_message_id
 from rnmail.vocab import AnnouncementKind, OutboxState, strings
 
 MAILINGS = TEMPLATES / "mailings"
+TEST_PREFIX = "[TEST] "  # the subject of a sample sent with ``announce --test-to``
 log = logging.getLogger(__name__)
 
 ContextFor = Callable[[str], dict[str, Any]]  # language → template variables
@@ -69,6 +71,7 @@ class Notice:
     maintenance_id: int | None = None
     incident_id: int | None = None
     note: str | None = None
+    subject_prefix: str = ""  # "[TEST] " on the samples of ``send_test``
 
 
 def mailing_directories(config: Config) -> tuple[Path, ...]:
@@ -94,13 +97,16 @@ def common_context(config: Config, language: str) -> dict[str, Any]:
 def render_notice(config: Config, notice: Notice, language: str) -> Rendered:
     context = {**common_context(config, language), **notice.context_for(language)}
     try:
-        return render(notice.template, language, config.helpdesk.default_language, context,
-                      notice.directories, helpdesk=config.helpdesk)
+        rendered = render(notice.template, language, config.helpdesk.default_language,
+                          context, notice.directories, helpdesk=config.helpdesk)
     except TemplateNotFound:
         raise NotFound(f"no template {notice.template!r} (see `rnmail template list`)") from None
     except UndefinedError as exc:
         raise RnmailError(f"template {notice.template!r}: {exc.message}; "
                           "give it with --var NAME=VALUE") from None
+    if notice.subject_prefix:
+        rendered = replace(rendered, subject=notice.subject_prefix + rendered.subject)
+    return rendered
 
 
 @gc_paused()  # tens of thousands of rows, no cycles: see rnmail.util.gcpause
@@ -180,16 +186,6 @@ def unusable(member: Recipient) -> str | None:
     if CONTROL_RE.search(member.name):
         return f"control character in the name {member.name!r}"
     return None
-
-
-def preview(config: Config, notice: Notice, members: Iterable[Recipient]
-            ) -> dict[str, tuple[list[Recipient], Rendered]]:
-    """Recipients per language and one rendering per language, for ``--dry-run``."""
-    by_language: dict[str, list[Recipient]] = {}
-    for member in members:
-        by_language.setdefault(member.language, []).append(member)
-    return {lang: (people, render_notice(config, notice, lang))
-            for lang, people in sorted(by_language.items())}
 
 
 def _shared_part(session: Session, config: Config, notice: Notice, language: str
@@ -272,13 +268,22 @@ def retry_failed(session: Session, announcement_id: int) -> int:
 
 def mailing_notice(config: Config, template: str, variables: dict[str, str],
                    files: list[tuple[str, str, bytes]]) -> Notice:
-    """A document mailing (``announce --template``): the sender's variables, attachments."""
+    """A document mailing (``announce --template``): the sender's variables (``body``,
+    ``body.fr``...: ``rnmail.dispatch.variables``), checked against the template's, and
+    the attachments."""
+    directories = mailing_directories(config)
+    allowed = template_variables(directories, template)
+    given = parse_variables(variables, allowed, template)
     names = [name for name, _, _ in files]
-    context = {"reference": "", "subject": "", **variables, "attachments": names}
-    return Notice(kind=AnnouncementKind.MAILING, template=template,
-                  context_for=lambda _language: context,
+    defaults = {"reference": "", "subject": "",
+                **{f"{name}{SUFFIX}": None for name in allowed}}
+
+    def context_for(language: str) -> dict[str, Any]:
+        return {**defaults, **given.context(language), "attachments": names}
+
+    return Notice(kind=AnnouncementKind.MAILING, template=template, context_for=context_for,
                   attachments=tuple(Attachment(n, t, d) for n, t, d in files),
-                  directories=mailing_directories(config))
+                  directories=directories)
 
 
 def send_mailing(db: Database, config: Config, notice: Notice, groups: list[str],
@@ -293,18 +298,31 @@ def send_mailing(db: Database, config: Config, notice: Notice, groups: list[str]
     return record
 
 
-def send_test(db: Database, config: Config, notice: Notice, groups: list[str], address: str,
-              operator: str) -> Announcement:
+def test_notice(notice: Notice) -> Notice:
+    """The samples of ``notice`` that ``send_test`` sends: marked as tests in their
+    subject, so that nobody takes one for the mailing itself."""
+    return replace(notice, kind=AnnouncementKind.TEST, subject_prefix=TEST_PREFIX,
+                   step_key=None)
+
+
+def test_samples(session: Session, groups: list[str], address: str) -> list[Recipient]:
     """One sample per language of the groups' members, all to ``address``."""
     to = deliverable_address(address)
     if to is None:
         raise RnmailError(f"--test-to {address!r} is not a valid address")
+    languages = dict.fromkeys(m.language for m in recipients(session, groups))
+    return [Recipient(to, "", lang, None, None, "test") for lang in languages]
+
+
+def send_test(db: Database, config: Config, notice: Notice, groups: list[str], address: str,
+              operator: str) -> Announcement:
+    """One sample per language of the groups' members, all to ``address``, its subject
+    marked ``[TEST]``."""
     with db.transaction() as session:
-        languages = dict.fromkeys(m.language for m in recipients(session, groups))
-        samples = [Recipient(to, "", lang, None, None, "test") for lang in languages]
-        test = Notice(kind=AnnouncementKind.TEST, template=notice.template,
-                      context_for=notice.context_for,
-                      attachments=notice.attachments, directories=notice.directories)
+        samples = test_samples(session, groups, address)
+        to = deliverable_address(address)
+        languages = [s.language for s in samples]
+        test = test_notice(notice)
         record = announce(session, config, test, [], operator, to=samples)
         assert record is not None
         audit.record(session, operator, "announce-test", {

@@ -30,8 +30,9 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 
 from rnmail.config import LANGUAGES, Config, MailboxConfig, load_config, parse_bind
 from rnmail.db import MIGRATIONS, Database, make_engine
-from rnmail.dispatch.announce import list_templates, preview_template
+from rnmail.dispatch.announce import list_templates, mailing_directories, preview_template
 from rnmail.dispatch.render import render
+from rnmail.dispatch.variables import template_variables
 from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import ImapSource, close_quietly, oauth_token
 from rnmail.ingest.staff import QUOTED_ONLY, Problem
@@ -444,8 +445,11 @@ def check_templates(config: Config) -> list[Check]:
         template, kind = entry["name"], entry["kind"]
 
         def notice(language: str, template: str = template, kind: str = kind) -> str:
-            variables = MAILING_SAMPLE if kind == "mailing" else {}
-            return preview_template(config, template, language, dict(variables)).language
+            variables: dict[str, str] = {}
+            if kind == "mailing":  # the sample's values of the variables it takes
+                takes = template_variables(mailing_directories(config), template)
+                variables = {k: v for k, v in MAILING_SAMPLE.items() if k in takes}
+            return preview_template(config, template, language, variables).language
 
         checks.append(_template_check(template, notice, mailing=kind == "mailing"))
     return checks

@@ -33,6 +33,7 @@ from rnmail.daemon.scheduler import JOB_FUNCTION, job_store_scheduler, start_sch
 from rnmail.db import Database
 from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
+from rnmail.dispatch.preview import Preview, preview_notice
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.formats import BRUSSELS, format_time, text_time
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
@@ -141,17 +142,7 @@ def schedule_maintenance(
     """Record a maintenance, queue its announcement, create its jobs, republish the page.
     A duration over ``[status].max_maintenance_days`` is refused unless ``long_ok`` (the
     operator confirmed it: ``--yes``)."""
-    now = utcnow()
-    if start <= now:
-        raise RnmailError(f"the start {text_time(start, config.helpdesk.zone)} has passed")
-    longest = timedelta(days=config.status.max_maintenance_days)
-    if duration > longest and not long_ok:
-        raise RnmailError(
-            f"a maintenance of {duration} is longer than [status].max_maintenance_days "
-            f"({config.status.max_maintenance_days:g} days): give --yes if that is meant")
-    names = [config.status.component(c).name for c in components] or [
-        c.name for c in config.status.components]
-    reminder = remind is not None and start - remind > now
+    names, reminder = _check_plan(config, start, duration, components, remind, long_ok)
     with db.transaction() as session:
         recipients(session, groups)  # unknown groups: refused before anything is written
         item = Maintenance(starts_at=start, ends_at=start + duration, components=names,
@@ -175,15 +166,78 @@ def schedule_maintenance(
     return Scheduled(maintenance_id, announcement.id if announcement else None, count, reminder)
 
 
+def _check_plan(config: Config, start: datetime, duration: timedelta, components: list[str],
+                remind: timedelta | None, long_ok: bool) -> tuple[list[str], bool]:
+    """(the components' names, whether a reminder will be sent), or why it is refused."""
+    now = utcnow()
+    if start <= now:
+        raise RnmailError(f"the start {text_time(start, config.helpdesk.zone)} has passed")
+    if is_long(config, duration) and not long_ok:
+        raise RnmailError(
+            f"a maintenance of {duration} is longer than [status].max_maintenance_days "
+            f"({config.status.max_maintenance_days:g} days): give --yes if that is meant")
+    names = [config.status.component(c).name for c in components] or [
+        c.name for c in config.status.components]
+    return names, remind is not None and start - remind > now
+
+
+def is_long(config: Config, duration: timedelta) -> bool:
+    """Longer than ``[status].max_maintenance_days``: to be confirmed."""
+    return duration > timedelta(days=config.status.max_maintenance_days)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``schedule_maintenance`` or ``cancel_maintenance`` would do (nothing written):
+    the window, the components, the groups and whom the notice mails."""
+
+    maintenance_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    components: list[str]
+    groups: list[str]
+    reminder: bool
+    preview: Preview
+
+
+def preview_schedule(db: Database, config: Config, start: datetime, duration: timedelta,
+                     components: list[str], groups: list[str], remind: timedelta | None,
+                     comment: dict[str, str], long_ok: bool = False) -> Plan:
+    """``schedule_maintenance`` without writing anything: refused as it would be."""
+    names, reminder = _check_plan(config, start, duration, components, remind, long_ok)
+    item = Maintenance(starts_at=start, ends_at=start + duration, components=names,
+                       groups=groups, comment=comment)
+    with db.transaction() as session:
+        found = preview_notice(session, config, maintenance_notice(
+            config, item, MaintenanceStep.ANNOUNCEMENT), groups)
+    return Plan(None, start, start + duration, names, groups, reminder, found)
+
+
+def preview_cancel(db: Database, config: Config, maintenance_id: int) -> Plan:
+    """``cancel_maintenance`` without writing anything: refused as it would be."""
+    with db.transaction() as session:
+        item = _cancellable(session, maintenance_id)
+        groups = list(item.groups)
+        found = preview_notice(session, config, maintenance_notice(
+            config, item, MaintenanceStep.CANCELLATION), groups)
+        return Plan(item.id, item.starts_at, item.ends_at, list(item.components), groups,
+                    False, found)
+
+
+def _cancellable(session: Session, maintenance_id: int) -> Maintenance:
+    item = _get(session, maintenance_id)
+    if item.state == MaintenanceState.CANCELLED:
+        raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
+    if item.ends_at <= utcnow():
+        raise RnmailError(f"maintenance #{maintenance_id} has already ended")
+    return item
+
+
 def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_id: int
                        ) -> Announcement | None:
     """Cancel a maintenance that has not ended: its jobs go, a cancellation notice is sent."""
     with db.transaction() as session:
-        item = _get(session, maintenance_id)
-        if item.state == MaintenanceState.CANCELLED:
-            raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
-        if item.ends_at <= utcnow():
-            raise RnmailError(f"maintenance #{maintenance_id} has already ended")
+        item = _cancellable(session, maintenance_id)
         item.state, item.cancelled_at = MaintenanceState.CANCELLED, utcnow()
         announcement = announce(session, config,
                                 maintenance_notice(config, item, MaintenanceStep.CANCELLATION),

@@ -22,13 +22,14 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
+from rnmail.dispatch.preview import Preview, preview_notice
 from rnmail.errors import RnmailError
 from rnmail.i18n.banners import mail_banner
 from rnmail.i18n.formats import format_time, text_time
 from rnmail.models import AuditEvent, Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
 from rnmail.status.page import publish_status
-from rnmail.vocab import AnnouncementKind, StatusState
+from rnmail.vocab import AnnouncementKind, StatusState, strings
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +76,8 @@ def change_status(
         change = set_status(session, config.status, state, components, comment, operator)
         announcement = None
         if notify:
-            now = utcnow()
-            everything = len(change.components) == len(config.status.components)
-
-            def context_for(language: str) -> dict[str, Any]:
-                labels = component_labels(config, change.components, language)
-                return {"state": state,
-                        "banner": mail_banner(state, labels if state == "degraded" else [],
-                                              labels if state == "down" else [], everything,
-                                              language),
-                        "components": labels,
-                        "all_components": everything,
-                        "changed_at": format_time(now, language, config.helpdesk.zone),
-                        **comment_context(comment, language)}
-
-            notice = Notice(kind=AnnouncementKind.OUTAGE, template="status_change",
-                            context_for=context_for,
-                            incident_id=change.incident_id)
+            notice = status_notice(config, state, change.components, comment,
+                                   change.incident_id)
             announcement = announce(session, config, notice, notify, operator)
         notified = 0
         incident_id = change.incident_id if change.resolved else None
@@ -108,6 +94,42 @@ def change_status(
     view = publish(db, config)
     return StatusResult(view, change.incident_id, change.resolved,
                         announcement.id if announcement else None, notified)
+
+
+def status_notice(config: Config, state: str, names: list[str], comment: dict[str, str],
+                  incident_id: int | None = None) -> Notice:
+    """The notice to the groups that ``names`` (components) are now ``state``."""
+    now = utcnow()
+    everything = len(names) == len(config.status.components)
+
+    def context_for(language: str) -> dict[str, Any]:
+        labels = component_labels(config, names, language)
+        return {"state": state,
+                "banner": mail_banner(state, labels if state == "degraded" else [],
+                                      labels if state == "down" else [], everything, language),
+                "components": labels,
+                "all_components": everything,
+                "changed_at": format_time(now, language, config.helpdesk.zone),
+                **comment_context(comment, language)}
+
+    return Notice(kind=AnnouncementKind.OUTAGE, template="status_change",
+                  context_for=context_for, incident_id=incident_id)
+
+
+def preview_status_change(db: Database, config: Config, state: str, components: list[str],
+                          comment: dict[str, str], notify: list[str], again: bool = False
+                          ) -> tuple[list[str], Preview]:
+    """What ``change_status`` would do, nothing written: the components it sets and whom
+    its notice mails, with the subjects; refused as ``change_status`` would refuse it."""
+    if state not in strings(StatusState):
+        raise RnmailError(f"unknown state {state!r}: use {', '.join(StatusState)}")
+    names = [config.status.component(name).name for name in components] or [
+        c.name for c in config.status.components]
+    with db.transaction() as session:
+        if notify and not again:
+            _refuse_a_repeat(session, config, state, components, comment, notify)
+        notice = status_notice(config, state, names, comment)
+        return names, preview_notice(session, config, notice, notify)
 
 
 def _refuse_a_repeat(session: Session, config: Config, state: str, components: list[str],

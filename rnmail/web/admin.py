@@ -36,7 +36,6 @@ import hmac
 import json
 import logging
 import secrets
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import cache, partial
@@ -55,10 +54,10 @@ from rnmail import audit
 from rnmail.auth import operators, sessions
 from rnmail.config import STATUS_LANGUAGES, Config
 from rnmail.db import Database
-from rnmail.directory.groups import list_groups, recipients
+from rnmail.directory.groups import list_groups
 from rnmail.dispatch.announce import announcement_status, list_announcements
+from rnmail.dispatch.preview import preview_recipients
 from rnmail.dispatch.send import send_queued
-from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
 from rnmail.i18n.formats import (
@@ -516,16 +515,6 @@ def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
         return {"view": view, "groups": list_groups(session),
                 "maintenance": list_maintenance(session),
                 "announcements": announcements, "components": config.status.components}
-
-
-def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
-    """How many addresses the groups hold together (each once) and in which language."""
-    with db.transaction() as session:
-        people = recipients(session, groups) if groups else []
-        suppressed = suppressed_addresses(session, [p.email for p in people])
-    languages = Counter(p.language for p in people if p.email.lower() not in suppressed)
-    return {"total": sum(languages.values()), "languages": dict(sorted(languages.items())),
-            "suppressed": len(suppressed)}
 
 
 def path_id(request: web.Request) -> int:
