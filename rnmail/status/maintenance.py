@@ -178,11 +178,7 @@ def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_
                        ) -> Announcement | None:
     """Cancel a maintenance that has not ended: its jobs go, a cancellation notice is sent."""
     with db.transaction() as session:
-        item = _get(session, maintenance_id)
-        if item.state == MaintenanceState.CANCELLED:
-            raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
-        if item.ends_at <= utcnow():
-            raise RnmailError(f"maintenance #{maintenance_id} has already ended")
+        item = cancellable(session, maintenance_id)
         item.state, item.cancelled_at = MaintenanceState.CANCELLED, utcnow()
         announcement = announce(session, config,
                                 maintenance_notice(config, item, MaintenanceStep.CANCELLATION),
@@ -195,6 +191,16 @@ def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_
                 scheduler.remove_job(job_id(maintenance_id, step))
     publish(db, config)
     return announcement
+
+
+def cancellable(session: Session, maintenance_id: int) -> Maintenance:
+    """The maintenance, if it can still be cancelled (neither cancelled nor ended)."""
+    item = _get(session, maintenance_id)
+    if item.state == MaintenanceState.CANCELLED:
+        raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
+    if item.ends_at <= utcnow():
+        raise RnmailError(f"maintenance #{maintenance_id} has already ended")
+    return item
 
 
 def list_maintenance(session: Session, include_past: bool = False) -> list[MaintenanceRow]:

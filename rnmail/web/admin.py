@@ -36,7 +36,6 @@ import hmac
 import json
 import logging
 import secrets
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import cache, partial
@@ -54,25 +53,23 @@ from rnmail import audit
 from rnmail.auth import operators, sessions
 from rnmail.config import STATUS_LANGUAGES, Config
 from rnmail.db import Database
-from rnmail.directory.groups import list_groups, recipients
-from rnmail.dispatch.announce import announcement_status, list_announcements
+from rnmail.dispatch.announce import announcement_status
 from rnmail.dispatch.send import send_queued
-from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
 from rnmail.i18n.formats import capitalised, format_time, language_name
 from rnmail.i18n.jinja import install
 from rnmail.i18n.negotiation import negotiate
-from rnmail.status.components import comment_texts, current_status
+from rnmail.status.components import comment_texts
 from rnmail.status.maintenance import (
     cancel_maintenance,
-    list_maintenance,
     parse_duration,
     parse_local_time,
     schedule_maintenance,
 )
 from rnmail.status.notices import change_status
 from rnmail.vocab import StatusState, strings
+from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
 
 log = logging.getLogger("rnmail.web.admin")
 
@@ -391,11 +388,22 @@ class AdminSite:
         return self.queued(result.announcement_id, "maintenance")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
+        """Cancel a maintenance: first a page saying what and whom it mails (nothing
+        done), then, confirmed, the cancellation and its notice."""
         signed = await self.signed_in(request)
-        await self.form(request, signed)
+        data = await self.form(request, signed)
+        maintenance_id = path_id(request)
         try:
+            if not data.text("confirm"):
+                found = await self.call(request, cancellation_preview, self.db, self.config,
+                                        maintenance_id)
+                return self.page(request, "confirm.html.j2", {
+                    **found, "signed": signed, "kind": "cancel",
+                    "action": f"/admin/maintenance/{maintenance_id}/cancel",
+                    "components": self.labels(found["component_names"]),
+                    "fields": data.items(), "notify_linked": False})
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
-                                           signed.operator, path_id(request))
+                                           signed.operator, maintenance_id)
         except RnmailError as exc:
             return await self.dashboard(request, signed, None, str(exc), status=400)
         return self.queued(announcement.id if announcement else None, "cancelled")
@@ -443,7 +451,7 @@ class AdminSite:
         return self.page(request, "confirm.html.j2", {
             "signed": signed, "components": self.labels(components), "comment": comment,
             "groups": groups, "recipients": summary, "fields": data.items(),
-            "notify_linked": False, **what})
+            "notify_linked": False, "subjects": {}, **what})
 
     def queued(self, announcement_id: int | None, done: str, mail: bool = False
                ) -> web.Response:
@@ -489,27 +497,6 @@ async def read_form(request: web.Request) -> FormData:
 def _read(db: Database, query: Callable[..., T]) -> T:
     with db.transaction() as session:
         return query(session)
-
-
-def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
-    """What the dashboard shows, read in one transaction."""
-    with db.transaction() as session:
-        view = current_status(session, config.status)
-        announcements = [announcement_status(session, a.id)
-                         for a in list_announcements(session, limit=10)]
-        return {"view": view, "groups": list_groups(session),
-                "maintenance": list_maintenance(session),
-                "announcements": announcements, "components": config.status.components}
-
-
-def preview_recipients(db: Database, groups: list[str]) -> dict[str, Any]:
-    """How many addresses the groups hold together (each once) and in which language."""
-    with db.transaction() as session:
-        people = recipients(session, groups) if groups else []
-        suppressed = suppressed_addresses(session, [p.email for p in people])
-    languages = Counter(p.language for p in people if p.email.lower() not in suppressed)
-    return {"total": sum(languages.values()), "languages": dict(sorted(languages.items())),
-            "suppressed": len(suppressed)}
 
 
 def path_id(request: web.Request) -> int:
