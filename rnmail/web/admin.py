@@ -69,6 +69,7 @@ from rnmail.status.maintenance import (
 )
 from rnmail.status.notices import change_status
 from rnmail.vocab import StatusState, strings
+from rnmail.web import https
 from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
 
 log = logging.getLogger("rnmail.web.admin")
@@ -105,6 +106,11 @@ DONE = {  # what the dashboard says after a redirect (?done=...)
 # and the outbox states (rnmail.config.STATUS_STATES, rnmail.dispatch.outbox.STATES).
 STATE_WORDS = (N_("operational"), N_("degraded"), N_("down"), N_("queued"), N_("sending"),
                N_("sent"), N_("failed"), N_("bounced"), N_("suppressed"))
+HTTPS_NEEDED = N_(
+    "This page came over plain HTTP, and the administration's cookies are Secure: the "
+    "browser does not keep them, so signing in cannot work. Open the administration over "
+    "HTTPS (a reverse proxy in front of rnmail), or, for a test only, set "
+    "[web].secure_cookies = false.")
 Sender = Callable[[], None]
 
 
@@ -284,6 +290,11 @@ class AdminSite:
                                   "and try again."))
         return data
 
+    def cookies_dropped(self, request: web.Request) -> bool:
+        """Plain HTTP to a name that is not loopback: the browser drops Secure cookies."""
+        trusted = among(request.remote or "", self.config.web.trusted_proxies)
+        return https.cookies_dropped(request, self.config.web, trusted)
+
     def client(self, request: web.Request) -> str:
         return client_address(request, self.config.web.trusted_proxies)
 
@@ -297,14 +308,18 @@ class AdminSite:
     async def login_form(self, request: web.Request, message: str | None = None,
                          name: str = "", status: int = 200) -> web.StreamResponse:
         token = secrets.token_urlsafe(32)
-        response = self.page(request, "login.html.j2", {"csrf": token, "message": message,
-                                               "name": name, "signed": None}, status=status)
+        response = self.page(request, "login.html.j2", {
+            "csrf": token, "message": message, "name": name, "signed": None,
+            "plain_http": self.cookies_dropped(request), "https_needed": HTTPS_NEEDED},
+            status=status)
         self.cookie(response, LOGIN_COOKIE, token, "/admin/login", LOGIN_MINUTES * 60)
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         data = await read_form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected and self.cookies_dropped(request):
+            raise Refused(403, HTTPS_NEEDED)
         if not expected or not hmac.compare_digest(data.text("csrf"), expected):
             raise Refused(403, N_("The sign-in form is missing its CSRF token or has "
                                   "expired: open the sign-in page again."))
