@@ -32,7 +32,10 @@ What stays out of the catalogues: the mail bodies (per-language Jinja2 templates
 ``rnmail/templates/mail`` and ``mailings``), texts the team writes (comments, FAQ entries,
 component labels in the configuration), and the core's English lines — RnmailError
 messages, the command line's output, log lines and the English internal notes written into
-tickets (``unblock``'s record, a refused staff reply): one language, read by the team.
+tickets (``unblock``'s record, a refused staff reply): one language, read by the team. The
+exceptions are the errors the web admin shows (a refused group, duration or sign-in …):
+made with ``RnmailError.translatable(N_(msgid), **values)``, their ``str()`` stays the
+English line and the admin shows ``translated(language)`` (``rnmail.errors``).
 
 Modules: ``catalogues`` (loading, ``translations``, ``gettext`` …), ``formats`` (CLDR
 numbers, dates, month, weekday and language names), ``negotiation`` (``Accept-Language``),

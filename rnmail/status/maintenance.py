@@ -34,6 +34,7 @@ from rnmail.db import Database
 from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n import N_
 from rnmail.i18n.formats import BRUSSELS, format_time
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
 from rnmail.shapes import MaintenanceRow
@@ -57,14 +58,30 @@ def parse_duration(text: str) -> timedelta:
     """``3h``, ``90m``, ``1h30``, ``1h30m``, ``2d`` → a positive timedelta."""
     match = _DURATION.match(text)
     if not text.strip() or match is None or not any(match.groupdict().values()):
-        raise RnmailError(f"duration {text!r}: use e.g. 3h, 90m, 1h30 or 2d")
+        raise RnmailError.translatable(N_("duration {text}: use e.g. 3h, 90m, 1h30 or 2d"),
+                                       text=repr(text))
     if not re.search(r"[dhm]", text, re.IGNORECASE):  # "3": three what? (it was minutes)
-        raise RnmailError(f"duration {text!r} has no unit: use e.g. 3h, 90m, 1h30 or 2d")
+        raise RnmailError.translatable(
+            N_("duration {text} has no unit: use e.g. 3h, 90m, 1h30 or 2d"), text=repr(text))
     parts = {k: int(v or 0) for k, v in match.groupdict().items()}
     value = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
     if value <= timedelta(0):
-        raise RnmailError(f"duration {text!r} must be longer than zero")
+        raise RnmailError.translatable(N_("duration {text} must be longer than zero"),
+                                       text=repr(text))
     return value
+
+
+def written_duration(value: timedelta) -> str:
+    """A duration as an operator writes it (``8d``, ``1d2h``, ``1h30``, ``45m``)."""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    text = f"{days}d" if days else ""
+    if hours:
+        text += f"{hours}h{minutes:02d}" if minutes else f"{hours}h"
+    elif minutes:
+        text += f"{minutes}m"
+    return text or "0m"
 
 
 def parse_local_time(text: str) -> datetime:
@@ -72,7 +89,8 @@ def parse_local_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise RnmailError(f"time {text!r}: use YYYY-MM-DD HH:MM (Brussels time)") from None
+        raise RnmailError.translatable(N_("time {text}: use YYYY-MM-DD HH:MM (Brussels time)"),
+                                       text=repr(text)) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=BRUSSELS)
     return value.astimezone(UTC)
@@ -142,12 +160,14 @@ def schedule_maintenance(
     operator confirmed it: ``--yes``)."""
     now = utcnow()
     if start <= now:
-        raise RnmailError(f"the start {format_time(start, 'fr')} (Brussels time) has passed")
+        raise RnmailError.translatable(N_("the start {time} (Brussels time) has passed"),
+                                       time=format_time(start, "fr"))
     longest = timedelta(days=config.status.max_maintenance_days)
     if duration > longest and not long_ok:
-        raise RnmailError(
-            f"a maintenance of {duration} is longer than [status].max_maintenance_days "
-            f"({config.status.max_maintenance_days:g} days): give --yes if that is meant")
+        raise RnmailError.translatable(
+            N_("a maintenance of {duration} is longer than [status].max_maintenance_days "
+               "({days} days): give --yes if that is meant"),
+            duration=written_duration(duration), days=f"{config.status.max_maintenance_days:g}")
     names = [config.status.component(c).name for c in components] or [
         c.name for c in config.status.components]
     reminder = remind is not None and start - remind > now
@@ -197,9 +217,11 @@ def cancellable(session: Session, maintenance_id: int) -> Maintenance:
     """The maintenance, if it can still be cancelled (neither cancelled nor ended)."""
     item = _get(session, maintenance_id)
     if item.state == MaintenanceState.CANCELLED:
-        raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
+        raise RnmailError.translatable(N_("maintenance #{id} is already cancelled"),
+                                       id=maintenance_id)
     if item.ends_at <= utcnow():
-        raise RnmailError(f"maintenance #{maintenance_id} has already ended")
+        raise RnmailError.translatable(N_("maintenance #{id} has already ended"),
+                                       id=maintenance_id)
     return item
 
 
@@ -228,7 +250,7 @@ def list_maintenance(session: Session, include_past: bool = False) -> list[Maint
 def _get(session: Session, maintenance_id: int) -> Maintenance:
     item = session.get(Maintenance, maintenance_id)
     if item is None:
-        raise NotFound(f"no maintenance #{maintenance_id}")
+        raise NotFound.translatable(N_("no maintenance #{id}"), id=maintenance_id)
     return item
 
 

@@ -22,7 +22,8 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
-from rnmail.errors import RnmailError
+from rnmail.errors import RnmailError, Word
+from rnmail.i18n import N_
 from rnmail.i18n.banners import banner
 from rnmail.i18n.formats import format_time
 from rnmail.models import AuditEvent, Incident, IncidentTicket, Ticket, utcnow
@@ -117,11 +118,12 @@ def _refuse_a_repeat(session: Session, config: Config, state: str, components: l
                 and sorted(detail.get("components") or []) == names
                 and (detail.get("comment") or {}) == comment
                 and sorted(detail.get("groups") or []) == sorted(notify)):
-            raise RnmailError(
-                f"the same notice ({state}, the same comment) went to "
-                f"{', '.join(sorted(notify))} at {format_time(event.at, 'fr')} (Brussels "
-                f"time), announcement #{detail['announcement']}: not queued again; give "
-                "--again to send it once more")
+            raise RnmailError.translatable(
+                N_("the same notice ({state}, the same comment) went to {groups} at {time} "
+                   "(Brussels time), announcement #{announcement}: not queued again; give "
+                   "--again to send it once more"),
+                state=Word(state), groups=", ".join(sorted(notify)),
+                time=format_time(event.at, "fr"), announcement=detail["announcement"])
 
 
 def publish(db: Database, config: Config) -> StatusView:

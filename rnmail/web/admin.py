@@ -70,6 +70,7 @@ from rnmail.status.maintenance import (
 from rnmail.status.notices import change_status
 from rnmail.vocab import StatusState, strings
 from rnmail.web import https
+from rnmail.web.labels import label
 from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
 
 log = logging.getLogger("rnmail.web.admin")
@@ -128,6 +129,7 @@ def environment(language: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
     install(env, language)
+    env.filters["label"] = partial(label, language=language)
     env.filters["brussels"] = lambda value: format_time(value, "fr") if value else ""
     env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                           sort_keys=True)
@@ -295,6 +297,10 @@ class AdminSite:
         trusted = among(request.remote or "", self.config.web.trusted_proxies)
         return https.cookies_dropped(request, self.config.web, trusted)
 
+    def said(self, request: web.Request, error: RnmailError) -> str:
+        """A refusal from the core, in the operator's language."""
+        return error.translated(request.get(LANGUAGE, "fr"))
+
     def client(self, request: web.Request) -> str:
         return client_address(request, self.config.web.trusted_proxies)
 
@@ -331,7 +337,7 @@ class AdminSite:
         except operators.AuthenticationFailed as exc:
             log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
                         self.client(request), exc)
-            return await self.login_form(request, str(exc), name, status=401)
+            return await self.login_form(request, self.said(request, exc), name, status=401)
         token, _signed = await self.call(request, sessions.open_session, self.db,
                                          self.config.web, name)
         response = see_other("/admin/")
@@ -369,7 +375,8 @@ class AdminSite:
         notify_linked = bool(data.text("notify_linked"))
         try:
             if state not in strings(StatusState):
-                raise RnmailError("choose a position: operational, degraded or down")
+                raise RnmailError.translatable(
+                    N_("choose a position: operational, degraded or down"))
             components, comment, groups = self.chosen(data)
             if not data.text("confirm"):
                 return await self.confirmation(request, signed, data, {
@@ -379,7 +386,8 @@ class AdminSite:
                                      signed.operator, state, components, comment, groups,
                                      notify_linked, bool(data.text("again")))
         except RnmailError as exc:
-            return await self.dashboard(request, signed, data, str(exc), status=400)
+            return await self.dashboard(request, signed, data, self.said(request, exc),
+                                        status=400)
         return self.queued(result.announcement_id, "status", bool(result.linked_notified))
 
     async def schedule(self, request: web.Request) -> web.StreamResponse:
@@ -399,7 +407,8 @@ class AdminSite:
                                      signed.operator, start, duration, components, groups,
                                      remind, comment)
         except RnmailError as exc:
-            return await self.dashboard(request, signed, data, str(exc), status=400)
+            return await self.dashboard(request, signed, data, self.said(request, exc),
+                                        status=400)
         return self.queued(result.announcement_id, "maintenance")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
@@ -420,7 +429,8 @@ class AdminSite:
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
                                            signed.operator, maintenance_id)
         except RnmailError as exc:
-            return await self.dashboard(request, signed, None, str(exc), status=400)
+            return await self.dashboard(request, signed, None, self.said(request, exc),
+                                        status=400)
         return self.queued(announcement.id if announcement else None, "cancelled")
 
     async def announcement(self, request: web.Request) -> web.StreamResponse:
@@ -429,7 +439,7 @@ class AdminSite:
             found = await self.call(request, _read, self.db, partial(
                 announcement_status, announcement_id=path_id(request)))
         except RnmailError as exc:
-            raise Refused(404, str(exc)) from None
+            raise Refused(404, self.said(request, exc)) from None
         counts = found["counts"]
         total = sum(counts.values())
         return self.page(request, "announcement.html.j2", {
