@@ -438,7 +438,8 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
     (the send interval is long: only the wake-up can send within the test's wait)."""
     path, secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server,
                            extra="in_daemon = true\n[daemon]\npoll_seconds = 300\n"
-                                 "send_seconds = 300\nstop_seconds = 10\n")
+                                 "send_seconds = 300\nstop_seconds = 10\n",
+                           secure_cookies=True)  # the harness's client keeps them on HTTP
     add_members(tmp_path / "rnmail.toml", "ops", ("ops@ops.example", "fr"))
     config = load_config(path)
     db = Database(config.database.url)
@@ -459,6 +460,7 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
         db.dispose()
     text = log.read_text()
     assert f"status administration on {admin.base}" in text and "Traceback" not in text
+    assert "rnmail run: the admin's cookies are Secure" in text  # HTTPS needed in front
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(

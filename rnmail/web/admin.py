@@ -2,8 +2,10 @@
 
 An operator signs in with their password and the code of their second factor (TOTP, set up
 with ``rnmail operator totp NAME``), then sets the components' position with a comment per
-language and the groups to tell, plans or cancels maintenance, follows the sending of an
-announcement and reads the audit log. Every act calls the core function the command line
+language and the groups to tell, plans or cancels maintenance (each change that mails
+first shows a preview to confirm: ``rnmail.web.previews``), follows the sending of an
+announcement and reads the audit log; the core's refusals are shown in the operator's
+language (``RnmailError.translated``). Every act calls the core function the command line
 calls (``notices.change_status``, ``maintenance.schedule_maintenance`` …) in a worker
 thread, inside ``audit.acting_from(client address)``.
 
@@ -93,8 +95,7 @@ HEADERS = {
     "Server": "rnmail",
 }
 # The operators' languages (the switch on every page), each named in itself. The words
-# are in the catalogues (rnmail.i18n); a text missing there shows in English, as do the
-# messages that come from the core (a refused group, a start in the past).
+# are in the catalogues (rnmail.i18n); a text missing there shows in English.
 ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
 
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
