@@ -343,6 +343,26 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
     assert len(admin.audit("maintenance-cancel")) == 1
 
 
+def test_a_maintenance_longer_than_the_maximum_is_said_in_the_preview(admin: Admin) -> None:
+    """The admin's ``--yes``: the preview says the maintenance is unusually long, and its
+    confirmation accepts it; a confirmation that skipped the preview is refused."""
+    csrf = admin.signed_in()
+    fields = [("csrf", csrf), ("start", "2031-03-05T18:00"), ("duration", "8d")]
+    refused = admin.post("/admin/maintenance", [*fields, ("confirm", "1")])
+    assert refused.status == 400 and "max_maintenance_days" in refused.text
+    preview = admin.post("/admin/maintenance", fields)
+    assert preview.status == 200 and 'id="long"' in preview.text
+    assert "This maintenance lasts 8d, longer than the usual maximum of 7 days" in preview.text
+    assert '<input type="hidden" name="long_ok" value="1">' in preview.text
+    assert admin.audit("maintenance-schedule") == []
+    short = admin.post("/admin/maintenance", [*fields[:2], ("duration", "7d")])
+    assert short.status == 200 and 'id="long"' not in short.text
+    done = admin.post("/admin/maintenance", [*fields, ("confirm", "1"), ("long_ok", "1")])
+    assert done.status == 303
+    [event] = admin.audit("maintenance-schedule")
+    assert event.detail["ends_at"].startswith("2031-03-13T17:00")
+
+
 def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
     """French or Dutch from the browser's languages, or the switch (remembered)."""
     login = admin.http("GET", "/admin/login", Accept_Language="nl-BE,nl;q=0.9,en;q=0.5")

@@ -68,6 +68,7 @@ from rnmail.status.maintenance import (
     parse_duration,
     parse_local_time,
     schedule_maintenance,
+    written_duration,
 )
 from rnmail.status.notices import change_status
 from rnmail.vocab import StatusState, strings
@@ -400,13 +401,16 @@ class AdminSite:
             remind: timedelta | None = (parse_duration(data.text("remind"))
                                         if data.text("remind").strip() else None)
             components, comment, groups = self.chosen(data)
-            if not data.text("confirm"):
+            days = self.config.status.max_maintenance_days
+            if not data.text("confirm"):  # longer than the maximum: said, then confirmed
                 return await self.confirmation(request, signed, data, {
                     "kind": "maintenance", "action": "/admin/maintenance",
-                    "starts_at": start, "ends_at": start + duration})
+                    "starts_at": start, "ends_at": start + duration,
+                    "long": (written_duration(duration), f"{days:g}")
+                    if duration > timedelta(days=days) else None})
             result = await self.call(request, schedule_maintenance, self.db, self.config,
                                      signed.operator, start, duration, components, groups,
-                                     remind, comment)
+                                     remind, comment, bool(data.text("long_ok")))
         except RnmailError as exc:
             return await self.dashboard(request, signed, data, self.said(request, exc),
                                         status=400)
@@ -426,7 +430,7 @@ class AdminSite:
                     **found, "signed": signed, "kind": "cancel",
                     "action": f"/admin/maintenance/{maintenance_id}/cancel",
                     "components": self.labels(found["component_names"]),
-                    "fields": data.items(), "notify_linked": False})
+                    "fields": data.items(), "notify_linked": False, "long": None})
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
                                            signed.operator, maintenance_id)
         except RnmailError as exc:
@@ -477,7 +481,7 @@ class AdminSite:
         return self.page(request, "confirm.html.j2", {
             "signed": signed, "components": self.labels(components), "comment": comment,
             "groups": groups, "recipients": summary, "fields": data.items(),
-            "notify_linked": False, "subjects": {}, **what})
+            "notify_linked": False, "subjects": {}, "long": None, **what})
 
     def queued(self, announcement_id: int | None, done: str, mail: bool = False
                ) -> web.Response:
@@ -508,7 +512,7 @@ class FormData:
 
     def items(self) -> list[tuple[str, str]]:
         """The fields to carry to the confirmation, without its own token and flag."""
-        return [(k, v) for k, v in self.fields if k not in ("confirm",)]
+        return [(k, v) for k, v in self.fields if k not in ("confirm", "long_ok")]
 
 
 async def read_form(request: web.Request) -> FormData:
