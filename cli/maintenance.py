@@ -64,6 +64,7 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
         parse_local_time,
         preview_schedule,
         schedule_maintenance,
+        written_duration,
     )
 
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
@@ -77,7 +78,7 @@ def maintenance_schedule(app: App, operator: str, start: str, duration: str,
                             group_names, remind_delta, texts,
                             long_ok=yes or dry_run or interactive())
     change = [f"maintenance: {text_time(begin, zone)} → {text_time(plan.ends_at, zone)} "
-              f"({length}), components: {', '.join(plan.components)}",
+              f"({written_duration(length)}), components: {', '.join(plan.components)}",
               *comment_lines(texts)]
     if remind:
         change.append(f"reminder: {remind} before the start" if plan.reminder

@@ -26,6 +26,8 @@ def web(app: App, bind: str | None, admin_bind: str | None) -> None:
         if listening.admin_url:
             click.echo(f"rnmail web: status administration on {listening.admin_url}",
                        err=True)
+        if listening.admin_note:
+            click.echo(f"rnmail web: {listening.admin_note.text}", err=True)
 
     serve(app.config, bind, admin_bind, ready)
     click.echo("rnmail web: stopped", err=True)

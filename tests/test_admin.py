@@ -19,14 +19,14 @@ from pathlib import Path
 import pyotp
 import pytest
 from aiohttp import web as aioweb
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from rnmail.auth import operators
 from rnmail.config import load_config
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
 from rnmail.errors import ConfigError
-from rnmail.models import AdminSession, utcnow
+from rnmail.models import AdminSession, Announcement, utcnow
 from rnmail.web.admin import AdminSite, BackgroundSender
 from tests.harness.admin import PASSWORD, Admin, install, status_fields
 from tests.harness.admin import admin as admin  # the fixture
@@ -314,13 +314,53 @@ def test_schedule_and_cancel_a_maintenance(admin: Admin) -> None:
     maintenance_id = event.detail["maintenance"]
     assert f"cancel-{maintenance_id}" in admin.get("/admin/").text
 
-    reply = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
+    cancel = f"/admin/maintenance/{maintenance_id}/cancel"
+    # One click (one POST without confirmation) only shows what the cancellation will do.
+    preview = admin.post(cancel, [("csrf", csrf)])
+    assert preview.status == 200 and admin.audit("maintenance-cancel") == []
+    assert f"maintenance #{maintenance_id}, 05/03/2031 18:00" in preview.text
+    assert re.search(r'<tr data-group="municipalities"><td>municipalities</td><td>2</td>'
+                     r"<td>fr 1, nl 1</td></tr>", preview.text)
+    assert re.search(r'data-language="fr">\[Registre national\] La maintenance prévue le '
+                     r"05/03/2031 de 18:00 à 21:00 est annulée<", preview.text)
+    assert re.search(r'data-language="nl">[^<]*geannuleerd', preview.text)
+    assert "Cancel it and send to 2" in preview.text and 'href="/admin/" id="back"' in preview.text
+    time.sleep(0.5)
+    assert len(admin.smtp.messages) == 2  # the announcement only: nothing queued
+    with admin.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Announcement)) == 1
+    assert f"cancel-{maintenance_id}" in admin.get("/admin/").text  # still planned
+
+    reply = admin.post(cancel, [("csrf", csrf), ("confirm", "1")])
     assert reply.status == 303
     wait_for_mail(admin.smtp, 4)
     assert [e.client for e in admin.audit("maintenance-cancel")] == ["127.0.0.1"]
     assert f"cancel-{maintenance_id}" not in admin.get("/admin/").text
-    again = admin.post(f"/admin/maintenance/{maintenance_id}/cancel", [("csrf", csrf)])
-    assert again.status == 400 and "already cancelled" in again.text
+    for confirm in ([], [("confirm", "1")]):  # neither previewed nor done twice
+        again = admin.post(cancel, [("csrf", csrf), *confirm])
+        assert again.status == 400 and "already cancelled" in again.text
+    assert admin.post(cancel, [("confirm", "1")]).status == 403  # the CSRF token
+    assert len(admin.audit("maintenance-cancel")) == 1
+
+
+def test_a_maintenance_longer_than_the_maximum_is_said_in_the_preview(admin: Admin) -> None:
+    """The admin's ``--yes``: the preview says the maintenance is unusually long, and its
+    confirmation accepts it; a confirmation that skipped the preview is refused."""
+    csrf = admin.signed_in()
+    fields = [("csrf", csrf), ("start", "2031-03-05T18:00"), ("duration", "8d")]
+    refused = admin.post("/admin/maintenance", [*fields, ("confirm", "1")])
+    assert refused.status == 400 and "max_maintenance_days" in refused.text
+    preview = admin.post("/admin/maintenance", fields)
+    assert preview.status == 200 and 'id="long"' in preview.text
+    assert "This maintenance lasts 8d, longer than the usual maximum of 7 days" in preview.text
+    assert '<input type="hidden" name="long_ok" value="1">' in preview.text
+    assert admin.audit("maintenance-schedule") == []
+    short = admin.post("/admin/maintenance", [*fields[:2], ("duration", "7d")])
+    assert short.status == 200 and 'id="long"' not in short.text
+    done = admin.post("/admin/maintenance", [*fields, ("confirm", "1"), ("long_ok", "1")])
+    assert done.status == 303
+    [event] = admin.audit("maintenance-schedule")
+    assert event.detail["ends_at"].startswith("2031-03-13T17:00")
 
 
 def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
@@ -418,7 +458,8 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
     (the send interval is long: only the wake-up can send within the test's wait)."""
     path, secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server,
                            extra="in_daemon = true\n[daemon]\npoll_seconds = 300\n"
-                                 "send_seconds = 300\nstop_seconds = 10\n")
+                                 "send_seconds = 300\nstop_seconds = 10\n",
+                           secure_cookies=True)  # the harness's client keeps them on HTTP
     add_members(tmp_path / "rnmail.toml", "ops", ("ops@ops.example", "fr"))
     config = load_config(path)
     db = Database(config.database.url)
@@ -439,6 +480,7 @@ def test_the_daemon_serves_the_admin_and_sends_what_it_queues(
         db.dispose()
     text = log.read_text()
     assert f"status administration on {admin.base}" in text and "Traceback" not in text
+    assert "rnmail run: the admin's cookies are Secure" in text  # HTTPS needed in front
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(
@@ -664,3 +706,45 @@ def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
         sign_in(browser, admin, base)
         assert "too many failed sign-ins for 'alice'" in text(browser, "#problem")
         assert browser.evaluate("location.pathname") == "/admin/login"
+
+
+@pytest.mark.slow
+def test_in_a_browser_cancelling_a_maintenance_asks_first(admin: Admin, artifacts: Path) -> None:
+    """The cancel button shows what it will do and whom it will mail; Back changes
+    nothing; only the confirmation cancels and mails the groups."""
+    add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
+                ("population@sud.example", "fr"), ("einwohner@ost.example", "de"))
+    csrf = admin.signed_in()
+    scheduled = admin.post("/admin/maintenance", [
+        ("csrf", csrf), ("start", "2031-03-05T18:00"), ("duration", "2h"),
+        ("group", "municipalities"), ("confirm", "1")])
+    assert scheduled.status == 303
+    wait_for_mail(admin.smtp, 3)
+    [event] = admin.audit("maintenance-schedule")
+    number = event.detail["maintenance"]
+    form = f'form[action="/admin/maintenance/{number}/cancel"]'
+    with chromium_or_fail() as browser:
+        sign_in(browser, admin, admin.base)
+        browser.submit(form)  # the one click
+        assert browser.evaluate("location.pathname") == f"/admin/maintenance/{number}/cancel"
+        assert f"maintenance #{number}" in text(browser, "#cancelled")
+        assert "3 recipients in municipalities" in text(browser, "#recipients")
+        assert text(browser, "#group-counts tbody") == "municipalities\t3\tde 1, fr 1, nl 1"
+        subjects = text(browser, "#subjects")
+        assert "La maintenance prévue le 05/03/2031 de 18:00 à 20:00 est annulée" in subjects
+        assert "geannuleerd" in subjects and "abgesagt" in subjects.lower()
+        browser.screenshot(artifacts / "admin" / "cancel-confirm.png")
+        time.sleep(0.5)
+        assert len(admin.smtp.messages) == 3 and admin.audit("maintenance-cancel") == []
+        browser.follow("#back")
+        assert browser.evaluate("location.pathname") == "/admin/"
+        assert browser.evaluate(f"!!document.getElementById('cancel-{number}')")
+
+        browser.submit(form)
+        browser.submit("#confirm-form")
+        assert browser.evaluate("location.pathname").startswith("/admin/announcements/")
+        wait_for_mail(admin.smtp, 6)
+        [cancelled] = admin.audit("maintenance-cancel")
+        assert cancelled.actor == "alice" and cancelled.recipients == 3
+        browser.navigate(admin.base)
+        assert not browser.evaluate(f"!!document.getElementById('cancel-{number}')")

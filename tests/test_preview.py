@@ -96,7 +96,7 @@ def test_dry_run_shows_the_preview_and_changes_nothing(site: Installation) -> No
     assert "falls back: de (1): comment in Dutch" in status
     assert "falls back: fr (2): comment in Dutch" in status
     assert outputs["schedule"].startswith(
-        "maintenance: 2099-06-01 18:00 CEST → 2099-06-01 20:00 CEST (2:00:00)")
+        "maintenance: 2099-06-01 18:00 CEST → 2099-06-01 20:00 CEST (2h)")
     assert outputs["cancel"].startswith("cancel maintenance #1: ")
     assert "  nl: Omzendbrief 7" in outputs["announce"]
 

@@ -47,6 +47,7 @@ from rnmail.auth.sessions import end_sessions
 from rnmail.config import OperatorsConfig
 from rnmail.db import Database
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n import N_
 from rnmail.models import AuditEvent, Operator, utcnow
 
 HASHER = PasswordHasher()
@@ -245,8 +246,7 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
     name's limit ends the operator's sessions."""
     window_start = utcnow() - timedelta(minutes=cfg.lockout_minutes)
     client = audit.current_client()
-    refusal: str | None = None
-    failed = "passwords" if code is None else "sign-ins"
+    refusal: RnmailError | None = None
     name = name.replace("\0", "\ufffd")  # no NUL in a database string
     with db.transaction() as session:
         if address_limit is not None and client is not None:
@@ -254,13 +254,19 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
         _lock(session, "name", name[:64])
         name_window = _since_unlocked(session, name[:64], window_start)
         if _failures(session, AuditEvent.actor == name[:64], name_window) >= cfg.max_failures:
-            refusal = (f"too many failed {failed} for {name!r}: locked for "
-                       f"{cfg.lockout_minutes} minutes (see `rnmail audit --action "
-                       "login-failed`)")
+            refusal = AuthenticationFailed.translatable(
+                N_("too many failed passwords for {name}: locked for {minutes} minutes (see "
+                   "`rnmail audit --action login-failed`)") if code is None else
+                N_("too many failed sign-ins for {name}: locked for {minutes} minutes (see "
+                   "`rnmail audit --action login-failed`)"),
+                name=repr(name), minutes=cfg.lockout_minutes)
         elif address_limit is not None and client is not None and _failures(
                 session, AuditEvent.client == client, window_start) >= address_limit:
-            refusal = (f"too many failed {failed} from {client}: refused for "
-                       f"{cfg.lockout_minutes} minutes")
+            refusal = AuthenticationFailed.translatable(
+                N_("too many failed passwords from {client}: refused for {minutes} minutes")
+                if code is None else
+                N_("too many failed sign-ins from {client}: refused for {minutes} minutes"),
+                client=client, minutes=cfg.lockout_minutes)
         if refusal:
             audit.record(session, name[:64], "login-locked", success=False)
         else:
@@ -291,11 +297,12 @@ def authenticate(db: Database, cfg: OperatorsConfig, name: str, password: str,
                          name_window) >= cfg.max_failures:
                 end_sessions(session, name[:64])  # locked: whoever is signed in is out
     if refusal:
-        raise AuthenticationFailed(refusal)
+        raise refusal
     if code is not None:
-        raise AuthenticationFailed("wrong operator name, password or code (the attempt is "
-                                   "logged)")
-    raise AuthenticationFailed("wrong operator name or password (the attempt is logged)")
+        raise AuthenticationFailed.translatable(
+            N_("wrong operator name, password or code (the attempt is logged)"))
+    raise AuthenticationFailed.translatable(
+        N_("wrong operator name or password (the attempt is logged)"))
 
 
 def _since_unlocked(session: Session, name: str, window_start: datetime) -> datetime:

@@ -41,6 +41,7 @@ import phonenumbers
 
 from rnmail.config.schema import KEY, REQUIRED, Loader, Parser, Table, key
 from rnmail.errors import ConfigError
+from rnmail.i18n import N_
 from rnmail.vocab import RequesterType, StatusState
 
 LANGUAGES = ("fr", "nl", "de", "en")
@@ -716,7 +717,8 @@ class StatusConfig:
             if component.name == name:
                 return component
         known = ", ".join(c.name for c in self.components)
-        raise ConfigError(f"unknown component {name!r} (known: {known})")
+        raise ConfigError.translatable(N_("unknown component {name} (known: {known})"),
+                                       name=repr(name), known=known)
 
 
 @dataclass(frozen=True)

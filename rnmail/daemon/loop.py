@@ -138,6 +138,9 @@ class Daemon:
             log.info("rnmail run: public site on %s", site.url)
             if site.admin_url:
                 log.info("rnmail run: status administration on %s", site.admin_url)
+            if site.admin_note:
+                log.log(logging.WARNING if site.admin_note.warning else logging.INFO,
+                        "rnmail run: %s", site.admin_note.text)
         scheduler = start_maintenance_jobs(self.db, self.config, BackgroundScheduler(),
                                            after_step=self.wake_sender_threadsafe)
         self.schedule_periodic_jobs(scheduler)

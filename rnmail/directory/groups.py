@@ -26,6 +26,7 @@ from rnmail.config import LANGUAGES
 from rnmail.db import Database
 from rnmail.directory.sheets import ListProblems, Problem, open_sheet
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n import N_
 from rnmail.models import GroupMember, UserGroup, utcnow
 from rnmail.shapes import ListFileJson, ListImportJson
 from rnmail.util import csvfile
@@ -380,8 +381,9 @@ def recipients(session: Session, group_names: Sequence[str]) -> list[Recipient]:
         else:
             groups.append(group)
     if unknown:
-        raise NotFound(f"no group {', '.join(repr(n) for n in unknown)} "
-                       f"(known: {_known_groups(session)})")
+        raise NotFound.translatable(N_("no group {names} (known: {known})"),
+                                    names=", ".join(repr(n) for n in unknown),
+                                    known=_known_groups(session))
     chosen: dict[str, Recipient] = {}
     for group in groups:
         for m in session.scalars(select(GroupMember).where(GroupMember.group_id == group.id)

@@ -103,13 +103,6 @@ def preview_notice(session: Session, config: Config, notice: Notice, groups: lis
                    found.members)
 
 
-def preview_recipients(db: Database, groups: list[str]) -> RecipientCounts:
-    """How many addresses the groups hold together (each once), per language, and how
-    many are left out as suppressed: the web admin's confirmation page."""
-    with db.transaction() as session:
-        return count_recipients(session, groups).counts()
-
-
 def preview_mailing(db: Database, config: Config, notice: Notice, groups: list[str],
                     test_to: str | None = None) -> tuple[Notice, Preview]:
     """What ``send_mailing`` (or, with ``test_to``, ``send_test``) would queue: the notice

@@ -33,8 +33,12 @@ What stays out of the catalogues: the mail bodies (per-language Jinja2 templates
 ``rnmail/templates/mail`` and ``mailings``; the codes they print go through ``labels``),
 texts the team writes (comments, FAQ entries, component labels in the configuration), and
 the core's English lines — RnmailError messages, the command line's output and log lines:
-the tools of operators and developers. The notes rnmail writes into tickets are in the
-catalogues, written in ``[helpdesk].default_language`` (``rnmail.tickets.notes``).
+the tools of operators and developers. The exceptions are the errors the web admin
+shows (a refused group, duration or sign-in …): made with
+``RnmailError.translatable(N_(msgid), **values)``, their ``str()`` stays the English line
+and the admin shows ``translated(language)`` (``rnmail.errors``). The notes rnmail writes
+into tickets are in the catalogues, written in ``[helpdesk].default_language``
+(``rnmail.tickets.notes``).
 
 Modules: ``catalogues`` (loading, ``translations``, ``gettext`` …), ``formats`` (CLDR
 numbers, dates, month, weekday and language names), ``labels`` (the vocabularies' words in

@@ -22,6 +22,7 @@ are CLDR's as they are.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -148,3 +149,33 @@ def _locale(language: str) -> Locale:
         return Locale.parse(language)
     except (ValueError, UnknownLocaleError):
         return Locale.parse("fr")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time put in an error line (``RnmailError.translatable``): ``str()`` is the command
+    line's ``2026-12-05 18:02 CET``; on a page, ``localized`` writes it the reader's way,
+    with the zone named."""
+
+    value: datetime
+    zone: tzinfo = BRUSSELS
+
+    def __str__(self) -> str:
+        return text_time(self.value, self.zone)
+
+    def localized(self, language: str) -> str:
+        written = format_time(self.value, language, self.zone)
+        return f"{written} ({zone_phrase(self.zone, language)})"
+
+
+@dataclass(frozen=True)
+class ZonePhrase:
+    """The zone put in an error line: ``Brussels time``, ``heure de Bruxelles``."""
+
+    zone: tzinfo = BRUSSELS
+
+    def __str__(self) -> str:
+        return zone_phrase(self.zone, "en")
+
+    def localized(self, language: str) -> str:
+        return zone_phrase(self.zone, language)

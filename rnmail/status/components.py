@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import STATUS_LANGUAGES, StatusConfig
 from rnmail.errors import RnmailError
+from rnmail.i18n import N_
 from rnmail.models import (
     ComponentState,
     Incident,
@@ -64,8 +65,9 @@ def comment_texts(common: str | None, per_language: dict[str, str | None]) -> di
                   if text and text.strip()})
     for lang, text in texts.items():
         if len(text) > MAX_COMMENT:
-            raise RnmailError(f"the comment ({lang}) has {len(text)} characters: at most "
-                              f"{MAX_COMMENT}")
+            raise RnmailError.translatable(
+                N_("the comment ({language}) has {length} characters: at most {most}"),
+                language=lang, length=len(text), most=MAX_COMMENT)
     return texts
 
 

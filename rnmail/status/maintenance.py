@@ -35,7 +35,8 @@ from rnmail.directory.groups import recipients
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.preview import Preview, preview_notice
 from rnmail.errors import NotFound, RnmailError
-from rnmail.i18n.formats import BRUSSELS, format_time, text_time
+from rnmail.i18n import N_
+from rnmail.i18n.formats import BRUSSELS, Moment, ZonePhrase, format_time, text_time
 from rnmail.models import Announcement, AuditEvent, Maintenance, utcnow
 from rnmail.shapes import MaintenanceRow
 from rnmail.status.components import maintenance_phase
@@ -58,14 +59,30 @@ def parse_duration(text: str) -> timedelta:
     """``3h``, ``90m``, ``1h30``, ``1h30m``, ``2d`` → a positive timedelta."""
     match = _DURATION.match(text)
     if not text.strip() or match is None or not any(match.groupdict().values()):
-        raise RnmailError(f"duration {text!r}: use e.g. 3h, 90m, 1h30 or 2d")
+        raise RnmailError.translatable(N_("duration {text}: use e.g. 3h, 90m, 1h30 or 2d"),
+                                       text=repr(text))
     if not re.search(r"[dhm]", text, re.IGNORECASE):  # "3": three what? (it was minutes)
-        raise RnmailError(f"duration {text!r} has no unit: use e.g. 3h, 90m, 1h30 or 2d")
+        raise RnmailError.translatable(
+            N_("duration {text} has no unit: use e.g. 3h, 90m, 1h30 or 2d"), text=repr(text))
     parts = {k: int(v or 0) for k, v in match.groupdict().items()}
     value = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
     if value <= timedelta(0):
-        raise RnmailError(f"duration {text!r} must be longer than zero")
+        raise RnmailError.translatable(N_("duration {text} must be longer than zero"),
+                                       text=repr(text))
     return value
+
+
+def written_duration(value: timedelta) -> str:
+    """A duration as an operator writes it (``8d``, ``1d2h``, ``1h30``, ``45m``)."""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    text = f"{days}d" if days else ""
+    if hours:
+        text += f"{hours}h{minutes:02d}" if minutes else f"{hours}h"
+    elif minutes:
+        text += f"{minutes}m"
+    return text or "0m"
 
 
 def parse_local_time(text: str, zone: tzinfo = BRUSSELS) -> datetime:
@@ -74,7 +91,8 @@ def parse_local_time(text: str, zone: tzinfo = BRUSSELS) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise RnmailError(f"time {text!r}: use YYYY-MM-DD HH:MM ({zone} time)") from None
+        raise RnmailError.translatable(N_("time {text}: use YYYY-MM-DD HH:MM ({zone})"),
+                                       text=repr(text), zone=ZonePhrase(zone)) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
     return value.astimezone(UTC)
@@ -171,11 +189,13 @@ def _check_plan(config: Config, start: datetime, duration: timedelta, components
     """(the components' names, whether a reminder will be sent), or why it is refused."""
     now = utcnow()
     if start <= now:
-        raise RnmailError(f"the start {text_time(start, config.helpdesk.zone)} has passed")
+        raise RnmailError.translatable(N_("the start {time} has passed"),
+                                       time=Moment(start, config.helpdesk.zone))
     if is_long(config, duration) and not long_ok:
-        raise RnmailError(
-            f"a maintenance of {duration} is longer than [status].max_maintenance_days "
-            f"({config.status.max_maintenance_days:g} days): give --yes if that is meant")
+        raise RnmailError.translatable(
+            N_("a maintenance of {duration} is longer than [status].max_maintenance_days "
+               "({days} days): give --yes if that is meant"),
+            duration=written_duration(duration), days=f"{config.status.max_maintenance_days:g}")
     names = [config.status.component(c).name for c in components] or [
         c.name for c in config.status.components]
     return names, remind is not None and start - remind > now
@@ -216,7 +236,7 @@ def preview_schedule(db: Database, config: Config, start: datetime, duration: ti
 def preview_cancel(db: Database, config: Config, maintenance_id: int) -> Plan:
     """``cancel_maintenance`` without writing anything: refused as it would be."""
     with db.transaction() as session:
-        item = _cancellable(session, maintenance_id)
+        item = cancellable(session, maintenance_id)
         groups = list(item.groups)
         found = preview_notice(session, config, maintenance_notice(
             config, item, MaintenanceStep.CANCELLATION), groups)
@@ -224,20 +244,11 @@ def preview_cancel(db: Database, config: Config, maintenance_id: int) -> Plan:
                     False, found)
 
 
-def _cancellable(session: Session, maintenance_id: int) -> Maintenance:
-    item = _get(session, maintenance_id)
-    if item.state == MaintenanceState.CANCELLED:
-        raise RnmailError(f"maintenance #{maintenance_id} is already cancelled")
-    if item.ends_at <= utcnow():
-        raise RnmailError(f"maintenance #{maintenance_id} has already ended")
-    return item
-
-
 def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_id: int
                        ) -> Announcement | None:
     """Cancel a maintenance that has not ended: its jobs go, a cancellation notice is sent."""
     with db.transaction() as session:
-        item = _cancellable(session, maintenance_id)
+        item = cancellable(session, maintenance_id)
         item.state, item.cancelled_at = MaintenanceState.CANCELLED, utcnow()
         announcement = announce(session, config,
                                 maintenance_notice(config, item, MaintenanceStep.CANCELLATION),
@@ -250,6 +261,18 @@ def cancel_maintenance(db: Database, config: Config, operator: str, maintenance_
                 scheduler.remove_job(job_id(maintenance_id, step))
     publish(db, config)
     return announcement
+
+
+def cancellable(session: Session, maintenance_id: int) -> Maintenance:
+    """The maintenance, if it can still be cancelled (neither cancelled nor ended)."""
+    item = _get(session, maintenance_id)
+    if item.state == MaintenanceState.CANCELLED:
+        raise RnmailError.translatable(N_("maintenance #{id} is already cancelled"),
+                                       id=maintenance_id)
+    if item.ends_at <= utcnow():
+        raise RnmailError.translatable(N_("maintenance #{id} has already ended"),
+                                       id=maintenance_id)
+    return item
 
 
 def list_maintenance(session: Session, include_past: bool = False) -> list[MaintenanceRow]:
@@ -277,7 +300,7 @@ def list_maintenance(session: Session, include_past: bool = False) -> list[Maint
 def _get(session: Session, maintenance_id: int) -> Maintenance:
     item = session.get(Maintenance, maintenance_id)
     if item is None:
-        raise NotFound(f"no maintenance #{maintenance_id}")
+        raise NotFound.translatable(N_("no maintenance #{id}"), id=maintenance_id)
     return item
 
 

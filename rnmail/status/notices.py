@@ -23,9 +23,10 @@ from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
 from rnmail.dispatch.answer import reply_in_thread, requester_address
 from rnmail.dispatch.preview import Preview, preview_notice
-from rnmail.errors import RnmailError
+from rnmail.errors import RnmailError, Word
+from rnmail.i18n import N_
 from rnmail.i18n.banners import mail_banner
-from rnmail.i18n.formats import format_time, text_time
+from rnmail.i18n.formats import Moment, format_time
 from rnmail.models import AuditEvent, Incident, IncidentTicket, Ticket, utcnow
 from rnmail.status.components import StatusView, current_status, localized, set_status
 from rnmail.status.page import publish_status
@@ -144,11 +145,13 @@ def _refuse_a_repeat(session: Session, config: Config, state: str, components: l
                 and sorted(detail.get("components") or []) == names
                 and (detail.get("comment") or {}) == comment
                 and sorted(detail.get("groups") or []) == sorted(notify)):
-            raise RnmailError(
-                f"the same notice ({state}, the same comment) went to "
-                f"{', '.join(sorted(notify))} at {text_time(event.at, config.helpdesk.zone)}, "
-                f"announcement #{detail['announcement']}: not queued again; give "
-                "--again to send it once more")
+            raise RnmailError.translatable(
+                N_("the same notice ({state}, the same comment) went to {groups} at {time}, "
+                   "announcement #{announcement}: not queued again; give --again to send it "
+                   "once more"),
+                state=Word(state), groups=", ".join(sorted(notify)),
+                time=Moment(event.at, config.helpdesk.zone),
+                announcement=detail["announcement"])
 
 
 def publish(db: Database, config: Config) -> StatusView:

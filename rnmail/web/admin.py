@@ -2,8 +2,10 @@
 
 An operator signs in with their password and the code of their second factor (TOTP, set up
 with ``rnmail operator totp NAME``), then sets the components' position with a comment per
-language and the groups to tell, plans or cancels maintenance, follows the sending of an
-announcement and reads the audit log. Every act calls the core function the command line
+language and the groups to tell, plans or cancels maintenance (each change that mails
+first shows a preview to confirm: ``rnmail.web.previews``), follows the sending of an
+announcement and reads the audit log; the core's refusals are shown in the operator's
+language (``RnmailError.translated``). Every act calls the core function the command line
 calls (``notices.change_status``, ``maintenance.schedule_maintenance`` …) in a worker
 thread, inside ``audit.acting_from(client address)``.
 
@@ -54,9 +56,7 @@ from rnmail import audit
 from rnmail.auth import operators, sessions
 from rnmail.config import STATUS_LANGUAGES, Config
 from rnmail.db import Database
-from rnmail.directory.groups import list_groups
-from rnmail.dispatch.announce import announcement_status, list_announcements
-from rnmail.dispatch.preview import preview_recipients
+from rnmail.dispatch.announce import announcement_status
 from rnmail.dispatch.send import send_queued
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
@@ -70,16 +70,19 @@ from rnmail.i18n.formats import (
 )
 from rnmail.i18n.jinja import install
 from rnmail.i18n.negotiation import negotiate
-from rnmail.status.components import comment_texts, current_status
+from rnmail.status.components import comment_texts
 from rnmail.status.maintenance import (
     cancel_maintenance,
-    list_maintenance,
     parse_duration,
     parse_local_time,
     schedule_maintenance,
+    written_duration,
 )
 from rnmail.status.notices import change_status
 from rnmail.vocab import StatusState, strings
+from rnmail.web import https
+from rnmail.web.labels import label
+from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
 
 log = logging.getLogger("rnmail.web.admin")
 
@@ -101,8 +104,7 @@ HEADERS = {
     "Server": "rnmail",
 }
 # The operators' languages (the switch on every page), each named in itself. The words
-# are in the catalogues (rnmail.i18n); a text missing there shows in English, as do the
-# messages that come from the core (a refused group, a start in the past).
+# are in the catalogues (rnmail.i18n); a text missing there shows in English.
 ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
 
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
@@ -115,6 +117,11 @@ DONE = {  # what the dashboard says after a redirect (?done=...)
 # and the outbox states (rnmail.config.STATUS_STATES, rnmail.dispatch.outbox.STATES).
 STATE_WORDS = (N_("operational"), N_("degraded"), N_("down"), N_("queued"), N_("sending"),
                N_("sent"), N_("failed"), N_("bounced"), N_("suppressed"))
+HTTPS_NEEDED = N_(
+    "This page came over plain HTTP, and the administration's cookies are Secure: the "
+    "browser does not keep them, so signing in cannot work. Open the administration over "
+    "HTTPS (a reverse proxy in front of rnmail), or, for a test only, set "
+    "[web].secure_cookies = false.")
 Sender = Callable[[], None]
 
 
@@ -140,6 +147,7 @@ def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
         format_time(datetime.fromisoformat(value) if isinstance(value, str) else value,
                     language, zone) if value else "")
     env.globals.update(zone=zone_name(zone, language), zone_phrase=zone_phrase(zone, language))
+    env.filters["label"] = partial(label, language=language)
     env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                           sort_keys=True)
     return env
@@ -301,6 +309,15 @@ class AdminSite:
                                   "and try again."))
         return data
 
+    def cookies_dropped(self, request: web.Request) -> bool:
+        """Plain HTTP to a name that is not loopback: the browser drops Secure cookies."""
+        trusted = among(request.remote or "", self.config.web.trusted_proxies)
+        return https.cookies_dropped(request, self.config.web, trusted)
+
+    def said(self, request: web.Request, error: RnmailError) -> str:
+        """A refusal from the core, in the operator's language."""
+        return error.translated(request.get(LANGUAGE, "fr"))
+
     def client(self, request: web.Request) -> str:
         return client_address(request, self.config.web.trusted_proxies)
 
@@ -314,14 +331,18 @@ class AdminSite:
     async def login_form(self, request: web.Request, message: str | None = None,
                          name: str = "", status: int = 200) -> web.StreamResponse:
         token = secrets.token_urlsafe(32)
-        response = self.page(request, "login.html.j2", {"csrf": token, "message": message,
-                                               "name": name, "signed": None}, status=status)
+        response = self.page(request, "login.html.j2", {
+            "csrf": token, "message": message, "name": name, "signed": None,
+            "plain_http": self.cookies_dropped(request), "https_needed": HTTPS_NEEDED},
+            status=status)
         self.cookie(response, LOGIN_COOKIE, token, "/admin/login", LOGIN_MINUTES * 60)
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         data = await read_form(request)
         expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected and self.cookies_dropped(request):
+            raise Refused(403, HTTPS_NEEDED)
         if not expected or not hmac.compare_digest(data.text("csrf"), expected):
             raise Refused(403, N_("The sign-in form is missing its CSRF token or has "
                                   "expired: open the sign-in page again."))
@@ -333,7 +354,7 @@ class AdminSite:
         except operators.AuthenticationFailed as exc:
             log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
                         self.client(request), exc)
-            return await self.login_form(request, str(exc), name, status=401)
+            return await self.login_form(request, self.said(request, exc), name, status=401)
         token, _signed = await self.call(request, sessions.open_session, self.db,
                                          self.config.web, name)
         response = see_other("/admin/")
@@ -371,7 +392,8 @@ class AdminSite:
         notify_linked = bool(data.text("notify_linked"))
         try:
             if state not in strings(StatusState):
-                raise RnmailError("choose a position: operational, degraded or down")
+                raise RnmailError.translatable(
+                    N_("choose a position: operational, degraded or down"))
             components, comment, groups = self.chosen(data)
             if not data.text("confirm"):
                 return await self.confirmation(request, signed, data, {
@@ -381,7 +403,8 @@ class AdminSite:
                                      signed.operator, state, components, comment, groups,
                                      notify_linked, bool(data.text("again")))
         except RnmailError as exc:
-            return await self.dashboard(request, signed, data, str(exc), status=400)
+            return await self.dashboard(request, signed, data, self.said(request, exc),
+                                        status=400)
         return self.queued(result.announcement_id, "status", bool(result.linked_notified))
 
     async def schedule(self, request: web.Request) -> web.StreamResponse:
@@ -394,25 +417,41 @@ class AdminSite:
             remind: timedelta | None = (parse_duration(data.text("remind"))
                                         if data.text("remind").strip() else None)
             components, comment, groups = self.chosen(data)
-            if not data.text("confirm"):
+            days = self.config.status.max_maintenance_days
+            if not data.text("confirm"):  # longer than the maximum: said, then confirmed
                 return await self.confirmation(request, signed, data, {
                     "kind": "maintenance", "action": "/admin/maintenance",
-                    "starts_at": start, "ends_at": start + duration})
+                    "starts_at": start, "ends_at": start + duration,
+                    "long": (written_duration(duration), f"{days:g}")
+                    if duration > timedelta(days=days) else None})
             result = await self.call(request, schedule_maintenance, self.db, self.config,
                                      signed.operator, start, duration, components, groups,
-                                     remind, comment)
+                                     remind, comment, bool(data.text("long_ok")))
         except RnmailError as exc:
-            return await self.dashboard(request, signed, data, str(exc), status=400)
+            return await self.dashboard(request, signed, data, self.said(request, exc),
+                                        status=400)
         return self.queued(result.announcement_id, "maintenance")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
+        """Cancel a maintenance: first a page saying what and whom it mails (nothing
+        done), then, confirmed, the cancellation and its notice."""
         signed = await self.signed_in(request)
-        await self.form(request, signed)
+        data = await self.form(request, signed)
+        maintenance_id = path_id(request)
         try:
+            if not data.text("confirm"):
+                found = await self.call(request, cancellation_preview, self.db, self.config,
+                                        maintenance_id)
+                return self.page(request, "confirm.html.j2", {
+                    **found, "signed": signed, "kind": "cancel",
+                    "action": f"/admin/maintenance/{maintenance_id}/cancel",
+                    "components": self.labels(found["component_names"]),
+                    "fields": data.items(), "notify_linked": False, "long": None})
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
-                                           signed.operator, path_id(request))
+                                           signed.operator, maintenance_id)
         except RnmailError as exc:
-            return await self.dashboard(request, signed, None, str(exc), status=400)
+            return await self.dashboard(request, signed, None, self.said(request, exc),
+                                        status=400)
         return self.queued(announcement.id if announcement else None, "cancelled")
 
     async def announcement(self, request: web.Request) -> web.StreamResponse:
@@ -421,7 +460,7 @@ class AdminSite:
             found = await self.call(request, _read, self.db, partial(
                 announcement_status, announcement_id=path_id(request)))
         except RnmailError as exc:
-            raise Refused(404, str(exc)) from None
+            raise Refused(404, self.said(request, exc)) from None
         counts = found["counts"]
         total = sum(counts.values())
         return self.page(request, "announcement.html.j2", {
@@ -458,7 +497,7 @@ class AdminSite:
         return self.page(request, "confirm.html.j2", {
             "signed": signed, "components": self.labels(components), "comment": comment,
             "groups": groups, "recipients": summary, "fields": data.items(),
-            "notify_linked": False, **what})
+            "notify_linked": False, "subjects": {}, "long": None, **what})
 
     def queued(self, announcement_id: int | None, done: str, mail: bool = False
                ) -> web.Response:
@@ -489,7 +528,7 @@ class FormData:
 
     def items(self) -> list[tuple[str, str]]:
         """The fields to carry to the confirmation, without its own token and flag."""
-        return [(k, v) for k, v in self.fields if k not in ("confirm",)]
+        return [(k, v) for k, v in self.fields if k not in ("confirm", "long_ok")]
 
 
 async def read_form(request: web.Request) -> FormData:
@@ -504,17 +543,6 @@ async def read_form(request: web.Request) -> FormData:
 def _read(db: Database, query: Callable[..., T]) -> T:
     with db.transaction() as session:
         return query(session)
-
-
-def dashboard_data(db: Database, config: Config) -> dict[str, Any]:
-    """What the dashboard shows, read in one transaction."""
-    with db.transaction() as session:
-        view = current_status(session, config.status)
-        announcements = [announcement_status(session, a.id)
-                         for a in list_announcements(session, limit=10)]
-        return {"view": view, "groups": list_groups(session),
-                "maintenance": list_maintenance(session),
-                "announcements": announcements, "components": config.status.components}
 
 
 def path_id(request: web.Request) -> int:

@@ -30,6 +30,7 @@ from rnmail.config import Config, WebConfig, parse_bind
 from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.web.admin import AdminSite, among
+from rnmail.web.https import Note, startup_note
 from rnmail.web.public import PublicSite
 
 log = logging.getLogger("rnmail.web")
@@ -117,6 +118,7 @@ class Listening:
     runners: list[web.AppRunner]
     url: str  # the public site's
     admin_url: str | None
+    admin_note: Note | None = None  # about Secure cookies and HTTPS (rnmail.web.https)
 
     async def close(self) -> None:
         for runner in reversed(self.runners):
@@ -157,6 +159,7 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
                                                    admin_port, admin_address, access_log,
                                                    config.web))
             listening.admin_url = site_url(admin_host, admin_port) + "admin/"
+            listening.admin_note = startup_note(config.web, admin_address)
     except BaseException:
         await listening.close()
         raise

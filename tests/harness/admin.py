@@ -4,6 +4,7 @@ that keeps its cookies and signs in over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -149,8 +150,10 @@ class Page(Reply):
         return match.group(1)
 
 
-def install(root: Path, db_url: str, smtp: SmtpServer, extra: str = "") -> tuple[Path, str]:
-    """Config, schema, operator alice with her second factor; returns (config, secret)."""
+def install(root: Path, db_url: str, smtp: SmtpServer, extra: str = "",
+            secure_cookies: bool = False) -> tuple[Path, str]:
+    """Config, schema, operator alice with her second factor; returns (config, secret).
+    The cookies are not ``Secure`` (plain HTTP) unless ``secure_cookies``."""
     path = write_config(root, db_url, smtp=(
         f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"'), extra=f"""
 [status]
@@ -164,7 +167,7 @@ lockout_minutes = 10
 [web]
 bind = "127.0.0.1:{free_port()}"
 admin_bind = "127.0.0.1:{free_port()}"
-secure_cookies = false
+secure_cookies = {str(secure_cookies).lower()}
 max_failures_per_address = 8
 status_max_age = 0  # the browser must not show the page it saw before the change
 {extra}""")
@@ -184,7 +187,15 @@ status_max_age = 0  # the browser must not show the page it saw before the chang
 
 @pytest.fixture
 def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admin]:
-    path, secret = install(tmp_path, db_url, smtp_server)
+    with served(tmp_path, db_url, smtp_server) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def served(root: Path, db_url: str, smtp: SmtpServer, secure_cookies: bool = False,
+           extra: str = "") -> Iterator[Admin]:
+    """``install`` and both sites served (``rnmail web``'s server), stopped afterwards."""
+    path, secret = install(root, db_url, smtp, extra, secure_cookies=secure_cookies)
     config = load_config(path)
     from rnmail.status.notices import publish
 
@@ -193,7 +204,7 @@ def admin(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Iterator[Admi
     server = Server(config)
     assert server.listening.admin_url == f"http://{config.web.admin_bind}/admin/"
     try:
-        yield Admin(tmp_path, db, smtp_server, server.port,
+        yield Admin(root, db, smtp, server.port,
                     int(config.web.admin_bind.rpartition(":")[2]), secret)
     finally:
         server.stop()

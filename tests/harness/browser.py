@@ -52,8 +52,10 @@ def chromium_path() -> str:
 class Browser:
     """One Chromium process with one page (tab); start, navigate, evaluate, close."""
 
-    def __init__(self, executable: str | None = None, timeout: float = 15.0) -> None:
+    def __init__(self, executable: str | None = None, timeout: float = 15.0,
+                 flags: tuple[str, ...] = ()) -> None:
         self.executable = executable
+        self.flags = flags  # more command-line switches (e.g. --host-resolver-rules)
         self.timeout = timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.session_id = ""
@@ -87,7 +89,7 @@ class Browser:
         try:
             self.process = subprocess.Popen(
                 ["bash", "-c", f'exec "$@" 3<&{child_r} 4>&{child_w} {child_r}<&- {child_w}>&-',
-                 "bash", executable, *FLAGS, f"--user-data-dir={self._profile.name}",
+                 "bash", executable, *FLAGS, *self.flags, f"--user-data-dir={self._profile.name}",
                  "about:blank"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
                 pass_fds=(child_r, child_w),
@@ -249,13 +251,13 @@ def page_file(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def chromium_or_fail() -> Iterator[Browser]:
-    """A started Chromium, closed afterwards; one that cannot start fails the test (CI
-    installs it: a missing browser is never a skip)."""
+def chromium_or_fail(*flags: str) -> Iterator[Browser]:
+    """A started Chromium (with ``flags`` besides the usual ones), closed afterwards; one
+    that cannot start fails the test (CI installs it: a missing browser is never a skip)."""
     import pytest
 
     try:
-        chromium = Browser().start()
+        chromium = Browser(flags=flags).start()
     except BrowserError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
