@@ -342,12 +342,11 @@ def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: s
 @handle_errors
 def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bool) -> None:
     """Add an internal note (never sent to the requester)."""
-    from rnmail.tickets.lifecycle import add_comment, get_ticket, staff_author
+    from rnmail.tickets.lifecycle import add_comment, get_ticket
     from rnmail.tickets.views import message_detail
 
     with app.ready_db().transaction() as session:
-        note = add_comment(session, get_ticket(session, ticket_id), text,
-                           staff_author(session, author) or author,
+        note = add_comment(session, get_ticket(session, ticket_id), text, author,
                            language=app.config.helpdesk.default_language)
         session.flush()
         detail = message_detail(note)
@@ -380,7 +379,7 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
     from rnmail.dispatch.answer import answer_requester
     from rnmail.dispatch.compose import Attachment
     from rnmail.tickets.faq import answer_for
-    from rnmail.tickets.lifecycle import get_ticket, staff_author
+    from rnmail.tickets.lifecycle import get_ticket
     from rnmail.tickets.views import message_detail
 
     if [text, text_file, faq_id].count(None) != 2:
@@ -395,8 +394,7 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         if faq_id is not None:
             body = answer_for(session, faq_id, found.language,
                               app.config.helpdesk.default_language)
-        record = answer_requester(session, app.config, found, body, files,
-                                  staff_author(session, author) or author)
+        record = answer_requester(session, app.config, found, body, files, author)
         session.flush()
         detail = message_detail(record)
     if as_json:

@@ -35,6 +35,7 @@ from rnmail.models import (
 from tests.harness import corpus
 from tests.harness.admin import Admin
 from tests.harness.admin import admin as admin  # the fixture
+from tests.harness.factories import TEST_SECRET
 from tests.harness.install import Installation, add_members, install, rnmail
 
 YEAR = utcnow().year + 1  # maintenance in the future, so that `maintenance list` shows it
@@ -70,7 +71,7 @@ def test_one_helper_writes_each_time_in_brussels_time_across_the_changes() -> No
 def _config(tmp_path: Path, helpdesk: str) -> dict[str, object]:
     return {"database": {"url": "sqlite:///x.db"},
             "helpdesk": {"address": "info@rn.example",
-                         "secret": "Jq0p3Zb8yQWm4kT6vR1sX9uE2hN5cL7aD0fG3iK8oP4",
+                         "secret": TEST_SECRET,
                          **json.loads(helpdesk)},
             "mailbox": [{"name": "info", "type": "maildir", "path": "m"}],
             "smtp": {"transport": "file", "directory": "out"}}

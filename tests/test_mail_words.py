@@ -41,7 +41,7 @@ MAILINGS = TEMPLATES / "mailings"
 READERS = ("fr", "nl", "de")  # who must not read an English code
 DEFAULT_CATEGORIES = ("access-key", "certificate", "address-change", "data-correction",
                       "legal", "web-services", "other")
-LITERAL = re.compile(r"rnmail [a-z]+ [a-z-]+|In-Reply-To")
+LITERAL = re.compile(r"rnmail [a-z]+ [a-z-]+[^\"«“\n]*|In-Reply-To")
 ENGLISH_NAMES = ("French", "Dutch", "German", "English")
 # English words no French, Dutch or German mail has (the template's own words leaking).
 ENGLISH = re.compile(r"\b(?:the|your|please|and|with|from|reply|received|requester|wrote|"

@@ -55,7 +55,7 @@ def test_a_staff_answer_without_its_headers_is_not_a_ticket(
     assert told["Auto-Submitted"] == "auto-generated"
     body = text_of(told)
     for words in ("n'a PAS été envoyé au demandeur du ticket RN #1", "In-Reply-To",
-                  "répondez (« Répondre ») au mail de notification",
+                  "répondez (« Répondre ») au courriel de notification",
                   "rnmail ticket reply 1"):
         assert words in body, body
     detail = desk.ticket(1)

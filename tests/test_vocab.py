@@ -27,8 +27,8 @@ STORED = {
     "Channel": ["mail", "fax", "phone", "letter"],
     "RequesterType": ["citizen", "municipality", "police", "notary", "public-service",
                       "company", "other"],
-    "IngestOutcome": ["ticket", "reply", "staff", "service", "duplicate", "bounce", "seen",
-                      "quarantined"],
+    "IngestOutcome": ["ticket", "reply", "staff", "service", "staff-unsent", "duplicate",
+                      "bounce", "seen", "quarantined"],
     "OutboxState": ["queued", "sending", "sent", "failed", "bounced", "suppressed"],
     "QuarantineState": ["held", "released"],
     "StatusState": ["operational", "degraded", "down"],
@@ -39,6 +39,9 @@ STORED = {
     "AccessState": ["active", "blocked", "revoked"],
     "UnblockAction": ["reset", "new-key"],
     "ArchiveFormat": ["eml", "mbox", "json"],
+    # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
+    "MessageRole": ["request", "automatic", "note", "answer", "acknowledgement",
+                    "notification", "delegation"],
 }
 
 

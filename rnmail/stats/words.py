@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rnmail.i18n import translations
 from rnmail.i18n.formats import day_text, month_abbreviation, weekday_abbreviation
+from rnmail.i18n.labels import table
 
 LANGUAGES = ("fr", "nl", "en")
 ACCESS_KEY = "access-key"  # the category the team reports apart
@@ -126,32 +127,14 @@ def words(language: str) -> dict[str, str]:
 def _values(language: str) -> dict[str, dict[str, str]]:
     """Dimension → raw value → label; ``*``: values of any dimension (placeholders)."""
     t = translations(language)
+    shared = table(language)  # the vocabularies' words, as the mails show them
     return {
-        "channel": {"mail": t.pgettext("channel", "mail"), "fax": t.pgettext("channel", "fax"),
-                    "phone": t.pgettext("channel", "phone"),
-                    "letter": t.pgettext("channel", "letter")},
-        "requester-type": {
-            "citizen": t.pgettext("requester-type", "citizen"),
-            "municipality": t.pgettext("requester-type", "municipality"),
-            "police": t.pgettext("requester-type", "police"),
-            "notary": t.pgettext("requester-type", "notary"),
-            "public-service": t.pgettext("requester-type", "public-service"),
-            "company": t.pgettext("requester-type", "company"),
-            "other": t.pgettext("requester-type", "other")},
-        "resolution": {
-            "first-contact": t.pgettext("resolution", "first-contact"),
-            "investigated": t.pgettext("resolution", "investigated"),
-            "second-line": t.pgettext("resolution", "second-line"),
-            "(none)": t.pgettext("resolution", "(none)"),
-            "(not closed)": t.pgettext("resolution", "(not closed)")},
-        "category": {
-            "access-key": t.pgettext("category", "access-key"),
-            "certificate": t.pgettext("category", "certificate"),
-            "address-change": t.pgettext("category", "address-change"),
-            "data-correction": t.pgettext("category", "data-correction"),
-            "legal": t.pgettext("category", "legal"),
-            "web-services": t.pgettext("category", "web-services"),
-            "other": t.pgettext("category", "other")},
+        "channel": shared["channel"],
+        "requester-type": shared["requester-type"],
+        "resolution": {**shared["resolution"],
+                       "(none)": t.pgettext("resolution", "(none)"),
+                       "(not closed)": t.pgettext("resolution", "(not closed)")},
+        "category": shared["category"],
         "weekday": {day: weekday_abbreviation(index, language)
                     for index, day in enumerate(WEEKDAYS)},
         "month": {f"{month:02d}": month_abbreviation(month, language) for month in range(1, 13)},

@@ -146,7 +146,7 @@ def add_comment(session: Session, ticket: Ticket, text: str, author: str | Staff
     ``language``, the help desk's (``[helpdesk].default_language``)."""
     if not text.strip():
         raise RnmailError("an empty comment")
-    staff = author if isinstance(author, Staff) else None
+    staff = author if isinstance(author, Staff) else staff_author(session, author)
     message = Message(ticket=ticket, direction="in", kind="comment",
                       from_addr=staff.email if staff else author,
                       from_name=staff.name if staff else None, author=staff,
