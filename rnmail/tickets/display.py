@@ -151,7 +151,7 @@ def content_disposition(filename: str) -> str:
     ``filename*`` (RFC 6266, RFC 5987): no quote, backslash, CR or LF can end up raw."""
     name = safe_filename(filename)
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    fallback = _ASCII_UNSAFE_RE.sub("_", folded).strip(" ._") or "attachment"
+    fallback = " ".join(_ASCII_UNSAFE_RE.sub("_", folded).split()).strip(" ._") or "attachment"
     if "." in name and "." not in fallback:
         fallback += "." + _ASCII_UNSAFE_RE.sub("_", name.rsplit(".", 1)[1])
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
