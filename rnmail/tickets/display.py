@@ -41,7 +41,8 @@ SAFE_PREFIXES = ("application/vnd.openxmlformats-officedocument.",
                  "application/vnd.oasis.opendocument.")
 OCTET_STREAM = "application/octet-stream"
 # Characters a file name never keeps: controls (CR and LF above all), line and paragraph
-# separators, and the bidirectional overrides that make "invoice‮fdp.exe" read as a PDF.
+# separators, and the bidirectional overrides that make "invoice" U+202E "fdp.exe" read as
+# "invoiceexe.pdf".
 _UNSAFE_NAME_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _ASCII_UNSAFE_RE = re.compile(r"[^A-Za-z0-9 ._()+,=@\-]")
 
