@@ -68,6 +68,13 @@ def test_hostile_html_mail_shows_as_harmless_text(case: Case, encoding: str,
     assert_harmless(display, case.shows)
 
 
+def test_a_safe_link_keeps_its_address_and_loses_the_rest(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.name == "more-handlers")
+    display = shown(hostile_mail(case), tmp_path)
+    assert '<a href="https://ok.example/" rel="noopener noreferrer nofollow">lien sûr</a>' \
+        in display.html
+
+
 def test_images_are_never_loaded_but_counted(tmp_path: Path) -> None:
     pixel = next(c for c in CASES if c.name == "tracking-pixel")
     display = shown(hostile_mail(pixel), tmp_path)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from rnmail.errors import NotFound
 from rnmail.models import Message
 from rnmail.util.blobs import BlobStore
-from rnmail.util.sanitize import sanitize_html, text_to_html, visible_text
+from rnmail.util.sanitize import has_text, sanitize_html, text_to_html
 
 # Content types a browser does not run as a page (and that help an agent to see as such);
 # anything else (text/html, image/svg+xml, XML, scripts, unknown) is application/octet-stream.
@@ -82,7 +82,7 @@ def message_display(message: Message, blobs: BlobStore) -> Display:
         for number, a in enumerate(message.attachments, 1))
     if message.html:
         safe = sanitize_html(message.html)
-        if visible_text(safe.html) or not (message.text or "").strip():
+        if has_text(safe.html) or not (message.text or "").strip():
             return Display(safe.html, safe.quoted_html, "html", safe.images_hidden,
                            attachments)
     whole = (message.text or "").strip()

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html import escape
+from functools import lru_cache
+from html import escape, unescape
 from html.parser import HTMLParser
 
 import nh3
@@ -59,6 +60,11 @@ _VOID = frozenset({"br", "hr", "img"})
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
 _MAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TRAILING = ".,;:!?)]}'\""
+# A tag of sanitized HTML (its attribute values always in double quotes, which may hold >).
+_TAG_RE = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
+# What in a mail's HTML may need the splitter: an image (html5 reads <image> as <img>) or a
+# quotation marker.
+_SPLIT_HINTS = ("<img", "<image", "type=", *_MARKER_CLASSES, *_MARKER_IDS)
 _INVISIBLE_RE = re.compile(r"[\s\u00a0\u200b-\u200f\u2028\u2029\ufeff]+")
 
 
@@ -103,22 +109,30 @@ def final_pass(html: str) -> str:
 
 
 def visible_text(html: str) -> str:
-    """The text a reader sees of ``html`` (tags removed, entities decoded), for deciding
-    whether a piece is empty."""
-    reader = _Splitter()
-    reader.feed(html)
-    reader.close()
-    return _INVISIBLE_RE.sub(" ", reader.text()).strip()
+    """The text a reader sees of sanitized ``html`` (tags removed, entities decoded), for
+    deciding whether a piece is empty and for tests; not a sanitizer."""
+    return _INVISIBLE_RE.sub(" ", unescape(_TAG_RE.sub(" ", html))).strip()
 
 
+def has_text(html: str) -> bool:
+    """Whether sanitized ``html`` shows any text (stops at the first)."""
+    return any(_INVISIBLE_RE.sub("", unescape(piece)) for piece in _TAG_RE.split(html)
+               if piece and not piece.isspace())
+
+
+@lru_cache(maxsize=128)  # a ticket page shows the same mails at every view
 def sanitize_html(html: str) -> SafeHtml:
     """The safe HTML of a requester's HTML body, its quoted history apart."""
+    lowered = html.lower()
+    if not any(hint in lowered for hint in _SPLIT_HINTS):  # no image, no quotation
+        return SafeHtml(final_pass(html), None, 0)
+    first = _first_pass(html)
     splitter = _Splitter()
-    splitter.feed(_first_pass(html))
+    splitter.feed(first)
     splitter.close()
     own, quoted = splitter.pieces()
     own_html, quoted_html = final_pass(own), final_pass(quoted) if quoted else ""
-    if not visible_text(own_html) or not visible_text(quoted_html):
+    if not has_text(own_html) or not has_text(quoted_html):
         # Nothing written above the quotation (a forward) or no quotation: all of it shown.
         return SafeHtml(final_pass(own + quoted), None, splitter.images)
     return SafeHtml(own_html, quoted_html, splitter.images)
@@ -165,13 +179,9 @@ class _Splitter(HTMLParser):
         self.own: list[str] = []
         self.quoted: list[str] = []
         self.images = 0
-        self._texts: list[str] = []
 
     def pieces(self) -> tuple[str, str]:
         return "".join(self.own), "".join(self.quoted)
-
-    def text(self) -> str:
-        return " ".join(self._texts)
 
     def _out(self) -> list[str]:
         return self.quoted if self.quoted else self.own
@@ -182,7 +192,6 @@ class _Splitter(HTMLParser):
             alt = " ".join((dict(attrs).get("alt") or "").split())
             if alt:
                 self._out().append(escape(f"[{alt}]"))
-                self._texts.append(alt)
             return
         values = {name: value or "" for name, value in attrs}
         if not self.quoted and _is_marker(tag, values):
@@ -200,7 +209,6 @@ class _Splitter(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self._out().append(escape(data))
-        self._texts.append(data)
 
 
 def _is_marker(tag: str, attrs: dict[str, str]) -> bool:

@@ -107,6 +107,19 @@ CASES: tuple[Case, ...] = (
     _case("backgrounds", "<table background=\"javascript:alert(1)\"><tr><td background="
           "\"https://tracker.example/bg.gif\">Bonjour backgrounds</td></tr></table>"
           "<img srcset=\"https://tracker.example/a.gif 1x\" alt=\"\">"),
+    _case("image-tag", f"<p>Bonjour image-tag</p><image src=x onerror=\"{JS}\" alt=dessin>",
+          "Bonjour image-tag", "dessin"),
+    _case("more-handlers", f"<p>Bonjour more-handlers</p><details open ontoggle=\"{JS}\">"
+          f"détails</details><marquee onstart=\"{JS}\">défile</marquee><video><source "
+          f"onerror=\"{JS}\"></video><input autofocus onfocus=\"{JS}\"><keygen autofocus "
+          f"onfocus=\"{JS}\"><a href=\"https://ok.example/\" ping=\"https://tracker.example/\""
+          " target=_blank style=\"color:red\">lien sûr</a>",
+          "Bonjour more-handlers", "détails", "défile", "lien sûr"),
+    _case("odd-schemes", "<p>Bonjour odd-schemes</p><a href=\"java\x00script:alert(1)\">nul</a>"
+          " <a href=\"\u2028javascript:alert(1)\">sep</a> <a href=\"\uff4a\uff41\uff56\uff41"
+          "script:alert(1)\">large</a> <a href=\"javascript://https://ok.example/%0aalert(1)\">"
+          "commentaire</a> <a href=\"https:javascript:alert(1)\">mixte</a>",
+          "Bonjour odd-schemes", "nul", "sep", "large", "commentaire", "mixte"),
     _case("tracking-pixel", "<p>Bonjour tracking-pixel</p><img src=\"https://tracker"
           ".example/p.gif?id=42\" width=1 height=1><img src=\"data:image/svg+xml;base64,"
           "PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+\" alt=\"schéma\">", "Bonjour tracking-pixel", "schéma"),
