@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import re
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,6 +20,7 @@ from rnmail.errors import NotFound
 from rnmail.ingest.parse import Limits, parse_message
 from rnmail.models import Message
 from rnmail.tickets.display import (
+    MAX_HTML_CHARS,
     Display,
     attachment_download,
     content_disposition,
@@ -135,6 +137,15 @@ def text_mail(body: str) -> bytes:
     mail["Subject"], mail["In-Reply-To"] = "Re: [RN #4] Clé bloquée", "<n1@rn.example>"
     mail.set_content(body)
     return mail.as_bytes()
+
+
+def test_a_huge_html_body_is_shown_as_its_text(tmp_path: Path) -> None:
+    html = "<p>Bonjour</p>" + "<div><b>x</b></div>" * (MAX_HTML_CHARS // 19) + "<script>"
+    message = Message(html=html, text="Bonjour <script>", display_text="Bonjour <script>")
+    started = time.monotonic()
+    display = message_display(message, BlobStore(tmp_path))
+    assert time.monotonic() - started < 1
+    assert (display.source, display.html) == ("text", "Bonjour &lt;script&gt;")
 
 
 def test_a_text_mail_is_escaped_with_its_links_and_quote_folded(tmp_path: Path) -> None:

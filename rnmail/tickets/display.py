@@ -1,7 +1,8 @@
 """What the desk shows of a message, and its attachments as downloads.
 
 ``message_display`` gives the HTML the ticket page may put in its own page as is: the
-requester's HTML through ``util.sanitize`` when the mail has an HTML body, else its text
+requester's HTML through ``util.sanitize`` when the mail has an HTML body (of at most
+``MAX_HTML_CHARS``), else its text
 escaped with line breaks and links; the quoted history apart, for the page to fold; the
 attachments with whether each can be downloaded. The requester's markup itself never
 reaches the desk's origin (see docs/guarantees.md, "What the desk shows of a mail").
@@ -40,6 +41,9 @@ SAFE_TYPES = frozenset({
 SAFE_PREFIXES = ("application/vnd.openxmlformats-officedocument.",
                  "application/vnd.oasis.opendocument.")
 OCTET_STREAM = "application/octet-stream"
+# An HTML body longer than this is shown as its text (which the ingest made of it): the
+# sanitizer's time grows with the size, and a ticket page must stay fast.
+MAX_HTML_CHARS = 2_000_000
 # Characters a file name never keeps: controls (CR and LF above all), line and paragraph
 # separators, and the bidirectional overrides that make "invoice" U+202E "fdp.exe" read as
 # "invoiceexe.pdf".
@@ -80,7 +84,7 @@ def message_display(message: Message, blobs: BlobStore) -> Display:
                         downloadable=a.sha256 is not None and blobs.path(a.sha256).is_file(),
                         omitted_reason=a.omitted_reason)
         for number, a in enumerate(message.attachments, 1))
-    if message.html:
+    if message.html and len(message.html) <= MAX_HTML_CHARS:
         safe = sanitize_html(message.html)
         if has_text(safe.html) or not (message.text or "").strip():
             return Display(safe.html, safe.quoted_html, "html", safe.images_hidden,
