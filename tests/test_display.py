@@ -123,6 +123,14 @@ def test_quoted_history_is_folded_apart(client: str, tmp_path: Path) -> None:
     assert display.quoted_html is not None and quoted in visible_text(display.quoted_html)
 
 
+def test_a_quotation_of_the_writers_own_is_not_folded(tmp_path: Path) -> None:
+    case = Case("own-quote", "<p>Le texte de loi dit :</p><blockquote>Article 3 : la clé est "
+                "personnelle.</blockquote><p>Que faire ?</p>", ("Article 3", "Que faire ?"))
+    display = shown(hostile_mail(case), tmp_path)
+    assert display.quoted_html is None
+    assert_harmless(display, case.shows)
+
+
 def test_a_forward_with_nothing_above_the_quote_is_shown_whole(tmp_path: Path) -> None:
     case = Case("forward", '<div class="gmail_quote">---------- Forwarded message ---------'
                 "<br>Bonjour, voici ma demande</div>", ("Bonjour, voici ma demande",))

@@ -41,7 +41,9 @@ _REPLY_PREFIX_RE = re.compile(
 _QUOTED_RE = re.compile(r"^>", re.MULTILINE)
 _CORE_HEADERS = ("From", "Sender", "To", "Subject", "Date", "Message-ID")
 _REPLY_PARSER = EmailReplyParser(languages=["fr", "nl", "de", "en"])
-_ATTRIBUTION_RE = re.compile(
+# A reply's attribution line ("Le … a écrit :", "Op … schreef …:"), which starts the quoted
+# history; util.sanitize folds an HTML quotation that follows one.
+ATTRIBUTION_RE = re.compile(
     r"^[ \t]*(?:Le|Op|Am|On)\s[^\n]{4,200}?(?:\n[^\n]{0,200}?)?"
     r"\b(?:a\s+écrit|schreef|schrieb|wrote)\b[^\n]{0,200}:[ \t]*$",
     re.MULTILINE,
@@ -347,7 +349,7 @@ def strip_quoted(text: str) -> str:
     """The new part of a reply. mail-parser-reply knows the Outlook header blocks and
     signatures; Gmail's one-line attributions in Dutch and German ("Op … schreef X <a@b>:")
     escape its patterns, so those are cut first."""
-    match = _ATTRIBUTION_RE.search(text)
+    match = ATTRIBUTION_RE.search(text)
     if match and match.start() > 0:
         text = text[: match.start()]
     try:

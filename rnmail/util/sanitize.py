@@ -13,7 +13,9 @@ read (tracking pixels), so each image is replaced by its alt text in brackets an
 Quoted history is split off so the desk can fold it: the first element a mail client marks as
 the start of a quotation (Apple Mail's and Thunderbird's ``blockquote type="cite"``, Gmail's
 ``gmail_quote``, Outlook's ``divRplyFwdMsg``/``appendonsend``, Thunderbird's
-``moz-cite-prefix``, Yahoo's ``yahoo_quoted``, Proton's ``protonmail_quote``) and everything
+``moz-cite-prefix``, Yahoo's ``yahoo_quoted``, Proton's ``protonmail_quote``), or else a plain
+``blockquote`` right after an attribution line as the ingest knows them
+(``ingest.parse.ATTRIBUTION_RE``: "Le … a écrit :", "Op … schreef …:"), and everything
 after it. For a text body the split is the one ``ingest.parse.strip_quoted`` already made at
 ingest (``Message.display_text``).
 
@@ -32,6 +34,8 @@ from html import escape, unescape
 from html.parser import HTMLParser
 
 import nh3
+
+from rnmail.ingest.parse import ATTRIBUTION_RE
 
 # What the desk shows of a mail's markup: text structure, no presentation, nothing active.
 TAGS = frozenset({
@@ -57,6 +61,8 @@ _MARKER_CLASSES = ("gmail_quote", "gmail_attr", "moz-cite-prefix", "yahoo_quoted
 _MARKER_IDS = ("divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container",
                "olk_src_body_section", "zwchr")
 _VOID = frozenset({"br", "hr", "img"})
+_BREAKS = frozenset({"br", "p", "div", "li", "tr", "blockquote", "pre", "hr", "table",
+                     "h1", "h2", "h3", "h4", "h5", "h6"})
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
 _MAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TRAILING = ".,;:!?)]}'\""
@@ -64,7 +70,7 @@ _TRAILING = ".,;:!?)]}'\""
 _TAG_RE = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
 # What in a mail's HTML may need the splitter: an image (html5 reads <image> as <img>) or a
 # quotation marker.
-_SPLIT_HINTS = ("<img", "<image", "type=", *_MARKER_CLASSES, *_MARKER_IDS)
+_SPLIT_HINTS = ("<img", "<image", "type=", "<blockquote", *_MARKER_CLASSES, *_MARKER_IDS)
 _INVISIBLE_RE = re.compile(r"[\s\u00a0\u200b-\u200f\u2028\u2029\ufeff]+")
 
 
@@ -179,6 +185,7 @@ class _Splitter(HTMLParser):
         self.own: list[str] = []
         self.quoted: list[str] = []
         self.images = 0
+        self._recent = ""  # the last words before the current point, for an attribution
 
     def pieces(self) -> tuple[str, str]:
         return "".join(self.own), "".join(self.quoted)
@@ -194,8 +201,11 @@ class _Splitter(HTMLParser):
                 self._out().append(escape(f"[{alt}]"))
             return
         values = {name: value or "" for name, value in attrs}
-        if not self.quoted and _is_marker(tag, values):
+        if not self.quoted and (_is_marker(tag, values) or (
+                tag == "blockquote" and _ends_with_attribution(self._recent))):
             self.quoted.append("")  # from here on, the quotation
+        if tag in _BREAKS:
+            self._recent += "\n"
         kept = "".join(f' {name}="{escape(value, quote=True)}"'
                        for name, value in values.items() if name not in ("class", "id", "type"))
         self._out().append(f"<{tag}{kept}>")
@@ -204,11 +214,14 @@ class _Splitter(HTMLParser):
         self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _BREAKS:
+            self._recent += "\n"
         if tag not in _VOID:
             self._out().append(f"</{tag}>")
 
     def handle_data(self, data: str) -> None:
         self._out().append(escape(data))
+        self._recent = (self._recent + data)[-600:]
 
 
 def _is_marker(tag: str, attrs: dict[str, str]) -> bool:
@@ -218,3 +231,10 @@ def _is_marker(tag: str, attrs: dict[str, str]) -> bool:
     if any(c.startswith(marker) for c in classes for marker in _MARKER_CLASSES):
         return True
     return attrs.get("id", "").strip().lower() in _MARKER_IDS
+
+
+def _ends_with_attribution(recent: str) -> bool:
+    lines = [line.strip() for line in recent.replace("\u00a0", " ").split("\n")]
+    text = "\n".join(line for line in lines if line)
+    match = ATTRIBUTION_RE.search(text[-450:])
+    return match is not None and not text[-450:][match.end():].strip()

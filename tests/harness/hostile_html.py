@@ -151,6 +151,10 @@ QUOTING: dict[str, tuple[str, str, str]] = {
         'schreef Help Desk:<br></div><blockquote type="cite" cite="mid:x@rn.example">'
         '<p>Probeer het morgen opnieuw</p><a href="javascript:' + JS + '">lien</a>'
         '</blockquote>')),
+    "attribution-line": ("Vielen Dank für die Hilfe", "Ihr Zugang ist wieder frei", (
+        '<p>Vielen Dank für die Hilfe</p><p>Am Fr., 4. Dez. 2026 um 10:00 Uhr schrieb Help '
+        'Desk &lt;info@rn.example&gt;:</p><blockquote style="border-left:1px solid">'
+        '<p>Ihr Zugang ist wieder frei</p></blockquote>')),
 }
 
 
