@@ -77,6 +77,18 @@ def test_a_safe_link_keeps_its_address_and_loses_the_rest(tmp_path: Path) -> Non
         in display.html
 
 
+def test_a_link_that_names_another_address_shows_where_it_leads(tmp_path: Path) -> None:
+    case = Case("phishing", "<p>Bonjour, <a href=\"https://evil.example/login\">https://www."
+                "ibz.example/aide</a>, <a href=\"https://ibz.example/x\">www.ibz.example</a>,"
+                " <a href=\"mailto:bad@evil.example\">aide@rn.example</a>, <a href=\"https://"
+                "evil.example/\">cliquez ici</a></p>", ("Bonjour",))
+    display = shown(hostile_mail(case), tmp_path)
+    assert_harmless(display, case.shows)
+    assert visible_text(display.html) == (
+        "Bonjour, https://www.ibz.example/aide [evil.example], www.ibz.example , "
+        "aide@rn.example [bad@evil.example], cliquez ici")
+
+
 def test_images_are_never_loaded_but_counted(tmp_path: Path) -> None:
     pixel = next(c for c in CASES if c.name == "tracking-pixel")
     display = shown(hostile_mail(pixel), tmp_path)

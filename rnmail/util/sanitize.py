@@ -9,6 +9,9 @@ into the desk), get ``rel="noopener noreferrer nofollow"`` and lose any ``target
 no ``style`` attributes or elements, no classes or ids, no forms, frames, objects, SVG or
 MathML, and no images at all: a remote image tells the sender when and where the mail was
 read (tracking pixels), so each image is replaced by its alt text in brackets and counted.
+A link whose words are a web or mail address other than where it leads (phishing: the words
+say ``https://www.ibz.example``, the link goes elsewhere) is followed by the real host or
+address in brackets.
 
 Quoted history is split off so the desk can fold it: the first element a mail client marks as
 the start of a quotation (Apple Mail's and Thunderbird's ``blockquote type="cite"``, Gmail's
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape, unescape
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -71,6 +75,11 @@ _TAG_RE = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
 # What in a mail's HTML may need the splitter: an image (html5 reads <image> as <img>) or a
 # quotation marker.
 _SPLIT_HINTS = ("<img", "<image", "type=", "<blockquote", *_MARKER_CLASSES, *_MARKER_IDS)
+_LINK_RE = re.compile(r'<a href="([^"]*)" rel="noopener noreferrer nofollow">([^<]*)</a>')
+# Words that read as an address: a URL, a domain name (with a path or not), a mail address.
+_ADDRESS_WORDS_RE = re.compile(
+    r"(?:(?:https?://)?[\w-]+(?:\.[\w-]+)+(?::\d+)?(?:[/?#]\S*)?"
+    r"|(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+)", re.IGNORECASE)
 _INVISIBLE_RE = re.compile(r"[\s\u00a0\u200b-\u200f\u2028\u2029\ufeff]+")
 
 
@@ -131,17 +140,44 @@ def sanitize_html(html: str) -> SafeHtml:
     """The safe HTML of a requester's HTML body, its quoted history apart."""
     lowered = html.lower()
     if not any(hint in lowered for hint in _SPLIT_HINTS):  # no image, no quotation
-        return SafeHtml(final_pass(html), None, 0)
+        return SafeHtml(_reveal_hosts(final_pass(html)), None, 0)
     first = _first_pass(html)
     splitter = _Splitter()
     splitter.feed(first)
     splitter.close()
     own, quoted = splitter.pieces()
-    own_html, quoted_html = final_pass(own), final_pass(quoted) if quoted else ""
+    own_html, quoted_html = _reveal_hosts(final_pass(own)), \
+        _reveal_hosts(final_pass(quoted)) if quoted else ""
     if not has_text(own_html) or not has_text(quoted_html):
         # Nothing written above the quotation (a forward) or no quotation: all of it shown.
-        return SafeHtml(final_pass(own + quoted), None, splitter.images)
+        return SafeHtml(_reveal_hosts(final_pass(own + quoted)), None, splitter.images)
     return SafeHtml(own_html, quoted_html, splitter.images)
+
+
+def _reveal_hosts(html: str) -> str:
+    """Each link whose words name another host or address than its own, followed by its
+    own in brackets."""
+    def reveal(match: re.Match[str]) -> str:
+        target, words = unescape(match.group(1)), unescape(match.group(2)).strip()
+        if not _ADDRESS_WORDS_RE.fullmatch(words):
+            return match.group(0)
+        if target.lower().startswith("mailto:"):
+            real = target[7:].split("?", 1)[0]
+            shown = words[7:] if words.lower().startswith("mailto:") else words
+            same = real.lower() == shown.lower()
+        else:
+            real = _host(target)
+            same = real == _host(words if "://" in words else f"http://{words}")
+        return match.group(0) if same or not real else f"{match.group(0)} {escape(f'[{real}]')}"
+    return _LINK_RE.sub(reveal, html)
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    return host.lower().removeprefix("www.")
 
 
 def text_to_html(text: str) -> str:
