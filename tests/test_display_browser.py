@@ -1,6 +1,7 @@
 """In a real Chromium: the sanitized display of the hostile HTML corpus, put in a page of
 the desk's origin, runs no script — under the desk's policy and also with no policy at all
-(the sanitizer alone must suffice) — while the same raw HTML does run (the check works)."""
+(the sanitizer alone must suffice) — while the same raw HTML does run (the check works);
+a hostile HTML or SVG attachment is downloaded, never rendered."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from aiohttp import web
 
 from rnmail.ingest.parse import Limits, parse_message
 from rnmail.models import Message
-from rnmail.tickets.display import message_display
+from rnmail.tickets.display import Download, message_display, served_type
 from rnmail.util.blobs import BlobStore
 from rnmail.web.admin import POLICY
+from rnmail.web.downloads import attachment_response
 from tests.harness.browser import Browser, chromium_or_fail
-from tests.harness.hostile_html import CASES, QUOTING, Case, hostile_mail
+from tests.harness.hostile_html import CASES, JS, QUOTING, Case, hostile_mail
 from tests.harness.tinyapp import AppServer
 
 CHECK = """new Promise(done => setTimeout(() => done({
@@ -85,3 +87,38 @@ def test_the_sanitized_corpus_runs_no_script(browser: Browser, tmp_path: Path) -
         for path in ("raw-script", "raw-onerror"):  # the same check catches the raw mail
             browser.navigate(server.url + path)
             assert browser.evaluate(CHECK)["pwned"] == "number", path
+
+
+def test_an_html_or_svg_attachment_is_never_rendered(browser: Browser) -> None:
+    """Opening the download link of a hostile HTML or SVG file leaves the desk's page as it
+    was: the browser does not render it (served inline, as a control, it runs)."""
+    hostile = f"<html><title>file</title><script>{JS}</script></html>".encode()
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" onload="{JS}"/>'.encode()
+
+    def download(name: str, kind: str, data: bytes) -> web.Handler:
+        async def handler(_: web.Request) -> web.Response:
+            return attachment_response(Download(name, served_type(kind), data))
+        return handler
+
+    async def desk(_: web.Request) -> web.Response:
+        return web.Response(text=page(["<p>Bonjour</p>"]), content_type="text/html",
+                            headers={"Content-Security-Policy": POLICY})
+
+    async def inline(_: web.Request) -> web.Response:
+        return web.Response(body=hostile, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/desk", desk)
+    app.router.add_get("/file.html", download("page.html", "text/html", hostile))
+    app.router.add_get("/file.svg", download("dessin.svg", "image/svg+xml", svg))
+    app.router.add_get("/inline", inline)
+    browser.call("Browser.setDownloadBehavior", {"behavior": "deny"}, page=False)
+    with AppServer(app) as server:
+        for path in ("file.html", "file.svg"):
+            browser.navigate(server.url + "desk")
+            result = browser.call("Page.navigate", {"url": server.url + path})
+            assert result.get("errorText") == "net::ERR_ABORTED", result  # a download
+            seen = browser.evaluate(CHECK)
+            assert (seen["title"], seen["pwned"]) == ("desk", "undefined"), path
+        browser.navigate(server.url + "inline")
+        assert browser.evaluate(CHECK)["pwned"] == "number"
