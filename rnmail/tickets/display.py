@@ -77,7 +77,8 @@ class Display:
 
 
 def message_display(message: Message, blobs: BlobStore) -> Display:
-    """The safe display of ``message`` (any message of a ticket, in or out)."""
+    """The safe display of ``message`` (any message of a ticket, in or out; in a session,
+    or with its attachments loaded, e.g. ``selectinload(Message.attachments)``)."""
     attachments = tuple(
         AttachmentEntry(index=number, filename=safe_filename(a.filename),
                         content_type=a.content_type, size=a.size, inline=a.inline,

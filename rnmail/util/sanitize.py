@@ -135,9 +135,22 @@ def has_text(html: str) -> bool:
                if piece and not piece.isspace())
 
 
-@lru_cache(maxsize=128)  # a ticket page shows the same mails at every view
 def sanitize_html(html: str) -> SafeHtml:
-    """The safe HTML of a requester's HTML body, its quoted history apart."""
+    """The safe HTML of a requester's HTML body, its quoted history apart. A ticket page
+    shows the same mails at every view: the results for bodies up to ``CACHED_CHARS`` are
+    kept (the last 64), larger ones are not, so the cache stays small."""
+    return _cached(html) if len(html) <= CACHED_CHARS else _sanitize(html)
+
+
+CACHED_CHARS = 200_000
+
+
+@lru_cache(maxsize=64)
+def _cached(html: str) -> SafeHtml:
+    return _sanitize(html)
+
+
+def _sanitize(html: str) -> SafeHtml:
     lowered = html.lower()
     if not any(hint in lowered for hint in _SPLIT_HINTS):  # no image, no quotation
         return SafeHtml(_reveal_hosts(final_pass(html)), None, 0)
