@@ -943,6 +943,13 @@ class WebConfig:
             "`X-Forwarded-For`: the last address there that is not a trusted proxy is the "
             "client for the audit log and the per-address limit. From any other address, or "
             "when the header holds no address, the header is ignored.")
+    remote_user_header: str = key(
+        "", default_doc="`\"\"` (off)",
+        doc="Single sign-on for the desk (`/desk/`): the request header in which a reverse "
+            "proxy names the signed-in staff member by their e-mail address, e.g. "
+            "`\"X-Remote-User\"`. Honoured only on requests from `trusted_proxies` (from "
+            "any other address the header is ignored and the desk asks for the password "
+            "and code); the member must be on the staff (`rnmail staff add`). Empty: off.")
     header_timeout: float = key(
         10.0, min=1, max=300, unit="seconds",
         doc="Both listeners (public site and admin): a connection must send a request's "
