@@ -86,3 +86,32 @@ def desk_served(root: Path, db_url: str, smtp: SmtpServer, extra: str = "") -> I
     with served(root, db_url, smtp, extra=extra) as admin:
         agent = add_agent(admin)
         yield Desk(admin, agent, open_ticket(admin))
+
+
+# What a page offers a person, read in Chromium: every text's contrast with the background
+# it is drawn on (WCAG 2.1: 4.5:1 for normal text), the fields without a label, and the
+# page's width.
+ACCESSIBILITY = """(() => {
+  const channel = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || box.left < -1000) continue;
+    const fg = luminance(rgb(getComputedStyle(el).color)), bg = luminance(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) low.push([el.tagName, el.textContent.trim().slice(0, 40), ratio]);
+  }
+  const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(f => f.labels.length === 0).map(f => f.name);
+  return {low, unlabelled, width: document.documentElement.scrollWidth};
+})()"""
