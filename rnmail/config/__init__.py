@@ -925,14 +925,15 @@ class WebConfig:
             "overrides it.")
     secure_cookies: bool = key(
         True,
-        doc="The admin's cookies carry `Secure` (sent over HTTPS only). `false` only for a "
-            "plain-HTTP test setup.")
-    session_idle_minutes: int = key(30, min=1, doc="An admin session unused this long ends "
-                                    "(sign in again).")
-    session_hours: int = key(8, min=1, doc="Any admin session ends after this long.")
+        doc="The admin's and the desk's cookies carry `Secure` (sent over HTTPS only). "
+            "`false` only for a plain-HTTP test setup.")
+    session_idle_minutes: int = key(30, min=1, doc="An admin or desk session unused this "
+                                    "long ends (sign in again).")
+    session_hours: int = key(8, min=1, doc="Any admin or desk session ends after "
+                       "this long.")
     max_failures_per_address: int = key(
         20, min=1,
-        doc="Failed admin sign-ins from one client address within "
+        doc="Failed sign-ins (admin and desk together) from one client address within "
             "`[operators].lockout_minutes` before that address is refused (besides the "
             "per-name limit of `[operators].max_failures`).")
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client.

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail import audit
+from rnmail.auth.sessions import end_sessions
 from rnmail.config import LANGUAGES
 from rnmail.errors import RnmailError
 from rnmail.models import Service, Staff
@@ -41,8 +42,6 @@ def add_staff(session: Session, email: str, name: str, language: str = "fr") -> 
 def remove_staff(session: Session, email: str) -> Staff:
     """Deactivate (never delete: tickets and history keep pointing at them); their desk
     sessions end at once."""
-    from rnmail.auth.sessions import end_sessions
-
     staff = find_staff(session, email)
     if not staff.active:
         raise RnmailError(f"{staff.email} is not on the staff")

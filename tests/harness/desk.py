@@ -92,7 +92,10 @@ def desk_served(root: Path, db_url: str, smtp: SmtpServer, extra: str = "") -> I
 # it is drawn on (WCAG 2.1: 4.5:1 for normal text), the fields without a label, and the
 # page's width.
 ACCESSIBILITY = """(() => {
-  const channel = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const channel = c => {
+    c /= 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
   const rgb = s => s.match(/[\\d.]+/g).map(Number);
   const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
   const background = el => {

@@ -49,11 +49,11 @@ def open_tickets(session: Session) -> list[TicketRow]:
     return ticket_rows(session, list(session.scalars(query)))
 
 
-def queue(session: Session, email: str) -> dict[str, Any]:
+def queue_page(session: Session, email: str) -> dict[str, Any]:
     return {"me": member_name(session, email), "tickets": open_tickets(session)}
 
 
-def ticket(session: Session, ticket_id: int, email: str) -> dict[str, Any]:
+def ticket_page(session: Session, ticket_id: int, email: str) -> dict[str, Any]:
     """The ticket's header and messages (``show_ticket``); NotFound if there is none."""
     return {"me": member_name(session, email), "ticket": show_ticket(session, ticket_id),
             "roles": ROLES}

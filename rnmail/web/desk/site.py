@@ -38,7 +38,7 @@ from rnmail.i18n.formats import (
 )
 from rnmail.i18n.jinja import install
 from rnmail.i18n.labels import label
-from rnmail.web.desk import pages
+from rnmail.web.desk.pages import member_language, queue_page, ticket_page
 from rnmail.web.signin import (
     LANGUAGE,
     Refused,
@@ -138,7 +138,7 @@ class DeskSite(SignInSite):
         """Signed in: the pages in the member's own language from now on."""
         response = await super().open(request, principal)
         language = await self.call(request, read, self.db,
-                                   partial(pages.member_language, email=principal))
+                                   partial(member_language, email=principal))
         if language in dict(DESK_LANGUAGES):
             self.remember_language(response, language)
         return response
@@ -148,7 +148,7 @@ class DeskSite(SignInSite):
     async def queue(self, request: web.Request) -> web.StreamResponse:
         signed = await self.signed_in(request)
         found = await self.call(request, read, self.db,
-                                partial(pages.queue, email=signed.operator))
+                                partial(queue_page, email=signed.operator))
         return self.page(request, "queue.html.j2", {**found, "signed": signed})
 
     async def ticket(self, request: web.Request) -> web.StreamResponse:
@@ -156,7 +156,7 @@ class DeskSite(SignInSite):
         ticket_id = path_id(request)
         try:
             found = await self.call(request, read, self.db, partial(
-                pages.ticket, ticket_id=ticket_id, email=signed.operator))
+                ticket_page, ticket_id=ticket_id, email=signed.operator))
         except NotFound:
             raise Refused(404, N_("There is no such ticket.")) from None
         return self.page(request, "ticket.html.j2", {**found, "signed": signed})
