@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cli.main import main
 from rnmail.auth import staff as desk_staff
 from rnmail.tickets.team import remove_staff
-from tests.harness.admin import PASSWORD, Admin
+from tests.harness.admin import PASSWORD, Admin, install
 from tests.harness.desk import (
     AGENT,
     AGENT_NAME,
@@ -26,8 +26,9 @@ from tests.harness.desk import (
     desk_served,
     desk_signed_in,
 )
-from tests.harness.servers import SmtpServer
-from tests.harness.web import request
+from tests.harness.servers import SmtpServer, free_port
+from tests.harness.wait import until
+from tests.harness.web import request, running_daemon, start_cli, stopped_at_the_end
 
 
 @pytest.fixture
@@ -199,3 +200,27 @@ def test_the_remote_user_header_only_from_trusted_proxies(
         assert other.header("Location") == "/desk/login"
         refused = client.http("GET", "/desk/login", X_Remote_User="nobody@rn.example")
         assert refused.status == 200 and "nobody@rn.example" in refused.text
+
+
+@pytest.mark.slow
+def test_rnmail_web_and_the_daemon_serve_the_desk_beside_the_admin(
+        tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """``rnmail web --admin-bind`` and ``rnmail run`` with ``in_daemon``: ``/desk/`` on
+    the internal listener, not on the public one."""
+    path, _secret = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db", smtp_server,
+                            extra="in_daemon = true\n[daemon]\npoll_seconds = 300\n"
+                                  "stop_seconds = 10\n")
+    port = free_port()
+    proc, line = start_cli(path, "--admin-bind", f"127.0.0.1:{port}")
+    with stopped_at_the_end(proc):
+        public = int(line.split(":")[-1].split("/")[0])
+        assert request(port, "/desk/login").status == 200
+        assert request(public, "/desk/login").status == 404
+    assert f"the help desk's desk on http://127.0.0.1:{port}/desk/" in (
+        proc.stderr.read().decode() if proc.stderr else "")
+    log = tmp_path / "run.log"
+    with running_daemon(path, log):
+        until(lambda: "the help desk's desk on" in log.read_text(), timeout=30)
+        admin_port = int(log.read_text().split("desk on http://127.0.0.1:")[1].split("/")[0])
+        page = request(admin_port, "/desk/login", Accept_Language="nl")
+        assert page.status == 200 and b"Aanmelden bij de helpdesk" in page.body

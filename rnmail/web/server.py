@@ -123,6 +123,11 @@ class Listening:
     admin_url: str | None  # the internal listener's /admin/ (its /desk/ beside it)
     admin_note: Note | None = None  # about Secure cookies and HTTPS (rnmail.web.https)
 
+    @property
+    def desk_url(self) -> str | None:
+        """The desk's address, beside the admin's on the internal listener."""
+        return self.admin_url.removesuffix("admin/") + "desk/" if self.admin_url else None
+
     async def close(self) -> None:
         for runner in reversed(self.runners):
             with contextlib.suppress(Exception):
