@@ -83,14 +83,19 @@ def operator_totp(app: App, name: str, no_qr: bool) -> None:
                                     cipher=operators.TotpCipher(app.config.helpdesk.secret))
     click.echo(uri)
     if not no_qr:
-        import qrcode
-
-        code = qrcode.QRCode(border=1)
-        code.add_data(uri)
-        out = io.StringIO()
-        code.print_ascii(out=out, invert=True)
-        click.echo(out.getvalue(), nl=False)
+        print_qr(uri)
         click.echo(_totp_next_steps(app, name, uri))
+
+
+def print_qr(uri: str) -> None:
+    """The ``otpauth://`` URI as a QR code in the terminal (``operator/staff totp``)."""
+    import qrcode
+
+    code = qrcode.QRCode(border=1)
+    code.add_data(uri)
+    out = io.StringIO()
+    code.print_ascii(out=out, invert=True)
+    click.echo(out.getvalue(), nl=False)
 
 
 def _totp_next_steps(app: App, name: str, uri: str) -> str:

@@ -1,10 +1,12 @@
-"""``rnmail staff``: help-desk members, who are notified and answer by mail."""
+"""``rnmail staff``: help-desk members, who are notified and answer by mail, and sign in
+to the desk (``passwd``, ``totp``, ``unlock``)."""
 
 from __future__ import annotations
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import App, emit_json, handle_errors, pass_app, read_password
+from cli.operator import print_qr
 from rnmail.config import LANGUAGES
 
 
@@ -50,9 +52,66 @@ def staff_list(app: App, as_json: bool) -> None:
 @pass_app
 @handle_errors
 def staff_remove(app: App, email: str) -> None:
-    """Remove a staff member (their tickets and history stay)."""
+    """Remove a staff member (their tickets and history stay); ends their desk sessions
+    at once."""
     from rnmail.tickets.team import remove_staff
 
     with app.ready_db().transaction() as session:
         member = remove_staff(session, email)
         click.echo(f"staff {member.email} removed")
+
+
+@staff.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@pass_app
+@handle_errors
+def staff_passwd(app: App, email: str, password_stdin: bool) -> None:
+    """Set a staff member's password for the desk (asks twice unless --password-stdin);
+    ends their desk sessions. With a second factor (staff totp) they can sign in."""
+    from rnmail.auth.staff import set_password
+
+    password = read_password(password_stdin, confirm=True)
+    with app.ready_db().transaction() as session:
+        member = set_password(session, email, password)
+    click.echo(f"desk password of {member.email} set")
+
+
+@staff.command("totp")
+@click.argument("email")
+@click.option("--no-qr", is_flag=True, help="Print only the otpauth:// URI.")
+@pass_app
+@handle_errors
+def staff_totp(app: App, email: str, no_qr: bool) -> None:
+    """Give a staff member a new second factor (TOTP) for the desk: prints the
+    otpauth:// URI and its QR code to scan with an authenticator app. A new one replaces
+    the old and ends their desk sessions."""
+    from rnmail.auth.signin import TotpCipher
+    from rnmail.auth.staff import enable_totp
+
+    with app.ready_db().transaction() as session:
+        uri = enable_totp(session, email, cipher=TotpCipher(app.config.helpdesk.secret))
+    click.echo(uri)
+    if not no_qr:
+        print_qr(uri)
+        bind = app.config.web.admin_bind
+        where = (f"http://{bind}/desk/ (or the HTTPS address your proxy gives it)" if bind
+                 else "the desk (none configured yet: set [web].admin_bind)")
+        click.echo(f"Next: {email} scans this QR code with an authenticator app on their "
+                   f"phone, then signs in to {where} with their e-mail address, password "
+                   "and the 6-digit code the app shows.")
+
+
+@staff.command("unlock")
+@click.argument("email")
+@click.option("--by", help="Who lets them in (recorded in the audit log).")
+@pass_app
+@handle_errors
+def staff_unlock(app: App, email: str, by: str | None) -> None:
+    """Let a staff member locked out of the desk by failed sign-ins sign in again now
+    (audited); a new password (passwd) does the same."""
+    from rnmail.auth.staff import unlock
+
+    with app.ready_db().transaction() as session:
+        member = unlock(session, email, by)
+    click.echo(f"staff {member.email} unlocked")

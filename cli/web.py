@@ -17,7 +17,8 @@ from cli.app import App, handle_errors, pass_app
 @handle_errors
 def web(app: App, bind: str | None, admin_bind: str | None) -> None:
     """Serve the published status page (/, status.json, feed.atom, /nl /fr /de) and FAQ
-    (/faq/), and the status administration on its own address, until SIGTERM or Ctrl-C.
+    (/faq/), and the status administration (/admin/) and the help desk's desk (/desk/) on
+    their own address, until SIGTERM or Ctrl-C.
     The public site never opens the database."""
     from rnmail.web.server import Listening, serve
 
@@ -28,6 +29,8 @@ def web(app: App, bind: str | None, admin_bind: str | None) -> None:
                        err=True)
         if listening.admin_note:
             click.echo(f"rnmail web: {listening.admin_note.text}", err=True)
+        if listening.admin_url:
+            click.echo(f"rnmail web: the help desk's desk on {listening.desk_url}", err=True)
 
     serve(app.config, bind, admin_bind, ready)
     click.echo("rnmail web: stopped", err=True)

@@ -122,6 +122,12 @@ class Staff(Base):
     language: Mapped[str] = mapped_column(String(2), default="fr")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Signing in to the desk (rnmail.auth.staff): as the operators' (argon2id; the TOTP
+    # secret encrypted, its last step accepted once). None: not set up yet.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Service(Base):
@@ -468,13 +474,17 @@ class AuditEvent(Base):
 
 
 class AdminSession(Base):
-    """A signed-in operator of the web admin. The cookie holds a random token; only its
-    SHA-256 is stored, so a copy of the database cannot be used to sign in."""
+    """A signed-in operator of the web admin, or staff member of the desk (``kind``). The
+    cookie holds a random token; only its SHA-256 is stored, so a copy of the database
+    cannot be used to sign in."""
 
     __tablename__ = "admin_session"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    operator: Mapped[str] = mapped_column(String(64), index=True)
+    # The principal: an operator's name, or a staff member's address (kind "staff").
+    operator: Mapped[str] = mapped_column(String(320), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="operator",
+                                      server_default="operator")
     csrf_token: Mapped[str] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,6 +25,10 @@ SURFACES = (
      ("nl", "fr", "de")),
     (("rnmail/stats/", "rnmail/templates/pages/report"), ("fr", "nl", "en")),  # the report
     (("rnmail/web/", "rnmail/templates/admin/"), ("fr", "nl", "en")),  # the web admin
+    # the desk (the staff's languages and German, English), with the sign-in it shares
+    # with the admin
+    (("rnmail/web/desk/", "rnmail/templates/desk/", "rnmail/web/signin.py",
+      "rnmail/auth/signin.py"), ("fr", "nl", "de", "en")),
     (("rnmail/templates/pages/faq_", "rnmail/tickets/faq.py"), ("fr", "nl", "de", "en")),
     # the vocabularies' words in the mails (every mail language), and the notes rnmail
     # writes into tickets in [helpdesk].default_language (any of the four)

@@ -1,11 +1,14 @@
-"""Server-side sessions of the web admin.
+"""Server-side sessions of the web admin (operators) and of the desk (staff members).
 
 The browser holds a random token in an ``HttpOnly``, ``SameSite=Strict`` cookie; the
-database holds only its SHA-256, the operator, the session's CSRF token and its times. A
+database holds only its SHA-256, the principal and its kind ("operator" or "staff": an
+operator's session does not open the desk, nor a staff member's the admin), the session's
+CSRF token and its times. A
 session ends when unused for ``[web].session_idle_minutes``, after ``session_hours`` in
 any case, when its operator signs out, and — all of the operator's sessions at once
 (``end_sessions``) — when the operator gets a new password or second factor, is disabled or
-is locked out by failed sign-ins. Being in the database, sessions survive a restart and
+is locked out by failed sign-ins (likewise a staff member's: ``rnmail staff passwd``,
+``staff totp``, ``staff remove``). Being in the database, sessions survive a restart and
 are shared by several ``rnmail web`` processes.
 """
 
@@ -22,68 +25,79 @@ from sqlalchemy.orm import Session
 from rnmail import audit
 from rnmail.config import WebConfig
 from rnmail.db import Database
-from rnmail.models import AdminSession, Operator, utcnow
+from rnmail.models import AdminSession, Operator, Staff, utcnow
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often
 
 
 @dataclass(frozen=True)
 class SignedIn:
-    operator: str
+    operator: str  # the principal: an operator's name, or a staff member's address
     csrf_token: str
+    kind: str = "operator"
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(db: Database, cfg: WebConfig, operator: str) -> tuple[str, SignedIn]:
-    """A new session for ``operator`` (just authenticated); returns the cookie's token."""
+def open_session(db: Database, cfg: WebConfig, operator: str, kind: str = "operator"
+                 ) -> tuple[str, SignedIn]:
+    """A new session for ``operator`` (just authenticated; a staff member's address with
+    ``kind="staff"``); returns the cookie's token."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = utcnow()
     with db.transaction() as session:
-        session.add(AdminSession(token_hash=_hash(token), operator=operator, csrf_token=csrf,
+        session.add(AdminSession(token_hash=_hash(token), operator=operator, kind=kind,
+                                 csrf_token=csrf,
                                  client=audit.current_client(), created_at=now,
                                  last_seen_at=now,
                                  expires_at=now + timedelta(hours=cfg.session_hours)))
-    return token, SignedIn(operator, csrf)
+    return token, SignedIn(operator, csrf, kind)
 
 
-def end_sessions(session: Session, operator: str) -> int:
-    """End every session of ``operator`` (in the caller's transaction); returns how many."""
-    result = session.execute(delete(AdminSession).where(AdminSession.operator == operator)
+def end_sessions(session: Session, operator: str, kind: str = "operator") -> int:
+    """End every session of ``operator`` (of that ``kind``; in the caller's transaction);
+    returns how many."""
+    result = session.execute(delete(AdminSession).where(AdminSession.operator == operator,
+                                                        AdminSession.kind == kind)
                              .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def find_session(db: Database, cfg: WebConfig, token: str) -> SignedIn | None:
-    """The session of a cookie's token, if it is still valid (and mark it used)."""
+def find_session(db: Database, cfg: WebConfig, token: str, kind: str = "operator"
+                 ) -> SignedIn | None:
+    """The session of a cookie's token, if it is still valid and of that ``kind`` (and
+    mark it used)."""
     if not token or len(token) > 128:
         return None
     now = utcnow()
     with db.transaction() as session:
         row = session.get(AdminSession, _hash(token))
-        if row is None:
+        if row is None or row.kind != kind:
             return None
         idle_end = row.last_seen_at + timedelta(minutes=cfg.session_idle_minutes)
-        active = session.scalar(select(Operator.active).where(Operator.name == row.operator))
+        active = session.scalar(
+            select(Operator.active).where(Operator.name == row.operator) if kind == "operator"
+            else select(Staff.active).where(Staff.email == row.operator))
         if now >= row.expires_at or now >= idle_end or not active:
             session.delete(row)
             return None
         if now - row.last_seen_at >= TOUCH_EVERY:
             row.last_seen_at = now
-        return SignedIn(row.operator, row.csrf_token)
+        return SignedIn(row.operator, row.csrf_token, row.kind)
 
 
-def close_session(db: Database, token: str) -> str | None:
-    """Sign out: the session is deleted; returns its operator (None if there was none)."""
+def close_session(db: Database, token: str, kind: str = "operator") -> str | None:
+    """Sign out: the session is deleted; returns its principal (None if there was none)."""
     with db.transaction() as session:
         row = session.get(AdminSession, _hash(token))
-        if row is None:
+        if row is None or row.kind != kind:
             return None
         session.delete(row)
-        audit.record(session, row.operator, "logout")
+        audit.record(session, row.operator[:64], "logout",
+                     {"site": "desk"} if kind == "staff" else None)
         return row.operator
 
 

@@ -925,14 +925,15 @@ class WebConfig:
             "overrides it.")
     secure_cookies: bool = key(
         True,
-        doc="The admin's cookies carry `Secure` (sent over HTTPS only). `false` only for a "
-            "plain-HTTP test setup.")
-    session_idle_minutes: int = key(30, min=1, doc="An admin session unused this long ends "
-                                    "(sign in again).")
-    session_hours: int = key(8, min=1, doc="Any admin session ends after this long.")
+        doc="The admin's and the desk's cookies carry `Secure` (sent over HTTPS only). "
+            "`false` only for a plain-HTTP test setup.")
+    session_idle_minutes: int = key(30, min=1, doc="An admin or desk session unused this "
+                                    "long ends (sign in again).")
+    session_hours: int = key(8, min=1, doc="Any admin or desk session ends after "
+                       "this long.")
     max_failures_per_address: int = key(
         20, min=1,
-        doc="Failed admin sign-ins from one client address within "
+        doc="Failed sign-ins (admin and desk together) from one client address within "
             "`[operators].lockout_minutes` before that address is refused (besides the "
             "per-name limit of `[operators].max_failures`).")
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client.
@@ -943,6 +944,13 @@ class WebConfig:
             "`X-Forwarded-For`: the last address there that is not a trusted proxy is the "
             "client for the audit log and the per-address limit. From any other address, or "
             "when the header holds no address, the header is ignored.")
+    remote_user_header: str = key(
+        "", default_doc="`\"\"` (off)",
+        doc="Single sign-on for the desk (`/desk/`): the request header in which a reverse "
+            "proxy names the signed-in staff member by their e-mail address, e.g. "
+            "`\"X-Remote-User\"`. Honoured only on requests from `trusted_proxies` (from "
+            "any other address the header is ignored and the desk asks for the password "
+            "and code); the member must be on the staff (`rnmail staff add`). Empty: off.")
     header_timeout: float = key(
         10.0, min=1, max=300, unit="seconds",
         doc="Both listeners (public site and admin): a connection must send a request's "

@@ -15,7 +15,7 @@ pages every ``publish_seconds`` and housekeeping every ``housekeeping_hours``
   and once when it is back; meanwhile the loop retries with backoff (up to 5 minutes).
 - Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
 - With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind`` and the
-  status administration on ``[web].admin_bind`` (waking this sender), in this
+  status administration and the desk on ``[web].admin_bind`` (waking this sender), in this
   loop (``rnmail.web.server``); the public site reads only the published files. SIGHUP does not
   move them.
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
@@ -138,6 +138,7 @@ class Daemon:
             log.info("rnmail run: public site on %s", site.url)
             if site.admin_url:
                 log.info("rnmail run: status administration on %s", site.admin_url)
+                log.info("rnmail run: the help desk's desk on %s", site.desk_url)
             if site.admin_note:
                 log.log(logging.WARNING if site.admin_note.warning else logging.INFO,
                         "rnmail run: %s", site.admin_note.text)

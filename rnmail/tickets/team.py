@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rnmail import audit
+from rnmail.auth.sessions import end_sessions
 from rnmail.config import LANGUAGES
 from rnmail.errors import RnmailError
 from rnmail.models import Service, Staff
@@ -38,11 +40,14 @@ def add_staff(session: Session, email: str, name: str, language: str = "fr") -> 
 
 
 def remove_staff(session: Session, email: str) -> Staff:
-    """Deactivate (never delete: tickets and history keep pointing at them)."""
+    """Deactivate (never delete: tickets and history keep pointing at them); their desk
+    sessions end at once."""
     staff = find_staff(session, email)
     if not staff.active:
         raise RnmailError(f"{staff.email} is not on the staff")
     staff.active = False
+    end_sessions(session, staff.email, "staff")
+    audit.record(session, staff.email[:64], "staff-remove", {"staff": staff.email})
     return staff
 
 

@@ -9,48 +9,28 @@ language (``RnmailError.translated``). Every act calls the core function the com
 calls (``notices.change_status``, ``maintenance.schedule_maintenance`` …) in a worker
 thread, inside ``audit.acting_from(client address)``.
 
-Security, as a government site needs it:
-- served only on ``[web].admin_bind`` (a listener of its own; the public site has no
-  ``/admin``);
-- server-side sessions (``rnmail.auth.sessions``) in an ``HttpOnly``, ``SameSite=Strict``
-  cookie, ``Secure`` unless ``[web].secure_cookies = false`` (plain-HTTP tests), limited
-  to ``/admin``; a new session at each sign-in;
-- a CSRF token on every form (the session's; before sign-in, a token also set in a
-  cookie), and a foreign ``Origin`` refused;
-- failed sign-ins limited per operator name and per client address, also under
-  simultaneous attempts; a code is exactly six ASCII digits, each accepted once
-  (``operators``); a new password or second factor, a disabled operator or a lockout ends
-  the operator's sessions;
-- an id in a path is ASCII digits that fit a database integer (else 404), and a value the
-  database cannot take is a 400, never a 500;
-- every page autoescaped (Jinja2), ``Content-Security-Policy`` without any script, and
-  ``Cache-Control: no-store``;
-- a database error is a 503 page, never a traceback; the public site does not depend on it.
-
-It is long for one job (the handlers of one site and their guard); its texts are moving to
-the gettext catalogues, which will shorten it.
+Security, as a government site needs it: served only on ``[web].admin_bind`` (a listener
+of its own, shared with the desk; the public site has no ``/admin``); the sessions, CSRF,
+limits, lockout, audit and the guard are ``rnmail.web.signin``'s, shared with the desk; an
+operator's session is not a staff member's. A database error is a 503 page, never a
+traceback; the public site does not depend on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache, partial
-from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from rnmail import audit
 from rnmail.auth import operators, sessions
@@ -69,7 +49,6 @@ from rnmail.i18n.formats import (
     zone_phrase,
 )
 from rnmail.i18n.jinja import install
-from rnmail.i18n.negotiation import negotiate
 from rnmail.status.components import comment_texts
 from rnmail.status.maintenance import (
     cancel_maintenance,
@@ -80,34 +59,29 @@ from rnmail.status.maintenance import (
 )
 from rnmail.status.notices import change_status
 from rnmail.vocab import StatusState, strings
-from rnmail.web import https
 from rnmail.web.labels import label
 from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
+from rnmail.web.signin import (
+    FormData,
+    Refused,
+    SignInSite,
+    among,
+    client_address,
+    path_id,
+    read,
+    see_other,
+    stylesheet,
+)
+
+__all__ = ["AdminSite", "BackgroundSender", "FormData", "Refused", "among", "client_address"]
 
 log = logging.getLogger("rnmail.web.admin")
 
-T = TypeVar("T")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
-SESSION_COOKIE = "rnmail_admin"
-LANGUAGE_COOKIE = "rnmail_lang"
-LANGUAGE = web.RequestKey("lang", str)  # the operator's language, set by the guard
-LOGIN_COOKIE = "rnmail_login"
-LOGIN_MINUTES = 15  # how long a sign-in form may stay open
-POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-          "form-action 'self'; frame-ancestors 'none'")
-HEADERS = {
-    "Content-Security-Policy": POLICY,
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Server": "rnmail",
-}
 # The operators' languages (the switch on every page), each named in itself. The words
 # are in the catalogues (rnmail.i18n); a text missing there shows in English.
 ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
 
-MAX_ID = 2**63 - 1  # the largest id a database integer holds
 DONE = {  # what the dashboard says after a redirect (?done=...)
     "status": N_("The status is set and the public page published."),
     "maintenance": N_("The maintenance is scheduled."),
@@ -123,14 +97,6 @@ HTTPS_NEEDED = N_(
     "HTTPS (a reverse proxy in front of rnmail), or, for a test only, set "
     "[web].secure_cookies = false.")
 Sender = Callable[[], None]
-
-
-class Refused(Exception):
-    """A request the admin turns down with a page saying why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @cache
@@ -189,188 +155,48 @@ class BackgroundSender:
             await self.task
 
 
-class AdminSite:
+class AdminSite(SignInSite):
     """The handlers of ``/admin``: see the module's docstring."""
 
+    prefix = "/admin"
+    kind = "operator"
+    name_field = "operator"
+    session_cookie = "rnmail_admin"
+    login_cookie = "rnmail_login"
+    language_cookie = "rnmail_lang"
+    languages = ADMIN_LANGUAGES
+    https_needed = HTTPS_NEEDED
+    unavailable = N_("The database cannot be reached: nothing was changed. The public "
+                     "status page keeps showing the last published status. Try again in a "
+                     "moment.")
+
     def __init__(self, config: Config, db: Database, send: Sender | None = None) -> None:
-        self.config = config
-        self.db = db
+        super().__init__(config, db)
         self.sender = BackgroundSender(db, config) if send is None else None
         self.send: Sender = send or self.sender or (lambda: None)
-        self.cipher = operators.TotpCipher(config.helpdesk.secret)
 
-    def application(self) -> web.Application:
-        app = web.Application(middlewares=[self.guard], client_max_size=256 * 1024)
+    def routes(self, app: web.Application) -> None:
+        super().routes(app)
         app.router.add_get("/", _to_admin)
         app.router.add_get("/admin", _to_admin)
         app.router.add_get("/admin/", self.dashboard)
         app.router.add_get("/admin/admin.css", self.stylesheet)
-        app.router.add_get("/admin/login", self.login_form)
-        app.router.add_post("/admin/login", self.login)
-        app.router.add_post("/admin/logout", self.logout)
         app.router.add_post("/admin/status", self.set_status)
         app.router.add_post("/admin/maintenance", self.schedule)
         app.router.add_post(r"/admin/maintenance/{id:\d+}/cancel", self.cancel)
         app.router.add_get(r"/admin/announcements/{id:\d+}", self.announcement)
         app.router.add_get("/admin/audit", self.audit_log)
-        app.on_response_prepare.append(_headers)
-        app.on_cleanup.append(self._cleanup)
-        return app
 
-    async def _cleanup(self, _app: web.Application) -> None:
+    async def close(self) -> None:
         if self.sender is not None:
             await self.sender.close()
 
-    # ------------------------------------------------------------------ plumbing
+    def environment(self, language: str) -> Environment:
+        return environment(language, self.config.helpdesk.timezone)
 
-    @web.middleware
-    async def guard(self, request: web.Request,
-                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
-        """Foreign origins refused; refusals and database failures as pages."""
-        asked = request.query.get("lang", "")
-        request[LANGUAGE] = self.language(request, asked)
-        try:
-            if request.method == "POST":
-                _check_origin(request)
-            response = await handler(request)
-        except web.HTTPException as exc:
-            if asked == request[LANGUAGE]:
-                self.remember_language(exc, asked)
-            raise
-        except Refused as exc:
-            response = self.page(request, "problem.html.j2",
-                                 {"message": str(exc), "signed": None}, status=exc.status)
-        except (DataError, OverflowError, ValueError) as exc:  # a value the database refused
-            log.warning("admin: %s %s: value refused: %s", request.method, request.path,
-                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            response = self.page(request, "problem.html.j2", {
-                "message": N_("A value of this request cannot be used: nothing was changed."),
-                "signed": None}, status=400)
-        except SQLAlchemyError as exc:
-            log.warning("admin: database unavailable: %s", str(exc).splitlines()[0])
-            response = self.page(request, "problem.html.j2", {
-                "message": N_("The database cannot be reached: nothing was changed. The "
-                              "public status page keeps showing the last published status. "
-                              "Try again in a moment."), "signed": None}, status=503)
-        except Exception:  # a bug: its traceback in the log, a page for the operator
-            log.exception("admin: %s %s failed", request.method, request.path)
-            response = self.page(request, "problem.html.j2", {
-                "message": N_("Something went wrong in rnmail (see its log). Check the "
-                              "status and the audit log before trying again."),
-                "signed": None}, status=500)
-        if asked == request[LANGUAGE]:
-            self.remember_language(response, asked)
-        return response
-
-    def language(self, request: web.Request, asked: str) -> str:
-        """The switch's choice (``?lang=``), else the one remembered, else the browser's."""
-        codes = [code for code, _name in ADMIN_LANGUAGES]
-        for choice in (asked, request.cookies.get(LANGUAGE_COOKIE, "")):
-            if choice in codes:
-                return choice
-        return negotiate(request.headers.get("Accept-Language", ""), codes, "fr") or "fr"
-
-    def remember_language(self, response: web.StreamResponse, language: str) -> None:
-        self.cookie(response, LANGUAGE_COOKIE, language, "/admin", 365 * 86400)
-
-    def page(self, request: web.Request, name: str, context: dict[str, Any],
-             status: int = 200) -> web.Response:
-        """An autoescaped page in the operator's language; its switch leads to the same
-        page (a GET) or to the dashboard (after a POST)."""
-        language = request.get(LANGUAGE, "fr")
-        here = request.path if request.method == "GET" else "/admin/"
-        html = environment(language, self.config.helpdesk.timezone).get_template(name).render({
-            **context, "lang": language, "here": here, "languages_ui": ADMIN_LANGUAGES})
-        return web.Response(text=html, content_type="text/html", charset="utf-8",
-                            status=status)
-
-    async def call(self, request: web.Request, func: Callable[..., T], *args: Any) -> T:
-        """A core function in a worker thread, its audit events marked with the client."""
-        def run() -> T:
-            with audit.acting_from(self.client(request)):
-                return func(*args)
-
-        return await asyncio.to_thread(run)
-
-    async def signed_in(self, request: web.Request) -> sessions.SignedIn:
-        token = request.cookies.get(SESSION_COOKIE, "")
-        found = await self.call(request, sessions.find_session, self.db, self.config.web,
-                                token) if token else None
-        if found is None:
-            raise web.HTTPSeeOther("/admin/login")
-        return found
-
-    async def form(self, request: web.Request, signed: sessions.SignedIn) -> FormData:
-        data = await read_form(request)
-        if not hmac.compare_digest(data.text("csrf"), signed.csrf_token):
-            raise Refused(403, N_("This form is missing its CSRF token or it does not "
-                                  "match your session: nothing was changed. Reload the page "
-                                  "and try again."))
-        return data
-
-    def cookies_dropped(self, request: web.Request) -> bool:
-        """Plain HTTP to a name that is not loopback: the browser drops Secure cookies."""
-        trusted = among(request.remote or "", self.config.web.trusted_proxies)
-        return https.cookies_dropped(request, self.config.web, trusted)
-
-    def said(self, request: web.Request, error: RnmailError) -> str:
-        """A refusal from the core, in the operator's language."""
-        return error.translated(request.get(LANGUAGE, "fr"))
-
-    def client(self, request: web.Request) -> str:
-        return client_address(request, self.config.web.trusted_proxies)
-
-    def cookie(self, response: web.StreamResponse, name: str, value: str, path: str,
-               max_age: int | None) -> None:
-        response.set_cookie(name, value, path=path, max_age=max_age, httponly=True,
-                            secure=self.config.web.secure_cookies, samesite="Strict")
-
-    # ------------------------------------------------------------------ signing in
-
-    async def login_form(self, request: web.Request, message: str | None = None,
-                         name: str = "", status: int = 200) -> web.StreamResponse:
-        token = secrets.token_urlsafe(32)
-        response = self.page(request, "login.html.j2", {
-            "csrf": token, "message": message, "name": name, "signed": None,
-            "plain_http": self.cookies_dropped(request), "https_needed": HTTPS_NEEDED},
-            status=status)
-        self.cookie(response, LOGIN_COOKIE, token, "/admin/login", LOGIN_MINUTES * 60)
-        return response
-
-    async def login(self, request: web.Request) -> web.StreamResponse:
-        data = await read_form(request)
-        expected = request.cookies.get(LOGIN_COOKIE, "")
-        if not expected and self.cookies_dropped(request):
-            raise Refused(403, HTTPS_NEEDED)
-        if not expected or not hmac.compare_digest(data.text("csrf"), expected):
-            raise Refused(403, N_("The sign-in form is missing its CSRF token or has "
-                                  "expired: open the sign-in page again."))
-        name = data.text("operator").strip()
-        try:
-            await self.call(request, operators.authenticate, self.db, self.config.operators,
-                            name, data.text("password"), data.text("code"),
-                            self.config.web.max_failures_per_address, self.cipher)
-        except operators.AuthenticationFailed as exc:
-            log.warning("admin: sign-in refused for %r from %s: %s", name[:64],
-                        self.client(request), exc)
-            return await self.login_form(request, self.said(request, exc), name, status=401)
-        token, _signed = await self.call(request, sessions.open_session, self.db,
-                                         self.config.web, name)
-        response = see_other("/admin/")
-        self.cookie(response, SESSION_COOKIE, token, "/admin", None)
-        response.del_cookie(LOGIN_COOKIE, path="/admin/login")
-        log.info("admin: %s signed in from %s", name, self.client(request))
-        return response
-
-    async def logout(self, request: web.Request) -> web.StreamResponse:
-        signed = await self.signed_in(request)
-        await self.form(request, signed)
-        await self.call(request, sessions.close_session, self.db,
-                        request.cookies.get(SESSION_COOKIE, ""))
-        response = see_other("/admin/login")
-        response.del_cookie(SESSION_COOKIE, path="/admin")
-        return response
+    def authenticate(self, name: str, password: str, code: str) -> str:
+        return operators.authenticate(self.db, self.config.operators, name, password, code,
+                                      self.config.web.max_failures_per_address, self.cipher)
 
     # ------------------------------------------------------------------ pages
 
@@ -457,7 +283,7 @@ class AdminSite:
     async def announcement(self, request: web.Request) -> web.StreamResponse:
         signed = await self.signed_in(request)
         try:
-            found = await self.call(request, _read, self.db, partial(
+            found = await self.call(request, read, self.db, partial(
                 announcement_status, announcement_id=path_id(request)))
         except RnmailError as exc:
             raise Refused(404, self.said(request, exc)) from None
@@ -471,15 +297,13 @@ class AdminSite:
         signed = await self.signed_in(request)
         action = request.query.get("action", "").strip()[:32] or None
         actor = request.query.get("actor", "").strip()[:64] or None
-        events = await self.call(request, _read, self.db, partial(
+        events = await self.call(request, read, self.db, partial(
             audit.list_events, limit=200, action=action, actor=actor))
         return self.page(request, "audit.html.j2", {"signed": signed, "events": events,
                                            "action": action or "", "actor": actor or ""})
 
     async def stylesheet(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(body=(TEMPLATES / "admin.css").read_bytes(),
-                            content_type="text/css", charset="utf-8",
-                            headers={"Cache-Control": "max-age=300"})
+        return stylesheet(TEMPLATES / "admin.css")
 
     def chosen(self, data: FormData) -> tuple[list[str], dict[str, str], list[str]]:
         """The components (checked against the config), comments and groups of a form."""
@@ -513,97 +337,5 @@ class AdminSite:
         return [self.config.status.component(name).label("fr") for name in chosen]
 
 
-class FormData:
-    """A submitted form's fields as text (missing: empty), in the order sent."""
-
-    def __init__(self, fields: Any) -> None:
-        self.fields: list[tuple[str, str]] = [
-            (str(k), v) for k, v in fields.items() if isinstance(v, str)]
-
-    def text(self, name: str) -> str:
-        return next((v for k, v in self.fields if k == name), "")
-
-    def all(self, name: str) -> list[str]:
-        return list(dict.fromkeys(v for k, v in self.fields if k == name and v))
-
-    def items(self) -> list[tuple[str, str]]:
-        """The fields to carry to the confirmation, without its own token and flag."""
-        return [(k, v) for k, v in self.fields if k not in ("confirm", "long_ok")]
-
-
-async def read_form(request: web.Request) -> FormData:
-    """The submitted form; a body that is not one (broken multipart, bad encoding) is a
-    400 page."""
-    try:
-        return FormData(await request.post())
-    except (ValueError, UnicodeDecodeError, HttpProcessingError):
-        raise Refused(400, N_("The form could not be read: nothing was changed.")) from None
-
-
-def _read(db: Database, query: Callable[..., T]) -> T:
-    with db.transaction() as session:
-        return query(session)
-
-
-def path_id(request: web.Request) -> int:
-    """The ``{id}`` of the path: ASCII digits that fit a database integer, else a 404 (the
-    route's ``\\d`` also takes other scripts' digits)."""
-    raw = request.match_info.get("id", "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
-        raise Refused(404, N_("There is no such item."))
-    return int(raw)
-
-
-def see_other(location: str) -> web.Response:
-    """A 303 after a form (the browser then GETs the location)."""
-    return web.Response(status=303, headers={"Location": location})
-
-
-def client_address(request: web.Request,
-                   trusted: tuple[IPv4Network | IPv6Network, ...] = ()) -> str:
-    """The browser's address: the connection's, or — when that is a trusted reverse
-    proxy — the last address of ``X-Forwarded-For`` that is not one of the proxies."""
-    remote = (request.remote or "unknown")[:64]
-    if not trusted or not among(remote, trusted):
-        return remote
-    forwarded = [a.strip() for header in request.headers.getall("X-Forwarded-For", [])
-                 for a in header.split(",")]
-    for address in reversed(forwarded):
-        if not among(address, trusted):
-            return address[:64] if _is_address(address) else remote
-    return remote
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def among(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
-    try:
-        address = ip_address(text)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
-
-
-def _check_origin(request: web.Request) -> None:
-    """A form posted from another site is refused (SameSite cookies and the CSRF token
-    already stop it; this says so clearly)."""
-    origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        raise Refused(403, N_("This form was sent from another site: refused."))
-
-
 async def _to_admin(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/admin/")
-
-
-async def _headers(request: web.Request, response: web.StreamResponse) -> None:
-    for name, value in HEADERS.items():
-        if name == "Cache-Control" and name in response.headers:
-            continue
-        response.headers[name] = value

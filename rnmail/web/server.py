@@ -1,5 +1,6 @@
 """The listeners of ``rnmail web`` (and of the daemon with ``[web].in_daemon``): the public
-site on ``[web].bind`` and, on an address of its own, the status administration.
+site on ``[web].bind`` and, on an internal address of its own, the status administration
+(``/admin``) and the help desk's desk (``/desk``); the public listener serves neither.
 
 Both listeners close a connection that has not sent a request's complete headers within
 ``[web].header_timeout`` (aiohttp's keep-alive timer, which also runs before the first
@@ -29,9 +30,11 @@ from rnmail.auth import operators
 from rnmail.config import Config, WebConfig, parse_bind
 from rnmail.db import Database
 from rnmail.errors import RnmailError
-from rnmail.web.admin import AdminSite, among
+from rnmail.web.admin import AdminSite
+from rnmail.web.desk import DeskSite
 from rnmail.web.https import Note, startup_note
 from rnmail.web.public import PublicSite
+from rnmail.web.signin import among, internal_application
 
 log = logging.getLogger("rnmail.web")
 
@@ -117,8 +120,13 @@ class Listening:
 
     runners: list[web.AppRunner]
     url: str  # the public site's
-    admin_url: str | None
+    admin_url: str | None  # the internal listener's /admin/ (its /desk/ beside it)
     admin_note: Note | None = None  # about Secure cookies and HTTPS (rnmail.web.https)
+
+    @property
+    def desk_url(self) -> str | None:
+        """The desk's address, beside the admin's on the internal listener."""
+        return self.admin_url.removesuffix("admin/") + "desk/" if self.admin_url else None
 
     async def close(self) -> None:
         for runner in reversed(self.runners):
@@ -155,9 +163,10 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
                 sealed = 0
             if sealed:
                 log.info("web: %d TOTP secret(s) stored in clear are now encrypted", sealed)
-            listening.runners.append(await _listen(site.application(), admin_host,
-                                                   admin_port, admin_address, access_log,
-                                                   config.web))
+            desk = DeskSite(config, site.db)
+            listening.runners.append(await _listen(
+                internal_application([site, desk]), admin_host, admin_port, admin_address,
+                access_log, config.web))
             listening.admin_url = site_url(admin_host, admin_port) + "admin/"
             listening.admin_note = startup_note(config.web, admin_address)
     except BaseException:
