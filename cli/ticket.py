@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from cli.app import TICKET, App, emit_json, handle_errors, pass_app
+from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
 from rnmail.i18n.formats import text_day, text_time
 from rnmail.vocab import ArchiveFormat, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from rnmail.models import Ticket
+    from rnmail.tickets.history import Actor
 
 
 @click.group()
@@ -26,6 +29,20 @@ AUTHOR = click.option(
     "--author", envvar="RNMAIL_STAFF", default="help desk", show_default=True,
     help="Who writes it: your staff address or name (recorded as the author), or any name "
     "(or $RNMAIL_STAFF).")
+
+
+ACTOR = click.option(
+    "--author", envvar="RNMAIL_STAFF",
+    help="Who does it, for the ticket's history: your staff address or name, or any name "
+    "(or $RNMAIL_STAFF; default: your login name).")
+
+
+def _actor(author: str | None) -> Callable[[Session], Actor]:
+    """The actor of a command, found in its transaction: ``--author`` and the OS user."""
+    from rnmail.tickets.lifecycle import cli_actor
+
+    login = login_name()
+    return lambda session: cli_actor(session, author, login)
 
 
 def _time(value: str | None, zone: tzinfo) -> str:
@@ -195,6 +212,33 @@ def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
             note = f" OMITTED: {att['omitted']}" if att["omitted"] else ""
             lines.append(f"   [{att['content_type']}] {att['filename']} ({att['size']} bytes)"
                          f"{note}")
+    return lines + history_lines(detail.get("history") or [], zone)
+
+
+# The acts of a history said as such (their value follows); any other event is a field
+# changed from its old value to its new one.
+ACTS = {"opened": "opened by", "reply": "answer to", "note": "note:",
+        "service-answer": "second line answered:", "participant-add": "participant added:",
+        "participant-del": "participant removed:", "access-unblock": "access unblocked:"}
+
+
+def history_lines(events: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[str]:
+    """The "History" section of ``ticket show``: one line per change, oldest first, with
+    who made it and through what."""
+    if not events:
+        return []
+    lines = ["", "History"]
+    for event in events:
+        what = event["what"]
+        if what in ACTS:
+            change = f"{ACTS[what]} {event['new'] or event['old'] or '-'}"
+        else:
+            change = f"{what}: {event['old'] or '-'} -> {event['new'] or '-'}"
+        who = _who(event["actor"], event["actor_email"])
+        login = f", {event['login']}" if event.get("login") and (
+            event["login"] != event["actor"]) else ""
+        lines.append(f"   {_time(event['at'], zone)}  {change}  ({who}, "
+                     f"{event['actor_kind']} via {event['via']}{login})")
     return lines
 
 
@@ -219,26 +263,29 @@ def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
 @click.option("--subject", required=True)
 @click.option("--note", help="What was asked and answered.")
 @click.option("--close", "close_now", is_flag=True, help="Closed at first contact.")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True, help="Print the ticket as `ticket show`.")
 @pass_app
 @handle_errors
 def ticket_new(app: App, channel: str, requester: str, requester_name: str | None,
                requester_org: str | None, requester_type: str | None, category: str | None,
-               language: str | None,
-               subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
+               language: str | None, subject: str, note: str | None, close_now: bool,
+               author: str | None, as_json: bool) -> None:
     """Log a phone call (or letter) as a ticket: prints "ticket #N opened"."""
     from rnmail.tickets.lifecycle import close, open_by_hand
     from rnmail.tickets.views import show_ticket
 
     config = app.config
     with app.ready_db().transaction() as session:
+        actor = _actor(author)(session)
         new = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                           channel=channel, requester=requester, subject=subject, note=note,
+                           actor=actor, channel=channel, requester=requester,
+                           subject=subject, note=note,
                            requester_name=requester_name, requester_org=requester_org,
                            requester_type=requester_type,
                            category=category, language=language)
         if close_now:
-            close(new, Resolution.FIRST_CONTACT)
+            close(new, actor, Resolution.FIRST_CONTACT)
         session.flush()
         detail = show_ticket(session, new.id)
     if as_json:
@@ -252,55 +299,65 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
 @click.argument("ticket_id", type=TICKET)
 @click.option("--resolution", type=click.Choice(strings(Resolution)),
               help="How it was resolved (default: from its history).")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool) -> None:
+def ticket_close(app: App, ticket_id: int, resolution: str | None, author: str | None,
+                 as_json: bool) -> None:
     """Close a ticket."""
     from rnmail.tickets.lifecycle import close, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: close(t, resolution))
+    detail = update_ticket(app.ready_db(), ticket_id,
+                           lambda _s, t, a: close(t, a, resolution), _actor(author))
     _show(detail, as_json, "closed")
 
 
 @ticket.command("reopen")
 @click.argument("ticket_id", type=TICKET)
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
+def ticket_reopen(app: App, ticket_id: int, author: str | None, as_json: bool) -> None:
     """Reopen a closed ticket."""
     from rnmail.tickets.lifecycle import reopen, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: reopen(t))
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t, a: reopen(t, a),
+                           _actor(author))
     _show(detail, as_json, "reopened")
 
 
 @ticket.command("pending")
 @click.argument("ticket_id", type=TICKET)
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
+def ticket_pending(app: App, ticket_id: int, author: str | None, as_json: bool) -> None:
     """Wait on the requester (their next mail reopens the ticket)."""
     from rnmail.tickets.lifecycle import set_pending, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: set_pending(t))
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t, a: set_pending(t, a),
+                           _actor(author))
     _show(detail, as_json, "pending")
 
 
 @ticket.command("assign")
 @click.argument("ticket_id", type=TICKET)
 @click.argument("staff_email")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> None:
+def ticket_assign(app: App, ticket_id: int, staff_email: str, author: str | None,
+                  as_json: bool) -> None:
     """Give a ticket to a staff member."""
     from rnmail.tickets.lifecycle import assign, find_staff, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id,
-                           lambda s, t: assign(t, find_staff(s, staff_email)))
+                           lambda s, t, a: assign(t, find_staff(s, staff_email), a),
+                           _actor(author))
     _show(detail, as_json, f"assigned to {detail['assignee']}")
 
 
@@ -308,24 +365,25 @@ def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> 
 @click.argument("ticket_id", type=TICKET)
 @click.option("--category", help="Question category.")
 @click.option("--type", "requester_type", help="Requester type.")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
 def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: str | None,
-               as_json: bool) -> None:
+               author: str | None, as_json: bool) -> None:
     """Set a ticket's category and/or requester type."""
     from rnmail.tickets.lifecycle import set_category, set_requester_type, update_ticket
 
     if category is None and requester_type is None:
         raise click.UsageError("give --category and/or --type")
 
-    def change(_session: object, found: Ticket) -> None:
+    def change(_session: object, found: Ticket, actor: Actor) -> None:
         if category is not None:
-            set_category(found, category, app.config.workflow)
+            set_category(found, category, app.config.workflow, actor)
         if requester_type is not None:
-            set_requester_type(found, requester_type)
+            set_requester_type(found, requester_type, actor)
 
-    detail = update_ticket(app.ready_db(), ticket_id, change)
+    detail = update_ticket(app.ready_db(), ticket_id, change, _actor(author))
     if as_json:
         emit_json(detail)
     else:
@@ -347,7 +405,8 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bo
 
     with app.ready_db().transaction() as session:
         note = add_comment(session, get_ticket(session, ticket_id), text, author,
-                           language=app.config.helpdesk.default_language)
+                           language=app.config.helpdesk.default_language,
+                           actor=_actor(author)(session))
         session.flush()
         detail = message_detail(note)
     if as_json:
@@ -394,7 +453,8 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         if faq_id is not None:
             body = answer_for(session, faq_id, found.language,
                               app.config.helpdesk.default_language)
-        record = answer_requester(session, app.config, found, body, files, author)
+        record = answer_requester(session, app.config, found, body, files, author,
+                                  actor=_actor(author)(session))
         session.flush()
         detail = message_detail(record)
     if as_json:
@@ -407,17 +467,18 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
 @click.argument("ticket_id", type=TICKET)
 @click.argument("service_name")
 @click.option("--note", default="", help="A word for the second line.")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
 def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
-                    as_json: bool) -> None:
+                    author: str | None, as_json: bool) -> None:
     """Delegate to a second-line service, who is sent the ticket's history."""
     from rnmail.dispatch.answer import delegate_to_service
     from rnmail.tickets.lifecycle import find_service, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda s, t: delegate_to_service(
-        s, app.config, t, find_service(s, service_name), note))
+    detail = update_ticket(app.ready_db(), ticket_id, lambda s, t, a: delegate_to_service(
+        s, app.config, t, find_service(s, service_name), a, note), _actor(author))
     _show(detail, as_json, f"delegated to {detail['service']}")
 
 
@@ -468,16 +529,19 @@ def ticket_participant() -> None:
 @ticket_participant.command("add")
 @click.argument("ticket_id", type=TICKET)
 @click.argument("address")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_participant_add(app: App, ticket_id: int, address: str, as_json: bool) -> None:
+def ticket_participant_add(app: App, ticket_id: int, address: str, author: str | None,
+                           as_json: bool) -> None:
     """Make ADDRESS a participant of the ticket."""
     from rnmail.tickets.lifecycle import add_participant, get_ticket
 
     with app.ready_db().transaction() as session:
         found = get_ticket(session, ticket_id)
-        added = add_participant(found, address, app.config.helpdesk.own_addresses)
+        added = add_participant(found, address, _actor(author)(session),
+                                app.config.helpdesk.own_addresses)
         participants = _participants(found)
     _show_participants(ticket_id, participants, as_json, f"{added} added")
 
@@ -485,16 +549,18 @@ def ticket_participant_add(app: App, ticket_id: int, address: str, as_json: bool
 @ticket_participant.command("remove")
 @click.argument("ticket_id", type=TICKET)
 @click.argument("address")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_participant_remove(app: App, ticket_id: int, address: str, as_json: bool) -> None:
+def ticket_participant_remove(app: App, ticket_id: int, address: str, author: str | None,
+                           as_json: bool) -> None:
     """Take ADDRESS off the participants of the ticket (not its requester)."""
     from rnmail.tickets.lifecycle import get_ticket, remove_participant
 
     with app.ready_db().transaction() as session:
         found = get_ticket(session, ticket_id)
-        removed = remove_participant(session, found, address)
+        removed = remove_participant(session, found, address, _actor(author)(session))
         participants = _participants(found)
     _show_participants(ticket_id, participants, as_json, f"{removed} removed")
 
