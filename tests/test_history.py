@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli.app import login_name
+from cli.main import main
 from rnmail.i18n.formats import BRUSSELS, text_time
 from rnmail.models import DirectoryUser, Organisation, Staff, Ticket
 from rnmail.tickets.history import Actor, UnrecordedChange, change
@@ -160,3 +162,19 @@ def test_a_ticket_change_without_its_event_is_refused(site: Installation) -> Non
         assert ticket is not None
         change(ticket, "category", "legal", Actor.system("test"))
     assert history(site, 1)[-1]["actor_kind"] == "system"
+
+
+def test_rnmail_staff_names_the_actor_and_an_unproven_staff_mail_is_rnmails_note(
+        site: Installation) -> None:
+    site.deliver(corpus.simple("Question", "Bonjour.", from_addr=REQUESTER))
+    result = CliRunner().invoke(main, ["--config", str(site.path), "ticket", "pending", "1"],
+                                env={"RNMAIL_STAFF": JAN}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    # Marie writes to the ticket without answering a notification of hers: kept as a note
+    # by rnmail, never as hers (that she wrote it is what the mail cannot prove)
+    site.deliver(corpus.simple("[RN #1] Question", "Je regarde.", from_addr=MARIE))
+    events = brief(history(site, 1))
+    assert events[1] == ("status", "open", "pending", "Jan Peeters", "staff", "cli")
+    what, old, new, actor, kind, via = events[2]
+    assert (what, old, actor, kind, via) == ("note", None, "rnmail", "system", "system")
+    assert new.startswith(f"{MARIE}: ")
