@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
-from cli.app import TICKET, App, emit_json, handle_errors, pass_app
+from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
 from rnmail.vocab import UnblockAction, strings
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in a bare container
-        return "help desk"
 
 
 @click.group()
@@ -44,11 +35,14 @@ def access_unblock(app: App, email: str, ticket_id: int, identity_confirmed: boo
     the change is audited, the user is active again and is mailed a confirmation in their
     language, in the ticket's thread (through the outbox)."""
     from rnmail.directory.unblock import ACTION_TEXT, unblock
+    from rnmail.tickets.lifecycle import cli_actor
 
+    login = login_name()
     with app.ready_db().transaction() as session:
         result = unblock(session, app.config, email, ticket_id,
                          identity_confirmed=identity_confirmed, entitled=entitled,
-                         action=action, actor=actor or _login_name(), note=note)
+                         action=action, actor=actor or login, note=note,
+                         by=cli_actor(session, actor, login))
     if as_json:
         emit_json(result.as_dict())
         return

@@ -9,6 +9,7 @@ stderr with exit status 1; nothing below ``cli`` calls ``sys.exit``.
 from __future__ import annotations
 
 import calendar
+import getpass
 import json
 import re
 import sys
@@ -139,6 +140,14 @@ class TicketNumber(_IntParam):
 
 
 TICKET = TicketNumber()
+
+
+def login_name() -> str:
+    """The OS user running the command: who acted, in a ticket's history and the audit."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return "help desk"
 
 
 def read_password(from_stdin: bool, confirm: bool = False) -> str:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from cli.app import TICKET, App, emit_json, handle_errors, pass_app
-from rnmail.i18n.formats import text_day, text_time
+from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
+from cli.ticket_text import ticket_lines
 from rnmail.vocab import ArchiveFormat, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from rnmail.models import Ticket
+    from rnmail.tickets.history import Actor
 
 
 @click.group()
@@ -28,9 +30,18 @@ AUTHOR = click.option(
     "(or $RNMAIL_STAFF).")
 
 
-def _time(value: str | None, zone: tzinfo) -> str:
-    """A time as people read it in the ticket commands, in ``[helpdesk].timezone``."""
-    return text_time(value, zone)
+ACTOR = click.option(
+    "--author", envvar="RNMAIL_STAFF",
+    help="Who does it, for the ticket's history: your staff address or name, or any name "
+    "(or $RNMAIL_STAFF; default: your login name).")
+
+
+def _actor(author: str | None) -> Callable[[Session], Actor]:
+    """The actor of a command, found in its transaction: ``--author`` and the OS user."""
+    from rnmail.tickets.lifecycle import cli_actor
+
+    login = login_name()
+    return lambda session: cli_actor(session, author, login)
 
 
 def _cut(text: str, width: int | None) -> str:
@@ -130,74 +141,6 @@ def ticket_show(app: App, ticket_id: int, as_json: bool) -> None:
         click.echo(line)
 
 
-def _who(name: str | None, address: str | None) -> str:
-    if name and address and name != address:
-        return f"{name} <{address}>"
-    return name or address or "-"
-
-
-def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
-    """``ticket show`` as text: the header, then each real message once; the copies of a
-    notification (one per staff member) make one line, as do acknowledgements and
-    delegation mails."""
-    lines = [f"#{detail['id']} [{detail['status']}] {detail['subject']}"]
-    org = f", {detail['requester_org']}" if detail.get("requester_org") else ""
-    lines.append(f"requester:  {_who(detail['requester_name'], detail['requester'])}{org} "
-                 f"({detail['requester_type']})")
-    lines.append(f"channel:    {detail['channel']}   language: {detail['language']}   "
-                 f"created: {_time(detail['created_at'], zone)}")
-    assignee = _who(detail.get("assignee_name"), detail["assignee"])
-    lines.append(f"category:   {detail['category'] or '-'}   assignee: {assignee}")
-    service = detail["service"] or "-"
-    if detail["service"]:
-        service += f" (delegated {_time(detail['delegated_at'], zone)})"
-    closed = f" (closed {_time(detail['closed_at'], zone)})" if detail["closed_at"] else ""
-    lines.append(f"resolution: {detail['resolution'] or '-'}{closed}   service: {service}")
-    known = detail.get("directory")
-    if known:
-        lines.append(f"Directory: {known['organisation']} ({known['organisation_type']}), "
-                     f"access {known['access_status']} since "
-                     f"{text_day(known['status_since'], zone)}")
-    messages = list(detail["messages"])
-    index = 0
-    while index < len(messages):
-        msg = messages[index]
-        role = msg["role"]
-        if role == "notification":  # one per staff member: counted, not repeated
-            copies = 1
-            while index + copies < len(messages) and (
-                    messages[index + copies]["role"] == "notification"):
-                copies += 1
-            lines.append(f"   {_time(msg['date'], zone)} notified {copies} staff")
-            index += copies
-            continue
-        index += 1
-        if role == "acknowledgement":
-            lines.append(f"   {_time(msg['date'], zone)} acknowledgement sent to "
-                         f"{', '.join(msg['to'])}")
-            continue
-        if role == "delegation":
-            lines.append(f"-> {_time(msg['date'], zone)} delegated: the ticket sent to "
-                         f"{', '.join(msg['to'])}")
-            continue
-        head = {"request": "<-", "automatic": "<-", "answer": "->", "note": "=="}[role]
-        author = _who(msg["author"], msg["author_email"])
-        by = f" by {author}" if msg["author"] or msg["author_email"] else ""
-        what = {"request": f"from {author}", "automatic": f"automatic reply from {author}",
-                "answer": f"answer{by} to {', '.join(msg['to'])}", "note": f"note{by}"}[role]
-        lines.append("")
-        lines.append(f"{head} {_time(msg['date'], zone)} {what}: {msg['subject']}")
-        text = msg["text"].splitlines()
-        if role == "answer" and "-- " in text:  # our signature and contact block: known
-            text = text[:text.index("-- ")]
-        lines.extend(f"   {line}" if line else "" for line in text)
-        for att in msg["attachments"]:
-            note = f" OMITTED: {att['omitted']}" if att["omitted"] else ""
-            lines.append(f"   [{att['content_type']}] {att['filename']} ({att['size']} bytes)"
-                         f"{note}")
-    return lines
-
-
 def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
     if as_json:
         emit_json(detail)
@@ -219,26 +162,29 @@ def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
 @click.option("--subject", required=True)
 @click.option("--note", help="What was asked and answered.")
 @click.option("--close", "close_now", is_flag=True, help="Closed at first contact.")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True, help="Print the ticket as `ticket show`.")
 @pass_app
 @handle_errors
 def ticket_new(app: App, channel: str, requester: str, requester_name: str | None,
                requester_org: str | None, requester_type: str | None, category: str | None,
-               language: str | None,
-               subject: str, note: str | None, close_now: bool, as_json: bool) -> None:
+               language: str | None, subject: str, note: str | None, close_now: bool,
+               author: str | None, as_json: bool) -> None:
     """Log a phone call (or letter) as a ticket: prints "ticket #N opened"."""
     from rnmail.tickets.lifecycle import close, open_by_hand
     from rnmail.tickets.views import show_ticket
 
     config = app.config
     with app.ready_db().transaction() as session:
+        actor = _actor(author)(session)
         new = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                           channel=channel, requester=requester, subject=subject, note=note,
+                           actor=actor, channel=channel, requester=requester,
+                           subject=subject, note=note,
                            requester_name=requester_name, requester_org=requester_org,
                            requester_type=requester_type,
                            category=category, language=language)
         if close_now:
-            close(new, Resolution.FIRST_CONTACT)
+            close(new, actor, Resolution.FIRST_CONTACT)
         session.flush()
         detail = show_ticket(session, new.id)
     if as_json:
@@ -252,55 +198,65 @@ def ticket_new(app: App, channel: str, requester: str, requester_name: str | Non
 @click.argument("ticket_id", type=TICKET)
 @click.option("--resolution", type=click.Choice(strings(Resolution)),
               help="How it was resolved (default: from its history).")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_close(app: App, ticket_id: int, resolution: str | None, as_json: bool) -> None:
+def ticket_close(app: App, ticket_id: int, resolution: str | None, author: str | None,
+                 as_json: bool) -> None:
     """Close a ticket."""
     from rnmail.tickets.lifecycle import close, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: close(t, resolution))
+    detail = update_ticket(app.ready_db(), ticket_id,
+                           lambda _s, t, a: close(t, a, resolution), _actor(author))
     _show(detail, as_json, "closed")
 
 
 @ticket.command("reopen")
 @click.argument("ticket_id", type=TICKET)
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_reopen(app: App, ticket_id: int, as_json: bool) -> None:
+def ticket_reopen(app: App, ticket_id: int, author: str | None, as_json: bool) -> None:
     """Reopen a closed ticket."""
     from rnmail.tickets.lifecycle import reopen, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: reopen(t))
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t, a: reopen(t, a),
+                           _actor(author))
     _show(detail, as_json, "reopened")
 
 
 @ticket.command("pending")
 @click.argument("ticket_id", type=TICKET)
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_pending(app: App, ticket_id: int, as_json: bool) -> None:
+def ticket_pending(app: App, ticket_id: int, author: str | None, as_json: bool) -> None:
     """Wait on the requester (their next mail reopens the ticket)."""
     from rnmail.tickets.lifecycle import set_pending, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t: set_pending(t))
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t, a: set_pending(t, a),
+                           _actor(author))
     _show(detail, as_json, "pending")
 
 
 @ticket.command("assign")
 @click.argument("ticket_id", type=TICKET)
 @click.argument("staff_email")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> None:
+def ticket_assign(app: App, ticket_id: int, staff_email: str, author: str | None,
+                  as_json: bool) -> None:
     """Give a ticket to a staff member."""
     from rnmail.tickets.lifecycle import assign, find_staff, update_ticket
 
     detail = update_ticket(app.ready_db(), ticket_id,
-                           lambda s, t: assign(t, find_staff(s, staff_email)))
+                           lambda s, t, a: assign(t, find_staff(s, staff_email), a),
+                           _actor(author))
     _show(detail, as_json, f"assigned to {detail['assignee']}")
 
 
@@ -308,24 +264,25 @@ def ticket_assign(app: App, ticket_id: int, staff_email: str, as_json: bool) -> 
 @click.argument("ticket_id", type=TICKET)
 @click.option("--category", help="Question category.")
 @click.option("--type", "requester_type", help="Requester type.")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
 def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: str | None,
-               as_json: bool) -> None:
+               author: str | None, as_json: bool) -> None:
     """Set a ticket's category and/or requester type."""
     from rnmail.tickets.lifecycle import set_category, set_requester_type, update_ticket
 
     if category is None and requester_type is None:
         raise click.UsageError("give --category and/or --type")
 
-    def change(_session: object, found: Ticket) -> None:
+    def change(_session: object, found: Ticket, actor: Actor) -> None:
         if category is not None:
-            set_category(found, category, app.config.workflow)
+            set_category(found, category, app.config.workflow, actor)
         if requester_type is not None:
-            set_requester_type(found, requester_type)
+            set_requester_type(found, requester_type, actor)
 
-    detail = update_ticket(app.ready_db(), ticket_id, change)
+    detail = update_ticket(app.ready_db(), ticket_id, change, _actor(author))
     if as_json:
         emit_json(detail)
     else:
@@ -347,7 +304,8 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bo
 
     with app.ready_db().transaction() as session:
         note = add_comment(session, get_ticket(session, ticket_id), text, author,
-                           language=app.config.helpdesk.default_language)
+                           language=app.config.helpdesk.default_language,
+                           actor=_actor(author)(session))
         session.flush()
         detail = message_detail(note)
     if as_json:
@@ -394,7 +352,8 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         if faq_id is not None:
             body = answer_for(session, faq_id, found.language,
                               app.config.helpdesk.default_language)
-        record = answer_requester(session, app.config, found, body, files, author)
+        record = answer_requester(session, app.config, found, body, files, author,
+                                  actor=_actor(author)(session))
         session.flush()
         detail = message_detail(record)
     if as_json:
@@ -407,17 +366,18 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
 @click.argument("ticket_id", type=TICKET)
 @click.argument("service_name")
 @click.option("--note", default="", help="A word for the second line.")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
 def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
-                    as_json: bool) -> None:
+                    author: str | None, as_json: bool) -> None:
     """Delegate to a second-line service, who is sent the ticket's history."""
     from rnmail.dispatch.answer import delegate_to_service
     from rnmail.tickets.lifecycle import find_service, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda s, t: delegate_to_service(
-        s, app.config, t, find_service(s, service_name), note))
+    detail = update_ticket(app.ready_db(), ticket_id, lambda s, t, a: delegate_to_service(
+        s, app.config, t, find_service(s, service_name), a, note), _actor(author))
     _show(detail, as_json, f"delegated to {detail['service']}")
 
 
@@ -468,16 +428,19 @@ def ticket_participant() -> None:
 @ticket_participant.command("add")
 @click.argument("ticket_id", type=TICKET)
 @click.argument("address")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_participant_add(app: App, ticket_id: int, address: str, as_json: bool) -> None:
+def ticket_participant_add(app: App, ticket_id: int, address: str, author: str | None,
+                           as_json: bool) -> None:
     """Make ADDRESS a participant of the ticket."""
     from rnmail.tickets.lifecycle import add_participant, get_ticket
 
     with app.ready_db().transaction() as session:
         found = get_ticket(session, ticket_id)
-        added = add_participant(found, address, app.config.helpdesk.own_addresses)
+        added = add_participant(found, address, _actor(author)(session),
+                                app.config.helpdesk.own_addresses)
         participants = _participants(found)
     _show_participants(ticket_id, participants, as_json, f"{added} added")
 
@@ -485,16 +448,18 @@ def ticket_participant_add(app: App, ticket_id: int, address: str, as_json: bool
 @ticket_participant.command("remove")
 @click.argument("ticket_id", type=TICKET)
 @click.argument("address")
+@ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_participant_remove(app: App, ticket_id: int, address: str, as_json: bool) -> None:
+def ticket_participant_remove(app: App, ticket_id: int, address: str, author: str | None,
+                           as_json: bool) -> None:
     """Take ADDRESS off the participants of the ticket (not its requester)."""
     from rnmail.tickets.lifecycle import get_ticket, remove_participant
 
     with app.ready_db().transaction() as session:
         found = get_ticket(session, ticket_id)
-        removed = remove_participant(session, found, address)
+        removed = remove_participant(session, found, address, _actor(author)(session))
         participants = _participants(found)
     _show_participants(ticket_id, participants, as_json, f"{removed} removed")
 

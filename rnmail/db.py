@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rnmail.errors import ServerUnavailable
+from rnmail.tickets.history import check_recorded
 from rnmail.util.folding import fold
 from rnmail.util.publicfiles import create_private, private_folder
 
@@ -28,6 +29,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # No ticket field changes without its history event (rnmail.tickets.history).
+        event.listen(self._sessions, "before_flush", check_recorded)
 
     @property
     def is_sqlite(self) -> bool:

@@ -109,6 +109,10 @@ class Ticket(Base):
     participants: Mapped[list[Participant]] = relationship(back_populates="ticket")
     assignee: Mapped[Staff | None] = relationship()
     service: Mapped[Service | None] = relationship()
+    # Its history (rnmail.tickets.history): appended to, never loaded to add one.
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan",
+        passive_deletes=True)
 
 
 class Staff(Base):
@@ -211,6 +215,29 @@ def _index_numbers(_mapper: Any, _connection: Any, message: Message) -> None:
     requester = ticket.requester if isinstance(ticket, Ticket) else None
     message.search_numbers = numbers_in(message.subject, message.display_text,
                                         message.from_addr, requester)
+
+
+class TicketEvent(Base):
+    """One change to a ticket: what, from what to what, by whom and through what
+    (``rnmail.tickets.history``, the only writer)."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"),
+                                           index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    what: Mapped[str] = mapped_column(String(32))  # rnmail.vocab.TicketChange
+    old: Mapped[str | None] = mapped_column(String(400))
+    new: Mapped[str | None] = mapped_column(String(400))
+    actor: Mapped[str] = mapped_column(String(200))  # a name, as it was when it acted
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    actor_kind: Mapped[str] = mapped_column(String(16))  # rnmail.vocab.ActorKind
+    via: Mapped[str] = mapped_column(String(16))  # rnmail.vocab.Via
+    login: Mapped[str | None] = mapped_column(String(64))  # the OS user of a CLI change
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
 class Attachment(Base):

@@ -162,6 +162,24 @@ class TicketDetail(TicketSummary):
     messages: list[MessageDetail]
     directory: UserDetail | None
     """The requester in the directory, if they are in it."""
+    history: list[TicketEventJson]
+    """Every change, in order (rnmail.tickets.history)."""
+
+
+class TicketEventJson(TypedDict):
+    """One change in a ticket's history: ``at`` ISO 8601 with offset; ``what`` a
+    ``TicketChange``; ``actor_kind`` an ``ActorKind``; ``via`` a ``Via``; ``login`` the OS
+    user of a command-line change."""
+
+    at: str
+    what: str
+    old: str | None
+    new: str | None
+    actor: str
+    actor_email: str | None
+    actor_kind: str
+    via: str
+    login: str | None
 
 
 # --------------------------------------------------------------------------- directory

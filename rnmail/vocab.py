@@ -195,6 +195,45 @@ class ArchiveFormat(StrEnum):
     JSON = "json"
 
 
+class ActorKind(StrEnum):
+    """Who changed a ticket (its history, ``ticket_event.actor_kind``)."""
+
+    STAFF = "staff"  # a help-desk member (known by their address or name)
+    OPERATOR = "operator"  # a technical operator (the web admin)
+    USER = "user"  # someone on the command line not known as staff: a name or the OS user
+    REQUESTER = "requester"  # the requester's own mail (opens, reopens)
+    SERVICE = "service"  # a second-line service answering by mail
+    SYSTEM = "system"  # rnmail itself (the daemon, a scheduled job)
+
+
+class Via(StrEnum):
+    """Through what a ticket was changed (``ticket_event.via``)."""
+
+    DESK = "desk"
+    MAIL = "mail"
+    CLI = "cli"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+class TicketChange(StrEnum):
+    """What a ticket event records (``ticket_event.what``): a field or an act."""
+
+    OPENED = "opened"
+    STATUS = "status"
+    RESOLUTION = "resolution"
+    ASSIGNEE = "assignee"
+    CATEGORY = "category"
+    REQUESTER_TYPE = "requester-type"
+    SERVICE = "service"  # delegated to a second-line service
+    REPLY = "reply"  # an answer to the requester
+    NOTE = "note"  # an internal note
+    SERVICE_ANSWER = "service-answer"
+    PARTICIPANT_ADD = "participant-add"
+    PARTICIPANT_DEL = "participant-del"
+    UNBLOCK = "access-unblock"
+
+
 def strings(vocabulary: Iterable[StrEnum]) -> list[str]:
     """The plain strings of a vocabulary (or of some of its members), in order: for
     ``click.Choice``, which would show a member by its name, and for membership tests

@@ -29,6 +29,7 @@ from rnmail.models import Service, Ticket
 from rnmail.ops.doctor import MAILING_SAMPLE, _ticket_samples
 from rnmail.status.page import publish_status
 from rnmail.tickets import faq
+from rnmail.tickets.history import Actor
 from rnmail.tickets.team import add_service, add_staff
 from tests.harness.factories import Desk, make_config
 from tests.harness.rendered import visible
@@ -206,7 +207,7 @@ def test_mail_delivered_over_smtp_ends_with_the_block(tmp_path: Path,
     with desk.db.transaction() as session:
         ticket = session.scalars(select(Ticket)).one()
         answer_requester(session, config, ticket, "Uw sleutel is gedeblokkeerd.", [],
-                         "Marie")  # nl
+                         "Marie", actor=Actor.system("test"))  # nl
         service = session.scalars(select(Service)).one()
         requester = ticket.requester
         send_to_service(session, config, ticket, service, "Kunt u kijken?")  # fr (default)

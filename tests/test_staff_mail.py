@@ -152,10 +152,12 @@ def test_staff_out_of_office_is_not_an_answer(desk: Desk, imap: Dovecot,
 
 def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
                                                  smtp_server: SmtpServer) -> None:
+    from rnmail.tickets.history import Actor
     from rnmail.tickets.lifecycle import open_by_hand
 
     with desk.db.transaction() as session:
-        ticket = open_by_hand(session, desk.config.workflow, "fr", channel="phone",
+        ticket = open_by_hand(session, desk.config.workflow, "fr", actor=Actor.system("test"),
+                              channel="phone",
                               requester="02/518.21.31", subject="Appel")
         from rnmail.ingest.parse import Limits, parse_message
         from rnmail.ingest.respond import StaffNotifier
@@ -275,6 +277,7 @@ def test_outlook_style_html_replies_on_both_sides(desk: Desk, imap: Dovecot,
 
 def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
                               smtp_server: SmtpServer) -> None:
+    from rnmail.tickets.history import Actor
     from rnmail.tickets.lifecycle import assign, find_staff, get_ticket
 
     desk = Desk(make_config(tmp_path, db_url, imap, smtp_server, workflow={"notify": "assignee"}))
@@ -284,7 +287,7 @@ def test_notify_assignee_only(tmp_path: Path, db_url: str, imap: Dovecot,
     first_request(desk, imap, smtp_server)  # no assignee yet: everyone is told
     assert len(received(smtp_server, JAN)) == 1
     with desk.db.transaction() as session:
-        assign(get_ticket(session, 1), find_staff(session, JAN))
+        assign(get_ticket(session, 1), find_staff(session, JAN), Actor.system("test"))
     imap.append("info", corpus.simple("RE: Clé", "J'ai encore une question.",
                                       from_addr=REQUESTER,
                                       extra_headers={"In-Reply-To": "<q1@citizen.example>"}))

@@ -39,6 +39,11 @@ STORED = {
     "AccessState": ["active", "blocked", "revoked"],
     "UnblockAction": ["reset", "new-key"],
     "ArchiveFormat": ["eml", "mbox", "json"],
+    "ActorKind": ["staff", "operator", "user", "requester", "service", "system"],
+    "Via": ["desk", "mail", "cli", "admin", "system"],
+    "TicketChange": ["opened", "status", "resolution", "assignee", "category",
+                     "requester-type", "service", "reply", "note", "service-answer",
+                     "participant-add", "participant-del", "access-unblock"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
     "MessageRole": ["request", "automatic", "note", "answer", "acknowledgement",
                     "notification", "delegation"],

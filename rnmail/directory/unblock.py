@@ -29,10 +29,11 @@ from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
+from rnmail.tickets.history import Actor, change, record_change
 from rnmail.tickets.lifecycle import add_comment, get_ticket, staff_author
 from rnmail.tickets.notes import unblock_record
 from rnmail.util.addresses import deliverable_address
-from rnmail.vocab import AccessState, TicketStatus, UnblockAction, strings
+from rnmail.vocab import AccessState, TicketChange, TicketStatus, UnblockAction, strings
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ def _snapshot(user: DirectoryUser) -> dict[str, Any]:
 
 def unblock(session: Session, config: Config, email: str, ticket_id: int,
             identity_confirmed: bool, entitled: bool, action: str, actor: str,
-            note: str | None = None) -> UnblockResult:
-    """Unblock a blocked user on a ticket, inside the caller's transaction.
+            note: str | None = None, *, by: Actor) -> UnblockResult:
+    """Unblock a blocked user on a ticket, inside the caller's transaction. ``actor``: the
+    name the note and the audit log keep; ``by``: who it is in the ticket's history.
 
     Refused, with nothing changed, when a check is not confirmed, the action is unknown, the
     user is not blocked, or the ticket does not exist or is closed.
@@ -117,7 +119,7 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
     record_text = unblock_record(team, email=user.email, name=user.name,
                                  organisation=org_label, action=action, note=note,
                                  address=address, user_language=user.language)
-    add_comment(session, ticket, record_text, author=actor, language=team)
+    add_comment(session, ticket, record_text, author=actor, language=team, actor=by)
 
     before = _snapshot(user)
     set_access_status(session, user, AccessState.ACTIVE,
@@ -126,8 +128,9 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
         user.key_sent_at = utcnow()
     category_set = False
     if ticket.category is None and CATEGORY in config.workflow.categories:
-        ticket.category = CATEGORY
-        category_set = True
+        category_set = change(ticket, "category", CATEGORY, by)
+    record_change(ticket, TicketChange.UNBLOCK, AccessState.BLOCKED,
+                  f"{user.email}: {action}", by)
     audit.record(session, actor, "access-unblock", {
         "email": user.email, "ticket": ticket.id, "checks": list(checks), "action": action,
         "note": note, "before": before, "after": _snapshot(user),

@@ -21,9 +21,11 @@ from rnmail.errors import RnmailError
 from rnmail.ingest.fax import fax_reply_address
 from rnmail.models import Message, OutboxMessage, Service, Staff, Ticket, utcnow
 from rnmail.shapes import PhoneMessageJson
+from rnmail.tickets.history import Actor, record_change
 from rnmail.tickets.lifecycle import delegate, find_staff, staff_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
+from rnmail.vocab import TicketChange
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,11 @@ def requester_address(config: Config, ticket: Ticket) -> str | None:
 
 
 def answer_requester(session: Session, config: Config, ticket: Ticket, text: str,
-                     attachments: list[Attachment], author: str | Staff) -> Message:
+                     attachments: list[Attachment], author: str | Staff, *,
+                     actor: Actor) -> Message:
     """Queue ``text`` to the requester; returns its record in the ticket, with its author:
-    the staff member who wrote it, or a name (a second-line service, ``help desk``)."""
+    the staff member who wrote it, or a name (a second-line service, ``help desk``). The
+    reply is in the ticket's history, by ``actor``."""
     if ticket.status == "closed":
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
     staff = author if isinstance(author, Staff) else staff_author(session, author)
@@ -47,6 +51,7 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
                              purpose="reply", author=written_by,
                              attachments=attachments)
     record.author = staff
+    record_change(ticket, TicketChange.REPLY, None, ", ".join(record.to_addrs), actor)
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     return record
@@ -107,9 +112,9 @@ def send_to_service(session: Session, config: Config, ticket: Ticket, service: S
 
 
 def delegate_to_service(session: Session, config: Config, ticket: Ticket, service: Service,
-                        note: str = "") -> Message:
-    """Hand the ticket to the second line and send them its history."""
-    delegate(ticket, service)
+                        actor: Actor, note: str = "") -> Message:
+    """Hand the ticket to the second line (by ``actor``) and send them its history."""
+    delegate(ticket, service, actor)
     return send_to_service(session, config, ticket, service, note)
 
 

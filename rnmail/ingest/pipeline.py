@@ -57,6 +57,7 @@ from rnmail.models import (
     utcnow,
 )
 from rnmail.status.components import current_status, link_ticket
+from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import may_reopen_by_mail, reopen, requester_type_for, resume
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.blobs import BlobStore
@@ -242,10 +243,11 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
         d.ticket = d.match.ticket  # its To and Cc make nobody a participant (staff do)
         d.ticket.updated_at = utcnow()
         if not d.verdict.is_auto:  # an out-of-office reply reopens nothing
+            writer = Actor.requester(mail.from_addr.lower(), mail.from_name)
             if d.ticket.status == TicketStatus.CLOSED:
-                reopen(d.ticket)
+                reopen(d.ticket, writer)
             else:
-                resume(d.ticket)
+                resume(d.ticket, writer)
     else:
         requester, pages = _requester(batch.ctx, d)
         language = detect_language(f"{mail.subject}\n{mail.display_text}",

@@ -49,10 +49,11 @@ from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle
+from rnmail.tickets.history import Actor, record_change
 from rnmail.tickets.notes import refused_reply, second_line_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import verify_message_id
-from rnmail.vocab import RequesterType, TicketStatus, normal_requester_type
+from rnmail.vocab import RequesterType, TicketChange, TicketStatus, Via, normal_requester_type
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq",
@@ -185,7 +186,8 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
                        for a in mail.attachments if a.data is not None and not a.inline]
         record = answer_requester(session, config, ticket, body, attachments,
                                   second_line_author(config.helpdesk.default_language,
-                                                     service.name))
+                                                     service.name),
+                                  actor=Actor.of_service(service))
         record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
     else:
         record = Message(ticket=ticket, direction="in", kind="comment",
@@ -196,6 +198,8 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
                          raw_sha256=raw_sha256,
                          raw_size=len(mail.raw))
         session.add(record)
+        record_change(ticket, TicketChange.SERVICE_ANSWER, None, service.name,
+                      Actor.of_service(service))
     ticket.updated_at = utcnow()
     StaffNotifier.load(session, config).notify(session, ticket, mail, "service")
     log.info("second line answered ticket=%d service=%s", ticket.id, service.name)
@@ -239,13 +243,14 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     if body and not comment:
         attachments = [Attachment(a.filename, a.content_type, a.data)
                        for a in mail.attachments if a.data is not None and not a.inline]
-        record = answer_requester(session, config, ticket, body, attachments, staff)
+        record = answer_requester(session, config, ticket, body, attachments, staff,
+                                  actor=Actor.of_staff(staff, Via.MAIL))
         record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
     else:
         record = _note(session, ticket, staff, mail, raw_sha256,
                        body or " ".join(f"#{c.name} {c.argument}".strip() for c in commands))
     for command in commands:
-        _apply(session, config, ticket, command)
+        _apply(session, config, ticket, command, Actor.of_staff(staff, Via.MAIL))
     ticket.updated_at = utcnow()
     return record
 
@@ -260,6 +265,8 @@ def _note(session: Session, ticket: Ticket, staff: Staff, mail: ParsedMail, raw_
                    text=mail.text, display_text=text, raw_sha256=raw_sha256,
                    raw_size=len(mail.raw))
     session.add(note)
+    record_change(ticket, TicketChange.NOTE, None, " ".join(text.split())[:80],
+                  Actor.of_staff(staff, Via.MAIL))
     return note
 
 
@@ -347,22 +354,24 @@ _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
 }
 
 
-def _apply(session: Session, config: Config, ticket: Ticket, command: Command) -> None:
+def _apply(session: Session, config: Config, ticket: Ticket, command: Command,
+           actor: Actor) -> None:
     if command.name == "close":
-        lifecycle.close(ticket)
+        lifecycle.close(ticket, actor)
     elif command.name == "pending":
-        lifecycle.set_pending(ticket)
+        lifecycle.set_pending(ticket, actor)
     elif command.name == "delegate":
         delegate_to_service(session, config, ticket,
-                            lifecycle.find_service(session, command.argument))
+                            lifecycle.find_service(session, command.argument), actor)
     elif command.name == "assign":
-        lifecycle.assign(ticket, lifecycle.find_staff(session, command.argument))
+        lifecycle.assign(ticket, lifecycle.find_staff(session, command.argument), actor)
     elif command.name == "category":
-        lifecycle.set_category(ticket, command.argument, config.workflow)
+        lifecycle.set_category(ticket, command.argument, config.workflow, actor)
     elif command.name == "type":
-        lifecycle.set_requester_type(ticket, command.argument)
+        lifecycle.set_requester_type(ticket, command.argument, actor)
     elif command.name == "cc":
-        lifecycle.add_participant(ticket, command.argument, config.helpdesk.own_addresses)
+        lifecycle.add_participant(ticket, command.argument, actor,
+                                  config.helpdesk.own_addresses)
     # "#comment" and "#faq" shape the text; they change nothing on the ticket itself
 
 

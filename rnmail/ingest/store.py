@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Attachment, Message, Participant, Ticket
+from rnmail.tickets.history import Actor, record_change
 from rnmail.util.blobs import BlobStore
+from rnmail.vocab import TicketChange
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def open_ticket(
         linked_ticket_id=linked_ticket_id,
     )
     session.add(ticket)
+    record_change(ticket, TicketChange.OPENED, None, requester.channel,
+                  Actor.requester(requester.address, requester.name))
     add_participants(ticket, [requester.address], "requester", own_addresses)
     if requester.reply_to and requester.reply_to != requester.address:
         add_participants(ticket, [requester.reply_to], "requester", own_addresses)

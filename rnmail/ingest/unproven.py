@@ -52,8 +52,10 @@ from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import quoted_subject
 from rnmail.ingest.thread import ticket_number_in_subject
 from rnmail.models import Message, OutboxMessage, Staff, Ticket, utcnow
+from rnmail.tickets.history import Actor, record_change
 from rnmail.tickets.notes import unsent_answer
 from rnmail.util.tokens import verify_message_id
+from rnmail.vocab import TicketChange
 
 log = logging.getLogger(__name__)
 UNSENT_KIND = "u"  # Message-ID kind of a staff_unsent mail
@@ -152,6 +154,9 @@ def _note(session: Session, config: Config, ticket: Ticket, staff: Staff, mail: 
                    display_text=f"{head}\n\n{mail.display_text}".strip(),
                    raw_sha256=raw_sha256, raw_size=len(mail.raw))
     session.add(note)
+    # rnmail keeps it, not the staff member: that they wrote it is exactly what is unproven
+    record_change(ticket, TicketChange.NOTE, None, f"{staff.email}: {why}",
+                  Actor.system())
     ticket.updated_at = utcnow()
     return note
 

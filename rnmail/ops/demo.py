@@ -21,6 +21,7 @@ from rnmail.i18n.formats import BRUSSELS
 from rnmail.models import Ticket, utcnow
 from rnmail.status.maintenance import schedule_maintenance
 from rnmail.status.notices import publish
+from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import close, open_by_hand
 
 MARK = "(demo)"
@@ -53,13 +54,15 @@ def seed_demo(db: Database, config: Config) -> DemoResult:
         if session.scalar(select(func.count()).select_from(Ticket)
                           .where(Ticket.subject.like(f"%{MARK}"))):
             return DemoResult(0, 0, None, already=True)
+        demo = Actor.system("rnmail demo")
         for channel, who, name, kind, category, language, subject, note, closed in TICKETS:
             ticket = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                                  channel=channel, requester=who, subject=f"{subject} {MARK}",
+                                  actor=demo, channel=channel, requester=who,
+                                  subject=f"{subject} {MARK}",
                                   note=note, requester_name=name, requester_type=kind,
                                   category=category, language=language)
             if closed:
-                close(ticket, "first-contact")
+                close(ticket, demo, "first-contact")
     files = list_files(config.dispatch.lists_dir) if config.dispatch.lists_dir.is_dir() else []
     groups = len(import_lists(db, files)) if files else 0
     start = next_saturday_evening(zone=config.helpdesk.zone)

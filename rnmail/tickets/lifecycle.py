@@ -3,7 +3,9 @@
 Every request ends one of three ways, recorded as the resolution when it is closed:
 ``first-contact`` (answered at once), ``investigated`` (kept open, maybe waiting on the
 requester) or ``second-line`` (delegated to a service). These functions change a ticket
-inside the caller's transaction and refuse what makes no sense with an ``RnmailError``.
+inside the caller's transaction and refuse what makes no sense with an ``RnmailError``; each
+takes the ``Actor`` who acts and records the change in the ticket's history
+(``rnmail.tickets.history``).
 """
 
 from __future__ import annotations
@@ -21,15 +23,19 @@ from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Message, Participant, Service, Staff, Ticket, utcnow
 from rnmail.shapes import TicketSummary
+from rnmail.tickets.history import Actor, change, record_change
 from rnmail.tickets.notes import note_subject
 from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
 from rnmail.vocab import (
+    ActorKind,
     Channel,
     RequesterType,
     Resolution,
+    TicketChange,
     TicketStatus,
+    Via,
     normal_requester_type,
     strings,
 )
@@ -51,13 +57,13 @@ def requester_type_for(address: str, workflow: WorkflowConfig) -> str:
     return RequesterType.OTHER
 
 
-def close(ticket: Ticket, resolution: str | None = None) -> None:
+def close(ticket: Ticket, actor: Actor, resolution: str | None = None) -> None:
     if ticket.status == TicketStatus.CLOSED:
         raise RnmailError(f"ticket #{ticket.id} is already closed")
     if resolution is not None and resolution not in strings(Resolution):
         raise RnmailError(f"unknown resolution {resolution!r} ({', '.join(Resolution)})")
-    ticket.resolution = resolution or default_resolution(ticket)
-    ticket.status = TicketStatus.CLOSED
+    change(ticket, "resolution", resolution or default_resolution(ticket), actor)
+    change(ticket, "status", TicketStatus.CLOSED, actor)
     ticket.closed_at = utcnow()
 
 
@@ -72,25 +78,25 @@ def default_resolution(ticket: Ticket) -> Resolution:
     return Resolution.INVESTIGATED
 
 
-def reopen(ticket: Ticket) -> None:
+def reopen(ticket: Ticket, actor: Actor) -> None:
     if ticket.status != TicketStatus.CLOSED:
         raise RnmailError(f"ticket #{ticket.id} is not closed (it is {ticket.status})")
-    ticket.status = _holder_status(ticket)
-    ticket.resolution = None
+    change(ticket, "status", _holder_status(ticket), actor)
+    change(ticket, "resolution", None, actor)
     ticket.closed_at = None
 
 
-def set_pending(ticket: Ticket) -> None:
+def set_pending(ticket: Ticket, actor: Actor) -> None:
     """Waiting on the requester (investigated): the requester's next mail reopens it."""
     _check_open(ticket)
-    ticket.status = TicketStatus.PENDING
+    change(ticket, "status", TicketStatus.PENDING, actor)
 
 
-def resume(ticket: Ticket) -> None:
+def resume(ticket: Ticket, actor: Actor) -> None:
     """The requester wrote: a pending ticket is back with whoever holds it (the second line
     if it was delegated, else the help desk); a delegated one stays delegated."""
     if ticket.status == TicketStatus.PENDING:
-        ticket.status = _holder_status(ticket)
+        change(ticket, "status", _holder_status(ticket), actor)
 
 
 def _holder_status(ticket: Ticket) -> TicketStatus:
@@ -105,29 +111,42 @@ def may_reopen_by_mail(ticket: Ticket, workflow: WorkflowConfig) -> bool:
     return utcnow() - ticket.closed_at <= timedelta(days=workflow.reopen_days)
 
 
-def assign(ticket: Ticket, staff: Staff) -> None:
+def assign(ticket: Ticket, staff: Staff, actor: Actor) -> None:
     if not staff.active:
         raise RnmailError(f"{staff.email} is no longer on the staff")
-    ticket.assignee = staff
+    change(ticket, "assignee", staff, actor)
 
 
-def delegate(ticket: Ticket, service: Service) -> None:
+def delegate(ticket: Ticket, service: Service, actor: Actor) -> None:
     _check_open(ticket)
-    ticket.service = service
-    ticket.status = TicketStatus.DELEGATED
+    change(ticket, "service", service, actor)
+    change(ticket, "status", TicketStatus.DELEGATED, actor)
     ticket.delegated_at = utcnow()
 
 
-def set_category(ticket: Ticket, category: str, workflow: WorkflowConfig) -> None:
+def set_category(ticket: Ticket, category: str, workflow: WorkflowConfig, actor: Actor) -> None:
     if category not in workflow.categories:
         raise RnmailError(f"unknown category {category!r} ({', '.join(workflow.categories)})")
-    ticket.category = category
+    change(ticket, "category", category, actor)
 
 
-def set_requester_type(ticket: Ticket, kind: str) -> None:
+def set_requester_type(ticket: Ticket, kind: str, actor: Actor) -> None:
     """Any requester type, in any case, or one of its aliases (``gemeente``: municipality),
     as the directory's organisation types."""
-    ticket.requester_type = normal_requester_type(kind)
+    change(ticket, "requester_type", normal_requester_type(kind), actor)
+
+
+HELP_DESK = "help desk"  # ``--author``'s default: no one in particular
+
+
+def cli_actor(session: Session, author: str | None, login: str) -> Actor:
+    """Who acts on the command line: the staff member ``--author`` (or ``$RNMAIL_STAFF``)
+    names, else that name, else the OS user ``login``; ``login`` is kept either way."""
+    named = author.strip() if author and author.strip().lower() != HELP_DESK else None
+    staff = staff_author(session, named) if named else None
+    if staff is not None:
+        return Actor.of_staff(staff, Via.CLI, login=login)
+    return Actor(name=named or login, kind=ActorKind.USER, via=Via.CLI, login=login)
 
 
 def staff_author(session: Session, author: str) -> Staff | None:
@@ -140,7 +159,7 @@ def staff_author(session: Session, author: str) -> Staff | None:
 
 
 def add_comment(session: Session, ticket: Ticket, text: str, author: str | Staff, *,
-                language: str) -> Message:
+                language: str, actor: Actor) -> Message:
     """An internal note: kept in the ticket, never sent to the requester. Its author is a
     staff member or a name (``help desk``, the actor of an unblocking); its subject in
     ``language``, the help desk's (``[helpdesk].default_language``)."""
@@ -153,11 +172,19 @@ def add_comment(session: Session, ticket: Ticket, text: str, author: str | Staff
                       to_addrs=[], cc_addrs=[], subject=note_subject(language, ticket.id),
                       date=utcnow(), text=text, display_text=text.strip())
     session.add(message)
+    record_change(ticket, TicketChange.NOTE, None, _gist(text), actor)
     ticket.updated_at = utcnow()
     return message
 
 
-def add_participant(ticket: Ticket, address: str, own: frozenset[str] = frozenset()) -> str:
+def _gist(text: str, width: int = 80) -> str:
+    """The start of a text on one line, for the history."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
+
+
+def add_participant(ticket: Ticket, address: str, actor: Actor,
+                    own: frozenset[str] = frozenset()) -> str:
     """Make ``address`` a participant of ``ticket`` (its mail may then thread by the
     subject tag and by the Message-IDs of the ticket); returns it as stored. Only staff do
     this: an incoming mail's To and Cc make nobody a participant."""
@@ -169,11 +196,12 @@ def add_participant(ticket: Ticket, address: str, own: frozenset[str] = frozense
         raise RnmailError(f"{checked} is the help desk itself")
     if all(p.address != checked for p in ticket.participants):
         ticket.participants.append(Participant(address=checked, role="cc"))
+        record_change(ticket, TicketChange.PARTICIPANT_ADD, None, checked, actor)
         ticket.updated_at = utcnow()
     return checked
 
 
-def remove_participant(session: Session, ticket: Ticket, address: str) -> str:
+def remove_participant(session: Session, ticket: Ticket, address: str, actor: Actor) -> str:
     """Take ``address`` off the participants of ``ticket`` (not the requester)."""
     wanted = address.strip().lower()
     for participant in ticket.participants:
@@ -182,6 +210,7 @@ def remove_participant(session: Session, ticket: Ticket, address: str) -> str:
                 raise RnmailError(f"{wanted} is the requester of ticket #{ticket.id}")
             ticket.participants.remove(participant)
             session.delete(participant)
+            record_change(ticket, TicketChange.PARTICIPANT_DEL, wanted, None, actor)
             ticket.updated_at = utcnow()
             return wanted
     raise NotFound(f"{wanted} is not a participant of ticket #{ticket.id}")
@@ -211,6 +240,7 @@ def open_by_hand(
     workflow: WorkflowConfig,
     default_language: str,
     *,
+    actor: Actor,
     channel: str,
     requester: str,
     subject: str,
@@ -255,9 +285,11 @@ def open_by_hand(
         ticket.language = language or user.language
         user.last_contact_at = utcnow()
     if requester_type is not None:
-        set_requester_type(ticket, requester_type)
-    if category is not None:
-        set_category(ticket, category, workflow)
+        ticket.requester_type = normal_requester_type(requester_type)
+    if category is not None and category not in workflow.categories:
+        raise RnmailError(f"unknown category {category!r} ({', '.join(workflow.categories)})")
+    ticket.category = category
+    record_change(ticket, TicketChange.OPENED, None, channel, actor)
     session.add(ticket)
     # The call itself is the first message, note or not: the ticket's history (and search)
     # starts with it.
@@ -269,11 +301,12 @@ def open_by_hand(
     return ticket
 
 
-def update_ticket(db: Database, ticket_id: int,
-                  change: Callable[[Session, Ticket], object]) -> TicketSummary:
-    """Apply ``change`` to one ticket in one transaction; returns the ticket as listed."""
+def update_ticket(db: Database, ticket_id: int, act: Callable[[Session, Ticket, Actor], object],
+                  actor: Actor | Callable[[Session], Actor]) -> TicketSummary:
+    """Apply ``act`` to one ticket in one transaction, by ``actor`` (or the actor a function
+    finds in the session, such as ``cli_actor``); returns the ticket as listed."""
     with db.transaction() as session:
         ticket = get_ticket(session, ticket_id)
-        change(session, ticket)
+        act(session, ticket, actor if isinstance(actor, Actor) else actor(session))
         session.flush()
         return ticket_summary(ticket)

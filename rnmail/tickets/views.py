@@ -19,6 +19,7 @@ from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
 from rnmail.models import DirectoryUser, Message, Staff, Ticket
 from rnmail.shapes import MessageDetail, TicketDetail, TicketRow, TicketSummary
+from rnmail.tickets.history import ticket_history
 from rnmail.vocab import MessageRole, TicketStatus, normal_requester_type
 
 
@@ -217,4 +218,5 @@ def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
         "participants": [{"address": p.address, "role": p.role} for p in ticket.participants],
         "messages": [message_detail(m) for m in ticket.messages],
         "directory": user_detail(user) if user is not None else None,
+        "history": ticket_history(session, ticket.id),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from rnmail.auth import staff as desk_staff
 from rnmail.auth.signin import TotpCipher
 from rnmail.config import load_config
+from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import open_by_hand
 from rnmail.tickets.team import add_staff
 from tests.harness.admin import PASSWORD, Admin, Page, served
@@ -74,7 +75,8 @@ def open_ticket(admin: Admin, subject: str = "Clé d'accès bloquée",
     config = load_config(admin.path)
     with admin.db.transaction() as session:
         ticket = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                              channel="phone", requester="+32 2 555 01 23",
+                              actor=Actor.system("test"), channel="phone",
+                              requester="+32 2 555 01 23",
                               requester_name="Jean Dupont", requester_org="Commune de Sud",
                               subject=subject, note=note, requester_type="municipality")
         session.flush()
