@@ -41,7 +41,7 @@ STORED = {
     "ArchiveFormat": ["eml", "mbox", "json"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
     "MessageRole": ["request", "automatic", "note", "answer", "acknowledgement",
-                    "notification", "delegation"],
+                    "notification", "delegation", "held"],
 }
 
 

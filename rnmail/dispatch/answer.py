@@ -38,7 +38,9 @@ def requester_address(config: Config, ticket: Ticket) -> str | None:
 def answer_requester(session: Session, config: Config, ticket: Ticket, text: str,
                      attachments: list[Attachment], author: str | Staff) -> Message:
     """Queue ``text`` to the requester; returns its record in the ticket, with its author:
-    the staff member who wrote it, or a name (a second-line service, ``help desk``)."""
+    the staff member who wrote it, or a name (a second-line service, ``help desk``). A staff
+    member answering a ticket without assignee becomes its assignee. Whether a colleague
+    answered just before is ``rnmail.dispatch.hold``'s business."""
     if ticket.status == "closed":
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
     staff = author if isinstance(author, Staff) else staff_author(session, author)
@@ -47,6 +49,8 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
                              purpose="reply", author=written_by,
                              attachments=attachments)
     record.author = staff
+    if ticket.assignee is None and staff is not None and staff.active:
+        ticket.assignee = staff  # the first who answers has it (two agents, one ticket)
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     return record
