@@ -28,7 +28,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -39,7 +39,7 @@ from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.i18n.formats import text_time
 from rnmail.models import Attachment as StoredAttachment
-from rnmail.models import Message, OutboxMessage, Staff, Ticket, utcnow
+from rnmail.models import Message, OutboxMessage, ProcessedMessage, Staff, Ticket, utcnow
 from rnmail.tickets.lifecycle import staff_author
 from rnmail.tickets.notes import discarded_held, note_subject
 from rnmail.util.blobs import BlobStore
@@ -101,8 +101,8 @@ def _answer_text(message: Message) -> str:
 
 def colleague_answer(session: Session, config: Config, ticket: Ticket, staff: Staff | None,
                      name: str) -> Colleague | None:
-    """The latest answer to the requester by someone else than ``staff`` (or ``name``)
-    within ``answer_hold_minutes``, if any."""
+    """The latest answer to the requester within ``answer_hold_minutes`` when someone else
+    than ``staff`` (or ``name``) wrote it: the one a new answer of theirs would follow."""
     minutes = config.helpdesk.answer_hold_minutes
     if minutes <= 0:
         return None
@@ -113,13 +113,13 @@ def colleague_answer(session: Session, config: Config, ticket: Ticket, staff: St
         Message.kind == "correspondence", Message.message_id.in_(replies),
         Message.created_at >= utcnow() - timedelta(minutes=minutes))
         .order_by(Message.id.desc()))
-    for answer in answers:
-        if not _same_author(answer, staff, name):
-            author = answer.author
-            return Colleague(author.name if author else answer.from_name or "help desk",
-                             author.email if author else None, answer.created_at,
-                             _answer_text(answer))
-    return None
+    answer = answers.first()  # the latest: one's own after hers means hers was seen
+    if answer is None or _same_author(answer, staff, name):
+        return None
+    author = answer.author
+    return Colleague(author.name if author else answer.from_name or "help desk",
+                     author.email if author else None, answer.created_at,
+                     _answer_text(answer))
 
 
 def answer_or_hold(session: Session, config: Config, ticket: Ticket, text: str,
@@ -133,13 +133,13 @@ def answer_or_hold(session: Session, config: Config, ticket: Ticket, text: str,
     lock_ticket(session, ticket)
     colleague = None if anyway else colleague_answer(session, config, ticket, staff, name)
     if colleague is None:
-        if anyway:
-            for held in held_answers(session, ticket, author):
-                if held.display_text.strip() == text.strip():  # the same, sent anyway
-                    _forget(session, held)
         record = answer_requester(session, config, ticket, text, attachments, author)
         if mail is not None:
             record.dedupe_key, record.raw_sha256 = mail.dedupe_key, mail.raw_sha256
+        if anyway:
+            for held in held_answers(session, ticket, author):
+                if held.display_text.strip() == text.strip():  # the same, sent anyway
+                    _forget(session, held, record)
         return Outcome(record)
     if ticket.status == "closed":
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
@@ -213,14 +213,19 @@ def _current(session: Session, held: Message) -> None:
         raise RnmailError(f"the held answer {held.id} was sent or discarded already")
 
 
-def _forget(session: Session, held: Message) -> tuple[str | None, str | None]:
-    """Remove a held answer that went out; returns its (dedupe key, raw mail's SHA-256)."""
+def _forget(session: Session, held: Message, sent: Message) -> None:
+    """A held answer went out as ``sent``: ``sent`` takes its place (the mail it came in as,
+    what the mailbox records of it), and the held one is removed."""
+    session.flush()
+    session.execute(update(ProcessedMessage).where(ProcessedMessage.message_db_id == held.id)
+                    .values(message_db_id=sent.id))
     keys = held.dedupe_key, held.raw_sha256
     for attachment in held.attachments:
         session.delete(attachment)
     session.delete(held)
     session.flush()
-    return keys
+    if keys[0] is not None:
+        sent.dedupe_key, sent.raw_sha256 = keys
 
 
 def send_held(session: Session, config: Config, held: Message) -> Message:
@@ -232,9 +237,8 @@ def send_held(session: Session, config: Config, held: Message) -> Message:
              for a in held.attachments if a.sha256]
     ticket, text = held.ticket, held.display_text
     author: str | Staff = held.author or held.from_name or "help desk"
-    dedupe_key, raw_sha256 = _forget(session, held)
     record = answer_requester(session, config, ticket, text, files, author)
-    record.dedupe_key, record.raw_sha256 = dedupe_key, raw_sha256
+    _forget(session, held, record)
     log.info("held answer sent anyway ticket=%d by=%s", ticket.id, author)
     return record
 
