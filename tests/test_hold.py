@@ -3,7 +3,8 @@
 Through the real mail pipeline (Dovecot, aiosmtpd) and the command line, on SQLite and
 PostgreSQL: Marie answers by mail, Jan 4 minutes later — his answer is held, he gets a mail
 in Dutch quoting Marie's answer, the requester only Marie's; Jan's reply ``#send`` sends his
-answer as written. Outside the window, or the same author twice: not held. The first who
+answer as written. Outside the window, the same author twice, or after the requester wrote
+again: not held. The first who
 answers becomes the assignee. Two answers committed at the same time: one is held.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from rnmail.dispatch.hold import Outcome, answer_or_hold
 from rnmail.models import Message, Staff, Ticket
+from tests.harness import corpus
 from tests.harness.factories import Desk
 from tests.harness.install import install
 from tests.harness.mail import (
@@ -122,6 +124,18 @@ def test_outside_the_window_or_the_same_author_is_not_held(
     assert len(answers_to_requester(smtp_server)) == 3
     assert all("tegengehouden" not in (m["Subject"] or "") for m in received(smtp_server, JAN))
     assert desk.ticket(1)["assignee"] == MARIE
+
+    # Jean writes again after Jan's answer: a new question, Marie may answer it at once.
+    last = received(smtp_server, REQUESTER)[-1]
+    imap.append("info", corpus.simple(f"RE: {last['Subject']}", "Et pour mon épouse ?",
+                                      from_addr=REQUESTER,
+                                      extra_headers={"In-Reply-To": last["Message-ID"]}))
+    assert desk.ingest().outcomes == {"reply": 1}
+    imap.append("info", reply_to(to_marie, MARIE, "Bonjour,\nMême procédure.\nMarie"))
+    assert desk.ingest().outcomes == {"staff": 1}
+    desk.send()
+    assert "Même procédure." in answers_to_requester(smtp_server)[-1]
+    assert all("retenue" not in (m["Subject"] or "") for m in received(smtp_server, MARIE))
 
 
 def test_two_answers_committed_at_the_same_time_one_is_held(

@@ -102,20 +102,25 @@ def _answer_text(message: Message) -> str:
 def colleague_answer(session: Session, config: Config, ticket: Ticket, staff: Staff | None,
                      name: str) -> Colleague | None:
     """The latest answer to the requester within ``answer_hold_minutes`` when someone else
-    than ``staff`` (or ``name``) wrote it: the one a new answer of theirs would follow."""
+    than ``staff`` (or ``name``) wrote it and the requester has not written since: the
+    answer a new answer of theirs would contradict."""
     minutes = config.helpdesk.answer_hold_minutes
     if minutes <= 0:
         return None
     replies = select(OutboxMessage.message_id).where(OutboxMessage.ticket_id == ticket.id,
                                                      OutboxMessage.purpose == "reply")
-    answers = session.scalars(select(Message).where(
+    answer = session.scalars(select(Message).where(
         Message.ticket_id == ticket.id, Message.direction == "out",
         Message.kind == "correspondence", Message.message_id.in_(replies),
         Message.created_at >= utcnow() - timedelta(minutes=minutes))
-        .order_by(Message.id.desc()))
-    answer = answers.first()  # the latest: one's own after hers means hers was seen
+        .order_by(Message.id.desc()).limit(1)).first()
     if answer is None or _same_author(answer, staff, name):
-        return None
+        return None  # the latest is one's own: hers was seen before
+    asked = session.scalar(select(Message.id).where(  # the requester's latest mail
+        Message.ticket_id == ticket.id, Message.direction == "in",
+        Message.kind == "correspondence").order_by(Message.id.desc()).limit(1))
+    if asked is not None and asked > answer.id:
+        return None  # the requester wrote since: a new question, not the same one
     author = answer.author
     return Colleague(author.name if author else answer.from_name or "help desk",
                      author.email if author else None, answer.created_at,
