@@ -10,7 +10,10 @@ reference the delegation mail sent to it.
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
 ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
 participant of the ticket); ``#faq N`` answers with an FAQ entry;
-``#comment`` makes the rest an internal note; any other text is relayed to the requester.
+``#comment`` makes the rest an internal note; any other text is relayed to the requester —
+unless a colleague answered just before: then it is held (``rnmail.dispatch.hold``), and
+``#send`` in a reply to the ``staff_held`` mail that says so sends it (that mail's signed
+Message-ID proves the reply like a notification's; the reply's own text stays a note).
 Every command is checked, in order and against the status the earlier ones leave, before
 anything changes: one wrong command refuses the whole mail, and the staff member is told why
 in their language (``Problem``: a code the ``staff_error`` template words per language, with
