@@ -83,6 +83,13 @@ def test_a_second_answer_within_the_window_is_held_then_sent_with_send(
     assert [a["filename"] for a in held["attachments"]] == ["aanvraag.pdf"]
     assert detail["assignee"] == MARIE
 
+    # Only Jan's reply to it sends: Marie's (or a forged From) proves nothing and sends nothing.
+    imap.append("info", reply_to(hold_mail, MARIE, "#send"))
+    assert desk.ingest().outcomes == {"staff-unsent": 1}
+    desk.send()
+    assert len(answers_to_requester(smtp_server)) == 1
+    assert [m for m in desk.ticket(1)["messages"] if m["role"] == "held"]
+
     imap.append("info", reply_to(hold_mail, JAN, "#send\n\nJan"))
     assert desk.ingest().outcomes == {"staff": 1}
     desk.send()
