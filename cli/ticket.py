@@ -414,7 +414,7 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         detail = message_detail(outcome.message)
     if outcome.held_by is not None:  # committed: kept on the ticket, not sent
         raise click.ClickException(held_refusal(ticket_id, outcome.held_by,
-                                                app.config.helpdesk.zone))
+                                                app.config.helpdesk.zone, author))
     _answered(ticket_id, detail, as_json)
 
 

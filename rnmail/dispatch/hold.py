@@ -25,6 +25,7 @@ the colleague, when, and quoting her answer; its Message-ID is signed for them (
 from __future__ import annotations
 
 import logging
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -173,8 +174,10 @@ def answer_or_hold(session: Session, config: Config, ticket: Ticket, text: str,
     return Outcome(held, colleague)
 
 
-def held_refusal(ticket_id: int, colleague: Colleague, zone: tzinfo) -> str:
-    """What ``ticket reply`` says when the answer is held (English, as the command line)."""
+def held_refusal(ticket_id: int, colleague: Colleague, zone: tzinfo, author: str) -> str:
+    """What ``ticket reply --author AUTHOR`` says when the answer is held (English, as the
+    command line)."""
+    who = f" --author {shlex.quote(author)}"
     minutes = int((utcnow() - colleague.answered_at).total_seconds() // 60)
     ago = "less than a minute ago" if minutes < 1 else (
         f"{minutes} minute{'s' if minutes > 1 else ''} ago")
@@ -183,8 +186,8 @@ def held_refusal(ticket_id: int, colleague: Colleague, zone: tzinfo) -> str:
         f"({text_time(colleague.answered_at, zone)}); your answer is held, not sent. "
         f"{colleague.name}'s answer:",
         *(f"  > {line}" for line in colleague.text.splitlines()),
-        f"Send yours anyway: rnmail ticket reply {ticket_id} --anyway; drop it: "
-        f"rnmail ticket discard-held {ticket_id}"))
+        f"Send yours anyway: rnmail ticket reply {ticket_id} --anyway{who}; drop it: "
+        f"rnmail ticket discard-held {ticket_id}{who}"))
 
 
 def held_answers(session: Session, ticket: Ticket, author: str | Staff | None = None
