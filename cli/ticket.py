@@ -323,23 +323,35 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bo
               help="A file to attach (repeatable).")
 @click.option("--faq", "faq_id", type=int, help="Answer with this FAQ entry, in the "
               "requester's language.")
+@click.option("--anyway", is_flag=True, help="Send even though a colleague answered within "
+              "[helpdesk].answer_hold_minutes; without an answer: send your held one.")
 @AUTHOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
 def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO | None,
-                 attach: tuple[str, ...], faq_id: int | None, author: str,
+                 attach: tuple[str, ...], faq_id: int | None, anyway: bool, author: str,
                  as_json: bool) -> None:
-    """Answer the requester by mail (queued in the outbox)."""
+    """Answer the requester by mail (queued in the outbox).
+
+    Within [helpdesk].answer_hold_minutes after a colleague's answer it is held (kept, shown
+    by `ticket show`, not sent) and the command fails, quoting the colleague's answer."""
     import mimetypes
     from pathlib import Path
 
-    from rnmail.dispatch.answer import answer_requester
     from rnmail.dispatch.compose import Attachment
+    from rnmail.dispatch.hold import answer_or_hold, find_held, held_refusal, send_held
     from rnmail.tickets.faq import answer_for
     from rnmail.tickets.lifecycle import get_ticket
     from rnmail.tickets.views import message_detail
 
+    if anyway and [text, text_file, faq_id, *attach] == [None, None, None]:
+        with app.ready_db().transaction() as session:  # the held answer, as written
+            record = send_held(session, app.config, find_held(
+                session, get_ticket(session, ticket_id), author), _actor(author)(session))
+            session.flush()
+            detail = message_detail(record)
+        return _answered(ticket_id, detail, as_json)
     if [text, text_file, faq_id].count(None) != 2:
         raise click.UsageError("give the answer with one of -m TEXT, --file F or --faq ID")
     body = text if text is not None else text_file.read() if text_file else ""
@@ -352,14 +364,37 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         if faq_id is not None:
             body = answer_for(session, faq_id, found.language,
                               app.config.helpdesk.default_language)
-        record = answer_requester(session, app.config, found, body, files, author,
-                                  actor=_actor(author)(session))
+        outcome = answer_or_hold(session, app.config, found, body, files, author,
+                                 actor=_actor(author)(session), anyway=anyway)
         session.flush()
-        detail = message_detail(record)
+        detail = message_detail(outcome.message)
+    if outcome.held_by is not None:  # committed: kept on the ticket, not sent
+        raise click.ClickException(held_refusal(ticket_id, outcome.held_by,
+                                                app.config.helpdesk.zone, author))
+    _answered(ticket_id, detail, as_json)
+
+
+def _answered(ticket_id: int, detail: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(detail)
     else:
         click.echo(f"#{ticket_id}: answer queued to {', '.join(detail['to'])}")
+
+
+@ticket.command("discard-held")
+@click.argument("ticket_id", type=TICKET)
+@AUTHOR
+@pass_app
+@handle_errors
+def ticket_discard_held(app: App, ticket_id: int, author: str) -> None:
+    """Drop your answer held on a ticket: kept as an internal note, never sent."""
+    from rnmail.dispatch.hold import discard_held, find_held
+    from rnmail.tickets.lifecycle import get_ticket
+
+    with app.ready_db().transaction() as session:
+        discard_held(session, app.config, find_held(session, get_ticket(session, ticket_id),
+                                                    author), author, _actor(author)(session))
+    click.echo(f"#{ticket_id}: held answer discarded (kept as a note)")
 
 
 @ticket.command("delegate")

@@ -65,11 +65,13 @@ def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
             lines.append(f"-> {_time(msg['date'], zone)} delegated: the ticket sent to "
                          f"{', '.join(msg['to'])}")
             continue
-        head = {"request": "<-", "automatic": "<-", "answer": "->", "note": "=="}[role]
+        head = {"request": "<-", "automatic": "<-", "answer": "->", "note": "=="}.get(role, "!!")
         author = _who(msg["author"], msg["author_email"])
         by = f" by {author}" if msg["author"] or msg["author_email"] else ""
         what = {"request": f"from {author}", "automatic": f"automatic reply from {author}",
-                "answer": f"answer{by} to {', '.join(msg['to'])}", "note": f"note{by}"}[role]
+                "answer": f"answer{by} to {', '.join(msg['to'])}", "note": f"note{by}",
+                "held": f"answer{by} HELD, not sent (`ticket reply {detail['id']} --anyway`)"
+                }[role]
         lines.append("")
         lines.append(f"{head} {_time(msg['date'], zone)} {what}: {msg['subject']}")
         text = msg["text"].splitlines()

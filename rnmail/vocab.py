@@ -111,6 +111,7 @@ class MessageRole(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     NOTIFICATION = "notification"  # to a staff member
     DELEGATION = "delegation"  # the ticket sent to a second-line service
+    HELD = "held"  # an answer held back: a colleague answered just before (not sent)
 
 
 class IngestOutcome(StrEnum):

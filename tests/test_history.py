@@ -65,6 +65,7 @@ def test_mail_reply_commands_cli_reopen_and_delegation_are_history(site: Install
     assert brief(history(site, 1)) == [
         ("opened", None, "mail", REQUESTER, "requester", "mail"),
         ("reply", None, REQUESTER, marie, "staff", "mail"),
+        ("assignee", None, "marie.lambert@rn.example", marie, "staff", "mail"),  # she answered
         ("category", None, "access-key", marie, "staff", "mail"),
         ("resolution", None, "first-contact", marie, "staff", "mail"),
         ("status", "open", "closed", marie, "staff", "mail"),
@@ -76,16 +77,16 @@ def test_mail_reply_commands_cli_reopen_and_delegation_are_history(site: Install
     ]
     events = history(site, 1)
     assert events[1]["actor_email"] == MARIE and events[1]["login"] is None
-    assert events[5]["actor_email"] == JAN and events[5]["login"] == me  # who typed it
-    assert events[8]["login"] == me
+    assert events[6]["actor_email"] == JAN and events[6]["login"] == me  # who typed it
+    assert events[9]["login"] == me
 
     shown = site.ok("ticket", "show", "1").splitlines()
     section = shown[shown.index("History") + 1:]
-    assert len(section) == 10
+    assert len(section) == 11
     assert section[0].endswith(f"opened by mail  ({REQUESTER}, requester via mail)")
-    assert section[4].endswith(f"status: open -> closed  ({marie} <{MARIE}>, staff via mail)")
-    assert section[5].endswith(f"status: closed -> open  ({jan} <{JAN}>, staff via cli, {me})")
-    assert section[7].endswith(f"status: open -> pending  ({me}, user via cli)")
+    assert section[5].endswith(f"status: open -> closed  ({marie} <{MARIE}>, staff via mail)")
+    assert section[6].endswith(f"status: closed -> open  ({jan} <{JAN}>, staff via cli, {me})")
+    assert section[8].endswith(f"status: open -> pending  ({me}, user via cli)")
     # its time as people read it, in [helpdesk].timezone (Brussels: CET in December)
     assert section[0].startswith(f"   {text_time(events[0]['at'], BRUSSELS)}  ")
     assert section[0].split()[2] in ("CET", "CEST")

@@ -151,7 +151,8 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
                "name": "Help desk RN", "address": "helpdesk@rn.example", "fax": "",
                "opens": DESK.opens, "closes": DESK.closes, "body": "Bonjour.",
                "reference": "", "attachments": [], "why": "no-reference",
-               "body_language": "nl"}
+               "body_language": "nl", "colleague": "Marie Lambert", "minutes": 4,
+               "answered_at": WHEN, "answer": "Bonjour,\nC'est réglé.", "command": "#send"}
 
 
 @pytest.mark.parametrize("language", READERS)

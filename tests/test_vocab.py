@@ -46,7 +46,7 @@ STORED = {
                      "participant-add", "participant-del", "access-unblock"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
     "MessageRole": ["request", "automatic", "note", "answer", "acknowledgement",
-                    "notification", "delegation"],
+                    "notification", "delegation", "held"],
 }
 
 

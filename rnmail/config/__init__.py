@@ -432,6 +432,13 @@ class HelpdeskConfig:
             "trailing `/` is dropped). When set, acknowledgements link to "
             "`<public_url>/faq/<lang>.html` in the requester's language.")
 
+    answer_hold_minutes: int = key(
+        30, min=0, unit="minutes",
+        doc="Two agents, one ticket: an answer to the requester written within this many "
+            "minutes after a colleague's answer to the same ticket is held, not sent: kept on "
+            "the ticket, and its author is shown the colleague's answer (an error mail with "
+            "the command `#send`; `ticket reply` refused until `--anyway`). `0`: never held.")
+
     @property
     def zone(self) -> ZoneInfo:
         """``timezone`` as a ``ZoneInfo`` (cached by the zoneinfo module)."""

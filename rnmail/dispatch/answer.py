@@ -21,7 +21,7 @@ from rnmail.errors import RnmailError
 from rnmail.ingest.fax import fax_reply_address
 from rnmail.models import Message, OutboxMessage, Service, Staff, Ticket, utcnow
 from rnmail.shapes import PhoneMessageJson
-from rnmail.tickets.history import Actor, record_change
+from rnmail.tickets.history import Actor, change, record_change
 from rnmail.tickets.lifecycle import delegate, find_staff, staff_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
@@ -42,7 +42,9 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
                      actor: Actor) -> Message:
     """Queue ``text`` to the requester; returns its record in the ticket, with its author:
     the staff member who wrote it, or a name (a second-line service, ``help desk``). The
-    reply is in the ticket's history, by ``actor``."""
+    reply is in the ticket's history, by ``actor``. A staff member answering a ticket
+    without assignee becomes its assignee. Whether a colleague answered just before is
+    ``rnmail.dispatch.hold``'s business."""
     if ticket.status == "closed":
         raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
     staff = author if isinstance(author, Staff) else staff_author(session, author)
@@ -52,6 +54,8 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
                              attachments=attachments)
     record.author = staff
     record_change(ticket, TicketChange.REPLY, None, ", ".join(record.to_addrs), actor)
+    if ticket.assignee is None and staff is not None and staff.active:
+        change(ticket, "assignee", staff, actor)  # the first who answers has it
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     return record

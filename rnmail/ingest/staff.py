@@ -10,7 +10,10 @@ reference the delegation mail sent to it.
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
 ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
 participant of the ticket); ``#faq N`` answers with an FAQ entry;
-``#comment`` makes the rest an internal note; any other text is relayed to the requester.
+``#comment`` makes the rest an internal note; any other text is relayed to the requester —
+unless a colleague answered just before: then it is held (``rnmail.dispatch.hold``), and
+``#send`` in a reply to the ``staff_held`` mail that says so sends it (that mail's signed
+Message-ID proves the reply like a notification's; the reply's own text stays a note).
 Every command is checked, in order and against the status the earlier ones leave, before
 anything changes: one wrong command refuses the whole mail, and the staff member is told why
 in their language (``Problem``: a code the ``staff_error`` template words per language, with
@@ -42,6 +45,15 @@ from sqlalchemy.orm import Session
 from rnmail.config import Config
 from rnmail.dispatch.answer import answer_requester, delegate_to_service, requester_address
 from rnmail.dispatch.compose import Attachment, Draft, compose
+from rnmail.dispatch.hold import (
+    HOLD_KIND,
+    SEND_COMMAND,
+    Source,
+    answer_or_hold,
+    named_held,
+    send_held,
+    tell_held,
+)
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
@@ -57,7 +69,7 @@ from rnmail.vocab import RequesterType, TicketChange, TicketStatus, Via, normal_
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq",
-            "cc")
+            "cc", SEND_COMMAND)
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
 DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
 # The words staff may type for a command in their language: never accepted as commands (a
@@ -78,6 +90,9 @@ COMMAND_WORDS = {
     "type": ("typ", "soort", "genre", "art"),
     "faq": ("vragen", "foire"),
     "cc": ("copie", "kopie", "copy"),
+    SEND_COMMAND: ("envoyer", "envoie", "envoi", "expedier", "expédier", "verzenden",
+                   "versturen", "verstuur", "verzend", "zenden", "senden", "abschicken",
+                   "anyway", "toch"),
 }
 
 
@@ -114,6 +129,8 @@ PROBLEM_TEXTS = {
     "quoted-only": "the reply holds no text of its own, only the quoted notification",
     "answer-closed": "the ticket is closed; reopen it first",
     "unreachable": "the requester ({value}) cannot be reached by mail",
+    "not-held": "no held answer of yours to send: reply with it to the mail that said it "
+                "was held (it may have been sent or discarded already)",
 }
 # The refusal of a reply that only quotes what we sent.
 EMPTY = Problem("empty")
@@ -158,6 +175,8 @@ def recognise(session: Session, mail: ParsedMail,
         if verified is None:
             continue
         kind, ticket_id = verified
+        if kind[:1] == HOLD_KIND:  # "h<staff id>-<held id>": our staff_held mail
+            kind = NOTIFICATION_KIND + kind[1:].partition("-")[0]
         if kind[:1] not in (NOTIFICATION_KIND, DELEGATION_KIND) or not kind[1:].isdigit():
             continue
         who: Staff | Service | None = (
@@ -224,8 +243,12 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     written = bool(body)
     body = reply_text(body, read_commands(mail.text)[1],
                       sent_texts(session, config.helpdesk.secret, ticket, mail))
-    comment = any(c.name == "comment" for c in commands)
+    # "#send" sends the held answer the mail replies to; its own text stays a note
+    held = named_held(session, config.helpdesk.secret, staff, ticket, mail.thread_ids)
+    comment = any(c.name in ("comment", SEND_COMMAND) for c in commands)
     errors = _check(session, config, ticket, commands, body, comment)
+    if held is None and any(c.name == SEND_COMMAND for c in commands):
+        errors.append(Problem("not-held", f"#{SEND_COMMAND}"))
     if not commands and not body and written:  # only what we sent, quoted: never relayed
         errors = [QUOTED_ONLY if e == EMPTY else e for e in errors]
     if not errors:
@@ -243,13 +266,19 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
     if body and not comment:
         attachments = [Attachment(a.filename, a.content_type, a.data)
                        for a in mail.attachments if a.data is not None and not a.inline]
-        record = answer_requester(session, config, ticket, body, attachments, staff,
-                                  actor=Actor.of_staff(staff, Via.MAIL))
-        record.dedupe_key, record.raw_sha256 = mail.dedupe_key, raw_sha256
+        outcome = answer_or_hold(
+            session, config, ticket, body, attachments, staff,
+            actor=Actor.of_staff(staff, Via.MAIL), mail=Source(
+                mail.message_id, mail.dedupe_key, raw_sha256, len(mail.raw), mail.subject))
+        record = outcome.message
+        if outcome.held_by is not None:
+            tell_held(session, config, staff, outcome, mail.message_id)
     else:
         record = _note(session, ticket, staff, mail, raw_sha256,
                        body or " ".join(f"#{c.name} {c.argument}".strip() for c in commands))
     for command in commands:
+        if command.name == SEND_COMMAND and held is not None:
+            send_held(session, config, held, Actor.of_staff(staff, Via.MAIL))
         _apply(session, config, ticket, command, Actor.of_staff(staff, Via.MAIL))
     ticket.updated_at = utcnow()
     return record
@@ -292,10 +321,11 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
             errors.append(replace(problem, command=written))
     if not commands and not body:
         errors.append(EMPTY)
-    answers = bool(body) or any(c.name == "faq" for c in commands)
-    if answers and not comment and ticket.status == TicketStatus.CLOSED:
+    answers = ((bool(body) or any(c.name == "faq" for c in commands)) and not comment) or any(
+        c.name == SEND_COMMAND for c in commands)  # "#send": the held answer goes out
+    if answers and ticket.status == TicketStatus.CLOSED:
         errors.append(Problem("answer-closed"))
-    if answers and not comment and requester_address(config, ticket) is None:
+    if answers and requester_address(config, ticket) is None:
         errors.append(Problem("unreachable", value=ticket.requester))
     return errors
 
@@ -350,7 +380,7 @@ _STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
     "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
-    "cc": _cc,
+    "cc": _cc, SEND_COMMAND: _no_argument,
 }
 
 

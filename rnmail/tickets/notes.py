@@ -84,3 +84,11 @@ def unblock_record(language: str, *, email: str, name: str, organisation: str, a
     lines.append(_("Confirmation mailed to {address} (in {language}).").format(
         address=address, language=language_name(user_language, language)))
     return "\n".join(lines)
+
+
+def discarded_held(language: str, *, name: str) -> str:
+    """The head of a held answer that was discarded (``rnmail.dispatch.hold``): kept as an
+    internal note, never sent."""
+    _ = translations(language).gettext
+    return _("Held answer discarded by {name}; it was not sent to the requester:").format(
+        name=name)

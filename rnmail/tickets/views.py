@@ -55,8 +55,8 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
 def message_role(message: Message) -> str:
     """What a message is in its ticket: a ``MessageRole``."""
     if message.direction == "in":
-        return {"correspondence": MessageRole.REQUEST, "comment": MessageRole.NOTE}.get(
-            message.kind, MessageRole.AUTOMATIC)
+        return {"correspondence": MessageRole.REQUEST, "comment": MessageRole.NOTE,
+                "held": MessageRole.HELD}.get(message.kind, MessageRole.AUTOMATIC)
     if message.kind == "correspondence":
         return MessageRole.ANSWER
     if message.kind == "notification":
@@ -75,7 +75,7 @@ def message_author(message: Message) -> tuple[str | None, str | None]:
     role = message_role(message)
     if role in (MessageRole.REQUEST, MessageRole.AUTOMATIC):
         return message.from_name, message.from_addr
-    if role == MessageRole.NOTE:
+    if role in (MessageRole.NOTE, MessageRole.HELD):
         return message.from_name or message.from_addr, (
             message.from_addr if "@" in message.from_addr else None)
     if role == MessageRole.ANSWER:
