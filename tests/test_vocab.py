@@ -39,6 +39,8 @@ STORED = {
     "AccessState": ["active", "blocked", "revoked"],
     "UnblockAction": ["reset", "new-key"],
     "ArchiveFormat": ["eml", "mbox", "json"],
+    # not stored (the ticket's status and resolution say it), but typed in forms and scripts
+    "CallOutcome": ["close", "open", "delegate"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
     "MessageRole": ["request", "automatic", "note", "answer", "acknowledgement",
                     "notification", "delegation"],
