@@ -408,7 +408,8 @@ class DirectoryUser(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    # E.164; indexed for the caller lookup (migration 0013)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
     language: Mapped[str] = mapped_column(String(2))
     role: Mapped[str | None] = mapped_column(String(64))
     access_status: Mapped[str] = mapped_column(String(16), default="active", index=True)

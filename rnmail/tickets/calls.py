@@ -17,9 +17,10 @@ mail) and the call's record comes from the number, so that search finds it by ei
 **Linked to an existing ticket** of the same caller (``link``: its requester is the caller's
 address or number), the call opens no ticket: it is added to that ticket as a new request —
 an incoming message, as the caller's mail would be — and the outcome applies to that ticket.
-A closed ticket is reopened first (as a requester's mail reopens it); ``close`` then takes the
-resolution its history gives (``first-contact`` only if it is still that fresh), ``open``
-makes a pending ticket open again, ``delegate`` sends the service the history with the call.
+A closed ticket is reopened first (as a requester's mail reopens it); ``close`` then closes it
+``investigated`` (``second-line`` if it was ever delegated: a call about an earlier request is
+not its first contact), ``open`` makes a pending ticket open again, ``delegate`` sends the
+service the history with the call.
 
 The staff member who logs the call (``actor``) becomes the assignee of a ticket that has
 none. Every refusal is an ``RnmailError.translatable``: the desk shows it in the agent's
@@ -250,7 +251,10 @@ def _apply_outcome(session: Session, config: Config, ticket: Ticket, form: CallF
     if linked and ticket.status == TicketStatus.CLOSED:
         reopen(ticket)
     if checked.outcome == CallOutcome.CLOSE:
-        close(ticket, None if linked else Resolution.FIRST_CONTACT)
+        # A call about an earlier request is not its first contact.
+        close(ticket, Resolution.FIRST_CONTACT if not linked else Resolution.SECOND_LINE
+              if ticket.service_id is not None or ticket.delegated_at is not None
+              else Resolution.INVESTIGATED)
     elif checked.outcome == CallOutcome.DELEGATE:
         assert checked.service is not None
         delegate_to_service(session, config, ticket, checked.service, "")
