@@ -5,14 +5,16 @@ lookup``; on both databases, the delegation mail on a real SMTP server."""
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import JSON, column, table
 
+from rnmail.db import Database
+from rnmail.directory.lookup import lookup_caller
 from rnmail.errors import RnmailError
-from rnmail.models import OutboxMessage, Ticket
+from rnmail.models import OutboxMessage, Ticket, utcnow
 from rnmail.tickets.calls import CallForm, log_call, take_message
 from tests.harness.install import Installation, install
 from tests.harness.mail import text_of
@@ -211,7 +213,7 @@ def test_a_message_for_an_absent_colleague_from_the_call_form(desk: Installation
         taken = take_message(session, desk.config, form, "Marie.Lambert@rn.example")
     assert (taken["to"], taken["caller"], taken["phone"]) == (
         "marie.lambert@rn.example", "Luc Martin", "+32470123456")
-    for form, for_staff, english in [
+    for refused_form, for_staff, english in [
         (form, "ghost@rn.example", "no staff member ghost@rn.example"),
         (CallForm(phone="12", caller="X", text="t"), "marie.lambert@rn.example",
          "'12' is not a phone number"),
@@ -219,6 +221,64 @@ def test_a_message_for_an_absent_colleague_from_the_call_form(desk: Installation
          "the message is empty"),
     ]:
         with pytest.raises(RnmailError) as refused, desk.db.transaction() as session:
-            take_message(session, desk.config, form, for_staff)
+            take_message(session, desk.config, refused_form, for_staff)
         assert str(refused.value) == english
         assert refused.value.translated("nl") != english
+
+
+def test_a_renamed_user_is_found_by_the_new_name(desk: Installation, tmp_path: Path) -> None:
+    sheet = tmp_path / "renamed.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        writer.writerow([*PEOPLE[0][:3], "Séverine Lefèvre-Ørsted", *PEOPLE[0][4:]])
+    desk.ok("directory", "import", str(sheet))
+    [found] = desk.json("directory", "lookup", "lefevre-orsted")
+    assert found["name"] == "Séverine Lefèvre-Ørsted"
+    tid = desk.json("ticket", "new", "--phone", "0470 12 34 56", "--subject", "s")["id"]
+    assert desk.json("directory", "lookup", "zoe nunez") == []
+    desk.ok("ticket", "new", "--phone", "0470 12 34 56", "--name", "Zoë  Ñúñez", "--link",
+            str(tid))  # the caller's name, unknown so far, is the ticket's now
+    assert desk.json("ticket", "show", str(tid))["requester_name"] == "Zoë Ñúñez"
+    assert [c["last_ticket_id"] for c in desk.json("directory", "lookup", "zoe nunez")] == [
+        tid]
+
+
+def test_upgrade_folds_the_names_already_stored(db_url: str) -> None:
+    """Users and tickets stored before migration 0013 are found by name after it."""
+    db = Database(db_url)
+    assert db.upgrade("0012") == "0012"
+    now = utcnow().replace(tzinfo=None)
+    org = table("organisation", column("id"), column("name"), column("kind"),
+                column("language"), column("contact_emails", JSON), column("created_at"),
+                column("updated_at"))
+    user = table("directory_user", column("organisation_id"), column("email"),
+                 column("name"), column("phone"), column("language"),
+                 column("access_status"), column("status_since"), column("created_at"),
+                 column("updated_at"))
+    ticket = table("ticket", column("id"), column("subject"), column("status"),
+                   column("channel"), column("requester"), column("requester_name"),
+                   column("requester_type"), column("language"), column("created_at"),
+                   column("updated_at"))
+    with db.engine.begin() as connection:
+        connection.execute(org.insert().values(
+            id=1, name="Gemeente Voorbeeld", kind="municipality", language="nl",
+            contact_emails=[], created_at=now, updated_at=now))
+        connection.execute(user.insert().values(
+            organisation_id=1, email="an@gemeente.example", name="Ån Pëeters",
+            phone="+3292666111", language="nl", access_status="active", status_since=now,
+            created_at=now, updated_at=now))
+        connection.execute(ticket.insert().values(
+            id=1, subject="Vraag", status="open", channel="phone", requester="+32470123456",
+            requester_name="Jérôme Dubois", requester_type="citizen", language="fr",
+            created_at=now, updated_at=now))
+    db.upgrade()
+    with db.transaction() as session:
+        assert [(c["entry"], c["name"]) for c in lookup_caller(session, "an peeters")] == [
+            ("user", "Ån Pëeters")]
+        [caller] = lookup_caller(session, "jerome")
+        assert (caller["entry"], caller["phone"], caller["last_ticket_id"]) == (
+            "caller", "+32470123456", 1)
+        assert [t["id"] for t in caller["open_tickets"]] == [1]
+        assert lookup_caller(session, "+32 9 266 61 11")[0]["email"] == "an@gemeente.example"
+    db.dispose()

@@ -233,6 +233,8 @@ def _add_call(session: Session, config: Config, ticket: Ticket, form: CallForm,
                      display_text=text, mailbox=None)
     session.add(record)
     ticket.updated_at = utcnow()
+    if ticket.requester_name is None and form.caller.strip():  # the caller's name, now known
+        ticket.requester_name = " ".join(form.caller.split())
     if form.category is not None:
         set_category(ticket, form.category, config.workflow)
     if form.requester_type is not None:
