@@ -244,22 +244,17 @@ def ticket_new(app: App, channel: str, requester: str | None, phone: str, email:
     (--link): prints "ticket #N opened"."""
     from rnmail.tickets.calls import CallForm, log_call
     from rnmail.tickets.views import show_ticket
-    from rnmail.util.phone import normalise_number
 
     if close_now and outcome not in (None, CallOutcome.CLOSE):
         raise click.UsageError("--close is --outcome close")
-    if requester is not None:  # the one field of old: an address, a number or a name
-        if "@" in requester:
-            email = email or requester
-        elif not phone and normalise_number(requester) is not None:
-            phone = requester
-        else:
-            requester_name = requester_name or requester
-    form = CallForm(phone=phone, caller=requester_name, email=email, language=language,
-                    subject=subject, text=note, category=category,
-                    requester_type=requester_type,
-                    outcome=CallOutcome.CLOSE if close_now else outcome or CallOutcome.OPEN,
-                    service=service, link=link, organisation=requester_org, channel=channel)
+    fields: dict[str, Any] = {
+        "phone": phone, "caller": requester_name, "email": email, "language": language,
+        "subject": subject, "text": note, "category": category,
+        "requester_type": requester_type,
+        "outcome": CallOutcome.CLOSE if close_now else outcome or CallOutcome.OPEN,
+        "service": service, "link": link, "organisation": requester_org, "channel": channel}
+    form = CallForm(**fields) if requester is None else CallForm.for_requester(requester,
+                                                                               **fields)
     with app.ready_db().transaction() as session:
         done = log_call(session, app.config, form, author)
         detail = show_ticket(session, done.ticket_id)

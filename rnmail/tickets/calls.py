@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,6 +89,20 @@ class CallForm:
     link: int | None = None
     organisation: str | None = None
     channel: str = Channel.PHONE
+
+
+    @classmethod
+    def for_requester(cls, requester: str, **fields: Any) -> CallForm:
+        """The form from one field that is a mail address, a phone number or else a name
+        (``ticket new --requester``, the demo's tickets); ``fields`` as the form's."""
+        who = requester.strip()
+        if "@" in who:
+            fields.setdefault("email", who)
+        elif not fields.get("phone") and normalise_number(who) is not None:
+            fields["phone"] = who
+        elif not fields.get("caller"):
+            fields["caller"] = who
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
