@@ -96,12 +96,10 @@ class CallForm:
         """The form from one field that is a mail address, a phone number or else a name
         (``ticket new --requester``, the demo's tickets); ``fields`` as the form's."""
         who = requester.strip()
-        if "@" in who:
-            fields.setdefault("email", who)
-        elif not fields.get("phone") and normalise_number(who) is not None:
-            fields["phone"] = who
-        elif not fields.get("caller"):
-            fields["caller"] = who
+        field = ("email" if "@" in who else "phone" if normalise_number(who) is not None
+                 else "caller")
+        if not fields.get(field):  # the field given on its own wins
+            fields[field] = who
         return cls(**fields)
 
 
