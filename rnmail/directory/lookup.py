@@ -168,15 +168,16 @@ def _add_open_tickets(session: Session, found: list[CallerCandidate]) -> None:
     names = {c["organisation"] for c in found if c["entry"] == "organisation"}
     if not people and not names:
         return
-    where = []
-    if people:
-        where.append(Ticket.requester.in_(people))
-    if names:
-        where.append(Ticket.requester_org.in_(names))
-    tickets = list(session.execute(
-        select(Ticket.id, Ticket.subject, Ticket.status, Ticket.created_at, Ticket.requester,
-               Ticket.requester_org)
-        .where(Ticket.status.in_(_OPEN), or_(*where)).order_by(Ticket.id.desc()).limit(500)))
+    columns = select(Ticket.id, Ticket.subject, Ticket.status, Ticket.created_at,
+                     Ticket.requester, Ticket.requester_org)
+    tickets = []
+    if people:  # by the requester's index
+        tickets += list(session.execute(columns.where(
+            Ticket.requester.in_(people), Ticket.status.in_(_OPEN)).limit(500)))
+    if names:  # among the tickets not closed (the status index)
+        tickets += list(session.execute(columns.where(
+            Ticket.requester_org.in_(names), Ticket.status.in_(_OPEN)).limit(500)))
+    tickets.sort(key=lambda row: -row[0])
     for candidate in found:
         mine = set(_identities(candidate))
         for tid, subject, status, created, requester, org in tickets:
