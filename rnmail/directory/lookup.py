@@ -177,7 +177,7 @@ def _add_open_tickets(session: Session, found: list[CallerCandidate]) -> None:
     if names:  # among the tickets not closed (the status index)
         tickets += list(session.execute(columns.where(
             Ticket.requester_org.in_(names), Ticket.status.in_(_OPEN)).limit(500)))
-    tickets.sort(key=lambda row: -row[0])
+    tickets = sorted({row[0]: row for row in tickets}.values(), key=lambda row: -row[0])
     for candidate in found:
         mine = set(_identities(candidate))
         for tid, subject, status, created, requester, org in tickets:
