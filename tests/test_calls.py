@@ -282,3 +282,22 @@ def test_upgrade_folds_the_names_already_stored(db_url: str) -> None:
         assert [t["id"] for t in caller["open_tickets"]] == [1]
         assert lookup_caller(session, "+32 9 266 61 11")[0]["email"] == "an@gemeente.example"
     db.dispose()
+
+
+def test_requesters_of_mail_tickets_are_earlier_callers(desk: Installation) -> None:
+    """The names of tickets made by the ingest (several in one batch) are folded too."""
+    from tests.harness import corpus
+
+    desk.drop(*(corpus.simple("Question", "Bonjour, une question.",
+                              from_addr=f"{name} <{address}>")
+                for name, address in (("Émile Verhaegen", "emile@citizen.example"),
+                                      ("Ørjan Ødegård", "orjan@citizen.example"),
+                                      ("Zoë Claes", "zoe@citizen.example"))))
+    desk.ok("ingest", "once")
+    for query, address in (("verhaegen", "emile@citizen.example"),
+                           ("orjan odegard", "orjan@citizen.example"),
+                           ("ZOE", "zoe@citizen.example")):
+        [caller] = desk.json("directory", "lookup", query)
+        assert (caller["entry"], caller["email"], caller["language"]) == (
+            "caller", address, "fr"), query
+        assert len(caller["open_tickets"]) == 1
