@@ -133,6 +133,38 @@ def directory_search(app: App, query: str, limit: int, as_json: bool) -> None:
     click.echo(f"{len(rows)} found" + (" (limit reached)" if len(rows) == limit else ""))
 
 
+@directory.command("lookup")
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@handle_errors
+def directory_lookup(app: App, query: str, limit: int, as_json: bool) -> None:
+    """Who is calling: directory users, organisations and callers of earlier tickets, by
+    phone number (any notation), name (accents ignored, any part), mail address or
+    organisation; each with their open tickets."""
+    from rnmail.directory.lookup import lookup_caller
+
+    with app.ready_db().transaction() as session:
+        found = lookup_caller(session, query, limit)
+    if as_json:
+        emit_json(found)
+        return
+    for c in found:
+        org = f"{c['organisation']} ({c['requester_type']})" if c["organisation"] \
+            else c["requester_type"]
+        parts = [c["entry"].ljust(12), c["name"] or "-", c["email"] or "-", c["phone"] or "-",
+                 c["language"], org]
+        if c["access_status"]:
+            parts.append(f"[{c['access_status']}]")
+        if c["last_ticket_id"]:
+            parts.append(f"last ticket #{c['last_ticket_id']}")
+        click.echo("  ".join(parts))
+        for t in c["open_tickets"]:
+            click.echo(f"    #{t['id']} [{t['status']}] {t['subject'][:70]}")
+    click.echo(f"{len(found)} found" + (" (limit reached)" if len(found) == limit else ""))
+
+
 @directory.command("set-status")
 @click.argument("email")
 @click.argument("state")

@@ -23,10 +23,11 @@ def message() -> None:
 def message_take(app: App, for_staff: str, caller: str, phone: str, text: str,
                  as_json: bool) -> None:
     """Take a phone message for a colleague: it is mailed to them and logged."""
-    from rnmail.dispatch.answer import take_phone_message
+    from rnmail.tickets.calls import CallForm, take_message
 
     with app.ready_db().transaction() as session:
-        taken = take_phone_message(session, app.config, for_staff, caller, phone, text)
+        taken = take_message(session, app.config, CallForm(phone=phone, caller=caller,
+                                                           text=text), for_staff)
     if as_json:
         emit_json(taken)
     else:

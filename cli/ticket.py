@@ -10,7 +10,7 @@ import click
 
 from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
 from cli.ticket_text import ticket_lines
-from rnmail.vocab import ArchiveFormat, Channel, Resolution, TicketStatus, strings
+from rnmail.vocab import ArchiveFormat, CallOutcome, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -153,45 +153,64 @@ def _show(detail: Mapping[str, object], as_json: bool, what: str) -> None:
 @click.option("--channel", type=click.Choice(strings((Channel.PHONE, Channel.LETTER, Channel.FAX,
                                                     Channel.MAIL))),
               default=Channel.PHONE.value, show_default=True)
-@click.option("--requester", required=True, help="Mail address, phone number or name.")
-@click.option("--name", "requester_name", help="The requester's name.")
+@click.option("--requester", help="Mail address, phone number or name (or give --email, "
+              "--phone and/or --name).")
+@click.option("--phone", default="", help="The caller's number, any notation (stored in "
+              "E.164).")
+@click.option("--email", default="", help="The caller's mail address (the requester when "
+              "given).")
+@click.option("--name", "requester_name", default="", help="The requester's name.")
 @click.option("--org", "requester_org", help="The requester's organisation.")
 @click.option("--requester-type", help="citizen, municipality, police, notary, ...")
 @click.option("--category", help="Question category (see [workflow].categories).")
 @click.option("--language", type=click.Choice(["fr", "nl", "de", "en"]))
-@click.option("--subject", required=True)
-@click.option("--note", help="What was asked and answered.")
-@click.option("--close", "close_now", is_flag=True, help="Closed at first contact.")
+@click.option("--subject", default="", help="What the call is about (required unless --link).")
+@click.option("--note", default="", help="What was asked and answered.")
+@click.option("--outcome", type=click.Choice(strings(CallOutcome)),
+              help="close: answered at once (first contact); open: to investigate "
+              "(default); delegate: to --service.")
+@click.option("--close", "close_now", is_flag=True, help="Closed at first contact "
+              "(--outcome close).")
+@click.option("--service", help="The second-line service of --outcome delegate.")
+@click.option("--link", type=TICKET, help="Add the call to this ticket of the same caller "
+              "instead of opening one.")
 @ACTOR
 @click.option("--json", "as_json", is_flag=True, help="Print the ticket as `ticket show`.")
 @pass_app
 @handle_errors
-def ticket_new(app: App, channel: str, requester: str, requester_name: str | None,
-               requester_org: str | None, requester_type: str | None, category: str | None,
-               language: str | None, subject: str, note: str | None, close_now: bool,
-               author: str | None, as_json: bool) -> None:
-    """Log a phone call (or letter) as a ticket: prints "ticket #N opened"."""
-    from rnmail.tickets.lifecycle import close, open_by_hand
+def ticket_new(app: App, channel: str, requester: str | None, phone: str, email: str,
+               requester_name: str, requester_org: str | None, requester_type: str | None,
+               category: str | None, language: str | None, subject: str, note: str,
+               outcome: str | None, close_now: bool, service: str | None, link: int | None,
+               author: str, as_json: bool) -> None:
+    """Log a phone call (or letter) as a ticket, or add it to one of the caller's tickets
+    (--link): prints "ticket #N opened"."""
+    from rnmail.tickets.calls import CallForm, log_call
     from rnmail.tickets.views import show_ticket
 
-    config = app.config
+    if close_now and outcome not in (None, CallOutcome.CLOSE):
+        raise click.UsageError("--close is --outcome close")
+    fields: dict[str, Any] = {
+        "phone": phone, "caller": requester_name, "email": email, "language": language,
+        "subject": subject, "text": note, "category": category,
+        "requester_type": requester_type,
+        "outcome": CallOutcome.CLOSE if close_now else outcome or CallOutcome.OPEN,
+        "service": service, "link": link, "organisation": requester_org, "channel": channel}
+    form = CallForm(**fields) if requester is None else CallForm.for_requester(requester,
+                                                                               **fields)
     with app.ready_db().transaction() as session:
-        actor = _actor(author)(session)
-        new = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                           actor=actor, channel=channel, requester=requester,
-                           subject=subject, note=note,
-                           requester_name=requester_name, requester_org=requester_org,
-                           requester_type=requester_type,
-                           category=category, language=language)
-        if close_now:
-            close(new, actor, Resolution.FIRST_CONTACT)
-        session.flush()
-        detail = show_ticket(session, new.id)
+        done = log_call(session, app.config, form, _actor(author)(session))
+        detail = show_ticket(session, done.ticket_id)
     if as_json:
         emit_json(detail)
+        return
+    what = {CallOutcome.CLOSE: f" and closed ({done.resolution})".replace("-", " "),
+            CallOutcome.DELEGATE: f" and delegated to {done.service}",
+            CallOutcome.OPEN: ""}[done.outcome]
+    if done.linked:
+        click.echo(f"call added to ticket #{done.ticket_id}{what}")
     else:
-        click.echo(f"ticket #{detail['id']} opened"
-                   + (" and closed (first contact)" if close_now else ""))
+        click.echo(f"ticket #{done.ticket_id} opened{what}")
 
 
 @ticket.command("close")

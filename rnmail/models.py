@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from rnmail.util.folding import fold
 from rnmail.util.phone import numbers_in
 
 NAMING = {
@@ -86,6 +87,10 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16))  # mail | fax | phone | letter
     requester: Mapped[str] = mapped_column(String(320), index=True)
     requester_name: Mapped[str | None] = mapped_column(String(200))
+    # The name folded (rnmail.util.folding) for the caller lookup, so that a name is matched
+    # in plain SQL (migration 0013); written from requester_name on every insert and update.
+    requester_name_folded: Mapped[str | None] = mapped_column(
+        String(200), default=lambda context: _folded(context, "requester_name"))
     requester_org: Mapped[str | None] = mapped_column(String(200))
     requester_type: Mapped[str] = mapped_column(
         String(16), default="other", server_default="other", index=True
@@ -240,7 +245,19 @@ class TicketEvent(Base):
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
+def _folded(context: Any, column: str) -> str | None:
+    """The folded value of ``column`` in the row being inserted (Core inserts included)."""
+    value = context.get_current_parameters().get(column)
+    return fold(value)[:200] if value else None
+
+
+@event.listens_for(Ticket, "before_update")
+def _fold_requester_name(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    ticket.requester_name_folded = fold(ticket.requester_name)[:200] or None
+
+
 class Attachment(Base):
+
     """A file of a message, stored content-addressed; ``omitted`` ones are only described."""
 
     __tablename__ = "attachment"
@@ -441,7 +458,12 @@ class DirectoryUser(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    # The name folded for the caller lookup, matched in plain SQL (migration 0013); written
+    # from name on every insert (bulk ones too) and update.
+    name_folded: Mapped[str | None] = mapped_column(
+        String(200), index=True, default=lambda context: _folded(context, "name"))
+    # E.164; indexed for the caller lookup (migration 0013)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
     language: Mapped[str] = mapped_column(String(2))
     role: Mapped[str | None] = mapped_column(String(64))
     access_status: Mapped[str] = mapped_column(String(16), default="active", index=True)
@@ -452,6 +474,11 @@ class DirectoryUser(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="users")
+
+
+@event.listens_for(DirectoryUser, "before_update")
+def _fold_user_name(_mapper: Any, _connection: Any, user: DirectoryUser) -> None:
+    user.name_folded = fold(user.name)[:200]
 
 
 class Suppression(Base):

@@ -192,6 +192,25 @@ class OpenTicket(TypedDict):
     created_at: str
 
 
+class CallerCandidate(TypedDict):
+    """``directory lookup``: a possible caller — a directory ``user``, an ``organisation``,
+    or a ``caller`` of earlier tickets not in the directory (from their latest ticket,
+    ``last_ticket_id``) — with what fills the call form and their tickets not closed."""
+
+    entry: Literal["user", "organisation", "caller"]
+    name: str | None
+    organisation: str | None
+    organisation_code: str | None
+    requester_type: str
+    language: str
+    phone: str | None
+    email: str | None
+    access_status: str | None
+    status_since: str | None
+    last_ticket_id: int | None
+    open_tickets: list[OpenTicket]
+
+
 class UserEntry(UserDetail):
     """``directory show ADDRESS``."""
 

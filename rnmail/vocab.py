@@ -31,6 +31,8 @@ renaming a member's *value* would be a data migration, renaming its *name* is no
 - ``AccessState``: ``directory_user.access_status``, a person's access to the register.
 - ``UnblockAction``: what the unblocking procedure does about a blocked access key.
 - ``ArchiveFormat``: the formats ``ticket export`` writes.
+- ``CallOutcome``: what becomes of a logged call (``rnmail.tickets.calls``), never stored:
+  the ticket's status and resolution say it.
 """
 
 from __future__ import annotations
@@ -233,6 +235,12 @@ class TicketChange(StrEnum):
     PARTICIPANT_ADD = "participant-add"
     PARTICIPANT_DEL = "participant-del"
     UNBLOCK = "access-unblock"
+
+
+class CallOutcome(StrEnum):
+    CLOSE = "close"  # answered at once: closed, resolution first-contact
+    OPEN = "open"  # to investigate
+    DELEGATE = "delegate"  # to a second-line service
 
 
 def strings(vocabulary: Iterable[StrEnum]) -> list[str]:

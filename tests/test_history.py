@@ -116,16 +116,17 @@ def test_cli_notes_answers_and_participants_are_history(site: Installation) -> N
     me = login_name()
     assert brief(history(site, 1)) == [
         ("opened", None, "phone", "Marie Lambert", "staff", "cli"),
+        ("assignee", None, MARIE, "Marie Lambert", "staff", "cli"),  # she took the call
         ("category", None, "certificate", me, "user", "cli"),
         ("requester-type", "other", "municipality", me, "user", "cli"),
-        ("assignee", None, JAN, "Marie Lambert", "staff", "cli"),
+        ("assignee", MARIE, JAN, "Marie Lambert", "staff", "cli"),
         ("note", None, "Rappeler demain.", "Jan Peeters", "staff", "cli"),
         ("participant-add", None, "chef@commune.example", me, "user", "cli"),
         ("participant-del", "chef@commune.example", None, me, "user", "cli"),
     ]
     # nothing changed, nothing recorded
     site.ok("ticket", "set", "1", "--category", "certificate")
-    assert len(history(site, 1)) == 7
+    assert len(history(site, 1)) == 8
 
 
 def test_an_unblock_is_history(site: Installation) -> None:

@@ -44,6 +44,8 @@ STORED = {
     "TicketChange": ["opened", "status", "resolution", "assignee", "category",
                      "requester-type", "service", "reply", "note", "service-answer",
                      "participant-add", "participant-del", "access-unblock"],
+    # not stored (the ticket's status and resolution say it), but typed in forms and scripts
+    "CallOutcome": ["close", "open", "delegate"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
     "MessageRole": ["request", "automatic", "note", "answer", "acknowledgement",
                     "notification", "delegation", "held"],

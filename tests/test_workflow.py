@@ -89,7 +89,7 @@ def test_ticket_new_json_and_bad_values(desk: Installation) -> None:
          "unknown category 'cooking'"),
         (("--requester", "x@y.example", "--subject", "s", "--requester-type", "alien"),
          "unknown requester type 'alien'"),
-        (("--requester", "bad@@address", "--subject", "s"), "neither a valid mail address"),
+        (("--requester", "bad@@address", "--subject", "s"), "is not a valid mail address"),
     ]:
         code, _, err = desk.run("ticket", "new", *args)
         assert code == 1 and message in err, err

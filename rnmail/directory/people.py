@@ -194,7 +194,7 @@ def search_directory(session: Session, query: str, limit: int = 50
     if len(found) < limit:
         users = session.scalars(
             select(DirectoryUser)
-            .where(or_(func.rn_fold(DirectoryUser.name).contains(needle, autoescape=True),
+            .where(or_(DirectoryUser.name_folded.contains(needle, autoescape=True),
                        DirectoryUser.email.contains(needle, autoescape=True)))
             .options(selectinload(DirectoryUser.organisation))
             .order_by(DirectoryUser.name, DirectoryUser.email).limit(limit - len(found)))

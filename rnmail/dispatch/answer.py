@@ -17,12 +17,13 @@ from rnmail.config import Config
 from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
-from rnmail.errors import RnmailError
+from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.catalogues import N_
 from rnmail.ingest.fax import fax_reply_address
 from rnmail.models import Message, OutboxMessage, Service, Staff, Ticket, utcnow
 from rnmail.shapes import PhoneMessageJson
 from rnmail.tickets.history import Actor, change, record_change
-from rnmail.tickets.lifecycle import delegate, find_staff, staff_author
+from rnmail.tickets.lifecycle import delegate, staff_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
 from rnmail.vocab import TicketChange
@@ -125,15 +126,22 @@ def delegate_to_service(session: Session, config: Config, ticket: Ticket, servic
 def take_phone_message(session: Session, config: Config, staff_email: str, caller: str,
                        phone: str, text: str) -> PhoneMessageJson:
     """Mail a message taken for an absent colleague; returns what was queued (the outbox row
-    is the log of it)."""
-    staff = find_staff(session, staff_email)
+    is the log of it). The desk and ``message take`` come through
+    ``rnmail.tickets.calls.take_message`` with the call form; refusals are translatable."""
+    wanted = staff_email.strip().lower()
+    staff = session.scalars(select(Staff).where(Staff.email == wanted)).first()
+    if staff is None:
+        raise NotFound.translatable(N_("no staff member {email}"), email=wanted)
     if not staff.active:
-        raise RnmailError(f"{staff.email} is no longer on the staff")
+        raise RnmailError.translatable(N_("{email} is no longer on the staff"),
+                                       email=staff.email)
     number = normalise_number(phone)
     if number is None:
-        raise RnmailError(f"{phone!r} is not a phone number")
+        raise RnmailError.translatable(N_("'{phone}' is not a phone number"),
+                                       phone=phone.strip())
     if not text.strip():
-        raise RnmailError("the message is empty")
+        raise RnmailError.translatable(N_("the message is empty"))
+    caller = " ".join(caller.split()) or number
     hd = config.helpdesk
     rendered = render("phone_message", staff.language, hd.default_language, {
         "caller": caller, "phone": number, "text": text.strip(), "taken_at": utcnow(),

@@ -21,8 +21,9 @@ from rnmail.i18n.formats import BRUSSELS
 from rnmail.models import Ticket, utcnow
 from rnmail.status.maintenance import schedule_maintenance
 from rnmail.status.notices import publish
+from rnmail.tickets.calls import CallForm, log_call
 from rnmail.tickets.history import Actor
-from rnmail.tickets.lifecycle import close, open_by_hand
+from rnmail.vocab import CallOutcome
 
 MARK = "(demo)"
 TICKETS = (  # channel, requester, name, type, category, language, subject, note, closed
@@ -56,13 +57,10 @@ def seed_demo(db: Database, config: Config) -> DemoResult:
             return DemoResult(0, 0, None, already=True)
         demo = Actor.system("rnmail demo")
         for channel, who, name, kind, category, language, subject, note, closed in TICKETS:
-            ticket = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                                  actor=demo, channel=channel, requester=who,
-                                  subject=f"{subject} {MARK}",
-                                  note=note, requester_name=name, requester_type=kind,
-                                  category=category, language=language)
-            if closed:
-                close(ticket, demo, "first-contact")
+            log_call(session, config, CallForm.for_requester(
+                who, channel=channel, subject=f"{subject} {MARK}", text=note, caller=name,
+                requester_type=kind, category=category, language=language,
+                outcome=CallOutcome.CLOSE if closed else CallOutcome.OPEN), demo)
     files = list_files(config.dispatch.lists_dir) if config.dispatch.lists_dir.is_dir() else []
     groups = len(import_lists(db, files)) if files else 0
     start = next_saturday_evening(zone=config.helpdesk.zone)

@@ -250,11 +250,16 @@ def open_by_hand(
     requester_type: str | None = None,
     category: str | None = None,
     language: str | None = None,
+    phone: str | None = None,
 ) -> Ticket:
-    """A ticket for a phone call, a letter or a fax typed in by hand.
+    """A ticket for a phone call, a letter or a fax typed in by hand (through
+    ``rnmail.tickets.calls.log_call``, which checks the form first).
 
     The requester may be a mail address or a phone number in any national format (stored in
-    E.164); the note becomes the ticket's first message.
+    E.164); the note becomes the ticket's first message. ``phone`` (E.164), when the
+    requester is an address: the number the call came from, which the first message comes
+    from (so search finds the ticket by it) and which finds the directory user when the
+    address does not.
     """
     if channel not in strings(Channel):
         raise RnmailError(f"unknown channel {channel!r} ({', '.join(Channel)})")
@@ -278,6 +283,8 @@ def open_by_hand(
     if language is not None and language not in LANGUAGES:
         raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
     user = directory_user_for(session, who)
+    if user is None and phone is not None and phone != who:
+        user = directory_user_for(session, phone)
     if user is not None:  # a directory user: their organisation, unless --org says otherwise
         ticket.requester_org = requester_org or user.organisation.name
         ticket.requester_type = user.organisation.kind
@@ -293,7 +300,8 @@ def open_by_hand(
     session.add(ticket)
     # The call itself is the first message, note or not: the ticket's history (and search)
     # starts with it.
-    session.add(Message(ticket=ticket, direction="in", kind="correspondence", from_addr=who,
+    session.add(Message(ticket=ticket, direction="in", kind="correspondence",
+                        from_addr=phone or who,
                         from_name=requester_name, to_addrs=[], cc_addrs=[],
                         subject=ticket.subject, date=utcnow(), text=note or "",
                         display_text=(note or "").strip(), mailbox=None))
