@@ -76,7 +76,12 @@ class Ticket(Base):
     # Covers every column the statistics read (migration 0006).
     __table_args__ = (Index("ix_ticket_stats", "created_at", "channel", "requester_type",
                             "category", "resolution", "status", "service_id", "assignee_id",
-                            "first_response_at", "closed_at"),)
+                            "first_response_at", "closed_at"),
+                      # the agents' queue (migration 0013, rnmail.tickets.queue)
+                      Index("ix_ticket_queue_age", "status", "created_at"),
+                      Index("ix_ticket_queue_activity", "status", "updated_at"),
+                      Index("ix_ticket_queue_closed", "status", "closed_at"),
+                      Index("ix_ticket_queue_mine", "assignee_id", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(998))
@@ -408,7 +413,7 @@ class DirectoryUser(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
     language: Mapped[str] = mapped_column(String(2))
     role: Mapped[str | None] = mapped_column(String(64))
     access_status: Mapped[str] = mapped_column(String(16), default="active", index=True)

@@ -1,0 +1,37 @@
+"""indexes for the agents' queue
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-06 13:40:00
+"""
+
+from alembic import op
+
+revision = '0013'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+# name: (table, columns)
+INDEXES = {
+    # a tab is a status (and for mine an assignee); a page is sorted by age, last activity
+    # or number (the row id, in every SQLite index): the page is read in index order and
+    # cut at its limit, not sorted from all the tab's tickets
+    "ix_ticket_queue_age": ("ticket", ["status", "created_at"]),
+    "ix_ticket_queue_activity": ("ticket", ["status", "updated_at"]),
+    # recently closed: a short range at the end of the closed tickets
+    "ix_ticket_queue_closed": ("ticket", ["status", "closed_at"]),
+    "ix_ticket_queue_mine": ("ticket", ["assignee_id", "status"]),
+    # a phone ticket's caller found in the directory by number
+    "ix_directory_user_phone": ("directory_user", ["phone"]),
+}
+
+
+def upgrade() -> None:
+    for name, (table, columns) in INDEXES.items():
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    for name, (table, _columns) in INDEXES.items():
+        op.drop_index(name, table_name=table)
