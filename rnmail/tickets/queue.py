@@ -8,9 +8,10 @@ says how many tickets clicking it shows.
 
 Two statements, whatever the page: one counts every tab (and gives the page's total), one
 reads the page. The page statement picks the page's ticket ids first (a materialized CTE,
-sorted and cut by the indexes of migration 0013), then computes for those rows only what is
-costly: the age in business hours (``rnmail.stats.hours.Clock``, the figures' Belgian
-calendar), the requester from the directory and whether the requester wrote last.
+sorted and cut by the indexes of migration 0013), then looks up for those rows only the
+requester in the directory and whether the requester wrote last. The age in business hours
+is worked out for the page's rows in Python (``rnmail.stats.hours.Calendar``: the figures'
+Belgian calendar, opening hours and public holidays).
 ``rnmail ticket queue`` prints it; the desk's queue page renders it.
 """
 
@@ -22,13 +23,13 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Executable, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config, StatsConfig
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Organisation, Service, Staff, Ticket
-from rnmail.stats.hours import DAY, Clock
+from rnmail.stats.hours import Calendar
 from rnmail.tickets.views import TicketFilter, ticket_filters, waits_on_answer
 from rnmail.vocab import TicketStatus
 
@@ -129,11 +130,10 @@ def tab_clause(tab: Tab, staff_id: int | None, since: datetime) -> ColumnElement
 
 
 @lru_cache(maxsize=8)
-def _clock(dialect: str, first_year: int, last_year: int, cfg: StatsConfig) -> Clock:
-    """The figures' clock for tickets of those years: its zone offsets and closed days are
-    worked out once per process, not per page."""
-    return Clock(dialect, datetime(first_year, 1, 1, tzinfo=UTC),
-                 datetime(last_year, 12, 31, tzinfo=UTC), cfg)
+def _calendar(cfg: StatsConfig, first_year: int, last_year: int) -> Calendar:
+    """The figures' calendar for those years: the public holidays are worked out once per
+    process, not per page."""
+    return Calendar(cfg, first_year, last_year)
 
 
 def _order(sort: Sort, descending: bool, columns: Any) -> list[Any]:
@@ -174,38 +174,28 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
         return (select(func.count()).select_from(Ticket)
                 .where(tab_clause(t, staff_id, since), *where).scalar_subquery().label(t))
 
-    oldest = select(func.min(Ticket.created_at)).scalar_subquery().label("oldest")
-    counted = session.execute(select(*(count(t) for t in tabs), oldest)).one()
+    counted = session.execute(select(*(count(t) for t in tabs))).one()
     counts: dict[Tab, int | None] = {t: None for t in Tab}
     counts.update({t: int(counted[i]) for i, t in enumerate(tabs)})
     total = counts[tab] or 0
     rows: list[QueueRow] = []
     if total > (page - 1) * per_page:
-        first = counted[-1] or now
-        clock = _clock(session.get_bind().dialect.name, first.year, now.year, config.stats)
-        rows = [_row(r) for r in session.execute(_page_statement(
-            clock, now, tab_clause(tab, staff_id, since), where, sort, descending,
-            page, per_page))]
+        read = list(session.execute(_page_statement(tab_clause(tab, staff_id, since), where,
+                                                    sort, descending, page, per_page)))
+        first = min(r.created_at for r in read)
+        calendar = _calendar(config.stats, first.year, now.year)
+        rows = [_row(r, calendar.seconds(r.created_at, r.closed_at or now)) for r in read]
     return QueuePage(tab=tab, counts=counts, rows=rows, page=page, per_page=per_page,
                      total=total, sort=sort, descending=descending)
 
 
-def _page_statement(clock: Clock, now: datetime, in_tab: ColumnElement[bool],
-                    where: list[ColumnElement[bool]], sort: Sort, descending: bool,
-                    page: int, per_page: int) -> Executable:
+def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]],
+                    sort: Sort, descending: bool, page: int, per_page: int) -> Executable:
     picked = (select(Ticket.id, Ticket.created_at, Ticket.updated_at)
               .where(in_tab, *where).order_by(*_order(sort, descending, Ticket))
               .limit(per_page).offset((page - 1) * per_page)
-              # computed apart, so the costly columns below are for these rows only
+              # computed apart, so the subqueries below run for these rows only
               .cte("page").prefix_with("MATERIALIZED"))
-
-    def business(local: ColumnElement[int]) -> ColumnElement[int]:
-        return clock.business(local // DAY, local % DAY)
-
-    start = business(clock.local_epoch(Ticket.created_at))
-    until = case((Ticket.closed_at.is_not(None),
-                  business(clock.local_epoch(Ticket.closed_at))),
-                 else_=business(clock.localize(literal(int(now.timestamp())))))
     return (select(
         Ticket.id, Ticket.subject, Ticket.status, Ticket.requester,
         func.coalesce(_directory(DirectoryUser.name), Ticket.requester_name).label("name"),
@@ -213,18 +203,18 @@ def _page_statement(clock: Clock, now: datetime, in_tab: ColumnElement[bool],
         Ticket.requester_type, Ticket.channel, Ticket.language, Ticket.category,
         Staff.email.label("assignee"), Staff.name.label("assignee_name"),
         Service.name.label("service"), Ticket.created_at, Ticket.updated_at,
-        (until - start).label("age"), waits_on_answer().label("unanswered"))
+        Ticket.closed_at, waits_on_answer().label("unanswered"))
         .select_from(picked).join(Ticket, Ticket.id == picked.c.id)
         .outerjoin(Staff, Staff.id == Ticket.assignee_id)
         .outerjoin(Service, Service.id == Ticket.service_id)
         .order_by(*_order(sort, descending, picked.c)))
 
 
-def _row(r: Any) -> QueueRow:
+def _row(r: Any, age: int) -> QueueRow:
     return QueueRow(
         id=r.id, subject=r.subject, status=r.status, requester=r.requester,
         requester_name=r.name, organisation=r.org, requester_type=r.requester_type,
         channel=r.channel, language=r.language, category=r.category, assignee=r.assignee,
         assignee_name=r.assignee_name, service=r.service, created_at=r.created_at,
-        last_activity=r.updated_at or r.created_at, age_business_seconds=max(0, int(r.age)),
+        last_activity=r.updated_at or r.created_at, age_business_seconds=max(0, age),
         unanswered=bool(r.unanswered))
