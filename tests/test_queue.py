@@ -214,3 +214,22 @@ def test_age_in_business_hours_skips_weekend_and_holiday(desk: Installation) -> 
     long_ago = datetime(2019, 12, 20, 14, 30, tzinfo=UTC)
     assert _age(desk, long_ago, tuesday) == business_seconds(long_ago, tuesday,
                                                              desk.config.stats)
+
+
+def test_calendar_agrees_with_the_day_by_day_count() -> None:
+    """The queue's ``Calendar`` (the figures' closed formula) and ``business_seconds``
+    (day by day) agree, across years, summer time changes and holidays (the defaults:
+    8:30-16:30, Belgium, Europe/Brussels)."""
+    import random
+
+    from rnmail.config import StatsConfig
+    from rnmail.stats.hours import Calendar
+
+    cfg = StatsConfig()
+    calendar = Calendar(cfg, 2018, 2027)
+    rng = random.Random(17)
+    base = datetime(2019, 1, 1, tzinfo=UTC)
+    for _ in range(200):
+        start = base + timedelta(minutes=rng.randrange(0, 8 * 365 * 24 * 60))
+        end = start + timedelta(minutes=rng.randrange(0, 40 * 24 * 60))
+        assert calendar.seconds(start, end) == business_seconds(start, end, cfg), (start, end)
