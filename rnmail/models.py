@@ -80,8 +80,10 @@ class Ticket(Base):
                       # the agents' queue (migration 0013, rnmail.tickets.queue)
                       Index("ix_ticket_queue_age", "status", "created_at"),
                       Index("ix_ticket_queue_activity", "status", "updated_at"),
-                      Index("ix_ticket_queue_closed", "status", "closed_at"),
-                      Index("ix_ticket_queue_mine", "assignee_id", "status"))
+                      Index("ix_ticket_queue_count", "status", "assignee_id", "channel",
+                            "category", "requester_type", "service_id"),
+                      Index("ix_ticket_queue_closed", "status", "closed_at", "channel",
+                            "category", "requester_type", "assignee_id", "service_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(998))

@@ -17,6 +17,7 @@ Belgian calendar, opening hours and public holidays).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -180,8 +181,11 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
     total = counts[tab] or 0
     rows: list[QueueRow] = []
     if total > (page - 1) * per_page:
-        read = list(session.execute(_page_statement(tab_clause(tab, staff_id, since), where,
-                                                    sort, descending, page, per_page)))
+        materialized = (session.get_bind().dialect.name != "sqlite"
+                        or sqlite3.sqlite_version_info >= (3, 35))
+        read = list(session.execute(_page_statement(
+            tab_clause(tab, staff_id, since), where, sort, descending, page, per_page,
+            materialized, tab in (Tab.MINE, Tab.CLOSED))))
         first = min(r.created_at for r in read)
         calendar = _calendar(config.stats, first.year, now.year)
         rows = [_row(r, calendar.seconds(r.created_at, r.closed_at or now)) for r in read]
@@ -190,12 +194,24 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
 
 
 def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]],
-                    sort: Sort, descending: bool, page: int, per_page: int) -> Executable:
-    picked = (select(Ticket.id, Ticket.created_at, Ticket.updated_at)
-              .where(in_tab, *where).order_by(*_order(sort, descending, Ticket))
+                    sort: Sort, descending: bool, page: int, per_page: int,
+                    materialized: bool, fenced: bool) -> Executable:
+    cols: Any = Ticket
+    conditions = [in_tab, *where]
+    if fenced:
+        # One agent's tickets and the recently closed are few, at the end of a long
+        # history: found first by their index (a fence), then sorted. Left to itself, a
+        # planner that takes them for many walks every ticket in creation order.
+        fence = (select(Ticket.id, Ticket.created_at, Ticket.updated_at)
+                 .where(*conditions).cte("fenced"))
+        cols = (fence.prefix_with("MATERIALIZED") if materialized else fence).c
+        conditions = []
+    picked = (select(cols.id, cols.created_at, cols.updated_at)
+              .where(*conditions).order_by(*_order(sort, descending, cols))
               .limit(per_page).offset((page - 1) * per_page)
-              # computed apart, so the subqueries below run for these rows only
-              .cte("page").prefix_with("MATERIALIZED"))
+              .cte("page"))
+    if materialized:  # computed apart, so the subqueries below run for these rows only
+        picked = picked.prefix_with("MATERIALIZED")  # (SQLite 3.35 and later)
     return (select(
         Ticket.id, Ticket.subject, Ticket.status, Ticket.requester,
         func.coalesce(_directory(DirectoryUser.name), Ticket.requester_name).label("name"),

@@ -12,6 +12,9 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
+# The columns the queue's filters test (channel, category, requester type, assignee,
+# service): in the counting indexes, a tab is counted from the index alone, filters or not.
+FILTERED = ["channel", "category", "requester_type", "assignee_id", "service_id"]
 # name: (table, columns)
 INDEXES = {
     # a tab is a status (and for mine an assignee); a page is sorted by age, last activity
@@ -19,9 +22,11 @@ INDEXES = {
     # cut at its limit, not sorted from all the tab's tickets
     "ix_ticket_queue_age": ("ticket", ["status", "created_at"]),
     "ix_ticket_queue_activity": ("ticket", ["status", "updated_at"]),
-    # recently closed: a short range at the end of the closed tickets
-    "ix_ticket_queue_closed": ("ticket", ["status", "closed_at"]),
-    "ix_ticket_queue_mine": ("ticket", ["assignee_id", "status"]),
+    # the counts: a status (new: and no assignee; mine: and an assignee)...
+    "ix_ticket_queue_count": ("ticket", ["status", "assignee_id", "channel", "category",
+                                         "requester_type", "service_id"]),
+    # ... recently closed: a short range at the end of the closed tickets
+    "ix_ticket_queue_closed": ("ticket", ["status", "closed_at", *FILTERED]),
     # a phone ticket's caller found in the directory by number
     "ix_directory_user_phone": ("directory_user", ["phone"]),
 }
