@@ -233,3 +233,25 @@ def test_calendar_agrees_with_the_day_by_day_count() -> None:
         start = base + timedelta(minutes=rng.randrange(0, 8 * 365 * 24 * 60))
         end = start + timedelta(minutes=rng.randrange(0, 40 * 24 * 60))
         assert calendar.seconds(start, end) == business_seconds(start, end, cfg), (start, end)
+
+
+def test_two_statements_whatever_the_page(desk: Installation) -> None:
+    """The counts and the page: two statements, not one more per row (the directory, the
+    last mail, the assignee and the age come with the page)."""
+    from sqlalchemy import event
+
+    scene(desk)
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(desk.db.engine, "before_cursor_execute", count)
+    for tab in ("open", "closed", "delegated", "mine"):
+        for per_page in (1, 25):
+            seen.clear()
+            with desk.db.transaction() as session:
+                found = queue(session, desk.config, tab=tab, staff_id=1, per_page=per_page)
+            assert found.rows
+            assert len([s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+                       ) == 2, (tab, seen)
