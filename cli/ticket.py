@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
+from cli.ticket_queue import filter_options, ticket_filter, ticket_queue
 from cli.ticket_text import ticket_lines
+from rnmail.tickets.views import TicketFilter
 from rnmail.vocab import ArchiveFormat, CallOutcome, Channel, Resolution, TicketStatus, strings
 
 if TYPE_CHECKING:
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
 @click.group()
 def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
+
+
+ticket.add_command(ticket_queue)
 
 
 AUTHOR = click.option(
@@ -93,32 +98,21 @@ def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool, empty: str) 
 
 @ticket.command("list")
 @click.option("--status", type=click.Choice(strings(TicketStatus)))
-@click.option("--assignee", help="A staff member's address or name; 'none': unassigned.")
-@click.option("--category", help="A category; 'none': without one.")
-@click.option("--type", "requester_type", help="A requester type (aliases such as gemeente "
-              "accepted).")
-@click.option("--channel", type=click.Choice(strings(Channel)))
-@click.option("--unanswered", is_flag=True, help="Only tickets whose requester's last mail is "
-              "not answered yet.")
+@filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
-def ticket_list(app: App, status: str | None, assignee: str | None, category: str | None,
-                requester_type: str | None, channel: str | None, unanswered: bool, limit: int,
-                as_json: bool) -> None:
+def ticket_list(app: App, /, status: str | None, limit: int, as_json: bool,
+                **options: Any) -> None:
     """List tickets, newest first; * marks a requester's mail not answered yet."""
-    from rnmail.tickets.views import TicketFilter, list_tickets
+    from rnmail.tickets.views import list_tickets
 
-    wanted = TicketFilter(status=status, assignee=assignee, category=category,
-                          requester_type=requester_type, channel=channel,
-                          unanswered=unanswered)
+    wanted = ticket_filter(options, status)
     with app.ready_db().transaction() as session:
         rows = list_tickets(session, limit=limit, wanted=wanted)
-    filtered = any(v not in (None, False) for v in (status, assignee, category,
-                                                    requester_type, channel, unanswered))
-    print_tickets(rows, as_json, "no ticket matches these filters" if filtered else
-                  "no ticket yet")
+    print_tickets(rows, as_json, "no ticket matches these filters" if wanted != TicketFilter()
+                  else "no ticket yet")
 
 
 @ticket.command("show")

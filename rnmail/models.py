@@ -77,7 +77,14 @@ class Ticket(Base):
     # Covers every column the statistics read (migration 0006).
     __table_args__ = (Index("ix_ticket_stats", "created_at", "channel", "requester_type",
                             "category", "resolution", "status", "service_id", "assignee_id",
-                            "first_response_at", "closed_at"),)
+                            "first_response_at", "closed_at"),
+                      # the agents' queue (migration 0013, rnmail.tickets.queue)
+                      Index("ix_ticket_queue_age", "status", "created_at"),
+                      Index("ix_ticket_queue_activity", "status", "updated_at"),
+                      Index("ix_ticket_queue_count", "status", "assignee_id", "channel",
+                            "category", "requester_type", "service_id"),
+                      Index("ix_ticket_queue_closed", "status", "closed_at", "channel",
+                            "category", "requester_type", "assignee_id", "service_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(998))
@@ -458,11 +465,11 @@ class DirectoryUser(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # The name folded for the caller lookup, matched in plain SQL (migration 0013); written
+    # The name folded for the caller lookup, matched in plain SQL (migration 0015); written
     # from name on every insert (bulk ones too) and update.
     name_folded: Mapped[str | None] = mapped_column(
         String(200), index=True, default=lambda context: _folded(context, "name"))
-    # E.164; indexed for the caller lookup (migration 0013)
+    # E.164; indexed for the caller lookup (migration 0015)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     language: Mapped[str] = mapped_column(String(2))
     role: Mapped[str | None] = mapped_column(String(64))

@@ -595,6 +595,10 @@ class WorkflowConfig:
             "(`review`), or sent straight to the requester (`requester`; kept as a note all "
             "the same when the ticket is closed, the requester cannot be reached by mail or "
             "the answer has no text). The staff are notified either way.")
+    recently_closed_days: int = key(
+        14, min=1,
+        doc="The queue's *recently closed* tab (`ticket queue --tab closed`, the desk) shows "
+            "the tickets closed in the last this many days.")
     categories: tuple[str, ...] = key(
         DEFAULT_CATEGORIES, parse=_categories,
         doc="The categories a ticket may have (`ticket new --category`, `ticket set "

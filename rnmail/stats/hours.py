@@ -10,12 +10,14 @@
   ``t``, is a closed formula: working days before ``t``'s day (weekdays minus the public
   holidays and closing days falling on weekdays, a ``CASE`` over their sorted list) times the
   opening length, plus the part of ``t``'s own day inside opening hours when it is a working
-  day. A duration in business hours is ``B(end) - B(start)``.
+  day. A duration in business hours is ``B(end) - B(start)``. ``Calendar`` is the same
+  formula in Python, for a few rows already read (the agents' queue, a page at a time).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -127,6 +129,36 @@ class Clock:
         business: ColumnElement[int] = ((weekdays_before - closed_before) * length
                                         + case((working, today), else_=0))
         return business
+
+
+class Calendar:
+    """``Clock.business`` in Python, for a few instants already read (the queue's page):
+    B(t) by the same closed formula, the closed days of ``first_year``..``last_year``."""
+
+    def __init__(self, cfg: StatsConfig, first_year: int, last_year: int) -> None:
+        self.zone = cfg.zone
+        self.opens = cfg.opens.hour * 3600 + cfg.opens.minute * 60
+        self.length = cfg.closes.hour * 3600 + cfg.closes.minute * 60 - self.opens
+        self.closed = sorted(_day_number(d) for d in closed_days(cfg, first_year, last_year)
+                             if d.weekday() < 5)
+        self.closed_set = frozenset(self.closed)
+
+    def business(self, moment: datetime) -> int:
+        """Opening seconds from the reference Monday up to ``moment`` (aware, or naive UTC)."""
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.zone)
+        day = _day_number(local.date())
+        since = day - MONDAY
+        weekdays_before = since // 7 * 5 + min(since % 7, 5)
+        before = weekdays_before - bisect_left(self.closed, day)
+        today = 0
+        if local.weekday() < 5 and day not in self.closed_set:
+            second = local.hour * 3600 + local.minute * 60 + local.second
+            today = min(max(second - self.opens, 0), self.length)
+        return before * self.length + today
+
+    def seconds(self, start: datetime, end: datetime) -> int:
+        """Business seconds from ``start`` to ``end``."""
+        return self.business(end) - self.business(start)
 
 
 def step(value: Any, thresholds: list[int], results: list[int]) -> ColumnElement[int]:

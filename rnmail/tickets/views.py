@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
-from rnmail.models import DirectoryUser, Message, Staff, Ticket
+from rnmail.models import DirectoryUser, Message, Service, Staff, Ticket
 from rnmail.shapes import MessageDetail, TicketDetail, TicketRow, TicketSummary
 from rnmail.tickets.history import ticket_history
 from rnmail.vocab import MessageRole, TicketStatus, normal_requester_type
@@ -128,6 +128,8 @@ class TicketFilter:
     """``none``: without a category."""
     requester_type: str | None = None
     channel: str | None = None
+    service: str | None = None
+    """A second-line service's name; ``none``: never delegated."""
     unanswered: bool = False
 
 
@@ -137,7 +139,18 @@ def _last_correspondence() -> ColumnElement[int]:
             .correlate(Ticket).scalar_subquery())
 
 
-def _where(session: Session, wanted: TicketFilter) -> list[ColumnElement[bool]]:
+def waits_on_answer() -> ColumnElement[bool]:
+    """True for a ticket (correlated to ``Ticket``) whose last mail is the requester's: its
+    last correspondence came in and it is not closed. Shared by ``ticket list
+    --unanswered`` and the queue's marker."""
+    return and_(Ticket.status != TicketStatus.CLOSED,
+                select(Message.direction).where(Message.id == _last_correspondence())
+                .scalar_subquery() == "in")
+
+
+def ticket_filters(session: Session, wanted: TicketFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of ``wanted``, for ``ticket list`` and the queue. Raises NotFound
+    for a staff member or service that does not exist."""
     where: list[ColumnElement[bool]] = []
     if wanted.status:
         where.append(Ticket.status == wanted.status)
@@ -158,17 +171,24 @@ def _where(session: Session, wanted: TicketFilter) -> list[ColumnElement[bool]]:
         where.append(Ticket.requester_type == normal_requester_type(wanted.requester_type))
     if wanted.channel is not None:
         where.append(Ticket.channel == wanted.channel)
+    if wanted.service is not None:
+        if wanted.service.lower() in ("none", "-"):
+            where.append(Ticket.service_id.is_(None))
+        else:
+            service = session.scalars(select(Service.id).where(
+                func.lower(Service.name) == wanted.service.strip().lower())).first()
+            if service is None:
+                raise NotFound(f"no service {wanted.service}")
+            where.append(Ticket.service_id == service)
     if wanted.unanswered:
-        where.append(Ticket.status != TicketStatus.CLOSED)
-        where.append(select(Message.direction).where(Message.id == _last_correspondence())
-                     .scalar_subquery() == "in")
+        where.append(waits_on_answer())
     return where
 
 
 def list_tickets(session: Session, status: str | None = None, limit: int = 50,
                  wanted: TicketFilter | None = None) -> list[TicketRow]:
     wanted = wanted or TicketFilter(status=status)
-    query = (select(Ticket).where(*_where(session, wanted)).order_by(Ticket.id.desc())
+    query = (select(Ticket).where(*ticket_filters(session, wanted)).order_by(Ticket.id.desc())
              .limit(limit).options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
     return ticket_rows(session, list(session.scalars(query)))
 
