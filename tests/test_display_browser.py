@@ -15,8 +15,8 @@ from rnmail.ingest.parse import Limits, parse_message
 from rnmail.models import Message
 from rnmail.tickets.display import Download, message_display, served_type
 from rnmail.util.blobs import BlobStore
-from rnmail.web.admin import POLICY
 from rnmail.web.downloads import attachment_response
+from rnmail.web.signin import POLICY  # the admin and the desk
 from tests.harness.browser import Browser, chromium_or_fail
 from tests.harness.hostile_html import CASES, JS, QUOTING, Case, hostile_mail
 from tests.harness.tinyapp import AppServer
