@@ -22,14 +22,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from sqlalchemy.exc import SQLAlchemyError
 
 from rnmail import audit
@@ -43,12 +42,8 @@ from rnmail.i18n import N_
 from rnmail.i18n.formats import (
     BRUSSELS,
     capitalised,
-    format_time,
     language_name,
-    zone_name,
-    zone_phrase,
 )
-from rnmail.i18n.jinja import install
 from rnmail.status.components import comment_texts
 from rnmail.status.maintenance import (
     cancel_maintenance,
@@ -67,6 +62,7 @@ from rnmail.web.signin import (
     SignInSite,
     among,
     client_address,
+    page_environment,
     path_id,
     read,
     see_other,
@@ -101,18 +97,9 @@ Sender = Callable[[], None]
 
 @cache
 def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
-    """The pages in ``language`` (gettext installed: one environment per language), their
-    times in ``timezone`` (``[helpdesk].timezone``): ``{{ m.starts_at|local_time }}`` takes
-    a datetime or its ISO text; the zone is named once, in the column's heading
-    (``zone``: ``Bruxelles``) or after a time (``zone_phrase``: ``heure de Bruxelles``)."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    install(env, language)
-    zone = ZoneInfo(timezone)
-    env.filters["local_time"] = lambda value: (
-        format_time(datetime.fromisoformat(value) if isinstance(value, str) else value,
-                    language, zone) if value else "")
-    env.globals.update(zone=zone_name(zone, language), zone_phrase=zone_phrase(zone, language))
+    """The admin's pages in ``language``, times in ``timezone`` (``page_environment``),
+    with the admin's own filters; one environment per language."""
+    env = page_environment(TEMPLATES, language, timezone)
     env.filters["label"] = partial(label, language=language)
     env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                           sort_keys=True)

@@ -31,14 +31,16 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from rnmail import audit
@@ -48,6 +50,8 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
+from rnmail.i18n.formats import format_time, zone_name, zone_phrase
+from rnmail.i18n.jinja import install
 from rnmail.i18n.negotiation import negotiate
 from rnmail.web import https
 
@@ -395,3 +399,19 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
         if name == "Cache-Control" and name in response.headers:
             continue
         response.headers[name] = value
+
+
+def page_environment(templates: Path, language: str, timezone: str) -> Environment:
+    """The pages of ``templates`` (the admin's, the desk's) in ``language``, gettext
+    installed, their times in ``timezone`` (``[helpdesk].timezone``): ``{{ x|local_time }}``
+    takes a datetime or its ISO text; the zone is named once, in a column's heading
+    (``zone``: ``Bruxelles``) or after a time (``zone_phrase``: ``heure de Bruxelles``)."""
+    env = Environment(loader=FileSystemLoader(str(templates)), undefined=StrictUndefined,
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    install(env, language)
+    zone = ZoneInfo(timezone)
+    env.filters["local_time"] = lambda value: (
+        format_time(datetime.fromisoformat(value) if isinstance(value, str) else value,
+                    language, zone) if value else "")
+    env.globals.update(zone=zone_name(zone, language), zone_phrase=zone_phrase(zone, language))
+    return env

@@ -17,13 +17,11 @@ JavaScript (forms, POST-redirect-GET) under a CSP without any script or inline s
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from rnmail.auth import sessions, staff
 from rnmail.errors import NotFound
@@ -31,12 +29,8 @@ from rnmail.i18n import N_, gettext
 from rnmail.i18n.formats import (
     BRUSSELS,
     capitalised,
-    format_time,
     language_name,
-    zone_name,
-    zone_phrase,
 )
-from rnmail.i18n.jinja import install
 from rnmail.i18n.labels import label
 from rnmail.web.desk.pages import member_language, queue_page, ticket_page
 from rnmail.web.signin import (
@@ -44,6 +38,7 @@ from rnmail.web.signin import (
     Refused,
     SignInSite,
     among,
+    page_environment,
     path_id,
     read,
     stylesheet,
@@ -61,17 +56,11 @@ HTTPS_NEEDED = N_(
 
 @cache
 def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
-    """The desk's pages in ``language``, their times in ``timezone``."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    install(env, language)
-    zone = ZoneInfo(timezone)
-    env.filters["local_time"] = lambda value: (
-        format_time(datetime.fromisoformat(value) if isinstance(value, str) else value,
-                    language, zone) if value else "")
+    """The desk's pages in ``language``, times in ``timezone`` (``page_environment``), with
+    its own filters."""
+    env = page_environment(TEMPLATES, language, timezone)
     env.filters["vocab"] = lambda value, vocabulary: label(language, vocabulary, value)
     env.filters["language_name"] = lambda code: language_name(code, language) if code else ""
-    env.globals.update(zone=zone_name(zone, language), zone_phrase=zone_phrase(zone, language))
     return env
 
 
