@@ -64,7 +64,7 @@ def run_until_done(config: Path, command: list[str], rng: random.Random,
 
 def test_kill_9_during_ingest_loses_nothing_and_duplicates_nothing(
         tmp_path: Path, db_url: str, imap: Dovecot) -> None:
-    n = 500
+    n = 300
     imap.append_many("info", [
         corpus.simple(f"Demande {i}", f"Bonjour, question numéro {i} sur ma clé d'accès.",
                       from_addr=f"user{i}@citizen.example") for i in range(n)
