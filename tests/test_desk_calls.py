@@ -337,6 +337,7 @@ def test_in_a_browser_the_lookup_fills_the_form_under_the_csp(desk: Desk,
         browser.call("Network.setCookie", {
             "name": "rnmail_desk", "value": desk.agent.cookies["rnmail_desk"],
             "url": desk.base})
+        earlier = logged(post(desk, email=SEVERINE, subject="Certificat", outcome="open"))
         browser.navigate(desk.base + "calls/new")
         assert browser.evaluate("location.pathname") == "/desk/calls/new"
         assert browser.evaluate("document.activeElement.id") == "phone"
@@ -361,6 +362,9 @@ def test_in_a_browser_the_lookup_fills_the_form_under_the_csp(desk: Desk,
         assert values == ["Séverine Lefèvre", "Commune de Bruyère-Évêché", "municipality",
                           "fr", "087 59 11 11", SEVERINE]
         assert browser.evaluate("document.activeElement.id") == "subject"
+        # Her open ticket is offered to add the call to (a new ticket stays chosen).
+        assert browser.evaluate(f"document.getElementById('link-{earlier}').checked") is False
+        assert browser.evaluate("document.getElementById('link-none').checked") is True
         assert csp_messages(browser) == []
         for width, name in ((1280, "call-form"), (390, "call-form-phone")):
             if width == 390:
@@ -372,10 +376,16 @@ def test_in_a_browser_the_lookup_fills_the_form_under_the_csp(desk: Desk,
             assert seen["low"] == [] and seen["unlabelled"] == [], (name, seen)
         # Enter in the subject logs the call (the default button), answered at once.
         browser.evaluate("""(() => {
-          document.getElementById('subject').value = 'Clé bloquée';
           document.getElementById('outcome-close').checked = true;
+          document.getElementById('subject').value = 'Clé bloquée';
+          document.getElementById('subject').focus();
         })()""")
-        browser.submit("#call-form")
+        browser._events.clear()
+        for kind in ("keyDown", "keyUp"):
+            browser.call("Input.dispatchKeyEvent", {
+                "type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13,
+                **({"text": "\r"} if kind == "keyDown" else {})})
+        browser.wait_event("Page.loadEventFired")
         assert browser.evaluate("location.pathname") == "/desk/calls/new"
         number = int(browser.evaluate("document.getElementById('logged-ticket').href")
                      .rpartition("/")[2])

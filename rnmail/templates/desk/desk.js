@@ -32,12 +32,11 @@
     for (const old of linkChoices.querySelectorAll(".from-lookup")) old.remove();
     for (const t of tickets) {
       if (document.getElementById(`link-${t.id}`)) continue;
-      const input = make("input", undefined, {
-        type: "radio", name: "link", id: `link-${t.id}`, value: String(t.id),
-        class: "from-lookup"});
-      const label = make("label", `#${t.id} ${t.subject} (${t.status})`,
-                         {for: `link-${t.id}`, class: "from-lookup"});
-      linkChoices.append(input, label);
+      const choice = make("span", undefined, {class: "choice from-lookup"});
+      choice.append(make("input", undefined, {
+        type: "radio", name: "link", id: `link-${t.id}`, value: String(t.id)}),
+                    make("label", `#${t.id} ${t.subject} (${t.status})`, {for: `link-${t.id}`}));
+      linkChoices.append(choice);
     }
   };
 
@@ -68,7 +67,7 @@
       item.append(button, make("strong", c.title), " ", make("span", c.details,
                                                                  {class: "hint"}));
       if (c.open_tickets.length) {
-        const tickets = make("span", `${words.tickets} `, {class: "hint"});
+        const tickets = make("span", `${words.tickets} `, {class: "hint tickets"});
         c.open_tickets.forEach((t, i) => {
           tickets.append(make("a", `#${t.id}`, {href: `/desk/tickets/${t.id}`}),
                          ` ${t.subject} (${t.status})${i < c.open_tickets.length - 1 ? "; " : ""}`);
