@@ -38,6 +38,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rnmail.auth import sessions
 from rnmail.config import LANGUAGES
 from rnmail.directory.lookup import lookup_caller
 from rnmail.errors import RnmailError
@@ -227,8 +228,8 @@ def looked_up(session: Session, values: CallValues) -> tuple[str, list[CallerCan
 
 @dataclass
 class Shown:
-    """What the call form shows besides the values: the candidates, the errors, the
-    notice of the last call and which field has the focus."""
+    """What the call form shows besides the values: whether to look the caller up, the
+    refusal (next to its field, else at the top) and which field has the focus."""
 
     looked: bool = False
     errors: dict[str, str] = field(default_factory=dict)
@@ -266,11 +267,10 @@ class CallPages(DeskBase):
     async def call_form(self, request: web.Request) -> web.StreamResponse:
         signed = await self.signed_in(request)
         values = CallValues.prefilled(request.query)
-        shown = Shown(looked=bool(values.phone),
-                      focus="caller" if values.phone and not values.caller else "phone")
-        if values.phone and values.caller:
-            shown.focus = "subject"
-        return await self.show_call(request, signed, values, shown)
+        focus = ("phone" if not values.phone else "caller" if not values.caller
+                 else "subject")
+        return await self.show_call(request, signed, values,
+                                    Shown(looked=bool(values.phone), focus=focus))
 
     async def log_call(self, request: web.Request) -> web.StreamResponse:
         signed, data = await self.submitted(request)
@@ -292,7 +292,7 @@ class CallPages(DeskBase):
             return await self.show_message(request, signed, {
                 "for": "", "caller": values.caller, "phone": values.phone,
                 "text": values.text}, {})
-        detail: dict[str, Any] = {"outcome": values.outcome}
+        detail: dict[str, Any] = {"outcome": values.outcome}  # + the ticket, once known
         try:
             form = values.form()
 
@@ -311,8 +311,8 @@ class CallPages(DeskBase):
         notice = "call-added" if result.linked else f"call-{result.outcome}"
         return done(CALL_FORM, notice, ticket=result.ticket_id)
 
-    async def show_call(self, request: web.Request, signed: Any, values: CallValues,
-                        shown: Shown, status: int = 200) -> web.Response:
+    async def show_call(self, request: web.Request, signed: sessions.SignedIn,
+                        values: CallValues, shown: Shown, status: int = 200) -> web.Response:
         language = request.get(LANGUAGE, "fr")
 
         def query(session: Session) -> dict[str, Any]:
@@ -393,8 +393,9 @@ class CallPages(DeskBase):
                                            {where: self.said(request, error)}, status=400)
         return done(CALL_FORM, "message-taken", to=taken["to"])
 
-    async def show_message(self, request: web.Request, signed: Any, values: dict[str, str],
-                           errors: dict[str, str], status: int = 200) -> web.Response:
+    async def show_message(self, request: web.Request, signed: sessions.SignedIn,
+                           values: dict[str, str], errors: dict[str, str],
+                           status: int = 200) -> web.Response:
         def query(session: Session) -> dict[str, Any]:
             colleagues = [s for s in list_staff(session) if s["email"] != signed.operator]
             first = next(iter(errors), "") or ("for" if not values["for"] else
