@@ -16,8 +16,9 @@ audit with the client's address), signs out, and guards every request:
 - an id in a path is ASCII digits that fit a database integer (else 404), a value the
   database cannot take is a 400, a database error a 503 page, a bug a 500 page: never a
   traceback;
-- every page autoescaped (Jinja2), a ``Content-Security-Policy`` without any script or
-  inline style, ``Cache-Control: no-store``.
+- every page autoescaped (Jinja2), a ``Content-Security-Policy`` without any inline style
+  or script (the site's ``policy``: ``POLICY``, no script at all; the desk adds its own
+  script file, ``SCRIPT_POLICY``), ``Cache-Control: no-store``.
 
 Core functions run in a worker thread inside ``audit.acting_from(client address)``
 (``call``); the client is the connection's address, or ``X-Forwarded-For``'s from a
@@ -63,8 +64,10 @@ LANGUAGE = web.RequestKey("lang", str)  # the reader's language, set by the guar
 LOGIN_MINUTES = 15  # how long a sign-in form may stay open
 POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
           "form-action 'self'; frame-ancestors 'none'")
-HEADERS = {
-    "Content-Security-Policy": POLICY,
+# A site that serves its own script files (the desk's progressive enhancement): those and
+# requests to itself, still nothing inline.
+SCRIPT_POLICY = POLICY + "; script-src 'self'; connect-src 'self'"
+HEADERS = {  # every answer of the internal listener, with its site's policy
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -96,6 +99,7 @@ class SignInSite:
     language_cookie = "rnmail_lang"
     languages: tuple[tuple[str, str], ...] = ()  # (code, name in itself) for the switch
     https_needed = ""  # the msgid said when the Secure cookies cannot work
+    policy = POLICY  # the Content-Security-Policy of every answer under ``prefix``
     unavailable = ""  # the msgid said when the database cannot be reached
 
     def __init__(self, config: Config, db: Database) -> None:
@@ -134,7 +138,7 @@ class SignInSite:
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Foreign origins refused; refusals and database failures as pages."""
-        asked = request.query.get("lang", "")
+        asked = request.query.get(self.switch_parameter(request), "")
         request[LANGUAGE] = self.language(request, asked)
         try:
             if request.method == "POST":
@@ -168,6 +172,11 @@ class SignInSite:
             self.remember_language(response, asked)
         return response
 
+    def switch_parameter(self, request: web.Request) -> str:
+        """The query parameter of the language switch: ``lang``, unless a page takes
+        ``lang`` as one of its fields (the desk's call form: the caller's language)."""
+        return "lang"
+
     def language(self, request: web.Request, asked: str) -> str:
         """The switch's choice (``?lang=``), else the one remembered, else the browser's."""
         codes = [code for code, _name in self.languages]
@@ -186,7 +195,8 @@ class SignInSite:
         language = request.get(LANGUAGE, "fr")
         here = request.path if request.method == "GET" else f"{self.prefix}/"
         html = self.environment(language).get_template(name).render({
-            **context, "lang": language, "here": here, "languages_ui": self.languages})
+            **context, "lang": language, "here": here, "languages_ui": self.languages,
+            "switch": self.switch_parameter(request) if request.method == "GET" else "lang"})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
 
@@ -284,16 +294,21 @@ class SignInSite:
 def internal_application(sites: list[SignInSite]) -> web.Application:
     """The internal listener's application (``[web].admin_bind``): each site's routes,
     each request guarded by the site whose path it is under (else the first's)."""
+    def site_of(request: web.Request) -> SignInSite:
+        return next((s for s in sites if request.path == s.prefix
+                     or request.path.startswith(s.prefix + "/")), sites[0])
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        site = next((s for s in sites if request.path == s.prefix
-                     or request.path.startswith(s.prefix + "/")), sites[0])
-        return await site.guard(request, handler)
+        return await site_of(request).guard(request, handler)
+
+    async def headers(request: web.Request, response: web.StreamResponse) -> None:
+        _headers(response, site_of(request).policy)
 
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     for site in sites:
         site.routes(app)
-    app.on_response_prepare.append(_headers)
+    app.on_response_prepare.append(headers)
 
     async def cleanup(_app: web.Application) -> None:
         for site in sites:
@@ -394,7 +409,8 @@ def _check_origin(request: web.Request) -> None:
         raise Refused(403, N_("This form was sent from another site: refused."))
 
 
-async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+def _headers(response: web.StreamResponse, policy: str) -> None:
+    response.headers["Content-Security-Policy"] = policy
     for name, value in HEADERS.items():
         if name == "Cache-Control" and name in response.headers:
             continue

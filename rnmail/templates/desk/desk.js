@@ -1,0 +1,117 @@
+// The desk's script: progressive enhancement only, every page works without it.
+// The call form (/desk/calls/new): as the call taker types a number, a name or an address,
+// the caller's candidates are asked from /desk/calls/lookup?q= and shown; "Use" fills the
+// form the way the page's own "Use" buttons do (rnmail.web.desk.calls.filling: the number
+// and the address already typed are kept) and offers the caller's open tickets to add the
+// call to. Built with DOM calls and textContent only: nothing from the server is parsed
+// as HTML. The words come from the page (data-* attributes, in the member's language).
+"use strict";
+
+(() => {
+  const form = document.getElementById("call-form");
+  const box = document.getElementById("candidates");
+  if (!form || !box || !window.fetch) return;
+  const words = box.dataset;
+  const minimum = Number(words.lookupMin) || 3;
+  const watched = ["phone", "caller", "email", "organisation"];
+  const kept = ["phone", "email"];
+  const element = name => form.elements.namedItem(name);
+  let timer = null;
+  let asked = "";
+  let pending = null;
+
+  const make = (tag, text, attributes = {}) => {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    return node;
+  };
+
+  const linkChoices = document.getElementById("link-choices");
+  const offerTickets = tickets => {
+    for (const old of linkChoices.querySelectorAll(".from-lookup")) old.remove();
+    for (const t of tickets) {
+      if (document.getElementById(`link-${t.id}`)) continue;
+      const choice = make("span", undefined, {class: "choice from-lookup"});
+      choice.append(make("input", undefined, {
+        type: "radio", name: "link", id: `link-${t.id}`, value: String(t.id)}),
+                    make("label", `#${t.id} ${t.subject} (${t.status})`, {for: `link-${t.id}`}));
+      linkChoices.append(choice);
+    }
+  };
+
+  const use = candidate => {
+    for (const [name, value] of Object.entries(candidate.fill)) {
+      const field = element(name);
+      if (!field || !value) continue;
+      if (kept.includes(name) && field.value.trim()) continue;
+      field.value = value;
+    }
+    offerTickets(candidate.open_tickets);
+    element("subject").focus();
+  };
+
+  const show = (query, candidates) => {
+    box.replaceChildren();
+    if (!candidates.length) {
+      box.append(make("p", words.none.replace("{query}", query), {id: "no-candidate"}));
+      return;
+    }
+    box.append(make("h2", words.found.replace("{query}", query), {id: "candidates-title"}));
+    const list = make("ul", undefined, {class: "candidates"});
+    candidates.forEach((c, index) => {
+      const item = make("li", undefined, {
+        class: c.blocked ? "candidate blocked" : "candidate", id: `candidate-${index}`});
+      const button = make("button", words.use, {type: "button", id: `use-${index}`});
+      button.addEventListener("click", () => use(c));
+      item.append(button, make("strong", c.title), " ", make("span", c.details,
+                                                                 {class: "hint"}));
+      if (c.open_tickets.length) {
+        const tickets = make("span", `${words.tickets} `, {class: "hint tickets"});
+        c.open_tickets.forEach((t, i) => {
+          tickets.append(make("a", `#${t.id}`, {href: `/desk/tickets/${t.id}`}),
+                         ` ${t.subject} (${t.status})${i < c.open_tickets.length - 1 ? "; " : ""}`);
+        });
+        item.append(" ", tickets);
+      }
+      list.append(item);
+    });
+    box.append(list);
+  };
+
+  const lookup = async query => {
+    if (pending) pending.abort();
+    pending = new AbortController();
+    let reply;
+    try {
+      reply = await fetch(`/desk/calls/lookup?q=${encodeURIComponent(query)}`, {
+        credentials: "same-origin", headers: {Accept: "application/json"},
+        signal: pending.signal});
+    } catch (error) {
+      return;  // aborted by a newer query, or the network: the Look up button still works
+    }
+    if (reply.status === 401) {
+      box.replaceChildren(make("p", words.signedOut, {class: "error", id: "signed-out"}));
+      return;
+    }
+    if (!reply.ok) return;
+    const found = await reply.json();
+    if (found.query === asked) show(found.query, found.candidates);
+  };
+
+  const typed = event => {
+    const query = event.target.value.trim().replace(/\s+/g, " ");
+    if (query.length < minimum || query === asked) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      asked = query;
+      lookup(query);
+    }, 250);
+  };
+
+  for (const name of watched) {
+    const field = element(name);
+    if (field) field.addEventListener("input", typed);
+  }
+  form.classList.add("scripted");
+})();
