@@ -228,12 +228,13 @@ def find_held(session: Session, ticket: Ticket, author: str | Staff) -> Message:
     mine = held_answers(session, ticket, author)
     if mine:
         return mine[-1]
+    name = author.name if isinstance(author, Staff) else author
     others = ", ".join(f"{m.from_name} (message {m.id})" for m in held_answers(session, ticket))
     if others:
-        raise RnmailError(f"ticket #{ticket.id} holds no answer of {author}; held: {others} "
+        raise RnmailError(f"ticket #{ticket.id} holds no answer of {name}; held: {others} "
                           "(give --author)")
     raise RnmailError.translatable(N_("ticket #{id} holds no answer of {author}"),
-                                   id=ticket.id, author=author)
+                                   id=ticket.id, author=name)
 
 
 def _current(session: Session, held: Message) -> None:

@@ -81,6 +81,7 @@ class Term(str):
     is the code, as the command line says it; on a page, ``localized`` is its label."""
 
     __slots__ = ("vocabulary",)
+    vocabulary: str
 
     def __new__(cls, value: object, vocabulary: str) -> Term:
         term = super().__new__(cls, str(value))

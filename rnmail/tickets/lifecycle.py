@@ -60,14 +60,28 @@ def requester_type_for(address: str, workflow: WorkflowConfig) -> str:
 
 
 def close(ticket: Ticket, actor: Actor, resolution: str | None = None) -> None:
+    _closable(ticket, resolution)
+    change(ticket, "resolution", resolution or default_resolution(ticket), actor)
+    change(ticket, "status", TicketStatus.CLOSED, actor)
+    ticket.closed_at = utcnow()
+
+
+def _closable(ticket: Ticket, resolution: str | None) -> None:
     if ticket.status == TicketStatus.CLOSED:
         raise RnmailError.translatable(N_("ticket #{id} is already closed"), id=ticket.id)
     if resolution is not None and resolution not in strings(Resolution):
         raise RnmailError.translatable(N_("unknown resolution '{resolution}' ({choices})"),
                                        resolution=resolution, choices=", ".join(Resolution))
-    change(ticket, "resolution", resolution or default_resolution(ticket), actor)
-    change(ticket, "status", TicketStatus.CLOSED, actor)
-    ticket.closed_at = utcnow()
+
+
+def close_as(ticket: Ticket, workflow: WorkflowConfig, actor: Actor,
+             resolution: str | None = None, category: str | None = None) -> None:
+    """Close, first giving the ticket ``category`` when one is given (the desk's close
+    form: the figures count closed tickets by category)."""
+    _closable(ticket, resolution)  # refused before anything changes
+    if category is not None:
+        set_category(ticket, category, workflow, actor)
+    close(ticket, actor, resolution)
 
 
 def default_resolution(ticket: Ticket) -> Resolution:
@@ -141,6 +155,15 @@ def set_requester_type(ticket: Ticket, kind: str, actor: Actor) -> None:
     """Any requester type, in any case, or one of its aliases (``gemeente``: municipality),
     as the directory's organisation types."""
     change(ticket, "requester_type", normal_requester_type(kind), actor)
+
+
+def classify(ticket: Ticket, workflow: WorkflowConfig, actor: Actor,
+             category: str | None = None, requester_type: str | None = None) -> None:
+    """Set the category and/or the requester type (``ticket set``, the desk's form)."""
+    if category is not None:
+        set_category(ticket, category, workflow, actor)
+    if requester_type is not None:
+        set_requester_type(ticket, requester_type, actor)
 
 
 HELP_DESK = "help desk"  # ``--author``'s default: no one in particular

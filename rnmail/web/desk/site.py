@@ -1,11 +1,12 @@
 """The desk (``DeskSite``): its sign-in (``rnmail.web.desk.base``) and its page groups, one
-module each — the queue, the ticket page."""
+module each — the queue, the ticket page and the ticket's actions."""
 
 from __future__ import annotations
 
+from rnmail.web.desk.actions import TicketActions
 from rnmail.web.desk.queue import QueuePages
 from rnmail.web.desk.ticket import TicketPages
 
 
-class DeskSite(TicketPages, QueuePages):
+class DeskSite(TicketActions, TicketPages, QueuePages):
     """``/desk``: every page group (each adds its routes and calls the next)."""
