@@ -229,12 +229,12 @@ def find_held(session: Session, ticket: Ticket, author: str | Staff) -> Message:
     if mine:
         return mine[-1]
     name = author.name if isinstance(author, Staff) else author
+    error = RnmailError.translatable(N_("ticket #{id} holds no answer of {author}"),
+                                     id=ticket.id, author=name)
     others = ", ".join(f"{m.from_name} (message {m.id})" for m in held_answers(session, ticket))
-    if others:
-        raise RnmailError(f"ticket #{ticket.id} holds no answer of {name}; held: {others} "
-                          "(give --author)")
-    raise RnmailError.translatable(N_("ticket #{id} holds no answer of {author}"),
-                                   id=ticket.id, author=name)
+    if others:  # the command line's hint; a page says the line alone (``translated``)
+        error.args = (f"{error}; held: {others} (give --author)",)
+    raise error
 
 
 def _current(session: Session, held: Message) -> None:

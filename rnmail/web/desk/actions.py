@@ -51,6 +51,7 @@ from rnmail.dispatch.hold import (
 )
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n import N_
+from rnmail.i18n.formats import time_ago
 from rnmail.models import FaqEntry, Service, Staff, Ticket, utcnow
 from rnmail.tickets.faq import answer_for, text_in
 from rnmail.tickets.history import Actor
@@ -70,7 +71,7 @@ from rnmail.tickets.views import message_detail
 from rnmail.vocab import RequesterType, Resolution, TicketStatus, UnblockAction
 from rnmail.web.desk.base import done
 from rnmail.web.desk.ticket import TicketPages
-from rnmail.web.signin import FormData, path_id, see_other
+from rnmail.web.signin import LANGUAGE, FormData, path_id, see_other
 
 # An action's change: (session, the path's ticket, the member, the form).
 Work = Callable[[Session, Ticket, Actor, FormData], object]
@@ -323,11 +324,11 @@ class TicketActions(TicketPages):
             ticket = get_ticket(session, ticket_id)
             mine = held_answers(session, ticket, find_staff(session, signed.operator))
             colleague = held_behind(session, mine[-1]) if mine else None
-            minutes = int((utcnow() - colleague.answered_at).total_seconds() // 60) \
-                if colleague else 0
             return {"ticket_id": ticket.id, "subject": ticket.subject,
                     "held": message_detail(mine[-1]) if mine else None,
-                    "colleague": colleague, "minutes": max(minutes, 0)}
+                    "colleague": colleague, "ago": time_ago(
+                        colleague.answered_at, request.get(LANGUAGE, "fr"), utcnow())
+                    if colleague else ""}
 
         try:
             return await self.show(request, signed, "held.html.j2", query)
