@@ -284,16 +284,13 @@ def ticket_assign(app: App, ticket_id: int, staff_email: str, author: str | None
 def ticket_set(app: App, ticket_id: int, category: str | None, requester_type: str | None,
                author: str | None, as_json: bool) -> None:
     """Set a ticket's category and/or requester type."""
-    from rnmail.tickets.lifecycle import set_category, set_requester_type, update_ticket
+    from rnmail.tickets.lifecycle import classify, update_ticket
 
     if category is None and requester_type is None:
         raise click.UsageError("give --category and/or --type")
 
     def change(_session: object, found: Ticket, actor: Actor) -> None:
-        if category is not None:
-            set_category(found, category, app.config.workflow, actor)
-        if requester_type is not None:
-            set_requester_type(found, requester_type, actor)
+        classify(found, app.config.workflow, actor, category, requester_type)
 
     detail = update_ticket(app.ready_db(), ticket_id, change, _actor(author))
     if as_json:

@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from rnmail.errors import RnmailError
+from rnmail.i18n.catalogues import N_
 
 
 class TicketStatus(StrEnum):
@@ -99,7 +100,8 @@ def normal_requester_type(value: str, *, organisation: bool = False) -> Requeste
         if organisation:
             raise RnmailError(f"unknown organisation type {value!r}: use one of "
                               f"{', '.join(allowed)}")
-        raise RnmailError(f"unknown requester type {value!r} ({', '.join(allowed)})")
+        raise RnmailError.translatable(N_("unknown requester type '{kind}' ({choices})"),
+                                       kind=value, choices=", ".join(allowed))
     return kind
 
 

@@ -22,15 +22,21 @@ from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
 from rnmail.config import Config
-from rnmail.directory.people import find_user, set_access_status, user_snapshot
+from rnmail.directory.people import (
+    directory_user_for,
+    find_user,
+    set_access_status,
+    user_snapshot,
+)
 from rnmail.dispatch.answer import last_incoming
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
+from rnmail.i18n.catalogues import N_
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
 from rnmail.tickets.history import Actor, change, record_change
-from rnmail.tickets.lifecycle import add_comment, get_ticket, staff_author
+from rnmail.tickets.lifecycle import add_comment, closed_ticket, get_ticket, staff_author
 from rnmail.tickets.notes import unblock_record
 from rnmail.util.addresses import deliverable_address
 from rnmail.vocab import AccessState, TicketChange, TicketStatus, UnblockAction, strings
@@ -89,9 +95,11 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
                                        ("organisation still entitled (--entitled)", entitled))
                if not done]
     if missing:
-        raise RnmailError(f"not unblocked: check not confirmed: {'; '.join(missing)}")
+        raise RnmailError.translatable(N_("not unblocked: check not confirmed: {checks}"),
+                                       checks="; ".join(missing))
     if action not in strings(UnblockAction):
-        raise RnmailError(f"unknown action {action!r}: use one of {', '.join(UnblockAction)}")
+        raise RnmailError.translatable(N_("unknown action '{action}': use one of {choices}"),
+                                       action=action, choices=", ".join(UnblockAction))
     actor = actor.strip()
     if not actor or len(actor) > MAX_ACTOR:
         raise RnmailError(f"who unblocks (--by) must be 1 to {MAX_ACTOR} characters")
@@ -99,18 +107,22 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
 
     user = find_user(session, email)
     if user.access_status == AccessState.ACTIVE:
-        raise RnmailError(f"{user.email} is not blocked (access is active)")
+        raise RnmailError.translatable(N_("{email} is not blocked (access is active)"),
+                                       email=user.email)
     if user.access_status == AccessState.REVOKED:
-        raise RnmailError(f"{user.email} has revoked access, not blocked: grant it again "
-                          "with `rnmail directory set-status` first")
+        raise RnmailError.translatable(N_("{email} has revoked access, not blocked: grant "
+                                          "it again with `rnmail directory set-status` first"),
+                                       email=user.email)
     if user.access_status != AccessState.BLOCKED:
-        raise RnmailError(f"{user.email} is not blocked (access is {user.access_status})")
+        raise RnmailError.translatable(N_("{email} is not blocked (access is {status})"),
+                                       email=user.email, status=user.access_status)
     ticket = get_ticket(session, ticket_id)
     if ticket.status == TicketStatus.CLOSED:
-        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+        raise closed_ticket(ticket)
     address = deliverable_address(user.email)
     if address is None:
-        raise RnmailError(f"{user.email} cannot be written to: no confirmation can be sent")
+        raise RnmailError.translatable(N_("{email} cannot be written to: no confirmation can "
+                                          "be sent"), email=user.email)
 
     org = user.organisation
     checks = ("identity confirmed", "organisation still entitled")
@@ -151,6 +163,28 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
                          ticket_id=ticket.id, action=action, checks=checks,
                          language=language, outbox_id=outbox_id,
                          message_id=record.message_id, category_set=category_set)
+
+
+def blocked_requester(session: Session, ticket: Ticket) -> DirectoryUser | None:
+    """The ticket's requester as a directory user whose access is blocked (the one an
+    unblocking on this ticket is for), else None."""
+    user = directory_user_for(session, ticket.requester)
+    return user if user is not None and user.access_status == AccessState.BLOCKED else None
+
+
+def unblock_requester(session: Session, config: Config, ticket_id: int,
+                      identity_confirmed: bool, entitled: bool, action: str, actor: str,
+                      note: str | None = None, *, by: Actor) -> UnblockResult:
+    """``unblock`` the ticket's own requester (the desk's requester card): never anyone
+    the form could name."""
+    ticket = get_ticket(session, ticket_id)
+    user = directory_user_for(session, ticket.requester)
+    if user is None:
+        raise RnmailError.translatable(
+            N_("the requester of ticket #{id} ({requester}) is not in the directory"),
+            id=ticket.id, requester=ticket.requester)
+    return unblock(session, config, user.email, ticket.id, identity_confirmed, entitled,
+                   action, actor, note, by=by)
 
 
 def _queue_confirmation(session: Session, config: Config, ticket: Ticket,

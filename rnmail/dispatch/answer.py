@@ -23,7 +23,7 @@ from rnmail.ingest.fax import fax_reply_address
 from rnmail.models import Message, OutboxMessage, Service, Staff, Ticket, utcnow
 from rnmail.shapes import PhoneMessageJson
 from rnmail.tickets.history import Actor, change, record_change
-from rnmail.tickets.lifecycle import delegate, staff_author
+from rnmail.tickets.lifecycle import closed_ticket, delegate, staff_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
 from rnmail.vocab import TicketChange
@@ -38,6 +38,13 @@ def requester_address(config: Config, ticket: Ticket) -> str | None:
     return deliverable_address(ticket.requester) if "@" in ticket.requester else None
 
 
+def unreachable(ticket: Ticket) -> RnmailError:
+    """The refusal of an answer to a requester who has no mail address (a phone call)."""
+    return RnmailError.translatable(
+        N_("the requester of ticket #{id} ({requester}) cannot be reached by mail"),
+        id=ticket.id, requester=ticket.requester)
+
+
 def answer_requester(session: Session, config: Config, ticket: Ticket, text: str,
                      attachments: list[Attachment], author: str | Staff, *,
                      actor: Actor) -> Message:
@@ -47,7 +54,7 @@ def answer_requester(session: Session, config: Config, ticket: Ticket, text: str
     without assignee becomes its assignee. Whether a colleague answered just before is
     ``rnmail.dispatch.hold``'s business."""
     if ticket.status == "closed":
-        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+        raise closed_ticket(ticket)
     staff = author if isinstance(author, Staff) else staff_author(session, author)
     written_by = staff.name if staff else str(author)
     record = reply_in_thread(session, config, ticket, "answer", {"text": text},
@@ -78,8 +85,7 @@ def reply_in_thread(session: Session, config: Config, ticket: Ticket, template: 
     thread (their last message's Message-ID and references); returns its record."""
     to = requester_address(config, ticket)
     if to is None:
-        raise RnmailError(f"the requester of ticket #{ticket.id} ({ticket.requester}) "
-                          "cannot be reached by mail")
+        raise unreachable(ticket)
     last = last_incoming(session, ticket)
     hd = config.helpdesk
     rendered = render(template, ticket.language, hd.default_language, {

@@ -29,20 +29,21 @@ import shlex
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
-from rnmail.dispatch.answer import answer_requester, requester_address
+from rnmail.dispatch.answer import answer_requester, requester_address, unreachable
 from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
+from rnmail.i18n.catalogues import N_
 from rnmail.i18n.formats import text_time
 from rnmail.models import Attachment as StoredAttachment
 from rnmail.models import Message, OutboxMessage, ProcessedMessage, Staff, Ticket, utcnow
 from rnmail.tickets.history import Actor, record_change
-from rnmail.tickets.lifecycle import staff_author
+from rnmail.tickets.lifecycle import closed_ticket, staff_author
 from rnmail.tickets.notes import discarded_held, note_subject
 from rnmail.util.blobs import BlobStore
 from rnmail.util.tokens import verify_message_id
@@ -110,13 +111,8 @@ def colleague_answer(session: Session, config: Config, ticket: Ticket, staff: St
     minutes = config.helpdesk.answer_hold_minutes
     if minutes <= 0:
         return None
-    replies = select(OutboxMessage.message_id).where(OutboxMessage.ticket_id == ticket.id,
-                                                     OutboxMessage.purpose == "reply")
-    answer = session.scalars(select(Message).where(
-        Message.ticket_id == ticket.id, Message.direction == "out",
-        Message.kind == "correspondence", Message.message_id.in_(replies),
-        Message.created_at >= utcnow() - timedelta(minutes=minutes))
-        .order_by(Message.id.desc()).limit(1)).first()
+    answer = _latest_answer(session, ticket.id, Message.created_at
+                            >= utcnow() - timedelta(minutes=minutes))
     if answer is None or _same_author(answer, staff, name):
         return None  # the latest is one's own: hers was seen before
     asked = session.scalar(select(Message.id).where(  # the requester's latest mail
@@ -124,10 +120,32 @@ def colleague_answer(session: Session, config: Config, ticket: Ticket, staff: St
         Message.kind == "correspondence").order_by(Message.id.desc()).limit(1))
     if asked is not None and asked > answer.id:
         return None  # the requester wrote since: a new question, not the same one
+    return _colleague(answer)
+
+
+def _latest_answer(session: Session, ticket_id: int,
+                   *where: ColumnElement[bool]) -> Message | None:
+    """The latest answer to the requester of the ticket (that matches ``where``)."""
+    replies = select(OutboxMessage.message_id).where(OutboxMessage.ticket_id == ticket_id,
+                                                     OutboxMessage.purpose == "reply")
+    return session.scalars(select(Message).where(
+        Message.ticket_id == ticket_id, Message.direction == "out",
+        Message.kind == "correspondence", Message.message_id.in_(replies), *where)
+        .order_by(Message.id.desc()).limit(1)).first()
+
+
+def _colleague(answer: Message) -> Colleague:
     author = answer.author
     return Colleague(author.name if author else answer.from_name or "help desk",
                      author.email if author else None, answer.created_at,
                      _answer_text(answer))
+
+
+def held_behind(session: Session, held: Message) -> Colleague | None:
+    """The colleague's answer a held answer was written after (what held it), for showing
+    it beside the held one; None when there is none any more."""
+    answer = _latest_answer(session, held.ticket_id, Message.id < held.id)
+    return _colleague(answer) if answer is not None else None
 
 
 def answer_or_hold(session: Session, config: Config, ticket: Ticket, text: str,
@@ -151,10 +169,9 @@ def answer_or_hold(session: Session, config: Config, ticket: Ticket, text: str,
                     _forget(session, held, record)
         return Outcome(record)
     if ticket.status == "closed":
-        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+        raise closed_ticket(ticket)
     if requester_address(config, ticket) is None:
-        raise RnmailError(f"the requester of ticket #{ticket.id} ({ticket.requester}) "
-                          "cannot be reached by mail")
+        raise unreachable(ticket)
     held = Message(ticket=ticket, direction="in", kind=HELD, author=staff,
                    from_addr=staff.email if staff else name, from_name=name,
                    to_addrs=[], cc_addrs=[], date=utcnow(), text=text,
@@ -211,9 +228,13 @@ def find_held(session: Session, ticket: Ticket, author: str | Staff) -> Message:
     mine = held_answers(session, ticket, author)
     if mine:
         return mine[-1]
+    name = author.name if isinstance(author, Staff) else author
+    error = RnmailError.translatable(N_("ticket #{id} holds no answer of {author}"),
+                                     id=ticket.id, author=name)
     others = ", ".join(f"{m.from_name} (message {m.id})" for m in held_answers(session, ticket))
-    raise RnmailError(f"ticket #{ticket.id} holds no answer of {author}"
-                      + (f"; held: {others} (give --author)" if others else ""))
+    if others:  # the command line's hint; a page says the line alone (``translated``)
+        error.args = (f"{error}; held: {others} (give --author)",)
+    raise error
 
 
 def _current(session: Session, held: Message) -> None:
@@ -221,7 +242,8 @@ def _current(session: Session, held: Message) -> None:
     lock_ticket(session, held.ticket)
     kind = session.scalar(select(Message.kind).where(Message.id == held.id))
     if kind != HELD:
-        raise RnmailError(f"the held answer {held.id} was sent or discarded already")
+        raise RnmailError.translatable(N_("the held answer {id} was sent or discarded "
+                                          "already"), id=held.id)
 
 
 def _forget(session: Session, held: Message, sent: Message) -> None:

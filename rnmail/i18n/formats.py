@@ -23,7 +23,7 @@ are CLDR's as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import (
     format_date,
     format_datetime,
+    format_timedelta,
     get_day_names,
     get_month_names,
     get_timezone_location,
@@ -179,3 +180,11 @@ class ZonePhrase:
 
     def localized(self, language: str) -> str:
         return zone_phrase(self.zone, language)
+
+
+def time_ago(value: datetime, language: str, now: datetime | None = None) -> str:
+    """How long ago ``value`` was, as ``language`` says it: ``il y a 4 minutes``,
+    ``4 minuten geleden``, ``vor 4 Minuten``, ``4 minutes ago``."""
+    since = (now or datetime.now(UTC)) - value
+    return format_timedelta(-max(since, timedelta(0)), add_direction=True,
+                            locale=_locale(language))

@@ -21,7 +21,7 @@ from functools import cache
 from rnmail.i18n.catalogues import translations
 from rnmail.i18n.formats import language_name
 
-__all__ = ["VOCABULARIES", "label", "language_name", "table"]
+__all__ = ["VOCABULARIES", "Term", "label", "language_name", "table"]
 
 
 @cache
@@ -74,3 +74,19 @@ def label(language: str, vocabulary: str, value: object) -> str:
         raise KeyError(f"no vocabulary {vocabulary!r} ({', '.join(VOCABULARIES)})")
     text = str(value)
     return table(language)[vocabulary].get(text, text)
+
+
+class Term(str):
+    """A code of a vocabulary put in an error line (``RnmailError.translatable``): ``str()``
+    is the code, as the command line says it; on a page, ``localized`` is its label."""
+
+    __slots__ = ("vocabulary",)
+    vocabulary: str
+
+    def __new__(cls, value: object, vocabulary: str) -> Term:
+        term = super().__new__(cls, str(value))
+        term.vocabulary = vocabulary
+        return term
+
+    def localized(self, language: str) -> str:
+        return label(language, self.vocabulary, str(self))

@@ -21,6 +21,8 @@ from rnmail.config import LANGUAGES, WorkflowConfig
 from rnmail.db import Database
 from rnmail.directory.people import directory_user_for
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.catalogues import N_
+from rnmail.i18n.labels import Term
 from rnmail.models import Message, Participant, Service, Staff, Ticket, utcnow
 from rnmail.shapes import TicketSummary
 from rnmail.tickets.history import Actor, change, record_change
@@ -44,7 +46,7 @@ from rnmail.vocab import (
 def get_ticket(session: Session, ticket_id: int) -> Ticket:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise NotFound(f"no ticket #{ticket_id}")
+        raise NotFound.translatable(N_("no ticket #{id}"), id=ticket_id)
     return ticket
 
 
@@ -58,13 +60,28 @@ def requester_type_for(address: str, workflow: WorkflowConfig) -> str:
 
 
 def close(ticket: Ticket, actor: Actor, resolution: str | None = None) -> None:
-    if ticket.status == TicketStatus.CLOSED:
-        raise RnmailError(f"ticket #{ticket.id} is already closed")
-    if resolution is not None and resolution not in strings(Resolution):
-        raise RnmailError(f"unknown resolution {resolution!r} ({', '.join(Resolution)})")
+    _closable(ticket, resolution)
     change(ticket, "resolution", resolution or default_resolution(ticket), actor)
     change(ticket, "status", TicketStatus.CLOSED, actor)
     ticket.closed_at = utcnow()
+
+
+def _closable(ticket: Ticket, resolution: str | None) -> None:
+    if ticket.status == TicketStatus.CLOSED:
+        raise RnmailError.translatable(N_("ticket #{id} is already closed"), id=ticket.id)
+    if resolution is not None and resolution not in strings(Resolution):
+        raise RnmailError.translatable(N_("unknown resolution '{resolution}' ({choices})"),
+                                       resolution=resolution, choices=", ".join(Resolution))
+
+
+def close_as(ticket: Ticket, workflow: WorkflowConfig, actor: Actor,
+             resolution: str | None = None, category: str | None = None) -> None:
+    """Close, first giving the ticket ``category`` when one is given (the desk's close
+    form: the figures count closed tickets by category)."""
+    _closable(ticket, resolution)  # refused before anything changes
+    if category is not None:
+        set_category(ticket, category, workflow, actor)
+    close(ticket, actor, resolution)
 
 
 def default_resolution(ticket: Ticket) -> Resolution:
@@ -80,7 +97,8 @@ def default_resolution(ticket: Ticket) -> Resolution:
 
 def reopen(ticket: Ticket, actor: Actor) -> None:
     if ticket.status != TicketStatus.CLOSED:
-        raise RnmailError(f"ticket #{ticket.id} is not closed (it is {ticket.status})")
+        raise RnmailError.translatable(N_("ticket #{id} is not closed (it is {status})"),
+                                       id=ticket.id, status=Term(ticket.status, "ticket-status"))
     change(ticket, "status", _holder_status(ticket), actor)
     change(ticket, "resolution", None, actor)
     ticket.closed_at = None
@@ -113,7 +131,8 @@ def may_reopen_by_mail(ticket: Ticket, workflow: WorkflowConfig) -> bool:
 
 def assign(ticket: Ticket, staff: Staff, actor: Actor) -> None:
     if not staff.active:
-        raise RnmailError(f"{staff.email} is no longer on the staff")
+        raise RnmailError.translatable(N_("{email} is no longer on the staff"),
+                                       email=staff.email)
     change(ticket, "assignee", staff, actor)
 
 
@@ -126,7 +145,9 @@ def delegate(ticket: Ticket, service: Service, actor: Actor) -> None:
 
 def set_category(ticket: Ticket, category: str, workflow: WorkflowConfig, actor: Actor) -> None:
     if category not in workflow.categories:
-        raise RnmailError(f"unknown category {category!r} ({', '.join(workflow.categories)})")
+        raise RnmailError.translatable(N_("unknown category '{category}' ({choices})"),
+                                       category=category,
+                                       choices=", ".join(workflow.categories))
     change(ticket, "category", category, actor)
 
 
@@ -134,6 +155,15 @@ def set_requester_type(ticket: Ticket, kind: str, actor: Actor) -> None:
     """Any requester type, in any case, or one of its aliases (``gemeente``: municipality),
     as the directory's organisation types."""
     change(ticket, "requester_type", normal_requester_type(kind), actor)
+
+
+def classify(ticket: Ticket, workflow: WorkflowConfig, actor: Actor,
+             category: str | None = None, requester_type: str | None = None) -> None:
+    """Set the category and/or the requester type (``ticket set``, the desk's form)."""
+    if category is not None:
+        set_category(ticket, category, workflow, actor)
+    if requester_type is not None:
+        set_requester_type(ticket, requester_type, actor)
 
 
 HELP_DESK = "help desk"  # ``--author``'s default: no one in particular
@@ -164,7 +194,7 @@ def add_comment(session: Session, ticket: Ticket, text: str, author: str | Staff
     staff member or a name (``help desk``, the actor of an unblocking); its subject in
     ``language``, the help desk's (``[helpdesk].default_language``)."""
     if not text.strip():
-        raise RnmailError("an empty comment")
+        raise RnmailError.translatable(N_("an empty comment"))
     staff = author if isinstance(author, Staff) else staff_author(session, author)
     message = Message(ticket=ticket, direction="in", kind="comment",
                       from_addr=staff.email if staff else author,
@@ -219,20 +249,26 @@ def remove_participant(session: Session, ticket: Ticket, address: str, actor: Ac
 def find_staff(session: Session, email: str) -> Staff:
     staff = session.scalars(select(Staff).where(Staff.email == email.lower())).first()
     if staff is None:
-        raise NotFound(f"no staff member {email}")
+        raise NotFound.translatable(N_("no staff member {email}"), email=email)
     return staff
 
 
 def find_service(session: Session, name: str) -> Service:
     service = session.scalars(select(Service).where(Service.name == name)).first()
     if service is None:
-        raise NotFound(f"no service named {name!r} (see `rnmail service list`)")
+        raise NotFound.translatable(N_("no service named '{service}' (see `rnmail service "
+                                       "list`)"), service=name)
     return service
 
 
 def _check_open(ticket: Ticket) -> None:
     if ticket.status == TicketStatus.CLOSED:
-        raise RnmailError(f"ticket #{ticket.id} is closed; reopen it first")
+        raise closed_ticket(ticket)
+
+
+def closed_ticket(ticket: Ticket) -> RnmailError:
+    """The refusal of what a closed ticket cannot take (an answer, a delegation)."""
+    return RnmailError.translatable(N_("ticket #{id} is closed; reopen it first"), id=ticket.id)
 
 
 def open_by_hand(

@@ -324,6 +324,12 @@ class FormData:
     def __init__(self, fields: Any) -> None:
         self.fields: list[tuple[str, str]] = [
             (str(k), v) for k, v in fields.items() if isinstance(v, str)]
+        self.files: list[tuple[str, web.FileField]] = [  # a multipart form's files
+            (str(k), v) for k, v in fields.items() if isinstance(v, web.FileField)]
+
+    def uploads(self, name: str) -> list[web.FileField]:
+        """The files sent in the field ``name`` (an empty file input left out)."""
+        return [v for k, v in self.files if k == name and (v.filename or "").strip()]
 
     def text(self, name: str) -> str:
         return next((v for k, v in self.fields if k == name), "")

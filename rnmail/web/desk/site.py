@@ -1,12 +1,13 @@
 """The desk (``DeskSite``): its sign-in (``rnmail.web.desk.base``) and its page groups, one
-module each — the queue, the ticket page, the call form."""
+module each — the queue, the ticket page and the ticket's actions, the call form."""
 
 from __future__ import annotations
 
+from rnmail.web.desk.actions import TicketActions
 from rnmail.web.desk.calls import CallPages
 from rnmail.web.desk.queue import QueuePages
 from rnmail.web.desk.ticket import TicketPages
 
 
-class DeskSite(CallPages, TicketPages, QueuePages):
+class DeskSite(CallPages, TicketActions, TicketPages, QueuePages):
     """``/desk``: every page group (each adds its routes and calls the next)."""
