@@ -1,11 +1,13 @@
 """The desk (``DeskSite``): its sign-in (``rnmail.web.desk.base``) and its page groups, one
-module each — the queue, the ticket page."""
+module each — the queue, the ticket page, the search, the directory."""
 
 from __future__ import annotations
 
+from rnmail.web.desk.directory import DirectoryPages
 from rnmail.web.desk.queue import QueuePages
+from rnmail.web.desk.search import SearchPages
 from rnmail.web.desk.ticket import TicketPages
 
 
-class DeskSite(TicketPages, QueuePages):
+class DeskSite(DirectoryPages, SearchPages, TicketPages, QueuePages):
     """``/desk``: every page group (each adds its routes and calls the next)."""
