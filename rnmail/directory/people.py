@@ -183,9 +183,9 @@ def organisation_entry(session: Session, org: Organisation) -> OrganisationEntry
 def search_directory(session: Session, query: str, limit: int = 50
                      ) -> list[OrganisationHit | UserHit]:
     """Organisations (by name or code), then users (by name or address) whose text holds
-    ``query``, case and accents ignored; at most ``limit`` entries in all."""
-    needle = fold(" ".join(query.split()))
-    if not needle:
+    every word of ``query``, case and accents ignored; at most ``limit`` entries in all."""
+    words = fold(" ".join(query.split())).split()
+    if not words:
         raise RnmailError.translatable(N_("give something to search for"))
     found: list[OrganisationHit | UserHit] = []
     counts: dict[int, int] = {org_id: n for org_id, n in session.execute(
@@ -193,8 +193,9 @@ def search_directory(session: Session, query: str, limit: int = 50
         .group_by(DirectoryUser.organisation_id))}
     orgs = session.scalars(
         select(Organisation)
-        .where(or_(func.rn_fold(Organisation.name).contains(needle, autoescape=True),
-                   func.rn_fold(Organisation.code).contains(needle, autoescape=True)))
+        .where(*(or_(func.rn_fold(Organisation.name).contains(word, autoescape=True),
+                     func.rn_fold(Organisation.code).contains(word, autoescape=True))
+                 for word in words))
         .order_by(Organisation.name, Organisation.code).limit(limit))
     for org in orgs:
         found.append({"entry": "organisation", "id": org.id, "name": org.name, "type": org.kind,
@@ -203,8 +204,9 @@ def search_directory(session: Session, query: str, limit: int = 50
     if len(found) < limit:
         users = session.scalars(
             select(DirectoryUser)
-            .where(or_(DirectoryUser.name_folded.contains(needle, autoescape=True),
-                       DirectoryUser.email.contains(needle, autoescape=True)))
+            .where(*(or_(DirectoryUser.name_folded.contains(word, autoescape=True),
+                         DirectoryUser.email.contains(word, autoescape=True))
+                     for word in words))
             .options(selectinload(DirectoryUser.organisation))
             .order_by(DirectoryUser.name, DirectoryUser.email).limit(limit - len(found)))
         for user in users:
