@@ -8,7 +8,6 @@ the two pages (search and the directory) in Chromium at 1280 and 390 px."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,20 +23,22 @@ from rnmail.directory.import_export import import_directory
 from rnmail.directory.people import change_access, find_user
 from rnmail.models import AuditEvent
 from tests.harness.admin import PASSWORD
-from tests.harness.browser import Browser, chromium_or_fail
+from tests.harness.browser import chromium_or_fail
 from tests.harness.desk import (
-    ACCESSIBILITY,
     AGENT,
+    DESKTOP,
     DIRECTORY_COLUMNS,
     HOSTILE,
+    PHONE,
     Desk,
     add_directory,
-    database,
     desk_served_apart,
     desk_signed_in,
+    fill,
     open_ticket,
+    usable,
 )
-from tests.harness.web import csp_messages
+from tests.harness.servers import database
 
 SEVERINE = "severine.lefevre@nis-63012.municipality.example"
 PAUL = "paul.dubois@nis-63012.municipality.example"
@@ -49,8 +50,6 @@ PEOPLE = [
      "état civil", "active", ""),
     (f"Firma {HOSTILE}", "company", "", HOSTILE, EVIL, "", "nl", "", "active", ""),
 ]
-DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
 
 
 @dataclass
@@ -233,15 +232,6 @@ def test_the_history_on_postgresql(tmp_path: Path) -> None:
     assert count and count >= 2
 
 
-def usable(browser: Browser, name: str, width: int, shots: Path) -> None:
-    browser.screenshot(shots / f"{name}.png")
-    seen = browser.evaluate(ACCESSIBILITY)
-    assert seen["width"] <= width, (name, seen["width"])
-    assert seen["low"] == [], (name, seen["low"])
-    assert seen["unlabelled"] == [], (name, seen["unlabelled"])
-    assert csp_messages(browser) == [], name
-
-
 @pytest.mark.slow
 def test_in_a_browser_search_and_directory(found: Found, artifacts: Path) -> None:
     shots = artifacts / "desk"
@@ -249,10 +239,7 @@ def test_in_a_browser_search_and_directory(found: Found, artifacts: Path) -> Non
     with chromium_or_fail() as browser:
         browser.call("Emulation.setDeviceMetricsOverride", DESKTOP)
         browser.navigate(f"{found.desk.base}login")
-        for field_id, value in (("email", AGENT), ("password", PASSWORD),
-                                ("code", agent.code())):
-            browser.evaluate(f"document.getElementById({json.dumps(field_id)}).value = "
-                             f"{json.dumps(value)}")
+        fill(browser, {"email": AGENT, "password": PASSWORD, "code": agent.code()})
         browser.submit("#login")
         assert browser.evaluate("location.pathname") == "/desk/"
         # The box in the header: a phone number in another notation finds the call.

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from rnmail.auth import staff as desk_staff
 from rnmail.auth.signin import TotpCipher
@@ -21,7 +20,9 @@ from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import open_by_hand
 from rnmail.tickets.team import add_staff
 from tests.harness.admin import PASSWORD, Admin, Page, served
-from tests.harness.servers import SmtpServer, fresh_postgres_schema, postgres_problem
+from tests.harness.browser import Browser
+from tests.harness.servers import SmtpServer, database
+from tests.harness.web import csp_messages
 
 AGENT = "marie.lambert@rn.example"
 AGENT_NAME = "Marie Lambert"
@@ -91,20 +92,6 @@ def open_ticket(admin: Admin, subject: str = "Clé d'accès bloquée",
 
 
 @contextlib.contextmanager
-def database(kind: str, root: Path) -> Iterator[str]:
-    """An empty database of ``kind`` (``sqlite``, ``postgresql``), for a fixture wider than a
-    test (``db_url`` is one test's): PostgreSQL down is a failure, never a skip."""
-    if kind == "sqlite":
-        yield f"sqlite:///{root}/rnmail.db"
-        return
-    problem = postgres_problem()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    with fresh_postgres_schema() as url:
-        yield url
-
-
-@contextlib.contextmanager
 def desk_served_apart(root: Path, kind: str = "sqlite") -> Iterator[Desk]:
     """``desk_served`` with a database and an SMTP server of its own (a module's)."""
     smtp = SmtpServer().start()
@@ -168,3 +155,26 @@ def add_directory(admin: Admin, rows: list[tuple[str, ...]], actor: str = "test"
         writer.writerows(rows)
     with admin.db.transaction() as session:
         import_directory(session, sheet, actor)
+
+
+# The two widths every desk page must be usable at.
+DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+
+
+def fill(browser: Browser, values: dict[str, str]) -> None:
+    """Form fields by id."""
+    for field_id, value in values.items():
+        browser.evaluate(f"document.getElementById({json.dumps(field_id)}).value = "
+                         f"{json.dumps(value)}")
+
+
+def usable(browser: Browser, name: str, width: int, shots: Path) -> None:
+    """The page as shown (``shots/name.png``) fits ``width``, its texts at WCAG AA contrast,
+    every field labelled, nothing refused by the CSP."""
+    browser.screenshot(shots / f"{name}.png")
+    seen = browser.evaluate(ACCESSIBILITY)
+    assert seen["width"] <= width, (name, seen["width"])
+    assert seen["low"] == [], (name, seen["low"])
+    assert seen["unlabelled"] == [], (name, seen["unlabelled"])
+    assert csp_messages(browser) == [], name
