@@ -235,6 +235,7 @@ class OrganisationDetail(TypedDict):
 class UserLine(TypedDict):
     """A user in the list of their organisation's users."""
 
+    id: int
     email: str
     name: str
     phone: str | None
@@ -254,6 +255,7 @@ class OrganisationHit(TypedDict):
     """An organisation found by ``directory search``."""
 
     entry: Literal["organisation"]
+    id: int
     name: str
     type: str
     code: str | None
@@ -266,6 +268,7 @@ class UserHit(TypedDict):
     """A user found by ``directory search``."""
 
     entry: Literal["user"]
+    id: int
     email: str
     name: str
     organisation: str

@@ -12,8 +12,7 @@ from tests.harness.servers import (
     Dovecot,
     SmtpServer,
     TokenServer,
-    fresh_postgres_schema,
-    postgres_problem,
+    database,
 )
 
 
@@ -81,13 +80,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     PostgreSQL being down is a failure, never a skip: CI must test both engines.
     """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/rnmail.db"
-        return
-    problem = postgres_problem()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    with fresh_postgres_schema() as url:
+    with database(request.param, tmp_path) as url:
         yield url
 
 

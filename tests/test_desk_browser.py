@@ -13,12 +13,17 @@ import pytest
 
 from tests.harness.admin import PASSWORD
 from tests.harness.browser import Browser, chromium_or_fail
-from tests.harness.desk import ACCESSIBILITY, AGENT, AGENT_NAME, Desk, desk_served
+from tests.harness.desk import (
+    AGENT,
+    AGENT_NAME,
+    DESKTOP,
+    PHONE,
+    Desk,
+    desk_served,
+    fill,
+    usable,
+)
 from tests.harness.servers import SmtpServer
-from tests.harness.web import csp_messages
-
-DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
 
 
 @pytest.fixture
@@ -27,25 +32,10 @@ def desk(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Desk]:
         yield found
 
 
-def fill(browser: Browser, values: dict[str, str]) -> None:
-    for field_id, value in values.items():
-        browser.evaluate(f"document.getElementById({json.dumps(field_id)}).value = "
-                         f"{json.dumps(value)}")
-
-
 def text(browser: Browser, selector: str = "main") -> str:
     found: str = browser.evaluate(f"document.querySelector({json.dumps(selector)})?.innerText"
                                   " ?? ''")
     return found
-
-
-def usable(browser: Browser, name: str, width: int, shots: Path) -> None:
-    browser.screenshot(shots / f"{name}.png")
-    seen = browser.evaluate(ACCESSIBILITY)
-    assert seen["width"] <= width, (name, seen["width"])
-    assert seen["low"] == [], (name, seen["low"])
-    assert seen["unlabelled"] == [], (name, seen["unlabelled"])
-    assert csp_messages(browser) == [], name
 
 
 @pytest.mark.slow

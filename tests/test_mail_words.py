@@ -31,7 +31,7 @@ from rnmail.dispatch import render as rendering
 from rnmail.dispatch.render import MAIL, TEMPLATES
 from rnmail.i18n.labels import VOCABULARIES, label
 from rnmail.i18n.labels import table as label_table
-from rnmail.vocab import Channel, RequesterType, Resolution, TicketStatus, strings
+from rnmail.vocab import AccessState, Channel, RequesterType, Resolution, TicketStatus, strings
 from tests.harness import corpus
 from tests.harness.install import Installation, install
 from tests.harness.rendered import DESK
@@ -75,6 +75,7 @@ def test_every_vocabulary_value_has_its_words() -> None:
     assert set(table["resolution"]) == set(strings(Resolution))
     assert set(table["ticket-status"]) == set(strings(TicketStatus))
     assert set(table["category"]) == set(DEFAULT_CATEGORIES)
+    assert set(table["access-state"]) == set(strings(AccessState))
     assert label("fr", "requester-type", "citizen") == "citoyen"
     assert label("nl", "channel", "phone") == "telefoon"
     assert label("de", "ticket-status", "closed") == "geschlossen"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n.catalogues import N_
 from rnmail.models import (
     DirectoryUser,
     GroupMember,
@@ -73,10 +74,10 @@ def set_access_status(session: Session, user: DirectoryUser, state: str, reason:
     """Change a user's access; audited with the reason. A revoked user leaves every user
     group at once. Returns False (and records nothing) when the state is already that."""
     if state not in strings(AccessState):
-        raise RnmailError(f"unknown access state {state!r}: use one of "
-                          f"{', '.join(AccessState)}")
+        raise RnmailError.translatable(N_("unknown access state {state}: use one of {states}"),
+                                       state=repr(state), states=", ".join(AccessState))
     if not reason.strip():
-        raise RnmailError("give the reason for the change (--reason)")
+        raise RnmailError.translatable(N_("give the reason for the change (--reason)"))
     if user.access_status == state:
         return False
     before = user_snapshot(user)
@@ -125,7 +126,7 @@ def organisation_detail(org: Organisation) -> OrganisationDetail:
 
 
 def _user_line(user: DirectoryUser) -> UserLine:
-    return {"email": user.email, "name": user.name, "phone": user.phone,
+    return {"id": user.id, "email": user.email, "name": user.name, "phone": user.phone,
             "language": user.language, "role": user.role,
             "access_status": user.access_status,
             "status_since": user.status_since.isoformat()}
@@ -157,14 +158,22 @@ def show_entry(session: Session, key: str) -> UserEntry | OrganisationEntry:
     """A user (``key`` with an ``@``): their detail and open tickets. Else an organisation,
     by code or exact name (any case), with its users."""
     if "@" in key:
-        user = find_user(session, key)
-        tickets = session.scalars(select(Ticket).where(Ticket.requester == user.email,
-                                                       Ticket.status != TicketStatus.CLOSED)
-                                  .order_by(Ticket.id))
-        return {"entry": "user", **user_detail(user),
-                "open_tickets": [{"id": t.id, "subject": t.subject, "status": t.status,
-                                  "created_at": t.created_at.isoformat()} for t in tickets]}
-    org = find_organisation(session, key)
+        return user_entry(session, find_user(session, key))
+    return organisation_entry(session, find_organisation(session, key))
+
+
+def user_entry(session: Session, user: DirectoryUser) -> UserEntry:
+    """A user with their open tickets (``directory show``)."""
+    tickets = session.scalars(select(Ticket).where(Ticket.requester == user.email,
+                                                   Ticket.status != TicketStatus.CLOSED)
+                              .order_by(Ticket.id))
+    return {"entry": "user", **user_detail(user),
+            "open_tickets": [{"id": t.id, "subject": t.subject, "status": t.status,
+                              "created_at": t.created_at.isoformat()} for t in tickets]}
+
+
+def organisation_entry(session: Session, org: Organisation) -> OrganisationEntry:
+    """An organisation with its users (``directory show``)."""
     users = session.scalars(select(DirectoryUser)
                             .where(DirectoryUser.organisation_id == org.id)
                             .order_by(DirectoryUser.email))
@@ -174,32 +183,34 @@ def show_entry(session: Session, key: str) -> UserEntry | OrganisationEntry:
 def search_directory(session: Session, query: str, limit: int = 50
                      ) -> list[OrganisationHit | UserHit]:
     """Organisations (by name or code), then users (by name or address) whose text holds
-    ``query``, case and accents ignored; at most ``limit`` entries in all."""
-    needle = fold(" ".join(query.split()))
-    if not needle:
-        raise RnmailError("give something to search for")
+    every word of ``query``, case and accents ignored; at most ``limit`` entries in all."""
+    words = fold(" ".join(query.split())).split()
+    if not words:
+        raise RnmailError.translatable(N_("give something to search for"))
     found: list[OrganisationHit | UserHit] = []
     counts: dict[int, int] = {org_id: n for org_id, n in session.execute(
         select(DirectoryUser.organisation_id, func.count())
         .group_by(DirectoryUser.organisation_id))}
     orgs = session.scalars(
         select(Organisation)
-        .where(or_(func.rn_fold(Organisation.name).contains(needle, autoescape=True),
-                   func.rn_fold(Organisation.code).contains(needle, autoescape=True)))
+        .where(*(or_(func.rn_fold(Organisation.name).contains(word, autoescape=True),
+                     func.rn_fold(Organisation.code).contains(word, autoescape=True))
+                 for word in words))
         .order_by(Organisation.name, Organisation.code).limit(limit))
     for org in orgs:
-        found.append({"entry": "organisation", "name": org.name, "type": org.kind,
+        found.append({"entry": "organisation", "id": org.id, "name": org.name, "type": org.kind,
                       "code": org.code, "language": org.language,
                       "users": counts.get(org.id, 0)})
     if len(found) < limit:
         users = session.scalars(
             select(DirectoryUser)
-            .where(or_(DirectoryUser.name_folded.contains(needle, autoescape=True),
-                       DirectoryUser.email.contains(needle, autoescape=True)))
+            .where(*(or_(DirectoryUser.name_folded.contains(word, autoescape=True),
+                         DirectoryUser.email.contains(word, autoescape=True))
+                     for word in words))
             .options(selectinload(DirectoryUser.organisation))
             .order_by(DirectoryUser.name, DirectoryUser.email).limit(limit - len(found)))
         for user in users:
-            found.append({"entry": "user", "email": user.email, "name": user.name,
+            found.append({"entry": "user", "id": user.id, "email": user.email, "name": user.name,
                           "organisation": user.organisation.name,
                           "organisation_code": user.organisation.code,
                           "organisation_type": user.organisation.kind,

@@ -211,7 +211,7 @@ def _queue_confirmation(session: Session, config: Config, ticket: Ticket,
 
 
 def blocked_users(session: Session) -> list[dict[str, Any]]:
-    """Users whose access is blocked, oldest block first: email, name, organisation,
+    """Users whose access is blocked, oldest block first: id, email, name, organisation,
     organisation_code, since (ISO) and open_tickets (ids of their tickets not closed)."""
     users = list(session.scalars(
         select(DirectoryUser).where(DirectoryUser.access_status == AccessState.BLOCKED)
@@ -226,7 +226,7 @@ def blocked_users(session: Session) -> list[dict[str, Any]]:
             .order_by(Ticket.id)
         ):
             tickets.setdefault(requester, []).append(ticket_id)
-    return [{"email": u.email, "name": u.name, "organisation": u.organisation.name,
+    return [{"id": u.id, "email": u.email, "name": u.name, "organisation": u.organisation.name,
              "organisation_code": u.organisation.code, "language": u.language,
              "since": u.status_since.isoformat(), "open_tickets": tickets.get(u.email, [])}
             for u in users]

@@ -53,6 +53,13 @@ def format_time(value: datetime, language: str, zone: tzinfo = BRUSSELS) -> str:
                            locale=_locale(language))
 
 
+def format_day(value: datetime | str, language: str, zone: tzinfo = BRUSSELS) -> str:
+    """The local day of a time as pages show it, e.g. ``28/11/2026`` (a day stored as its
+    midnight UTC, such as a key's sending date, is that day)."""
+    return format_date(_aware(value).astimezone(zone).date(),
+                       _DATE_PATTERNS.get(language, "dd/MM/y"), locale=_locale(language))
+
+
 def text_time(value: datetime | str | None, zone: tzinfo = BRUSSELS,
               empty: str = "-", *, seconds: bool = False) -> str:
     """A time in the command line's text output: ``2026-11-28 14:05 CET`` (``CEST`` in

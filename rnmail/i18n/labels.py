@@ -7,7 +7,8 @@ The database, the command line and JSON keep the codes (``citizen``, ``phone``,
 entry is its vocabulary, the same as the report's dimensions (``rnmail.stats.words``), so
 the report and the mails share one translation: ``channel``, ``requester-type``,
 ``resolution``, ``category`` (the default categories; a category an installation adds is
-shown as written) and ``ticket-status``. A value outside the vocabulary is shown as it is.
+shown as written) and ``ticket-status``; and ``access-state``, a directory user's access (the
+desk's directory). A value outside the vocabulary is shown as it is.
 
 Language names (``language_name``) are CLDR's in the reader's language, which writes them
 as that language does: ``néerlandais`` (French does not capitalise them), ``Frans``,
@@ -59,6 +60,10 @@ def table(language: str) -> dict[str, dict[str, str]]:
             "pending": t.pgettext("ticket-status", "pending"),
             "delegated": t.pgettext("ticket-status", "delegated"),
             "closed": t.pgettext("ticket-status", "closed")},
+        "access-state": {
+            "active": t.pgettext("access-state", "active"),
+            "blocked": t.pgettext("access-state", "blocked"),
+            "revoked": t.pgettext("access-state", "revoked")},
     }
 
 

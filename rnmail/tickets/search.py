@@ -11,7 +11,9 @@ Phone and fax numbers are one word in any notation: each message's numbers, and 
 requester's, are indexed as their E.164 digits (``message.search_numbers``, migration 0012),
 and a number in the query is looked up the same way, or as the words it was typed as
 (``087/59.11.11``: ``087 59 11 11`` in a row). A query that is a ticket number (``8``,
-``#8``) gives that ticket first, then the tickets that mention the number.
+``#8``) gives that ticket first, then the tickets that mention the number; a query that holds
+an e-mail address gives that requester's tickets first (newest first: the requester index),
+then the tickets that mention the address.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from rnmail.errors import RnmailError
+from rnmail.i18n.catalogues import N_
 from rnmail.models import Ticket
 from rnmail.shapes import TicketRow
 from rnmail.tickets.views import ticket_rows
@@ -31,6 +34,7 @@ from rnmail.util.phone import number_spans
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TICKET = re.compile(r"#?\s*\d{1,9}")
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 
 
 PAGE = 200  # matching messages read per step, newest first
@@ -45,6 +49,8 @@ class Query:
     words: list[str]
     numbers: list[tuple[str, list[str]]]
     ticket_id: int | None
+    addresses: list[str]
+    """The e-mail addresses in the query (lower case): their requester's tickets first."""
 
 
 def parse_query(query: str) -> Query:
@@ -56,16 +62,18 @@ def parse_query(query: str) -> Query:
         numbers.append((number.lstrip("+"), _WORD.findall(query[start:end])))
         last = end
     rest.append(query[last:])
-    return Query(_WORD.findall(fold(" ".join(rest))), numbers, ticket_id)
+    addresses = list(dict.fromkeys(a.lower() for a in _ADDRESS.findall(query)))
+    return Query(_WORD.findall(fold(" ".join(rest))), numbers, ticket_id, addresses)
 
 
 def search_tickets(session: Session, query: str, limit: int = 50,
                    page_size: int = PAGE) -> list[TicketRow]:
     """Tickets matching every word and number of ``query``, the most recent matching mail
-    first; the ticket it names (``#8``) before them."""
+    first; the ticket it names (``#8``) and the tickets of the requester whose address it
+    holds before them."""
     parsed = parse_query(query)
     if not parsed.words and not parsed.numbers:
-        raise RnmailError("search for at least one word")
+        raise RnmailError.translatable(N_("search for at least one word"))
     page = _sqlite if session.get_bind().dialect.name == "sqlite" else _postgresql
     # Newest first lets both databases stop after the first hits instead of ranking every
     # match of a common word; read on until ``limit`` distinct tickets (a ticket's replies
@@ -73,6 +81,10 @@ def search_tickets(session: Session, query: str, limit: int = 50,
     ids: dict[int, None] = {}
     if parsed.ticket_id is not None and session.get(Ticket, parsed.ticket_id) is not None:
         ids[parsed.ticket_id] = None
+    if parsed.addresses:
+        ids.update(dict.fromkeys(session.scalars(
+            select(Ticket.id).where(Ticket.requester.in_(parsed.addresses))
+            .order_by(Ticket.id.desc()).limit(limit))))
     for number in range(MAX_PAGES):
         if len(ids) >= limit:
             break

@@ -5,6 +5,8 @@ member who has a desk password and second factor, a ticket, and a client for ``/
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,11 +15,14 @@ from pathlib import Path
 from rnmail.auth import staff as desk_staff
 from rnmail.auth.signin import TotpCipher
 from rnmail.config import load_config
+from rnmail.directory.import_export import import_directory
 from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import open_by_hand
 from rnmail.tickets.team import add_staff
 from tests.harness.admin import PASSWORD, Admin, Page, served
-from tests.harness.servers import SmtpServer
+from tests.harness.browser import Browser
+from tests.harness.servers import SmtpServer, database
+from tests.harness.web import csp_messages
 
 AGENT = "marie.lambert@rn.example"
 AGENT_NAME = "Marie Lambert"
@@ -71,16 +76,30 @@ def desk_signed_in(client: Admin, email: str = AGENT) -> str:
 
 
 def open_ticket(admin: Admin, subject: str = "Clé d'accès bloquée",
-                note: str = f"Bonjour, ma clé ne marche plus. {HOSTILE}") -> int:
+                note: str = f"Bonjour, ma clé ne marche plus. {HOSTILE}", **fields: str) -> int:
+    """A ticket opened by hand: Jean Dupont's call, unless ``fields`` (``open_by_hand``'s)
+    say otherwise."""
     config = load_config(admin.path)
+    given = {"channel": "phone", "requester": "+32 2 555 01 23",
+             "requester_name": "Jean Dupont", "requester_org": "Commune de Sud",
+             "requester_type": "municipality", **fields}
     with admin.db.transaction() as session:
         ticket = open_by_hand(session, config.workflow, config.helpdesk.default_language,
-                              actor=Actor.system("test"), channel="phone",
-                              requester="+32 2 555 01 23",
-                              requester_name="Jean Dupont", requester_org="Commune de Sud",
-                              subject=subject, note=note, requester_type="municipality")
+                              actor=Actor.system("test"), subject=subject, note=note,
+                              **given)
         session.flush()
         return ticket.id
+
+
+@contextlib.contextmanager
+def desk_served_apart(root: Path, kind: str = "sqlite") -> Iterator[Desk]:
+    """``desk_served`` with a database and an SMTP server of its own (a module's)."""
+    smtp = SmtpServer().start()
+    try:
+        with database(kind, root) as url, desk_served(root, url, smtp) as desk:
+            yield desk
+    finally:
+        smtp.stop()
 
 
 @contextlib.contextmanager
@@ -120,3 +139,42 @@ ACCESSIBILITY = """(() => {
     .filter(f => f.labels.length === 0).map(f => f.name);
   return {low, unlabelled, width: document.documentElement.scrollWidth};
 })()"""
+
+
+DIRECTORY_COLUMNS = ("organisation", "organisation_type", "organisation_code", "name", "email",
+                     "phone", "language", "role", "access_status", "key_sent")
+
+
+def add_directory(admin: Admin, rows: list[tuple[str, ...]], actor: str = "test") -> None:
+    """Organisations and users, as ``rnmail directory import`` reads them (the columns of
+    ``DIRECTORY_COLUMNS``, one row a user)."""
+    sheet = admin.root / "directory.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(DIRECTORY_COLUMNS)
+        writer.writerows(rows)
+    with admin.db.transaction() as session:
+        import_directory(session, sheet, actor)
+
+
+# The two widths every desk page must be usable at.
+DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+
+
+def fill(browser: Browser, values: dict[str, str]) -> None:
+    """Form fields by id."""
+    for field_id, value in values.items():
+        browser.evaluate(f"document.getElementById({json.dumps(field_id)}).value = "
+                         f"{json.dumps(value)}")
+
+
+def usable(browser: Browser, name: str, width: int, shots: Path) -> None:
+    """The page as shown (``shots/name.png``) fits ``width``, its texts at WCAG AA contrast,
+    every field labelled, nothing refused by the CSP."""
+    browser.screenshot(shots / f"{name}.png")
+    seen = browser.evaluate(ACCESSIBILITY)
+    assert seen["width"] <= width, (name, seen["width"])
+    assert seen["low"] == [], (name, seen["low"])
+    assert seen["unlabelled"] == [], (name, seen["unlabelled"])
+    assert csp_messages(browser) == [], name

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from imap_tools import MailBoxUnencrypted
@@ -720,3 +721,17 @@ def fresh_postgres_schema() -> Iterator[str]:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE application_name = %s AND pid <> pg_backend_pid()", [schema])
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextlib.contextmanager
+def database(kind: str, root: Path) -> Iterator[str]:
+    """An empty database of ``kind`` (``sqlite``: a file in ``root``; ``postgresql``: a
+    fresh schema). PostgreSQL down is a failure, never a skip: CI must test both engines."""
+    if kind == "sqlite":
+        yield f"sqlite:///{root}/rnmail.db"
+        return
+    problem = postgres_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    with fresh_postgres_schema() as url:
+        yield url

@@ -29,6 +29,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from jinja2 import Environment
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session
 from rnmail import audit
 from rnmail.auth import sessions, staff
 from rnmail.i18n import N_, gettext
-from rnmail.i18n.formats import BRUSSELS, capitalised, language_name
+from rnmail.i18n.formats import BRUSSELS, capitalised, format_day, language_name
 from rnmail.i18n.labels import label
 from rnmail.models import Staff
 from rnmail.tickets.history import Actor
@@ -73,6 +74,8 @@ def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
     env = page_environment(TEMPLATES, language, timezone)
     env.filters["vocab"] = lambda value, vocabulary: label(language, vocabulary, value)
     env.filters["language_name"] = lambda code: language_name(code, language) if code else ""
+    zone = ZoneInfo(timezone)
+    env.filters["local_day"] = lambda value: format_day(value, language, zone) if value else ""
     return env
 
 
