@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from functools import partial
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -58,13 +59,13 @@ def faq_language(value: str) -> str | None:
 class FaqPages(DeskBase):
     """``/desk/faq/``: browse, search, read, add, edit, start from a ticket, publish."""
 
-    notices = {
+    notices = MappingProxyType({
         "faq-added": N_("The FAQ entry was added."),
         "faq-saved": N_("The FAQ entry was saved."),
         "faq-from-ticket": N_("A draft entry was started from the ticket: check its texts, "
                               "then publish it."),
         "faq-published": N_("The FAQ pages were written."),
-    }
+    })
 
     def routes(self, app: web.Application) -> None:
         super().routes(app)
