@@ -148,7 +148,7 @@ def test_charts_are_images_of_the_desk(desk: Desk) -> None:
                 "section=contacts&n=x&language=fr", "section=contacts&n=0&language=de"):
         url = f"/desk/figures/chart.png?{PERIOD}&{bad}"
         assert desk.agent.get(url).status == 404, bad
-    assert desk.agent.get(f"/desk/figures/chart.png?from=2026-13&section=contacts&n=0"
+    assert desk.agent.get("/desk/figures/chart.png?from=2026-13&section=contacts&n=0"
                           "&language=fr").status == 400
     # Not signed in: no chart.
     stranger = desk.agent.__class__(desk.admin.root, desk.admin.db, desk.admin.smtp,
