@@ -127,8 +127,25 @@ def test_only_what_is_asked_and_the_times(desk: Desk) -> None:
     assert page.status == 200
     assert 'id="times"' in page.text and 'id="load"' in page.text
     assert 'id="contacts"' not in page.text and 'id="requesters"' not in page.text
-    # No ticket was answered: said, not a failure.
     assert 'name="show" value="times" checked' in page.text
+    # No ticket was answered: said, not a failure.
+    assert "Pas de données pour cette période." in section_text(page.text, "times")
+
+
+def section_text(page: str, section: str) -> str:
+    match = re.search(rf'<section class="figures" id="{section}".*?</section>', page, re.S)
+    assert match, section
+    return match.group(0)
+
+
+def test_in_german_the_page_and_the_figures_in_the_default_language(desk: Desk) -> None:
+    try:
+        page = desk.agent.get(f"/desk/figures?{PERIOD}&show=categories&lang=de")
+        assert page.status == 200 and '<html lang="de">' in page.text
+        assert "Zahlen anzeigen" in page.text and 'id="figures-language"' in page.text
+        assert "Tickets par catégorie" in page.text  # [helpdesk] default_language: fr
+    finally:
+        desk.agent.get("/desk/figures?lang=fr")
 
 
 def test_charts_are_images_of_the_desk(desk: Desk) -> None:
@@ -143,6 +160,7 @@ def test_charts_are_images_of_the_desk(desk: Desk) -> None:
     assert desk.agent.get(sources[0]).body == png.body  # kept, the same
     svg = desk.agent.get(sources[0].replace("chart.png", "chart.svg"))
     assert svg.header("Content-Type") == "image/svg+xml" and b"<svg" in svg.body
+    assert svg.header("Content-Disposition") == 'attachment; filename="contacts.svg"'
     assert b"<script" not in svg.body
     for bad in ("section=contacts&n=9&language=fr", "section=nothing&n=0&language=fr",
                 "section=contacts&n=x&language=fr", "section=contacts&n=0&language=de"):
@@ -224,6 +242,11 @@ def test_in_a_browser_the_faq_and_the_figures(desk: Desk, artifacts: Path) -> No
                                   "i.naturalWidth > 100)")
         assert loaded
         usable(browser, "figures", 1280, shots)
+        pdf = desk.agent.get(f"/desk/figures/report.pdf?{PERIOD}&language=fr")
+        assert pdf.status == 200 and pdf.body.startswith(b"%PDF-")
+        assert pdf.header("Content-Type") == "application/pdf"
+        assert pdf.header("Content-Disposition") == (
+            'attachment; filename="report-2026-02-01-2026-03-31-fr.pdf"')
         browser.call("Emulation.setDeviceMetricsOverride", PHONE)
         browser.navigate(f"{desk.base}faq/")
         usable(browser, "phone-faq", 390, shots)

@@ -143,8 +143,10 @@ class FigurePages(DeskBase):
             if data is None:
                 raise Refused(404, N_("There is no such chart."))
             self.keep_chart(key, data)
-        return web.Response(body=data, content_type=CHART_TYPES[fmt], headers={
-            "Cache-Control": f"private, max-age={CHART_SECONDS}"})
+        headers = {"Cache-Control": f"private, max-age={CHART_SECONDS}"}
+        if fmt == "svg":  # a document of its own if opened: downloaded, never in our origin
+            headers["Content-Disposition"] = f'attachment; filename="{section}.svg"'
+        return web.Response(body=data, content_type=CHART_TYPES[fmt], headers=headers)
 
     def cached_chart(self, key: tuple[Any, ...]) -> bytes | None:
         found = self.charts_drawn.get(key)
