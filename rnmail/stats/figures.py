@@ -9,7 +9,9 @@ loading tickets into Python, and the same SQL runs on SQLite and PostgreSQL, on 
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -98,6 +100,33 @@ class Table:
     def total(self, measure: str = "tickets") -> int:
         index = self.measures.index(measure)
         return int(sum(v[index] or 0 for _k, v in self.rows))
+
+
+_MONTH_OR_DAY = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?")
+
+
+def period_of(start: str, end: str) -> Period:
+    """A period as people write its ends: a day (``2026-02-01``) or a month (``2026-02``:
+    from its first day, to its last); an empty end is open. RnmailError for anything
+    else, a day that does not exist, a year before 1970 or after 2999, or an end before
+    the start."""
+    def day(text: str, last: bool) -> date | None:
+        text = text.strip()
+        if not text:
+            return None
+        match = _MONTH_OR_DAY.fullmatch(text)
+        if match is None:
+            raise RnmailError(f"{text!r} is not a month (YYYY-MM) nor a day (YYYY-MM-DD)")
+        year, month = int(match.group(1)), int(match.group(2))
+        if not (1970 <= year <= 2999 and 1 <= month <= 12):
+            raise RnmailError(f"no such month: {text}")
+        days = calendar.monthrange(year, month)[1]
+        number = int(match.group(3)) if match.group(3) else (days if last else 1)
+        if not 1 <= number <= days:
+            raise RnmailError(f"no such day: {text}")
+        return date(year, month, number)
+
+    return Period(day(start, False), day(end, True))
 
 
 def _iso(day: date | None) -> str | None:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -52,12 +52,22 @@ class Grid:
     numeric: int = 1
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A chart of the report: its table and title; ``svg``, the inline markup, when the
+    report draws it (``build_report``), else None (``report_sections``: ``draw_chart``)."""
+
+    table: Table
+    title: str
+    svg: Markup | None = None
+
+
 @dataclass
 class Section:
     id: str
     title: str
     lead: str = ""
-    charts: list[Markup] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
     grids: list[Grid] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     empty: bool = False
@@ -67,13 +77,14 @@ class _Report:
     """The queries and the pieces of one report, in one language."""
 
     def __init__(self, session: Session, config: Config, period: Period,
-                 language: str) -> None:
+                 language: str, draw: bool = True) -> None:
         self.session = session
         self.config = config
         self.period = period
         self.language = language
         self.words = words(language)
         self.label = labeller(language)
+        self.draw = draw
         self.charts = 0
 
     def contacts(self, *by: str, excluded: tuple[str, ...] = ()) -> Table:
@@ -85,12 +96,15 @@ class _Report:
     def _query(self, by: tuple[str, ...], excluded: tuple[str, ...]) -> Query:
         return Query(by, self.period, excluded)
 
-    def chart(self, table: Table, title: str) -> Markup:
-        """The chart as inline SVG markup: ids made unique in the page, a <title>."""
+    def chart(self, table: Table, title: str) -> Chart:
+        """The chart, drawn as inline SVG markup (ids made unique in the page, a <title>)
+        unless the report does not ``draw``."""
+        if not self.draw:
+            return Chart(table, title)
         self.charts += 1
-        svg = render(table, "svg", opening=(self.config.stats.opens, self.config.stats.closes),
-                     label=self.label, language=self.language, title=title)
-        return Markup(inline_svg(svg.decode("utf-8"), title, f"chart{self.charts}"))
+        svg = draw_chart(Chart(table, title), self.config, self.language, "svg")
+        return Chart(table, title,
+                     Markup(inline_svg(svg.decode("utf-8"), title, f"chart{self.charts}")))
 
     def n(self, value: float) -> str:
         return number(value, self.language)
@@ -148,14 +162,7 @@ def build_report(session: Session, config: Config, period: Period, language: str
         raise RnmailError(f"--lang: use one of {', '.join(LANGUAGES)}")
     report = _Report(session, config, period, language)
     words = report.words
-    sections = [_contacts_section(report),
-                report.section("requesters", lambda s: _requesters(report, s)),
-                report.section("categories", lambda s: _categories(report, s)),
-                report.section("resolution", lambda s: _resolution(report, s)),
-                report.section("load", lambda s: _load(report, s)),
-                report.section("times", lambda s: _times(report, s))]
-    if staff:
-        sections.append(report.section("staff", lambda s: _staff(report, s)))
+    sections = _sections(report, SECTIONS if staff else SECTIONS[:-1])
     zone = config.helpdesk.zone
     now = datetime.now(zone)
     period_text = describe_period(shown_period(session, period, zone), language)
@@ -166,6 +173,38 @@ def build_report(session: Session, config: Config, period: Period, language: str
         generated=words["generated"].format(when=_when(now, language),
                                             zone=zone_phrase(zone, language)),
         generated_iso=now.isoformat(timespec="seconds"), sections=sections)
+
+
+SECTIONS = ("contacts", "requesters", "categories", "resolution", "load", "times", "staff")
+
+
+def report_sections(session: Session, config: Config, period: Period, language: str,
+                    ids: Sequence[str]) -> list[Section]:
+    """The report's sections ``ids`` (of ``SECTIONS``), in that order, with their tables
+    and their charts not drawn: ``draw_chart`` draws one (the desk's figures page serves
+    them as images)."""
+    if language not in LANGUAGES:
+        raise RnmailError(f"--lang: use one of {', '.join(LANGUAGES)}")
+    return _sections(_Report(session, config, period, language, draw=False), ids)
+
+
+def draw_chart(chart: Chart, config: Config, language: str, fmt: str) -> bytes:
+    """``chart`` as PNG or SVG bytes, in ``language``, the opening hours of ``config``."""
+    return render(chart.table, fmt, opening=(config.stats.opens, config.stats.closes),
+                  label=labeller(language), language=language, title=chart.title)
+
+
+def _sections(report: _Report, ids: Sequence[str]) -> list[Section]:
+    builders: dict[str, Callable[[Section], None]] = {
+        "requesters": lambda s: _requesters(report, s),
+        "categories": lambda s: _categories(report, s),
+        "resolution": lambda s: _resolution(report, s),
+        "load": lambda s: _load(report, s),
+        "times": lambda s: _times(report, s),
+        "staff": lambda s: _staff(report, s),
+    }
+    return [_contacts_section(report) if id_ == "contacts"
+            else report.section(id_, builders[id_]) for id_ in ids]
 
 
 def _when(moment: datetime, language: str) -> str:

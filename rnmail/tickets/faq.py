@@ -10,6 +10,7 @@ in front of the staff with every new ticket.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from rnmail.config import LANGUAGES, Config
 from rnmail.dispatch.render import contact_block, render_page
 from rnmail.errors import NotFound, RnmailError
+from rnmail.i18n import N_
 from rnmail.i18n.formats import capitalised, language_name
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
 from rnmail.tickets.lifecycle import get_ticket
@@ -38,21 +40,22 @@ _STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905 - a word list reads be
 
 def _language(language: str) -> str:
     if language not in LANGUAGES:
-        raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
+        raise RnmailError.translatable(N_("unknown language {language!r} ({languages})"),
+                                       language=language, languages=", ".join(LANGUAGES))
     return language
 
 
 def get_entry(session: Session, entry_id: int) -> FaqEntry:
     entry = session.get(FaqEntry, entry_id)
     if entry is None:
-        raise NotFound(f"no FAQ entry #{entry_id}")
+        raise NotFound.translatable(N_("no FAQ entry #{id}"), id=entry_id)
     return entry
 
 
 def add_entry(session: Session, language: str, question: str, answer: str,
               category: str | None = None, publish: bool = False) -> FaqEntry:
     if not question.strip() or not answer.strip():
-        raise RnmailError("an FAQ entry needs a question and an answer")
+        raise RnmailError.translatable(N_("an FAQ entry needs a question and an answer"))
     entry = FaqEntry(category=category, published=publish, source_ticket_ids=[])
     entry.texts.append(FaqText(language=_language(language), question=question.strip(),
                                answer=answer.strip()))
@@ -70,14 +73,17 @@ def edit_entry(session: Session, entry_id: int, language: str | None = None,
         text = next((t for t in entry.texts if t.language == _language(language)), None)
         if text is None:
             if not (question and answer):
-                raise RnmailError(f"a new language ({language}) needs --question and --answer")
+                raise RnmailError.translatable(
+                    N_("a new language ({language}) needs a question and an answer"),
+                    language=language)
             entry.texts.append(FaqText(language=language, question=question.strip(),
                                        answer=answer.strip()))
         else:
             text.question = (question or text.question).strip()
             text.answer = (answer or text.answer).strip()
     elif question or answer:
-        raise RnmailError("say which language the question or answer is in (--lang)")
+        raise RnmailError.translatable(
+            N_("say which language the question or answer is in (--lang)"))
     if category is not None:
         entry.category = category
     if publish is not None:
@@ -93,7 +99,8 @@ def from_ticket(session: Session, ticket_id: int) -> FaqEntry:
     question = next((m for m in texts if m.direction == "in"), None)
     answer = next((m for m in reversed(texts) if m.direction == "out"), None)
     if question is None or answer is None:
-        raise RnmailError(f"ticket #{ticket_id} has no question and answer by mail to start from")
+        raise RnmailError.translatable(
+            N_("ticket #{id} has no question and answer by mail to start from"), id=ticket_id)
     entry = add_entry(session, ticket.language, _first_lines(question), _first_lines(answer),
                       ticket.category)
     entry.source_ticket_ids = [ticket.id]
@@ -121,14 +128,34 @@ def list_entries(session: Session) -> list[dict[str, Any]]:
     return [entry_detail(e) for e in entries]
 
 
+def nearest_language(written: Iterable[str], language: str, fallback: str) -> str | None:
+    """Of the languages an entry is ``written`` in, the one to show a reader of
+    ``language``: that one, else the fallback, else French, Dutch, German, English."""
+    available = set(written)
+    return next((lang for lang in (language, fallback, *LANGUAGES) if lang in available),
+                None)
+
+
 def text_in(entry: FaqEntry, language: str, fallback: str) -> tuple[FaqText, bool]:
     """The entry's wording in ``language``, else the fallback's or any; and whether it is
     the language asked for (so a page can say it is not)."""
     by_language = {t.language: t for t in entry.texts}
-    for lang in (language, fallback, "fr", "nl", "de", "en"):
-        if lang in by_language:
-            return by_language[lang], lang == language
-    raise RnmailError(f"FAQ entry #{entry.id} has no text")
+    lang = nearest_language(by_language, language, fallback)
+    if lang is None:
+        raise RnmailError(f"FAQ entry #{entry.id} has no text")
+    return by_language[lang], lang == language
+
+
+def detail_in(detail: dict[str, Any], language: str, fallback: str) -> dict[str, Any]:
+    """An ``entry_detail`` for a reader of ``language``: ``shown`` (the language its
+    ``question`` and ``answer`` are shown in, ``text_in``'s choice) and ``missing`` (the
+    languages it is not written in yet)."""
+    texts = detail["texts"]
+    shown = nearest_language(texts, language, fallback)
+    return {**detail, "shown": shown,
+            "question": texts[shown]["question"] if shown else "",
+            "answer": texts[shown]["answer"] if shown else "",
+            "missing": [lang for lang in LANGUAGES if lang not in texts]}
 
 
 @dataclass(frozen=True)
@@ -165,7 +192,8 @@ def _words(text: str) -> set[str]:
 
 def search_entries(session: Session, query: str, limit: int = 10) -> list[dict[str, Any]]:
     if not _WORD.findall(fold(query)):
-        raise RnmailError("search for at least one word of three letters or more")
+        raise RnmailError.translatable(
+            N_("search for at least one word of three letters or more"))
     return [{**entry_detail(e), "score": round(s, 3)}
             for e, s in FaqIndex.load(session).best(query, limit)]
 
