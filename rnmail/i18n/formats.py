@@ -23,7 +23,7 @@ are CLDR's as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -32,11 +32,13 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import (
     format_date,
     format_datetime,
+    format_timedelta,
     get_day_names,
     get_month_names,
     get_timezone_location,
 )
 from babel.numbers import format_decimal
+from babel.units import format_unit
 
 from rnmail.i18n.catalogues import translations
 
@@ -50,6 +52,23 @@ def format_time(value: datetime, language: str, zone: tzinfo = BRUSSELS) -> str:
     local = value.astimezone(zone)
     return format_datetime(local, f"{_DATE_PATTERNS.get(language, 'dd/MM/y')} HH:mm",
                            locale=_locale(language))
+
+
+def time_ago(value: datetime, language: str, now: datetime | None = None) -> str:
+    """How long before ``now`` ``value`` was, in whole minutes (at least one), as the
+    language says it: ``il y a 2 minutes``, ``2 minuten geleden``, ``vor 2 Minuten``."""
+    delta = max((now or datetime.now(UTC)) - value, timedelta(0))
+    return format_timedelta(-delta, granularity="minute", add_direction=True,
+                            locale=_locale(language))
+
+
+def file_size(size: int, language: str) -> str:
+    """A file's size as the language writes it, to a tenth: ``512 o``, ``12,5 kB``."""
+    for unit, factor in (("digital-megabyte", 1024 ** 2), ("digital-kilobyte", 1024)):
+        if size >= factor:
+            return format_unit(round(size / factor, 1), unit, length="short",
+                               locale=_locale(language))
+    return format_unit(size, "digital-byte", length="short", locale=_locale(language))
 
 
 def text_time(value: datetime | str | None, zone: tzinfo = BRUSSELS,

@@ -396,7 +396,8 @@ def _check_origin(request: web.Request) -> None:
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in HEADERS.items():
-        if name == "Cache-Control" and name in response.headers:
+        # a download (web.downloads) brings its own: no-store, and a sandboxing policy
+        if name in ("Cache-Control", "Content-Security-Policy") and name in response.headers:
             continue
         response.headers[name] = value
 
