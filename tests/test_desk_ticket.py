@@ -279,22 +279,22 @@ def test_the_history_names_who_and_through_what(served: Served) -> None:
                                      "service-answer", "requester-type"} <= set(whats)
     line = dict(seen)
     assert "Anne Martin" in line["opened"] or ANNE in line["opened"]
-    assert "(requester, via mail)" in line["opened"]
-    assert f"Marie Lambert &lt;{AGENT}&gt; (staff member, via command line" in line["note"]
+    assert "(requester, by mail)" in line["opened"]
+    assert f"Marie Lambert &lt;{AGENT}&gt; (staff member, on the command line" in line["note"]
     assert "Category: — → legal" in line["category"]
-    assert "Gérard (stagiaire) (command-line user, via command line" in line["category"]
-    assert "juridique" in line["service"] and "(staff member, via command line" in \
+    assert "Gérard (stagiaire) (command-line user, on the command line" in line["category"]
+    assert "juridique" in line["service"] and "(staff member, on the command line" in \
         line["service"]
-    assert "(second line, via mail)" in line["service-answer"]
+    assert "(second line, by mail)" in line["service-answer"]
     changes = [text for what, text in seen if what == "requester-type"]
-    assert any("Paul Janssens" in t and "(staff member, via desk)" in t and
+    assert any("Paul Janssens" in t and "(staff member, via the desk)" in t and
                "municipality → police" in t for t in changes), changes
-    assert any("alice (operator, via administration)" in t for t in changes), changes
+    assert any("alice (operator, in the administration)" in t for t in changes), changes
     # the times in Brussels, said once
     assert re.search(r'<span class="when">\d\d/\d\d/\d{4} \d\d:\d\d</span>', history)
     assert "Times in Brussels time." in page.text
     nl = served.desk.agent.get(f"/desk/tickets/{served.mail_ticket}?lang=nl")
-    assert "Geschiedenis" in nl.text and "via de balie" in nl.text
+    assert "Geschiedenis" in nl.text and "via de desk" in nl.text
 
 
 def test_ticket_show_prints_the_history(served: Served) -> None:

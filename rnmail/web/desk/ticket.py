@@ -58,11 +58,11 @@ ACTORS = {
     ActorKind.SYSTEM: N_("rnmail"),
 }
 CHANNELS = {
-    Via.DESK: N_("desk"),
-    Via.MAIL: N_("mail"),
-    Via.CLI: N_("command line"),
-    Via.ADMIN: N_("administration"),
-    Via.SYSTEM: N_("automatic"),
+    Via.DESK: N_("via the desk"),
+    Via.MAIL: N_("by mail"),
+    Via.CLI: N_("on the command line"),
+    Via.ADMIN: N_("in the administration"),
+    Via.SYSTEM: N_("automatically"),
 }
 ACCESS = {
     AccessState.ACTIVE: N_("active"),
