@@ -54,6 +54,13 @@ def format_time(value: datetime, language: str, zone: tzinfo = BRUSSELS) -> str:
                            locale=_locale(language))
 
 
+def format_day(value: datetime, language: str, zone: tzinfo = BRUSSELS) -> str:
+    """The local day of ``value`` as pages show it, the date of ``format_time``:
+    ``28/11/2026`` (``28.11.2026`` in German)."""
+    return format_datetime(value.astimezone(zone), _DATE_PATTERNS.get(language, "dd/MM/y"),
+                           locale=_locale(language))
+
+
 def time_ago(value: datetime, language: str, now: datetime | None = None) -> str:
     """How long before ``now`` ``value`` was, in whole minutes (at least one), as the
     language says it: ``il y a 2 minutes``, ``2 minuten geleden``, ``vor 2 Minuten``."""

@@ -25,10 +25,12 @@ own, in the catalogues).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from jinja2 import Environment
@@ -42,6 +44,7 @@ from rnmail.i18n.formats import (
     BRUSSELS,
     capitalised,
     file_size,
+    format_day,
     language_name,
     time_ago,
 )
@@ -81,6 +84,10 @@ def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
     env.filters["language_name"] = lambda code: language_name(code, language) if code else ""
     env.filters["ago"] = lambda value: time_ago(value, language)
     env.filters["size"] = lambda value: file_size(value, language)
+    zone = ZoneInfo(timezone)
+    env.filters["local_day"] = lambda value: format_day(
+        datetime.fromisoformat(value) if isinstance(value, str) else value, language,
+        zone) if value else ""
     return env
 
 
