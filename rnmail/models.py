@@ -98,7 +98,8 @@ class Ticket(Base):
     # in plain SQL (migration 0013); written from requester_name on every insert and update.
     requester_name_folded: Mapped[str | None] = mapped_column(
         String(200), default=lambda context: _folded(context, "requester_name"))
-    requester_org: Mapped[str | None] = mapped_column(String(200))
+    # indexed for the desk's requester card: the organisation's other tickets (0017)
+    requester_org: Mapped[str | None] = mapped_column(String(200), index=True)
     requester_type: Mapped[str] = mapped_column(
         String(16), default="other", server_default="other", index=True
     )
@@ -250,6 +251,20 @@ class TicketEvent(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class TicketView(Base):
+    """A staff member had the ticket's page open on the desk, last at ``seen_at``: the
+    page names the colleagues who have it open (``rnmail.tickets.presence``)."""
+
+    __tablename__ = "ticket_view"
+    __table_args__ = (Index("ix_ticket_view_ticket_seen", "ticket_id", "seen_at"),)
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def _folded(context: Any, column: str) -> str | None:

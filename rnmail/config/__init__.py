@@ -599,6 +599,11 @@ class WorkflowConfig:
         14, min=1,
         doc="The queue's *recently closed* tab (`ticket queue --tab closed`, the desk) shows "
             "the tickets closed in the last this many days.")
+    presence_minutes: int = key(
+        5, min=0, max=1440, unit="minutes",
+        doc="The desk's ticket page names the colleagues who opened the same ticket within "
+            "the last this many minutes (*Also open by Marie Lambert, 2 minutes ago*), so "
+            "that two agents do not answer it at once; 0: never.")
     categories: tuple[str, ...] = key(
         DEFAULT_CATEGORIES, parse=_categories,
         doc="The categories a ticket may have (`ticket new --category`, `ticket set "

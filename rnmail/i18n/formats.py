@@ -38,6 +38,7 @@ from babel.dates import (
     get_timezone_location,
 )
 from babel.numbers import format_decimal
+from babel.units import format_unit
 
 from rnmail.i18n.catalogues import translations
 
@@ -58,6 +59,23 @@ def format_day(value: datetime | str, language: str, zone: tzinfo = BRUSSELS) ->
     midnight UTC, such as a key's sending date, is that day)."""
     return format_date(_aware(value).astimezone(zone).date(),
                        _DATE_PATTERNS.get(language, "dd/MM/y"), locale=_locale(language))
+
+
+def time_ago(value: datetime, language: str, now: datetime | None = None) -> str:
+    """How long before ``now`` ``value`` was, in whole minutes (at least one), as the
+    language says it: ``il y a 2 minutes``, ``2 minuten geleden``, ``vor 2 Minuten``."""
+    delta = max((now or datetime.now(UTC)) - value, timedelta(0))
+    return format_timedelta(-delta, granularity="minute", add_direction=True,
+                            locale=_locale(language))
+
+
+def file_size(size: int, language: str) -> str:
+    """A file's size as the language writes it, to a tenth: ``512 o``, ``12,5 kB``."""
+    for unit, factor in (("digital-megabyte", 1024 ** 2), ("digital-kilobyte", 1024)):
+        if size >= factor:
+            return format_unit(round(size / factor, 1), unit, length="short",
+                               locale=_locale(language))
+    return format_unit(size, "digital-byte", length="short", locale=_locale(language))
 
 
 def text_time(value: datetime | str | None, zone: tzinfo = BRUSSELS,
@@ -189,9 +207,3 @@ class ZonePhrase:
         return zone_phrase(self.zone, language)
 
 
-def time_ago(value: datetime, language: str, now: datetime | None = None) -> str:
-    """How long ago ``value`` was, as ``language`` says it: ``il y a 4 minutes``,
-    ``4 minuten geleden``, ``vor 4 Minuten``, ``4 minutes ago``."""
-    since = (now or datetime.now(UTC)) - value
-    return format_timedelta(-max(since, timedelta(0)), add_direction=True,
-                            locale=_locale(language))

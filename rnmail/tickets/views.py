@@ -220,7 +220,9 @@ def ticket_rows(session: Session, tickets: list[Ticket]) -> list[TicketRow]:
     return rows
 
 
-def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
+def load_ticket(session: Session, ticket_id: int) -> Ticket:
+    """The ticket with its messages, their attachments and authors, its participants,
+    assignee and service loaded; NotFound if there is none."""
     ticket = session.scalars(
         select(Ticket)
         .where(Ticket.id == ticket_id)
@@ -231,6 +233,11 @@ def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
     ).first()
     if ticket is None:
         raise NotFound(f"no ticket #{ticket_id}")
+    return ticket
+
+
+def ticket_detail(session: Session, ticket: Ticket) -> TicketDetail:
+    """``ticket show`` of a ticket ``load_ticket`` read."""
     user = directory_user_for(session, ticket.requester)
     return {
         **ticket_summary(ticket),
@@ -240,3 +247,7 @@ def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
         "directory": user_detail(user) if user is not None else None,
         "history": ticket_history(session, ticket.id),
     }
+
+
+def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
+    return ticket_detail(session, load_ticket(session, ticket_id))

@@ -416,11 +416,11 @@ def _check_origin(request: web.Request) -> None:
 
 
 def _headers(response: web.StreamResponse, policy: str) -> None:
-    response.headers["Content-Security-Policy"] = policy
+    # a download (web.downloads) brings its own policy (a sandbox) and caching
+    response.headers.setdefault("Content-Security-Policy", policy)
     for name, value in HEADERS.items():
-        if name == "Cache-Control" and name in response.headers:
-            continue
-        response.headers[name] = value
+        if name != "Cache-Control" or name not in response.headers:
+            response.headers[name] = value
 
 
 def page_environment(templates: Path, language: str, timezone: str) -> Environment:

@@ -39,7 +39,14 @@ from sqlalchemy.orm import Session
 from rnmail import audit
 from rnmail.auth import sessions, staff
 from rnmail.i18n import N_, gettext
-from rnmail.i18n.formats import BRUSSELS, capitalised, format_day, language_name
+from rnmail.i18n.formats import (
+    BRUSSELS,
+    capitalised,
+    file_size,
+    format_day,
+    language_name,
+    time_ago,
+)
 from rnmail.i18n.labels import label
 from rnmail.models import Staff
 from rnmail.tickets.history import Actor
@@ -74,6 +81,8 @@ def environment(language: str, timezone: str = BRUSSELS.key) -> Environment:
     env = page_environment(TEMPLATES, language, timezone)
     env.filters["vocab"] = lambda value, vocabulary: label(language, vocabulary, value)
     env.filters["language_name"] = lambda code: language_name(code, language) if code else ""
+    env.filters["ago"] = lambda value: time_ago(value, language)
+    env.filters["size"] = lambda value: file_size(value, language)
     zone = ZoneInfo(timezone)
     env.filters["local_day"] = lambda value: format_day(value, language, zone) if value else ""
     return env

@@ -1,8 +1,11 @@
-"""The desk's ticket page (``/desk/tickets/{id}``): the whole thread, and what an agent
-does with a ticket."""
+"""The desk's ticket page (``/desk/tickets/{id}``): the whole thread, the requester card,
+the history and who else has it open (``rnmail.tickets.thread.ticket_page``), and its files
+as downloads (``/desk/tickets/{id}/messages/{message}/{index}``). The forms of what an agent
+does with a ticket are ``rnmail.web.desk.actions``' (``ticket_extras``)."""
 
 from __future__ import annotations
 
+from functools import cached_property, partial
 from typing import Any
 
 from aiohttp import web
@@ -10,34 +13,81 @@ from sqlalchemy.orm import Session
 
 from rnmail.errors import NotFound
 from rnmail.i18n import N_
-from rnmail.tickets.views import show_ticket
-from rnmail.vocab import MessageRole
+from rnmail.tickets.thread import ThreadRole, ticket_page
+from rnmail.util.blobs import BlobStore
+from rnmail.vocab import ActorKind, TicketChange, Via
 from rnmail.web.desk.base import DeskBase
-from rnmail.web.signin import Refused, path_id
+from rnmail.web.downloads import attachment_or_404
+from rnmail.web.signin import MAX_ID, Refused, path_id, read
 
-# A message's role in its ticket (rnmail.vocab.MessageRole), as the desk names it.
+# A message's role on the page (rnmail.tickets.thread.ThreadRole), as the desk names it.
 ROLES = {
-    MessageRole.REQUEST: N_("Request"),
-    MessageRole.AUTOMATIC: N_("Automatic reply"),
-    MessageRole.NOTE: N_("Internal note"),
-    MessageRole.ANSWER: N_("Answer"),
-    MessageRole.ACKNOWLEDGEMENT: N_("Acknowledgement"),
-    MessageRole.NOTIFICATION: N_("Staff notification"),
-    MessageRole.DELEGATION: N_("Delegation"),
+    ThreadRole.REQUEST: N_("Request"),
+    ThreadRole.CALL: N_("Call"),
+    ThreadRole.AUTOMATIC: N_("Automatic reply"),
+    ThreadRole.NOTE: N_("Internal note"),
+    ThreadRole.SERVICE_ANSWER: N_("Second-line answer"),
+    ThreadRole.ANSWER: N_("Answer"),
+    ThreadRole.HELD: N_("Answer held, not sent"),
+    ThreadRole.ACKNOWLEDGEMENT: N_("Acknowledgement"),
+    ThreadRole.NOTIFICATION: N_("Staff notified"),
+    ThreadRole.DELEGATION: N_("Delegation"),
 }
-
-
-def ticket_page(session: Session, ticket_id: int) -> dict[str, Any]:
-    """The ticket's header and messages (``show_ticket``); NotFound if there is none."""
-    return {"ticket": show_ticket(session, ticket_id), "roles": ROLES}
+# The history's words: what changed, who changed it, through what.
+CHANGES = {
+    TicketChange.OPENED: N_("Opened"),
+    TicketChange.STATUS: N_("Status"),
+    TicketChange.RESOLUTION: N_("Resolution"),
+    TicketChange.ASSIGNEE: N_("Assignee"),
+    TicketChange.CATEGORY: N_("Category"),
+    TicketChange.REQUESTER_TYPE: N_("Requester type"),
+    TicketChange.SERVICE: N_("Delegated to"),
+    TicketChange.REPLY: N_("Answer"),
+    TicketChange.NOTE: N_("Internal note"),
+    TicketChange.SERVICE_ANSWER: N_("Second-line answer"),
+    TicketChange.PARTICIPANT_ADD: N_("Participant added"),
+    TicketChange.PARTICIPANT_DEL: N_("Participant removed"),
+    TicketChange.UNBLOCK: N_("Access unblocked"),
+}
+ACTORS = {
+    ActorKind.STAFF: N_("staff member"),
+    ActorKind.OPERATOR: N_("operator"),
+    ActorKind.USER: N_("command-line user"),
+    ActorKind.REQUESTER: N_("requester"),
+    ActorKind.SERVICE: N_("second line"),
+    ActorKind.SYSTEM: N_("rnmail"),
+}
+CHANNELS = {
+    Via.DESK: N_("via the desk"),
+    Via.MAIL: N_("by mail"),
+    Via.CLI: N_("on the command line"),
+    Via.ADMIN: N_("in the administration"),
+    Via.SYSTEM: N_("automatically"),
+}
+# The history's values that are codes of a vocabulary (the ``vocab`` filter's).
+VOCABULARIES = {
+    TicketChange.OPENED: "channel",
+    TicketChange.STATUS: "ticket-status",
+    TicketChange.RESOLUTION: "resolution",
+    TicketChange.CATEGORY: "category",
+    TicketChange.REQUESTER_TYPE: "requester-type",
+}
+WORDS = {"roles": ROLES, "changes": CHANGES, "actors": ACTORS, "channels": CHANNELS,
+         "vocabularies": VOCABULARIES}
 
 
 class TicketPages(DeskBase):
-    """``/desk/tickets/{id}``: a ticket."""
+    """``/desk/tickets/{id}``: a ticket; its files."""
 
     def routes(self, app: web.Application) -> None:
         super().routes(app)
         app.router.add_get(r"/desk/tickets/{id:\d+}", self.ticket)
+        app.router.add_get(r"/desk/tickets/{id:\d+}/messages/{message:\d+}/{index:\d+}",
+                           self.attachment)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.config.helpdesk.attachments_dir)
 
     def ticket_extras(self, session: Session, ticket_id: int, email: str) -> dict[str, Any]:
         """What other page groups add to the ticket page (read in its transaction): the
@@ -49,10 +99,24 @@ class TicketPages(DeskBase):
         ticket_id = path_id(request)
 
         def query(session: Session) -> dict[str, Any]:
-            return {**ticket_page(session, ticket_id),
+            page = ticket_page(session, self.blobs, ticket_id, signed.operator,
+                               self.config.workflow.presence_minutes)
+            return {"ticket": page.ticket, "thread": page.thread, "card": page.card,
+                    "others": page.others, **WORDS,
                     **self.ticket_extras(session, ticket_id, signed.operator)}
 
         try:
             return await self.show(request, signed, "ticket.html.j2", query)
         except NotFound:
             raise Refused(404, N_("There is no such ticket.")) from None
+
+    async def attachment(self, request: web.Request) -> web.StreamResponse:
+        """A file of a message of the ticket: a download (``tickets.display``), or 404."""
+        await self.signed_in(request)
+        ticket_id = path_id(request)
+        message, index = (request.match_info["message"], request.match_info["index"])
+        if not all(n.isascii() and len(n) < 19 and int(n) <= MAX_ID for n in (message, index)):
+            raise web.HTTPNotFound()
+        return await self.call(request, read, self.db, partial(
+            attachment_or_404, blobs=self.blobs, message_id=int(message), index=int(index),
+            ticket_id=ticket_id))

@@ -1,0 +1,68 @@
+"""Who else has a ticket open: the desk records each staff member's view of a ticket page,
+and the page names the colleagues who viewed it within ``[workflow].presence_minutes``.
+
+Two agents working on one ticket without knowing it is how a citizen gets two answers; the
+hold (``rnmail.dispatch.hold``) catches the second answer, this warns before it is written.
+A view is one row per (staff member, ticket) in ``ticket_view``, its time moved on at every
+view by an upsert (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), so the
+table holds at most one row per member and ticket whatever the traffic. Being shown the page
+is all it records: a member who closed the tab stays "open" until the window passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from rnmail.models import Staff, TicketView, utcnow
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A colleague who had the ticket open: their name and when they were last shown it."""
+
+    name: str
+    email: str
+    seen_at: datetime
+
+
+def record_view(session: Session, staff_id: int, ticket_id: int,
+                at: datetime | None = None) -> None:
+    """``staff_id`` is shown ticket ``ticket_id`` now (or ``at``): one row per pair."""
+    when = at or utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(TicketView).values(staff_id=staff_id, ticket_id=ticket_id,
+                                          seen_at=when)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[TicketView.staff_id, TicketView.ticket_id],
+        set_={"seen_at": statement.excluded.seen_at}))
+
+
+def other_viewers(session: Session, ticket_id: int, staff_id: int, minutes: int,
+                  now: datetime | None = None) -> list[Viewer]:
+    """The staff members other than ``staff_id`` shown ticket ``ticket_id`` within the
+    last ``minutes`` (none when ``minutes`` is 0), the latest first."""
+    if minutes <= 0:
+        return []
+    since = (now or utcnow()) - timedelta(minutes=minutes)
+    rows = session.execute(
+        select(Staff.name, Staff.email, TicketView.seen_at)
+        .join(Staff, Staff.id == TicketView.staff_id)
+        .where(TicketView.ticket_id == ticket_id, TicketView.staff_id != staff_id,
+               TicketView.seen_at >= since, Staff.active.is_(True))
+        .order_by(TicketView.seen_at.desc()))
+    return [Viewer(name or email, email, seen_at) for name, email, seen_at in rows]
+
+
+def viewed_by(session: Session, ticket_id: int, staff_id: int, minutes: int,
+              now: datetime | None = None) -> list[Viewer]:
+    """Record that ``staff_id`` views ticket ``ticket_id`` and return who else has it open
+    (``other_viewers``): what the desk's ticket page calls, in its transaction."""
+    others = other_viewers(session, ticket_id, staff_id, minutes, now)
+    record_view(session, staff_id, ticket_id, now)
+    return others
