@@ -43,6 +43,7 @@ from tests.harness.desk import (
     HOSTILE,
     Desk,
     add_agent,
+    all_sent,
     desk_served,
     desk_signed_in,
     open_ticket,
@@ -131,6 +132,7 @@ class Site:
 
     def send(self) -> None:
         send_outbox(self.admin.db, self.config)
+        all_sent(self.admin)
 
     def mails(self, to: str) -> list[EmailMessage]:
         return received(self.smtp, to)

@@ -28,6 +28,7 @@ from tests.harness.desk import (
     HOSTILE,
     Desk,
     add_agent,
+    all_sent,
     desk_served,
     desk_signed_in,
 )
@@ -83,6 +84,7 @@ def ticket(desk: Desk, ticket_id: int) -> dict[str, Any]:
 
 def send_outbox(desk: Desk) -> None:
     assert rnmail(desk.admin.path, "outbox", "send").code == 0
+    all_sent(desk.admin)
 
 
 def logged(reply: Page) -> int:

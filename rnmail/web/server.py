@@ -163,7 +163,7 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
                 sealed = 0
             if sealed:
                 log.info("web: %d TOTP secret(s) stored in clear are now encrypted", sealed)
-            desk = DeskSite(config, site.db)
+            desk = DeskSite(config, site.db, site.send)
             listening.runners.append(await _listen(
                 internal_application([site, desk]), admin_host, admin_port, admin_address,
                 access_log, config.web))

@@ -12,16 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from rnmail.auth import staff as desk_staff
 from rnmail.auth.signin import TotpCipher
 from rnmail.config import load_config
 from rnmail.directory.import_export import import_directory
+from rnmail.models import OutboxMessage
 from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import open_by_hand
 from rnmail.tickets.team import add_staff
+from rnmail.vocab import OutboxState
 from tests.harness.admin import PASSWORD, Admin, Page, served
 from tests.harness.browser import Browser
 from tests.harness.servers import SmtpServer, database
+from tests.harness.wait import until
 from tests.harness.web import csp_messages
 
 AGENT = "marie.lambert@rn.example"
@@ -178,3 +183,14 @@ def usable(browser: Browser, name: str, width: int, shots: Path) -> None:
     assert seen["low"] == [], (name, seen["low"])
     assert seen["unlabelled"] == [], (name, seen["unlabelled"])
     assert csp_messages(browser) == [], name
+
+
+def all_sent(admin: Admin) -> None:
+    """Wait until the outbox holds nothing queued or being sent: the desk wakes the admin's
+    sender after each change, so the mails leave by themselves, in the background."""
+    def done() -> bool:
+        with admin.db.transaction() as session:
+            return not session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.state.in_((OutboxState.QUEUED, OutboxState.SENDING))))
+
+    until(done, what="the outbox sent")

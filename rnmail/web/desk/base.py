@@ -17,7 +17,8 @@ JavaScript (forms, POST-redirect-GET).
 
 A change (``write``) is one transaction in a worker thread: the core function the command
 line calls, with the member as its ``Actor`` (through the desk), and an audit event
-``desk-<action>`` naming the member, with the client's address. After it the browser is
+``desk-<action>`` naming the member, with the client's address; the mail it queued is sent
+at once (the sender the admin uses, or the daemon's). After it the browser is
 sent on with ``?done=<notice>``; the page says the notice (``notices``: the page groups'
 own, in the catalogues).
 """
@@ -38,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.auth import sessions, staff
+from rnmail.config import Config
+from rnmail.db import Database
 from rnmail.i18n import N_, gettext
 from rnmail.i18n.formats import (
     BRUSSELS,
@@ -119,6 +122,11 @@ class DeskBase(SignInSite):
                      "moment; mail to the help desk is kept and read when it is back.")
     notices: Mapping[str, str] = {}
     """``?done=`` key -> msgid said at the top of the page after a change."""
+
+    def __init__(self, config: Config, db: Database,
+                 send: Callable[[], None] | None = None) -> None:
+        super().__init__(config, db)
+        self.send = send or (lambda: None)  # wakes the admin's sender, or the daemon's
 
     def routes(self, app: web.Application) -> None:
         super().routes(app)
@@ -216,7 +224,9 @@ class DeskBase(SignInSite):
                              dict(detail or {}))
                 return result
 
-        return await self.call(request, run)
+        result = await self.call(request, run)
+        self.send()  # what the change queued (an answer, a delegation) goes out now
+        return result
 
 
 def done(location: str, notice: str, **query: str | int) -> web.Response:
