@@ -25,7 +25,7 @@ own, in the catalogues).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,7 +130,7 @@ class DeskBase(SignInSite):
 
     def routes(self, app: web.Application) -> None:
         super().routes(app)
-        app.router.add_get("/desk", _to_desk)
+        app.router.add_get("/desk", moved("/desk/"))
         app.router.add_get("/desk/desk.css", self.stylesheet)
 
     def environment(self, language: str) -> Environment:
@@ -234,5 +234,9 @@ def done(location: str, notice: str, **query: str | int) -> web.Response:
     return see_other(f"{location}?{urlencode({'done': notice, **query})}")
 
 
-async def _to_desk(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/desk/")
+def moved(location: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler that sends the browser on to ``location`` (a page's other spelling)."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(location)
+
+    return handler

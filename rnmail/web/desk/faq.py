@@ -18,7 +18,7 @@ from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n import N_
 from rnmail.tickets import faq
 from rnmail.tickets.history import Actor
-from rnmail.web.desk.base import DeskBase, done
+from rnmail.web.desk.base import DeskBase, done, moved
 from rnmail.web.signin import LANGUAGE, MAX_ID, Refused, path_id
 
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class FaqPages(DeskBase):
 
     def routes(self, app: web.Application) -> None:
         super().routes(app)
-        app.router.add_get("/desk/faq", self.to_faq)
+        app.router.add_get("/desk/faq", moved("/desk/faq/"))
         app.router.add_get("/desk/faq/", self.faq_list)
         app.router.add_get("/desk/faq/new", self.faq_new)
         app.router.add_post("/desk/faq/new", self.faq_add)
@@ -77,9 +77,6 @@ class FaqPages(DeskBase):
         app.router.add_post("/desk/faq/publish", self.faq_publish)
         app.router.add_get(r"/desk/faq/{id:\d+}", self.faq_entry)
         app.router.add_post(r"/desk/faq/{id:\d+}", self.faq_edit)
-
-    async def to_faq(self, request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound("/desk/faq/")
 
     def fallback(self) -> str:
         return self.config.helpdesk.default_language

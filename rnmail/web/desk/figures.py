@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from aiohttp import web
 from multidict import MultiMapping
 from sqlalchemy.orm import Session
 
+from rnmail.config import Config
+from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
 from rnmail.stats.figures import Period, period_of, shown_period
@@ -35,7 +38,7 @@ from rnmail.stats.report import (
 )
 from rnmail.stats.words import LANGUAGES as FIGURE_LANGUAGES
 from rnmail.stats.words import default_language, describe_period
-from rnmail.web.desk.base import DeskBase
+from rnmail.web.desk.base import DeskBase, moved
 from rnmail.web.signin import LANGUAGE, Refused, read
 
 # What the page may show (the report's sections), as the form names them.
@@ -85,16 +88,18 @@ def period_query(period: Period) -> dict[str, str]:
 class FigurePages(DeskBase):
     """``/desk/figures``: the figures of a period, their charts, the report."""
 
+    def __init__(self, config: Config, db: Database,
+                 send: Callable[[], None] | None = None) -> None:
+        super().__init__(config, db, send)
+        # the charts drawn lately (key -> (when, image)), the oldest first
+        self.charts_drawn: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
+
     def routes(self, app: web.Application) -> None:
         super().routes(app)
-        self.charts_drawn: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
         app.router.add_get("/desk/figures", self.figures)
-        app.router.add_get("/desk/figures/", self.to_figures)
+        app.router.add_get("/desk/figures/", moved("/desk/figures"))
         app.router.add_get(r"/desk/figures/chart.{fmt:png|svg}", self.chart)
         app.router.add_get(r"/desk/figures/report.{fmt:html|pdf}", self.report)
-
-    async def to_figures(self, request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound("/desk/figures")
 
     async def figures(self, request: web.Request) -> web.StreamResponse:
         signed = await self.signed_in(request)
