@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -191,7 +190,7 @@ def test_an_agents_day_on_the_desk(morning: Morning, browser: Browser,
     sign_in(browser, desk, desk.agent, AGENT)
     assert browser.evaluate("document.documentElement.lang") == "fr"
     assert AGENT_NAME in text(browser, "#member")
-    for ticket_id in (desk.ticket_id, *[morning.piet[0], morning.hostile, morning.els]):
+    for ticket_id in (desk.ticket_id, morning.piet[0], morning.hostile, morning.els):
         assert browser.evaluate(f"!!document.getElementById('ticket-{ticket_id}')"), ticket_id
     usable(browser, "journey-queue", 1280, shots)
 
@@ -314,5 +313,5 @@ def test_an_agents_day_on_the_desk(morning: Morning, browser: Browser,
     browser.call("Emulation.setDeviceMetricsOverride", PHONE)
     browser.navigate(desk.base)
     usable(browser, "journey-queue-phone", 390, shots)
-    audit: list[Any] = desk.admin.audit("desk-unblock")
+    audit = desk.admin.audit("desk-unblock")
     assert audit[-1].actor == JAN and audit[-1].client == "127.0.0.1"
