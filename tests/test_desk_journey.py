@@ -58,6 +58,7 @@ from tests.harness.desk import (
     Desk,
     add_agent,
     add_directory,
+    all_sent,
     desk_served,
     fill,
     usable,
@@ -92,6 +93,7 @@ class Morning:
 
     def send(self) -> None:
         send_outbox(self.desk.admin.db, self.config)
+        all_sent(self.desk.admin)
 
     def mails(self, to: str) -> list[EmailMessage]:
         return received(self.desk.admin.smtp, to)
