@@ -363,3 +363,18 @@ def test_in_a_browser_at_1280_and_390_px(scene: Scene, artifacts: Path) -> None:
         browser.submit("#filters")
         assert "channel=phone" in browser.evaluate("location.search")
         assert browser.evaluate("document.querySelectorAll('#queue tbody tr').length") == 2
+
+
+def test_the_age_as_an_agent_reads_it() -> None:
+    """Business time: minutes, then hours and minutes, then working days (8 h) and hours,
+    in the reader's language."""
+    from rnmail.i18n.formats import business_age
+
+    hour = 3600
+    assert [business_age(s, "en") for s in (0, 59, 45 * 60, hour, 3 * hour + 20 * 60,
+                                            8 * hour - 60, 8 * hour, 19 * hour)] == [
+        "0 min", "0 min", "45 min", "1 h", "3 h 20", "7 h 59", "1 d", "2 d 3 h"]
+    assert business_age(19 * hour, "fr") == "2 j 3 h"
+    assert business_age(3 * hour + 5 * 60, "nl") == "3 u 05"
+    assert business_age(16 * hour, "de") == "2 T."
+    assert business_age(10 * hour, "en", day_seconds=9 * hour) == "1 d 1 h"
