@@ -438,6 +438,7 @@ def one_database(args: argparse.Namespace, kind: str, work: Path) -> dict[str, A
         try:
             base = f"http://127.0.0.1:{desk_port}"
             cookie, csrf = asyncio.run(sign_in(base, secret))
+            time.sleep(args.settle)  # the daemon's start-up jobs (publish, first poll)
             desk = Desk(base, cookie, csrf, ticket_id, services)
             todo = []
             for m in MEASUREMENTS:
@@ -498,6 +499,8 @@ def main() -> None:
                     help="concurrent clients (the help desk has seven agents)")
     ap.add_argument("--feed", type=float, default=5.0,
                     help="mails a second dropped into the Maildir while the daemon ingests")
+    ap.add_argument("--settle", type=float, default=5.0,
+                    help="seconds left to the daemon's start-up jobs before measuring")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args()
