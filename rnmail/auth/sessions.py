@@ -75,14 +75,16 @@ def find_session(db: Database, cfg: WebConfig, token: str, kind: str = "operator
         return None
     now = utcnow()
     key = _hash(token)
-    with db.reading() as session:
-        row = session.get(AdminSession, key)
-        if row is None or row.kind != kind:
+    who = (select(Operator.active).where(Operator.name == AdminSession.operator)
+           if kind == "operator" else
+           select(Staff.active).where(Staff.email == AdminSession.operator))
+    with db.reading() as session:  # one statement: the session and whether its holder is active
+        found = session.execute(select(AdminSession, who.scalar_subquery())
+                                .where(AdminSession.token_hash == key)).first()
+        if found is None or found[0].kind != kind:
             return None
+        row, active = found
         idle_end = row.last_seen_at + timedelta(minutes=cfg.session_idle_minutes)
-        active = session.scalar(
-            select(Operator.active).where(Operator.name == row.operator) if kind == "operator"
-            else select(Staff.active).where(Staff.email == row.operator))
         valid = now < row.expires_at and now < idle_end and bool(active)
         signed = SignedIn(row.operator, row.csrf_token, row.kind)
         if valid and now - row.last_seen_at < TOUCH_EVERY:

@@ -152,9 +152,9 @@ class Choices:
 
 def queue_page(session: Session, config: Config, wanted: Asked, email: str
                ) -> tuple[QueuePage, Choices]:
-    """The queue as the member ``email`` asks it, and the filters' choices (one
-    transaction). A staff member or service not among the choices is a 400 page; a page
-    past the last one leads to the last one."""
+    """The queue as the member ``email`` asks it, and the filters' choices (the staff
+    among them: the member's name too). A staff member or service not among the choices is
+    a 400 page; a page past the last one leads to the last one."""
     people = list_staff(session)
     offered = Choices(categories=config.workflow.categories,
                       staff=tuple((p["email"], p["name"]) for p in people),
@@ -204,6 +204,7 @@ class QueuePages(DeskBase):
 
         def query(session: Session) -> dict[str, Any]:
             found, offered = queue_page(session, self.config, wanted, signed.operator)
-            return page_context(found, wanted, offered, self.config, language)
+            return {**page_context(found, wanted, offered, self.config, language),
+                    "me": dict(offered.staff).get(signed.operator, signed.operator)}
 
         return await self.show(request, signed, "queue.html.j2", query)
