@@ -118,6 +118,21 @@ def long_ticket(db: Any, config: Any) -> int:
         return int(ticket.id)
 
 
+def follow_ids(db: Any) -> None:
+    """PostgreSQL: the fill inserted its rows with their ids; the sequences go on from the
+    largest (else the next ticket the daemon or the core makes takes id 1 again)."""
+    from sqlalchemy import text
+
+    from rnmail.models import Base
+
+    with db.engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if "id" in table.c and table.c.id.autoincrement in (True, "auto"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', "
+                                  f"'id'), COALESCE((SELECT max(id) FROM {table.name}), 0) "
+                                  "+ 1, false)"))
+
+
 def agent_key(db: Any, config: Any) -> str:
     """Agent 1's desk password and second factor; returns the TOTP secret."""
     from rnmail.auth import staff
@@ -425,6 +440,8 @@ def one_database(args: argparse.Namespace, kind: str, work: Path) -> dict[str, A
             log(f"[{kind}] fill: {filled['tickets']:,} tickets, {filled['messages']:,} "
                 f"messages in {filled['fill_s']:.0f}s")
             log(f"[{kind}] staff, directory, assignments, answers in {shape(db, kind):.1f}s")
+            if kind == "postgresql":
+                follow_ids(db)
             ticket_id = long_ticket(db, config)
             secret = agent_key(db, config)
             from rnmail.tickets.team import list_services
