@@ -1,7 +1,9 @@
 """Engine and sessions: the one place that owns commit and rollback.
 
 Callers get a session from ``Database.transaction()``; it commits when the block ends and
-rolls back on any exception. Nothing else in rnmail calls ``commit()``.
+rolls back on any exception. Nothing else in rnmail calls ``commit()``. A page that only
+reads takes ``Database.reading()`` instead: on SQLite it does not queue behind the write
+lock (see there).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # No ticket field changes without its history event (rnmail.tickets.history).
         event.listen(self._sessions, "before_flush", check_recorded)
+        self._readers = sessionmaker(self.engine.execution_options(rnmail_reading=True),
+                                     expire_on_commit=False)
+        event.listen(self._readers, "before_flush", _read_only)
 
     @property
     def is_sqlite(self) -> bool:
@@ -40,6 +45,19 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed at the end, rolled back on error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads (the web pages): one transaction, ended at the block's
+        end; a change flushed in it raises.
+
+        On SQLite it begins with a plain (deferred) BEGIN, not ``transaction``'s BEGIN
+        IMMEDIATE: in WAL mode it reads a snapshot and neither waits for a writer nor holds
+        one up. With BEGIN IMMEDIATE every page took the file's one write lock, so the
+        desk's pages queued behind each other and behind each ingest batch (p99 over a
+        second under load: docs/performance.md, *The desk*)."""
+        with self._readers() as session, session.begin():
             yield session
 
     def sqlite_upkeep(self) -> bool:
@@ -163,5 +181,11 @@ def _sqlite_begin(connection: Any) -> None:
     With a plain BEGIN a transaction that read first and writes later fails at once with
     "database is locked" when another process committed in between (its WAL snapshot is
     stale, and SQLite cannot wait that out). Several rnmail processes write the same file
-    (ingest, the sender, the scheduler, CLI commands): they take turns instead."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    (ingest, the sender, the scheduler, CLI commands): they take turns instead. A
+    ``reading`` session never writes: a plain BEGIN, a snapshot of its own."""
+    reading = connection.get_execution_options().get("rnmail_reading", False)
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+def _read_only(session: Session, _context: Any, _instances: Any) -> None:
+    raise RuntimeError("a Database.reading() session does not write: use transaction()")

@@ -25,7 +25,7 @@ from rnmail.models import Message, Staff, Ticket, TicketView, utcnow
 from rnmail.tickets.card import requester_card
 from rnmail.tickets.history import Actor, change
 from rnmail.tickets.lifecycle import open_by_hand, update_ticket
-from rnmail.tickets.presence import other_viewers, record_view, viewed_by
+from rnmail.tickets.presence import other_viewers, record_view, view
 from rnmail.tickets.team import add_staff
 from rnmail.vocab import ActorKind, Via
 from rnmail.web.desk.base import desk_actor
@@ -412,10 +412,11 @@ def test_presence_storage_upserts_and_ages(db: Database) -> None:
         staff = (marie.id, paul.id, old.id)
     now = utcnow()
     with db.transaction() as session:
-        assert viewed_by(session, ticket, staff[0], 5, now) == []
+        assert other_viewers(session, ticket, staff[0], 5, now) == []
+        view(session, ticket, AGENT, now)
         record_view(session, staff[2], ticket, now - timedelta(minutes=6))
     with db.transaction() as session:
-        others = viewed_by(session, ticket, staff[1], 5, now + timedelta(seconds=30))
+        others = other_viewers(session, ticket, staff[1], 5, now + timedelta(seconds=30))
         assert [(v.name, v.email) for v in others] == [(AGENT_NAME, AGENT)]
     with db.transaction() as session:  # again: the row moves on, no second row
         record_view(session, staff[0], ticket, now + timedelta(minutes=2))

@@ -69,24 +69,35 @@ def end_sessions(session: Session, operator: str, kind: str = "operator") -> int
 def find_session(db: Database, cfg: WebConfig, token: str, kind: str = "operator"
                  ) -> SignedIn | None:
     """The session of a cookie's token, if it is still valid and of that ``kind`` (and
-    mark it used)."""
+    mark it used). Read without the write lock (``Database.reading``); only a session to
+    end or to mark used (at most every ``TOUCH_EVERY``) takes a write transaction."""
     if not token or len(token) > 128:
         return None
     now = utcnow()
-    with db.transaction() as session:
-        row = session.get(AdminSession, _hash(token))
-        if row is None or row.kind != kind:
+    key = _hash(token)
+    who = (select(Operator.active).where(Operator.name == AdminSession.operator)
+           if kind == "operator" else
+           select(Staff.active).where(Staff.email == AdminSession.operator))
+    with db.reading() as session:  # one statement: the session and whether its holder is active
+        found = session.execute(select(AdminSession, who.scalar_subquery())
+                                .where(AdminSession.token_hash == key)).first()
+        if found is None or found[0].kind != kind:
             return None
+        row, active = found
         idle_end = row.last_seen_at + timedelta(minutes=cfg.session_idle_minutes)
-        active = session.scalar(
-            select(Operator.active).where(Operator.name == row.operator) if kind == "operator"
-            else select(Staff.active).where(Staff.email == row.operator))
-        if now >= row.expires_at or now >= idle_end or not active:
+        valid = now < row.expires_at and now < idle_end and bool(active)
+        signed = SignedIn(row.operator, row.csrf_token, row.kind)
+        if valid and now - row.last_seen_at < TOUCH_EVERY:
+            return signed
+    with db.transaction() as session:
+        row = session.get(AdminSession, key)
+        if row is None:  # ended meanwhile (signed out, or by another request)
+            return None
+        if not valid:
             session.delete(row)
             return None
-        if now - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = now
-        return SignedIn(row.operator, row.csrf_token, row.kind)
+        row.last_seen_at = max(row.last_seen_at, now)
+        return signed
 
 
 def close_session(db: Database, token: str, kind: str = "operator") -> str | None:

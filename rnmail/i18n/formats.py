@@ -149,6 +149,24 @@ def hours_text(value: float | None, language: str) -> str:
     return number(float(rounded), language, 1) + " h"
 
 
+def business_age(seconds: int, language: str, day_seconds: int = 8 * 3600) -> str:
+    """An age in business time as an agent reads it: ``45 min``, ``3 h 20``, ``2 j 3 h``
+    (French; ``d`` in Dutch and English, ``T.`` in German), a day being one of the help
+    desk's working days (``day_seconds``: its opening hours, 8 h by default)."""
+    _ = translations(language).gettext
+    minutes = max(0, seconds) // 60
+    if minutes < 60:
+        return _("{minutes} min").format(minutes=minutes)
+    if minutes < day_seconds // 60:
+        hours, minutes = divmod(minutes, 60)
+        return (_("{hours} h {minutes}").format(hours=hours, minutes=f"{minutes:02d}")
+                if minutes else _("{hours} h").format(hours=hours))
+    days, rest = divmod(seconds, max(1, day_seconds))
+    hours = rest // 3600
+    return (_("{days} d {hours} h").format(days=days, hours=hours) if hours
+            else _("{days} d").format(days=days))
+
+
 def month_abbreviation(month: int, language: str) -> str:
     """``janv.``, ``mrt``, ``Mar``: CLDR's abbreviated month (1–12)."""
     return str(get_month_names("abbreviated", locale=_locale(language))[month])

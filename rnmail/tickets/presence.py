@@ -59,10 +59,10 @@ def other_viewers(session: Session, ticket_id: int, staff_id: int, minutes: int,
     return [Viewer(name or email, email, seen_at) for name, email, seen_at in rows]
 
 
-def viewed_by(session: Session, ticket_id: int, staff_id: int, minutes: int,
-              now: datetime | None = None) -> list[Viewer]:
-    """Record that ``staff_id`` views ticket ``ticket_id`` and return who else has it open
-    (``other_viewers``): what the desk's ticket page calls, in its transaction."""
-    others = other_viewers(session, ticket_id, staff_id, minutes, now)
-    record_view(session, staff_id, ticket_id, now)
-    return others
+def view(session: Session, ticket_id: int, reader: str, at: datetime | None = None) -> None:
+    """The staff member ``reader`` (their address) is shown ticket ``ticket_id``: what the
+    desk's ticket page records, in a short transaction of its own after reading the page
+    (a page is read in a reading transaction, ``Database.reading``)."""
+    staff_id = session.scalar(select(Staff.id).where(Staff.email == reader))
+    if staff_id is not None:
+        record_view(session, staff_id, ticket_id, at)

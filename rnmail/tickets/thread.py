@@ -23,7 +23,7 @@ from rnmail.models import Message, Service, Staff, Ticket
 from rnmail.shapes import TicketDetail
 from rnmail.tickets.card import RequesterCard, requester_card
 from rnmail.tickets.display import Display, message_display
-from rnmail.tickets.presence import Viewer, viewed_by
+from rnmail.tickets.presence import Viewer, other_viewers
 from rnmail.tickets.views import load_ticket, message_author, message_role, ticket_detail
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import MessageRole
@@ -107,11 +107,12 @@ def ticket_thread(session: Session, ticket: Ticket, blobs: BlobStore) -> list[En
 def ticket_page(session: Session, blobs: BlobStore, ticket_id: int, reader: str,
                 presence_minutes: int) -> TicketPage:
     """Ticket ``ticket_id`` as the desk shows it to the staff member ``reader`` (their
-    address), whose view is recorded; NotFound if there is no such ticket."""
+    address) with the colleagues who have it open (``presence.view`` records the reader's
+    view); NotFound if there is no such ticket."""
     ticket = load_ticket(session, ticket_id)
     staff_id = session.scalar(select(Staff.id).where(Staff.email == reader))
-    others = [] if staff_id is None else viewed_by(session, ticket.id, staff_id,
-                                                   presence_minutes)
+    others = [] if staff_id is None else other_viewers(session, ticket.id, staff_id,
+                                                       presence_minutes)
     return TicketPage(ticket=ticket_detail(session, ticket),
                       thread=ticket_thread(session, ticket, blobs),
                       card=requester_card(session, ticket), others=others)

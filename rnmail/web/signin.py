@@ -352,8 +352,9 @@ async def read_form(request: web.Request) -> FormData:
 
 
 def read(db: Database, query: Callable[..., T]) -> T:
-    """``query(session)`` in a transaction of its own."""
-    with db.transaction() as session:
+    """``query(session)`` in a reading transaction of its own (``Database.reading``: on
+    SQLite it does not wait for the write lock); a change made in it raises."""
+    with db.reading() as session:
         return query(session)
 
 

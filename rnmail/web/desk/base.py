@@ -188,10 +188,13 @@ class DeskBase(SignInSite):
     async def show(self, request: web.Request, signed: sessions.SignedIn, name: str,
                    query: Callable[[Session], dict[str, Any]],
                    status: int = 200) -> web.Response:
-        """``name`` with what ``query`` reads (one transaction), the member's name and the
-        notice of ``?done=``."""
+        """``name`` with what ``query`` reads (one reading transaction), the member's name
+        (``me``, unless the query read it) and the notice of ``?done=``."""
         def run(session: Session) -> dict[str, Any]:
-            return {**query(session), "me": member_name(session, signed.operator)}
+            found = query(session)
+            if "me" not in found:
+                found["me"] = member_name(session, signed.operator)
+            return found
 
         found = await self.call(request, read, self.db, run)
         return self.page(request, name, {**found, "signed": signed,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.errors import NotFound
 from rnmail.i18n import N_
+from rnmail.tickets.presence import view
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, TicketChange, Via
@@ -106,9 +107,17 @@ class TicketPages(DeskBase):
                     **self.ticket_extras(session, ticket_id, signed.operator)}
 
         try:
-            return await self.show(request, signed, "ticket.html.j2", query)
+            page = await self.show(request, signed, "ticket.html.j2", query)
         except NotFound:
             raise Refused(404, N_("There is no such ticket.")) from None
+        if self.config.workflow.presence_minutes:
+            await self.call(request, self.seen, ticket_id, signed.operator)
+        return page
+
+    def seen(self, ticket_id: int, reader: str) -> None:
+        """The reader's view of the ticket, for the colleagues' pages (``presence``)."""
+        with self.db.transaction() as session:
+            view(session, ticket_id, reader)
 
     async def attachment(self, request: web.Request) -> web.StreamResponse:
         """A file of a message of the ticket: a download (``tickets.display``), or 404."""
