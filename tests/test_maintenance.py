@@ -488,7 +488,8 @@ def test_status_comes_from_the_times_without_any_scheduler(site: Site) -> None:
 
 
 def test_status_follows_a_scheduled_window_as_time_passes(site: Site) -> None:
-    maintenance_id = site.schedule(start_in=0.5, duration=0.8,
+    # a window long enough to be seen by a poll on a loaded machine
+    maintenance_id = site.schedule(start_in=0.5, duration=3,
                                    components=("natural-persons",))
 
     def state() -> str:
