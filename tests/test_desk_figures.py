@@ -20,10 +20,9 @@ from rnmail.stats.figures import Period, Query, contacts
 from rnmail.stats.hours import BRUSSELS
 from rnmail.tickets import faq
 from tests.harness.admin import PASSWORD
-from tests.harness.browser import Browser, chromium_or_fail
-from tests.harness.desk import ACCESSIBILITY, AGENT, HOSTILE, Desk, desk_served, desk_signed_in
+from tests.harness.browser import chromium_or_fail
+from tests.harness.desk import AGENT, HOSTILE, Desk, desk_served, desk_signed_in, usable
 from tests.harness.servers import SmtpServer, fresh_postgres_schema, postgres_problem
-from tests.harness.web import csp_messages
 
 DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
@@ -202,15 +201,6 @@ def test_a_bad_period_or_choice_is_a_400_page(desk: Desk, query: str) -> None:
 
 
 # --- in a browser ------------------------------------------------------------------------
-
-def usable(browser: Browser, name: str, width: int, shots: Path) -> None:
-    browser.screenshot(shots / f"{name}.png")
-    seen = browser.evaluate(ACCESSIBILITY)
-    assert seen["width"] <= width, (name, seen["width"])
-    assert seen["low"] == [], (name, seen["low"])
-    assert seen["unlabelled"] == [], (name, seen["unlabelled"])
-    assert csp_messages(browser) == [], name
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("desk", ["sqlite"], indirect=True)

@@ -36,7 +36,7 @@ from rnmail.tickets.lifecycle import (
 )
 from rnmail.tickets.team import add_service, add_staff
 from tests.harness.admin import Admin
-from tests.harness.desk import ACCESSIBILITY, AGENT, Desk, desk_served, desk_signed_in
+from tests.harness.desk import AGENT, Desk, desk_served, desk_signed_in, usable
 from tests.harness.servers import SmtpServer, fresh_postgres_schema, postgres_problem
 
 COLLEAGUE = "paul.peeters@rn.example"
@@ -330,7 +330,6 @@ def test_the_queue_needs_a_sign_in(scene: Scene) -> None:
 @pytest.mark.parametrize("scene", ["sqlite"], indirect=True)  # the same page on PostgreSQL
 def test_in_a_browser_at_1280_and_390_px(scene: Scene, artifacts: Path) -> None:
     from tests.harness.browser import chromium_or_fail
-    from tests.harness.web import csp_messages
 
     shots = artifacts / "desk"
     base = f"http://127.0.0.1:{scene.agent.admin_port}/desk/"
@@ -347,12 +346,7 @@ def test_in_a_browser_at_1280_and_390_px(scene: Scene, artifacts: Path) -> None:
             assert browser.evaluate("location.pathname") == "/desk/"
             assert browser.evaluate("document.querySelectorAll('#queue tbody tr').length") \
                 == 25
-            browser.screenshot(shots / f"{name}.png")
-            seen = browser.evaluate(ACCESSIBILITY)
-            assert seen["width"] <= width, (name, seen["width"])
-            assert seen["low"] == [], (name, seen["low"])
-            assert seen["unlabelled"] == [], (name, seen["unlabelled"])
-            assert csp_messages(browser) == [], name
+            usable(browser, name, width, shots)
         # on the phone the table scrolls in its own box, the page does not
         box = browser.evaluate("(() => { const b = document.getElementById('queue-box');"
                                " return [b.scrollWidth, b.clientWidth,"
