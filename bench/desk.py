@@ -198,7 +198,8 @@ def serve_baseline(config_path: Path, port: int) -> None:
         context = {**page_context(found, wanted, offered, config, "fr"),
                    "me": member_name(session, AGENT), "notice": None,
                    "signed": SignedIn(AGENT, secrets.token_urlsafe(32), "staff"),
-                   "lang": "fr", "here": "/desk/", "languages_ui": DESK_LANGUAGES}
+                   "lang": "fr", "here": "/desk/", "languages_ui": DESK_LANGUAGES,
+                   "switch": "lang"}
     db.dispose()
 
     async def handler(_request: web.Request) -> web.Response:
@@ -247,10 +248,13 @@ def measured(name: str, needs: str | None = None) -> Callable[[Measurement], Mea
 
 
 async def expect(response: aiohttp.ClientResponse, status: int) -> None:
-    await response.read()
+    body = await response.read()
     if response.status != status:
-        raise aiohttp.ClientResponseError(response.request_info, (), status=response.status,
-                                          message=f"expected {status}")
+        said = re.search(rb'class="(?:field-)?error"[^>]*>([^<]+)', body)
+        raise aiohttp.ClientResponseError(
+            response.request_info, (), status=response.status,
+            message=f"expected {status}"
+            + (f": {said.group(1).decode(errors='replace')}" if said else ""))
 
 
 @measured("GET /desk/ (queue)")
@@ -269,7 +273,7 @@ async def get_ticket(client: aiohttp.ClientSession, desk: Desk) -> None:
 @measured("POST /desk/calls/new (call answered)", needs="/desk/calls/new")
 async def post_call(client: aiohttp.ClientSession, desk: Desk) -> None:
     n = next(desk.serial)
-    form = {"csrf": desk.csrf, "phone": f"+3250{n % 10_000_000:07d}", "caller": f"Appelant {n}",
+    form = {"csrf": desk.csrf, "phone": f"+3250{n % 1_000_000:06d}", "caller": f"Appelant {n}",
             "email": "", "language": "fr", "subject": "Question sur un certificat",
             "text": "Réponse donnée au téléphone.", "category": "certificate",
             "requester_type": "citizen", "outcome": "close", "service": ""}
