@@ -283,6 +283,12 @@ async def post_call(client: aiohttp.ClientSession, desk: Desk) -> None:
         await expect(r, 303)
 
 
+# How often each page is asked at human pace: an agent reads a ticket after nearly every
+# look at the queue, and logs a call now and then (the others' weight is 1).
+MIX = {"GET /desk/ (queue)": 4.0, "GET /desk/tickets/{id} (20 messages)": 4.0,
+       "POST /desk/calls/new (call answered)": 2.0}
+
+
 async def load(desk: Desk, run: Measurement, connections: int, seconds: float
                ) -> dict[str, float]:
     """``connections`` workers, each one keep-alive connection, for ``seconds``."""
@@ -314,6 +320,50 @@ async def load(desk: Desk, run: Measurement, connections: int, seconds: float
             "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
             "load1": os.getloadavg()[0]}
+
+
+async def paced(desk: Desk, todo: list[Measured], agents: int, think: float, seconds: float,
+                seed: int) -> dict[str, dict[str, float]]:
+    """The seven agents at human pace: ``agents`` clients, each with its own keep-alive
+    connection, each waiting a think time (exponential, mean ``think`` s) after an answer
+    before its next request, the request drawn from ``MIX`` among ``todo``; for ``seconds``.
+    Latencies per page (the think time not counted)."""
+    import random
+
+    rng = random.Random(seed)
+    weights = [MIX.get(m.name, 1.0) for m in todo]
+    latencies: dict[str, list[float]] = {m.name: [] for m in todo}
+    errors = dict.fromkeys(latencies, 0)
+    stop_at = time.perf_counter() + seconds
+
+    async def agent() -> None:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as client:
+            await todo[0].run(client, desk)  # its connection opened
+            await asyncio.sleep(rng.expovariate(1 / think))
+            while time.perf_counter() < stop_at:
+                m = rng.choices(todo, weights)[0]
+                t0 = time.perf_counter()
+                try:
+                    await m.run(client, desk)
+                    latencies[m.name].append(time.perf_counter() - t0)
+                except aiohttp.ClientError:
+                    errors[m.name] += 1
+                await asyncio.sleep(rng.expovariate(1 / think))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(agent() for _ in range(agents)))
+    elapsed = time.perf_counter() - started
+    results = {}
+    for name, found in latencies.items():
+        if not found:
+            continue
+        found.sort()
+        results[name] = {
+            "rps": len(found) / elapsed, "requests": len(found), "errors": errors[name],
+            "p50_ms": statistics.median(found) * 1000,
+            "p99_ms": found[max(0, int(len(found) * 0.99) - 1)] * 1000,
+            "max_ms": found[-1] * 1000, "load1": os.getloadavg()[0]}
+    return results
 
 
 def show(label: str, result: dict[str, Any]) -> None:
@@ -503,6 +553,20 @@ def one_database(args: argparse.Namespace, kind: str, work: Path) -> dict[str, A
                             log(f"    meanwhile the daemon ingested "
                                 f"{result['ingested_per_s']:.1f} mails/s")
                         results.setdefault(phase, {})[f"{m.name}, {n} conn."] = result
+                    if rate and args.paced:
+                        before, t0 = feeder.processed(), time.perf_counter()
+                        log(f"  -- at human pace: {args.agents} agents, each waiting "
+                            f"{args.think:g} s on average (exponential) between requests, "
+                            f"for {args.paced:.0f} s --")
+                        found = asyncio.run(paced(desk, todo, args.agents, args.think,
+                                                  args.paced, args.seed))
+                        ingested = (feeder.processed() - before) / (time.perf_counter() - t0)
+                        for name, result in found.items():
+                            result["ingested_per_s"] = ingested
+                            show(f"{name}, {args.agents} agents paced", result)
+                            results.setdefault("paced", {})[
+                                f"{name}, {args.agents} agents paced"] = result
+                        log(f"    meanwhile the daemon ingested {ingested:.1f} mails/s")
                 if rate:
                     log(f"[{kind}] fed {feeder.dropped} mails, {feeder.processed()} ingested "
                         "by the end")
@@ -529,6 +593,11 @@ def main() -> None:
                     help="mails a second dropped into the Maildir while the daemon ingests")
     ap.add_argument("--settle", type=float, default=5.0,
                     help="seconds left to the daemon's start-up jobs before measuring")
+    ap.add_argument("--paced", type=float, default=60.0,
+                    help="seconds of the human-pace load while the daemon ingests (0: none)")
+    ap.add_argument("--agents", type=int, default=7, help="clients of the human-pace load")
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="mean think time of an agent between two requests, seconds")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args()
@@ -548,13 +617,26 @@ def main() -> None:
             runs.append(one_database(args, kind, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    worst = max(r["p99_ms"] for run in runs for r in run["daemon ingesting"].values())
+    # The target is judged on what agents do: the human-pace load (and one connection, a
+    # page's own latency, when it was not run); the back-to-back rows at more connections
+    # saturate the server on purpose (the headroom), and are listed apart.
+    judged: list[tuple[str, str, float]] = []
     for run in runs:
-        for name, r in run["daemon ingesting"].items():
+        rows = run.get("paced") or {k: v for k, v in run["daemon ingesting"].items()
+                                    if k.endswith(", 1 conn.")}
+        for name, r in rows.items():
+            judged.append((run["db"], name, r["p99_ms"]))
             log(f"[{run['db']}] {name}: p99 {r['p99_ms']:.1f} ms while ingesting -> "
                 f"{'met' if r['p99_ms'] < TARGET_MS else 'MISSED'}")
-    log(f"\nslowest p99 while the daemon ingests: {worst:.1f} ms -> target p99 < "
-        f"{TARGET_MS:.0f} ms {'met' if worst < TARGET_MS else 'MISSED'}")
+        for name, r in run["daemon ingesting"].items():
+            if not name.endswith(", 1 conn."):
+                log(f"[{run['db']}] saturation (back to back, not the target): {name}: p99 "
+                    f"{r['p99_ms']:.1f} ms, {r['rps']:.0f} req/s")
+    worst = max(p99 for _db, _name, p99 in judged)
+    log(f"\nslowest p99 while the daemon ingests, "
+        f"{'agents at human pace' if any('paced' in n for _d, n, _p in judged) else '1 conn.'}"
+        f": {worst:.1f} ms -> target p99 < {TARGET_MS:.0f} ms "
+        f"{'met' if worst < TARGET_MS else 'MISSED'}")
     if args.json:
         args.json.write_text(json.dumps({"code": stamp, "args": vars(args), "runs": runs},
                                         indent=2, default=str))
