@@ -110,7 +110,8 @@ def directory_user_for(session: Session, requester: str) -> DirectoryUser | None
     memo = session.info.setdefault("directory_user_for", {}) if session.info.get(READING) \
         else None
     if memo is not None and who in memo:
-        return memo[who]
+        known: DirectoryUser | None = memo[who]
+        return known
     found = _directory_user(session, who)
     if memo is not None:
         memo[who] = found

@@ -198,7 +198,7 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
 def _counts(tabs: tuple[Tab, ...], staff_id: int | None,
             where: tuple[ColumnElement[bool], ...] = ()) -> Executable:
     """Every tab's count, one scalar subquery each (each found by its own index)."""
-    since = bindparam("since")
+    since: Any = bindparam("since")
     return select(*(select(func.count()).select_from(Ticket)
                     .where(tab_clause(t, staff_id, since), *where)
                     .scalar_subquery().label(t) for t in tabs))
