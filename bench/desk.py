@@ -16,17 +16,24 @@ What it measures, in one run per database (``--db``), all on loopback:
    ``admin_bind``, reading a Maildir every second and writing its mails as files. The
    benchmark signs agent 1 in over HTTP (e-mail, password, TOTP code) and loads, with that
    session, ``GET /desk/`` (the queue, tab *new*), ``GET /desk/tickets/{id}`` (the
-   20-message ticket) and ``POST /desk/calls/new`` (once the call form is served: a call
-   answered at once, CSRF token and all). First with an idle daemon, then while a feeder
+   20-message ticket) and ``POST /desk/calls/new`` (a call answered at once, CSRF token and
+   all: a new ticket each). First with an idle daemon, then while a feeder
    drops ``--feed`` mails a second (``tests.harness.corpus.mixed_batch``) into the Maildir
    -- the mails ingested meanwhile are counted.
 
-The load: one asyncio client in this process (aiohttp, ``--connections`` keep-alive
-connections, each sending its next request as soon as the last answer is read, for
-``--seconds`` after a warm-up), as ``bench/web.py``; p50, p99, requests/s, and the ratio to
-the baseline measured in the same run. Three levels by default: 1 connection (one agent at a
-time: the page's own latency), 4 (a busy moment) and 8 (more than the seven agents clicking
-at the same instant, back to back: the server saturated, so its p99 is mostly queueing).
+Two loads, one asyncio client in this process:
+
+- **human pace** (``--paced`` seconds, while the daemon ingests; the target is judged on
+  it): the seven agents at work, ``--agents`` clients on their own keep-alive connection,
+  each waiting a think time after every answer (exponential, mean ``--think`` s) and then
+  asking the queue, the ticket or a call (``MIX``); p50/p99 per page;
+- **back to back** (saturation), as ``bench/web.py``: ``--connections`` keep-alive
+  connections, each sending its next request as soon as the last answer is read, for
+  ``--seconds`` per page after a warm-up; p50, p99, requests/s, and the ratio to the
+  baseline measured in the same run. Three levels by default: 1 connection (a page's own
+  latency), 4 and 8 (more than the seven agents clicking at the same instant without
+  pause: the server saturated, so its p99 is mostly queueing).
+
 The client shares the two cores with the servers.
 
 Run (from the repo root; PostgreSQL on 127.0.0.1:5432, trust auth, database ``test``)::
@@ -35,9 +42,9 @@ Run (from the repo root; PostgreSQL on 127.0.0.1:5432, trust auth, database ``te
     .venv/bin/python bench/desk.py --db sqlite --tickets 20000 --seconds 5   # a quick check
 
 A measurement is one function (``@measured``): the call form's POST is ``post_call``.
-Target (issue 17): p99 < 100 ms for each page, while the daemon ingests; exit status 1 when
-missed. Results also as JSON with ``--json FILE``. Only loopback addresses and reserved
-domains are used.
+Target (issue 17): p99 < 100 ms for each page at human pace while the daemon ingests (at 1
+connection when ``--paced 0``); exit status 1 when missed. Results also as JSON with
+``--json FILE``. Only loopback addresses and reserved domains are used.
 """
 
 from __future__ import annotations
