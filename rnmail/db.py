@@ -26,6 +26,9 @@ from rnmail.util.publicfiles import create_private, private_folder
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` session
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -34,7 +37,7 @@ class Database:
         # No ticket field changes without its history event (rnmail.tickets.history).
         event.listen(self._sessions, "before_flush", check_recorded)
         self._readers = sessionmaker(self.engine.execution_options(rnmail_reading=True),
-                                     expire_on_commit=False)
+                                     expire_on_commit=False, info={READING: True})
         event.listen(self._readers, "before_flush", _read_only)
 
     @property

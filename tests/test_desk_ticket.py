@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -25,7 +25,7 @@ from rnmail.models import Message, Staff, Ticket, TicketView, utcnow
 from rnmail.tickets.card import requester_card
 from rnmail.tickets.history import Actor, change
 from rnmail.tickets.lifecycle import open_by_hand, update_ticket
-from rnmail.tickets.presence import other_viewers, record_view, view
+from rnmail.tickets.presence import REFRESH, other_viewers, record_view, view
 from rnmail.tickets.team import add_staff
 from rnmail.vocab import ActorKind, Via
 from rnmail.web.desk.base import desk_actor
@@ -325,6 +325,28 @@ def test_presence_is_shown_to_the_other_member_not_to_oneself(served: Served) ->
     with served.desk.admin.db.transaction() as session:  # one row per member and ticket
         assert session.scalar(select(func.count()).select_from(TicketView).where(
             TicketView.ticket_id == ticket)) == 2
+
+
+def test_a_view_is_written_again_only_after_the_refresh(served: Served) -> None:
+    """A page seen again within ``presence.REFRESH`` takes no write (no write lock); after
+    it, the view moves on."""
+    ticket, db = served.luc_ticket, served.desk.admin.db
+    served.desk.agent.get(f"/desk/tickets/{ticket}")
+
+    def seen_at(shift: timedelta | None = None) -> datetime:
+        with db.transaction() as session:
+            row = session.scalars(select(TicketView).join(Staff).where(
+                TicketView.ticket_id == ticket, Staff.email == AGENT)).one()
+            if shift is not None:
+                row.seen_at = row.seen_at - shift
+            return row.seen_at
+
+    recent = seen_at(REFRESH - timedelta(seconds=10))  # seen 20 s ago
+    served.desk.agent.get(f"/desk/tickets/{ticket}")
+    assert seen_at() == recent  # not written again
+    older = seen_at(timedelta(seconds=20))  # 40 s ago
+    served.desk.agent.get(f"/desk/tickets/{ticket}")
+    assert seen_at() > older + timedelta(seconds=30)  # written: now
 
 
 # ------------------------------------------------------------------------- the browser

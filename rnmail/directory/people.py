@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
+from rnmail.db import READING
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.catalogues import N_
 from rnmail.models import (
@@ -104,6 +105,20 @@ def directory_user_for(session: Session, requester: str) -> DirectoryUser | None
     """The directory user a ticket's requester is: by address, or for a phone ticket by
     E.164 number when exactly one user has it. None when not in the directory."""
     who = requester.strip().lower()
+    # A page reads it up to three times (the thread, the card, the forms): once per reading
+    # session, where nothing changes.
+    memo = session.info.setdefault("directory_user_for", {}) if session.info.get(READING) \
+        else None
+    if memo is not None and who in memo:
+        known: DirectoryUser | None = memo[who]
+        return known
+    found = _directory_user(session, who)
+    if memo is not None:
+        memo[who] = found
+    return found
+
+
+def _directory_user(session: Session, who: str) -> DirectoryUser | None:
     if "@" in who:
         query = select(DirectoryUser).where(DirectoryUser.email == who)
     elif who.startswith("+") and who[1:].isdigit():

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -47,6 +47,7 @@ _DATE_PATTERNS = {"de": "dd.MM.y"}  # 28.11.2026 in German, 28/11/2026 otherwise
 _PERCENT = {"fr": "\u202f%"}  # a space otherwise
 
 
+@lru_cache(maxsize=4096)  # a page shows the same times again and again (babel is slow)
 def format_time(value: datetime, language: str, zone: tzinfo = BRUSSELS) -> str:
     """Local time as pages and mails show it, e.g. ``28/11/2026 14:05``."""
     local = value.astimezone(zone)
@@ -129,6 +130,7 @@ def day_text(day: date, language: str) -> str:
     return format_date(day, _DATE_PATTERNS.get(language, "dd/MM/y"), locale=_locale(language))
 
 
+@lru_cache(maxsize=4096)  # counts and numbers repeated on every page (babel is slow)
 def number(value: float, language: str, digits: int = 0) -> str:
     """Grouped, with ``digits`` decimals (rounded as Python rounds ``f"{value:.1f}"``)."""
     rounded = Decimal(f"{value:.{digits}f}")

@@ -4,9 +4,10 @@ and the page names the colleagues who viewed it within ``[workflow].presence_min
 Two agents working on one ticket without knowing it is how a citizen gets two answers; the
 hold (``rnmail.dispatch.hold``) catches the second answer, this warns before it is written.
 A view is one row per (staff member, ticket) in ``ticket_view``, its time moved on at every
-view by an upsert (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), so the
-table holds at most one row per member and ticket whatever the traffic. Being shown the page
-is all it records: a member who closed the tab stays "open" until the window passes.
+view by an upsert (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike; the desk
+leaves it out while the member's last view is younger than ``REFRESH``), so the table holds
+at most one row per member and ticket whatever the traffic. Being shown the page is all it
+records: a member who closed the tab stays "open" until the window passes.
 """
 
 from __future__ import annotations
@@ -57,6 +58,22 @@ def other_viewers(session: Session, ticket_id: int, staff_id: int, minutes: int,
                TicketView.seen_at >= since, Staff.active.is_(True))
         .order_by(TicketView.seen_at.desc()))
     return [Viewer(name or email, email, seen_at) for name, email, seen_at in rows]
+
+
+# A member's view of a ticket is written again at most this often: the pages say "1 minute
+# ago" at the least, and a page view that need not write takes no write lock (on SQLite the
+# file's one, also the ingest's).
+REFRESH = timedelta(seconds=30)
+
+
+def viewed_lately(session: Session, ticket_id: int, reader: str,
+                  now: datetime | None = None) -> bool:
+    """Whether ``reader``'s view of the ticket was recorded less than ``REFRESH`` ago (so
+    ``view`` can be left out)."""
+    seen = session.scalar(select(TicketView.seen_at)
+                          .join(Staff, Staff.id == TicketView.staff_id)
+                          .where(TicketView.ticket_id == ticket_id, Staff.email == reader))
+    return seen is not None and (now or utcnow()) - seen < REFRESH
 
 
 def view(session: Session, ticket_id: int, reader: str, at: datetime | None = None) -> None:

@@ -24,7 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, and_, func, or_, select
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config, StatsConfig
@@ -116,7 +116,7 @@ class QueuePage:
                 "rows": [row.as_json() for row in self.rows]}
 
 
-def tab_clause(tab: Tab, staff_id: int | None, since: datetime) -> ColumnElement[bool]:
+def tab_clause(tab: Tab, staff_id: int | None, since: Any) -> ColumnElement[bool]:
     """Which tickets a tab holds; each condition leads with an indexed column."""
     if tab == Tab.NEW:
         return and_(Ticket.status == TicketStatus.OPEN, Ticket.assignee_id.is_(None))
@@ -168,14 +168,11 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
         raise RnmailError("pages are numbered from 1 and hold at least one ticket")
     now = now or datetime.now(UTC)
     since = now - timedelta(days=config.workflow.recently_closed_days)
-    where = ticket_filters(session, filters or TicketFilter())
-    tabs = [t for t in Tab if t != Tab.MINE or staff_id is not None]
-
-    def count(t: Tab) -> Any:
-        return (select(func.count()).select_from(Ticket)
-                .where(tab_clause(t, staff_id, since), *where).scalar_subquery().label(t))
-
-    counted = session.execute(select(*(count(t) for t in tabs))).one()
+    where = tuple(ticket_filters(session, filters or TicketFilter()))
+    tabs = tuple(t for t in Tab if t != Tab.MINE or staff_id is not None)
+    counting = _counts(tabs, staff_id) if not where else _counts.__wrapped__(
+        tabs, staff_id, where)
+    counted = session.execute(counting, {"since": since}).one()
     counts: dict[Tab, int | None] = {t: None for t in Tab}
     counts.update({t: int(counted[i]) for i, t in enumerate(tabs)})
     total = counts[tab] or 0
@@ -183,14 +180,37 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
     if total > (page - 1) * per_page:
         materialized = (session.get_bind().dialect.name != "sqlite"
                         or sqlite3.sqlite_version_info >= (3, 35))
-        read = list(session.execute(_page_statement(
-            tab_clause(tab, staff_id, since), where, sort, descending, page, per_page,
-            materialized, tab in (Tab.MINE, Tab.CLOSED))))
+        shape = (tab, staff_id, sort, descending, page, per_page, materialized)
+        reading = _page(*shape) if not where else _page.__wrapped__(*shape, where)
+        read = list(session.execute(reading, {"since": since}))
         first = min(r.created_at for r in read)
         calendar = _calendar(config.stats, first.year, now.year)
         rows = [_row(r, calendar.seconds(r.created_at, r.closed_at or now)) for r in read]
     return QueuePage(tab=tab, counts=counts, rows=rows, page=page, per_page=per_page,
                      total=total, sort=sort, descending=descending)
+
+
+# The statements are built once per shape, the time a parameter (``since``): building and
+# keying a statement costs SQLAlchemy more than SQLite takes to run it. Filtered ones
+# (``where``: clauses, not hashable) are built at each call.
+
+@lru_cache(maxsize=16)
+def _counts(tabs: tuple[Tab, ...], staff_id: int | None,
+            where: tuple[ColumnElement[bool], ...] = ()) -> Executable:
+    """Every tab's count, one scalar subquery each (each found by its own index)."""
+    since: Any = bindparam("since")
+    return select(*(select(func.count()).select_from(Ticket)
+                    .where(tab_clause(t, staff_id, since), *where)
+                    .scalar_subquery().label(t) for t in tabs))
+
+
+@lru_cache(maxsize=256)
+def _page(tab: Tab, staff_id: int | None, sort: Sort, descending: bool, page: int,
+          per_page: int, materialized: bool,
+          where: tuple[ColumnElement[bool], ...] = ()) -> Executable:
+    return _page_statement(tab_clause(tab, staff_id, bindparam("since")), list(where), sort,
+                           descending, page, per_page, materialized,
+                           tab in (Tab.MINE, Tab.CLOSED))
 
 
 def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]],

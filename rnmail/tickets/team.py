@@ -52,8 +52,9 @@ def remove_staff(session: Session, email: str) -> Staff:
 
 
 def list_staff(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name))
-    return [{"id": s.id, "email": s.email, "name": s.name, "language": s.language} for s in rows]
+    rows = session.execute(select(Staff.id, Staff.email, Staff.name, Staff.language)
+                           .where(Staff.active.is_(True)).order_by(Staff.name))
+    return [dict(row._mapping) for row in rows]  # rows, not objects: every page reads it
 
 
 def add_service(session: Session, name: str, email: str, description: str | None) -> Service:
@@ -68,6 +69,6 @@ def add_service(session: Session, name: str, email: str, description: str | None
 
 
 def list_services(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Service).order_by(Service.name))
-    return [{"id": s.id, "name": s.name, "email": s.email, "description": s.description}
-            for s in rows]
+    rows = session.execute(select(Service.id, Service.name, Service.email,
+                                  Service.description).order_by(Service.name))
+    return [dict(row._mapping) for row in rows]

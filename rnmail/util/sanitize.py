@@ -193,6 +193,7 @@ def _host(url: str) -> str:
     return host.lower().removeprefix("www.")
 
 
+@lru_cache(maxsize=256)  # a ticket page shows the same messages at every view
 def text_to_html(text: str) -> str:
     """A text body as HTML: escaped, its line breaks kept, its web and mail addresses
     made links (through ``final_pass`` like any HTML)."""

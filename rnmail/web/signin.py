@@ -430,7 +430,8 @@ def page_environment(templates: Path, language: str, timezone: str) -> Environme
     takes a datetime or its ISO text; the zone is named once, in a column's heading
     (``zone``: ``Bruxelles``) or after a time (``zone_phrase``: ``heure de Bruxelles``)."""
     env = Environment(loader=FileSystemLoader(str(templates)), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)  # not a stat() of each template at every page
     install(env, language)
     zone = ZoneInfo(timezone)
     env.filters["local_time"] = lambda value: (

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.errors import NotFound
 from rnmail.i18n import N_
-from rnmail.tickets.presence import view
+from rnmail.tickets.presence import view, viewed_lately
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, TicketChange, Via
@@ -98,10 +98,13 @@ class TicketPages(DeskBase):
     async def ticket(self, request: web.Request) -> web.StreamResponse:
         signed = await self.signed_in(request)
         ticket_id = path_id(request)
+        presence = self.config.workflow.presence_minutes
+        lately: list[bool] = []  # the reader's own view recorded less than REFRESH ago
 
         def query(session: Session) -> dict[str, Any]:
-            page = ticket_page(session, self.blobs, ticket_id, signed.operator,
-                               self.config.workflow.presence_minutes)
+            page = ticket_page(session, self.blobs, ticket_id, signed.operator, presence)
+            if presence:
+                lately.append(viewed_lately(session, ticket_id, signed.operator))
             return {"ticket": page.ticket, "thread": page.thread, "card": page.card,
                     "others": page.others, **WORDS,
                     **self.ticket_extras(session, ticket_id, signed.operator)}
@@ -110,7 +113,7 @@ class TicketPages(DeskBase):
             page = await self.show(request, signed, "ticket.html.j2", query)
         except NotFound:
             raise Refused(404, N_("There is no such ticket.")) from None
-        if self.config.workflow.presence_minutes:
+        if presence and not any(lately):
             await self.call(request, self.seen, ticket_id, signed.operator)
         return page
 
