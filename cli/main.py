@@ -70,6 +70,7 @@ def _register() -> None:
         stats,
         status,
         template,
+        text,
         ticket,
         web,
     )
@@ -79,7 +80,7 @@ def _register() -> None:
                   audit.audit, lists.lists, status.status, maintenance.maintenance,
                   scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory, web.web):
+                  directory.directory, web.web, text.text):
         main.add_command(group)
 
 

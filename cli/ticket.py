@@ -333,6 +333,7 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bo
               help="A file to attach (repeatable).")
 @click.option("--faq", "faq_id", type=int, help="Answer with this FAQ entry, in the "
               "requester's language.")
+@click.option("--text", "text_name", help="Add this text module, in the ticket's language.")
 @click.option("--anyway", is_flag=True, help="Send even though a colleague answered within "
               "[helpdesk].answer_hold_minutes; without an answer: send your held one.")
 @AUTHOR
@@ -340,8 +341,8 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bo
 @pass_app
 @handle_errors
 def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO | None,
-                 attach: tuple[str, ...], faq_id: int | None, anyway: bool, author: str,
-                 as_json: bool) -> None:
+                 attach: tuple[str, ...], faq_id: int | None, text_name: str | None,
+                 anyway: bool, author: str, as_json: bool) -> None:
     """Answer the requester by mail (queued in the outbox).
 
     Within [helpdesk].answer_hold_minutes after a colleague's answer it is held (kept, shown
@@ -353,19 +354,21 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
     from rnmail.dispatch.hold import answer_or_hold, find_held, held_refusal, send_held
     from rnmail.tickets.faq import answer_for
     from rnmail.tickets.lifecycle import get_ticket
+    from rnmail.tickets.texts import with_text
     from rnmail.tickets.views import message_detail
 
-    if anyway and [text, text_file, faq_id, *attach] == [None, None, None]:
+    if anyway and [text, text_file, faq_id, text_name, *attach] == [None] * 4:
         with app.ready_db().transaction() as session:  # the held answer, as written
             record = send_held(session, app.config, find_held(
                 session, get_ticket(session, ticket_id), author), _actor(author)(session))
             session.flush()
             detail = message_detail(record)
         return _answered(ticket_id, detail, as_json)
-    if [text, text_file, faq_id].count(None) != 2:
-        raise click.UsageError("give the answer with one of -m TEXT, --file F or --faq ID")
+    if [text, text_file, faq_id].count(None) not in ((2, 3) if text_name else (2,)):
+        raise click.UsageError("give the answer with one of -m TEXT, --file F, --faq ID "
+                               "(and/or --text NAME)")
     body = text if text is not None else text_file.read() if text_file else ""
-    if faq_id is None and not body.strip():
+    if faq_id is None and text_name is None and not body.strip():
         raise click.UsageError("the answer is empty")
     files = [Attachment(Path(p).name, mimetypes.guess_type(p)[0] or "application/octet-stream",
                         Path(p).read_bytes()) for p in attach]
@@ -374,6 +377,8 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
         if faq_id is not None:
             body = answer_for(session, faq_id, found.language,
                               app.config.helpdesk.default_language)
+        if text_name is not None:  # after what was written, in the ticket's language
+            body = with_text(session, found, body, text_name, author, app.config.helpdesk.zone)
         outcome = answer_or_hold(session, app.config, found, body, files, author,
                                  actor=_actor(author)(session), anyway=anyway)
         session.flush()

@@ -704,3 +704,18 @@ class FaqText(Base):
     answer: Mapped[str] = mapped_column(Text)
 
     entry: Mapped[FaqEntry] = relationship(back_populates="texts")
+
+
+class TextModule(Base):
+    """A reusable piece of an answer in one language, with Jinja2 placeholders
+    (``rnmail.tickets.texts``): written by staff, rendered in a sandbox."""
+
+    __tablename__ = "text_module"
+    __table_args__ = (UniqueConstraint("name", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(320))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,7 +9,9 @@ reference the delegation mail sent to it.
 
 Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
 ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
-participant of the ticket); ``#faq N`` answers with an FAQ entry;
+participant of the ticket); ``#faq N`` answers with an FAQ entry, ``#text NAME`` adds a
+text module (``rnmail.tickets.texts``) in the requester's language — refused, naming the
+languages it has, when it has none in theirs;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester —
 unless a colleague answered just before: then it is held (``rnmail.dispatch.hold``), and
 ``#send`` in a reply to the ``staff_held`` mail that says so sends it (that mail's signed
@@ -60,7 +62,7 @@ from rnmail.errors import RnmailError
 from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
-from rnmail.tickets import faq, lifecycle
+from rnmail.tickets import faq, lifecycle, texts
 from rnmail.tickets.history import Actor, record_change
 from rnmail.tickets.notes import refused_reply, second_line_author
 from rnmail.util.addresses import deliverable_address
@@ -69,7 +71,7 @@ from rnmail.vocab import RequesterType, TicketChange, TicketStatus, Via, normal_
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq",
-            "cc", SEND_COMMAND)
+            "text", "cc", SEND_COMMAND)
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
 DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
 # The words staff may type for a command in their language: never accepted as commands (a
@@ -89,6 +91,7 @@ COMMAND_WORDS = {
     "category": ("categorie", "catégorie", "rubrique", "kategorie", "rubriek"),
     "type": ("typ", "soort", "genre", "art"),
     "faq": ("vragen", "foire"),
+    "text": ("texte", "modele", "modèle", "tekst", "tekstblok", "textbaustein", "baustein"),
     "cc": ("copie", "kopie", "copy"),
     SEND_COMMAND: ("envoyer", "envoie", "envoi", "expedier", "expédier", "verzenden",
                    "versturen", "verstuur", "verzend", "zenden", "senden", "abschicken",
@@ -124,6 +127,9 @@ PROBLEM_TEXTS = {
     "address": "not a mail address",
     "helpdesk": "that is the help desk",
     "faq": "no such FAQ entry",
+    "text": "no such text module; the modules are {value}",
+    "text-language": "the text module has no text in the requester's language; it has "
+                     "{value}",
     "closed": "the ticket is closed",
     "empty": "the reply is empty",
     "quoted-only": "the reply holds no text of its own, only the quoted notification",
@@ -257,6 +263,9 @@ def handle_staff_reply(session: Session, config: Config, staff: Staff, ticket: T
                 answer = faq.answer_for(session, int(command.argument), ticket.language,
                                         config.helpdesk.default_language)
                 body = f"{body}\n\n{answer}" if body else answer
+            elif command.name == "text":  # "#text greeting": in the requester's language
+                body = texts.with_text(session, ticket, body, command.argument, staff.email,
+                                       config.helpdesk.zone)
     if errors:
         _tell_staff(session, config, staff, ticket, errors)
         log.warning("staff reply refused ticket=%d staff=%s errors=%s", ticket.id, staff.email,
@@ -321,7 +330,8 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
             errors.append(replace(problem, command=written))
     if not commands and not body:
         errors.append(EMPTY)
-    answers = ((bool(body) or any(c.name == "faq" for c in commands)) and not comment) or any(
+    answers = ((bool(body) or any(c.name in ("faq", "text") for c in commands))
+               and not comment) or any(
         c.name == SEND_COMMAND for c in commands)  # "#send": the held answer goes out
     if answers and ticket.status == TicketStatus.CLOSED:
         errors.append(Problem("answer-closed"))
@@ -375,12 +385,22 @@ def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem 
     return None
 
 
+def _text(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
+    have = texts.missing_language(session, arg, ticket.language)
+    if have is None:
+        return None
+    if have:
+        return Problem("text-language", value=", ".join(have))
+    known = texts.names(session)
+    return Problem("text", value=", ".join(known) or "—", suggestion=suggest(arg, known))
+
+
 _STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
                  "delegate": TicketStatus.DELEGATED}
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
     "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
-    "cc": _cc, SEND_COMMAND: _no_argument,
+    "text": _text, "cc": _cc, SEND_COMMAND: _no_argument,
 }
 
 
@@ -402,7 +422,7 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command,
     elif command.name == "cc":
         lifecycle.add_participant(ticket, command.argument, actor,
                                   config.helpdesk.own_addresses)
-    # "#comment" and "#faq" shape the text; they change nothing on the ticket itself
+    # "#comment", "#faq" and "#text" shape the text; they change nothing on the ticket itself
 
 
 def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,
