@@ -16,7 +16,8 @@ changed then.
   goes to ``…/held``, which names her, says when, shows her answer and offers to send
   anyway (``…/held/send``) or to discard (``…/held/discard``: kept as a note). The form's
   *insert* button shows the form again with an FAQ answer added, in the language chosen
-  (the requester's by default): without any script.
+  (the requester's by default), or a text module (``rnmail.tickets.texts``) filled in for
+  the ticket, in the requester's language only: without any script.
 - ``note``, ``close`` (``resolution``, ``category``), ``pending``, ``reopen``,
   ``delegate`` (``service``, ``note``), ``assign`` (``staff``), ``take`` (to oneself),
   ``set`` (``category``, ``requester_type``).
@@ -53,6 +54,7 @@ from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n import N_
 from rnmail.i18n.formats import time_ago
 from rnmail.models import FaqEntry, Service, Staff, Ticket, utcnow
+from rnmail.tickets import texts
 from rnmail.tickets.faq import answer_for, text_in
 from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import (
@@ -113,6 +115,7 @@ class ActionForms:
     services: tuple[tuple[str, str], ...]  # (name, description)
     staff: tuple[tuple[str, str], ...]  # (address, name), active members
     faq: tuple[tuple[int, str], ...]  # (id, question in the requester's language)
+    texts: tuple[str, ...]  # the text modules' names
     held: int  # how many of the member's answers are held on the ticket
     blocked: Blocked | None
     upload_mb: float
@@ -202,6 +205,7 @@ class TicketActions(TicketPages):
             staff=tuple((s.email, s.name) for s in staff),
             faq=tuple((e.id, text_in(e, ticket.language, hd.default_language)[0].question)
                       for e in entries if e.texts),
+            texts=tuple(texts.names(session)),
             held=len(held_answers(session, ticket, me)) if me is not None else 0,
             blocked=Blocked(blocked.email, blocked.name, blocked.organisation.name,
                             blocked.status_since.isoformat()) if blocked else None,
@@ -261,6 +265,9 @@ class TicketActions(TicketPages):
         if form.text("insert"):
             return await self.reply_page(request, signed, ticket_id, text,
                                          insert=(form.text("faq"), form.text("faq_language")))
+        if form.text("insert_text"):
+            return await self.reply_page(request, signed, ticket_id, text,
+                                         module=form.text("text_module"))
         if not text.strip():
             return await self.reply_page(request, signed, ticket_id, text, problem=N_(
                 "The answer is empty: write it, or insert an FAQ answer."), status=400)
@@ -287,9 +294,11 @@ class TicketActions(TicketPages):
 
     async def reply_page(self, request: web.Request, signed: sessions.SignedIn,
                          ticket_id: int, text: str, insert: tuple[str, str] | None = None,
-                         problem: str | None = None, status: int = 200) -> web.StreamResponse:
-        """The reply form on a page of its own: again after *insert* (the FAQ answer
-        added to what was written) or after a refusal (what was written kept)."""
+                         problem: str | None = None, status: int = 200,
+                         module: str | None = None) -> web.StreamResponse:
+        """The reply form on a page of its own: again after *insert* (the FAQ answer or
+        the text ``module`` added to what was written) or after a refusal (what was
+        written kept)."""
         hd = self.config.helpdesk
 
         def query(session: Session) -> dict[str, Any]:
@@ -303,10 +312,18 @@ class TicketActions(TicketPages):
                                    language if language in LANGUAGES else ticket.language,
                                    hd.default_language)
                 written = f"{text.rstrip()}\n\n{found}".lstrip("\n")
+            said = problem
+            if module is not None:  # refused (no such module, not in the requester's
+                try:  # language): the form again with what was written, saying why
+                    written = texts.with_text(session, ticket, text, module,
+                                              signed.operator, hd.zone)
+                except RnmailError as error:
+                    said = self.said(request, error)
             return {"actions": self.action_forms(session, ticket, signed.operator),
-                    "subject": ticket.subject, "text": written, "problem": problem,
+                    "subject": ticket.subject, "text": written, "problem": said,
                     "faq_language": insert[1] if insert and insert[1] in LANGUAGES
-                    else ticket.language, "faq_chosen": insert[0] if insert else ""}
+                    else ticket.language, "faq_chosen": insert[0] if insert else "",
+                    "text_chosen": module or ""}
 
         try:
             return await self.show(request, signed, "reply.html.j2", query, status=status)
