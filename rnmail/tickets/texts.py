@@ -22,7 +22,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -142,7 +142,7 @@ def render(text: str, context: Context) -> str:
                                                   "in: at most {limit} characters"),
                                                limit=MAX_OUTPUT)
             out.append(chunk)
-    except (SecurityError, TemplateError) as error:
+    except TemplateError as error:  # the sandbox's SecurityError among them
         raise RnmailError.translatable(N_("the text module cannot be filled in ({error})"),
                                        error=str(error)[:200]) from error
     return "".join(out).strip()
