@@ -7,7 +7,7 @@ address. Any other mail from an active staff address (a forged ``From:``, a repl
 its headers) is ``unproven``'s business; a second-line service's answer must likewise
 reference the delegation mail sent to it.
 
-Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
+Command lines at the top act on the ticket (``#close``, ``#pending [YYYY-MM-DD]``, ``#delegate SERVICE``,
 ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
 participant of the ticket); ``#faq N`` answers with an FAQ entry;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester —
@@ -124,6 +124,7 @@ PROBLEM_TEXTS = {
     "address": "not a mail address",
     "helpdesk": "that is the help desk",
     "faq": "no such FAQ entry",
+    "day": "not a day after today and within a year, written YYYY-MM-DD",
     "closed": "the ticket is closed",
     "empty": "the reply is empty",
     "quoted-only": "the reply holds no text of its own, only the quoted notification",
@@ -369,6 +370,17 @@ def _cc(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem |
     return Problem("helpdesk") if address.lower() in config.helpdesk.own_addresses else None
 
 
+def _pending_day(session: Session, config: Config, ticket: Ticket, arg: str
+                 ) -> Problem | None:
+    if not arg:
+        return None
+    try:
+        lifecycle.parse_pending_day(arg, lifecycle.local_today(config.helpdesk.zone))
+    except RnmailError:
+        return Problem("day")
+    return None
+
+
 def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
     if not arg.isdigit() or session.get(FaqEntry, int(arg)) is None:
         return Problem("faq")
@@ -378,7 +390,7 @@ def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem 
 _STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
                  "delegate": TicketStatus.DELEGATED}
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
-    "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
+    "comment": _no_argument, "close": _no_argument, "pending": _pending_day,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
     "cc": _cc, SEND_COMMAND: _no_argument,
 }
@@ -389,7 +401,9 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command,
     if command.name == "close":
         lifecycle.close(ticket, actor)
     elif command.name == "pending":
-        lifecycle.set_pending(ticket, actor)
+        day = lifecycle.parse_pending_day(command.argument, lifecycle.local_today(
+            config.helpdesk.zone)) if command.argument else None
+        lifecycle.set_pending(ticket, actor, day)
     elif command.name == "delegate":
         delegate_to_service(session, config, ticket,
                             lifecycle.find_service(session, command.argument), actor)
