@@ -47,7 +47,6 @@ from sqlalchemy.exc import OperationalError
 
 from rnmail.config import Config, MailboxConfig, load_config
 from rnmail.daemon.housekeeping import housekeeping, publish_pages, release_free_memory
-from rnmail.tickets.reminders import wake_pending
 from rnmail.daemon.metrics import Metrics
 from rnmail.db import Database
 from rnmail.dispatch.send import send_queued
@@ -56,6 +55,7 @@ from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.runner import run_ingest
 from rnmail.models import utcnow
 from rnmail.status.maintenance import start_maintenance_jobs
+from rnmail.tickets.reminders import wake_pending
 
 if TYPE_CHECKING:
     from rnmail.web.server import Listening

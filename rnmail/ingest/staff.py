@@ -7,9 +7,9 @@ address. Any other mail from an active staff address (a forged ``From:``, a repl
 its headers) is ``unproven``'s business; a second-line service's answer must likewise
 reference the delegation mail sent to it.
 
-Command lines at the top act on the ticket (``#close``, ``#pending [YYYY-MM-DD]``, ``#delegate SERVICE``,
-``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
-participant of the ticket); ``#faq N`` answers with an FAQ entry;
+Command lines at the top act on the ticket (``#close``, ``#pending [YYYY-MM-DD]``,
+``#delegate SERVICE``, ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL``
+makes an address a participant of the ticket); ``#faq N`` answers with an FAQ entry;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester —
 unless a colleague answered just before: then it is held (``rnmail.dispatch.hold``), and
 ``#send`` in a reply to the ``staff_held`` mail that says so sends it (that mail's signed

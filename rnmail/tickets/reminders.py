@@ -38,13 +38,13 @@ def wake_pending(db: Database, config: Config, today: date | None = None) -> lis
         with db.transaction() as session:
             # Write first (the row lock on PostgreSQL, the write lock on SQLite): a second
             # scheduler waits here, then matches no row once this one has committed.
-            claimed = session.execute(
+            result = session.execute(
                 update(Ticket).where(Ticket.id == ticket_id,
                                      Ticket.status == TicketStatus.PENDING,
                                      Ticket.pending_until <= today)
                 .values(updated_at=Ticket.updated_at)
-                .execution_options(synchronize_session=False)).rowcount
-            if not claimed:
+                .execution_options(synchronize_session=False))
+            if not getattr(result, "rowcount", 0):
                 continue
             ticket = session.get(Ticket, ticket_id)
             assert ticket is not None
