@@ -242,15 +242,19 @@ def ticket_reopen(app: App, ticket_id: int, author: str | None, as_json: bool) -
 
 @ticket.command("pending")
 @click.argument("ticket_id", type=TICKET)
+@click.option("--until", metavar="YYYY-MM-DD", help="The day it comes back to the queue by "
+              "itself (the daemon reopens it).")
 @ACTOR
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
-def ticket_pending(app: App, ticket_id: int, author: str | None, as_json: bool) -> None:
+def ticket_pending(app: App, ticket_id: int, until: str | None, author: str | None,
+                   as_json: bool) -> None:
     """Wait on the requester (their next mail reopens the ticket)."""
-    from rnmail.tickets.lifecycle import set_pending, update_ticket
+    from rnmail.tickets.lifecycle import local_today, parse_pending_day, set_pending, update_ticket
 
-    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t, a: set_pending(t, a),
+    day = parse_pending_day(until, local_today(app.config.helpdesk.zone)) if until else None
+    detail = update_ticket(app.ready_db(), ticket_id, lambda _s, t, a: set_pending(t, a, day),
                            _actor(author))
     _show(detail, as_json, "pending")
 

@@ -38,6 +38,8 @@ def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
         service += f" (delegated {_time(detail['delegated_at'], zone)})"
     closed = f" (closed {_time(detail['closed_at'], zone)})" if detail["closed_at"] else ""
     lines.append(f"resolution: {detail['resolution'] or '-'}{closed}   service: {service}")
+    if detail.get("pending_until"):
+        lines.append(f"pending until {detail['pending_until']} (back in the queue that day)")
     known = detail.get("directory")
     if known:
         lines.append(f"Directory: {known['organisation']} ({known['organisation_type']}), "

@@ -7,13 +7,14 @@ whole schema in one metadata, which Alembic compares with the revisions.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -109,6 +110,9 @@ class Ticket(Base):
     delegated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The day (in [helpdesk].timezone) a pending ticket comes back to the queue by itself
+    # (``rnmail.tickets.reminders``); only while it is pending (migration 0018).
+    pending_until: Mapped[date | None] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(2))
     mailbox: Mapped[str | None] = mapped_column(String(100))
     fax_pages: Mapped[int | None] = mapped_column(Integer)

@@ -47,6 +47,8 @@ class TicketSummary(TypedDict):
     updated_at: str | None
     first_response_at: str | None
     closed_at: str | None
+    pending_until: str | None
+    """The day (YYYY-MM-DD, Brussels) a pending ticket comes back to the queue by itself."""
     linked_ticket_id: int | None
     """The older (closed) ticket a new one follows up."""
     fax_pages: int | None

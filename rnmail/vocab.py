@@ -237,6 +237,7 @@ class TicketChange(StrEnum):
     PARTICIPANT_ADD = "participant-add"
     PARTICIPANT_DEL = "participant-del"
     UNBLOCK = "access-unblock"
+    PENDING_UNTIL = "pending-until"  # the day a pending ticket comes back by itself
 
 
 class CallOutcome(StrEnum):

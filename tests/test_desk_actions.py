@@ -15,7 +15,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -390,6 +390,26 @@ def test_unknown_values_and_senseless_actions_are_refused_in_the_members_languag
     assert f'href="/desk/tickets/{ticket_id}"' in page.text
     assert '<html lang="fr">' in page.text
     assert site.state(ticket_id) == before
+
+
+def test_pending_until_a_day_and_the_refused_days(site: Site) -> None:
+    ticket_id = open_ticket(site.admin, subject="Attendre une réponse")
+    at = f"/desk/tickets/{ticket_id}"
+    page = site.marie.get(at).text
+    assert '<label for="pending-until">' in page and 'type="date" name="until"' in page
+    before = site.state(ticket_id)
+    for day in ("2026-02-30", "<b>x</b>", "2000-01-01"):
+        refused = site.post(site.marie, ticket_id, "pending", until=day)
+        assert "<b>x</b>" not in refused.text
+        assert "AAAA-MM-JJ" in refused_page(refused, 409) or "après aujourd" in refused.text
+    assert site.state(ticket_id) == before
+    day = (datetime.now(UTC).date() + timedelta(days=4)).isoformat()
+    assert site.post(site.marie, ticket_id, "pending", until=day).status == 303
+    with site.admin.db.transaction() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.pending_until is not None
+        assert (ticket.status, ticket.pending_until.isoformat()) == ("pending", day)
+    assert 'id="pending-day"' in site.marie.get(at).text
 
 
 def test_a_closed_ticket_refuses_what_it_cannot_take(site: Site) -> None:

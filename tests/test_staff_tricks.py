@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from rnmail.dispatch.render import render
-from rnmail.ingest.staff import QUOTED_ONLY, own_text
+from rnmail.ingest.quoting import own_text
+from rnmail.ingest.staff import QUOTED_ONLY
 from rnmail.tickets.team import add_service, add_staff
 from tests.harness import corpus
 from tests.harness.mail import JAN, MARIE, REQUESTER, text_of

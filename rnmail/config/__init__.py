@@ -810,6 +810,11 @@ class DaemonConfig:
             "hour that a killed process left in the public and attachments folders, runs "
             "SQLite's `PRAGMA optimize` and truncates its WAL file, and logs one warning each "
             "for messages held in quarantine and mail that failed in the last 24 hours.")
+    reminder_seconds: float = key(
+        300.0,
+        doc="How often (and once at start) the daemon brings back to the queue the pending "
+            "tickets whose day (`ticket pending --until`, `#pending DAY`) has come, in "
+            "`[helpdesk].timezone`; each change is in the ticket's history, by `scheduler`.")
 
 
 @dataclass(frozen=True)

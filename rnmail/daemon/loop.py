@@ -5,7 +5,9 @@ IDLE until the server reports new mail, or every ``[daemon].poll_seconds`` witho
 the outbox sender (``send_queued``, woken as soon as a poll or a maintenance step queued
 mail) and the scheduler: maintenance steps (``start_maintenance_jobs``), the status and FAQ
 pages every ``publish_seconds`` and housekeeping every ``housekeeping_hours``
-(``rnmail.daemon.housekeeping``), all through the same core functions as the CLI.
+(``rnmail.daemon.housekeeping``), the pending tickets whose day came every
+``reminder_seconds`` (``rnmail.tickets.reminders``), all through the same core functions as
+the CLI.
 
 - SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
   under way finish and are recorded; the process exits within ``stop_seconds``.
@@ -53,6 +55,7 @@ from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.runner import run_ingest
 from rnmail.models import utcnow
 from rnmail.status.maintenance import start_maintenance_jobs
+from rnmail.tickets.reminders import wake_pending
 
 if TYPE_CHECKING:
     from rnmail.web.server import Listening
@@ -110,6 +113,7 @@ class Daemon:
         self.metrics = Metrics(self.db)
         self.pages = Dependency("status and FAQ publishing", "fails", "works again")
         self.upkeep = Dependency("housekeeping", "fails", "works again")
+        self.calendar = Dependency("ticket reminders", "fail", "work again")
 
     def run(self) -> None:
         # The sync job runs every few seconds: APScheduler's INFO lines would drown ours.
@@ -190,6 +194,7 @@ class Daemon:
         daemon = self.config.daemon
         for job, interval in ((self.publish_pages, daemon.publish_seconds),
                               (self.housekeeping, daemon.housekeeping_hours * 3600),
+                              (self.reminders, daemon.reminder_seconds),
                               (release_free_memory, MEMORY_SECONDS)):
             scheduler.add_job(job, "interval", seconds=interval, id=job.__name__,
                               jobstore="local", next_run_time=utcnow(), coalesce=True,
@@ -200,6 +205,9 @@ class Daemon:
 
     def housekeeping(self) -> None:
         self.periodic(self.upkeep, housekeeping)
+
+    def reminders(self) -> None:
+        self.periodic(self.calendar, wake_pending)
 
     def periodic(self, dependency: Dependency, job: Callable[[Database, Config], object]) -> None:
         """Run a periodic job on the scheduler's thread: a failure is one log line (and one

@@ -7,11 +7,11 @@ address. Any other mail from an active staff address (a forged ``From:``, a repl
 its headers) is ``unproven``'s business; a second-line service's answer must likewise
 reference the delegation mail sent to it.
 
-Command lines at the top act on the ticket (``#close``, ``#pending``, ``#delegate SERVICE``,
-``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL`` makes an address a
-participant of the ticket); ``#faq N`` answers with an FAQ entry, ``#text NAME`` adds a
-text module (``rnmail.tickets.texts``) in the requester's language — refused, naming the
-languages it has, when it has none in theirs;
+Command lines at the top act on the ticket (``#close``, ``#pending [YYYY-MM-DD]``,
+``#delegate SERVICE``, ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL``
+makes an address a participant of the ticket); ``#faq N`` answers with an FAQ entry,
+``#text NAME`` adds a text module (``rnmail.tickets.texts``) in the requester's language —
+refused, naming the languages it has, when it has none in theirs;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester —
 unless a colleague answered just before: then it is held (``rnmail.dispatch.hold``), and
 ``#send`` in a reply to the ``staff_held`` mail that says so sends it (that mail's signed
@@ -26,8 +26,8 @@ Nothing of a mail rnmail sent to the staff is ever relayed: the text of the noti
 reply references (and of every notification and delegation mail of the ticket) is cut from
 the reply wherever it is quoted, whatever the client's quoting shape (``>``, an HTML
 blockquote, Outlook's header block, an attribution line alone, re-wrapped lines), by
-comparing words, not quoting conventions (``own_text``). A reply with no text of its own left
-is refused, and the staff member is told so.
+comparing words, not quoting conventions (``rnmail.ingest.quoting``). A reply with no text
+of its own left is refused, and the staff member is told so.
 
 Next stage (for mail that is not a staff action): ``staff_mail`` (``unproven``).
 """
@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -60,6 +59,7 @@ from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.parse import ParsedMail
+from rnmail.ingest.quoting import reply_text, sent_texts
 from rnmail.ingest.respond import StaffNotifier
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle, texts
@@ -130,6 +130,7 @@ PROBLEM_TEXTS = {
     "text": "no such text module; the modules are {value}",
     "text-language": "the text module has no text in the requester's language; it has "
                      "{value}",
+    "day": "not a day after today and within a year, written YYYY-MM-DD",
     "closed": "the ticket is closed",
     "empty": "the reply is empty",
     "quoted-only": "the reply holds no text of its own, only the quoted notification",
@@ -379,6 +380,17 @@ def _cc(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem |
     return Problem("helpdesk") if address.lower() in config.helpdesk.own_addresses else None
 
 
+def _pending_day(session: Session, config: Config, ticket: Ticket, arg: str
+                 ) -> Problem | None:
+    if not arg:
+        return None
+    try:
+        lifecycle.parse_pending_day(arg, lifecycle.local_today(config.helpdesk.zone))
+    except RnmailError:
+        return Problem("day")
+    return None
+
+
 def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
     if not arg.isdigit() or session.get(FaqEntry, int(arg)) is None:
         return Problem("faq")
@@ -398,7 +410,7 @@ def _text(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem
 _STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
                  "delegate": TicketStatus.DELEGATED}
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
-    "comment": _no_argument, "close": _no_argument, "pending": _no_argument,
+    "comment": _no_argument, "close": _no_argument, "pending": _pending_day,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
     "text": _text, "cc": _cc, SEND_COMMAND: _no_argument,
 }
@@ -409,7 +421,9 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command,
     if command.name == "close":
         lifecycle.close(ticket, actor)
     elif command.name == "pending":
-        lifecycle.set_pending(ticket, actor)
+        day = lifecycle.parse_pending_day(command.argument, lifecycle.local_today(
+            config.helpdesk.zone)) if command.argument else None
+        lifecycle.set_pending(ticket, actor, day)
     elif command.name == "delegate":
         delegate_to_service(session, config, ticket,
                             lifecycle.find_service(session, command.argument), actor)
@@ -437,106 +451,3 @@ def _tell_staff(session: Session, config: Config, staff: Staff, ticket: Ticket,
 
 
 # --- what of a reply is the staff member's own text -------------------------------------------
-
-_WORD_RE = re.compile(r"\w+")
-_HEADER_RE = re.compile(  # a line of a quoted header block (Outlook, Apple Mail, forwards)
-    r"^\s*[*_]*(from|sent|to|cc|bcc|subject|date|reply-to|de|envoy[ée]|[àa]|objet|van|"
-    r"verzonden|aan|onderwerp|datum|von|gesendet|an|betreff|antwort an)[*_]*\s*:", re.I)
-_SEPARATOR_RE = re.compile(
-    r"^\s*(?:[-_=*~]{3,}\s*(?:[^\w\s]*\s*[\w' ]{0,40}(?:original|origine|oorspronkelijk|"
-    r"ursprüngliche|forwarded|transféré|doorgestuurd|weitergeleitete)[\w' ]{0,40}\s*"
-    r"[-_=*~]*)?|[-_=*~]{3,}.*[-_=*~]{3,})\s*$", re.I)
-_ATTRIBUTION_END_RE = re.compile(r"\b(a\s+écrit|schreef|schrieb|wrote)\b[^\n]{0,200}:\s*$", re.I)
-_ATTRIBUTION_START_RE = re.compile(r"^\s*(le|op|am|on)\s.*\d", re.I)
-QUOTE_WORDS = 6  # so many words of ours in a row make a quotation, not a coincidence
-
-
-def sent_texts(session: Session, secret: str, ticket: Ticket, mail: ParsedMail) -> list[str]:
-    """The subject and text of what we sent that this reply may quote: the mails whose
-    signed Message-ID it references, and every notification and delegation mail of the
-    ticket (a client may quote an older one)."""
-    ours = [mid for mid in mail.thread_ids if verify_message_id(secret, mid) is not None]
-    rows = session.execute(select(Message.subject, Message.text).where(
-        Message.direction == "out",
-        or_(Message.message_id.in_(ours),
-            (Message.ticket_id == ticket.id) & (Message.kind == "notification")))).all()
-    return [f"{subject or ''}\n{text or ''}" for subject, text in rows]
-
-
-def reply_text(shown: str, whole: str, sent: list[str]) -> str:
-    """The writer's own text of a reply: of its display text (quotes and signature already
-    stripped by ``parse``) when that is part of what ``own_text`` finds in the whole text,
-    else of the whole text — the parser's quoting conventions can leave a scrap of a quote
-    header ("Le") or lose an answer written below the quote."""
-    own = own_text(whole, sent)
-    if not own:
-        return ""
-    shown = own_text(shown, sent)
-    return shown if shown and f" {_words(shown)} " in f" {_words(own)} " else own
-
-
-def _words(line: str) -> str:
-    return " ".join(w.casefold() for w in _WORD_RE.findall(line))
-
-
-def _kind(line: str, references: list[str]) -> tuple[str, int]:
-    """``blank`` (no words), ``quoted`` (``>``), ``header`` (a quote's header, attribution or
-    separator), ``match`` (words we sent, in a row: a quoted or re-wrapped line of ours) or
-    ``own``; with the number of words that matched."""
-    stripped = line.strip()
-    if stripped.startswith(">"):
-        return "quoted", 0
-    if _SEPARATOR_RE.match(stripped) or _ATTRIBUTION_END_RE.search(stripped) or (
-            _HEADER_RE.match(stripped) and len(stripped) < 300):
-        return "header", 0
-    words = _words(stripped)
-    if not words:
-        return "blank", 0
-    if any(f" {words} " in reference for reference in references):
-        return "match", words.count(" ") + 1
-    return "own", 0
-
-
-def own_text(text: str, sent: list[str]) -> str:
-    """``text`` without anything quoted from ``sent`` (mails we sent).
-
-    The lines are grouped in blocks of lines that are not the writer's own (quoted with
-    ``>``, a quote's header, or words of ours in a row, re-wrapped or not). A block that
-    holds ``>`` lines, a header followed by our words, or at least ``QUOTE_WORDS`` of our
-    words is a quotation: a ``>`` quotation is dropped and what follows kept (bottom posting,
-    interleaved answers); any other quotation is cut with everything after it, since without
-    quote marks nothing after it can be told apart from the quoted mail.
-    """
-    references = [f" {_words(t)} " for t in sent if _words(t)]
-    lines = text.splitlines()
-    kinds = [_kind(line, references) for line in lines]
-    for i, line in enumerate(lines):  # "Le 28 nov. 2026 à 10:00, Help Desk <" + "info@…> a écrit :"
-        if (kinds[i][0] == "header" and i > 0 and kinds[i - 1][0] in ("own", "match")
-                and _ATTRIBUTION_START_RE.match(lines[i - 1])
-                and _ATTRIBUTION_END_RE.search(line)):
-            kinds[i - 1] = ("header", 0)
-    whole = min(QUOTE_WORDS, max((r.count(" ") - 1 for r in references), default=0)) or 1
-    kept: list[str] = []
-    i = 0
-    while i < len(lines):
-        if kinds[i][0] == "own":
-            kept.append(lines[i])
-            i += 1
-            continue
-        end = i
-        while end < len(lines) and kinds[end][0] != "own":
-            end += 1
-        block = [k for k, _ in kinds[i:end]]
-        matched = sum(n for _, n in kinds[i:end])
-        header_then_ours = "header" in block and any(
-            k in ("match", "quoted") for k in block[block.index("header"):])
-        if "match" in block and (matched >= whole or header_then_ours):
-            break  # our text, unmarked: the rest cannot be told apart from it
-        if "quoted" in block or header_then_ours:
-            i = end  # a ">" quotation: dropped, what follows is the writer's again
-            continue
-        if any(k == "header" for k in block) and end == len(lines):
-            break  # a quote header with nothing after it ("Le … a écrit :" alone)
-        kept.extend(lines[i:end])
-        i = end
-    return "\n".join(kept).strip()

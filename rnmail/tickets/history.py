@@ -8,9 +8,9 @@ staff sender or the requester, the desk from the signed-in staff member. Each ca
 ``ticket_event`` row in the caller's transaction.
 
 ``check_recorded`` runs before every flush (``rnmail.db.Database``) and refuses a ticket
-whose status, resolution, category, requester type, assignee or service changed without a
-recorded event, so a new code path cannot bypass the history unnoticed. New tickets are not
-checked: their first values are their ``opened`` event.
+whose status, resolution, category, requester type, assignee, service or pending day changed
+without a recorded event, so a new code path cannot bypass the history unnoticed. New
+tickets are not checked: their first values are their ``opened`` event.
 
 Why a table of its own rather than the audit log (``audit_event``): the audit log records
 operators' acts on the installation, read newest first across everything; the history is
@@ -43,6 +43,7 @@ TRACKED: dict[str, TicketChange] = {
     "assignee_id": TicketChange.ASSIGNEE,
     "service": TicketChange.SERVICE,
     "service_id": TicketChange.SERVICE,
+    "pending_until": TicketChange.PENDING_UNTIL,
 }
 
 

@@ -11,7 +11,7 @@ takes the ``Actor`` who acts and records the change in the ticket's history
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta, tzinfo
 from fnmatch import fnmatchcase
 
 from sqlalchemy import func, or_, select
@@ -63,6 +63,7 @@ def close(ticket: Ticket, actor: Actor, resolution: str | None = None) -> None:
     _closable(ticket, resolution)
     change(ticket, "resolution", resolution or default_resolution(ticket), actor)
     change(ticket, "status", TicketStatus.CLOSED, actor)
+    change(ticket, "pending_until", None, actor)
     ticket.closed_at = utcnow()
 
 
@@ -104,17 +105,47 @@ def reopen(ticket: Ticket, actor: Actor) -> None:
     ticket.closed_at = None
 
 
-def set_pending(ticket: Ticket, actor: Actor) -> None:
-    """Waiting on the requester (investigated): the requester's next mail reopens it."""
+def set_pending(ticket: Ticket, actor: Actor, until: date | None = None) -> None:
+    """Waiting on the requester (investigated): the requester's next mail reopens it, and so
+    does the daemon on the day ``until`` if one is given (``parse_pending_day``)."""
     _check_open(ticket)
     change(ticket, "status", TicketStatus.PENDING, actor)
+    change(ticket, "pending_until", until, actor)
 
 
 def resume(ticket: Ticket, actor: Actor) -> None:
-    """The requester wrote: a pending ticket is back with whoever holds it (the second line
-    if it was delegated, else the help desk); a delegated one stays delegated."""
+    """The requester wrote (or its waiting day came): a pending ticket is back with whoever
+    holds it (the second line if it was delegated, else the help desk); a delegated one
+    stays delegated."""
     if ticket.status == TicketStatus.PENDING:
         change(ticket, "status", _holder_status(ticket), actor)
+        change(ticket, "pending_until", None, actor)
+
+
+def local_today(zone: tzinfo) -> date:
+    """Today in ``zone`` (``[helpdesk].timezone``): the day a waiting day is compared with."""
+    return utcnow().astimezone(zone).date()
+
+
+MAX_PENDING_DAYS = 366  # further than a year is a typo (2062 for 2026), not a plan
+
+
+def parse_pending_day(text: str, today: date) -> date:
+    """``2026-12-20`` → the day a pending ticket comes back; refused unless it is after
+    ``today`` (in ``[helpdesk].timezone``) and within a year."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise RnmailError.translatable(N_("day {text}: use YYYY-MM-DD, e.g. 2026-12-20"),
+                                       text=repr(text)) from None
+    if day <= today:
+        raise RnmailError.translatable(N_("day {day}: the ticket can wait only until a day "
+                                          "after today ({today})"),
+                                       day=day.isoformat(), today=today.isoformat())
+    if day > today + timedelta(days=MAX_PENDING_DAYS):
+        raise RnmailError.translatable(N_("day {day} is more than a year away"),
+                                       day=day.isoformat())
+    return day
 
 
 def _holder_status(ticket: Ticket) -> TicketStatus:
@@ -140,6 +171,7 @@ def delegate(ticket: Ticket, service: Service, actor: Actor) -> None:
     _check_open(ticket)
     change(ticket, "service", service, actor)
     change(ticket, "status", TicketStatus.DELEGATED, actor)
+    change(ticket, "pending_until", None, actor)
     ticket.delegated_at = utcnow()
 
 

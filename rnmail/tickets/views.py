@@ -47,6 +47,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         "updated_at": _iso(ticket.updated_at),
         "first_response_at": _iso(ticket.first_response_at),
         "closed_at": _iso(ticket.closed_at),
+        "pending_until": ticket.pending_until.isoformat() if ticket.pending_until else None,
         "linked_ticket_id": ticket.linked_ticket_id,
         "fax_pages": ticket.fax_pages,
     }

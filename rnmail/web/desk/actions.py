@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -66,6 +67,8 @@ from rnmail.tickets.lifecycle import (
     find_service,
     find_staff,
     get_ticket,
+    local_today,
+    parse_pending_day,
     reopen,
     set_pending,
 )
@@ -119,6 +122,7 @@ class ActionForms:
     held: int  # how many of the member's answers are held on the ticket
     blocked: Blocked | None
     upload_mb: float
+    tomorrow: str  # ISO: the first day the pending form's date may take
 
     @property
     def closed(self) -> bool:
@@ -209,7 +213,8 @@ class TicketActions(TicketPages):
             held=len(held_answers(session, ticket, me)) if me is not None else 0,
             blocked=Blocked(blocked.email, blocked.name, blocked.organisation.name,
                             blocked.status_since.isoformat()) if blocked else None,
-            upload_mb=hd.max_attachment_mb)
+            upload_mb=hd.max_attachment_mb,
+            tomorrow=(local_today(hd.zone) + timedelta(days=1)).isoformat())
 
     # ------------------------------------------------------------------ plumbing
 
@@ -386,8 +391,12 @@ class TicketActions(TicketPages):
         return await self.act(request, "close", "closed", work, ("resolution", "category"))
 
     async def post_pending(self, request: web.Request) -> web.StreamResponse:
-        return await self.act(request, "pending", "pending",
-                               lambda _s, ticket, actor, _f: set_pending(ticket, actor))
+        def work(_session: Session, ticket: Ticket, actor: Actor, form: FormData) -> None:
+            until = optional(form, "until")
+            set_pending(ticket, actor, parse_pending_day(
+                until, local_today(self.config.helpdesk.zone)) if until else None)
+
+        return await self.act(request, "pending", "pending", work, ("until",))
 
     async def post_reopen(self, request: web.Request) -> web.StreamResponse:
         return await self.act(request, "reopen", "reopened",

@@ -49,6 +49,7 @@ CHANGES = {
     TicketChange.PARTICIPANT_ADD: N_("Participant added"),
     TicketChange.PARTICIPANT_DEL: N_("Participant removed"),
     TicketChange.UNBLOCK: N_("Access unblocked"),
+    TicketChange.PENDING_UNTIL: N_("Waits until"),
 }
 ACTORS = {
     ActorKind.STAFF: N_("staff member"),
