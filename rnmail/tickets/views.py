@@ -19,6 +19,7 @@ from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
 from rnmail.models import DirectoryUser, Message, Service, Staff, Ticket
 from rnmail.shapes import MessageDetail, TicketDetail, TicketRow, TicketSummary
+from rnmail.tickets.due import due_json
 from rnmail.tickets.history import ticket_history
 from rnmail.vocab import MessageRole, TicketStatus, normal_requester_type
 
@@ -42,6 +43,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         "assignee": ticket.assignee.email if ticket.assignee else None,
         "service": ticket.service.name if ticket.service else None,
         "delegated_at": _iso(ticket.delegated_at),
+        "due": due_json(ticket),
         "language": ticket.language,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
