@@ -63,6 +63,8 @@ def _cut(text: str, width: int) -> str:
 COLUMNS: tuple[tuple[str, Callable[[QueueRow, tzinfo], str], int], ...] = (
     ("#", lambda r, _z: f"#{r.id}", 9),
     ("", lambda r, _z: "*" if r.unanswered else "", 1),
+    ("due", lambda r, z: ("LATE " if r.late else "soon " if r.due_soon else "")
+     + (text_time(r.due_at, z) if r.due_at else "-"), 28),
     ("age", lambda r, _z: _age(r.age_business_seconds), 8),
     ("channel", lambda r, _z: r.channel, 7),
     ("lang", lambda r, _z: r.language, 4),
@@ -79,7 +81,8 @@ def queue_lines(found: QueuePage, zone: tzinfo) -> list[str]:
     counts = "  ".join(f"{tab} {n}" for tab, n in found.counts.items() if n is not None)
     order = {Sort.AGE: ("oldest first", "newest first"),
              Sort.ACTIVITY: ("latest activity first", "earliest activity first"),
-             Sort.NUMBER: ("highest number first", "lowest number first")}[found.sort]
+             Sort.NUMBER: ("highest number first", "lowest number first"),
+             Sort.DUE: ("most urgent first", "least urgent first")}[found.sort]
     lines = [counts]
     if not found.rows:
         lines.append(f"{found.tab}: no ticket" + (" on this page" if found.total else ""))

@@ -38,6 +38,12 @@ def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
         service += f" (delegated {_time(detail['delegated_at'], zone)})"
     closed = f" (closed {_time(detail['closed_at'], zone)})" if detail["closed_at"] else ""
     lines.append(f"resolution: {detail['resolution'] or '-'}{closed}   service: {service}")
+    due = detail["due"]
+    if due["first_response"]:
+        state = " (paused: pending)" if due["paused"] else (
+            " LATE" if due["late"] else " (within the hour)" if due["soon"] else "")
+        lines.append(f"due:        first response {_time(due['first_response'], zone)}   "
+                     f"resolution {_time(due['resolution'], zone)}{state}")
     known = detail.get("directory")
     if known:
         lines.append(f"Directory: {known['organisation']} ({known['organisation_type']}), "

@@ -188,10 +188,15 @@ def ticket_filters(session: Session, wanted: TicketFilter) -> list[ColumnElement
 
 
 def list_tickets(session: Session, status: str | None = None, limit: int = 50,
-                 wanted: TicketFilter | None = None) -> list[TicketRow]:
+                 wanted: TicketFilter | None = None,
+                 late_at: datetime | None = None) -> list[TicketRow]:
+    """Newest first; with ``late_at``, only the tickets whose next due time is before it,
+    the most overdue first."""
     wanted = wanted or TicketFilter(status=status)
-    query = (select(Ticket).where(*ticket_filters(session, wanted)).order_by(Ticket.id.desc())
-             .limit(limit).options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
+    query = select(Ticket).where(*ticket_filters(session, wanted))
+    query = (query.order_by(Ticket.id.desc()) if late_at is None else
+             query.where(Ticket.due_at < late_at).order_by(Ticket.due_at, Ticket.id))
+    query = (query.limit(limit).options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
     return ticket_rows(session, list(session.scalars(query)))
 
 
