@@ -866,7 +866,8 @@ def parse_span(value: Any, where: str) -> Span:
 
 def _span(t: Table, name: str, default: Any) -> Span:
     if name not in t.data:
-        return default  # type: ignore[no-any-return]
+        assert isinstance(default, Span)
+        return default
     t.used.add(name)
     return parse_span(t.data[name], f"{t.where}.{name}")
 
