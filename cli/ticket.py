@@ -71,12 +71,13 @@ COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], int | None], ...] 
     ("#", lambda r: f"#{r['id']}", None),
     ("", lambda r: "*" if r.get("unanswered") else "", None),
     ("status", lambda r: str(r["status"]), None),
-    ("due", lambda r: "late" if r["due"]["late"] else "soon" if r["due"]["soon"] else "", None),
     ("channel", lambda r: str(r["channel"]), None),
     ("lang", lambda r: str(r["language"]), None),
     ("requester", _requester, None),
     ("assignee", lambda r: str(r.get("assignee_name") or r["assignee"] or "-"), 24),
     ("subject", lambda r: str(r["subject"]), 70),
+    # past its due time, or due within the hour (rnmail.tickets.due)
+    ("", lambda r: "LATE" if r["due"]["late"] else "soon" if r["due"]["soon"] else "", None),
 )
 
 

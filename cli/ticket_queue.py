@@ -63,8 +63,6 @@ def _cut(text: str, width: int) -> str:
 COLUMNS: tuple[tuple[str, Callable[[QueueRow, tzinfo], str], int], ...] = (
     ("#", lambda r, _z: f"#{r.id}", 9),
     ("", lambda r, _z: "*" if r.unanswered else "", 1),
-    ("due", lambda r, z: ("LATE " if r.late else "soon " if r.due_soon else "")
-     + (text_time(r.due_at, z) if r.due_at else "-"), 28),
     ("age", lambda r, _z: _age(r.age_business_seconds), 8),
     ("channel", lambda r, _z: r.channel, 7),
     ("lang", lambda r, _z: r.language, 4),
@@ -72,6 +70,8 @@ COLUMNS: tuple[tuple[str, Callable[[QueueRow, tzinfo], str], int], ...] = (
     ("requester", lambda r, _z: _who(r), 40),
     ("assignee", lambda r, _z: r.assignee_name or r.assignee or "-", 20),
     ("last activity", lambda r, z: text_time(r.last_activity, z), 22),
+    ("due", lambda r, z: ("LATE " if r.late else "soon " if r.due_soon else "")
+     + (text_time(r.due_at, z) if r.due_at else "-"), 28),
     ("subject", lambda r, _z: r.subject, 60),
 )
 

@@ -125,7 +125,7 @@ def test_due_times_stored_shown_listed_and_sorted(site: Installation) -> None:
     late = json.loads(site.ok("ticket", "list", "--late", "--json"))
     assert [row["id"] for row in late] == [key, pending]
     listed = site.ok("ticket", "list")
-    assert listed.count("late") == 2 and listed.count("soon") == 1
+    assert listed.count("LATE") == 2 and listed.count("soon") == 1
     found = json.loads(site.ok("ticket", "queue", "--tab", "open", "--sort", "due", "--json"))
     assert [r["id"] for r in found["rows"]] == [key, pending, plain]
     assert [(r["late"], r["due_soon"]) for r in found["rows"]] == [
