@@ -44,7 +44,7 @@ class App:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.config.database.url)
+        return Database.of(self.config)
 
     def ready_db(self) -> Database:
         """The database, checked to hold the rnmail schema."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
+from cli.ticket_due import ticket_due
 from cli.ticket_queue import filter_options, ticket_filter, ticket_queue
 from cli.ticket_text import ticket_lines
 from rnmail.tickets.views import TicketFilter
@@ -27,6 +29,7 @@ def ticket() -> None:
 
 
 ticket.add_command(ticket_queue)
+ticket.add_command(ticket_due)
 
 
 AUTHOR = click.option(
@@ -73,6 +76,8 @@ COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], int | None], ...] 
     ("requester", _requester, None),
     ("assignee", lambda r: str(r.get("assignee_name") or r["assignee"] or "-"), 24),
     ("subject", lambda r: str(r["subject"]), 70),
+    # past its due time, or due within the hour (rnmail.tickets.due)
+    ("", lambda r: "LATE" if r["due"]["late"] else "soon" if r["due"]["soon"] else "", None),
 )
 
 
@@ -99,18 +104,21 @@ def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool, empty: str) 
 @ticket.command("list")
 @click.option("--status", type=click.Choice(strings(TicketStatus)))
 @filter_options
+@click.option("--late", is_flag=True, help="Only tickets past their due time, most overdue "
+              "first.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
-def ticket_list(app: App, /, status: str | None, limit: int, as_json: bool,
+def ticket_list(app: App, /, status: str | None, late: bool, limit: int, as_json: bool,
                 **options: Any) -> None:
     """List tickets, newest first; * marks a requester's mail not answered yet."""
     from rnmail.tickets.views import list_tickets
 
     wanted = ticket_filter(options, status)
     with app.ready_db().transaction() as session:
-        rows = list_tickets(session, limit=limit, wanted=wanted)
+        rows = list_tickets(session, limit=limit, wanted=wanted,
+                            late_at=datetime.now(UTC) if late else None)
     print_tickets(rows, as_json, "no ticket matches these filters" if wanted != TicketFilter()
                   else "no ticket yet")
 

@@ -70,6 +70,8 @@ COLUMNS: tuple[tuple[str, Callable[[QueueRow, tzinfo], str], int], ...] = (
     ("requester", lambda r, _z: _who(r), 40),
     ("assignee", lambda r, _z: r.assignee_name or r.assignee or "-", 20),
     ("last activity", lambda r, z: text_time(r.last_activity, z), 22),
+    ("due", lambda r, z: ("LATE " if r.late else "soon " if r.due_soon else "")
+     + (text_time(r.due_at, z) if r.due_at else "-"), 28),
     ("subject", lambda r, _z: r.subject, 60),
 )
 
@@ -79,7 +81,8 @@ def queue_lines(found: QueuePage, zone: tzinfo) -> list[str]:
     counts = "  ".join(f"{tab} {n}" for tab, n in found.counts.items() if n is not None)
     order = {Sort.AGE: ("oldest first", "newest first"),
              Sort.ACTIVITY: ("latest activity first", "earliest activity first"),
-             Sort.NUMBER: ("highest number first", "lowest number first")}[found.sort]
+             Sort.NUMBER: ("highest number first", "lowest number first"),
+             Sort.DUE: ("most urgent first", "least urgent first")}[found.sort]
     lines = [counts]
     if not found.rows:
         lines.append(f"{found.tab}: no ticket" + (" on this page" if found.total else ""))

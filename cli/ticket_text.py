@@ -40,6 +40,12 @@ def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
     lines.append(f"resolution: {detail['resolution'] or '-'}{closed}   service: {service}")
     if detail.get("pending_until"):
         lines.append(f"pending until {detail['pending_until']} (back in the queue that day)")
+    due = detail["due"]
+    if due["first_response"]:
+        state = " (paused: pending)" if due["paused"] else (
+            " LATE" if due["late"] else " (within the hour)" if due["soon"] else "")
+        lines.append(f"due:        first response {_time(due['first_response'], zone)}   "
+                     f"resolution {_time(due['resolution'], zone)}{state}")
     known = detail.get("directory")
     if known:
         lines.append(f"Directory: {known['organisation']} ({known['organisation_type']}), "

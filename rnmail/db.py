@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Engine
@@ -23,6 +23,10 @@ from rnmail.tickets.history import check_recorded
 from rnmail.util.folding import fold
 from rnmail.util.publicfiles import create_private, private_folder
 
+if TYPE_CHECKING:
+    from rnmail.config import Config
+    from rnmail.tickets.due import DueRules
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -30,15 +34,24 @@ READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` sess
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, due: DueRules | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # No ticket field changes without its history event (rnmail.tickets.history).
         event.listen(self._sessions, "before_flush", check_recorded)
+        if due is not None:  # the due times follow every change (rnmail.tickets.due)
+            event.listen(self._sessions, "before_flush", due.before_flush)
         self._readers = sessionmaker(self.engine.execution_options(rnmail_reading=True),
                                      expire_on_commit=False, info={READING: True})
         event.listen(self._readers, "before_flush", _read_only)
+
+    @classmethod
+    def of(cls, config: Config) -> Database:
+        """The installation's database, keeping the due times of ``config.due``."""
+        from rnmail.tickets.due import DueRules
+
+        return cls(config.database.url, DueRules(config))
 
     @property
     def is_sqlite(self) -> bool:

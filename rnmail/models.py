@@ -85,7 +85,9 @@ class Ticket(Base):
                       Index("ix_ticket_queue_count", "status", "assignee_id", "channel",
                             "category", "requester_type", "service_id"),
                       Index("ix_ticket_queue_closed", "status", "closed_at", "channel",
-                            "category", "requester_type", "assignee_id", "service_id"))
+                            "category", "requester_type", "assignee_id", "service_id"),
+                      # the queue sorted by due time (migration 0018, rnmail.tickets.due)
+                      Index("ix_ticket_queue_due", "status", "due_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(998))
@@ -119,6 +121,13 @@ class Ticket(Base):
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Due times (rnmail.tickets.due), kept up to date at every flush that changes what they
+    # depend on: the first answer's and the resolution's (the latter as it stood when the
+    # clock last stopped while pending or closed), and ``due_at``, the earlier of those
+    # still to meet while the clock runs (NULL while pending or closed): the queue's sort.
+    due_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_resolution_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", foreign_keys="Message.ticket_id"

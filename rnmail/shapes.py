@@ -19,6 +19,21 @@ from typing import Literal, NotRequired, TypedDict
 # --------------------------------------------------------------------------- tickets
 
 
+class DueJson(TypedDict):
+    """A ticket's due times (rnmail.tickets.due), ISO 8601 UTC: ``next`` the earlier still to
+    meet (None while pending or closed); ``late`` it has passed; ``soon`` within the hour;
+    ``paused`` pending (the resolution clock stands still); ``first_response_met`` None
+    until answered."""
+
+    first_response: str | None
+    first_response_met: bool | None
+    resolution: str | None
+    next: str | None
+    paused: bool
+    late: bool
+    soon: bool
+
+
 class TicketSummary(TypedDict):
     """A ticket as ``ticket list`` and the ticket commands (``close``, ``set``...) print it."""
 
@@ -42,6 +57,7 @@ class TicketSummary(TypedDict):
     service: str | None
     """The name of the second-line service it is delegated to."""
     delegated_at: str | None
+    due: DueJson
     language: str
     created_at: str | None
     updated_at: str | None

@@ -846,6 +846,124 @@ class StatsConfig:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A due-time target: ``amount`` business hours (``unit`` "h") or business days ("d",
+    each the length of a day's opening hours of `[stats]`)."""
+
+    amount: float
+    unit: str
+
+    def seconds(self, day_length: int) -> int:
+        return round(self.amount * (3600 if self.unit == "h" else day_length))
+
+    def __str__(self) -> str:
+        return f"{self.amount:g}{self.unit}"
+
+
+def parse_span(value: Any, where: str) -> Span:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hd])\s*", value) if isinstance(
+        value, str) else None
+    if match is None or float(match[1]) <= 0:
+        raise ConfigError(f"{where}: a positive number of business hours or days, e.g. "
+                          f"\"4h\" or \"5d\" (got {value!r})")
+    return Span(float(match[1]), match[2])
+
+
+def _span(t: Table, name: str, default: Any) -> Span:
+    if name not in t.data:
+        assert isinstance(default, Span)
+        return default
+    t.used.add(name)
+    return parse_span(t.data[name], f"{t.where}.{name}")
+
+
+@dataclass(frozen=True)
+class DueTarget:
+    """``[[due.target]]``: the targets of the tickets of a category and/or requester type."""
+
+    category: str | None
+    requester_type: str | None
+    first_response: Span | None
+    resolution: Span | None
+
+    def matches(self, category: str | None, requester_type: str | None) -> bool:
+        return ((self.category is None or self.category == category)
+                and (self.requester_type is None or self.requester_type == requester_type))
+
+
+def _due_targets(t: Table, name: str, default: Any) -> tuple[DueTarget, ...]:
+    if name not in t.data:
+        return tuple(default)
+    t.used.add(name)
+    items = t.data[name]
+    if not isinstance(items, list):
+        raise ConfigError("[due]: [[due.target]] must be an array of tables")
+    targets = []
+    for index, item in enumerate(items):
+        where = f"[[due.target]] #{index + 1}"
+        one = Table(item, where, t.base)
+        category, kind = one.text("category", None), one.text("requester_type", None)
+        if category is None and kind is None:
+            raise ConfigError(f"{where}: give category, requester_type or both")
+        spans = {k: parse_span(one.data[k], f"{where}.{k}") if k in one.data else None
+                 for k in ("first_response", "resolution")}
+        one.used.update(k for k in spans if k in one.data)
+        if not any(spans.values()):
+            raise ConfigError(f"{where}: give first_response, resolution or both")
+        one.check_unknown()
+        targets.append(DueTarget(category, kind, spans["first_response"],
+                                 spans["resolution"]))
+    return tuple(targets)
+
+
+@dataclass(frozen=True)
+class DueConfig:
+    """Due times (SLA): when an open ticket must have its first answer and be resolved,
+    counted on the business calendar of `[stats]` (opening hours, public holidays, closed
+    days). A target is business hours (`"4h"`) or business days (`"5d"`, a day being the
+    opening hours of one working day). Time a ticket spends pending (waiting for the
+    requester) or closed does not count toward its resolution. The first `[[due.target]]`
+    whose `category` and `requester_type` (each optional) match a ticket gives its targets;
+    a target it leaves out, and a ticket no target matches, take the defaults below.
+    After changing the targets, `rnmail ticket due --recompute` updates the open tickets.
+
+    ```toml
+    [due]
+    first_response = "4h"
+    resolution = "5d"
+
+    [[due.target]]
+    category = "access-key"
+    first_response = "2h"
+    resolution = "1d"
+
+    [[due.target]]
+    requester_type = "police"
+    resolution = "2d"
+    ```"""
+
+    first_response: Span = key(
+        Span(4, "h"), read=_span, type_doc="business hours or days", default_doc="`\"4h\"`",
+        doc="The default first-response target: `\"<n>h\"` or `\"<n>d\"`.")
+    resolution: Span = key(
+        Span(5, "d"), read=_span, type_doc="business hours or days", default_doc="`\"5d\"`",
+        doc="The default resolution target.")
+    targets: tuple[DueTarget, ...] = key(
+        (), name="target", read=_due_targets, type_doc="array of tables",
+        default_doc="none",
+        doc="`[[due.target]]`, tried in order: `category` and/or `requester_type` (at least "
+            "one), `first_response` and/or `resolution` (at least one).")
+
+    def spans(self, category: str | None, requester_type: str | None) -> tuple[Span, Span]:
+        """(first response, resolution) targets of a ticket of that category and type."""
+        for target in self.targets:
+            if target.matches(category, requester_type):
+                return (target.first_response or self.first_response,
+                        target.resolution or self.resolution)
+        return self.first_response, self.resolution
+
+
+@dataclass(frozen=True)
 class OperatorsConfig:
     """Who may run `status set`, `maintenance schedule`/`cancel` and `announce` (see
     *Operators* in the README)."""
@@ -1003,6 +1121,7 @@ class Config:
     operators: OperatorsConfig = field(default_factory=OperatorsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    due: DueConfig = field(default_factory=DueConfig)
     web: WebConfig = field(default_factory=WebConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:

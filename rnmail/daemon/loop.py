@@ -105,7 +105,7 @@ class Daemon:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
         self.config = load_config(config_path)
-        self.db = Database(self.config.database.url)
+        self.db = Database.of(self.config)
         self.stopping = asyncio.Event()
         self.reloading = asyncio.Event()
         self.wake_sender = asyncio.Event()

@@ -160,6 +160,30 @@ class Calendar:
         """Business seconds from ``start`` to ``end``."""
         return self.business(end) - self.business(start)
 
+    def moment(self, business: int) -> datetime:
+        """The instant (UTC) at which B reaches ``business``: the inverse of ``business``.
+        A value at a day's boundary is that day's closing, not the next opening: a target
+        of one business day from 8:30 is due at 16:30 the same day."""
+        working_days, rest = divmod(business, self.length)
+        if rest == 0 and working_days > 0:
+            working_days, rest = working_days - 1, self.length
+        # the day with ``working_days`` working days before it that is itself one: from
+        # the first weekday with that many weekdays before, forward over the closed days
+        day = MONDAY + working_days // 5 * 7 + working_days % 5
+        while True:
+            since = day - MONDAY
+            before = since // 7 * 5 + min(since % 7, 5) - bisect_left(self.closed, day)
+            if before == working_days and since % 7 < 5 and day not in self.closed_set:
+                break
+            day += 1
+        local = datetime.combine(date(1970, 1, 1) + timedelta(days=day), time(),
+                                 self.zone) + timedelta(seconds=self.opens + rest)
+        return local.astimezone(UTC)
+
+    def add(self, start: datetime, seconds: int) -> datetime:
+        """The instant ``seconds`` business seconds after ``start``."""
+        return self.moment(self.business(start) + seconds)
+
 
 def step(value: Any, thresholds: list[int], results: list[int]) -> ColumnElement[int]:
     """``results[i]`` where ``i`` is how many of the sorted ``thresholds`` are at most

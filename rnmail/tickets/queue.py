@@ -31,6 +31,7 @@ from rnmail.config import Config, StatsConfig
 from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Organisation, Service, Staff, Ticket
 from rnmail.stats.hours import Calendar
+from rnmail.tickets.due import SOON
 from rnmail.tickets.views import TicketFilter, ticket_filters, waits_on_answer
 from rnmail.vocab import TicketStatus
 
@@ -48,6 +49,7 @@ class Sort(StrEnum):
     AGE = "age"  # by when the ticket was opened; descending: the oldest first
     ACTIVITY = "activity"  # by its last activity (``updated_at``); descending: latest first
     NUMBER = "number"  # by its number; descending: the newest first
+    DUE = "due"  # by its next due time (rnmail.tickets.due); descending: the most urgent first
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,12 @@ class QueueRow:
     closed): weekends, public holidays and closing days do not count."""
     unanswered: bool
     """The requester wrote last and nobody has answered yet."""
+    due_at: datetime | None = None
+    """Its next due time (None while pending or closed)."""
+    late: bool = False
+    """``due_at`` has passed."""
+    due_soon: bool = False
+    """``due_at`` is within the hour."""
 
     @property
     def age_business_hours(self) -> float:
@@ -87,6 +95,7 @@ class QueueRow:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["last_activity"] = self.last_activity.isoformat()
+        data["due_at"] = self.due_at.isoformat() if self.due_at else None
         data["age_business_hours"] = round(self.age_business_hours, 2)
         return data
 
@@ -137,11 +146,18 @@ def _calendar(cfg: StatsConfig, first_year: int, last_year: int) -> Calendar:
     return Calendar(cfg, first_year, last_year)
 
 
-def _order(sort: Sort, descending: bool, columns: Any) -> list[Any]:
+def _order(sort: Sort, descending: bool, columns: Any, fenced: bool = False) -> list[Any]:
     key = {Sort.AGE: columns.created_at, Sort.ACTIVITY: columns.updated_at,
-           Sort.NUMBER: columns.id}[sort]
-    # an older ticket is a greater age: "age descending" is the earliest creation first
-    later_first = descending != (sort == Sort.AGE)
+           Sort.NUMBER: columns.id, Sort.DUE: columns.due_at}[sort]
+    # an older ticket is a greater age: "age descending" is the earliest creation first;
+    # likewise "due descending" is the most urgent (earliest due time) first
+    later_first = descending != (sort in (Sort.AGE, Sort.DUE))
+    if sort == Sort.DUE and fenced:
+        # One agent's tickets mix those without a due time (pending): last, the same on
+        # both databases. The other tabs are read in the index's order (status, due_at):
+        # every ticket of a tab has a due time there, or none (pending, closed).
+        return ([key.is_(None), key.desc(), columns.id.desc()] if later_first
+                else [key.is_(None), key.asc(), columns.id.asc()])
     return [key.desc(), columns.id.desc()] if later_first else [key.asc(), columns.id.asc()]
 
 
@@ -185,7 +201,8 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
         read = list(session.execute(reading, {"since": since}))
         first = min(r.created_at for r in read)
         calendar = _calendar(config.stats, first.year, now.year)
-        rows = [_row(r, calendar.seconds(r.created_at, r.closed_at or now)) for r in read]
+        rows = [_row(r, calendar.seconds(r.created_at, r.closed_at or now), now)
+                for r in read]
     return QueuePage(tab=tab, counts=counts, rows=rows, page=page, per_page=per_page,
                      total=total, sort=sort, descending=descending)
 
@@ -222,12 +239,12 @@ def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]
         # One agent's tickets and the recently closed are few, at the end of a long
         # history: found first by their index (a fence), then sorted. Left to itself, a
         # planner that takes them for many walks every ticket in creation order.
-        fence = (select(Ticket.id, Ticket.created_at, Ticket.updated_at)
+        fence = (select(Ticket.id, Ticket.created_at, Ticket.updated_at, Ticket.due_at)
                  .where(*conditions).cte("fenced"))
         cols = (fence.prefix_with("MATERIALIZED") if materialized else fence).c
         conditions = []
-    picked = (select(cols.id, cols.created_at, cols.updated_at)
-              .where(*conditions).order_by(*_order(sort, descending, cols))
+    picked = (select(cols.id, cols.created_at, cols.updated_at, cols.due_at)
+              .where(*conditions).order_by(*_order(sort, descending, cols, fenced))
               .limit(per_page).offset((page - 1) * per_page)
               .cte("page"))
     if materialized:  # computed apart, so the subqueries below run for these rows only
@@ -239,18 +256,20 @@ def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]
         Ticket.requester_type, Ticket.channel, Ticket.language, Ticket.category,
         Staff.email.label("assignee"), Staff.name.label("assignee_name"),
         Service.name.label("service"), Ticket.created_at, Ticket.updated_at,
-        Ticket.closed_at, waits_on_answer().label("unanswered"))
+        Ticket.closed_at, Ticket.due_at, waits_on_answer().label("unanswered"))
         .select_from(picked).join(Ticket, Ticket.id == picked.c.id)
         .outerjoin(Staff, Staff.id == Ticket.assignee_id)
         .outerjoin(Service, Service.id == Ticket.service_id)
-        .order_by(*_order(sort, descending, picked.c)))
+        .order_by(*_order(sort, descending, picked.c, fenced)))
 
 
-def _row(r: Any, age: int) -> QueueRow:
+def _row(r: Any, age: int, now: datetime) -> QueueRow:
     return QueueRow(
         id=r.id, subject=r.subject, status=r.status, requester=r.requester,
         requester_name=r.name, organisation=r.org, requester_type=r.requester_type,
         channel=r.channel, language=r.language, category=r.category, assignee=r.assignee,
         assignee_name=r.assignee_name, service=r.service, created_at=r.created_at,
         last_activity=r.updated_at or r.created_at, age_business_seconds=max(0, age),
-        unanswered=bool(r.unanswered))
+        unanswered=bool(r.unanswered), due_at=r.due_at,
+        late=r.due_at is not None and r.due_at < now,
+        due_soon=r.due_at is not None and now <= r.due_at < now + SOON)

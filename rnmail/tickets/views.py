@@ -19,6 +19,7 @@ from rnmail.directory.people import directory_user_for, user_detail
 from rnmail.errors import NotFound
 from rnmail.models import DirectoryUser, Message, Service, Staff, Ticket
 from rnmail.shapes import MessageDetail, TicketDetail, TicketRow, TicketSummary
+from rnmail.tickets.due import due_json
 from rnmail.tickets.history import ticket_history
 from rnmail.vocab import MessageRole, TicketStatus, normal_requester_type
 
@@ -42,6 +43,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         "assignee": ticket.assignee.email if ticket.assignee else None,
         "service": ticket.service.name if ticket.service else None,
         "delegated_at": _iso(ticket.delegated_at),
+        "due": due_json(ticket),
         "language": ticket.language,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
@@ -187,10 +189,15 @@ def ticket_filters(session: Session, wanted: TicketFilter) -> list[ColumnElement
 
 
 def list_tickets(session: Session, status: str | None = None, limit: int = 50,
-                 wanted: TicketFilter | None = None) -> list[TicketRow]:
+                 wanted: TicketFilter | None = None,
+                 late_at: datetime | None = None) -> list[TicketRow]:
+    """Newest first; with ``late_at``, only the tickets whose next due time is before it,
+    the most overdue first."""
     wanted = wanted or TicketFilter(status=status)
-    query = (select(Ticket).where(*ticket_filters(session, wanted)).order_by(Ticket.id.desc())
-             .limit(limit).options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
+    query = select(Ticket).where(*ticket_filters(session, wanted))
+    query = (query.order_by(Ticket.id.desc()) if late_at is None else
+             query.where(Ticket.due_at < late_at).order_by(Ticket.due_at, Ticket.id))
+    query = (query.limit(limit).options(joinedload(Ticket.assignee), joinedload(Ticket.service)))
     return ticket_rows(session, list(session.scalars(query)))
 
 

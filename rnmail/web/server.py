@@ -154,7 +154,7 @@ async def start(config: Config, bind: str | None = None, admin_bind: str | None 
         if admin_address:
             admin_host, admin_port = parse_bind(
                 admin_address, "--admin-bind" if admin_bind else "[web].admin_bind")
-            site = AdminSite(config, Database(config.database.url), send)
+            site = AdminSite(config, Database.of(config), send)
             try:
                 sealed = await asyncio.to_thread(operators.seal_clear_totp_secrets, site.db,
                                                  site.cipher)

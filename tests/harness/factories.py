@@ -63,7 +63,7 @@ class Desk:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = Database(config.database.url)
+        self.db = Database.of(config)
         self.db.upgrade()
 
     def ingest(self, mailbox: str | None = None) -> IngestReport:

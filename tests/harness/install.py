@@ -67,7 +67,7 @@ class Installation:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.config.database.url)
+        return Database.of(self.config)
 
     def close(self) -> None:
         if "db" in self.__dict__:

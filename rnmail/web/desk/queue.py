@@ -133,7 +133,7 @@ def asked(query: Mapping[str, str], config: Config) -> Asked:
         assignee=query.get("assignee", "").strip().lower()[:320],
         service=query.get("service", "").strip()[:100],
         unanswered=one("unanswered", {"1", "on"}) != "",
-        sort=Sort(one("sort", set(Sort)) or Sort.AGE),
+        sort=Sort(one("sort", set(SORTS)) or Sort.AGE),
         order=one("order", {"desc", "asc"}) or "desc",
         page=int(page))
 
