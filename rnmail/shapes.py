@@ -48,8 +48,10 @@ class TicketSummary(TypedDict):
     first_response_at: str | None
     closed_at: str | None
     linked_ticket_id: int | None
-    """The older (closed) ticket a new one follows up."""
+    """The older (closed) ticket a new one follows up, or the one it was split from."""
     fax_pages: int | None
+    merged_into_id: int | None
+    """The ticket this one was merged into (closed with the resolution ``merged``)."""
 
 
 class PhoneMessageJson(TypedDict):

@@ -49,6 +49,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         "closed_at": _iso(ticket.closed_at),
         "linked_ticket_id": ticket.linked_ticket_id,
         "fax_pages": ticket.fax_pages,
+        "merged_into_id": ticket.merged_into_id,
     }
 
 
