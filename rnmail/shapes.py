@@ -634,5 +634,8 @@ class StatsJson(TypedDict):
     """The sum of each count measure (tickets, answers, answered, closed) over the rows:
     0 for a period without tickets."""
     notes: list[str]
+    merged: int
+    """The tickets of the period left out because they were merged into another (each
+    counts as the ticket it went into)."""
     inside_opening_hours: NotRequired[int]
     """Contacts created while the desk was open: weekday and hour tables only."""

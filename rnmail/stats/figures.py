@@ -80,6 +80,7 @@ class Table:
     excluded: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inside_hours: int | None = None  # contacts created while open (weekday/hour tables)
+    merged: int = 0  # tickets of the period not counted: merged into another
 
     def as_json(self) -> StatsJson:
         shape: StatsJson = {
@@ -92,6 +93,7 @@ class Table:
                      for keys, values in self.rows],
             "totals": {m: self.total(m) for m in self.measures if not m.endswith("_h")},
             "notes": self.notes,
+            "merged": self.merged,
         }
         if self.inside_hours is not None:
             shape["inside_opening_hours"] = self.inside_hours
@@ -183,15 +185,15 @@ def contacts(session: Session, config: Config, query: Query) -> Table:
     notes = []
     merged = _merged(session, config, query)
     if merged:
-        notes.append(f"{merged} merged ticket{'s' * (merged > 1)} not counted: each counts as "
-                     "the ticket it was merged into")
+        notes.append(f"{merged} merged ticket(s) not counted: each counts as the ticket it "
+                     "was merged into")
     inside = None
     if {"weekday", "hour", "weekday-hour"} & set(query.by):
         inside = _inside_hours(session, clock, query) if counted else 0
         notes.append(f"{inside} of {sum(counted.values())} contacts inside opening hours "
                      f"({config.stats.opens:%H:%M}-{config.stats.closes:%H:%M}, working days)")
     return Table(list(query.by), measures, rows, query.period,
-                 list(query.exclude_categories), notes, inside)
+                 list(query.exclude_categories), notes, inside, merged)
 
 
 def _merged(session: Session, config: Config, query: Query) -> int:
