@@ -99,7 +99,7 @@ def test_a_merge_moves_everything_and_later_mail_lands_in_the_target(
     # the month counts the request once, and says one was merged
     figures = stats_json(site)
     assert figures["totals"]["tickets"] == 1 and figures["merged"] == 1
-    assert "1 merged tickets not counted" in site.ok("stats", "--by", "channel")
+    assert "1 tickets fusionnés non comptés" in site.ok("stats", "--by", "channel")
 
     # a late reply of the source's requester, by its subject tag: into the target
     site.deliver(corpus.simple("RE: [RN #2] Clé bloquée (bis)", "Toujours bloquée.",

@@ -64,7 +64,7 @@ from rnmail.ingest.thread import merged_target
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle
 from rnmail.tickets.history import Actor, record_change
-from rnmail.tickets.merge import merge, merge_problem
+from rnmail.tickets.merge import merge, merge_problem, named_ticket
 from rnmail.tickets.notes import refused_reply, second_line_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import verify_message_id
@@ -93,8 +93,7 @@ COMMAND_WORDS = {
     "type": ("typ", "soort", "genre", "art"),
     "faq": ("vragen", "foire"),
     "cc": ("copie", "kopie", "copy"),
-    "merge": ("fusionner", "fusion", "regrouper", "samenvoegen", "voeg", "zusammenfuehren",
-              "zusammenführen", "verschmelzen"),
+    "merge": ("fusionner", "fusion", "samenvoegen", "zusammenfuehren", "zusammenführen"),
     SEND_COMMAND: ("envoyer", "envoie", "envoi", "expedier", "expédier", "verzenden",
                    "versturen", "verstuur", "verzend", "zenden", "senden", "abschicken",
                    "anyway", "toch"),
@@ -385,16 +384,8 @@ def _faq(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem 
     return None
 
 
-def _merge_target(session: Session, arg: str) -> Ticket | None:
-    """The ticket ``#merge 12`` (or ``#merge #12``) names, if there is one."""
-    number = arg.strip().removeprefix("#").strip()
-    if not number.isascii() or not number.isdigit() or len(number) > 9:
-        return None
-    return session.get(Ticket, int(number))
-
-
 def _merge(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
-    target = _merge_target(session, arg)
+    target = named_ticket(session, arg)
     if target is None:
         return Problem("merge-none")
     problem = merge_problem(session, ticket, target)
@@ -429,7 +420,7 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command,
         lifecycle.add_participant(ticket, command.argument, actor,
                                   config.helpdesk.own_addresses)
     elif command.name == "merge":
-        target = _merge_target(session, command.argument)
+        target = named_ticket(session, command.argument)
         assert target is not None  # checked by _merge
         merge(session, ticket, target, actor)
     # "#comment" and "#faq" shape the text; they change nothing on the ticket itself

@@ -32,6 +32,14 @@ from rnmail.tickets.lifecycle import get_ticket
 from rnmail.vocab import Resolution, TicketChange, TicketStatus
 
 
+def named_ticket(session: Session, text: str) -> Ticket | None:
+    """The ticket ``12`` or ``#12`` names (``#merge 12`` by mail), if there is one."""
+    number = text.strip().removeprefix("#").strip()
+    if not number.isascii() or not number.isdigit() or len(number) > 9:
+        return None
+    return session.get(Ticket, int(number))
+
+
 def merge_problem(session: Session, source: Ticket, target: Ticket) -> str | None:
     """Why ``source`` cannot be merged into ``target``, or None: ``self`` (the same
     ticket), ``source-merged`` (merged already), ``target-merged`` (the target was merged:
