@@ -11,10 +11,18 @@ import click
 
 from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
 from cli.ticket_due import ticket_due
+from cli.ticket_merge import ticket_merge, ticket_split
 from cli.ticket_queue import filter_options, ticket_filter, ticket_queue
 from cli.ticket_text import ticket_lines
 from rnmail.tickets.views import TicketFilter
-from rnmail.vocab import ArchiveFormat, CallOutcome, Channel, Resolution, TicketStatus, strings
+from rnmail.vocab import (
+    CLOSING_RESOLUTIONS,
+    ArchiveFormat,
+    CallOutcome,
+    Channel,
+    TicketStatus,
+    strings,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,6 +38,8 @@ def ticket() -> None:
 
 ticket.add_command(ticket_queue)
 ticket.add_command(ticket_due)
+ticket.add_command(ticket_merge)
+ticket.add_command(ticket_split)
 
 
 AUTHOR = click.option(
@@ -217,7 +227,7 @@ def ticket_new(app: App, channel: str, requester: str | None, phone: str, email:
 
 @ticket.command("close")
 @click.argument("ticket_id", type=TICKET)
-@click.option("--resolution", type=click.Choice(strings(Resolution)),
+@click.option("--resolution", type=click.Choice(strings(CLOSING_RESOLUTIONS)),
               help="How it was resolved (default: from its history).")
 @ACTOR
 @click.option("--json", "as_json", is_flag=True)

@@ -21,11 +21,23 @@ def _who(name: str | None, address: str | None) -> str:
     return name or address or "-"
 
 
+def _merged_line(detail: Mapping[str, Any], zone: tzinfo) -> str:
+    """Where a merged ticket went, when and by whom (its ``merged-into`` event)."""
+    events = [e for e in detail.get("history", []) if e["what"] == "merged-into"]
+    line = f"merged into #{detail['merged_into_id']}: its messages are there"
+    if events:
+        last = events[-1]
+        line += (f" (merged {_time(last['at'], zone)} by {last['actor']}, {last['via']})")
+    return line
+
+
 def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
     """``ticket show`` as text: the header, then each real message once; the copies of a
     notification (one per staff member) make one line, as do acknowledgements and
     delegation mails."""
     lines = [f"#{detail['id']} [{detail['status']}] {detail['subject']}"]
+    if detail.get("merged_into_id"):
+        lines.append(_merged_line(detail, zone))
     org = f", {detail['requester_org']}" if detail.get("requester_org") else ""
     lines.append(f"requester:  {_who(detail['requester_name'], detail['requester'])}{org} "
                  f"({detail['requester_type']})")

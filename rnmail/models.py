@@ -119,6 +119,9 @@ class Ticket(Base):
     mailbox: Mapped[str | None] = mapped_column(String(100))
     fax_pages: Mapped[int | None] = mapped_column(Integer)
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    # The ticket this one was merged into (rnmail.tickets.merge, migration 0018): closed as
+    # ``merged``, its mail threads into that one; never a chain.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Due times (rnmail.tickets.due), kept up to date at every flush that changes what they
@@ -132,6 +135,8 @@ class Ticket(Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", foreign_keys="Message.ticket_id"
     )
+    merged_into: Mapped[Ticket | None] = relationship(
+        remote_side="Ticket.id", foreign_keys="Ticket.merged_into_id")
     participants: Mapped[list[Participant]] = relationship(back_populates="ticket")
     assignee: Mapped[Staff | None] = relationship()
     service: Mapped[Service | None] = relationship()

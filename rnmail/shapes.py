@@ -66,8 +66,10 @@ class TicketSummary(TypedDict):
     pending_until: str | None
     """The day (YYYY-MM-DD, Brussels) a pending ticket comes back to the queue by itself."""
     linked_ticket_id: int | None
-    """The older (closed) ticket a new one follows up."""
+    """The older (closed) ticket a new one follows up, or the one it was split from."""
     fax_pages: int | None
+    merged_into_id: int | None
+    """The ticket this one was merged into (closed with the resolution ``merged``)."""
 
 
 class PhoneMessageJson(TypedDict):
@@ -650,5 +652,8 @@ class StatsJson(TypedDict):
     """The sum of each count measure (tickets, answers, answered, closed) over the rows:
     0 for a period without tickets."""
     notes: list[str]
+    merged: int
+    """The tickets of the period left out because they were merged into another (each
+    counts as the ticket it went into)."""
     inside_opening_hours: NotRequired[int]
     """Contacts created while the desk was open: weekday and hour tables only."""

@@ -55,6 +55,12 @@ class Resolution(StrEnum):
     FIRST_CONTACT = "first-contact"  # answered at once
     INVESTIGATED = "investigated"  # kept open, maybe waiting on the requester
     SECOND_LINE = "second-line"  # delegated to a service
+    MERGED = "merged"  # merged into another ticket (``ticket.merged_into_id``): counted there
+
+
+# The resolutions a ticket may be closed with by hand: ``merged`` is only ever set by a merge.
+CLOSING_RESOLUTIONS: tuple[Resolution, ...] = tuple(
+    r for r in Resolution if r is not Resolution.MERGED)
 
 
 class Channel(StrEnum):
@@ -238,6 +244,9 @@ class TicketChange(StrEnum):
     PARTICIPANT_DEL = "participant-del"
     UNBLOCK = "access-unblock"
     PENDING_UNTIL = "pending-until"  # the day a pending ticket comes back by itself
+    MERGED_INTO = "merged-into"  # this ticket went into the one named (new: "#N")
+    MERGED_FROM = "merged-from"  # the ticket named came into this one (new: "#N")
+    SPLIT_TO = "split-to"  # a message of this ticket became the ticket named (new: "#N")
 
 
 class CallOutcome(StrEnum):

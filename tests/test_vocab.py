@@ -23,7 +23,7 @@ from rnmail.vocab import (
 # The values as the database holds them (VARCHAR): changing one is a data migration.
 STORED = {
     "TicketStatus": ["open", "pending", "delegated", "closed"],
-    "Resolution": ["first-contact", "investigated", "second-line"],
+    "Resolution": ["first-contact", "investigated", "second-line", "merged"],
     "Channel": ["mail", "fax", "phone", "letter"],
     "RequesterType": ["citizen", "municipality", "police", "notary", "public-service",
                       "company", "other"],
@@ -43,7 +43,8 @@ STORED = {
     "Via": ["desk", "mail", "cli", "admin", "system"],
     "TicketChange": ["opened", "status", "resolution", "assignee", "category",
                      "requester-type", "service", "reply", "note", "service-answer",
-                     "participant-add", "participant-del", "access-unblock"],
+                     "participant-add", "participant-del", "access-unblock", "pending-until",
+                     "merged-into", "merged-from", "split-to"],
     # not stored (the ticket's status and resolution say it), but typed in forms and scripts
     "CallOutcome": ["close", "open", "delegate"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way

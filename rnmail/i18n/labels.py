@@ -46,7 +46,8 @@ def table(language: str) -> dict[str, dict[str, str]]:
         "resolution": {
             "first-contact": t.pgettext("resolution", "first-contact"),
             "investigated": t.pgettext("resolution", "investigated"),
-            "second-line": t.pgettext("resolution", "second-line")},
+            "second-line": t.pgettext("resolution", "second-line"),
+            "merged": t.pgettext("resolution", "merged")},
         "category": {
             "access-key": t.pgettext("category", "access-key"),
             "certificate": t.pgettext("category", "certificate"),

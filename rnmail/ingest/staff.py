@@ -9,9 +9,10 @@ reference the delegation mail sent to it.
 
 Command lines at the top act on the ticket (``#close``, ``#pending [YYYY-MM-DD]``,
 ``#delegate SERVICE``, ``#assign EMAIL``, ``#category NAME``, ``#type TYPE``, ``#cc EMAIL``
-makes an address a participant of the ticket); ``#faq N`` answers with an FAQ entry,
-``#text NAME`` adds a text module (``rnmail.tickets.texts``) in the requester's language —
-refused, naming the languages it has, when it has none in theirs;
+makes an address a participant of the ticket, ``#merge N`` merges the ticket into ticket N,
+``rnmail.tickets.merge``); ``#faq N`` answers with an FAQ entry, ``#text NAME`` adds a text
+module (``rnmail.tickets.texts``) in the requester's language — refused, naming the
+languages it has, when it has none in theirs;
 ``#comment`` makes the rest an internal note; any other text is relayed to the requester —
 unless a colleague answered just before: then it is held (``rnmail.dispatch.hold``), and
 ``#send`` in a reply to the ``staff_held`` mail that says so sends it (that mail's signed
@@ -61,9 +62,11 @@ from rnmail.errors import RnmailError
 from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.quoting import reply_text, sent_texts
 from rnmail.ingest.respond import StaffNotifier
+from rnmail.ingest.thread import merged_target
 from rnmail.models import FaqEntry, Message, Service, Staff, Ticket, utcnow
 from rnmail.tickets import faq, lifecycle, texts
 from rnmail.tickets.history import Actor, record_change
+from rnmail.tickets.merge import merge, merge_problem, named_ticket
 from rnmail.tickets.notes import refused_reply, second_line_author
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.tokens import verify_message_id
@@ -71,7 +74,7 @@ from rnmail.vocab import RequesterType, TicketChange, TicketStatus, Via, normal_
 
 log = logging.getLogger(__name__)
 COMMANDS = ("comment", "close", "pending", "delegate", "assign", "category", "type", "faq",
-            "text", "cc", SEND_COMMAND)
+            "text", "cc", "merge", SEND_COMMAND)
 NOTIFICATION_KIND = "n"  # Message-ID kind of a notification: "n<staff id>"
 DELEGATION_KIND = "s"  # of a delegation to a second-line service: "s<service id>"
 # The words staff may type for a command in their language: never accepted as commands (a
@@ -93,6 +96,7 @@ COMMAND_WORDS = {
     "faq": ("vragen", "foire"),
     "text": ("texte", "modele", "modèle", "tekst", "tekstblok", "textbaustein", "baustein"),
     "cc": ("copie", "kopie", "copy"),
+    "merge": ("fusionner", "fusion", "samenvoegen", "zusammenfuehren", "zusammenführen"),
     SEND_COMMAND: ("envoyer", "envoie", "envoi", "expedier", "expédier", "verzenden",
                    "versturen", "verstuur", "verzend", "zenden", "senden", "abschicken",
                    "anyway", "toch"),
@@ -138,6 +142,11 @@ PROBLEM_TEXTS = {
     "unreachable": "the requester ({value}) cannot be reached by mail",
     "not-held": "no held answer of yours to send: reply with it to the mail that said it "
                 "was held (it may have been sent or discarded already)",
+    "merge-none": "no such ticket to merge into",
+    "merge-self": "a ticket cannot be merged into itself",
+    "merge-source-merged": "this ticket was merged already",
+    "merge-target-merged": "that ticket was merged into another: merge into that one",
+    "merge-chain": "tickets were merged into this one: merge the other ticket into it instead",
 }
 # The refusal of a reply that only quotes what we sent.
 EMPTY = Problem("empty")
@@ -195,8 +204,8 @@ def recognise(session: Session, mail: ParsedMail,
                         kind, mail.message_id, mail.from_addr)
             continue
         ticket = session.get(Ticket, ticket_id)
-        if ticket is not None:
-            return who, ticket
+        if ticket is not None:  # a merged ticket's notification: the ticket it went into
+            return who, merged_target(ticket)
     return None
 
 
@@ -323,7 +332,7 @@ def _check(session: Session, config: Config, ticket: Ticket, commands: list[Comm
             continue
         problem = check(session, config, ticket, command.argument)
         if problem is None and command.name in _STATUS_AFTER:
-            if status == TicketStatus.CLOSED:
+            if status == TicketStatus.CLOSED and command.name != "merge":
                 problem = Problem("closed")
             else:
                 status = _STATUS_AFTER[command.name]
@@ -407,12 +416,20 @@ def _text(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem
     return Problem("text", value=", ".join(known) or "—", suggestion=suggest(arg, known))
 
 
+def _merge(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
+    target = named_ticket(session, arg)
+    if target is None:
+        return Problem("merge-none")
+    problem = merge_problem(session, ticket, target)
+    return Problem(f"merge-{problem}") if problem else None
+
+
 _STATUS_AFTER = {"close": TicketStatus.CLOSED, "pending": TicketStatus.PENDING,
-                 "delegate": TicketStatus.DELEGATED}
+                 "delegate": TicketStatus.DELEGATED, "merge": TicketStatus.CLOSED}
 _CHECKS: dict[str, Callable[[Session, Config, Ticket, str], Problem | None]] = {
     "comment": _no_argument, "close": _no_argument, "pending": _pending_day,
     "delegate": _service, "assign": _staff, "category": _category, "type": _type, "faq": _faq,
-    "text": _text, "cc": _cc, SEND_COMMAND: _no_argument,
+    "text": _text, "cc": _cc, "merge": _merge, SEND_COMMAND: _no_argument,
 }
 
 
@@ -436,6 +453,10 @@ def _apply(session: Session, config: Config, ticket: Ticket, command: Command,
     elif command.name == "cc":
         lifecycle.add_participant(ticket, command.argument, actor,
                                   config.helpdesk.own_addresses)
+    elif command.name == "merge":
+        target = named_ticket(session, command.argument)
+        assert target is not None  # checked by _merge
+        merge(session, ticket, target, actor)
     # "#comment", "#faq" and "#text" shape the text; they change nothing on the ticket itself
 
 

@@ -11,7 +11,9 @@ In this order:
 3. the subject tag ``[RN #42]`` (reply prefixes and mangled tags tolerated), again only for a
    participant of that ticket.
 
-A stranger's mail that names a ticket either way opens a new ticket linked to it.
+A stranger's mail that names a ticket either way opens a new ticket linked to it. A ticket
+merged into another (``rnmail.tickets.merge``) stands for that one: its participants, its
+messages and its mail are there.
 
 Next stage: ``store``.
 """
@@ -58,7 +60,7 @@ def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
         verified = verify_message_id(secret, mid) if secret else None
         ticket = session.get(Ticket, verified[1]) if verified else None
         if ticket is not None:
-            return ThreadMatch(ticket, "references")
+            return ThreadMatch(merged_target(ticket), "references")
     known: dict[str, list[int]] = {}
     if ids:
         for stored, ticket_id in session.execute(
@@ -77,10 +79,17 @@ def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
             linked = linked or ticket
     number = ticket_number_in_subject(mail.subject, tag)
     tagged = session.get(Ticket, number) if number is not None else None
+    tagged = merged_target(tagged) if tagged is not None else None
     if tagged is not None and is_participant(tagged, sender):
         return ThreadMatch(tagged, "subject-tag")
     linked = linked or tagged
     return ThreadMatch(None, "new", linked_ticket_id=linked.id if linked else None)
+
+
+def merged_target(ticket: Ticket) -> Ticket:
+    """Where mail naming ``ticket`` belongs: the ticket it was merged into, else itself
+    (never a chain: ``rnmail.tickets.merge`` refuses one)."""
+    return ticket.merged_into if ticket.merged_into is not None else ticket
 
 
 def is_participant(ticket: Ticket, address: str) -> bool:

@@ -27,7 +27,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
@@ -37,6 +36,7 @@ from rnmail.errors import RnmailError
 from rnmail.models import Message, Service, Staff, Ticket
 from rnmail.shapes import StatsJson
 from rnmail.stats.hours import BRUSSELS, DAY, Clock
+from rnmail.vocab import Resolution
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -80,6 +80,7 @@ class Table:
     excluded: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inside_hours: int | None = None  # contacts created while open (weekday/hour tables)
+    merged: int = 0  # tickets of the period not counted: merged into another
 
     def as_json(self) -> StatsJson:
         shape: StatsJson = {
@@ -92,6 +93,7 @@ class Table:
                      for keys, values in self.rows],
             "totals": {m: self.total(m) for m in self.measures if not m.endswith("_h")},
             "notes": self.notes,
+            "merged": self.merged,
         }
         if self.inside_hours is not None:
             shape["inside_opening_hours"] = self.inside_hours
@@ -181,13 +183,32 @@ def contacts(session: Session, config: Config, query: Query) -> Table:
             values += (answers.get(raw_keys, 0),)
         rows.append((_labels(query.by, raw_keys), values))
     notes = []
+    merged = _merged(session, config, query)
+    if merged:
+        notes.append(f"{merged} merged ticket(s) not counted: each counts as the ticket it "
+                     "was merged into")
     inside = None
     if {"weekday", "hour", "weekday-hour"} & set(query.by):
         inside = _inside_hours(session, clock, query) if counted else 0
         notes.append(f"{inside} of {sum(counted.values())} contacts inside opening hours "
                      f"({config.stats.opens:%H:%M}-{config.stats.closes:%H:%M}, working days)")
     return Table(list(query.by), measures, rows, query.period,
-                 list(query.exclude_categories), notes, inside)
+                 list(query.exclude_categories), notes, inside, merged)
+
+
+def _merged(session: Session, config: Config, query: Query) -> int:
+    """The tickets of the period left out because they were merged into another."""
+    low, high = query.period.utc_bounds(config.stats.zone)
+    statement = select(func.count()).select_from(Ticket).where(
+        Ticket.resolution == Resolution.MERGED)
+    if low is not None:
+        statement = statement.where(Ticket.created_at >= low)
+    if high is not None:
+        statement = statement.where(Ticket.created_at < high)
+    if query.exclude_categories:
+        statement = statement.where(or_(Ticket.category.is_(None),
+                                        Ticket.category.not_in(query.exclude_categories)))
+    return session.scalar(statement) or 0
 
 
 def _count(session: Session, clock: Clock, query: Query, source: Any,
@@ -367,7 +388,10 @@ def _column(clock: Clock, name: str) -> Any:
 
 def _filters(query: Query, zone: tzinfo) -> list[ColumnElement[bool]]:
     low, high = query.period.utc_bounds(zone)
-    conditions: list[ColumnElement[bool]] = [true()]
+    # A merged ticket is counted as the one it went into (rnmail.tickets.merge); the
+    # resolution is in the statistics' covering index, its merged_into_id is not.
+    conditions: list[ColumnElement[bool]] = [or_(Ticket.resolution.is_(None),
+                                                 Ticket.resolution != Resolution.MERGED)]
     if low is not None:
         conditions.append(Ticket.created_at >= low)
     if high is not None:

@@ -45,10 +45,13 @@ def notes(table: Table, language: str, stats: StatsConfig) -> list[str]:
     if table.measures and table.measures[0] == "answered":
         return [text["business.note"].format(
             **hours, holidays=text["holidays"] if stats.holidays else "")]
+    said = ([text["merged.note"].format(merged=number(table.merged, language))]
+            if table.merged else [])
     if table.inside_hours is not None:
         return [text["inside.note"].format(inside=number(table.inside_hours, language),
-                                           total=number(table.total(), language), **hours)]
-    return []
+                                           total=number(table.total(), language), **hours),
+                *said]
+    return said
 
 
 def _head(table: Table, language: str) -> list[str]:

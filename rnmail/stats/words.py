@@ -111,6 +111,8 @@ def words(language: str) -> dict[str, str]:
         "without": _("without {categories}"),
         "inside.note": _("{inside} of {total} contacts inside opening hours "
                          "({opens}–{closes}, working days)"),
+        "merged.note": _("{merged} merged tickets not counted: each counts as the ticket it "
+                         "went into."),
         "business.note": _("Business hours: {opens}–{closes} on working days{holidays}."),
         "chart_written": _("chart written to {path}"),
         "by": _("{measure} by {dimensions}"),

@@ -31,6 +31,7 @@ from rnmail.tickets.views import ticket_summary
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
 from rnmail.vocab import (
+    CLOSING_RESOLUTIONS,
     ActorKind,
     Channel,
     RequesterType,
@@ -70,9 +71,10 @@ def close(ticket: Ticket, actor: Actor, resolution: str | None = None) -> None:
 def _closable(ticket: Ticket, resolution: str | None) -> None:
     if ticket.status == TicketStatus.CLOSED:
         raise RnmailError.translatable(N_("ticket #{id} is already closed"), id=ticket.id)
-    if resolution is not None and resolution not in strings(Resolution):
+    if resolution is not None and resolution not in strings(CLOSING_RESOLUTIONS):
         raise RnmailError.translatable(N_("unknown resolution '{resolution}' ({choices})"),
-                                       resolution=resolution, choices=", ".join(Resolution))
+                                       resolution=resolution,
+                                       choices=", ".join(CLOSING_RESOLUTIONS))
 
 
 def close_as(ticket: Ticket, workflow: WorkflowConfig, actor: Actor,

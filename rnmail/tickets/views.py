@@ -52,6 +52,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         "pending_until": ticket.pending_until.isoformat() if ticket.pending_until else None,
         "linked_ticket_id": ticket.linked_ticket_id,
         "fax_pages": ticket.fax_pages,
+        "merged_into_id": ticket.merged_into_id,
     }
 
 

@@ -73,7 +73,7 @@ from rnmail.tickets.lifecycle import (
     set_pending,
 )
 from rnmail.tickets.views import message_detail
-from rnmail.vocab import RequesterType, Resolution, TicketStatus, UnblockAction
+from rnmail.vocab import CLOSING_RESOLUTIONS, RequesterType, TicketStatus, UnblockAction
 from rnmail.web.desk.base import done
 from rnmail.web.desk.ticket import TicketPages
 from rnmail.web.signin import LANGUAGE, FormData, path_id, see_other
@@ -201,7 +201,7 @@ class TicketActions(TicketPages):
             category=ticket.category, requester_type=ticket.requester_type,
             assignee=ticket.assignee.email if ticket.assignee else None, me=email,
             categories=tuple(self.config.workflow.categories),
-            resolutions=tuple(Resolution), default_resolution=default_resolution(ticket),
+            resolutions=CLOSING_RESOLUTIONS, default_resolution=default_resolution(ticket),
             requester_types=tuple(RequesterType), unblock_actions=tuple(UnblockAction),
             languages=LANGUAGES,
             services=tuple((s.name, s.description or "") for s in

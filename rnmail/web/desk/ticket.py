@@ -50,6 +50,9 @@ CHANGES = {
     TicketChange.PARTICIPANT_DEL: N_("Participant removed"),
     TicketChange.UNBLOCK: N_("Access unblocked"),
     TicketChange.PENDING_UNTIL: N_("Waits until"),
+    TicketChange.MERGED_INTO: N_("Merged into"),
+    TicketChange.MERGED_FROM: N_("Merged in"),
+    TicketChange.SPLIT_TO: N_("Split into"),
 }
 ACTORS = {
     ActorKind.STAFF: N_("staff member"),
