@@ -230,7 +230,7 @@ def test_reply_refusals(desk: Installation) -> None:
     code, _, err = desk.run("ticket", "reply", tid, "-m", "x")
     assert code == 1 and "cannot be reached by mail" in err
     code, _, err = desk.run("ticket", "reply", tid)
-    assert code == 2 and "one of -m TEXT, --file F or --faq ID" in err
+    assert code == 2 and "one of -m TEXT, --file F, --faq ID" in err
     code, _, err = desk.run("ticket", "delegate", tid, "nowhere")
     assert code == 1 and "no service named 'nowhere'" in err
     code, _, err = desk.run("message", "take", "--for", "ghost@rn.example", "--caller", "X",

@@ -19,11 +19,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_ticket_merged_into_id_ticket'), 'ticket',
-                                    ['merged_into_id'], ['id'])
-        batch_op.create_index(batch_op.f('ix_ticket_merged_into_id'), ['merged_into_id'])
+    if op.get_bind().dialect.name == 'sqlite':
+        # The column with its named REFERENCES clause in one ALTER TABLE … ADD COLUMN: a
+        # separate constraint would make the batch mode copy the table, and dropping the
+        # old ``ticket`` fails while other tables' rows refer to it (foreign keys are on).
+        op.execute('ALTER TABLE ticket ADD COLUMN merged_into_id INTEGER CONSTRAINT '
+                   'fk_ticket_merged_into_id_ticket REFERENCES ticket (id)')
+    else:
+        op.add_column('ticket', sa.Column('merged_into_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f('fk_ticket_merged_into_id_ticket'), 'ticket', 'ticket',
+                              ['merged_into_id'], ['id'])
+    op.create_index(op.f('ix_ticket_merged_into_id'), 'ticket', ['merged_into_id'])
 
 
 def downgrade() -> None:
