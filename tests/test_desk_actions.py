@@ -256,7 +256,9 @@ def test_two_agents_one_ticket_the_second_answer_is_held(site: Site) -> None:
     assert f'action="/desk/tickets/{ticket_id}/held/send"' in page.text
     assert f'action="/desk/tickets/{ticket_id}/held/discard"' in page.text
     site.send()
-    assert [said in text_of(m) for m in site.mails("an@requester.example")[1:]] == [True]
+    # the acknowledgement and Marie's answer, in either order (two senders may race)
+    received = [text_of(m) for m in site.mails("an@requester.example")]
+    assert len(received) == 2 and [said in t for t in received].count(True) == 1
     assert 'id="held-link"' in site.jan.get(f"/desk/tickets/{ticket_id}").text
 
     # Marie cannot send or discard Jan's held answer: it is his.
@@ -268,8 +270,8 @@ def test_two_agents_one_ticket_the_second_answer_is_held(site: Site) -> None:
     sent = site.post(site.jan, ticket_id, "held/send")
     assert sent.header("Location") == f"/desk/tickets/{ticket_id}?done=held-sent"
     site.send()
-    answers = [text_of(m) for m in site.mails("an@requester.example")[1:]]
-    assert len(answers) == 2 and jans in answers[1]
+    received = [text_of(m) for m in site.mails("an@requester.example")]
+    assert len(received) == 3 and [jans in t for t in received].count(True) == 1
     assert site.ticket(ticket_id)["assignee"] == AGENT
     assert by_desk([e for e in site.events(ticket_id) if e.what == "reply"][-1], JAN)
 
