@@ -285,6 +285,21 @@ class TicketView(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ScheduledStep(Base):
+    """A step of a scheduled job that must happen once, ever: a reminder to a service, a
+    warning before a due time, an automatic close, a fetch alert. ``key`` names it
+    (``delegation-reminder:42:2``); it is written in the same transaction as what the step
+    does (its outbox mail, its history entry), so a restart, a retry or a second instance
+    finds it and does nothing (``rnmail.tickets.reminders``)."""
+
+    __tablename__ = "scheduled_step"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def _folded(context: Any, column: str) -> str | None:
     """The folded value of ``column`` in the row being inserted (Core inserts included)."""
     value = context.get_current_parameters().get(column)
