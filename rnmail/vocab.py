@@ -247,6 +247,10 @@ class TicketChange(StrEnum):
     MERGED_INTO = "merged-into"  # this ticket went into the one named (new: "#N")
     MERGED_FROM = "merged-from"  # the ticket named came into this one (new: "#N")
     SPLIT_TO = "split-to"  # a message of this ticket became the ticket named (new: "#N")
+    SERVICE_REMINDER = "service-reminder"  # the service was reminded (new: "NAME #N")
+    OVERDUE = "overdue"  # the service never answered: the assignee or team was told
+    DUE_WARNING = "due-warning"  # a due time is near (new: "response" or "resolution")
+    AUTO_CLOSED = "auto-closed"  # closed: no answer from the requester for (new) "10d"
 
 
 class CallOutcome(StrEnum):

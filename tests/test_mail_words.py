@@ -106,7 +106,7 @@ def ticket(channel: str, status: str, requester_type: str, category: str | None
     return SimpleNamespace(id=1234, subject="Clé d'accès bloquée", channel=channel,
                            status=status, category=category,
                            requester="+3225182131", requester_name="Jan Peeters",
-                           requester_type=requester_type)
+                           requester_type=requester_type, delegated_at=WHEN)
 
 
 def tickets() -> Iterator[SimpleNamespace]:
@@ -129,13 +129,14 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
     notice = {"helpdesk_name": "Help desk RN", "helpdesk_address": "helpdesk@rn.example",
               "phone": "02/518 21 31", "contact": "", "status_url": "https://status.rn.example/",
               "language": "fr", "components": ["Services web"], "comment": "Voir ci-dessous."}
-    if name in ("notification", "delegation"):
+    if name in ("notification", "delegation", "service_reminder", "staff_alert"):
         for t in tickets():
-            for event in ("new", "reply", "service"):
+            for event in ("new", "reply", "service", "due", "overdue"):
                 yield {"tag": "RN", "ticket": t, "event": event, "sender": "Jan Peeters",
                        "text": "Mijn sleutel.", "attachments": [], "faq": [],
-                       "service": SimpleNamespace(name="legal", email="legal@second.example"),
-                       "note": "", "history": HISTORY}
+                       "service": SimpleNamespace(name="registres", email="registres@second.example"),
+                       "note": "", "history": HISTORY, "number": 2, "delegated_at": WHEN,
+                       "due_at": WHEN, "which": event == "due" and "response" or "resolution"}
     elif name in ("status_change", "maintenance", "incident_solved"):
         for written_in in LANGUAGES:
             common = {**tag, **notice, "comment_language": written_in}
@@ -153,7 +154,8 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
                "opens": DESK.opens, "closes": DESK.closes, "body": "Bonjour.",
                "reference": "", "attachments": [], "why": "no-reference",
                "body_language": "nl", "colleague": "Marie Lambert", "minutes": 4,
-               "answered_at": WHEN, "answer": "Bonjour,\nC'est réglé.", "command": "#send"}
+               "answered_at": WHEN, "answer": "Bonjour,\nC'est réglé.", "command": "#send",
+               "pending_since": WHEN}
 
 
 @pytest.mark.parametrize("language", READERS)

@@ -814,7 +814,8 @@ class DaemonConfig:
         300.0,
         doc="How often (and once at start) the daemon brings back to the queue the pending "
             "tickets whose day (`ticket pending --until`, `#pending DAY`) has come, in "
-            "`[helpdesk].timezone`; each change is in the ticket's history, by `scheduler`.")
+            "`[helpdesk].timezone`, and does what `[reminders]` says is due; each change is "
+            "in the ticket's history, by `scheduler`.")
 
 
 @dataclass(frozen=True)
@@ -961,6 +962,127 @@ class DueConfig:
                 return (target.first_response or self.first_response,
                         target.resolution or self.resolution)
         return self.first_response, self.resolution
+
+
+@dataclass(frozen=True)
+class ServiceReminder:
+    """``[[reminders.service]]``: a second-line service's own reminder rhythm."""
+
+    name: str
+    days: int
+
+
+def _service_reminders(t: Table, name: str, default: Any) -> tuple[ServiceReminder, ...]:
+    if name not in t.data:
+        return tuple(default)
+    t.used.add(name)
+    items = t.data[name]
+    if not isinstance(items, list):
+        raise ConfigError("[reminders]: [[reminders.service]] must be an array of tables")
+    found = []
+    for index, item in enumerate(items):
+        one = Table(item, f"[[reminders.service]] #{index + 1}", t.base)
+        found.append(ServiceReminder(one.text("name", REQUIRED), one.integer("days", REQUIRED)))
+        if found[-1].days < 1:
+            raise ConfigError(f"{one.where}.days: at least 1 business day")
+        one.check_unknown()
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class AutoClose:
+    """``[[reminders.autoclose]]``: pending tickets of a category closed after a time
+    without the requester's answer."""
+
+    category: str
+    after: Span
+
+
+def _autocloses(t: Table, name: str, default: Any) -> tuple[AutoClose, ...]:
+    if name not in t.data:
+        return tuple(default)
+    t.used.add(name)
+    items = t.data[name]
+    if not isinstance(items, list):
+        raise ConfigError("[reminders]: [[reminders.autoclose]] must be an array of tables")
+    found = []
+    for index, item in enumerate(items):
+        where = f"[[reminders.autoclose]] #{index + 1}"
+        one = Table(item, where, t.base)
+        category = one.text("category", REQUIRED)
+        if "after" not in one.data:
+            raise ConfigError(f"{where}: give after, e.g. \"10d\"")
+        one.used.add("after")
+        found.append(AutoClose(category, parse_span(one.data["after"], f"{where}.after")))
+        one.check_unknown()
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    """What the daemon's scheduler does so that no ticket stalls (every
+    `[daemon].reminder_seconds`, on the business calendar of `[stats]`; each step once,
+    ever, and in the ticket's history by `scheduler`):
+
+    - a **delegated** ticket whose service has not answered gets a reminder mail to the
+      service, in the delegation's thread, every `service_days` business days, at most
+      `service_reminders` times; `service_days` later still, its assignee (or, unassigned,
+      every staff member) is told it is overdue;
+    - a ticket about to break its **due time** (`[due]`, within `warn_before` business
+      time) warns its assignee (or the team), once per due time;
+    - a **pending** ticket of a category listed in `[[reminders.autoclose]]` whose requester
+      has not answered for `after` business time is closed, with a last mail in their
+      language (off by default; a ticket waiting until a day, `ticket pending --until`,
+      comes back that day instead).
+
+    ```toml
+    [reminders]
+    service_days = 3
+    service_reminders = 2
+
+    [[reminders.service]]
+    name = "population-gent"
+    days = 5
+
+    [[reminders.autoclose]]
+    category = "access-key"
+    after = "10d"
+    ```"""
+
+    service_days: int = key(
+        3, min=1, unit="business days",
+        doc="Business days a delegated ticket waits for its service's answer before each "
+            "reminder (and, after the last one, before the overdue notice).")
+    service_reminders: int = key(
+        2, min=0,
+        doc="Reminders sent to a service for one delegation at most; 0 sends none and tells "
+            "the assignee at once after `service_days`.")
+    services: tuple[ServiceReminder, ...] = key(
+        (), name="service", read=_service_reminders, type_doc="array of tables",
+        default_doc="none",
+        doc="`[[reminders.service]]`: `name` (a service of `rnmail service list`) and its "
+            "own `days` instead of `service_days`.")
+    warn_before: Span = key(
+        Span(1, "h"), read=_span, type_doc="business hours or days", default_doc="`\"1h\"`",
+        doc="How long before a due time its ticket's assignee (or the team) is warned.")
+    warn: bool = key(True, doc="Whether tickets about to break a due time warn anyone.")
+    autoclose: tuple[AutoClose, ...] = key(
+        (), read=_autocloses, type_doc="array of tables", default_doc="none (off)",
+        doc="`[[reminders.autoclose]]`: `category` (`\"*\"`: every category, and none) "
+            "and `after` (business time, e.g. `\"10d\"`) since the ticket was set pending "
+            "without the requester's answer.")
+
+    def service_days_for(self, service: str) -> int:
+        for one in self.services:
+            if one.name == service:
+                return one.days
+        return self.service_days
+
+    def autoclose_after(self, category: str | None) -> Span | None:
+        for one in self.autoclose:
+            if one.category in ("*", category):
+                return one.after
+        return None
 
 
 @dataclass(frozen=True)
@@ -1122,6 +1244,7 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     due: DueConfig = field(default_factory=DueConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
     web: WebConfig = field(default_factory=WebConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:

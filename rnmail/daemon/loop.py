@@ -5,9 +5,9 @@ IDLE until the server reports new mail, or every ``[daemon].poll_seconds`` witho
 the outbox sender (``send_queued``, woken as soon as a poll or a maintenance step queued
 mail) and the scheduler: maintenance steps (``start_maintenance_jobs``), the status and FAQ
 pages every ``publish_seconds`` and housekeeping every ``housekeeping_hours``
-(``rnmail.daemon.housekeeping``), the pending tickets whose day came every
-``reminder_seconds`` (``rnmail.tickets.reminders``), all through the same core functions as
-the CLI.
+(``rnmail.daemon.housekeeping``), the pending tickets whose day came, the reminders to the
+second line, the due-time warnings and the automatic closes every ``reminder_seconds``
+(``rnmail.tickets.escalation``), all through the same core functions as the CLI.
 
 - SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
   under way finish and are recorded; the process exits within ``stop_seconds``.
@@ -55,7 +55,7 @@ from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.runner import run_ingest
 from rnmail.models import utcnow
 from rnmail.status.maintenance import start_maintenance_jobs
-from rnmail.tickets.reminders import wake_pending
+from rnmail.tickets.escalation import run_reminders
 
 if TYPE_CHECKING:
     from rnmail.web.server import Listening
@@ -207,7 +207,7 @@ class Daemon:
         self.periodic(self.upkeep, housekeeping)
 
     def reminders(self) -> None:
-        self.periodic(self.calendar, wake_pending)
+        self.periodic(self.calendar, run_reminders)
 
     def periodic(self, dependency: Dependency, job: Callable[[Database, Config], object]) -> None:
         """Run a periodic job on the scheduler's thread: a failure is one log line (and one

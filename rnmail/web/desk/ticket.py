@@ -53,6 +53,10 @@ CHANGES = {
     TicketChange.MERGED_INTO: N_("Merged into"),
     TicketChange.MERGED_FROM: N_("Merged in"),
     TicketChange.SPLIT_TO: N_("Split into"),
+    TicketChange.SERVICE_REMINDER: N_("Reminder to the service"),
+    TicketChange.OVERDUE: N_("Overdue at the service"),
+    TicketChange.DUE_WARNING: N_("Due time near"),
+    TicketChange.AUTO_CLOSED: N_("Closed without an answer after"),
 }
 ACTORS = {
     ActorKind.STAFF: N_("staff member"),
