@@ -134,9 +134,10 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
             for event in ("new", "reply", "service", "due", "overdue"):
                 yield {"tag": "RN", "ticket": t, "event": event, "sender": "Jan Peeters",
                        "text": "Mijn sleutel.", "attachments": [], "faq": [],
-                       "service": SimpleNamespace(name="registres", email="registres@second.example"),
+                       "service": SimpleNamespace(name="registres",
+                                                  email="registres@second.example"),
                        "note": "", "history": HISTORY, "number": 2, "delegated_at": WHEN,
-                       "due_at": WHEN, "which": event == "due" and "response" or "resolution"}
+                       "due_at": WHEN, "which": "response" if event == "due" else "resolution"}
     elif name in ("status_change", "maintenance", "incident_solved"):
         for written_in in LANGUAGES:
             common = {**tag, **notice, "comment_language": written_in}
