@@ -74,16 +74,34 @@ def stats_times(app: App, start: date | None, end: date | None, by: tuple[str, .
     _run(app, "times", start, end, by or ("month",), excluded, fmt, chart, language)
 
 
+@stats.command("due")
+@query_options
+@pass_app
+@handle_errors
+def stats_due(app: App, start: date | None, end: date | None, by: tuple[str, ...],
+              excluded: tuple[str, ...], fmt: str, chart: Path | None,
+              language: str | None) -> None:
+    """Due times met: the share of first responses and resolutions on time ([due]).
+
+    \b
+    rnmail stats due --from 2026-01-01 --to 2026-06-30
+    rnmail stats due --by requester-type --format csv
+    """
+    _run(app, "due", start, end, by or ("month", "category"), excluded, fmt, chart, language)
+
+
 def _run(app: App, kind: str, start: date | None, end: date | None, by: tuple[str, ...],
          excluded: tuple[str, ...], fmt: str, chart: Path | None, language: str | None) -> None:
+    from rnmail.stats.due_met import due_met
     from rnmail.stats.figures import Period, Query, contacts, shown_period, times
     from rnmail.stats.text import to_text
     from rnmail.stats.words import default_language, words
 
     language = language or default_language(app.config)
     query = Query(by, Period(start, end), excluded)
+    figures = {"contacts": contacts, "times": times, "due": due_met}[kind]
     with app.ready_db().transaction() as session:
-        table = (contacts if kind == "contacts" else times)(session, app.config, query)
+        table = figures(session, app.config, query)
         shown = shown_period(session, query.period, app.config.helpdesk.zone)
     if chart is not None:
         from rnmail.stats.charts import write_chart

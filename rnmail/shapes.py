@@ -648,9 +648,10 @@ class StatsJson(TypedDict):
     excluded_categories: list[str]
     rows: list[dict[str, object]]
     """One object per row: each dimension and each measure by name."""
-    totals: dict[str, int]
+    totals: dict[str, int | float | None]
     """The sum of each count measure (tickets, answers, answered, closed) over the rows:
-    0 for a period without tickets."""
+    0 for a period without tickets; for a share (``stats due``: ``response_met_pct``), the
+    share over all the rows, null when nothing came due."""
     notes: list[str]
     merged: int
     """The tickets of the period left out because they were merged into another (each

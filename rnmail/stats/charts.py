@@ -72,7 +72,8 @@ def render(table: Table, fmt: str, *, opening: tuple[time, time] | None = None,
         opening = (defaults.opens, defaults.closes)
     text = words(language)
     if title is None:
-        measure = text["tickets"] if table.measures[0] == "tickets" else text["hours"]
+        measure = {"tickets": text["tickets"], "response_due": text["response_met_pct"]
+                   }.get(table.measures[0], text["hours"])
         title = text["by"].format(measure=measure.capitalize(), dimensions=", ".join(
             text.get(d, d) for d in table.dimensions))
     with matplotlib.rc_context(RC):
@@ -92,6 +93,8 @@ def _draw(fig: Figure, table: Table, label: Label, words: dict[str, str], title:
           opening: tuple[time, time]) -> None:
     if table.measures and table.measures[0] == "answered":
         _times_chart(fig, table, label, words, title)
+    elif table.measures and table.measures[0] == "response_due":
+        _due_chart(fig, table, label, words, title)
     elif table.dimensions == ["weekday-hour"]:
         _heatmap(fig, table, label, words, title, opening)
     elif len(table.dimensions) >= 2:
@@ -253,6 +256,31 @@ def _times_chart(fig: Figure, table: Table, label: Label, words: dict[str, str],
     _x_labels(ax, labels)
     ax.set_ylabel(words["hours"])
     ax.set_ylim(0, max((v for v in heights_all if not math.isnan(v)), default=0) * 1.12 or 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+
+
+def _due_chart(fig: Figure, table: Table, label: Label, words: dict[str, str],
+               title: str) -> None:
+    """Grouped bars: the share of first responses and of resolutions on time, 0–100 %."""
+    labels = [" / ".join(label(d, k) for d, k in zip(table.dimensions, keys, strict=True))
+              for keys, _values in table.rows]
+    fig.set_size_inches(min(14.0, max(6.4, 0.9 * len(labels) + 3)), 4.2)
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    width = 0.35
+    for index, (measure, colour) in enumerate(zip(
+            ("response_met_pct", "resolution_met_pct"), TIME_COLOURS[::2], strict=True)):
+        column = table.measures.index(measure)
+        raw = [values[column] for _keys, values in table.rows]
+        bars = ax.bar([x - width / 2 + width * index for x in range(len(labels))],
+                      [0.0 if v is None else float(v) for v in raw], width=width,
+                      color=colour, label=words[measure])
+        if len(labels) <= 12:
+            ax.bar_label(bars, labels=["–" if v is None else f"{v:g}" for v in raw],
+                         padding=2, fontsize=7)
+    _x_labels(ax, labels)
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 110)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 
 

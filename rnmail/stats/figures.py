@@ -91,13 +91,21 @@ class Table:
             "rows": [dict(zip(self.dimensions, keys, strict=True))
                      | dict(zip(self.measures, values, strict=True))
                      for keys, values in self.rows],
-            "totals": {m: self.total(m) for m in self.measures if not m.endswith("_h")},
+            "totals": {m: self.total(m) for m in self.measures
+                       if not m.endswith(("_h", "_pct"))},
             "notes": self.notes,
             "merged": self.merged,
         }
+        for measure in self.measures:  # x_met_pct: the share of x_due that was x_met
+            if measure.endswith("_met_pct"):
+                shape["totals"][measure] = self.share_met(measure.removesuffix("_met_pct"))
         if self.inside_hours is not None:
             shape["inside_opening_hours"] = self.inside_hours
         return shape
+
+    def share_met(self, name: str) -> float | None:
+        due = self.total(f"{name}_due")
+        return round(100 * self.total(f"{name}_met") / due, 1) if due else None
 
     def total(self, measure: str = "tickets") -> int:
         index = self.measures.index(measure)

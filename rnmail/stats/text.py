@@ -42,6 +42,8 @@ def to_text(table: Table, language: str, stats: StatsConfig, shown: Period | Non
 def notes(table: Table, language: str, stats: StatsConfig) -> list[str]:
     text = words(language)
     hours = {"opens": f"{stats.opens:%H:%M}", "closes": f"{stats.closes:%H:%M}"}
+    if table.measures and table.measures[0] == "response_due":
+        return [text["due.note"]]
     if table.measures and table.measures[0] == "answered":
         return [text["business.note"].format(
             **hours, holidays=text["holidays"] if stats.holidays else "")]
@@ -59,12 +61,14 @@ def _head(table: Table, language: str) -> list[str]:
     measures = {"tickets": text["assigned"] if "answers" in table.measures
                 else text["tickets"], "answers": text["answers"]}
     return [capitalised(text.get(d, d)) for d in table.dimensions] + [
-        capitalised(measures.get(m) or text[TIME_MEASURES[m]]) for m in table.measures]
+        capitalised(measures.get(m) or text[TIME_MEASURES.get(m, m)]) for m in table.measures]
 
 
 def _value(measure: str, value: Any, language: str) -> str:
     if measure.endswith("_h"):
         return hours_text(value, language)
+    if measure.endswith("_pct"):
+        return "–" if value is None else share(value, 100, language)
     return number(value or 0, language)
 
 
@@ -82,6 +86,10 @@ def _list(table: Table, language: str) -> list[str]:
         cells.append([text["total"], *[""] * (len(table.dimensions) - 1),
                       *(number(table.total(m), language) for m in table.measures),
                       share(total, total, language)])
+    elif table.measures[0] == "response_due":
+        cells.append([text["total"], *[""] * (len(table.dimensions) - 1), *(
+            _value(m, table.share_met(m.removesuffix("_met_pct")) if m.endswith("_pct")
+                   else table.total(m), language) for m in table.measures)])
     return _aligned([head, *cells])
 
 

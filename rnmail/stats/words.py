@@ -100,6 +100,14 @@ def words(language: str) -> dict[str, str]:
         "closed": _("Closed"),
         "res_median": _("Resolution, median"),
         "res_p90": _("Resolution, 90th percentile"),
+        "response_due": _("First responses due"),
+        "response_met": _("on time"),
+        "response_met_pct": _("share on time"),
+        "resolution_due": _("Resolutions due"),
+        "resolution_met": _("resolved on time"),
+        "resolution_met_pct": _("share resolved on time"),
+        "due.note": _("A due time counts once it is met or has passed; merged tickets are "
+                      "not counted."),
         "hours": _("business hours"),
         "staff.title": _("Per staff member"),
         "staff.lead": _("For each member: the tickets created in the period and assigned "
