@@ -300,6 +300,18 @@ class ScheduledStep(Base):
     done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class FetchFailure(Base):
+    """A mailbox whose fetching fails: since when (the first failure) and the last error.
+    Kept in the database so the time survives a restart and is shared by instances; the
+    row goes when fetching works again (``rnmail.daemon.fetch_monitor``)."""
+
+    __tablename__ = "fetch_failure"
+
+    mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    error: Mapped[str] = mapped_column(Text)
+
+
 def _folded(context: Any, column: str) -> str | None:
     """The folded value of ``column`` in the row being inserted (Core inserts included)."""
     value = context.get_current_parameters().get(column)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from _pytest.terminal import TerminalReporter
 
+from tests.harness.daemon import Daemon
 from tests.harness.servers import (
     Dovecot,
     SmtpServer,
@@ -112,3 +113,21 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
         for path in files:
             terminalreporter.write_line(f"{path.relative_to(ARTIFACTS)}  "
                                         f"{path.stat().st_size:,} bytes")
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[Callable[[Path], Daemon]]:
+    """Start ``rnmail run`` on a config file, as often as the test needs; any still running
+    at the end is killed."""
+    daemons: list[Daemon] = []
+
+    def start(config: Path) -> Daemon:
+        daemon = Daemon(config, tmp_path / f"run{len(daemons)}.log")
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()

@@ -51,7 +51,7 @@ BLOCK = {
            "Working days 8:15–16:45"],
 }
 TICKET_MAILS = ("acknowledgement", "answer", "notification", "delegation", "phone_message",
-                "staff_error", "staff_unsent", "access_unblocked")
+                "staff_error", "staff_unsent", "access_unblocked", "fetch_alert")
 NOTICES = ("status_change", "maintenance", "incident_solved")
 
 

@@ -21,6 +21,7 @@ from rnmail.config import load_config
 from rnmail.daemon.loop import mailbox_lock
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
+from tests.harness.daemon import RUN, Daemon
 from tests.harness.factories import Desk, write_config
 from tests.harness.install import rnmail
 from tests.harness.mailings import import_group, people, queue_mailing
@@ -37,39 +38,7 @@ pytestmark = pytest.mark.slow  # the real daemon as a subprocess, outages and si
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
-RUN = "from cli.main import main; main()"
 FAST = "[daemon]\npoll_seconds = 0.3\nsend_seconds = 0.3\nstop_seconds = 10"
-
-
-class Daemon:
-    def __init__(self, config: Path, log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", RUN, "--config", str(config), "-v", "run"], cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=log.open("w"))
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=20)
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[Callable[[Path], Daemon]]:
-    daemons: list[Daemon] = []
-
-    def start(config: Path) -> Daemon:
-        daemon = Daemon(config, tmp_path / f"run{len(daemons)}.log")
-        daemons.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in daemons:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-            daemon.proc.wait()
 
 
 def drop(maildir: Path, name: str) -> None:

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from rnmail.models import Bounce, Message, OutboxMessage, ProcessedMessage, Ticket
+from rnmail.util.blobs import BlobStore
 from tests.harness import corpus
-from tests.harness.factories import Desk, make_config
+from tests.harness.factories import Desk, make_config, write_config
+from tests.harness.install import rnmail
 from tests.harness.servers import Dovecot, SmtpServer
 
 DATA = Path(__file__).parent / "data"
@@ -337,6 +339,24 @@ def test_attachments_are_stored_content_addressed(desk: Desk, imap: Dovecot) -> 
     assert any(a["content_type"] == "application/ms-tnef" for a in files.values())
     assert any(a["content_type"] == "image/png" and a["inline"] for a in files.values())
     assert any(a["content_type"] == "message/rfc822" for a in files.values())
+
+
+def test_outlook_winmail_dat_is_unpacked_kept_and_shown(desk: Desk, imap: Dovecot,
+                                                       tmp_path: Path, db_url: str) -> None:
+    imap.append("info", sample("attachment_winmail_dat_outlook_two_files.eml"))
+    assert desk.ingest().outcomes == {"ticket": 1}
+    [ticket] = desk.tickets()
+    files = desk.ticket(ticket["id"])["messages"][0]["attachments"]
+    assert [f["filename"] for f in files] == ["winmail.dat", "AUTHORS", "README"]
+    blobs = BlobStore(desk.config.helpdesk.attachments_dir)
+    stored = {f["filename"]: blobs.path(f["sha256"]).read_bytes() for f in files}
+    assert stored["winmail.dat"].startswith(b"\x78\x9f\x3e\x22")  # kept as received
+    assert len(stored["winmail.dat"]) == 3481
+    assert b"Authors of tnef" in stored["AUTHORS"] and len(stored["README"]) == 893
+    code, out, err = rnmail(write_config(tmp_path, db_url), "ticket", "show", str(ticket["id"]))
+    assert code == 0, err
+    assert "winmail.dat (3481 bytes)" in out
+    assert "AUTHORS (244 bytes)" in out and "README (893 bytes)" in out
 
 
 def test_raw_message_is_kept_for_the_archive(desk: Desk, imap: Dovecot) -> None:

@@ -206,6 +206,15 @@ def _rate(t: Table, name: str, default: Any) -> float:
     return float(t.number(name))
 
 
+def _zero_or_positive(t: Table, name: str, default: Any) -> float:
+    """A positive number, or ``0`` for "off" (a plain number key must be positive)."""
+    value = t.data.get(name)
+    if value == 0 and not isinstance(value, bool):
+        t.used.add(name)
+        return 0.0
+    return float(t.number(name, default))
+
+
 def _categories(value: tuple[str, ...], t: Table, name: str) -> tuple[str, ...]:
     if not value:
         raise ConfigError("[workflow].categories: at least one category")
@@ -816,6 +825,14 @@ class DaemonConfig:
             "tickets whose day (`ticket pending --until`, `#pending DAY`) has come, in "
             "`[helpdesk].timezone`, and does what `[reminders]` says is due; each change is "
             "in the ticket's history, by `scheduler`.")
+    fetch_alert_minutes: float = key(
+        15.0, min=0, unit="minutes", read=_zero_or_positive,
+        doc="When reading a mailbox has failed for this long, the staff (every active member, "
+            "each in their language) get one alert mail naming the mailbox, since when and the "
+            "error, and one \"fetching recovered\" mail when it works again; besides the log "
+            "lines and metrics. The time of the first failure is kept in the database, so a "
+            "restart or a second instance neither forgets it nor mails twice. Checked at each "
+            "retry (the retries slow down to one every 5 minutes). `0` sends none.")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ second line, the due-time warnings and the automatic closes every ``reminder_sec
   a config that does not load is logged and the old one kept.
 - A mailbox, the SMTP server or the database that goes away is logged once when it goes
   and once when it is back; meanwhile the loop retries with backoff (up to 5 minutes).
+  A mailbox that fails for ``[daemon].fetch_alert_minutes`` also mails the staff, once, and
+  once more when it recovers (``rnmail.daemon.fetch_monitor``).
 - Metrics in Prometheus text format on ``[daemon].metrics_address`` (loopback only).
 - With ``[web].in_daemon``, the public site of ``rnmail web`` on ``[web].bind`` and the
   status administration and the desk on ``[web].admin_bind`` (waking this sender), in this
@@ -46,6 +48,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from rnmail.config import Config, MailboxConfig, load_config
+from rnmail.daemon.fetch_monitor import fetch_failed, fetch_worked
 from rnmail.daemon.housekeeping import housekeeping, publish_pages, release_free_memory
 from rnmail.daemon.metrics import Metrics
 from rnmail.db import Database
@@ -239,6 +242,7 @@ class Daemon:
         """Read one mailbox every ``poll_seconds``, as long as this generation runs."""
         mailbox = Dependency(f"mailbox {box.name}")
         daemon = current.config.daemon
+        recorded = True  # a failure may be on record (from before a restart): look once
         with mailbox_lock(self.db, box.name) as held:
             while not current.stop.is_set():
                 if not held():
@@ -248,10 +252,14 @@ class Daemon:
                                                  current.stop.is_set)
                 self.metrics.polled(box.name, report)
                 if report.errors:
-                    await wait_for(current.stop,
-                                   mailbox.failed(report.errors[0], daemon.poll_seconds))
+                    delay = mailbox.failed(report.errors[0], daemon.poll_seconds)
+                    await self.monitor(fetch_failed, current, box.name, report.errors[0])
+                    recorded = True
+                    await wait_for(current.stop, delay)
                     continue
                 mailbox.ok()
+                if recorded:
+                    recorded = await self.monitor(fetch_worked, current, box.name) is None
                 if report.total:
                     log.info("mailbox %s: %d message(s): %s", box.name, report.total,
                              ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())))
@@ -260,6 +268,23 @@ class Daemon:
                         and await self.idle(box, current)):
                     continue  # the server said something changed, or the IDLE period ended
                 await wait_for(current.stop, daemon.poll_seconds)
+
+    async def monitor(self, report: Callable[..., int], current: Run,
+                      *args: str) -> int | None:
+        """Tell the fetch monitor how a pass went (``rnmail.daemon.fetch_monitor``); None
+        when it could not be told: the poller goes on regardless (a database that is down
+        is logged by the mailbox's and the sender's own lines)."""
+        try:
+            queued = await asyncio.to_thread(report, self.db, current.config, *args)
+        except OperationalError as exc:
+            log.debug("fetch monitor: %s", exc.orig)
+            return None
+        except Exception:
+            log.exception("fetch monitor failed")
+            return None
+        if queued:
+            self.wake_sender.set()
+        return queued
 
     async def idle(self, box: MailboxConfig, current: Run) -> bool:
         """IMAP IDLE until the folder changes; False when the server has no IDLE, or when

@@ -17,6 +17,8 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import logging
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +35,9 @@ from mailparser_reply import EmailReplyParser
 from rnmail.errors import Quarantine
 from rnmail.ingest.charsets import decode_bytes, guess_header_bytes
 from rnmail.ingest.headers import read_addresses, read_sender, repair_header_block
+from rnmail.ingest.tnef import is_tnef, unpack
 
+log = logging.getLogger(__name__)
 MSGID_RE = re.compile(r"<[^<>\s]+>")
 _REPLY_PREFIX_RE = re.compile(
     r"^\s*(re|tr|fw|fwd|aw|wg|antw|sv|vs|ref)\s*(\[\d+\])?\s*:", re.IGNORECASE
@@ -189,10 +193,11 @@ def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
     hint = _charset_hint(msg)
     sender = read_sender(_raw_values(msg, "From", hint))
     text, html, body_parts = _body(msg)
+    message_id = _first_msgid(msg.get("Message-ID"))
     return ParsedMail(
         raw=raw,
         message=msg,
-        message_id=_first_msgid(msg.get("Message-ID")),
+        message_id=message_id,
         in_reply_to=MSGID_RE.findall(decode_header_value(msg.get("In-Reply-To"))),
         references=MSGID_RE.findall(decode_header_value(msg.get("References"))),
         subject=_one_line(decode_header_value(msg.get("Subject"), hint)),
@@ -204,7 +209,7 @@ def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
         date=_date(msg.get("Date")),
         text=text,
         html=html,
-        attachments=list(_attachments(msg, body_parts, limits)),
+        attachments=_attachments(msg, body_parts, limits, message_id),
         sender_problem=sender.problem,
         charset_hint=hint,
     )
@@ -359,7 +364,8 @@ def strip_quoted(text: str) -> str:
     return stripped.strip() if stripped and stripped.strip() else text.strip()
 
 
-def _attachments(msg: Message, body_parts: set[int], limits: Limits) -> list[ParsedAttachment]:
+def _attachments(msg: Message, body_parts: set[int], limits: Limits,
+                 message_id: str | None) -> list[ParsedAttachment]:
     found: list[ParsedAttachment] = []
     stack: list[Message] = [msg]
     while stack:
@@ -371,7 +377,31 @@ def _attachments(msg: Message, body_parts: set[int], limits: Limits) -> list[Par
         if id(part) in body_parts:
             continue
         found.append(_attachment(part, ctype, len(found) + 1, limits))
+        if is_tnef(ctype, found[-1].filename, found[-1].data):
+            found.extend(_unpacked(found[-1], len(found), limits, message_id))
     return found
+
+
+def _unpacked(winmail: ParsedAttachment, count: int, limits: Limits,
+              message_id: str | None) -> list[ParsedAttachment]:
+    """The files of a winmail.dat, after it (``tnef``), under the limits of any attachment:
+    each over the size limit is recorded as omitted; beyond ``max_parts`` files none more."""
+    assert winmail.data is not None
+    files = unpack(winmail.data, message_id, _safe_filename)
+    room = max(0, limits.max_parts - count)
+    if len(files) > room:
+        log.warning("winmail.dat of %s: %d files, only the first %d unpacked (max_parts)",
+                    message_id or "(no Message-ID)", len(files), room)
+    parts = []
+    for f in files[:room]:
+        ctype = mimetypes.guess_type(f.filename)[0] or "application/octet-stream"
+        too_large = len(f.data) > limits.max_attachment_bytes
+        parts.append(ParsedAttachment(
+            filename=f.filename, content_type=ctype, size=len(f.data),
+            data=None if too_large else f.data,
+            omitted_reason=(f"larger than the {limits.max_attachment_bytes // 2**20} MB limit"
+                            if too_large else None)))
+    return parts
 
 
 def _attachment(part: Message, ctype: str, number: int, limits: Limits) -> ParsedAttachment:

@@ -416,6 +416,9 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
                                                 (1234, "colleague"), (None, "other-mail"))],
         "access_unblocked": [{**reply, "user_name": "Jan Peeters", "action": action}
                              for action in ("reset", "new-key")],
+        "fetch_alert": [{"mailbox": "info", "since": _WHEN, "until": _WHEN, "recovered": done,
+                         "error": "imap.rn.example: login refused for user 'info'",
+                         "helpdesk_name": hd.name} for done in (False, True)],
     }
 
 
