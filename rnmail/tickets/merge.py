@@ -75,7 +75,14 @@ def check_merge(session: Session, source: Ticket, target: Ticket) -> None:
 
 
 def merge(session: Session, source: Ticket, target: Ticket, actor: Actor) -> None:
-    """Move everything of ``source`` into ``target`` and close ``source`` as merged."""
+    """Move everything of ``source`` into ``target`` and close ``source`` as merged.
+
+    Both rows are locked first, in the order of their numbers, and read afresh: two merges
+    at once (#1 into #2 and #2 into #1, or #3 into #1 while #1 goes into #2) then follow
+    each other, and the second sees the first and is refused instead of making a loop."""
+    session.flush()
+    for ticket in sorted({source.id: source, target.id: target}.values(), key=lambda t: t.id):
+        session.refresh(ticket, with_for_update=True)
     check_merge(session, source, target)
     session.flush()  # what this transaction added to the source moves with the rest
     for message in session.scalars(select(Message).where(Message.ticket_id == source.id)):

@@ -5,7 +5,9 @@ tabs with their counts, a page of the chosen tab, each row's age in business hou
 the agent asks is in the address (a GET form), so a link, a bookmark and the browser's
 back button keep the tab, the filters, the sort and the page: ``tab``, ``channel``,
 ``category``, ``type`` (requester type), ``assignee`` (a staff address), ``service``,
-``unanswered``, ``sort`` (age, activity, number), ``order`` (desc, asc), ``page``. A value
+``unanswered``, ``sort`` (age, activity, number, due), ``order`` (desc, asc), ``page``.
+Each row shows its next due time (``rnmail.tickets.due``) and says in words, beside the
+colour, when it has passed (*late*) or comes within the hour. A value
 that is not one of the choices is a 400 page saying which; a page past the last one leads
 to the last one. Nothing is cached: a ticket opened since is there on reload.
 """
@@ -44,12 +46,14 @@ TABS = {
     Tab.DELEGATED: N_("At the second line"),
     Tab.CLOSED: N_("Recently closed"),
 }
-SORTS = {Sort.AGE: N_("Age"), Sort.ACTIVITY: N_("Last activity"), Sort.NUMBER: N_("Number")}
-# "descending" for each sort, as an agent says it (age descending: the oldest first)
+SORTS = {Sort.AGE: N_("Age"), Sort.ACTIVITY: N_("Last activity"), Sort.NUMBER: N_("Number"),
+         Sort.DUE: N_("Due")}
+# "descending" for each sort, as an agent says it (age descending: the oldest first; due
+# descending: the most urgent first, as the core sorts it)
 DESCENDING = {Sort.AGE: N_("oldest first"), Sort.ACTIVITY: N_("latest activity first"),
-              Sort.NUMBER: N_("highest number first")}
+              Sort.NUMBER: N_("highest number first"), Sort.DUE: N_("most urgent first")}
 ASCENDING = {Sort.AGE: N_("newest first"), Sort.ACTIVITY: N_("earliest activity first"),
-             Sort.NUMBER: N_("lowest number first")}
+             Sort.NUMBER: N_("lowest number first"), Sort.DUE: N_("least urgent first")}
 NO_SUCH = {
     "tab": N_("There is no such tab in the queue."),
     "sort": N_("The queue cannot be sorted that way."),

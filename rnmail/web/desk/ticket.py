@@ -1,10 +1,14 @@
 """The desk's ticket page (``/desk/tickets/{id}``): the whole thread, the requester card,
 the history and who else has it open (``rnmail.tickets.thread.ticket_page``), and its files
-as downloads (``/desk/tickets/{id}/messages/{message}/{index}``). The forms of what an agent
-does with a ticket are ``rnmail.web.desk.actions``' (``ticket_extras``)."""
+as downloads (``/desk/tickets/{id}/messages/{message}/{index}``); its due times
+(``due_view``: the first response's and the resolution's, met or not, paused while pending).
+The forms of what an agent does with a ticket are ``rnmail.web.desk.actions``'
+(``ticket_extras``) and ``merging``'s."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import Any
 
@@ -13,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from rnmail.errors import NotFound
 from rnmail.i18n import N_
+from rnmail.shapes import TicketDetail
+from rnmail.tickets.due import SOON
 from rnmail.tickets.presence import view, viewed_lately
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
-from rnmail.vocab import ActorKind, TicketChange, Via
+from rnmail.vocab import ActorKind, TicketChange, TicketStatus, Via
 from rnmail.web.desk.base import DeskBase
 from rnmail.web.downloads import attachment_or_404
 from rnmail.web.signin import MAX_ID, Refused, path_id, read
@@ -81,8 +87,62 @@ VOCABULARIES = {
     TicketChange.CATEGORY: "category",
     TicketChange.REQUESTER_TYPE: "requester-type",
 }
+# A due time's state, in words beside its colour.
+DUE_STATES = {
+    "met": N_("met"),
+    "missed": N_("not met"),
+    "late": N_("late"),
+    "soon": N_("due within the hour"),
+    "running": N_("still to meet"),
+    "paused": N_("paused while the ticket waits for the requester"),
+    "unanswered": N_("closed without an answer"),
+}
+# The history's changes whose value names another ticket (``#12``): shown as a link.
+TICKET_POINTERS = (TicketChange.MERGED_INTO, TicketChange.MERGED_FROM,
+                   TicketChange.SPLIT_TO)
 WORDS = {"roles": ROLES, "changes": CHANGES, "actors": ACTORS, "channels": CHANNELS,
-         "vocabularies": VOCABULARIES}
+         "vocabularies": VOCABULARIES, "due_states": DUE_STATES,
+         "ticket_pointers": tuple(c.value for c in TICKET_POINTERS)}
+
+
+@dataclass(frozen=True)
+class DueView:
+    """A ticket's two due times (ISO, UTC) with their states (keys of ``DUE_STATES``)."""
+
+    first_response: str | None
+    first_response_state: str
+    resolution: str | None
+    resolution_state: str
+
+
+def due_view(ticket: TicketDetail, now: datetime | None = None) -> DueView | None:
+    """What the ticket page says of the due times (``rnmail.tickets.due``); None for a
+    merged ticket (its request is counted in the target) or one without due times."""
+    due = ticket["due"]
+    if ticket["merged_into_id"] is not None or due["resolution"] is None:
+        return None
+    now = now or datetime.now(UTC)
+
+    def running(at: str | None) -> str:
+        moment = datetime.fromisoformat(at) if at else None
+        if moment is None or moment >= now + SOON:
+            return "running"
+        return "late" if moment < now else "soon"
+
+    closed = ticket["status"] == TicketStatus.CLOSED
+    if due["first_response_met"] is not None:
+        first = "met" if due["first_response_met"] else "missed"
+    else:
+        first = "unanswered" if closed else running(due["first_response"])
+    if closed:
+        ended = ticket["closed_at"]
+        second = "met" if ended and (datetime.fromisoformat(ended)
+                                     <= datetime.fromisoformat(due["resolution"])) else "missed"
+    elif due["paused"]:
+        second = "paused"
+    else:
+        second = running(due["resolution"])
+    return DueView(due["first_response"], first, due["resolution"], second)
 
 
 class TicketPages(DeskBase):
@@ -114,7 +174,7 @@ class TicketPages(DeskBase):
             if presence:
                 lately.append(viewed_lately(session, ticket_id, signed.operator))
             return {"ticket": page.ticket, "thread": page.thread, "card": page.card,
-                    "others": page.others, **WORDS,
+                    "others": page.others, "due": due_view(page.ticket), **WORDS,
                     **self.ticket_extras(session, ticket_id, signed.operator)}
 
         try:
