@@ -156,7 +156,8 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
                "reference": "", "attachments": [], "why": "no-reference",
                "body_language": "nl", "colleague": "Marie Lambert", "minutes": 4,
                "answered_at": WHEN, "answer": "Bonjour,\nC'est réglé.", "command": "#send",
-               "pending_since": WHEN}
+               "pending_since": WHEN, "mailbox": "info", "since": WHEN, "until": WHEN,
+               "error": "IMAP: connection refused", "recovered": False}
 
 
 @pytest.mark.parametrize("language", READERS)
