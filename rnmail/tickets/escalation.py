@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
@@ -32,7 +33,15 @@ from rnmail.dispatch.answer import reply_in_thread, requester_address
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
-from rnmail.models import OutboxMessage, Service, Staff, Ticket, TicketEvent, utcnow
+from rnmail.models import (
+    OutboxMessage,
+    ScheduledStep,
+    Service,
+    Staff,
+    Ticket,
+    TicketEvent,
+    utcnow,
+)
 from rnmail.stats.hours import Calendar
 from rnmail.tickets.due import calendar
 from rnmail.tickets.history import Actor, record_change
@@ -42,6 +51,7 @@ from rnmail.util.once import claim_step
 from rnmail.vocab import TicketChange, TicketStatus
 
 log = logging.getLogger(__name__)
+Step = TypeVar("Step", bound=tuple[Any, ...])
 
 
 def run_reminders(db: Database, config: Config) -> None:
@@ -77,7 +87,7 @@ def remind_services(db: Database, config: Config, now: datetime | None = None) -
                    ~answered)
             .order_by(Ticket.id)).all()
     rules = config.reminders
-    done = []
+    due: list[tuple[int, datetime, int, str]] = []
     for ticket_id, delegated_at, service in waiting:
         assert delegated_at is not None  # selected so
         period = rules.service_days_for(service) * cal.length
@@ -85,21 +95,37 @@ def remind_services(db: Database, config: Config, now: datetime | None = None) -
         if periods < 1:
             continue
         base = f"{ticket_id}:{stamp(delegated_at)}"
-        reminder = periods <= rules.service_reminders
-        key = f"service-reminder:{base}:{periods}" if reminder else f"service-overdue:{base}"
+        key = (f"service-reminder:{base}:{periods}" if periods <= rules.service_reminders
+               else f"service-overdue:{base}")
+        due.append((ticket_id, delegated_at, periods, key))
+    done = []
+    for ticket_id, delegated_at, periods, key in undone(db, due):
         with db.transaction() as session:
             ticket = session.get(Ticket, ticket_id)
             if (ticket is None or ticket.status != TicketStatus.DELEGATED
                     or ticket.delegated_at != delegated_at
                     or not claim_step(session, key, ticket_id)):
                 continue
-            if reminder:
+            if key.startswith("service-reminder:"):
                 _remind_service(session, config, ticket, periods)
             else:
                 _tell_overdue(session, config, ticket)
         log.info("ticket #%d: %s", ticket_id, key)
         done.append(key)
     return done
+
+
+def undone(db: Database, steps: list[Step]) -> list[Step]:
+    """The steps (their key last) not done yet, read in one query per thousand: a ticket
+    overdue at its service stays a candidate at every run, for weeks."""
+    left = []
+    for first in range(0, len(steps), 1000):
+        chunk = steps[first:first + 1000]
+        with db.reading() as session:
+            done = set(session.scalars(select(ScheduledStep.key).where(
+                ScheduledStep.key.in_([step[-1] for step in chunk]))))
+        left += [step for step in chunk if step[-1] not in done]
+    return left
 
 
 def _remind_service(session: Session, config: Config, ticket: Ticket, number: int) -> None:
@@ -171,10 +197,10 @@ def warn_due(db: Database, config: Config, now: datetime | None = None) -> list[
             .where(Ticket.due_at > now, Ticket.due_at <= until,
                    Ticket.status.not_in([TicketStatus.PENDING, TicketStatus.CLOSED]))
             .order_by(Ticket.due_at)).all()
+    steps = [(ticket_id, due_at, f"due-warning:{ticket_id}:{stamp(due_at)}")
+             for ticket_id, due_at in near if due_at is not None]
     done = []
-    for ticket_id, due_at in near:
-        assert due_at is not None  # selected so
-        key = f"due-warning:{ticket_id}:{stamp(due_at)}"
+    for ticket_id, due_at, key in undone(db, steps):
         with db.transaction() as session:
             ticket = session.get(Ticket, ticket_id)
             if (ticket is None or ticket.due_at != due_at
@@ -208,14 +234,15 @@ def close_unanswered(db: Database, config: Config, now: datetime | None = None) 
             select(Ticket.id, Ticket.category, went_pending)
             .where(and_(Ticket.status == TicketStatus.PENDING, Ticket.pending_until.is_(None)))
             .order_by(Ticket.id)).all()
-    done = []
+    steps = []
     for ticket_id, category, since in waiting:
         after = rules.autoclose_after(category)
         if after is None or since is None:
             continue
-        if cal.seconds(since, now) < after.seconds(cal.length):
-            continue
-        key = f"autoclose:{ticket_id}:{stamp(since)}"
+        if cal.seconds(since, now) >= after.seconds(cal.length):
+            steps.append((ticket_id, since, after, f"autoclose:{ticket_id}:{stamp(since)}"))
+    done = []
+    for ticket_id, since, after, key in undone(db, steps):
         with db.transaction() as session:
             ticket = session.get(Ticket, ticket_id)
             if (ticket is None or ticket.status != TicketStatus.PENDING
