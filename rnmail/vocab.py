@@ -134,6 +134,7 @@ class IngestOutcome(StrEnum):
     BOUNCE = "bounce"  # a delivery report, recorded against what we sent
     SEEN = "seen"  # committed by an earlier pass that stopped before moving it
     QUARANTINED = "quarantined"  # could not be processed, kept raw
+    SPAM = "spam"  # held as spam (gateway flag or score, blocklist): no ticket, kept raw
 
 
 class OutboxState(StrEnum):
@@ -148,6 +149,12 @@ class OutboxState(StrEnum):
 class QuarantineState(StrEnum):
     HELD = "held"
     RELEASED = "released"  # processed after all (``quarantine retry``)
+
+
+class SpamState(StrEnum):
+    HELD = "held"
+    RELEASED = "released"  # processed after all (``spam release``)
+    DELETED = "deleted"  # removed with its raw mail (``spam delete``)
 
 
 class StatusState(StrEnum):
