@@ -109,7 +109,9 @@ def _strip_comments(value: str) -> str:
 
 def _split(value: str, sep: str) -> list[str]:
     """``value`` split on ``sep`` outside quoted strings."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in value:
         if ch == '"':
             quoted = not quoted

@@ -317,7 +317,8 @@ def respond(batch: Batch, d: Delivery) -> IngestOutcome | None:
 
 
 STAGES: tuple[Stage, ...] = (
-    parse, skip_duplicate, screen, classify, bounce, staff_reply, staff_mail, thread, store, respond,
+    parse, skip_duplicate, screen, classify, bounce, staff_reply, staff_mail, thread, store,
+    respond,
 )
 
 
