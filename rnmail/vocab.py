@@ -19,6 +19,7 @@ renaming a member's *value* would be a data migration, renaming its *name* is no
   value a stage of ``rnmail.ingest.pipeline`` returns to end its journey).
 - ``OutboxState``: ``outbox_message.state``, where an outgoing mail is.
 - ``QuarantineState``: ``quarantined_message.state``.
+- ``SpamState``: ``spam_message.state`` (``rnmail.ingest.spam``).
 - ``StatusState``: ``component_state.state`` and ``incident_update.state``, the position of
   a component of the register's system on the status page (not named ``ComponentState``:
   that is the model of the row that holds it).
