@@ -9,6 +9,7 @@ blocklist with its tricks) is held: no ticket number, no mail; released once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,3 +229,31 @@ def test_the_blocklist_sees_through_tricks(desk: Desk, imap: Dovecot,
     assert sorted(str(r["subject"]) for r in spam_rows(desk)) == sorted(
         [s for s, _ in held] + ["two-from"])
     assert sorted(t["subject"] for t in desk.tickets()) == sorted(s for s, _ in kept)
+
+
+def test_two_releases_at_once_process_the_mail_once(desk: Desk, imap: Dovecot,
+                                                    smtp_server: SmtpServer) -> None:
+    """The desk and a shell release the same mail at the same moment: one wins, the other
+    is refused (the row is locked, its state read again), one ticket, one acknowledgement."""
+    imap.append("info", mail(PASS + "X-Spam-Flag: YES\n", "Vraie demande filtrée"))
+    assert desk.ingest().outcomes == {"spam": 1}
+    [row] = spam_rows(desk)
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def press(who: str) -> None:
+        start.wait()
+        try:
+            results.append(release(desk.db, desk.config, int(str(row["id"])), who))
+        except RnmailError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=press, args=(who,)) for who in ("marie", "jan")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [f"spam message #{row['id']} was already released", "ticket"]
+    desk.send()
+    assert [t["subject"] for t in desk.tickets()] == ["Vraie demande filtrée"]
+    assert len(received(smtp_server, USER)) == 1
