@@ -50,6 +50,7 @@ def _register() -> None:
         announce,
         archive,
         audit,
+        block,
         db,
         demo,
         directory,
@@ -66,6 +67,7 @@ def _register() -> None:
         run,
         scheduler,
         service,
+        spam,
         staff,
         stats,
         status,
@@ -80,7 +82,7 @@ def _register() -> None:
                   audit.audit, lists.lists, status.status, maintenance.maintenance,
                   scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory, web.web, text.text):
+                  directory.directory, web.web, text.text, spam.spam, block.block):
         main.add_command(group)
 
 

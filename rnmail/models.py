@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -112,6 +113,10 @@ class Ticket(Base):
     delegated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Opened by a mail the trusted gateway found unverified (``rnmail.ingest.authres``):
+    # not attributed to the directory user of its From, never acknowledged (migration 0026).
+    sender_unverified: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
     # The day (in [helpdesk].timezone) a pending ticket comes back to the queue by itself
     # (``rnmail.tickets.reminders``); only while it is pending (migration 0018).
     pending_until: Mapped[date | None] = mapped_column(Date)
@@ -225,6 +230,9 @@ class Message(Base):
     # (E.164 digits), set on every write by ``_index_numbers`` below; the full-text index
     # reads it with the text (migration 0012).
     search_numbers: Mapped[str | None] = mapped_column(Text)
+    # The trusted gateway's verdict on an incoming mail's sender: pass | fail | none; null
+    # when no gateway is configured or the message is not an incoming mail (migration 0026).
+    sender_verdict: Mapped[str | None] = mapped_column(String(8))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages", foreign_keys=[ticket_id])
     author: Mapped[Staff | None] = relationship()
@@ -457,6 +465,41 @@ class QuarantinedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(Text)
+
+
+class SpamMessage(Base):
+    """A mail held as spam (gateway flag or score, or the blocklist): no ticket, no mail
+    sent; kept raw until released (then processed normally) or deleted (migration 0026)."""
+
+    __tablename__ = "spam_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw_size: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str | None] = mapped_column(String(998))
+    from_addr: Mapped[str | None] = mapped_column(String(998))
+    state: Mapped[str] = mapped_column(String(16), default="held", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class BlockedSender(Base):
+    """An address (``x@example.org``) or a domain (``example.org``, its subdomains too)
+    whose mail goes straight to the spam state (migration 0026)."""
+
+    __tablename__ = "blocked_sender"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(320), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class UserGroup(Base):

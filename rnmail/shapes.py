@@ -70,6 +70,9 @@ class TicketSummary(TypedDict):
     fax_pages: int | None
     merged_into_id: int | None
     """The ticket this one was merged into (closed with the resolution ``merged``)."""
+    sender_verified: bool
+    """False when the trusted gateway found the mail that opened it unverified: it is not
+    attributed to the directory user of its From (``[ingest] trusted_authserv_id``)."""
 
 
 class PhoneMessageJson(TypedDict):
@@ -118,6 +121,7 @@ MessageDetail = TypedDict("MessageDetail", {
     "full_text": str,
     "has_html": bool,
     "raw_sha256": str | None,  # the raw message in the blob store
+    "sender_verdict": str | None,  # the trusted gateway's: pass | fail | none (null: none read)
     "attachments": list[AttachmentInfo],
 })
 """One message of ``ticket show``."""

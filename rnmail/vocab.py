@@ -19,6 +19,7 @@ renaming a member's *value* would be a data migration, renaming its *name* is no
   value a stage of ``rnmail.ingest.pipeline`` returns to end its journey).
 - ``OutboxState``: ``outbox_message.state``, where an outgoing mail is.
 - ``QuarantineState``: ``quarantined_message.state``.
+- ``SpamState``: ``spam_message.state`` (``rnmail.ingest.spam``).
 - ``StatusState``: ``component_state.state`` and ``incident_update.state``, the position of
   a component of the register's system on the status page (not named ``ComponentState``:
   that is the model of the row that holds it).
@@ -134,6 +135,7 @@ class IngestOutcome(StrEnum):
     BOUNCE = "bounce"  # a delivery report, recorded against what we sent
     SEEN = "seen"  # committed by an earlier pass that stopped before moving it
     QUARANTINED = "quarantined"  # could not be processed, kept raw
+    SPAM = "spam"  # held as spam (gateway flag or score, blocklist): no ticket, kept raw
 
 
 class OutboxState(StrEnum):
@@ -148,6 +150,12 @@ class OutboxState(StrEnum):
 class QuarantineState(StrEnum):
     HELD = "held"
     RELEASED = "released"  # processed after all (``quarantine retry``)
+
+
+class SpamState(StrEnum):
+    HELD = "held"
+    RELEASED = "released"  # processed after all (``spam release``)
+    DELETED = "deleted"  # removed with its raw mail (``spam delete``)
 
 
 class StatusState(StrEnum):

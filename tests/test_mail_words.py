@@ -137,7 +137,8 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
                        "service": SimpleNamespace(name="registres",
                                                   email="registres@second.example"),
                        "note": "", "history": HISTORY, "number": 2, "delegated_at": WHEN,
-                       "due_at": WHEN, "which": "response" if event == "due" else "resolution"}
+                       "due_at": WHEN, "which": "response" if event == "due" else "resolution",
+                       "unverified": event == "new"}
     elif name in ("status_change", "maintenance", "incident_solved"):
         for written_in in LANGUAGES:
             common = {**tag, **notice, "comment_language": written_in}

@@ -28,9 +28,10 @@ STORED = {
     "RequesterType": ["citizen", "municipality", "police", "notary", "public-service",
                       "company", "other"],
     "IngestOutcome": ["ticket", "reply", "staff", "service", "staff-unsent", "duplicate",
-                      "bounce", "seen", "quarantined"],
+                      "bounce", "seen", "quarantined", "spam"],
     "OutboxState": ["queued", "sending", "sent", "failed", "bounced", "suppressed"],
     "QuarantineState": ["held", "released"],
+    "SpamState": ["held", "released", "deleted"],
     "StatusState": ["operational", "degraded", "down"],
     "MaintenanceState": ["scheduled", "cancelled"],
     "MaintenancePhase": ["scheduled", "in-progress", "done", "cancelled"],
@@ -44,7 +45,8 @@ STORED = {
     "TicketChange": ["opened", "status", "resolution", "assignee", "category",
                      "requester-type", "service", "reply", "note", "service-answer",
                      "participant-add", "participant-del", "access-unblock", "pending-until",
-                     "merged-into", "merged-from", "split-to"],
+                     "merged-into", "merged-from", "split-to", "service-reminder", "overdue",
+                     "due-warning", "auto-closed"],
     # not stored (the ticket's status and resolution say it), but typed in forms and scripts
     "CallOutcome": ["close", "open", "delegate"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way

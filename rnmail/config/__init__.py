@@ -570,6 +570,32 @@ class IngestConfig:
             "mail a whole organisation; `0` sends none. Must stay above the new tickets a day "
             "from the largest webmail domain (gmail.com, hotmail.com, skynet.be, …), whose "
             "requesters get no acknowledgement past it.")
+    trusted_authserv_id: str = key(
+        "", parse=lambda value, t, name: value.strip().lower(),
+        doc="The authserv-id your own mail gateway writes in its `Authentication-Results` "
+            "(RFC 8601), e.g. `mx.rn.example`. Only its topmost block is read (never one the "
+            "sender wrote: see *Who really sent it* in docs/helpdesk.md): a mail failing DMARC, "
+            "or SPF and DKIM when there is no DMARC result, is *unverified* — a ticket, but "
+            "not attributed to the directory user of its From, no acknowledgement, "
+            "\"sender not verified\" on the desk. Empty: nothing is read, nothing changes.")
+    trusted_without_authserv_id: bool = key(
+        False,
+        doc="The gateway writes its `Authentication-Results` without an authserv-id "
+            "(Microsoft 365 / Exchange Online does): the topmost such headers are its own.")
+    spam_flag_headers: tuple[str, ...] = key(
+        ("X-Spam-Flag", "X-Spam"),
+        doc="Headers whose value `YES` (any case) marks spam, honoured with or without a "
+            "trusted gateway (a sender flagging their own mail only hurts themselves).")
+    spam_status_headers: tuple[str, ...] = key(
+        ("X-Spam-Status",),
+        doc="SpamAssassin-style status headers: `Yes, …` marks spam; their `score=` is read "
+            "(topmost header only) when a trusted gateway is configured.")
+    spam_score_headers: tuple[str, ...] = key(
+        ("X-Spam-Score", "X-Rspamd-Score"),
+        doc="Headers holding a spam score, read (topmost header only) when a trusted gateway "
+            "is configured.")
+    spam_threshold: float = key(
+        5.0, doc="A spam score above this sends the mail to the spam state.")
 
 
 @dataclass(frozen=True)

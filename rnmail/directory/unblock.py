@@ -168,6 +168,8 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
 def blocked_requester(session: Session, ticket: Ticket) -> DirectoryUser | None:
     """The ticket's requester as a directory user whose access is blocked (the one an
     unblocking on this ticket is for), else None."""
+    if ticket.sender_unverified:  # its From proves nothing (rnmail.ingest.authres)
+        return None
     user = directory_user_for(session, ticket.requester)
     return user if user is not None and user.access_status == AccessState.BLOCKED else None
 
@@ -178,6 +180,11 @@ def unblock_requester(session: Session, config: Config, ticket_id: int,
     """``unblock`` the ticket's own requester (the desk's requester card): never anyone
     the form could name."""
     ticket = get_ticket(session, ticket_id)
+    if ticket.sender_unverified:
+        raise RnmailError.translatable(
+            N_("the sender of ticket #{id} is not verified: it is not the directory user of "
+               "its address; after the checks by phone, unblock the user by name (`rnmail "
+               "access unblock EMAIL --ticket {id}`)"), id=ticket.id)
     user = directory_user_for(session, ticket.requester)
     if user is None:
         raise RnmailError.translatable(

@@ -1,6 +1,6 @@
 """Pipeline: the ordered stages a received message goes through.
 
-    parse → skip_duplicate → classify → bounce → staff_reply → staff_mail → thread → store
+    parse → skip_duplicate → screen → classify → bounce → staff_reply → staff_mail → thread → store
     → respond
 
 Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the first one that
@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import assign_ids
 from rnmail.errors import Quarantine
+from rnmail.ingest.authres import Screening, screen_headers
+from rnmail.ingest.blocklist import blocked_by, hold, sender_addresses
 from rnmail.ingest.bounce import match_report, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
@@ -105,6 +107,13 @@ class Delivery:
     reply_to: str | None = None  # where the acknowledgement of a new ticket goes
     acknowledged: bool = False
     duplicate_of: int | None = None  # the stored message this one repeats
+    screening: Screening | None = None  # the trusted gateway's verdict; spam
+    released: bool = False  # released from the spam state: not held again
+
+    @property
+    def unverified(self) -> bool:
+        """The trusted gateway found the sender unverified (``rnmail.ingest.authres``)."""
+        return self.screening is not None and self.screening.unverified
 
     @property
     def parsed(self) -> ParsedMail:
@@ -161,6 +170,23 @@ def skip_duplicate(batch: Batch, d: Delivery) -> IngestOutcome | None:
     batch.keys.add(mail.dedupe_key)
     d.raw_sha256 = batch.ctx.blobs.put(d.raw)
     return None
+
+
+def screen(batch: Batch, d: Delivery) -> IngestOutcome | None:
+    """Who really sent it, and spam (``rnmail.ingest.authres``): spam and blocked senders
+    are held (``rnmail.ingest.blocklist``), with no ticket, mail or notification."""
+    d.screening = screen_headers(d.parsed.message, batch.config.ingest)
+    if d.released:
+        return None
+    reason = d.screening.spam
+    if reason is None:
+        entry = blocked_by(batch.session, sender_addresses(d.parsed))
+        reason = f"blocklist: {entry}" if entry else None
+    if reason is None:
+        return None
+    hold(batch.session, d.mailbox.name, d.uidvalidity, d.uid, d.raw, d.raw_sha256, d.parsed,
+         reason)
+    return IngestOutcome.SPAM
 
 
 def classify(batch: Batch, d: Delivery) -> IngestOutcome | None:
@@ -254,15 +280,21 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
                                    batch.config.helpdesk.default_language)
         d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
                                linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
-        d.ticket.requester_type = requester_type_for(requester.address, batch.config.workflow)
-        if requester.channel == Channel.MAIL:  # the directory may know them: see _link_directory
+        if d.unverified:  # its From proves nothing: no type, organisation or directory user
+            d.ticket.sender_unverified = True
+        else:
+            d.ticket.requester_type = requester_type_for(requester.address,
+                                                         batch.config.workflow)
+        if requester.channel == Channel.MAIL and not d.unverified:  # see _link_directory
             batch.new_tickets.append(d.ticket)
         d.new_ticket = True
         d.reply_to = requester.reply_to
-    if not d.verdict.is_auto and d.mailbox.kind != "fax" and mail.from_addr:
+    if not d.verdict.is_auto and d.mailbox.kind != "fax" and mail.from_addr and (
+            not d.unverified):
         batch.contacts.add(mail.from_addr.lower())
     d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,
                               d.mailbox.name, d.raw_sha256)
+    d.message.sender_verdict = d.screening.verdict if d.screening else None
     if mail.message_id:
         batch.tickets_by_message_id.setdefault(mail.message_id, []).append(d.ticket)
     return None
@@ -276,16 +308,17 @@ def respond(batch: Batch, d: Delivery) -> IngestOutcome | None:
         batch.to_notify.append(d)
     if not d.new_ticket:
         return IngestOutcome.REPLY
-    if d.verdict.is_auto:
-        log.info("no acknowledgement mailbox=%s uid=%s reason=%s",
-                 d.mailbox.name, d.uid, d.verdict.auto_reason)
+    if d.verdict.is_auto or d.unverified:
+        log.info("no acknowledgement mailbox=%s uid=%s reason=%s", d.mailbox.name, d.uid,
+                 d.verdict.auto_reason or "sender not verified")
     elif d.reply_to:
         batch.to_acknowledge.append(d)  # subject to the daily limit, checked for the batch
     return IngestOutcome.TICKET
 
 
 STAGES: tuple[Stage, ...] = (
-    parse, skip_duplicate, classify, bounce, staff_reply, staff_mail, thread, store, respond,
+    parse, skip_duplicate, screen, classify, bounce, staff_reply, staff_mail, thread, store,
+    respond,
 )
 
 
@@ -361,7 +394,8 @@ def _write(batch: Batch) -> None:
         notifier = StaffNotifier.load(batch.session, batch.config)
         for d in batch.to_notify:
             assert d.ticket is not None
-            notifier.notify(batch.session, d.ticket, d.parsed, "new" if d.new_ticket else "reply")
+            notifier.notify(batch.session, d.ticket, d.parsed, "new" if d.new_ticket else "reply",
+                            unverified=d.unverified)
     assign_ids(batch.session)
     batch.session.flush()
 
@@ -465,6 +499,8 @@ def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
         return Requester(mail.from_addr or "unknown", mail.from_name, "fax", None), info.pages
     if not mail.from_addr:
         return Requester("unknown", None, "mail", None), None
+    if d.unverified:  # no acknowledgement, and no Reply-To made a participant
+        return Requester(mail.from_addr, mail.from_name, "mail", None), None
     reply_to = deliverable_address(acknowledgement_address(mail))
     if reply_to is None:
         log.warning("no deliverable reply address mailbox=%s uid=%s from=%r",

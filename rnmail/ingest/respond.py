@@ -162,8 +162,10 @@ class StaffNotifier:
                                      .order_by(Staff.id)))
         return cls(config, staff, FaqIndex.load(session) if staff else FaqIndex([]))
 
-    def notify(self, session: Session, ticket: Ticket, mail: ParsedMail, event: str) -> int:
-        """Queue the notifications of ``event`` (new, reply, service); returns how many."""
+    def notify(self, session: Session, ticket: Ticket, mail: ParsedMail, event: str,
+               unverified: bool = False) -> int:
+        """Queue the notifications of ``event`` (new, reply, service); returns how many.
+        ``unverified``: the trusted gateway did not verify the sender; the mail says so."""
         staff = self.staff
         if self.config.workflow.notify == "assignee" and ticket.assignee is not None:
             staff = [ticket.assignee] if ticket.assignee.active else staff
@@ -175,7 +177,7 @@ class StaffNotifier:
                             .question) for entry, _score in matches]
             rendered = render("notification", member.language, hd.default_language, {
                 "tag": hd.tag, "ticket": ticket, "event": event, "sender": sender,
-                "text": mail.display_text,
+                "text": mail.display_text, "unverified": unverified,
                 "attachments": [a.filename for a in mail.attachments], "faq": suggestions,
             }, helpdesk=hd)
             draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",

@@ -388,7 +388,8 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
     notification = {"tag": hd.tag, "ticket": _TICKET, "event": "new",
                     "sender": "Jan Peeters <jan@gemeente.example>",
                     "text": "Mijn toegangssleutel is geblokkeerd.",
-                    "attachments": ["scan.pdf"], "faq": [(7, "Clé d'accès bloquée ?")]}
+                    "attachments": ["scan.pdf"], "faq": [(7, "Clé d'accès bloquée ?")],
+                    "unverified": False}
     return {
         "acknowledgement": [
             acknowledgement,
@@ -400,6 +401,7 @@ def _ticket_samples(config: Config) -> dict[str, list[dict[str, Any]]]:
             notification,
             {**notification, "event": "reply", "attachments": [], "faq": []},
             {**notification, "event": "service"},
+            {**notification, "unverified": True},
         ],
         "answer": [{**reply, "text": "Votre clé d'accès a été débloquée."}],
         "delegation": [{"tag": hd.tag, "ticket": _TICKET,

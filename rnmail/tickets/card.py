@@ -63,8 +63,9 @@ def _tickets(session: Session, where: ColumnElement[bool], limit: int) -> Ticket
 
 
 def requester_card(session: Session, ticket: Ticket, limit: int = CARD_LIMIT) -> RequesterCard:
-    """The card of ``ticket``'s requester (see the module)."""
-    user = directory_user_for(session, ticket.requester)
+    """The card of ``ticket``'s requester (see the module); an unverified sender
+    (``rnmail.ingest.authres``) is not the directory user of their address."""
+    user = None if ticket.sender_unverified else directory_user_for(session, ticket.requester)
     others = Ticket.id != ticket.id
     own = _tickets(session, and_(Ticket.requester == ticket.requester, others), limit)
     organisation = user.organisation.name if user is not None else ticket.requester_org

@@ -86,6 +86,8 @@ class QueueRow:
     """``due_at`` has passed."""
     due_soon: bool = False
     """``due_at`` is within the hour."""
+    sender_unverified: bool = False
+    """The trusted gateway did not verify the sender of the mail that opened it."""
 
     @property
     def age_business_hours(self) -> float:
@@ -163,12 +165,14 @@ def _order(sort: Sort, descending: bool, columns: Any, fenced: bool = False) -> 
 
 def _directory(what: Any) -> ColumnElement[Any]:
     """``what`` of the directory user a ticket's requester is (correlated to ``Ticket``):
-    by address, or by E.164 number when exactly one user has it (as ``ticket show``)."""
+    by address, or by E.164 number when exactly one user has it (as ``ticket show``); none
+    when the trusted gateway found the sender unverified (``rnmail.ingest.authres``)."""
     who = Ticket.requester
     return (select(func.max(what)).select_from(DirectoryUser)
             .join(Organisation, Organisation.id == DirectoryUser.organisation_id)
             .where(or_(DirectoryUser.email == who,
-                       and_(who.startswith("+"), DirectoryUser.phone == who)))
+                       and_(who.startswith("+"), DirectoryUser.phone == who)),
+                   Ticket.sender_unverified.is_(False))
             .having(func.count() == 1).correlate(Ticket).scalar_subquery())
 
 
@@ -256,7 +260,8 @@ def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]
         Ticket.requester_type, Ticket.channel, Ticket.language, Ticket.category,
         Staff.email.label("assignee"), Staff.name.label("assignee_name"),
         Service.name.label("service"), Ticket.created_at, Ticket.updated_at,
-        Ticket.closed_at, Ticket.due_at, waits_on_answer().label("unanswered"))
+        Ticket.closed_at, Ticket.due_at, waits_on_answer().label("unanswered"),
+        Ticket.sender_unverified)
         .select_from(picked).join(Ticket, Ticket.id == picked.c.id)
         .outerjoin(Staff, Staff.id == Ticket.assignee_id)
         .outerjoin(Service, Service.id == Ticket.service_id)
@@ -271,5 +276,6 @@ def _row(r: Any, age: int, now: datetime) -> QueueRow:
         assignee_name=r.assignee_name, service=r.service, created_at=r.created_at,
         last_activity=r.updated_at or r.created_at, age_business_seconds=max(0, age),
         unanswered=bool(r.unanswered), due_at=r.due_at,
+        sender_unverified=bool(r.sender_unverified),
         late=r.due_at is not None and r.due_at < now,
         due_soon=r.due_at is not None and now <= r.due_at < now + SOON)

@@ -57,6 +57,7 @@ class Entry:
     subject: str
     date: datetime
     display: Display
+    sender_verdict: str | None = None  # the trusted gateway's on a received mail
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def ticket_thread(session: Session, ticket: Ticket, blobs: BlobStore) -> list[En
         author, email = message_author(message)
         thread.append(Entry(message.id, role, author, email, to, message.subject,
                             message.date or message.created_at,
-                            message_display(message, blobs)))
+                            message_display(message, blobs), message.sender_verdict))
     return thread
 
 

@@ -53,6 +53,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         "linked_ticket_id": ticket.linked_ticket_id,
         "fax_pages": ticket.fax_pages,
         "merged_into_id": ticket.merged_into_id,
+        "sender_verified": not ticket.sender_unverified,
     }
 
 
@@ -107,6 +108,7 @@ def message_detail(message: Message) -> MessageDetail:
         "full_text": message.text,
         "has_html": message.html is not None,
         "raw_sha256": message.raw_sha256,
+        "sender_verdict": message.sender_verdict,
         "attachments": [
             {
                 "filename": a.filename,
@@ -247,7 +249,8 @@ def load_ticket(session: Session, ticket_id: int) -> Ticket:
 
 def ticket_detail(session: Session, ticket: Ticket) -> TicketDetail:
     """``ticket show`` of a ticket ``load_ticket`` read."""
-    user = directory_user_for(session, ticket.requester)
+    # an unverified sender is not the directory user of its From (rnmail.ingest.authres)
+    user = None if ticket.sender_unverified else directory_user_for(session, ticket.requester)
     return {
         **ticket_summary(ticket),
         "assignee_name": ticket.assignee.name if ticket.assignee else None,

@@ -1,6 +1,6 @@
 """The desk (``DeskSite``): its sign-in (``rnmail.web.desk.base``) and its page groups, one
 module each — the queue, the ticket page, the ticket's actions and its merge and split, the
-call form, the search, the directory, the FAQ, the figures."""
+call form, the search, the directory, the FAQ, the figures, the spam."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from rnmail.web.desk.figures import FigurePages
 from rnmail.web.desk.merging import TicketMerging
 from rnmail.web.desk.queue import QueuePages
 from rnmail.web.desk.search import SearchPages
+from rnmail.web.desk.spam import SpamPages
 from rnmail.web.desk.ticket import TicketPages
 
 
-class DeskSite(CallPages, DirectoryPages, SearchPages, FaqPages, FigurePages,
+class DeskSite(SpamPages, CallPages, DirectoryPages, SearchPages, FaqPages, FigurePages,
                TicketMerging, TicketActions, TicketPages, QueuePages):
     """``/desk``: every page group (each adds its routes and calls the next)."""
