@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.dates import format_date
@@ -112,6 +112,11 @@ def render_statement(status: StatusConfig, helpdesk: HelpdeskConfig, *,
                      links: bool = True) -> str:
     """The statement as one HTML document; ``links``: to the status page and the FAQ
     beside it (the published file; not the copy the internal sites show)."""
+    return _render(status.accessibility_contact, helpdesk, links)
+
+
+@lru_cache(maxsize=16)  # the same text at every publish of the status page
+def _render(contact: str, helpdesk: HelpdeskConfig, links: bool) -> str:
     sections = []
     for lang in STATEMENT_LANGUAGES:
         words = dict(statement_words(lang))
@@ -125,7 +130,7 @@ def render_statement(status: StatusConfig, helpdesk: HelpdeskConfig, *,
         else "fr",
         title=" / ".join(statement_words(lang)["title"] for lang in STATEMENT_LANGUAGES[:3]),
         sections=sections, evaluated_iso=EVALUATED.isoformat(),
-        email=status.accessibility_contact or helpdesk.address, phone=helpdesk.phone,
+        email=contact or helpdesk.address, phone=helpdesk.phone,
         ombudsman=OMBUDSMAN, links=links)
 
 
