@@ -10,6 +10,7 @@ written next to its colour; the statement says whom to tell about a problem.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -36,6 +37,8 @@ from tests.harness.statuspage import VERBATIM, make_view
 from tests.harness.web import request
 
 LANGS = ("nl", "fr", "de")
+pytestmark = pytest.mark.xdist_group("accessibility")  # one installation, one browser
+
 WORDS = {  # the position as written next to its colour
     "operational": {"nl": "Operationeel", "fr": "Opérationnel", "de": "Betriebsbereit"},
     "degraded": {"nl": "Verstoord", "fr": "Perturbé", "de": "Gestört"},
@@ -107,7 +110,8 @@ def test_the_status_page_in_each_position_and_language(desk: Desk, browser: Brow
                     assert not structure["wide"], (state, lang, width)
             # Headings in order within each section: h1, then h2s, h3s under them.
             levels = browser.evaluate(STRUCTURE)["headings"]
-            assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+            assert levels[0] == 1 and all(
+                b - a <= 1 for a, b in itertools.pairwise(levels))
     finally:
         browser.call("Emulation.clearDeviceMetricsOverride")
     assert found == [], "\n".join(found)

@@ -2,9 +2,10 @@
 
 ``rnmail web`` (and ``rnmail run`` with ``[web].in_daemon``; ``rnmail.web.server``) serves
 two folders and nothing else: ``[status].public_dir`` at ``/`` (``index.html``,
-``status.json``, ``feed.atom``, ``accessibility.html``) and ``[helpdesk].public_dir``/faq under ``/faq/``. The site
-never opens the database: the files are what publishing last wrote (atomically,
-``rnmail.util.publicfiles``), so it keeps serving them when the database is down.
+``status.json``, ``feed.atom``, ``accessibility.html``) and ``[helpdesk].public_dir``/faq
+under ``/faq/``. The site never opens the database: the files are what publishing last
+wrote (atomically, ``rnmail.util.publicfiles``), so it keeps serving them when the
+database is down.
 
 - Only GET and HEAD (405 otherwise); only names of one path segment with a known extension,
   no leading dot, no directory listing; a symbolic link or anything but a regular file is
