@@ -54,6 +54,22 @@ STRUCTURE = """(() => ({
 }))()"""
 
 
+# Tab through the page as a keyboard user: each element reached, and whether its focus is
+# drawn (an outline of 2 px at least, or the browser's own ring).
+def tab_focus(browser: Browser, presses: int) -> list[dict[str, str]]:
+    seen = []
+    for _ in range(presses):
+        for kind in ("rawKeyDown", "keyUp"):
+            browser.call("Input.dispatchKeyEvent", {
+                "type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9})
+        seen.append(browser.evaluate("""(() => {
+          const el = document.activeElement, style = getComputedStyle(el);
+          return {text: el.innerText || el.tagName, outline: style.outlineStyle,
+                  width: style.outlineWidth, visible: el.matches(':focus-visible')};
+        })()"""))
+    return seen
+
+
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     with desk_served_apart(tmp_path_factory.mktemp("a11y")) as served:
@@ -175,6 +191,19 @@ def test_the_statement_and_the_faq(desk: Desk, browser: Browser) -> None:
         assert structure["landmarks"] == ["header", "nav", "main", "footer"]
         assert browser.evaluate("[...document.querySelectorAll('nav a')]"
                                 ".map(a => a.lang)") == ["fr", "nl", "de", "en"]
+    # On a phone (390 px) nothing is wider than the screen; the keyboard's focus is drawn.
+    browser.call("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        for page in (f"accessibility.html#{lang}", f"faq/{lang}.html", f"#{lang}"):
+            browser.navigate("about:blank")
+            browser.navigate(public + page)
+            assert not browser.evaluate(STRUCTURE)["wide"], page
+            focused = tab_focus(browser, 3)
+            assert all(f["visible"] and f["outline"] != "none"
+                       and float(f["width"].removesuffix("px")) >= 2 for f in focused), (
+                page, focused)
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride")
     reply = request(desk.admin.public_port, "/accessibility.html")
     assert reply.status == 200 and reply.header("Content-Language") == "nl, fr, de, en"
     # Every language of the status page links to the statement in it.
@@ -188,6 +217,7 @@ def test_the_statement_and_the_faq(desk: Desk, browser: Browser) -> None:
     assert found == [], "\n".join(found)
 
 
+@pytest.mark.slow
 def test_the_admin_and_the_desk(desk: Desk, browser: Browser) -> None:
     admin, base = desk.admin, desk.admin.base
     found: list[str] = []
