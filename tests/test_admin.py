@@ -96,7 +96,8 @@ def test_sign_in_set_down_with_a_trilingual_comment_and_notify_a_group(admin: Ad
     progress = admin.get(location)
     assert progress.status == 200
     assert "4 of 4 delivered or ended" in progress.text and "finished" in progress.text
-    assert 'http-equiv="refresh"' not in progress.text  # finished: no more refreshing
+    assert 'http-equiv="refresh"' not in progress.text  # never reloads itself (WCAG 2.2.1)
+    assert 'id="progress-refresh"' not in progress.text  # finished: nothing to refresh
     assert re.search(r'data-state="sent">4<', progress.text)
 
     [event] = admin.audit("status-set")

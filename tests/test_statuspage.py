@@ -70,7 +70,8 @@ def test_status_json_is_the_view(tmp_path: Path) -> None:
     view = make_view()
     out = tmp_path / "public" / "status"  # missing: created
     written = publish_status(view, StatusConfig(public_dir=out), helpdesk(tmp_path))
-    assert written == [out / "status.json", out / "feed.atom", out / "index.html"]
+    assert written == [out / "status.json", out / "feed.atom", out / "accessibility.html",
+                       out / "index.html"]
     raw = (out / "status.json").read_bytes()
     data = json.loads(raw)
     assert data == view.as_json()
@@ -85,11 +86,14 @@ def test_status_json_is_the_view(tmp_path: Path) -> None:
 def test_publish_is_atomic(tmp_path: Path) -> None:
     out = publish(tmp_path, make_view("degraded"))
     names = ("status.json", "feed.atom", "index.html")
+    statement = (out / "accessibility.html").stat().st_ino
     before = {name: (out / name).stat().st_ino for name in names}
     publish(tmp_path, make_view("down"))
     after = {name: (out / name).stat() for name in names}
     assert all(after[name].st_ino != before[name] for name in names)  # replaced, not rewritten
-    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file left
+    assert (out / "accessibility.html").stat().st_ino == statement  # the same: left alone
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        (*names, "accessibility.html"))  # no temporary file left
     umask = os.umask(0)
     os.umask(umask)
     assert all(after[name].st_mode & 0o777 == 0o644 & ~umask for name in names)  # servable
@@ -103,7 +107,12 @@ def test_html_head_and_escaping(tmp_path: Path) -> None:
     html = (publish(tmp_path, make_view()) / "index.html").read_text()
     assert html.startswith("<!DOCTYPE html>\n<html lang=\"fr\">")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
-    assert '<meta http-equiv="refresh" content="60">' in html
+    # Never reloads itself (WCAG 2.2.1): a link reloads each section, the feed follows it.
+    assert 'http-equiv="refresh"' not in html and "location.reload" not in html
+    for lang in LANGS:
+        assert f'<a class="reload" href="{lang}">' in html
+    assert html.count('<a class="feed" href="feed.atom" type="application/atom+xml">') == 3
+    assert html.count('href="accessibility.html#') == 3
     for lang in LANGS:
         assert f'<section lang="{lang}" id="{lang}"' in html
         assert f'<a href="#{lang}" hreflang="{lang}"' in html

@@ -727,12 +727,18 @@ class StatusConfig:
 
     public_dir: Path = key(
         Path("var/status"),
-        doc="Where `index.html`, `status.json` and `feed.atom` are written (created when "
-            "needed) after every change, maintenance step and `status publish`.")
+        doc="Where `index.html`, `status.json`, `feed.atom` and the accessibility statement "
+            "`accessibility.html` are written (created when needed) after every change, "
+            "maintenance step and `status publish`.")
     public_url: str = key(
         "", parse=_no_trailing_slash,
         doc="Where `public_dir` is served (a trailing `/` is dropped). When set, the notices "
             "and `incident_solved` mails point to it and the feed links to it.")
+    accessibility_contact: str = key(
+        "", parse=_lower,
+        doc="The e-mail address the accessibility statement (`accessibility.html`, beside "
+            "the page) gives for reporting a problem with the public pages; empty: "
+            "`[helpdesk].address`. The statement gives `[helpdesk].phone` too.")
     components: tuple[Component, ...] = key(
         DEFAULT_COMPONENTS, name="component", read=_components, type_doc="array of tables",
         default_doc="the two of the example above",

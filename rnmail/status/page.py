@@ -1,9 +1,11 @@
 """The public status page: static files rendered from a ``StatusView``.
 
 ``publish_status`` writes, into ``[status].public_dir``, ``status.json`` (the view as JSON),
-``feed.atom`` (one Atom entry per incident update and per maintenance) and ``index.html``
-(one page, three sections: nl, fr, de, reached by anchor links; no JavaScript, no external
-resource, so it works offline and from file://). Each file is written under a temporary name
+``feed.atom`` (one Atom entry per incident update and per maintenance), the accessibility
+statement ``accessibility.html`` (``rnmail.status.statement``) and ``index.html`` (one page,
+three sections: nl, fr, de, reached by anchor links; no JavaScript, no external resource, so
+it works offline and from file://; it never reloads itself: a link reloads it, the feed
+follows it). Each file is written under a temporary name
 in the same folder and renamed over the old one, the page last, so a reader never sees a
 half-written file and the page never links to a feed older than itself.
 
@@ -39,6 +41,7 @@ from rnmail.status.components import (
     UpdateView,
     localized,
 )
+from rnmail.status.statement import render_statement
 from rnmail.status.words import fallback_note, words
 from rnmail.util.publicfiles import public_folder, write_public_file
 
@@ -64,13 +67,15 @@ def _template(name: str) -> Template:
 
 def publish_status(view: StatusView, status_cfg: StatusConfig,
                    helpdesk: HelpdeskConfig) -> list[Path]:
-    """Regenerate status.json, feed.atom and index.html (in that order), each atomically."""
+    """Regenerate status.json, feed.atom, accessibility.html and index.html (in that
+    order), each atomically."""
     out = public_folder(status_cfg.public_dir)
     page = _Page(view, status_cfg, helpdesk)
     files = [
         # No indent: json's C encoder only does compact output, and it is read by programs.
         ("status.json", json.dumps(view.as_json(), ensure_ascii=False) + "\n"),
         ("feed.atom", page.feed()),
+        ("accessibility.html", render_statement(status_cfg, helpdesk)),
         ("index.html", page.html()),
     ]
     written = []

@@ -41,7 +41,11 @@ def words(language: str, zone: tzinfo = BRUSSELS) -> dict[str, str]:
         "resolved": _("Resolved"),
         "ongoing": _("Ongoing"),
         "updates": _("Updates"),
-        "refresh": _("This page is refreshed every minute."),
+        "refresh": _("This page does not reload itself: reload it to see the latest "
+                     "changes, or follow them in the Atom feed."),
+        "reload": _("Reload the page"),
+        "follow": _("Follow the changes (Atom feed)"),
+        "statement": _("Accessibility statement"),
         "feed": _("Atom feed"),
         "data": _("Data (JSON)"),
         "colon": _(": "),

@@ -24,6 +24,7 @@ from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n import N_
 from rnmail.i18n.formats import capitalised, language_name
 from rnmail.models import FaqEntry, FaqText, Message, utcnow
+from rnmail.status.statement import publish_statement
 from rnmail.tickets.lifecycle import get_ticket
 from rnmail.util.folding import fold
 from rnmail.util.publicfiles import public_folder, write_public_file
@@ -199,8 +200,14 @@ def search_entries(session: Session, query: str, limit: int = 10) -> list[dict[s
 
 
 def publish(session: Session, config: Config) -> list[Path]:
-    """Render the published entries as static HTML, one page per language."""
+    """Render the published entries as static HTML, one page per language, and the
+    accessibility statement their footers link to (beside the status page)."""
     out = public_folder(config.helpdesk.public_dir / "faq")
+    statement = publish_statement(config.status, config.helpdesk)
+    # Served beside the status page: by its address when known, else as the site lays
+    # them out (/faq/<lang>.html and /accessibility.html).
+    statement_url = (f"{config.status.public_url}/{statement.name}" if config.status.public_url
+                     else f"../{statement.name}")
     entries = list(session.scalars(
         select(FaqEntry).where(FaqEntry.published.is_(True))
         .options(selectinload(FaqEntry.texts)).order_by(FaqEntry.category, FaqEntry.id)))
@@ -217,6 +224,7 @@ def publish(session: Session, config: Config) -> list[Path]:
             "names": {code: capitalised(language_name(code)) for code in LANGUAGES},
             "in_reader": {code: language_name(code, language) for code in LANGUAGES},
             "contact": contact_block(config.helpdesk, language).html,
+            "statement": f"{statement_url}#{language}",
         })
         path = out / f"{language}.html"
         write_public_file(path, html)

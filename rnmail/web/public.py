@@ -2,9 +2,10 @@
 
 ``rnmail web`` (and ``rnmail run`` with ``[web].in_daemon``; ``rnmail.web.server``) serves
 two folders and nothing else: ``[status].public_dir`` at ``/`` (``index.html``,
-``status.json``, ``feed.atom``) and ``[helpdesk].public_dir``/faq under ``/faq/``. The site
-never opens the database: the files are what publishing last wrote (atomically,
-``rnmail.util.publicfiles``), so it keeps serving them when the database is down.
+``status.json``, ``feed.atom``, ``accessibility.html``) and ``[helpdesk].public_dir``/faq
+under ``/faq/``. The site never opens the database: the files are what publishing last
+wrote (atomically, ``rnmail.util.publicfiles``), so it keeps serving them when the
+database is down.
 
 - Only GET and HEAD (405 otherwise); only names of one path segment with a known extension,
   no leading dot, no directory listing; a symbolic link or anything but a regular file is
@@ -41,6 +42,8 @@ from aiohttp import web
 
 from rnmail.config import LANGUAGES, STATUS_LANGUAGES, Config
 from rnmail.i18n.negotiation import negotiate
+from rnmail.status.statement import FILE as STATEMENT
+from rnmail.status.statement import STATEMENT_LANGUAGES
 
 log = logging.getLogger("rnmail.web")
 
@@ -62,6 +65,8 @@ BASE_POLICY = ("default-src 'none'; img-src 'self'; base-uri 'none'; form-action
                "frame-ancestors 'none'")
 _STYLE = re.compile(r"<style(?:\s[^>]*)?>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
 PAGE_LANGUAGES = ", ".join(STATUS_LANGUAGES)  # the status page holds the three
+# What each multilingual page holds (Content-Language).
+PAGES_LANGUAGES = {"index.html": PAGE_LANGUAGES, STATEMENT: ", ".join(STATEMENT_LANGUAGES)}
 CACHE_ENTRIES = 256
 CACHE_MAX_BYTES = 4 << 20  # a bigger file is read at each request, not kept
 SECURITY_HEADERS = {
@@ -136,7 +141,7 @@ class PublicSite:
             if name == "faq":
                 return _redirect("faq/", self.faq_cache)
             return await self.file(request, self.status_dir, name, self.status_cache,
-                                   PAGE_LANGUAGES if name == "index.html" else None)
+                                   PAGES_LANGUAGES.get(name))
         if len(parts) == 2 and parts[0] == "faq":
             if parts[1] == "":
                 return self.faq_index(request)

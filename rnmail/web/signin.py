@@ -54,7 +54,9 @@ from rnmail.i18n import N_
 from rnmail.i18n.formats import format_time, zone_name, zone_phrase
 from rnmail.i18n.jinja import install
 from rnmail.i18n.negotiation import negotiate
+from rnmail.status.statement import render_statement
 from rnmail.web import https
+from rnmail.web.public import content_security_policy
 
 log = logging.getLogger("rnmail.web.signin")
 
@@ -121,6 +123,7 @@ class SignInSite:
         app.router.add_get(f"{self.prefix}/login", self.login_form)
         app.router.add_post(f"{self.prefix}/login", self.login)
         app.router.add_post(f"{self.prefix}/logout", self.logout)
+        app.router.add_get(f"{self.prefix}/accessibility", self.statement)
 
     def application(self) -> web.Application:
         """This site alone (``rnmail.web.server`` serves the admin and the desk together:
@@ -196,9 +199,17 @@ class SignInSite:
         here = request.path if request.method == "GET" else f"{self.prefix}/"
         html = self.environment(language).get_template(name).render({
             **context, "lang": language, "here": here, "languages_ui": self.languages,
+            "statement_url": f"{self.prefix}/accessibility#{language}",
             "switch": self.switch_parameter(request) if request.method == "GET" else "lang"})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
+
+    async def statement(self, request: web.Request) -> web.Response:
+        """The public pages' accessibility statement, which every page's footer links to
+        (its inline style allowed by its hash, as on the public site)."""
+        html = render_statement(self.config.status, self.config.helpdesk, links=False)
+        return web.Response(text=html, content_type="text/html", charset="utf-8",
+                            headers={"Content-Security-Policy": content_security_policy(html)})
 
     async def call(self, request: web.Request, func: Callable[..., T], *args: Any) -> T:
         """A core function in a worker thread, its audit events marked with the client."""
