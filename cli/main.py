@@ -61,6 +61,7 @@ def _register() -> None:
         message,
         operator,
         outbox,
+        privacy,
         quarantine,
         report,
         run,
@@ -72,6 +73,7 @@ def _register() -> None:
         template,
         text,
         ticket,
+        ticket_hold,
         web,
     )
 
@@ -80,8 +82,10 @@ def _register() -> None:
                   audit.audit, lists.lists, status.status, maintenance.maintenance,
                   scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory, web.web, text.text):
+                  directory.directory, web.web, text.text, privacy.privacy):
         main.add_command(group)
+    for command in (ticket_hold.ticket_hold, ticket_hold.ticket_unhold):
+        ticket.ticket.add_command(command)
 
 
 _register()

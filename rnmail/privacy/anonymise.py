@@ -24,12 +24,14 @@ count them, so that every figure is the same before and after:
 - outbox rows' purpose, state, dates and attempts (the sending history).
 
 **Removed**: the subjects, the requester's address, name and phone number (and their folded
-and search forms), the participants, every message's texts, HTML, addresses, Message-IDs
-and references, its raw mail and its attachments' names and files, the search index entries
-(SQLite's FTS table follows the message by its triggers, PostgreSQL's stored vector is
-computed from the emptied columns), the history values that name people (answers'
-recipients, participants, notes, unblockings, the requester as actor), the outbox rows'
-recipients, subjects and bodies, and their bounces' recipients, reports and raw mail.
+and search forms), the participants, every message's texts, HTML, addresses and references,
+the Message-IDs of the mails received (rnmail's own stay: they name no one, and say what a
+notification was), its raw mail and its attachments' names and files, the search index
+entries (SQLite's FTS table follows the message by its triggers, PostgreSQL's stored vector
+is computed from the emptied columns), the history values that name people (answers'
+recipients, participants, notes, unblockings, legal holds, the requester as actor), the
+outbox rows' recipients, subjects and bodies, and their bounces' recipients, reports and
+raw mail.
 
 ``ticket.anonymised_at`` marks the result. Anonymising again changes nothing and counts
 nothing: the counts say what was actually removed.
@@ -157,15 +159,17 @@ def _ticket(ticket: Ticket) -> bool:
 def _message(message: Message, staff: frozenset[str]) -> int:
     from_name = message.from_name if message.from_name in staff else None
     from_addr = message.from_addr if message.direction == "out" else ""
+    # rnmail's own Message-IDs name no one (they say whom a notification was for)
+    message_id = message.message_id if message.direction == "out" else None
     if (message.subject, message.from_addr, message.from_name, message.to_addrs,
             message.cc_addrs, message.text, message.display_text, message.html,
             message.message_id, message.in_reply_to, message.references) == (
-            ANONYMISED, from_addr, from_name, [], [], "", "", None, None, None, None):
+            ANONYMISED, from_addr, from_name, [], [], "", "", None, message_id, None, None):
         return 0
     message.subject, message.from_addr, message.from_name = ANONYMISED, from_addr, from_name
     message.to_addrs, message.cc_addrs = [], []
     message.text, message.display_text, message.html = "", "", None
-    message.message_id, message.in_reply_to, message.references = None, None, None
+    message.message_id, message.in_reply_to, message.references = message_id, None, None
     message.search_numbers = None  # recomputed from the emptied texts on flush: none
     return 1
 
