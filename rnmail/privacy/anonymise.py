@@ -62,6 +62,8 @@ from rnmail.models import (
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, OutboxState, RequesterType, TicketChange
 
+# A file stored (again) this recently is spared: a mail being stored may refer to it.
+SPARE_SECONDS = 86400.0
 # What stands where a text was (an English word: the database is not translated).
 ANONYMISED = "(anonymised)"
 
@@ -253,20 +255,21 @@ def referenced(session: Session, digests: Iterable[str]) -> set[str]:
     return found
 
 
-def unreferenced_bytes(session: Session, blobs: BlobStore, digests: Iterable[str]
-                       ) -> tuple[int, int]:
+def unreferenced_bytes(session: Session, blobs: BlobStore, digests: Iterable[str],
+                       spare_seconds: float = SPARE_SECONDS) -> tuple[int, int]:
     """The files and bytes ``delete_blobs`` would delete (a dry run)."""
     digests = set(digests)
+    spare_after = time.time() - spare_seconds
     files = size = 0
     for digest in digests - referenced(session, digests):
         path = blobs.path(digest)
-        if path.is_file():
-            files, size = files + 1, size + path.stat().st_size
+        if path.is_file() and (status := path.stat()).st_mtime <= spare_after:
+            files, size = files + 1, size + status.st_size
     return files, size
 
 
 def delete_blobs(session: Session, blobs: BlobStore, digests: Iterable[str],
-                 spare_seconds: float = 86400.0) -> tuple[int, int]:
+                 spare_seconds: float = SPARE_SECONDS) -> tuple[int, int]:
     """Delete the files of ``digests`` that no row refers to any more; returns how many
     files and bytes. Called after the purge's changes are flushed, just before its commit:
     a file must not outlive its purge (should the commit fail, the rows point to missing
