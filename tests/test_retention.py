@@ -222,3 +222,25 @@ def test_a_file_stored_again_meanwhile_is_spared(tmp_path: Path) -> None:
     blobs.put(b"the same attachment")  # and once gone, stored anew
     blobs.sync()
     assert blobs.get(digest) == b"the same attachment"
+
+
+def test_the_daemon_applies_the_periods_once_a_day(site: Installation) -> None:
+    """``rnmail run`` schedules the retention run every 24 hours, first a while after it
+    starts; the job (what the scheduler calls) purges as ``privacy purge`` does."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from rnmail.daemon.loop import RETENTION_SECONDS, Daemon
+
+    year_of_tickets(site, per_month=2)
+    daemon = Daemon(str(site.path))
+    scheduler = BackgroundScheduler()
+    scheduler.add_jobstore("memory", alias="local")
+    try:
+        daemon.schedule_periodic_jobs(scheduler)
+        job = scheduler.get_job("retention")
+        assert job is not None and job.trigger.interval.total_seconds() == RETENTION_SECONDS
+        daemon.retention()
+        assert purge(site, "--dry-run")["tickets_anonymised"] == 0
+        assert site.count(Ticket, Ticket.anonymised_at.is_not(None)) > 0
+    finally:
+        daemon.db.dispose()
