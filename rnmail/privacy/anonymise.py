@@ -44,8 +44,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select, union_all
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from rnmail.models import (
     Attachment,
@@ -118,10 +119,10 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
     removed = Removed()
     names = staff if staff is not None else staff_names(session)
     changed = _ticket(ticket)
-    removed.participants = len(session.scalars(
-        select(Participant.id).where(Participant.ticket_id == ticket.id)).all())
-    if removed.participants:
-        session.execute(delete(Participant).where(Participant.ticket_id == ticket.id))
+    for participant in session.scalars(select(Participant)
+                                       .where(Participant.ticket_id == ticket.id)):
+        session.delete(participant)
+        removed.participants += 1
     messages = list(session.scalars(select(Message).where(Message.ticket_id == ticket.id)))
     for message in messages:
         removed.messages += _message(message, names)
@@ -144,6 +145,10 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
             removed.participants, removed.outbox, removed.bounces)):
         removed.tickets = 1
         ticket.anonymised_at = now or utcnow()
+    # not a change people made: the ticket's last activity stays as it was (the queue's
+    # order), written back as it is instead of the column's ``onupdate`` time
+    ticket.updated_at = ticket.updated_at  # loaded, if it was not
+    flag_modified(ticket, "updated_at")
     return removed
 
 
