@@ -118,6 +118,7 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
     deletes those no other row refers to."""
     removed = Removed()
     names = staff if staff is not None else staff_names(session)
+    last_activity = ticket.updated_at
     changed = _ticket(ticket)
     for participant in session.scalars(select(Participant)
                                        .where(Participant.ticket_id == ticket.id)):
@@ -146,8 +147,9 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
         removed.tickets = 1
         ticket.anonymised_at = now or utcnow()
     # not a change people made: the ticket's last activity stays as it was (the queue's
-    # order), written back as it is instead of the column's ``onupdate`` time
-    ticket.updated_at = ticket.updated_at  # loaded, if it was not
+    # order), written back instead of the column's ``onupdate`` time (at every flush,
+    # the autoflush of the queries above included)
+    ticket.updated_at = last_activity
     flag_modified(ticket, "updated_at")
     return removed
 
