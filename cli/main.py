@@ -62,6 +62,7 @@ def _register() -> None:
         message,
         operator,
         outbox,
+        privacy,
         quarantine,
         report,
         run,
@@ -74,6 +75,7 @@ def _register() -> None:
         template,
         text,
         ticket,
+        ticket_hold,
         web,
     )
 
@@ -82,8 +84,11 @@ def _register() -> None:
                   audit.audit, lists.lists, status.status, maintenance.maintenance,
                   scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory, web.web, text.text, spam.spam, block.block):
+                  directory.directory, web.web, text.text, spam.spam, block.block,
+                  privacy.privacy):
         main.add_command(group)
+    for command in (ticket_hold.ticket_hold, ticket_hold.ticket_unhold):
+        ticket.ticket.add_command(command)
 
 
 _register()
