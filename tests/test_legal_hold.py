@@ -49,7 +49,7 @@ def test_hold_and_unhold_on_the_command_line(site: Installation) -> None:
 
     assert site.ok("ticket", "unhold", "1", "--author", "DPO") == "ticket #1: legal hold lifted\n"
     shown = site.json("ticket", "show", "1")
-    assert shown["legal_hold"] is None and shown["history"][-1]["what"] == "legal-hold-lifted"
+    assert shown["legal_hold"] is None and shown["history"][-1]["what"] == "hold-lifted"
     assert [e["detail"]["reason"] for e in site.audit("ticket-unhold")] == ["Litige 2026/17"]
 
     with site.db.transaction() as session:

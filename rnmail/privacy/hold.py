@@ -3,7 +3,7 @@ from anonymisation, until the hold is lifted (a dispute, a complaint, a court's 
 protection authority's request).
 
 Putting and lifting a hold are in the ticket's history (``legal-hold``,
-``legal-hold-lifted``) and in the audit log (``ticket-hold``, ``ticket-unhold``), with who
+``hold-lifted``) and in the audit log (``ticket-hold``, ``ticket-unhold``), with who
 did it and why. An anonymised ticket cannot be held: nothing is left to keep.
 """
 
