@@ -61,6 +61,7 @@ def _register() -> None:
         message,
         operator,
         outbox,
+        privacy_rights,
         quarantine,
         report,
         run,
@@ -80,7 +81,8 @@ def _register() -> None:
                   audit.audit, lists.lists, status.status, maintenance.maintenance,
                   scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory, web.web, text.text):
+                  directory.directory, web.web, text.text,
+                  privacy_rights.privacy):
         main.add_command(group)
 
 

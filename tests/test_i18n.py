@@ -30,6 +30,8 @@ SURFACES = (
     (("rnmail/web/desk/", "rnmail/templates/desk/", "rnmail/web/signin.py",
       "rnmail/auth/signin.py"), ("fr", "nl", "de", "en")),
     (("rnmail/templates/pages/faq_", "rnmail/tickets/faq.py"), ("fr", "nl", "de", "en")),
+    # a person's data export (its index in their language) and the desk's privacy page
+    (("rnmail/privacy/", "rnmail/templates/pages/privacy_"), ("fr", "nl", "de", "en")),
     # the vocabularies' words in the mails (every mail language), and the notes rnmail
     # writes into tickets in [helpdesk].default_language (any of the four)
     (("rnmail/i18n/labels.py", "rnmail/tickets/notes.py"), ("fr", "nl", "de", "en")),
