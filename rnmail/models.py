@@ -131,6 +131,12 @@ class Ticket(Base):
     due_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_resolution_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Storage limitation (rnmail.privacy, migration 0024): when the ticket's personal data
+    # was removed (``anonymise``), and its legal hold, which exempts it from every purge.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_by: Mapped[str | None] = mapped_column(String(200))
+    hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", foreign_keys="Message.ticket_id"

@@ -37,8 +37,11 @@ class BlobStore:
 
     def _write(self, digest: str, data: bytes) -> None:
         target = self.path(digest)
-        if target.exists():
+        try:  # stored already: its time says it is in use again (``remove`` spares it)
+            os.utime(target)
             return
+        except FileNotFoundError:  # new, or just removed by a purge: written (again)
+            pass
         if target.parent not in self._dirs:
             private_folder(target.parent)
             if len(self._dirs) > 4096:  # a cache of mkdir calls, not a list of every folder
@@ -65,6 +68,28 @@ class BlobStore:
     def get(self, sha256: str) -> bytes:
         self.sync()
         return self.path(sha256).read_bytes()
+
+    def remove(self, sha256: str, spare_after: float) -> int | None:
+        """Delete the file of ``sha256`` (a purge found no row that refers to it) unless it
+        was stored or stored again (``put``) after ``spare_after`` (Unix time): a mail
+        being stored, whose commit the purge could not see yet. Returns the bytes freed, None
+        when nothing was deleted (no such file, or spared).
+
+        The file is first renamed aside, so a ``put`` of the same content either touched it
+        before (its time then spares it: it is renamed back) or finds it gone and writes it
+        anew: the content a committed row refers to is never lost."""
+        target = self.path(sha256)
+        aside = target.with_name(f".{sha256}.{os.getpid()}.{threading.get_ident()}.del")
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            return None
+        status = aside.stat()
+        if status.st_mtime > spare_after:
+            os.replace(aside, target)
+            return None
+        aside.unlink()
+        return status.st_size
 
 
 def _sync_filesystem(path: Path) -> None:
