@@ -108,7 +108,7 @@ def erase_person(session: Session, config: Config, blobs: BlobStore, person: Per
         raise RnmailError.translatable(N_("give the reason for the erasure"))
     subject = person.subject_hash(config.helpdesk.secret)
     held = find_holdings(session, person)
-    on_hold = [t.id for t in (*held.requested, *held.involved) if t.hold_reason is not None]
+    on_hold = [t.id for t in (*held.requested, *held.involved) if t.hold_at is not None]
     if on_hold:
         listed = ", ".join(f"#{i}" for i in on_hold)
         raise OnLegalHold.translatable(N_(
@@ -145,8 +145,8 @@ def erase_person(session: Session, config: Config, blobs: BlobStore, person: Per
 
 def _message(message: Message, staff: frozenset[str], removed: Removed) -> int:
     """The person's message in someone else's ticket, as ``anonymise_ticket`` leaves one."""
-    after: tuple[Any, ...] = (ANONYMISED, "", message.from_name if message.from_name in staff else None,
-             [], [], "", "", None, None)
+    name = message.from_name if message.from_name in staff else None
+    after: tuple[Any, ...] = (ANONYMISED, "", name, [], [], "", "", None, None)
     before = (message.subject, message.from_addr, message.from_name, message.to_addrs,
               message.cc_addrs, message.text, message.display_text, message.html,
               message.message_id)

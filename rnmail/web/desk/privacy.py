@@ -2,8 +2,9 @@
 zip download, and their erasure (Art. 17) after a confirmation step — the core functions
 of ``rnmail privacy export`` and ``privacy erase``.
 
-Only the staff members named in ``[privacy].officers`` (their desk addresses) may open it:
-anyone else gets a 403, and the menu shows the page only to them. Both acts are audited
+Only the privacy officers (``staff.privacy_officer``, set by ``rnmail staff privacy EMAIL
+--grant``, audited) may open it: anyone else gets a 403, and the menu shows the page only
+to them (read once per page, with the page's other reads). Both acts are audited
 as the desk's other changes (``desk-privacy-export``, ``desk-privacy-erase``, with the
 client's address) under the person's keyed hash, never their address; the erasure also
 records its own ``privacy-erase`` entry, as on the command line.
@@ -16,25 +17,34 @@ form, with its CSRF token, erases.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.auth import sessions
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
+from rnmail.models import Staff
 from rnmail.privacy.erase import erase_person
 from rnmail.privacy.export import export_zip
 from rnmail.privacy.person import Person, find_holdings, person_of
 from rnmail.tickets.history import Actor
 from rnmail.util.blobs import BlobStore
 from rnmail.web.desk.base import DeskBase, done
-from rnmail.web.signin import FormData, Refused
+from rnmail.web.signin import FormData, Refused, read
 
-NOT_AN_OFFICER = N_("This page is for the data-protection officers named in the "
-                    "configuration ([privacy] officers).")
+OFFICER = "privacy_officer"
+NOT_AN_OFFICER = N_("This page is for the privacy officers: an administrator makes a "
+                    "staff member one with rnmail staff privacy ADDRESS --grant.")
+
+
+def is_officer(session: Session, email: str) -> bool:
+    return bool(session.scalar(select(Staff.privacy_officer).where(
+        Staff.email == email, Staff.active)))
 
 
 class PrivacyPages(DeskBase):
@@ -52,19 +62,23 @@ class PrivacyPages(DeskBase):
         app.router.add_post("/desk/privacy/export", self.privacy_export)
         app.router.add_post("/desk/privacy/erase", self.privacy_erase)
 
-    def is_officer(self, signed: sessions.SignedIn) -> bool:
-        return signed.operator.lower() in {o.lower() for o in self.config.privacy.officers}
+    async def signed_in(self, request: web.Request) -> sessions.SignedIn:
+        """The member, and whether they are a privacy officer (``request["officer"]``)."""
+        signed = await super().signed_in(request)
+        request[OFFICER] = await self.call(request, read, self.db,
+                                           partial(is_officer, email=signed.operator))
+        return signed
 
     def page(self, request: web.Request, name: str, context: dict[str, Any],
              status: int = 200) -> web.Response:
         """Every desk page: the menu names this page to the officers only."""
-        signed = context.get("signed")
-        officer = isinstance(signed, sessions.SignedIn) and self.is_officer(signed)
-        return super().page(request, name, {**context, "privacy_officer": officer}, status)
+        return super().page(request, name, {**context,
+                                            "privacy_officer": request.get(OFFICER, False)},
+                            status)
 
     async def officer(self, request: web.Request) -> sessions.SignedIn:
         signed = await self.signed_in(request)
-        if not self.is_officer(signed):
+        if not request[OFFICER]:
             raise Refused(403, NOT_AN_OFFICER)
         return signed
 
