@@ -37,7 +37,7 @@ from rnmail.util.blobs import BlobStore
 from rnmail.web.desk.base import DeskBase, done
 from rnmail.web.signin import FormData, Refused, read
 
-OFFICER = "privacy_officer"
+OFFICER = web.RequestKey("privacy_officer", bool)  # set at every page (``signed_in``)
 NOT_AN_OFFICER = N_("This page is for the privacy officers: an administrator makes a "
                     "staff member one with rnmail staff privacy ADDRESS --grant.")
 
@@ -63,7 +63,7 @@ class PrivacyPages(DeskBase):
         app.router.add_post("/desk/privacy/erase", self.privacy_erase)
 
     async def signed_in(self, request: web.Request) -> sessions.SignedIn:
-        """The member, and whether they are a privacy officer (``request["officer"]``)."""
+        """The member, and whether they are a privacy officer (``request[OFFICER]``)."""
         signed = await super().signed_in(request)
         request[OFFICER] = await self.call(request, read, self.db,
                                            partial(is_officer, email=signed.operator))
