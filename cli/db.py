@@ -29,7 +29,11 @@ def db_upgrade(app: App) -> None:
 @pass_app
 @handle_errors
 def db_backup(app: App, out: Path) -> None:
-    """A consistent backup while rnmail runs (SQLite online backup, or pg_dump)."""
+    """A consistent backup while rnmail runs (SQLite online backup, or pg_dump).
+
+    rnmail does not rotate backups: a backup keeps the personal data the [privacy] periods
+    later remove. Keep them no longer than those periods allow, and run `rnmail privacy
+    purge` after a restore (docs/privacy.md)."""
     from rnmail.ops.backup import backup_database
 
     result = backup_database(app.ready_db(), out)

@@ -61,6 +61,7 @@ def _register() -> None:
         message,
         operator,
         outbox,
+        privacy,
         privacy_rights,
         quarantine,
         report,
@@ -73,6 +74,7 @@ def _register() -> None:
         template,
         text,
         ticket,
+        ticket_hold,
         web,
     )
 
@@ -81,9 +83,12 @@ def _register() -> None:
                   audit.audit, lists.lists, status.status, maintenance.maintenance,
                   scheduler.scheduler, announce.announce, template.template, db.db, run.run,
                   doctor.doctor, demo.demo, stats.stats, report.report, access.access,
-                  directory.directory, web.web, text.text,
-                  privacy_rights.privacy):
+                  directory.directory, web.web, text.text, privacy.privacy):
         main.add_command(group)
+    for command in (ticket_hold.ticket_hold, ticket_hold.ticket_unhold):
+        ticket.ticket.add_command(command)
+    for command in (privacy_rights.export, privacy_rights.erase):
+        privacy.privacy.add_command(command)
 
 
 _register()

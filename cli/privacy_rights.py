@@ -83,11 +83,3 @@ def erase(app: App, email: str | None, phone: str | None, reason: str, by: str |
                f"{data['audit_entries']} audit entr(ies); {data['files_deleted']} file(s) "
                f"deleted")
 
-
-@click.group()
-def privacy() -> None:
-    """Personal data: a person's rights of access and erasure."""
-
-
-privacy.add_command(export)
-privacy.add_command(erase)

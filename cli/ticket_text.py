@@ -38,6 +38,13 @@ def ticket_lines(detail: Mapping[str, Any], zone: tzinfo) -> list[str]:
     lines = [f"#{detail['id']} [{detail['status']}] {detail['subject']}"]
     if detail.get("merged_into_id"):
         lines.append(_merged_line(detail, zone))
+    hold = detail.get("legal_hold")
+    if hold:
+        lines.append(f"LEGAL HOLD since {_time(hold['at'], zone)} by {hold['by']}: "
+                     f"{hold['reason']} (exempt from every purge)")
+    if detail.get("anonymised_at"):
+        lines.append(f"anonymised {_time(detail['anonymised_at'], zone)}: its personal data "
+                     "was removed")
     org = f", {detail['requester_org']}" if detail.get("requester_org") else ""
     lines.append(f"requester:  {_who(detail['requester_name'], detail['requester'])}{org} "
                  f"({detail['requester_type']})")

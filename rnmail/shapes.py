@@ -184,6 +184,16 @@ class TicketDetail(TicketSummary):
     """The requester in the directory, if they are in it."""
     history: list[TicketEventJson]
     """Every change, in order (rnmail.tickets.history)."""
+    anonymised_at: str | None
+    """When its personal data was removed (rnmail.privacy.anonymise)."""
+    legal_hold: LegalHoldJson | None
+    """Its legal hold (``ticket hold``), which exempts it from every purge."""
+
+
+class LegalHoldJson(TypedDict):
+    reason: str | None
+    by: str | None
+    at: str
 
 
 class TicketEventJson(TypedDict):

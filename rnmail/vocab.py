@@ -251,6 +251,8 @@ class TicketChange(StrEnum):
     OVERDUE = "overdue"  # the service never answered: the assignee or team was told
     DUE_WARNING = "due-warning"  # a due time is near (new: "response" or "resolution")
     AUTO_CLOSED = "auto-closed"  # closed: no answer from the requester for (new) "10d"
+    LEGAL_HOLD = "legal-hold"  # kept as it is, exempt from every purge (new: the reason)
+    LEGAL_HOLD_LIFTED = "legal-hold-lifted"  # (old: the reason it had)
 
 
 class CallOutcome(StrEnum):

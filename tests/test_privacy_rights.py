@@ -29,7 +29,6 @@ from rnmail.models import (
     OutboxMessage,
     Participant,
     Ticket,
-    utcnow,
 )
 from tests.harness.install import Installation, install
 from tests.harness.privacy import blob_files, figures
@@ -256,10 +255,7 @@ def test_erase_leaves_nothing_of_her_and_everything_else(site: Installation,
 def test_a_ticket_on_legal_hold_stops_the_erasure_with_nothing_changed(
         site: Installation, tmp_path: Path) -> None:
     held = ticket_of(site, AN_PHONE)  # the fax
-    with site.db.transaction() as session:  # as `ticket hold` puts it (rnmail.privacy.hold)
-        ticket = session.get(Ticket, held)
-        assert ticket is not None
-        ticket.hold_reason, ticket.hold_by, ticket.hold_at = "court case 26/123", "dpo", utcnow()
+    site.ok("ticket", "hold", str(held), "--reason", "court case 26/123")
     before = tmp_path / "before"
     site.ok("privacy", "export", "--email", AN, "--phone", AN_PHONE, "--out", str(before))
     error = site.fails("privacy", "erase", "--email", AN, "--phone", AN_PHONE, "--reason", "x")
@@ -269,3 +265,6 @@ def test_a_ticket_on_legal_hold_stops_the_erasure_with_nothing_changed(
     assert json.loads((before / "person.json").read_text())["tickets"] == json.loads(
         (after / "person.json").read_text())["tickets"]
     assert site.audit("privacy-erase") == []
+    site.ok("ticket", "unhold", str(held))  # released: the erasure goes through
+    assert site.json("privacy", "erase", "--email", AN, "--phone", AN_PHONE, "--reason",
+                     "request 2026-18", "--json")["tickets"] == 4

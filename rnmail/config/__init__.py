@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from rnmail.config.privacy import PrivacyConfig
 from rnmail.config.schema import KEY, REQUIRED, Loader, Parser, Table, key
 from rnmail.errors import ConfigError
 from rnmail.i18n import N_
@@ -1245,6 +1246,7 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
     due: DueConfig = field(default_factory=DueConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     web: WebConfig = field(default_factory=WebConfig)
 
     def mailbox(self, name: str) -> MailboxConfig:

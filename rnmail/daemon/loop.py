@@ -7,7 +7,8 @@ mail) and the scheduler: maintenance steps (``start_maintenance_jobs``), the sta
 pages every ``publish_seconds`` and housekeeping every ``housekeeping_hours``
 (``rnmail.daemon.housekeeping``), the pending tickets whose day came, the reminders to the
 second line, the due-time warnings and the automatic closes every ``reminder_seconds``
-(``rnmail.tickets.escalation``), all through the same core functions as the CLI.
+(``rnmail.tickets.escalation``), the retention periods of ``[privacy]`` once a day
+(``rnmail.privacy.retention``), all through the same core functions as the CLI.
 
 - SIGTERM/SIGINT: no new work starts; the batch in hand is committed, SMTP transactions
   under way finish and are recorded; the process exits within ``stop_seconds``.
@@ -36,6 +37,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,7 @@ from rnmail.errors import RnmailError, ServerUnavailable
 from rnmail.ingest.fetch import wait_for_mail
 from rnmail.ingest.runner import run_ingest
 from rnmail.models import utcnow
+from rnmail.privacy.retention import apply_retention
 from rnmail.status.maintenance import start_maintenance_jobs
 from rnmail.tickets.escalation import run_reminders
 
@@ -63,6 +66,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("rnmail.daemon")
 MAX_BACKOFF = 300.0
 MEMORY_SECONDS = 60.0  # how often freed heap pages are handed back (release_free_memory)
+# The retention periods ([privacy]) are applied once a day, the first time a while after
+# start: a daemon restarted in a loop does not rerun it, and it leaves the start to mail.
+RETENTION_SECONDS = 86400.0
+RETENTION_FIRST = timedelta(minutes=10)
 
 
 @dataclass
@@ -114,6 +121,7 @@ class Daemon:
         self.pages = Dependency("status and FAQ publishing", "fails", "works again")
         self.upkeep = Dependency("housekeeping", "fails", "works again")
         self.calendar = Dependency("ticket reminders", "fail", "work again")
+        self.privacy = Dependency("retention ([privacy])", "fails", "works again")
 
     def run(self) -> None:
         # The sync job runs every few seconds: APScheduler's INFO lines would drown ours.
@@ -189,8 +197,9 @@ class Daemon:
                 log.error("worker failed: %r", task.exception())
 
     def schedule_periodic_jobs(self, scheduler: BaseScheduler) -> None:
-        """Page publishing, housekeeping and memory release, first run now (again after a
-        SIGHUP, with the intervals of the new config). Per instance: all are idempotent."""
+        """Page publishing, housekeeping, reminders and memory release, first run now (again
+        after a SIGHUP, with the intervals of the new config), and the retention run once a
+        day. Per instance: all are idempotent."""
         daemon = self.config.daemon
         for job, interval in ((self.publish_pages, daemon.publish_seconds),
                               (self.housekeeping, daemon.housekeeping_hours * 3600),
@@ -199,6 +208,10 @@ class Daemon:
             scheduler.add_job(job, "interval", seconds=interval, id=job.__name__,
                               jobstore="local", next_run_time=utcnow(), coalesce=True,
                               max_instances=1, replace_existing=True)
+        scheduler.add_job(self.retention, "interval", seconds=RETENTION_SECONDS,
+                          id="retention", jobstore="local",
+                          next_run_time=utcnow() + RETENTION_FIRST, coalesce=True,
+                          max_instances=1, replace_existing=True)
 
     def publish_pages(self) -> None:
         self.periodic(self.pages, publish_pages)
@@ -208,6 +221,9 @@ class Daemon:
 
     def reminders(self) -> None:
         self.periodic(self.calendar, run_reminders)
+
+    def retention(self) -> None:
+        self.periodic(self.privacy, apply_retention)
 
     def periodic(self, dependency: Dependency, job: Callable[[Database, Config], object]) -> None:
         """Run a periodic job on the scheduler's thread: a failure is one log line (and one

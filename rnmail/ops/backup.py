@@ -6,6 +6,11 @@ processes go on writing (WAL), into a temporary file renamed into place once che
 too), restorable with ``pg_restore``. Attachments and raw mails live as files under
 ``[helpdesk].attachments_dir`` (content-addressed, never rewritten): copy that directory
 after the database, so that every file the backup names is in the copy.
+
+Retention: a backup is a copy of that day, personal data included, that no ``[privacy]``
+period reaches; rnmail neither rotates nor deletes backups. Whoever keeps them keeps them
+no longer than the periods allow, and runs ``rnmail privacy purge`` after a restore
+(docs/privacy.md, *Backups*).
 """
 
 from __future__ import annotations

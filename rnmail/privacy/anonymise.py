@@ -24,12 +24,14 @@ count them, so that every figure is the same before and after:
 - outbox rows' purpose, state, dates and attempts (the sending history).
 
 **Removed**: the subjects, the requester's address, name and phone number (and their folded
-and search forms), the participants, every message's texts, HTML, addresses, Message-IDs
-and references, its raw mail and its attachments' names and files, the search index entries
-(SQLite's FTS table follows the message by its triggers, PostgreSQL's stored vector is
-computed from the emptied columns), the history values that name people (answers'
-recipients, participants, notes, unblockings, the requester as actor), the outbox rows'
-recipients, subjects and bodies, and their bounces' recipients, reports and raw mail.
+and search forms), the participants, every message's texts, HTML, addresses and references,
+the Message-IDs of the mails received (rnmail's own stay: they name no one, and say what a
+notification was), its raw mail and its attachments' names and files, the search index
+entries (SQLite's FTS table follows the message by its triggers, PostgreSQL's stored vector
+is computed from the emptied columns), the history values that name people (answers'
+recipients, participants, notes, unblockings, legal holds, the requester as actor), the
+outbox rows' recipients, subjects and bodies, and their bounces' recipients, reports and
+raw mail.
 
 ``ticket.anonymised_at`` marks the result. Anonymising again changes nothing and counts
 nothing: the counts say what was actually removed.
@@ -60,6 +62,8 @@ from rnmail.models import (
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, OutboxState, RequesterType, TicketChange
 
+# A file stored (again) this recently is spared: a mail being stored may refer to it.
+SPARE_SECONDS = 86400.0
 # What stands where a text was (an English word: the database is not translated).
 ANONYMISED = "(anonymised)"
 
@@ -157,15 +161,17 @@ def _ticket(ticket: Ticket) -> bool:
 def _message(message: Message, staff: frozenset[str]) -> int:
     from_name = message.from_name if message.from_name in staff else None
     from_addr = message.from_addr if message.direction == "out" else ""
+    # rnmail's own Message-IDs name no one (they say whom a notification was for)
+    message_id = message.message_id if message.direction == "out" else None
     if (message.subject, message.from_addr, message.from_name, message.to_addrs,
             message.cc_addrs, message.text, message.display_text, message.html,
             message.message_id, message.in_reply_to, message.references) == (
-            ANONYMISED, from_addr, from_name, [], [], "", "", None, None, None, None):
+            ANONYMISED, from_addr, from_name, [], [], "", "", None, message_id, None, None):
         return 0
     message.subject, message.from_addr, message.from_name = ANONYMISED, from_addr, from_name
     message.to_addrs, message.cc_addrs = [], []
     message.text, message.display_text, message.html = "", "", None
-    message.message_id, message.in_reply_to, message.references = None, None, None
+    message.message_id, message.in_reply_to, message.references = message_id, None, None
     message.search_numbers = None  # recomputed from the emptied texts on flush: none
     return 1
 
@@ -249,20 +255,21 @@ def referenced(session: Session, digests: Iterable[str]) -> set[str]:
     return found
 
 
-def unreferenced_bytes(session: Session, blobs: BlobStore, digests: Iterable[str]
-                       ) -> tuple[int, int]:
+def unreferenced_bytes(session: Session, blobs: BlobStore, digests: Iterable[str],
+                       spare_seconds: float = SPARE_SECONDS) -> tuple[int, int]:
     """The files and bytes ``delete_blobs`` would delete (a dry run)."""
     digests = set(digests)
+    spare_after = time.time() - spare_seconds
     files = size = 0
     for digest in digests - referenced(session, digests):
         path = blobs.path(digest)
-        if path.is_file():
-            files, size = files + 1, size + path.stat().st_size
+        if path.is_file() and (status := path.stat()).st_mtime <= spare_after:
+            files, size = files + 1, size + status.st_size
     return files, size
 
 
 def delete_blobs(session: Session, blobs: BlobStore, digests: Iterable[str],
-                 spare_seconds: float = 86400.0) -> tuple[int, int]:
+                 spare_seconds: float = SPARE_SECONDS) -> tuple[int, int]:
     """Delete the files of ``digests`` that no row refers to any more; returns how many
     files and bytes. Called after the purge's changes are flushed, just before its commit:
     a file must not outlive its purge (should the commit fail, the rows point to missing

@@ -255,6 +255,9 @@ def ticket_detail(session: Session, ticket: Ticket) -> TicketDetail:
         "messages": [message_detail(m) for m in ticket.messages],
         "directory": user_detail(user) if user is not None else None,
         "history": ticket_history(session, ticket.id),
+        "anonymised_at": _iso(ticket.anonymised_at),
+        "legal_hold": {"reason": ticket.hold_reason, "by": ticket.hold_by,
+                       "at": ticket.hold_at.isoformat()} if ticket.hold_at else None,
     }
 
 

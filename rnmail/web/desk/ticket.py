@@ -57,6 +57,8 @@ CHANGES = {
     TicketChange.OVERDUE: N_("Overdue at the service"),
     TicketChange.DUE_WARNING: N_("Due time near"),
     TicketChange.AUTO_CLOSED: N_("Closed without an answer after"),
+    TicketChange.LEGAL_HOLD: N_("Legal hold"),
+    TicketChange.LEGAL_HOLD_LIFTED: N_("Legal hold lifted"),
 }
 ACTORS = {
     ActorKind.STAFF: N_("staff member"),

@@ -1,0 +1,295 @@
+"""The retention run: the ``[privacy]`` periods applied, by the daemon once a day and by
+``rnmail privacy purge``.
+
+In order: tickets closed ``anonymise_months`` ago are anonymised (``rnmail.privacy.anonymise``);
+the raw mails of tickets closed ``raw_mail_months`` ago and the attachments' files of
+tickets closed ``attachment_months`` ago are unlinked (their rows stay, the files go);
+outgoing mails done with ``outbox_months`` ago are deleted with their bounce reports; audit
+entries older than ``audit_years`` are deleted. A ticket on legal hold (``hold_at``) is
+never touched, nor are its outgoing mails. Blob files no row refers to any more are
+deleted from the store before each commit (``delete_blobs``).
+
+Idempotent and safe to run twice at once: each step selects only what is still to remove,
+a batch at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two daemons share the work
+instead of waiting on each other; SQLite has one writer), and what was removed is not
+selected again. A dry run does every step in one transaction and rolls it back: its counts
+are exactly what a run would remove, and the bytes those files hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from rnmail import audit
+from rnmail.config import Config
+from rnmail.db import Database
+from rnmail.models import (
+    Attachment,
+    AuditEvent,
+    Bounce,
+    Message,
+    OutboxBody,
+    OutboxMessage,
+    Ticket,
+    utcnow,
+)
+from rnmail.privacy.anonymise import (
+    Removed,
+    anonymise_ticket,
+    delete_blobs,
+    staff_names,
+    strip_file,
+    strip_raw,
+    unreferenced_bytes,
+)
+from rnmail.util.blobs import BlobStore
+from rnmail.vocab import OutboxState, TicketStatus
+
+log = logging.getLogger("rnmail.privacy")
+
+BATCH = 200
+DONE = (OutboxState.SENT, OutboxState.FAILED, OutboxState.BOUNCED, OutboxState.SUPPRESSED)
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """``moment`` so many calendar months earlier (the last day of a shorter month)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = moment.day
+    while True:
+        try:
+            return moment.replace(year=year, month=month + 1, day=day)
+        except ValueError:
+            day -= 1
+
+
+@dataclass
+class PurgeReport:
+    """What a run removed (a dry run: would remove), per kind."""
+
+    dry_run: bool = False
+    tickets_anonymised: int = 0
+    messages: int = 0
+    raw_mails: int = 0
+    attachments: int = 0
+    participants: int = 0
+    history_entries: int = 0
+    outbox: int = 0
+    bounces: int = 0
+    audit_entries: int = 0
+    files: int = 0
+    bytes: int = 0
+    held: int = 0
+    """Tickets a period would purge that a legal hold keeps as they are."""
+    blobs: set[str] = field(default_factory=set, repr=False)
+
+    def count(self, removed: Removed) -> None:
+        self.tickets_anonymised += removed.tickets
+        self.messages += removed.messages
+        self.raw_mails += removed.raw_mails
+        self.attachments += removed.attachments
+        self.participants += removed.participants
+        self.history_entries += removed.events
+        self.outbox += removed.outbox
+        self.bounces += removed.bounces
+        self.blobs |= removed.blobs
+
+    def as_json(self) -> dict[str, Any]:
+        shown = asdict(self)
+        del shown["blobs"]
+        return shown
+
+    @property
+    def nothing(self) -> bool:
+        return not any(v for k, v in self.as_json().items() if k not in ("dry_run", "held"))
+
+
+Step = Callable[[Session, PurgeReport], bool]
+
+
+def purge(db: Database, config: Config, *, now: datetime | None = None,
+          dry_run: bool = False, batch: int = BATCH, actor: str = "scheduler") -> PurgeReport:
+    """Apply the ``[privacy]`` periods as of ``now``; a dry run changes nothing. A run that
+    removed anything is in the audit log (``privacy-purge``, by ``actor``), with its
+    counts."""
+    now = now or utcnow()
+    blobs = BlobStore(config.helpdesk.attachments_dir)
+    report = PurgeReport(dry_run=dry_run)
+    steps = _steps(config, now, batch)
+    if dry_run:
+        with db.transaction() as session:
+            for step in steps:
+                while step(session, report):
+                    pass
+            report.held = _held(session, config, now)
+            report.files, report.bytes = unreferenced_bytes(session, blobs, report.blobs)
+            session.rollback()
+        return report
+    for step in steps:
+        more = True
+        while more:
+            with db.transaction() as session:
+                more = step(session, report)
+                files, size = delete_blobs(session, blobs, report.blobs)
+                report.files, report.bytes = report.files + files, report.bytes + size
+                report.blobs.clear()
+    with db.transaction() as session:
+        report.held = _held(session, config, now)
+        if not report.nothing:  # the run itself is on the record: counts, no names
+            audit.record(session, actor[:64], "privacy-purge", report.as_json())
+    if not report.nothing:
+        log.warning("retention: %s", " ".join(f"{k}={v}" for k, v in report.as_json().items()
+                                              if v and k != "dry_run"))
+    return report
+
+
+def _steps(config: Config, now: datetime, batch: int) -> list[Step]:
+    privacy = config.privacy
+    steps: list[Step] = []
+    if privacy.anonymise_months:
+        steps.append(_anonymise(months_before(now, privacy.anonymise_months), now, batch))
+    if privacy.raw_mail_months:
+        steps.append(_raw_mails(months_before(now, privacy.raw_mail_months), batch))
+    if privacy.attachment_months:
+        steps.append(_attachments(months_before(now, privacy.attachment_months), batch,
+                                  f"removed after {privacy.attachment_months} months"))
+    if privacy.outbox_months:
+        steps.append(_outbox(months_before(now, privacy.outbox_months), batch))
+    if privacy.audit_years:
+        steps.append(_audit(months_before(now, 12 * privacy.audit_years), batch))
+    return steps
+
+
+def _closed_before(cutoff: datetime) -> Any:
+    """The tickets a period ending at ``cutoff`` covers: closed before it, not on hold."""
+    return and_(Ticket.status == TicketStatus.CLOSED, Ticket.closed_at < cutoff,
+                Ticket.hold_at.is_(None))
+
+
+def _locked(session: Session, statement: Any, model: Any) -> Any:
+    """``statement`` locking the rows of ``model`` it selects, skipping those another run
+    holds (PostgreSQL; SQLite has a single writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True, of=model)
+    return statement
+
+
+def _anonymise(cutoff: datetime, now: datetime, batch: int) -> Step:
+    last = [0]  # keyset: a dry run sees the same rows again (nothing is committed)
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        tickets = list(session.scalars(_locked(session, select(Ticket).where(
+            _closed_before(cutoff), Ticket.anonymised_at.is_(None), Ticket.id > last[0])
+            .order_by(Ticket.id).limit(batch), Ticket)))
+        staff = staff_names(session)
+        for ticket in tickets:
+            report.count(anonymise_ticket(session, ticket, now=now, staff=staff))
+            last[0] = ticket.id
+        return len(tickets) == batch
+
+    return step
+
+
+def _raw_mails(cutoff: datetime, batch: int) -> Step:
+    last = [0]
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        messages = list(session.scalars(_locked(session, select(Message).join(
+            Ticket, Ticket.id == Message.ticket_id).where(
+            _closed_before(cutoff), Message.raw_sha256.is_not(None), Message.id > last[0])
+            .order_by(Message.id).limit(batch), Message)))
+        removed = Removed()
+        for message in messages:
+            removed.raw_mails += strip_raw(message, removed)
+            last[0] = message.id
+        report.count(removed)
+        return len(messages) == batch
+
+    return step
+
+
+def _attachments(cutoff: datetime, batch: int, reason: str) -> Step:
+    last = [0]
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        files = list(session.scalars(_locked(session, select(Attachment).join(
+            Message, Message.id == Attachment.message_id).join(
+            Ticket, Ticket.id == Message.ticket_id).where(
+            _closed_before(cutoff), Attachment.sha256.is_not(None), Attachment.id > last[0])
+            .order_by(Attachment.id).limit(batch), Attachment)))
+        removed = Removed()
+        for attachment in files:
+            removed.attachments += strip_file(attachment, removed, reason)
+            last[0] = attachment.id
+        report.count(removed)
+        return len(files) == batch
+
+    return step
+
+
+def _outbox(cutoff: datetime, batch: int) -> Step:
+    last = [0]
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        rows = list(session.scalars(_locked(session, select(OutboxMessage).outerjoin(
+            Ticket, Ticket.id == OutboxMessage.ticket_id).where(
+            OutboxMessage.state.in_(DONE), OutboxMessage.created_at < cutoff,
+            or_(OutboxMessage.sent_at.is_(None), OutboxMessage.sent_at < cutoff),
+            Ticket.hold_at.is_(None), OutboxMessage.id > last[0])
+            .order_by(OutboxMessage.id).limit(batch), OutboxMessage)))
+        if not rows:
+            return False
+        ids = [row.id for row in rows]
+        last[0] = ids[-1]
+        bounces = list(session.scalars(select(Bounce).where(Bounce.outbox_id.in_(ids))))
+        report.blobs.update(b.raw_sha256 for b in bounces if b.raw_sha256)
+        report.bounces += len(bounces)
+        report.outbox += len(rows)
+        bodies = {row.body_id for row in rows if row.body_id is not None}
+        session.execute(delete(Bounce).where(Bounce.outbox_id.in_(ids)))
+        for row in rows:
+            session.delete(row)
+        session.flush()
+        if bodies:  # a mailing's shared body goes with its last recipient's row
+            used = set(session.scalars(select(OutboxMessage.body_id).where(
+                OutboxMessage.body_id.in_(bodies))))
+            session.execute(delete(OutboxBody).where(OutboxBody.id.in_(bodies - used)))
+        return len(rows) == batch
+
+    return step
+
+
+def _audit(cutoff: datetime, batch: int) -> Step:
+    def step(session: Session, report: PurgeReport) -> bool:
+        ids = list(session.scalars(_locked(session, select(AuditEvent.id).where(
+            AuditEvent.at < cutoff).order_by(AuditEvent.id).limit(batch), AuditEvent)))
+        if ids:
+            session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+        report.audit_entries += len(ids)
+        return len(ids) == batch
+
+    return step
+
+
+def _held(session: Session, config: Config, now: datetime) -> int:
+    """The tickets on legal hold that a period would purge."""
+    months = [m for m in (config.privacy.anonymise_months, config.privacy.raw_mail_months,
+                          config.privacy.attachment_months) if m]
+    if not months:
+        return 0
+    cutoff = months_before(now, min(months))
+    return len(session.scalars(select(Ticket.id).where(
+        Ticket.status == TicketStatus.CLOSED, Ticket.closed_at < cutoff,
+        Ticket.hold_at.is_not(None), Ticket.anonymised_at.is_(None))).all())
+
+
+def apply_retention(db: Database, config: Config) -> PurgeReport:
+    """The daemon's daily job."""
+    return purge(db, config)

@@ -1,0 +1,45 @@
+"""The legal hold on the desk: a form on the ticket page (``ticket_hold.html.j2``) that puts
+the ticket on legal hold with a reason (``/desk/tickets/{id}/hold``) or lifts it
+(``…/unhold``), through ``rnmail.privacy.hold`` as ``rnmail ticket hold``/``unhold`` do:
+in the ticket's history by the member through the desk, and in the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from rnmail.i18n import N_
+from rnmail.models import Ticket
+from rnmail.privacy.hold import hold_ticket, release_ticket
+from rnmail.tickets.history import Actor
+from rnmail.web.desk.actions import TicketActions
+from rnmail.web.signin import FormData
+
+
+class HoldActions(TicketActions):
+    """``…/hold`` and ``…/unhold`` (see the module's docstring)."""
+
+    notices: Mapping[str, str] = {
+        **TicketActions.notices,
+        "on-hold": N_("The ticket is on legal hold: no retention period applies to it."),
+        "hold-lifted": N_("The legal hold is lifted: the retention periods apply again."),
+    }
+
+    def routes(self, app: web.Application) -> None:
+        super().routes(app)
+        app.router.add_post(r"/desk/tickets/{id:\d+}/hold", self.post_hold)
+        app.router.add_post(r"/desk/tickets/{id:\d+}/unhold", self.post_unhold)
+
+    async def post_hold(self, request: web.Request) -> web.StreamResponse:
+        def work(session: Session, ticket: Ticket, actor: Actor, form: FormData) -> object:
+            return hold_ticket(session, ticket.id, form.text("reason"), actor)
+
+        return await self.act(request, "hold", "on-hold", work, audited=("reason",))
+
+    async def post_unhold(self, request: web.Request) -> web.StreamResponse:
+        def work(session: Session, ticket: Ticket, actor: Actor, form: FormData) -> object:
+            return release_ticket(session, ticket.id, actor)
+
+        return await self.act(request, "unhold", "hold-lifted", work)

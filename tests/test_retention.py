@@ -1,0 +1,246 @@
+"""The retention run over a generated year of tickets (issue 19), on SQLite and PostgreSQL:
+``stats`` (contacts, ``times``, ``due``, every dimension) and ``report`` are the same before
+and after, the blob store shrinks by what the run says, tickets on legal hold are untouched,
+a dry run changes nothing and says what the run then does, a second run is a no-op, and
+search no longer finds the names and numbers removed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from rnmail.models import (
+    Attachment,
+    AuditEvent,
+    Message,
+    OutboxMessage,
+    Participant,
+    Staff,
+    Ticket,
+    TicketEvent,
+    utcnow,
+)
+from rnmail.privacy.retention import months_before
+from rnmail.util.blobs import BlobStore
+from tests.harness.install import Installation, install
+from tests.harness.privacy import blob_files, figures
+
+PERIODS = """[privacy]
+anonymise_months = 6
+raw_mail_months = 2
+attachment_months = 4
+outbox_months = 1
+audit_years = 1
+"""
+CHANNELS = ("mail", "mail", "phone", "fax")
+KINDS = (("citizen", None), ("municipality", "Commune de Namur"), ("other", None),
+         ("notary", "Étude Dupont"))
+CATEGORIES = ("access-key", "certificate", "address-change", None)
+
+
+@pytest.fixture
+def site(tmp_path: Path, db_url: str) -> Iterator[Installation]:
+    site = install(tmp_path, db_url, extra=PERIODS)
+    yield site
+    site.close()
+
+
+def year_of_tickets(site: Installation, per_month: int = 12) -> None:
+    """A ticket every few days for the last twelve months: requests with a raw mail and an
+    identity card (one shared form too), answers by staff with their outgoing mail, the
+    history; most closed a few days later, the last month's partly open."""
+    blobs = BlobStore(site.config.helpdesk.attachments_dir)
+    form = blobs.put(b"%PDF-1.4 the same form, sent by many\n")
+    now = utcnow()
+    with site.db.transaction() as session:
+        staff = [Staff(email=f"agent{i}@example.org", name=f"Agent {i}") for i in range(3)]
+        session.add_all(staff)
+        session.flush()
+        n = 0
+        for month in range(12, 0, -1):
+            for k in range(per_month):
+                n += 1
+                created = now - timedelta(days=30 * month - 2 * k, hours=k % 7)
+                kind, org = KINDS[n % len(KINDS)]
+                channel = CHANNELS[n % len(CHANNELS)]
+                closed = None if month == 1 and k % 2 else created + timedelta(days=1 + k % 4)
+                agent = staff[n % 3]
+                name = f"Personne{n}"
+                phone = f"+32475{n:06d}"
+                ticket = Ticket(
+                    subject=f"Clé bloquée {name}", status="closed" if closed else "open",
+                    channel=channel, requester=f"p{n}@ville{n % 5}.example",
+                    requester_name=f"{name} Janssens", requester_org=org, requester_type=kind,
+                    category=CATEGORIES[n % len(CATEGORIES)], assignee=agent,
+                    language="fr", created_at=created, updated_at=closed or created,
+                    first_response_at=created + timedelta(hours=2 + k % 5) if k % 3 else None,
+                    closed_at=closed,
+                    resolution=("first-contact", "investigated")[n % 2] if closed else None)
+                session.add(ticket)
+                raw = f"From: {name} <p{n}@ville{n % 5}.example>\r\n\r\n{name} {phone}\r\n"
+                request = Message(ticket=ticket, direction="in", from_addr=ticket.requester,
+                                  from_name=f"{name} Janssens", subject=ticket.subject,
+                                  text=f"Je suis {name}, tél {phone}",
+                                  display_text=f"Je suis {name}, tél {phone}",
+                                  message_id=f"<m{n}@ville.example>", date=created,
+                                  created_at=created, raw_sha256=blobs.put(raw.encode()),
+                                  raw_size=len(raw), to_addrs=["info@example.org"])
+                card = f"identity card of {name}".encode()
+                request.attachments = [
+                    Attachment(filename=f"carte-{name}.pdf", content_type="application/pdf",
+                               size=len(card), sha256=blobs.put(card)),
+                    Attachment(filename="formulaire.pdf", content_type="application/pdf",
+                               size=37, sha256=form)]
+                session.add(request)
+                session.add(Participant(ticket=ticket, address=ticket.requester,
+                                        role="requester"))
+                session.add(TicketEvent(ticket=ticket, what="opened", new=channel,
+                                        actor=f"{name} Janssens", actor_email=ticket.requester,
+                                        actor_kind="requester", via="mail", at=created))
+                if ticket.first_response_at:
+                    answered = ticket.first_response_at
+                    session.add(Message(ticket=ticket, direction="out", from_name=agent.name,
+                                        from_addr="info@example.org", author=agent,
+                                        subject=f"Re: {ticket.subject}", date=answered,
+                                        text=f"Bonjour {name}", display_text=f"Bonjour {name}",
+                                        to_addrs=[ticket.requester], created_at=answered))
+                    session.add(OutboxMessage(ticket=ticket, purpose="reply",
+                                              message_id=f"<r{n}@example.org>",
+                                              mail_from="info@example.org",
+                                              to_addr=ticket.requester, subject="Re",
+                                              raw=raw.encode(), state="sent",
+                                              created_at=answered, sent_at=answered))
+                    session.add(TicketEvent(ticket=ticket, what="reply",
+                                            new=ticket.requester, actor=agent.name,
+                                            actor_kind="staff", via="desk", at=answered))
+                if closed:
+                    session.add(TicketEvent(ticket=ticket, what="status", old="open",
+                                            new="closed", actor=agent.name,
+                                            actor_kind="staff", via="desk", at=closed))
+        session.add(AuditEvent(actor="scheduler", action="old", at=now - timedelta(days=400)))
+    blobs.sync()
+    stored_long_ago = (now - timedelta(days=300)).timestamp()
+    for path in site.config.helpdesk.attachments_dir.rglob("*"):
+        if path.is_file():  # as they would be: a purge spares the files stored today
+            os.utime(path, (stored_long_ago, stored_long_ago))
+
+
+def database_state(site: Installation) -> str:
+    """A digest of every row a purge may change, to show a dry run changed nothing."""
+    digest = hashlib.sha256()
+    with site.db.transaction() as session:
+        for model in (Ticket, Message, Attachment, Participant, TicketEvent, OutboxMessage,
+                      AuditEvent):
+            for row in session.scalars(select(model).order_by(*model.__mapper__.primary_key)):
+                digest.update(repr(sorted((k, repr(v)) for k, v in vars(row).items()
+                                          if not k.startswith("_"))).encode())
+    return digest.hexdigest()
+
+
+def purge(site: Installation, *extra: str) -> dict[str, Any]:
+    shown: dict[str, Any] = site.json("privacy", "purge", *extra)
+    return shown
+
+
+def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) -> None:
+    year_of_tickets(site)
+    with site.db.transaction() as session:
+        cutoff = months_before(utcnow(), 6)
+        old = session.scalars(select(Ticket.id).where(Ticket.closed_at < cutoff)
+                              .order_by(Ticket.id)).all()
+    held, gone = old[0], old[1]
+    site.ok("ticket", "hold", str(held), "--reason", "Litige 2026/17", "--author", "DPO")
+    assert site.json("ticket", "search", f"Personne{gone}")
+    assert site.json("ticket", "search", f"+32475{gone:06d}")
+    before, files, state = figures(site, tmp_path), blob_files(site), database_state(site)
+    held_before = site.json("ticket", "show", str(held))
+
+    dry = purge(site, "--dry-run")
+    assert database_state(site) == state and blob_files(site) == files
+    assert dry["dry_run"] is True and dry["held"] == 1
+    assert dry["tickets_anonymised"] == len(old) - 1
+    assert dry["raw_mails"] > 0 and dry["attachments"] > 0 and dry["outbox"] > 0
+    assert dry["audit_entries"] >= 1 and dry["files"] > 0 and dry["bytes"] > 0
+
+    done = purge(site)
+    assert {k: v for k, v in done.items() if k != "dry_run"} == {
+        k: v for k, v in dry.items() if k != "dry_run"}
+    after = blob_files(site)
+    assert sum(files.values()) - sum(after.values()) == done["bytes"] > 0
+    assert len(files) - len(after) == done["files"]
+    assert figures(site, tmp_path) == before
+
+    # the held ticket as it was, its files on disk
+    assert site.json("ticket", "show", str(held)) == held_before
+    with site.db.transaction() as session:
+        kept = session.scalars(select(Attachment.sha256).join(Message)
+                               .where(Message.ticket_id == held)).all()
+        assert kept and all(d in after for d in kept)
+        # the shared form stays for the tickets that still have it
+        assert session.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.anonymised_at.is_not(None))) == len(old) - 1
+        assert not session.scalars(select(Participant).where(Participant.ticket_id == gone)).all()
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "old")) == 0
+    assert site.json("ticket", "search", f"Personne{gone}") == []
+    assert site.json("ticket", "search", f"+32475{gone:06d}") == []
+    assert site.json("ticket", "search", f"Personne{held}")
+    shown = site.json("ticket", "show", str(gone))
+    assert shown["anonymised_at"] and shown["requester_name"] is None
+    assert "Janssens" not in str(shown) and f"Personne{gone}" not in str(shown)
+
+    again = purge(site)
+    assert again["files"] == again["tickets_anonymised"] == again["raw_mails"] == 0
+    assert not any(v for k, v in again.items() if k not in ("dry_run", "held"))
+    assert blob_files(site) == after and figures(site, tmp_path) == before
+    assert "deleted 0 file(s)" in site.ok("privacy", "purge")
+
+
+def test_a_file_stored_again_meanwhile_is_spared(tmp_path: Path) -> None:
+    """A purge found no row for a file, but a mail with the same attachment is being
+    stored (``put``, not committed yet): the file stays; an old one goes."""
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"the same attachment")
+    blobs.sync()
+    long_ago = utcnow().timestamp() - 3 * 86400
+    os.utime(blobs.path(digest), (long_ago, long_ago))
+    blobs.put(b"the same attachment")  # received again: touched
+    blobs.sync()
+    assert blobs.remove(digest, spare_after=long_ago + 86400) is None
+    assert blobs.get(digest) == b"the same attachment"
+    os.utime(blobs.path(digest), (long_ago, long_ago))
+    assert blobs.remove(digest, spare_after=long_ago + 86400) == 19
+    assert not blobs.path(digest).exists() and not list(blobs.path(digest).parent.iterdir())
+    assert blobs.remove(digest, spare_after=long_ago) is None
+    blobs.put(b"the same attachment")  # and once gone, stored anew
+    blobs.sync()
+    assert blobs.get(digest) == b"the same attachment"
+
+
+def test_the_daemon_applies_the_periods_once_a_day(site: Installation) -> None:
+    """``rnmail run`` schedules the retention run every 24 hours, first a while after it
+    starts; the job (what the scheduler calls) purges as ``privacy purge`` does."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from rnmail.daemon.loop import RETENTION_SECONDS, Daemon
+
+    year_of_tickets(site, per_month=2)
+    daemon = Daemon(str(site.path))
+    scheduler = BackgroundScheduler()
+    scheduler.add_jobstore("memory", alias="local")
+    try:
+        daemon.schedule_periodic_jobs(scheduler)
+        job = scheduler.get_job("retention")
+        assert job is not None and job.trigger.interval.total_seconds() == RETENTION_SECONDS
+        daemon.retention()
+        assert purge(site, "--dry-run")["tickets_anonymised"] == 0
+        assert site.count(Ticket, Ticket.anonymised_at.is_not(None)) > 0
+    finally:
+        daemon.db.dispose()
