@@ -268,3 +268,18 @@ def test_a_ticket_on_legal_hold_stops_the_erasure_with_nothing_changed(
     site.ok("ticket", "unhold", str(held))  # released: the erasure goes through
     assert site.json("privacy", "erase", "--email", AN, "--phone", AN_PHONE, "--reason",
                      "request 2026-18", "--json")["tickets"] == 4
+
+
+def test_privacy_officers_are_granted_and_revoked_on_the_command_line(
+        site: Installation) -> None:
+    site.ok("staff", "add", "dpo@rn.example", "--name", "Data Officer")
+    assert "is a privacy officer" in site.ok("staff", "privacy", "DPO@rn.example", "--grant",
+                                             "--by", "admin")
+    assert "nothing changed" in site.ok("staff", "privacy", "dpo@rn.example", "--grant")
+    assert "not a privacy officer" in site.ok("staff", "privacy", "dpo@rn.example",
+                                              "--revoke", "--by", "admin")
+    assert [(e["action"], e["actor"], e["detail"]) for e in reversed(
+        site.audit()) if e["action"].startswith("staff-privacy")] == [
+        ("staff-privacy-grant", "admin", {"staff": "dpo@rn.example"}),
+        ("staff-privacy-revoke", "admin", {"staff": "dpo@rn.example"})]
+    assert "no staff member" in site.fails("staff", "privacy", AN, "--grant")
