@@ -15,6 +15,7 @@ KINDS = (
     ("history_entries", "history entries cleared"),
     ("outbox", "outgoing mails removed"),
     ("bounces", "bounce reports removed"),
+    ("quarantine", "released quarantined mails removed"),
     ("audit_entries", "audit entries removed"),
 )
 

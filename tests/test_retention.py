@@ -19,9 +19,11 @@ from sqlalchemy import func, select
 from rnmail.models import (
     Attachment,
     AuditEvent,
+    Bounce,
     Message,
     OutboxMessage,
     Participant,
+    QuarantinedMessage,
     Staff,
     Ticket,
     TicketEvent,
@@ -125,6 +127,16 @@ def year_of_tickets(site: Installation, per_month: int = 12) -> None:
                                             new="closed", actor=agent.name,
                                             actor_kind="staff", via="desk", at=closed))
         session.add(AuditEvent(actor="scheduler", action="old", at=now - timedelta(days=400)))
+        long_ago = now - timedelta(days=100)
+        for state, raw in (("released", b"From: a@b.example\r\n\r\nprocessed later"),
+                           ("held", b"From: c@d.example\r\n\r\nstill to look at")):
+            session.add(QuarantinedMessage(
+                mailbox="info", reason="test", raw_sha256=blobs.put(raw), raw_size=len(raw),
+                state=state, created_at=long_ago,
+                released_at=long_ago if state == "released" else None))
+        report = b"Final-Recipient: rfc822; nobody@gone.example\r\n"
+        session.add(Bounce(outbox_id=None, recipient="nobody@gone.example", permanent=True,
+                           raw_sha256=blobs.put(report), received_at=long_ago))
     blobs.sync()
     stored_long_ago = (now - timedelta(days=300)).timestamp()
     for path in site.config.helpdesk.attachments_dir.rglob("*"):
@@ -137,7 +149,7 @@ def database_state(site: Installation) -> str:
     digest = hashlib.sha256()
     with site.db.transaction() as session:
         for model in (Ticket, Message, Attachment, Participant, TicketEvent, OutboxMessage,
-                      AuditEvent):
+                      AuditEvent, Bounce, QuarantinedMessage):
             for row in session.scalars(select(model).order_by(*model.__mapper__.primary_key)):
                 digest.update(repr(sorted((k, repr(v)) for k, v in vars(row).items()
                                           if not k.startswith("_"))).encode())
@@ -168,6 +180,7 @@ def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) ->
     assert dry["tickets_anonymised"] == len(old) - 1
     assert dry["raw_mails"] > 0 and dry["attachments"] > 0 and dry["outbox"] > 0
     assert dry["audit_entries"] >= 1 and dry["files"] > 0 and dry["bytes"] > 0
+    assert dry["quarantine"] == 1 and dry["bounces"] >= 1
 
     done = purge(site)
     assert {k: v for k, v in done.items() if k != "dry_run"} == {
@@ -189,6 +202,12 @@ def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) ->
         assert not session.scalars(select(Participant).where(Participant.ticket_id == gone)).all()
         assert session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "old")) == 0
+        # the quarantine's mail still to look at stays, with its file; the unmatched
+        # bounce report goes
+        [(state, raw)] = session.execute(select(QuarantinedMessage.state,
+                                                QuarantinedMessage.raw_sha256)).all()
+        assert state == "held" and raw in after
+        assert session.scalar(select(func.count()).select_from(Bounce)) == 0
     assert site.json("ticket", "search", f"Personne{gone}") == []
     assert site.json("ticket", "search", f"+32475{gone:06d}") == []
     assert site.json("ticket", "search", f"Personne{held}")

@@ -34,7 +34,8 @@ class PrivacyConfig:
         6, min=0, unit="months",
         doc="The raw mails (`.eml`, kept in `[helpdesk].attachments_dir` to export or "
             "reprocess a ticket) of a ticket closed that long ago are deleted; its "
-            "messages' texts stay until it is anonymised" + KEEP + ".")
+            "messages' texts stay until it is anonymised. So is quarantined mail released "
+            "(processed after all) that long ago" + KEEP + ".")
     attachment_months: int = key(
         12, min=0, unit="months",
         doc="The attachments' files of a ticket closed that long ago are deleted (their "
@@ -50,7 +51,8 @@ class PrivacyConfig:
         3, min=0, unit="months",
         doc="Outgoing mails (`rnmail outbox list`: recipient and full message) sent, failed "
             "or suppressed that long ago are deleted from the outbox, with their bounce "
-            "reports; the tickets keep their own copy of each answer until anonymised"
+            "reports; the tickets keep their own copy of each answer until anonymised. So are "
+            "the bounce reports that matched no mail of ours, that long after they came"
             + KEEP + ".")
     audit_years: int = key(
         5, min=0, unit="years",

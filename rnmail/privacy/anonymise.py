@@ -25,13 +25,13 @@ count them, so that every figure is the same before and after:
 
 **Removed**: the subjects, the requester's address, name and phone number (and their folded
 and search forms), the participants, every message's texts, HTML, addresses and references,
-the Message-IDs of the mails received (rnmail's own stay: they name no one, and say what a
-notification was), its raw mail and its attachments' names and files, the search index
-entries (SQLite's FTS table follows the message by its triggers, PostgreSQL's stored vector
-is computed from the emptied columns), the history values that name people (answers'
-recipients, participants, notes, unblockings, legal holds, the requester as actor), the
-outbox rows' recipients, subjects and bodies, and their bounces' recipients, reports and
-raw mail.
+the Message-IDs of the mails received and their duplicate keys (rnmail's own IDs stay: they
+name no one, and say what a notification was), its raw mail and its attachments' names and
+files, the search index entries (SQLite's FTS table follows the message by its triggers,
+PostgreSQL's stored vector is computed from the emptied columns), the history values that
+name people (answers' recipients, participants, notes, unblockings, legal holds, the
+requester as actor), the outbox rows' recipients, subjects and bodies, and their bounces'
+recipients, reports and raw mail.
 
 ``ticket.anonymised_at`` marks the result. Anonymising again changes nothing and counts
 nothing: the counts say what was actually removed.
@@ -166,12 +166,14 @@ def _message(message: Message, staff: frozenset[str]) -> int:
     if (message.subject, message.from_addr, message.from_name, message.to_addrs,
             message.cc_addrs, message.text, message.display_text, message.html,
             message.message_id, message.in_reply_to, message.references) == (
-            ANONYMISED, from_addr, from_name, [], [], "", "", None, message_id, None, None):
+            ANONYMISED, from_addr, from_name, [], [], "", "", None, message_id, None,
+            None) and message.dedupe_key is None:
         return 0
     message.subject, message.from_addr, message.from_name = ANONYMISED, from_addr, from_name
     message.to_addrs, message.cc_addrs = [], []
     message.text, message.display_text, message.html = "", "", None
     message.message_id, message.in_reply_to, message.references = message_id, None, None
+    message.dedupe_key = None  # a hash of the sender, date, subject and Message-ID
     message.search_numbers = None  # recomputed from the emptied texts on flush: none
     return 1
 

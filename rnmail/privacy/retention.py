@@ -1,13 +1,15 @@
 """The retention run: the ``[privacy]`` periods applied, by the daemon once a day and by
 ``rnmail privacy purge``.
 
-In order: tickets closed ``anonymise_months`` ago are anonymised (``rnmail.privacy.anonymise``);
-the raw mails of tickets closed ``raw_mail_months`` ago and the attachments' files of
-tickets closed ``attachment_months`` ago are unlinked (their rows stay, the files go);
-outgoing mails done with ``outbox_months`` ago are deleted with their bounce reports; audit
-entries older than ``audit_years`` are deleted. A ticket on legal hold (``hold_at``) is
-never touched, nor are its outgoing mails. Blob files no row refers to any more are
-deleted from the store before each commit (``delete_blobs``).
+In order: tickets closed ``anonymise_months`` ago are anonymised
+(``rnmail.privacy.anonymise``); the raw mails of tickets closed ``raw_mail_months`` ago and
+the attachments' files of tickets closed ``attachment_months`` ago are unlinked (their rows
+stay, the files go), and quarantined mail released that long ago is deleted; outgoing mails
+done with ``outbox_months`` ago are deleted with their bounce reports, and so are the
+reports that matched no mail of ours; audit entries older than ``audit_years`` are deleted.
+A ticket on legal hold (``hold_at``) is never touched, nor are its outgoing mails. Blob
+files no row refers to any more are deleted from the store before each commit
+(``delete_blobs``).
 
 Idempotent and safe to run twice at once: each step selects only what is still to remove,
 a batch at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two daemons share the work
@@ -37,6 +39,7 @@ from rnmail.models import (
     Message,
     OutboxBody,
     OutboxMessage,
+    QuarantinedMessage,
     Ticket,
     utcnow,
 )
@@ -50,7 +53,7 @@ from rnmail.privacy.anonymise import (
     unreferenced_bytes,
 )
 from rnmail.util.blobs import BlobStore
-from rnmail.vocab import OutboxState, TicketStatus
+from rnmail.vocab import OutboxState, QuarantineState, TicketStatus
 
 log = logging.getLogger("rnmail.privacy")
 
@@ -83,6 +86,8 @@ class PurgeReport:
     history_entries: int = 0
     outbox: int = 0
     bounces: int = 0
+    quarantine: int = 0
+    """Quarantined mails released (processed after all) ``raw_mail_months`` ago."""
     audit_entries: int = 0
     files: int = 0
     bytes: int = 0
@@ -160,8 +165,11 @@ def _steps(config: Config, now: datetime, batch: int) -> list[Step]:
     if privacy.attachment_months:
         steps.append(_attachments(months_before(now, privacy.attachment_months), batch,
                                   f"removed after {privacy.attachment_months} months"))
+    if privacy.raw_mail_months:
+        steps.append(_released(months_before(now, privacy.raw_mail_months), batch))
     if privacy.outbox_months:
         steps.append(_outbox(months_before(now, privacy.outbox_months), batch))
+        steps.append(_unmatched_bounces(months_before(now, privacy.outbox_months), batch))
     if privacy.audit_years:
         steps.append(_audit(months_before(now, 12 * privacy.audit_years), batch))
     return steps
@@ -261,6 +269,43 @@ def _outbox(cutoff: datetime, batch: int) -> Step:
             used = set(session.scalars(select(OutboxMessage.body_id).where(
                 OutboxMessage.body_id.in_(bodies))))
             session.execute(delete(OutboxBody).where(OutboxBody.id.in_(bodies - used)))
+        return len(rows) == batch
+
+    return step
+
+
+def _released(cutoff: datetime, batch: int) -> Step:
+    """Quarantined mail processed after all (``quarantine retry``) that long ago: its
+    ticket has its own copy; the quarantine's row and raw mail go."""
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        rows = list(session.scalars(_locked(session, select(QuarantinedMessage).where(
+            QuarantinedMessage.state == QuarantineState.RELEASED,
+            QuarantinedMessage.released_at < cutoff)
+            .order_by(QuarantinedMessage.id).limit(batch), QuarantinedMessage)))
+        for row in rows:
+            report.blobs.add(row.raw_sha256)
+            session.delete(row)
+        report.quarantine += len(rows)
+        session.flush()
+        return len(rows) == batch
+
+    return step
+
+
+def _unmatched_bounces(cutoff: datetime, batch: int) -> Step:
+    """Delivery reports that matched no mail we sent (kept for inspection), that old."""
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        rows = list(session.scalars(_locked(session, select(Bounce).where(
+            Bounce.outbox_id.is_(None), Bounce.received_at < cutoff)
+            .order_by(Bounce.id).limit(batch), Bounce)))
+        for row in rows:
+            if row.raw_sha256:
+                report.blobs.add(row.raw_sha256)
+            session.delete(row)
+        report.bounces += len(rows)
+        session.flush()
         return len(rows) == batch
 
     return step
