@@ -144,16 +144,20 @@ def erase_person(session: Session, config: Config, blobs: BlobStore, person: Per
 
 
 def _message(message: Message, staff: frozenset[str], removed: Removed) -> int:
-    """The person's message in someone else's ticket, as ``anonymise_ticket`` leaves one."""
+    """The person's message in someone else's ticket, as ``anonymise_ticket`` leaves one
+    (their own mail: its Message-ID, references and duplicate key go too)."""
     name = message.from_name if message.from_name in staff else None
-    after: tuple[Any, ...] = (ANONYMISED, "", name, [], [], "", "", None, None)
+    after: tuple[Any, ...] = (ANONYMISED, "", name, [], [], "", "", None, None, None, None,
+                              None)
     before = (message.subject, message.from_addr, message.from_name, message.to_addrs,
               message.cc_addrs, message.text, message.display_text, message.html,
-              message.message_id)
+              message.message_id, message.in_reply_to, message.references,
+              message.dedupe_key)
     changed = int(before != after)
     (message.subject, message.from_addr, message.from_name, message.to_addrs,
      message.cc_addrs, message.text, message.display_text, message.html,
-     message.message_id) = after
+     message.message_id, message.in_reply_to, message.references,
+     message.dedupe_key) = after
     message.search_numbers = None
     removed.raw_mails += strip_raw(message, removed)
     for attachment in message.attachments:
