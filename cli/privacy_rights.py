@@ -42,7 +42,8 @@ def export(app: App, email: str | None, phone: str | None, out: Path, as_json: b
                f"{counts['other_tickets']} other ticket(s), directory entry: "
                f"{'yes' if counts['directory'] else 'no'}, {counts['group_memberships']} "
                f"group membership(s), {counts['outbox']} mail(s) sent, "
-               f"{counts['audit_entries']} audit entr(ies); index.html in {result.language}")
+               f"{counts['audit_entries']} audit entr(ies), {counts['quarantined']} "
+               f"quarantined mail(s); index.html in {result.language}")
 
 
 @click.command("erase")
@@ -80,6 +81,6 @@ def erase(app: App, email: str | None, phone: str | None, reason: str, by: str |
     click.echo(f"erased subject {result.subject[:12]}: {data['tickets']} ticket(s), "
                f"{data['messages']} message(s), {data['raw_mails']} raw mail(s), "
                f"{data['attachments']} attachment(s), {data['outbox']} outbox row(s), "
-               f"{data['audit_entries']} audit entr(ies); {data['files_deleted']} file(s) "
-               f"deleted")
+               f"{data['audit_entries']} audit entr(ies), {data['quarantined']} quarantined "
+               f"mail(s); {data['files_deleted']} file(s) deleted")
 

@@ -28,8 +28,10 @@ from rnmail.models import (
     Message,
     OutboxMessage,
     Participant,
+    QuarantinedMessage,
     Ticket,
 )
+from rnmail.util.blobs import BlobStore
 from tests.harness.install import Installation, install
 from tests.harness.privacy import blob_files, figures
 
@@ -109,8 +111,22 @@ def site(tmp_path: Path, db_url: str) -> Iterator[Installation]:
     site.ok("ticket", "new", "--email", AN, "--phone", "02 555 01 77", "--name", AN_NAME,
             "--subject", "Telefoon over haar sleutel", "--note", "Belde om 10u.")
     fax(site)
+    quarantine(site, AN, AN_NAME, "Mijn mail kwam niet aan.")
+    quarantine(site, BERT, "Bert Janssens", f"Nog eens {BERT_SECRET}.")
     yield site
     site.close()
+
+
+def quarantine(site: Installation, sender: str, name: str, body: str) -> None:
+    """A mail of theirs kept in the quarantine (as the ingest keeps one it cannot process)."""
+    raw = mail(sender, name, "Onleesbaar", body)
+    blobs = BlobStore(site.config.helpdesk.attachments_dir)
+    digest = blobs.put(raw)
+    blobs.sync()
+    with site.db.transaction() as session:
+        session.add(QuarantinedMessage(mailbox="info", reason="test: not processed",
+                                       raw_sha256=digest, raw_size=len(raw),
+                                       subject="Onleesbaar", from_addr=f"{name} <{sender}>"))
 
 
 def ticket_of(site: Installation, requester: str) -> int:
@@ -132,6 +148,7 @@ def test_the_export_holds_everything_about_her_and_nothing_of_bert(
     assert done["tickets"] == 4 and done["other_tickets"] == 1, done  # 2 mails, call, fax
     assert done["directory"] == 1 and done["group_memberships"] == 1
     assert done["outbox"] >= 3 and done["audit_entries"] >= 2 and done["language"] == "nl"
+    assert done["quarantined"] == 1
     person = json.loads((out / "person.json").read_text())
     channels = sorted(t["channel"] for t in person["tickets"])
     assert channels == ["fax", "mail", "mail", "phone"]
@@ -157,6 +174,8 @@ def test_the_export_holds_everything_about_her_and_nothing_of_bert(
     assert [g["group"] for g in json.loads((out / "groups.json").read_text())] == ["gemeenten"]
     outbox = json.loads((out / "outbox.json").read_text())
     assert {row["to"] for row in outbox} <= {AN, f"{AN_PHONE}@fax.rn.example"}
+    [held] = json.loads((out / "quarantine.json").read_text())
+    assert b"Mijn mail kwam niet aan." in (out / held["eml"]).read_bytes()
     everything = files_text(out)
     assert BERT not in everything and BERT_SECRET not in everything
     assert "Bert Janssens" not in everything
@@ -210,15 +229,18 @@ def test_erase_leaves_nothing_of_her_and_everything_else(site: Installation,
             select(Message).where(Message.ticket_id == bert_ticket,
                                   Message.from_addr == BERT))]
         her_blobs = {m.raw_sha256 for m in session.scalars(select(Message).join(Ticket).where(
-            Ticket.requester.in_((AN, AN_PHONE))))} | set(session.scalars(
-                select(Attachment.sha256).join(Message).join(Ticket).where(
-                    Ticket.requester == AN)))
+            Ticket.requester.in_((AN, AN_PHONE))))}
+        her_blobs |= set(session.scalars(select(Attachment.sha256).join(Message).join(Ticket)
+                                         .where(Ticket.requester == AN)))
+        her_blobs |= set(session.scalars(select(QuarantinedMessage.raw_sha256).where(
+            QuarantinedMessage.from_addr.contains(AN))))
     her_blobs.discard(None)
     assert her_blobs <= set(blob_files(site))
     age_blobs(site)
     done = site.json("privacy", "erase", "--email", AN, "--phone", "02/555.01.77",
                      "--reason", f"request 2026-17 by {AN}", "--by", "dpo", "--json")
-    assert done["tickets"] == 4 and done["files_deleted"] >= 3 and not done["nothing"]
+    assert done["tickets"] == 4 and done["files_deleted"] >= 4 and not done["nothing"]
+    assert done["quarantined"] == 1
     assert figures(site, tmp_path) == before
     # searches by her address, number and name find nothing
     for query in (AN, "02/555.01.77", "+3225550177", "Peeters", "sleutel", "identiteitskaart"):
@@ -231,6 +253,8 @@ def test_erase_leaves_nothing_of_her_and_everything_else(site: Installation,
         assert session.scalars(select(OutboxMessage).where(
             OutboxMessage.to_addr.in_((AN, f"{AN_PHONE}@fax.rn.example")))).all() == []
         assert session.scalars(select(Participant).where(Participant.address == AN)).all() == []
+        assert [q.from_addr for q in session.scalars(select(QuarantinedMessage))] == [
+            f"Bert Janssens <{BERT}>"]
         for event in session.scalars(select(AuditEvent)):
             text = json.dumps(event.detail)
             assert AN not in text and AN_PHONE not in text and AN_NAME not in text, text

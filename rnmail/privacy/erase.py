@@ -15,6 +15,7 @@ transaction:
   and their bounces;
 - the audit entries that name them: each value that names them becomes
   ``(erased <hash>)``;
+- their mail kept in the quarantine: deleted, with its raw file;
 - the search index follows the messages (``rnmail.tickets.search``);
 - the files of the blob store no row refers to any more are deleted just before the commit
   (``delete_blobs``; a file stored in the last minutes is spared, as a mail being stored
@@ -78,6 +79,7 @@ class Erased:
     other_messages: int = 0
     mentions: int = 0
     audit_entries: int = 0
+    quarantined: int = 0
     files: int = 0
     bytes: int = 0
 
@@ -92,7 +94,8 @@ class Erased:
                 "raw_mails": r.raw_mails, "attachments": r.attachments,
                 "participants": r.participants, "events": r.events,
                 "outbox": r.outbox, "bounces": r.bounces, "mentions": self.mentions,
-                "audit_entries": self.audit_entries, "files_deleted": self.files,
+                "audit_entries": self.audit_entries, "quarantined": self.quarantined,
+                "files_deleted": self.files,
                 "bytes_deleted": self.bytes}
 
 
@@ -132,6 +135,10 @@ def erase_person(session: Session, config: Config, blobs: BlobStore, person: Per
     result.removed.bounces += _bounces(session, person, result.removed)
     for event in held.audit:
         result.audit_entries += _scrub(event, person, marker)
+    for held_mail in held.quarantined:  # as the retention removes released ones: row and file
+        result.removed.blobs.add(held_mail.raw_sha256)
+        session.delete(held_mail)
+        result.quarantined += 1
     result.files, result.bytes = delete_blobs(session, blobs, result.removed.blobs,
                                               spare_seconds=SPARE_SECONDS)
     audit.record(session, by[:64], ACTION, {

@@ -7,7 +7,8 @@ links, ``person.json`` (the same as data), one folder per ticket with its messag
 ``.eml`` (received mail byte for byte from the raw copy when it is kept, our mail as the
 outbox sent it, else rebuilt from the database: ``rnmail.tickets.archive.message_bytes``)
 and JSON, the attachments kept, and the directory entry, group memberships, outbox rows and
-audit entries as JSON (outbox rows also as ``.eml``).
+audit entries as JSON (outbox rows also as ``.eml``), and their mail kept in the
+quarantine (``.eml`` and JSON).
 
 Other people's data stays out: of a ticket someone else requested only the person's own
 messages and participant row are written; in the person's own tickets, mail that another
@@ -146,7 +147,18 @@ def write_export(session: Session, config: Config, blobs: BlobStore, held: Holdi
     entries["audit"] = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor,
                          "action": e.action, "detail": e.detail, "success": e.success}
                         for e in held.audit]
-    for part in ("groups", "outbox", "audit"):
+    entries["quarantine"] = []
+    for held_mail in held.quarantined:
+        name = f"quarantine/quarantine-{held_mail.id}.eml"
+        try:
+            _write(folder / name, blobs.get(held_mail.raw_sha256))
+        except OSError:
+            name = ""  # the raw copy is gone: described only
+        entries["quarantine"].append({"id": held_mail.id, "subject": held_mail.subject,
+                                      "from": held_mail.from_addr, "state": held_mail.state,
+                                      "created_at": held_mail.created_at.isoformat(),
+                                      "eml": name})
+    for part in ("groups", "outbox", "audit", "quarantine"):
         if entries[part]:
             _write_json(folder / f"{part}.json", entries[part])
     _write_json(folder / "person.json", entries)

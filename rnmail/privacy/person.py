@@ -12,7 +12,8 @@ A person is named by a mail address, a phone number (any notation, compared in E
   ``rnmail.directory.people.directory_user_for`` decides) and their group memberships;
 - the outbox rows sent to them (to their address, or their fax number's gateway address);
 - the audit entries that name them (their address or number as a value of the entry:
-  the directory's history, unblocking, imports).
+  the directory's history, unblocking, imports);
+- the mail from their address kept in the quarantine (it could not be processed).
 
 Mentions of a person in the free text of someone else's mail are not found: nobody can
 tell them apart from a namesake.
@@ -42,6 +43,7 @@ from rnmail.models import (
     Message,
     OutboxMessage,
     Participant,
+    QuarantinedMessage,
     Ticket,
 )
 from rnmail.util.addresses import deliverable_address
@@ -118,18 +120,19 @@ class Holdings:
     memberships: list[GroupMember] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
+    quarantined: list[QuarantinedMessage] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.requested or self.involved or self.directory_user
-                    or self.memberships or self.outbox or self.audit)
+                    or self.memberships or self.outbox or self.audit or self.quarantined)
 
     def counts(self) -> dict[str, int]:
         return {"tickets": len(self.requested), "other_tickets": len(self.involved),
                 "messages_in_other_tickets": len(self.own_messages),
                 "directory": int(self.directory_user is not None),
                 "group_memberships": len(self.memberships), "outbox": len(self.outbox),
-                "audit_entries": len(self.audit)}
+                "audit_entries": len(self.audit), "quarantined": len(self.quarantined)}
 
 
 def find_holdings(session: Session, person: Person) -> Holdings:
@@ -157,6 +160,11 @@ def find_holdings(session: Session, person: Person) -> Holdings:
         select(OutboxMessage).where(func.lower(OutboxMessage.to_addr).in_(person.addresses))
         .order_by(OutboxMessage.id))) if person.addresses else []
     held.audit = audit_about(session, person)
+    if person.email:  # the From as written (``Name <address>``): a first cut, then exactly
+        held.quarantined = [q for q in session.scalars(
+            select(QuarantinedMessage).where(
+                func.lower(QuarantinedMessage.from_addr).contains(person.email))
+            .order_by(QuarantinedMessage.id)) if person.named_in(q.from_addr or "")]
     return held
 
 
