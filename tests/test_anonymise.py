@@ -72,7 +72,11 @@ def test_personal_data_goes_and_the_figures_stay(site: Installation, tmp_path: P
     assert site.json("ticket", "search", "0475 12 34 56")
     assert site.json("ticket", "search", "Peeters")
 
+    with site.db.transaction() as session:
+        updated = session.scalars(select(Ticket.updated_at).order_by(Ticket.id)).all()
     removed = anonymise(site, 1, 3)
+    with site.db.transaction() as session:  # not an activity: the queue's order stays
+        assert session.scalars(select(Ticket.updated_at).order_by(Ticket.id)).all() == updated
     assert (removed.tickets, removed.participants) == (2, 1)
     assert removed.attachments == 2 and removed.raw_mails == 1 and removed.outbox >= 1
 

@@ -44,8 +44,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select, union_all
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from rnmail.models import (
     Attachment,
@@ -117,11 +118,12 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
     deletes those no other row refers to."""
     removed = Removed()
     names = staff if staff is not None else staff_names(session)
+    last_activity = ticket.updated_at
     changed = _ticket(ticket)
-    removed.participants = len(session.scalars(
-        select(Participant.id).where(Participant.ticket_id == ticket.id)).all())
-    if removed.participants:
-        session.execute(delete(Participant).where(Participant.ticket_id == ticket.id))
+    for participant in session.scalars(select(Participant)
+                                       .where(Participant.ticket_id == ticket.id)):
+        session.delete(participant)
+        removed.participants += 1
     messages = list(session.scalars(select(Message).where(Message.ticket_id == ticket.id)))
     for message in messages:
         removed.messages += _message(message, names)
@@ -144,6 +146,11 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
             removed.participants, removed.outbox, removed.bounces)):
         removed.tickets = 1
         ticket.anonymised_at = now or utcnow()
+    # not a change people made: the ticket's last activity stays as it was (the queue's
+    # order), written back instead of the column's ``onupdate`` time (at every flush,
+    # the autoflush of the queries above included)
+    ticket.updated_at = last_activity
+    flag_modified(ticket, "updated_at")
     return removed
 
 
