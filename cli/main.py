@@ -63,6 +63,7 @@ def _register() -> None:
         operator,
         outbox,
         privacy,
+        privacy_rights,
         quarantine,
         report,
         run,
@@ -89,6 +90,8 @@ def _register() -> None:
         main.add_command(group)
     for command in (ticket_hold.ticket_hold, ticket_hold.ticket_unhold):
         ticket.ticket.add_command(command)
+    for command in (privacy_rights.export, privacy_rights.erase):
+        privacy.privacy.add_command(command)
 
 
 _register()

@@ -22,7 +22,8 @@ KINDS = (
 
 @click.group()
 def privacy() -> None:
-    """Personal data: apply the retention periods of [privacy] (docs/privacy.md)."""
+    """Personal data: apply the retention periods of [privacy]; a person's export and
+    erasure (docs/privacy.md)."""
 
 
 @privacy.command("purge")

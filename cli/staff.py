@@ -1,11 +1,11 @@
 """``rnmail staff``: help-desk members, who are notified and answer by mail, and sign in
-to the desk (``passwd``, ``totp``, ``unlock``)."""
+to the desk (``passwd``, ``totp``, ``unlock``), and the privacy officers (``privacy``)."""
 
 from __future__ import annotations
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app, read_password
+from cli.app import App, emit_json, handle_errors, login_name, pass_app, read_password
 from cli.operator import print_qr
 from rnmail.config import LANGUAGES
 
@@ -115,3 +115,24 @@ def staff_unlock(app: App, email: str, by: str | None) -> None:
     with app.ready_db().transaction() as session:
         member = unlock(session, email, by)
     click.echo(f"staff {member.email} unlocked")
+
+
+@staff.command("privacy")
+@click.argument("email")
+@click.option("--grant/--revoke", required=True,
+              help="Let them answer a person's access and erasure requests on the desk "
+                   "(/desk/privacy), or no longer.")
+@click.option("--by", help="Who decides (recorded in the audit log; default: your user name).")
+@pass_app
+@handle_errors
+def staff_privacy(app: App, email: str, grant: bool, by: str | None) -> None:
+    """Make a staff member a privacy officer, who exports and erases a person's data from
+    the desk (GDPR Art. 15 and 17), or no longer (audited)."""
+    from rnmail.auth.staff import set_privacy_officer
+
+    with app.ready_db().transaction() as session:
+        changed = set_privacy_officer(session, email, grant, (by or login_name()).strip()
+                                      or "help desk")
+    state = "a privacy officer" if grant else "not a privacy officer"
+    click.echo(f"staff {email.strip().lower()} is {state}" + ("" if changed else
+                                                               " already: nothing changed"))

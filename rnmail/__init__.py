@@ -10,6 +10,7 @@ The map (docs/architecture.md tells the two flows in full):
 - ``directory/``  organisations and their users, CSV sheets, user groups, access unblocking
 - ``status/``     components and incidents, the public page, notices, planned maintenance
 - ``stats/``      figures, business hours, charts and the management report
+- ``privacy/``    personal data: retention, legal hold, a person's export and erasure
 - ``auth/``       operators: passwords, second factor, web sessions
 - ``web/``        the public site, the status administration, their listeners
 - ``daemon/``     ``rnmail run``: the loop, the scheduler glue, housekeeping, metrics

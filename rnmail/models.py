@@ -174,6 +174,10 @@ class Staff(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # May answer a person's access and erasure requests on the desk (``/desk/privacy``,
+    # ``rnmail staff privacy``; migration 0025).
+    privacy_officer: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
 
 
 class Service(Base):

@@ -32,6 +32,8 @@ SURFACES = (
     (("rnmail/templates/pages/faq_", "rnmail/tickets/faq.py"), ("fr", "nl", "de", "en")),
     # the accessibility statement of the public pages (its four sections)
     (("rnmail/status/statement.py",), ("nl", "fr", "de", "en")),
+    # a person's data export (its index in their language) and the desk's privacy page
+    (("rnmail/privacy/", "rnmail/templates/pages/privacy_"), ("fr", "nl", "de", "en")),
     # the vocabularies' words in the mails (every mail language), and the notes rnmail
     # writes into tickets in [helpdesk].default_language (any of the four)
     (("rnmail/i18n/labels.py", "rnmail/tickets/notes.py"), ("fr", "nl", "de", "en")),

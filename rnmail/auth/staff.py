@@ -87,3 +87,15 @@ def proxy_sign_in(db: Database, email: str) -> str | None:
         audit.record(session, member.email[:64], "login", {"site": "desk",
                                                             "via": "remote-user"})
         return member.email
+
+
+def set_privacy_officer(session: Session, email: str, grant: bool, by: str) -> bool:
+    """Let a staff member answer access and erasure requests on the desk (``/desk/privacy``),
+    or no longer; audited. Returns False (nothing recorded) when it already was so."""
+    member = _member(session, email)
+    if member.privacy_officer == grant:
+        return False
+    member.privacy_officer = grant
+    audit.record(session, by[:64], "staff-privacy-grant" if grant else "staff-privacy-revoke",
+                 {"staff": member.email})
+    return True

@@ -6,7 +6,7 @@
 deleted. ``blocked_sender``: addresses and domains whose mail goes straight to spam.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-09 09:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from rnmail.models import UTCDateTime
 
 revision = '0026'
-down_revision = '0024'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
