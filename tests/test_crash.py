@@ -122,14 +122,15 @@ def run_until_done(config: Path, command: list[str], rng: random.Random,
     stderr = config.parent / "stderr.txt"
     kills, running = 0, 0
     try:
-        for _ in range(40):
+        for _ in range(60):  # a guard only: by then the delay is 300 times hi
             running = forker.start(["--config", str(config), *command], stderr)
             # Widened after each kill, in case one batch alone outlasts hi on a slow machine.
             code = forker.line(rng.uniform(lo, hi) * 1.1 ** kills)
             if code is None:
                 with contextlib.suppress(ProcessLookupError):  # it may have just ended
                     os.kill(running, signal.SIGKILL)
-                code = forker.line(30)
+                code = forker.line(120)
+                assert code is not None, "the killed run did not end"
             running = 0
             if code == -signal.SIGKILL:
                 kills += 1
@@ -157,7 +158,7 @@ def test_kill_9_during_ingest_loses_nothing_and_duplicates_nothing(
     config = write_toml(tmp_path, db_url, imap, batch=7,
                         smtp=f'[smtp]\ntransport = "file"\ndirectory = "{tmp_path}/out"')
     desk = Desk(make_config(tmp_path, db_url, imap))  # migrates the database
-    kills = run_until_done(config, ["ingest", "once"], random.Random(7), 0.3, 0.8)
+    kills = run_until_done(config, ["ingest", "once"], random.Random(7), 0.5, 1.1)
     assert kills >= 3, "the test must actually interrupt the ingest"
     assert imap.folder_uids("info") == []
     # A kill during IMAP MOVE may leave the server's copy twice in Processed (Dovecot moves
