@@ -6,8 +6,9 @@ Each test process migrates one template per engine with the real ``Database.upgr
 them on every database it gets). After that, ``upgrade()`` to head of an *empty*
 database copies the template: on SQLite the template file's pages (SQLite's backup API,
 through the engine's own connection, so open connections stay valid); on PostgreSQL the
-SQL the template's migration sent, replayed in the test's schema (the statements name no
-schema: they land in the connection's search_path, as the migration's did). An upgrade to
+SQL the template's migration sent, replayed in the test's schema as one script (the
+statements name no schema: they land in the connection's search_path, as the migration's
+did). An upgrade to
 another revision, or of a database that has tables, runs the migrations as before.
 """
 
@@ -29,6 +30,7 @@ Upgrade = Callable[[Database, str], str]
 # Per process: the SQLite template's path, the PostgreSQL statements.
 _sqlite: dict[str, Path] = {}
 _postgres: list[tuple[str, Any, str]] = []
+_script: list[str] = []
 _disabled = [False]
 
 
@@ -95,13 +97,19 @@ def _replay_postgres(db: Database, original: Upgrade, new_schema: Callable[[], A
                 raise
             finally:
                 template.dispose()
-    with db.engine.begin() as connection:  # as SQLAlchemy sent them to the driver
-        cursor = connection.connection.cursor()
-        for statement, parameters, how in _postgres:
-            if how == "many":
-                cursor.executemany(statement, parameters)
-            elif how == "none":
-                cursor.execute(statement)
-            else:
-                cursor.execute(statement, parameters)
-        cursor.close()
+    with db.engine.begin() as connection:
+        driver = connection.connection.driver_connection
+        if not _script:  # one round trip, not one per statement: parameters made literals
+            from psycopg import ClientCursor
+
+            literal = ClientCursor(driver)
+            parts = []
+            for statement, parameters, how in _postgres:
+                if how == "many":
+                    parts += [literal.mogrify(statement, one) for one in parameters]
+                elif how == "none":
+                    parts.append(statement)
+                else:
+                    parts.append(literal.mogrify(statement, parameters))
+            _script.append(";\n".join(parts))
+        driver.execute(_script[0])
