@@ -8,13 +8,37 @@ from pathlib import Path
 import pytest
 from _pytest.terminal import TerminalReporter
 
+from rnmail.db import Database
+from tests.harness import template
 from tests.harness.daemon import Daemon
 from tests.harness.servers import (
     Dovecot,
     SmtpServer,
     TokenServer,
     database,
+    fresh_postgres_schema,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schema_from_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``rnmail init`` of an empty database copies a schema migrated once per process
+    (tests/harness/template.py): running every revision took 1-2 s per test."""
+    upgrade = template.copying(Database.upgrade, tmp_path_factory.mktemp("template"),
+                               fresh_postgres_schema)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Database, "upgrade", upgrade)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _real_migrations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests marked ``migrations`` run the Alembic revisions themselves."""
+    if request.node.get_closest_marker("migrations"):
+        with template.real_migrations():
+            yield
+    else:
+        yield
 
 
 @pytest.fixture(scope="session")

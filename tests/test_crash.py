@@ -6,9 +6,12 @@ end state must hold every message exactly once: no loss, no duplicate ticket or 
 
 from __future__ import annotations
 
+import contextlib
 import email
+import json
 import os
 import random
+import select as selectors
 import signal
 import subprocess
 import sys
@@ -28,7 +31,79 @@ from tests.harness.servers import Dovecot, SmtpServer
 pytestmark = pytest.mark.slow  # kill -9 of real processes
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = "from cli.main import main; main()"
+# One Python with rnmail imported forks each run of the command (argv and the file for its
+# stderr come as one JSON line; it answers the child's pid, then its exit status). The random
+# kill delay thus runs from the moment the command starts its work (fetch, batch, commit,
+# move, send): the interpreter's start-up, which on a loaded machine alone outlasted the
+# delay, is paid once, not before every run.
+FORKER = """
+import json, os, sys
+from cli.main import main
+for line in sys.stdin:
+    argv, err = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+        code = 1
+        try:
+            main(argv)
+        except SystemExit as exit:
+            code = 0 if exit.code is None else exit.code if isinstance(exit.code, int) else 1
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(code)
+    print(pid, flush=True)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+class Forker:
+    """The process that forks the runs (``FORKER``)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", FORKER], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.buffer = b""
+
+    def start(self, argv: list[str], stderr: Path) -> int:
+        """Fork a run of ``rnmail ARGV``; its pid."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps([argv, str(stderr)]).encode() + b"\n")
+        self.proc.stdin.flush()
+        pid = self.line(60)
+        assert pid is not None, "the forker did not answer"
+        return pid
+
+    def line(self, timeout: float) -> int | None:
+        """The next number the forker writes, None if none within ``timeout`` seconds."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not selectors.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            assert chunk, "the forker died"
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return int(line)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str) -> Path:
@@ -40,25 +115,36 @@ def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str
 
 
 def run_until_done(config: Path, command: list[str], rng: random.Random,
-                   lo: float, hi: float) -> int:
-    """Start the command, SIGKILL it after a random delay; repeat until it exits by itself."""
-    kills = 0
-    for _ in range(40):
-        proc = subprocess.Popen([sys.executable, "-c", RUN, "--config", str(config), *command],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            # Widened after each kill: on a loaded machine start-up alone may outlast hi.
-            proc.wait(timeout=rng.uniform(lo, hi) * 1.1 ** kills)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            kills += 1
-            time.sleep(0.6)  # let a lease taken by the killed process expire
-            continue
-        stderr = proc.stderr.read().decode() if proc.stderr else ""
-        assert proc.returncode == 0, stderr
-        assert "Traceback" not in stderr
-        return kills
+                   lo: float, hi: float, lease: float = 0.0) -> int:
+    """Start the command, SIGKILL it after a random delay; repeat until it exits by itself.
+    ``lease``: how long a lease taken by a killed run keeps its mails from the next."""
+    forker = Forker()
+    stderr = config.parent / "stderr.txt"
+    kills, running = 0, 0
+    try:
+        for _ in range(60):  # a guard only: by then the delay is 300 times hi
+            running = forker.start(["--config", str(config), *command], stderr)
+            # Widened after each kill, in case one batch alone outlasts hi on a slow machine.
+            code = forker.line(rng.uniform(lo, hi) * 1.1 ** kills)
+            if code is None:
+                with contextlib.suppress(ProcessLookupError):  # it may have just ended
+                    os.kill(running, signal.SIGKILL)
+                code = forker.line(120)
+                assert code is not None, "the killed run did not end"
+            running = 0
+            if code == -signal.SIGKILL:
+                kills += 1
+                time.sleep(lease * 1.2)  # let a lease taken by the killed run expire
+                continue
+            errors = stderr.read_text()
+            assert code == 0, errors
+            assert "Traceback" not in errors
+            return kills
+    finally:
+        if running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(running, signal.SIGKILL)
+        forker.close()
     raise AssertionError("never finished")
 
 
@@ -103,7 +189,8 @@ def test_kill_9_during_sending_loses_no_mail(tmp_path: Path, db_url: str, imap: 
     desk.ingest()
     config = write_toml(tmp_path, db_url, imap, batch=100,
                         smtp=f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}')
-    kills = run_until_done(config, ["outbox", "send"], random.Random(11), 0.9, 1.6)
+    kills = run_until_done(config, ["outbox", "send"], random.Random(11), 0.9, 1.6,
+                           lease=0.5)
     received = [env.rcpt_tos[0] for env in smtp_server.messages]
     assert set(received) == {f"person{i}@citizen.example" for i in range(n)}
     per_kill = (send.RECORD_WINDOW + 1) * OutboxConfig().connections

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import column, select, table
@@ -12,6 +13,8 @@ from sqlalchemy import column, select, table
 from rnmail.daemon.scheduler import JOB_FUNCTION, job_store_scheduler, run_scheduled_step
 from rnmail.db import Database
 from rnmail.models import Base, include_object
+
+pytestmark = pytest.mark.migrations  # the revisions themselves, not the template's copy
 
 
 def test_upgrade_head_matches_the_models(db_url: str) -> None:

@@ -1,4 +1,5 @@
 """A real headless Chromium, driven through the DevTools protocol, for what a person sees.
+Each test process starts one and gives every page a browser context of its own.
 
 The protocol runs over ``--remote-debugging-pipe`` (the transport Puppeteer and Playwright
 use): Chromium reads commands from its fd 3 and writes replies and events to its fd 4, each
@@ -11,6 +12,7 @@ message one JSON text ended by a NUL byte. No port to find, no websocket client 
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import fcntl
@@ -49,35 +51,19 @@ def chromium_path() -> str:
     return found
 
 
-class Browser:
-    """One Chromium process with one page (tab); start, navigate, evaluate, close."""
+class Chromium:
+    """One Chromium process and its DevTools pipe; the pages of several ``Browser``s may
+    share it (each in its own browser context). Events are queued for the page (session)
+    they are about, others for whoever is reading."""
 
-    def __init__(self, executable: str | None = None, timeout: float = 15.0,
-                 flags: tuple[str, ...] = ()) -> None:
-        self.executable = executable
-        self.flags = flags  # more command-line switches (e.g. --host-resolver-rules)
-        self.timeout = timeout
+    def __init__(self, executable: str, flags: tuple[str, ...]) -> None:
+        self.profile = tempfile.TemporaryDirectory(prefix="rnmail-chromium-")
+        self.stderr: Any = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as Chromium
+        self.buffer = b""
+        self.next_id = 0
+        self.queues: dict[str, list[dict[str, Any]]] = {}  # session id -> its events
+        self.to_browser = self.from_browser = -1
         self.process: subprocess.Popen[bytes] | None = None
-        self.session_id = ""
-        self._profile: tempfile.TemporaryDirectory[str] | None = None
-        self._stderr: Any = None
-        self._to_browser = -1
-        self._from_browser = -1
-        self._buffer = b""
-        self._next_id = 0
-        self._events: list[dict[str, Any]] = []
-
-    def __enter__(self) -> Browser:
-        return self.start()
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
-
-    def start(self) -> Browser:
-        executable = self.executable or chromium_path()
-        self._profile = tempfile.TemporaryDirectory(prefix="rnmail-chromium-")
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as Chromium
         commands_r, commands_w = os.pipe()
         replies_r, replies_w = os.pipe()
         # Lift the child's ends above 9 so that "3<&N 4>&M" cannot clobber them (bash: dash
@@ -89,24 +75,162 @@ class Browser:
         try:
             self.process = subprocess.Popen(
                 ["bash", "-c", f'exec "$@" 3<&{child_r} 4>&{child_w} {child_r}<&- {child_w}>&-',
-                 "bash", executable, *FLAGS, *self.flags, f"--user-data-dir={self._profile.name}",
+                 "bash", executable, *FLAGS, *flags, f"--user-data-dir={self.profile.name}",
                  "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
                 pass_fds=(child_r, child_w),
             )
         except OSError as exc:
             os.close(commands_w)
             os.close(replies_r)
+            self.close()
             raise BrowserError(f"cannot start {executable}: {exc}; {INSTALL_HINT}") from exc
         finally:
             os.close(child_r)
             os.close(child_w)
-        self._to_browser, self._from_browser = commands_w, replies_r
+        self.to_browser, self.from_browser = commands_w, replies_r
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def call(self, method: str, params: dict[str, Any], session_id: str, timeout: float,
+             events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Send one command (to the page ``session_id``, or to the browser if empty) and
+        return its result; events met meanwhile go to their page's queue, else ``events``."""
+        self.next_id += 1
+        sent = self.next_id
+        message: dict[str, Any] = {"id": sent, "method": method, "params": params}
+        if session_id:
+            message["sessionId"] = session_id
         try:
-            target = self.call("Target.createTarget", {"url": "about:blank"}, page=False)
+            os.write(self.to_browser, json.dumps(message).encode() + b"\0")
+        except OSError as exc:
+            raise BrowserError(f"{method}: Chromium is gone ({exc}){self.stderr_tail()}") \
+                from exc
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.read(deadline, method, timeout)
+            if reply.get("id") == sent:
+                if "error" in reply:
+                    raise BrowserError(f"{method}: {reply['error']}")
+                result: dict[str, Any] = reply.get("result", {})
+                return result
+            if "method" in reply:
+                self.queues.get(reply.get("sessionId", ""), events).append(reply)
+
+    def read(self, deadline: float, waiting_for: str, timeout: float) -> dict[str, Any]:
+        """The next message from Chromium; an error with its stderr if it dies or stalls."""
+        while b"\0" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BrowserError(f"{waiting_for}: no answer from Chromium within "
+                                   f"{timeout:.0f} s{self.stderr_tail()}")
+            ready, _, _ = select.select([self.from_browser], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self.from_browser, 1 << 16)
+            if not chunk:
+                raise BrowserError(f"{waiting_for}: Chromium exited{self.stderr_tail()}")
+            self.buffer += chunk
+        message, _, self.buffer = self.buffer.partition(b"\0")
+        parsed: dict[str, Any] = json.loads(message)
+        return parsed
+
+    def close(self) -> None:
+        if self.process is not None:
+            try:
+                if self.process.poll() is None:
+                    with contextlib.suppress(BrowserError):  # it may exit before answering
+                        self.call("Browser.close", {}, "", 5, [])
+                    try:
+                        self.process.wait(5)
+                    except subprocess.TimeoutExpired:
+                        self.process.kill()
+                        self.process.wait(5)
+            finally:
+                self.process = None
+        for fd in (self.to_browser, self.from_browser):
+            if fd >= 0:
+                os.close(fd)
+        self.to_browser = self.from_browser = -1
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
+        self.profile.cleanup()
+
+    def stderr_tail(self) -> str:
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return ("\nChromium stderr:\n" + "\n".join(lines[-15:])) if lines else ""
+
+
+_shared: list[Chromium] = []  # this process's Chromium with the usual flags
+
+
+def _close_shared() -> None:
+    if _shared:
+        _shared.pop().close()
+
+
+def _shared_chromium(executable: str) -> Chromium:
+    """The process's Chromium with the usual flags, started once (about 1 s, more on a
+    loaded machine) and again only if it died; closed when the process exits."""
+    if _shared and not _shared[0].alive():
+        _close_shared()
+    if not _shared:
+        _shared.append(Chromium(executable, ()))
+        atexit.register(_close_shared)
+    return _shared[0]
+
+
+class Browser:
+    """One page (tab) in Chromium; start, navigate, evaluate, close.
+
+    Without other flags the page lives in a browser context of its own (cookies, storage,
+    cache, downloads: nothing shared with another page) of the process's one Chromium;
+    with ``flags`` (or another ``executable``) it gets a Chromium of its own."""
+
+    def __init__(self, executable: str | None = None, timeout: float = 15.0,
+                 flags: tuple[str, ...] = ()) -> None:
+        self.executable = executable
+        self.flags = flags  # more command-line switches (e.g. --host-resolver-rules)
+        self.timeout = timeout
+        self.chromium: Chromium | None = None
+        self.owned = False  # a Chromium of its own, closed with the page
+        self.context_id = ""
+        self.session_id = ""
+        self._events: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Browser:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.chromium.process if self.chromium else None
+
+    def start(self) -> Browser:
+        executable = self.executable or chromium_path()
+        self.owned = bool(self.executable or self.flags)
+        self.chromium = Chromium(executable, self.flags) if self.owned \
+            else _shared_chromium(executable)
+        try:
+            target: dict[str, Any] = {"url": "about:blank"}
+            if not self.owned:
+                self.context_id = self.call("Target.createBrowserContext",
+                                            page=False)["browserContextId"]
+                # A new window, the size of --window-size's.
+                target.update(browserContextId=self.context_id, width=1024, height=768)
+            created = self.call("Target.createTarget", target, page=False)
             attached = self.call("Target.attachToTarget",
-                                 {"targetId": target["targetId"], "flatten": True}, page=False)
+                                 {"targetId": created["targetId"], "flatten": True}, page=False)
             self.session_id = attached["sessionId"]
+            self.chromium.queues[self.session_id] = self._events
             self.call("Page.enable")
         except BaseException:
             self.close()
@@ -116,26 +240,13 @@ class Browser:
     def call(self, method: str, params: dict[str, Any] | None = None,
              page: bool = True) -> dict[str, Any]:
         """Send one command (to the page, or to the browser) and return its result."""
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method,
-                                   "params": params or {}}
-        if page:
-            message["sessionId"] = self.session_id
-        try:
-            os.write(self._to_browser, json.dumps(message).encode() + b"\0")
-        except OSError as exc:
-            raise BrowserError(f"{method}: Chromium is gone ({exc}){self._stderr_tail()}") \
-                from exc
-        deadline = time.monotonic() + self.timeout
-        while True:
-            reply = self._read(deadline, method)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise BrowserError(f"{method}: {reply['error']}")
-                result: dict[str, Any] = reply.get("result", {})
-                return result
-            if "method" in reply:
-                self._events.append(reply)
+        if self.chromium is None:
+            raise BrowserError(f"{method}: the browser is closed")
+        params = dict(params or {})
+        if not page and self.context_id and method == "Browser.setDownloadBehavior":
+            params.setdefault("browserContextId", self.context_id)  # this page's only
+        return self.chromium.call(method, params, self.session_id if page else "",
+                                  self.timeout, self._events)
 
     def wait_event(self, method: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
@@ -145,9 +256,11 @@ class Browser:
                     del self._events[: index + 1]
                     params: dict[str, Any] = event.get("params", {})
                     return params
-            reply = self._read(deadline, method)
+            if self.chromium is None:
+                raise BrowserError(f"{method}: the browser is closed")
+            reply = self.chromium.read(deadline, method, self.timeout)
             if "method" in reply:
-                self._events.append(reply)
+                self.chromium.queues.get(reply.get("sessionId", ""), self._events).append(reply)
 
     def navigate(self, url: str) -> None:
         """Open ``url`` in the page and wait until it has loaded."""
@@ -195,54 +308,21 @@ class Browser:
         return result["result"].get("value")
 
     def close(self) -> None:
-        if self.process is not None:
+        chromium, self.chromium = self.chromium, None
+        if chromium is None:
+            return
+        chromium.queues.pop(self.session_id, None)
+        if self.owned:
+            chromium.close()
+        elif self.context_id and chromium.alive():
+            # Its pages go with it; a Chromium that no longer answers is started anew.
             try:
-                if self.process.poll() is None:
-                    with contextlib.suppress(BrowserError):  # it may exit before answering
-                        self.call("Browser.close", page=False)
-                    try:
-                        self.process.wait(5)
-                    except subprocess.TimeoutExpired:
-                        self.process.kill()
-                        self.process.wait(5)
-            finally:
-                self.process = None
-        for fd in (self._to_browser, self._from_browser):
-            if fd >= 0:
-                os.close(fd)
-        self._to_browser = self._from_browser = -1
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-        if self._profile is not None:
-            self._profile.cleanup()
-            self._profile = None
-
-    def _read(self, deadline: float, waiting_for: str) -> dict[str, Any]:
-        """The next message from Chromium; an error with its stderr if it dies or stalls."""
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BrowserError(f"{waiting_for}: no answer from Chromium within "
-                                   f"{self.timeout:.0f} s{self._stderr_tail()}")
-            ready, _, _ = select.select([self._from_browser], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(self._from_browser, 1 << 16)
-            if not chunk:
-                raise BrowserError(f"{waiting_for}: Chromium exited"
-                                   f"{self._stderr_tail()}")
-            self._buffer += chunk
-        message, _, self._buffer = self._buffer.partition(b"\0")
-        parsed: dict[str, Any] = json.loads(message)
-        return parsed
-
-    def _stderr_tail(self) -> str:
-        if self._stderr is None:
-            return ""
-        self._stderr.seek(0)
-        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-        return ("\nChromium stderr:\n" + "\n".join(lines[-15:])) if lines else ""
+                chromium.call("Target.disposeBrowserContext",
+                              {"browserContextId": self.context_id}, "", self.timeout, [])
+            except BrowserError:
+                if _shared and _shared[0] is chromium:
+                    _shared.pop().close()
+        self.context_id = self.session_id = ""
 
 
 def page_file(path: Path) -> str:
