@@ -24,6 +24,7 @@ from rnmail.models import (
     OutboxMessage,
     Participant,
     QuarantinedMessage,
+    SpamMessage,
     Staff,
     Ticket,
     TicketEvent,
@@ -134,6 +135,12 @@ def year_of_tickets(site: Installation, per_month: int = 12) -> None:
                 mailbox="info", reason="test", raw_sha256=blobs.put(raw), raw_size=len(raw),
                 state=state, created_at=long_ago,
                 released_at=long_ago if state == "released" else None))
+        for days, state, raw in ((40, "held", b"From: s@spam.invalid\r\n\r\nold spam"),
+                                 (40, "released", b"From: t@spam.invalid\r\n\r\nreleased"),
+                                 (5, "held", b"From: u@spam.invalid\r\n\r\nnew spam")):
+            session.add(SpamMessage(mailbox="info", reason="X-Spam-Flag: YES",
+                                    raw_sha256=blobs.put(raw), raw_size=len(raw), state=state,
+                                    created_at=now - timedelta(days=days)))
         report = b"Final-Recipient: rfc822; nobody@gone.example\r\n"
         session.add(Bounce(outbox_id=None, recipient="nobody@gone.example", permanent=True,
                            raw_sha256=blobs.put(report), received_at=long_ago))
@@ -149,7 +156,7 @@ def database_state(site: Installation) -> str:
     digest = hashlib.sha256()
     with site.db.transaction() as session:
         for model in (Ticket, Message, Attachment, Participant, TicketEvent, OutboxMessage,
-                      AuditEvent, Bounce, QuarantinedMessage):
+                      AuditEvent, Bounce, QuarantinedMessage, SpamMessage):
             for row in session.scalars(select(model).order_by(*model.__mapper__.primary_key)):
                 digest.update(repr(sorted((k, repr(v)) for k, v in vars(row).items()
                                           if not k.startswith("_"))).encode())
@@ -181,6 +188,7 @@ def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) ->
     assert dry["raw_mails"] > 0 and dry["attachments"] > 0 and dry["outbox"] > 0
     assert dry["audit_entries"] >= 1 and dry["files"] > 0 and dry["bytes"] > 0
     assert dry["quarantine"] == 1 and dry["bounces"] >= 1
+    assert dry["spam"] == 2  # held and released 40 days ago ([privacy].spam_days = 30)
 
     done = purge(site)
     assert {k: v for k, v in done.items() if k != "dry_run"} == {
@@ -208,6 +216,8 @@ def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) ->
                                                 QuarantinedMessage.raw_sha256)).all()
         assert state == "held" and raw in after
         assert session.scalar(select(func.count()).select_from(Bounce)) == 0
+        [spam_raw] = session.scalars(select(SpamMessage.raw_sha256)).all()
+        assert spam_raw in after  # the recent spam and its file stay
     assert site.json("ticket", "search", f"Personne{gone}") == []
     assert site.json("ticket", "search", f"+32475{gone:06d}") == []
     assert site.json("ticket", "search", f"Personne{held}")

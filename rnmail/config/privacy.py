@@ -26,6 +26,7 @@ class PrivacyConfig:
     attachment_months = 12
     anonymise_months = 24
     outbox_months = 3
+    spam_days = 30
     audit_years = 5
     ```
     """
@@ -54,6 +55,11 @@ class PrivacyConfig:
             "reports; the tickets keep their own copy of each answer until anonymised. So are "
             "the bounce reports that matched no mail of ours, that long after they came"
             + KEEP + ".")
+    spam_days: int = key(
+        30, min=0, unit="days",
+        doc="Mail held as spam (`rnmail spam list`) that long ago, and not released, is "
+            "deleted with its raw mail; the rows of spam released or deleted that long ago "
+            "go too" + KEEP + ".")
     audit_years: int = key(
         5, min=0, unit="years",
         doc="Entries of the audit log (`rnmail audit`) older than this are deleted" + KEEP

@@ -55,6 +55,7 @@ from rnmail.models import (
     OutboxMessage,
     Participant,
     QuarantinedMessage,
+    SpamMessage,
     Staff,
     Ticket,
     TicketEvent,
@@ -260,7 +261,8 @@ def referenced(session: Session, digests: Iterable[str]) -> set[str]:
             select(Attachment.sha256).where(Attachment.sha256.in_(chunk)),
             select(Bounce.raw_sha256).where(Bounce.raw_sha256.in_(chunk)),
             select(QuarantinedMessage.raw_sha256).where(
-                QuarantinedMessage.raw_sha256.in_(chunk)))))
+                QuarantinedMessage.raw_sha256.in_(chunk)),
+            select(SpamMessage.raw_sha256).where(SpamMessage.raw_sha256.in_(chunk)))))
     return found
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
@@ -40,6 +40,7 @@ from rnmail.models import (
     OutboxBody,
     OutboxMessage,
     QuarantinedMessage,
+    SpamMessage,
     Ticket,
     utcnow,
 )
@@ -88,6 +89,8 @@ class PurgeReport:
     bounces: int = 0
     quarantine: int = 0
     """Quarantined mails released (processed after all) ``raw_mail_months`` ago."""
+    spam: int = 0
+    """Mails held as spam ``spam_days`` ago (and the rows of spam released or deleted)."""
     audit_entries: int = 0
     files: int = 0
     bytes: int = 0
@@ -170,6 +173,8 @@ def _steps(config: Config, now: datetime, batch: int) -> list[Step]:
     if privacy.outbox_months:
         steps.append(_outbox(months_before(now, privacy.outbox_months), batch))
         steps.append(_unmatched_bounces(months_before(now, privacy.outbox_months), batch))
+    if privacy.spam_days:
+        steps.append(_spam(now - timedelta(days=privacy.spam_days), batch))
     if privacy.audit_years:
         steps.append(_audit(months_before(now, 12 * privacy.audit_years), batch))
     return steps
@@ -287,6 +292,24 @@ def _released(cutoff: datetime, batch: int) -> Step:
             report.blobs.add(row.raw_sha256)
             session.delete(row)
         report.quarantine += len(rows)
+        session.flush()
+        return len(rows) == batch
+
+    return step
+
+
+def _spam(cutoff: datetime, batch: int) -> Step:
+    """Spam that came that long ago: held, its row and raw mail go (nobody released it);
+    released or deleted, its row goes (a released one's ticket has its own copy)."""
+
+    def step(session: Session, report: PurgeReport) -> bool:
+        rows = list(session.scalars(_locked(session, select(SpamMessage).where(
+            SpamMessage.created_at < cutoff).order_by(SpamMessage.id).limit(batch),
+            SpamMessage)))
+        for row in rows:
+            report.blobs.add(row.raw_sha256)
+            session.delete(row)
+        report.spam += len(rows)
         session.flush()
         return len(rows) == batch
 
