@@ -616,16 +616,20 @@ def test_kill_9_at_random_moments_every_notice_exactly_once(
         make_site: MakeSite, launch: Launch) -> None:
     site = make_site(bulk=90)
     groups = ("communes", "police", "bulk")
-    maintenance_id = site.schedule(start_in=2, duration=1.5, remind=1, groups=groups)
+    maintenance_id = site.schedule(start_in=4, duration=3, remind=1, groups=groups)
     site.send()
     rng = random.Random(20261205)
     kills = 0
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while len(site.step_events(maintenance_id)) < 3:
         assert time.monotonic() < deadline, site.step_events(maintenance_id)
         scheduler = launch(site, RUN_FAST)
+        # The kill's moment counts from the scheduler's start, not Python's: on a loaded
+        # machine the imports alone outlast the delay, and no kill would interrupt work.
+        until(lambda s=scheduler: "scheduler running" in s.log or s.proc.poll() is not None,
+              30, "the scheduler to start")
         try:
-            scheduler.proc.wait(timeout=rng.uniform(0.8, 2.4))
+            scheduler.proc.wait(timeout=rng.uniform(0.3, 1.5))
         except subprocess.TimeoutExpired:
             scheduler.kill()
             kills += 1
