@@ -24,7 +24,9 @@ Run (from the repo root; PostgreSQL on 127.0.0.1:5432, trust auth, database ``te
     .venv/bin/python bench/reminders.py --db sqlite --tickets 20000
 
 Target: an idle run under 200 ms (the job must not hold the daemon's scheduler thread) and
-the burst at 100 steps/s or more; exit status 1 when missed.
+the burst done within a fifth of the job's interval (60 s of the 5 minutes); exit status 1
+when missed. Steps and mails per second are printed too (a notice to the team is a mail per
+staff member).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ for extra in (ROOT, ROOT / "bench"):
     if str(extra) not in sys.path:
         sys.path.append(str(extra))
 
+from desk import follow_ids  # noqa: E402  (bench/desk.py: PostgreSQL's sequences)
 from ingest import code_stamp, log  # noqa: E402  (bench/ingest.py)
 from search import fill, fresh_database  # noqa: E402  (bench/search.py: the same corpus)
 from ticket_queue import shape  # noqa: E402  (bench/ticket_queue.py: staff, delegations)
@@ -135,6 +138,8 @@ after = "5d"
             db.upgrade()
             filled = fill(db, args.tickets, args.seed, kind)
             shape(db, kind)
+            if kind == "postgresql":
+                follow_ids(db)
             now = escalation.utcnow()
             corpus = timings(db, config, now)
             log(f"[{kind}] {filled['tickets']:,} tickets; {corpus['delegated']:,} delegated, "
@@ -161,7 +166,8 @@ after = "5d"
               "idle_p50_ms": statistics.median(idle), "idle_max_ms": max(idle),
               "raw_p50_ms": statistics.median(raw), "load1": os.getloadavg()[0]}
     log(f"[{kind}] burst: {steps:,} steps ({mails:,} mails queued) in {burst:.1f}s = "
-        f"{result['steps_per_s']:.0f} steps/s; idle run p50 {result['idle_p50_ms']:.1f} ms, "
+        f"{result['steps_per_s']:.0f} steps/s, {mails / burst:.0f} mails/s; idle run p50 "
+        f"{result['idle_p50_ms']:.1f} ms, "
         f"max {result['idle_max_ms']:.1f} ms; raw candidate queries p50 "
         f"{result['raw_p50_ms']:.1f} ms (ratio raw/idle "
         f"{result['raw_p50_ms'] / result['idle_p50_ms']:.2f}); load {result['load1']:.1f}")
@@ -188,8 +194,8 @@ def main() -> None:
             runs.append(one_database(args, kind, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    missed = [r["db"] for r in runs if r["idle_p50_ms"] >= 200 or r["steps_per_s"] < 100]
-    log(f"\ntarget (idle < 200 ms, burst >= 100 steps/s): "
+    missed = [r["db"] for r in runs if r["idle_p50_ms"] >= 200 or r["burst_s"] >= 60]
+    log(f"\ntarget (idle < 200 ms, burst < 60 s): "
         f"{'met' if not missed else 'MISSED on ' + ', '.join(missed)}")
     if args.json:
         args.json.write_text(json.dumps({"code": stamp, "runs": runs}, indent=2, default=str))

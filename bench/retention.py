@@ -43,6 +43,7 @@ for extra in (ROOT, ROOT / "bench"):
     if str(extra) not in sys.path:
         sys.path.append(str(extra))
 
+from desk import follow_ids  # noqa: E402  (bench/desk.py: PostgreSQL's sequences)
 from ingest import code_stamp, log  # noqa: E402  (bench/ingest.py)
 from search import fill, fresh_database  # noqa: E402  (bench/search.py: the same corpus)
 
@@ -117,6 +118,8 @@ lists_dir = "{work}/lists"
             db.upgrade()
             filled = fill(db, args.tickets, args.seed, kind)
             files = raw_mails(db, BlobStore(blobs_dir))
+            if kind == "postgresql":
+                follow_ids(db)
             now = utcnow()
             cutoff = months_before(now, config.privacy.anonymise_months)
             raw_s, raw_tickets = baseline(db, cutoff)
