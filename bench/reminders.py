@@ -34,11 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -50,9 +47,14 @@ for extra in (ROOT, ROOT / "bench"):
         sys.path.append(str(extra))
 
 from desk import follow_ids  # noqa: E402  (bench/desk.py: PostgreSQL's sequences)
-from ingest import code_stamp, log  # noqa: E402  (bench/ingest.py)
+from ingest import log  # noqa: E402  (bench/ingest.py)
 from search import fill, fresh_database  # noqa: E402  (bench/search.py: the same corpus)
-from ticket_queue import shape  # noqa: E402  (bench/ticket_queue.py: staff, delegations)
+from ticket_queue import (  # noqa: E402  (bench/ticket_queue.py: staff, delegations)
+    bench_config,
+    common_arguments,
+    each_database,
+    shape,
+)
 
 
 def timings(db: Any, config: Any, now: Any) -> dict[str, Any]:
@@ -115,24 +117,10 @@ def one_database(args: argparse.Namespace, kind: str, work: Path) -> dict[str, A
     from rnmail.tickets import escalation
 
     with fresh_database(kind, work, False) as url:
-        config_file = work / f"{kind}.toml"
-        config_file.write_text(f"""[database]
-url = "{url}"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-[smtp]
-host = "127.0.0.1"
-[status]
-public_dir = "{work}/status"
-[dispatch]
-lists_dir = "{work}/lists"
-[[reminders.autoclose]]
+        config = load_config(bench_config(work, kind, url, """[[reminders.autoclose]]
 category = "*"
 after = "5d"
-""", encoding="utf-8")
-        config = load_config(config_file)
+"""))
         db = Database(url)
         try:
             db.upgrade()
@@ -175,25 +163,10 @@ after = "5d"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    ap.add_argument("--tickets", type=int, default=200_000)
+    ap = common_arguments(__doc__, 200_000)
     ap.add_argument("--repeat", type=int, default=20, help="idle runs timed")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args()
-    stamp = code_stamp()
-    log(f"rnmail under test: {stamp['rnmail_dir']} (git {stamp['git_head']}); "
-        f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    work = Path(tempfile.mkdtemp(prefix="rnmail-bench-reminders-"))
-    runs = []
-    try:
-        for kind in kinds:
-            runs.append(one_database(args, kind, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    stamp, runs = each_database(args, "reminders", one_database)
     missed = [r["db"] for r in runs if r["idle_p50_ms"] >= 200 or r["burst_s"] >= 60]
     log(f"\ntarget (idle < 200 ms, burst < 60 s): "
         f"{'met' if not missed else 'MISSED on ' + ', '.join(missed)}")

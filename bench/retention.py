@@ -30,10 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,8 +41,13 @@ for extra in (ROOT, ROOT / "bench"):
         sys.path.append(str(extra))
 
 from desk import follow_ids  # noqa: E402  (bench/desk.py: PostgreSQL's sequences)
-from ingest import code_stamp, log  # noqa: E402  (bench/ingest.py)
+from ingest import log  # noqa: E402  (bench/ingest.py)
 from search import fill, fresh_database  # noqa: E402  (bench/search.py: the same corpus)
+from ticket_queue import (  # noqa: E402  (bench/ticket_queue.py)
+    bench_config,
+    common_arguments,
+    each_database,
+)
 
 
 def raw_mails(db: Any, store: Any) -> int:
@@ -100,28 +102,12 @@ def one_database(args: argparse.Namespace, kind: str, work: Path) -> dict[str, A
     from rnmail.util.blobs import BlobStore
 
     with fresh_database(kind, work, False) as url:
-        blobs_dir = work / f"{kind}-blobs"
-        config_file = work / f"{kind}.toml"
-        config_file.write_text(f"""[database]
-url = "{url}"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-attachments_dir = "{blobs_dir}"
-[smtp]
-host = "127.0.0.1"
-[status]
-public_dir = "{work}/status"
-[dispatch]
-lists_dir = "{work}/lists"
-""", encoding="utf-8")
-        config = load_config(config_file)
+        config = load_config(bench_config(work, kind, url))  # files: work/var/attachments
         db = Database(url)
         try:
             db.upgrade()
             filled = fill(db, args.tickets, args.seed, kind)
-            files = raw_mails(db, BlobStore(blobs_dir))
+            files = raw_mails(db, BlobStore(config.helpdesk.attachments_dir))
             if kind == "postgresql":
                 follow_ids(db)
             now = utcnow()
@@ -152,24 +138,8 @@ lists_dir = "{work}/lists"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    ap.add_argument("--tickets", type=int, default=50_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    args = ap.parse_args()
-    stamp = code_stamp()
-    log(f"rnmail under test: {stamp['rnmail_dir']} (git {stamp['git_head']}); "
-        f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    work = Path(tempfile.mkdtemp(prefix="rnmail-bench-retention-"))
-    runs = []
-    try:
-        for kind in kinds:
-            runs.append(one_database(args, kind, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    args = common_arguments(__doc__, 50_000).parse_args()
+    stamp, runs = each_database(args, "retention", one_database)
     missed = [r["db"] for r in runs if r["tickets_per_s"] < 200 or r["second_run_s"] >= 2]
     log(f"\ntarget (>= 200 tickets/s, second run < 2 s): "
         f"{'met' if not missed else 'MISSED on ' + ', '.join(missed)}")

@@ -46,6 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,60 @@ def shape(db: Any, kind: str) -> float:
     return time.perf_counter() - t0
 
 
+def bench_config(work: Path, kind: str, url: str, extra: str = "") -> Path:
+    """The config file of a benchmark's database: loopback SMTP, folders in ``work``."""
+    path = work / f"{kind}.toml"
+    path.write_text(f"""[database]
+url = "{url}"
+[helpdesk]
+address = "info@rn.example"
+name = "Help Desk Registre national"
+secret = "{secrets.token_urlsafe(32)}"
+[smtp]
+host = "127.0.0.1"
+[status]
+public_dir = "{work}/status"
+[dispatch]
+lists_dir = "{work}/lists"
+{extra}""", encoding="utf-8")
+    return path
+
+
+def common_arguments(description: str, tickets: int) -> argparse.ArgumentParser:
+    """--db, --tickets, --seed and --json, as every benchmark over the filled corpus."""
+    ap = argparse.ArgumentParser(description=description.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--tickets", type=int, default=tickets)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    return ap
+
+
+def each_database(args: argparse.Namespace, name: str,
+                  one: Callable[[argparse.Namespace, str, Path], dict[str, Any]]
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run ``one`` for each database asked for, in a scratch folder removed afterwards;
+    returns the code's stamp and the runs."""
+    import sqlite3
+
+    import sqlalchemy
+
+    stamp = code_stamp()
+    log(f"rnmail under test: {stamp['rnmail_dir']} (git {stamp['git_head']}); Python "
+        f"{sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, SQLAlchemy "
+        f"{sqlalchemy.__version__}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    work = Path(tempfile.mkdtemp(prefix=f"rnmail-bench-{name}-"))
+    runs = []
+    try:
+        for kind in kinds:
+            runs.append(one(args, kind, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return stamp, runs
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -195,21 +250,7 @@ def one_database(args: argparse.Namespace, kind: str, work: Path) -> dict[str, A
     from rnmail.models import Ticket
 
     with fresh_database(kind, work, False) as url:
-        config_file = work / f"{kind}.toml"
-        config_file.write_text(f"""[database]
-url = "{url}"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-[smtp]
-host = "127.0.0.1"
-[status]
-public_dir = "{work}/status"
-[dispatch]
-lists_dir = "{work}/lists"
-""", encoding="utf-8")
-        config = load_config(config_file)
+        config = load_config(bench_config(work, kind, url))
         db = Database(url)
         try:
             db.upgrade()
@@ -234,29 +275,10 @@ lists_dir = "{work}/lists"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    ap.add_argument("--tickets", type=int, default=200_000)
+    ap = common_arguments(__doc__, 200_000)
     ap.add_argument("--repeat", type=int, default=200, help="timed calls per case")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args()
-    stamp = code_stamp()
-    import sqlite3
-
-    import sqlalchemy
-    log(f"rnmail under test: {stamp['rnmail_dir']} (git {stamp['git_head']}); Python "
-        f"{sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, SQLAlchemy "
-        f"{sqlalchemy.__version__}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    work = Path(tempfile.mkdtemp(prefix="rnmail-bench-queue-"))
-    runs = []
-    try:
-        for kind in kinds:
-            runs.append(one_database(args, kind, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    stamp, runs = each_database(args, "queue", one_database)
     worst = max(c["p99_ms"] for run in runs for c in run["cases"])
     log(f"\nslowest p99 of the queue: {worst:.1f} ms -> target p99 < 50 ms "
         f"{'met' if worst < 50 else 'MISSED'}")

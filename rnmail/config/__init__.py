@@ -942,17 +942,26 @@ class DueTarget:
                 and (self.requester_type is None or self.requester_type == requester_type))
 
 
-def _due_targets(t: Table, name: str, default: Any) -> tuple[DueTarget, ...]:
+def _array_of_tables(t: Table, name: str, section: str) -> list[Table] | None:
+    """The tables of ``[[section.name]]``, each named by its place for the errors; None
+    when the file has none."""
     if name not in t.data:
-        return tuple(default)
+        return None
     t.used.add(name)
     items = t.data[name]
     if not isinstance(items, list):
-        raise ConfigError("[due]: [[due.target]] must be an array of tables")
+        raise ConfigError(f"[{section}]: [[{section}.{name}]] must be an array of tables")
+    return [Table(item, f"[[{section}.{name}]] #{index + 1}", t.base)
+            for index, item in enumerate(items)]
+
+
+def _due_targets(t: Table, name: str, default: Any) -> tuple[DueTarget, ...]:
+    tables = _array_of_tables(t, name, "due")
+    if tables is None:
+        return tuple(default)
     targets = []
-    for index, item in enumerate(items):
-        where = f"[[due.target]] #{index + 1}"
-        one = Table(item, where, t.base)
+    for one in tables:
+        where = one.where
         category, kind = one.text("category", None), one.text("requester_type", None)
         if category is None and kind is None:
             raise ConfigError(f"{where}: give category, requester_type or both")
@@ -1023,15 +1032,11 @@ class ServiceReminder:
 
 
 def _service_reminders(t: Table, name: str, default: Any) -> tuple[ServiceReminder, ...]:
-    if name not in t.data:
+    tables = _array_of_tables(t, name, "reminders")
+    if tables is None:
         return tuple(default)
-    t.used.add(name)
-    items = t.data[name]
-    if not isinstance(items, list):
-        raise ConfigError("[reminders]: [[reminders.service]] must be an array of tables")
     found = []
-    for index, item in enumerate(items):
-        one = Table(item, f"[[reminders.service]] #{index + 1}", t.base)
+    for one in tables:
         found.append(ServiceReminder(one.text("name", REQUIRED), one.integer("days", REQUIRED)))
         if found[-1].days < 1:
             raise ConfigError(f"{one.where}.days: at least 1 business day")
@@ -1049,16 +1054,12 @@ class AutoClose:
 
 
 def _autocloses(t: Table, name: str, default: Any) -> tuple[AutoClose, ...]:
-    if name not in t.data:
+    tables = _array_of_tables(t, name, "reminders")
+    if tables is None:
         return tuple(default)
-    t.used.add(name)
-    items = t.data[name]
-    if not isinstance(items, list):
-        raise ConfigError("[reminders]: [[reminders.autoclose]] must be an array of tables")
     found = []
-    for index, item in enumerate(items):
-        where = f"[[reminders.autoclose]] #{index + 1}"
-        one = Table(item, where, t.base)
+    for one in tables:
+        where = one.where
         category = one.text("category", REQUIRED)
         if "after" not in one.data:
             raise ConfigError(f"{where}: give after, e.g. \"10d\"")
