@@ -279,59 +279,42 @@ def _outbox(cutoff: datetime, batch: int) -> Step:
     return step
 
 
-def _released(cutoff: datetime, batch: int) -> Step:
-    """Quarantined mail processed after all (``quarantine retry``) that long ago: its
-    ticket has its own copy; the quarantine's row and raw mail go."""
+def _rows_and_raw(model: Any, condition: Any, counter: str, batch: int) -> Step:
+    """Delete the rows of ``model`` matching ``condition``, their raw mail's file with them
+    (when no other row refers to it), counted as ``counter`` of the report."""
 
     def step(session: Session, report: PurgeReport) -> bool:
-        rows = list(session.scalars(_locked(session, select(QuarantinedMessage).where(
-            QuarantinedMessage.state == QuarantineState.RELEASED,
-            QuarantinedMessage.released_at < cutoff)
-            .order_by(QuarantinedMessage.id).limit(batch), QuarantinedMessage)))
+        rows = list(session.scalars(_locked(session, select(model).where(condition)
+                                            .order_by(model.id).limit(batch), model)))
         for row in rows:
-            report.blobs.add(row.raw_sha256)
+            if row.raw_sha256:
+                report.blobs.add(row.raw_sha256)
             session.delete(row)
-        report.quarantine += len(rows)
+        setattr(report, counter, getattr(report, counter) + len(rows))
         session.flush()
         return len(rows) == batch
 
     return step
+
+
+def _released(cutoff: datetime, batch: int) -> Step:
+    """Quarantined mail processed after all (``quarantine retry``) that long ago: its
+    ticket has its own copy; the quarantine's row and raw mail go."""
+    return _rows_and_raw(QuarantinedMessage, and_(
+        QuarantinedMessage.state == QuarantineState.RELEASED,
+        QuarantinedMessage.released_at < cutoff), "quarantine", batch)
 
 
 def _spam(cutoff: datetime, batch: int) -> Step:
     """Spam that came that long ago: held, its row and raw mail go (nobody released it);
     released or deleted, its row goes (a released one's ticket has its own copy)."""
-
-    def step(session: Session, report: PurgeReport) -> bool:
-        rows = list(session.scalars(_locked(session, select(SpamMessage).where(
-            SpamMessage.created_at < cutoff).order_by(SpamMessage.id).limit(batch),
-            SpamMessage)))
-        for row in rows:
-            report.blobs.add(row.raw_sha256)
-            session.delete(row)
-        report.spam += len(rows)
-        session.flush()
-        return len(rows) == batch
-
-    return step
+    return _rows_and_raw(SpamMessage, SpamMessage.created_at < cutoff, "spam", batch)
 
 
 def _unmatched_bounces(cutoff: datetime, batch: int) -> Step:
     """Delivery reports that matched no mail we sent (kept for inspection), that old."""
-
-    def step(session: Session, report: PurgeReport) -> bool:
-        rows = list(session.scalars(_locked(session, select(Bounce).where(
-            Bounce.outbox_id.is_(None), Bounce.received_at < cutoff)
-            .order_by(Bounce.id).limit(batch), Bounce)))
-        for row in rows:
-            if row.raw_sha256:
-                report.blobs.add(row.raw_sha256)
-            session.delete(row)
-        report.bounces += len(rows)
-        session.flush()
-        return len(rows) == batch
-
-    return step
+    return _rows_and_raw(Bounce, and_(Bounce.outbox_id.is_(None),
+                                      Bounce.received_at < cutoff), "bounces", batch)
 
 
 def _audit(cutoff: datetime, batch: int) -> Step:
