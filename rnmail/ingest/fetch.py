@@ -249,9 +249,9 @@ class ImapSource:
 
 def wait_for_mail(cfg: MailboxConfig, timeout: float, should_stop: Callable[[], bool]
                   ) -> str:
-    """IMAP IDLE on the mailbox's folder until the server reports a change ("changed"),
-    ``timeout`` passes or ``should_stop()`` ("timeout"); "unsupported" at once when the
-    server has no IDLE (the caller polls instead).
+    """IMAP IDLE on the mailbox's folder until the server reports a change or ends the
+    connection ("changed": look again), ``timeout`` passes or ``should_stop()``
+    ("timeout"); "unsupported" at once when the server has no IDLE (the caller polls).
 
     Raises ``ServerUnavailable`` when the server cannot be reached.
     """
@@ -266,7 +266,14 @@ def wait_for_mail(cfg: MailboxConfig, timeout: float, should_stop: Callable[[], 
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                if idle.poll(timeout=min(left, IDLE_SLICE)):
+                wait = min(left, IDLE_SLICE)
+                started = time.monotonic()
+                if idle.poll(timeout=wait):
+                    return "changed"
+                if time.monotonic() - started < wait / 2:
+                    # imap-tools' poll swallows the end of the connection and returns nothing
+                    # at once: a server killed without its BYE would keep this loop spinning
+                    # until the deadline. The caller's next pass finds out what happened.
                     return "changed"
         return "timeout"
     except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:

@@ -267,6 +267,14 @@ class Dovecot:
         """Stop the server but keep its mail and port: ``resume()`` brings it back."""
         self._kill()
 
+    def crash(self) -> None:
+        """Kill -9 the server and every process it started: no BYE on open connections."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
     def resume(self) -> None:
         self.proc = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
