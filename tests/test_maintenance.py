@@ -138,6 +138,13 @@ class Site(Installation):
                 .where(Announcement.maintenance_id == maintenance_id)).all()
         return Counter(((key or "").rsplit(":", 1)[-1], to) for key, to in rows)
 
+    def outbox_states(self) -> list[tuple[str, int, str | None]]:
+        """Each outbox row's (state, attempts, last SMTP reply)."""
+        with self.db.transaction() as session:
+            rows = session.execute(select(OutboxMessage.state, OutboxMessage.attempts,
+                                          OutboxMessage.last_reply)).all()
+        return [tuple(row) for row in rows]
+
     def step_of_announcement(self) -> dict[int, str]:
         with self.db.transaction() as session:
             rows = session.execute(select(Announcement.id, Announcement.step_key)).all()
@@ -540,6 +547,11 @@ def test_a_real_scheduler_reminds_starts_and_ends_once(
         assert up["maintenance"] == []
         until(lambda: len(smtp_server.messages) >= 4 * len(site.members), 20,
                    "every notice to be delivered")
+    except AssertionError as exc:  # say what did arrive and what the scheduler did
+        raise AssertionError(f"{exc}: {len(smtp_server.messages)} of "
+                             f"{4 * len(site.members)}; outbox {site.outbox_states()}; "
+                             f"scheduler log:\n"
+                             f"{scheduler.log[-4000:]}") from None
     finally:
         log = scheduler.stop()
     assert "Traceback" not in log, log
