@@ -31,6 +31,22 @@ def _schema_from_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its lowest cost in the test processes, as Django's documentation advises a
+    fast hasher for tests: the shipped cost (0.2 s of both cores and 64 MiB per hash) made
+    every sign-in test slow. The processes the tests start (daemon, web, scheduler) hash at
+    the shipped cost, which ``test_passwords_are_hashed_at_the_shipped_cost`` checks."""
+    from argon2 import PasswordHasher
+
+    from rnmail.auth import signin
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signin, "HASHER", PasswordHasher(time_cost=1, memory_cost=64,
+                                                       parallelism=1))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _real_migrations(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests marked ``migrations`` run the Alembic revisions themselves."""

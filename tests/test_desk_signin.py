@@ -225,3 +225,21 @@ def test_rnmail_web_and_the_daemon_serve_the_desk_beside_the_admin(
         admin_port = int(log.read_text().split("desk on http://127.0.0.1:")[1].split("/")[0])
         page = request(admin_port, "/desk/login", Accept_Language="nl")
         assert page.status == 200 and b"Aanmelden bij de helpdesk" in page.body
+
+
+def test_passwords_are_hashed_at_the_shipped_cost() -> None:
+    """The cost the tests lower in their own process (conftest): a fresh process hashes
+    with argon2id at argon2-cffi's defaults, RFC 9106's low-memory profile."""
+    import subprocess
+    import sys
+
+    from argon2 import Type, extract_parameters, profiles
+
+    shown = subprocess.run(
+        [sys.executable, "-c", "from rnmail.auth.signin import hashed_password; "
+                               "print(hashed_password('a long enough password'))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    used = extract_parameters(shown)
+    wanted = profiles.RFC_9106_LOW_MEMORY
+    assert used.type is Type.ID and (used.time_cost, used.memory_cost, used.parallelism) == (
+        wanted.time_cost, wanted.memory_cost, wanted.parallelism)
