@@ -6,7 +6,6 @@ search no longer finds the names and numbers removed."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -33,7 +32,7 @@ from rnmail.models import (
 from rnmail.privacy.retention import months_before
 from rnmail.util.blobs import BlobStore
 from tests.harness.install import Installation, install
-from tests.harness.privacy import blob_files, figures
+from tests.harness.privacy import blob_files, database_state, figures
 
 PERIODS = """[privacy]
 anonymise_months = 6
@@ -149,18 +148,6 @@ def year_of_tickets(site: Installation, per_month: int = 12) -> None:
     for path in site.config.helpdesk.attachments_dir.rglob("*"):
         if path.is_file():  # as they would be: a purge spares the files stored today
             os.utime(path, (stored_long_ago, stored_long_ago))
-
-
-def database_state(site: Installation) -> str:
-    """A digest of every row a purge may change, to show a dry run changed nothing."""
-    digest = hashlib.sha256()
-    with site.db.transaction() as session:
-        for model in (Ticket, Message, Attachment, Participant, TicketEvent, OutboxMessage,
-                      AuditEvent, Bounce, QuarantinedMessage, SpamMessage):
-            for row in session.scalars(select(model).order_by(*model.__mapper__.primary_key)):
-                digest.update(repr(sorted((k, repr(v)) for k, v in vars(row).items()
-                                          if not k.startswith("_"))).encode())
-    return digest.hexdigest()
 
 
 def purge(site: Installation, *extra: str) -> dict[str, Any]:

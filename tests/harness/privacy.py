@@ -1,13 +1,17 @@
 """What a purge must leave unchanged and what it must remove: every figure of ``rnmail
-stats`` (contacts, ``times``, ``due``, by each dimension) and of ``rnmail report``, and the
-blob store's files."""
+stats`` (contacts, ``times``, ``due``, by each dimension) and of ``rnmail report``, the
+blob store's files, and every row (a run that must change nothing)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from rnmail.models import Base
 from rnmail.stats.figures import DIMENSIONS
 from tests.harness.install import Installation
 
@@ -41,3 +45,17 @@ def blob_files(site: Installation) -> dict[str, int]:
     root = site.config.helpdesk.attachments_dir
     return {p.name: p.stat().st_size for p in root.rglob("*") if p.is_file()
             and not p.name.startswith(".")}
+
+
+def database_state(site: Installation, leaving_out: tuple[str, ...] = ()) -> str:
+    """A digest of every row of every table but ``leaving_out``: a dry run, or a second run
+    that finds nothing to do, must leave it as it was."""
+    digest = hashlib.sha256()
+    with site.db.transaction() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name in leaving_out:
+                continue
+            digest.update(table.name.encode())
+            for row in session.execute(select(table).order_by(*table.primary_key.columns)):
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
