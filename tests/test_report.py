@@ -136,6 +136,7 @@ def text_of(html: str) -> str:
 # Charts
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # drawing, not storage
 def test_png_and_svg_charts_are_real(desk: Desk, tmp_path: Path) -> None:
     with desk.db.transaction() as session:
         tables = {
@@ -380,6 +381,7 @@ SEEN = """(() => {
 })()"""
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # drawing, not storage
 @pytest.mark.slow
 def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
@@ -420,6 +422,7 @@ def headings(html: str) -> list[str]:
     return [" ".join(unescape(text).split()) for _tag, text in HEADINGS.findall(html)]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # words, not storage
 @pytest.mark.parametrize("language", ["fr", "nl"])
 def test_every_heading_of_the_report_is_translated(desk: Desk, language: str) -> None:
     for period in (PERIOD, Period(date(2030, 1, 1), date(2030, 1, 2))):
