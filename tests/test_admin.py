@@ -605,6 +605,7 @@ def sign_in(browser: Browser, admin: Admin, base: str, password: str = PASSWORD,
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page, not storage
 def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
         admin: Admin, artifacts: Path) -> None:
     add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
@@ -698,6 +699,7 @@ def test_in_a_browser_an_operator_sets_the_status_and_users_are_told(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page, not storage
 def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
     base = admin.base
     with chromium_or_fail() as browser:
@@ -710,6 +712,7 @@ def test_in_a_browser_the_sixth_failed_sign_in_is_refused(admin: Admin) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page, not storage
 def test_in_a_browser_cancelling_a_maintenance_asks_first(admin: Admin, artifacts: Path) -> None:
     """The cancel button shows what it will do and whom it will mail; Back changes
     nothing; only the confirmation cancels and mails the groups."""

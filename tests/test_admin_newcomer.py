@@ -163,6 +163,7 @@ def fits_a_phone(browser: Browser, name: str, artifacts: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page, not storage
 def test_on_a_phone_every_admin_page_fits_and_the_language_links_are_readable(
         admin: Admin, artifacts: Path) -> None:
     add_members(admin.path, "municipalities", ("bevolking@zuid.example", "nl"),
