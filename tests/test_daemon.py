@@ -332,7 +332,10 @@ def test_the_imap_server_going_away_is_survived_and_mail_caught_up(
         until(lambda: len(outgoing(tmp_path)) == 1)
         server.halt()
         halted = time.monotonic()
-        until(lambda: "mailbox info is unavailable" in daemon.text(), timeout=30)
+        try:
+            until(lambda: "mailbox info is unavailable" in daemon.text(), timeout=30)
+        except AssertionError as exc:  # what the daemon did meanwhile
+            raise AssertionError(f"{exc}; the daemon's log:\n{daemon.text()[-5000:]}") from None
         # 10 s of retries (five attempts, the backoff doubling from 0.5 s): one line
         time.sleep(max(0.0, 10 - (time.monotonic() - halted)))
         assert daemon.text().count("mailbox info is unavailable") == 1
