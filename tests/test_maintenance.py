@@ -249,8 +249,8 @@ def make_site(tmp_path: Path, db_url: str) -> Iterator[MakeSite]:
     """Makes the installation, with the file transport or ``smtp=SmtpServer``."""
     made: list[Site] = []
 
-    def make(smtp: SmtpServer | None = None, bulk: int = 0) -> Site:
-        made.append(new_site(tmp_path, db_url, smtp, bulk))
+    def make(smtp: SmtpServer | None = None, bulk: int = 0, lease: float = 30) -> Site:
+        made.append(new_site(tmp_path, db_url, smtp, bulk, lease))
         return made[-1]
 
     yield make
@@ -263,18 +263,21 @@ def site(make_site: MakeSite) -> Site:
     return make_site()
 
 
-def new_site(tmp_path: Path, db_url: str, smtp: SmtpServer | None, bulk: int) -> Site:
+def new_site(tmp_path: Path, db_url: str, smtp: SmtpServer | None, bulk: int,
+             lease: float) -> Site:
     """Groups ``communes`` (fr, nl, de) and ``police`` (en, and fr shared with communes),
-    plus ``bulk`` with ``bulk`` members; start and end notices on."""
+    plus ``bulk`` with ``bulk`` members; start and end notices on. ``lease``: the outbox's
+    lease, short only where a test kills a sender (a sender merely slowed down past its
+    lease, on a loaded machine, is taken for dead and its mail sent again)."""
     smtp_block = (f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"'
                   if smtp else "")
-    path = write_config(tmp_path, db_url, smtp=smtp_block, extra="""
+    path = write_config(tmp_path, db_url, smtp=smtp_block, extra=f"""
 [status]
 public_dir = "public"
 maintenance_notices = ["start", "end"]
 
 [outbox]
-lease_seconds = 0.5
+lease_seconds = {lease}
 """)
     site = Site(path, {})
     db = site.db
@@ -626,7 +629,7 @@ def test_a_step_without_a_notice_runs_once(site: Site) -> None:
 @pytest.mark.slow
 def test_kill_9_at_random_moments_every_notice_exactly_once(
         make_site: MakeSite, launch: Launch) -> None:
-    site = make_site(bulk=90)
+    site = make_site(bulk=90, lease=0.5)
     groups = ("communes", "police", "bulk")
     maintenance_id = site.schedule(start_in=4, duration=3, remind=1, groups=groups)
     site.send()
@@ -640,6 +643,10 @@ def test_kill_9_at_random_moments_every_notice_exactly_once(
         # machine the imports alone outlast the delay, and no kill would interrupt work.
         until(lambda s=scheduler: "scheduler running" in s.log or s.proc.poll() is not None,
               30, "the scheduler to start")
+        if kills >= 8:  # enough: on a loaded machine a step may outlast every kill window
+            until(lambda: len(site.step_events(maintenance_id)) >= 3, 60, "the last steps")
+            assert "Traceback" not in scheduler.stop()
+            break
         try:
             scheduler.proc.wait(timeout=rng.uniform(0.3, 1.5))
         except subprocess.TimeoutExpired:
