@@ -37,12 +37,8 @@ def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
-ticket.add_command(ticket_queue)
-ticket.add_command(ticket_due)
-ticket.add_command(ticket_merge)
-ticket.add_command(ticket_split)
-ticket.add_command(ticket_hold)
-ticket.add_command(ticket_unhold)
+for command in (ticket_queue, ticket_due, ticket_merge, ticket_split, ticket_hold, ticket_unhold):
+    ticket.add_command(command)
 
 
 AUTHOR = click.option(
