@@ -6,6 +6,7 @@ importing them, so that table must say what the commands say."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import subprocess
@@ -105,3 +106,19 @@ def test_help_lists_every_command_as_when_all_are_loaded(monkeypatch: pytest.Mon
     assert lazy.stdout == loaded.stdout
     assert "  ticket       Tickets: inspect them, log calls, answer, delegate and...\n" in (
         lazy.stdout)
+
+
+def test_only_a_program_run_freezes_what_it_made(site: Path) -> None:
+    """``rnmail`` as a program leaves what it made to the end of the process, out of the
+    cyclic collector (``gc.freeze``); in a process that goes on (click's test runner, as
+    here) nothing is frozen, and its garbage is collected as ever."""
+    before = gc.get_freeze_count()
+    assert rnmail(site, "ticket", "show", "1").code == 0
+    assert gc.get_freeze_count() == before
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RNMAIL_CONFIG": str(site)}
+    code = ("import gc, sys\nfrom cli.main import main\ntry:\n    main()\n"
+            "except SystemExit:\n    print(gc.get_freeze_count(), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, "ticket", "show", "1"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert "Carte d'identité" in done.stdout
+    assert int(done.stderr.strip()) > 100_000
