@@ -307,7 +307,7 @@ def _address_pattern(value: str, t: Table, name: str) -> str:
 
 def _holidays(value: str, t: Table, name: str) -> str:
     """A country of the ``holidays`` package. Listing them imports every country's module,
-    a third of a second that each command paid: the default needs no look-up
+    up to a third of a second that each command paid: the default needs no look-up
     (tests/test_stats.py counts its holidays)."""
     if value and value != DEFAULT_HOLIDAYS:
         import holidays
