@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError
 
-from rnmail.auth import operators
-from rnmail.config import Config, load_config
-from rnmail.db import Database
-from rnmail.dispatch.outbox import Leased
 from rnmail.errors import RnmailError
+
+if TYPE_CHECKING:  # imported where used: `rnmail --help` needs neither (docs/performance.md)
+    from rnmail.config import Config
+    from rnmail.db import Database
+    from rnmail.dispatch.outbox import Leased
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -40,10 +40,14 @@ class App:
 
     @cached_property
     def config(self) -> Config:
+        from rnmail.config import load_config
+
         return load_config(self.config_path)
 
     @cached_property
     def db(self) -> Database:
+        from rnmail.db import Database
+
         return Database.of(self.config)
 
     def ready_db(self) -> Database:
@@ -63,8 +67,12 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except RnmailError as exc:
             raise click.ClickException(str(exc)) from None
-        except OperationalError as exc:  # the database went away mid-command
-            raise click.ClickException(f"database error: {exc.orig}") from None
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):  # the database went away mid-command
+                raise click.ClickException(f"database error: {exc.orig}") from None
+            raise
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]
 
@@ -161,6 +169,8 @@ def read_password(from_stdin: bool, confirm: bool = False) -> str:
 
 def authenticate(app: App, operator_name: str, password_stdin: bool) -> str:
     """The operator's name once their password is checked; a refusal ends the command."""
+    from rnmail.auth import operators
+
     try:
         password = read_password(password_stdin)
         return operators.authenticate(app.ready_db(), app.config.operators, operator_name,

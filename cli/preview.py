@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from rnmail.dispatch.preview import Preview
 from rnmail.i18n.formats import language_name
+
+if TYPE_CHECKING:  # `rnmail status show` imports this module: no templates for it
+    from rnmail.dispatch.preview import Preview
 
 YES = click.option("--yes", is_flag=True,
                    help="Go ahead without the preview and the question (for scripts).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, emit_json, handle_errors, login_name, pass_app
+from cli.privacy_rights import erase, export
 
 KINDS = (
     ("tickets_anonymised", "tickets anonymised"),
@@ -24,6 +25,10 @@ KINDS = (
 def privacy() -> None:
     """Personal data: apply the retention periods of [privacy]; a person's export and
     erasure (docs/privacy.md)."""
+
+
+privacy.add_command(export)
+privacy.add_command(erase)
 
 
 @privacy.command("purge")

@@ -11,6 +11,7 @@ import click
 
 from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
 from cli.ticket_due import ticket_due
+from cli.ticket_hold import ticket_hold, ticket_unhold
 from cli.ticket_merge import ticket_merge, ticket_split
 from cli.ticket_queue import filter_options, ticket_filter, ticket_queue
 from cli.ticket_text import ticket_lines
@@ -36,10 +37,8 @@ def ticket() -> None:
     """Tickets: inspect them, log calls, answer, delegate and close them."""
 
 
-ticket.add_command(ticket_queue)
-ticket.add_command(ticket_due)
-ticket.add_command(ticket_merge)
-ticket.add_command(ticket_split)
+for command in (ticket_queue, ticket_due, ticket_merge, ticket_split, ticket_hold, ticket_unhold):
+    ticket.add_command(command)
 
 
 AUTHOR = click.option(

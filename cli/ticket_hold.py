@@ -1,7 +1,7 @@
 """``rnmail ticket hold ID --reason TEXT`` and ``rnmail ticket unhold ID``: a ticket's legal
 hold (``rnmail.privacy.hold``).
 
-Kept apart from ``cli/ticket.py`` for that module's length; ``cli.main`` adds them to the
+Kept apart from ``cli/ticket.py`` for that module's length; that module adds them to the
 ``ticket`` group.
 """
 

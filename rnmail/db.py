@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, func, inspect, select
+from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -119,14 +120,33 @@ class Database:
             return MigrationContext.configure(connection).get_current_revision()
 
     def check_schema(self) -> None:
-        """Fail with a clear line when ``rnmail init`` was not run on this database."""
+        """Fail with a clear line unless the database is at this rnmail's newest schema
+        revision: ``rnmail init`` never run, or run by an older or a newer rnmail.
+
+        Every command pays it: one look at Alembic's version table in a reading transaction
+        (no write lock), compared with the revision files' names, without importing
+        Alembic (docs/performance.md, *CLI start*)."""
         try:
-            tables = inspect(self.engine).get_table_names()
+            with self.reading() as session:
+                connection = session.connection()
+                current = (connection.scalar(text("SELECT version_num FROM alembic_version"))
+                           if inspect(connection).has_table("alembic_version") else None)
         except SQLAlchemyError as exc:
             raise ServerUnavailable(f"database {self.safe_url}: {exc}") from None
-        if "ticket" not in tables:
+        revisions = migration_revisions()
+        if current is None:
             raise ServerUnavailable(
                 f"database {self.safe_url} has no rnmail schema: run `rnmail init` first"
+            )
+        if current in revisions[:-1]:
+            raise ServerUnavailable(
+                f"database {self.safe_url} is at schema {current}, this rnmail needs "
+                f"{revisions[-1]}: run `rnmail init` (or `rnmail db upgrade`)"
+            )
+        if current != revisions[-1]:
+            raise ServerUnavailable(
+                f"database {self.safe_url} is at schema {current}, unknown to this rnmail "
+                f"(its newest is {revisions[-1]}): it was migrated by a newer version"
             )
 
     @property
@@ -135,6 +155,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@cache
+def migration_revisions() -> tuple[str, ...]:
+    """The schema revisions, oldest first, read from the names of the revision files
+    (``0026_sender_verdict_spam.py`` is revision ``0026``; tests/test_migrations.py holds
+    them to it): the head without importing Alembic."""
+    return tuple(sorted(path.name.partition("_")[0]
+                        for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py")))
 
 
 def assign_ids(session: Session) -> None:

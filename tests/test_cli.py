@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from rnmail.db import Database, migration_revisions
 from tests.harness.factories import write_config
 from tests.harness.install import rnmail
 from tests.harness.servers import Dovecot, SmtpServer, free_port
@@ -78,6 +80,25 @@ def test_database_without_schema_says_run_init(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/empty.db")
     code, _, err = rnmail(config, "ticket", "list")
     assert code == 1 and "run `rnmail init` first" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("newer", [False, True])
+def test_a_database_at_another_schema_is_one_line(drop: Path, db_url: str, newer: bool) -> None:
+    """Commands check the schema revision with one SELECT, not through Alembic: an older
+    schema (a new rnmail, `rnmail init` not run yet) or a newer one is refused all the same."""
+    *_, previous, head = migration_revisions()
+    revision = "9999" if newer else previous
+    said = (f"is at schema 9999, unknown to this rnmail (its newest is {head}): it was "
+            "migrated by a newer version" if newer
+            else f"is at schema {previous}, this rnmail needs {head}: run `rnmail init`")
+    db = Database(db_url)
+    with db.transaction() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = :revision"),
+                        {"revision": revision})
+    db.dispose()
+    for args in (("ticket", "show", "1"), ("status", "show", "--json")):
+        code, out, err = rnmail(drop, *args)
+        assert (code, out) == (1, "") and said in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("args", [

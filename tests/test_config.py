@@ -109,11 +109,20 @@ def test_missing_file_names_the_options(tmp_path: Path) -> None:
     ("[fax]", 'pages_patterns = ["(\\\\d+) pages"]', "lacks a (?P<pages>...) group"),
     ("[fax]", 'region = "XX"', "is not a region code"),
     ("[ingest]", "batch_size = 0", "batch_size: must be at least 1"),
+    ("[stats]", 'holidays = "XX"', "[stats].holidays: unknown country code 'XX'"),
 ])
 def test_values_checked_at_start(tmp_path: Path, section: str, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, f"{ISSUE_EXAMPLE}\n{section}\n{text}\n"))
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("country", ["BE", "FR", ""])
+def test_the_holidays_of_a_known_country_or_none(tmp_path: Path, country: str) -> None:
+    """The default (Belgium) is taken without looking the country up: the look-up of
+    another one still accepts a known code, as the refusal above shows for an unknown one."""
+    config = load_config(write(tmp_path, f'{ISSUE_EXAMPLE}\n[stats]\nholidays = "{country}"\n'))
+    assert config.stats.holidays == country
 
 
 def test_a_secret_and_its_env_variable_together_are_refused(tmp_path: Path) -> None:

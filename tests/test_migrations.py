@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import column, select, table
 
 from rnmail.daemon.scheduler import JOB_FUNCTION, job_store_scheduler, run_scheduled_step
-from rnmail.db import Database
+from rnmail.db import MIGRATIONS, Database, migration_revisions
 from rnmail.models import Base, include_object
 
 pytestmark = pytest.mark.migrations  # the revisions themselves, not the template's copy
+
+
+def test_the_revision_files_are_named_by_their_revision() -> None:
+    """Commands find the newest revision from the file names, without Alembic
+    (``rnmail.db.migration_revisions``): each file is named by its revision, and they
+    follow each other in that order."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    chain = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    assert list(migration_revisions()) == chain
+    assert chain[-1] == scripts.get_current_head()
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_")
 
 
 def test_upgrade_head_matches_the_models(db_url: str) -> None:

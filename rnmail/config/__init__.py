@@ -47,6 +47,7 @@ from rnmail.vocab import RequesterType, StatusState
 
 LANGUAGES = ("fr", "nl", "de", "en")
 DEFAULT_CONFIG = "rnmail.toml"
+DEFAULT_HOLIDAYS = "BE"  # Belgium's public holidays
 
 DEFAULT_FAX_NUMBER_PATTERNS = (
     # "Fax from 02/210.10.31 (3 pages)", "Fax van +32 2 210 10 31", "Télécopie de 0032 2 ..."
@@ -305,7 +306,10 @@ def _address_pattern(value: str, t: Table, name: str) -> str:
 
 
 def _holidays(value: str, t: Table, name: str) -> str:
-    if value:
+    """A country of the ``holidays`` package. Listing them imports every country's module,
+    up to a third of a second that each command paid: the default needs no look-up
+    (tests/test_stats.py counts its holidays)."""
+    if value and value != DEFAULT_HOLIDAYS:
         import holidays
 
         if value not in holidays.list_supported_countries():
@@ -882,7 +886,7 @@ class StatsConfig:
         time(16, 30), derive=_closes, default_doc="`\"16:30\"` (idem)",
         doc="When it closes; must be later than `opens`.")
     holidays: str = key(
-        "BE", parse=_holidays, type_doc="country code",
+        DEFAULT_HOLIDAYS, parse=_holidays, type_doc="country code",
         doc="Public holidays of this country (the `holidays` package) are closed days; `\"\"` "
             "for none.")
     closed_days: tuple[date, ...] = key(
