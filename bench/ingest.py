@@ -344,11 +344,11 @@ def install_breakdown() -> dict[str, list[float]]:
     pipeline.STAGES = tuple(timed(f"stage {s.__name__}", s) for s in pipeline.STAGES)
     for attr in ("ingest_batch", "process_batch", "process_one_by_one"):
         patch(runner, attr, attr)  # the pass calls these by the names it imported
-    for attr in ("process_batch", "process", "process_one_by_one", "_write",
+    for attr in ("process_batch", "process", "process_one_by_one", "_write", "look_up",
                  "parse_message", "classify_message", "thread_message", "detect_language",
                  "open_ticket", "store_message", "record_bounce", "acknowledge",
                  "may_auto_reply", "within_daily_limit", "assign_ids", "_already_processed",
-                 "_quarantine"):
+                 "_quarantine", "parse"):
         patch(pipeline, attr, attr)
     patch(parse, "strip_quoted", "strip_quoted (display_text)")
     patch(parse, "html_to_text", "html_to_text (inscriptis)")

@@ -21,12 +21,14 @@ Next stage: ``store``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rnmail.db import chunks
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Message, Ticket
 from rnmail.util.tokens import verify_message_id
@@ -50,10 +52,25 @@ def ticket_number_in_subject(subject: str, tag: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def received_tickets(session: Session, message_ids: Iterable[str]) -> dict[str, list[int]]:
+    """The tickets of the mails received with ``message_ids`` (a whole batch's
+    In-Reply-To and References), oldest mail first, by Message-ID."""
+    known: dict[str, list[int]] = {}
+    rows: list[tuple[int, str | None, int]] = []
+    for part in chunks(set(message_ids)):
+        rows += [(id_, stored, ticket_id) for id_, stored, ticket_id in session.execute(
+            select(Message.id, Message.message_id, Message.ticket_id)
+            .where(Message.message_id.in_(part), Message.direction == "in"))]
+    for _, stored, ticket_id in sorted(rows):
+        known.setdefault(stored or "", []).append(ticket_id)
+    return known
+
+
 def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
-                   pending: dict[str, list[Ticket]], secret: str = "") -> ThreadMatch:
+                   pending: dict[str, list[Ticket]], received: dict[str, list[int]],
+                   secret: str = "") -> ThreadMatch:
     """``pending`` maps the Message-IDs stored earlier in this batch (not yet flushed) to
-    their tickets."""
+    their tickets, ``received`` those stored before (``received_tickets``) to theirs."""
     ids = mail.thread_ids
     linked: Ticket | None = None
     for mid in ids:  # ours, signed: proof the sender got our mail
@@ -61,16 +78,9 @@ def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
         ticket = session.get(Ticket, verified[1]) if verified else None
         if ticket is not None:
             return ThreadMatch(merged_target(ticket), "references")
-    known: dict[str, list[int]] = {}
-    if ids:
-        for stored, ticket_id in session.execute(
-                select(Message.message_id, Message.ticket_id)
-                .where(Message.message_id.in_(ids), Message.direction == "in")
-                .order_by(Message.id)):
-            known.setdefault(stored or "", []).append(ticket_id)
     for mid in ids:
         candidates = [*pending.get(mid, []),
-                      *(session.get(Ticket, tid) for tid in known.get(mid, []))]
+                      *(session.get(Ticket, tid) for tid in received.get(mid, []))]
         for ticket in candidates:
             if ticket is None:
                 continue
