@@ -60,7 +60,7 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
-from rnmail.status.components import current_status, link_ticket
+from rnmail.status.components import current_status, link_tickets
 from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import may_reopen_by_mail, reopen, requester_type_for, resume
 from rnmail.util.addresses import deliverable_address
@@ -432,24 +432,26 @@ def _write(batch: Batch) -> None:
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
                    if d.new_ticket and d.ticket is not None}
-    view = None
-    if new_tickets:  # tickets that arrive during an incident are told when it ends
-        view = current_status(batch.session, batch.config.status)
-        for ticket in new_tickets.values():
-            link_ticket(batch.session, ticket)
-    addresses = [(d.reply_to or "").lower() for d in batch.to_acknowledge]
-    allowed = within_daily_limit(batch.session, batch.config, addresses)
-    for d, address, ok in zip(batch.to_acknowledge, addresses, allowed, strict=True):
-        assert d.ticket is not None
-        if ok:
-            acknowledge(batch.session, batch.config, d.ticket, d.parsed, address, view)
-            d.acknowledged = True
-    if batch.to_notify:
-        notifier = StaffNotifier.load(batch.session, batch.config)
-        for d in batch.to_notify:
+    # The rows below are flushed together at the end, their ids given by assign_ids: a
+    # query autoflushing them as they come would insert them one by one.
+    with batch.session.no_autoflush:
+        view = None
+        if new_tickets:  # tickets that arrive during an incident are told when it ends
+            view = current_status(batch.session, batch.config.status)
+            link_tickets(batch.session, new_tickets.values())
+        addresses = [(d.reply_to or "").lower() for d in batch.to_acknowledge]
+        allowed = within_daily_limit(batch.session, batch.config, addresses)
+        for d, address, ok in zip(batch.to_acknowledge, addresses, allowed, strict=True):
             assert d.ticket is not None
-            notifier.notify(batch.session, d.ticket, d.parsed, "new" if d.new_ticket else "reply",
-                            unverified=d.unverified)
+            if ok:
+                acknowledge(batch.session, batch.config, d.ticket, d.parsed, address, view)
+                d.acknowledged = True
+        if batch.to_notify:
+            notifier = StaffNotifier.load(batch.session, batch.config)
+            for d in batch.to_notify:
+                assert d.ticket is not None
+                notifier.notify(batch.session, d.ticket, d.parsed,
+                                "new" if d.new_ticket else "reply", unverified=d.unverified)
     assign_ids(batch.session)
     batch.session.flush()
 
