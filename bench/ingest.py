@@ -725,7 +725,8 @@ def main() -> None:
     ok_rss = all(r["peak_rss_mb"] < 200 for r in runs)
     problems = [p for r in runs for p in r["checks"]["problems"]]
     problems += [p for r in runs if "cli" in r for p in r["cli"]["checks"]["problems"]]
-    log(f"targets: {'CLI' if cli else 'ingest'} ratio >= {target:.2f} {'met' if ok_ratio else 'MISSED'}"
+    log(f"targets: {'CLI' if cli else 'ingest'} ratio >= {target:.2f} "
+        f"{'met' if ok_ratio else 'MISSED'}"
         f"{' (profiled run: not meaningful)' if args.profile else ''}; "
         f"peak RSS < 200 MB {'met' if ok_rss else 'MISSED'}; "
         f"no message lost: {'yes' if not problems else 'NO: ' + '; '.join(problems)}")

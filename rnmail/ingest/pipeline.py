@@ -47,7 +47,13 @@ from rnmail.ingest.respond import (
 )
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
 from rnmail.ingest.store import Requester, open_ticket, store_message
-from rnmail.ingest.thread import ThreadMatch, received_tickets, thread_message
+from rnmail.ingest.thread import (
+    ThreadMatch,
+    load_tickets,
+    named_tickets,
+    received_tickets,
+    thread_message,
+)
 from rnmail.ingest.unproven import active_staff, handle_unproven
 from rnmail.models import (
     Bounce,
@@ -132,6 +138,7 @@ class Known:
     blocked: set[str] = field(default_factory=set)  # blocklist entries that block a sender
     staff: dict[str, Staff] = field(default_factory=dict)  # active staff by address
     received: dict[str, list[int]] = field(default_factory=dict)  # see received_tickets
+    tickets: dict[int, Ticket] = field(default_factory=dict)  # see load_tickets
 
 
 def look_up(session: Session, config: Config, mails: list[ParsedMail]) -> Known:
@@ -139,11 +146,14 @@ def look_up(session: Session, config: Config, mails: list[ParsedMail]) -> Known:
     per message they cost more than the rest of the stages)."""
     if not mails:
         return Known()
-    own = config.helpdesk.own_addresses
+    own, hd = config.helpdesk.own_addresses, config.helpdesk
     known = Known(blocked=blocking_entries(session, (a for m in mails
                                                      for a in sender_addresses(m))),
                   staff=active_staff(session, (m.from_addr for m in mails)),
                   received=received_tickets(session, (i for m in mails for i in m.thread_ids)))
+    known.tickets = load_tickets(session, {
+        *(t for ids in known.received.values() for t in ids),
+        *(t for m in mails for t in named_tickets(m, hd.tag, hd.secret))})
     for part in chunks({m.dedupe_key for m in mails}):
         known.keys.update((key or "", id_) for key, id_ in session.execute(
             select(Message.dedupe_key, Message.id).where(Message.dedupe_key.in_(part))))
@@ -284,9 +294,9 @@ def staff_mail(batch: Batch, d: Delivery) -> IngestOutcome | None:
 
 
 def thread(batch: Batch, d: Delivery) -> IngestOutcome | None:
-    match = thread_message(batch.session, d.parsed, batch.config.helpdesk.tag,
-                           d.parsed.from_addr, batch.tickets_by_message_id,
-                           batch.known.received, batch.config.helpdesk.secret)
+    match = thread_message(d.parsed, batch.config.helpdesk.tag, d.parsed.from_addr,
+                           batch.tickets_by_message_id, batch.known.received,
+                           batch.known.tickets, batch.config.helpdesk.secret)
     old = match.ticket
     if old is not None and old.status == TicketStatus.CLOSED and not may_reopen_by_mail(
             old, batch.config.workflow):

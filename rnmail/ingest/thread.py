@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from rnmail.db import chunks
 from rnmail.ingest.parse import ParsedMail
@@ -66,21 +66,37 @@ def received_tickets(session: Session, message_ids: Iterable[str]) -> dict[str, 
     return known
 
 
-def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
-                   pending: dict[str, list[Ticket]], received: dict[str, list[int]],
+def named_tickets(mail: ParsedMail, tag: str, secret: str) -> set[int]:
+    """The ticket numbers ``mail`` names: in our signed Message-IDs it answers, and in its
+    subject tag."""
+    numbers = {verified[1] for verified in (verify_message_id(secret, mid) if secret else None
+                                            for mid in mail.thread_ids) if verified}
+    number = ticket_number_in_subject(mail.subject, tag)
+    return numbers | {number} if number is not None else numbers
+
+
+def load_tickets(session: Session, ticket_ids: Iterable[int]) -> dict[int, Ticket]:
+    """The tickets of ``ticket_ids`` that exist, with their participants, by number: one
+    query per 500 for a whole batch (``received_tickets``, ``named_tickets``)."""
+    return {ticket.id: ticket for part in chunks(set(ticket_ids)) for ticket in session.scalars(
+        select(Ticket).where(Ticket.id.in_(part)).options(selectinload(Ticket.participants)))}
+
+
+def thread_message(mail: ParsedMail, tag: str, sender: str, pending: dict[str, list[Ticket]],
+                   received: dict[str, list[int]], tickets: dict[int, Ticket],
                    secret: str = "") -> ThreadMatch:
     """``pending`` maps the Message-IDs stored earlier in this batch (not yet flushed) to
-    their tickets, ``received`` those stored before (``received_tickets``) to theirs."""
+    their tickets, ``received`` those stored before (``received_tickets``) to theirs;
+    ``tickets`` holds every ticket these and ``named_tickets`` name (``load_tickets``)."""
     ids = mail.thread_ids
     linked: Ticket | None = None
     for mid in ids:  # ours, signed: proof the sender got our mail
         verified = verify_message_id(secret, mid) if secret else None
-        ticket = session.get(Ticket, verified[1]) if verified else None
+        ticket = tickets.get(verified[1]) if verified else None
         if ticket is not None:
             return ThreadMatch(merged_target(ticket), "references")
     for mid in ids:
-        candidates = [*pending.get(mid, []),
-                      *(session.get(Ticket, tid) for tid in received.get(mid, []))]
+        candidates = [*pending.get(mid, []), *(tickets.get(t) for t in received.get(mid, []))]
         for ticket in candidates:
             if ticket is None:
                 continue
@@ -88,7 +104,7 @@ def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
                 return ThreadMatch(ticket, "references")
             linked = linked or ticket
     number = ticket_number_in_subject(mail.subject, tag)
-    tagged = session.get(Ticket, number) if number is not None else None
+    tagged = tickets.get(number) if number is not None else None
     tagged = merged_target(tagged) if tagged is not None else None
     if tagged is not None and is_participant(tagged, sender):
         return ThreadMatch(tagged, "subject-tag")
