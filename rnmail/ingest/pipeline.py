@@ -7,8 +7,9 @@ Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the firs
 returns an outcome ends the message's journey. A batch of messages is one database
 transaction written with a single flush, so the ORM inserts each table's rows together.
 The whole batch is parsed first, so that what the database already holds about its
-messages (stored duplicates, blocked senders, staff addresses, the Message-IDs they answer)
-is read with one query per kind for the batch (``Known``), not one per message. ``Batch``
+messages (stored duplicates, blocked senders, staff addresses, the Message-IDs they answer
+and the tickets they name) is read with one query per kind for the batch (``Known``), not
+one per message. ``Batch``
 keeps what the batch has produced so far (Message-IDs, tickets, acknowledgements to send) so
 that later messages of the same batch see earlier ones before anything is flushed.
 
