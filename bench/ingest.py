@@ -21,9 +21,10 @@ user ``bench``) holding N mixed help-desk messages (``tests.harness.corpus.mixed
    before ``exec`` -- a copy of its parent (see ``spawn_child``). The schema is created
    by the parent beforehand (``Database.upgrade()``, not timed); the child's imports are
    not timed either. RSS is also sampled after every batch, to show it stays flat.
-3. **rnmail CLI** (unless ``--no-cli``) -- the same messages moved back to INBOX, a fresh
-   database, and ``rnmail --config FILE ingest once`` timed as a subprocess, start-up
-   included.
+3. **rnmail CLI** (unless ``--no-cli``) -- in every run, the same messages moved back to
+   INBOX, a fresh database, and ``rnmail --config FILE ingest once`` timed as a subprocess,
+   start-up included; its ratio to that run's raw baseline is the figure the targets are
+   about (the whole command).
 
 After each ingest it checks that nothing was lost: every message got a processed_message
 row, INBOX is empty, ``Processed`` holds N messages, and the ticket/message counts in the
@@ -44,7 +45,8 @@ tar -x -C /tmp/snap``), put it first on the path: ``PYTHONPATH=/tmp/snap .venv/b
 bench/ingest.py``; the first output line names the rnmail directory and a hash of its
 source.
 
-Targets: ingest/raw ratio >= 0.50 on SQLite, peak RSS of the ingest < 200 MB.
+Targets: CLI (else ingest)/raw ratio >= 0.50 on SQLite, >= 0.35 on PostgreSQL; peak RSS
+of the ingest < 200 MB.
 Only loopback addresses are used. Results can also be written as JSON (``--json FILE``).
 """
 
@@ -344,11 +346,11 @@ def install_breakdown() -> dict[str, list[float]]:
     pipeline.STAGES = tuple(timed(f"stage {s.__name__}", s) for s in pipeline.STAGES)
     for attr in ("ingest_batch", "process_batch", "process_one_by_one"):
         patch(runner, attr, attr)  # the pass calls these by the names it imported
-    for attr in ("process_batch", "process", "process_one_by_one", "_write",
+    for attr in ("process_batch", "process", "process_one_by_one", "_write", "look_up",
                  "parse_message", "classify_message", "thread_message", "detect_language",
                  "open_ticket", "store_message", "record_bounce", "acknowledge",
                  "may_auto_reply", "within_daily_limit", "assign_ids", "_already_processed",
-                 "_quarantine"):
+                 "_quarantine", "parse"):
         patch(pipeline, attr, attr)
     patch(parse, "strip_quoted", "strip_quoted (display_text)")
     patch(parse, "html_to_text", "html_to_text (inscriptis)")
@@ -594,22 +596,22 @@ def one_run(args: argparse.Namespace, dovecot: Any, corpus: list[bytes], run: in
 
 
 def cli_run(args: argparse.Namespace, dovecot: Any, n: int, work: Path,
-            proc: subprocess.Popen) -> dict[str, Any]:
+            proc: subprocess.Popen, run: int) -> dict[str, Any]:
     moved = move_all(dovecot, "Processed", "INBOX")
     if moved != n:
         raise SystemExit(f"expected {n} processed messages to re-ingest, found {moved}")
-    with fresh_database(args.db, work, "cli") as url:
+    with fresh_database(args.db, work, f"cli-{run}") as url:
         upgrade(url)
-        raw_cfg = config_raw(dovecot, url, work / "desk-cli", args.batch)
-        cfg_file = work / "rnmail-cli.toml"
+        raw_cfg = config_raw(dovecot, url, work / f"desk-cli-{run}", args.batch)
+        cfg_file = work / f"rnmail-cli-{run}.toml"
         cfg_file.write_text(to_toml(raw_cfg))
         elapsed, maxrss_kb, out = run_cli(proc, cfg_file)
         outcomes = parse_cli_outcomes(out)
         checks = verify(dovecot, url, n, outcomes)
-    log(f"[cli] rnmail ingest once (incl. start-up): {n / elapsed:,.0f} msg/s ({elapsed:.2f}s), "
-        f"peak RSS {maxrss_kb / 1024:.0f} MB; {out!r}")
+    log(f"[run {run}] CLI rnmail ingest once (incl. start-up): {n / elapsed:,.0f} msg/s "
+        f"({elapsed:.2f}s), peak RSS {maxrss_kb / 1024:.0f} MB; {out!r}")
     if checks["problems"]:
-        log(f"[cli] CHECK FAILED: {checks['problems']}")
+        log(f"[run {run}] CLI CHECK FAILED: {checks['problems']}")
     return {"cli_s": elapsed, "peak_rss_mb": maxrss_kb / 1024, "outcomes": outcomes,
             "checks": checks, "output": out}
 
@@ -658,7 +660,7 @@ def main() -> None:
         args.no_cli, args.runs = True, 1
     # Fork the measured processes first, while this process is small (see spawn_child).
     children = [spawn_child() for _ in range(args.runs)]
-    cli_proc = None if args.no_cli else spawn_cli()
+    cli_procs = [] if args.no_cli else [spawn_cli() for _ in range(args.runs)]
 
     from tests.harness.corpus import mixed_batch
     from tests.harness.servers import Dovecot, dovecot_version
@@ -680,44 +682,51 @@ def main() -> None:
     try:
         with Dovecot(users=[USER]) as dovecot:
             for run in range(1, args.runs + 1):
-                results["runs"].append(one_run(args, dovecot, corpus, run, work,
-                                               children[run - 1]))
-            if not args.no_cli:
-                results["cli"] = cli_run(args, dovecot, n, work, cli_proc)
+                res = one_run(args, dovecot, corpus, run, work, children[run - 1])
+                if cli_procs:
+                    res["cli"] = cli_run(args, dovecot, n, work, cli_procs[run - 1], run)
+                    res["cli_s"] = res["cli"]["cli_s"]
+                    log(f"[run {run}] CLI ratio {res['raw_s'] / res['cli_s']:.2f} "
+                        f"(raw fetch+move of the same run)")
+                results["runs"].append(res)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     runs = results["runs"]
     log(f"\n=== ingest benchmark: {n} messages, {args.db}, batch {args.batch} ===")
+    cli = bool(cli_procs)
     log(f"{'run':>4} {'raw msg/s':>10} {'bytes msg/s':>12} {'ingest msg/s':>13} {'ratio':>6} "
-        f"{'ratio/bytes':>12} {'peak RSS MB':>12} {'tickets':>8} {'replies':>8} {'lost':>5}")
+        f"{'ratio/bytes':>12} {'peak RSS MB':>12} {'tickets':>8} {'replies':>8} {'lost':>5}"
+        + (f" {'CLI msg/s':>10} {'CLI ratio':>10} {'CLI RSS MB':>11}" if cli else ""))
     for r in runs:
         c = r["checks"]
         lost = n - c["processed"] + c["inbox_after"]
         log(f"{r['run']:>4} {n / r['raw_s']:>10,.0f} {n / r['raw_bytes_s']:>12,.0f} "
             f"{n / r['ingest_s']:>13,.0f} {r['raw_s'] / r['ingest_s']:>6.2f} "
             f"{r['raw_bytes_s'] / r['ingest_s']:>12.2f} {r['peak_rss_mb']:>12.0f} "
-            f"{c['tickets']:>8} {r['outcomes'].get('reply', 0):>8} {lost:>5}")
+            f"{c['tickets']:>8} {r['outcomes'].get('reply', 0):>8} {lost:>5}"
+            + (f" {n / r['cli_s']:>10,.0f} {r['raw_s'] / r['cli_s']:>10.2f} "
+               f"{r['cli']['peak_rss_mb']:>11.0f}" if cli else ""))
     if len(runs) > 1:
         med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
         ratio = statistics.median(r["raw_s"] / r["ingest_s"] for r in runs)
         log(f"{'med':>4} {n / med('raw_s'):>10,.0f} {n / med('raw_bytes_s'):>12,.0f} "
             f"{n / med('ingest_s'):>13,.0f} {ratio:>6.2f} "
             f"{statistics.median(r['raw_bytes_s'] / r['ingest_s'] for r in runs):>12.2f} "
-            f"{med('peak_rss_mb'):>12.0f}")
+            f"{med('peak_rss_mb'):>12.0f}"
+            + (f" {'':>8} {'':>8} {'':>5} {n / med('cli_s'):>10,.0f} "
+               f"{statistics.median(r['raw_s'] / r['cli_s'] for r in runs):>10.2f}"
+               if cli else ""))
     last = runs[-1]
     log(f"outcomes: {last['outcomes']}; database: "
         + ", ".join(f"{k} {v}" for k, v in last["checks"].items() if k != "problems"))
-    if "cli" in results:
-        cli = results["cli"]
-        log(f"CLI `rnmail ingest once` (start-up included): {n / cli['cli_s']:,.0f} msg/s, "
-            f"peak RSS {cli['peak_rss_mb']:.0f} MB")
-    ok_ratio = all(r["raw_s"] / r["ingest_s"] >= 0.5 for r in runs)
+    target = 0.50 if args.db == "sqlite" else 0.35
+    ok_ratio = all(r["raw_s"] / r.get("cli_s", r["ingest_s"]) >= target for r in runs)
     ok_rss = all(r["peak_rss_mb"] < 200 for r in runs)
     problems = [p for r in runs for p in r["checks"]["problems"]]
-    if "cli" in results:
-        problems += results["cli"]["checks"]["problems"]
-    log(f"targets: ratio >= 0.50 {'met' if ok_ratio else 'MISSED'}"
+    problems += [p for r in runs if "cli" in r for p in r["cli"]["checks"]["problems"]]
+    log(f"targets: {'CLI' if cli else 'ingest'} ratio >= {target:.2f} "
+        f"{'met' if ok_ratio else 'MISSED'}"
         f"{' (profiled run: not meaningful)' if args.profile else ''}; "
         f"peak RSS < 200 MB {'met' if ok_rss else 'MISSED'}; "
         f"no message lost: {'yes' if not problems else 'NO: ' + '; '.join(problems)}")

@@ -8,11 +8,11 @@ lock (see there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+
+T = TypeVar("T", str, int)
+IN_LIST_SIZE = 500  # values per IN (...) of a lookup by batch
 
 READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` session
 
@@ -164,6 +167,14 @@ def migration_revisions() -> tuple[str, ...]:
     them to it): the head without importing Alembic."""
     return tuple(sorted(path.name.partition("_")[0]
                         for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py")))
+
+
+def chunks(values: Iterable[T], size: int = IN_LIST_SIZE) -> Iterator[list[T]]:
+    """``values`` sorted and cut into lists of at most ``size``: the values of one
+    ``IN (...)``, so that a batch's lookup stays within SQLite's limit of bound variables."""
+    ordered = sorted(values)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
 
 
 def assign_ids(session: Session) -> None:

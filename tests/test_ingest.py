@@ -434,3 +434,27 @@ def test_a_reused_message_id_on_a_different_mail_is_not_lost(desk: Desk, imap: D
                                           from_addr="gateway@scanner.example",
                                           message_id="<constant@scanner.example>"))
     assert desk.ingest().outcomes == {"ticket": 3}
+
+
+def test_one_batch_mixing_replies_duplicates_and_new_mail(desk: Desk, imap: Dovecot) -> None:
+    """What the database holds about a batch is read once for the whole batch (one query
+    per kind, 500 values at most in each): each mail still finds its own."""
+    first = corpus.simple("Demande", "Bonjour, ma clé est bloquée depuis hier.",
+                          from_addr="owner@citizen.example", message_id="<first@citizen.example>")
+    imap.append("info", first)
+    desk.ingest()
+    [ticket] = desk.tickets()
+    unknown = " ".join(f"<old-{i}@elsewhere.example>" for i in range(600))
+    imap.append_many("info", [
+        corpus.simple("Re: Demande", "Voici le complément.", from_addr="owner@citizen.example",
+                      extra_headers={"References": f"<first@citizen.example> {unknown}"}),
+        first,  # the same mail again
+        corpus.simple("Autre chose", "Une nouvelle question, merci.",
+                      from_addr="other@citizen.example"),
+        corpus.simple(f"RE: [RN #{ticket['id']}] Demande", "Encore moi.",
+                      from_addr="owner@citizen.example"),
+        corpus.simple("RE: [RN #999999] Demande", "Un numéro qui n'existe pas.",
+                      from_addr="owner@citizen.example"),
+    ])
+    assert desk.ingest().outcomes == {"reply": 2, "duplicate": 1, "ticket": 2}
+    assert len(desk.ticket(ticket["id"])["messages"]) == 4  # request, ack, two replies

@@ -15,11 +15,13 @@ lists, releases and deletes what is held.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rnmail.db import chunks
 from rnmail.errors import NotFound, RnmailError
 from rnmail.ingest.headers import read_mailboxes
 from rnmail.ingest.parse import ParsedMail, decode_header_value
@@ -62,14 +64,17 @@ def candidates(address: str) -> list[str]:
     return ([address.lower()] if local else []) + parents
 
 
-def blocked_by(session: Session, addresses: list[str]) -> str | None:
-    """The blocklist entry that blocks one of ``addresses``, if any."""
-    wanted = sorted({c for a in addresses for c in candidates(a)})
-    if not wanted:
-        return None
-    return session.scalars(select(BlockedSender.pattern)
-                           .where(BlockedSender.pattern.in_(wanted))
-                           .order_by(BlockedSender.pattern).limit(1)).first()
+def blocking_entries(session: Session, addresses: Iterable[str]) -> set[str]:
+    """The blocklist entries that block any of ``addresses`` (a whole batch's senders: one
+    query per 500 candidates)."""
+    wanted = {c for a in addresses for c in candidates(a)}
+    return {pattern for part in chunks(wanted) for pattern in session.scalars(
+        select(BlockedSender.pattern).where(BlockedSender.pattern.in_(part)))}
+
+
+def blocked_by(addresses: list[str], entries: set[str]) -> str | None:
+    """The first (alphabetically) of ``entries`` that blocks one of ``addresses``, if any."""
+    return min((c for a in addresses for c in candidates(a) if c in entries), default=None)
 
 
 def hold(session: Session, mailbox: str, uidvalidity: int, uid: str, raw: bytes,

@@ -21,12 +21,14 @@ Next stage: ``store``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from rnmail.db import chunks
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import Message, Ticket
 from rnmail.util.tokens import verify_message_id
@@ -50,27 +52,51 @@ def ticket_number_in_subject(subject: str, tag: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
-                   pending: dict[str, list[Ticket]], secret: str = "") -> ThreadMatch:
+def received_tickets(session: Session, message_ids: Iterable[str]) -> dict[str, list[int]]:
+    """The tickets of the mails received with ``message_ids`` (a whole batch's
+    In-Reply-To and References), oldest mail first, by Message-ID."""
+    known: dict[str, list[int]] = {}
+    rows: list[tuple[int, str | None, int]] = []
+    for part in chunks(set(message_ids)):
+        rows += [(id_, stored, ticket_id) for id_, stored, ticket_id in session.execute(
+            select(Message.id, Message.message_id, Message.ticket_id)
+            .where(Message.message_id.in_(part), Message.direction == "in"))]
+    for _, stored, ticket_id in sorted(rows):
+        known.setdefault(stored or "", []).append(ticket_id)
+    return known
+
+
+def named_tickets(mail: ParsedMail, tag: str, secret: str) -> set[int]:
+    """The ticket numbers ``mail`` names: in our signed Message-IDs it answers, and in its
+    subject tag."""
+    numbers = {verified[1] for verified in (verify_message_id(secret, mid) if secret else None
+                                            for mid in mail.thread_ids) if verified}
+    number = ticket_number_in_subject(mail.subject, tag)
+    return numbers | {number} if number is not None else numbers
+
+
+def load_tickets(session: Session, ticket_ids: Iterable[int]) -> dict[int, Ticket]:
+    """The tickets of ``ticket_ids`` that exist, with their participants, by number: one
+    query per 500 for a whole batch (``received_tickets``, ``named_tickets``)."""
+    return {ticket.id: ticket for part in chunks(set(ticket_ids)) for ticket in session.scalars(
+        select(Ticket).where(Ticket.id.in_(part)).options(selectinload(Ticket.participants)))}
+
+
+def thread_message(mail: ParsedMail, tag: str, sender: str, pending: dict[str, list[Ticket]],
+                   received: dict[str, list[int]], tickets: dict[int, Ticket],
+                   secret: str = "") -> ThreadMatch:
     """``pending`` maps the Message-IDs stored earlier in this batch (not yet flushed) to
-    their tickets."""
+    their tickets, ``received`` those stored before (``received_tickets``) to theirs;
+    ``tickets`` holds every ticket these and ``named_tickets`` name (``load_tickets``)."""
     ids = mail.thread_ids
     linked: Ticket | None = None
     for mid in ids:  # ours, signed: proof the sender got our mail
         verified = verify_message_id(secret, mid) if secret else None
-        ticket = session.get(Ticket, verified[1]) if verified else None
+        ticket = tickets.get(verified[1]) if verified else None
         if ticket is not None:
             return ThreadMatch(merged_target(ticket), "references")
-    known: dict[str, list[int]] = {}
-    if ids:
-        for stored, ticket_id in session.execute(
-                select(Message.message_id, Message.ticket_id)
-                .where(Message.message_id.in_(ids), Message.direction == "in")
-                .order_by(Message.id)):
-            known.setdefault(stored or "", []).append(ticket_id)
     for mid in ids:
-        candidates = [*pending.get(mid, []),
-                      *(session.get(Ticket, tid) for tid in known.get(mid, []))]
+        candidates = [*pending.get(mid, []), *(tickets.get(t) for t in received.get(mid, []))]
         for ticket in candidates:
             if ticket is None:
                 continue
@@ -78,7 +104,7 @@ def thread_message(session: Session, mail: ParsedMail, tag: str, sender: str,
                 return ThreadMatch(ticket, "references")
             linked = linked or ticket
     number = ticket_number_in_subject(mail.subject, tag)
-    tagged = session.get(Ticket, number) if number is not None else None
+    tagged = tickets.get(number) if number is not None else None
     tagged = merged_target(tagged) if tagged is not None else None
     if tagged is not None and is_participant(tagged, sender):
         return ThreadMatch(tagged, "subject-tag")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -45,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.config import Config
+from rnmail.db import chunks
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
@@ -77,11 +79,15 @@ class Unproven:
     loop: bool  # it answers our mail about a reply to our mail: no third one
 
 
-def active_staff(session: Session, address: str) -> Staff | None:
-    if not address:
-        return None
-    return session.scalars(select(Staff).where(Staff.email == address.lower(),
-                                               Staff.active.is_(True))).first()
+def active_staff(session: Session, addresses: Iterable[str]) -> dict[str, Staff]:
+    """The active staff members among ``addresses`` (a batch's senders), by address."""
+    wanted = {a.lower() for a in addresses if a}
+    found: dict[str, Staff] = {}
+    for part in chunks(wanted):
+        for staff in session.scalars(select(Staff).where(Staff.email.in_(part),
+                                                         Staff.active.is_(True))):
+            found.setdefault(staff.email, staff)
+    return found
 
 
 def examine(session: Session, mail: ParsedMail, secret: str, tag: str,

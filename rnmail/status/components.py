@@ -12,6 +12,7 @@ picks the reader's language or falls back, saying so, to another one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -260,12 +261,13 @@ def open_incident(session: Session) -> Incident | None:
     ).first()
 
 
-def link_ticket(session: Session, ticket: Ticket) -> int | None:
-    """Link a ticket received during an open incident to it; returns the incident id."""
+def link_tickets(session: Session, tickets: Iterable[Ticket]) -> int | None:
+    """Link tickets received during an open incident to it; returns the incident id."""
     incident = open_incident(session)
     if incident is None:
         return None
-    session.add(IncidentTicket(incident_id=incident.id, ticket_id=ticket.id))
+    session.add_all(IncidentTicket(incident_id=incident.id, ticket_id=ticket.id)
+                    for ticket in tickets)
     return incident.id
 
 
