@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, func, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,6 +62,10 @@ class Database:
         """A session in one transaction: committed at the end, rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def kept_connection(self) -> KeptConnection:
+        """One connection for a run of many short Core transactions: see ``KeptConnection``."""
+        return KeptConnection(self.engine)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -135,6 +139,34 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class KeptConnection:
+    """A connection kept open for many short transactions of Core statements (the sender's
+    group commits, hundreds a second): no pool checkout, PostgreSQL pre-ping or Session
+    bookkeeping per transaction. A failed transaction drops the connection (the server may
+    have gone); the next one connects again. Use it from one thread at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Committed at the end, rolled back on error."""
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        try:
+            with self.connection.begin():
+                yield self.connection
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def assign_ids(session: Session) -> None:
