@@ -8,14 +8,14 @@ lock (see there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rnmail.errors import ServerUnavailable
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+T = TypeVar("T")
 READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` session
 
 
@@ -144,21 +145,31 @@ class Database:
 class KeptConnection:
     """A connection kept open for many short transactions of Core statements (the sender's
     group commits, hundreds a second): no pool checkout, PostgreSQL pre-ping or Session
-    bookkeeping per transaction. A failed transaction drops the connection (the server may
-    have gone); the next one connects again. Use it from one thread at a time."""
+    bookkeeping per transaction. A failed transaction drops the connection; the next one
+    connects again. Use it from one thread at a time."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection: Connection | None = None
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """Committed at the end, rolled back on error."""
+    def run(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in one transaction: committed at the end, rolled back on
+        error. A kept connection found dead (the database restarted since the last
+        transaction) is replaced and ``work`` run once more, as the pool's pre-ping spares
+        a session: ``work`` must be safe to repeat."""
+        try:
+            return self._once(work)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return self._once(work)
+
+    def _once(self, work: Callable[[Connection], T]) -> T:
         if self.connection is None:
             self.connection = self.engine.connect()
         try:
             with self.connection.begin():
-                yield self.connection
+                return work(self.connection)
         except BaseException:
             self.close()
             raise
