@@ -58,7 +58,9 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
 
     texts = comment_texts(comment, {"nl": comment_nl, "fr": comment_fr, "de": comment_de})
     notify = split_list(groups)
-    if notify or dry_run:
+    # With --yes nothing is shown: the preview (every member read, the notice rendered)
+    # would only delay the notice; change_status makes the same checks.
+    if dry_run or (notify and not yes):
         names, preview = preview_status_change(app.ready_db(), app.config, state,
                                                list(components), texts, notify, again)
         change = [f"status: {state} for {', '.join(names)}", *comment_lines(texts)]

@@ -8,15 +8,15 @@ lock (see there).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, func, inspect, select, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rnmail.errors import ServerUnavailable
@@ -33,6 +33,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 T = TypeVar("T", str, int)
 IN_LIST_SIZE = 500  # values per IN (...) of a lookup by batch
+R = TypeVar("R")  # what a kept connection's work returns
 
 READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` session
 
@@ -66,6 +67,10 @@ class Database:
         """A session in one transaction: committed at the end, rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def kept_connection(self) -> KeptConnection:
+        """One connection for a run of many short Core transactions: see ``KeptConnection``."""
+        return KeptConnection(self.engine)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -175,6 +180,44 @@ def chunks(values: Iterable[T], size: int = IN_LIST_SIZE) -> Iterator[list[T]]:
     ordered = sorted(values)
     for start in range(0, len(ordered), size):
         yield ordered[start:start + size]
+
+
+class KeptConnection:
+    """A connection kept open for many short transactions of Core statements (the sender's
+    group commits, hundreds a second): no pool checkout, PostgreSQL pre-ping or Session
+    bookkeeping per transaction. A failed transaction drops the connection; the next one
+    connects again. Use it from one thread at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Connection | None = None
+
+    def run(self, work: Callable[[Connection], R]) -> R:
+        """``work(connection)`` in one transaction: committed at the end, rolled back on
+        error. A kept connection found dead (the database restarted since the last
+        transaction) is replaced and ``work`` run once more, as the pool's pre-ping spares
+        a session: ``work`` must be safe to repeat."""
+        try:
+            return self._once(work)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return self._once(work)
+
+    def _once(self, work: Callable[[Connection], R]) -> R:
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        try:
+            with self.connection.begin():
+                return work(self.connection)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def assign_ids(session: Session) -> None:

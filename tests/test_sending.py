@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from rnmail.config import load_config
+from rnmail.db import Database
 from rnmail.dispatch import send
 from rnmail.dispatch.announce import announcement_status
 from rnmail.models import Announcement, OutboxMessage, Suppression, utcnow
@@ -38,7 +39,7 @@ from tests.harness.mailings import (
     people,
     queue_mailing,
 )
-from tests.harness.servers import SmtpServer, free_port
+from tests.harness.servers import SmtpServer, database, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from cli.main import main; main()"
@@ -441,6 +442,26 @@ def test_kill_9_mid_mailing_resumes_without_loss_and_bounded_duplicates(
             ids.setdefault(envelope.rcpt_tos[0], set()).add(msg["Message-ID"])
     assert all(len(found) == 1 for found in ids.values()), ids
     desk.close()
+
+
+def test_the_senders_kept_connection_outlives_a_database_restart(tmp_path: Path) -> None:
+    """The replies are recorded over one connection kept for the whole run, which no pool
+    pre-ping checks: when the server ended it since the last commit (a PostgreSQL restart),
+    the next commit connects again and is not lost."""
+    with database("postgresql", tmp_path) as url:
+        db = Database(url)
+        kept = db.kept_connection()
+        try:
+            pid = kept.run(lambda connection: connection.scalar(text("SELECT pg_backend_pid()")))
+            with db.engine.connect() as other:
+                assert other.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"),
+                                    {"pid": pid})
+            again = kept.run(lambda connection: connection.scalar(
+                text("SELECT pg_backend_pid()")))
+            assert again != pid
+        finally:
+            kept.close()
+            db.dispose()
 
 
 # --------------------------------------------------------------------------- suppression

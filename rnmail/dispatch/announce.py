@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import TemplateNotFound, UndefinedError
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,7 +169,7 @@ def announce(
             "announcement_id": record.id, "body_id": body_id,
         })
     if rows:
-        session.execute(insert(OutboxMessage), rows)
+        session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
     return record
 
 

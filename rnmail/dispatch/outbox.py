@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from rnmail.config import OutboxConfig
@@ -174,7 +175,7 @@ def extend_leases(session: Session, ids: list[int], lease: timedelta) -> None:
 
 
 def finish_many(
-    session: Session, results: list[tuple[int, Outcome]], cfg: OutboxConfig
+    session: Session | Connection, results: list[tuple[int, Outcome]], cfg: OutboxConfig
 ) -> dict[int, OutboxState]:
     """Record the server's reply for each row; returns each row's new state.
 

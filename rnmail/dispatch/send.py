@@ -23,6 +23,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ from rnmail.models import SendThrottle
 from rnmail.shapes import SendJson
 from rnmail.util.publicfiles import create_private, private_folder
 from rnmail.util.tokens import make_bounce_address
+from rnmail.vocab import OutboxState
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 500
@@ -196,13 +198,16 @@ class Sender:
     """One run of the outbox: a feeder leases rows, workers (one connection each) deliver,
     a committer records replies in group commits.
 
-    Database work runs on the event loop itself: a group commit takes a fraction of a
-    millisecond, less than handing it to a thread (measured: the thread's wait for the GIL
-    cost more than the commit). The committer waits ``GROUP_COMMIT_SECONDS`` to gather the
-    replies of all connections (one commit per reply cost a third of the throughput), and a
-    worker goes on sending meanwhile, but never with more than ``RECORD_WINDOW`` deliveries
-    unrecorded: a kill loses the record of at most three messages per connection, sent again
-    after their lease expires. Nothing is marked sent without the server's reply.
+    The database work runs on a thread of its own, one transaction after the other, and the
+    group commits over one connection kept for the run (``Database.kept_connection``: no
+    pool checkout, pre-ping or Session per commit): the event loop goes on sending while
+    SQLite writes or PostgreSQL flushes its WAL (measured on SQLite: 0.55-0.74 of raw
+    aiosmtplib, against 0.36-0.50 with the commits on the loop). The committer gathers the
+    replies of all connections for ``GROUP_COMMIT_SECONDS`` from the start of the previous
+    commit (one commit per reply cost a third of the throughput), and a worker goes on
+    sending meanwhile, but never with more than ``RECORD_WINDOW`` deliveries unrecorded: a
+    kill loses the record of at most three messages per connection, sent again after their
+    lease expires. Nothing is marked sent without the server's reply.
     """
 
     def __init__(self, db: Database, config: Config, transport_factory: Callable[[], Transport],
@@ -220,9 +225,19 @@ class Sender:
         self.throttle = Throttle(self, config.outbox.rate)
         self.recorded: list[tuple[Leased, Outcome, asyncio.Future[str]]] = []
         self.recording: asyncio.Task[None] | None = None
+        # All of this run's database work, one transaction after the other (as on the loop
+        # before: the sender never waits for its own write lock).
+        self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="rnmail-sender-db")
+        self.records = db.kept_connection()  # used on db_thread only
+
+    async def on_db_thread(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.db_thread, func, *args)
 
     async def in_db(self, func: Callable[..., T], *args: Any) -> T:
         """``func(session, *args)`` in a transaction of its own."""
+        return await self.on_db_thread(self._in_transaction, func, *args)
+
+    def _in_transaction(self, func: Callable[..., T], *args: Any) -> T:
         with self.db.transaction() as session:
             return func(session, *args)
 
@@ -238,10 +253,12 @@ class Sender:
                 results = await asyncio.gather(*tasks, return_exceptions=True)
             while self.recording is not None:
                 await self.recording
+            if self.unsent:
+                await self.in_db(release, self.unsent)
         finally:
             renewing.cancel()
-        if self.unsent:
-            await self.in_db(release, self.unsent)
+            await self.on_db_thread(self.records.close)
+            self.db_thread.shutdown()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -316,15 +333,25 @@ class Sender:
             self.recording = asyncio.create_task(self._commit())
         return future
 
+    def _finish(self, results: list[tuple[int, Outcome]]) -> dict[int, OutboxState]:
+        # Safe to repeat (KeptConnection.run): a row already recorded is no longer
+        # "sending", and finish_many leaves it alone.
+        return self.records.run(lambda connection: finish_many(connection, results,
+                                                               self.config.outbox))
+
     async def _commit(self) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         try:
             while self.recorded:
-                await asyncio.sleep(GROUP_COMMIT_SECONDS)  # let the other workers' replies in
+                # Let the other workers' replies in, counting from the previous commit's
+                # start: a commit that waited for the disk took part of the window already.
+                await asyncio.sleep(max(0.0, began + GROUP_COMMIT_SECONDS - loop.time()))
+                began = loop.time()
                 batch, self.recorded = self.recorded, []
                 try:
-                    states = await self.in_db(
-                        finish_many, [(item.id, outcome) for item, outcome, _ in batch],
-                        self.config.outbox)
+                    states = await self.on_db_thread(
+                        self._finish, [(item.id, outcome) for item, outcome, _ in batch])
                 except Exception as exc:  # the database failed: every waiting worker stops
                     for _, _, future in batch:
                         future.set_exception(exc)

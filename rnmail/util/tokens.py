@@ -13,11 +13,14 @@ import re
 import secrets
 
 SIG_LEN = 16
+_SIG_BYTES = (SIG_LEN * 5 + 7) // 8  # base32 writes 5 bits a character: what SIG_LEN shows
 
 
 def sign(secret: str, payload: str) -> str:
-    mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
-    return base64.b32encode(mac).decode().lower()[:SIG_LEN]
+    """The first SIG_LEN base32 characters of the HMAC. One-shot ``hmac.digest`` and only
+    the bytes shown encoded: it runs for every mail queued and every mail sent."""
+    mac = hmac.digest(secret.encode(), payload.encode(), hashlib.sha256)
+    return base64.b32encode(mac[:_SIG_BYTES]).decode().lower()[:SIG_LEN]
 
 
 def make_message_id(secret: str, domain: str, kind: str, ticket_id: int | None) -> str:
