@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from rnmail.db import Database
 from rnmail.directory.import_export import EXPORT_COLUMNS
 from rnmail.directory.people import find_user, user_snapshot
+from rnmail.i18n.formats import text_day
 from rnmail.models import AuditEvent, DirectoryUser, GroupMember, Organisation, Ticket
 from rnmail.vocab import ORGANISATION_KINDS, REQUESTER_TYPE_ALIASES
 from tests.harness import corpus
@@ -500,14 +501,14 @@ def test_tickets_from_directory_users_get_their_organisation(
         "Commune de Bruyère-Évêché", "municipality")
     assert (stranger["requester_org"], stranger["requester_type"]) == (None, "other")
 
-    today = datetime.now(UTC).date().isoformat()
+    today = text_day(datetime.now(UTC))  # in Brussels: after 23:00 UTC it is tomorrow
     code, out, _ = rnmail(config, "ticket", "show", str(known["id"]))
     assert code == 0
     assert (f"Directory: Commune de Bruyère-Évêché (municipality), access active since "
             f"{today}\n") in out
     detail = json.loads(rnmail(config, "ticket", "show", str(known["id"]), "--json")[1])
     assert detail["directory"]["email"] == SEVERINE
-    assert detail["directory"]["last_contact_at"].startswith(today)
+    assert text_day(detail["directory"]["last_contact_at"]) == today
     code, out, _ = rnmail(config, "ticket", "show", str(stranger["id"]))
     assert code == 0 and "Directory:" not in out
     assert json.loads(rnmail(config, "ticket", "show", str(stranger["id"]),

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from email.errors import MissingHeaderBodySeparatorDefect
 from email.header import Header, decode_header
 from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from html import escape
@@ -514,3 +515,13 @@ def _date(value: object) -> datetime | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:998]
+
+
+def peek_headers(raw: bytes) -> tuple[str | None, str | None]:
+    """Best-effort Subject and From of a message that may not parse at all."""
+    try:
+        head = BytesHeaderParser().parsebytes(raw[:65536])
+        return (decode_header_value(head.get("Subject"))[:998] or None,
+                decode_header_value(head.get("From"))[:998] or None)
+    except Exception:
+        return None, None

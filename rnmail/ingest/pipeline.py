@@ -8,10 +8,10 @@ returns an outcome ends the message's journey. A batch of messages is one databa
 transaction written with a single flush, so the ORM inserts each table's rows together.
 The whole batch is parsed first, so that what the database already holds about its
 messages (stored duplicates, blocked senders, staff addresses, the Message-IDs they answer
-and the tickets they name) is read with one query per kind for the batch (``Known``), not
-one per message. ``Batch``
-keeps what the batch has produced so far (Message-IDs, tickets, acknowledgements to send) so
-that later messages of the same batch see earlier ones before anything is flushed.
+and the tickets they name) is read with one query per kind for the batch
+(``rnmail.ingest.lookup``), not one per message. ``Batch`` keeps what the batch has
+produced so far (Message-IDs, tickets, acknowledgements to send) so that later messages of
+the same batch see earlier ones before anything is flushed.
 
 This module is the only catcher of errors. ``Quarantine`` keeps the raw message in the
 quarantine instead of processing it. Any other failure rolls the batch back and processes
@@ -25,21 +25,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config, MailboxConfig
-from rnmail.db import assign_ids, chunks
+from rnmail.db import assign_ids
 from rnmail.errors import Quarantine
 from rnmail.ingest.authres import Screening, screen_headers
-from rnmail.ingest.blocklist import blocked_by, blocking_entries, hold, sender_addresses
+from rnmail.ingest.blocklist import blocked_by, hold, sender_addresses
 from rnmail.ingest.bounce import match_report, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
-from rnmail.ingest.parse import Limits, ParsedMail, decode_header_value, parse_message
+from rnmail.ingest.lookup import Known, look_up
+from rnmail.ingest.parse import Limits, ParsedMail, parse_message, peek_headers
 from rnmail.ingest.respond import (
     StaffNotifier,
     acknowledge,
@@ -50,12 +50,9 @@ from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recogn
 from rnmail.ingest.store import Requester, open_ticket, store_message
 from rnmail.ingest.thread import (
     ThreadMatch,
-    load_tickets,
-    named_tickets,
-    received_tickets,
     thread_message,
 )
-from rnmail.ingest.unproven import active_staff, handle_unproven
+from rnmail.ingest.unproven import handle_unproven
 from rnmail.models import (
     Bounce,
     DirectoryUser,
@@ -128,42 +125,6 @@ class Delivery:
     def parsed(self) -> ParsedMail:
         assert self.mail is not None, "stage ran before parse"
         return self.mail
-
-
-@dataclass
-class Known:
-    """What the database held, before the batch, about the batch's messages (``look_up``)."""
-
-    keys: dict[str, int] = field(default_factory=dict)  # dedupe key → stored message id
-    sent: dict[str, int] = field(default_factory=dict)  # Message-ID of our own mail → its id
-    blocked: set[str] = field(default_factory=set)  # blocklist entries that block a sender
-    staff: dict[str, Staff] = field(default_factory=dict)  # active staff by address
-    received: dict[str, list[int]] = field(default_factory=dict)  # see received_tickets
-    tickets: dict[int, Ticket] = field(default_factory=dict)  # see load_tickets
-
-
-def look_up(session: Session, config: Config, mails: list[ParsedMail]) -> Known:
-    """One query per kind for the whole batch (about 0.3 ms each, mostly SQLAlchemy's, so
-    per message they cost more than the rest of the stages)."""
-    if not mails:
-        return Known()
-    own, hd = config.helpdesk.own_addresses, config.helpdesk
-    known = Known(blocked=blocking_entries(session, (a for m in mails
-                                                     for a in sender_addresses(m))),
-                  staff=active_staff(session, (m.from_addr for m in mails)),
-                  received=received_tickets(session, (i for m in mails for i in m.thread_ids)))
-    known.tickets = load_tickets(session, {
-        *(t for ids in known.received.values() for t in ids),
-        *(t for m in mails for t in named_tickets(m, hd.tag, hd.secret))})
-    for part in chunks({m.dedupe_key for m in mails}):
-        known.keys.update((key or "", id_) for key, id_ in session.execute(
-            select(Message.dedupe_key, Message.id).where(Message.dedupe_key.in_(part))))
-    ours = {m.message_id for m in mails if m.message_id and m.from_addr.lower() in own}
-    for part in chunks(ours):  # our own mails, delivered back to us
-        known.sent.update((mid or "", id_) for mid, id_ in session.execute(
-            select(Message.message_id, Message.id).where(Message.message_id.in_(part),
-                                                         Message.direction == "out")))
-    return known
 
 
 @dataclass
@@ -532,7 +493,7 @@ def _already_processed(session: Session, deliveries: list[Delivery]) -> set[tupl
 
 def _quarantine(session: Session, ctx: IngestContext, d: Delivery, reason: str
                 ) -> IngestOutcome:
-    subject, sender = _peek_headers(d.raw)
+    subject, sender = peek_headers(d.raw)
     session.add(QuarantinedMessage(
         mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, reason=reason[:4000],
         raw_sha256=ctx.blobs.put(d.raw), raw_size=len(d.raw), subject=subject, from_addr=sender,
@@ -542,16 +503,6 @@ def _quarantine(session: Session, ctx: IngestContext, d: Delivery, reason: str
         outcome=IngestOutcome.QUARANTINED,
     ))
     return IngestOutcome.QUARANTINED
-
-
-def _peek_headers(raw: bytes) -> tuple[str | None, str | None]:
-    """Best-effort Subject and From of a message that may not parse at all."""
-    try:
-        head = BytesHeaderParser().parsebytes(raw[:65536])
-        return (decode_header_value(head.get("Subject"))[:998] or None,
-                decode_header_value(head.get("From"))[:998] or None)
-    except Exception:
-        return None, None
 
 
 def _requester(ctx: IngestContext, d: Delivery) -> tuple[Requester, int | None]:
