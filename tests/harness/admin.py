@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from rnmail.auth import operators
 from rnmail.config import load_config
 from rnmail.db import Database
+from rnmail.errors import RnmailError
 from rnmail.models import AuditEvent, ComponentState, Operator, Staff
 from tests.harness.factories import write_config
 from tests.harness.mail import received
@@ -205,7 +206,8 @@ def served(root: Path, db_url: str, smtp: SmtpServer, secure_cookies: bool = Fal
 
     db = Database(db_url)
     publish(db, config)
-    server = Server(config)
+    server = _listening(path)
+    config = load_config(path)
     assert server.listening.admin_url == f"http://{config.web.admin_bind}/admin/"
     try:
         yield Admin(root, db, smtp, server.port,
@@ -213,6 +215,23 @@ def served(root: Path, db_url: str, smtp: SmtpServer, secure_cookies: bool = Fal
     finally:
         server.stop()
         db.dispose()
+
+
+def _listening(path: Path) -> Server:
+    """``rnmail web``'s server on the config's ports; a port another process took since
+    ``free_port()`` chose it (a race on a busy machine) is replaced by new ones."""
+    for _ in range(3):
+        try:
+            return Server(load_config(path))
+        except RnmailError as exc:
+            if "address already in use" not in str(exc):
+                raise
+            text = path.read_text()
+            for key in ("bind", "admin_bind"):
+                text = re.sub(rf'(?m)^{key} = "127\.0\.0\.1:\d+"',
+                              f'{key} = "127.0.0.1:{free_port()}"', text)
+            path.write_text(text)
+    return Server(load_config(path))
 
 
 def status_fields(csrf: str, state: str, groups: tuple[str, ...] = (),
