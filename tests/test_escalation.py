@@ -22,10 +22,12 @@ from rnmail.config import ConfigError, load_config
 from rnmail.db import Database
 from rnmail.i18n.formats import BRUSSELS
 from rnmail.models import Ticket, TicketEvent, utcnow
+from rnmail.tickets import escalation
 from rnmail.tickets.escalation import (
     business_calendar,
     close_unanswered,
     remind_services,
+    run_reminders,
     warn_due,
 )
 from tests.harness import corpus
@@ -115,6 +117,21 @@ def test_a_silent_service_is_reminded_on_business_days_then_the_assignee_told(
     assert [(e["new"], e["actor"]) for e in reminders] == [
         ("population #1", "scheduler"), ("population #2", "scheduler")]
     assert [e["new"] for e in history(site, ticket, "overdue")] == ["population"]
+
+
+def test_a_step_that_fails_does_not_keep_the_others_from_running(
+        site: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in one step of the daemon's reminders job (here the first) is raised once the
+    others have run: the silent service is reminded all the same."""
+    ticket = delegated_ticket(site)
+
+    def broken(_db: Database, _config: object) -> None:
+        raise RuntimeError("a bug in waking the pending tickets")
+
+    monkeypatch.setattr(escalation, "STEPS", (broken, *escalation.STEPS[1:]))
+    with pytest.raises(RuntimeError, match="a bug in waking"):
+        run_reminders(site.db, site.config)
+    assert history(site, ticket, "service-reminder") or history(site, ticket, "overdue")
 
 
 def test_the_service_answer_stops_the_reminders_and_a_new_delegation_counts_again(

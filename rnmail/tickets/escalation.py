@@ -20,7 +20,7 @@ starts a new count. All take ``now`` so that the tests can move the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -55,11 +55,18 @@ Step = TypeVar("Step", bound=tuple[Any, ...])
 
 
 def run_reminders(db: Database, config: Config) -> None:
-    """The daemon's ``[daemon].reminder_seconds`` job: every step below, each on its own."""
-    wake_pending(db, config)
-    remind_services(db, config)
-    warn_due(db, config)
-    close_unanswered(db, config)
+    """The daemon's ``[daemon].reminder_seconds`` job: every step of ``STEPS``, each on its
+    own: one that fails (the database, a bug) does not keep the others from running. The
+    first failure is raised once they have all run, for the daemon's log line."""
+    failures: list[Exception] = []
+    for step in STEPS:
+        try:
+            step(db, config)
+        except Exception as exc:
+            log.debug("reminders: %s failed: %s", step.__name__, exc)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def business_calendar(config: Config, now: datetime) -> Calendar:
@@ -260,3 +267,8 @@ def close_unanswered(db: Database, config: Config, now: datetime | None = None) 
                  since.isoformat())
         done.append(key)
     return done
+
+
+# What ``run_reminders`` runs, in this order (a woken ticket is then counted as open).
+STEPS: tuple[Callable[[Database, Config], object], ...] = (
+    wake_pending, remind_services, warn_due, close_unanswered)
