@@ -40,14 +40,17 @@ nothing: the counts say what was actually removed.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from rnmail.db import chunks
 from rnmail.models import (
     Attachment,
     Bounce,
@@ -117,42 +120,65 @@ def anonymise_ticket(session: Session, ticket: Ticket, *, now: datetime | None =
     docstring for what is kept and why). A ticket on legal hold is the caller's to refuse.
     The files of its raw mails and attachments are in ``Removed.blobs``: ``delete_blobs``
     deletes those no other row refers to."""
-    removed = Removed()
-    names = staff if staff is not None else staff_names(session)
-    last_activity = ticket.updated_at
-    changed = _ticket(ticket)
-    for participant in session.scalars(select(Participant)
-                                       .where(Participant.ticket_id == ticket.id)):
-        session.delete(participant)
-        removed.participants += 1
-    messages = list(session.scalars(select(Message).where(Message.ticket_id == ticket.id)))
-    for message in messages:
-        removed.messages += _message(message, names)
-        removed.raw_mails += strip_raw(message, removed)
-    ids = [m.id for m in messages]
-    for attachment in session.scalars(select(Attachment).where(Attachment.message_id.in_(ids))):
-        removed.attachments += _attachment(attachment, removed)
-    for event in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)):
-        removed.events += _event(event)
-    outbox = list(session.scalars(select(OutboxMessage)
-                                  .where(OutboxMessage.ticket_id == ticket.id)))
-    for row in outbox:
-        removed.outbox += anonymise_outbox(row)
-    if outbox:
-        for bounce in session.scalars(select(Bounce).where(
-                Bounce.outbox_id.in_([row.id for row in outbox]))):
-            removed.bounces += _bounce(bounce, removed)
-    if changed or ticket.anonymised_at is None or any((
-            removed.messages, removed.raw_mails, removed.attachments, removed.events,
-            removed.participants, removed.outbox, removed.bounces)):
-        removed.tickets = 1
-        ticket.anonymised_at = now or utcnow()
-    # not a change people made: the ticket's last activity stays as it was (the queue's
-    # order), written back instead of the column's ``onupdate`` time (at every flush,
-    # the autoflush of the queries above included)
-    ticket.updated_at = last_activity
-    flag_modified(ticket, "updated_at")
+    [removed] = anonymise_tickets(session, [ticket], now=now, staff=staff)
     return removed
+
+
+def anonymise_tickets(session: Session, tickets: Sequence[Ticket], *,
+                      now: datetime | None = None, staff: frozenset[str] | None = None
+                      ) -> list[Removed]:
+    """``anonymise_ticket`` of each of ``tickets``, their rows read with one query per table
+    for them all (the retention run's batches), not one per ticket and table."""
+    names = staff if staff is not None else staff_names(session)
+    with session.no_autoflush:  # what changes is flushed once, at the commit
+        participants = _rows(session, Participant.ticket_id, [t.id for t in tickets])
+        messages = _rows(session, Message.ticket_id, [t.id for t in tickets])
+        attachments = _rows(session, Attachment.message_id,
+                            [m.id for found in messages.values() for m in found])
+        events = _rows(session, TicketEvent.ticket_id, [t.id for t in tickets])
+        outbox = _rows(session, OutboxMessage.ticket_id, [t.id for t in tickets])
+        bounces = _rows(session, Bounce.outbox_id,
+                        [row.id for found in outbox.values() for row in found])
+    results = []
+    for ticket in tickets:
+        removed = Removed()
+        last_activity = ticket.updated_at
+        changed = _ticket(ticket)
+        for participant in participants.get(ticket.id, []):
+            session.delete(participant)
+            removed.participants += 1
+        for message in messages.get(ticket.id, []):
+            removed.messages += _message(message, names)
+            removed.raw_mails += strip_raw(message, removed)
+            for attachment in attachments.get(message.id, []):
+                removed.attachments += _attachment(attachment, removed)
+        for event in events.get(ticket.id, []):
+            removed.events += _event(event)
+        for row in outbox.get(ticket.id, []):
+            removed.outbox += anonymise_outbox(row)
+            for bounce in bounces.get(row.id, []):
+                removed.bounces += _bounce(bounce, removed)
+        if changed or ticket.anonymised_at is None or any((
+                removed.messages, removed.raw_mails, removed.attachments, removed.events,
+                removed.participants, removed.outbox, removed.bounces)):
+            removed.tickets = 1
+            ticket.anonymised_at = now or utcnow()
+        # not a change people made: the ticket's last activity stays as it was (the
+        # queue's order), written back instead of the column's ``onupdate`` time
+        ticket.updated_at = last_activity
+        flag_modified(ticket, "updated_at")
+        results.append(removed)
+    return results
+
+
+def _rows(session: Session, column: Any, values: list[int]) -> dict[int, list[Any]]:
+    """The rows of ``column``'s table whose ``column`` is one of ``values``, by that value."""
+    found: dict[int, list[Any]] = defaultdict(list)
+    entity = column.class_
+    for part in chunks(values):
+        for row in session.scalars(select(entity).where(column.in_(part))):
+            found[getattr(row, column.key)].append(row)
+    return found
 
 
 def _ticket(ticket: Ticket) -> bool:

@@ -46,7 +46,7 @@ from rnmail.models import (
 )
 from rnmail.privacy.anonymise import (
     Removed,
-    anonymise_ticket,
+    anonymise_tickets,
     delete_blobs,
     staff_names,
     strip_file,
@@ -201,10 +201,11 @@ def _anonymise(cutoff: datetime, now: datetime, batch: int) -> Step:
         tickets = list(session.scalars(_locked(session, select(Ticket).where(
             _closed_before(cutoff), Ticket.anonymised_at.is_(None), Ticket.id > last[0])
             .order_by(Ticket.id).limit(batch), Ticket)))
-        staff = staff_names(session)
-        for ticket in tickets:
-            report.count(anonymise_ticket(session, ticket, now=now, staff=staff))
-            last[0] = ticket.id
+        for removed in anonymise_tickets(session, tickets, now=now,
+                                         staff=staff_names(session)):
+            report.count(removed)
+        if tickets:
+            last[0] = tickets[-1].id
         return len(tickets) == batch
 
     return step
