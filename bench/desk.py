@@ -76,6 +76,7 @@ for extra in (ROOT, ROOT / "bench"):
     if str(extra) not in sys.path:
         sys.path.append(str(extra))
 
+from configs import write_bench_config  # noqa: E402  (bench/configs.py)
 from ingest import code_stamp, log  # noqa: E402  (bench/ingest.py)
 from search import fill, fresh_database  # noqa: E402  (bench/search.py)
 from ticket_queue import shape  # noqa: E402  (bench/ticket_queue.py: the desk's shape)
@@ -154,21 +155,9 @@ def agent_key(db: Any, config: Any) -> str:
 
 
 def write_config(work: Path, kind: str, url: str, web_port: int, desk_port: int) -> Path:
-    path = work / f"{kind}.toml"
-    path.write_text(f"""[database]
-url = "{url}"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-[smtp]
-transport = "file"
-directory = "{work}/outgoing-{kind}"
-[status]
-public_dir = "{work}/status-{kind}"
-[dispatch]
-lists_dir = "{work}/lists"
-[daemon]
+    return write_bench_config(
+        work / f"{kind}.toml", url, work, status=f"status-{kind}",
+        smtp=f'transport = "file"\ndirectory = "{work}/outgoing-{kind}"', extra=f"""[daemon]
 poll_seconds = 1
 send_seconds = 1
 [web]
@@ -181,8 +170,7 @@ name = "info"
 kind = "info"
 type = "maildir"
 path = "{work}/maildir-{kind}"
-""", encoding="utf-8")
-    return path
+""")
 
 
 # ---------------------------------------------------------------------------- the baseline

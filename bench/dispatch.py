@@ -44,7 +44,6 @@ import argparse
 import asyncio
 import csv
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -62,6 +61,7 @@ from sqlalchemy import func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.configs import write_bench_config  # noqa: E402
 from rnmail.auth.operators import add_operator  # noqa: E402
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
@@ -105,27 +105,13 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
     sys.exit("smtp-sink did not start")
 
 
-def write_config(work: Path, db_url: str, port: int, connections: int) -> Path:
-    path = work / "rnmail.toml"
-    path.write_text(f"""
-[database]
-url = "{db_url}"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-[smtp]
-host = "127.0.0.1"
-port = {port}
-[outbox]
+def write_config(work: Path, db_url: str, port: int, connections: int,
+                 extra: str = "") -> Path:
+    return write_bench_config(work / "rnmail.toml", db_url, work,
+                              smtp=f'host = "127.0.0.1"\nport = {port}', extra=f"""[outbox]
 connections = {connections}
 messages_per_connection = 1000000
-[status]
-public_dir = "{work}/status"
-[dispatch]
-lists_dir = "{work}/lists"
-""", encoding="utf-8")
-    return path
+{extra}""")
 
 
 def write_group(work: Path, n: int) -> Path:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import statistics
 import sys
@@ -56,6 +55,7 @@ for extra in (ROOT, ROOT / "bench"):
     if str(extra) not in sys.path:
         sys.path.append(str(extra))
 
+from configs import write_bench_config  # noqa: E402  (bench/configs.py)
 from ingest import code_stamp, log  # noqa: E402  (bench/ingest.py)
 from search import fill, fresh_database  # noqa: E402  (bench/search.py: the same corpus)
 
@@ -153,21 +153,7 @@ def shape(db: Any, kind: str) -> float:
 
 def bench_config(work: Path, kind: str, url: str, extra: str = "") -> Path:
     """The config file of a benchmark's database: loopback SMTP, folders in ``work``."""
-    path = work / f"{kind}.toml"
-    path.write_text(f"""[database]
-url = "{url}"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-[smtp]
-host = "127.0.0.1"
-[status]
-public_dir = "{work}/status"
-[dispatch]
-lists_dir = "{work}/lists"
-{extra}""", encoding="utf-8")
-    return path
+    return write_bench_config(work / f"{kind}.toml", url, work, extra=extra)
 
 
 def common_arguments(description: str, tickets: int) -> argparse.ArgumentParser:

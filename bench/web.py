@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import signal
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from bench.dispatch import (  # noqa: E402
     start_sink,
     write_group,
 )
+from bench.dispatch import write_config as dispatch_config  # noqa: E402
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
 from rnmail.directory.groups import import_lists  # noqa: E402
@@ -74,32 +74,13 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=None, access_log
 
 
 def write_config(work: Path, smtp_port: int, web_port: int) -> Path:
-    path = work / "rnmail.toml"
-    path.write_text(f"""
-[database]
-url = "sqlite:///{work}/bench.db"
-[helpdesk]
-address = "info@rn.example"
-name = "Help Desk Registre national"
-secret = "{secrets.token_urlsafe(32)}"
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-[outbox]
-connections = 4
-messages_per_connection = 1000000
-[status]
-public_dir = "{work}/status"
-[dispatch]
-lists_dir = "{work}/lists"
-[daemon]
+    return dispatch_config(work, f"sqlite:///{work}/bench.db", smtp_port, 4, extra=f"""[daemon]
 send_seconds = 0.5
 publish_seconds = 60
 [web]
 bind = "127.0.0.1:{web_port}"
 in_daemon = true
-""", encoding="utf-8")
-    return path
+""")
 
 
 def publish_site(config_path: Path) -> Database:
