@@ -125,6 +125,14 @@ def test_the_holidays_of_a_known_country_or_none(tmp_path: Path, country: str) -
     assert config.stats.holidays == country
 
 
+@pytest.mark.parametrize("region", ["BE", "NL", "LU"])
+def test_a_known_fax_region(tmp_path: Path, region: str) -> None:
+    """The default (Belgium) is taken without libphonenumber; another region is looked up
+    (an unknown one is refused above)."""
+    config = load_config(write(tmp_path, f'{ISSUE_EXAMPLE}\n[fax]\nregion = "{region}"\n'))
+    assert config.fax.region == region
+
+
 def test_a_secret_and_its_env_variable_together_are_refused(tmp_path: Path) -> None:
     text = ISSUE_EXAMPLE.replace('password = "secret"', 'password = "x"\npassword_env = "Y"')
     with pytest.raises(ConfigError, match="either password or password_env"):

@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
 from rnmail.config.privacy import PrivacyConfig
 from rnmail.config.schema import KEY, REQUIRED, Loader, Parser, Table, key
 from rnmail.errors import ConfigError
@@ -289,6 +287,12 @@ def _patterns(group: str) -> Parser:
 
 
 def _region(value: str, t: Table, name: str) -> str:
+    """A region code libphonenumber knows; the default is taken as it is, so that loading
+    the configuration (every command) does not import libphonenumber's metadata."""
+    if value == "BE":
+        return value
+    import phonenumbers
+
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(f"[fax].region: {value!r} is not a region code such as \"BE\"")
     return value

@@ -26,8 +26,9 @@ A text translated from data (the admin's ``_(state)``) is marked where it is def
 msgids chosen by ``n == 1`` rather than ``ngettext``: French counts 0 as singular, and the
 pages say ``0 destinataires`` today.
 No ``pybabel compile``: the ``.po`` files are read at start (``babel.messages.pofile.
-read_po``, once per process and language) and turned into ``babel.support.Translations``
-in memory, so no ``.mo`` file is built, shipped or committed.
+read_po``, once per process and language, when first needed) and compiled in memory into
+the standard library's ``gettext.GNUTranslations``, so no ``.mo`` file is built, shipped or
+committed.
 
 What stays out of the catalogues: the mail bodies (per-language Jinja2 templates in
 ``rnmail/templates/mail`` and ``mailings``; the codes they print go through ``labels``),

@@ -1,30 +1,36 @@
 """The catalogues: ``<lang>/LC_MESSAGES/rnmail.po`` read with Babel's ``read_po`` once per
-process and language, compiled in memory (no ``.mo`` file) into ``Translations``."""
+process and language, compiled in memory (no ``.mo`` file) into ``Translations``.
+
+Babel is imported when a catalogue is first read, not with this module: ``rnmail.errors``
+imports it, so every command would pay for Babel's import (~20 ms) before doing anything.
+"""
 
 from __future__ import annotations
 
+import gettext as _gettext
 import io
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations as _BabelTranslations
+from typing import IO
 
 HERE = Path(__file__).resolve().parent
 DOMAIN = "rnmail"
 LANGUAGES = ("fr", "nl", "de", "en")
 
 
-class Translations(_BabelTranslations):
-    """Babel's translations, except that the empty text stays empty (gettext would answer
-    the catalogue's header), and typed as the texts they are."""
+class Translations(_gettext.GNUTranslations):
+    """A compiled catalogue (the standard library's, with ``pgettext``), except that the
+    empty text stays empty (gettext would answer the catalogue's header); without a
+    catalogue, the msgids themselves."""
+
+    def __init__(self, fp: IO[bytes] | None = None) -> None:
+        self._catalog: dict[object, str] = {}
+        self.plural: Callable[[int], int] = lambda n: int(n != 1)
+        super().__init__(fp)
 
     def gettext(self, message: str) -> str:
         return super().gettext(message) if message else message
-
-    def pgettext(self, context: str, message: str) -> str:
-        return str(super().pgettext(context, message))
 
 
 def po_path(language: str) -> Path:
@@ -36,13 +42,16 @@ def translations(language: str) -> Translations:
     """The catalogue of ``language``; an unknown language gets the msgids (English)."""
     path = po_path(language)
     if language not in LANGUAGES or not path.is_file():
-        return Translations(domain=DOMAIN)
+        return Translations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=language, domain=DOMAIN)
     compiled = io.BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    return Translations(compiled)
 
 
 def gettext(language: str, message: str) -> str:

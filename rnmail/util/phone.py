@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import phonenumbers
-
 # A run of digits and the separators people write numbers with, starting as a number does
 # (``+``, ``00`` or the trunk ``0``) with at least eight digits: only these are handed to
 # libphonenumber (most mail has none, so indexing stays fast).
@@ -21,6 +19,8 @@ _CANDIDATE = re.compile(r"(?<![\w+])(?:\+|0)(?:[\s./()\-]{0,3}\d){7,}")
 
 def normalise_number(text: str, region: str = "BE") -> str | None:
     """E.164 form (``+3225182131``) of a phone or fax number, or None if it is not one."""
+    import phonenumbers  # libphonenumber's metadata: 20 ms, only when there is a number
+
     cleaned = text.strip().replace("/", " ").replace(".", " ")
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
@@ -46,6 +46,8 @@ def number_spans(text: str, region: str = "BE") -> list[tuple[int, int, str]]:
         if sum(ch.isdigit() for ch in chunk) < 16:
             continue
         # Several numbers in one run (``0470 12 34 56 087 59 11 11``): libphonenumber's matcher.
+        import phonenumbers
+
         for match in phonenumbers.PhoneNumberMatcher(chunk, region):
             if phonenumbers.is_valid_number(match.number):
                 found.append((start + match.start, start + match.end, phonenumbers.format_number(
