@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rnmail.i18n.formats import language_name
-
 if TYPE_CHECKING:  # `rnmail status show` imports this module: no templates for it
     from rnmail.dispatch.preview import Preview
 
@@ -44,6 +42,8 @@ def preview_lines(preview: Preview) -> list[str]:
         lines += [f"  {name}: {_counts(counts)}" for name, counts in preview.groups.items()]
     lines.append("subjects:")
     lines += [f"  {lang}: {subject}" for lang, subject in preview.subjects.items()]
+    from rnmail.i18n.formats import language_name  # Babel's locale data: not for `status show`
+
     for lang, texts in preview.fallbacks.items():
         written = ", ".join(f"{what} in {language_name(other, 'en')}"
                             for what, other in texts.items())

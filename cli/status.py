@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from cli.app import (
@@ -16,8 +18,10 @@ from cli.app import (
     split_list,
 )
 from cli.preview import DRY_RUN, YES, comment_lines, go_ahead
-from rnmail.shapes import StatusPreviewJson, StatusSetJson
 from rnmail.vocab import StatusState, strings
+
+if TYPE_CHECKING:  # types only: `status show` need not build them
+    from rnmail.shapes import StatusPreviewJson, StatusSetJson
 
 
 @click.group()
@@ -100,7 +104,6 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
 @handle_errors
 def status_show(app: App, as_json: bool) -> None:
     """The current status (maintenance included, as it is now)."""
-    from rnmail.i18n.formats import text_time
     from rnmail.status.components import current_status
 
     with app.ready_db().transaction() as session:
@@ -108,6 +111,8 @@ def status_show(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(view.as_json())
         return
+    from rnmail.i18n.formats import text_time
+
     zone = app.config.helpdesk.zone
     click.echo(f"overall: {view.overall} (last change {text_time(view.updated_at, zone, 'never')})")
     for c in view.components:

@@ -38,15 +38,32 @@ R = TypeVar("R")  # what a kept connection's work returns
 READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` session
 
 
+class DueTimesHook:
+    """The ``before_flush`` hook that keeps the due times (``rnmail.tickets.due``), loading
+    their rules at the first flush: a read-only command never flushes, so it does not import
+    the business calendar (docs/performance.md, "CLI start")."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rules: DueRules | None = None
+
+    def __call__(self, session: Session, flush_context: Any, instances: object) -> None:
+        if self.rules is None:
+            from rnmail.tickets.due import DueRules
+
+            self.rules = DueRules(self.config)
+        self.rules.before_flush(session, flush_context, instances)
+
+
 class Database:
-    def __init__(self, url: str, due: DueRules | None = None) -> None:
+    def __init__(self, url: str, due: DueTimesHook | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # No ticket field changes without its history event (rnmail.tickets.history).
         event.listen(self._sessions, "before_flush", check_recorded)
         if due is not None:  # the due times follow every change (rnmail.tickets.due)
-            event.listen(self._sessions, "before_flush", due.before_flush)
+            event.listen(self._sessions, "before_flush", due)
         self._readers = sessionmaker(self.engine.execution_options(rnmail_reading=True),
                                      expire_on_commit=False, info={READING: True})
         event.listen(self._readers, "before_flush", _read_only)
@@ -54,9 +71,7 @@ class Database:
     @classmethod
     def of(cls, config: Config) -> Database:
         """The installation's database, keeping the due times of ``config.due``."""
-        from rnmail.tickets.due import DueRules
-
-        return cls(config.database.url, DueRules(config))
+        return cls(config.database.url, DueTimesHook(config))
 
     @property
     def is_sqlite(self) -> bool:

@@ -81,6 +81,13 @@ def test_a_look_imports_only_what_it_reads_with(site: Path, args: tuple[str, ...
     assert among(names, NEVER_FOR_A_LOOK) == set()
 
 
+def test_the_status_read_by_an_operator_needs_no_calendar_nor_locale_data(site: Path) -> None:
+    """``status show --json`` reads and writes nothing that needs the due times' business
+    calendar (loaded at a session's first flush) or Babel's locale data (text output only)."""
+    names = imported(site, "status", "show", "--json")
+    assert among(names, {"babel", "rnmail.tickets.due", "rnmail.stats", "rnmail.shapes"}) == set()
+
+
 def test_the_table_of_commands_says_what_the_commands_say() -> None:
     """Each entry names a command of the module of its name, whose short help at any
     width is the one ``--help`` writes from the entry."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,8 +32,10 @@ from rnmail.models import (
     Ticket,
     utcnow,
 )
-from rnmail.shapes import StatusJson
 from rnmail.vocab import MaintenancePhase, MaintenanceState, StatusState, strings
+
+if TYPE_CHECKING:  # the JSON shapes are types only: `status show` need not build them
+    from rnmail.shapes import StatusJson
 
 SEVERITY: dict[str, int] = {state: rank for rank, state in enumerate(StatusState)}
 FALLBACK_ORDER = ("fr", "nl", "de", "en")

@@ -21,15 +21,17 @@ grows with every mail — it would drown the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.unitofwork import UOWTransaction
 
 from rnmail.models import Service, Staff, Ticket, TicketEvent
-from rnmail.shapes import TicketEventJson
 from rnmail.vocab import ActorKind, TicketChange, Via
+
+if TYPE_CHECKING:  # a type only: every command imports this module (rnmail.db)
+    from rnmail.shapes import TicketEventJson
 
 MAX_VALUE = 400  # a value longer than this (a long subject, a list) is cut with "…"
 
