@@ -115,6 +115,7 @@ class Delivery:
     duplicate_of: int | None = None  # the stored message this one repeats
     screening: Screening | None = None  # the trusted gateway's verdict; spam
     released: bool = False  # released from the spam state: not held again
+    ahead: ParsedMail | str | None = None  # see rnmail.ingest.parse_ahead.Parsed
 
     @property
     def unverified(self) -> bool:
@@ -154,7 +155,9 @@ def parse(batch: Batch, d: Delivery) -> IngestOutcome | None:
     max_bytes = batch.config.ingest.max_message_mb * 2**20
     if len(d.raw) > max_bytes:
         raise Quarantine(f"message of {len(d.raw) / 2**20:.1f} MB exceeds ingest.max_message_mb")
-    d.mail = parse_message(d.raw, batch.ctx.limits)
+    if isinstance(d.ahead, str):  # the parse-ahead process found it must be quarantined
+        raise Quarantine(d.ahead)
+    d.mail = d.ahead if d.ahead is not None else parse_message(d.raw, batch.ctx.limits)
     return None
 
 
