@@ -73,3 +73,4 @@ def test_a_killed_child_leaves_the_parsing_to_the_parent() -> None:
         for pid in list(pool._processes):  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGKILL)
         assert ahead.results(future, raws) == [None] * len(raws)
+        assert ahead.submit(raws[:1]) is None  # not asked again

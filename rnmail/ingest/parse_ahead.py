@@ -75,6 +75,7 @@ class ParseAhead:
         self.limits = limits
         self.max_bytes = max_bytes
         self._pool: ProcessPoolExecutor | None = None
+        self._failed = False  # the child failed once: the parent parses the rest itself
 
     def __enter__(self) -> ParseAhead:
         return self
@@ -85,6 +86,8 @@ class ParseAhead:
 
     def submit(self, raws: list[bytes]) -> Future[tuple[list[Parsed], list[LogRecord]]] | None:
         """Start parsing ``raws`` in the child; None if it cannot be asked."""
+        if self._failed:
+            return None
         try:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
@@ -92,10 +95,10 @@ class ParseAhead:
             return self._pool.submit(parse_batch, raws, self.limits, self.max_bytes)
         except (RuntimeError, OSError):  # a broken pool, or no process to be had
             log.warning("parse-ahead process unavailable; parsing here", exc_info=True)
+            self._failed = True
             return None
 
-    @staticmethod
-    def results(future: Future[tuple[list[Parsed], list[LogRecord]]] | None,
+    def results(self, future: Future[tuple[list[Parsed], list[LogRecord]]] | None,
                 raws: list[bytes]) -> list[Parsed]:
         """What the child made of ``raws``: one entry per message, None where the parent
         is to parse it (all of them if the child failed)."""
@@ -104,7 +107,8 @@ class ParseAhead:
         try:
             parsed, records = future.result()
         except Exception:  # a dead or failing child: the parent parses instead
-            log.warning("parse-ahead process failed; parsing the batch here", exc_info=True)
+            log.warning("parse-ahead process failed; parsing here from now on", exc_info=True)
+            self._failed = True
             return [None] * len(raws)
         for name, level, message in records:
             logging.getLogger(name).log(level, "%s", message)
