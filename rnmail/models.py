@@ -89,6 +89,11 @@ class Ticket(Base):
                             "category", "requester_type", "assignee_id", "service_id"),
                       # the queue sorted by due time (migration 0018, rnmail.tickets.due)
                       Index("ix_ticket_queue_due", "status", "due_at"))
+    # Not "auto": the two columns with a server default (requester_type, sender_unverified)
+    # get their Python default at the INSERT, so there is nothing to read back; with "auto"
+    # the ORM asked for RETURNING, which SQLite can only give one row per statement, and a
+    # batch's new tickets were inserted one by one although ``assign_ids`` gave them ids.
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (SQLAlchemy reads it once)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(998))

@@ -69,8 +69,8 @@ class _RawMessage(MailMessage):
 
 def _read_ahead(produce: Callable[[], Generator[T, None, None]]) -> Iterator[T]:
     """Iterate ``produce()`` in a thread, one item ahead of the consumer, never more: the
-    next batch is fetched while this one is processed, and memory holds two batches at most.
-    Errors in the thread are raised in the consumer."""
+    next batch is fetched while this one is processed; the thread holds one item at most
+    besides those the consumer took. Errors in the thread are raised in the consumer."""
     items: queue.Queue[tuple[str, Any]] = queue.Queue()
     may_produce = threading.Semaphore(2)  # the item in hand and the one after it
     stop = threading.Event()

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,7 @@ class Delivery:
     duplicate_of: int | None = None  # the stored message this one repeats
     screening: Screening | None = None  # the trusted gateway's verdict; spam
     released: bool = False  # released from the spam state: not held again
+    ahead: ParsedMail | str | None = None  # see rnmail.ingest.parse_ahead.Parsed
 
     @property
     def unverified(self) -> bool:
@@ -141,6 +142,9 @@ class Batch:
     to_notify: list[Delivery] = field(default_factory=list)
     new_tickets: list[Ticket] = field(default_factory=list)  # from a mail address
     contacts: set[str] = field(default_factory=set)  # who wrote to us (not a robot)
+    # ProcessedMessage rows, written by ``_write`` once the messages have their ids, without
+    # ORM objects: nothing reads them back in the transaction.
+    processed: list[tuple[Delivery, IngestOutcome]] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
@@ -154,7 +158,9 @@ def parse(batch: Batch, d: Delivery) -> IngestOutcome | None:
     max_bytes = batch.config.ingest.max_message_mb * 2**20
     if len(d.raw) > max_bytes:
         raise Quarantine(f"message of {len(d.raw) / 2**20:.1f} MB exceeds ingest.max_message_mb")
-    d.mail = parse_message(d.raw, batch.ctx.limits)
+    if isinstance(d.ahead, str):  # the parse-ahead process found it must be quarantined
+        raise Quarantine(d.ahead)
+    d.mail = d.ahead if d.ahead is not None else parse_message(d.raw, batch.ctx.limits)
     return None
 
 
@@ -373,15 +379,12 @@ def process_batch(session: Session, ctx: IngestContext,
 
 def _run(batch: Batch, d: Delivery) -> IngestOutcome:
     """The stages after ``parse`` for one message of ``process_batch``, and its
-    ProcessedMessage row; a ``Quarantine`` quarantines it."""
+    ProcessedMessage row (written by ``_write``); a ``Quarantine`` quarantines it."""
     try:
         outcome = run_stages(batch, d)
     except Quarantine as exc:
         return _quarantine(batch.session, batch.ctx, d, exc.reason)
-    batch.session.add(ProcessedMessage(
-        mailbox=d.mailbox.name, uidvalidity=d.uidvalidity, uid=d.uid, outcome=outcome,
-        message=d.message, message_db_id=d.duplicate_of,
-    ))
+    batch.processed.append((d, outcome))
     return outcome
 
 
@@ -426,6 +429,12 @@ def _write(batch: Batch) -> None:
                                 "new" if d.new_ticket else "reply", unverified=d.unverified)
     assign_ids(batch.session)
     batch.session.flush()
+    if batch.processed:
+        batch.session.execute(insert(ProcessedMessage), [
+            {"mailbox": d.mailbox.name, "uidvalidity": d.uidvalidity, "uid": d.uid,
+             "outcome": str(outcome),
+             "message_db_id": d.message.id if d.message is not None else d.duplicate_of}
+            for d, outcome in batch.processed])
 
 
 def _link_directory(batch: Batch) -> None:

@@ -3,8 +3,10 @@ transaction each, and moved out of the folder only once committed.
 
     fetch → pipeline (one transaction per batch) → commit → move to ``done_folder``
 
-A mailbox that cannot be read is reported and the others are still processed; a database
-failure aborts the batch, which stays in the folder for the next pass.
+While a batch goes through the pipeline, the next one is parsed in a second process
+(``rnmail.ingest.parse_ahead``). A mailbox that cannot be read is reported and the others
+are still processed; a database failure aborts the batch, which stays in the folder for the
+next pass.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rnmail.config import Config, MailboxConfig
 from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
+from rnmail.ingest.parse_ahead import ParseAhead, Parsed
 from rnmail.ingest.pipeline import Delivery, IngestContext, process_batch, process_one_by_one
 from rnmail.shapes import IngestJson
 from rnmail.util.gcpause import gc_paused
@@ -49,15 +52,18 @@ class IngestReport:
 
 
 def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: MailboxConfig,
-                 fetched: list[Fetched], report: IngestReport) -> None:
-    """Process one batch in one transaction, then move it out of the folder.
+                 fetched: list[Fetched], report: IngestReport,
+                 parsed: list[Parsed] | None = None) -> None:
+    """Process one batch in one transaction, then move it out of the folder. ``parsed``:
+    what the parse-ahead process made of it, if it had it.
 
     The cyclic garbage collector is paused meanwhile: a batch allocates hundreds of
     thousands of objects (parsed mail, ORM rows), and the collections they triggered walked
     them again and again, about a tenth of the ingest's time. The cycles a batch makes (the
     ORM's back-references) are collected once, after it."""
-    deliveries = [Delivery(raw=f.raw, mailbox=box, uidvalidity=source.uidvalidity, uid=f.uid)
-                  for f in fetched]
+    deliveries = [Delivery(raw=f.raw, mailbox=box, uidvalidity=source.uidvalidity, uid=f.uid,
+                           ahead=ahead)
+                  for f, ahead in zip(fetched, parsed or [None] * len(fetched), strict=True)]
     with gc_paused(), db.transaction() as session:
         try:
             with session.begin_nested():
@@ -75,12 +81,25 @@ def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: M
 
 def ingest_mailbox(db: Database, ctx: IngestContext, box: MailboxConfig,
                    report: IngestReport, should_stop: Callable[[], bool] | None = None) -> None:
+    """The mailbox's batches, each parsed in the parse-ahead process while the one before
+    it is stored; the first is parsed here (a pass of one batch starts no process)."""
     ing = ctx.config.ingest
-    with open_source(box) as source:
+    max_bytes = ing.max_message_mb * 2**20
+    with open_source(box) as source, ParseAhead(ctx.limits, max_bytes) as ahead:
+        held: tuple[list[Fetched], list[Parsed]] | None = None  # the batch in hand
         for fetched in source.batches(ing.batch_size, int(ing.batch_mb * 2**20)):
-            ingest_batch(db, ctx, source, box, fetched, report)
+            if held is None:
+                held = fetched, [None] * len(fetched)
+                continue
+            raws = [f.raw for f in fetched]
+            future = ahead.submit(raws)
+            ingest_batch(db, ctx, source, box, held[0], report, held[1])
+            held = None
             if should_stop is not None and should_stop():
-                break  # between batches: what was fetched is committed and moved
+                break  # between batches: what was committed is moved, the rest stays
+            held = fetched, ahead.results(future, raws)
+        if held is not None:
+            ingest_batch(db, ctx, source, box, held[0], report, held[1])
 
 
 def run_ingest(db: Database, config: Config, mailbox: str | None = None,
