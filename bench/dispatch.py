@@ -185,10 +185,12 @@ def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[s
     messages = queued_messages(db)
     size = statistics.mean(len(raw) for _, raw in messages)
 
+    cpu = time.process_time()
     raw_before = asyncio.run(raw_send(port, messages, args.connections))
-    started = time.perf_counter()
+    raw_cpu = time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
     report = asyncio.run(send_queued(db, config))
-    send_s = time.perf_counter() - started
+    send_s, send_cpu = time.perf_counter() - started, time.process_time() - cpu
     # The raw baseline runs before and after rnmail and counts as their mean, so that a
     # change of the machine's load during the run weighs on both sides alike.
     raw_rate = (raw_before + asyncio.run(raw_send(port, messages, args.connections))) / 2
@@ -202,7 +204,9 @@ def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[s
     rate = args.recipients / send_s
     log(f"run {run}: {args.recipients} recipients, {size / 1024:.1f} KB/mail; queue "
         f"{queue_s:.2f} s ({args.recipients / queue_s:,.0f}/s); raw aiosmtplib "
-        f"{raw_rate:,.0f} msg/s; rnmail send {rate:,.0f} msg/s; ratio {rate / raw_rate:.2f}")
+        f"{raw_rate:,.0f} msg/s; rnmail send {rate:,.0f} msg/s; ratio {rate / raw_rate:.2f}; CPU "
+        f"per mail: raw {raw_cpu / len(messages) * 1e6:.0f} µs, rnmail "
+        f"{send_cpu / args.recipients * 1e6:.0f} µs")
 
     latencies = []
     for i in range(args.status_runs):
@@ -217,6 +221,8 @@ def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[s
     db.dispose()
     e2e = end_to_end(args, port, work, run) if args.end_to_end else {}
     return {**e2e, "raw": raw_rate, "rnmail": rate, "ratio": rate / raw_rate, "queue_s": queue_s,
+            "raw_cpu_us": raw_cpu / len(messages) * 1e6,
+            "send_cpu_us": send_cpu / args.recipients * 1e6,
             "status_median_ms": statistics.median(latencies),
             "status_p95_ms": sorted(latencies)[int(len(latencies) * 0.95) - 1],
             "cli_median_ms": statistics.median(cli) if cli else float("nan")}
