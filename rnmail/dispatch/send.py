@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import re
+import signal
 import ssl
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -467,16 +470,18 @@ def send_in_two(db: Database, config: Config, progress: Progress | None) -> Send
     on a machine with two cores a second process sends up to twice as fast with the same
     number of connections in all. The processes share the outbox as any two senders do:
     the leases keep them from sending one row twice, and the bound of a kill -9 (three
-    unrecorded mails per connection) is the same. ``progress`` sees this process's rows;
-    the report counts both. Without a second core, ``fork`` or two connections: one
-    process, as ``send_outbox``."""
+    unrecorded mails per connection) is the same: the second process is killed with the
+    first (``_die_with``). ``progress`` sees this process's rows; the report counts both.
+    Without a second core, Linux or two connections: one process, as ``send_outbox``."""
     share = config.outbox.connections // 2
-    if share == 0 or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+    if share == 0 or (os.cpu_count() or 1) < 2 or sys.platform != "linux":
         return asyncio.run(send_queued(db, config, progress=progress))
+    parent = os.getpid()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
+        _die_with(parent)
         _send_in_child(config, share, write_end)
     os.close(write_end)
     try:
@@ -516,6 +521,17 @@ def _send_in_child(config: Config, connections: int, answers: int) -> NoReturn:
         log.exception("the second sending process failed")
     finally:
         os._exit(status)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process (SIGKILL) when ``parent`` ends, whatever ends it:
+    a sender left running after a kill -9 of the command would go on claiming rows."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the prctl
+        os._exit(0)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _with_connections(config: Config, connections: int) -> Config:
