@@ -19,7 +19,10 @@ What it measures, with Postfix's ``smtp-sink`` on a free loopback port as the re
    from the process start to the ``sent_at`` of the 9,750th row (the time to deliver all
    but the last 250: the tail is the last connections emptying). The raw baseline is the
    same: the time until its 9,750th reply, on the bytes the command queued, run twice after
-   it (mean).
+   it (mean). The command sends a mailing this large with two processes (``send_in_two``,
+   half the connections each), so a second baseline runs raw aiosmtplib the same way: two
+   forked processes, half the connections each (mean of two), and the ratio to it is
+   printed too.
 4. **Status page** -- ``change_status()`` (what ``rnmail status set`` runs after the
    operator's password: set, audit, publish index.html + status.json + feed.atom) repeated
    ``--status-runs`` times, alternating degraded and operational, timed from the call to
