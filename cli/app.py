@@ -215,8 +215,8 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
-# A foreground mailing of this many mails is sent by two processes (send_in_two): below,
-# the fork and a second set of connections are not worth it.
+# From this many mails a foreground mailing is sent by two processes on PostgreSQL
+# (send_in_two): below, the fork and a second set of connections are not worth it.
 TWO_PROCESSES_FROM = 1000
 
 

@@ -375,8 +375,9 @@ def test_incident_opens_records_updates_and_resolves(site: Installation) -> None
 
 
 def test_a_large_notice_is_sent_by_two_processes_each_mail_once(site: Installation) -> None:
-    """From TWO_PROCESSES_FROM mails the foreground send forks a second sender: every
-    member gets the notice exactly once, and the report counts both processes' replies."""
+    """From TWO_PROCESSES_FROM mails the foreground send forks a second sender (on
+    PostgreSQL; one sender on SQLite): every member gets the notice exactly once, and the
+    report counts both processes' replies."""
     n = TWO_PROCESSES_FROM + 10
     members = [f"population{i:04d}@municipality{i % 40}.example" for i in range(n - 2)]
     members += ["reject@refused.example", "tempfail@later.example"]  # see SmtpServer
