@@ -215,9 +215,14 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
+# From this many mails a foreground mailing is sent by two processes on PostgreSQL
+# (send_in_two): below, the fork and a second set of connections are not worth it.
+TWO_PROCESSES_FROM = 1000
+
+
 def send_foreground(app: App, announcement_id: int | None) -> int:
     """Send the outbox now, with a progress bar for the announcement's deliveries still to
-    make on stderr; returns how many there were."""
+    make on stderr (this process's share when two send); returns how many there were."""
     if announcement_id is None:
         return 0
     from rnmail.dispatch.announce import announcement_status
@@ -235,8 +240,9 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
             if item.announcement_id == announcement_id and state != "queued":
                 bar.update(1)
 
+        processes = 2 if total >= TWO_PROCESSES_FROM else 1
         report = deliver_or_leave_queued(
-            lambda: send_outbox(app.ready_db(), app.config, progress=progress))
+            lambda: send_outbox(app.ready_db(), app.config, progress, processes))
     if report is not None:
         click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed "
                    f"(`rnmail announce status {announcement_id}` for the details)", err=True)

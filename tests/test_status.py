@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from cli.app import TWO_PROCESSES_FROM
 from rnmail.auth import operators
 from rnmail.i18n.banners import BANNER_LANGUAGES, banner
 from rnmail.models import (
@@ -371,6 +372,29 @@ def test_incident_opens_records_updates_and_resolves(site: Installation) -> None
     assert [e["detail"]["resolved"] for e in events] == [False] * 4 + [True, False]
     assert events[1]["detail"]["comment"] == {"nl": "Traag", "fr": "Traag", "de": "Traag"}
     assert events[5]["detail"]["components"] == ["natural-persons", "web-services"]
+
+
+def test_a_large_notice_is_sent_by_two_processes_each_mail_once(site: Installation) -> None:
+    """From TWO_PROCESSES_FROM mails the foreground send forks a second sender (on
+    PostgreSQL; one sender on SQLite): every member gets the notice exactly once, and the
+    report counts both processes' replies."""
+    n = TWO_PROCESSES_FROM + 10
+    members = [f"population{i:04d}@municipality{i % 40}.example" for i in range(n - 2)]
+    members += ["reject@refused.example", "tempfail@later.example"]  # see SmtpServer
+    sheet = site.root / "lists" / "everyone.csv"
+    sheet.parent.mkdir(exist_ok=True)
+    sheet.write_text("email,name,language\n" + "".join(f"{m},Service,fr\n" for m in members))
+    site.ok("lists", "import", str(sheet))
+    code, _, err = site.as_operator("status", "set", "down", "--comment", "panne",
+                                      "--notify", "everyone", "--yes")
+    assert code == 0, err
+    assert f"{n - 2} sent, 1 deferred, 1 failed" in err
+    delivered = [to for envelope in site.smtp.messages for to in envelope.rcpt_tos]
+    assert sorted(delivered) == sorted(members[:-2])
+    with site.db.transaction() as session:
+        states = dict(session.execute(select(OutboxMessage.state, func.count())
+                                      .group_by(OutboxMessage.state)).all())
+    assert states == {"sent": n - 2, "queued": 1, "failed": 1}
 
 
 def test_outage_notice_reaches_every_member_in_their_language(site: Installation) -> None:

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from jinja2 import TemplateNotFound, UndefinedError
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.config import Config
-from rnmail.db import Database
+from rnmail.db import Database, insert_rows
 from rnmail.directory.groups import Recipient, recipients
 from rnmail.directory.sheets import CONTROL_RE
 from rnmail.dispatch.compose import (
@@ -168,8 +168,7 @@ def announce(
             "attempts": 0, "next_attempt_at": now, "created_at": now,
             "announcement_id": record.id, "body_id": body_id,
         })
-    if rows:
-        session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
+    insert_rows(session, cast(Table, OutboxMessage.__table__), rows)
     return record
 
 

@@ -21,7 +21,6 @@ from rnmail import audit
 from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.dispatch.announce import Notice, announce
-from rnmail.dispatch.answer import reply_in_thread, requester_address
 from rnmail.dispatch.preview import Preview, preview_notice
 from rnmail.errors import RnmailError, Word
 from rnmail.i18n import N_
@@ -172,6 +171,10 @@ def last_resolved_incident(session: Session) -> int | None:
 def notify_linked_requesters(session: Session, config: Config, incident_id: int) -> int:
     """Tell every requester whose ticket arrived during the incident that it is over, in
     their ticket's thread and language; each ticket once, whatever reruns."""
+    # Imported here: the replies' module brings the ingest stage's parser along (~50 ms),
+    # which every other `status set` would load for nothing.
+    from rnmail.dispatch.answer import reply_in_thread, requester_address
+
     incident = session.get(Incident, incident_id)
     assert incident is not None and incident.resolved_at is not None
     updates = incident.updates
