@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
+from cli.app import TWO_PROCESSES_FROM
 from rnmail.config import load_config
 from rnmail.db import Database
 from rnmail.dispatch import send
@@ -441,6 +442,53 @@ def test_kill_9_mid_mailing_resumes_without_loss_and_bounded_duplicates(
             msg = email.message_from_bytes(envelope.content)
             ids.setdefault(envelope.rcpt_tos[0], set()).add(msg["Message-ID"])
     assert all(len(found) == 1 for found in ids.values()), ids
+    desk.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # two senders: PostgreSQL only
+def test_the_second_sender_killed_mid_mailing_loses_nothing(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> None:
+    """A large foreground mailing forks a second sender (``send_in_two``). Killed -9 mid-way,
+    the command still ends in one clear line, not a traceback: what the first process sent
+    is sent, the rows the second had claimed go out after their lease, at most the second's
+    unrecorded window twice."""
+    connections = 4
+    config = configure(tmp_path, db_url, smtp_server.port, connections=connections,
+                       lease_seconds=1)
+    desk = open_desk(config)
+    members = people(TWO_PROCESSES_FROM)
+    import_group(desk, tmp_path, "communes", members)
+    assert rnmail(config, "operator", "add", OPERATOR, "--password-stdin",
+                  input=PASSWORD + "\n")[0] == 0
+    proc = start(config, "announce", "--yes", "--template", "circular", "--groups", "communes",
+                 "--var", f"subject={SUBJECT}", "--var", "body=y", "--operator", OPERATOR,
+                 "--password-stdin", stdin=PASSWORD + "\n")
+    try:
+        smtp_server.wait_for(100, timeout=60)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1, children  # the forked sender
+        os.kill(int(children[0]), signal.SIGKILL)
+        code, _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert smtp_server.count() < len(members), "the kill must land mid-mailing"
+    assert code == 0 and "Traceback" not in err, err
+    assert "the second sending process ended with status -9" in err
+    assert "the mail stays queued" in err
+    time.sleep(1.3)  # the killed sender's leases expire
+    code, _, err = finish(start(config, "outbox", "send"))
+    assert code == 0, err
+    with desk.db.transaction() as session:
+        [announcement] = session.scalars(select(Announcement.id)).all()
+    assert status(desk, announcement)["counts"] == counts(sent=len(members))
+    received = Counter(e.rcpt_tos[0] for e in smtp_server.messages)
+    assert set(received) == {m[0] for m in members}  # nobody lost
+    twice = [address for address, n in received.items() if n > 1]
+    assert max(received.values()) <= 2
+    assert len(twice) <= (send.RECORD_WINDOW + 1) * (connections // 2), twice
     desk.close()
 
 

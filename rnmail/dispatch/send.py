@@ -52,7 +52,7 @@ from rnmail.dispatch.outbox import (
     load_bodies,
     release,
 )
-from rnmail.errors import ServerUnavailable
+from rnmail.errors import RnmailError, ServerUnavailable
 from rnmail.models import SendThrottle
 from rnmail.shapes import SendJson
 from rnmail.util.publicfiles import create_private, private_folder
@@ -498,9 +498,10 @@ def send_in_two(db: Database, config: Config, progress: Progress | None) -> Send
         with os.fdopen(read_end, "rb") as answers:
             answer = answers.read()
         status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    if status != 0 or not answer:
-        raise RuntimeError(f"the second sending process ended with status {status}; its "
-                           "mails are sent after their lease by the next sender")
+    if status != 0 or not answer:  # killed, or it failed: its claimed rows wait for their lease
+        raise RnmailError(f"the second sending process ended with status {status} after this "
+                          f"one sent {report.sent}: the mails it had claimed are sent after "
+                          "their lease")
     child: dict[str, Any] = json.loads(answer)
     if "error" in child:
         raise ServerUnavailable(child["error"])
