@@ -227,6 +227,7 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
         return 0
     from rnmail.dispatch.announce import announcement_status
     from rnmail.dispatch.send import send_outbox
+    from rnmail.dispatch.send_in_two import send_in_two
 
     with app.ready_db().transaction() as session:
         counts = announcement_status(session, announcement_id)["counts"]
@@ -240,9 +241,8 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
             if item.announcement_id == announcement_id and state != "queued":
                 bar.update(1)
 
-        processes = 2 if total >= TWO_PROCESSES_FROM else 1
-        report = deliver_or_leave_queued(
-            lambda: send_outbox(app.ready_db(), app.config, progress, processes))
+        send = send_in_two if total >= TWO_PROCESSES_FROM else send_outbox
+        report = deliver_or_leave_queued(lambda: send(app.ready_db(), app.config, progress))
     if report is not None:
         click.echo(f"{report.sent} sent, {report.retried} deferred, {report.failed} failed "
                    f"(`rnmail announce status {announcement_id}` for the details)", err=True)
