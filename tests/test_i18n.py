@@ -4,6 +4,8 @@ and the API around them (banners, formats, negotiation)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from rnmail.i18n import LANGUAGES, gettext, ngettext, pgettext, translations
-from rnmail.i18n.catalogues import HERE, po_path
+from rnmail.i18n.catalogues import HERE, Translations, compile_po, mo_path, po_path
 
 ROOT = Path(__file__).resolve().parent.parent
 Key = tuple[str | None, str]  # (msgctxt, msgid)
@@ -70,6 +72,47 @@ def needed(files: set[str]) -> set[str]:
 @pytest.fixture(scope="module")
 def used() -> dict[Key, set[str]]:
     return extracted()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_compiled_catalogue_is_the_po_compiled(language: str) -> None:
+    """The ``.mo`` read at start must say what the translators wrote: after editing a
+    ``.po``, ``pybabel compile -d rnmail/i18n -D rnmail``."""
+    assert mo_path(language).read_bytes() == compile_po(language), (
+        f"{mo_path(language)} is stale: run pybabel compile -d rnmail/i18n -D rnmail")
+
+
+def test_reading_the_catalogues_needs_no_babel() -> None:
+    """A command that speaks to people reads the compiled catalogues without importing
+    Babel's catalogue reader (a new process, as a command runs)."""
+    code = ("import sys\nfrom rnmail.i18n.catalogues import LANGUAGES, translations\n"
+            "assert all(len(translations(lang)._catalog) > 100 for lang in LANGUAGES)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('babel')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_without_a_compiled_catalogue_the_po_is_compiled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnmail.i18n import catalogues
+
+    lc = tmp_path / "fr" / "LC_MESSAGES"
+    lc.mkdir(parents=True)
+    (lc / "rnmail.po").write_bytes(po_path("fr").read_bytes())
+    shipped_mo = mo_path("fr")
+    monkeypatch.setattr(catalogues, "HERE", tmp_path)
+    catalogues.translations.cache_clear()
+    try:
+        compiled = catalogues.translations("fr")
+        assert not catalogues.mo_path("fr").exists()
+        with shipped_mo.open("rb") as handle:
+            shipped = Translations(handle)
+        assert compiled._catalog == shipped._catalog and len(compiled._catalog) > 100
+        assert catalogues.translations("de").gettext("Down") == "Down"  # no catalogue: msgids
+    finally:
+        catalogues.translations.cache_clear()
 
 
 def test_the_extractor_finds_every_surface(used: dict[Key, set[str]]) -> None:

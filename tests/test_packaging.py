@@ -47,6 +47,7 @@ def test_a_build_is_quiet_and_the_wheel_holds_the_templates_and_catalogues(
     for name in ("rnmail/templates/mail/acknowledgement.fr.j2",
                  "rnmail/templates/mailings/circular.de.j2",
                  "rnmail/i18n/nl/LC_MESSAGES/rnmail.po",
+                 "rnmail/i18n/nl/LC_MESSAGES/rnmail.mo",
                  "rnmail/migrations/script.py.mako"):
         assert name in inside
     assert not any("__pycache__" in name or name.startswith("tests/") for name in inside)
