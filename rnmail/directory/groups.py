@@ -386,10 +386,13 @@ def recipients(session: Session, group_names: Sequence[str]) -> list[Recipient]:
                                     known=_known_groups(session))
     chosen: dict[str, Recipient] = {}
     for group in groups:
-        for m in session.scalars(select(GroupMember).where(GroupMember.group_id == group.id)
-                                 .order_by(GroupMember.email)):
-            if m.email not in chosen:
-                chosen[m.email] = Recipient(email=m.email, name=m.name, language=m.language,
-                                            organisation=m.organisation, code=m.code,
-                                            group=group.name)
+        # columns, not GroupMember objects: a mailing to every municipality reads thousands
+        for email, name, language, organisation, code in session.execute(
+                select(GroupMember.email, GroupMember.name, GroupMember.language,
+                       GroupMember.organisation, GroupMember.code)
+                .where(GroupMember.group_id == group.id).order_by(GroupMember.email)):
+            if email not in chosen:
+                chosen[email] = Recipient(email=email, name=name, language=language,
+                                          organisation=organisation, code=code,
+                                          group=group.name)
     return list(chosen.values())
