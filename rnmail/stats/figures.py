@@ -361,12 +361,17 @@ def _tickets(clock: Clock, query: Query, merged: bool | None = False) -> Select[
         statement = statement.outerjoin(assignee, assignee.id == Ticket.assignee_id)
     statement = _categorical(statement, clock, query.by,
                              func.coalesce(assignee.name, UNASSIGNED))
-    if merged is not None:
-        # the resolution is in the statistics' covering index, merged_into_id is not
-        statement = statement.where(Ticket.resolution == Resolution.MERGED if merged else
-                                    or_(Ticket.resolution.is_(None),
+    filters = _filters(query, clock.zone)
+    if merged:
+        # By id: grouped by a column with its own index (requester type), SQLite would walk
+        # that index and read every ticket's row for its resolution; the ids come from the
+        # statistics' covering index (resolution is in it, merged_into_id is not).
+        return statement.where(Ticket.id.in_(
+            select(Ticket.id).where(Ticket.resolution == Resolution.MERGED, *filters)))
+    if merged is False:
+        statement = statement.where(or_(Ticket.resolution.is_(None),
                                         Ticket.resolution != Resolution.MERGED))
-    return statement.where(*_filters(query, clock.zone))
+    return statement.where(*filters)
 
 
 def _categorical(statement: Select[Any], clock: Clock, by: Sequence[str],
