@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config, MailboxConfig
-from rnmail.db import assign_ids
+from rnmail.db import assign_ids, due_rules
 from rnmail.errors import Quarantine
 from rnmail.ingest.authres import Screening, screen_headers
 from rnmail.ingest.blocklist import blocked_by, hold, sender_addresses
@@ -47,7 +47,7 @@ from rnmail.ingest.respond import (
     within_daily_limit,
 )
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
-from rnmail.ingest.store import Requester, open_ticket, store_message
+from rnmail.ingest.store import Requester, StoredMail, open_ticket, store_message, write
 from rnmail.ingest.thread import (
     ThreadMatch,
     thread_message,
@@ -108,7 +108,8 @@ class Delivery:
     verdict: Classification | None = None
     match: ThreadMatch | None = None
     ticket: Ticket | None = None
-    message: Message | None = None
+    message: Message | None = None  # written by a staff stage
+    stored: StoredMail | None = None  # written by ``store``
     new_ticket: bool = False
     reply_to: str | None = None  # where the acknowledgement of a new ticket goes
     acknowledged: bool = False
@@ -127,6 +128,16 @@ class Delivery:
         assert self.mail is not None, "stage ran before parse"
         return self.mail
 
+    @property
+    def message_db_id(self) -> int | None:
+        """The id of the message this mail was stored as, once written (or the one it
+        repeats)."""
+        if self.message is not None:
+            return self.message.id
+        if self.stored is not None:
+            return self.stored.id
+        return self.duplicate_of
+
 
 @dataclass
 class Batch:
@@ -141,6 +152,7 @@ class Batch:
     to_acknowledge: list[Delivery] = field(default_factory=list)
     to_notify: list[Delivery] = field(default_factory=list)
     new_tickets: list[Ticket] = field(default_factory=list)  # from a mail address
+    stored: list[Delivery] = field(default_factory=list)  # through ``store``: see ``_write``
     contacts: set[str] = field(default_factory=set)  # who wrote to us (not a robot)
     # ProcessedMessage rows, written by ``_write`` once the messages have their ids, without
     # ORM objects: nothing reads them back in the transaction.
@@ -290,7 +302,7 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
         requester, pages = _requester(batch.ctx, d)
         language = detect_language(f"{mail.subject}\n{mail.display_text}",
                                    batch.config.helpdesk.default_language)
-        d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
+        d.ticket = open_ticket(mail, requester, language, d.mailbox.name, own,
                                linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
         if d.unverified:  # its From proves nothing: no type, organisation or directory user
             d.ticket.sender_unverified = True
@@ -304,9 +316,9 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
     if not d.verdict.is_auto and d.mailbox.kind != "fax" and mail.from_addr and (
             not d.unverified):
         batch.contacts.add(mail.from_addr.lower())
-    d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,
-                              d.mailbox.name, d.raw_sha256)
-    d.message.sender_verdict = d.screening.verdict if d.screening else None
+    d.stored = store_message(batch.ctx.blobs, d.ticket, mail, kind, d.mailbox.name,
+                             d.raw_sha256, d.screening.verdict if d.screening else None)
+    batch.stored.append(d)
     if mail.message_id:
         batch.tickets_by_message_id.setdefault(mail.message_id, []).append(d.ticket)
     return None
@@ -401,8 +413,13 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> IngestOutcom
 
 
 def _write(batch: Batch) -> None:
-    """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
+    """Write the batch (tickets get their numbers), then queue the acknowledgements."""
     _link_directory(batch)
+    new = write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
+                due_rules(batch.session))
+    for d in batch.stored:  # from here on, the new tickets as stored
+        if d.ticket is not None and d.ticket.id in new:
+            d.ticket = new[d.ticket.id]
     assign_ids(batch.session)
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
@@ -433,7 +450,7 @@ def _write(batch: Batch) -> None:
         batch.session.execute(insert(ProcessedMessage), [
             {"mailbox": d.mailbox.name, "uidvalidity": d.uidvalidity, "uid": d.uid,
              "outcome": str(outcome),
-             "message_db_id": d.message.id if d.message is not None else d.duplicate_of}
+             "message_db_id": d.message_db_id}
             for d, outcome in batch.processed])
 
 
