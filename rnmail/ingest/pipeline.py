@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config, MailboxConfig
 from rnmail.db import assign_ids, due_rules
+from rnmail.dispatch.outbox import Queue
 from rnmail.errors import Quarantine
 from rnmail.ingest.authres import Screening, screen_headers
 from rnmail.ingest.blocklist import blocked_by, hold, sender_addresses
@@ -433,17 +434,19 @@ def _write(batch: Batch) -> None:
             link_tickets(batch.session, new_tickets.values())
         addresses = [(d.reply_to or "").lower() for d in batch.to_acknowledge]
         allowed = within_daily_limit(batch.session, batch.config, addresses)
+        queue = Queue()
         for d, address, ok in zip(batch.to_acknowledge, addresses, allowed, strict=True):
             assert d.ticket is not None
             if ok:
-                acknowledge(batch.session, batch.config, d.ticket, d.parsed, address, view)
+                acknowledge(queue, batch.config, d.ticket, d.parsed, address, view)
                 d.acknowledged = True
         if batch.to_notify:
             notifier = StaffNotifier.load(batch.session, batch.config)
             for d in batch.to_notify:
                 assert d.ticket is not None
-                notifier.notify(batch.session, d.ticket, d.parsed,
+                notifier.notify(queue, d.ticket, d.parsed,
                                 "new" if d.new_ticket else "reply", unverified=d.unverified)
+        queue.write(batch.session)
     assign_ids(batch.session)
     batch.session.flush()
     if batch.processed:
