@@ -290,6 +290,7 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
     assert d.match is not None and d.verdict is not None
     mail, own = d.parsed, batch.config.helpdesk.own_addresses
     kind = "auto" if d.verdict.is_auto else "correspondence"
+    opened = None  # the first event of a new ticket
     if d.match.ticket is not None:
         d.ticket = d.match.ticket  # its To and Cc make nobody a participant (staff do)
         d.ticket.updated_at = utcnow()
@@ -303,8 +304,9 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
         requester, pages = _requester(batch.ctx, d)
         language = detect_language(f"{mail.subject}\n{mail.display_text}",
                                    batch.config.helpdesk.default_language)
-        d.ticket = open_ticket(mail, requester, language, d.mailbox.name, own,
-                               linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
+        d.ticket, opened = open_ticket(mail, requester, language, d.mailbox.name, own,
+                                       linked_ticket_id=d.match.linked_ticket_id,
+                                       fax_pages=pages)
         if d.unverified:  # its From proves nothing: no type, organisation or directory user
             d.ticket.sender_unverified = True
         else:
@@ -318,7 +320,8 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
             not d.unverified):
         batch.contacts.add(mail.from_addr.lower())
     d.stored = store_message(batch.ctx.blobs, d.ticket, mail, kind, d.mailbox.name,
-                             d.raw_sha256, d.screening.verdict if d.screening else None)
+                             d.raw_sha256, d.screening.verdict if d.screening else None,
+                             opened)
     batch.stored.append(d)
     if mail.message_id:
         batch.tickets_by_message_id.setdefault(mail.message_id, []).append(d.ticket)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rnmail.db import chunks, insert_rows, insert_with_ids
 from rnmail.ingest.parse import ParsedMail
@@ -30,7 +31,7 @@ from rnmail.models import (
     search_numbers,
     utcnow,
 )
-from rnmail.tickets.history import Actor, record_change
+from rnmail.tickets.history import Actor, event_values
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import TicketChange, TicketStatus
 
@@ -56,6 +57,7 @@ class StoredMail:
     ticket: Ticket  # a new one (not in the session yet) or a stored one
     row: dict[str, Any]
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    opened: dict[str, Any] | None = None  # the first event of the ticket this mail opens
     id: int | None = None
 
 
@@ -67,10 +69,13 @@ def open_ticket(
     own_addresses: frozenset[str],
     linked_ticket_id: int | None = None,
     fax_pages: int | None = None,
-) -> Ticket:
-    """A new ticket, with its ``opened`` event and participants, kept out of the session:
-    ``write`` inserts it with the batch's other new tickets. Every column is given here,
-    defaults included: nothing is left to the ORM."""
+) -> tuple[Ticket, dict[str, Any]]:
+    """A new ticket and its ``opened`` event, kept out of the session: ``write`` inserts them
+    with the batch's other new tickets. Every column is given here, defaults included:
+    nothing is left to the ORM. Its participants and events are set without the ORM's
+    bookkeeping of relationships, which cost more than the rest of the ticket (the
+    participants are read by ``thread`` for a later mail of the batch; an event recorded
+    later in the batch is added to the events)."""
     now = utcnow()
     ticket = Ticket(
         subject=mail.subject or "(no subject)",
@@ -88,24 +93,16 @@ def open_ticket(
         created_at=now,
         updated_at=now,
     )
-    record_change(ticket, TicketChange.OPENED, None, requester.channel,
-                  Actor.requester(requester.address, requester.name))
-    add_participants(ticket, [requester.address], "requester", own_addresses)
-    if requester.reply_to and requester.reply_to != requester.address:
-        add_participants(ticket, [requester.reply_to], "requester", own_addresses)
+    opened = event_values(TicketChange.OPENED, None, requester.channel,
+                          Actor.requester(requester.address, requester.name))
     # Not the mail's To and Cc: a forged mail with the victim's From and an attacker in Cc
     # would make the attacker a participant. Staff add them (``#cc``, ``ticket participant``).
-    return ticket
-
-
-def add_participants(ticket: Ticket, addresses: list[str], role: str,
-                     own: frozenset[str]) -> None:
-    known = {p.address for p in ticket.participants}
-    for address in addresses:
-        address = address.lower()
-        if address and address not in known and address not in own:
-            ticket.participants.append(Participant(address=address, role=role))
-            known.add(address)
+    addresses = dict.fromkeys(a.lower() for a in (requester.address, requester.reply_to or "")
+                              if a and a.lower() not in own_addresses)
+    set_committed_value(ticket, "participants", [Participant(address=a, role="requester")
+                                                 for a in addresses])
+    set_committed_value(ticket, "events", [])
+    return ticket, opened
 
 
 def store_message(
@@ -116,6 +113,7 @@ def store_message(
     mailbox: str,
     raw_sha256: str,
     sender_verdict: str | None,
+    opened: dict[str, Any] | None = None,
 ) -> StoredMail:
     """The mail's row and its attachments' (in the blob store now), for ``write``."""
     from_addr = mail.from_addr or ""
@@ -156,7 +154,7 @@ def store_message(
         }
         for part in mail.attachments
     ]
-    return StoredMail(ticket, row, attachments)
+    return StoredMail(ticket, row, attachments, opened)
 
 
 def write(session: Session, stored: list[StoredMail], rules: DueRules | None
@@ -177,8 +175,9 @@ def write(session: Session, stored: list[StoredMail], rules: DueRules | None
         ticket.id = ticket_id
     now = utcnow()
     insert_rows(session, _table(TicketEvent), [
-        {**_row(e, TicketEvent), "ticket_id": t.id, "at": e.at or now}
-        for t in new for e in t.events])
+        *({**s.opened, "ticket_id": s.ticket.id, "at": now} for s in stored if s.opened),
+        *({**_row(e, TicketEvent), "ticket_id": t.id, "at": e.at or now}
+          for t in new for e in t.events)])
     insert_rows(session, _table(Participant), [
         {**_row(p, Participant), "ticket_id": t.id} for t in new for p in t.participants])
     message_ids = insert_with_ids(session, _table(Message), [
