@@ -350,8 +350,14 @@ def install_breakdown() -> dict[str, list[float]]:
                  "parse_message", "classify_message", "thread_message", "detect_language",
                  "open_ticket", "store_message", "record_bounce", "acknowledge",
                  "may_auto_reply", "within_daily_limit", "assign_ids", "_already_processed",
-                 "_quarantine", "parse"):
+                 "_quarantine", "parse", "write", "_link_directory", "current_status",
+                 "link_tickets"):
         patch(pipeline, attr, attr)
+    from rnmail.dispatch import outbox
+    from rnmail.ingest import store
+    patch(store, "load", "store.load (new tickets)")
+    if hasattr(outbox, "Queue"):
+        patch(outbox.Queue, "write", "Queue.write (outbox)")
     patch(parse, "strip_quoted", "strip_quoted (display_text)")
     patch(parse, "html_to_text", "html_to_text (inscriptis)")
     for attr in ("render", "compose", "enqueue", "take_auto_reply_slot"):

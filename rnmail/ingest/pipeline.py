@@ -35,7 +35,7 @@ from rnmail.db import assign_ids, due_rules
 from rnmail.dispatch.outbox import Queue
 from rnmail.errors import Quarantine
 from rnmail.ingest.authres import Screening, screen_headers
-from rnmail.ingest.blocklist import blocked_by, hold, sender_addresses
+from rnmail.ingest.blocklist import blocked_by, hold
 from rnmail.ingest.bounce import match_report, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
@@ -200,12 +200,12 @@ def skip_duplicate(batch: Batch, d: Delivery) -> IngestOutcome | None:
 def screen(batch: Batch, d: Delivery) -> IngestOutcome | None:
     """Who really sent it, and spam (``rnmail.ingest.authres``): spam and blocked senders
     are held (``rnmail.ingest.blocklist``), with no ticket, mail or notification."""
-    d.screening = screen_headers(d.parsed.message, batch.config.ingest)
+    d.screening = screen_headers(d.parsed.decoded_headers, batch.config.ingest)
     if d.released:
         return None
     reason = d.screening.spam
     if reason is None:
-        entry = blocked_by(sender_addresses(d.parsed), batch.known.blocked)
+        entry = blocked_by(d.parsed.sender_addresses, batch.known.blocked)
         reason = f"blocklist: {entry}" if entry else None
     if reason is None:
         return None
