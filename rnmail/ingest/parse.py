@@ -131,7 +131,20 @@ class ParsedMail:
         return seen
 
     def header(self, name: str) -> str:
-        return decode_header_value(self.message.get(name), self.charset_hint)
+        return decode_header_value(self.get(name), self.charset_hint)
+
+    def get(self, name: str) -> object:
+        """The first ``name`` header as ``message.get`` gives it, without reading through
+        every header again: the stages ask for a dozen per mail."""
+        return self.first_headers.get(name.lower())
+
+    @cached_property
+    def first_headers(self) -> dict[str, object]:
+        """The first value of each header, by lower-cased name."""
+        first: dict[str, object] = {}
+        for name, value in self.message.items():
+            first.setdefault(name.lower(), value)
+        return first
 
     @cached_property
     def decoded_headers(self) -> list[tuple[str, str]]:
