@@ -8,11 +8,16 @@ mail server's business, and bounces are tracked.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from email_validator import EmailNotValidError, validate_email
 
 
+@lru_cache(maxsize=4096)
 def check_address(address: str) -> tuple[str | None, str | None]:
-    """``(address in the form to write to, None)``, or ``(None, why it is refused)``."""
+    """``(address in the form to write to, None)``, or ``(None, why it is refused)``.
+    Remembered: the same requesters write again and again, and the check is pure (no DNS)
+    and costs more than the rest of opening their ticket."""
     try:
         checked = validate_email(
             address,
