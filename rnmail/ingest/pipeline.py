@@ -5,7 +5,9 @@
 
 Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the first one that
 returns an outcome ends the message's journey. A batch of messages is one database
-transaction written with a single flush, so the ORM inserts each table's rows together.
+transaction, written at its end: its mails, new tickets and acknowledgements with one Core
+executemany per table (``rnmail.ingest.store.write``, ``rnmail.dispatch.outbox.Queue``),
+what the other stages changed through the ORM in one flush.
 The whole batch is parsed first, so that what the database already holds about its
 messages (stored duplicates, blocked senders, staff addresses, the Message-IDs they answer
 and the tickets they name) is read with one query per kind for the batch
@@ -428,8 +430,8 @@ def _write(batch: Batch) -> None:
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
                    if d.new_ticket and d.ticket is not None}
-    # The rows below are flushed together at the end, their ids given by assign_ids: a
-    # query autoflushing them as they come would insert them one by one.
+    # The ORM rows below (incident links) are flushed together at the end, their ids given
+    # by assign_ids: a query autoflushing them as they come would insert them one by one.
     with batch.session.no_autoflush:
         view = None
         if new_tickets:  # tickets that arrive during an incident are told when it ends
