@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Table, create_engine, event, func, inspect, select, text
+from sqlalchemy import Table, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +36,7 @@ IN_LIST_SIZE = 500  # values per IN (...) of a lookup by batch
 R = TypeVar("R")  # what a kept connection's work returns
 
 READING = "rnmail_reading"  # in ``Session.info`` of a ``Database.reading`` session
+DUE_TIMES = "rnmail_due"  # in ``Session.info``: the ``DueTimesHook`` of a ``Database``
 
 
 class DueTimesHook:
@@ -48,18 +49,30 @@ class DueTimesHook:
         self.rules: DueRules | None = None
 
     def __call__(self, session: Session, flush_context: Any, instances: object) -> None:
+        self.loaded().before_flush(session, flush_context, instances)
+
+    def loaded(self) -> DueRules:
+        """The rules, loaded now if they were not yet."""
         if self.rules is None:
             from rnmail.tickets.due import DueRules
 
             self.rules = DueRules(self.config)
-        self.rules.before_flush(session, flush_context, instances)
+        return self.rules
+
+
+def due_rules(session: Session) -> DueRules | None:
+    """The due-time rules ``session`` keeps (None: a ``Database`` without them), for rows
+    written without the ORM, which its ``before_flush`` hook does not see."""
+    hook = session.info.get(DUE_TIMES)
+    return hook.loaded() if isinstance(hook, DueTimesHook) else None
 
 
 class Database:
     def __init__(self, url: str, due: DueTimesHook | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                      info={DUE_TIMES: due})
         # No ticket field changes without its history event (rnmail.tickets.history).
         event.listen(self._sessions, "before_flush", check_recorded)
         if due is not None:  # the due times follow every change (rnmail.tickets.due)
@@ -264,6 +277,26 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
             f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
         for row in values:
             copy.write_row(row)
+
+
+def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (dicts with the same keys, every value given, no ``id``) into
+    ``table`` with one executemany; returns the ids they got, in order.
+
+    SQLite cannot say which id each row of a batched INSERT ... RETURNING got: the ids are
+    given up front there, as ``assign_ids`` does (a concurrent writer taking one fails the
+    batch with an IntegrityError). PostgreSQL returns them in the rows' order."""
+    if not rows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        start = connection.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+        ids = list(range(start + 1, start + 1 + len(rows)))
+        connection.execute(insert(table), [{**row, "id": id_}
+                                           for row, id_ in zip(rows, ids, strict=True)])
+        return ids
+    returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(returning, rows).scalars())
 
 
 def assign_ids(session: Session) -> None:

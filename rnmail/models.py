@@ -262,13 +262,18 @@ def _index_numbers(_mapper: Any, _connection: Any, message: Message) -> None:
     """Every message written through the ORM gets its numbers for search, whatever wrote it.
     Not our acknowledgements and notifications: they repeat the requester's mail (indexed
     with its own numbers) and our contact block, and are most of what an ingest writes."""
-    if message.direction == "out" and message.kind != "correspondence":
-        message.search_numbers = None
-        return
     ticket = message.__dict__.get("ticket")  # as given: nothing is loaded during a flush
     requester = ticket.requester if isinstance(ticket, Ticket) else None
-    message.search_numbers = numbers_in(message.subject, message.display_text,
-                                        message.from_addr, requester)
+    message.search_numbers = search_numbers(message.direction, message.kind, message.subject,
+                                            message.display_text, message.from_addr, requester)
+
+
+def search_numbers(direction: str, kind: str, subject: str, display_text: str | None,
+                   from_addr: str, requester: str | None) -> str | None:
+    """A message's ``search_numbers``: also for the mail ingest writes without the ORM."""
+    if direction == "out" and kind != "correspondence":
+        return None
+    return numbers_in(subject, display_text, from_addr, requester)
 
 
 class TicketEvent(Base):
@@ -337,13 +342,17 @@ class FetchFailure(Base):
 
 def _folded(context: Any, column: str) -> str | None:
     """The folded value of ``column`` in the row being inserted (Core inserts included)."""
-    value = context.get_current_parameters().get(column)
-    return fold(value)[:200] if value else None
+    return folded_name(context.get_current_parameters().get(column))
+
+
+def folded_name(value: str | None) -> str | None:
+    """A name as its ``*_folded`` column keeps it (also for rows written without the ORM)."""
+    return fold(value)[:200] or None
 
 
 @event.listens_for(Ticket, "before_update")
 def _fold_requester_name(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
-    ticket.requester_name_folded = fold(ticket.requester_name)[:200] or None
+    ticket.requester_name_folded = folded_name(ticket.requester_name)
 
 
 class Attachment(Base):

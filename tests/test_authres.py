@@ -19,6 +19,7 @@ from rnmail.ingest.authres import (
     screen_headers,
     verdict_of,
 )
+from rnmail.ingest.parse import decoded_headers
 
 GW = "mx.rn.example"
 BODY = "From: Jan <jan@gemeente.example>\nTo: info@rn.example\nSubject: test\n\nHallo\n"
@@ -153,12 +154,13 @@ def test_an_encoded_header_is_read_decoded() -> None:
     raw = f"Authentication-Results: =?us-ascii?q?mx=2Ern=2Eexample=3B_dmarc=3Dfail?=\n{BODY}"
     config = IngestConfig(trusted_authserv_id=GW)
     message = email.message_from_string(raw, policy=email.policy.compat32)
-    assert screen_headers(message, config).verdict == "fail"
+    assert screen_headers(decoded_headers(message), config).verdict == "fail"
 
 
 def screen(raw: str, **config: object) -> tuple[str | None, str | None]:
     message = email.message_from_string(raw, policy=email.policy.compat32)
-    found = screen_headers(message, IngestConfig(**config))  # type: ignore[arg-type]
+    found = screen_headers(decoded_headers(message),
+                           IngestConfig(**config))  # type: ignore[arg-type]
     return found.verdict, found.spam
 
 

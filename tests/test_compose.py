@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
+from email.header import Header
 from pathlib import Path
 
 import pytest
 
-from rnmail.dispatch.compose import Draft, compose
+from rnmail.dispatch.compose import Draft, Utf8, compose, encode_header
 from rnmail.dispatch.render import Rendered, render
 from rnmail.util.tokens import verify_message_id
 from tests.harness.factories import make_config
@@ -69,3 +71,21 @@ def test_forged_or_foreign_message_ids_do_not_verify(helpdesk) -> None:  # type:
     assert verify_message_id("other-secret", mid) is None
     assert verify_message_id(helpdesk.secret, mid.replace(".7.", ".8.")) is None
     assert verify_message_id(helpdesk.secret, "<CAF00@mail.example>") is None
+
+
+def test_subjects_are_encoded_as_the_stdlib_encodes_them() -> None:
+    """``Utf8`` cuts encoded-words into lines in linear time: the very lines of
+    ``email.header`` (quoted-printable or base64, whichever is shorter), for short and long
+    subjects, mostly accented or not, in any script."""
+    rng = random.Random(7)
+    alphabet = "abcdefgh ijklm nop ééèàçœ ÄÖÜß ĳ €…–— 日本語 Ελλάδα"
+    subjects = ["Accusé de réception [RN #12] Clé d'accès bloquée", "é" * 300, "a" * 200,
+                "日本語のテキスト" * 20]
+    subjects += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 400)))
+                 for _ in range(300)]
+    for subject in subjects:
+        for name, width in (("Subject", 78), ("Subject", 40), ("X-Long-Header-Name", 78)):
+            ours = Header(subject, Utf8(), header_name=name).encode(maxlinelen=width)
+            stdlib = Header(subject, "utf-8", header_name=name).encode(maxlinelen=width)
+            assert ours == stdlib, subject
+    assert "=?utf-8?" in encode_header("é" * 300)

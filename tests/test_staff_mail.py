@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from rnmail.dispatch.outbox import Queue
 from rnmail.models import Message, OutboxMessage
 from rnmail.tickets.team import add_staff
 from tests.harness import corpus
@@ -163,7 +164,9 @@ def test_phone_ticket_cannot_be_answered_by_mail(desk: Desk, imap: Dovecot,
         from rnmail.ingest.respond import StaffNotifier
         call = parse_message(corpus.simple("Appel", "Note d'appel", from_addr=MARIE),
                              Limits(max_attachment_bytes=10**6))
-        StaffNotifier.load(session, desk.config).notify(session, ticket, call, "new")
+        queue = Queue()
+        StaffNotifier.load(session, desk.config).notify(queue, ticket, call, "new")
+        queue.write(session)
     desk.send()
     [notification] = received(smtp_server, MARIE)
     imap.append("info", reply_to(notification, MARIE, "Réponse par mail ?"))

@@ -9,17 +9,18 @@ Next stage: ``send``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from rnmail.config import OutboxConfig
+from rnmail.db import insert_rows
 from rnmail.dispatch.compose import Composed
-from rnmail.models import Message, OutboxBody, OutboxMessage, Ticket, utcnow
+from rnmail.models import Message, OutboxBody, OutboxMessage, Ticket, search_numbers, utcnow
 from rnmail.shapes import OutboxSummary
 from rnmail.vocab import OutboxState
 
@@ -41,39 +42,59 @@ def enqueue(
     kind: str = "auto",
 ) -> Message | None:
     """Queue ``mail`` for each recipient; return its record in the ticket's history."""
-    rows = [
-        OutboxMessage(
-            ticket=ticket,
-            purpose=purpose,
-            automatic=mail.automatic,
-            message_id=mail.message_id,
-            mail_from=mail.mail_from,
-            to_addr=to,
-            subject=mail.subject,
-            raw=mail.raw,
-        )
-        for to in mail.to
-    ]
-    session.add_all(rows)
+    session.add_all(OutboxMessage(ticket=ticket, **row) for row in _outbox_rows(mail, purpose))
     if ticket is None:
         return None
-    record = Message(
-        ticket=ticket,
-        direction="out",
-        kind=kind,
-        message_id=mail.message_id,
-        in_reply_to=mail.in_reply_to,
-        references=mail.references,
-        from_addr=mail.mail_from,
-        to_addrs=mail.to,
-        cc_addrs=[],
-        subject=mail.subject,
-        date=utcnow(),
-        text=mail.text,
-        display_text=mail.text,
-    )
+    record = Message(ticket=ticket, **_record_row(mail, kind))
     session.add(record)
     return record
+
+
+@dataclass
+class Queue:
+    """Mails about stored tickets to queue in the caller's transaction, written together by
+    ``write``: one executemany per table instead of two ORM objects per mail to flush (the
+    acknowledgements and notifications of an ingest batch). Their records are not added to
+    the tickets' ``messages`` already loaded in the session."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, mail: Composed, purpose: str, ticket: Ticket, kind: str = "auto") -> None:
+        """As ``enqueue`` does, later."""
+        assert ticket.id is not None, "a stored ticket"
+        self.outbox += [{**row, "ticket_id": ticket.id} for row in _outbox_rows(mail, purpose)]
+        record = _record_row(mail, kind)
+        record.update(ticket_id=ticket.id, search_numbers=search_numbers(
+            "out", kind, record["subject"], record["display_text"], record["from_addr"],
+            ticket.requester))
+        self.records.append(record)
+
+    def write(self, session: Session) -> None:
+        insert_rows(session, cast(Table, OutboxMessage.__table__), self.outbox)
+        if self.records:  # not through COPY: its JSON columns
+            session.execute(insert(cast(Table, Message.__table__)), self.records)
+        self.outbox, self.records = [], []
+
+
+def _outbox_rows(mail: Composed, purpose: str) -> list[dict[str, Any]]:
+    """An outbox row per recipient, every value given (a Core insert applies no default)."""
+    now = utcnow()
+    return [{"purpose": purpose, "automatic": mail.automatic, "message_id": mail.message_id,
+             "mail_from": mail.mail_from, "to_addr": to, "subject": mail.subject,
+             "raw": mail.raw, "state": OutboxState.QUEUED.value, "attempts": 0,
+             "next_attempt_at": now, "created_at": now}
+            for to in mail.to]
+
+
+def _record_row(mail: Composed, kind: str) -> dict[str, Any]:
+    """The mail's record in its ticket's history, every value given but the ticket's."""
+    now = utcnow()
+    return {"direction": "out", "kind": kind, "message_id": mail.message_id,
+            "in_reply_to": mail.in_reply_to, "references": mail.references,
+            "from_addr": mail.mail_from, "to_addrs": mail.to, "cc_addrs": [],
+            "subject": mail.subject, "date": now, "text": mail.text, "display_text": mail.text,
+            "created_at": now}
 
 
 def automatic_mails_today(session: Session, addresses: set[str]) -> dict[str, int]:

@@ -41,10 +41,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email.message import Message as EmailMessage
 
 from rnmail.config import IngestConfig
-from rnmail.ingest.parse import decode_header_value
 
 AR = "authentication-results"
 RESULTS = frozenset({"none", "pass", "fail", "softfail", "neutral", "temperror",
@@ -219,9 +217,9 @@ def spam_reason(headers: list[tuple[str, str]], config: IngestConfig,
     return None
 
 
-def screen_headers(message: EmailMessage, config: IngestConfig) -> Screening:
-    """The sender's verdict and spam reason of a parsed mail, as ``config`` says to read."""
-    headers = [(str(n), decode_header_value(v)) for n, v in message.items()]
+def screen_headers(headers: list[tuple[str, str]], config: IngestConfig) -> Screening:
+    """The sender's verdict and spam reason of a mail's ``headers`` (decoded, in order:
+    ``ParsedMail.decoded_headers``), as ``config`` says to read."""
     gateway = bool(config.trusted_authserv_id) or config.trusted_without_authserv_id
     reason = spam_reason(headers, config, gateway)
     if not gateway:

@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.db import chunks
 from rnmail.errors import NotFound, RnmailError
-from rnmail.ingest.headers import read_mailboxes
-from rnmail.ingest.parse import ParsedMail, decode_header_value
+from rnmail.ingest.parse import ParsedMail
 from rnmail.models import BlockedSender, SpamMessage
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -45,15 +44,6 @@ def normal_pattern(pattern: str) -> str:
         raise RnmailError(f"{pattern!r} is neither an address (x@example.org) nor a domain "
                           "(example.org)")
     return value
-
-
-def sender_addresses(mail: ParsedMail) -> list[str]:
-    """Every mailbox of every From header, lower-cased."""
-    found = [mail.from_addr.lower()] if mail.from_addr else []
-    for value in mail.message.get_all("From") or []:
-        mailboxes, _ = read_mailboxes(decode_header_value(value))
-        found += [address for _, address in mailboxes if address not in found]
-    return found
 
 
 def candidates(address: str) -> list[str]:

@@ -53,11 +53,11 @@ def auto_reply_reason(mail: ParsedMail, own_addresses: frozenset[str]) -> str | 
     precedence = mail.header("Precedence").strip().lower()
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
         return f"Precedence: {precedence}"
-    if mail.message.get("List-Id") or mail.message.get("List-Unsubscribe"):
+    if mail.get("List-Id") or mail.get("List-Unsubscribe"):
         return "mailing list (List-Id)"
     if mail.header("X-Auto-Response-Suppress").strip().lower() in {"all", "oof", "autoreply"}:
         return "X-Auto-Response-Suppress"
-    if mail.message.get("X-Autoreply") or mail.message.get("X-Autorespond"):
+    if mail.get("X-Autoreply") or mail.get("X-Autorespond"):
         return "X-Autoreply"
     if mail.message.get_content_type() == "multipart/report":
         return "report (e.g. a read receipt)"
@@ -119,7 +119,7 @@ _REPORT_SENDER_NAME = re.compile(
 def null_return_path(mail: ParsedMail) -> bool:
     """The envelope sender is empty (``Return-Path: <>``, written by the delivering server):
     how RFC 5321 says delivery reports must be sent."""
-    value = mail.message.get("Return-Path")
+    value = mail.get("Return-Path")
     return value is not None and str(value).strip().replace(" ", "") in {"<>", ""}
 
 
@@ -145,7 +145,7 @@ def _bounce(mail: ParsedMail) -> Classification | None:
     null_sender = null_return_path(mail) or not mail.from_addr
     robot = report_sender(mail)
     subject = bool(_REPORT_SUBJECT.match(mail.subject or ""))
-    failed_header = msg.get("X-Failed-Recipients") is not None
+    failed_header = mail.get("X-Failed-Recipients") is not None
     if not (is_report or failed_header or null_sender or robot):
         # A person writing, even under a report's subject (a forwarded report, a question):
         # flufl.bounce is not asked (its patterns read free text).

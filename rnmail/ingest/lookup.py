@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config
 from rnmail.db import chunks
-from rnmail.ingest.blocklist import blocking_entries, sender_addresses
+from rnmail.ingest.blocklist import blocking_entries
 from rnmail.ingest.parse import ParsedMail
 from rnmail.ingest.thread import load_tickets, named_tickets, received_tickets
 from rnmail.ingest.unproven import active_staff
@@ -37,7 +37,7 @@ def look_up(session: Session, config: Config, mails: list[ParsedMail]) -> Known:
         return Known()
     own, hd = config.helpdesk.own_addresses, config.helpdesk
     known = Known(blocked=blocking_entries(session, (a for m in mails
-                                                     for a in sender_addresses(m))),
+                                                     for a in m.sender_addresses)),
                   staff=active_staff(session, (m.from_addr for m in mails)),
                   received=received_tickets(session, (i for m in mails for i in m.thread_ids)))
     known.tickets = load_tickets(session, {

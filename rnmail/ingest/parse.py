@@ -35,7 +35,12 @@ from mailparser_reply import EmailReplyParser
 
 from rnmail.errors import Quarantine
 from rnmail.ingest.charsets import decode_bytes, guess_header_bytes
-from rnmail.ingest.headers import read_addresses, read_sender, repair_header_block
+from rnmail.ingest.headers import (
+    read_addresses,
+    read_mailboxes,
+    read_sender,
+    repair_header_block,
+)
 from rnmail.ingest.tnef import is_tnef, unpack
 
 log = logging.getLogger(__name__)
@@ -126,7 +131,36 @@ class ParsedMail:
         return seen
 
     def header(self, name: str) -> str:
-        return decode_header_value(self.message.get(name), self.charset_hint)
+        return decode_header_value(self.get(name), self.charset_hint)
+
+    def get(self, name: str) -> object:
+        """The first ``name`` header as ``message.get`` gives it, without reading through
+        every header again: the stages ask for a dozen per mail."""
+        return self.first_headers.get(name.lower())
+
+    @cached_property
+    def first_headers(self) -> dict[str, object]:
+        """The first value of each header, by lower-cased name."""
+        first: dict[str, object] = {}
+        for name, value in self.message.items():
+            first.setdefault(name.lower(), value)
+        return first
+
+    @cached_property
+    def decoded_headers(self) -> list[tuple[str, str]]:
+        """Every header, decoded, in order: what ``screen`` reads (worked out in the
+        parse-ahead process, like the other cached properties)."""
+        return decoded_headers(self.message)
+
+    @cached_property
+    def sender_addresses(self) -> list[str]:
+        """Every mailbox of every From header, lower-cased: what the blocklist is asked
+        about."""
+        found = [self.from_addr.lower()] if self.from_addr else []
+        for value in self.message.get_all("From") or []:
+            mailboxes, _ = read_mailboxes(decode_header_value(value))
+            found += [address for _, address in mailboxes if address not in found]
+        return found
 
     @cached_property
     def display_text(self) -> str:
@@ -303,6 +337,10 @@ def _raw_values(msg: Message, name: str, hint: str | None) -> list[str]:
     8-bit bytes decoded as UTF-8 or the body's charset."""
     lowered = name.lower()
     return [_undo_surrogates(str(v), hint) for k, v in msg.raw_items() if k.lower() == lowered]
+
+
+def decoded_headers(message: Message) -> list[tuple[str, str]]:
+    return [(str(name), decode_header_value(value)) for name, value in message.items()]
 
 
 def decode_header_value(value: object, hint: str | None = None) -> str:

@@ -54,7 +54,9 @@ def parse_batch(raws: list[bytes], limits: Limits, max_bytes: float
                 continue
             try:
                 mail = parse_message(raw, limits)
-                _ = mail.dedupe_key, mail.display_text  # cached on the instance
+                # cached on the instance
+                _ = mail.dedupe_key, mail.display_text, mail.decoded_headers
+                _ = mail.sender_addresses, mail.first_headers
             except Quarantine as exc:
                 parsed.append(exc.reason)
                 continue

@@ -5,7 +5,9 @@
 
 Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the first one that
 returns an outcome ends the message's journey. A batch of messages is one database
-transaction written with a single flush, so the ORM inserts each table's rows together.
+transaction, written at its end: its mails, new tickets and acknowledgements with one Core
+executemany per table (``rnmail.ingest.store.write``, ``rnmail.dispatch.outbox.Queue``),
+what the other stages changed through the ORM in one flush.
 The whole batch is parsed first, so that what the database already holds about its
 messages (stored duplicates, blocked senders, staff addresses, the Message-IDs they answer
 and the tickets they name) is read with one query per kind for the batch
@@ -31,10 +33,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config, MailboxConfig
-from rnmail.db import assign_ids
+from rnmail.db import assign_ids, due_rules
+from rnmail.dispatch.outbox import Queue
 from rnmail.errors import Quarantine
 from rnmail.ingest.authres import Screening, screen_headers
-from rnmail.ingest.blocklist import blocked_by, hold, sender_addresses
+from rnmail.ingest.blocklist import blocked_by, hold
 from rnmail.ingest.bounce import match_report, record_bounce
 from rnmail.ingest.classify import Classification, classify_message
 from rnmail.ingest.fax import extract_fax, fax_reply_address
@@ -47,7 +50,7 @@ from rnmail.ingest.respond import (
     within_daily_limit,
 )
 from rnmail.ingest.staff import handle_service_reply, handle_staff_reply, recognise
-from rnmail.ingest.store import Requester, open_ticket, store_message
+from rnmail.ingest.store import Requester, StoredMail, open_ticket, store_message, write
 from rnmail.ingest.thread import (
     ThreadMatch,
     thread_message,
@@ -108,7 +111,8 @@ class Delivery:
     verdict: Classification | None = None
     match: ThreadMatch | None = None
     ticket: Ticket | None = None
-    message: Message | None = None
+    message: Message | None = None  # written by a staff stage
+    stored: StoredMail | None = None  # written by ``store``
     new_ticket: bool = False
     reply_to: str | None = None  # where the acknowledgement of a new ticket goes
     acknowledged: bool = False
@@ -127,6 +131,16 @@ class Delivery:
         assert self.mail is not None, "stage ran before parse"
         return self.mail
 
+    @property
+    def message_db_id(self) -> int | None:
+        """The id of the message this mail was stored as, once written (or the one it
+        repeats)."""
+        if self.message is not None:
+            return self.message.id
+        if self.stored is not None:
+            return self.stored.id
+        return self.duplicate_of
+
 
 @dataclass
 class Batch:
@@ -141,6 +155,7 @@ class Batch:
     to_acknowledge: list[Delivery] = field(default_factory=list)
     to_notify: list[Delivery] = field(default_factory=list)
     new_tickets: list[Ticket] = field(default_factory=list)  # from a mail address
+    stored: list[Delivery] = field(default_factory=list)  # through ``store``: see ``_write``
     contacts: set[str] = field(default_factory=set)  # who wrote to us (not a robot)
     # ProcessedMessage rows, written by ``_write`` once the messages have their ids, without
     # ORM objects: nothing reads them back in the transaction.
@@ -187,12 +202,12 @@ def skip_duplicate(batch: Batch, d: Delivery) -> IngestOutcome | None:
 def screen(batch: Batch, d: Delivery) -> IngestOutcome | None:
     """Who really sent it, and spam (``rnmail.ingest.authres``): spam and blocked senders
     are held (``rnmail.ingest.blocklist``), with no ticket, mail or notification."""
-    d.screening = screen_headers(d.parsed.message, batch.config.ingest)
+    d.screening = screen_headers(d.parsed.decoded_headers, batch.config.ingest)
     if d.released:
         return None
     reason = d.screening.spam
     if reason is None:
-        entry = blocked_by(sender_addresses(d.parsed), batch.known.blocked)
+        entry = blocked_by(d.parsed.sender_addresses, batch.known.blocked)
         reason = f"blocklist: {entry}" if entry else None
     if reason is None:
         return None
@@ -277,6 +292,7 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
     assert d.match is not None and d.verdict is not None
     mail, own = d.parsed, batch.config.helpdesk.own_addresses
     kind = "auto" if d.verdict.is_auto else "correspondence"
+    opened = None  # the first event of a new ticket
     if d.match.ticket is not None:
         d.ticket = d.match.ticket  # its To and Cc make nobody a participant (staff do)
         d.ticket.updated_at = utcnow()
@@ -290,8 +306,9 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
         requester, pages = _requester(batch.ctx, d)
         language = detect_language(f"{mail.subject}\n{mail.display_text}",
                                    batch.config.helpdesk.default_language)
-        d.ticket = open_ticket(batch.session, mail, requester, language, d.mailbox.name, own,
-                               linked_ticket_id=d.match.linked_ticket_id, fax_pages=pages)
+        d.ticket, opened = open_ticket(mail, requester, language, d.mailbox.name, own,
+                                       linked_ticket_id=d.match.linked_ticket_id,
+                                       fax_pages=pages)
         if d.unverified:  # its From proves nothing: no type, organisation or directory user
             d.ticket.sender_unverified = True
         else:
@@ -304,9 +321,10 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
     if not d.verdict.is_auto and d.mailbox.kind != "fax" and mail.from_addr and (
             not d.unverified):
         batch.contacts.add(mail.from_addr.lower())
-    d.message = store_message(batch.session, batch.ctx.blobs, d.ticket, mail, kind,
-                              d.mailbox.name, d.raw_sha256)
-    d.message.sender_verdict = d.screening.verdict if d.screening else None
+    d.stored = store_message(batch.ctx.blobs, d.ticket, mail, kind, d.mailbox.name,
+                             d.raw_sha256, d.screening.verdict if d.screening else None,
+                             opened)
+    batch.stored.append(d)
     if mail.message_id:
         batch.tickets_by_message_id.setdefault(mail.message_id, []).append(d.ticket)
     return None
@@ -401,14 +419,19 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> IngestOutcom
 
 
 def _write(batch: Batch) -> None:
-    """Flush the batch (tickets get their numbers), then queue the acknowledgements."""
+    """Write the batch (tickets get their numbers), then queue the acknowledgements."""
     _link_directory(batch)
+    new = write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
+                due_rules(batch.session))
+    for d in batch.stored:  # from here on, the new tickets as stored
+        if d.ticket is not None and d.ticket.id in new:
+            d.ticket = new[d.ticket.id]
     assign_ids(batch.session)
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
                    if d.new_ticket and d.ticket is not None}
-    # The rows below are flushed together at the end, their ids given by assign_ids: a
-    # query autoflushing them as they come would insert them one by one.
+    # The ORM rows below (incident links) are flushed together at the end, their ids given
+    # by assign_ids: a query autoflushing them as they come would insert them one by one.
     with batch.session.no_autoflush:
         view = None
         if new_tickets:  # tickets that arrive during an incident are told when it ends
@@ -416,24 +439,26 @@ def _write(batch: Batch) -> None:
             link_tickets(batch.session, new_tickets.values())
         addresses = [(d.reply_to or "").lower() for d in batch.to_acknowledge]
         allowed = within_daily_limit(batch.session, batch.config, addresses)
+        queue = Queue()
         for d, address, ok in zip(batch.to_acknowledge, addresses, allowed, strict=True):
             assert d.ticket is not None
             if ok:
-                acknowledge(batch.session, batch.config, d.ticket, d.parsed, address, view)
+                acknowledge(queue, batch.config, d.ticket, d.parsed, address, view)
                 d.acknowledged = True
         if batch.to_notify:
             notifier = StaffNotifier.load(batch.session, batch.config)
             for d in batch.to_notify:
                 assert d.ticket is not None
-                notifier.notify(batch.session, d.ticket, d.parsed,
+                notifier.notify(queue, d.ticket, d.parsed,
                                 "new" if d.new_ticket else "reply", unverified=d.unverified)
+        queue.write(batch.session)
     assign_ids(batch.session)
     batch.session.flush()
     if batch.processed:
         batch.session.execute(insert(ProcessedMessage), [
             {"mailbox": d.mailbox.name, "uidvalidity": d.uidvalidity, "uid": d.uid,
              "outcome": str(outcome),
-             "message_db_id": d.message.id if d.message is not None else d.duplicate_of}
+             "message_db_id": d.message_db_id}
             for d, outcome in batch.processed])
 
 

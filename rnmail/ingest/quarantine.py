@@ -82,6 +82,6 @@ def retry_quarantined(db: Database, config: Config, quarantine_id: int) -> Inges
         )).first()
         if processed is not None:
             processed.outcome = outcome
-            processed.message = delivery.message
+            processed.message_db_id = delivery.message_db_id
         ctx.blobs.sync()
         return outcome

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
-from rnmail.dispatch.outbox import automatic_mails_today, enqueue
+from rnmail.dispatch.outbox import Queue, automatic_mails_today
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import OutboxMessage, Staff, Ticket, utcnow
@@ -111,10 +111,10 @@ def within_daily_limit(session: Session, config: Config,
     return allowed
 
 
-def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMail,
+def acknowledge(queue: Queue, config: Config, ticket: Ticket, mail: ParsedMail,
                 reply_to: str, status: StatusView | None = None) -> None:
-    """Queue the acknowledgement of ``ticket`` (which must have its number by now); while
-    some component is degraded or down it says so."""
+    """Queue the acknowledgement of ``ticket`` (which must be stored by now); while some
+    component is degraded or down it says so."""
     hd = config.helpdesk
     rendered = render(
         "acknowledgement",
@@ -139,7 +139,7 @@ def acknowledge(session: Session, config: Config, ticket: Ticket, mail: ParsedMa
         in_reply_to=mail.message_id,
         references=mail.references,
     )
-    enqueue(session, compose(hd, draft), purpose="acknowledgement", ticket=ticket)
+    queue.add(compose(hd, draft), purpose="acknowledgement", ticket=ticket)
 
 
 @dataclass(frozen=True)
@@ -162,10 +162,11 @@ class StaffNotifier:
                                      .order_by(Staff.id)))
         return cls(config, staff, FaqIndex.load(session) if staff else FaqIndex([]))
 
-    def notify(self, session: Session, ticket: Ticket, mail: ParsedMail, event: str,
+    def notify(self, queue: Queue, ticket: Ticket, mail: ParsedMail, event: str,
                unverified: bool = False) -> int:
-        """Queue the notifications of ``event`` (new, reply, service); returns how many.
-        ``unverified``: the trusted gateway did not verify the sender; the mail says so."""
+        """Queue the notifications of ``event`` (new, reply, service) about ``ticket`` (which
+        must be stored by now); returns how many. ``unverified``: the trusted gateway did not
+        verify the sender; the mail says so."""
         staff = self.staff
         if self.config.workflow.notify == "assignee" and ticket.assignee is not None:
             staff = [ticket.assignee] if ticket.assignee.active else staff
@@ -182,6 +183,6 @@ class StaffNotifier:
             }, helpdesk=hd)
             draft = Draft(to=[member.email], rendered=rendered, kind=f"n{member.id}",
                           ticket_id=ticket.id, generated=True, in_reply_to=mail.message_id)
-            enqueue(session, compose(hd, draft), purpose="notification", ticket=ticket,
-                    kind="notification")
+            queue.add(compose(hd, draft), purpose="notification", ticket=ticket,
+                      kind="notification")
         return len(staff)

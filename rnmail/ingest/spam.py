@@ -97,7 +97,7 @@ def release_spam(session: Session, config: Config, spam_id: int, actor: str) -> 
         ProcessedMessage.uid == (held.uid or ""))).first()
     if processed is not None:
         processed.outcome = outcome
-        processed.message = delivery.message
+        processed.message_db_id = delivery.message_db_id
     audit.record(session, actor, "spam-release", {
         "spam": held.id, "outcome": outcome, "reason": held.reason[:200],
         "ticket": delivery.ticket.id if delivery.ticket is not None else None})

@@ -56,7 +56,7 @@ from rnmail.dispatch.hold import (
     send_held,
     tell_held,
 )
-from rnmail.dispatch.outbox import enqueue
+from rnmail.dispatch.outbox import Queue, enqueue
 from rnmail.dispatch.render import render
 from rnmail.errors import RnmailError
 from rnmail.ingest.parse import ParsedMail
@@ -236,7 +236,9 @@ def handle_service_reply(session: Session, config: Config, service: Service, tic
         record_change(ticket, TicketChange.SERVICE_ANSWER, None, service.name,
                       Actor.of_service(service))
     ticket.updated_at = utcnow()
-    StaffNotifier.load(session, config).notify(session, ticket, mail, "service")
+    queue = Queue()
+    StaffNotifier.load(session, config).notify(queue, ticket, mail, "service")
+    queue.write(session)
     log.info("second line answered ticket=%d service=%s", ticket.id, service.name)
     return record
 

@@ -103,15 +103,21 @@ def record_change(ticket: Ticket, what: TicketChange, old: object, new: object,
                   actor: Actor) -> TicketEvent:
     """Record one change or act on ``ticket`` in the caller's transaction (a new ticket's
     events are written with it)."""
-    event = TicketEvent(ticket=ticket, what=what.value, old=value_text(old),
-                        new=value_text(new), actor=actor.name[:200], actor_email=actor.email,
-                        actor_kind=actor.kind.value, via=actor.via.value,
-                        login=actor.login[:64] if actor.login else None,
-                        staff_id=actor.staff_id)
+    event = TicketEvent(ticket=ticket, **event_values(what, old, new, actor))
     session = object_session(ticket)
     if session is not None:  # a transient ticket takes its events along when added
         session.add(event)
     return event
+
+
+def event_values(what: TicketChange, old: object, new: object, actor: Actor
+                 ) -> dict[str, Any]:
+    """An event's columns but its ticket and time: for ``record_change``, and for the
+    first event of a ticket that ingest writes without the ORM (``rnmail.ingest.store``)."""
+    return {"what": what.value, "old": value_text(old), "new": value_text(new),
+            "actor": actor.name[:200], "actor_email": actor.email,
+            "actor_kind": actor.kind.value, "via": actor.via.value,
+            "login": actor.login[:64] if actor.login else None, "staff_id": actor.staff_id}
 
 
 def change(ticket: Ticket, field: str, value: Any, actor: Actor) -> bool:

@@ -8,13 +8,18 @@ mail server's business, and bounces are tracked.
 
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=4096)
 def check_address(address: str) -> tuple[str | None, str | None]:
     """``(address in the form to write to, None)``, or ``(None, why it is refused)``.
 
-    email_validator is imported at the first check, not with this module: its import
-    (~40 ms, its grammar's regular expressions) was paid by every command that might
-    check an address, ``status set --notify`` included, before doing anything."""
+    Remembered: the same requesters write again and again, and the check is pure (no DNS)
+    and costs more than the rest of opening their ticket. email_validator is imported at
+    the first check, not with this module: its import (~40 ms, its grammar's regular
+    expressions) was paid by every command that might check an address, ``status set
+    --notify`` included, before doing anything."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
