@@ -138,6 +138,8 @@ def _replay_postgres(db: Database, original: Upgrade, new_schema: Callable[[], A
         if "definition" not in _template:  # what a schema must be to be reused
             _template["definition"] = _definition(driver, schema)
             _template["version"] = _version(driver, schema)
+            # rows a revision inserted would be lost to the TRUNCATE of a reuse
+            _template["reusable"] = not _filled(driver, schema)
         _issued[schema] = None
 
 
@@ -203,7 +205,8 @@ def recycle(connection: Any, schema: str) -> bool:
     """Keep ``schema`` (its connections ended) for the next test if this module brought
     it to head and its definition is unchanged: emptied, renamed, True; else False (the
     caller drops it). ``connection``: psycopg, autocommit."""
-    if schema not in _issued:
+    if schema not in _issued or not _template["reusable"]:
+        _issued.pop(schema, None)
         return False
     if "swept" not in _template:
         _template["swept"] = _sweep(connection)
@@ -216,10 +219,7 @@ def recycle(connection: Any, schema: str) -> bool:
         if not unchanged or _version(connection, schema) != _template["version"]:
             return False
         relations = connection.execute(_RELATIONS, [schema]).fetchall()
-        tables = [name for oid, name, kind in relations
-                  if kind == "r" and name != "alembic_version"]
-        filled = [row[0] for row in connection.execute(" UNION ALL ".join(
-            f"SELECT '{t}' WHERE EXISTS (SELECT FROM \"{schema}\".\"{t}\")" for t in tables))]
+        filled = _filled(connection, schema)
         if filled:  # CASCADE: and the (empty) tables whose foreign keys point at them
             connection.execute("TRUNCATE " + ", ".join(f'"{schema}"."{t}"' for t in filled)
                                + " CASCADE")
@@ -231,6 +231,14 @@ def recycle(connection: Any, schema: str) -> bool:
         connection.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{spare}"')
         _spare.append((spare, tuple(connection.execute(_STAMP, [spare]).fetchone())))
     return True
+
+
+def _filled(connection: Any, schema: str) -> list[str]:
+    """The tables of ``schema`` that hold rows, alembic_version left out."""
+    tables = [name for _oid, name, kind in connection.execute(_RELATIONS, [schema])
+              if kind == "r" and name != "alembic_version"]
+    return [row[0] for row in connection.execute(" UNION ALL ".join(
+        f"SELECT '{t}' WHERE EXISTS (SELECT FROM \"{schema}\".\"{t}\")" for t in tables))]
 
 
 def _definition(connection: Any, schema: str) -> str:
