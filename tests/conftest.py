@@ -16,6 +16,7 @@ from tests.harness.servers import (
     SmtpServer,
     TokenServer,
     database,
+    drop_spare_schemas,
     fresh_postgres_schema,
 )
 
@@ -29,6 +30,7 @@ def _schema_from_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Database, "upgrade", upgrade)
         yield
+    drop_spare_schemas()
 
 
 @pytest.fixture(scope="session", autouse=True)

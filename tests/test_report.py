@@ -318,14 +318,17 @@ def test_a_section_without_data_says_so(desk: Desk) -> None:
 
 
 def test_the_cli(desk: Desk, tmp_path: Path) -> None:
+    """--lang, --staff, the default language and the refusals. A period without tickets:
+    both options shape every report alike, and its charts (seconds each to draw) are
+    the other tests' business."""
     config = desk.config.path
     out = tmp_path / "report.html"
-    code, output = cli(config, "report", "--from", "2026-02-01", "--to", "2026-03-31",
+    code, output = cli(config, "report", "--from", "2030-01-01", "--to", "2030-01-31",
                        "--out", str(out), "--lang", "nl")
     assert code == 0 and output == f"report written to {out}\n"
     html = out.read_text(encoding="utf-8")
     assert '<html lang="nl">' in html and 'id="staff"' not in html
-    code, output = cli(config, "report", "--from", "2026-02-01", "--to", "2026-03-31",
+    code, output = cli(config, "report", "--from", "2030-01-01", "--to", "2030-01-31",
                        "--out", str(out), "--staff")
     assert code == 0 and 'id="staff"' in out.read_text(encoding="utf-8")
     assert '<html lang="fr">' in out.read_text(encoding="utf-8")  # [helpdesk] default
@@ -423,12 +426,12 @@ def headings(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # words, not storage
-@pytest.mark.parametrize("language", ["fr", "nl"])
-def test_every_heading_of_the_report_is_translated(desk: Desk, language: str) -> None:
+def test_every_heading_of_the_report_is_translated(desk: Desk) -> None:
     for period in (PERIOD, Period(date(2030, 1, 1), date(2030, 1, 2))):
-        english = headings(report(desk, "en", staff=True, period=period))
-        other = headings(report(desk, language, staff=True, period=period))
-        assert len(english) == len(other) > 10
-        untranslated = [e for e, o in zip(english, other, strict=True)
-                        if e == o and e not in SAME[language]]
-        assert untranslated == [], period
+        english = headings(report(desk, "en", staff=True, period=period))  # drawn once
+        for language in ("fr", "nl"):
+            other = headings(report(desk, language, staff=True, period=period))
+            assert len(english) == len(other) > 10
+            untranslated = [e for e, o in zip(english, other, strict=True)
+                            if e == o and e not in SAME[language]]
+            assert untranslated == [], (language, period)

@@ -155,7 +155,7 @@ def purge(site: Installation, *extra: str) -> dict[str, Any]:
     return shown
 
 
-def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) -> None:
+def test_a_year_purged_keeps_every_figure(site: Installation) -> None:
     year_of_tickets(site)
     with site.db.transaction() as session:
         cutoff = months_before(utcnow(), 6)
@@ -165,7 +165,7 @@ def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) ->
     site.ok("ticket", "hold", str(held), "--reason", "Litige 2026/17", "--author", "DPO")
     assert site.json("ticket", "search", f"Personne{gone}")
     assert site.json("ticket", "search", f"+32475{gone:06d}")
-    before, files = figures(site, tmp_path, report=True), blob_files(site)
+    before, files = figures(site, report=True), blob_files(site)
     state = database_state(site)
     held_before = site.json("ticket", "show", str(held))
 
@@ -184,7 +184,7 @@ def test_a_year_purged_keeps_every_figure(site: Installation, tmp_path: Path) ->
     after = blob_files(site)
     assert sum(files.values()) - sum(after.values()) == done["bytes"] > 0
     assert len(files) - len(after) == done["files"]
-    assert figures(site, tmp_path, report=True) == before
+    assert figures(site, report=True) == before
 
     # the held ticket as it was, its files on disk
     assert site.json("ticket", "show", str(held)) == held_before
@@ -270,7 +270,7 @@ def test_the_daemon_applies_the_periods_once_a_day(site: Installation) -> None:
         daemon.db.dispose()
 
 
-def test_two_runs_at_once_share_the_work(site: Installation, tmp_path: Path) -> None:
+def test_two_runs_at_once_share_the_work(site: Installation) -> None:
     """Two daemons purging at the same moment (PostgreSQL: rows locked by one are skipped
     by the other; SQLite: one writer at a time): nothing fails, every ticket is anonymised
     once, and the figures stay."""

@@ -41,6 +41,10 @@ RC: dict[Any, Any] = {  # matplotlib settings for every chart
     "axes.spines.right": False,
     "axes.titleweight": "bold",
     "axes.titlelocation": "left",
+    # The title on top of the axes, where it always lands (no chart has ticks above):
+    # left to None, matplotlib measures every tick label at each draw to find that out,
+    # a sixth of a chart's drawing time, for the same file byte for byte.
+    "axes.titley": 1.0,
     "legend.frameon": False,
 }
 TIME_COLOURS = ("#1f5fa8", "#9cc3e6", "#c4580e", "#f6b47b")  # first response, resolution

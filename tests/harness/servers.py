@@ -33,6 +33,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from imap_tools import MailBoxUnencrypted
 
+from tests.harness import template
+
 DOVECOT = "/usr/sbin/dovecot"
 PASSWORD = "secret"
 DEFAULT_USERS = ("info", "fax", "bench")
@@ -732,7 +734,15 @@ def fresh_postgres_schema() -> Iterator[str]:
         with _pg_connect() as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE application_name = %s AND pid <> pg_backend_pid()", [schema])
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            if not template.recycle(conn, schema):  # unchanged, kept for the next test
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def drop_spare_schemas() -> None:
+    """Drop the schemas kept for reuse (``template.recycle``): the test process ends."""
+    if template.has_spares():
+        with _pg_connect() as conn:
+            template.drop_spares(conn)
 
 
 @contextlib.contextmanager
