@@ -9,6 +9,12 @@ decoding (``headers``): a display name is never taken for an address.
 Anything the parser cannot make sense of, or that exceeds the configured limits, raises
 ``Quarantine`` so the pipeline keeps the raw message instead of losing it.
 
+It is long because ``ParsedMail`` is everything the later stages read of a mail, worked out
+once: in the parse-ahead process (``parse_ahead``) its cached views (decoded headers, the
+first value of each header, the senders) are computed before it is pickled, so the main
+process, the ingest's bottleneck, only reads them. Split, the cached views would live apart
+from the parse that fills them.
+
 Next stage: ``classify``.
 """
 

@@ -20,6 +20,10 @@ quarantine instead of processing it. Any other failure rolls the batch back and 
 it again one message per savepoint, so only the message at fault is quarantined. A database
 failure aborts the batch, which stays in the folder for the next pass: messages leave the
 folder only after the commit (``rnmail.ingest.runner``).
+
+It is long because the stages are small functions kept in their order in one place, where
+the flow reads top to bottom as the docstring above draws it; each stage's work is in its
+own module (``classify``, ``bounce``, ``staff``, ``thread``, ``store``, ``respond``).
 """
 
 from __future__ import annotations
