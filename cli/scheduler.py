@@ -31,8 +31,11 @@ def scheduler_run(app: App) -> None:
 
     db = app.ready_db()
     scheduler = BlockingScheduler()
+    stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         raise KeyboardInterrupt  # out of the scheduler's loop, as Ctrl-C does
 
     # SIGTERM (systemd, docker stop, kill) would otherwise end the process on the spot.
@@ -40,8 +43,16 @@ def scheduler_run(app: App) -> None:
     click.echo("scheduler running (Ctrl-C to stop)", err=True)
     try:
         with contextlib.suppress(KeyboardInterrupt, SystemExit):
-            start_maintenance_jobs(db, app.config, scheduler,
-                                   after_step=lambda: send_outbox(db, app.config))
+            try:
+                start_maintenance_jobs(db, app.config, scheduler,
+                                       after_step=lambda: send_outbox(db, app.config))
+            except Exception:
+                # The interrupt landed inside the scheduler's own look at its job store
+                # (a pool's pre-ping on PostgreSQL): that call fails because of it; the
+                # steps run in their threads and are waited for below. Anything else is a
+                # real error.
+                if not stopping:
+                    raise
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if scheduler.running:
