@@ -3,7 +3,9 @@
 Each command group lives in the module of its name (``rnmail ticket`` in ``cli.ticket``);
 this one holds the root group, which imports a group's module only when that group runs:
 an agent's ``rnmail ticket show`` does not pay for the imports of ``rnmail report`` or
-``rnmail web`` (docs/performance.md, *CLI start*).
+``rnmail web`` (docs/performance.md, *CLI start*). When ``rnmail run`` keeps a command
+server (``[daemon].command_socket``), the program (``cli.program``) hands it the command line
+before it imports this module (``rnmail.commandserver``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ COMMANDS = {
     "run": "Run the help desk: read the mailboxes, send the outbox, run the maintenance steps, "
            "until SIGTERM or Ctrl-C (SIGHUP reloads the config).",
     "scheduler": "The process that runs the maintenance steps (reminder, start, end) on time.",
+    "serve-commands": "Keep a warm rnmail on a Unix socket, so that the commands agents and "
+                      "operators type (`ticket`, `status`, `directory`…) answer at once; `rnmail "
+                      "run` starts it when [daemon].command_socket is set. Until SIGTERM or "
+                      "Ctrl-C.",
     "service": "Second-line services that tickets are delegated to.",
     "spam": "Mail held as spam: no ticket, no mail sent, kept raw until released or deleted.",
     "staff": "Help-desk members, who are notified and answer by mail.",
@@ -92,11 +98,12 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
+            attribute = cmd_name.replace("-", "_")
             with gc_paused():  # an import makes many objects and no garbage
-                module = importlib.import_module(f"cli.{cmd_name}")
+                module = importlib.import_module(f"cli.{attribute}")
             if self.program:
                 gc.freeze()
-            self.add_command(getattr(module, cmd_name))
+            self.add_command(getattr(module, attribute))
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

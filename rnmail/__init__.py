@@ -15,6 +15,7 @@ The map (docs/architecture.md tells the two flows in full):
 - ``web/``        the public site, the status administration, their listeners
 - ``daemon/``     ``rnmail run``: the loop, the scheduler glue, housekeeping, metrics
 - ``ops/``        doctor, demo, backup
+- ``commandserver/`` the warm process that runs the CLI's commands for ``rnmail run``
 - ``i18n/``       the words users read (not mail bodies): gettext catalogues, CLDR formats
 - ``util/``       small helpers: addresses, blobs, folding, language, phone, tokens, files, logs
 - ``templates/``  ``mail/`` (one per kind and language), ``mailings/``, ``pages/``, ``admin/``

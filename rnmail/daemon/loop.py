@@ -23,6 +23,9 @@ second line, the due-time warnings and the automatic closes every ``reminder_sec
   status administration and the desk on ``[web].admin_bind`` (waking this sender), in this
   loop (``rnmail.web.server``); the public site reads only the published files. SIGHUP does not
   move them.
+- With ``[daemon].command_socket``, the command server (``rnmail serve-commands``, a process
+  of its own) beside it, restarted if it stops or its code changes on disk; SIGHUP does not
+  move it.
 - One instance per SQLite database (a lock file beside it); on PostgreSQL several
   instances share the work: outbox rows are leased, maintenance steps are unique, and each
   mailbox is read by one instance at a time (a session advisory lock).
@@ -36,6 +39,7 @@ import fcntl
 import hashlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -157,6 +161,8 @@ class Daemon:
             if site.admin_note:
                 log.log(logging.WARNING if site.admin_note.warning else logging.INFO,
                         "rnmail run: %s", site.admin_note.text)
+        commands = (asyncio.create_task(self.serve_commands(self.config.daemon.command_socket))
+                    if self.config.daemon.command_socket else None)
         scheduler = start_maintenance_jobs(self.db, self.config, BackgroundScheduler(),
                                            after_step=self.wake_sender_threadsafe)
         self.schedule_periodic_jobs(scheduler)
@@ -172,11 +178,45 @@ class Daemon:
                     self.reload()
                     self.schedule_periodic_jobs(scheduler)
         finally:
+            if commands is not None:
+                self.stopping.set()
+                await commands
             await asyncio.to_thread(scheduler.shutdown, True)
             if site is not None:
                 await site.close()
             self.metrics.close()
             log.info("rnmail run: stopped")
+
+    async def serve_commands(self, path: Path) -> None:
+        """Keep ``rnmail serve-commands`` running on ``path`` until the daemon stops: started
+        again at once when its code changed on disk, after a backoff when it failed."""
+        from rnmail.commandserver.server import STALE
+
+        server = Dependency("command server", "stopped", "runs again")
+        args = [sys.executable, "-m", "cli", "--config", str(self.config.path),
+                "serve-commands", "--socket", str(path)]
+        while not self.stopping.is_set():
+            process = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL)
+            exited = asyncio.create_task(process.wait())
+            stop = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not exited.done():
+                process.terminate()
+                try:
+                    await asyncio.wait_for(exited, self.config.daemon.stop_seconds)
+                except TimeoutError:
+                    process.kill()
+                    await exited
+                return
+            code = exited.result()
+            if self.stopping.is_set():  # Ctrl-C reached the whole process group
+                return
+            if code == STALE:
+                log.info("command server: restarting it on the new code")
+                continue
+            delay = server.failed(f"exit status {code}", self.config.daemon.poll_seconds)
+            await wait_for(self.stopping, delay)
 
     def start(self, config: Config) -> Run:
         current = Run(config)

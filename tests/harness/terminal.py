@@ -13,17 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUN = "from cli.main import main; main()"
+PROGRAM = "from cli.program import run; run()"  # the console script: the command server first
 
 
 def in_terminal(config: Path, *args: str, answers: list[tuple[str, str]],
-                timeout: float = 60) -> tuple[int, str]:
+                timeout: float = 60, program: str = RUN) -> tuple[int, str]:
     """(exit status, everything the terminal showed) of ``rnmail --config CONFIG ARGS``;
     each (prompt, text) of ``answers`` types ``text`` once ``prompt`` has been shown."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: rnmail, from the repository's root
         try:
             os.chdir(ROOT)
-            os.execv(sys.executable, [sys.executable, "-c", RUN, "--config", str(config),
+            os.execv(sys.executable, [sys.executable, "-c", program, "--config", str(config),
                                       *args])
         finally:
             os._exit(127)

@@ -1,0 +1,399 @@
+"""The command server (``[daemon].command_socket``, ``rnmail serve-commands``): a command it
+runs answers exactly as the program run here would (output, errors, exit status, standard
+input, working folder, environment, terminal, Ctrl-C), only another user's connection is
+taken and only the same user's server is trusted, nothing runs twice when the server
+declines or goes away, and ``rnmail run`` keeps one running."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rnmail.commandserver import code_fingerprint, encode, peer_uid
+from rnmail.commandserver.client import served_command
+from rnmail.commandserver.server import STALE, CommandServer
+from tests.harness.daemon import Daemon
+from tests.harness.install import Installation, Ran, install
+from tests.harness.statuspage import EXTRA, PASSWORD
+from tests.harness.terminal import PROGRAM, in_terminal
+from tests.harness.wait import until
+
+pytestmark = pytest.mark.slow  # starts servers and processes
+ROOT = Path(__file__).resolve().parent.parent
+HERE = "from cli.main import main; main(prog_name='rnmail')"
+NOBODY = 65534
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root "
+                             "(CI runs as root)")
+
+
+def program(site: Installation, *args: str, input: str | None = None,
+            env: dict[str, str] | None = None, cwd: Path = ROOT) -> Ran:
+    """``rnmail ARGS`` as agents run it: the console script, in a new process."""
+    done = subprocess.run([sys.executable, "-c", PROGRAM, *args], cwd=cwd, input=input,
+                          env={**os.environ, "RNMAIL_CONFIG": str(site.path), **(env or {})},
+                          capture_output=True, text=True, timeout=60)
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def here(site: Installation, *args: str) -> Ran:
+    """``rnmail ARGS`` run here whatever the config says (``cli.main``, not the program)."""
+    done = subprocess.run([sys.executable, "-c", HERE, "--config", str(site.path), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+class Server:
+    """``rnmail serve-commands`` as a subprocess, logging at debug level to a file."""
+
+    def __init__(self, site: Installation, log: Path) -> None:
+        self.site, self.log = site, log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", PROGRAM, "--config", str(site.path), "-vv", "serve-commands"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        until(lambda: "command server on" in self.text() or self.proc.poll() is not None,
+              what="the command server")
+        assert self.proc.poll() is None, self.text()
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def ran(self) -> list[str]:
+        """The commands it ran (their words), in order."""
+        return [line.split("command server: ", 1)[1].rsplit(" in pid ", 1)[0]
+                for line in self.text().splitlines() if " in pid " in line]
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A short folder for sockets (a Unix socket path has at most 107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="rncs-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def site(tmp_path: Path, db_url: str, socket_dir: Path) -> Iterator[Installation]:
+    """An installation with a ticket, a status page, an operator and a command socket."""
+    site = install(tmp_path, db_url, operator=("alice", PASSWORD),
+                   extra=EXTRA + f'\n[daemon]\ncommand_socket = "{socket_dir}/commands.sock"\n'
+                   "poll_seconds = 1\n")
+    site.ok("ticket", "new", "--channel", "phone", "--phone", "+3225112233",
+            "--subject", "Carte d'identité perdue", "--note", "Rappeler demain.")
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def server(site: Installation, tmp_path: Path) -> Iterator[Server]:
+    server = Server(site, tmp_path / "server.log")
+    yield server
+    if server.proc.poll() is None:
+        server.proc.kill()
+        server.proc.wait()
+
+
+LOOKS = [("ticket", "show", "1"), ("ticket", "show", "#1", "--json"), ("ticket", "list", "--json"),
+         ("status", "show", "--json"), ("ticket", "show", "999"), ("ticket", "list", "--bogus"),
+         ("ticket", "--help")]
+
+
+def untimed(out: str) -> str:
+    """Without the line that says when the output was made."""
+    return "\n".join(line for line in out.splitlines() if '"generated_at"' not in line)
+
+
+def test_a_served_command_answers_as_the_program_here(site: Installation, server: Server) -> None:
+    codes = []
+    for args in LOOKS:
+        served, local = program(site, *args), here(site, *args)
+        assert (served.code, untimed(served.out), served.err) == (
+            local.code, untimed(local.out), local.err), args
+        codes.append(served.code)
+    assert codes == [0, 0, 0, 0, 1, 2, 0]
+    assert server.ran() == ["ticket show", "ticket show", "ticket list", "status show",
+                            "ticket show", "ticket list", "ticket"]
+    assert "Carte" not in server.text() and "999" not in server.text()  # words, not arguments
+    assert server.stop() == 0
+    assert not site.config.daemon.command_socket.exists()  # type: ignore[union-attr]
+    assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+
+
+def test_stdin_working_folder_and_environment_are_the_callers(site: Installation,
+                                                              server: Server) -> None:
+    text = "Bonjour {{ requester.name }},\nvotre carte est prête.\n"
+    added = program(site, "text", "add", "ready", "--lang", "fr", "--file", "-", input=text)
+    assert added.code == 0 and added.out == "text module ready [fr] added\n", added
+    assert "votre carte est prête." in site.ok("text", "show", "ready")
+    # --config relative to the caller's folder; the author from the caller's environment
+    relative = program(site, "--config", "rnmail.toml", "text", "edit", "ready", "--lang", "fr",
+                       "--file", "-", input="Bonjour.\n", cwd=site.root,
+                       env={"RNMAIL_CONFIG": "/nonexistent.toml", "USER": "agent.peeters",
+                            "LOGNAME": "agent.peeters"})
+    assert relative.code == 0, relative
+    assert "by agent.peeters" in site.ok("text", "show", "ready")
+    assert server.ran() == ["text add", "text edit"]
+
+
+def test_a_password_prompt_reads_the_callers_terminal_without_echo(site: Installation,
+                                                                   server: Server) -> None:
+    code, shown = in_terminal(site.path, "status", "set", "degraded", "--operator", "alice",
+                              "--comment", "Lenteur", answers=[("Password: ", PASSWORD + "\n")],
+                              program=PROGRAM)
+    assert code == 0, shown
+    assert "Password: " in shown and PASSWORD not in shown
+    assert site.json("status", "show")["overall"] == "degraded"
+    assert server.ran() == ["status set"]
+
+
+def started_command(site: Installation, server: Server) -> tuple[subprocess.Popen[str], int]:
+    """``text add`` waiting on its standard input (kept open), and the pid running it."""
+    client = subprocess.Popen([sys.executable, "-c", PROGRAM, "text", "add", "waiting", "--lang",
+                               "fr", "--file", "-"], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "RNMAIL_CONFIG": str(site.path)})
+    line = until(lambda: next((line for line in server.text().splitlines()
+                               if "text add in pid" in line), None), what="the command")
+    return client, int(line.rsplit(" ", 1)[1])
+
+
+def test_ctrl_c_reaches_the_served_command(site: Installation, server: Server) -> None:
+    client, pid = started_command(site, server)
+    time.sleep(0.3)  # let the command reach its read of standard input
+    client.send_signal(signal.SIGINT)
+    out, err = client.communicate(timeout=30)
+    assert client.returncode == 1 and "Aborted!" in err, (out, err)
+    until(lambda: f"pid {pid} ended" in server.text(), what="the command's end")
+    assert "Traceback" not in err
+    assert site.run("text", "show", "waiting").code == 1  # nothing added
+
+
+def test_a_caller_that_dies_hangs_up_its_command(site: Installation, server: Server) -> None:
+    client, pid = started_command(site, server)
+    client.kill()
+    client.wait()
+    until(lambda: f"pid {pid} ended, killed by SIGHUP" in server.text(), what="the hang-up")
+    assert not Path(f"/proc/{pid}").exists()
+    assert site.run("text", "show", "waiting").code == 1
+    assert program(site, "ticket", "show", "1").code == 0  # the server goes on
+
+
+def test_no_server_or_a_dead_one_leaves_the_command_here(site: Installation) -> None:
+    path = site.config.daemon.command_socket
+    assert path is not None
+    assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))  # a socket file nobody listens on: a server killed by -9
+    dead.close()
+    assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+
+
+def fake_server(path: Path, reply: bytes | None, received: Any, uid: int | None = None) -> None:
+    """Accept one connection, keep what it sends, answer ``reply`` (or hang up)."""
+    if uid is not None:
+        os.setgid(uid)
+        os.setuid(uid)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    os.chmod(path, 0o666)
+    listener.listen(1)
+    received.put("listening")
+    conn, _ = listener.accept()
+    conn.settimeout(5)
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+            for fd in fds:
+                os.close(fd)
+            if not chunk:
+                break
+            data += chunk
+        if reply is not None:
+            conn.sendall(reply)
+    except OSError:
+        pass
+    received.put(data)
+    conn.close()
+
+
+def with_fake_server(site: Installation, reply: bytes | None, uid: int | None = None,
+                     folder: Path | None = None) -> tuple[Ran, bytes]:
+    path = site.config.daemon.command_socket
+    assert path is not None
+    if folder is not None:
+        path = folder / "commands.sock"
+        site.path.write_text(site.path.read_text().replace(
+            str(site.config.daemon.command_socket), str(path)))
+    context = multiprocessing.get_context("fork")
+    received = context.Queue()
+    fake = context.Process(target=fake_server, args=(path, reply, received, uid))
+    fake.start()
+    assert received.get(timeout=30) == "listening"
+    ran = program(site, "ticket", "show", "1")
+    data = received.get(timeout=30)
+    fake.join(timeout=30)
+    return ran, data
+
+
+@pytest.mark.parametrize("reply", [encode({"refused": "stale"}), encode({"refused": "other"}),
+                                   b"not a message\n", None])
+def test_a_server_that_declines_or_hangs_up_leaves_the_command_here(
+        site: Installation, reply: bytes | None) -> None:
+    ran, data = with_fake_server(site, reply)
+    assert (ran.code, ran.out) == (0, site.ok("ticket", "show", "1")), ran
+    assert b'"argv"' in data  # it was asked, declined, and the command ran once, here
+
+
+@as_root
+def test_another_users_socket_gets_neither_environment_nor_terminal(
+        site: Installation, socket_dir: Path) -> None:
+    socket_dir.chmod(0o755)
+    open_folder = socket_dir / "open"
+    open_folder.mkdir(mode=0o777)
+    open_folder.chmod(0o777)
+    ran, data = with_fake_server(site, encode({"pid": 1}), uid=NOBODY, folder=open_folder)
+    assert data == b""  # not one byte: no environment, no descriptors
+    assert (ran.code, ran.out) == (0, site.ok("ticket", "show", "1"))
+    assert f"is not this user's command server (uid {NOBODY})" in ran.err
+
+
+@as_root
+def test_another_user_cannot_run_a_command(site: Installation, server: Server) -> None:
+    path = site.config.daemon.command_socket
+    assert path is not None
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.parent.chmod(0o755)  # the folder aside: the socket itself keeps others out
+
+    def connect_as_nobody(results: Any) -> None:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+        except PermissionError:
+            results.put("permission denied")
+            return
+        sock.settimeout(10)
+        request = encode({"argv": ["text", "add", "x", "--lang", "fr", "--file", "-"],
+                          "cwd": "/", "env": {}, "umask": 0o77,
+                          "fingerprint": code_fingerprint()})
+        try:
+            socket.send_fds(sock, [request], [0, 1, 2])
+            results.put(sock.recv(100))
+        except OSError as exc:
+            results.put(type(exc).__name__)
+
+    context = multiprocessing.get_context("fork")
+    for mode in (0o600, 0o666):  # as installed; and a socket someone opened up
+        path.chmod(mode)
+        results = context.Queue()
+        attacker = context.Process(target=connect_as_nobody, args=(results,))
+        attacker.start()
+        answer = results.get(timeout=30)
+        attacker.join(timeout=30)
+        assert answer in ("permission denied", b"", "ConnectionResetError", "BrokenPipeError")
+    assert f"refused a connection from uid {NOBODY}" in server.text()
+    assert server.ran() == []
+
+
+def serve_in(path: Path, roots: list[Path]) -> None:
+    from cli.serve_commands import run_command
+
+    raise SystemExit(CommandServer(path, run_command, roots).serve())
+
+
+def test_a_server_whose_code_changed_steps_aside(site: Installation, tmp_path: Path) -> None:
+    """Its fingerprint is not the caller's: another installation is declined (the command
+    runs here); once its own files changed, it stops with STALE for its supervisor."""
+    path = site.config.daemon.command_socket
+    assert path is not None
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "module.py").write_text("x = 1\n")
+    context = multiprocessing.get_context("fork")
+    process = context.Process(target=serve_in, args=(path, [code]))
+    process.start()
+    until(path.exists, what="the socket")
+    assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+    assert process.is_alive()
+    (code / "module.py").write_text("x = 22\n")
+    assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+    process.join(timeout=30)
+    assert process.exitcode == STALE
+    assert not path.exists()
+
+
+def test_the_daemon_keeps_a_command_server(site: Installation, tmp_path: Path) -> None:
+    path = site.config.daemon.command_socket
+    assert path is not None
+    daemon = Daemon(site.path, tmp_path / "run.log")
+    try:
+        until(path.exists, what="the command socket")
+        assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.connect(str(path))
+        first = peer_pid(probe)
+        probe.close()
+        os.kill(first, signal.SIGKILL)
+        until(lambda: serving_pid(path) not in (None, first), timeout=60,
+              what="a new command server")
+        assert "command server stopped" in daemon.text()
+        assert program(site, "ticket", "show", "1").out == site.ok("ticket", "show", "1")
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    assert not path.exists()
+    assert "Traceback" not in daemon.text()
+
+
+def peer_pid(sock: socket.socket) -> int:
+    import struct
+
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[0])
+
+
+def serving_pid(path: Path) -> int | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return None
+        assert peer_uid(sock) == os.geteuid()
+        return peer_pid(sock)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["ticket", "show", "1"], (None, "ticket")),
+    (["--config", "a.toml", "-vv", "status", "show"], ("a.toml", "status")),
+    (["--config=b.toml", "--log-format", "json", "text", "list"], ("b.toml", "text")),
+    (["--verbose", "--log-format=text", "directory", "search", "x"], (None, "directory")),
+    (["--help"], None), (["run"], None), (["serve-commands"], None), (["db", "backup"], None),
+    (["ingest", "once"], None), (["--bogus", "ticket", "show"], None), ([], None),
+    (["web"], None), (["doctor"], None), (["demo"], None),
+])
+def test_which_commands_are_served(argv: list[str], expected: Any) -> None:
+    assert served_command(argv) == expected
+
+
+def test_a_socket_path_too_long_is_refused_in_one_line(site: Installation) -> None:
+    ran = site.run("serve-commands", "--socket", "/tmp/" + "s" * 120)
+    assert ran.code == 1 and "a Unix socket path has at most 107 bytes" in ran.err, ran
