@@ -7,7 +7,9 @@ and prints the median and p90 wall time of each. The raw baselines are measured 
 same rounds: the interpreter alone (``python -c pass``) and the imports a command cannot do
 without (click, SQLAlchemy, its ORM); each command's median is printed as a ratio to them,
 which stays comparable on a busy machine where the milliseconds do not. ``--profile`` adds
-where each command's imports go (``python -X importtime``, summed per library).
+where each command's imports go (``python -X importtime``, summed per library). Then the
+same rounds again with the command server running (``rnmail serve-commands``, what ``rnmail
+run`` keeps with ``[daemon].command_socket``): the console script hands it the command.
 
 Run (from the repo root)::
 
@@ -124,6 +126,49 @@ def heaviest_imports(argv: list[str], folder: Path, env: dict[str, str],
     return [(spent.total(), "(all)"), *((us, name) for name, us in spent.most_common(top))]
 
 
+def measure(runs: list[tuple[str, list[str], float | None]], rounds: int, folder: Path,
+            env: dict[str, str]) -> dict[str, list[float]]:
+    """Each run's wall times (ms) over ``rounds`` interleaved rounds, after a warm-up round."""
+    times: dict[str, list[float]] = {label: [] for label, _argv, _target in runs}
+    for round_number in range(rounds + 1):  # round 0 warms up, not counted
+        for label, argv, _target in runs:
+            elapsed = wall(argv, folder, env)
+            if round_number:
+                times[label].append(elapsed)
+    return times
+
+
+def report(title: str, runs: list[tuple[str, list[str], float | None]],
+           times: dict[str, list[float]]) -> None:
+    median = {label: statistics.median(values) for label, values in times.items()}
+    interpreter = median[BASELINES[0][0]]
+    orm = median[BASELINES[-1][0]]
+    print(f"\n{title}: {len(times[BASELINES[0][0]])} runs each, wall ms; ratios to `python -c "
+          f"pass` and to `import sqlalchemy.orm` of the same rounds")
+    print(f"{'command':<36} {'median':>7} {'p90':>7} {'×pass':>6} {'×orm':>6}  target")
+    for label, _argv, target in runs:
+        verdict = "" if target is None else (
+            f"< {target:.0f}: {'met' if median[label] < target else 'MISSED'}")
+        print(f"{label:<36} {median[label]:7.0f} {p90(times[label]):7.0f} "
+              f"{median[label] / interpreter:6.1f} {median[label] / orm:6.2f}  {verdict}")
+
+
+def serve_commands(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``rnmail serve-commands`` for the installation (what ``rnmail run`` keeps with
+    ``[daemon].command_socket``), once its socket answers."""
+    config = folder / "rnmail.toml"
+    config.write_text(config.read_text() + '\n[daemon]\ncommand_socket = "commands.sock"\n')
+    server = subprocess.Popen([*rnmail_command(), "serve-commands"], cwd=folder, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (folder / "commands.sock").exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("rnmail serve-commands did not start")
+        time.sleep(0.05)
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -138,24 +183,7 @@ def main() -> None:
             *((label, [sys.executable, "-c", code], None) for label, code in BASELINES),
             *((label, [*rnmail_command(), *argv], target) for label, argv, target in COMMANDS),
         ]
-        times: dict[str, list[float]] = {label: [] for label, _argv, _target in runs}
-        for round_number in range(args.runs + 1):  # round 0 warms up, not counted
-            for label, argv, _target in runs:
-                elapsed = wall(argv, folder, env)
-                if round_number:
-                    times[label].append(elapsed)
-
-        median = {label: statistics.median(values) for label, values in times.items()}
-        interpreter = median[BASELINES[0][0]]
-        orm = median[BASELINES[-1][0]]
-        print(f"{args.runs} runs each, wall ms; ratios to `python -c pass` and to "
-              f"`import sqlalchemy.orm` of the same run")
-        print(f"{'command':<36} {'median':>7} {'p90':>7} {'×pass':>6} {'×orm':>6}  target")
-        for label, _argv, target in runs:
-            verdict = "" if target is None else (
-                f"< {target:.0f}: {'met' if median[label] < target else 'MISSED'}")
-            print(f"{label:<36} {median[label]:7.0f} {p90(times[label]):7.0f} "
-                  f"{median[label] / interpreter:6.1f} {median[label] / orm:6.2f}  {verdict}")
+        report("Each command in a new process", runs, measure(runs, args.runs, folder, env))
 
         if args.profile:
             for label, argv, _target in runs[len(BASELINES):]:
@@ -163,6 +191,14 @@ def main() -> None:
                 for spent, name in heaviest_imports(argv[1:] if argv[0] == sys.executable
                                                     else argv, folder, env, 10):
                     print(f"  {spent / 1000:7.1f}  {name}")
+
+        server = serve_commands(folder, env)
+        try:
+            report("With the command server ([daemon].command_socket, `rnmail run`)", runs,
+                   measure(runs, args.runs, folder, env))
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 if __name__ == "__main__":

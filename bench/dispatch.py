@@ -22,7 +22,9 @@ What it measures, with Postfix's ``smtp-sink`` on a free loopback port as the re
    it (mean). The command sends a mailing this large with two processes (``send_in_two``,
    half the connections each), so a second baseline runs raw aiosmtplib the same way: two
    forked processes, half the connections each (mean of two), and the ratio to it is
-   printed too.
+   printed too. Then the same again with the command server running (``rnmail
+   serve-commands``, what ``rnmail run`` keeps with ``[daemon].command_socket``): the
+   console script hands it the command, which starts with everything imported.
 4. **Status page** -- ``change_status()`` (what ``rnmail status set`` runs after the
    operator's password: set, audit, publish index.html + status.json + feed.atom) repeated
    ``--status-runs`` times, alternating degraded and operational, timed from the call to
@@ -76,7 +78,8 @@ from rnmail.dispatch.send import send_queued  # noqa: E402
 from rnmail.models import Announcement, OutboxBody, OutboxMessage  # noqa: E402
 from rnmail.status.notices import change_status  # noqa: E402
 
-RNMAIL = [sys.executable, "-c", "from cli.main import main; main()"]  # as `rnmail` runs
+RNMAIL = [sys.executable, "-c", "from cli.main import main; main()"]  # in a new process
+PROGRAM = [sys.executable, "-c", "from cli.program import run; run()"]  # the console script
 TAIL = 250  # the end-to-end clock stops when this many messages are left to deliver
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BODY = ("Madame, Monsieur,\n\nVeuillez trouver ci-dessous les nouvelles modalités de "
@@ -256,7 +259,8 @@ def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[s
     assert page.exists()
     cli = cli_latency(config_path, work, args.cli_runs) if run == 1 else []
     db.dispose()
-    e2e = end_to_end(args, port, work, run) if args.end_to_end else {}
+    e2e = ({**end_to_end(args, port, work, run), **end_to_end(args, port, work, run, True)}
+           if args.end_to_end else {})
     return {**e2e, "raw": raw_rate, "rnmail": rate, "ratio": rate / raw_rate, "queue_s": queue_s,
             "raw_cpu_us": raw_cpu / len(messages) * 1e6,
             "send_cpu_us": send_cpu / args.recipients * 1e6,
@@ -265,11 +269,16 @@ def one_run(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[s
             "cli_median_ms": statistics.median(cli) if cli else float("nan")}
 
 
-def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int) -> dict[str, float]:
+def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int,
+               served: bool = False) -> dict[str, float]:
     """``rnmail status set down --notify`` to N members as a new process, until all but the
-    last ``TAIL`` are delivered, against raw aiosmtplib on the same bytes."""
-    db_url = fresh_database(args.db, work, 100 + run)
-    config_path = write_config(work, db_url, port, args.connections)
+    last ``TAIL`` are delivered, against raw aiosmtplib on the same bytes; ``served``: with
+    the command server running (what ``rnmail run`` keeps with ``[daemon].command_socket``),
+    the console script handing it the command."""
+    db_url = fresh_database(args.db, work, (200 if served else 100) + run)
+    socket_path = Path(tempfile.mkdtemp(prefix="rnbench-", dir="/tmp")) / "commands.sock"
+    config_path = write_config(work, db_url, port, args.connections,
+                               f'[daemon]\ncommand_socket = "{socket_path}"' if served else "")
     write_group(work, args.recipients)
     db = Database(load_config(config_path).database.url)
     db.upgrade()
@@ -277,12 +286,18 @@ def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int) -> dic
     with db.transaction() as session:
         add_operator(session, "bench-op", "bench password 1")
     env = {**os.environ, "RNMAIL_CONFIG": str(config_path)}
+    server = serve_commands(socket_path, env) if served else None
     started, children = datetime.now(UTC), resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([*RNMAIL, "status", "set", "down", "--comment", "panne", "--notify",
-                    "bench-group", "--yes", "--operator", "bench-op", "--password-stdin"],
+    subprocess.run([*(PROGRAM if served else RNMAIL), "status", "set", "down", "--comment",
+                    "panne", "--notify", "bench-group", "--yes", "--operator", "bench-op",
+                    "--password-stdin"],
                    input=b"bench password 1\n", env=env, cwd=ROOT, check=True,
                    capture_output=True)
     ended, after = datetime.now(UTC), resource.getrusage(resource.RUSAGE_CHILDREN)
+    if server is not None:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(socket_path.parent, ignore_errors=True)
     cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     with db.transaction() as session:
         queued_at = session.scalar(select(Announcement.created_at))
@@ -303,7 +318,8 @@ def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int) -> dic
     db.dispose()
     rate = counted / e2e_s
     assert queued_at is not None
-    log(f"run {run}, end to end: status set --notify {args.recipients} members, "
+    log(f"run {run}, end to end{' (command server)' if served else ''}: status set --notify "
+        f"{args.recipients} members, "
         f"{statistics.mean(len(r) for _, r in messages) / 1024:.1f} KB/mail; announcement "
         f"row at {(queued_at - started).total_seconds():.2f} s, first sent at "
         f"{(sent[0] - started).total_seconds():.2f} s, {counted} sent at {e2e_s:.2f} s, "
@@ -311,9 +327,23 @@ def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int) -> dic
         f"aiosmtplib {raw_rate:,.0f} msg/s; ratio {rate / raw_rate:.2f}; raw aiosmtplib in two "
         f"processes {raw_two:,.0f} msg/s, ratio to it {rate / raw_two:.2f}; CPU of the command "
         f"{cpu:.2f} s")
-    return {"e2e_raw": raw_rate, "e2e": rate, "e2e_ratio": rate / raw_rate,
-            "e2e_raw_two": raw_two, "e2e_ratio_two": rate / raw_two, "e2e_cpu_s": cpu,
-            "e2e_first_s": (sent[0] - started).total_seconds()}
+    figures = {"e2e_raw": raw_rate, "e2e": rate, "e2e_ratio": rate / raw_rate,
+               "e2e_raw_two": raw_two, "e2e_ratio_two": rate / raw_two, "e2e_cpu_s": cpu,
+               "e2e_first_s": (sent[0] - started).total_seconds()}
+    return {f"served_{key}" if served else key: value for key, value in figures.items()}
+
+
+def serve_commands(socket_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``rnmail serve-commands`` for the config of ``env``, once its socket is there."""
+    server = subprocess.Popen([*RNMAIL, "serve-commands"], env=env, cwd=ROOT,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not socket_path.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            sys.exit("rnmail serve-commands did not start")
+        time.sleep(0.05)
+    return server
 
 
 def median_of(results: list[dict[str, float]], key: str) -> float:
@@ -372,6 +402,10 @@ def main() -> None:
             f"{med['e2e_ratio']:.2f} (target >= 0.70); first mail sent after "
             f"{med['e2e_first_s']:.2f} s; raw in two processes {med['e2e_raw_two']:,.0f} "
             f"msg/s, ratio to it {med['e2e_ratio_two']:.2f}")
+        log(f"end to end with the command server: raw {med['served_e2e_raw']:,.0f} msg/s, "
+            f"rnmail {med['served_e2e']:,.0f} msg/s, ratio {med['served_e2e_ratio']:.2f}; "
+            f"first mail sent after {med['served_e2e_first_s']:.2f} s; ratio to raw in two "
+            f"processes {med['served_e2e_ratio_two']:.2f}")
     log(f"status set -> published page: median {med['status_median_ms']:.1f} ms, p95 "
         f"{med['status_p95_ms']:.1f} ms in-process (target < 200 ms); through the CLI "
         f"(new process, argon2 check): median {med['cli_median_ms']:.0f} ms")

@@ -397,3 +397,16 @@ def test_which_commands_are_served(argv: list[str], expected: Any) -> None:
 def test_a_socket_path_too_long_is_refused_in_one_line(site: Installation) -> None:
     ran = site.run("serve-commands", "--socket", "/tmp/" + "s" * 120)
     assert ran.code == 1 and "a Unix socket path has at most 107 bytes" in ran.err, ran
+
+
+def test_looking_for_a_server_imports_only_the_standard_library() -> None:
+    """The program decides before click or any command module is imported: every command
+    pays for this look, served or not."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "import rnmail.commandserver.client"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    names = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines()
+             if line.startswith("import time:")}
+    assert "rnmail.commandserver.client" in names
+    ours = {name for name in names if name.split(".")[0] not in sys.stdlib_module_names}
+    assert ours == {"rnmail", "rnmail.commandserver", "rnmail.commandserver.client"}
