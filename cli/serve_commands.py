@@ -19,12 +19,17 @@ def serve_commands(app: App, socket_path: Path | None) -> None:
     """Keep a warm rnmail on a Unix socket, so that the commands agents and operators type
     (`ticket`, `status`, `directory`…) answer at once; `rnmail run` starts it when
     [daemon].command_socket is set. Until SIGTERM or Ctrl-C."""
-    from rnmail.commandserver.server import CommandServer
+    from rnmail.commandserver.server import ALREADY_SERVED, AlreadyServed, CommandServer
 
     path = socket_path or app.config.daemon.command_socket
     if path is None:
         raise click.UsageError("no socket: give --socket or set [daemon].command_socket")
     server = CommandServer(path, run_command)
+    try:
+        server.bind()
+    except AlreadyServed as exc:
+        click.echo(f"{exc}: leaving it to that one", err=True)
+        raise SystemExit(ALREADY_SERVED) from None
     warm_up()
     raise SystemExit(server.serve())
 

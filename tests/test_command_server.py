@@ -23,7 +23,7 @@ import pytest
 
 from rnmail.commandserver import code_fingerprint, encode, peer_uid
 from rnmail.commandserver.client import served_command
-from rnmail.commandserver.server import STALE, CommandServer
+from rnmail.commandserver.server import ALREADY_SERVED, STALE, CommandServer
 from tests.harness.daemon import Daemon
 from tests.harness.install import Installation, Ran, install
 from tests.harness.statuspage import EXTRA, PASSWORD
@@ -55,13 +55,18 @@ def here(site: Installation, *args: str) -> Ran:
 
 
 class Server:
-    """``rnmail serve-commands`` as a subprocess, logging at debug level to a file."""
+    """``rnmail serve-commands`` as a subprocess, logging at debug level to a file; ``hiding``:
+    in a mount namespace of its own where an empty tmpfs covers that folder, as systemd's
+    ``PrivateTmp`` and ``ProtectHome`` do to the daemon."""
 
-    def __init__(self, site: Installation, log: Path) -> None:
+    def __init__(self, site: Installation, log: Path, hiding: Path | None = None) -> None:
         self.site, self.log = site, log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", PROGRAM, "--config", str(site.path), "-vv", "serve-commands"],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        argv = [sys.executable, "-c", PROGRAM, "--config", str(site.path), "-vv", "serve-commands"]
+        if hiding is not None:
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    f'mount -t tmpfs none "{hiding}" && exec "$@"', "sh", *argv]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=log.open("w"))
         until(lambda: "command server on" in self.text() or self.proc.poll() is not None,
               what="the command server")
         assert self.proc.poll() is None, self.text()
@@ -159,6 +164,46 @@ def test_a_password_prompt_reads_the_callers_terminal_without_echo(site: Install
     assert "Password: " in shown and PASSWORD not in shown
     assert site.json("status", "show")["overall"] == "degraded"
     assert server.ran() == ["status set"]
+
+
+@as_root
+def test_a_sandboxed_server_runs_only_what_surely_sees_the_same_files(
+        site: Installation, tmp_path: Path) -> None:
+    """The daemon under systemd has its own /tmp and no /home. A command from a folder the
+    server does not see, or naming a path, runs here, where the caller's files are (what it
+    reads and what it writes: relative or absolute); one from a folder both see, naming no
+    path, runs there."""
+    hidden = tmp_path / "agent-home"
+    hidden.mkdir()
+    server = Server(site, tmp_path / "server.log", hiding=hidden)
+    try:
+        out = hidden / "export.csv"
+        exported = program(site, "directory", "export", "--out", str(out))
+        assert exported.code == 0 and out.exists(), exported
+        for cwd in (hidden, site.root):
+            relative = program(site, "directory", "export", "--out", f"again-{cwd.name}.csv",
+                               cwd=cwd)
+            assert relative.code == 0 and (cwd / f"again-{cwd.name}.csv").exists(), relative
+        looked = program(site, "ticket", "show", "1", cwd=hidden)
+        assert looked.out == site.ok("ticket", "show", "1")
+        assert program(site, "--config", "../rnmail.toml", "ticket", "show", "1",
+                       cwd=hidden).out == looked.out
+        assert server.ran() == ["directory export"]  # only from the folder both see, by name
+        assert program(site, "ticket", "show", "1", cwd=site.root).out == looked.out
+        assert server.ran() == ["directory export", "ticket show"]
+    finally:
+        server.stop()
+
+
+def test_a_second_server_leaves_the_socket_to_the_first(site: Installation, server: Server,
+                                                        tmp_path: Path) -> None:
+    second = subprocess.run([sys.executable, "-c", PROGRAM, "--config", str(site.path),
+                             "serve-commands"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode == ALREADY_SERVED
+    assert "another command server answers there: leaving it to that one" in second.stderr
+    assert program(site, "ticket", "show", "1").code == 0
+    assert server.ran() == ["ticket show"]
 
 
 def started_command(site: Installation, server: Server) -> tuple[subprocess.Popen[str], int]:

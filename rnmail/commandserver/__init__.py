@@ -68,6 +68,24 @@ def _file_stamps(root: str) -> list[str]:
     return sorted(stamps)
 
 
+def mount_namespace() -> str:
+    """Which view of the file system this process has: a daemon sandboxed by systemd
+    (``PrivateTmp``, ``ProtectHome``) sees other files at the same paths than its callers."""
+    try:
+        return os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return ""
+
+
+def file_identity(path: str) -> list[int] | None:
+    """(device, inode) of the file at ``path`` as this process sees it, or None."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_dev, stat.st_ino]
+
+
 def hash_text(text: str) -> str:
     import hashlib
 

@@ -16,6 +16,7 @@ import sys
 import tomllib
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rnmail.commandserver import (
     HANDSHAKE_SECONDS,
@@ -24,6 +25,8 @@ from rnmail.commandserver import (
     ProtocolError,
     code_fingerprint,
     encode,
+    file_identity,
+    mount_namespace,
     peer_uid,
 )
 
@@ -56,7 +59,7 @@ def served_command(argv: list[str]) -> tuple[str | None, str] | None:
 def socket_path(config: str | None) -> Path | None:
     """``[daemon].command_socket`` of the config the command will read (relative to the
     config file, like every path of it), or None."""
-    cfg = Path(config or os.environ.get("RNMAIL_CONFIG") or "rnmail.toml")
+    cfg = config_file(config)
     try:
         raw = tomllib.loads(cfg.read_text(encoding="utf-8"))
         value = raw.get("daemon", {}).get("command_socket")
@@ -65,6 +68,43 @@ def socket_path(config: str | None) -> Path | None:
     if not isinstance(value, str) or not value:
         return None
     return cfg.resolve().parent / Path(value).expanduser()
+
+
+def config_file(config: str | None) -> Path:
+    """The config file the command will read, as ``rnmail.config`` finds it."""
+    return Path(config or os.environ.get("RNMAIL_CONFIG") or "rnmail.toml")
+
+
+def request_for(argv: list[str], config: str | None) -> dict[str, Any]:
+    """What the server needs to run ``argv`` as this process would. The config is named by
+    its absolute path (the command may run in another folder, see ``view``)."""
+    env = dict(os.environ)
+    path = str(config_file(config).absolute())
+    sent = list(argv)
+    if config is None:
+        env["RNMAIL_CONFIG"] = path
+    else:
+        for index, arg in enumerate(sent):
+            if arg == "--config":
+                sent[index + 1] = path
+                break
+            if arg.startswith("--config="):
+                sent[index] = f"--config={path}"
+                break
+    return {"argv": sent, "cwd": os.getcwd(), "env": env, "umask": current_umask(),
+            "fingerprint": code_fingerprint(), "view": view(argv, config, path)}
+
+
+def view(argv: list[str], config: str | None, config_path: str) -> dict[str, Any]:
+    """How to tell whether the server sees this process's files: the mount namespace, the
+    working folder's and the config's identity, and whether the command names a path (a
+    word with a ``/``) that only the working folder would not resolve."""
+    words = [word for word in argv if not word.startswith("--config=")]
+    if config is not None and config in words:
+        words.remove(config)
+    names_files = any(os.sep in word for word in words)
+    return {"mnt": mount_namespace(), "cwd": file_identity("."), "names_files": names_files,
+            "config": [config_path, file_identity(config_path)]}
 
 
 def run_in_server(argv: list[str]) -> int | None:
@@ -94,7 +134,7 @@ def run_in_server(argv: list[str]) -> int | None:
                 print(f"rnmail: {path} is not this user's command server (uid {owner}); "
                       "running the command here", file=sys.stderr)
                 return None
-            pid = start(sock, argv)
+            pid = start(sock, request_for(argv, command[0]))
         except (OSError, ProtocolError):
             return None
         if pid is None:
@@ -102,11 +142,11 @@ def run_in_server(argv: list[str]) -> int | None:
         return wait(sock, pid)
 
 
-def start(sock: socket.socket, argv: list[str]) -> int | None:
+def start(sock: socket.socket, message: dict[str, Any]) -> int | None:
     """Send the command and the streams; the pid of the process that will run it once it is
-    ready and told to go, or None if the server declines (stale code, another installation)."""
-    request = encode({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ),
-                      "umask": current_umask(), "fingerprint": code_fingerprint()})
+    ready and told to go, or None if the server declines (stale code, another installation,
+    files it does not see)."""
+    request = encode(message)
     sent = socket.send_fds(sock, [request], [0, 1, 2])
     sock.sendall(request[sent:])
     lines = Lines(sock)

@@ -31,6 +31,8 @@ from rnmail.commandserver import (
     ProtocolError,
     code_fingerprint,
     encode,
+    file_identity,
+    mount_namespace,
     peer_uid,
 )
 from rnmail.errors import RnmailError
@@ -40,10 +42,16 @@ log = logging.getLogger("rnmail.commandserver")
 
 # Exit status of a server that found its code changed on disk: its supervisor starts a new one.
 STALE = 75
+# Exit status of a server that found another one on its socket (e.g. rnmail-commands.service).
+ALREADY_SERVED = 76
 # How long the running commands may take to finish once the server is told to stop, seconds.
 STOP_SECONDS = 30.0
 # The longest path a Unix socket can have on Linux (sun_path, with its final NUL).
 MAX_PATH = 107
+
+
+class AlreadyServed(RnmailError):
+    """Another command server answers on the socket."""
 
 
 @dataclass
@@ -81,7 +89,8 @@ class CommandServer:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
         try:
-            self.listener = self._bind()
+            self.bind()
+            assert self.listener is not None
             self._watch(self.listener.fileno(), select.EPOLLIN, "accept")
             self._watch(wakeup_read.fileno(), select.EPOLLIN, "signal")
             log.info("command server on %s", self.path)
@@ -123,6 +132,12 @@ class CommandServer:
     def _stop(self, signum: int, frame: Any) -> None:
         self.stopping = True
 
+    def bind(self) -> None:
+        """Take the socket (before the warm-up: a second server learns at once that it is
+        not needed, ``AlreadyServed``)."""
+        if self.listener is None:
+            self.listener = self._bind()
+
     def _bind(self) -> socket.socket:
         private_folder(self.path.parent)
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -136,8 +151,8 @@ class CommandServer:
             except OSError as exc:
                 raise RnmailError(f"command socket {self.path}: {exc.strerror}") from None
             else:
-                raise RnmailError(f"command socket {self.path}: another command server "
-                                  "answers there")
+                raise AlreadyServed(f"command socket {self.path}: another command server "
+                                    "answers there")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # 0600: only this user may connect (and is checked again)
         try:
@@ -221,6 +236,25 @@ class CommandServer:
             return "another installation"
         if self.stopping or self.stale:
             return "stopping"
+        return self._unseen_files(request)
+
+    def _unseen_files(self, request: dict[str, Any]) -> str | None:
+        """Why the caller's files may not be this server's, or None. In the same mount
+        namespace they are. In another (a daemon sandboxed by systemd: its own /tmp, no
+        /home, a read-only system) a command runs here only from the very same working
+        folder, on the very same config file, naming no path with a ``/``: every file it
+        names is then one the caller sees too."""
+        view = request.get("view")
+        if not isinstance(view, dict):
+            return "no view of the files"
+        if view.get("mnt") == mount_namespace():
+            return None
+        config = view.get("config")
+        if (view.get("names_files") or view.get("cwd") is None
+                or file_identity(str(request.get("cwd"))) != view.get("cwd")
+                or not isinstance(config, list) or len(config) != 2 or config[1] is None
+                or file_identity(str(config[0])) != config[1]):
+            return "the caller's files are not the server's"
         return None
 
     def _hang_up(self, conn_fd: int) -> None:

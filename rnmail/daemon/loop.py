@@ -77,6 +77,8 @@ MEMORY_SECONDS = 60.0  # how often freed heap pages are handed back (release_fre
 # start: a daemon restarted in a loop does not rerun it, and it leaves the start to mail.
 RETENTION_SECONDS = 86400.0
 RETENTION_FIRST = timedelta(minutes=10)
+# How often the daemon looks whether the command server another process kept is still there.
+ELSEWHERE_SECONDS = 60.0
 
 
 @dataclass
@@ -190,9 +192,10 @@ class Daemon:
     async def serve_commands(self, path: Path) -> None:
         """Keep ``rnmail serve-commands`` running on ``path`` until the daemon stops: started
         again at once when its code changed on disk, after a backoff when it failed."""
-        from rnmail.commandserver.server import STALE
+        from rnmail.commandserver.server import ALREADY_SERVED, STALE
 
         server = Dependency("command server", "stopped", "runs again")
+        elsewhere = False
         args = [sys.executable, "-m", "cli", "--config", str(self.config.path),
                 "serve-commands", "--socket", str(path)]
         while not self.stopping.is_set():
@@ -214,6 +217,12 @@ class Daemon:
                 return
             if code == STALE:
                 log.info("command server: restarting it on the new code")
+                continue
+            if code == ALREADY_SERVED:  # another one (its own unit): look again later
+                if not elsewhere:
+                    log.info("command server: another process serves %s", path)
+                elsewhere = True
+                await wait_for(self.stopping, ELSEWHERE_SECONDS)
                 continue
             delay = server.failed(f"exit status {code}", self.config.daemon.poll_seconds)
             await wait_for(self.stopping, delay)
