@@ -455,3 +455,20 @@ def test_looking_for_a_server_imports_only_the_standard_library() -> None:
     assert "rnmail.commandserver.client" in names
     ours = {name for name in names if name.split(".")[0] not in sys.stdlib_module_names}
     assert ours == {"rnmail", "rnmail.commandserver", "rnmail.commandserver.client"}
+
+
+def test_the_daemon_leaves_a_served_socket_to_its_server(site: Installation, server: Server,
+                                                         tmp_path: Path) -> None:
+    """rnmail-commands.service serves the socket: ``rnmail run`` starts no second one, and
+    stopping it leaves that server alone."""
+    daemon = Daemon(site.path, tmp_path / "run.log")
+    try:
+        until(lambda: "command server: another process serves" in daemon.text(),
+              what="the daemon to find the socket served")
+        assert program(site, "ticket", "show", "1").code == 0
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    assert server.proc.poll() is None and server.ran() == ["ticket show"]
+    assert "command server stopped" not in daemon.text()
