@@ -19,9 +19,12 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # the client is on every command's path: no pathlib, no typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+    from typing import Any
 
 # The command groups the server runs (``rnmail <group> …``): short commands that agents and
 # operators type all day. The daemon, the web server, the scheduler, the ingest, the database's
@@ -41,13 +44,13 @@ class ProtocolError(Exception):
     """The other side closed the connection or sent what is not a message."""
 
 
-def code_fingerprint(roots: Iterable[Path] | None = None) -> str:
+def code_fingerprint(roots: Iterable[Path | str] | None = None) -> str:
     """What identifies the code on disk: the interpreter, and the name, size and time of every
     file of the ``rnmail`` and ``cli`` packages. A server whose code changed since it started
     is stale; a client of another installation is not served."""
     if roots is None:
-        here = Path(__file__).resolve().parent.parent
-        roots = (here, here.parent / "cli")
+        here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+        roots = (here, os.path.join(os.path.dirname(here), "cli"))
     parts = [sys.executable, sys.version]
     for root in roots:
         parts.extend(_file_stamps(str(root)))

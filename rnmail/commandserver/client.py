@@ -14,9 +14,7 @@ import signal
 import socket
 import sys
 import tomllib
-from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from rnmail.commandserver import (
     HANDSHAKE_SECONDS,
@@ -29,6 +27,10 @@ from rnmail.commandserver import (
     mount_namespace,
     peer_uid,
 )
+
+TYPE_CHECKING = False  # typing itself is not imported: the client is on every command's path
+if TYPE_CHECKING:
+    from typing import Any
 
 # Signals the terminal or a supervisor sends to ``rnmail``, passed on to the command's process.
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -56,30 +58,31 @@ def served_command(argv: list[str]) -> tuple[str | None, str] | None:
     return None
 
 
-def socket_path(config: str | None) -> Path | None:
+def socket_path(config: str | None) -> str | None:
     """``[daemon].command_socket`` of the config the command will read (relative to the
     config file, like every path of it), or None."""
     cfg = config_file(config)
     try:
-        raw = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        with open(cfg, "rb") as file:
+            raw = tomllib.load(file)
         value = raw.get("daemon", {}).get("command_socket")
     except (OSError, ValueError, AttributeError):
         return None  # the command itself will say what is wrong with the file
     if not isinstance(value, str) or not value:
         return None
-    return cfg.resolve().parent / Path(value).expanduser()
+    return os.path.join(os.path.dirname(os.path.realpath(cfg)), os.path.expanduser(value))
 
 
-def config_file(config: str | None) -> Path:
+def config_file(config: str | None) -> str:
     """The config file the command will read, as ``rnmail.config`` finds it."""
-    return Path(config or os.environ.get("RNMAIL_CONFIG") or "rnmail.toml")
+    return config or os.environ.get("RNMAIL_CONFIG") or "rnmail.toml"
 
 
 def request_for(argv: list[str], config: str | None) -> dict[str, Any]:
     """What the server needs to run ``argv`` as this process would. The config is named by
     its absolute path (the command may run in another folder, see ``view``)."""
     env = dict(os.environ)
-    path = str(config_file(config).absolute())
+    path = os.path.abspath(config_file(config))
     sent = list(argv)
     if config is None:
         env["RNMAIL_CONFIG"] = path
