@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,12 +213,14 @@ def started_command(site: Installation, server: Server) -> tuple[subprocess.Pope
                               env={**os.environ, "RNMAIL_CONFIG": str(site.path)})
     line = until(lambda: next((line for line in server.text().splitlines()
                                if "text add in pid" in line), None), what="the command")
-    return client, int(line.rsplit(" ", 1)[1])
+    pid = int(line.rsplit(" ", 1)[1])
+    until(lambda: "pipe_read" in Path(f"/proc/{pid}/wchan").read_text(),
+          what="the command to read its standard input")  # past ``go``: it runs
+    return client, pid
 
 
 def test_ctrl_c_reaches_the_served_command(site: Installation, server: Server) -> None:
     client, pid = started_command(site, server)
-    time.sleep(0.3)  # let the command reach its read of standard input
     client.send_signal(signal.SIGINT)
     out, err = client.communicate(timeout=30)
     assert client.returncode == 1 and "Aborted!" in err, (out, err)
@@ -472,3 +473,27 @@ def test_the_daemon_leaves_a_served_socket_to_its_server(site: Installation, ser
             daemon.proc.kill()
     assert server.proc.poll() is None and server.ran() == ["ticket show"]
     assert "command server stopped" not in daemon.text()
+
+
+def test_a_caller_that_gives_up_before_go_runs_nothing_there(site: Installation,
+                                                              server: Server) -> None:
+    """The copy is ready and says so; without ``go`` (the program timed out and runs the
+    command itself) it ends without running anything: never twice."""
+    read, write = os.pipe()
+    os.write(write, b"Bonjour.\n")
+    os.close(write)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with sock:
+        sock.connect(str(site.config.daemon.command_socket))
+        request = encode({"argv": ["--config", str(site.path), "text", "add", "never", "--lang",
+                                   "fr", "--file", "-"], "cwd": str(ROOT), "env": dict(os.environ),
+                          "umask": 0o077, "fingerprint": code_fingerprint(),
+                          "view": {"mnt": os.readlink("/proc/self/ns/mnt")}})
+        socket.send_fds(sock, [request], [read, 1, 2])
+        os.close(read)
+        answer = sock.recv(100)
+        assert b'"pid"' in answer, answer
+    pid = int(answer.split(b":")[1].strip(b" }\n"))
+    # It ends on the closed connection, or on the hang-up its going away also brings.
+    until(lambda: f"pid {pid} ended" in server.text(), what="the copy's end")
+    assert site.run("text", "show", "never").code == 1

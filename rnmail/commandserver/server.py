@@ -283,8 +283,10 @@ class CommandServer:
 
     def _child(self, conn: socket.socket, lines: Lines, request: dict[str, Any],
                fds: list[int]) -> None:
-        """In the forked copy: become the client's process, wait for ``go``, run."""
-        code = 1
+        """In the forked copy: become the client's process, wait for ``go``, run. Whatever
+        happens, the copy ends here (``os._exit``): it never returns into the server's loop."""
+        interrupted: list[int] = []  # a Ctrl-C passed on before the command began
+        signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
         try:
             self._forget_server(conn)
             os.setsid()  # no controlling terminal: a prompt uses the client's stdin
@@ -299,19 +301,25 @@ class CommandServer:
             os.umask(int(request.get("umask", 0o077)))
             sys.argv = ["rnmail", *request["argv"]]
             conn.sendall(encode({"pid": os.getpid()}))
-            if not lines.read().get("go"):
-                os._exit(0)
-        except (OSError, ProtocolError, ValueError):
-            os._exit(0)  # the client gave up before ``go``: nothing ran, it runs there
+            go = lines.read().get("go")
+        except BaseException:  # before ``go`` nothing ran: it runs there
+            os._exit(0)
+        if not go:
+            os._exit(0)
+        code = 1
         try:
-            code = self.run_command(list(request["argv"]))
-        except BaseException:  # a copy never returns into the server's loop
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: as at home
+            if interrupted:
+                print("Aborted!", file=sys.stderr)  # what click says to a Ctrl-C
+            else:
+                code = self.run_command(list(request["argv"]))
+        except BaseException:  # as Python reports an uncaught exception
             traceback.print_exc()
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BaseException):
                 sys.stdout.flush()
                 sys.stderr.flush()
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(BaseException):
                 conn.settimeout(HANDSHAKE_SECONDS)
                 conn.sendall(encode({"exit": code}))
             os._exit(code)
@@ -320,7 +328,6 @@ class CommandServer:
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
         self.poll.close()
         others: list[socket.socket] = [*self.wakeup,
                                        *(running.conn for running in self.running.values())]
