@@ -96,8 +96,12 @@ def hash_text(text: str) -> str:
 
 
 def peer_uid(sock: socket.socket) -> int:
-    """The user id of the process at the other end of a Unix socket (SO_PEERCRED)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
+    """The user id of the process at the other end of a Unix socket (SO_PEERCRED); an
+    OSError where the system cannot tell (not Linux): then nothing is served."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        raise OSError("the peer's credentials cannot be read on this system")
+    creds = sock.getsockopt(socket.SOL_SOCKET, option, _CREDENTIALS.size)
     return int(_CREDENTIALS.unpack(creds)[1])
 
 
