@@ -181,7 +181,7 @@ def write(session: Session, stored: list[StoredMail], rules: DueRules | None
     insert_rows(session, _table(Participant), [
         {**_row(p, Participant), "ticket_id": t.id} for t in new for p in t.participants])
     message_ids = insert_with_ids(session, _table(Message), [
-        {**s.row, "ticket_id": s.ticket.id} for s in stored])
+        {**s.row, "ticket_id": s.ticket.id} for s in stored], indexed=True)
     for mail, message_id in zip(stored, message_ids, strict=True):
         mail.id = message_id
     insert_rows(session, _table(Attachment), [
