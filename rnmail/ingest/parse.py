@@ -169,6 +169,14 @@ class ParsedMail:
         return found
 
     @cached_property
+    def language(self) -> str | None:
+        """The language its subject and text are written in, None when unclear: what a new
+        ticket is answered in (worked out in the parse-ahead process)."""
+        from rnmail.util.language import detect_language  # lingua: only where mail comes in
+
+        return detect_language(f"{self.subject}\n{self.display_text}")
+
+    @cached_property
     def display_text(self) -> str:
         """The new part of a reply or forward: quoted history and signature stripped for
         display. A first message is shown whole (nothing in it is history)."""

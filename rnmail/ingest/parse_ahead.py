@@ -56,7 +56,7 @@ def parse_batch(raws: list[bytes], limits: Limits, max_bytes: float
                 mail = parse_message(raw, limits)
                 # cached on the instance
                 _ = mail.dedupe_key, mail.display_text, mail.decoded_headers
-                _ = mail.sender_addresses, mail.first_headers
+                _ = mail.sender_addresses, mail.first_headers, mail.language
             except Quarantine as exc:
                 parsed.append(exc.reason)
                 continue
