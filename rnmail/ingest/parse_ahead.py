@@ -57,6 +57,7 @@ def parse_batch(raws: list[bytes], limits: Limits, max_bytes: float
                 # cached on the instance
                 _ = mail.dedupe_key, mail.display_text, mail.decoded_headers
                 _ = mail.sender_addresses, mail.first_headers, mail.language
+                _ = mail.delivery_report, mail.phone_numbers
             except Quarantine as exc:
                 parsed.append(exc.reason)
                 continue

@@ -28,11 +28,11 @@ from rnmail.models import (
     Ticket,
     TicketEvent,
     folded_name,
-    search_numbers,
     utcnow,
 )
 from rnmail.tickets.history import Actor, event_values
 from rnmail.util.blobs import BlobStore
+from rnmail.util.phone import number_tokens, phone_numbers
 from rnmail.vocab import TicketChange, TicketStatus
 
 if TYPE_CHECKING:  # a type only: the business calendar is imported at the first write
@@ -138,8 +138,9 @@ def store_message(
         "mailbox": mailbox,
         "created_at": utcnow(),
         "author_id": None,
-        "search_numbers": search_numbers("in", kind, mail.subject, mail.display_text,
-                                         from_addr, ticket.requester),
+        # models.search_numbers of an incoming mail, the mail's own numbers read ahead
+        "search_numbers": number_tokens([*mail.phone_numbers,
+                                         *phone_numbers(ticket.requester)]) or None,
         "sender_verdict": sender_verdict,
     }
     attachments = [
