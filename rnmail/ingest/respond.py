@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -79,7 +79,7 @@ def _domain_mails_today(session: Session, domains: set[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for address, n in session.execute(
             select(OutboxMessage.to_addr, func.count())
-            .where(OutboxMessage.automatic.is_(True), OutboxMessage.created_at >= midnight)
+            .where(OutboxMessage.automatic == true(), OutboxMessage.created_at >= midnight)
             .group_by(OutboxMessage.to_addr)):
         domain = _domain(address.lower())
         if domain in domains:
