@@ -54,8 +54,8 @@ class IngestReport:
 
 class MoveBehind:
     """Moves each committed batch out of the folder in a thread, while the main thread goes
-    on with the next batch: the ingest waited for each IMAP MOVE (the server's work, a
-    tenth of the pass). One move at a time, in commit order; the next waits for the one
+    on with the next batch: the ingest waited for each IMAP MOVE (the server's work, 5-7 %
+    of the pass). One move at a time, in commit order; the next waits for the one
     before, and so does the end of the pass, which also raises what a move raised (a move
     that failed leaves committed mail in the folder: the next pass only moves it)."""
 
