@@ -356,6 +356,14 @@ def install_breakdown() -> dict[str, list[float]]:
     from rnmail.dispatch import outbox
     from rnmail.ingest import store
     patch(store, "load", "store.load (new tickets)")
+    def by_table(attr: str, fn: Any) -> Any:  # a row per table
+        def wrapper(session: Any, table: Any, rows: Any, **kwargs: Any) -> Any:
+            return timed(f"{attr} {table.name}", fn)(session, table, rows, **kwargs)
+        return wrapper
+
+    for attr in ("insert_rows", "insert_with_ids"):
+        if hasattr(store, attr):
+            setattr(store, attr, by_table(attr, getattr(store, attr)))
     if hasattr(outbox, "Queue"):
         patch(outbox.Queue, "write", "Queue.write (outbox)")
     patch(parse, "strip_quoted", "strip_quoted (display_text)")

@@ -405,7 +405,11 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_state_next", "state", "next_attempt_at"),
+        # the daily limit of automatic mails (rnmail.ingest.respond): the day's, from the index
+        Index("ix_outbox_message_automatic_day", "automatic", "created_at", "to_addr"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)

@@ -193,6 +193,43 @@ def test_committed_but_not_moved_is_only_moved_on_the_next_pass(desk: Desk,
     assert count(desk, OutboxMessage) == 3
 
 
+def test_a_failed_move_behind_leaves_committed_mail_for_the_next_pass(
+        tmp_path: Path, db_url: str, imap: Dovecot) -> None:
+    """A batch is moved by a thread while the next one is processed: a move that fails (the
+    done folder renamed away mid-pass) ends the pass with an error, and what was committed
+    but not moved is only moved by the next pass: nothing lost, nothing twice."""
+    from rnmail.ingest.runner import run_ingest
+
+    desk = Desk(make_config(tmp_path, db_url, imap, ingest={"batch_size": 2}))
+    imap.append_many("info", [
+        corpus.simple(f"Demande {i}", "Bonjour, ma clé d'accès ne marche pas.",
+                      from_addr=f"user{i}@citizen.example") for i in range(6)])
+    renamed = []
+
+    def rename_done_folder() -> bool:  # asked between batches
+        if not renamed:
+            with imap.mailbox("info") as mb:
+                mb.folder.rename("Processed", "Renamed")
+            renamed.append(True)
+        return False
+
+    report = run_ingest(desk.db, desk.config, "info", should_stop=rename_done_folder)
+    [error] = report.errors
+    assert "move failed" in error
+    left = len(imap.folder_uids("info"))
+    assert left >= 2  # at least the last batch committed: its move waited for the failed one
+    committed = report.outcomes["ticket"]
+    second = desk.ingest("info")
+    assert second.outcomes.get("seen", 0) == committed - (6 - left)  # committed, not moved
+    assert second.outcomes.get("ticket", 0) == 6 - committed
+    assert imap.folder_uids("info") == []
+    moved = len(imap.folder_uids("info", "Renamed")) + len(imap.folder_uids("info", "Processed"))
+    assert moved == 6
+    assert len(desk.tickets()) == 6
+    assert count(desk, ProcessedMessage) == 6
+    desk.close()
+
+
 def test_redelivered_copy_with_a_new_uid_is_a_duplicate(desk: Desk, imap: Dovecot) -> None:
     raw = sample("lang_nl_gemeente_toegangssleutel.eml")
     imap.append("info", raw)

@@ -39,7 +39,7 @@ class Classification:
 
 
 def classify_message(mail: ParsedMail, own_addresses: frozenset[str]) -> Classification:
-    bounce = _bounce(mail)
+    bounce = mail.delivery_report
     if bounce is not None:
         return bounce
     return Classification(kind="requester", auto_reason=auto_reply_reason(mail, own_addresses))
@@ -130,7 +130,7 @@ def report_sender(mail: ParsedMail) -> bool:
     return bool(mail.from_name and _REPORT_SENDER_NAME.search(mail.from_name))
 
 
-def _bounce(mail: ParsedMail) -> Classification | None:
+def delivery_report(mail: ParsedMail) -> Classification | None:
     """A delivery report: a DSN (``multipart/report; report-type=delivery-status``), a
     message with ``X-Failed-Recipients``, or one from a mail system (null return path or a
     mail-system sender) that flufl.bounce's detectors read failures from or that carries a

@@ -35,6 +35,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from html import escape
+from typing import TYPE_CHECKING
 
 from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
@@ -48,6 +49,10 @@ from rnmail.ingest.headers import (
     repair_header_block,
 )
 from rnmail.ingest.tnef import is_tnef, unpack
+from rnmail.util.phone import phone_numbers
+
+if TYPE_CHECKING:
+    from rnmail.ingest.classify import Classification
 
 log = logging.getLogger(__name__)
 MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -167,6 +172,28 @@ class ParsedMail:
             mailboxes, _ = read_mailboxes(decode_header_value(value))
             found += [address for _, address in mailboxes if address not in found]
         return found
+
+    @cached_property
+    def delivery_report(self) -> Classification | None:
+        """What it says as a delivery report (``rnmail.ingest.classify``), None when it is
+        not one: read from the mail alone, in the parse-ahead process."""
+        from rnmail.ingest.classify import delivery_report  # classify imports this module
+
+        return delivery_report(self)
+
+    @cached_property
+    def phone_numbers(self) -> list[str]:
+        """The numbers in its subject, text and sender (E.164), which the search index
+        finds it by (``message.search_numbers``; worked out in the parse-ahead process)."""
+        return phone_numbers(self.subject, self.display_text, self.from_addr)
+
+    @cached_property
+    def language(self) -> str | None:
+        """The language its subject and text are written in, None when unclear: what a new
+        ticket is answered in (worked out in the parse-ahead process)."""
+        from rnmail.util.language import detect_language  # lingua: only where mail comes in
+
+        return detect_language(f"{self.subject}\n{self.display_text}")
 
     @cached_property
     def display_text(self) -> str:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from rnmail.errors import Quarantine
@@ -56,7 +59,8 @@ def parse_batch(raws: list[bytes], limits: Limits, max_bytes: float
                 mail = parse_message(raw, limits)
                 # cached on the instance
                 _ = mail.dedupe_key, mail.display_text, mail.decoded_headers
-                _ = mail.sender_addresses, mail.first_headers
+                _ = mail.sender_addresses, mail.first_headers, mail.language
+                _ = mail.delivery_report, mail.phone_numbers
             except Quarantine as exc:
                 parsed.append(exc.reason)
                 continue
@@ -68,6 +72,20 @@ def parse_batch(raws: list[bytes], limits: Limits, max_bytes: float
     finally:
         root.removeHandler(collect)
     return parsed, collect.records
+
+
+def _end_with_parent(parent: int) -> None:
+    """In the child, first: end it once the ingest that started it is gone. Its worker
+    waits on a queue whose writing end it holds itself; a child of an ingest killed with
+    ``kill -9`` was seen waiting there for good, with its resource tracker
+    (``tests/test_crash.py`` left one pair per kill)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class ParseAhead:
@@ -93,7 +111,8 @@ class ParseAhead:
         try:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"))
+                    1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_end_with_parent, initargs=(os.getpid(),))
             return self._pool.submit(parse_batch, raws, self.limits, self.max_bytes)
         except (RuntimeError, OSError):  # a broken pool, or no process to be had
             log.warning("parse-ahead process unavailable; parsing here", exc_info=True)

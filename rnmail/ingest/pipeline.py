@@ -76,7 +76,6 @@ from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import may_reopen_by_mail, reopen, requester_type_for, resume
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.blobs import BlobStore
-from rnmail.util.language import detect_language
 from rnmail.vocab import Channel, IngestOutcome, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -308,8 +307,7 @@ def store(batch: Batch, d: Delivery) -> IngestOutcome | None:
                 resume(d.ticket, writer)
     else:
         requester, pages = _requester(batch.ctx, d)
-        language = detect_language(f"{mail.subject}\n{mail.display_text}",
-                                   batch.config.helpdesk.default_language)
+        language = mail.language or batch.config.helpdesk.default_language
         d.ticket, opened = open_ticket(mail, requester, language, d.mailbox.name, own,
                                        linked_ticket_id=d.match.linked_ticket_id,
                                        fax_pages=pages)

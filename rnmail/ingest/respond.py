@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config
@@ -69,18 +69,21 @@ def _domain(address: str) -> str:
 
 
 def _domain_mails_today(session: Session, domains: set[str]) -> dict[str, int]:
-    """Automatic mails queued to each domain since midnight UTC."""
+    """Automatic mails queued to each of ``domains`` since midnight UTC: the day's count of
+    each address, added up by domain here. (A LIKE per domain had the database test each
+    of the day's rows against every one of a batch's hundred patterns, and compile a new
+    statement for every batch.)"""
     if not domains:
         return {}
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     counts: dict[str, int] = {}
     for address, n in session.execute(
             select(OutboxMessage.to_addr, func.count())
-            .where(or_(*(OutboxMessage.to_addr.like(f"%@{d}") for d in sorted(domains))),
-                   OutboxMessage.automatic.is_(True), OutboxMessage.created_at >= midnight)
+            .where(OutboxMessage.automatic == true(), OutboxMessage.created_at >= midnight)
             .group_by(OutboxMessage.to_addr)):
         domain = _domain(address.lower())
-        counts[domain] = counts.get(domain, 0) + int(n)
+        if domain in domains:
+            counts[domain] = counts.get(domain, 0) + int(n)
     return counts
 
 

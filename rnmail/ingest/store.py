@@ -28,11 +28,11 @@ from rnmail.models import (
     Ticket,
     TicketEvent,
     folded_name,
-    search_numbers,
     utcnow,
 )
 from rnmail.tickets.history import Actor, event_values
 from rnmail.util.blobs import BlobStore
+from rnmail.util.phone import number_tokens, phone_numbers
 from rnmail.vocab import TicketChange, TicketStatus
 
 if TYPE_CHECKING:  # a type only: the business calendar is imported at the first write
@@ -138,8 +138,9 @@ def store_message(
         "mailbox": mailbox,
         "created_at": utcnow(),
         "author_id": None,
-        "search_numbers": search_numbers("in", kind, mail.subject, mail.display_text,
-                                         from_addr, ticket.requester),
+        # models.search_numbers of an incoming mail, the mail's own numbers read ahead
+        "search_numbers": number_tokens([*mail.phone_numbers,
+                                         *phone_numbers(ticket.requester)]) or None,
         "sender_verdict": sender_verdict,
     }
     attachments = [
@@ -181,7 +182,7 @@ def write(session: Session, stored: list[StoredMail], rules: DueRules | None
     insert_rows(session, _table(Participant), [
         {**_row(p, Participant), "ticket_id": t.id} for t in new for p in t.participants])
     message_ids = insert_with_ids(session, _table(Message), [
-        {**s.row, "ticket_id": s.ticket.id} for s in stored])
+        {**s.row, "ticket_id": s.ticket.id} for s in stored], indexed=True)
     for mail, message_id in zip(stored, message_ids, strict=True):
         mail.id = message_id
     insert_rows(session, _table(Attachment), [

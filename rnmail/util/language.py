@@ -54,16 +54,16 @@ def _detector() -> LanguageDetector:
     )
 
 
-def detect_language(text: str, fallback: str) -> str:
-    """The language code of ``text``, or ``fallback`` when it is too short or unclear."""
+def detect_language(text: str) -> str | None:
+    """The language code of ``text``, or None when it is too short or unclear."""
     sample = text[:SAMPLE_CHARS]
     if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
-        return fallback
+        return None
     voted = _vote(sample)
     if voted is not None:
         return voted
     found = _detector().detect_language_of(sample)
-    return _CODES.get(found, fallback) if found is not None else fallback
+    return _CODES.get(found) if found is not None else None
 
 
 def _vote(sample: str) -> str | None:

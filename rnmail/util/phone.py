@@ -60,8 +60,8 @@ def number_tokens(numbers: Iterable[str]) -> str:
     return " ".join(dict.fromkeys(n.lstrip("+") for n in numbers if n))
 
 
-def numbers_in(*texts: str | None, region: str = "BE") -> str | None:
-    """The search words of every number in ``texts`` (E.164 values count as such), or None."""
+def phone_numbers(*texts: str | None, region: str = "BE") -> list[str]:
+    """Every number in ``texts`` as E.164, in order (E.164 values count as such)."""
     numbers = []
     for text in texts:
         if not text:
@@ -70,4 +70,9 @@ def numbers_in(*texts: str | None, region: str = "BE") -> str | None:
             numbers.append(text)
         else:
             numbers.extend(number for _start, _end, number in number_spans(text, region))
-    return number_tokens(numbers) or None
+    return numbers
+
+
+def numbers_in(*texts: str | None, region: str = "BE") -> str | None:
+    """The search words of every number in ``texts`` (E.164 values count as such), or None."""
+    return number_tokens(phone_numbers(*texts, region=region)) or None
