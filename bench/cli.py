@@ -166,6 +166,8 @@ def serve_commands(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]
         if server.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("rnmail serve-commands did not start")
         time.sleep(0.05)
+    # The socket is taken before the imports: one command waits until the server is ready.
+    wall([*rnmail_command(), "status", "show", "--json"], folder, env)
     return server
 
 

@@ -343,6 +343,9 @@ def serve_commands(socket_path: Path, env: dict[str, str]) -> subprocess.Popen[b
         if server.poll() is not None or time.monotonic() > deadline:
             sys.exit("rnmail serve-commands did not start")
         time.sleep(0.05)
+    # The socket is taken before the imports: one command waits until the server is ready.
+    subprocess.run([*PROGRAM, "status", "show", "--json"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
     return server
 
 

@@ -35,18 +35,26 @@ def serve_commands(app: App, socket_path: Path | None) -> None:
 
 
 def warm_up() -> None:
-    """Import what the served commands use and map the models once, here, so that no copy
-    does; then keep all of it out of the cyclic collector's walks (``gc.freeze``: it lives
-    as long as the server, and a copy that touched it would copy its pages)."""
+    """Import what the served commands use (their modules, and every module of rnmail,
+    which they import where used: the mail composer, the templates, the password hasher...)
+    and map the models once, here, so that no copy does; then keep all of it out of the
+    cyclic collector's walks (``gc.freeze``: it lives as long as the server, and a copy that
+    touched it would copy its pages)."""
+    import importlib
+    import pkgutil
+
     from sqlalchemy.orm import configure_mappers
 
+    import rnmail
     from cli.main import main
-    from rnmail import models  # noqa: F401 - mapped here, once
     from rnmail.commandserver import SERVED
 
     context = click.get_current_context()
     for name in sorted(SERVED):
         main.get_command(context, name)
+    for module in pkgutil.walk_packages(rnmail.__path__, "rnmail."):
+        if ".migrations" not in module.name and not module.name.endswith(".__main__"):
+            importlib.import_module(module.name)
     configure_mappers()
     gc.collect()
     gc.freeze()
