@@ -27,6 +27,7 @@ from rnmail.models import Message, OutboxMessage, Ticket
 from tests.harness import corpus
 from tests.harness.factories import Desk, make_config, write_config
 from tests.harness.servers import Dovecot, SmtpServer
+from tests.harness.wait import until
 
 pytestmark = pytest.mark.slow  # kill -9 of real processes
 
@@ -109,6 +110,24 @@ class Forker:
             self.proc.stdout.close()
 
 
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started that are still running."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not ended (a zombie not reaped yet has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str) -> Path:
     mailbox = (f'[[mailbox]]\nname = "info"\nhost = "{imap.host}"\nport = {imap.port}\n'
                'user = "info"\npassword = "secret"')
@@ -131,9 +150,12 @@ def run_until_done(config: Path, command: list[str], rng: random.Random,
             # Widened after each kill, in case one batch alone outlasts hi on a slow machine.
             code = forker.line(rng.uniform(lo, hi) * 1.1 ** kills if kills < most else 120)
             if code is None and kills < most:
+                helpers = children(running)  # its parse-ahead process, once started
                 with contextlib.suppress(ProcessLookupError):  # it may have just ended
                     os.kill(running, signal.SIGKILL)
                 code = forker.line(120)
+                until(lambda h=helpers: not any(map(alive, h)), 10,
+                      f"the killed run's processes {helpers} to end with it")
             assert code is not None, "the run did not end"
             running = 0
             if code == -signal.SIGKILL:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from rnmail.errors import Quarantine
 from rnmail.ingest.parse import Limits, ParsedMail, parse_message
+from rnmail.util.processes import die_with
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,11 @@ class ParseAhead:
             return None
         try:
             if self._pool is None:
+                # The child ends with this process: killed -9 mid-pass, this one would
+                # leave it (and multiprocessing's resource tracker) waiting forever.
                 self._pool = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"))
+                    1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with,
+                    initargs=(os.getpid(),))
             return self._pool.submit(parse_batch, raws, self.limits, self.max_bytes)
         except (RuntimeError, OSError):  # a broken pool, or no process to be had
             log.warning("parse-ahead process unavailable; parsing here", exc_info=True)
