@@ -158,13 +158,13 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[Callable[[Path], Daemon]]:
-    """Start ``rnmail run`` on a config file, as often as the test needs; any still running
-    at the end is killed."""
+def started(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start ``rnmail run`` on a config file (and a ``verbose`` option: ``Daemon``), as
+    often as the test needs; any still running at the end is killed."""
     daemons: list[Daemon] = []
 
-    def start(config: Path) -> Daemon:
-        daemon = Daemon(config, tmp_path / f"run{len(daemons)}.log")
+    def start(config: Path, verbose: str = "-v") -> Daemon:
+        daemon = Daemon(config, tmp_path / f"run{len(daemons)}.log", verbose)
         daemons.append(daemon)
         return daemon
 

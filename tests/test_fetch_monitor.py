@@ -139,7 +139,8 @@ def test_the_daemon_mails_one_alert_and_one_recovery_across_a_restart(
         mailbox = (f'[[mailbox]]\nname = "info"\nhost = "{server.host}"\n'
                    f'port = {server.port}\nuser = "info"\npassword = "secret"\ntimeout = 5')
         config = write_config(tmp_path, db_url, mailbox=mailbox, smtp=smtp_block(smtp_server),
-                              extra="[daemon]\npoll_seconds = 0.3\nsend_seconds = 0.3\n"
+                              # the retries back off from 0.1 s: 0.1, 0.2, 0.4, 0.8...
+                              extra="[daemon]\npoll_seconds = 0.1\nsend_seconds = 0.3\n"
                                     "stop_seconds = 10\nidle = false\n"
                                     "fetch_alert_minutes = 0.01\n")  # 0.6 s
         assert rnmail(config, "init")[0] == 0

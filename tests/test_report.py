@@ -109,6 +109,15 @@ def desk(tmp_path: Path, db_url: str) -> Desk:
     return desk
 
 
+@pytest.fixture
+def undrawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests of the report's words: each chart an empty SVG, which the report still
+    gives its title (the text of every chart is a <title>, its table a <table>). What a
+    chart looks like is the business of the tests that draw (about 0.1 s each chart)."""
+    monkeypatch.setattr("rnmail.stats.report.draw_chart",
+                        lambda *_args: b'<svg xmlns="http://www.w3.org/2000/svg"></svg>')
+
+
 def report(desk: Desk, language: str = "fr", staff: bool = False,
            period: Period = PERIOD) -> str:
     with desk.db.transaction() as session:
@@ -246,7 +255,7 @@ def test_the_report_holds_the_figures(desk: Desk) -> None:
     assert 'id="staff"' not in html and "Anne Martin" not in html
 
 
-def test_dutch_english_and_the_staff_section(desk: Desk) -> None:
+def test_dutch_english_and_the_staff_section(desk: Desk, undrawn: None) -> None:
     html = report(desk, "nl", staff=True)
     assert '<html lang="nl">' in html
     text = text_of(html)
@@ -291,7 +300,8 @@ def test_an_empty_period_is_a_report_of_zeros(desk: Desk, tmp_path: Path) -> Non
     assert "<svg" not in html
 
 
-def test_without_from_and_to_the_report_covers_every_ticket(desk: Desk, tmp_path: Path) -> None:
+def test_without_from_and_to_the_report_covers_every_ticket(desk: Desk, tmp_path: Path,
+                                                            undrawn: None) -> None:
     """`report` without --from/--to covers the whole period, as `stats` does; the header
     names the days of the first and the last ticket."""
     out = tmp_path / "all.html"
@@ -307,7 +317,7 @@ def test_without_from_and_to_the_report_covers_every_ticket(desk: Desk, tmp_path
     assert "4 contacts (tickets created)" in text_of(section(html, "contacts"))
 
 
-def test_a_section_without_data_says_so(desk: Desk) -> None:
+def test_a_section_without_data_says_so(desk: Desk, undrawn: None) -> None:
     # Only the Saturday ticket: never answered nor closed, so no times, and no replies.
     html = report(desk, "fr", staff=True, period=Period(date(2026, 2, 7), date(2026, 2, 7)))
     assert "(non attribué) 1 0 Total 1 0" in text_of(section(html, "staff"))
@@ -426,9 +436,9 @@ def headings(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # words, not storage
-def test_every_heading_of_the_report_is_translated(desk: Desk) -> None:
+def test_every_heading_of_the_report_is_translated(desk: Desk, undrawn: None) -> None:
     for period in (PERIOD, Period(date(2030, 1, 1), date(2030, 1, 2))):
-        english = headings(report(desk, "en", staff=True, period=period))  # drawn once
+        english = headings(report(desk, "en", staff=True, period=period))
         for language in ("fr", "nl"):
             other = headings(report(desk, language, staff=True, period=period))
             assert len(english) == len(other) > 10

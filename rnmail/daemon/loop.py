@@ -84,7 +84,7 @@ ELSEWHERE_SECONDS = 60.0
 @dataclass
 class Dependency:
     """A server rnmail needs, or a periodic job: one log line when it fails, one when it
-    works again, nothing in between."""
+    works again, nothing in between (but a debug line per failure)."""
 
     name: str
     down: str = "is unavailable"
@@ -98,7 +98,9 @@ class Dependency:
             self.down_since = time.monotonic()
             log.error("%s %s: %s (trying again later)", self.name, self.down, reason)
         self.failures += 1
-        return float(min(MAX_BACKOFF, base * 2 ** min(self.failures - 1, 10)))
+        delay = float(min(MAX_BACKOFF, base * 2 ** min(self.failures - 1, 10)))
+        log.debug("%s: failure %d, next try in %.1f s", self.name, self.failures, delay)
+        return delay
 
     def ok(self) -> None:
         if self.down_since is not None:

@@ -10,11 +10,9 @@ leaves the duplicate bound of ``send`` (docs/guarantees.md) as it was.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
 import os
-import signal
 import sys
 from dataclasses import replace
 from typing import Any, NoReturn
@@ -23,10 +21,9 @@ from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.dispatch.send import Progress, SendReport, send_outbox, send_queued
 from rnmail.errors import RnmailError, ServerUnavailable
+from rnmail.util.processes import die_with
 
 log = logging.getLogger(__name__)
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def send_in_two(db: Database, config: Config, progress: Progress | None) -> SendReport:
@@ -47,7 +44,7 @@ def send_in_two(db: Database, config: Config, progress: Progress | None) -> Send
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _die_with(parent)
+        die_with(parent)  # left running after a kill -9 it would go on claiming rows
         _send_in_child(config, share, write_end)
     os.close(write_end)
     try:
@@ -88,14 +85,6 @@ def _send_in_child(config: Config, connections: int, answers: int) -> NoReturn:
         log.exception("the second sending process failed")
     finally:
         os._exit(status)
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this process (SIGKILL) when ``parent`` ends, whatever ends it:
-    a sender left running after a kill -9 of the command would go on claiming rows."""
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it ended before the prctl
-        os._exit(0)
 
 
 def _with_connections(config: Config, connections: int) -> Config:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import threading
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from rnmail.errors import Quarantine
 from rnmail.ingest.parse import Limits, ParsedMail, parse_message
+from rnmail.util.processes import die_with
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +73,6 @@ def parse_batch(raws: list[bytes], limits: Limits, max_bytes: float
     return parsed, collect.records
 
 
-def _end_with_parent(parent: int) -> None:
-    """In the child, first: end it once the ingest that started it is gone. Its worker
-    waits on a queue whose writing end it holds itself; a child of an ingest killed with
-    ``kill -9`` was seen waiting there for good, with its resource tracker
-    (``tests/test_crash.py`` left one pair per kill)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 class ParseAhead:
     """One child process parsing the next batches, started at the first ``submit``."""
 
@@ -110,9 +95,11 @@ class ParseAhead:
             return None
         try:
             if self._pool is None:
+                # The child ends with this process: killed -9 mid-pass, this one would
+                # leave it (and multiprocessing's resource tracker) waiting forever.
                 self._pool = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_end_with_parent, initargs=(os.getpid(),))
+                    1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with,
+                    initargs=(os.getpid(),))
             return self._pool.submit(parse_batch, raws, self.limits, self.max_bytes)
         except (RuntimeError, OSError):  # a broken pool, or no process to be had
             log.warning("parse-ahead process unavailable; parsing here", exc_info=True)

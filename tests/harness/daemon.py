@@ -13,10 +13,12 @@ RUN = "from cli.main import main; main()"
 
 
 class Daemon:
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, verbose: str = "-v") -> None:
+        """``verbose``: ``-vv`` for the debug lines too (each retry of a dependency that is
+        down, for a test that waits for some)."""
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", RUN, "--config", str(config), "-v", "run"], cwd=ROOT,
+            [sys.executable, "-c", RUN, "--config", str(config), verbose, "run"], cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=log.open("w"))
 
     def text(self) -> str:

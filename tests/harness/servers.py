@@ -76,6 +76,7 @@ first_valid_gid = {gid}
 mail_uid = {uid}
 mail_gid = {gid}
 mail_fsync = {mail_fsync}
+verbose_proctitle = yes
 {internal_users}
 namespace inbox {{
   inbox = yes
@@ -264,6 +265,21 @@ class Dovecot:
         # 2.4 wants dovecot_config_version first, so the version part leads.
         text = version.format(**values) + oauth2 + _COMMON_CONF.format(**values)
         (self.root / "dovecot.conf").write_text(text)
+
+    def idling(self, user: str) -> bool:
+        """Whether a client of ``user`` is in IMAP IDLE now (the process titles of this
+        server's imap processes: ``verbose_proctitle``)."""
+        assert self.proc is not None
+        for entry in Path("/proc").iterdir():
+            try:
+                if not entry.name.isdigit() or os.getsid(int(entry.name)) != self.proc.pid:
+                    continue
+                title = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:  # ended meanwhile
+                continue
+            if title.startswith("dovecot/imap ") and f"[{user} " in title and " IDLE]" in title:
+                return True
+        return False
 
     def halt(self) -> None:
         """Stop the server but keep its mail and port: ``resume()`` brings it back."""

@@ -220,7 +220,13 @@ def recycle(connection: Any, schema: str) -> bool:
             return False
         relations = connection.execute(_RELATIONS, [schema]).fetchall()
         filled = _filled(connection, schema)
-        if filled:  # CASCADE: and the (empty) tables whose foreign keys point at them
+        if filled and _superuser(connection):
+            # DELETE: the tables hold a few rows, and TRUNCATE gave each table and index of
+            # the cascade new files (0.05-0.2 s a test); no foreign key checked (replica),
+            # as every table with rows is emptied.
+            connection.execute("SET LOCAL session_replication_role = replica")
+            connection.execute("; ".join(f'DELETE FROM "{schema}"."{t}"' for t in filled))
+        elif filled:  # CASCADE: and the (empty) tables whose foreign keys point at them
             connection.execute("TRUNCATE " + ", ".join(f'"{schema}"."{t}"' for t in filled)
                                + " CASCADE")
         # every sequence as new (a row added and deleted again moved it on too)
@@ -231,6 +237,14 @@ def recycle(connection: Any, schema: str) -> bool:
         connection.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{spare}"')
         _spare.append((spare, tuple(connection.execute(_STAMP, [spare]).fetchone())))
     return True
+
+
+def _superuser(connection: Any) -> bool:
+    """Whether the tests' PostgreSQL role may set ``session_replication_role``."""
+    if "superuser" not in _template:
+        _template["superuser"] = connection.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    return bool(_template["superuser"])
 
 
 def _filled(connection: Any, schema: str) -> list[str]:
