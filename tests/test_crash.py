@@ -128,12 +128,13 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str) -> Path:
+def write_toml(tmp_path: Path, db_url: str, imap: Dovecot, batch: int, smtp: str,
+               outbox: str = "") -> Path:
     mailbox = (f'[[mailbox]]\nname = "info"\nhost = "{imap.host}"\nport = {imap.port}\n'
                'user = "info"\npassword = "secret"')
     return write_config(tmp_path, db_url, mailbox=mailbox, smtp=smtp,
                         extra=f"[ingest]\nbatch_size = {batch}\nauto_reply_domain_limit = 10000\n"
-                              "[outbox]\nlease_seconds = 0.5")  # hundreds in one domain
+                              f"[outbox]\nlease_seconds = 0.5\n{outbox}")  # hundreds in one domain
 
 
 def run_until_done(config: Path, command: list[str], rng: random.Random,
@@ -216,10 +217,11 @@ def test_kill_9_during_sending_loses_no_mail(tmp_path: Path, db_url: str, imap: 
     ])
     desk = Desk(make_config(tmp_path, db_url, imap, ingest={"auto_reply_domain_limit": 10000}))
     desk.ingest()
+    # At most 300 mails a second: the 120 take 0.4 s, so a kill at 0.05-0.3 s lands in the
+    # sending however fast the machine (unthrottled, a quiet machine sent them all first).
     config = write_toml(tmp_path, db_url, imap, batch=100,
-                        smtp=f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}')
-    # The 120 go out in a few tenths of a second: the kills come early (with 0.9-1.6 s
-    # they never came, once the forker had the sender imported).
+                        smtp=f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}',
+                        outbox="rate = 300")
     kills = run_until_done(config, ["outbox", "send"], random.Random(11), 0.05, 0.3,
                            lease=0.5, most=3)
     assert kills >= 1, "the test must actually interrupt the sending"
