@@ -442,9 +442,15 @@ def test_which_commands_are_served(argv: list[str], expected: Any) -> None:
     assert served_command(argv) == expected
 
 
-def test_a_socket_path_too_long_is_refused_in_one_line(site: Installation) -> None:
-    ran = site.run("serve-commands", "--socket", "/tmp/" + "s" * 120)
-    assert ran.code == 1 and "a Unix socket path has at most 107 bytes" in ran.err, ran
+@pytest.mark.parametrize("socket_path, said", [
+    ("/tmp/" + "s" * 120, "a Unix socket path has at most 107 bytes"),
+    ("/proc/no-such-folder/commands.sock", "cannot make its folder"),
+    ("/etc/hostname/commands.sock", "Not a directory"),
+])
+def test_a_socket_that_cannot_be_is_refused_in_one_line(site: Installation, socket_path: str,
+                                                        said: str) -> None:
+    ran = site.run("serve-commands", "--socket", socket_path)
+    assert ran.code == 1 and said in ran.err and "Traceback" not in ran.output, ran
 
 
 def test_looking_for_a_server_imports_only_the_standard_library() -> None:
@@ -499,3 +505,19 @@ def test_a_caller_that_gives_up_before_go_runs_nothing_there(site: Installation,
     # It ends on the closed connection, or on the hang-up its going away also brings.
     until(lambda: f"pid {pid} ended" in server.text(), what="the copy's end")
     assert site.run("text", "show", "never").code == 1
+
+
+def test_commands_at_once_each_get_their_own_answer(site: Installation, server: Server) -> None:
+    """Eight callers at the same moment: each copy writes to its own caller's streams."""
+    args = [("ticket", "show", "1"), ("status", "show", "--json"), ("ticket", "show", "999"),
+            ("ticket", "list", "--json")] * 2
+    callers = [subprocess.Popen([sys.executable, "-c", PROGRAM, *a], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "RNMAIL_CONFIG": str(site.path)})
+               for a in args]
+    answers = [caller.communicate(timeout=60) for caller in callers]
+    for a, caller, (out, err) in zip(args, callers, answers, strict=True):
+        code = caller.returncode
+        local = here(site, *a)
+        assert (code, untimed(out), err) == (local.code, untimed(local.out), local.err), a
+    assert sorted(server.ran()) == sorted(" ".join(a[:2]) for a in args)

@@ -139,7 +139,11 @@ class CommandServer:
             self.listener = self._bind()
 
     def _bind(self) -> socket.socket:
-        private_folder(self.path.parent)
+        try:
+            private_folder(self.path.parent)
+        except OSError as exc:
+            raise RnmailError(f"command socket {self.path}: cannot make its folder: "
+                              f"{exc.strerror or exc}") from None
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         with probe:
             try:
