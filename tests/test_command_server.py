@@ -328,6 +328,10 @@ def test_another_user_cannot_run_a_command(site: Installation, server: Server) -
     assert path.stat().st_mode & 0o777 == 0o600
     path.parent.chmod(0o755)  # the folder aside: the socket itself keeps others out
 
+    # Made here: as nobody, the attacker may not read the repository (a 0700 checkout).
+    request = encode({"argv": ["text", "add", "x", "--lang", "fr", "--file", "-"],
+                      "cwd": "/", "env": {}, "umask": 0o77, "fingerprint": code_fingerprint()})
+
     def connect_as_nobody(results: Any) -> None:
         os.setgid(NOBODY)
         os.setuid(NOBODY)
@@ -338,9 +342,6 @@ def test_another_user_cannot_run_a_command(site: Installation, server: Server) -
             results.put("permission denied")
             return
         sock.settimeout(10)
-        request = encode({"argv": ["text", "add", "x", "--lang", "fr", "--file", "-"],
-                          "cwd": "/", "env": {}, "umask": 0o77,
-                          "fingerprint": code_fingerprint()})
         try:
             socket.send_fds(sock, [request], [0, 1, 2])
             results.put(sock.recv(100))
