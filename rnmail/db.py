@@ -97,9 +97,9 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def kept_connection(self) -> KeptConnection:
+    def kept_connection(self, autocommit: bool = False) -> KeptConnection:
         """One connection for a run of many short Core transactions: see ``KeptConnection``."""
-        return KeptConnection(self.engine)
+        return KeptConnection(self.engine, autocommit)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -215,10 +215,14 @@ class KeptConnection:
     """A connection kept open for many short transactions of Core statements (the sender's
     group commits, hundreds a second): no pool checkout, PostgreSQL pre-ping or Session
     bookkeeping per transaction. A failed transaction drops the connection; the next one
-    connects again. Use it from one thread at a time."""
+    connects again. Use it from one thread at a time.
 
-    def __init__(self, engine: Engine) -> None:
+    ``autocommit``: each statement commits by itself (no BEGIN nor COMMIT sent): for work
+    that is one statement, a single round trip to PostgreSQL."""
+
+    def __init__(self, engine: Engine, autocommit: bool = False) -> None:
         self.engine = engine
+        self.autocommit = autocommit
         self.connection: Connection | None = None
 
     def run(self, work: Callable[[Connection], R]) -> R:
@@ -236,6 +240,8 @@ class KeptConnection:
     def _once(self, work: Callable[[Connection], R]) -> R:
         if self.connection is None:
             self.connection = self.engine.connect()
+            if self.autocommit:
+                self.connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
             with self.connection.begin():
                 return work(self.connection)

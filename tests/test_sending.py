@@ -8,6 +8,7 @@ never faster.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 import os
@@ -22,11 +23,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 from sqlalchemy import select, text, update
 
 from cli.app import TWO_PROCESSES_FROM
-from rnmail.config import load_config
+from rnmail.config import SmtpConfig, load_config
 from rnmail.db import Database
 from rnmail.dispatch import send
 from rnmail.dispatch.announce import announcement_status
@@ -110,6 +112,39 @@ def parsed(content: bytes) -> EmailMessage:
     msg = email.message_from_bytes(content, policy=policy.default)
     assert isinstance(msg, EmailMessage)
     return msg
+
+
+# --------------------------------------------------------------------------- the lines
+
+def test_the_server_receives_what_sendmail_delivers_from_the_same_bytes() -> None:
+    """The sender writes DATA itself, a mailing's shared part prepared once per run
+    (``send.wire_message``): the server must receive exactly what aiosmtplib's own
+    ``sendmail()`` delivers from the same bytes — dots at the start of lines, bare line
+    ends, no line end at the end, personal headers apart or not."""
+    head = b"To: <a@example.org>\r\nSubject: dots\r\n"
+    body = b"\r\n.one\n..two\r\n.\r\nbare\rend\n.\nlast line without its end"
+    cases = [(head, send.Body.of(body)), (head + body, None),
+             (head[:-1], send.Body.of(b"\n" + body)),  # a head ending in a lone CR
+             (b"Subject: x\r\n", send.Body.of(b"\r\n.")), (b"Subject: y\r\n\r\n.", None)]
+
+    async def deliver(port: int) -> None:
+        transport = send.SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, timeout=5))
+        for head_part, shared in cases:
+            outcome = await transport.deliver(HELPDESK, "a@example.org", head_part, shared)
+            assert outcome.ok, outcome
+        await transport.close()
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=5) as client:
+            for head_part, shared in cases:
+                whole = head_part + (shared.data if shared else b"")
+                await client.sendmail(HELPDESK, ["a@example.org"], whole)
+
+    with SmtpServer() as server:
+        asyncio.run(deliver(server.port))
+        received = [m.content for m in server.messages]
+    assert len(received) == 2 * len(cases)
+    assert received[:len(cases)] == received[len(cases):]
+    assert received[0].endswith(b"\r\n.one\r\n..two\r\n.\r\nbare\r\nend\r\n.\r\n"
+                                b"last line without its end\r\n")
 
 
 # --------------------------------------------------------------------------- at scale

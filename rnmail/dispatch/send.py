@@ -46,6 +46,7 @@ from rnmail.dispatch.outbox import (
     extend_leases,
     finish_many,
     load_bodies,
+    record_sent,
     release,
 )
 from rnmail.errors import ServerUnavailable
@@ -68,11 +69,53 @@ GROUP_COMMIT_SECONDS = 0.002
 T = TypeVar("T")
 
 
-class Transport(Protocol):
-    """Delivers one message to one recipient, connecting on first use."""
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A mailing's shared part (``OutboxBody``) as stored and as SMTP's DATA sends it,
+    worked out once for the run instead of for each of its thousands of mails."""
 
-    async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome: ...
+    data: bytes
+    wire: bytes
+
+    @classmethod
+    def of(cls, data: bytes) -> Body:
+        return cls(data, data_lines(data))
+
+
+class Transport(Protocol):
+    """Delivers one message to one recipient, connecting on first use. The message is
+    ``head`` (the whole mail, or a mailing's personal headers) followed by ``body``."""
+
+    async def deliver(self, mail_from: str, to: str, head: bytes,
+                      body: Body | None = None) -> Outcome: ...
     async def close(self) -> None: ...
+
+
+# What aiosmtplib's data() does to every message, character by character: line ends made
+# CRLF, a dot at the start of a line doubled (RFC 5321 §4.5.2).
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def data_lines(text: bytes) -> bytes:
+    """``text`` as DATA transmits it (before the final ``.``): CRLF line ends, leading dots
+    doubled, ending with CRLF."""
+    text = _LINE_END.sub(b"\r\n", text)
+    if not text.endswith(b"\r\n"):
+        text += b"\r\n"
+    return _LEADING_DOT.sub(b"..", text)
+
+
+def wire_message(head: bytes, body: Body | None) -> bytes:
+    """The message as DATA transmits it, ending with the ``.`` line; a mailing's shared
+    part as the run prepared it, so that only the few personal header lines are scanned
+    for each mail. They end with a line end (``header_block``), so apart or together the
+    lines are the same."""
+    if body is None:
+        return data_lines(head) + b".\r\n"
+    if not head.endswith(b"\n"):
+        return data_lines(head + body.data) + b".\r\n"
+    return data_lines(head) + body.wire + b".\r\n"
 
 
 class SmtpTransport:
@@ -110,7 +153,8 @@ class SmtpTransport:
         self.client = client
         self.used = 0
 
-    async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
+    async def deliver(self, mail_from: str, to: str, head: bytes,
+                      body: Body | None = None) -> Outcome:
         if self.client is not None and self.used >= self.per_connection:
             await self.close()
         if self.client is None or not self.client.is_connected:
@@ -118,7 +162,7 @@ class SmtpTransport:
         assert self.client is not None
         self.used += 1
         try:
-            reply = await self._transaction(self.client, mail_from, to, raw)
+            reply = await self._transaction(self.client, mail_from, to, head, body)
         except aiosmtplib.SMTPResponseException as exc:  # MAIL, RCPT or DATA refused
             if exc.code == 421:  # the server is closing this session: start a new one
                 self._drop()
@@ -129,13 +173,16 @@ class SmtpTransport:
         return Outcome(ok=True, permanent=False, reply=f"250 {reply}")  # DATA: only 250
 
     @staticmethod
-    async def _transaction(client: aiosmtplib.SMTP, mail_from: str, to: str,
-                           raw: bytes) -> str:
+    async def _transaction(client: aiosmtplib.SMTP, mail_from: str, to: str, head: bytes,
+                           body: Body | None) -> str:
         """What ``sendmail()`` does for one recipient, with each address checked once
         (``sendmail()`` parses both twice, character by character: ~90 µs a mail with the
-        VERP sender) and the SIZE taken from the message as queued (CRLF already). After
-        a refusal the envelope is reset, as ``sendmail()`` does."""
-        size = len(raw) if raw.endswith(b"\r\n") else len(raw) + 2
+        VERP sender), the SIZE taken from the message as queued (CRLF already) and the
+        message's lines prepared by ``wire_message`` (``data()`` scans all of it twice for
+        every mail). After a refusal the envelope is reset, as ``sendmail()`` does."""
+        end = body.data if body is not None and body.data else head
+        size = len(head) + (len(body.data) if body is not None else 0)
+        size += 0 if end.endswith(b"\r\n") else 2
         options = [b"SIZE=%d" % size] if client.supports_extension("size") else []
         try:
             reply = await client.execute_command(b"MAIL", b"FROM:" + _mailbox(mail_from),
@@ -145,7 +192,15 @@ class SmtpTransport:
             reply = await client.execute_command(b"RCPT", b"TO:" + _mailbox(to))
             if reply.code not in (250, 251):
                 raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, to)
-            return (await client.data(raw)).message
+            reply = await client.execute_command(b"DATA")
+            if reply.code != 354:
+                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+            assert client.protocol is not None  # connected: execute_command checked it
+            client.protocol.write(wire_message(head, body))
+            reply = await client.protocol.read_response(timeout=client.timeout)
+            if reply.code != 250:
+                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+            return reply.message
         except aiosmtplib.SMTPResponseException:
             # Disconnected or refused again: the first refusal is what counts.
             with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
@@ -173,7 +228,9 @@ class FileTransport:
         self.directory = directory
         self.ready = False
 
-    async def deliver(self, mail_from: str, to: str, raw: bytes) -> Outcome:
+    async def deliver(self, mail_from: str, to: str, head: bytes,
+                      body: Body | None = None) -> Outcome:
+        raw = head if body is None else head + body.data
         if not self.ready:
             private_folder(self.directory)
             self.ready = True
@@ -250,7 +307,7 @@ class Sender:
         self.error: ServerUnavailable | None = None
         self.unsent: list[int] = []  # leased but not attempted: released at the end
         self.pending: set[int] = set()  # leased and not recorded yet: their leases are renewed
-        self.bodies: dict[int, bytes] = {}
+        self.bodies: dict[int, Body] = {}
         self.throttle = Throttle(self, config.outbox.rate)
         self.recorded: list[tuple[Leased, Outcome, asyncio.Future[str]]] = []
         self.recording: asyncio.Task[None] | None = None
@@ -258,6 +315,8 @@ class Sender:
         # before: the sender never waits for its own write lock).
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="rnmail-sender-db")
         self.records = db.kept_connection()  # used on db_thread only
+        # Batches that were all delivered: one statement, committed by itself on PostgreSQL
+        self.sent_records = self.records if db.is_sqlite else db.kept_connection(True)
 
     async def on_db_thread(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, func, *args)
@@ -287,6 +346,7 @@ class Sender:
         finally:
             renewing.cancel()
             await self.on_db_thread(self.records.close)
+            await self.on_db_thread(self.sent_records.close)
             self.db_thread.shutdown()
         for result in results:
             if isinstance(result, BaseException):
@@ -304,7 +364,8 @@ class Sender:
                     break
                 missing = {r.body_id for r in leased if r.body_id} - self.bodies.keys()
                 if missing:
-                    self.bodies.update(await self.in_db(load_bodies, missing))
+                    loaded = await self.in_db(load_bodies, missing)
+                    self.bodies.update((i, Body.of(data)) for i, data in loaded.items())
                 self.pending.update(item.id for item in leased)
                 for item in leased:
                     await queue.put(item)
@@ -335,10 +396,10 @@ class Sender:
                     self.unsent.append(item.id)
                     continue
                 await self.throttle.wait()
-                raw = item.raw + self.bodies[item.body_id] if item.body_id else item.raw
+                body = self.bodies[item.body_id] if item.body_id else None
                 try:
                     outcome = await transport.deliver(self.envelope_sender(item), item.to_addr,
-                                                      raw)
+                                                      item.raw, body)
                 except ServerUnavailable as exc:
                     self.error = self.error or exc
                     self.unsent.append(item.id)
@@ -364,7 +425,9 @@ class Sender:
 
     def _finish(self, results: list[tuple[int, Outcome]]) -> dict[int, OutboxState]:
         # Safe to repeat (KeptConnection.run): a row already recorded is no longer
-        # "sending", and finish_many leaves it alone.
+        # "sending", and finish_many and record_sent leave it alone.
+        if all(outcome.ok for _, outcome in results):
+            return self.sent_records.run(lambda connection: record_sent(connection, results))
         return self.records.run(lambda connection: finish_many(connection, results,
                                                                self.config.outbox))
 
