@@ -36,10 +36,10 @@ def serve_commands(app: App, socket_path: Path | None) -> None:
 
 def warm_up() -> None:
     """Import what the served commands use (their modules, and every module of rnmail,
-    which they import where used: the mail composer, the templates, the password hasher...)
-    and map the models once, here, so that no copy does; then keep all of it out of the
-    cyclic collector's walks (``gc.freeze``: it lives as long as the server, and a copy that
-    touched it would copy its pages)."""
+    which they import where used: the mail composer, the templates, the password hasher...),
+    map the models and compile the mail and status page templates once, here, so that no
+    copy does; then keep all of it out of the cyclic collector's walks (``gc.freeze``: it
+    lives as long as the server, and a copy that touched it would copy its pages)."""
     import importlib
     import pkgutil
 
@@ -48,6 +48,8 @@ def warm_up() -> None:
     import rnmail
     from cli.main import main
     from rnmail.commandserver import SERVED
+    from rnmail.dispatch.render import compile_mail_templates
+    from rnmail.status.page import compile_templates
 
     context = click.get_current_context()
     for name in sorted(SERVED):
@@ -56,6 +58,8 @@ def warm_up() -> None:
         if ".migrations" not in module.name and not module.name.endswith(".__main__"):
             importlib.import_module(module.name)
     configure_mappers()
+    compile_mail_templates()
+    compile_templates()
     gc.collect()
     gc.freeze()
 

@@ -53,7 +53,7 @@ class _Section:
 
 
 @cache
-def _template() -> Template:
+def statement_template() -> Template:
     env = Environment(loader=FileSystemLoader(str(PAGES)), undefined=StrictUndefined,
                       autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     return env.get_template("accessibility.html.j2")
@@ -125,7 +125,7 @@ def _render(contact: str, helpdesk: HelpdeskConfig, links: bool) -> str:
             lang, capitalised(language_name(lang)), words,
             format_date(EVALUATED, "long", locale=lang),
             contact_block(helpdesk, lang).html))
-    return _template().render(
+    return statement_template().render(
         lang=helpdesk.default_language if helpdesk.default_language in STATEMENT_LANGUAGES
         else "fr",
         title=" / ".join(statement_words(lang)["title"] for lang in STATEMENT_LANGUAGES[:3]),
