@@ -275,7 +275,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
-    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    processors = [_remembering(process) if (process := table.c[name].type.bind_processor(
+        dialect)) else None for name in names]
     values = ([row[name] if process is None else process(row[name])
                for name, process in zip(names, processors, strict=True)] for row in rows)
     quote = dialect.identifier_preparer.quote
@@ -301,6 +302,23 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
             f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
         for row in values:
             copy.write_row(row)
+
+
+def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` (a bind processor: the same value gives the same result) that reuses its
+    last result for the very same value: a batch's rows share most of theirs (a mailing's
+    10,000 rows one time of queueing, written out 20,000 times before)."""
+    last: list[Any] = [_NOTHING, None]
+
+    def remembered(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return remembered
+
+
+_NOTHING = object()
 
 
 def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]],
