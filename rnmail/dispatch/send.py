@@ -58,6 +58,7 @@ from rnmail.vocab import OutboxState
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 500
+FIRST_CLAIM = 50  # the first mails leave sooner than after leasing 500 rows
 # Deliveries a worker may have made without their record committed yet; it waits before
 # going further. This bounds what a kill -9 can make us send twice.
 RECORD_WINDOW = 2
@@ -314,12 +315,23 @@ class Sender:
         # All of this run's database work, one transaction after the other (as on the loop
         # before: the sender never waits for its own write lock).
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="rnmail-sender-db")
+        # PostgreSQL: the feeder's claims on a thread (and connection) of their own, so
+        # that the group commits do not wait behind them (500 rows: ~18 ms, 21 times in a
+        # mailing to 10,000, with every connection's record window full meanwhile). On
+        # SQLite both write, and one write lock would only make them take turns.
+        self.feed_thread = (self.db_thread if db.is_sqlite else
+                            ThreadPoolExecutor(1, thread_name_prefix="rnmail-sender-feed"))
         self.records = db.kept_connection()  # used on db_thread only
         # Batches that were all delivered: one statement, committed by itself on PostgreSQL
         self.sent_records = self.records if db.is_sqlite else db.kept_connection(True)
 
     async def on_db_thread(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, func, *args)
+
+    async def in_feed_db(self, func: Callable[..., T], *args: Any) -> T:
+        """As ``in_db``, on the feeder's thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.feed_thread, self._in_transaction, func, *args)
 
     async def in_db(self, func: Callable[..., T], *args: Any) -> T:
         """``func(session, *args)`` in a transaction of its own."""
@@ -348,6 +360,7 @@ class Sender:
             await self.on_db_thread(self.records.close)
             await self.on_db_thread(self.sent_records.close)
             self.db_thread.shutdown()
+            self.feed_thread.shutdown()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -357,14 +370,16 @@ class Sender:
 
     async def feed(self, queue: asyncio.Queue[Leased | None], workers: int) -> None:
         lease = timedelta(seconds=self.config.outbox.lease_seconds)
+        size = FIRST_CLAIM
         try:
             while self.error is None and not self.stop.is_set():
-                leased = await self.in_db(claim, CLAIM_BATCH, lease)
+                leased = await self.in_feed_db(claim, size, lease)
                 if not leased:
                     break
+                size = CLAIM_BATCH
                 missing = {r.body_id for r in leased if r.body_id} - self.bodies.keys()
                 if missing:
-                    loaded = await self.in_db(load_bodies, missing)
+                    loaded = await self.in_feed_db(load_bodies, missing)
                     self.bodies.update((i, Body.of(data)) for i, data in loaded.items())
                 self.pending.update(item.id for item in leased)
                 for item in leased:
