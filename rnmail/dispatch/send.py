@@ -285,16 +285,18 @@ class Sender:
     """One run of the outbox: a feeder leases rows, workers (one connection each) deliver,
     a committer records replies in group commits.
 
-    The database work runs on a thread of its own, one transaction after the other, and the
-    group commits over one connection kept for the run (``Database.kept_connection``: no
-    pool checkout, pre-ping or Session per commit): the event loop goes on sending while
-    SQLite writes or PostgreSQL flushes its WAL (measured on SQLite: 0.55-0.74 of raw
-    aiosmtplib, against 0.36-0.50 with the commits on the loop). The committer gathers the
-    replies of all connections for ``GROUP_COMMIT_SECONDS`` from the start of the previous
-    commit (one commit per reply cost a third of the throughput), and a worker goes on
-    sending meanwhile, but never with more than ``RECORD_WINDOW`` deliveries unrecorded: a
-    kill loses the record of at most three messages per connection, sent again after their
-    lease expires. Nothing is marked sent without the server's reply.
+    The database work runs on a thread of its own, one transaction after the other (on
+    PostgreSQL the feeder's claims on a second one), and the group commits over one
+    connection kept for the run (``Database.kept_connection``: no pool checkout, pre-ping
+    or Session per commit; a batch that was all delivered is one statement, ``record_sent``):
+    the event loop goes on sending while SQLite writes or PostgreSQL flushes its WAL
+    (measured on SQLite: 0.55-0.74 of raw aiosmtplib, against 0.36-0.50 with the commits on
+    the loop). The committer gathers the replies of all connections for
+    ``GROUP_COMMIT_SECONDS`` from the start of the previous commit (one commit per reply
+    cost a third of the throughput), and a worker goes on sending meanwhile, but never with
+    more than ``RECORD_WINDOW`` deliveries unrecorded: a kill loses the record of at most
+    three messages per connection, sent again after their lease expires. Nothing is marked
+    sent without the server's reply.
     """
 
     def __init__(self, db: Database, config: Config, transport_factory: Callable[[], Transport],
