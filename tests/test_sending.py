@@ -147,6 +147,56 @@ def test_the_server_receives_what_sendmail_delivers_from_the_same_bytes() -> Non
                                 b"last line without its end\r\n")
 
 
+def test_each_reply_has_the_timeout_and_a_silent_server_loses_the_connection() -> None:
+    """The sender times each reply itself (one timer moved on per command): a server that
+    takes most of ``timeout`` for every reply still gets the mail, one that stops
+    answering costs the connection after ``timeout``, and the row is retried."""
+    async def smtp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   silent_after: bytes | None) -> None:
+        writer.write(b"220 slow.example.org ESMTP\r\n")
+        in_data = False
+        while line := await reader.readline():
+            if in_data:
+                in_data = line != b".\r\n"
+                if in_data:
+                    continue
+            elif silent_after is not None and line.startswith(silent_after):
+                continue  # never answered
+            await asyncio.sleep(0.3)
+            if line.startswith(b"EHLO"):
+                writer.write(b"250-slow.example.org\r\n250 SIZE 1000000\r\n")
+            elif line.startswith(b"DATA"):
+                writer.write(b"354 go ahead\r\n")
+                in_data = True
+            elif line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+    async def deliver(silent_after: bytes | None) -> tuple[send.Outcome, float, bool]:
+        server = await asyncio.start_server(lambda r, w: smtp(r, w, silent_after),
+                                            "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = send.SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, timeout=0.5))
+        began = time.monotonic()
+        outcome = await transport.deliver(HELPDESK, "a@example.org",
+                                          b"Subject: slow\r\n\r\nBonjour\r\n")
+        took = time.monotonic() - began
+        dropped = transport.client is None
+        await transport.close()
+        server.close()
+        return outcome, took, dropped
+
+    outcome, took, dropped = asyncio.run(deliver(None))
+    assert outcome.ok and took >= 1.2 and not dropped  # four replies of 0.3 s, each in time
+    outcome, took, dropped = asyncio.run(deliver(b"RCPT"))
+    assert not outcome.ok and not outcome.permanent and dropped
+    assert outcome.reply == "connection lost: Timed out waiting for server response"
+    assert 0.5 <= took < 0.5 + 0.3 * 3 + 2  # EHLO and MAIL answered, then the timeout
+
+
 # --------------------------------------------------------------------------- at scale
 
 def test_mailing_to_300_over_four_recycled_connections(tmp_path: Path, db_url: str,

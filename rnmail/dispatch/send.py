@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
+from aiosmtplib.response import SMTPResponse
 from sqlalchemy import Table, case, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -180,28 +181,44 @@ class SmtpTransport:
         (``sendmail()`` parses both twice, character by character: ~90 µs a mail with the
         VERP sender), the SIZE taken from the message as queued (CRLF already) and the
         message's lines prepared by ``wire_message`` (``data()`` scans all of it twice for
-        every mail). After a refusal the envelope is reset, as ``sendmail()`` does."""
+        every mail). Each reply has ``timeout`` seconds, as aiosmtplib gives it, through
+        one timer moved on for each command rather than a ``wait_for`` per reply. After a
+        refusal the envelope is reset, as ``sendmail()`` does."""
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Server not connected")
         end = body.data if body is not None and body.data else head
         size = len(head) + (len(body.data) if body is not None else 0)
         size += 0 if end.endswith(b"\r\n") else 2
-        options = [b"SIZE=%d" % size] if client.supports_extension("size") else []
+        size_option = b" SIZE=%d" % size if client.supports_extension("size") else b""
+        loop = asyncio.get_running_loop()
+        timeout = client.timeout
+
+        async def ask(deadline: asyncio.Timeout, line: bytes) -> SMTPResponse:
+            if timeout is not None:
+                deadline.reschedule(loop.time() + timeout)
+            protocol.write(line)
+            return await protocol.read_response(timeout=None)
+
         try:
-            reply = await client.execute_command(b"MAIL", b"FROM:" + _mailbox(mail_from),
-                                                 *options)
-            if reply.code != 250:
-                raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail_from)
-            reply = await client.execute_command(b"RCPT", b"TO:" + _mailbox(to))
-            if reply.code not in (250, 251):
-                raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, to)
-            reply = await client.execute_command(b"DATA")
-            if reply.code != 354:
-                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-            assert client.protocol is not None  # connected: execute_command checked it
-            client.protocol.write(wire_message(head, body))
-            reply = await client.protocol.read_response(timeout=client.timeout)
-            if reply.code != 250:
-                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-            return reply.message
+            async with asyncio.timeout(None) as deadline:
+                reply = await ask(deadline, b"MAIL FROM:" + _mailbox(mail_from) + size_option
+                                  + b"\r\n")
+                if reply.code != 250:
+                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail_from)
+                reply = await ask(deadline, b"RCPT TO:" + _mailbox(to) + b"\r\n")
+                if reply.code not in (250, 251):
+                    raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, to)
+                reply = await ask(deadline, b"DATA\r\n")
+                if reply.code != 354:
+                    raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+                reply = await ask(deadline, wire_message(head, body))
+                if reply.code != 250:
+                    raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+                return reply.message
+        except TimeoutError:  # the timer's, as aiosmtplib words it (the connection is dropped)
+            raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response"
+                                                  ) from None
         except aiosmtplib.SMTPResponseException:
             # Disconnected or refused again: the first refusal is what counts.
             with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
@@ -546,9 +563,16 @@ def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
 PLAIN_MAILBOX = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
 def _mailbox(address: str) -> bytes:
     """``<address>`` for MAIL FROM or RCPT TO: a plain address as it is, anything else
-    through aiosmtplib's own parsing and injection check (``quote_address``)."""
+    through aiosmtplib's own parsing (``quote_address``) and the check its
+    ``execute_command`` makes (no control character: no command injected)."""
     if PLAIN_MAILBOX.fullmatch(address):
         return b"<" + address.encode("ascii") + b">"
-    return quote_address(address).encode("ascii")
+    quoted = quote_address(address).encode("ascii")
+    if _CONTROL.search(quoted):
+        raise ValueError("Command arg contains a prohibited control character")
+    return quoted
