@@ -198,7 +198,7 @@ def skip_duplicate(batch: Batch, d: Delivery) -> IngestOutcome | None:
         d.duplicate_of = existing
         return IngestOutcome.DUPLICATE
     batch.keys.add(mail.dedupe_key)
-    d.raw_sha256 = batch.ctx.blobs.put(d.raw)
+    d.raw_sha256 = batch.ctx.blobs.put(d.raw, mail.staged_raw)
     return None
 
 

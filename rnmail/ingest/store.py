@@ -148,7 +148,7 @@ def store_message(
             "filename": part.filename,
             "content_type": part.content_type,
             "size": part.size,
-            "sha256": blobs.put(part.data) if part.data is not None else None,
+            "sha256": blobs.put(part.data, part.staged) if part.data is not None else None,
             "inline": part.inline,
             "content_id": part.content_id,
             "omitted_reason": part.omitted_reason,
