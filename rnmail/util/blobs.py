@@ -54,7 +54,11 @@ class BlobStore:
         self._renamed = False  # staged files put in place since the last ``sync``
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return Path(self._name(sha256))
+
+    def _name(self, sha256: str) -> str:
+        """``path`` as a string: pathlib's joins cost more than the rename they name."""
+        return f"{self.root}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def put(self, data: bytes, staged: StagedBlob | None = None) -> str:
         """Store ``data``; return its sha256. On disk and durable once ``sync()`` returned.
@@ -62,7 +66,7 @@ class BlobStore:
         if staged is not None and staged.tmp is not None:
             tmp, staged.tmp = staged.tmp, None
             try:
-                os.replace(tmp, self.path(staged.sha256))
+                os.replace(tmp, self._name(staged.sha256))
                 self._renamed = True
                 return staged.sha256
             except FileNotFoundError:  # swept meanwhile: written again below
