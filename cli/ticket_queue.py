@@ -14,7 +14,8 @@ import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
 from rnmail.i18n.formats import text_time
-from rnmail.vocab import Channel, QueueSort, QueueTab, strings
+from rnmail.tickets.tabs import QueueSort, QueueTab
+from rnmail.vocab import Channel, strings
 
 if TYPE_CHECKING:  # the queue's module imports the ORM: not for ``ticket --help``
     from rnmail.tickets.queue import QueuePage, QueueRow

@@ -275,20 +275,3 @@ def strings(vocabulary: Iterable[StrEnum]) -> list[str]:
     (``"x" in TicketStatus`` is an error before Python 3.12)."""
     return [member.value for member in vocabulary]
 
-
-class QueueTab(StrEnum):
-    """The tabs of the queue (``rnmail.tickets.queue``): the desk's and ``ticket queue``'s."""
-
-    NEW = "new"
-    MINE = "mine"
-    OPEN = "open"
-    PENDING = "pending"
-    DELEGATED = "delegated"
-    CLOSED = "closed"
-
-
-class QueueSort(StrEnum):
-    AGE = "age"  # by when the ticket was opened; descending: the oldest first
-    ACTIVITY = "activity"  # by its last activity (``updated_at``); descending: latest first
-    NUMBER = "number"  # by its number; descending: the newest first
-    DUE = "due"  # by its next due time (rnmail.tickets.due); descending: the most urgent first

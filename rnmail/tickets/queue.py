@@ -31,8 +31,9 @@ from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Organisation, Service, Staff, Ticket
 from rnmail.stats.hours import Calendar
 from rnmail.tickets.due import SOON
+from rnmail.tickets.tabs import QueueSort, QueueTab
 from rnmail.tickets.views import TicketFilter, ticket_filters, waits_on_answer
-from rnmail.vocab import QueueSort, QueueTab, TicketStatus
+from rnmail.vocab import TicketStatus
 
 
 @dataclass(frozen=True)

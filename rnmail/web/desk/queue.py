@@ -28,9 +28,10 @@ from rnmail.errors import RnmailError
 from rnmail.i18n import N_
 from rnmail.i18n.formats import business_age, number
 from rnmail.tickets.queue import QueuePage, queue
+from rnmail.tickets.tabs import QueueSort, QueueTab
 from rnmail.tickets.team import list_services, list_staff
 from rnmail.tickets.views import TicketFilter
-from rnmail.vocab import Channel, QueueSort, QueueTab, RequesterType
+from rnmail.vocab import Channel, RequesterType
 from rnmail.web.desk.base import DeskBase
 from rnmail.web.signin import LANGUAGE, Refused
 
