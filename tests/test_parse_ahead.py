@@ -10,10 +10,11 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from rnmail.ingest.parse import Limits, ParsedMail, parse_message
-from rnmail.ingest.parse_ahead import ParseAhead, discard_staged
+from rnmail.ingest.parse_ahead import ChildBatch, ParseAhead, discard_staged, next_share
 from rnmail.ingest.quarantine import list_quarantine
 from rnmail.models import Attachment, Message
 from rnmail.util.blobs import STAGING, BlobStore
@@ -180,3 +181,31 @@ def test_a_file_the_store_has_is_not_staged_again(tmp_path: Path) -> None:
     assert store.put(b"same attachment", staged) == digest
     store.sync()  # stored again: its time says it is in use (a purge spares it)
     assert store.path(digest).stat().st_mtime_ns > before
+
+
+def test_the_child_parses_its_share_and_the_parent_the_rest(tmp_path: Path) -> None:
+    raws = corpus.mixed_batch(30, seed=7)
+    with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
+        ahead.share = 10
+        parsed = ahead.results(ahead.submit(raws), raws)
+        assert ahead.share is not None and 1 <= ahead.share <= 30
+    mine = [m for m in parsed[:10] if isinstance(m, ParsedMail)]
+    assert [m.raw for m in mine] == raws[:10]
+    assert parsed[10:] == [None] * 20
+    files = sum(1 + sum(a.data is not None for a in m.attachments) for m in mine)
+    assert len(list((tmp_path / STAGING).iterdir())) == files  # only the child's share
+    discard_staged(parsed)
+
+
+@pytest.mark.parametrize("waited, expected", [
+    (0.0, 80),  # both done at once: as before
+    (0.010, 75),  # the parent waited 10 ms for the child (1 ms a mail): 5 mails move over
+    (-0.010, 85),  # the child was done 10 ms early: 5 more for it
+    (1.0, 1),  # never less than one mail
+    (-1.0, 100),  # nor more than the batch
+])
+def test_the_share_moves_by_half_the_wait(waited: float, expected: int) -> None:
+    """The child took 80 ms for its 80 mails; the share of the next batch of 100 evens out
+    half of what one side waited for the other."""
+    batch = ChildBatch([None] * 80, [], started=10.0, ended=10.080)
+    assert next_share(batch, 100, asked=10.080 - waited) == expected
