@@ -72,7 +72,11 @@ class Queue:
 
     def write(self, session: Session) -> None:
         insert_rows(session, cast(Table, OutboxMessage.__table__), self.outbox)
-        if self.records:  # not through COPY: its JSON columns
+        if self.records and session.get_bind().dialect.name == "sqlite":
+            # multi-row INSERTs for the search index's trigger (see insert_rows): with an
+            # executemany it wrote an index segment per acknowledgement
+            insert_rows(session, cast(Table, Message.__table__), self.records, indexed=True)
+        elif self.records:  # not through COPY: its JSON columns
             session.execute(insert(cast(Table, Message.__table__)), self.records)
         self.outbox, self.records = [], []
 

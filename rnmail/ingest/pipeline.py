@@ -423,11 +423,8 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> IngestOutcom
 def _write(batch: Batch) -> None:
     """Write the batch (tickets get their numbers), then queue the acknowledgements."""
     _link_directory(batch)
-    new = write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
-                due_rules(batch.session))
-    for d in batch.stored:  # from here on, the new tickets as stored
-        if d.ticket is not None and d.ticket.id in new:
-            d.ticket = new[d.ticket.id]
+    write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
+          due_rules(batch.session))
     assign_ids(batch.session)
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
