@@ -269,9 +269,16 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
-    processors = [table.c[name].type.bind_processor(dialect) for name in names]
-    values = ([row[name] if process is None else process(row[name])
-               for name, process in zip(names, processors, strict=True)] for row in rows)
+    processors = [(i, process) for i, name in enumerate(names)
+                  if (process := table.c[name].type.bind_processor(dialect)) is not None]
+
+    def converted(row: dict[str, Any]) -> list[Any]:
+        values = [row[name] for name in names]
+        for i, process in processors:
+            values[i] = process(values[i])
+        return values
+
+    values = (converted(row) for row in rows)
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     if dialect.name == "sqlite":

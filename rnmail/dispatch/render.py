@@ -78,6 +78,10 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The shipped templates change only with the code: no stat() of the file at each
+        # mail (an acknowledgement per new ticket); those of a templates_dir are re-read
+        # when they change.
+        auto_reload=directories != (MAIL,),
     )
     env.filters["clock"] = clock  # {{ opens|clock }} 8:30, {{ opens|clock(".") }} 8.30
     env.filters["label"] = _label

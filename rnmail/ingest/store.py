@@ -12,6 +12,7 @@ Next stage: ``respond``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table
@@ -206,7 +207,12 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
-def _row(obj: Any, model: type[Any]) -> dict[str, Any]:
+def _row(obj: Any, model: type) -> dict[str, Any]:
     """``obj``'s columns but ``id``, as given (None when not set): a Core insert's row."""
     values = obj.__dict__
-    return {c.key: values.get(c.key) for c in _table(model).columns if c.key != "id"}
+    return {key: values.get(key) for key in _keys(model)}
+
+
+@cache
+def _keys(model: type) -> tuple[str, ...]:
+    return tuple(c.key for c in _table(model).columns if c.key != "id")
