@@ -11,11 +11,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import column, select, table
+from sqlalchemy import column, select, table, text
 
 from rnmail.daemon.scheduler import JOB_FUNCTION, job_store_scheduler, run_scheduled_step
 from rnmail.db import MIGRATIONS, Database, migration_revisions
 from rnmail.models import Base, include_object
+from tests.harness.servers import database
 
 pytestmark = pytest.mark.migrations  # the revisions themselves, not the template's copy
 
@@ -68,3 +69,29 @@ def test_upgrade_rewrites_stored_jobs_of_the_old_scheduler_module(db_url: str) -
         assert job.func is run_scheduled_step and job.func_ref == JOB_FUNCTION
         assert job.args == (7, "start") and job.next_run_time == run_at
     db.dispose()
+
+
+FOLD_SAMPLES = ["", "Carte d'identité", "DEMANDE URGENTE 0470 12 34 56", "Straße Œuvre Æther",
+                "ŁÓDŹ Ørsted ħ ı İstanbul", "plain ascii text", "Ĳ ǅ ﬁ ẞ Ω", "a\tb\nc~"]
+
+
+def test_fold_is_the_same_after_its_ascii_shortcut(tmp_path: Path) -> None:
+    """PostgreSQL's ``rn_fold`` of 0028 returns an ASCII text without translating it: every
+    text folds as with 0003's (the stored search vectors stay valid), an ASCII one only
+    lowered."""
+    with database("postgresql", tmp_path) as url:
+        db = Database(url)
+        db.upgrade("0027")
+        with db.engine.connect() as connection:
+            before = [connection.scalar(text("SELECT rn_fold(:v)"), {"v": v})
+                      for v in FOLD_SAMPLES]
+        db.upgrade()
+        with db.engine.connect() as connection:
+            after = [connection.scalar(text("SELECT rn_fold(:v)"), {"v": v})
+                     for v in FOLD_SAMPLES]
+            ascii_only = connection.scalar(text("SELECT rn_fold(:v)"), {"v": "MiXeD Ascii"})
+            nothing = connection.scalar(text("SELECT rn_fold(NULL)"))
+        db.dispose()
+    assert after == before
+    assert before[1] == "carte d'identite" and before[3] == "strasse oeuvre aether"
+    assert ascii_only == "mixed ascii" and nothing is None
