@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -72,12 +72,9 @@ class Queue:
 
     def write(self, session: Session) -> None:
         insert_rows(session, cast(Table, OutboxMessage.__table__), self.outbox)
-        if self.records and session.get_bind().dialect.name == "sqlite":
-            # multi-row INSERTs for the search index's trigger (see insert_rows): with an
-            # executemany it wrote an index segment per acknowledgement
-            insert_rows(session, cast(Table, Message.__table__), self.records, indexed=True)
-        elif self.records:  # not through COPY: its JSON columns
-            session.execute(insert(cast(Table, Message.__table__)), self.records)
+        # indexed: in multi-row INSERTs on SQLite, where an executemany had the search
+        # index's trigger write a segment per mail (see insert_rows)
+        insert_rows(session, cast(Table, Message.__table__), self.records, indexed=True)
         self.outbox, self.records = [], []
 
 
