@@ -15,7 +15,6 @@ from cli.ticket_hold import ticket_hold, ticket_unhold
 from cli.ticket_merge import ticket_merge, ticket_split
 from cli.ticket_queue import filter_options, ticket_filter, ticket_queue
 from cli.ticket_text import ticket_lines
-from rnmail.tickets.views import TicketFilter
 from rnmail.vocab import (
     CLOSING_RESOLUTIONS,
     ArchiveFormat,
@@ -122,7 +121,7 @@ def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool, empty: str) 
 def ticket_list(app: App, /, status: str | None, late: bool, limit: int, as_json: bool,
                 **options: Any) -> None:
     """List tickets, newest first; * marks a requester's mail not answered yet."""
-    from rnmail.tickets.views import list_tickets
+    from rnmail.tickets.views import TicketFilter, list_tickets
 
     wanted = ticket_filter(options, status)
     with app.ready_db().transaction() as session:

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import tzinfo
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
 from rnmail.i18n.formats import text_time
-from rnmail.tickets.queue import QueuePage, QueueRow, Sort, Tab
-from rnmail.tickets.views import TicketFilter
+from rnmail.tickets.tabs import QueueSort, QueueTab
 from rnmail.vocab import Channel, strings
+
+if TYPE_CHECKING:  # the queue's module imports the ORM: not for ``ticket --help``
+    from rnmail.tickets.queue import QueuePage, QueueRow
+    from rnmail.tickets.views import TicketFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +45,8 @@ def filter_options(command: F) -> F:
 
 def ticket_filter(options: dict[str, Any], status: str | None = None) -> TicketFilter:
     """The ``TicketFilter`` of the options of ``filter_options`` (popped from ``options``)."""
+    from rnmail.tickets.views import TicketFilter
+
     return TicketFilter(status=status, **{name: options.pop(name) for name in FILTER_NAMES})
 
 
@@ -79,10 +84,10 @@ COLUMNS: tuple[tuple[str, Callable[[QueueRow, tzinfo], str], int], ...] = (
 def queue_lines(found: QueuePage, zone: tzinfo) -> list[str]:
     """The counts line, where the page is, then a ticket per line."""
     counts = "  ".join(f"{tab} {n}" for tab, n in found.counts.items() if n is not None)
-    order = {Sort.AGE: ("oldest first", "newest first"),
-             Sort.ACTIVITY: ("latest activity first", "earliest activity first"),
-             Sort.NUMBER: ("highest number first", "lowest number first"),
-             Sort.DUE: ("most urgent first", "least urgent first")}[found.sort]
+    order = {QueueSort.AGE: ("oldest first", "newest first"),
+             QueueSort.ACTIVITY: ("latest activity first", "earliest activity first"),
+             QueueSort.NUMBER: ("highest number first", "lowest number first"),
+             QueueSort.DUE: ("most urgent first", "least urgent first")}[found.sort]
     lines = [counts]
     if not found.rows:
         lines.append(f"{found.tab}: no ticket" + (" on this page" if found.total else ""))
@@ -104,13 +109,13 @@ def queue_lines(found: QueuePage, zone: tzinfo) -> list[str]:
 
 
 @click.command("queue")
-@click.option("--tab", type=click.Choice(strings(Tab)), default=Tab.NEW.value,
+@click.option("--tab", type=click.Choice(strings(QueueTab)), default=QueueTab.NEW.value,
               show_default=True, help="new: open and nobody's; mine: assigned to --staff; "
               "pending: waiting for the requester; delegated: at the second line; closed: "
               "in the last [workflow].recently_closed_days.")
 @click.option("--staff", help="Your staff address: the tab mine, and its count.")
 @filter_options
-@click.option("--sort", type=click.Choice(strings(Sort)), default=Sort.AGE.value,
+@click.option("--sort", type=click.Choice(strings(QueueSort)), default=QueueSort.AGE.value,
               show_default=True, help="age: when opened; activity: the last change or mail; "
               "number.")
 @click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True,

@@ -274,3 +274,4 @@ def strings(vocabulary: Iterable[StrEnum]) -> list[str]:
     ``click.Choice``, which would show a member by its name, and for membership tests
     (``"x" in TicketStatus`` is an error before Python 3.12)."""
     return [member.value for member in vocabulary]
+

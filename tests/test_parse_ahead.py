@@ -3,13 +3,21 @@ outcomes as when the ingest parses them itself, and a dead child loses nothing."
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import time
+from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
 from rnmail.ingest.parse import Limits, ParsedMail, parse_message
-from rnmail.ingest.parse_ahead import ParseAhead
+from rnmail.ingest.parse_ahead import ChildBatch, ParseAhead, discard_staged, next_share
 from rnmail.ingest.quarantine import list_quarantine
+from rnmail.models import Attachment, Message
+from rnmail.util.blobs import STAGING, BlobStore
 from tests.harness import corpus
 from tests.harness.factories import Desk, make_config
 from tests.harness.servers import Dovecot
@@ -48,9 +56,9 @@ def test_batches_parsed_ahead_give_the_same_outcomes(tmp_path: Path, db_url: str
     desk.close()
 
 
-def test_the_child_gives_what_the_parent_would() -> None:
+def test_the_child_gives_what_the_parent_would(tmp_path: Path) -> None:
     raws = [*corpus.mixed_batch(30, seed=5), corpus.many_parts(50), b"   "]
-    with ParseAhead(LIMITS, 2**20) as ahead:
+    with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
         parsed = ahead.results(ahead.submit(raws), raws)
     for raw, got in zip(raws[:30], parsed[:30], strict=True):
         assert isinstance(got, ParsedMail)
@@ -63,9 +71,9 @@ def test_the_child_gives_what_the_parent_would() -> None:
     assert parsed[31] == "empty message"
 
 
-def test_a_killed_child_leaves_the_parsing_to_the_parent() -> None:
+def test_a_killed_child_leaves_the_parsing_to_the_parent(tmp_path: Path) -> None:
     raws = corpus.mixed_batch(300, seed=6)
-    with ParseAhead(LIMITS, 2**20) as ahead:
+    with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
         future = ahead.submit(raws)
         assert future is not None
         pool = ahead._pool
@@ -74,3 +82,130 @@ def test_a_killed_child_leaves_the_parsing_to_the_parent() -> None:
             os.kill(pid, signal.SIGKILL)
         assert ahead.results(future, raws) == [None] * len(raws)
         assert ahead.submit(raws[:1]) is None  # not asked again
+
+
+def _with_attachment(subject: str, sender: str, data: bytes, trace: str = "") -> bytes:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, "info@helpdesk.example", subject
+    mail["Message-ID"] = f"<{subject.replace(' ', '-')}@citizen.example>"
+    mail["Date"] = "Mon, 07 Dec 2026 09:00:00 +0100"
+    if trace:
+        mail["Received"] = trace
+    mail.set_content("Bonjour, voici le document.")
+    mail.add_attachment(data, maintype="application", subtype="pdf", filename="doc.pdf")
+    return mail.as_bytes()
+
+
+def _store_files(root: Path) -> set[str]:
+    return {p.name for p in root.rglob("*") if p.is_file() and STAGING not in p.parts}
+
+
+def test_the_store_holds_the_files_of_stored_mails_and_no_others(
+        tmp_path: Path, db_url: str, imap: Dovecot) -> None:
+    """The child stages every parsed mail's files; those of the mails stored are put in
+    place, those of a duplicate (another copy of a mail, with a different attachment) and
+    of a repeated mail are deleted: the store holds exactly what rows refer to, each file
+    under its content's sha256, and nothing is left staged."""
+    desk = Desk(make_config(tmp_path, db_url, imap, ingest={"batch_size": 2}))
+    first = _with_attachment("Acte de naissance", "owner@citizen.example", b"%PDF-1 first")
+    imap.append_many("info", [
+        corpus.simple("Question", "Une question.", from_addr="other@citizen.example"),
+        corpus.simple("Vraag", "Een vraag.", from_addr="third@citizen.example"),
+        first,
+        _with_attachment("Extrait", "fourth@citizen.example", b"%PDF-1 second"),
+        # the same mail again through another relay, and a copy carrying another file
+        _with_attachment("Acte de naissance", "owner@citizen.example", b"%PDF-1 first",
+                         trace="from relay.example by mx.example"),
+        _with_attachment("Acte de naissance", "owner@citizen.example", b"%PDF-1 other"),
+        _with_attachment("Extrait", "fourth@citizen.example", b"%PDF-1 second"),
+    ])
+    report = desk.ingest()
+    assert report.outcomes == {"ticket": 4, "duplicate": 3}
+    root = desk.config.helpdesk.attachments_dir
+    with desk.db.transaction() as session:
+        referred = set(session.scalars(select(Message.raw_sha256))) | set(
+            session.scalars(select(Attachment.sha256)))
+    referred.discard(None)
+    assert _store_files(root) == referred
+    assert hashlib.sha256(b"%PDF-1 other").hexdigest() not in referred
+    for name in referred:
+        assert hashlib.sha256(BlobStore(root).path(name).read_bytes()).hexdigest() == name
+    assert not any((root / STAGING).iterdir())
+    desk.close()
+
+
+def test_staged_files_are_put_in_place_or_discarded(tmp_path: Path) -> None:
+    raws = [_with_attachment(f"Demande {n}", f"n{n}@citizen.example", b"%%PDF-1 %d" % n)
+            for n in range(3)]
+    store = BlobStore(tmp_path)
+    with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
+        parsed = ahead.results(ahead.submit(raws), raws)
+    mails = [m for m in parsed if isinstance(m, ParsedMail)]
+    assert len(mails) == 3 and len(list((tmp_path / STAGING).iterdir())) == 6
+    assert _store_files(tmp_path) == set()  # nothing in the store before it is put there
+    kept = mails[0]
+    assert kept.staged_raw is not None
+    assert store.put(kept.raw, kept.staged_raw) == hashlib.sha256(raws[0]).hexdigest()
+    store.sync()
+    assert store.path(kept.staged_raw.sha256).read_bytes() == raws[0]
+    discard_staged(parsed)
+    assert _store_files(tmp_path) == {kept.staged_raw.sha256}
+    assert list((tmp_path / STAGING).iterdir()) == []
+
+
+def test_a_staged_file_swept_before_it_is_put_is_written_again(tmp_path: Path) -> None:
+    """A staged file deleted by a sweep (an old one, as a killed pass leaves) is no loss:
+    ``put`` writes the data itself. A fresh one is not swept."""
+    store = BlobStore(tmp_path)
+    old, fresh = store.stage(b"old mail"), store.stage(b"fresh mail")
+    assert old.tmp is not None and fresh.tmp is not None
+    os.utime(old.tmp, (time.time() - 2 * 3600,) * 2)
+    assert store.sweep_staging() == 1
+    assert Path(fresh.tmp).exists()
+    assert store.put(b"old mail", old) == hashlib.sha256(b"old mail").hexdigest()
+    store.put(b"fresh mail", fresh)
+    store.sync()
+    assert store.path(old.sha256).read_bytes() == b"old mail"
+    assert store.path(fresh.sha256).read_bytes() == b"fresh mail"
+    assert list((tmp_path / STAGING).iterdir()) == []
+
+
+def test_a_file_the_store_has_is_not_staged_again(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    digest = store.put(b"same attachment")
+    store.sync()
+    before = store.path(digest).stat().st_mtime_ns
+    staged = store.stage(b"same attachment")
+    assert staged.tmp is None and not (tmp_path / STAGING).exists()
+    time.sleep(0.01)
+    assert store.put(b"same attachment", staged) == digest
+    store.sync()  # stored again: its time says it is in use (a purge spares it)
+    assert store.path(digest).stat().st_mtime_ns > before
+
+
+def test_the_child_parses_its_share_and_the_parent_the_rest(tmp_path: Path) -> None:
+    raws = corpus.mixed_batch(30, seed=7)
+    with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
+        ahead.share = 10
+        parsed = ahead.results(ahead.submit(raws), raws)
+        assert ahead.share is not None and 1 <= ahead.share <= 30
+    mine = [m for m in parsed[:10] if isinstance(m, ParsedMail)]
+    assert [m.raw for m in mine] == raws[:10]
+    assert parsed[10:] == [None] * 20
+    files = sum(1 + sum(a.data is not None for a in m.attachments) for m in mine)
+    assert len(list((tmp_path / STAGING).iterdir())) == files  # only the child's share
+    discard_staged(parsed)
+
+
+@pytest.mark.parametrize("waited, expected", [
+    (0.0, 80),  # both done at once: as before
+    (0.010, 75),  # the parent waited 10 ms for the child (1 ms a mail): 5 mails move over
+    (-0.010, 85),  # the child was done 10 ms early: 5 more for it
+    (1.0, 1),  # never less than one mail
+    (-1.0, 100),  # nor more than the batch
+])
+def test_the_share_moves_by_half_the_wait(waited: float, expected: int) -> None:
+    """The child took 80 ms for its 80 mails; the share of the next batch of 100 evens out
+    half of what one side waited for the other."""
+    batch = ChildBatch([None] * 80, [], started=10.0, ended=10.080)
+    assert next_share(batch, 100, asked=10.080 - waited) == expected

@@ -542,7 +542,10 @@ def test_the_second_sender_killed_mid_mailing_loses_nothing(
     config = configure(tmp_path, db_url, smtp_server.port, connections=connections,
                        lease_seconds=1)
     desk = open_desk(config)
-    members = people(TWO_PROCESSES_FROM)
+    # The first process leases two claims (one queued, one waiting) before the second has
+    # connected: with fewer rows than that, the second found none and had ended, sending
+    # nothing, before the kill.
+    members = people(max(TWO_PROCESSES_FROM, 4 * send.CLAIM_BATCH))
     import_group(desk, tmp_path, "communes", members)
     assert rnmail(config, "operator", "add", OPERATOR, "--password-stdin",
                   input=PASSWORD + "\n")[0] == 0
@@ -553,6 +556,8 @@ def test_the_second_sender_killed_mid_mailing_loses_nothing(
         smtp_server.wait_for(100, timeout=60)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert len(children) == 1, children  # the forked sender
+        state = Path(f"/proc/{children[0]}/stat").read_text().rpartition(")")[2].split()[0]
+        assert state != "Z", "the second sender must still be at work"
         os.kill(int(children[0]), signal.SIGKILL)
         # Counted now: once the killed sender's leases expire (1 s), the first process may
         # send its rows too before it ends, which a loaded machine did (1000 of 1000).

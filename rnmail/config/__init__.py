@@ -33,6 +33,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -467,9 +468,10 @@ class HelpdeskConfig:
         """The hours as one string, ``8:30–16:30``: what templates long printed."""
         return f"{clock(self.opens)}–{clock(self.closes)}"
 
-    @property
+    @cached_property
     def own_addresses(self) -> frozenset[str]:
-        """Every address that is us: mail from these is never acknowledged (loop safety)."""
+        """Every address that is us: mail from these is never acknowledged (loop safety).
+        Cached: the ingest asks several times a mail."""
         return frozenset(a.lower() for a in (self.address, *self.aliases))
 
 

@@ -156,8 +156,11 @@ class Utf8(Charset):
         size = 0  # of the current line: its quoted-printable length, or its octets
         maxlen = next(maxlengths) - extra
         for character in string:
-            octets = character.encode(codec, "surrogateescape")
-            step = email.quoprimime.header_length(octets) if qp else len(octets)
+            if character < "\x80":  # one octet, itself
+                step = _QP_LENGTH[ord(character)] if qp else 1
+            else:
+                octets = character.encode(codec, "surrogateescape")
+                step = email.quoprimime.header_length(octets) if qp else len(octets)
             size += step
             current.append(character)
             if (size if qp else -(-size // 3) * 4) > maxlen:
@@ -175,6 +178,8 @@ class Utf8(Charset):
 
 
 _UTF8 = Utf8()
+# the quoted-printable length of each ASCII character in an encoded-word
+_QP_LENGTH = [email.quoprimime.header_length(bytes([code])) for code in range(128)]
 
 
 def format_address(display_name: str, address: str, header: str = "To") -> str:

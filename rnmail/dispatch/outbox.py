@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -72,8 +72,9 @@ class Queue:
 
     def write(self, session: Session) -> None:
         insert_rows(session, cast(Table, OutboxMessage.__table__), self.outbox)
-        if self.records:  # not through COPY: its JSON columns
-            session.execute(insert(cast(Table, Message.__table__)), self.records)
+        # indexed: in multi-row INSERTs on SQLite, where an executemany had the search
+        # index's trigger write a segment per mail (see insert_rows)
+        insert_rows(session, cast(Table, Message.__table__), self.records, indexed=True)
         self.outbox, self.records = [], []
 
 
@@ -95,22 +96,6 @@ def _record_row(mail: Composed, kind: str) -> dict[str, Any]:
             "from_addr": mail.mail_from, "to_addrs": mail.to, "cc_addrs": [],
             "subject": mail.subject, "date": now, "text": mail.text, "display_text": mail.text,
             "created_at": now}
-
-
-def automatic_mails_today(session: Session, addresses: set[str]) -> dict[str, int]:
-    """Automatic mails queued to each address since midnight UTC (the loop-protection
-    count); addresses with none are left out."""
-    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = session.execute(
-        select(OutboxMessage.to_addr, func.count())
-        .where(
-            OutboxMessage.to_addr.in_(addresses),
-            OutboxMessage.automatic == true(),  # "= true": PostgreSQL uses the index too
-            OutboxMessage.created_at >= midnight,
-        )
-        .group_by(OutboxMessage.to_addr)
-    )
-    return {address: int(n) for address, n in rows}
 
 
 @dataclass(frozen=True)

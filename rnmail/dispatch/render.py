@@ -78,6 +78,10 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The shipped templates change only with the code: no stat() of the file at each
+        # mail (an acknowledgement per new ticket); those of a templates_dir are re-read
+        # when they change.
+        auto_reload=directories != (MAIL,),
     )
     env.filters["clock"] = clock  # {{ opens|clock }} 8:30, {{ opens|clock(".") }} 8.30
     env.filters["label"] = _label
@@ -89,7 +93,8 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
 def compile_mail_templates() -> None:
     """Compile every template of ``MAIL`` now. The command server does it once, so that no
     command's copy spends ~3 ms a template compiling the ones it renders (six for the
-    notice of ``status set --notify``); Jinja still checks each file when it is used."""
+    notice of ``status set --notify``). A changed template makes the server stale (the
+    code's fingerprint covers ``rnmail/templates``): no copy renders an old one."""
     env = environment()
     for name in env.list_templates(extensions=["j2"]):
         env.get_template(name)

@@ -192,12 +192,13 @@ def verdict_of(block: list[AuthResults]) -> tuple[str, dict[str, list[str]]]:
 
 def _values(headers: list[tuple[str, str]], names: tuple[str, ...]) -> list[str]:
     wanted = {n.lower() for n in names}
-    return [_SPACE.sub(" ", v).strip() for n, v in headers if n.strip().lower() in wanted]
+    return [_SPACE.sub(" ", v).strip() for n, v in headers if n in wanted]
 
 
 def spam_reason(headers: list[tuple[str, str]], config: IngestConfig,
                 gateway: bool) -> str | None:
-    """Why the headers make the mail spam, or None."""
+    """Why the headers make the mail spam, or None. ``headers``: their names stripped and
+    lower-cased (``screen_headers``), once for the several names asked for."""
     for value in _values(headers, config.spam_flag_headers):
         if value.split(" ", 1)[0].strip(",;").lower() in _YES:
             return f"spam flag ({value[:60]})"
@@ -221,6 +222,7 @@ def screen_headers(headers: list[tuple[str, str]], config: IngestConfig) -> Scre
     """The sender's verdict and spam reason of a mail's ``headers`` (decoded, in order:
     ``ParsedMail.decoded_headers``), as ``config`` says to read."""
     gateway = bool(config.trusted_authserv_id) or config.trusted_without_authserv_id
+    headers = [(name.strip().lower(), value) for name, value in headers]
     reason = spam_reason(headers, config, gateway)
     if not gateway:
         return Screening(None, {}, reason)

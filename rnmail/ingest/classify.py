@@ -59,7 +59,8 @@ def auto_reply_reason(mail: ParsedMail, own_addresses: frozenset[str]) -> str | 
         return "X-Auto-Response-Suppress"
     if mail.get("X-Autoreply") or mail.get("X-Autorespond"):
         return "X-Autoreply"
-    if mail.message.get_content_type() == "multipart/report":
+    if str(mail.get("Content-Type") or "").partition(";")[0].strip().lower() == (
+            "multipart/report"):  # get_content_type() read every header again
         return "report (e.g. a read receipt)"
     if null_return_path(mail):
         return "null return path (Return-Path: <>)"

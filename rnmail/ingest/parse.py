@@ -53,6 +53,7 @@ from rnmail.util.phone import phone_numbers
 
 if TYPE_CHECKING:
     from rnmail.ingest.classify import Classification
+    from rnmail.util.blobs import StagedBlob
 
 log = logging.getLogger(__name__)
 MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -94,6 +95,8 @@ class ParsedAttachment:
     inline: bool = False
     content_id: str | None = None
     omitted_reason: str | None = None
+    # ``data`` written ahead by the parse-ahead process
+    staged: StagedBlob | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -115,6 +118,8 @@ class ParsedMail:
     attachments: list[ParsedAttachment] = field(default_factory=list)
     sender_problem: str | None = None  # why ``from_addr`` is empty: no verifiable sender
     charset_hint: str | None = None  # the body's declared charset, for raw 8-bit headers
+    # ``raw`` written ahead by the parse-ahead process
+    staged_raw: StagedBlob | None = field(default=None, compare=False)
 
     @cached_property
     def dedupe_key(self) -> str:

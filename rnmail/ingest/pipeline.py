@@ -31,13 +31,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rnmail.config import Config, MailboxConfig
-from rnmail.db import assign_ids, due_rules
+from rnmail.db import assign_ids, due_rules, insert_rows
 from rnmail.dispatch.outbox import Queue
 from rnmail.errors import Quarantine
 from rnmail.ingest.authres import Screening, screen_headers
@@ -198,7 +199,7 @@ def skip_duplicate(batch: Batch, d: Delivery) -> IngestOutcome | None:
         d.duplicate_of = existing
         return IngestOutcome.DUPLICATE
     batch.keys.add(mail.dedupe_key)
-    d.raw_sha256 = batch.ctx.blobs.put(d.raw)
+    d.raw_sha256 = batch.ctx.blobs.put(d.raw, mail.staged_raw)
     return None
 
 
@@ -423,11 +424,8 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> IngestOutcom
 def _write(batch: Batch) -> None:
     """Write the batch (tickets get their numbers), then queue the acknowledgements."""
     _link_directory(batch)
-    new = write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
-                due_rules(batch.session))
-    for d in batch.stored:  # from here on, the new tickets as stored
-        if d.ticket is not None and d.ticket.id in new:
-            d.ticket = new[d.ticket.id]
+    write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
+          due_rules(batch.session))
     assign_ids(batch.session)
     batch.session.flush()
     new_tickets = {d.ticket.id: d.ticket for d in (*batch.to_acknowledge, *batch.to_notify)
@@ -456,12 +454,11 @@ def _write(batch: Batch) -> None:
         queue.write(batch.session)
     assign_ids(batch.session)
     batch.session.flush()
-    if batch.processed:
-        batch.session.execute(insert(ProcessedMessage), [
-            {"mailbox": d.mailbox.name, "uidvalidity": d.uidvalidity, "uid": d.uid,
-             "outcome": str(outcome),
-             "message_db_id": d.message_db_id}
-            for d, outcome in batch.processed])
+    now = utcnow()
+    insert_rows(batch.session, cast(Table, ProcessedMessage.__table__), [
+        {"mailbox": d.mailbox.name, "uidvalidity": d.uidvalidity, "uid": d.uid,
+         "outcome": str(outcome), "message_db_id": d.message_db_id, "processed_at": now}
+        for d, outcome in batch.processed])
 
 
 def _link_directory(batch: Batch) -> None:

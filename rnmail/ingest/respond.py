@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config
 from rnmail.dispatch.compose import Draft, compose
-from rnmail.dispatch.outbox import Queue, automatic_mails_today
+from rnmail.dispatch.outbox import Queue
 from rnmail.dispatch.render import render
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import OutboxMessage, Staff, Ticket, utcnow
@@ -68,23 +68,17 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-def _domain_mails_today(session: Session, domains: set[str]) -> dict[str, int]:
-    """Automatic mails queued to each of ``domains`` since midnight UTC: the day's count of
-    each address, added up by domain here. (A LIKE per domain had the database test each
-    of the day's rows against every one of a batch's hundred patterns, and compile a new
-    statement for every batch.)"""
-    if not domains:
-        return {}
+def _mails_today(session: Session) -> list[tuple[str, int]]:
+    """Automatic mails queued since midnight UTC, counted by address: what both daily
+    limits count, by address and added up by domain here. (A LIKE per domain had the
+    database test each of the day's rows against every one of a batch's hundred patterns,
+    and compile a new statement for every batch; a second query for the batch's own
+    addresses read the same rows again.)"""
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    counts: dict[str, int] = {}
-    for address, n in session.execute(
+    return [(address, int(n)) for address, n in session.execute(
             select(OutboxMessage.to_addr, func.count())
             .where(OutboxMessage.automatic == true(), OutboxMessage.created_at >= midnight)
-            .group_by(OutboxMessage.to_addr)):
-        domain = _domain(address.lower())
-        if domain in domains:
-            counts[domain] = counts.get(domain, 0) + int(n)
-    return counts
+            .group_by(OutboxMessage.to_addr))]
 
 
 def within_daily_limit(session: Session, config: Config,
@@ -93,8 +87,15 @@ def within_daily_limit(session: Session, config: Config,
     never to our own addresses, at most ``ingest.auto_reply_limit`` per address and
     ``ingest.auto_reply_domain_limit`` per domain."""
     limit, domain_limit = config.ingest.auto_reply_limit, config.ingest.auto_reply_domain_limit
-    counts = automatic_mails_today(session, set(addresses))
-    domains = _domain_mails_today(session, {_domain(a) for a in addresses if "@" in a})
+    today = _mails_today(session) if addresses else []
+    wanted = set(addresses)
+    counts = {address: n for address, n in today if address in wanted}
+    wanted_domains = {_domain(a) for a in addresses if "@" in a}
+    domains: dict[str, int] = {}
+    for address, n in today:
+        domain = _domain(address.lower())
+        if domain in wanted_domains:
+            domains[domain] = domains.get(domain, 0) + n
     allowed, warned = [], set()
     for address in addresses:
         sent, domain = counts.get(address, 0), _domain(address)

@@ -22,7 +22,7 @@ from rnmail.config import Config, MailboxConfig
 from rnmail.db import Database
 from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import Fetched, MailboxSource, open_source
-from rnmail.ingest.parse_ahead import ParseAhead, Parsed
+from rnmail.ingest.parse_ahead import ParseAhead, Parsed, discard_staged
 from rnmail.ingest.pipeline import Delivery, IngestContext, process_batch, process_one_by_one
 from rnmail.shapes import IngestJson
 from rnmail.util.gcpause import gc_paused
@@ -95,20 +95,24 @@ def ingest_batch(db: Database, ctx: IngestContext, source: MailboxSource, box: M
     thousands of objects (parsed mail, ORM rows), and the collections they triggered walked
     them again and again, about a tenth of the ingest's time. The cycles a batch makes (the
     ORM's back-references) are collected once, after it."""
+    parsed = parsed or [None] * len(fetched)
     deliveries = [Delivery(raw=f.raw, mailbox=box, uidvalidity=source.uidvalidity, uid=f.uid,
                            ahead=ahead)
-                  for f, ahead in zip(fetched, parsed or [None] * len(fetched), strict=True)]
-    with gc_paused(), db.transaction() as session:
-        try:
-            with session.begin_nested():
-                outcomes = process_batch(session, ctx, deliveries)
-        except OperationalError:
-            raise
-        except Exception:
-            log.warning("batch of %d failed mailbox=%s; retrying message by message",
-                        len(deliveries), box.name, exc_info=True)
-            outcomes = process_one_by_one(session, ctx, deliveries)
-        ctx.blobs.sync()
+                  for f, ahead in zip(fetched, parsed, strict=True)]
+    try:
+        with gc_paused(), db.transaction() as session:
+            try:
+                with session.begin_nested():
+                    outcomes = process_batch(session, ctx, deliveries)
+            except OperationalError:
+                raise
+            except Exception:
+                log.warning("batch of %d failed mailbox=%s; retrying message by message",
+                            len(deliveries), box.name, exc_info=True)
+                outcomes = process_one_by_one(session, ctx, deliveries)
+            ctx.blobs.sync()
+    finally:
+        discard_staged(parsed)  # the files of mails not stored, or of a batch given up
     report.add(outcomes)
     mover.move([f.uid for f in fetched])
 
@@ -119,8 +123,8 @@ def ingest_mailbox(db: Database, ctx: IngestContext, box: MailboxConfig,
     it is stored; the first is parsed here (a pass of one batch starts no process)."""
     ing = ctx.config.ingest
     max_bytes = ing.max_message_mb * 2**20
-    with open_source(box) as source, ParseAhead(ctx.limits, max_bytes) as ahead, \
-            MoveBehind(source) as mover:
+    with open_source(box) as source, \
+            ParseAhead(ctx.limits, max_bytes, ctx.blobs.root) as ahead, MoveBehind(source) as mover:
         held: tuple[list[Fetched], list[Parsed]] | None = None  # the batch in hand
         for fetched in source.batches(ing.batch_size, int(ing.batch_mb * 2**20)):
             if held is None:
@@ -129,10 +133,11 @@ def ingest_mailbox(db: Database, ctx: IngestContext, box: MailboxConfig,
             raws = [f.raw for f in fetched]
             future = ahead.submit(raws)
             ingest_batch(db, ctx, source, box, held[0], report, mover, held[1])
-            held = None
-            if should_stop is not None and should_stop():
-                break  # between batches: what was committed is moved, the rest stays
             held = fetched, ahead.results(future, raws)
+            if should_stop is not None and should_stop():
+                discard_staged(held[1])
+                held = None
+                break  # between batches: what was committed is moved, the rest stays
         if held is not None:
             ingest_batch(db, ctx, source, box, held[0], report, mover, held[1])
 
@@ -144,6 +149,7 @@ def run_ingest(db: Database, config: Config, mailbox: str | None = None,
     asked between batches (the daemon's graceful stop)."""
     boxes = [config.mailbox(mailbox)] if mailbox else list(config.mailboxes)
     ctx = IngestContext.from_config(config)
+    ctx.blobs.sweep_staging()  # what a killed pass staged
     report = IngestReport()
     for box in boxes:
         try:

@@ -11,15 +11,16 @@ Next stage: ``respond``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 
-from rnmail.db import chunks, insert_rows, insert_with_ids
+from rnmail.db import insert_rows, insert_with_ids
 from rnmail.ingest.parse import ParsedMail
 from rnmail.models import (
     Attachment,
@@ -37,6 +38,8 @@ from rnmail.vocab import TicketChange, TicketStatus
 
 if TYPE_CHECKING:  # a type only: the business calendar is imported at the first write
     from rnmail.tickets.due import DueRules
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -75,32 +78,34 @@ def open_ticket(
     nothing is left to the ORM. Its participants and events are set without the ORM's
     bookkeeping of relationships, which cost more than the rest of the ticket (the
     participants are read by ``thread`` for a later mail of the batch; an event recorded
-    later in the batch is added to the events)."""
+    later in the batch is added to the events). The ticket stays out of the session for
+    good: what follows the write (acknowledgement, notifications, the incident's links)
+    reads its columns and number only."""
     now = utcnow()
-    ticket = Ticket(
-        subject=mail.subject or "(no subject)",
-        status=TicketStatus.OPEN.value,
-        channel=requester.channel,
-        requester=requester.address,
-        requester_name=requester.name,
-        requester_name_folded=folded_name(requester.name),
-        requester_type="other",
-        sender_unverified=False,
-        language=language,
-        mailbox=mailbox,
-        fax_pages=fax_pages,
-        linked_ticket_id=linked_ticket_id,
-        created_at=now,
-        updated_at=now,
-    )
+    ticket = _built(Ticket, {
+        "subject": mail.subject or "(no subject)",
+        "status": TicketStatus.OPEN.value,
+        "channel": requester.channel,
+        "requester": requester.address,
+        "requester_name": requester.name,
+        "requester_name_folded": folded_name(requester.name),
+        "requester_type": "other",
+        "sender_unverified": False,
+        "language": language,
+        "mailbox": mailbox,
+        "fax_pages": fax_pages,
+        "linked_ticket_id": linked_ticket_id,
+        "created_at": now,
+        "updated_at": now,
+    })
     opened = event_values(TicketChange.OPENED, None, requester.channel,
                           Actor.requester(requester.address, requester.name))
     # Not the mail's To and Cc: a forged mail with the victim's From and an attacker in Cc
     # would make the attacker a participant. Staff add them (``#cc``, ``ticket participant``).
     addresses = dict.fromkeys(a.lower() for a in (requester.address, requester.reply_to or "")
                               if a and a.lower() not in own_addresses)
-    set_committed_value(ticket, "participants", [Participant(address=a, role="requester")
-                                                 for a in addresses])
+    set_committed_value(ticket, "participants", [
+        _built(Participant, {"address": a, "role": "requester"}) for a in addresses])
     set_committed_value(ticket, "events", [])
     return ticket, opened
 
@@ -148,7 +153,7 @@ def store_message(
             "filename": part.filename,
             "content_type": part.content_type,
             "size": part.size,
-            "sha256": blobs.put(part.data) if part.data is not None else None,
+            "sha256": blobs.put(part.data, part.staged) if part.data is not None else None,
             "inline": part.inline,
             "content_id": part.content_id,
             "omitted_reason": part.omitted_reason,
@@ -158,13 +163,11 @@ def store_message(
     return StoredMail(ticket, row, attachments, opened)
 
 
-def write(session: Session, stored: list[StoredMail], rules: DueRules | None
-          ) -> dict[int, Ticket]:
+def write(session: Session, stored: list[StoredMail], rules: DueRules | None) -> None:
     """Insert the new tickets of ``stored`` with their history and participants, then the
     mails and their attachments: one Core executemany per table instead of the ORM's unit of
     work, about a third of the ingest's time. The new tickets get their due times here
-    (``rules``; the ORM's flush hook does not see them). Returns the new tickets by number,
-    loaded into the session for what follows (acknowledgements, notifications)."""
+    (``rules``; the ORM's flush hook does not see them), and their numbers."""
     new = list({id(s.ticket): s.ticket for s in stored if s.ticket.id is None}.values())
     if rules is not None:
         now = utcnow()
@@ -187,13 +190,15 @@ def write(session: Session, stored: list[StoredMail], rules: DueRules | None
         mail.id = message_id
     insert_rows(session, _table(Attachment), [
         {**row, "message_id": s.id} for s in stored for row in s.attachments])
-    return load(session, ids)
 
 
-def load(session: Session, ids: Iterable[int]) -> dict[int, Ticket]:
-    with session.no_autoflush:
-        return {t.id: t for part in chunks(ids) for t in session.scalars(
-            select(Ticket).where(Ticket.id.in_(part)))}
+def _built(model: type[M], values: dict[str, Any]) -> M:
+    """A ``model`` with ``values`` as if loaded, without the ORM's constructor and its
+    event per attribute (most of the cost of a new ticket): for the rows ``write`` inserts
+    through Core, which never enter the session."""
+    obj: M = manager_of_class(model).new_instance()
+    obj.__dict__.update(values)
+    return obj
 
 
 def _table(model: type[Any]) -> Table:
@@ -202,7 +207,12 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
-def _row(obj: Any, model: type[Any]) -> dict[str, Any]:
+def _row(obj: Any, model: type) -> dict[str, Any]:
     """``obj``'s columns but ``id``, as given (None when not set): a Core insert's row."""
     values = obj.__dict__
-    return {c.key: values.get(c.key) for c in _table(model).columns if c.key != "id"}
+    return {key: values.get(key) for key in _keys(model)}
+
+
+@cache
+def _keys(model: type) -> tuple[str, ...]:
+    return tuple(c.key for c in _table(model).columns if c.key != "id")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -32,24 +31,9 @@ from rnmail.errors import RnmailError
 from rnmail.models import DirectoryUser, Organisation, Service, Staff, Ticket
 from rnmail.stats.hours import Calendar
 from rnmail.tickets.due import SOON
+from rnmail.tickets.tabs import QueueSort, QueueTab
 from rnmail.tickets.views import TicketFilter, ticket_filters, waits_on_answer
 from rnmail.vocab import TicketStatus
-
-
-class Tab(StrEnum):
-    NEW = "new"
-    MINE = "mine"
-    OPEN = "open"
-    PENDING = "pending"
-    DELEGATED = "delegated"
-    CLOSED = "closed"
-
-
-class Sort(StrEnum):
-    AGE = "age"  # by when the ticket was opened; descending: the oldest first
-    ACTIVITY = "activity"  # by its last activity (``updated_at``); descending: latest first
-    NUMBER = "number"  # by its number; descending: the newest first
-    DUE = "due"  # by its next due time (rnmail.tickets.due); descending: the most urgent first
 
 
 @dataclass(frozen=True)
@@ -104,15 +88,15 @@ class QueueRow:
 
 @dataclass(frozen=True)
 class QueuePage:
-    tab: Tab
-    counts: dict[Tab, int | None]
+    tab: QueueTab
+    counts: dict[QueueTab, int | None]
     """Tickets per tab under the filters; ``mine`` is None when nobody is looking."""
     rows: list[QueueRow]
     page: int
     per_page: int
     total: int
     """Tickets in the tab under the filters: ``counts[tab]``."""
-    sort: Sort
+    sort: QueueSort
     descending: bool
 
     @property
@@ -127,18 +111,19 @@ class QueuePage:
                 "rows": [row.as_json() for row in self.rows]}
 
 
-def tab_clause(tab: Tab, staff_id: int | None, since: Any) -> ColumnElement[bool]:
+def tab_clause(tab: QueueTab, staff_id: int | None, since: Any) -> ColumnElement[bool]:
     """Which tickets a tab holds; each condition leads with an indexed column."""
-    if tab == Tab.NEW:
+    if tab == QueueTab.NEW:
         return and_(Ticket.status == TicketStatus.OPEN, Ticket.assignee_id.is_(None))
-    if tab == Tab.MINE:
+    if tab == QueueTab.MINE:
         return and_(Ticket.assignee_id == staff_id,
                     Ticket.status.in_([TicketStatus.OPEN, TicketStatus.PENDING,
                                        TicketStatus.DELEGATED]))
-    if tab == Tab.CLOSED:
+    if tab == QueueTab.CLOSED:
         return and_(Ticket.status == TicketStatus.CLOSED, Ticket.closed_at >= since)
-    return Ticket.status == {Tab.OPEN: TicketStatus.OPEN, Tab.PENDING: TicketStatus.PENDING,
-                             Tab.DELEGATED: TicketStatus.DELEGATED}[tab]
+    return Ticket.status == {QueueTab.OPEN: TicketStatus.OPEN,
+                             QueueTab.PENDING: TicketStatus.PENDING,
+                             QueueTab.DELEGATED: TicketStatus.DELEGATED}[tab]
 
 
 @lru_cache(maxsize=8)
@@ -148,13 +133,13 @@ def _calendar(cfg: StatsConfig, first_year: int, last_year: int) -> Calendar:
     return Calendar(cfg, first_year, last_year)
 
 
-def _order(sort: Sort, descending: bool, columns: Any, fenced: bool = False) -> list[Any]:
-    key = {Sort.AGE: columns.created_at, Sort.ACTIVITY: columns.updated_at,
-           Sort.NUMBER: columns.id, Sort.DUE: columns.due_at}[sort]
+def _order(sort: QueueSort, descending: bool, columns: Any, fenced: bool = False) -> list[Any]:
+    key = {QueueSort.AGE: columns.created_at, QueueSort.ACTIVITY: columns.updated_at,
+           QueueSort.NUMBER: columns.id, QueueSort.DUE: columns.due_at}[sort]
     # an older ticket is a greater age: "age descending" is the earliest creation first;
     # likewise "due descending" is the most urgent (earliest due time) first
-    later_first = descending != (sort in (Sort.AGE, Sort.DUE))
-    if sort == Sort.DUE and fenced:
+    later_first = descending != (sort in (QueueSort.AGE, QueueSort.DUE))
+    if sort == QueueSort.DUE and fenced:
         # One agent's tickets mix those without a due time (pending): last, the same on
         # both databases. The other tabs are read in the index's order (status, due_at):
         # every ticket of a tab has a due time there, or none (pending, closed).
@@ -176,24 +161,24 @@ def _directory(what: Any) -> ColumnElement[Any]:
             .having(func.count() == 1).correlate(Ticket).scalar_subquery())
 
 
-def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
+def queue(session: Session, config: Config, *, tab: QueueTab | str = QueueTab.NEW,
           staff_id: int | None = None, filters: TicketFilter | None = None,
-          sort: Sort | str = Sort.AGE, descending: bool = True, page: int = 1,
+          sort: QueueSort | str = QueueSort.AGE, descending: bool = True, page: int = 1,
           per_page: int = 25, now: datetime | None = None) -> QueuePage:
     """A page of ``tab`` with every tab's count, in two statements."""
-    tab, sort = Tab(tab), Sort(sort)
-    if tab == Tab.MINE and staff_id is None:
+    tab, sort = QueueTab(tab), QueueSort(sort)
+    if tab == QueueTab.MINE and staff_id is None:
         raise RnmailError("the tab mine needs a staff member (--staff)")
     if page < 1 or per_page < 1:
         raise RnmailError("pages are numbered from 1 and hold at least one ticket")
     now = now or datetime.now(UTC)
     since = now - timedelta(days=config.workflow.recently_closed_days)
     where = tuple(ticket_filters(session, filters or TicketFilter()))
-    tabs = tuple(t for t in Tab if t != Tab.MINE or staff_id is not None)
+    tabs = tuple(t for t in QueueTab if t != QueueTab.MINE or staff_id is not None)
     counting = _counts(tabs, staff_id) if not where else _counts.__wrapped__(
         tabs, staff_id, where)
     counted = session.execute(counting, {"since": since}).one()
-    counts: dict[Tab, int | None] = {t: None for t in Tab}
+    counts: dict[QueueTab, int | None] = {t: None for t in QueueTab}
     counts.update({t: int(counted[i]) for i, t in enumerate(tabs)})
     total = counts[tab] or 0
     rows: list[QueueRow] = []
@@ -216,7 +201,7 @@ def queue(session: Session, config: Config, *, tab: Tab | str = Tab.NEW,
 # (``where``: clauses, not hashable) are built at each call.
 
 @lru_cache(maxsize=16)
-def _counts(tabs: tuple[Tab, ...], staff_id: int | None,
+def _counts(tabs: tuple[QueueTab, ...], staff_id: int | None,
             where: tuple[ColumnElement[bool], ...] = ()) -> Executable:
     """Every tab's count, one scalar subquery each (each found by its own index)."""
     since: Any = bindparam("since")
@@ -226,16 +211,16 @@ def _counts(tabs: tuple[Tab, ...], staff_id: int | None,
 
 
 @lru_cache(maxsize=256)
-def _page(tab: Tab, staff_id: int | None, sort: Sort, descending: bool, page: int,
+def _page(tab: QueueTab, staff_id: int | None, sort: QueueSort, descending: bool, page: int,
           per_page: int, materialized: bool,
           where: tuple[ColumnElement[bool], ...] = ()) -> Executable:
     return _page_statement(tab_clause(tab, staff_id, bindparam("since")), list(where), sort,
                            descending, page, per_page, materialized,
-                           tab in (Tab.MINE, Tab.CLOSED))
+                           tab in (QueueTab.MINE, QueueTab.CLOSED))
 
 
 def _page_statement(in_tab: ColumnElement[bool], where: list[ColumnElement[bool]],
-                    sort: Sort, descending: bool, page: int, per_page: int,
+                    sort: QueueSort, descending: bool, page: int, per_page: int,
                     materialized: bool, fenced: bool) -> Executable:
     cols: Any = Ticket
     conditions = [in_tab, *where]

@@ -5,18 +5,44 @@ renamed, so a crash never leaves a half-written blob under its final name. Write
 a background thread (file system calls release the GIL, so they overlap the parsing of the
 next message) and are made durable together by ``sync()``, which the ingest calls once per
 batch just before the database commit that refers to them.
+
+The ingest's parse-ahead process writes the files of the mails it parses itself, on the
+other core (``stage``): under a temporary name in ``.incoming``, put under their own name
+(``put(data, staged)``, one rename) only by the process that stores the rows referring to
+them. A file staged for a mail that is not stored (a duplicate, a bounce's attachments) is
+deleted (``discard``) and never appears in the store, so nothing outlives its mail's
+retention; what a killed ingest left in ``.incoming`` is deleted by the next pass
+(``sweep_staging``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from rnmail.util.publicfiles import create_private, private_folder
+
+STAGING = ".incoming"
+# A staged file older than this is what a killed ingest left: the next pass deletes it. A
+# staged file deleted while still wanted is no loss: ``put`` then writes the data itself.
+STAGING_MAX_AGE = 3600.0
+
+
+@dataclass
+class StagedBlob:
+    """A file written ahead by another process (``BlobStore.stage``): its sha256, and the
+    temporary file holding it, None once put in place or discarded (or when the store
+    already had the file)."""
+
+    sha256: str
+    tmp: str | None
 
 
 class BlobStore:
@@ -25,15 +51,74 @@ class BlobStore:
         self._dirs: set[Path] = set()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
         self._pending: list[Future[None]] = []
+        self._renamed = False  # staged files put in place since the last ``sync``
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return Path(self._name(sha256))
 
-    def put(self, data: bytes) -> str:
-        """Store ``data``; return its sha256. On disk and durable once ``sync()`` returned."""
-        digest = sha256_hex(data)
+    def _name(self, sha256: str) -> str:
+        """``path`` as a string: pathlib's joins cost more than the rename they name."""
+        return f"{self.root}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def put(self, data: bytes, staged: StagedBlob | None = None) -> str:
+        """Store ``data``; return its sha256. On disk and durable once ``sync()`` returned.
+        ``staged``: the same data written ahead by ``stage``, then only renamed into place."""
+        if staged is not None and staged.tmp is not None:
+            tmp, staged.tmp = staged.tmp, None
+            try:
+                os.replace(tmp, self._name(staged.sha256))
+                self._renamed = True
+                return staged.sha256
+            except FileNotFoundError:  # swept meanwhile: written again below
+                pass
+        digest = staged.sha256 if staged is not None else sha256_hex(data)
         self._pending.append(self._writer.submit(self._write, digest, data))
         return digest
+
+    def stage(self, data: bytes) -> StagedBlob:
+        """Write ``data`` under a temporary name, for another process to ``put`` in place
+        or ``discard``; nothing is written when the store has the file already."""
+        digest = sha256_hex(data)
+        target = self.path(digest)
+        if target.exists():
+            return StagedBlob(digest, None)
+        self._folder(target.parent)
+        staging = self.root / STAGING
+        self._folder(staging)
+        tmp = staging / f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
+        create_private(tmp, data)
+        return StagedBlob(digest, str(tmp))
+
+    @staticmethod
+    def discard(staged: StagedBlob) -> None:
+        """Delete ``staged``'s temporary file if it was not put in place."""
+        tmp, staged.tmp = staged.tmp, None
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def sweep_staging(self, max_age: float = STAGING_MAX_AGE) -> int:
+        """Delete the staged files older than ``max_age`` seconds (a killed ingest's);
+        returns how many."""
+        swept = 0
+        oldest = time.time() - max_age
+        try:
+            entries = list(os.scandir(self.root / STAGING))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat(follow_symlinks=False).st_mtime < oldest:
+                    os.unlink(entry.path)
+                    swept += 1
+        return swept
+
+    def _folder(self, folder: Path) -> None:
+        if folder not in self._dirs:
+            private_folder(folder)
+            if len(self._dirs) > 4096:  # a cache of mkdir calls, not a list of every folder
+                self._dirs.clear()
+            self._dirs.add(folder)
 
     def _write(self, digest: str, data: bytes) -> None:
         target = self.path(digest)
@@ -42,11 +127,7 @@ class BlobStore:
             return
         except FileNotFoundError:  # new, or just removed by a purge: written (again)
             pass
-        if target.parent not in self._dirs:
-            private_folder(target.parent)
-            if len(self._dirs) > 4096:  # a cache of mkdir calls, not a list of every folder
-                self._dirs.clear()
-            self._dirs.add(target.parent)
+        self._folder(target.parent)
         tmp = target.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             create_private(tmp, data)  # 0600: raw mail and attachments are personal data
@@ -59,7 +140,8 @@ class BlobStore:
         """Wait for every write since the last call and flush them to stable storage.
         Raises the first write error (e.g. a full disk), so the commit does not happen."""
         pending, self._pending = self._pending, []
-        if not pending:
+        renamed, self._renamed = self._renamed, False
+        if not pending and not renamed:
             return
         for future in pending:
             future.result()

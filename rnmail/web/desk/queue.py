@@ -27,7 +27,8 @@ from rnmail.config import Config
 from rnmail.errors import RnmailError
 from rnmail.i18n import N_
 from rnmail.i18n.formats import business_age, number
-from rnmail.tickets.queue import QueuePage, Sort, Tab, queue
+from rnmail.tickets.queue import QueuePage, queue
+from rnmail.tickets.tabs import QueueSort, QueueTab
 from rnmail.tickets.team import list_services, list_staff
 from rnmail.tickets.views import TicketFilter
 from rnmail.vocab import Channel, RequesterType
@@ -39,21 +40,21 @@ MAX_PAGE = 100_000  # beyond: a 400, not an offset the database chokes on
 NONE = "none"  # the filters' "without one" (unassigned, no category, never delegated)
 
 TABS = {
-    Tab.NEW: N_("New"),
-    Tab.MINE: N_("Mine"),
-    Tab.OPEN: N_("Open"),
-    Tab.PENDING: N_("Waiting for the requester"),
-    Tab.DELEGATED: N_("At the second line"),
-    Tab.CLOSED: N_("Recently closed"),
+    QueueTab.NEW: N_("New"),
+    QueueTab.MINE: N_("Mine"),
+    QueueTab.OPEN: N_("Open"),
+    QueueTab.PENDING: N_("Waiting for the requester"),
+    QueueTab.DELEGATED: N_("At the second line"),
+    QueueTab.CLOSED: N_("Recently closed"),
 }
-SORTS = {Sort.AGE: N_("Age"), Sort.ACTIVITY: N_("Last activity"), Sort.NUMBER: N_("Number"),
-         Sort.DUE: N_("Due")}
+SORTS = {QueueSort.AGE: N_("Age"), QueueSort.ACTIVITY: N_("Last activity"),
+         QueueSort.NUMBER: N_("Number"), QueueSort.DUE: N_("Due")}
 # "descending" for each sort, as an agent says it (age descending: the oldest first; due
 # descending: the most urgent first, as the core sorts it)
-DESCENDING = {Sort.AGE: N_("oldest first"), Sort.ACTIVITY: N_("latest activity first"),
-              Sort.NUMBER: N_("highest number first"), Sort.DUE: N_("most urgent first")}
-ASCENDING = {Sort.AGE: N_("newest first"), Sort.ACTIVITY: N_("earliest activity first"),
-             Sort.NUMBER: N_("lowest number first"), Sort.DUE: N_("least urgent first")}
+DESCENDING = {QueueSort.AGE: N_("oldest first"), QueueSort.ACTIVITY: N_("latest activity first"),
+              QueueSort.NUMBER: N_("highest number first"), QueueSort.DUE: N_("most urgent first")}
+ASCENDING = {QueueSort.AGE: N_("newest first"), QueueSort.ACTIVITY: N_("earliest activity first"),
+             QueueSort.NUMBER: N_("lowest number first"), QueueSort.DUE: N_("least urgent first")}
 NO_SUCH = {
     "tab": N_("There is no such tab in the queue."),
     "sort": N_("The queue cannot be sorted that way."),
@@ -72,14 +73,14 @@ NO_SUCH = {
 class Asked:
     """What the address asks of the queue; "" for a filter: any."""
 
-    tab: Tab = Tab.NEW
+    tab: QueueTab = QueueTab.NEW
     channel: str = ""
     category: str = ""
     type: str = ""
     assignee: str = ""
     service: str = ""
     unanswered: bool = False
-    sort: Sort = Sort.AGE
+    sort: QueueSort = QueueSort.AGE
     order: str = "desc"
     page: int = 1
 
@@ -108,7 +109,7 @@ class Asked:
                  if getattr(wanted, f.name) != f.default]
         return "/desk/?" + urlencode([(k, "1" if v is True else str(v)) for k, v in query])
 
-    def sorted_by(self, sort: Sort) -> str:
+    def sorted_by(self, sort: QueueSort) -> str:
         """The link of a column heading: by that column, the other way if it already is."""
         if sort == self.sort:
             return self.link(order="asc" if self.descending else "desc")
@@ -130,14 +131,14 @@ def asked(query: Mapping[str, str], config: Config) -> Asked:
             and 1 <= int(page) <= MAX_PAGE):
         raise Refused(400, NO_SUCH["page"])
     return Asked(
-        tab=Tab(one("tab", set(Tab)) or Tab.NEW),
+        tab=QueueTab(one("tab", set(QueueTab)) or QueueTab.NEW),
         channel=one("channel", set(Channel)),
         category=one("category", {*config.workflow.categories, NONE}),
         type=one("type", set(RequesterType)),
         assignee=query.get("assignee", "").strip().lower()[:320],
         service=query.get("service", "").strip()[:100],
         unanswered=one("unanswered", {"1", "on"}) != "",
-        sort=Sort(one("sort", set(SORTS)) or Sort.AGE),
+        sort=QueueSort(one("sort", set(SORTS)) or QueueSort.AGE),
         order=one("order", {"desc", "asc"}) or "desc",
         page=int(page))
 
