@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import csv
 import json
 import os
@@ -137,6 +138,8 @@ def write_group(work: Path, n: int) -> Path:
 
 
 def fresh_database(kind: str, work: Path, run: int) -> str:
+    """A new SQLite file in ``work``, or a new PostgreSQL schema, dropped when the benchmark
+    ends (``drop_schemas``)."""
     if kind == "sqlite":
         return f"sqlite:///{work}/bench-{run}.db"
     schema = f"bench_dispatch_{os.getpid()}_{run}"
@@ -145,7 +148,21 @@ def fresh_database(kind: str, work: Path, run: int) -> str:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
+    if not SCHEMAS:
+        atexit.register(drop_schemas)
+    SCHEMAS.append(schema)
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+SCHEMAS: list[str] = []
+
+
+def drop_schemas() -> None:
+    engine = Database(PG_URL).engine
+    with engine.begin() as conn:
+        for schema in SCHEMAS:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    engine.dispose()
 
 
 async def raw_replies(port: int, messages: list[tuple[str, bytes]], connections: int,
