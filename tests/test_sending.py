@@ -542,9 +542,9 @@ def test_the_second_sender_killed_mid_mailing_loses_nothing(
     config = configure(tmp_path, db_url, smtp_server.port, connections=connections,
                        lease_seconds=1)
     desk = open_desk(config)
-    # The first process leases two claims (one queued, one waiting) before the second has
-    # connected: with fewer rows than that, the second found none and had ended, sending
-    # nothing, before the kill.
+    # Rows enough that the second process still has some whatever the first leased before
+    # it connected (with 1,000, before the first claim was cut to 50, it had found none and
+    # ended before the kill).
     members = people(max(TWO_PROCESSES_FROM, 4 * send.CLAIM_BATCH))
     import_group(desk, tmp_path, "communes", members)
     assert rnmail(config, "operator", "add", OPERATOR, "--password-stdin",
