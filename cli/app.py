@@ -70,11 +70,27 @@ def handle_errors(func: F) -> F:
         except Exception as exc:
             from sqlalchemy.exc import OperationalError
 
+            if interrupted(exc):
+                raise click.Abort from None
             if isinstance(exc, OperationalError):  # the database went away mid-command
                 raise click.ClickException(f"database error: {exc.orig}") from None
             raise
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a Ctrl-C: one landing in the connection
+    pool's ping left psycopg's connection busy, and the pool's clean-up raised over it
+    (``ProgrammingError``: connection in transaction status ACTIVE)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def emit_text(text: str, out: Path | None, what: str) -> None:

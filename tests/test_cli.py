@@ -6,9 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import click
+import psycopg
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from cli.app import handle_errors
 from rnmail.db import Database, migration_revisions
 from tests.harness.factories import write_config
 from tests.harness.install import rnmail
@@ -222,3 +227,35 @@ def test_database_gone_is_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
     code, _, err = rnmail(config, "ticket", "list")
     assert code == 1 and err.startswith("Error: database") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("by_ctrl_c", [True, False])
+def test_a_ctrl_c_inside_the_database_driver_is_aborted_not_a_traceback(by_ctrl_c: bool) -> None:
+    """A Ctrl-C landing in the connection pool's ping left psycopg's connection busy, and
+    the pool's clean-up raised over it (seen in ``tests/test_command_server.py``): the
+    command ends as any Ctrl-C does. The same error without a Ctrl-C behind it is a bug,
+    and shows as one."""
+    def reset() -> None:  # the pool's clean-up, as SQLAlchemy wraps the driver's error
+        driver = psycopg.ProgrammingError(
+            "can't change 'autocommit' now: connection in transaction status ACTIVE")
+        try:
+            raise driver
+        except psycopg.ProgrammingError as exc:
+            raise DBAPIError("SELECT 1", None, exc) from exc
+
+    @click.command()
+    @handle_errors
+    def command() -> None:
+        if not by_ctrl_c:
+            reset()
+        try:
+            raise KeyboardInterrupt  # in the ping
+        except KeyboardInterrupt:
+            reset()
+
+    result = CliRunner().invoke(command)
+    assert result.exit_code == 1
+    if by_ctrl_c:
+        assert result.output == "Aborted!\n" and isinstance(result.exception, SystemExit)
+    else:
+        assert isinstance(result.exception, DBAPIError)

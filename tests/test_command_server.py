@@ -224,6 +224,7 @@ def started_command(site: Installation, server: Server) -> tuple[subprocess.Pope
 def test_ctrl_c_reaches_the_served_command(site: Installation, server: Server) -> None:
     client, pid = started_command(site, server)
     client.send_signal(signal.SIGINT)
+    client.wait(timeout=30)  # its input still open: the Ctrl-C, not an end of input, ends it
     out, err = client.communicate(timeout=30)
     assert client.returncode == 1 and "Aborted!" in err, (out, err)
     until(lambda: f"pid {pid} ended" in server.text(), what="the command's end")

@@ -32,6 +32,8 @@ from rnmail.config import SmtpConfig, load_config
 from rnmail.db import Database
 from rnmail.dispatch import send
 from rnmail.dispatch.announce import announcement_status
+from rnmail.dispatch.outbox import Outcome
+from rnmail.dispatch.transport import Body, SmtpTransport
 from rnmail.models import Announcement, OutboxMessage, Suppression, utcnow
 from tests.harness.factories import HELPDESK, Desk, write_config
 from tests.harness.install import rnmail
@@ -118,17 +120,17 @@ def parsed(content: bytes) -> EmailMessage:
 
 def test_the_server_receives_what_sendmail_delivers_from_the_same_bytes() -> None:
     """The sender writes DATA itself, a mailing's shared part prepared once per run
-    (``send.wire_message``): the server must receive exactly what aiosmtplib's own
+    (``transport.wire_message``): the server must receive exactly what aiosmtplib's own
     ``sendmail()`` delivers from the same bytes — dots at the start of lines, bare line
     ends, no line end at the end, personal headers apart or not."""
     head = b"To: <a@example.org>\r\nSubject: dots\r\n"
     body = b"\r\n.one\n..two\r\n.\r\nbare\rend\n.\nlast line without its end"
-    cases = [(head, send.Body.of(body)), (head + body, None),
-             (head[:-1], send.Body.of(b"\n" + body)),  # a head ending in a lone CR
-             (b"Subject: x\r\n", send.Body.of(b"\r\n.")), (b"Subject: y\r\n\r\n.", None)]
+    cases = [(head, Body.of(body)), (head + body, None),
+             (head[:-1], Body.of(b"\n" + body)),  # a head ending in a lone CR
+             (b"Subject: x\r\n", Body.of(b"\r\n.")), (b"Subject: y\r\n\r\n.", None)]
 
     async def deliver(port: int) -> None:
-        transport = send.SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, timeout=5))
+        transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, timeout=5))
         for head_part, shared in cases:
             outcome = await transport.deliver(HELPDESK, "a@example.org", head_part, shared)
             assert outcome.ok, outcome
@@ -175,11 +177,11 @@ def test_each_reply_has_the_timeout_and_a_silent_server_loses_the_connection() -
             await writer.drain()
         writer.close()
 
-    async def deliver(silent_after: bytes | None) -> tuple[send.Outcome, float, bool]:
+    async def deliver(silent_after: bytes | None) -> tuple[Outcome, float, bool]:
         server = await asyncio.start_server(lambda r, w: smtp(r, w, silent_after),
                                             "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        transport = send.SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, timeout=0.5))
+        transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, timeout=0.5))
         began = time.monotonic()
         outcome = await transport.deliver(HELPDESK, "a@example.org",
                                           b"Subject: slow\r\n\r\nBonjour\r\n")
