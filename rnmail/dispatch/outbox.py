@@ -158,11 +158,6 @@ def release(session: Session, ids: list[int]) -> None:
 _T = cast(Table, OutboxMessage.__table__)
 # Built once: finish_many runs for every few messages sent, and building the statement
 # cost several times more than executing it.
-_MARK_SENT = (
-    update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == OutboxState.SENDING)
-    .values(state=OutboxState.SENT, sent_at=bindparam("now"), attempts=_T.c.attempts + 1,
-            last_reply=bindparam("reply"), lease_until=None)
-)
 _COUNT_ATTEMPT = (  # only while still ours: a late failure never undoes another's "sent"
     update(_T).where(_T.c.id == bindparam("rid"), _T.c.state == OutboxState.SENDING)
     .values(attempts=_T.c.attempts + 1, last_reply=bindparam("reply"), lease_until=None)
@@ -181,8 +176,8 @@ def extend_leases(session: Session, ids: list[int], lease: timedelta) -> None:
 
 
 # A batch that was all delivered, the sender's usual group commit, in one statement of the
-# driver's own (SQLAlchemy's per-row work for an executemany of _MARK_SENT took as much CPU
-# as the commit, on the thread that shares the interpreter with the sending).
+# driver's own (SQLAlchemy's per-row work for an executemany of the same UPDATE took as much
+# CPU as the commit, on the thread that shares the interpreter with the sending).
 _SENT_SQLITE = (f"UPDATE {_T.name} SET state = '{OutboxState.SENT}', sent_at = ?, attempts ="
                 f" attempts + 1, last_reply = ?, lease_until = NULL WHERE id = ? AND state ="
                 f" '{OutboxState.SENDING}'")
@@ -197,9 +192,9 @@ _SENT_POSTGRESQL = (
 
 def record_sent(connection: Connection, results: list[tuple[int, Outcome]]
                 ) -> dict[int, OutboxState]:
-    """``finish_many`` for results that are all deliveries (``ok``), as one statement: on
-    PostgreSQL the whole commit when ``connection`` is in autocommit. A row no longer
-    ``sending`` is left alone, as ``finish_many`` leaves it, so a repeat is harmless."""
+    """Record deliveries (results all ``ok``) as sent, in one statement: on PostgreSQL the
+    whole commit when ``connection`` is in autocommit. A row no longer ``sending`` is left
+    alone, so a repeat is harmless."""
     assert all(outcome.ok for _, outcome in results)
     dialect = connection.dialect
     process = _T.c.sent_at.type.bind_processor(dialect)
@@ -215,24 +210,21 @@ def record_sent(connection: Connection, results: list[tuple[int, Outcome]]
 
 
 def finish_many(
-    session: Session | Connection, results: list[tuple[int, Outcome]], cfg: OutboxConfig
+    connection: Connection, results: list[tuple[int, Outcome]], cfg: OutboxConfig
 ) -> dict[int, OutboxState]:
     """Record the server's reply for each row; returns each row's new state.
 
-    A row is marked sent only from the server's reply; a refusal is retried with exponential
-    backoff (4xx, lost connection) until ``max_attempts``, or failed at once (5xx).
+    A row is marked sent only from the server's reply (``record_sent``); a refusal is
+    retried with exponential backoff (4xx, lost connection) until ``max_attempts``, or
+    failed at once (5xx).
     """
     now = utcnow()
-    states: dict[int, OutboxState] = {}
-    sent = [{"rid": rid, "reply": outcome.reply[:2000], "now": now}
-            for rid, outcome in results if outcome.ok]
-    if sent:
-        session.execute(_MARK_SENT, sent)
-        states.update((rid, OutboxState.SENT) for rid, outcome in results if outcome.ok)
+    sent = [(rid, outcome) for rid, outcome in results if outcome.ok]
+    states = record_sent(connection, sent) if sent else {}
     for rid, outcome in results:
         if outcome.ok:
             continue
-        attempts = session.scalar(_COUNT_ATTEMPT, {"rid": rid, "reply": outcome.reply[:2000]})
+        attempts = connection.scalar(_COUNT_ATTEMPT, {"rid": rid, "reply": outcome.reply[:2000]})
         if attempts is None:
             continue
         if outcome.permanent or attempts >= cfg.max_attempts:
@@ -243,7 +235,7 @@ def finish_many(
         values: dict[str, Any] = {"state": state}
         if next_at:
             values["next_attempt_at"] = next_at
-        session.execute(update(_T).where(_T.c.id == rid).values(**values))
+        connection.execute(update(_T).where(_T.c.id == rid).values(**values))
         states[rid] = state
     return states
 
