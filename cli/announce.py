@@ -158,7 +158,8 @@ def announce_status(app: App, announcement_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    counts = ", ".join(f"{n} {state}" for state, n in result["counts"].items())
+    counts = ", ".join([f"{n} {state}" for state, n in result["counts"].items()]
+                       + ([f"{result['unqueued']} to queue"] if result["unqueued"] else []))
     done = "finished" if result["finished"] else "in progress"
     click.echo(f"announcement #{announcement_id} ({result['kind']}, {result['template']}, "
                f"{result['recipients']} recipient(s)): {done}: {counts}")

@@ -246,8 +246,9 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
     from rnmail.dispatch.send_in_two import send_in_two
 
     with app.ready_db().transaction() as session:
-        counts = announcement_status(session, announcement_id)["counts"]
-    total = int(counts["queued"] + counts["sending"])
+        status = announcement_status(session, announcement_id)
+    counts = status["counts"]
+    total = int(counts["queued"] + counts["sending"] + status["unqueued"])
     if total == 0:
         return 0
 
