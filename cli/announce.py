@@ -150,7 +150,8 @@ def read_var_files(values: tuple[str, ...]) -> dict[str, str]:
 @pass_app
 @handle_errors
 def announce_status(app: App, announcement_id: int, as_json: bool) -> None:
-    """Delivery counts per state; finished when no row is queued or sending."""
+    """Delivery counts per state; finished when every member is queued and no row is
+    queued or sending."""
     from rnmail.dispatch.announce import announcement_status
 
     with app.ready_db().transaction() as session:
