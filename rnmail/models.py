@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -407,12 +408,20 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_message"
     __table_args__ = (
         Index("ix_outbox_message_state_next", "state", "next_attempt_at"),
-        # the daily limit of automatic mails (rnmail.ingest.respond): the day's, from the index
-        Index("ix_outbox_message_automatic_day", "automatic", "created_at", "to_addr"),
+        # Partial (migration 0029): a mailing's rows, without a ticket and not automatic,
+        # stay out of the two indexes below, which only the ticket's and the automatic
+        # mails are read from.
+        Index("ix_outbox_message_ticket_id", "ticket_id",
+              postgresql_where=text("ticket_id IS NOT NULL"),
+              sqlite_where=text("ticket_id IS NOT NULL")),
+        # the daily limit of automatic mails (rnmail.ingest.respond): the day's, from the
+        # index alone; the condition as that query writes it (SQLite matches it literally)
+        Index("ix_outbox_message_automatic_day", "automatic", "created_at", "to_addr",
+              postgresql_where=text("automatic"), sqlite_where=text("automatic = 1")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     purpose: Mapped[str] = mapped_column(String(32))  # acknowledgement | reply | ...
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)  # counts for loop limits
     message_id: Mapped[str] = mapped_column(String(998), index=True)
