@@ -307,12 +307,15 @@ def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int,
     env = {**os.environ, "RNMAIL_CONFIG": str(config_path)}
     server = serve_commands(socket_path, env) if served else None
     started, children = datetime.now(UTC), resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before, postgres_before = machine_busy(), cpu_of("postgres")
     subprocess.run([*(PROGRAM if served else RNMAIL), "status", "set", "down", "--comment",
                     "panne", "--notify", "bench-group", "--yes", "--operator", "bench-op",
                     "--password-stdin"],
                    input=b"bench password 1\n", env=env, cwd=ROOT, check=True,
                    capture_output=True)
     ended, after = datetime.now(UTC), resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = [b - a for a, b in zip(busy_before, machine_busy(), strict=True)]
+    postgres = cpu_of("postgres") - postgres_before
     if server is not None:
         server.terminate()
         server.wait(timeout=60)
@@ -345,11 +348,39 @@ def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int,
         f"command done at {(ended - started).total_seconds():.2f} s; {rate:,.0f} msg/s; raw "
         f"aiosmtplib {raw_rate:,.0f} msg/s; ratio {rate / raw_rate:.2f}; raw aiosmtplib in two "
         f"processes {raw_two:,.0f} msg/s, ratio to it {rate / raw_two:.2f}; CPU of the command "
-        f"{cpu:.2f} s")
+        f"{cpu:.2f} s, of PostgreSQL {postgres:.2f} s, of smtp-sink and the rest "
+        f"{busy[0] / TICKS - cpu - postgres:.2f} s; the machine's cores "
+        f"{busy[0] / busy[1]:.0%} busy")
     figures = {"e2e_raw": raw_rate, "e2e": rate, "e2e_ratio": rate / raw_rate,
                "e2e_raw_two": raw_two, "e2e_ratio_two": rate / raw_two, "e2e_cpu_s": cpu,
                "e2e_first_s": (sent[0] - started).total_seconds()}
     return {f"served_{key}" if served else key: value for key, value in figures.items()}
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores so far, from /proc/stat: how much of the machine
+    a run used, whatever process did the work (PostgreSQL, smtp-sink, rnmail)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(name: str) -> float:
+    """CPU seconds used so far by the running processes called ``name`` (their children
+    that ended included, as the kernel counts them in cutime/cstime)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        if text[text.index("(") + 1:text.rindex(")")] == name:
+            fields = text[text.rindex(")") + 2:].split()
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / TICKS
 
 
 def serve_commands(socket_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
