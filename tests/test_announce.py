@@ -164,9 +164,10 @@ def test_dry_run_and_queue_to_the_shipped_municipalities(site: Installation) -> 
     assert raw is not None and raw < 589 * 2000  # no copy of the PDF per recipient
     # The first members are queued with the announcement, the senders queue the rest
     status = site.json("announce", "status", "1")
-    assert status["counts"]["queued"] == FIRST_CHUNK and status["unqueued"] == 589 - FIRST_CHUNK
+    queued = 589 if site.db.is_sqlite else FIRST_CHUNK  # on SQLite all at once
+    assert status["counts"]["queued"] == queued and status["unqueued"] == 589 - queued
     assert status["finished"] is False
-    assert site.count(OutboxMessage, OutboxMessage.announcement_id == 1) == FIRST_CHUNK
+    assert site.count(OutboxMessage, OutboxMessage.announcement_id == 1) == queued
 
 
 def test_test_to_sends_one_sample_per_language_to_that_address_only(site: Installation) -> None:

@@ -3,7 +3,8 @@
 senders, a failed claim or a group that changed; both databases, real aiosmtpd.
 
 The chunk and claim sizes are made small here so that a mailing of a few hundred goes
-through many chunks, group boundaries and claims.
+through many chunks, group boundaries and claims, and SQLite queues from the cursor too
+(it queues every member at once otherwise: ``test_sqlite_queues_every_member_at_once``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ CHUNK = 40
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(expand, "FIRST_CHUNK", CHUNK)
+    monkeypatch.setattr(expand, "ALL_AT_ONCE_ON_SQLITE", False)  # the cursor on both
     monkeypatch.setattr(send, "FIRST_CLAIM", 7)
     monkeypatch.setattr(send, "CLAIM_BATCH", 25)
 
@@ -262,4 +264,19 @@ def test_the_purge_keeps_the_body_of_a_mailing_still_being_queued(
     desk.send()
     assert set(received(smtp_server)) == {m[0] for m in members[CHUNK:]}
     assert status(desk, announcement)["finished"] is True
+    desk.close()
+
+
+def test_sqlite_queues_every_member_at_once(tmp_path: Path, db_url: str,
+                                            smtp_server: SmtpServer) -> None:
+    desk = desk_for(tmp_path, db_url, smtp_server.port)
+    members = people(expand.FIRST_CHUNK + 10)
+    import_group(desk, tmp_path, "communes", members)
+    announcement = queue_mailing(desk, ["communes"])
+    state = status(desk, announcement)
+    queued = len(members) if desk.db.is_sqlite else expand.FIRST_CHUNK
+    assert state["counts"]["queued"] == queued
+    assert state["unqueued"] == len(members) - queued
+    desk.send()
+    assert received(smtp_server) == Counter(m[0] for m in members)
     desk.close()
