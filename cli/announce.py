@@ -150,8 +150,7 @@ def read_var_files(values: tuple[str, ...]) -> dict[str, str]:
 @pass_app
 @handle_errors
 def announce_status(app: App, announcement_id: int, as_json: bool) -> None:
-    """Delivery counts per state; finished when every member is queued and no row is
-    queued or sending."""
+    """Delivery counts per state; finished when no row is queued or sending."""
     from rnmail.dispatch.announce import announcement_status
 
     with app.ready_db().transaction() as session:
@@ -159,8 +158,7 @@ def announce_status(app: App, announcement_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    counts = ", ".join([f"{n} {state}" for state, n in result["counts"].items()]
-                       + ([f"{result['unqueued']} to queue"] if result["unqueued"] else []))
+    counts = ", ".join(f"{n} {state}" for state, n in result["counts"].items())
     done = "finished" if result["finished"] else "in progress"
     click.echo(f"announcement #{announcement_id} ({result['kind']}, {result['template']}, "
                f"{result['recipients']} recipient(s)): {done}: {counts}")

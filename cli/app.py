@@ -246,9 +246,8 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
     from rnmail.dispatch.send_in_two import send_in_two
 
     with app.ready_db().transaction() as session:
-        status = announcement_status(session, announcement_id)
-    counts = status["counts"]
-    total = int(counts["queued"] + counts["sending"] + status["unqueued"])
+        counts = announcement_status(session, announcement_id)["counts"]
+    total = int(counts["queued"] + counts["sending"])
     if total == 0:
         return 0
 

@@ -786,9 +786,6 @@ class Announcement(Base):
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Where queueing its members stands while some are not queued yet, else NULL
-    # (rnmail.dispatch.expand)
-    queue: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 def include_object(

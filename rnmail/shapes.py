@@ -459,11 +459,8 @@ class AnnouncementStatus(AnnouncementInfo):
 
     counts: dict[str, int]
     """Recipients per ``OutboxState``, every state present."""
-    unqueued: int
-    """Recipients not queued yet: the senders queue a large mailing's members as they go
-    (``rnmail.dispatch.expand``)."""
     finished: bool
-    """Every recipient queued, and no row is queued or sending any more."""
+    """No row is queued or sending any more."""
 
 
 class RecipientCounts(TypedDict):

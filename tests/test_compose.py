@@ -12,7 +12,7 @@ import pytest
 
 from rnmail.dispatch.compose import Draft, Utf8, compose, encode_header
 from rnmail.dispatch.render import Rendered, render
-from rnmail.util.tokens import verify_message_id
+from rnmail.util.tokens import make_message_ids, verify_message_id
 from tests.harness.factories import make_config
 
 LANGS = ("fr", "nl", "de", "en")
@@ -89,3 +89,15 @@ def test_subjects_are_encoded_as_the_stdlib_encodes_them() -> None:
             stdlib = Header(subject, "utf-8", header_name=name).encode(maxlinelen=width)
             assert ours == stdlib, subject
     assert "=?utf-8?" in encode_header("é" * 300)
+
+
+def test_a_mailings_message_ids_are_distinct_and_each_verifies() -> None:
+    """``make_message_ids`` signs them all in one base32 encoding: each slice must be that
+    Message-ID's own signature."""
+    ids = make_message_ids("s3cret", "rn.example", "a7", None, 2000)
+    assert len(set(ids)) == 2000
+    assert all(verify_message_id("s3cret", mid) == ("a7", 0) for mid in ids)
+    payload = ids[0].split("@")[0].rpartition(".")[0]
+    other = ids[1].split("@")[0].rpartition(".")[2]
+    assert verify_message_id("s3cret", f"{payload}.{other}@rn.example>") is None
+    assert make_message_ids("s3cret", "rn.example", "a7", None, 0) == []

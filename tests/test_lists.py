@@ -343,6 +343,12 @@ def test_recipients_dedupe_across_groups_in_the_order_given(config: Path, db: Da
         session.add(Suppression(email="b@x.example", reason="test", hard_bounces=3))
         session.flush()
         assert suppressed_addresses(session, ["B@x.example", "a@x.example"]) == {"b@x.example"}
+        # more suppressions than addresses asked about: looked up, not all read
+        session.add_all(Suppression(email=f"s{i}@x.example", reason="test", hard_bounces=3)
+                        for i in range(3))
+        session.flush()
+        assert suppressed_addresses(session, ["S1@x.example"]) == {"s1@x.example"}
+        assert suppressed_addresses(session, ["c@x.example"]) == set()
 
 
 # --------------------------------------------------------------------------- bounces

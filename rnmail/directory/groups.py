@@ -368,8 +368,10 @@ def list_groups(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
-def find_groups(session: Session, group_names: Sequence[str]) -> list[UserGroup]:
-    """The groups named, each once, in the order given; NotFound names the unknown ones."""
+def recipients(session: Session, group_names: Sequence[str]) -> list[Recipient]:
+    """The members of the groups, each address once: the first group given that holds it
+    wins; groups in the order given, addresses by address within a group. Suppressed
+    addresses are included (see ``suppressed_addresses``)."""
     groups: list[UserGroup] = []
     unknown: list[str] = []
     for name in dict.fromkeys(group_names):
@@ -382,15 +384,8 @@ def find_groups(session: Session, group_names: Sequence[str]) -> list[UserGroup]
         raise NotFound.translatable(N_("no group {names} (known: {known})"),
                                     names=", ".join(repr(n) for n in unknown),
                                     known=_known_groups(session))
-    return groups
-
-
-def recipients(session: Session, group_names: Sequence[str]) -> list[Recipient]:
-    """The members of the groups, each address once: the first group given that holds it
-    wins; groups in the order given, addresses by address within a group. Suppressed
-    addresses are included (see ``suppressed_addresses``)."""
     chosen: dict[str, Recipient] = {}
-    for group in find_groups(session, group_names):
+    for group in groups:
         # columns, not GroupMember objects: a mailing to every municipality reads thousands
         for email, name, language, organisation, code in session.execute(
                 select(GroupMember.email, GroupMember.name, GroupMember.language,

@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import TemplateNotFound, UndefinedError
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.config import Config
-from rnmail.db import Database
-from rnmail.directory.groups import Recipient, find_groups, recipients
+from rnmail.db import Database, insert_rows
+from rnmail.directory.groups import Recipient, recipients
+from rnmail.directory.sheets import CONTROL_RE
 from rnmail.dispatch.compose import (
     Attachment,
     encode_header,
@@ -36,16 +38,17 @@ from rnmail.dispatch.compose import (
     header_block,
     mime_body,
 )
-from rnmail.dispatch.expand import Mailing, SharedPart, queue_to, start_queue
 from rnmail.dispatch.render import MAIL, TEMPLATES, Rendered, render
+from rnmail.dispatch.suppression import suppressed_addresses
 from rnmail.dispatch.variables import SUFFIX, parse_variables, template_variables
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.banners import banner
 from rnmail.i18n.formats import format_time
-from rnmail.models import Announcement, GroupMember, OutboxBody, OutboxMessage, utcnow
+from rnmail.models import Announcement, OutboxBody, OutboxMessage, utcnow
 from rnmail.shapes import AnnouncementInfo, AnnouncementStatus
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.gcpause import gc_paused
+from rnmail.util.tokens import make_message_ids
 from rnmail.vocab import AnnouncementKind, OutboxState, strings
 
 MAILINGS = TEMPLATES / "mailings"
@@ -106,7 +109,7 @@ def render_notice(config: Config, notice: Notice, language: str) -> Rendered:
     return rendered
 
 
-@gc_paused()  # thousands of rows, no cycles: see rnmail.util.gcpause
+@gc_paused()  # tens of thousands of rows, no cycles: see rnmail.util.gcpause
 def announce(
     session: Session,
     config: Config,
@@ -115,41 +118,78 @@ def announce(
     operator: str,
     to: list[Recipient] | None = None,
 ) -> Announcement | None:
-    """Queue ``notice`` for every member of ``groups`` (the first ``FIRST_CHUNK`` now, the
-    rest as the senders claim: ``rnmail.dispatch.expand``) or for ``to``; None when its step
+    """Queue ``notice`` for every member of ``groups`` (or for ``to``); None when its step
     was already queued (by an earlier run, or by another instance at the same moment)."""
     if notice.step_key and session.scalar(
             select(Announcement.id).where(Announcement.step_key == notice.step_key)):
         return None
-    found = find_groups(session, groups) if to is None else []
-    in_groups = GroupMember.group_id.in_([g.id for g in found])
-    count = (len(to) if to is not None else
-             session.scalar(select(func.count(distinct(GroupMember.email))).where(in_groups)))
-    languages = (list(dict.fromkeys(m.language for m in to)) if to is not None else
-                 list(session.scalars(select(GroupMember.language).distinct().where(in_groups))))
+    members = to if to is not None else recipients(session, groups)
     record = Announcement(kind=notice.kind, step_key=notice.step_key, template=notice.template,
                           groups=groups, maintenance_id=notice.maintenance_id,
                           incident_id=notice.incident_id, operator=operator,
-                          recipients=count or 0, note=notice.note)
+                          recipients=len(members), note=notice.note)
     try:
         with session.begin_nested():
             session.add(record)
             session.flush()
     except IntegrityError:  # the same step, queued by another instance just now
         return None
-    mailing = Mailing(record.id, notice.kind,
-                      {lang: _shared_part(session, config, notice, lang) for lang in languages},
-                      config.helpdesk.default_language)
-    if to is not None:
-        queue_to(session, config, mailing, to)
-    else:
-        start_queue(session, config, mailing, found)
+    suppressed = suppressed_addresses(session, [m.email for m in members])
+    bodies = {lang: _shared_part(session, config, notice, lang)
+              for lang in dict.fromkeys(m.language for m in members)}
+    domain = config.helpdesk.address.rsplit("@", 1)[-1]
+    kind = f"a{record.id}"
+    now = utcnow()
+    rows = []
+    message_ids = make_message_ids(config.helpdesk.secret, domain, kind, None, len(members))
+    for member, message_id in zip(members, message_ids, strict=True):
+        body_id, shared_headers, subject = bodies[member.language]
+        state = "suppressed" if member.email in suppressed else "queued"
+        why = unusable(member)
+        raw = b""
+        if why is None:
+            try:
+                raw = shared_headers + header_block([
+                    ("To", format_address(member.name, member.email)),
+                    ("Message-ID", message_id),
+                    ("List-Id", f"<{member.group}.{config.dispatch.list_domain}>"),
+                ]).encode("ascii")
+            except (ValueError, UnicodeError) as exc:  # UnicodeError is a ValueError
+                why = f"cannot write the mail: {exc}"
+        if why is not None:
+            # One bad member row must not stop the notice to the others, nor the status
+            # change that sends it: this one is recorded as failed, with the reason.
+            log.warning("announcement %d: not sent to %r: %s", record.id, member.email, why)
+            state = "failed"
+        rows.append({
+            "purpose": notice.kind, "automatic": False, "message_id": message_id,
+            "mail_from": config.helpdesk.address, "to_addr": member.email[:320],
+            "subject": subject, "raw": raw, "state": state, "last_reply": why,
+            "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "announcement_id": record.id, "body_id": body_id,
+        })
+    insert_rows(session, cast(Table, OutboxMessage.__table__), rows)
     return record
 
 
+# An address we can put in an envelope and a To header as it is: printable ASCII, one @,
+# none of the characters that end or split an address.
+_PLAIN_ADDRESS = re.compile(r"[!#-'*+\--9=?A-Z^-~]+@[!#-'*+\--9=?A-Z^-~]+\Z")
+
+
+def unusable(member: Recipient) -> str | None:
+    """Why a member row (imported before imports were checked, or written by hand in the
+    database) cannot be mailed; None when it can."""
+    if not _PLAIN_ADDRESS.match(member.email):
+        return f"unusable address {member.email!r}"
+    if CONTROL_RE.search(member.name):
+        return f"control character in the name {member.name!r}"
+    return None
+
+
 def _shared_part(session: Session, config: Config, notice: Notice, language: str
-                 ) -> SharedPart:
-    """The body, headers and subject every recipient in ``language`` shares."""
+                 ) -> tuple[int, bytes, str]:
+    """(body id, the headers every recipient in ``language`` shares, subject)."""
     rendered = render_notice(config, notice, language)
     body = mime_body(rendered, list(notice.attachments)).encode("ascii")
     digest = hashlib.sha256(body).hexdigest()
@@ -171,12 +211,11 @@ def _shared_part(session: Session, config: Config, notice: Notice, language: str
         ("Precedence", "bulk"),
         ("List-Help", f"<mailto:{hd.address}>"),
     ])
-    return SharedPart(body_id, shared.encode("ascii"), rendered.subject)
+    return body_id, shared.encode("ascii"), rendered.subject
 
 
 def announcement_status(session: Session, announcement_id: int) -> AnnouncementStatus:
-    """Counts per delivery state; ``finished`` when every member is queued and every row
-    has reached a final state."""
+    """Counts per delivery state; ``finished`` when every row has reached a final state."""
     record = session.get(Announcement, announcement_id)
     if record is None:
         raise NotFound(f"no announcement #{announcement_id}")
@@ -186,13 +225,10 @@ def announcement_status(session: Session, announcement_id: int) -> AnnouncementS
             .where(OutboxMessage.announcement_id == announcement_id)
             .group_by(OutboxMessage.state)):
         counts[state] = int(n)
-    unqueued = max(0, record.recipients - sum(counts.values())) if record.queue else 0
     return {
         **announcement_json(record),
         "counts": counts,
-        "unqueued": unqueued,
-        "finished": (counts[OutboxState.QUEUED] == 0 and counts[OutboxState.SENDING] == 0
-                     and record.queue is None),
+        "finished": counts[OutboxState.QUEUED] == 0 and counts[OutboxState.SENDING] == 0,
     }
 
 

@@ -31,10 +31,10 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import Config
 from rnmail.db import Database
-from rnmail.dispatch.expand import claim_or_expand
 from rnmail.dispatch.outbox import (
     Leased,
     Outcome,
+    claim,
     extend_leases,
     finish_many,
     load_bodies,
@@ -184,7 +184,7 @@ class Sender:
         size = FIRST_CLAIM
         try:
             while self.error is None and not self.stop.is_set():
-                leased = await self.in_feed_db(claim_or_expand, self.config, size, lease)
+                leased = await self.in_feed_db(claim, size, lease)
                 if not leased:
                     break
                 size = CLAIM_BATCH

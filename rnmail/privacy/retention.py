@@ -33,7 +33,6 @@ from rnmail import audit
 from rnmail.config import Config
 from rnmail.db import Database
 from rnmail.models import (
-    Announcement,
     Attachment,
     AuditEvent,
     Bounce,
@@ -275,10 +274,6 @@ def _outbox(cutoff: datetime, batch: int) -> Step:
         if bodies:  # a mailing's shared body goes with its last recipient's row
             used = set(session.scalars(select(OutboxMessage.body_id).where(
                 OutboxMessage.body_id.in_(bodies))))
-            # ... unless an announcement still queueing its members will write more of them
-            used.update(part[0] for queue in session.scalars(
-                select(Announcement.queue).where(Announcement.queue.is_not(None)))
-                if queue for part in queue["parts"].values())
             session.execute(delete(OutboxBody).where(OutboxBody.id.in_(bodies - used)))
         return len(rows) == batch
 

@@ -15,16 +15,16 @@ names is in it. Its condition is written as the query is (``automatic = 1`` on S
 which matches a partial index's terms literally; PostgreSQL reads ``automatic = true`` as
 ``automatic``). tests/test_outbox_indexes.py checks both plans on both databases.
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0029
+Revises: 0028
 Create Date: 2026-12-07 11:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0030'
-down_revision = '0029'
+revision = '0029'
+down_revision = '0028'
 branch_labels = None
 depends_on = None
 
