@@ -45,6 +45,7 @@ from rnmail.config import HelpdeskConfig, clock
 from rnmail.i18n import translations
 from rnmail.i18n.formats import format_time, zone_phrase
 from rnmail.i18n.labels import label, language_name
+from rnmail.util.templatecache import bytecode_cache
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAIL = TEMPLATES / "mail"  # <name>.<lang>.j2: the mail rnmail writes itself
@@ -82,6 +83,7 @@ def environment(directories: tuple[Path, ...] = (MAIL,)) -> Environment:
         # mail (an acknowledgement per new ticket); those of a templates_dir are re-read
         # when they change.
         auto_reload=directories != (MAIL,),
+        bytecode_cache=bytecode_cache(),
     )
     env.filters["clock"] = clock  # {{ opens|clock }} 8:30, {{ opens|clock(".") }} 8.30
     env.filters["label"] = _label
@@ -178,7 +180,8 @@ def contact_block(helpdesk: HelpdeskConfig, language: str) -> ContactBlock:
 @cache
 def _page_environment(directory: Path = PAGES) -> Environment:
     return Environment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
-                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
+                       autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                       bytecode_cache=bytecode_cache())
 
 
 def render_page(name: str, language: str, context: dict[str, Any]) -> str:

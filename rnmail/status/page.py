@@ -44,6 +44,7 @@ from rnmail.status.components import (
 from rnmail.status.statement import render_statement, statement_template
 from rnmail.status.words import fallback_note, words
 from rnmail.util.publicfiles import public_folder, write_public_file
+from rnmail.util.templatecache import bytecode_cache
 
 SYMBOLS = {"operational": "✓", "degraded": "!", "down": "✕"}  # the state without colour
 # Characters XML 1.0 forbids even as references: an operator's stray control character
@@ -57,7 +58,7 @@ def _environment() -> Environment:
     """Autoescaped (HTML and XML alike), strict, compiled once per process."""
     return Environment(loader=FileSystemLoader(str(PAGES)), undefined=StrictUndefined,
                        autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                       auto_reload=False)
+                       auto_reload=False, bytecode_cache=bytecode_cache())
 
 
 @cache

@@ -27,6 +27,7 @@ from rnmail.dispatch.render import PAGES, contact_block
 from rnmail.i18n import translations
 from rnmail.i18n.formats import capitalised, language_name
 from rnmail.util.publicfiles import public_folder, write_public_file
+from rnmail.util.templatecache import bytecode_cache
 
 STATEMENT_LANGUAGES = ("nl", "fr", "de", "en")
 FILE = "accessibility.html"
@@ -55,7 +56,8 @@ class _Section:
 @cache
 def statement_template() -> Template:
     env = Environment(loader=FileSystemLoader(str(PAGES)), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+                      bytecode_cache=bytecode_cache())
     return env.get_template("accessibility.html.j2")
 
 
