@@ -10,6 +10,7 @@ daily limit must write ``automatic = 1`` as the index does; an equality or an ``
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from rnmail.db import Database
 from rnmail.dispatch.hold import _latest_answer
-from rnmail.dispatch.outbox import Outcome, record_sent
+from rnmail.dispatch.outbox import Outcome, extend_leases, record_sent, release
 from rnmail.ingest.respond import within_daily_limit
 from rnmail.models import OutboxMessage, utcnow
 from rnmail.privacy.anonymise import _rows
@@ -120,8 +121,15 @@ def test_a_delivery_record_finds_its_rows_by_id_whatever_the_statistics_say(
         ids = list(session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)
                                    .limit(16)))
     ok = Outcome(ok=True, permanent=False, reply="250 2.0.0 Ok")
-    [plan] = plans(db, lambda session: record_sent(session.connection(),
-                                                   [(i, ok) for i in ids]))
-    assert "ix_outbox_message_state_next" not in plan, plan
-    assert ("pk_outbox_message" if db.engine.dialect.name != "sqlite"
-            else "INTEGER PRIMARY KEY") in plan, plan
+
+    def run(session: Any) -> None:
+        record_sent(session.connection(), [(i, ok) for i in ids])
+        extend_leases(session, ids, timedelta(minutes=5))  # the leases renewed
+        release(session, ids)  # given back unsent
+
+    found = plans(db, run)
+    assert len(found) == 3
+    for plan in found:
+        assert "ix_outbox_message_state_next" not in plan, plan
+        assert ("pk_outbox_message" if db.engine.dialect.name != "sqlite"
+                else "INTEGER PRIMARY KEY") in plan, plan
