@@ -127,6 +127,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """That database migrated to the head, disposed of after the test."""
+    migrated = Database(db_url)
+    migrated.upgrade()
+    try:
+        yield migrated
+    finally:
+        migrated.dispose()
+
+
 ARTIFACTS = Path(os.environ.get("RNMAIL_ARTIFACTS")
                  or Path(__file__).resolve().parent.parent / "test-artifacts")
 

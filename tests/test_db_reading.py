@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -14,14 +13,6 @@ from sqlalchemy import func, select
 from rnmail.db import Database
 from rnmail.models import Staff
 from rnmail.tickets.team import add_staff
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def staff_count(db: Database) -> int:

@@ -406,16 +406,6 @@ def test_in_chromium_the_hostile_mail_is_harmless_and_the_page_fits(
 # ----------------------------------------------------------------- storage, both engines
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.upgrade()
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
 def _ticket(session: Session, requester: str, org: str | None, subject: str) -> int:
     ticket = open_by_hand(session, WorkflowConfig(), "fr", actor=Actor.system("test"),
                           channel="mail", requester=requester, requester_org=org,

@@ -9,12 +9,10 @@ daily limit must write ``automatic = 1`` as the index does; an equality or an ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection
 
@@ -28,14 +26,6 @@ from tests.harness.factories import make_config
 
 TICKET = "ix_outbox_message_ticket_id"
 AUTOMATIC_DAY = "ix_outbox_message_automatic_day"
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def plans(db: Database, run: Any) -> list[str]:
