@@ -84,7 +84,7 @@ def cpython() -> None:
         "msg_27": ("aperson@dom.example", "bug demonstration " + "1234567891123456789212345678"
                    "9312345678941234567895123456789612345678971234567898112345678911234567892"
                    "123456789112345678911234567892123456789 more text", "test"),
-        "msg_32": ("aperson@example.com", "Re: Limiting Perl CPU Utilization...",
+        "msg_32": ("aperson@example.org", "Re: Limiting Perl CPU Utilization...",
                    "Some message."),
         "msg_35": ("aperson@dom.example", "here's something interesting",
                    "there's no separating newline here"),
@@ -94,7 +94,7 @@ def cpython() -> None:
         "msg_04": ("barry@python.example", "a simple multipart", "a simple kind of mirror"),
         "msg_36": ("internet-drafts@ietf.example", "I-D ACTION:draft-ietf-mboned-mix-00.txt",
                    ""),
-        "msg_46": ("sender@example.net", "GroupwiseForwardingTest", ""),
+        "msg_46": ("sender@example.org", "GroupwiseForwardingTest", ""),
         "msg_03": ("bbb@ddd.example", "This is a test message", "Do you like this message?"),
         "msg_29": ("bbb@ddd.example", "This is a test message", "Do you like this message?"),
         "msg_14": ("bbb@ddd.example", "This is a test message", "drainbread ISP"),
