@@ -33,7 +33,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from configs import compile_as_installed  # bench/configs.py, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the commands' `cli` package, before this file
 
 CONFIG = """\
 [database]
@@ -177,6 +180,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="Also print where each command's imports go (-X importtime).")
     args = parser.parse_args()
+    compile_as_installed()
 
     with tempfile.TemporaryDirectory(prefix="rnmail-bench-cli-") as tmp:
         folder = Path(tmp)

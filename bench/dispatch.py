@@ -69,7 +69,7 @@ from sqlalchemy import func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.configs import write_bench_config  # noqa: E402
+from bench.configs import compile_as_installed, write_bench_config  # noqa: E402
 from rnmail.auth.operators import add_operator  # noqa: E402
 from rnmail.config import load_config  # noqa: E402
 from rnmail.db import Database  # noqa: E402
@@ -306,7 +306,7 @@ def end_to_end(args: argparse.Namespace, port: int, work: Path, run: int,
     server = serve_commands(socket_path, env) if served else None
     started, children = datetime.now(UTC), resource.getrusage(resource.RUSAGE_CHILDREN)
     busy_before, postgres_before = machine_busy(), cpu_of("postgres")
-    subprocess.run([*(PROGRAM if served else RNMAIL), "status", "set", "down", "--comment",
+    subprocess.run([*PROGRAM, "status", "set", "down", "--comment",
                     "panne", "--notify", "bench-group", "--yes", "--operator", "bench-op",
                     "--password-stdin"],
                    input=b"bench password 1\n", env=env, cwd=ROOT, check=True,
@@ -432,6 +432,7 @@ def main() -> None:
     ap.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
                     help="skip the end-to-end `status set --notify` measure")
     args = ap.parse_args()
+    compile_as_installed()
     port = free_port()
     sink = start_sink(port)
     log(f"bench/dispatch.py: {os.cpu_count()} CPUs, db={args.db}, smtp-sink on 127.0.0.1:"

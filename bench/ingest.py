@@ -672,6 +672,9 @@ def main() -> None:
     if args._child:
         child_main(args._child)
         return
+    from bench.configs import compile_as_installed
+
+    compile_as_installed()
     n = args.messages or (1000 if args.profile else 5000)
     if args.profile:
         args.no_cli, args.runs = True, 1
