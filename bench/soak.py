@@ -146,7 +146,7 @@ def main() -> None:
             writer.writerows((f"pop{i}@municipality{i % 500}.example", f"Service {i}",
                               ("nl", "fr", "de")[i % 3]) for i in range(args.recipients))
         import_lists(db, [lists / "soak.csv"])
-        bootstrap = "from cli.main import main; main()"
+        bootstrap = "from cli.program import run; run()"  # as the console script
         if args.trace_memory:
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             bootstrap = TRACE_BOOTSTRAP.format(out=str(args.trace_memory.resolve())) + bootstrap

@@ -63,7 +63,7 @@ from rnmail.status.components import set_status  # noqa: E402
 from rnmail.status.notices import publish  # noqa: E402
 from rnmail.tickets import faq  # noqa: E402
 
-RUN = "from cli.main import main; main()"
+RUN = "from cli.program import run; run()"  # as the console script, `rnmail`
 RAW = """
 import sys
 from aiohttp import web
