@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from rnmail.config import MailboxConfig, load_config
-from rnmail.daemon.loop import mailbox_lock
+from rnmail.daemon.loop import mailbox_lock, stop_child
 from rnmail.db import Database
 from rnmail.dispatch.announce import announcement_status
 from rnmail.errors import ServerUnavailable
@@ -435,3 +436,38 @@ def test_demo_seeds_tickets_groups_and_a_maintenance_once_without_mail(
     assert json.loads(rnmail(config, "outbox", "list", "--json")[1]) == []  # nobody mailed
     status = json.loads((tmp_path / "var" / "status" / "status.json").read_text())
     assert [m["id"] for m in status["maintenance"]] == [1]
+
+
+async def started(code: str) -> tuple[asyncio.subprocess.Process, asyncio.Task[int]]:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", code,
+                                                   stdin=asyncio.subprocess.DEVNULL,
+                                                   stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    await process.stdout.readline()  # it is ready
+    return process, asyncio.ensure_future(process.wait())
+
+
+def test_stopping_a_child_that_is_already_gone_is_no_error() -> None:
+    """Ctrl-C reaches the whole process group: the command server may have exited and
+    been reaped before the daemon stops it (a traceback and status 1 in a clean-clone CI
+    run of the README's walk-through)."""
+
+    async def gone_before_the_stop() -> int | None:
+        process, exited = await started("print('ready', flush=True)")
+        await process.wait()
+        await asyncio.sleep(0.05)  # the transport has let the reaped process go
+        await stop_child(process, exited, 5)
+        return process.returncode
+
+    assert asyncio.run(gone_before_the_stop()) == 0
+
+
+def test_a_child_deaf_to_sigterm_is_killed_after_the_wait() -> None:
+    async def deaf() -> int | None:
+        process, exited = await started(
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)")
+        await stop_child(process, exited, 0.3)
+        return process.returncode
+
+    assert asyncio.run(deaf()) == -signal.SIGKILL

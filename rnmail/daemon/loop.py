@@ -207,12 +207,7 @@ class Daemon:
             await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
             if not exited.done():
-                process.terminate()
-                try:
-                    await asyncio.wait_for(exited, self.config.daemon.stop_seconds)
-                except TimeoutError:
-                    process.kill()
-                    await exited
+                await stop_child(process, exited, self.config.daemon.stop_seconds)
                 return
             code = exited.result()
             if self.stopping.is_set():  # Ctrl-C reached the whole process group
@@ -477,3 +472,18 @@ def mailbox_lock(db: Database, mailbox: str) -> Iterator[Any]:
                     connection.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     connection.commit()
                 connection.close()
+
+
+async def stop_child(process: asyncio.subprocess.Process, exited: asyncio.Future[int],
+                     seconds: float) -> None:
+    """SIGTERM, then SIGKILL after ``seconds``. A child that has already gone (Ctrl-C
+    reaches the whole process group, and the child may be reaped before ``exited`` is
+    done) is no error: the daemon stopped with a traceback and status 1 on that race."""
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:  # shielded: a timeout must not cancel the wait for the exit awaited below
+        await asyncio.wait_for(asyncio.shield(exited), seconds)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await exited
