@@ -40,11 +40,37 @@ PASSWORD = "secret"
 DEFAULT_USERS = ("info", "fax", "bench")
 
 
+# Ports for the servers the tests start: below the kernel's ephemeral range (32768 on), where
+# outgoing connections and every ``bind(0)`` draw theirs, in a band of 2,000 per xdist
+# worker, handed out in turn. ``bind(0)`` here had let a port go to another worker's server
+# (or a connection) before the test's server bound it: "address already in use" in CI.
+_PORT_BAND = 2000
+_PORT_BASE = 10000
+
+
+def _worker_ports() -> Iterator[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    band = _PORT_BASE + (int(worker) if worker.isdigit() else 0) % 11 * _PORT_BAND
+    start = secrets.randbelow(_PORT_BAND)  # another run on the machine starts elsewhere
+    while True:
+        for offset in range(_PORT_BAND):
+            yield band + (start + offset) % _PORT_BAND
+
+
+_ports = _worker_ports()
+
+
 def free_port() -> int:
-    """Ask the kernel for an unused loopback port (tiny race, fine for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """An unused loopback port of this worker's band, none handed out twice in a row."""
+    for _ in range(_PORT_BAND):
+        port = next(_ports)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in this worker's band")
 
 
 def dovecot_version() -> tuple[int, int]:
