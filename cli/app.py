@@ -26,7 +26,6 @@ from rnmail.errors import RnmailError
 if TYPE_CHECKING:  # imported where used: `rnmail --help` needs neither (docs/performance.md)
     from rnmail.config import Config
     from rnmail.db import Database
-    from rnmail.dispatch.outbox import Leased
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -238,7 +237,7 @@ TWO_PROCESSES_FROM = 1000
 
 def send_foreground(app: App, announcement_id: int | None) -> int:
     """Send the outbox now, with a progress bar for the announcement's deliveries still to
-    make on stderr (this process's share when two send); returns how many there were."""
+    make on stderr (both processes' when two send); returns how many there were."""
     if announcement_id is None:
         return 0
     from rnmail.dispatch.announce import announcement_status
@@ -253,8 +252,8 @@ def send_foreground(app: App, announcement_id: int | None) -> int:
 
     with click.progressbar(length=total, label=f"announcement #{announcement_id}",
                            file=sys.stderr) as bar:
-        def progress(item: Leased, state: str) -> None:
-            if item.announcement_id == announcement_id and state != "queued":
+        def progress(announcement: int | None, state: str) -> None:
+            if announcement == announcement_id and state != "queued":
                 bar.update(1)
 
         send = send_in_two if total >= TWO_PROCESSES_FROM else send_outbox

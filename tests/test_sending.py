@@ -586,6 +586,60 @@ def test_the_second_sender_killed_mid_mailing_loses_nothing(
     desk.close()
 
 
+# send_in_two in a process of its own, its progress counted: what the operator's progress bar
+# sees, and how much of it had come when this process's own share was done.
+PROGRESS_RUN = """
+import json, sys
+from collections import Counter
+from rnmail.config import load_config
+from rnmail.db import Database
+from rnmail.dispatch import send_in_two as two
+config = load_config(sys.argv[2])
+seen = Counter()
+here = {}
+send_queued = two.send_queued
+async def this_share(*args, **kwargs):
+    report = await send_queued(*args, **kwargs)
+    here.update(sent=report.sent, seen=sum(seen.values()))
+    return report
+two.send_queued = this_share
+def progress(announcement, state):
+    seen[f"{announcement} {state}"] += 1
+report = two.send_in_two(Database.of(config), config, progress)
+print(json.dumps({"report": report.as_json(), "seen": seen, "here": here}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # two senders: PostgreSQL only
+def test_the_progress_counts_both_senders_rows_as_they_go(
+        tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> None:
+    """The operator's progress bar of a large mailing counts the second sending process's
+    rows as it sends them (relayed over a pipe), not only this process's half."""
+    config = configure(tmp_path, db_url, smtp_server.port, connections=4)
+    desk = open_desk(config)
+    members = people(3 * TWO_PROCESSES_FROM)
+    import_group(desk, tmp_path, "communes", members)
+    assert rnmail(config, "operator", "add", OPERATOR, "--password-stdin",
+                  input=PASSWORD + "\n")[0] == 0
+    code, _, err = finish(start(config, "announce", "--yes", "--queue-only", "--template",
+                                "circular", "--groups", "communes", "--var",
+                                f"subject={SUBJECT}", "--var", "body=y", "--operator",
+                                OPERATOR, "--password-stdin", stdin=PASSWORD + "\n"))
+    assert code == 0, err
+    with desk.db.transaction() as session:
+        [announcement] = session.scalars(select(Announcement.id)).all()
+    code, out, err = finish(start(config, code=PROGRESS_RUN))
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["report"] == {"sent": len(members), "deferred": 0, "failed": 0}
+    assert result["seen"] == {f"{announcement} sent": len(members)}  # each row once
+    # This process's share ended with the other's rows counted already, not at its end.
+    assert result["here"]["seen"] > result["here"]["sent"], result["here"]
+    assert smtp_server.count() == len(members)
+    desk.close()
+
+
 def test_the_senders_kept_connection_outlives_a_database_restart(tmp_path: Path) -> None:
     """The replies are recorded over one connection kept for the whole run, which no pool
     pre-ping checks: when the server ended it since the last commit (a PostgreSQL restart),

@@ -72,7 +72,8 @@ class SendReport:
         return {"sent": self.sent, "deferred": self.retried, "failed": self.failed}
 
 
-Progress = Callable[[Leased, str], None]  # called as each row reaches its new state
+# Called as each row reaches its new state, with the row's announcement (None: not a mailing)
+Progress = Callable[[int | None, str], None]
 
 
 async def send_queued(
@@ -293,7 +294,7 @@ class Sender:
             self.report.retried += 1
             log.info("deferred outbox=%d to=%s reply=%s", item.id, item.to_addr, outcome.reply)
         if self.progress is not None:
-            self.progress(item, state)
+            self.progress(item.announcement_id, state)
 
 
 class Throttle:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import time
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def send_in_two(db: Database, config: Config, progress: Progress | None) -> SendReport:
     """Send with a forked second process taking half of the connections. ``progress`` sees
-    this process's rows; the report counts both.
+    both processes' rows as they are recorded (the second's relayed over a pipe); the report
+    counts both.
 
     PostgreSQL only: on SQLite the two senders' group commits queue for the one write lock
     (the busy handler sleeps), their workers wait for their records, and two processes were
@@ -41,17 +43,21 @@ def send_in_two(db: Database, config: Config, progress: Progress | None) -> Send
         return asyncio.run(send_queued(db, config, progress=progress))
     parent = os.getpid()
     read_end, write_end = os.pipe()
+    relay_end, relay_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
+        os.close(relay_end)
         die_with(parent)  # left running after a kill -9 it would go on claiming rows
-        _send_in_child(config, share, write_end)
+        _send_in_child(config, share, write_end, relay_write if progress else None)
     os.close(write_end)
+    os.close(relay_write)
+    relay = ProgressRelay(relay_end, progress)
     try:
-        report = asyncio.run(send_queued(db, _with_connections(config,
-                                                               config.outbox.connections - share),
-                                         progress=progress))
+        report = asyncio.run(_send_here(
+            db, _with_connections(config, config.outbox.connections - share), progress, relay))
     finally:
+        relay.read_to_end()  # the second process's last rows: it closes its end as it ends
         with os.fdopen(read_end, "rb") as answers:
             answer = answers.read()
         status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
@@ -66,18 +72,96 @@ def send_in_two(db: Database, config: Config, progress: Progress | None) -> Send
                       failed=report.failed + child["failed"])
 
 
-def _send_in_child(config: Config, connections: int, answers: int) -> NoReturn:
+async def _send_here(db: Database, config: Config, progress: Progress | None,
+                     relay: ProgressRelay) -> SendReport:
+    """This process's share, relaying the second's progress meanwhile."""
+    loop = asyncio.get_running_loop()
+    loop.add_reader(relay.fd, relay.read_some)
+    try:
+        return await send_queued(db, config, progress=progress)
+    finally:
+        loop.remove_reader(relay.fd)
+
+
+class ProgressRelay:
+    """The parent's end of the second process's progress: lines ``ANNOUNCEMENT STATE``
+    (0: not a mailing), passed on to ``progress`` as they come."""
+
+    def __init__(self, fd: int, progress: Progress | None) -> None:
+        self.fd = fd
+        self.progress = progress
+        self.partial = b""
+        self.ended = False
+
+    def read_some(self) -> None:
+        """What the pipe holds now (the event loop says it is readable)."""
+        self._take(os.read(self.fd, 65536))
+
+    def read_to_end(self) -> None:
+        """Everything until the second process closes its end; then close this one."""
+        try:
+            while not self.ended:
+                self._take(os.read(self.fd, 65536))
+        finally:
+            os.close(self.fd)
+
+    def _take(self, data: bytes) -> None:
+        if not data:
+            self.ended = True
+            return
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        if self.progress is None:
+            return
+        for line in lines:
+            announcement, _, state = line.decode("ascii").partition(" ")
+            self.progress(int(announcement) or None, state)
+
+
+class ProgressWriter:
+    """The second process's progress, written to the parent in small batches: a write a
+    mail would cost more than a tenth of what sending it costs."""
+
+    FLUSH_SECONDS = 0.1
+    FLUSH_LINES = 64
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lines: list[str] = []
+        self.flushed = time.monotonic()
+
+    def __call__(self, announcement: int | None, state: str) -> None:
+        self.lines.append(f"{announcement or 0} {state}\n")
+        if (len(self.lines) >= self.FLUSH_LINES
+                or time.monotonic() - self.flushed >= self.FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        data = "".join(self.lines).encode("ascii")
+        self.lines.clear()
+        self.flushed = time.monotonic()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+
+def _send_in_child(config: Config, connections: int, answers: int, relay: int | None
+                   ) -> NoReturn:
     """The forked process of ``send_in_two``: its own engine (the parent's connections are
-    left untouched), its report as JSON on ``answers``, and no exit handlers of the parent
-    (``os._exit``)."""
+    left untouched), its progress on ``relay``, its report as JSON on ``answers``, and no
+    exit handlers of the parent (``os._exit``)."""
     status = 70
     try:
+        progress = ProgressWriter(relay) if relay is not None else None
         try:
             result: dict[str, Any] = dict(send_outbox(Database.of(config),
-                                                      _with_connections(config, connections))
-                                          .as_json())
+                                                      _with_connections(config, connections),
+                                                      progress).as_json())
         except ServerUnavailable as exc:
             result = {"error": str(exc)}
+        if progress is not None:
+            progress.flush()
+            os.close(progress.fd)
         with os.fdopen(answers, "wb") as out:
             out.write(json.dumps(result).encode())
         status = 0
