@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, emit_json, handle_errors, pass_app
+from rnmail.config import LANGUAGES
 
 
 @click.group()
@@ -16,15 +17,38 @@ def service() -> None:
 @click.argument("name")
 @click.option("--email", required=True, help="The service's contact address.")
 @click.option("--description", help="What the service handles.")
+@click.option("--language", type=click.Choice(LANGUAGES),
+              help="The language its contact reads (default: [helpdesk].default_language).")
 @pass_app
 @handle_errors
-def service_add(app: App, name: str, email: str, description: str | None) -> None:
+def service_add(app: App, name: str, email: str, description: str | None,
+                language: str | None) -> None:
     """Add a second-line service."""
     from rnmail.tickets.team import add_service
 
     with app.ready_db().transaction() as session:
-        added = add_service(session, name, email, description)
+        added = add_service(session, name, email, description, language)
         click.echo(f"service {added.name} <{added.email}> added")
+
+
+@service.command("edit")
+@click.argument("name")
+@click.option("--email", help="A new contact address.")
+@click.option("--description", help="What the service handles ('' to clear).")
+@click.option("--language", type=click.Choice([*LANGUAGES, ""]),
+              help="The language its contact reads ('' for [helpdesk].default_language).")
+@pass_app
+@handle_errors
+def service_edit(app: App, name: str, email: str | None, description: str | None,
+                 language: str | None) -> None:
+    """Change a second-line service's address, description or language; tickets delegated
+    to it stay so."""
+    from rnmail.tickets.team import edit_service
+
+    with app.ready_db().transaction() as session:
+        edited = edit_service(session, name, email, description, language)
+        click.echo(f"service {edited.name} <{edited.email}> "
+                   f"({edited.language or 'the help desk language'}) changed")
 
 
 @service.command("list")
@@ -41,4 +65,5 @@ def service_list(app: App, as_json: bool) -> None:
         emit_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['name']:<28} {row['email']:<36} {row['description'] or ''}")
+        click.echo(f"{row['name']:<28} {row['email']:<36} {row['language'] or '--':<3} "
+                   f"{row['description'] or ''}")

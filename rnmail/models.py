@@ -186,7 +186,8 @@ class Staff(Base):
 
 
 class Service(Base):
-    """A second-line service of the register, with the contact tickets are delegated to."""
+    """A second-line service of the register, with the contact tickets are delegated to, in
+    the language its contact reads (None: the help desk's ``default_language``)."""
 
     __tablename__ = "service"
 
@@ -194,6 +195,7 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     email: Mapped[str] = mapped_column(String(320))
     description: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -119,6 +119,32 @@ def test_a_silent_service_is_reminded_on_business_days_then_the_assignee_told(
     assert [e["new"] for e in history(site, ticket, "overdue")] == ["population"]
 
 
+def test_a_service_is_written_to_in_its_contacts_language(site: Installation) -> None:
+    """A Dutch-speaking service gets its delegation and reminders in Dutch, the others the
+    help desk's default language (French here); cleared, it falls back to that default."""
+    site.ok("service", "edit", "population", "--language", "nl")
+    ticket = delegated_ticket(site)
+    [delegation] = to_service(site)
+    assert "Gedelegeerd ticket" in delegation["Subject"]
+    assert f"ticket RN #{ticket} ter behandeling" in text_of(delegation)
+    assert remind_services(site.db, site.config, brussels(2025, 12, 30, 10, 1))
+    site.ok("outbox", "send")
+    [_, reminder] = to_service(site)
+    assert "Herinnering 1" in reminder["Subject"] and "herinnering nr. 1" in text_of(reminder)
+    assert reminder["In-Reply-To"] == delegation["Message-ID"]  # still the same thread
+
+    site.ok("service", "edit", "population", "--language", "")
+    [service] = site.json("service", "list", "--json")
+    assert service["language"] is None
+    again = site.json("ticket", "new", "--email", REQUESTER, "--subject", "Autre adresse",
+                      "--author", "Marie Lambert")["id"]
+    site.ok("ticket", "delegate", str(again), "population", "--author", "Marie Lambert")
+    site.ok("outbox", "send")
+    latest = to_service(site)[-1]
+    assert f"#{again}]" in latest["Subject"] and "Gedelegeerd" not in latest["Subject"]
+    assert "Ticket délégué" in latest["Subject"], latest["Subject"]
+
+
 def test_a_step_that_fails_does_not_keep_the_others_from_running(
         site: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in one step of the daemon's reminders job (here the first) is raised once the

@@ -59,8 +59,25 @@ def test_staff_and_services(desk: Installation) -> None:
             "--description", "Registers of the population services")
     [svc] = json.loads(desk.ok("service", "list", "--json"))
     assert svc["name"] == "population-registers" and svc["email"] == "pop@second.example"
+    assert svc["language"] is None  # the help desk's default language
     code, _, err = desk.run("service", "add", "population-registers", "--email", "x@y.example")
     assert code == 1 and "already a service" in err
+    desk.ok("service", "add", "bevolkingsregisters", "--email", "bev@second.example",
+            "--language", "nl")
+    code, _, err = desk.run("service", "add", "registres", "--email", "r@second.example",
+                            "--language", "it")
+    assert code == 2 and "'it' is not one of" in err
+    out = desk.ok("service", "edit", "population-registers", "--email", "pop2@second.example",
+                  "--language", "fr", "--description", "")
+    assert out == "service population-registers <pop2@second.example> (fr) changed\n"
+    assert [(s["name"], s["email"], s["language"], s["description"])
+            for s in json.loads(desk.ok("service", "list", "--json"))] == [
+        ("bevolkingsregisters", "bev@second.example", "nl", None),
+        ("population-registers", "pop2@second.example", "fr", None)]
+    code, _, err = desk.run("service", "edit", "nobody", "--language", "nl")
+    assert code == 1 and "no service named 'nobody'" in err
+    code, _, err = desk.run("service", "edit", "population-registers", "--email", "not-an-address")
+    assert code == 1 and "not a valid mail address" in err
 
 
 def test_phone_call_closed_at_first_contact(desk: Installation) -> None:

@@ -110,7 +110,8 @@ def send_to_service(session: Session, config: Config, ticket: Ticket, service: S
     (its Message-ID is signed for the service) threads back to the ticket."""
     hd = config.helpdesk
     history = [m for m in ticket.messages if m.kind in ("correspondence", "comment")]
-    rendered = render("delegation", hd.default_language, hd.default_language, {
+    language = service.language or hd.default_language  # the contact's, else the help desk's
+    rendered = render("delegation", language, hd.default_language, {
         "tag": hd.tag, "ticket": ticket, "service": service, "note": note,
         "history": history,
     }, helpdesk=hd)

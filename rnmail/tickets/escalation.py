@@ -146,7 +146,8 @@ def _remind_service(session: Session, config: Config, ticket: Ticket, number: in
         .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.purpose == "delegation",
                OutboxMessage.to_addr == service.email)
         .order_by(OutboxMessage.id.desc()).limit(1))
-    rendered = render("service_reminder", hd.default_language, hd.default_language, {
+    rendered = render("service_reminder", service.language or hd.default_language,
+                      hd.default_language, {
         "tag": hd.tag, "ticket": ticket, "service": service, "number": number,
         "delegated_at": ticket.delegated_at,
     }, helpdesk=hd)
