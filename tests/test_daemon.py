@@ -61,8 +61,10 @@ def test_mail_in_tickets_and_acknowledgements_out_then_a_clean_stop(
         tmp_path: Path, db_url: str, started: Callable[[Path], Daemon]) -> None:
     config = write_config(tmp_path, db_url, extra=FAST)
     assert rnmail(config, "init")[0] == 0
+    assert rnmail(config, "block", "add", "jean.dupont@citizen.example")[0] == 0
     daemon = started(config)
     drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    drop(tmp_path / "maildir", "lang_fr_citizen_cle_bloquee.eml")  # a blocked sender: spam
     until(lambda: len(outgoing(tmp_path)) == 1)
     drop(tmp_path / "maildir", "lang_de_gemeinde_zugangsschluessel.eml")
     until(lambda: len(outgoing(tmp_path)) == 2)
@@ -288,8 +290,10 @@ def test_metrics_in_prometheus_text_format_on_a_loopback_address(
     config = write_config(tmp_path, db_url,
                           extra=FAST + f'\nmetrics_address = "127.0.0.1:{port}"')
     assert rnmail(config, "init")[0] == 0
+    assert rnmail(config, "block", "add", "jean.dupont@citizen.example")[0] == 0
     daemon = started(config)
     drop(tmp_path / "maildir", "lang_nl_gemeente_toegangssleutel.eml")
+    drop(tmp_path / "maildir", "lang_fr_citizen_cle_bloquee.eml")  # a blocked sender: spam
     until(lambda: len(outgoing(tmp_path)) == 1)
 
     def scrape() -> str:
@@ -302,6 +306,8 @@ def test_metrics_in_prometheus_text_format_on_a_loopback_address(
     assert 'rnmail_messages_ingested_total{mailbox="info",outcome="ticket"} 1.0' in text
     assert 'rnmail_outbox_messages{state="sent"} 1.0' in text
     assert "rnmail_quarantine_held 0.0" in text and "rnmail_database_up 1.0" in text
+    assert 'rnmail_messages_ingested_total{mailbox="info",outcome="spam"} 1.0' in text
+    assert "rnmail_spam_held 1.0" in text
     assert 'rnmail_last_successful_poll_timestamp_seconds{mailbox="info"}' in text
     assert daemon.stop() == 0
 

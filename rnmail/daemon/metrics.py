@@ -2,8 +2,9 @@
 
 Counters are what this process did since it started (messages ingested per mailbox and
 outcome, tickets created, mails sent, deferred and failed); the gauges that describe the
-installation rather than the process (outbox depth per state, quarantine size, suppressed
-addresses) are read from the database at each scrape, so every instance reports the truth.
+installation rather than the process (outbox depth per state, quarantine size, spam held,
+suppressed addresses) are read from the database at each scrape, so every instance reports
+the truth.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from rnmail.config import parse_address
 from rnmail.db import Database
 from rnmail.dispatch.send import SendReport
 from rnmail.ingest.runner import IngestReport
-from rnmail.models import OutboxMessage, QuarantinedMessage, Suppression
-from rnmail.vocab import IngestOutcome, QuarantineState
+from rnmail.models import OutboxMessage, QuarantinedMessage, SpamMessage, Suppression
+from rnmail.vocab import IngestOutcome, QuarantineState, SpamState
 
 
 class DatabaseCollector(Collector):
@@ -40,6 +41,8 @@ class DatabaseCollector(Collector):
                 held = session.scalar(select(func.count()).select_from(QuarantinedMessage)
                                       .where(QuarantinedMessage.state == QuarantineState.HELD))
                 suppressed = session.scalar(select(func.count()).select_from(Suppression))
+                spam = session.scalar(select(func.count()).select_from(SpamMessage)
+                                      .where(SpamMessage.state == SpamState.HELD))
         except SQLAlchemyError:
             up.add_metric([], 0)
             yield up
@@ -55,6 +58,9 @@ class DatabaseCollector(Collector):
                                 value=held or 0)
         yield GaugeMetricFamily("rnmail_suppressed_addresses",
                                 "Addresses no announcement is sent to", value=suppressed or 0)
+        yield GaugeMetricFamily("rnmail_spam_held",
+                                "Mails held as spam, waiting to be released or deleted",
+                                value=spam or 0)
 
 
 class Metrics:
