@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from rnmail.db import MIGRATIONS
 from rnmail.ops.doctor import Check, run_checks
 from tests.harness.factories import write_config
-from tests.harness.install import rnmail
+from tests.harness.install import install, rnmail
 from tests.harness.servers import Dovecot, SmtpServer, TokenServer, free_port
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest schema
@@ -273,3 +273,65 @@ def test_tls_to_a_plain_server_fails_cleanly(tmp_path: Path, imap: Dovecot,
     checks = by_name(run_checks(config))
     assert not checks["imap info"].ok and not checks["smtp"].ok
     assert "\n" not in checks["imap info"].detail + checks["smtp"].detail
+
+
+GATEWAY = "mx.rn.example"
+
+
+def through_gateway(results: str, forged: str = "", n: int = 0) -> bytes:
+    """A citizen's mail as the gateway hands it over: its ``Authentication-Results`` on
+    top, then whatever the sender wrote (``forged``)."""
+    lines = [results] if results else []
+    lines += [f"Received: from mail.citizen.example by {GATEWAY}; Mon, 7 Dec 2026 09:00:00 +0100",
+              *([forged] if forged else []),
+              "From: Jean Dupont <jean.dupont@citizen.example>", "To: info@rn.example",
+              f"Subject: Carte d'identite {n}",
+              f"Message-ID: <gw{n}.{len(results)}@citizen.example>",
+              "Date: Mon, 7 Dec 2026 09:00:00 +0100", "", "Bonjour, ma carte est bloquee.", ""]
+    return "\r\n".join(lines).encode()
+
+
+def gateway_check(config: Path, db_url: str, extra: str = "") -> Check:
+    """The doctor's sender authentication line with ``extra`` as the [ingest] settings (the
+    config rewritten in the same folder: same database and blobs)."""
+    write_config(config.parent, db_url, extra=extra)
+    return by_name(run_checks(config))["sender authentication"]
+
+
+def test_the_gateway_setting_is_checked_against_the_mails_it_wrote(
+        tmp_path: Path, db_url: str) -> None:
+    """The topmost Authentication-Results of the last mails name the gateway: unset, the
+    doctor names it; set to it, fine; set to another id (a typo, an old gateway), a
+    failure, since then no mail gets a verdict and forged senders pass unnoticed. A header
+    the sender wrote further down never counts, whatever id it claims."""
+    site = install(tmp_path, db_url)
+    unset = gateway_check(site.path, db_url)
+    assert unset.ok
+    assert unset.detail == "no mail received yet to compare with the gateway's settings"
+    top = (f"Authentication-Results: {GATEWAY.upper()}; spf=pass "
+           "smtp.mailfrom=citizen.example; dmarc=pass")
+    site.deliver(through_gateway(top, n=1))
+    site.deliver(through_gateway(top, "Authentication-Results: mx.old.example; dmarc=pass", n=2))
+    # A mail the gateway passed without its header: the sender's own is the topmost there.
+    site.deliver(through_gateway("", "Authentication-Results: mx.forger.test; dmarc=pass", n=3))
+    unset = gateway_check(site.path, db_url)
+    assert unset.ok and f'set trusted_authserv_id = "{GATEWAY}"' in unset.detail, unset.detail
+    assert f"'{GATEWAY}' in 2, 'mx.forger.test' in 1" in unset.detail
+
+    right = gateway_check(site.path, db_url, f'[ingest]\ntrusted_authserv_id = "{GATEWAY}"')
+    assert right.ok and right.detail == f"'{GATEWAY}' on 2 of the last 3 mail(s)", right.detail
+
+    for wrong in ("mx.old.example", "mx.rn.example.invalid", "rn.example"):
+        check = gateway_check(site.path, db_url, f'[ingest]\ntrusted_authserv_id = "{wrong}"')
+        assert not check.ok, wrong
+        assert check.detail.startswith(f"[ingest] gateway '{wrong}' wrote the topmost ")
+        assert "none of the last 3 mail(s)" in check.detail and "forged senders" in check.detail
+
+    # Microsoft 365 writes no authserv-id: trusted_without_authserv_id takes those.
+    site.deliver(through_gateway("Authentication-Results: spf=pass (sender IP is 192.0.2.1) "
+                                 "smtp.mailfrom=citizen.example; dmarc=pass action=none", n=4))
+    m365 = gateway_check(site.path, db_url, "[ingest]\ntrusted_without_authserv_id = true")
+    assert m365.ok and m365.detail == "no authserv-id on 1 of the last 4 mail(s)", m365.detail
+    _, out, _ = rnmail(site.path, "doctor")
+    assert "ok   sender authentication: no authserv-id on 1 of the last 4 mail(s)" in out
+    site.close()

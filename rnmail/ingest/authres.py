@@ -168,6 +168,16 @@ def gateway_results(headers: list[tuple[str, str]], authserv_id: str,
     return block
 
 
+def topmost_authserv_id(headers: list[tuple[str, str]]) -> str | None:
+    """The authserv-id of the topmost ``Authentication-Results`` (``""`` when it has none,
+    as Microsoft 365 writes them; None when there is no such header): the one a trusted
+    gateway must have written (``rnmail doctor`` compares it with the configured id)."""
+    for name, value in headers:
+        if name.strip().lower() == AR:
+            return parse_authentication_results(value).authserv_id or ""
+    return None
+
+
 def verdict_of(block: list[AuthResults]) -> tuple[str, dict[str, list[str]]]:
     """``pass``, ``fail`` or ``none`` from the gateway's block, and the results it used."""
     methods: dict[str, list[str]] = {}
