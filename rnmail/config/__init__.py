@@ -840,7 +840,9 @@ class DaemonConfig:
             "(sent/deferred/failed, this process), "
             "`rnmail_last_successful_poll_timestamp_seconds{mailbox}`, and read from the "
             "database at each scrape `rnmail_outbox_messages{state}`, `rnmail_quarantine_held`, "
-            "`rnmail_suppressed_addresses`, `rnmail_database_up`. Any other address is refused.")
+            "`rnmail_spam_held` (mail held as spam, waiting for `spam release` or `spam "
+            "delete`), `rnmail_suppressed_addresses`, `rnmail_database_up`. Any other address "
+            "is refused.")
     idle: bool = key(
         True,
         doc="Between passes, wait with IMAP IDLE on each IMAP mailbox where the server offers "

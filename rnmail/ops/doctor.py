@@ -19,7 +19,6 @@ import asyncio
 import imaplib
 import os
 import ssl
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from rnmail.errors import RnmailError
 from rnmail.ingest.fetch import ImapSource, close_quietly, oauth_token
 from rnmail.ingest.staff import QUOTED_ONLY, Problem
 from rnmail.models import Operator
+from rnmail.ops.gateway_check import check_gateway
 
 MAX_TIMEOUT = 10.0
 
@@ -145,76 +145,6 @@ def check_database(config: Config) -> str:
         raise Failed(f"schema {current} is unknown to this rnmail (its newest is {newest}): "
                      "the database was migrated by a newer version") from None
     raise Failed(f"schema {current}, expected schema {newest}: run `rnmail init`")
-
-
-# Recent mails whose headers the sender authentication check reads.
-GATEWAY_SAMPLE = 100
-HEADER_BYTES = 64 * 1024
-
-
-def check_gateway(config: Config) -> str:
-    """Whether the trusted gateway (``[ingest] trusted_authserv_id``) is the one that wrote
-    the topmost ``Authentication-Results`` of the last mails received: with another id
-    configured, no mail gets a verdict and nothing is checked, silently. Unset, the id the
-    mails carry is named, to set it."""
-    seen = _topmost_ids(config)
-    ing = config.ingest
-    wanted = "" if ing.trusted_without_authserv_id else ing.trusted_authserv_id
-    if not seen:
-        return "no mail received yet to compare with the gateway's settings"
-    counted = Counter(seen)
-    named = ", ".join(f"{_id_words(found)} in {n}" for found, n in counted.most_common(3))
-    of = f"of the last {len(seen)} mail(s)"
-    if not ing.trusted_authserv_id and not ing.trusted_without_authserv_id:
-        common = next((found for found, _ in counted.most_common() if found), None)
-        if common is None:
-            return f"no gateway configured; none {of} carries an Authentication-Results"
-        return (f"no gateway configured ([ingest] trusted_authserv_id): the topmost "
-                f"Authentication-Results {of}: {named}; if {common!r} is your mail gateway, "
-                f"set trusted_authserv_id = \"{common}\" to tell forged senders apart")
-    if counted[wanted] == 0:
-        raise Failed(f"[ingest] gateway {_id_words(wanted)} wrote the topmost "
-                     f"Authentication-Results of none {of} ({named}): no mail gets a "
-                     "verdict, forged senders pass unnoticed; check the setting")
-    return f"{_id_words(wanted)} on {counted[wanted]} {of}"
-
-
-def _id_words(authserv_id: str | None) -> str:
-    if authserv_id is None:
-        return "no Authentication-Results"
-    return f"{authserv_id!r}" if authserv_id else "no authserv-id"
-
-
-def _topmost_ids(config: Config) -> list[str | None]:
-    """The topmost Authentication-Results' authserv-id of each of the last mails received
-    whose raw mail is still kept (newest first)."""
-    from email.parser import BytesHeaderParser
-
-    from sqlalchemy import select
-
-    from rnmail.ingest.authres import topmost_authserv_id
-    from rnmail.models import Message
-    from rnmail.util.blobs import BlobStore
-
-    db = Database.of(config)
-    try:
-        with db.transaction() as session:
-            digests = [digest for digest in session.scalars(
-                select(Message.raw_sha256)
-                .where(Message.direction == "in", Message.raw_sha256.is_not(None))
-                .order_by(Message.id.desc()).limit(GATEWAY_SAMPLE)) if digest]
-    finally:
-        db.dispose()
-    blobs, parser, seen = BlobStore(config.helpdesk.attachments_dir), BytesHeaderParser(), []
-    for digest in digests:
-        try:
-            with blobs.path(digest).open("rb") as raw:
-                head = raw.read(HEADER_BYTES)  # the header section, not a large attachment
-        except OSError:  # purged meanwhile: the next one
-            continue
-        headers = parser.parsebytes(head).items()
-        seen.append(topmost_authserv_id([(name, str(value)) for name, value in headers]))
-    return seen
 
 
 # --------------------------------------------------------------------------- mailboxes
