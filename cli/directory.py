@@ -115,7 +115,7 @@ def directory_show(app: App, key: str, as_json: bool) -> None:
 @handle_errors
 def directory_search(app: App, query: str, limit: int, as_json: bool) -> None:
     """Organisations (name, code) and users (name, address) holding QUERY, accents and
-    case ignored."""
+    case ignored, and users whose phone number QUERY is (any notation, or its last digits)."""
     from rnmail.directory.people import search_directory
 
     with app.ready_db().transaction() as session:
@@ -128,8 +128,8 @@ def directory_search(app: App, query: str, limit: int, as_json: bool) -> None:
             click.echo(f"organisation  {r['code'] or '-':<10} {r['name']} ({r['type']}, "
                        f"{r['users']} user(s))")
         else:
-            click.echo(f"user          {r['email']}  {r['name']}  {r['organisation']}  "
-                       f"[{r['access_status']}]")
+            click.echo(f"user          {r['email']}  {r['name']}  {r['phone'] or '-'}  "
+                       f"{r['organisation']}  [{r['access_status']}]")
     click.echo(f"{len(rows)} found" + (" (limit reached)" if len(rows) == limit else ""))
 
 

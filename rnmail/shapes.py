@@ -305,6 +305,8 @@ class UserHit(TypedDict):
     id: int
     email: str
     name: str
+    phone: str | None
+    """E.164 (``+3287591111``)."""
     organisation: str
     organisation_code: str | None
     organisation_type: str

@@ -101,6 +101,13 @@ def test_search_and_the_blocked_users(found: Found) -> None:
     html = page(found, "/desk/directory/?q=LEFEVRE")
     assert 'id="users"' in html and SEVERINE in html and "bloqué" in html  # Marie's French
     assert 'id="organisations"' not in html
+    # A caller's number, as the phone shows it or as they say it, or its last digits.
+    for number in ("087/59.11.11", "+32 87 59 11 11", "0032875911 11", "591111"):
+        html = page(found, f"/desk/directory/?q={quote(number)}")
+        assert 'id="users"' in html and SEVERINE in html and PAUL not in html, number
+        assert "<td>+3287591111</td>" in html
+    for other in ("087/59.11.12", "1111 2", "111"):  # another number; too few digits
+        assert SEVERINE not in page(found, f"/desk/directory/?q={quote(other)}"), other
     html = page(found, "/desk/directory/?q=introuvable")
     assert 'id="no-entry"' in html
     assert 'id="blocked"' in page(found, "/desk/directory/?q=%20%20")  # blank: first page

@@ -417,6 +417,16 @@ def test_show_search_and_export_round_trip(config: Path, db: Database, small: Pa
     assert search("wouters") == [("organisation", "Notariaat Wouters")] * 2 + [
         ("user", "an@notary-1.notary.test"), ("user", "bart@company-1.company.example")]
     assert search("100%_") == []
+    # Users by phone: any notation of the whole number, or its last four digits or more.
+    [user] = [u for u in json.loads(rnmail(config, "directory", "search", "Lefèvre",
+                                           "--json")[1]) if u["entry"] == "user"]
+    assert user["phone"] and user["phone"].startswith("+32")
+    national = "0" + user["phone"][3:]
+    for number in (user["phone"], national, f"{national[:4]}/{national[4:6]}.{national[6:]}",
+                   user["phone"][-6:]):
+        assert ("user", SEVERINE) in search(number), number
+    assert ("user", SEVERINE) not in search(user["phone"][:-1] + "0" if user["phone"][-1] != "0"
+                                            else user["phone"][:-1] + "1")
     code, out, _ = rnmail(config, "directory", "search", "noel")
     assert code == 0 and "Jürgen Noël" in out and out.strip().endswith("1 found")
     code, _, err = rnmail(config, "directory", "search", "  ")

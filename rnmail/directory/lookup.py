@@ -52,16 +52,14 @@ def lookup_caller(session: Session, query: str, limit: int = 10) -> list[CallerC
         raise RnmailError.translatable(
             N_("give a phone number, a name, a mail address or an organisation"))
     number = normalise_number(text) if _NUMBER.fullmatch(text) else None
-    digits = re.sub(r"\D", "", text) if _NUMBER.fullmatch(text) else ""
+    by_phone = phone_condition(text)
     needle = fold(text)
     users: list[DirectoryUser] = []
     orgs: list[Organisation] = []
-    if number is not None:
-        users = _users(session, DirectoryUser.phone == number, limit)
+    if by_phone is not None:  # a number, or the end of one ("@" is never in a number)
+        users = _users(session, by_phone, limit)
     elif "@" in text:
         users = _users(session, DirectoryUser.email.contains(needle, autoescape=True), limit)
-    elif len(digits) >= 4:  # part of a number: the end of a directory user's
-        users = _users(session, DirectoryUser.phone.endswith(digits, autoescape=True), limit)
     else:
         users = _users(session, or_(
             DirectoryUser.name_folded.contains(needle, autoescape=True),
@@ -82,6 +80,20 @@ def lookup_caller(session: Session, query: str, limit: int = 10) -> list[CallerC
         found += _earlier(session, text, number, needle, known, limit - len(found))
     _add_open_tickets(session, found[:limit])
     return found[:limit]
+
+
+def phone_condition(text: str) -> ColumnElement[bool] | None:
+    """The directory users whose phone ``text`` names: the whole number in any notation, or
+    at least four digits of its end; None when ``text`` is not written as a number."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    number = normalise_number(text)
+    if number is not None:
+        return DirectoryUser.phone == number
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 4:  # part of a number: the end of a directory user's
+        return DirectoryUser.phone.endswith(digits, autoescape=True)
+    return None
 
 
 def _users(session: Session, where: ColumnElement[bool], limit: int) -> list[DirectoryUser]:

@@ -7,11 +7,12 @@ what every directory feature shares, with show, search and the access state; the
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
 from rnmail.db import READING
+from rnmail.directory.lookup import phone_condition
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.catalogues import N_
 from rnmail.models import (
@@ -198,8 +199,11 @@ def organisation_entry(session: Session, org: Organisation) -> OrganisationEntry
 def search_directory(session: Session, query: str, limit: int = 50
                      ) -> list[OrganisationHit | UserHit]:
     """Organisations (by name or code), then users (by name or address) whose text holds
-    every word of ``query``, case and accents ignored; at most ``limit`` entries in all."""
+    every word of ``query``, case and accents ignored, or (by phone) whose number ``query``
+    is, in any notation, or ends with its four digits or more; at most ``limit`` entries
+    in all."""
     words = fold(" ".join(query.split())).split()
+    by_phone = phone_condition(" ".join(query.split()))
     if not words:
         raise RnmailError.translatable(N_("give something to search for"))
     found: list[OrganisationHit | UserHit] = []
@@ -219,13 +223,15 @@ def search_directory(session: Session, query: str, limit: int = 50
     if len(found) < limit:
         users = session.scalars(
             select(DirectoryUser)
-            .where(*(or_(DirectoryUser.name_folded.contains(word, autoescape=True),
-                         DirectoryUser.email.contains(word, autoescape=True))
-                     for word in words))
+            .where(or_(and_(*(or_(DirectoryUser.name_folded.contains(word, autoescape=True),
+                                  DirectoryUser.email.contains(word, autoescape=True))
+                              for word in words)),
+                       by_phone if by_phone is not None else false()))
             .options(selectinload(DirectoryUser.organisation))
             .order_by(DirectoryUser.name, DirectoryUser.email).limit(limit - len(found)))
         for user in users:
             found.append({"entry": "user", "id": user.id, "email": user.email, "name": user.name,
+                          "phone": user.phone,
                           "organisation": user.organisation.name,
                           "organisation_code": user.organisation.code,
                           "organisation_type": user.organisation.kind,
