@@ -157,6 +157,14 @@ def section(page: Page, element_id: str, end: str = "</ol>") -> str:
 # ----------------------------------------------------------------------- the thread
 
 
+def served_answer_id(served: Served) -> int:
+    """The id of the answer ``ticket reply`` wrote to the mail ticket."""
+    with served.desk.admin.db.transaction() as session:
+        return found(session.scalar(select(Message.id).where(
+            Message.ticket_id == served.mail_ticket, Message.kind == "correspondence",
+            Message.direction == "out").order_by(Message.id)))
+
+
 def test_the_thread_once_in_order_with_roles_and_authors(served: Served) -> None:
     page = served.desk.agent.get(f"/desk/tickets/{served.mail_ticket}?lang=en")
     assert page.status == 200
@@ -175,6 +183,12 @@ def test_the_thread_once_in_order_with_roles_and_authors(served: Served) -> None
     assert "Answer held, not sent" in text and "It was not sent to the requester" in text
     assert "Second-line answer" in text and "La clé peut être débloquée." in text
     assert "<details>" in text  # the notifications are collapsed
+    # The answer as written, its signature and the contact block folded under their name.
+    answer = section(page, f"message-{served_answer_id(served)}", "</li>")
+    assert "Votre clé sera débloquée." in answer
+    assert answer.index("Votre clé sera débloquée.") < answer.index(
+        "<summary>Signature and contact details</summary>")
+    assert "Quoted history" not in answer
     # once each
     assert text.count("Appeler la commune d&#39;abord.") == 1
     # the phone ticket of the harness starts with the call

@@ -270,6 +270,25 @@ def test_search_folds_accents_and_finds_phone_tickets(desk: Installation) -> Non
     assert code == 1 and "at least one word" in err
 
 
+def test_search_reads_what_mails_say_not_our_signature(desk: Installation) -> None:
+    """Every mail rnmail writes ends with a signature and the help desk's contact block (its
+    name, phone and fax numbers, hours): a search for those finds where someone wrote them,
+    not every ticket acknowledged or answered. The desk still shows the whole mail."""
+    desk.deliver(corpus.simple("Clé d'accès", "Ma clé d'accès est bloquée.",
+                               from_addr="jean@citizen.example"), "1.eml")
+    desk.deliver(corpus.simple("Formulaire", "Je vous ai faxé le formulaire au 02/210.10.31.",
+                               from_addr="an@citizen.example"), "2.eml")
+    desk.ok("ticket", "reply", "1", "-m", "Votre clé est débloquée, essayez à nouveau.",
+            "--author", "Marie Lambert")
+    desk.ok("outbox", "send")  # two acknowledgements and an answer, each with the block
+    for query, expected in [("02 518 21 31", []), ("+3225182131", []), ("02/210 10 31", [2]),
+                            ("téléphone", []), ("debloquee essayez", [1])]:
+        rows = json.loads(desk.ok("ticket", "search", query, "--json"))
+        assert [r["id"] for r in rows] == expected, query
+    [*_, answer] = json.loads(desk.ok("ticket", "show", "1", "--json"))["messages"]
+    assert answer["text"] == "Votre clé est débloquée, essayez à nouveau."
+
+
 def test_export_and_archive(desk: Installation, tmp_path: Path) -> None:
     import mailbox
 

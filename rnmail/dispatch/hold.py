@@ -36,7 +36,7 @@ from rnmail.config import Config
 from rnmail.dispatch.answer import answer_requester, requester_address, unreachable
 from rnmail.dispatch.compose import Attachment, Draft, compose
 from rnmail.dispatch.outbox import enqueue
-from rnmail.dispatch.render import render
+from rnmail.dispatch.render import render, without_signature
 from rnmail.errors import RnmailError
 from rnmail.i18n.catalogues import N_
 from rnmail.i18n.formats import text_time
@@ -98,9 +98,9 @@ def _same_author(message: Message, staff: Staff | None, name: str) -> bool:
 
 
 def _answer_text(message: Message) -> str:
-    """An answer as written: without our signature and contact block."""
-    lines = (message.display_text or "").splitlines()
-    return "\n".join(lines[:lines.index("-- ")] if "-- " in lines else lines).strip()
+    """An answer as written: without our signature and contact block (which records of
+    before 2026-12-07 kept in their display text)."""
+    return without_signature(message.display_text or "")
 
 
 def colleague_answer(session: Session, config: Config, ticket: Ticket, staff: Staff | None,

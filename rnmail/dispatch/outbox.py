@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from rnmail.config import OutboxConfig
 from rnmail.db import insert_rows
 from rnmail.dispatch.compose import Composed
+from rnmail.dispatch.render import without_signature
 from rnmail.models import Message, OutboxBody, OutboxMessage, Ticket, search_numbers, utcnow
 from rnmail.shapes import OutboxSummary
 from rnmail.vocab import OutboxState
@@ -89,12 +90,14 @@ def _outbox_rows(mail: Composed, purpose: str) -> list[dict[str, Any]]:
 
 
 def _record_row(mail: Composed, kind: str) -> dict[str, Any]:
-    """The mail's record in its ticket's history, every value given but the ticket's."""
+    """The mail's record in its ticket's history, every value given but the ticket's; its
+    display text (shown first, searched) is what it says, its signature only in ``text``."""
     now = utcnow()
     return {"direction": "out", "kind": kind, "message_id": mail.message_id,
             "in_reply_to": mail.in_reply_to, "references": mail.references,
             "from_addr": mail.mail_from, "to_addrs": mail.to, "cc_addrs": [],
-            "subject": mail.subject, "date": now, "text": mail.text, "display_text": mail.text,
+            "subject": mail.subject, "date": now, "text": mail.text,
+            "display_text": without_signature(mail.text) or mail.text,
             "created_at": now}
 
 

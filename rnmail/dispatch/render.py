@@ -149,6 +149,14 @@ def render(name: str, language: str, fallback: str, context: dict[str, Any],
     raise TemplateNotFound(f"{name}.{language}.j2")
 
 
+def without_signature(text: str) -> str:
+    """What a mail says: ``text`` up to its ``-- `` signature line (the template's signature
+    and the contact block that ``render`` appends), as the ticket keeps and indexes it: a
+    search for the help desk's own number or name must not find every answer."""
+    lines = text.splitlines()
+    return "\n".join(lines[:lines.index("-- ")] if "-- " in lines else lines).strip()
+
+
 @lru_cache(maxsize=256)
 def _signed(template: Template) -> bool:
     """Whether the template's text has its own ``-- `` signature line (then the contact

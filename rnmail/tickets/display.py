@@ -74,6 +74,7 @@ class Display:
     source: Literal["html", "text"]
     images_hidden: int  # images of the HTML replaced by their alt text, never loaded
     attachments: tuple[AttachmentEntry, ...]
+    signature: bool = False  # what is folded is our own signature and contact block
 
 
 def message_display(message: Message, blobs: BlobStore) -> Display:
@@ -96,7 +97,7 @@ def message_display(message: Message, blobs: BlobStore) -> Display:
     if own != whole:  # ingest cut quoted history or a signature (parse.strip_quoted)
         quoted = whole[len(own):].strip() if whole.startswith(own) else whole
     return Display(text_to_html(own), text_to_html(quoted) if quoted else None, "text", 0,
-                   attachments)
+                   attachments, signature=message.direction == "out")
 
 
 class Download(NamedTuple):
