@@ -640,6 +640,37 @@ def test_the_progress_counts_both_senders_rows_as_they_go(
     desk.close()
 
 
+def test_the_progress_relay_stops_watching_an_ended_pipe() -> None:
+    """The second sender gone (its end of the pipe closed, or the process killed), the
+    relay takes what it wrote and the event loop stops watching the pipe: an ended pipe is
+    always readable, and would otherwise wake the first sender's loop for nothing until its
+    share is sent."""
+    from rnmail.dispatch.send_in_two import ProgressRelay
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"7 sent\n0 queued\n7 fa")
+    os.write(write_end, b"iled\n")
+    os.close(write_end)
+    seen: list[tuple[int | None, str]] = []
+    relay = ProgressRelay(read_end, lambda announcement, state: seen.append((announcement,
+                                                                             state)))
+    wakes = 0
+
+    def read() -> None:
+        nonlocal wakes
+        wakes += 1
+        relay.read_some()
+
+    async def meanwhile() -> None:
+        asyncio.get_running_loop().add_reader(read_end, read)
+        await asyncio.sleep(0.2)
+
+    asyncio.run(meanwhile())
+    relay.read_to_end()
+    assert seen == [(7, "sent"), (None, "queued"), (7, "failed")]
+    assert relay.ended and wakes <= 3, wakes
+
+
 def test_the_senders_kept_connection_outlives_a_database_restart(tmp_path: Path) -> None:
     """The replies are recorded over one connection kept for the whole run, which no pool
     pre-ping checks: when the server ended it since the last commit (a PostgreSQL restart),

@@ -94,8 +94,12 @@ class ProgressRelay:
         self.ended = False
 
     def read_some(self) -> None:
-        """What the pipe holds now (the event loop says it is readable)."""
+        """What the pipe holds now (the event loop says it is readable). At its end (the
+        second process gone, even killed) the loop stops watching it: an ended pipe is
+        readable for ever, and would wake the loop again and again."""
         self._take(os.read(self.fd, 65536))
+        if self.ended:
+            asyncio.get_running_loop().remove_reader(self.fd)
 
     def read_to_end(self) -> None:
         """Everything until the second process closes its end; then close this one."""
