@@ -51,19 +51,35 @@ def service_edit(app: App, name: str, email: str | None, description: str | None
                    f"({edited.language or 'the help desk language'}) changed")
 
 
+@service.command("remove")
+@click.argument("name")
+@pass_app
+@handle_errors
+def service_remove(app: App, name: str) -> None:
+    """Take a service off the choices (delegation on the desk, the call form, #delegate).
+    Its tickets keep it; `service add` brings it back."""
+    from rnmail.tickets.team import remove_service
+
+    with app.ready_db().transaction() as session:
+        removed, waiting = remove_service(session, name)
+        click.echo(f"service {removed.name} removed"
+                   + (f"; {waiting} ticket(s) still delegated to it stay so" if waiting else ""))
+
+
 @service.command("list")
+@click.option("--all", "removed", is_flag=True, help="The removed services too.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
-def service_list(app: App, as_json: bool) -> None:
+def service_list(app: App, removed: bool, as_json: bool) -> None:
     """List the second-line services."""
     from rnmail.tickets.team import list_services
 
     with app.ready_db().transaction() as session:
-        rows = list_services(session)
+        rows = list_services(session, removed)
     if as_json:
         emit_json(rows)
         return
     for row in rows:
         click.echo(f"{row['name']:<28} {row['email']:<36} {row['language'] or '--':<3} "
-                   f"{row['description'] or ''}")
+                   f"{row['description'] or ''}" + ("" if row["active"] else " (removed)"))

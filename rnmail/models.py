@@ -187,7 +187,8 @@ class Staff(Base):
 
 class Service(Base):
     """A second-line service of the register, with the contact tickets are delegated to, in
-    the language its contact reads (None: the help desk's ``default_language``)."""
+    the language its contact reads (None: the help desk's ``default_language``). Removed,
+    it is never deleted (its tickets keep pointing at it) but no longer offered."""
 
     __tablename__ = "service"
 
@@ -196,6 +197,7 @@ class Service(Base):
     email: Mapped[str] = mapped_column(String(320))
     description: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

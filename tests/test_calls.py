@@ -148,6 +148,13 @@ def test_a_call_delegated_mails_the_service(tmp_path: Path, db_url: str,
         assert "[RN #1]" in mail["Subject"]
         assert "acte de naissance étranger" in text_of(mail)
         assert len(desk.mails()) == 1  # nothing to the caller, no one else
+
+        # A service that no longer exists: the call is refused, not mailed to it.
+        desk.ok("service", "remove", "legal")
+        code, _, err = desk.run("ticket", "new", "--phone", "0470/12.34.56", "--subject",
+                                "Autre question", "--outcome", "delegate", "--service", "legal")
+        assert code == 1 and "the service 'legal' was removed" in err
+        assert desk.json("ticket", "show", "1")["service"] == "legal"  # its tickets keep it
     finally:
         desk.close()
 

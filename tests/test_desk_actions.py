@@ -35,7 +35,7 @@ from rnmail.models import (
     TicketEvent,
 )
 from rnmail.tickets.faq import add_entry
-from rnmail.tickets.team import add_service, remove_staff
+from rnmail.tickets.team import add_service, remove_service, remove_staff
 from tests.harness import corpus
 from tests.harness.admin import Admin, Page
 from tests.harness.desk import (
@@ -53,6 +53,7 @@ from tests.harness.servers import SmtpServer
 
 JAN = "jan.peeters@rn.example"
 SERVICE = "population"
+REMOVED_SERVICE = "ancien-registre"  # a service that was removed
 SERVICE_MAIL = "population@service.example"
 BLOCKED = "els.wouters@zuidhoven.example"
 DUTCH = ("Goedendag,\n\nIk kan mij niet meer aanmelden op het Rijksregister met mijn "
@@ -82,6 +83,8 @@ class Site:
         self.csrf = {AGENT: desk_signed_in(self.marie), JAN: desk_signed_in(self.jan, JAN)}
         with self.admin.db.transaction() as session:
             add_service(session, SERVICE, SERVICE_MAIL, "Registres de population")
+            add_service(session, REMOVED_SERVICE, "ancien@second.example", None)
+            remove_service(session, REMOVED_SERVICE)
             self.faq = add_entry(session, "fr", "Clé bloquée ?",
                                  "Votre clé est débloquée par votre commune.").id
             from rnmail.tickets.faq import edit_entry
@@ -391,6 +394,16 @@ def test_unknown_values_and_senseless_actions_are_refused_in_the_members_languag
     assert said in refused_page(page, 404 if action in ("delegate", "assign") else 409)
     assert f'href="/desk/tickets/{ticket_id}"' in page.text
     assert '<html lang="fr">' in page.text
+    assert site.state(ticket_id) == before
+
+
+def test_a_removed_service_is_not_offered_nor_taken(site: Site) -> None:
+    ticket_id = open_ticket(site.admin, subject="Service supprimé")
+    form = site.marie.get(f"/desk/tickets/{ticket_id}").text
+    assert f'value="{SERVICE}"' in form and REMOVED_SERVICE not in form
+    before = site.state(ticket_id)
+    page = site.post(site.marie, ticket_id, "delegate", service=REMOVED_SERVICE)
+    assert refused_page(page, 409) == f"le service « {REMOVED_SERVICE} » a été supprimé"
     assert site.state(ticket_id) == before
 
 

@@ -79,6 +79,30 @@ def test_staff_and_services(desk: Installation) -> None:
     code, _, err = desk.run("service", "edit", "population-registers", "--email", "not-an-address")
     assert code == 1 and "not a valid mail address" in err
 
+    # A service that no longer exists is removed: off the choices, never deleted.
+    first, second = (desk.json("ticket", "new", "--requester", "02/518.21.31", "--subject",
+                               subject)["id"] for subject in ("Registre", "Registre bis"))
+    desk.ok("ticket", "delegate", str(first), "bevolkingsregisters")
+    assert desk.ok("service", "remove", "bevolkingsregisters") == (
+        "service bevolkingsregisters removed; 1 ticket(s) still delegated to it stay so\n")
+    code, _, err = desk.run("service", "remove", "bevolkingsregisters")
+    assert code == 1 and "was removed already" in err
+    assert [s["name"] for s in desk.json("service", "list", "--json")] == ["population-registers"]
+    assert [(s["name"], s["active"]) for s in desk.json("service", "list", "--all", "--json")] == [
+        ("bevolkingsregisters", False), ("population-registers", True)]
+    assert "bev@second.example" in desk.ok("service", "list", "--all").split("\n")[0]
+    assert desk.ok("service", "list", "--all").split("\n")[0].endswith(" (removed)")
+    code, _, err = desk.run("ticket", "delegate", str(second), "bevolkingsregisters")
+    assert code == 1 and "the service 'bevolkingsregisters' was removed" in err
+    assert desk.json("ticket", "show", str(first))["service"] == "bevolkingsregisters"
+    code, _, err = desk.run("service", "add", "population-registers", "--email", "x@y.example")
+    assert code == 1 and "already a service" in err  # an active one
+    desk.ok("service", "add", "bevolkingsregisters", "--email", "bev2@second.example")  # back
+    desk.ok("ticket", "delegate", str(second), "bevolkingsregisters")
+    back = desk.json("service", "list", "--json")[0]
+    assert (back["name"], back["email"], back["active"], back["language"]) == (
+        "bevolkingsregisters", "bev2@second.example", True, None)
+
 
 def test_phone_call_closed_at_first_contact(desk: Installation) -> None:
     out = desk.ok("ticket", "new", "--requester", "02/518.21.31", "--subject",

@@ -49,6 +49,7 @@ from rnmail.tickets.lifecycle import (
     assign,
     close,
     open_by_hand,
+    removed_service,
     reopen,
     resume,
     set_category,
@@ -189,6 +190,8 @@ def check_call(session: Session, config: Config, form: CallForm) -> _Checked:
         if service is None:
             raise RnmailError.translatable(N_("no service named '{service}'"),
                                            service=form.service)
+        if not service.active:
+            raise removed_service(service_name)
     elif service_name:
         raise RnmailError.translatable(
             N_("a service is given only when the call is delegated"))

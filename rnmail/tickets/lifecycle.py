@@ -288,11 +288,18 @@ def find_staff(session: Session, email: str) -> Staff:
 
 
 def find_service(session: Session, name: str) -> Service:
+    """The service a ticket is to be delegated to: one that exists and was not removed."""
     service = session.scalars(select(Service).where(Service.name == name)).first()
     if service is None:
         raise NotFound.translatable(N_("no service named '{service}' (see `rnmail service "
                                        "list`)"), service=name)
+    if not service.active:
+        raise removed_service(name)
     return service
+
+
+def removed_service(name: str) -> RnmailError:
+    return RnmailError.translatable(N_("the service '{service}' was removed"), service=name)
 
 
 def _check_open(ticket: Ticket) -> None:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from rnmail import audit
 from rnmail.auth.sessions import end_sessions
 from rnmail.config import LANGUAGES
 from rnmail.errors import NotFound, RnmailError
-from rnmail.models import Service, Staff
+from rnmail.models import Service, Staff, Ticket
 from rnmail.tickets.lifecycle import find_staff
 from rnmail.util.addresses import deliverable_address
+from rnmail.vocab import TicketStatus
 
 
 def _address(email: str) -> str:
@@ -62,22 +63,37 @@ def add_service(session: Session, name: str, email: str, description: str | None
     """A new second-line service; ``language``: its contact's (None: the help desk's)."""
     if not name.strip() or any(ch.isspace() for ch in name):
         raise RnmailError("a service name is one word, e.g. population-registers")
-    if session.scalars(select(Service).where(Service.name == name)).first() is not None:
+    service = session.scalars(select(Service).where(Service.name == name)).first()
+    if service is not None and service.active:
         raise RnmailError(f"there is already a service named {name!r}")
-    service = Service(name=name, email=_address(email), description=description,
-                      language=_language(language))
-    session.add(service)
+    if service is None:
+        service = Service(name=name)
+        session.add(service)
+    # a removed service added again: the same row, so its old tickets stay its own
+    service.email, service.description = _address(email), description
+    service.language, service.active = _language(language), True
     session.flush()
     return service
+
+
+def remove_service(session: Session, name: str) -> tuple[Service, int]:
+    """Take a service off every choice (never delete it: its tickets keep pointing at it);
+    returns it and how many open tickets are still delegated to it, which stay so."""
+    service = _service(session, name)
+    if not service.active:
+        raise RnmailError(f"the service {name!r} was removed already")
+    service.active = False
+    session.flush()
+    waiting = session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.service_id == service.id, Ticket.status == TicketStatus.DELEGATED))
+    return service, waiting or 0
 
 
 def edit_service(session: Session, name: str, email: str | None = None,
                  description: str | None = None, language: str | None = None) -> Service:
     """Change what is given of a service; an empty description or language clears it (the
     language then falls back to the help desk's). Tickets delegated to it stay so."""
-    service = session.scalars(select(Service).where(Service.name == name)).first()
-    if service is None:
-        raise NotFound(f"no service named {name!r}")
+    service = _service(session, name)
     if email is not None:
         service.email = _address(email)
     if description is not None:
@@ -88,14 +104,24 @@ def edit_service(session: Session, name: str, email: str | None = None,
     return service
 
 
+def _service(session: Session, name: str) -> Service:
+    service = session.scalars(select(Service).where(Service.name == name)).first()
+    if service is None:
+        raise NotFound(f"no service named {name!r}")
+    return service
+
+
 def _language(language: str | None) -> str | None:
     if language is not None and language not in LANGUAGES:
         raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
     return language
 
 
-def list_services(session: Session) -> list[dict[str, Any]]:
+def list_services(session: Session, removed: bool = False) -> list[dict[str, Any]]:
+    """The services to choose from; with ``removed``, the removed ones too (``active``
+    false): what tickets may still be delegated to."""
     rows = session.execute(select(Service.id, Service.name, Service.email,
-                                  Service.description, Service.language)
+                                  Service.description, Service.language, Service.active)
+                           .where(true() if removed else Service.active)
                            .order_by(Service.name))
     return [dict(row._mapping) for row in rows]

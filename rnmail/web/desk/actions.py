@@ -205,7 +205,8 @@ class TicketActions(TicketPages):
             requester_types=tuple(RequesterType), unblock_actions=tuple(UnblockAction),
             languages=LANGUAGES,
             services=tuple((s.name, s.description or "") for s in
-                           session.scalars(select(Service).order_by(Service.name))),
+                           session.scalars(select(Service).where(Service.active)
+                                           .order_by(Service.name))),
             staff=tuple((s.email, s.name) for s in staff),
             faq=tuple((e.id, text_in(e, ticket.language, hd.default_language)[0].question)
                       for e in entries if e.texts),

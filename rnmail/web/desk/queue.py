@@ -163,7 +163,7 @@ def queue_page(session: Session, config: Config, wanted: Asked, email: str
     people = list_staff(session)
     offered = Choices(categories=config.workflow.categories,
                       staff=tuple((p["email"], p["name"]) for p in people),
-                      services=tuple(s["name"] for s in list_services(session)))
+                      services=tuple(s["name"] for s in list_services(session, removed=True)))
     if wanted.assignee not in ("", NONE, *dict(offered.staff)):
         raise Refused(400, NO_SUCH["assignee"])
     if wanted.service not in ("", NONE, *offered.services):
