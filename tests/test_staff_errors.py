@@ -16,7 +16,7 @@ import pytest
 
 from rnmail.dispatch.render import render
 from rnmail.ingest.staff import COMMAND_WORDS, COMMANDS, PROBLEM_TEXTS, Problem, suggest
-from rnmail.tickets.team import add_service, add_staff
+from rnmail.tickets.team import add_service, add_staff, remove_service
 from tests.harness import corpus
 from tests.harness.mail import JAN, MARIE, REQUESTER, text_of
 from tests.harness.maildir import MaildirDesk, plain, to
@@ -34,6 +34,8 @@ def desk(tmp_path: Path, db_url: str) -> Iterator[MaildirDesk]:
         add_staff(session, MARIE, "Marie Lambert", "fr")
         add_staff(session, JAN, "Jan Peeters", "nl")
         add_service(session, "population-registers", "pop@second.example", None)
+        add_service(session, "old-registers", "old@second.example", None)
+        remove_service(session, "old-registers")
     yield d
     d.close()
 
@@ -83,6 +85,20 @@ def test_the_error_mail_is_in_the_staff_members_language_and_suggests(
     # The team's note keeps the English line, suggestion included.
     note = [m["text"] for m in detail["messages"] if m["kind"] == "comment"][-1]
     assert "#categorie: unknown command (did you mean #category?)" in note
+
+
+def test_a_delegation_to_a_removed_service_is_refused_by_mail(desk: MaildirDesk) -> None:
+    """``#delegate`` to a service that was removed: the member is told, as for an unknown
+    one, with the services there are; nothing is applied and nothing is quarantined."""
+    notification = notifications(desk)[MARIE]
+    desk.drop(plain(notification, MARIE, "#delegate old-registers\nÀ vérifier."))
+    assert desk.ingest().outcomes == {"staff": 1}
+    [error] = desk.mails(MARIE)
+    assert ("- #delegate old-registers : service inconnu ; les services sont : "
+            "population-registers") in text_of(error)
+    detail = desk.ticket(1)
+    assert detail["status"] == "open" and detail["service"] is None
+    assert desk.mails("old@second.example") == []
 
 
 @pytest.mark.parametrize("language", ["fr", "nl", "de", "en"])

@@ -358,7 +358,9 @@ def _no_argument(session: Session, config: Config, ticket: Ticket, arg: str
 
 
 def _service(session: Session, config: Config, ticket: Ticket, arg: str) -> Problem | None:
-    names = list(session.scalars(select(Service.name).order_by(Service.name)))
+    """A service one may delegate to: not one that was removed (``service remove``)."""
+    names = list(session.scalars(select(Service.name).where(Service.active)
+                                 .order_by(Service.name)))
     if arg in names:
         return None
     return Problem("service", value=", ".join(names) or "—", suggestion=suggest(arg, names))
