@@ -202,8 +202,8 @@ def search_directory(session: Session, query: str, limit: int = 50
     every word of ``query``, case and accents ignored, or (by phone) whose number ``query``
     is, in any notation, or ends with its four digits or more; at most ``limit`` entries
     in all."""
-    words = fold(" ".join(query.split())).split()
-    by_phone = phone_condition(" ".join(query.split()))
+    text = " ".join(query.split())
+    words, by_phone = fold(text).split(), phone_condition(text)
     if not words:
         raise RnmailError.translatable(N_("give something to search for"))
     found: list[OrganisationHit | UserHit] = []

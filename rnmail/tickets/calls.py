@@ -34,7 +34,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnmail.config import LANGUAGES, Config
@@ -52,6 +51,7 @@ from rnmail.tickets.lifecycle import (
     removed_service,
     reopen,
     resume,
+    service_named,
     set_category,
     set_requester_type,
 )
@@ -186,7 +186,7 @@ def check_call(session: Session, config: Config, form: CallForm) -> _Checked:
     if outcome == CallOutcome.DELEGATE:
         if not service_name:
             raise RnmailError.translatable(N_("a call delegated needs a service"))
-        service = session.scalars(select(Service).where(Service.name == service_name)).first()
+        service = service_named(session, service_name)
         if service is None:
             raise RnmailError.translatable(N_("no service named '{service}'"),
                                            service=form.service)

@@ -287,9 +287,14 @@ def find_staff(session: Session, email: str) -> Staff:
     return staff
 
 
+def service_named(session: Session, name: str) -> Service | None:
+    """The service called ``name``, removed or not."""
+    return session.scalars(select(Service).where(Service.name == name)).first()
+
+
 def find_service(session: Session, name: str) -> Service:
     """The service a ticket is to be delegated to: one that exists and was not removed."""
-    service = session.scalars(select(Service).where(Service.name == name)).first()
+    service = service_named(session, name)
     if service is None:
         raise NotFound.translatable(N_("no service named '{service}' (see `rnmail service "
                                        "list`)"), service=name)

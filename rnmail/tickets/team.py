@@ -12,7 +12,7 @@ from rnmail.auth.sessions import end_sessions
 from rnmail.config import LANGUAGES
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Service, Staff, Ticket
-from rnmail.tickets.lifecycle import find_staff
+from rnmail.tickets.lifecycle import find_staff, service_named
 from rnmail.util.addresses import deliverable_address
 from rnmail.vocab import TicketStatus
 
@@ -63,7 +63,7 @@ def add_service(session: Session, name: str, email: str, description: str | None
     """A new second-line service; ``language``: its contact's (None: the help desk's)."""
     if not name.strip() or any(ch.isspace() for ch in name):
         raise RnmailError("a service name is one word, e.g. population-registers")
-    service = session.scalars(select(Service).where(Service.name == name)).first()
+    service = service_named(session, name)
     if service is not None and service.active:
         raise RnmailError(f"there is already a service named {name!r}")
     if service is None:
@@ -105,7 +105,7 @@ def edit_service(session: Session, name: str, email: str | None = None,
 
 
 def _service(session: Session, name: str) -> Service:
-    service = session.scalars(select(Service).where(Service.name == name)).first()
+    service = service_named(session, name)
     if service is None:
         raise NotFound(f"no service named {name!r}")
     return service
