@@ -18,6 +18,7 @@ KINDS = (
     ("bounces", "bounce reports removed"),
     ("quarantine", "released quarantined mails removed"),
     ("audit_entries", "audit entries removed"),
+    ("stray_files", "files no row referred to (counted above)"),
 )
 
 
@@ -39,8 +40,8 @@ privacy.add_command(erase)
 def privacy_purge(app: App, dry_run: bool, as_json: bool) -> None:
     """Remove what the [privacy] periods say is kept long enough (the daemon does it once
     a day): anonymise old closed tickets, delete raw mails, attachments' files, old
-    outgoing mails and audit entries. Tickets on legal hold are left alone. Prints the
-    counts per kind and the bytes freed."""
+    outgoing mails and audit entries, and the files of the store no row refers to. Tickets
+    on legal hold are left alone. Prints the counts per kind and the bytes freed."""
     from rnmail.privacy.retention import purge
 
     report = purge(app.ready_db(), app.config, dry_run=dry_run,

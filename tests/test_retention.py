@@ -309,3 +309,114 @@ def test_two_runs_at_once_share_the_work(site: Installation) -> None:
     assert sum(r.tickets_anonymised for r in reports) == old
     assert purge(site, "--dry-run")["tickets_anonymised"] == 0
     assert totals(site) == before
+
+
+def _mail(ticket: Ticket, digest: str, **more: Any) -> Message:
+    return Message(ticket=ticket, direction="in", raw_sha256=digest, text="", subject="s",
+                   from_addr="p@ville.example", **more)
+
+
+def _aged(path: Path, days: float = 3) -> None:
+    moment = utcnow().timestamp() - days * 86400
+    os.utime(path, (moment, moment))
+
+
+def test_files_no_row_refers_to_are_swept_and_cut_deletions_put_back(
+        site: Installation) -> None:
+    """The files a crash left without their row (stray files), in every shape it leaves:
+    old ones go, with the leftovers of cut writes; a file stored today stays (its mail may
+    be committing); a file being deleted while a row still names it is put back; the
+    ingest's staging folder and names that are not the store's are not touched. A dry run
+    says the same and changes nothing; a second run finds nothing."""
+    blobs = BlobStore(site.config.helpdesk.attachments_dir)
+    root = site.config.helpdesk.attachments_dir
+    kept: list[str] = []
+    strays: list[str] = []
+    with site.db.transaction() as session:
+        ticket = Ticket(subject="s", channel="mail", requester="p@ville.example", language="fr")
+        session.add(ticket)
+        for n in range(300):  # across many folders: the walk and the query meet in order
+            digest = blobs.put(f"file {n}".encode())
+            if n % 3:
+                strays.append(digest)
+                continue
+            kept.append(digest)
+            session.add(_mail(ticket, digest, attachments=[Attachment(
+                filename="a.pdf", size=1, content_type="application/pdf", sha256=digest)]))
+        named_quarantine = blobs.put(b"quarantined")
+        session.add(QuarantinedMessage(mailbox="info", reason="t", raw_sha256=named_quarantine,
+                                       raw_size=11))
+        kept.append(named_quarantine)
+    blobs.sync()
+    for path in root.rglob("*"):
+        if path.is_file():
+            _aged(path)
+    fresh = blobs.put(b"stored a moment ago, its mail not committed yet")
+    blobs.sync()
+    cut_write = blobs.path(strays[0]).with_name(f".{strays[0]}.123.456.tmp")
+    cut_write.write_bytes(b"half a fi")
+    _aged(cut_write)
+    writing_now = blobs.path(strays[1]).with_name(f".{strays[1]}.123.457.tmp")
+    writing_now.write_bytes(b"being written")
+    wanted = kept[0]  # a deletion cut between its rename aside and its check
+    cut_delete = blobs.path(wanted).with_name(f".{wanted}.123.458.del")
+    os.rename(blobs.path(wanted), cut_delete)
+    old_delete = blobs.path(strays[2]).with_name(f".{strays[2]}.123.459.del")
+    os.rename(blobs.path(strays[2]), old_delete)
+    staging = root / ".incoming"
+    staging.mkdir(exist_ok=True)
+    (staging / "f").write_bytes(b"the ingest's")
+    foreign = blobs.path(kept[1]).parent / "README"
+    foreign.write_text("not ours")
+    for path in (staging / "f", foreign):
+        _aged(path)
+
+    state = database_state(site)
+    files = {p for p in root.rglob("*") if p.is_file()}
+    dry = purge(site, "--dry-run")
+    assert dry["stray_files"] == len(strays) + 1  # the cut write; the old .del is a stray
+    assert database_state(site) == state and {p for p in root.rglob("*") if p.is_file()} == files
+
+    done = purge(site)
+    assert done["stray_files"] == dry["stray_files"] and done["files"] == dry["files"]
+    assert done["bytes"] == dry["bytes"] > 0
+    left = {p.name for p in root.rglob("*") if p.is_file()}
+    assert set(kept) <= left and fresh in left and not left & set(strays)
+    assert blobs.path(wanted).read_bytes() == b"file 0" and not cut_delete.exists()
+    assert not cut_write.exists() and not old_delete.exists() and writing_now.exists()
+    assert (staging / "f").exists() and foreign.exists()
+    assert purge(site)["stray_files"] == 0
+    [run] = site.audit("privacy-purge")  # the second found nothing: not on the record
+    assert run["detail"]["stray_files"] == len(strays) + 1
+
+
+def test_digests_read_out_of_order_never_delete_a_named_file(
+        site: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk meets the database's digests in the database's order; read in another
+    order (a collation that does not sort hex digits bytewise), it takes named files for
+    strays, and the look-up of each before it goes keeps them: only the real strays go."""
+    from sqlalchemy import literal_column
+
+    from rnmail.privacy import strays
+
+    blobs = BlobStore(site.config.helpdesk.attachments_dir)
+    named: list[str] = []
+    unnamed: list[str] = []
+    with site.db.transaction() as session:
+        ticket = Ticket(subject="s", channel="mail", requester="p@ville.example", language="fr")
+        session.add(ticket)
+        for n in range(120):
+            digest = blobs.put(f"mail {n}".encode())
+            (unnamed if n % 4 == 0 else named).append(digest)
+            if n % 4:
+                session.add(_mail(ticket, digest))
+    blobs.sync()
+    for path in site.config.helpdesk.attachments_dir.rglob("*"):
+        if path.is_file():
+            _aged(path)
+    in_order = strays._referenced_in_order
+    monkeypatch.setattr(strays, "_referenced_in_order", lambda session: in_order(
+        session).order_by(None).order_by(literal_column("sha256").desc()))  # any other order
+    assert purge(site)["stray_files"] == len(unnamed)
+    left = set(blob_files(site))
+    assert set(named) <= left and not left & set(unnamed)

@@ -275,6 +275,11 @@ def _bounce(bounce: Bounce, removed: Removed) -> int:
     return 1
 
 
+# Every column that names a file of the blob store by its sha256.
+FILE_COLUMNS = (Message.raw_sha256, Attachment.sha256, Bounce.raw_sha256,
+                QuarantinedMessage.raw_sha256, SpamMessage.raw_sha256)
+
+
 def referenced(session: Session, digests: Iterable[str]) -> set[str]:
     """Those of ``digests`` a row still refers to (as this session sees the rows: flush
     first), in every table that stores a file of the blob store."""
@@ -283,12 +288,7 @@ def referenced(session: Session, digests: Iterable[str]) -> set[str]:
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         found.update(session.scalars(union_all(
-            select(Message.raw_sha256).where(Message.raw_sha256.in_(chunk)),
-            select(Attachment.sha256).where(Attachment.sha256.in_(chunk)),
-            select(Bounce.raw_sha256).where(Bounce.raw_sha256.in_(chunk)),
-            select(QuarantinedMessage.raw_sha256).where(
-                QuarantinedMessage.raw_sha256.in_(chunk)),
-            select(SpamMessage.raw_sha256).where(SpamMessage.raw_sha256.in_(chunk)))))
+            *(select(column).where(column.in_(chunk)) for column in FILE_COLUMNS))))
     return found
 
 

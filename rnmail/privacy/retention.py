@@ -6,7 +6,8 @@ In order: tickets closed ``anonymise_months`` ago are anonymised
 the attachments' files of tickets closed ``attachment_months`` ago are unlinked (their rows
 stay, the files go), and quarantined mail released that long ago is deleted; outgoing mails
 done with ``outbox_months`` ago are deleted with their bounce reports, and so are the
-reports that matched no mail of ours; audit entries older than ``audit_years`` are deleted.
+reports that matched no mail of ours; audit entries older than ``audit_years`` are deleted;
+last, the files of the store that no row refers to at all (``rnmail.privacy.strays``).
 A ticket on legal hold (``hold_at``) is never touched, nor are its outgoing mails. Blob
 files no row refers to any more are deleted from the store before each commit
 (``delete_blobs``).
@@ -53,6 +54,7 @@ from rnmail.privacy.anonymise import (
     strip_raw,
     unreferenced_bytes,
 )
+from rnmail.privacy.strays import Strays, sweep_strays
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import OutboxState, QuarantineState, TicketStatus
 
@@ -94,6 +96,9 @@ class PurgeReport:
     audit_entries: int = 0
     files: int = 0
     bytes: int = 0
+    stray_files: int = 0
+    """Files of the store no row referred to (``rnmail.privacy.strays``); also in ``files``
+    and ``bytes``."""
     held: int = 0
     """Tickets a period would purge that a legal hold keeps as they are."""
     blobs: set[str] = field(default_factory=set, repr=False)
@@ -139,6 +144,8 @@ def purge(db: Database, config: Config, *, now: datetime | None = None,
             report.held = _held(session, config, now)
             report.files, report.bytes = unreferenced_bytes(session, blobs, report.blobs)
             session.rollback()
+        with db.transaction() as session:
+            _count_strays(report, sweep_strays(session, blobs, dry_run=True))
         return report
     for step in steps:
         more = True
@@ -148,6 +155,8 @@ def purge(db: Database, config: Config, *, now: datetime | None = None,
                 files, size = delete_blobs(session, blobs, report.blobs)
                 report.files, report.bytes = report.files + files, report.bytes + size
                 report.blobs.clear()
+    with db.transaction() as session:
+        _count_strays(report, sweep_strays(session, blobs))
     with db.transaction() as session:
         report.held = _held(session, config, now)
         if not report.nothing:  # the run itself is on the record: counts, no names
@@ -178,6 +187,11 @@ def _steps(config: Config, now: datetime, batch: int) -> list[Step]:
     if privacy.audit_years:
         steps.append(_audit(months_before(now, 12 * privacy.audit_years), batch))
     return steps
+
+
+def _count_strays(report: PurgeReport, strays: Strays) -> None:
+    report.stray_files = strays.files
+    report.files, report.bytes = report.files + strays.files, report.bytes + strays.bytes
 
 
 def _closed_before(cutoff: datetime) -> Any:
