@@ -335,3 +335,44 @@ def test_export_shows_the_answer_the_requester_got(desk: Desk, imap: Dovecot,
         raw = message_bytes(session, BlobStore(desk.config.helpdesk.attachments_dir), relayed)
     sent = email.message_from_bytes(raw, policy=email.policy.default)
     assert sent["To"] == REQUESTER and "a écrit" not in sent.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("staff_mail", ["reply", "unproven"])
+def test_a_staff_mail_in_the_batch_of_the_requesters_mails_sees_and_keeps_their_order(
+        desk: Desk, imap: Dovecot, smtp_server: SmtpServer, staff_mail: str) -> None:
+    """One pass reads, in this order, a requester's follow-up, a staff member's mail on the
+    same ticket and the requester's next mail. A reply to the notification with #delegate:
+    the delegation sent to the second line has the follow-up; a mail without its headers
+    (kept as a note, "not sent"): kept too. Either way the ticket lists the three in the
+    order they came."""
+    from rnmail.tickets.team import add_service
+
+    with desk.db.transaction() as session:
+        add_service(session, "population-registers", "pop@second.example", None)
+    notification = first_request(desk, imap, smtp_server)
+    [acknowledgement] = received(smtp_server, REQUESTER)
+    staff_text = "#delegate population-registers\nMerci de vérifier la carte."
+    for n, (sender, text) in enumerate((
+            (REQUESTER, "Je précise : le numéro de carte est 592-0001234-56."),
+            (MARIE, staff_text if staff_mail == "reply" else "Merci de vérifier la carte."),
+            (REQUESTER, "Et le message d'erreur dit « clé révoquée »."))):
+        if sender == MARIE and staff_mail == "reply":
+            imap.append("info", reply_to(notification, MARIE, text))
+        elif sender == MARIE:
+            imap.append("info", corpus.simple(f"RE: [RN #1] {notification['Subject']}", text,
+                                              from_addr=MARIE))
+        else:
+            imap.append("info", corpus.simple(
+                f"RE: {acknowledgement['Subject']}", text, from_addr=REQUESTER,
+                message_id=f"<follow{n}@citizen.example>",
+                extra_headers={"In-Reply-To": acknowledgement["Message-ID"]}))
+    staff_outcome = "staff" if staff_mail == "reply" else "staff-unsent"
+    assert desk.ingest().outcomes == {"reply": 2, staff_outcome: 1}
+    desk.send()
+    if staff_mail == "reply":
+        [delegation] = received(smtp_server, "pop@second.example")
+        assert "592-0001234-56" in delegation.get_body(("plain",)).get_content()
+    texts = [m["text"] for m in desk.ticket(1)["messages"]]
+    positions = [next(i for i, text in enumerate(texts) if words in text)
+                 for words in ("592-0001234-56", "vérifier la carte", "clé révoquée")]
+    assert positions == sorted(positions), texts

@@ -255,13 +255,17 @@ def staff_reply(batch: Batch, d: Delivery) -> IngestOutcome | None:
     if found is None:
         return None
     who, d.ticket = found
+    _write_stored_so_far(batch)
     if isinstance(who, Staff):
         d.message = handle_staff_reply(batch.session, batch.config, who, d.ticket, d.parsed,
                                        d.raw_sha256)
-        return IngestOutcome.STAFF
-    d.message = handle_service_reply(batch.session, batch.config, who, d.ticket, d.parsed,
-                                     d.raw_sha256)
-    return IngestOutcome.SERVICE
+        outcome = IngestOutcome.STAFF
+    else:
+        d.message = handle_service_reply(batch.session, batch.config, who, d.ticket, d.parsed,
+                                         d.raw_sha256)
+        outcome = IngestOutcome.SERVICE
+    _number_now(batch)
+    return outcome
 
 
 def staff_mail(batch: Batch, d: Delivery) -> IngestOutcome | None:
@@ -274,10 +278,31 @@ def staff_mail(batch: Batch, d: Delivery) -> IngestOutcome | None:
     staff = batch.known.staff.get(d.parsed.from_addr.lower())
     if staff is None:
         return None
+    _write_stored_so_far(batch)
     d.message = handle_unproven(batch.session, batch.config, staff, d.parsed, d.raw_sha256,
                                 d.verdict.is_auto)
     d.ticket = d.message.ticket if d.message is not None else None
+    _number_now(batch)
     return IngestOutcome.STAFF_UNSENT
+
+
+def _write_stored_so_far(batch: Batch) -> None:
+    """Before a staff stage acts on a ticket: write the mails the batch has stored so far
+    on tickets that were already there (a staff mail cannot name one the batch opens), so
+    that what the stage reads of the ticket has them (a delegation sends its history)."""
+    earlier = [d.stored for d in batch.stored
+               if d.stored is not None and d.stored.id is None and not d.new_ticket]
+    if earlier:
+        write(batch.session, earlier, None)
+        for stored in earlier:
+            batch.session.expire(stored.ticket, ["messages"])
+
+
+def _number_now(batch: Batch) -> None:
+    """Flush what a staff stage wrote: its mail takes its number after the mails that came
+    before it, not after the whole batch's (``_write``)."""
+    assign_ids(batch.session)
+    batch.session.flush()
 
 
 def thread(batch: Batch, d: Delivery) -> IngestOutcome | None:
@@ -424,7 +449,8 @@ def reprocess(session: Session, ctx: IngestContext, d: Delivery) -> IngestOutcom
 def _write(batch: Batch) -> None:
     """Write the batch (tickets get their numbers), then queue the acknowledgements."""
     _link_directory(batch)
-    write(batch.session, [d.stored for d in batch.stored if d.stored is not None],
+    write(batch.session, [d.stored for d in batch.stored
+                          if d.stored is not None and d.stored.id is None],
           due_rules(batch.session))
     assign_ids(batch.session)
     batch.session.flush()
