@@ -10,11 +10,10 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from rnmail.ingest.parse import Limits, ParsedMail, parse_message
-from rnmail.ingest.parse_ahead import ChildBatch, ParseAhead, discard_staged, next_share
+from rnmail.ingest.parse_ahead import ParseAhead, Parsed, discard_staged
 from rnmail.ingest.quarantine import list_quarantine
 from rnmail.models import Attachment, Message
 from rnmail.util.blobs import STAGING, BlobStore
@@ -56,10 +55,20 @@ def test_batches_parsed_ahead_give_the_same_outcomes(tmp_path: Path, db_url: str
     desk.close()
 
 
+def parsed_by_the_child(ahead: ParseAhead, raws: list[bytes]) -> list[Parsed]:
+    """``raws`` parsed, all of them by the child: the parent asks for them only once the
+    child has taken the last one."""
+    future = ahead.submit(raws)
+    deadline = time.monotonic() + 60
+    while ahead._bounds[0] < len(raws) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ahead.results(future, raws)
+
+
 def test_the_child_gives_what_the_parent_would(tmp_path: Path) -> None:
     raws = [*corpus.mixed_batch(30, seed=5), corpus.many_parts(50), b"   "]
     with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
-        parsed = ahead.results(ahead.submit(raws), raws)
+        parsed = parsed_by_the_child(ahead, raws)
     for raw, got in zip(raws[:30], parsed[:30], strict=True):
         assert isinstance(got, ParsedMail)
         here = parse_message(raw, LIMITS)
@@ -69,6 +78,8 @@ def test_the_child_gives_what_the_parent_would(tmp_path: Path) -> None:
         assert got.attachments == here.attachments
     assert isinstance(parsed[30], str) and "too many MIME parts" in parsed[30]
     assert parsed[31] == "empty message"
+    assert all(m.staged_raw is not None for m in parsed[:30] if isinstance(m, ParsedMail))
+    discard_staged(parsed)
 
 
 def test_a_killed_child_leaves_the_parsing_to_the_parent(tmp_path: Path) -> None:
@@ -80,8 +91,13 @@ def test_a_killed_child_leaves_the_parsing_to_the_parent(tmp_path: Path) -> None
         assert pool is not None
         for pid in list(pool._processes):  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGKILL)
-        assert ahead.results(future, raws) == [None] * len(raws)
+        parsed = ahead.results(future, raws)
         assert ahead.submit(raws[:1]) is None  # not asked again
+    # What it had not reached was parsed here; the rest is left to the parse stage.
+    assert len(parsed) == len(raws)
+    for raw, got in zip(raws, parsed, strict=True):
+        assert got is None or (isinstance(got, ParsedMail) and got.raw == raw
+                               and got.staged_raw is None)
 
 
 def _with_attachment(subject: str, sender: str, data: bytes, trace: str = "") -> bytes:
@@ -139,7 +155,7 @@ def test_staged_files_are_put_in_place_or_discarded(tmp_path: Path) -> None:
             for n in range(3)]
     store = BlobStore(tmp_path)
     with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
-        parsed = ahead.results(ahead.submit(raws), raws)
+        parsed = parsed_by_the_child(ahead, raws)
     mails = [m for m in parsed if isinstance(m, ParsedMail)]
     assert len(mails) == 3 and len(list((tmp_path / STAGING).iterdir())) == 6
     assert _store_files(tmp_path) == set()  # nothing in the store before it is put there
@@ -183,29 +199,24 @@ def test_a_file_the_store_has_is_not_staged_again(tmp_path: Path) -> None:
     assert store.path(digest).stat().st_mtime_ns > before
 
 
-def test_the_child_parses_its_share_and_the_parent_the_rest(tmp_path: Path) -> None:
-    raws = corpus.mixed_batch(30, seed=7)
+def test_the_child_takes_the_front_and_the_parent_the_back_once_each(tmp_path: Path) -> None:
+    """The parent, done with its own batch, parses from the back what the child has not
+    reached: every mail once in the result, each staged file a mail of the child's, nothing
+    parsed here staged; and with the child still starting, the parent parses the batch."""
+    raws = corpus.mixed_batch(300, seed=7)
     with ParseAhead(LIMITS, 2**20, tmp_path) as ahead:
-        ahead.share = 10
+        first = ahead.results(ahead.submit(raws[:40]), raws[:40])  # the child is starting
         parsed = ahead.results(ahead.submit(raws), raws)
-        assert ahead.share is not None and 1 <= ahead.share <= 30
-    mine = [m for m in parsed[:10] if isinstance(m, ParsedMail)]
-    assert [m.raw for m in mine] == raws[:10]
-    assert parsed[10:] == [None] * 20
-    files = sum(1 + sum(a.data is not None for a in m.attachments) for m in mine)
-    assert len(list((tmp_path / STAGING).iterdir())) == files  # only the child's share
-    discard_staged(parsed)
-
-
-@pytest.mark.parametrize("waited, expected", [
-    (0.0, 80),  # both done at once: as before
-    (0.010, 75),  # the parent waited 10 ms for the child (1 ms a mail): 5 mails move over
-    (-0.010, 85),  # the child was done 10 ms early: 5 more for it
-    (1.0, 1),  # never less than one mail
-    (-1.0, 100),  # nor more than the batch
-])
-def test_the_share_moves_by_half_the_wait(waited: float, expected: int) -> None:
-    """The child took 80 ms for its 80 mails; the share of the next batch of 100 evens out
-    half of what one side waited for the other."""
-    batch = ChildBatch([None] * 80, [], started=10.0, ended=10.080)
-    assert next_share(batch, 100, asked=10.080 - waited) == expected
+    assert all(isinstance(m, ParsedMail) for m in first + parsed)
+    assert [m.raw for m in parsed if isinstance(m, ParsedMail)] == raws
+    theirs = [m for m in parsed if isinstance(m, ParsedMail) and m.staged_raw is not None]
+    mine = [m for m in parsed if isinstance(m, ParsedMail) and m.staged_raw is None]
+    assert theirs and mine, "both sides parsed part of the batch"
+    assert parsed.index(mine[0]) > parsed.index(theirs[-1])  # the child the front, here the back
+    files = {Path(blob.tmp).name for m in theirs
+             for blob in (m.staged_raw, *(a.staged for a in m.attachments))
+             if blob is not None and blob.tmp is not None}
+    # none for a mail parsed here, none of a mail parsed on both sides
+    assert {p.name for p in (tmp_path / STAGING).iterdir()} == files
+    discard_staged(parsed + first)
+    assert not list((tmp_path / STAGING).iterdir())
