@@ -420,3 +420,37 @@ def test_digests_read_out_of_order_never_delete_a_named_file(
     assert purge(site)["stray_files"] == len(unnamed)
     left = set(blob_files(site))
     assert set(named) <= left and not left & set(unnamed)
+
+
+def test_the_sweep_holds_up_no_writer(site: Installation,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk of a large store takes seconds: meanwhile the ingest and the desk write (on
+    SQLite, a writing transaction around the walk would have made them wait for its end)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from rnmail.privacy import strays
+
+    blobs = BlobStore(site.config.helpdesk.attachments_dir)
+    blobs.put(b"a file no row refers to")
+    blobs.sync()
+    for path in site.config.helpdesk.attachments_dir.rglob("*"):
+        _aged(path)
+    url = site.config.database.url
+    writer = create_engine(url, connect_args={"timeout": 1} if url.startswith("sqlite") else {})
+    walk = strays._folders
+    written: list[int] = []
+
+    def folders_while_someone_writes(root: Path) -> Iterator[str]:
+        for folder in walk(root):
+            with Session(writer) as session, session.begin():
+                session.add(AuditEvent(actor="desk", action="meanwhile"))
+            written.append(1)
+            yield folder
+
+    monkeypatch.setattr(strays, "_folders", folders_while_someone_writes)
+    try:
+        assert purge(site)["stray_files"] == 1
+    finally:
+        writer.dispose()
+    assert written and site.count(AuditEvent, AuditEvent.action == "meanwhile") == 1

@@ -144,7 +144,7 @@ def purge(db: Database, config: Config, *, now: datetime | None = None,
             report.held = _held(session, config, now)
             report.files, report.bytes = unreferenced_bytes(session, blobs, report.blobs)
             session.rollback()
-        with db.transaction() as session:
+        with db.reading() as session:
             _count_strays(report, sweep_strays(session, blobs, dry_run=True))
         return report
     for step in steps:
@@ -155,7 +155,7 @@ def purge(db: Database, config: Config, *, now: datetime | None = None,
                 files, size = delete_blobs(session, blobs, report.blobs)
                 report.files, report.bytes = report.files + files, report.bytes + size
                 report.blobs.clear()
-    with db.transaction() as session:
+    with db.reading() as session:  # only reads: on SQLite it holds up no writer meanwhile
         _count_strays(report, sweep_strays(session, blobs))
     with db.transaction() as session:
         report.held = _held(session, config, now)

@@ -54,7 +54,9 @@ class Strays:
 def sweep_strays(session: Session, blobs: BlobStore, *, dry_run: bool = False,
                  spare_seconds: float = SPARE_SECONDS) -> Strays:
     """Delete the store's files that no row of ``session``'s snapshot refers to and that
-    were not stored in the last ``spare_seconds``, and the leftovers of cut writes."""
+    were not stored in the last ``spare_seconds``, and the leftovers of cut writes.
+    ``session`` only reads (``Database.reading``): a walk of a large store takes seconds,
+    and on SQLite a writing transaction would hold the ingest up all that time."""
     sweep = _Sweep(session, blobs, dry_run, time.time() - spare_seconds)
     named = _InOrder(session.scalars(_referenced_in_order(session),
                                      execution_options={"yield_per": 5000}))
