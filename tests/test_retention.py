@@ -6,6 +6,7 @@ search no longer finds the names and numbers removed."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -368,7 +369,12 @@ def test_files_no_row_refers_to_are_swept_and_cut_deletions_put_back(
     (staging / "f").write_bytes(b"the ingest's")
     foreign = blobs.path(kept[1]).parent / "README"
     foreign.write_text("not ours")
-    for path in (staging / "f", foreign):
+    folder_named_as_a_file = blobs.path(hashlib.sha256(b"a folder").hexdigest())
+    folder_named_as_a_file.mkdir(parents=True)
+    link = blobs.path(hashlib.sha256(b"a link").hexdigest())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(foreign)
+    for path in (staging / "f", foreign, folder_named_as_a_file):
         _aged(path)
 
     state = database_state(site)
@@ -385,6 +391,7 @@ def test_files_no_row_refers_to_are_swept_and_cut_deletions_put_back(
     assert blobs.path(wanted).read_bytes() == b"file 0" and not cut_delete.exists()
     assert not cut_write.exists() and not old_delete.exists() and writing_now.exists()
     assert (staging / "f").exists() and foreign.exists()
+    assert folder_named_as_a_file.is_dir() and link.is_symlink()  # not files of the store
     assert purge(site)["stray_files"] == 0
     [run] = site.audit("privacy-purge")  # the second found nothing: not on the record
     assert run["detail"]["stray_files"] == len(strays) + 1

@@ -7,7 +7,9 @@ Each stage is a function ``(batch, delivery) -> IngestOutcome | None``; the firs
 returns an outcome ends the message's journey. A batch of messages is one database
 transaction, written at its end: its mails, new tickets and acknowledgements with one Core
 executemany per table (``rnmail.ingest.store.write``, ``rnmail.dispatch.outbox.Queue``),
-what the other stages changed through the ORM in one flush.
+what the other stages changed through the ORM in one flush. A staff stage is the exception:
+the mails stored before it on tickets already there are written first, and what it changed is
+flushed at once, so that it sees them and its mail keeps its place in the order.
 The whole batch is parsed first, so that what the database already holds about its
 messages (stored duplicates, blocked senders, staff addresses, the Message-IDs they answer
 and the tickets they name) is read with one query per kind for the batch

@@ -65,6 +65,8 @@ def sweep_strays(session: Session, blobs: BlobStore, *, dry_run: bool = False,
         leftovers: list[tuple[str, os.DirEntry[str]]] = []
         with os.scandir(folder) as entries:
             for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # not the store's: the store writes only files
                 if _DIGEST.fullmatch(entry.name):
                     files[entry.name] = entry
                 elif match := _LEFTOVER.fullmatch(entry.name):
@@ -121,7 +123,7 @@ class _Sweep:
         if self.dry_run:
             with contextlib.suppress(FileNotFoundError):
                 self.found.files += 1
-                self.found.bytes += entry.stat().st_size
+                self.found.bytes += entry.stat(follow_symlinks=False).st_size
             return
         freed = self.blobs.remove(digest, self.spare_after)  # spares one stored again now
         if freed is not None:
