@@ -419,6 +419,7 @@ def process_batch(session: Session, ctx: IngestContext,
             if outcome is None:
                 outcome = _run(batch, d)
             outcomes.append(outcome)
+    ctx.blobs.start_sync()  # the batch's files reach the disk while its rows are written
     _write(batch)
     for d, outcome in zip(deliveries, outcomes, strict=True):
         _log_outcome(d, outcome)

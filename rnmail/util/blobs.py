@@ -4,7 +4,9 @@ The same file received twice is stored once. Files are written to a temporary na
 renamed, so a crash never leaves a half-written blob under its final name. Writes happen in
 a background thread (file system calls release the GIL, so they overlap the parsing of the
 next message) and are made durable together by ``sync()``, which the ingest calls once per
-batch just before the database commit that refers to them.
+batch just before the database commit that refers to them. The ingest starts that flush
+earlier, in the same thread (``start_sync``), once the batch has stored its last file, so
+that the disk's work overlaps the batch's inserts and ``sync()`` only waits for its end.
 
 The ingest's parse-ahead process writes the files of the mails it parses itself, on the
 other core (``stage``): under a temporary name in ``.incoming``, put under their own name
@@ -51,7 +53,8 @@ class BlobStore:
         self._dirs: set[Path] = set()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
         self._pending: list[Future[None]] = []
-        self._renamed = False  # staged files put in place since the last ``sync``
+        self._renamed = False  # staged files put in place since the last flush started
+        self._flushing: list[Future[None]] = []  # flushes started by ``start_sync``
 
     def path(self, sha256: str) -> Path:
         return Path(self._name(sha256))
@@ -136,15 +139,25 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def start_sync(self) -> None:
+        """Start flushing every write so far to stable storage, in the writer thread (after
+        those writes: one thread, in order), while the caller goes on; ``sync()`` waits for
+        it, and flushes whatever was written after."""
+        if self._pending or self._renamed:
+            pending, self._pending, self._renamed = self._pending, [], False
+            self._flushing.append(self._writer.submit(self._flush, pending))
+
     def sync(self) -> None:
         """Wait for every write since the last call and flush them to stable storage.
         Raises the first write error (e.g. a full disk), so the commit does not happen."""
-        pending, self._pending = self._pending, []
-        renamed, self._renamed = self._renamed, False
-        if not pending and not renamed:
-            return
-        for future in pending:
+        self.start_sync()
+        flushing, self._flushing = self._flushing, []
+        for future in flushing:
             future.result()
+
+    def _flush(self, pending: list[Future[None]]) -> None:
+        for future in pending:
+            future.result()  # done: this thread ran them; raises what a write raised
         _sync_filesystem(self.root)
 
     def get(self, sha256: str) -> bytes:
