@@ -48,7 +48,7 @@ from rnmail.ingest.headers import (
     read_sender,
     repair_header_block,
 )
-from rnmail.ingest.tnef import is_tnef, unpack
+from rnmail.ingest.tnef import body_text, is_tnef, unpack
 from rnmail.util.phone import phone_numbers
 
 if TYPE_CHECKING:
@@ -267,6 +267,11 @@ def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
     sender = read_sender(_raw_values(msg, "From", hint))
     text, html, body_parts = _body(msg)
     message_id = _first_msgid(msg.get("Message-ID"))
+    attachments = _attachments(msg, body_parts, limits, message_id)
+    if not text.strip() and not html:  # sent as nothing but a winmail.dat: its text
+        text = next((found for a in attachments
+                     if is_tnef(a.content_type, a.filename, a.data) and a.data is not None
+                     and (found := body_text(a.data, message_id, html_to_text))), text)
     return ParsedMail(
         raw=raw,
         message=msg,
@@ -282,7 +287,7 @@ def _build(raw: bytes, msg: EmailMessage, limits: Limits) -> ParsedMail:
         date=_date(msg.get("Date")),
         text=text,
         html=html,
-        attachments=_attachments(msg, body_parts, limits, message_id),
+        attachments=attachments,
         sender_problem=sender.problem,
         charset_hint=hint,
     )

@@ -7,21 +7,35 @@ original is evidence, and what a reader that can open it wants). A damaged or tr
 stream never stops the mail: it is logged and the winmail.dat stays the only attachment.
 The unpacked files meet the same limits as any attachment (size each, number of parts).
 
+Some Exchange servers send a mail as nothing but its winmail.dat: no text part, the text
+is inside the stream, as plain text, HTML or compressed RTF. ``body_text`` reads it for such
+a mail, so that the ticket shows what was written instead of an empty message.
+
 Called by ``parse`` for each TNEF attachment; pure, like it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from compressed_rtf import decompress
+from striprtf.striprtf import rtf_to_text
 from tnefparse import TNEF
+
+from rnmail.ingest.charsets import codec_for, decode_bytes
 
 log = logging.getLogger(__name__)
 
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _SIGNATURE = b"\x78\x9f\x3e\x22"
+# The largest compressed RTF body read as text: its decompressor is pure Python (about a
+# second a megabyte) and a mail's RTF body is tens of kilobytes; a larger one stays unread
+# in the winmail.dat, which is kept as received.
+MAX_RTF_BYTES = 1 << 20
+_ANSI_CODEPAGE = re.compile(rb"\\ansicpg(\d{3,5})")
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,50 @@ def unpack(data: bytes, message_id: str | None,
                     message_id or "(no Message-ID)", type(exc).__name__, exc)
         return []
     return found
+
+
+def body_text(data: bytes, message_id: str | None, html_to_text: Callable[[str], str]) -> str:
+    """The text of the mail inside the stream ``data``: its plain body, else its HTML body
+    as text, else its RTF body as text; "" (and a log line if it is damaged) when there is
+    none that can be read."""
+    try:
+        _check_complete(data)
+        tnef = TNEF(data)
+        if tnef.body:
+            return _text(tnef.body, tnef.codepage)
+        if tnef.htmlbody:
+            return html_to_text(_text(tnef.htmlbody, None))
+        compressed = getattr(tnef, "_rtfbody", None)  # tnefparse's ``rtfbody`` has no limit
+        if compressed:
+            return _rtf_text(compressed)
+    except Exception as exc:  # third-party parsers on untrusted bytes: any error, same answer
+        log.warning("text of the winmail.dat of %s not read: %s: %s",
+                    message_id or "(no Message-ID)", type(exc).__name__, exc)
+    return ""
+
+
+def _text(value: object, codepage: str | None) -> str:
+    """A body as tnefparse gives it: text, or bytes in the stream's code page (or in none
+    said: then guessed), or a list of either."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if isinstance(value, (bytes, bytearray)):
+        value = decode_bytes(bytes(value), codepage)
+    return str(value).replace("\r\n", "\n").replace("\x00", "").strip()
+
+
+def _rtf_text(compressed: bytes) -> str:
+    """The text of a compressed RTF body (Outlook's "rich text"), in the code page it
+    declares (``\\ansicpg``), Windows-1252 if none."""
+    if len(compressed) > MAX_RTF_BYTES:
+        raise ValueError(f"RTF body of {len(compressed)} bytes, over the "
+                         f"{MAX_RTF_BYTES} bytes read as text")
+    rtf = decompress(compressed)
+    declared = _ANSI_CODEPAGE.search(rtf, 0, 4096)
+    encoding = (codec_for(f"cp{int(declared[1])}") if declared else None) or "cp1252"
+    text = rtf_to_text(rtf.decode("latin-1"), encoding=encoding,  # type: ignore[no-untyped-call]
+                       errors="replace")
+    return str(text).replace("\r\n", "\n").strip()
 
 
 def _check_complete(data: bytes) -> None:
