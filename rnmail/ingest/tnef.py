@@ -33,7 +33,7 @@ TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _SIGNATURE = b"\x78\x9f\x3e\x22"
 # The largest compressed RTF body read as text: its decompressor is pure Python (1.5 µs a
 # compressed byte, up to 8.5 bytes out for one in; striprtf then 0.25 µs a byte), so this
-# costs at most about 1.5 s, where a typed mail is tens of kilobytes. A larger body (pasted
+# costs at most about 2 s, where a typed mail is tens of kilobytes. A larger body (pasted
 # pictures) stays unread in the winmail.dat, which is kept as received.
 MAX_RTF_BYTES = 512 * 1024
 _ANSI_CODEPAGE = re.compile(rb"\\ansicpg(\d{3,5})")
