@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.app import DAY, App, handle_errors, pass_app
+from rnmail.stats.words import LANGUAGES
 
 
 @click.command()
@@ -17,9 +18,8 @@ from cli.app import DAY, App, handle_errors, pass_app
               help="Last day (YYYY-MM-DD, Brussels), included; default: the last ticket's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write, e.g. report.html.")
-@click.option("--lang", "language", type=click.Choice(["fr", "nl", "en"]),
-              help="Language of the report (default: [helpdesk] default_language if fr, nl "
-                   "or en, else fr).")
+@click.option("--lang", "language", type=click.Choice(LANGUAGES),
+              help="Language of the report (default: [helpdesk] default_language).")
 @click.option("--staff", is_flag=True,
               help="Add the figures per staff member (tickets assigned, answers written).")
 @click.option("--pdf", is_flag=True,

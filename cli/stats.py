@@ -28,9 +28,8 @@ def query_options(func: Callable[..., Any]) -> Callable[..., Any]:
     from rnmail.stats.words import LANGUAGES
 
     func = click.option("--lang", "language", type=click.Choice(LANGUAGES),
-                        help="Language of the table and the chart (default: as `rnmail "
-                             "report`: [helpdesk] default_language if fr, nl or en, else "
-                             "fr); CSV and JSON keep their keys.")(func)
+                        help="Language of the table and the chart (default: [helpdesk] "
+                             "default_language); CSV and JSON keep their keys.")(func)
     func = click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
                         help="Also draw the figures as a chart: a .png or .svg file.")(func)
     func = click.option("--json", "fmt", flag_value="json",

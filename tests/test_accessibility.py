@@ -225,12 +225,12 @@ def test_the_admin_and_the_desk(desk: Desk, browser: Browser) -> None:
     def check(url: str) -> None:
         found.extend(page_violations(browser, url))
 
-    # The status administration: sign-in, dashboard in its three languages, audit log.
+    # The status administration: sign-in, dashboard in each of its languages, audit log.
     check(f"{base}login")
     fill(browser, {"operator-name": "alice", "password": PASSWORD, "code": admin.code()})
     browser.submit("#login")
     assert browser.evaluate("location.pathname") == "/admin/"
-    for lang in ("fr", "nl", "en"):
+    for lang in ("fr", "nl", "de", "en"):
         check(f"{base}?lang={lang}")
     check(f"{base}audit")
     # Setting the status: the preview, then the announcement's progress page (which does

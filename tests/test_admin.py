@@ -388,6 +388,30 @@ def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
     assert admin.get("/admin/?lang=xx").status == 200 and admin.cookies["rnmail_lang"] == "fr"
 
 
+def test_a_german_speaking_operator_reads_the_admin_in_german(admin: Admin) -> None:
+    """German, Belgium's third official language, from the browser's languages."""
+    german = {"Accept_Language": "de-BE,de;q=0.9,fr;q=0.5"}
+    login = admin.http("GET", "/admin/login", **german)
+    assert '<html lang="de">' in login.text and "<h1>Anmelden</h1>" in login.text
+    assert "Statusverwaltung" in login.text and "Kein Code?" in login.text
+    assert '<strong lang="de">Deutsch</strong>' in login.text  # the switch: four languages
+    for code in ("fr", "nl", "en"):
+        assert f'href="/admin/login?lang={code}"' in login.text
+    reply = admin.post("/admin/login", [
+        ("csrf", login.csrf()), ("operator", "alice"), ("password", PASSWORD),
+        ("code", admin.code())], **german)
+    assert reply.status == 303
+    dashboard = admin.http("GET", "/admin/", **german)
+    assert "Angemeldet als alice" in dashboard.text and "Aktueller Status:" in dashboard.text
+    assert "<h2>Stellung ändern</h2>" in dashboard.text
+    assert "<h3>Eine Wartung planen</h3>" in dashboard.text
+    assert ">außer Betrieb</span>" in dashboard.text  # the positions too
+    preview = admin.post("/admin/status", status_fields(dashboard.csrf(), "down"), **german)
+    assert "<h1>Bestätigen</h1>" in preview.text and "Neue Stellung" in preview.text
+    audit = admin.http("GET", "/admin/audit", **german)
+    assert "<h1>Audit-Protokoll</h1>" in audit.text
+
+
 @pytest.mark.slow
 def test_stopping_the_server_mid_mailing_loses_nothing_and_sends_nothing_twice(
         tmp_path: Path, smtp_server: SmtpServer) -> None:

@@ -1,4 +1,4 @@
-"""The French and Dutch admin say everything in the operator's language: the core's
+"""The French, Dutch and German admin say everything in the operator's language: the core's
 refusals (an unknown group, a duration without a unit, a start in the past, a refused
 sign-in, a repeated notice, a maintenance too long …), the kinds of announcement and the
 maintenance phases (labels, not stored values), and the state of an address left out
@@ -19,32 +19,46 @@ from tests.harness.admin import admin as admin  # the fixture
 from tests.harness.install import add_members
 from tests.harness.mail import wait_for_mail
 
-REFUSALS = {  # what the operator typed → the line, in fr and nl
+LANGUAGES = ("fr", "nl", "de")
+REFUSALS = {  # what the operator typed → the line, in fr, nl and de
     "group": ("aucun groupe 'gemeenten' (connus : municipalities)",
-              "geen groep 'gemeenten' (bekend: municipalities)"),
+              "geen groep 'gemeenten' (bekend: municipalities)",
+              "keine Gruppe 'gemeenten' (bekannt: municipalities)"),
     "unit": ("la durée '3' n’a pas d’unité : écrivez par exemple 3h, 90m, 1h30 ou 2d",
-             "de duur '3' heeft geen eenheid: schrijf bijvoorbeeld 3h, 90m, 1h30 of 2d"),
+             "de duur '3' heeft geen eenheid: schrijf bijvoorbeeld 3h, 90m, 1h30 of 2d",
+             "die Dauer '3' hat keine Einheit: schreiben Sie z. B. 3h, 90m, 1h30 oder 2d"),
     "duration": ("durée '3 heures' : écrivez par exemple 3h, 90m, 1h30 ou 2d",
-                 "duur '3 heures': schrijf bijvoorbeeld 3h, 90m, 1h30 of 2d"),
+                 "duur '3 heures': schrijf bijvoorbeeld 3h, 90m, 1h30 of 2d",
+                 "Dauer '3 heures': schreiben Sie z. B. 3h, 90m, 1h30 oder 2d"),
     "past": ("le début 01/01/2020 10:00 (heure de Bruxelles) est déjà passé",
-             "het begin 01/01/2020 10:00 (Brusselse tijd) is al voorbij"),
+             "het begin 01/01/2020 10:00 (Brusselse tijd) is al voorbij",
+             "der Beginn 01.01.2020 10:00 (Brüsseler Zeit) ist bereits vorbei"),
     "time": ("heure 'demain' : écrivez AAAA-MM-JJ HH:MM (heure de Bruxelles)",
-             "tijdstip 'demain': schrijf JJJJ-MM-DD UU:MM (Brusselse tijd)"),
+             "tijdstip 'demain': schrijf JJJJ-MM-DD UU:MM (Brusselse tijd)",
+             "Zeit 'demain': schreiben Sie JJJJ-MM-TT HH:MM (Brüsseler Zeit)"),
     "long": ("une maintenance de 8d dépasse [status].max_maintenance_days (7 jours)",
-             "een onderhoud van 8d is langer dan [status].max_maintenance_days (7 dagen)"),
+             "een onderhoud van 8d is langer dan [status].max_maintenance_days (7 dagen)",
+             "eine Wartung von 8d ist länger als [status].max_maintenance_days (7 Tage)"),
     "position": ("choisissez une position : opérationnel, perturbé ou hors service",
-                 "kies een positie: operationeel, verstoord of buiten dienst"),
+                 "kies een positie: operationeel, verstoord of buiten dienst",
+                 "wählen Sie eine Stellung: betriebsbereit, gestört oder außer Betrieb"),
     "comment": ("le commentaire (fr) compte 501 caractères : 500 au plus",
-                "de opmerking (fr) telt 501 tekens: hoogstens 500"),
+                "de opmerking (fr) telt 501 tekens: hoogstens 500",
+                "der Kommentar (fr) hat 501 Zeichen: höchstens 500"),
     "component": ("composant inconnu 'toaster' (connus : ",
-                  "onbekend onderdeel 'toaster' (bekend: "),
+                  "onbekend onderdeel 'toaster' (bekend: ",
+                  "unbekannte Komponente 'toaster' (bekannt: "),
     "repeat": ("le même avis (perturbé, même commentaire) est parti vers municipalities le ",
                "hetzelfde bericht (verstoord, dezelfde opmerking) ging naar municipalities "
-               "op "),
+               "op ",
+               "dieselbe Meldung (gestört, derselbe Kommentar) ging am "),
     "cancelled": ("la maintenance n°{id} est déjà annulée", "onderhoud #{id} is al "
-                                                            "geannuleerd"),
+                                                            "geannuleerd",
+                  "die Wartung Nr. {id} ist bereits abgesagt"),
     "code": ("nom d’opérateur, mot de passe ou code erroné (la tentative est enregistrée)",
-             "verkeerde operatornaam, wachtwoord of code (de poging wordt geregistreerd)"),
+             "verkeerde operatornaam, wachtwoord of code (de poging wordt geregistreerd)",
+             "falscher Operatorname, falsches Passwort oder falscher Code (der Versuch wird "
+             "protokolliert)"),
 }
 
 
@@ -71,7 +85,7 @@ def test_the_core_refusals_are_in_the_operators_language(admin: Admin) -> None:
     number = admin.audit("maintenance-schedule")[0].detail["maintenance"]
     cancel = f"/admin/maintenance/{number}/cancel"
     assert admin.post(cancel, [("csrf", csrf), ("confirm", "1")]).status == 303
-    for index, language in enumerate(("fr", "nl")):
+    for index, language in enumerate(LANGUAGES):
         admin.get(f"/admin/?lang={language}")
         seen = {
             "group": shown(admin.post("/admin/status", status_fields(
@@ -98,7 +112,7 @@ def test_the_core_refusals_are_in_the_operators_language(admin: Admin) -> None:
     # A refused sign-in, in the language of the sign-in page.
     admin.cookies.pop("rnmail_admin")
     good = pyotp.TOTP(admin.secret).now()
-    for index, language in enumerate(("fr", "nl")):
+    for index, language in enumerate(LANGUAGES):
         admin.get(f"/admin/login?lang={language}")
         refused = shown(admin.login(code=f"{(int(good) + 1) % 1_000_000:06d}").text)
         assert REFUSALS["code"][index] in refused
@@ -126,7 +140,9 @@ def test_kinds_phases_and_suppressed_addresses_are_labels(admin: Admin) -> None:
     for language, words in (("fr", ("avis de statut", "maintenance annoncée", "planifiée",
                                     "exclu")),
                             ("nl", ("statusbericht", "onderhoud aangekondigd", "gepland",
-                                    "uitgesloten"))):
+                                    "uitgesloten")),
+                            ("de", ("Statusmeldung", "Wartung angekündigt", "geplant",
+                                    "ausgeschlossen"))):
         dashboard = shown(admin.get(f"/admin/?lang={language}").text)
         kind, maintenance, phase, suppressed = words
         assert f"<td>{kind}</td>" in dashboard and f"<td>{maintenance}</td>" in dashboard
@@ -138,8 +154,8 @@ def test_kinds_phases_and_suppressed_addresses_are_labels(admin: Admin) -> None:
         assert f"<p>{kind} " in progress or f"<p>{kind}," in progress
         preview = shown(admin.post("/admin/status", status_fields(
             csrf, "down", ("municipalities",))).text)
-        assert "supprimé" not in preview and ("exclues" in preview
-                                              or "uitgesloten" in preview)
+        assert "supprimé" not in preview and ("exclues" in preview or "uitgesloten" in preview
+                                              or "ausgeschlossene" in preview)
 
 
 def test_an_error_keeps_its_english_line_and_translates_on_demand() -> None:

@@ -18,7 +18,9 @@ from rnmail.config import load_config
 from rnmail.models import Ticket
 from rnmail.stats.figures import Period, Query, contacts
 from rnmail.stats.hours import BRUSSELS
+from rnmail.stats.words import LANGUAGES as FIGURE_LANGUAGES
 from rnmail.tickets import faq
+from rnmail.web.desk.base import DESK_LANGUAGES
 from tests.harness.admin import PASSWORD
 from tests.harness.browser import chromium_or_fail
 from tests.harness.desk import AGENT, HOSTILE, Desk, desk_served, desk_signed_in, usable
@@ -137,14 +139,26 @@ def section_text(page: str, section: str) -> str:
     return match.group(0)
 
 
-def test_in_german_the_page_and_the_figures_in_the_default_language(desk: Desk) -> None:
+def test_in_german_the_page_and_the_figures(desk: Desk) -> None:
     try:
         page = desk.agent.get(f"/desk/figures?{PERIOD}&show=categories&lang=de")
         assert page.status == 200 and '<html lang="de">' in page.text
-        assert "Zahlen anzeigen" in page.text and 'id="figures-language"' in page.text
-        assert "Tickets par catégorie" in page.text  # [helpdesk] default_language: fr
+        assert "Zahlen anzeigen" in page.text
+        assert "Tickets nach Kategorie" in page.text and "Tickets par catégorie" not in page.text
+        assert '<option value="de" selected>Deutsch</option>' in page.text
+        assert 'lang="de" aria-labelledby="categories-title"' in page.text
+        reply = desk.agent.get("/desk/figures/report.html?from=2026-02-01&to=2026-03-31"
+                               "&staff=no")  # the reader's language
+        assert reply.header("Content-Disposition") == (
+            'attachment; filename="report-2026-02-01-2026-03-31-de.html"')
+        assert "Tätigkeitsbericht" in reply.body.decode()
     finally:
         desk.agent.get("/desk/figures?lang=fr")
+
+
+def test_every_language_of_the_desk_has_its_figures() -> None:
+    """The page shows the figures in the reader's language, never another one."""
+    assert {code for code, _name in DESK_LANGUAGES} <= set(FIGURE_LANGUAGES)
 
 
 def test_charts_are_images_of_the_desk(desk: Desk) -> None:
@@ -162,7 +176,7 @@ def test_charts_are_images_of_the_desk(desk: Desk) -> None:
     assert svg.header("Content-Disposition") == 'attachment; filename="contacts.svg"'
     assert b"<script" not in svg.body
     for bad in ("section=contacts&n=9&language=fr", "section=nothing&n=0&language=fr",
-                "section=contacts&n=x&language=fr", "section=contacts&n=0&language=de"):
+                "section=contacts&n=x&language=fr", "section=contacts&n=0&language=it"):
         url = f"/desk/figures/chart.png?{PERIOD}&{bad}"
         assert desk.agent.get(url).status == 404, bad
     assert desk.agent.get("/desk/figures/chart.png?from=2026-13&section=contacts&n=0"
@@ -184,7 +198,7 @@ def test_the_report_downloads(desk: Desk) -> None:
     text = reply.body.decode()
     assert "Activiteitenverslag" in text and "6 contacten" in text
     assert HOSTILE not in text
-    assert desk.agent.get("/desk/figures/report.html?language=de").status == 400
+    assert desk.agent.get("/desk/figures/report.html?language=it").status == 400
 
 
 @pytest.mark.parametrize("query", [

@@ -25,8 +25,8 @@ SURFACES = (
     # status page, its feed and the banners the mails reuse
     (("rnmail/status/", "rnmail/i18n/banners.py", "rnmail/templates/pages/status_"),
      ("nl", "fr", "de")),
-    (("rnmail/stats/", "rnmail/templates/pages/report"), ("fr", "nl", "en")),  # the report
-    (("rnmail/web/", "rnmail/templates/admin/"), ("fr", "nl", "en")),  # the web admin
+    (("rnmail/stats/", "rnmail/templates/pages/report"), ("fr", "nl", "de", "en")),  # report
+    (("rnmail/web/", "rnmail/templates/admin/"), ("fr", "nl", "de", "en")),  # the web admin
     # the desk (the staff's languages and German, English), with the sign-in it shares
     # with the admin
     (("rnmail/web/desk/", "rnmail/templates/desk/", "rnmail/web/signin.py",

@@ -275,7 +275,35 @@ def test_dutch_english_and_the_staff_section(desk: Desk, undrawn: None) -> None:
     assert "Activity report" in english and "from 2026-02-01 to 2026-03-31" in english
     assert "Outside access-key requests" in english and "first-contact 3" in english
     with pytest.raises(RnmailError, match="--lang"):
-        report(desk, "de")
+        report(desk, "it")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # words, not storage
+def test_in_german(desk: Desk, undrawn: None) -> None:
+    """German, Belgium's third official language: the report's words, labels, dates and
+    numbers; a heading of several words keeps its capitals ("Art des Anfragenden")."""
+    html = report(desk, "de", staff=True)
+    assert '<html lang="de">' in html
+    head = text_of(html[:html.index("<main>")])
+    assert "Tätigkeitsbericht" in head and "vom 01.02.2026 bis 31.03.2026" in head
+    assert "(Brüsseler Zeit)" in head
+    contacts_text = text_of(section(html, "contacts"))
+    assert "10 Kontakte (erstellte Tickets) im Zeitraum." in contacts_text
+    assert "Monat E-Mail Telefon Fax Brief Gesamt" in contacts_text
+    who = text_of(section(html, "requesters")).replace("\u202f", " ")
+    assert "Wer uns kontaktiert" in who
+    assert "Art des Anfragenden Alle Kontakte Anteil Ohne Zugangsschlüssel Anteil" in who
+    assert "Gemeinde 3 30,0 % 0 0,0 %" in who and "(Bürger) 3" in who
+    resolution = text_of(section(html, "resolution"))
+    assert "beim ersten Kontakt 3" in resolution and "(noch nicht geschlossen) 4" in resolution
+    assert "Dienst der zweiten Linie" in resolution
+    assert "7 der 10 Kontakte (70,0 %) gingen während der Öffnungszeiten ein" in text_of(
+        section(html, "load")).replace("\u202f", " ")
+    assert "Feb. 2026 4 0,5 h 3,5 h 4 2,0 h 16,0 h" in text_of(section(html, "times"))
+    staff = text_of(section(html, "staff"))
+    assert "Teammitglied Zugewiesene Tickets Geschriebene Antworten" in staff
+    assert "(nicht zugewiesen) 5 0" in staff and "Gesamt 10 5" in staff
+    assert "Rapport d'activité" not in html and "Activity report" not in html
 
 
 def test_user_data_is_escaped(desk: Desk) -> None:
@@ -347,7 +375,7 @@ def test_the_cli(desk: Desk, tmp_path: Path) -> None:
          "--from 2026-03-01 is after --to 2026-02-01"),
         (("--from", "2026-02-01", "--to", "2026-03-31", "--out",
           str(tmp_path / "nope" / "r.html")), "does not exist"),
-        (("--from", "2026-02-01", "--to", "2026-03-31", "--out", str(out), "--lang", "de"),
+        (("--from", "2026-02-01", "--to", "2026-03-31", "--out", str(out), "--lang", "it"),
          "Invalid value for '--lang'"),
         (("--from", "2026-02-31", "--to", "2026-03-31", "--out", str(out)),
          "Invalid value for '--from': no such date: 2026-02-31 (February 2026 has 28 days)"),
@@ -425,8 +453,9 @@ def test_the_report_in_a_browser(desk: Desk, tmp_path: Path) -> None:
 
 
 # Every heading of the report is in its language (issue 16, E): built in English and in
-# French or Dutch, the same heading differs unless the word is the same in both.
-SAME = {"fr": {"Contacts", "Organisation", "Total", "fax"}, "nl": {"fax"}}
+# French, Dutch or German, the same heading differs unless the word is the same in both.
+SAME = {"fr": {"Contacts", "Organisation", "Total", "fax"}, "nl": {"fax"},
+        "de": {"Organisation"}}
 HEADINGS = re.compile(r'<(h2|caption|th scope="col"[^>]*|p class="(?:lead|subtitle|note|no-data)"'
                       r'|title id="[^"]+"|a href="#[^"]+")>(.*?)</', re.S)
 
@@ -439,7 +468,7 @@ def headings(html: str) -> list[str]:
 def test_every_heading_of_the_report_is_translated(desk: Desk, undrawn: None) -> None:
     for period in (PERIOD, Period(date(2030, 1, 1), date(2030, 1, 2))):
         english = headings(report(desk, "en", staff=True, period=period))
-        for language in ("fr", "nl"):
+        for language in ("fr", "nl", "de"):
             other = headings(report(desk, language, staff=True, period=period))
             assert len(english) == len(other) > 10
             untranslated = [e for e, o in zip(english, other, strict=True)

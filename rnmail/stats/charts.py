@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnmail.config import StatsConfig
 from rnmail.errors import RnmailError
+from rnmail.i18n.formats import capitalised
 from rnmail.util.publicfiles import write_atomically
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def render(table: Table, fmt: str, *, opening: tuple[time, time] | None = None,
     if title is None:
         measure = {"tickets": text["tickets"], "response_due": text["response_met_pct"]
                    }.get(table.measures[0], text["hours"])
-        title = text["by"].format(measure=measure.capitalize(), dimensions=", ".join(
+        title = text["by"].format(measure=capitalised(measure), dimensions=", ".join(
             text.get(d, d) for d in table.dimensions))
     with matplotlib.rc_context(RC):
         fig = Figure(layout="constrained")

@@ -1,6 +1,6 @@
 """The management report: one self-contained HTML document (charts inlined as SVG, no
-external resource), in French, Dutch or English, optionally printed to PDF by a headless
-Chromium (``build_report`` / ``write_report``)."""
+external resource), in French, Dutch, German or English, optionally printed to PDF by a
+headless Chromium (``build_report`` / ``write_report``)."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def _cross(report: _Report, table: Table, caption: str) -> Grid:
     label, words = report.label, report.words
     return Grid(
         caption,
-        [words[table.dimensions[0]].capitalize(),
+        [capitalised(words[table.dimensions[0]]),
          *(label(table.dimensions[1], c) for c in columns), words["total"]],
         [[label(table.dimensions[0], name), *(report.n(counts.get(c, 0)) for c in columns),
           report.n(sum(counts.values()))] for name, counts in rows.items()],
@@ -296,7 +296,7 @@ def _with_outside(report: _Report, dimension: str, caption: str, counts: dict[st
     """Counts and shares, and the same outside access-key requests when there are any."""
     words = report.words
     total, total_out = sum(counts.values()), sum((outside or {}).values())
-    head = [words[dimension].capitalize(), words["all"], words["share"]]
+    head = [capitalised(words[dimension]), words["all"], words["share"]]
     if outside is not None:
         head += [words["outside"], words["share"]]
 
@@ -322,7 +322,7 @@ def _single(report: _Report, table: Table, caption: str) -> Grid:
     words = report.words
     dimension = table.dimensions[0]
     total = table.total()
-    return Grid(caption, [words[dimension].capitalize(), words["contacts"], words["share"]],
+    return Grid(caption, [capitalised(words[dimension]), words["contacts"], words["share"]],
                 [[report.label(dimension, keys[0]), report.n(values[0] or 0),
                   report.share(values[0] or 0, total)] for keys, values in table.rows],
                 [words["total"], report.n(total), report.share(total, total)])
@@ -376,7 +376,7 @@ def _times(report: _Report, section: Section) -> None:
         holidays=words["holidays"] if stats.holidays else "")
     table = report.times("month")
     section.charts.append(report.chart(table, words["times.chart"]))
-    head = [words["month"].capitalize(), words["answered"], words["first_median"],
+    head = [capitalised(words["month"]), words["answered"], words["first_median"],
             words["first_p90"], words["closed"], words["res_median"], words["res_p90"]]
     rows = []
     for (month,), values in table.rows:
@@ -397,7 +397,7 @@ def _staff(report: _Report, section: Section) -> None:
     section.charts.append(report.chart(table, section.title))
     section.grids.append(Grid(
         section.title,
-        [words["staff"].capitalize(), capitalised(words["assigned"]),
+        [capitalised(words["staff"]), capitalised(words["assigned"]),
          capitalised(words["answers"])],
         [[report.label("staff", keys[0]), report.n(tickets or 0), report.n(answers or 0)]
          for keys, (tickets, answers) in table.rows],

@@ -1,7 +1,7 @@
 """The figures as people read them on a terminal (``rnmail stats`` without ``--format``):
-one table in French, Dutch or English, with its heading, translated labels, numbers as the
-language writes them, shares and totals, and the notes. CSV and JSON stay in the figures'
-own keys (``Table.as_json``) for scripts."""
+one table in French, Dutch, German or English, with its heading, translated labels,
+numbers as the language writes them, shares and totals, and the notes. CSV and JSON stay in
+the figures' own keys (``Table.as_json``) for scripts."""
 
 from __future__ import annotations
 

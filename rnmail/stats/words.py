@@ -1,5 +1,5 @@
-"""The words of the figures (``rnmail stats``), charts and report in French, Dutch and
-English, from the catalogues (``rnmail.i18n``): titles, leads, headings, the names of the
+"""The words of the figures (``rnmail stats``), charts and report in French, Dutch, German
+and English, from the catalogues (``rnmail.i18n``): titles, leads, headings, the names of the
 dimensions and the labels of their values (channels, requester types, resolutions, default
 categories: msgctxt the dimension), weekdays and months (CLDR's, ``rnmail.i18n.formats``),
 the period."""
@@ -15,7 +15,7 @@ from rnmail.i18n import translations
 from rnmail.i18n.formats import day_text, month_abbreviation, weekday_abbreviation
 from rnmail.i18n.labels import table
 
-LANGUAGES = ("fr", "nl", "en")
+LANGUAGES = ("fr", "nl", "de", "en")
 ACCESS_KEY = "access-key"  # the category the team reports apart
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # as rnmail.stats.figures labels them
 
@@ -40,7 +40,7 @@ def describe_period(period: Period, language: str) -> str:
 
 def default_language(config: Config) -> str:
     """The language of the figures and the report when none is asked for: ``[helpdesk]
-    default_language`` when it is one of ``LANGUAGES``, else French."""
+    default_language`` (each of its choices is one of ``LANGUAGES``; else French)."""
     default = config.helpdesk.default_language
     return default if default in LANGUAGES else "fr"
 

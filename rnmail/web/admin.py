@@ -76,7 +76,8 @@ log = logging.getLogger("rnmail.web.admin")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 # The operators' languages (the switch on every page), each named in itself. The words
 # are in the catalogues (rnmail.i18n); a text missing there shows in English.
-ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code))) for code in ("fr", "nl", "en"))
+ADMIN_LANGUAGES = tuple((code, capitalised(language_name(code)))
+                        for code in ("fr", "nl", "de", "en"))
 
 DONE = {  # what the dashboard says after a redirect (?done=...)
     "status": N_("The status is set and the public page published."),

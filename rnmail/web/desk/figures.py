@@ -75,8 +75,8 @@ def asked_sections(query: MultiMapping[str]) -> list[str]:
 
 
 def figures_language(config: Any, language: str) -> str:
-    """The figures' language: the reader's when the figures are written in it (French,
-    Dutch, English), else the report's default."""
+    """The figures' language: the reader's (the figures are written in each of the desk's
+    languages), else the report's default."""
     return language if language in FIGURE_LANGUAGES else default_language(config)
 
 
@@ -105,8 +105,7 @@ class FigurePages(DeskBase):
         signed = await self.signed_in(request)
         period = asked_period(request.query)
         shown = asked_sections(request.query)
-        reader = request.get(LANGUAGE, "fr")
-        language = figures_language(self.config, reader)
+        language = figures_language(self.config, request.get(LANGUAGE, "fr"))
         zone = self.config.helpdesk.zone
 
         def query(session: Session) -> dict[str, Any]:
@@ -115,7 +114,7 @@ class FigurePages(DeskBase):
                 "sections": sections,
                 "described": describe_period(shown_period(session, period, zone), language),
                 "period": period_query(period), "shown": shown, "choices": CHOICES,
-                "language": language, "reader": reader,
+                "language": language,
                 "report_languages": FIGURE_LANGUAGES,
                 "chart_url": lambda fmt, section, n: "/desk/figures/chart.{}?{}".format(
                     fmt, urlencode({**period_query(period), "section": section, "n": n,
