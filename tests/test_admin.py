@@ -406,8 +406,10 @@ def test_a_german_speaking_operator_reads_the_admin_in_german(admin: Admin) -> N
     assert "<h2>Stellung ändern</h2>" in dashboard.text
     assert "<h3>Eine Wartung planen</h3>" in dashboard.text
     assert ">außer Betrieb</span>" in dashboard.text  # the positions too
+    assert "Webdienste" in dashboard.text and "Services web" not in dashboard.text  # components
     preview = admin.post("/admin/status", status_fields(dashboard.csrf(), "down"), **german)
     assert "<h1>Bestätigen</h1>" in preview.text and "Neue Stellung" in preview.text
+    assert "Webdienste" in preview.text and "Webdiensten" not in preview.text
     audit = admin.http("GET", "/admin/audit", **german)
     assert "<h1>Audit-Protokoll</h1>" in audit.text
 

@@ -57,6 +57,7 @@ from rnmail.vocab import StatusState, strings
 from rnmail.web.labels import label
 from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
 from rnmail.web.signin import (
+    LANGUAGE,
     FormData,
     Refused,
     SignInSite,
@@ -259,7 +260,7 @@ class AdminSite(SignInSite):
                 return self.page(request, "confirm.html.j2", {
                     **found, "signed": signed, "kind": "cancel",
                     "action": f"/admin/maintenance/{maintenance_id}/cancel",
-                    "components": self.labels(found["component_names"]),
+                    "components": self.labels(request, found["component_names"]),
                     "fields": data.items(), "notify_linked": False, "long": None})
             announcement = await self.call(request, cancel_maintenance, self.db, self.config,
                                            signed.operator, maintenance_id)
@@ -307,7 +308,8 @@ class AdminSite(SignInSite):
         components, comment, groups = self.chosen(data)
         summary = await self.call(request, preview_recipients, self.db, groups)
         return self.page(request, "confirm.html.j2", {
-            "signed": signed, "components": self.labels(components), "comment": comment,
+            "signed": signed, "components": self.labels(request, components),
+            "comment": comment,
             "groups": groups, "recipients": summary, "fields": data.items(),
             "notify_linked": False, "subjects": {}, "long": None, **what})
 
@@ -320,9 +322,11 @@ class AdminSite(SignInSite):
             return see_other(f"/admin/announcements/{announcement_id}")
         return see_other(f"/admin/?done={done}")
 
-    def labels(self, components: list[str]) -> list[str]:
+    def labels(self, request: web.Request, components: list[str]) -> list[str]:
+        """The components' names in the reader's language (all of them for none)."""
         chosen = components or [c.name for c in self.config.status.components]
-        return [self.config.status.component(name).label("fr") for name in chosen]
+        language = request.get(LANGUAGE, "fr")
+        return [self.config.status.component(name).label(language) for name in chosen]
 
 
 async def _to_admin(request: web.Request) -> web.StreamResponse:
