@@ -21,6 +21,7 @@ from rnmail.stats.charts import write_chart
 from rnmail.stats.figures import Period, Query, Table, contacts, times
 from rnmail.stats.hours import BRUSSELS
 from rnmail.stats.report import build_report, write_report
+from rnmail.stats.words import labeller
 from tests.harness.browser import chromium_or_fail, page_file
 from tests.harness.factories import Desk, write_config
 from tests.harness.install import rnmail
@@ -304,6 +305,13 @@ def test_in_german(desk: Desk, undrawn: None) -> None:
     assert "Teammitglied Zugewiesene Tickets Geschriebene Antworten" in staff
     assert "(nicht zugewiesen) 5 0" in staff and "Gesamt 10 5" in staff
     assert "Rapport d'activité" not in html and "Activity report" not in html
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("fr", "lun 09h"), ("nl", "ma 09u"), ("de", "Mo 09 Uhr"), ("en", "Mon 09:00")])
+def test_an_hour_of_the_week_is_written_as_each_language_writes_hours(
+        language: str, expected: str) -> None:
+    assert labeller(language)("weekday-hour", "Mon 09") == expected
 
 
 def test_user_data_is_escaped(desk: Desk) -> None:

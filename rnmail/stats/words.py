@@ -160,13 +160,15 @@ def labeller(language: str) -> Label:
     """The label of a dimension value in ``language``: channels, requester types,
     resolutions, default categories, weekdays and months translated; user data as is."""
     values = _values(language)
+    # The hour of a weekday-hour cell: "09h", "09u", "09 Uhr", "09:00"
+    hour_format = translations(language).pgettext("hour", "{hour}h")
 
     def label(dimension: str, value: str) -> str:
         if dimension == "month" and re.fullmatch(r"\d{4}-\d{2}", value):
             return f"{values['month'][value[5:]]} {value[:4]}"
         if dimension == "weekday-hour" and " " in value:
             day, hour = value.split(" ", 1)
-            return f"{label('weekday', day)} {hour}h"
+            return f"{label('weekday', day)} {hour_format.format(hour=hour)}"
         return values.get(dimension, {}).get(value) or values["*"].get(value, value)
 
     return label
