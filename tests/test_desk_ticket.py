@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -21,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from rnmail.config import WorkflowConfig
 from rnmail.db import Database
-from rnmail.models import Message, Staff, Ticket, TicketView, utcnow
+from rnmail.models import Attachment, Message, Staff, Ticket, TicketView, utcnow
 from rnmail.tickets.card import requester_card
 from rnmail.tickets.history import Actor, change
 from rnmail.tickets.lifecycle import open_by_hand, update_ticket
 from rnmail.tickets.presence import REFRESH, other_viewers, record_view, view
 from rnmail.tickets.team import add_staff
+from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, Via
 from rnmail.web.desk.base import desk_actor
 from tests.harness.admin import Admin, Page
@@ -45,6 +47,8 @@ from tests.harness.hostile_html import CASES, JS
 from tests.harness.install import Installation
 from tests.harness.servers import SmtpServer
 from tests.harness.web import csp_messages
+
+T = TypeVar("T")
 
 PAUL = "paul.janssens@rn.example"
 PAUL_NAME = "Paul Janssens"
@@ -83,7 +87,7 @@ def hostile_mail(subject: str, sender: str, html: str) -> bytes:
     return mail.as_bytes()
 
 
-def found(value: int | None) -> int:
+def found(value: T | None) -> T:
     assert value is not None
     return value
 
@@ -227,6 +231,20 @@ def test_attachments_are_listed_and_downloaded_as_files(served: Served) -> None:
                   f"{base}/99999999999999999999"):
         reply = agent.get(wrong)
         assert reply.status == 404 and PDF not in reply.body, wrong
+        assert "There is no such file" in reply.text, wrong  # a page of the desk, in English
+    # a file purged since the page was shown (retention, erasure): the same page
+    with served.desk.admin.db.transaction() as session:
+        digest = found(session.scalar(select(Attachment.sha256).where(
+            Attachment.message_id == message, Attachment.filename == "décompte.pdf")))
+    stored = BlobStore(served.desk.admin.root / "attachments").path(digest)
+    aside = stored.rename(stored.with_name(f"{digest}.aside"))
+    try:
+        reply = agent.get(f"{base}/1")
+        assert reply.status == 404 and PDF not in reply.body
+        assert "it is not kept any more" in reply.text and 'href="/desk/' in reply.text
+    finally:
+        aside.rename(stored)
+    assert agent.get(f"{base}/1").body == PDF
 
 
 def test_not_signed_in_is_sent_to_sign_in(served: Served, tmp_path: Path) -> None:

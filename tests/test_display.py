@@ -28,7 +28,7 @@ from rnmail.tickets.display import (
 )
 from rnmail.util.blobs import BlobStore
 from rnmail.util.sanitize import visible_text
-from rnmail.web.downloads import attachment_or_404
+from rnmail.web.downloads import attachment_response
 from tests.harness.hostile_html import CASES, JS, QUOTING, Case, hostile_mail, unsafe_markup
 from tests.harness.install import Installation, install
 from tests.harness.tinyapp import AppServer
@@ -256,10 +256,14 @@ def test_through_ingest_and_download(site: Installation) -> None:
         (5, 'a"b.txt', True)]
 
     async def download(http: web.Request) -> web.Response:
+        """The desk's route without its sign-in and its page for a missing file."""
         with site.db.transaction() as session:
-            return attachment_or_404(session, blobs, int(http.match_info["message"]),
-                                     int(http.match_info["index"]),
-                                     int(http.match_info["ticket"]))
+            try:
+                return attachment_response(attachment_download(
+                    session, blobs, int(http.match_info["message"]),
+                    int(http.match_info["index"]), int(http.match_info["ticket"])))
+            except NotFound:
+                raise web.HTTPNotFound() from None
 
     app = web.Application()
     app.router.add_get("/desk/tickets/{ticket}/messages/{message}/{index}", download)

@@ -10,24 +10,10 @@ download what (a signed-in staff member, the ticket in the URL) is the route's b
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy.orm import Session
 
-from rnmail.errors import NotFound
-from rnmail.tickets.display import Download, attachment_download
-from rnmail.util.blobs import BlobStore
+from rnmail.tickets.display import Download
 
 
 def attachment_response(download: Download) -> web.Response:
     """The response for ``download``, with every header it must carry."""
     return web.Response(body=download.data, headers=download.headers())
-
-
-def attachment_or_404(session: Session, blobs: BlobStore, message_id: int, index: int,
-                      ticket_id: int | None = None) -> web.Response:
-    """The download of ``attachment_download``, or ``404 Not Found`` for a file that is
-    not there (an unknown message or index, another ticket's message, a file not kept)."""
-    try:
-        return attachment_response(
-            attachment_download(session, blobs, message_id, index, ticket_id))
-    except NotFound:
-        raise web.HTTPNotFound(headers={"X-Content-Type-Options": "nosniff"}) from None

@@ -18,14 +18,20 @@ from sqlalchemy.orm import Session
 from rnmail.errors import NotFound
 from rnmail.i18n import N_
 from rnmail.shapes import TicketDetail
+from rnmail.tickets.display import attachment_download
 from rnmail.tickets.due import SOON
 from rnmail.tickets.presence import view, viewed_lately
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, TicketChange, TicketStatus, Via
 from rnmail.web.desk.base import DeskBase
-from rnmail.web.downloads import attachment_or_404
+from rnmail.web.downloads import attachment_response
 from rnmail.web.signin import MAX_ID, Refused, path_id, read
+
+# A file link that leads nowhere: purged since the page was shown (retention, erasure),
+# or not a file of this ticket's messages.
+NO_FILE = N_("There is no such file: it is not kept any more, or it is not one of this "
+             "ticket's files.")
 
 # A message's role on the page (rnmail.tickets.thread.ThreadRole), as the desk names it.
 ROLES = {
@@ -197,8 +203,13 @@ class TicketPages(DeskBase):
         await self.signed_in(request)
         ticket_id = path_id(request)
         message, index = (request.match_info["message"], request.match_info["index"])
-        if not all(n.isascii() and len(n) < 19 and int(n) <= MAX_ID for n in (message, index)):
-            raise web.HTTPNotFound()
-        return await self.call(request, read, self.db, partial(
-            attachment_or_404, blobs=self.blobs, message_id=int(message), index=int(index),
-            ticket_id=ticket_id))
+        try:
+            if not all(n.isascii() and len(n) < 19 and int(n) <= MAX_ID
+                       for n in (message, index)):
+                raise NotFound(f"no attachment {index} of message {message}")
+            download = await self.call(request, read, self.db, partial(
+                attachment_download, blobs=self.blobs, message_id=int(message),
+                index=int(index), ticket_id=ticket_id))
+        except NotFound:  # a link to a file purged since, or one made up
+            raise Refused(404, NO_FILE) from None
+        return attachment_response(download)
