@@ -258,6 +258,7 @@ class TicketChange(StrEnum):
     SERVICE_REMINDER = "service-reminder"  # the service was reminded (new: "NAME #N")
     OVERDUE = "overdue"  # the service never answered: the assignee or team was told
     DUE_WARNING = "due-warning"  # a due time is near (new: "response" or "resolution")
+    DUE_MISSED = "due-missed"  # a due time passed, the ticket open (new: as DUE_WARNING)
     AUTO_CLOSED = "auto-closed"  # closed: no answer from the requester for (new) "10d"
     LEGAL_HOLD = "legal-hold"  # kept as it is, exempt from every purge (new: the reason)
     LEGAL_HOLD_LIFTED = "hold-lifted"  # (old: the reason it had)

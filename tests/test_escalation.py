@@ -24,6 +24,7 @@ from rnmail.i18n.formats import BRUSSELS
 from rnmail.models import Ticket, TicketEvent, utcnow
 from rnmail.tickets import escalation
 from rnmail.tickets.escalation import (
+    LATE_WITHIN,
     business_calendar,
     close_unanswered,
     remind_services,
@@ -269,12 +270,22 @@ def test_a_due_time_near_warns_the_assignee_once_per_due_time(site: Installation
     assert warn_due(site.db, site.config, near) == [
         f"due-warning:{ticket}:{int(response_due.timestamp())}"]
     assert warn_due(site.db, site.config, near) == []
-    assert warn_due(site.db, site.config, response_due + timedelta(minutes=1)) == []  # late
     site.ok("outbox", "send")
     # unassigned: the team, each in their language
     [fr] = [m for m in site.mails(MARIE) if "Échéance proche" in m["Subject"]]
     [nl] = [m for m in site.mails(PAUL) if "Termijn bijna verstreken" in m["Subject"]]
     assert "recevoir sa première réponse" in text_of(fr) and "eerste antwoord" in text_of(nl)
+    # the due time passes, nobody answered: the team is told it is late, once
+    late = response_due + timedelta(minutes=1)
+    assert warn_due(site.db, site.config, late) == [
+        f"due-late:{ticket}:{int(response_due.timestamp())}"]
+    assert warn_due(site.db, site.config, late + timedelta(minutes=5)) == []
+    site.ok("outbox", "send")
+    [fr] = [m for m in site.mails(MARIE) if "Échéance dépassée" in m["Subject"]]
+    [nl] = [m for m in site.mails(PAUL) if "Termijn verstreken" in m["Subject"]]
+    assert "cette échéance est dépassée et il est toujours ouvert" in text_of(fr)
+    assert "die termijn is verstreken" in text_of(nl)
+    assert [e["new"] for e in history(site, ticket, "due-missed")] == ["response"]
 
     site.ok("ticket", "reply", str(ticket), "--author", "Marie Lambert", "--message",
             "Bonjour, votre clé est débloquée.")
@@ -288,9 +299,25 @@ def test_a_due_time_near_warns_the_assignee_once_per_due_time(site: Installation
     site.ok("outbox", "send")
     # answered, so assigned to Marie: only she is warned of the resolution
     assert len([m for m in site.mails(MARIE) if "Échéance proche" in m["Subject"]]) == 2
-    assert len([m for m in site.mails(PAUL) if "Termijn" in m["Subject"]]) == 1
+    assert len([m for m in site.mails(PAUL) if "Termijn bijna" in m["Subject"]]) == 1
     assert [e["new"] for e in history(site, ticket, "due-warning")] == [
         "response", "resolution"]
+
+
+def test_a_due_time_passed_long_ago_or_on_a_ticket_set_aside_tells_nobody(
+        site: Installation) -> None:
+    """A daemon back after two days does not send the backlog of late tickets; a ticket
+    waiting for its requester is not late."""
+    ticket = site.json("ticket", "new", "--email", REQUESTER, "--subject", "Certificat",
+                       "--author", "Accueil")["id"]
+    with site.db.transaction() as session:
+        row = session.get(Ticket, ticket)
+        assert row is not None and row.due_response_at is not None
+        response_due = row.due_response_at
+    assert warn_due(site.db, site.config, response_due + LATE_WITHIN + timedelta(minutes=1)) == []
+    site.ok("ticket", "pending", str(ticket))
+    assert warn_due(site.db, site.config, response_due + timedelta(minutes=1)) == []
+    assert history(site, ticket, "due-missed") == []
 
 
 def went_pending(site: Installation, ticket: int, at: datetime) -> None:

@@ -131,13 +131,14 @@ def contexts(name: str) -> Iterator[dict[str, Any]]:
               "language": "fr", "components": ["Services web"], "comment": "Voir ci-dessous."}
     if name in ("notification", "delegation", "service_reminder", "staff_alert"):
         for t in tickets():
-            for event in ("new", "reply", "service", "due", "overdue"):
+            for event in ("new", "reply", "service", "due", "late", "overdue"):
                 yield {"tag": "RN", "ticket": t, "event": event, "sender": "Jan Peeters",
                        "text": "Mijn sleutel.", "attachments": [], "faq": [],
                        "service": SimpleNamespace(name="registres",
                                                   email="registres@second.example"),
                        "note": "", "history": HISTORY, "number": 2, "delegated_at": WHEN,
-                       "due_at": WHEN, "which": "response" if event == "due" else "resolution",
+                       "due_at": WHEN,
+                       "which": "response" if event in ("due", "late") else "resolution",
                        "unverified": event == "new"}
     elif name in ("status_change", "maintenance", "incident_solved"):
         for written_in in LANGUAGES:

@@ -1100,7 +1100,9 @@ class RemindersConfig:
       `service_reminders` times; `service_days` later still, its assignee (or, unassigned,
       every staff member) is told it is overdue;
     - a ticket about to break its **due time** (`[due]`, within `warn_before` business
-      time) warns its assignee (or the team), once per due time;
+      time) warns its assignee (or the team), once per due time; still open once that time
+      has passed, it tells them it is late, once (not for a due time more than a day past:
+      a daemon back from a stop does not send the backlog);
     - a **pending** ticket of a category listed in `[[reminders.autoclose]]` whose requester
       has not answered for `after` business time is closed, with a last mail in their
       language (off by default; a ticket waiting until a day, `ticket pending --until`,
@@ -1136,7 +1138,8 @@ class RemindersConfig:
     warn_before: Span = key(
         Span(1, "h"), read=_span, type_doc="business hours or days", default_doc="`\"1h\"`",
         doc="How long before a due time its ticket's assignee (or the team) is warned.")
-    warn: bool = key(True, doc="Whether tickets about to break a due time warn anyone.")
+    warn: bool = key(True, doc="Whether tickets about to break a due time, or that broke "
+                                "it, warn anyone.")
     autoclose: tuple[AutoClose, ...] = key(
         (), read=_autocloses, type_doc="array of tables", default_doc="none (off)",
         doc="`[[reminders.autoclose]]`: `category` (`\"*\"`: every category, and none) "

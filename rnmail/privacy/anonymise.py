@@ -80,7 +80,8 @@ KEPT_VALUES = frozenset({
     TicketChange.ASSIGNEE, TicketChange.CATEGORY, TicketChange.REQUESTER_TYPE,
     TicketChange.SERVICE, TicketChange.PENDING_UNTIL, TicketChange.MERGED_INTO,
     TicketChange.MERGED_FROM, TicketChange.SPLIT_TO, TicketChange.SERVICE_REMINDER,
-    TicketChange.OVERDUE, TicketChange.DUE_WARNING, TicketChange.AUTO_CLOSED,
+    TicketChange.OVERDUE, TicketChange.DUE_WARNING, TicketChange.DUE_MISSED,
+    TicketChange.AUTO_CLOSED,
 })
 # Actors that are the help desk's side: named in the history as they were.
 KEPT_ACTORS = frozenset({ActorKind.STAFF, ActorKind.OPERATOR, ActorKind.USER,

@@ -5,7 +5,9 @@
   ``service_reminders`` times; one period later its assignee (or the team) is told it is
   overdue.
 - ``warn_due``: a ticket within ``warn_before`` business time of its due time (``[due]``,
-  ``rnmail.tickets.due``) warns its assignee (or the team), once per due time.
+  ``rnmail.tickets.due``) warns its assignee (or the team), once per due time; one whose
+  due time has passed, still open, tells them it is late, once per due time (within
+  ``LATE_WITHIN`` of it: a daemon that was down does not tell of last month's).
 - ``close_unanswered``: a pending ticket of a category of ``[[reminders.autoclose]]``
   whose requester has not answered for its time is closed with a last mail to them.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, exists, select
@@ -191,9 +193,15 @@ def alert_staff(session: Session, config: Config, ticket: Ticket, event: str,
     return [member.email for member in staff]
 
 
+# How long after a due time a ticket still open is told late: the next runs of the scheduler
+# (every few minutes), or the first after a daemon's stop; never the whole backlog at once.
+LATE_WITHIN = timedelta(days=1)
+
+
 def warn_due(db: Database, config: Config, now: datetime | None = None) -> list[str]:
-    """Warn of the due times within ``[reminders].warn_before`` business time from now
-    (not those already past: the queue shows them late); returns the step keys."""
+    """Warn of the due times within ``[reminders].warn_before`` business time from now,
+    and tell of those passed (within ``LATE_WITHIN``) of tickets still open, each once;
+    returns the step keys."""
     if not config.reminders.warn:
         return []
     now = now or utcnow()
@@ -202,13 +210,15 @@ def warn_due(db: Database, config: Config, now: datetime | None = None) -> list[
     with db.reading() as session:
         near = session.execute(
             select(Ticket.id, Ticket.due_at)
-            .where(Ticket.due_at > now, Ticket.due_at <= until,
+            .where(Ticket.due_at > now - LATE_WITHIN, Ticket.due_at <= until,
                    Ticket.status.not_in([TicketStatus.PENDING, TicketStatus.CLOSED]))
             .order_by(Ticket.due_at)).all()
-    steps = [(ticket_id, due_at, f"due-warning:{ticket_id}:{stamp(due_at)}")
+    steps = [(ticket_id, due_at,
+              f"{'due-warning' if due_at > now else 'due-late'}:{ticket_id}:{stamp(due_at)}")
              for ticket_id, due_at in near if due_at is not None]
     done = []
     for ticket_id, due_at, key in undone(db, steps):
+        late = due_at <= now
         with db.transaction() as session:
             ticket = session.get(Ticket, ticket_id)
             if (ticket is None or ticket.due_at != due_at
@@ -216,10 +226,12 @@ def warn_due(db: Database, config: Config, now: datetime | None = None) -> list[
                 continue
             which = "response" if ticket.first_response_at is None and (
                 ticket.due_response_at == due_at) else "resolution"
-            alert_staff(session, config, ticket, "due", {"due_at": due_at, "which": which})
-            record_change(ticket, TicketChange.DUE_WARNING, None, which,
-                          Actor.system(SCHEDULER))
-        log.info("ticket #%d: %s due at %s, warned", ticket_id, which, due_at.isoformat())
+            alert_staff(session, config, ticket, "late" if late else "due",
+                        {"due_at": due_at, "which": which})
+            record_change(ticket, TicketChange.DUE_MISSED if late else TicketChange.DUE_WARNING,
+                          None, which, Actor.system(SCHEDULER))
+        log.info("ticket #%d: %s due at %s, %s", ticket_id, which, due_at.isoformat(),
+                 "late: told" if late else "warned")
         done.append(key)
     return done
 

@@ -68,6 +68,7 @@ CHANGES = {
     TicketChange.SERVICE_REMINDER: N_("Reminder to the service"),
     TicketChange.OVERDUE: N_("Overdue at the service"),
     TicketChange.DUE_WARNING: N_("Due time near"),
+    TicketChange.DUE_MISSED: N_("Due time passed"),
     TicketChange.AUTO_CLOSED: N_("Closed without an answer after"),
     TicketChange.LEGAL_HOLD: N_("Legal hold"),
     TicketChange.LEGAL_HOLD_LIFTED: N_("Legal hold lifted"),
