@@ -31,7 +31,7 @@ from rnmail.models import (
     utcnow,
 )
 from rnmail.privacy.retention import months_before
-from rnmail.util.blobs import BlobStore
+from rnmail.util.blobs import BlobStore, sha256_hex
 from tests.harness.install import Installation, install
 from tests.harness.privacy import blob_files, database_state, figures
 
@@ -129,12 +129,16 @@ def year_of_tickets(site: Installation, per_month: int = 12) -> None:
                                             actor_kind="staff", via="desk", at=closed))
         session.add(AuditEvent(actor="scheduler", action="old", at=now - timedelta(days=400)))
         long_ago = now - timedelta(days=100)
-        for state, raw in (("released", b"From: a@b.example\r\n\r\nprocessed later"),
-                           ("held", b"From: c@d.example\r\n\r\nstill to look at")):
+        for state, raw, came in (
+                ("released", b"From: a@b.example\r\n\r\nprocessed later", long_ago),
+                ("held", b"From: c@d.example\r\n\r\nstill to look at", long_ago),
+                # held for over [privacy].quarantine_months (6): nobody will answer it now
+                ("held", b"From: e@f.example\r\n\r\nnever looked at",
+                 now - timedelta(days=200))):
             session.add(QuarantinedMessage(
                 mailbox="info", reason="test", raw_sha256=blobs.put(raw), raw_size=len(raw),
-                state=state, created_at=long_ago,
-                released_at=long_ago if state == "released" else None))
+                state=state, created_at=came,
+                released_at=came if state == "released" else None))
         for days, state, raw in ((40, "held", b"From: s@spam.invalid\r\n\r\nold spam"),
                                  (40, "released", b"From: t@spam.invalid\r\n\r\nreleased"),
                                  (5, "held", b"From: u@spam.invalid\r\n\r\nnew spam")):
@@ -176,7 +180,7 @@ def test_a_year_purged_keeps_every_figure(site: Installation) -> None:
     assert dry["tickets_anonymised"] == len(old) - 1
     assert dry["raw_mails"] > 0 and dry["attachments"] > 0 and dry["outbox"] > 0
     assert dry["audit_entries"] >= 1 and dry["files"] > 0 and dry["bytes"] > 0
-    assert dry["quarantine"] == 1 and dry["bounces"] >= 1
+    assert dry["quarantine"] == 2 and dry["bounces"] >= 1  # released 100, held 200 days ago
     assert dry["spam"] == 2  # held and released 40 days ago ([privacy].spam_days = 30)
 
     done = purge(site)
@@ -199,11 +203,12 @@ def test_a_year_purged_keeps_every_figure(site: Installation) -> None:
         assert not session.scalars(select(Participant).where(Participant.ticket_id == gone)).all()
         assert session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "old")) == 0
-        # the quarantine's mail still to look at stays, with its file; the unmatched
-        # bounce report goes
+        # the quarantine's mail still to look at stays, with its file (the one held for
+        # 200 days went, with its file); the unmatched bounce report goes
         [(state, raw)] = session.execute(select(QuarantinedMessage.state,
                                                 QuarantinedMessage.raw_sha256)).all()
         assert state == "held" and raw in after
+        assert sha256_hex(b"From: e@f.example\r\n\r\nnever looked at") not in after
         assert session.scalar(select(func.count()).select_from(Bounce)) == 0
         [spam_raw] = session.scalars(select(SpamMessage.raw_sha256)).all()
         assert spam_raw in after  # the recent spam and its file stay

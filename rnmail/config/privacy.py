@@ -27,6 +27,7 @@ class PrivacyConfig:
     anonymise_months = 24
     outbox_months = 3
     spam_days = 30
+    quarantine_months = 6
     audit_years = 5
     ```
     """
@@ -60,6 +61,11 @@ class PrivacyConfig:
         doc="Mail held as spam (`rnmail spam list`) that long ago, and not released, is "
             "deleted with its raw mail; the rows of spam released or deleted that long ago "
             "go too" + KEEP + ".")
+    quarantine_months: int = key(
+        6, min=0, unit="months",
+        doc="Mail held in the quarantine (`rnmail quarantine list`: it could not be "
+            "processed) that long ago and never released is deleted with its raw mail, "
+            "like a request nobody answered; retry or look at it before" + KEEP + ".")
     audit_years: int = key(
         5, min=0, unit="years",
         doc="Entries of the audit log (`rnmail audit`) older than this are deleted" + KEEP

@@ -4,7 +4,8 @@
 In order: tickets closed ``anonymise_months`` ago are anonymised
 (``rnmail.privacy.anonymise``); the raw mails of tickets closed ``raw_mail_months`` ago and
 the attachments' files of tickets closed ``attachment_months`` ago are unlinked (their rows
-stay, the files go), and quarantined mail released that long ago is deleted; outgoing mails
+stay, the files go), and quarantined mail released that long ago is deleted, as is mail held
+in the quarantine since ``quarantine_months`` ago; outgoing mails
 done with ``outbox_months`` ago are deleted with their bounce reports, and so are the
 reports that matched no mail of ours; audit entries older than ``audit_years`` are deleted;
 last, the files of the store that no row refers to at all (``rnmail.privacy.strays``).
@@ -90,7 +91,8 @@ class PurgeReport:
     outbox: int = 0
     bounces: int = 0
     quarantine: int = 0
-    """Quarantined mails released (processed after all) ``raw_mail_months`` ago."""
+    """Quarantined mails released (processed after all) ``raw_mail_months`` ago, and held
+    ones that came ``quarantine_months`` ago, never released."""
     spam: int = 0
     """Mails held as spam ``spam_days`` ago (and the rows of spam released or deleted)."""
     audit_entries: int = 0
@@ -179,6 +181,8 @@ def _steps(config: Config, now: datetime, batch: int) -> list[Step]:
                                   f"removed after {privacy.attachment_months} months"))
     if privacy.raw_mail_months:
         steps.append(_released(months_before(now, privacy.raw_mail_months), batch))
+    if privacy.quarantine_months:
+        steps.append(_never_released(months_before(now, privacy.quarantine_months), batch))
     if privacy.outbox_months:
         steps.append(_outbox(months_before(now, privacy.outbox_months), batch))
         steps.append(_unmatched_bounces(months_before(now, privacy.outbox_months), batch))
@@ -318,6 +322,14 @@ def _released(cutoff: datetime, batch: int) -> Step:
     return _rows_and_raw(QuarantinedMessage, and_(
         QuarantinedMessage.state == QuarantineState.RELEASED,
         QuarantinedMessage.released_at < cutoff), "quarantine", batch)
+
+
+def _never_released(cutoff: datetime, batch: int) -> Step:
+    """Quarantined mail held since before ``cutoff``: nobody retried it, its row and raw
+    mail go (the personal data of a request nobody will answer now)."""
+    return _rows_and_raw(QuarantinedMessage, and_(
+        QuarantinedMessage.state == QuarantineState.HELD,
+        QuarantinedMessage.created_at < cutoff), "quarantine", batch)
 
 
 def _spam(cutoff: datetime, batch: int) -> Step:
