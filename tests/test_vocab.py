@@ -46,7 +46,7 @@ STORED = {
                      "requester-type", "service", "reply", "note", "service-answer",
                      "participant-add", "participant-del", "access-unblock", "pending-until",
                      "merged-into", "merged-from", "split-to", "service-reminder", "overdue",
-                     "due-warning", "auto-closed", "legal-hold", "hold-lifted"],
+                     "due-warning", "due-missed", "auto-closed", "legal-hold", "hold-lifted"],
     # not stored (the ticket's status and resolution say it), but typed in forms and scripts
     "CallOutcome": ["close", "open", "delegate"],
     # not stored, but printed by `ticket show --json` (scripts read it): pinned the same way
