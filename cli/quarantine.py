@@ -19,16 +19,19 @@ def quarantine() -> None:
 @pass_app
 @handle_errors
 def quarantine_list(app: App, show_all: bool, as_json: bool) -> None:
-    """List quarantined messages and why."""
+    """List quarantined messages and why; a held one with the day it is deleted unless
+    retried ([privacy].quarantine_months)."""
     from rnmail.ingest.quarantine import list_quarantine
 
-    rows = list_quarantine(app.ready_db(), None if show_all else "held")
+    rows = list_quarantine(app.ready_db(), None if show_all else "held",
+                           app.config.privacy.quarantine_months)
     if as_json:
         emit_json(rows)
         return
     for row in rows:
+        until = f"until {row['deleted_after'][:10]}" if row["deleted_after"] else ""
         click.echo(f"{row['id']:<5} {row['state']:<8} {row['mailbox']:<8} {row['size']:>9} "
-                   f"{(row['subject'] or '')[:40]:<40} {row['reason']}")
+                   f"{until:<16} {(row['subject'] or '')[:40]:<40} {row['reason']}")
 
 
 @quarantine.command("retry")

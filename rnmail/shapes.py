@@ -432,6 +432,7 @@ QuarantineRow = TypedDict("QuarantineRow", {
     "raw_sha256": str,
     "state": str,  # a QuarantineState
     "created_at": str,
+    "deleted_after": str | None,  # held: when the retention run deletes it (or never: None)
     "result": str | None,  # an IngestOutcome once retried, or "still quarantined"
 })
 """A row of ``quarantine list``."""

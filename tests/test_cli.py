@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -70,6 +71,11 @@ def test_quarantine_commands(drop: Path, tmp_path: Path) -> None:
     assert code == 0 and "1 quarantined" in out
     [held] = json.loads(rnmail(drop, "quarantine", "list", "--json")[1])
     assert "not an email message" in held["reason"]
+    # deleted by the retention run six months after it came ([privacy].quarantine_months)
+    came = datetime.fromisoformat(held["created_at"])
+    deleted = datetime.fromisoformat(held["deleted_after"])
+    assert (deleted.year * 12 + deleted.month) - (came.year * 12 + came.month) == 6
+    assert f"until {held['deleted_after'][:10]}" in rnmail(drop, "quarantine", "list")[1]
     code, _, err = rnmail(drop, "quarantine", "retry", str(held["id"]))
     assert code == 1 and "still fails" in err
     code, _, err = rnmail(drop, "quarantine", "retry", "999")

@@ -18,8 +18,13 @@ from rnmail.shapes import QuarantineRow
 from rnmail.vocab import IngestOutcome, QuarantineState
 
 
-def list_quarantine(db: Database, state: str | None = QuarantineState.HELD
-                    ) -> list[QuarantineRow]:
+def list_quarantine(db: Database, state: str | None = QuarantineState.HELD,
+                    keep_months: int = 0) -> list[QuarantineRow]:
+    """The quarantined messages (those in ``state``, or all), oldest first; a held one with
+    the day the retention run deletes it (``[privacy].quarantine_months`` = ``keep_months``
+    after it came; never with 0)."""
+    from rnmail.privacy.retention import months_before
+
     with db.transaction() as session:
         query = select(QuarantinedMessage).order_by(QuarantinedMessage.id)
         if state:
@@ -36,6 +41,8 @@ def list_quarantine(db: Database, state: str | None = QuarantineState.HELD
                 "raw_sha256": q.raw_sha256,
                 "state": q.state,
                 "created_at": q.created_at.isoformat(),
+                "deleted_after": months_before(q.created_at, -keep_months).isoformat()
+                if keep_months and q.state == QuarantineState.HELD else None,
                 "result": q.result,
             }
             for q in session.scalars(query)
