@@ -91,6 +91,9 @@ def test_housekeeping_reports_what_waits_for_a_person(
     assert report.failed_last_day == 1  # the 3-day-old failure was reported before
     assert report.temporaries_removed == 1 and not stale.exists()
     assert "1 message(s) held in quarantine" in caplog.text
+    assert report.quarantine_deleted_after is not None  # [privacy].quarantine_months = 6
+    assert f", deleted after {report.quarantine_deleted_after:%Y-%m-%d} unless retried" in (
+        caplog.text)
     assert "1 outgoing mail(s) failed in the last 24 h" in caplog.text
     if desk.db.is_sqlite:
         wal = Path(f"{desk.config.database.url.removeprefix('sqlite:///')}-wal")

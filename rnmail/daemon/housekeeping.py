@@ -74,6 +74,7 @@ class HousekeepingReport:
     sessions_ended: int = 0
     quarantine_held: int = 0
     quarantine_oldest: datetime | None = None
+    quarantine_deleted_after: datetime | None = None  # the oldest's, by the retention run
     failed_last_day: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -93,6 +94,11 @@ def housekeeping(db: Database, config: Config) -> HousekeepingReport:
             select(func.count()).select_from(OutboxMessage)
             .where(OutboxMessage.state == "failed",
                    OutboxMessage.created_at >= utcnow() - timedelta(days=1))) or 0
+    if report.quarantine_oldest is not None and config.privacy.quarantine_months:
+        from rnmail.privacy.retention import months_before
+
+        report.quarantine_deleted_after = months_before(report.quarantine_oldest,
+                                                        -config.privacy.quarantine_months)
     if db.is_sqlite and not db.sqlite_upkeep():
         report.notes.append("the WAL file could not be truncated (readers in the way)")
     log_report(report)
@@ -105,10 +111,11 @@ def log_report(report: HousekeepingReport) -> None:
     if report.sessions_ended:
         log.info("housekeeping: %d expired admin session(s) deleted", report.sessions_ended)
     if report.quarantine_held:
-        oldest = report.quarantine_oldest
-        log.warning("housekeeping: %d message(s) held in quarantine, the oldest since %s "
+        oldest, deleted = report.quarantine_oldest, report.quarantine_deleted_after
+        log.warning("housekeeping: %d message(s) held in quarantine, the oldest since %s%s "
                     "(rnmail quarantine list)", report.quarantine_held,
-                    f"{oldest:%Y-%m-%d %H:%M} UTC" if oldest else "?")
+                    f"{oldest:%Y-%m-%d %H:%M} UTC" if oldest else "?",
+                    f", deleted after {deleted:%Y-%m-%d} unless retried" if deleted else "")
     if report.failed_last_day:
         log.warning("housekeeping: %d outgoing mail(s) failed in the last 24 h "
                     "(rnmail outbox list --state failed)", report.failed_last_day)
