@@ -274,14 +274,14 @@ def test_an_agents_day_on_the_desk(morning: Morning, browser: Browser,
     browser.navigate(f"{base}/tickets/{morning.hostile}")
     seen = browser.evaluate("""({
       pwned: typeof window.__pwned,
-      scripts: document.scripts.length,
+      scripts: [...document.scripts].map(s => new URL(s.src).pathname).join(" "),
       active: document.querySelectorAll('#messages :is(script, img, iframe, object, svg)')
         .length,
       handlers: [...document.querySelectorAll('#messages *')].filter(
         e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
       text: document.querySelector('#messages').innerText})""")
     assert (seen["pwned"], seen["scripts"], seen["active"], seen["handlers"]) == (
-        "undefined", 0, 0, 0), seen
+        "undefined", "/desk/desk.js", 0, 0), seen  # the desk's own script, no other
     assert "mon certificat est introuvable" in seen["text"]
     assert "capture d'écran" in seen["text"]  # the image, by its description
     assert PWN not in seen["text"]

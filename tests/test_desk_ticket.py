@@ -8,6 +8,7 @@ file that is not there, gets. One served installation (SQLite) for the page; the
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -381,6 +382,49 @@ def test_a_view_is_written_again_only_after_the_refresh(served: Served) -> None:
     assert seen_at() > older + timedelta(seconds=30)  # written: now
 
 
+def shift_view(db: Database, ticket: int, member: str, back: timedelta) -> datetime:
+    """Move ``member``'s view of ``ticket`` back by ``back``; returns its time after."""
+    with db.transaction() as session:
+        row = session.scalars(select(TicketView).join(Staff).where(
+            TicketView.ticket_id == ticket, Staff.email == member)).one()
+        row.seen_at = row.seen_at - back
+        return row.seen_at
+
+
+def presence_line(page: Page) -> str:
+    return page.text[page.text.index('id="presence"'):].split("</p>")[0] if (
+        'id="presence"' in page.text) else ""
+
+
+def test_the_page_says_it_is_still_open_so_a_long_answer_keeps_its_writer_named(
+        served: Served) -> None:
+    """Writing an answer for longer than ``presence_minutes`` (5): the page's script says
+    every minute that it is still open, and the colleague goes on seeing who has it."""
+    ticket, agent, db = served.other_anne, served.desk.agent, served.desk.admin.db
+    page = agent.get(f"/desk/tickets/{ticket}?lang=en")
+    assert '<script src="/desk/desk.js" defer></script>' in page.text
+    mark = re.search(r'<span hidden id="presence-mark" data-url="([^"]+)" '
+                     r'data-csrf="([^"]+)" data-seconds="(\d+)">', page.text)
+    assert mark and mark[1] == f"/desk/tickets/{ticket}/presence" and mark[3] == "60"
+    shift_view(db, ticket, AGENT, timedelta(minutes=6))  # writing for six minutes
+    assert AGENT_NAME not in presence_line(served.paul.get(f"/desk/tickets/{ticket}"))
+    # without its session's token: refused, nothing written
+    assert agent.post(mark[1], [("csrf", "forged")]).status == 403
+    assert AGENT_NAME not in presence_line(served.paul.get(f"/desk/tickets/{ticket}"))
+    still = agent.post(mark[1], [("csrf", mark[2])])
+    assert still.status == 204 and still.body == b""
+    assert f"<strong>{AGENT_NAME}</strong>" in presence_line(
+        served.paul.get(f"/desk/tickets/{ticket}?lang=en"))
+    # not signed in: the sign-in page; a ticket that is not there: 404, nothing written
+    stranger = Admin(agent.root, agent.db, agent.smtp, agent.public_port, agent.admin_port,
+                     agent.secret)
+    assert stranger.post(mark[1], [("csrf", mark[2])]).status == 303
+    assert agent.post("/desk/tickets/99999999/presence", [("csrf", mark[2])]).status == 404
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(TicketView).where(
+            TicketView.ticket_id == 99999999)) == 0
+
+
 # ------------------------------------------------------------------------- the browser
 
 
@@ -408,7 +452,7 @@ def test_in_chromium_the_hostile_mail_is_harmless_and_the_page_fits(
         browser.navigate(f"http://127.0.0.1:{port}/desk/tickets/{served.mail_ticket}")
         seen = browser.evaluate("""new Promise(done => setTimeout(() => done({
           title: document.title, pwned: typeof window.pwned,
-          scripts: document.scripts.length,
+          scripts: [...document.scripts].map(s => new URL(s.src).pathname),
           active: document.querySelectorAll('#messages :is(script, iframe, object, embed, '
             + 'svg, math, form, img, style, link, base, input, button, frame)').length,
           handlers: [...document.querySelectorAll('#messages *')].filter(
@@ -421,7 +465,8 @@ def test_in_chromium_the_hostile_mail_is_harmless_and_the_page_fits(
           side: document.querySelector('aside').getBoundingClientRect().left,
         }), 500))""")
         assert seen["pwned"] == "undefined" and "PWNED" not in seen["title"], name
-        assert (seen["scripts"], seen["active"], seen["handlers"]) == (0, 0, 0), name
+        assert seen["scripts"] == ["/desk/desk.js"], name  # the desk's own, no other
+        assert (seen["active"], seen["handlers"]) == (0, 0), name
         assert seen["hrefs"] == [], name  # besides the desk's own download links
         assert seen["remote"] == [], name
         assert "Bonjour script" in seen["text"] and "Bonjour img-onerror" in seen["text"]
@@ -433,6 +478,27 @@ def test_in_chromium_the_hostile_mail_is_harmless_and_the_page_fits(
         assert found["low"] == [], (name, found["low"])
         assert found["unlabelled"] == [], (name, found["unlabelled"])
         assert csp_messages(browser) == [], name
+
+
+@pytest.mark.slow
+def test_in_chromium_the_page_says_it_is_still_open_when_shown_again(
+        served: Served, browser: Browser) -> None:
+    """The script itself: a tab shown again (and every minute while shown) posts its
+    presence with the page's CSRF token, within the page's policy."""
+    ticket, db, port = served.luc_ticket, served.desk.admin.db, served.desk.admin.admin_port
+    browser.call("Network.enable", page=True)
+    browser.call("Network.setCookie", {
+        "name": "rnmail_desk", "value": served.desk.agent.cookies["rnmail_desk"],
+        "url": f"http://127.0.0.1:{port}/desk/", "path": "/desk", "httpOnly": True})
+    browser.navigate(f"http://127.0.0.1:{port}/desk/tickets/{ticket}")
+    before = shift_view(db, ticket, AGENT, timedelta(minutes=6))
+    browser.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    deadline = time.monotonic() + 10
+    while shift_view(db, ticket, AGENT, timedelta(0)) == before:
+        assert time.monotonic() < deadline, "no presence posted"
+        time.sleep(0.1)
+    assert shift_view(db, ticket, AGENT, timedelta(0)) > before + timedelta(minutes=5)
+    assert csp_messages(browser) == []
 
 
 # ----------------------------------------------------------------- storage, both engines

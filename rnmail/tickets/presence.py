@@ -6,8 +6,11 @@ hold (``rnmail.dispatch.hold``) catches the second answer, this warns before it 
 A view is one row per (staff member, ticket) in ``ticket_view``, its time moved on at every
 view by an upsert (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike; the desk
 leaves it out while the member's last view is younger than ``REFRESH``), so the table holds
-at most one row per member and ticket whatever the traffic. Being shown the page is all it
-records: a member who closed the tab stays "open" until the window passes.
+at most one row per member and ticket whatever the traffic. The page's script
+(``desk.js``) says the ticket is still open every ``HEARTBEAT`` while its tab is shown, so
+a member writing a long answer stays named after the window; without the script, being
+shown the page is all it records. A member who closed the tab stays "open" until the
+window passes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from rnmail.models import Staff, TicketView, utcnow
+from rnmail.models import Staff, Ticket, TicketView, utcnow
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ def other_viewers(session: Session, ticket_id: int, staff_id: int, minutes: int,
 # ago" at the least, and a page view that need not write takes no write lock (on SQLite the
 # file's one, also the ingest's).
 REFRESH = timedelta(seconds=30)
+# How often the ticket page's script says the page is still shown (over REFRESH: each one
+# writes).
+HEARTBEAT = timedelta(seconds=60)
 
 
 def viewed_lately(session: Session, ticket_id: int, reader: str,
@@ -76,10 +82,13 @@ def viewed_lately(session: Session, ticket_id: int, reader: str,
     return seen is not None and (now or utcnow()) - seen < REFRESH
 
 
-def view(session: Session, ticket_id: int, reader: str, at: datetime | None = None) -> None:
+def view(session: Session, ticket_id: int, reader: str, at: datetime | None = None) -> bool:
     """The staff member ``reader`` (their address) is shown ticket ``ticket_id``: what the
     desk's ticket page records, in a short transaction of its own after reading the page
-    (a page is read in a reading transaction, ``Database.reading``)."""
+    (a page is read in a reading transaction, ``Database.reading``). False when there is
+    no such ticket or member: nothing recorded."""
     staff_id = session.scalar(select(Staff.id).where(Staff.email == reader))
-    if staff_id is not None:
-        record_view(session, staff_id, ticket_id, at)
+    if staff_id is None or session.get(Ticket, ticket_id) is None:
+        return False
+    record_view(session, staff_id, ticket_id, at)
+    return True

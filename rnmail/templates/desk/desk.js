@@ -1,4 +1,10 @@
 // The desk's script: progressive enhancement only, every page works without it.
+//
+// The ticket page (/desk/tickets/N): while its tab is shown, it tells the desk every
+// minute that the ticket is still open (POST .../presence with the page's CSRF token), and
+// again when the tab is shown after being hidden, so that the colleagues' pages go on
+// naming whoever has it open (rnmail.tickets.presence) while they write a long answer.
+//
 // The call form (/desk/calls/new): as the call taker types a number, a name or an address,
 // the caller's candidates are asked from /desk/calls/lookup?q= and shown; "Use" fills the
 // form the way the page's own "Use" buttons do (rnmail.web.desk.calls.filling: the number
@@ -114,4 +120,19 @@
     if (field) field.addEventListener("input", typed);
   }
   form.classList.add("scripted");
+})();
+
+(() => {
+  const mark = document.getElementById("presence-mark");
+  if (!mark || !window.fetch || !window.FormData) return;
+  const every = (Number(mark.dataset.seconds) || 60) * 1000;
+  const stillOpen = () => {
+    if (document.visibilityState !== "visible") return;
+    const data = new FormData();
+    data.append("csrf", mark.dataset.csrf);
+    fetch(mark.dataset.url, {method: "POST", body: data, credentials: "same-origin"})
+      .catch(() => {});  // offline a moment: the next one says it
+  };
+  setInterval(stillOpen, every);
+  document.addEventListener("visibilitychange", stillOpen);
 })();

@@ -20,7 +20,7 @@ from rnmail.i18n import N_
 from rnmail.shapes import TicketDetail
 from rnmail.tickets.display import attachment_download
 from rnmail.tickets.due import SOON
-from rnmail.tickets.presence import view, viewed_lately
+from rnmail.tickets.presence import HEARTBEAT, view, viewed_lately
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, TicketChange, TicketStatus, Via
@@ -162,6 +162,7 @@ class TicketPages(DeskBase):
         app.router.add_get(r"/desk/tickets/{id:\d+}", self.ticket)
         app.router.add_get(r"/desk/tickets/{id:\d+}/messages/{message:\d+}/{index:\d+}",
                            self.attachment)
+        app.router.add_post(r"/desk/tickets/{id:\d+}/presence", self.still_open)
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -183,7 +184,8 @@ class TicketPages(DeskBase):
             if presence:
                 lately.append(viewed_lately(session, ticket_id, signed.operator))
             return {"ticket": page.ticket, "thread": page.thread, "card": page.card,
-                    "others": page.others, "due": due_view(page.ticket), **WORDS,
+                    "others": page.others, "due": due_view(page.ticket),
+                    "heartbeat": int(HEARTBEAT.total_seconds()) if presence else 0, **WORDS,
                     **self.ticket_extras(session, ticket_id, signed.operator)}
 
         try:
@@ -194,10 +196,21 @@ class TicketPages(DeskBase):
             await self.call(request, self.seen, ticket_id, signed.operator)
         return page
 
-    def seen(self, ticket_id: int, reader: str) -> None:
+    def seen(self, ticket_id: int, reader: str) -> bool:
         """The reader's view of the ticket, for the colleagues' pages (``presence``)."""
         with self.db.transaction() as session:
-            view(session, ticket_id, reader)
+            return view(session, ticket_id, reader)
+
+    async def still_open(self, request: web.Request) -> web.StreamResponse:
+        """The ticket page's script: the page is still shown (every ``HEARTBEAT``), so
+        the colleagues' pages go on naming the reader. No content; 404 for no ticket."""
+        signed = await self.signed_in(request)
+        await self.form(request, signed)  # its CSRF token, as any change
+        ticket_id = path_id(request)
+        if self.config.workflow.presence_minutes and not await self.call(
+                request, self.seen, ticket_id, signed.operator):
+            raise Refused(404, N_("There is no such ticket."))
+        return web.Response(status=204)
 
     async def attachment(self, request: web.Request) -> web.StreamResponse:
         """A file of a message of the ticket: a download (``tickets.display``), or 404."""
