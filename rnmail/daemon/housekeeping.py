@@ -94,11 +94,11 @@ def housekeeping(db: Database, config: Config) -> HousekeepingReport:
             select(func.count()).select_from(OutboxMessage)
             .where(OutboxMessage.state == "failed",
                    OutboxMessage.created_at >= utcnow() - timedelta(days=1))) or 0
-    if report.quarantine_oldest is not None and config.privacy.quarantine_months:
-        from rnmail.privacy.retention import months_before
+    if report.quarantine_oldest is not None:
+        from rnmail.privacy.retention import quarantine_deadline
 
-        report.quarantine_deleted_after = months_before(report.quarantine_oldest,
-                                                        -config.privacy.quarantine_months)
+        report.quarantine_deleted_after = quarantine_deadline(
+            report.quarantine_oldest, config.privacy.quarantine_months)
     if db.is_sqlite and not db.sqlite_upkeep():
         report.notes.append("the WAL file could not be truncated (readers in the way)")
     log_report(report)

@@ -23,7 +23,12 @@ def list_quarantine(db: Database, state: str | None = QuarantineState.HELD,
     """The quarantined messages (those in ``state``, or all), oldest first; a held one with
     the day the retention run deletes it (``[privacy].quarantine_months`` = ``keep_months``
     after it came; never with 0)."""
-    from rnmail.privacy.retention import months_before
+    from rnmail.privacy.retention import quarantine_deadline
+
+    def deleted_after(held: QuarantinedMessage) -> str | None:
+        deadline = (quarantine_deadline(held.created_at, keep_months)
+                    if held.state == QuarantineState.HELD else None)
+        return deadline.isoformat() if deadline else None
 
     with db.transaction() as session:
         query = select(QuarantinedMessage).order_by(QuarantinedMessage.id)
@@ -41,8 +46,7 @@ def list_quarantine(db: Database, state: str | None = QuarantineState.HELD,
                 "raw_sha256": q.raw_sha256,
                 "state": q.state,
                 "created_at": q.created_at.isoformat(),
-                "deleted_after": months_before(q.created_at, -keep_months).isoformat()
-                if keep_months and q.state == QuarantineState.HELD else None,
+                "deleted_after": deleted_after(q),
                 "result": q.result,
             }
             for q in session.scalars(query)

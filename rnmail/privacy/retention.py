@@ -332,6 +332,12 @@ def _never_released(cutoff: datetime, batch: int) -> Step:
         QuarantinedMessage.created_at < cutoff), "quarantine", batch)
 
 
+def quarantine_deadline(created_at: datetime, keep_months: int) -> datetime | None:
+    """When the retention run deletes a mail held in the quarantine since ``created_at``
+    (``_never_released``), unless it is retried; None when ``keep_months`` is 0 (never)."""
+    return months_before(created_at, -keep_months) if keep_months else None
+
+
 def _spam(cutoff: datetime, batch: int) -> Step:
     """Spam that came that long ago: held, its row and raw mail go (nobody released it);
     released or deleted, its row goes (a released one's ticket has its own copy)."""
