@@ -28,8 +28,11 @@ def quarantine_list(app: App, show_all: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    from rnmail.i18n.formats import text_day
+
+    zone = app.config.helpdesk.zone
     for row in rows:
-        until = f"until {row['deleted_after'][:10]}" if row["deleted_after"] else ""
+        until = f"until {text_day(row['deleted_after'], zone)}" if row["deleted_after"] else ""
         click.echo(f"{row['id']:<5} {row['state']:<8} {row['mailbox']:<8} {row['size']:>9} "
                    f"{until:<16} {(row['subject'] or '')[:40]:<40} {row['reason']}")
 

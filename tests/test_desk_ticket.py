@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -419,7 +420,9 @@ def test_the_page_says_it_is_still_open_so_a_long_answer_keeps_its_writer_named(
     stranger = Admin(agent.root, agent.db, agent.smtp, agent.public_port, agent.admin_port,
                      agent.secret)
     assert stranger.post(mark[1], [("csrf", mark[2])]).status == 303
-    assert agent.post("/desk/tickets/99999999/presence", [("csrf", mark[2])]).status == 404
+    for wrong in ("99999999", "99999999999999999999", "\u0661\u0662"):  # none, too big, Arabic
+        reply = agent.post(f"/desk/tickets/{quote(wrong)}/presence", [("csrf", mark[2])])
+        assert reply.status == 404 and "Traceback" not in reply.text, wrong
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(TicketView).where(
             TicketView.ticket_id == 99999999)) == 0

@@ -92,7 +92,8 @@ def test_housekeeping_reports_what_waits_for_a_person(
     assert report.temporaries_removed == 1 and not stale.exists()
     assert "1 message(s) held in quarantine" in caplog.text
     assert report.quarantine_deleted_after is not None  # [privacy].quarantine_months = 6
-    assert f", deleted after {report.quarantine_deleted_after:%Y-%m-%d} unless retried" in (
+    assert f", deleted after {report.quarantine_deleted_after:%Y-%m-%d %H:%M} UTC unless " \
+        "retried" in (
         caplog.text)
     assert "1 outgoing mail(s) failed in the last 24 h" in caplog.text
     if desk.db.is_sqlite:

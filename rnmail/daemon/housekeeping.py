@@ -115,7 +115,8 @@ def log_report(report: HousekeepingReport) -> None:
         log.warning("housekeeping: %d message(s) held in quarantine, the oldest since %s%s "
                     "(rnmail quarantine list)", report.quarantine_held,
                     f"{oldest:%Y-%m-%d %H:%M} UTC" if oldest else "?",
-                    f", deleted after {deleted:%Y-%m-%d} unless retried" if deleted else "")
+                    f", deleted after {deleted:%Y-%m-%d %H:%M} UTC unless retried"
+                    if deleted else "")
     if report.failed_last_day:
         log.warning("housekeeping: %d outgoing mail(s) failed in the last 24 h "
                     "(rnmail outbox list --state failed)", report.failed_last_day)
