@@ -384,7 +384,9 @@ def test_the_pages_speak_the_operators_language(admin: Admin) -> None:
     preview = admin.post("/admin/status", status_fields(csrf, "down"))
     assert "Nieuwe positie" in preview.text and 'href="/admin/?lang=fr"' in preview.text
     admin.get("/admin/?lang=fr")
-    assert "Changer la position" in admin.get("/admin/").text
+    french = admin.get("/admin/").text
+    assert "Changer la position" in french
+    assert "Registre national — administration du statut" in french
     assert admin.get("/admin/?lang=xx").status == 200 and admin.cookies["rnmail_lang"] == "fr"
 
 
@@ -393,7 +395,8 @@ def test_a_german_speaking_operator_reads_the_admin_in_german(admin: Admin) -> N
     german = {"Accept_Language": "de-BE,de;q=0.9,fr;q=0.5"}
     login = admin.http("GET", "/admin/login", **german)
     assert '<html lang="de">' in login.text and "<h1>Anmelden</h1>" in login.text
-    assert "Statusverwaltung" in login.text and "Kein Code?" in login.text
+    assert "Nationalregister — Statusverwaltung" in login.text and "Kein Code?" in login.text
+    assert "Rijksregister" not in login.text  # the header too is in the reader's language
     assert '<strong lang="de">Deutsch</strong>' in login.text  # the switch: four languages
     for code in ("fr", "nl", "en"):
         assert f'href="/admin/login?lang={code}"' in login.text

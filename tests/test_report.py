@@ -302,7 +302,7 @@ def test_in_german(desk: Desk, undrawn: None) -> None:
         section(html, "load")).replace("\u202f", " ")
     assert "Feb. 2026 4 0,5 h 3,5 h 4 2,0 h 16,0 h" in text_of(section(html, "times"))
     staff = text_of(section(html, "staff"))
-    assert "Teammitglied Zugewiesene Tickets Geschriebene Antworten" in staff
+    assert "Mitarbeiter Zugewiesene Tickets Geschriebene Antworten" in staff
     assert "(nicht zugewiesen) 5 0" in staff and "Gesamt 10 5" in staff
     assert "Rapport d'activité" not in html and "Activity report" not in html
 
