@@ -28,7 +28,14 @@ from rnmail.models import Attachment, Message, Staff, Ticket, TicketView, utcnow
 from rnmail.tickets.card import requester_card
 from rnmail.tickets.history import Actor, change
 from rnmail.tickets.lifecycle import open_by_hand, update_ticket
-from rnmail.tickets.presence import REFRESH, other_viewers, record_view, view
+from rnmail.tickets.presence import (
+    LEFT_GRACE,
+    REFRESH,
+    leave,
+    other_viewers,
+    record_view,
+    view,
+)
 from rnmail.tickets.team import add_staff
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, Via
@@ -405,7 +412,7 @@ def test_the_page_says_it_is_still_open_so_a_long_answer_keeps_its_writer_named(
     page = agent.get(f"/desk/tickets/{ticket}?lang=en")
     assert '<script src="/desk/desk.js" defer></script>' in page.text
     mark = re.search(r'<span hidden id="presence-mark" data-url="([^"]+)" '
-                     r'data-csrf="([^"]+)" data-seconds="(\d+)">', page.text)
+                     r'data-left="[^"]+" data-csrf="([^"]+)" data-seconds="(\d+)">', page.text)
     assert mark and mark[1] == f"/desk/tickets/{ticket}/presence" and mark[3] == "60"
     shift_view(db, ticket, AGENT, timedelta(minutes=6))  # writing for six minutes
     assert AGENT_NAME not in presence_line(served.paul.get(f"/desk/tickets/{ticket}"))
@@ -426,6 +433,34 @@ def test_the_page_says_it_is_still_open_so_a_long_answer_keeps_its_writer_named(
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(TicketView).where(
             TicketView.ticket_id == 99999999)) == 0
+
+
+def test_a_page_left_stops_naming_its_reader_after_a_short_grace(served: Served) -> None:
+    """The page's script says when the page goes (another page, the tab closed): the
+    colleague's page names the member ``LEFT_GRACE`` more, not the whole window."""
+    ticket, agent, db = served.other_anne, served.desk.agent, served.desk.admin.db
+    page = agent.get(f"/desk/tickets/{ticket}?lang=en")
+    left = re.search(r'data-left="([^"]+)" data-csrf="([^"]+)"', page.text)
+    assert left and left[1] == f"/desk/tickets/{ticket}/presence/left"
+    url, token = left[1], left[2]
+    assert agent.post(url, [("csrf", "forged")]).status == 403
+    seen = shift_view(db, ticket, AGENT, timedelta(0))
+    assert seen > utcnow() - timedelta(seconds=30)  # not moved by the forged one
+    gone = agent.post(url, [("csrf", token)])
+    assert gone.status == 204 and gone.body == b""
+    ends = shift_view(db, ticket, AGENT, timedelta(0)) + timedelta(minutes=5)
+    assert abs((ends - utcnow()) - LEFT_GRACE) < timedelta(seconds=15)
+    assert f"<strong>{AGENT_NAME}</strong>" in presence_line(  # within the grace: named
+        served.paul.get(f"/desk/tickets/{ticket}?lang=en"))
+    shift_view(db, ticket, AGENT, LEFT_GRACE)  # the grace passed
+    assert AGENT_NAME not in presence_line(served.paul.get(f"/desk/tickets/{ticket}"))
+    # back on the page: named again at once (a view older than REFRESH is written)
+    agent.get(f"/desk/tickets/{ticket}")
+    assert f"<strong>{AGENT_NAME}</strong>" in presence_line(
+        served.paul.get(f"/desk/tickets/{ticket}?lang=en"))
+    for wrong in ("99999999", "99999999999999999999"):
+        reply = agent.post(f"/desk/tickets/{wrong}/presence/left", [("csrf", token)])
+        assert reply.status == 404 and "Traceback" not in reply.text, wrong
 
 
 # ------------------------------------------------------------------------- the browser
@@ -504,6 +539,28 @@ def test_in_chromium_the_page_says_it_is_still_open_when_shown_again(
     assert csp_messages(browser) == []
 
 
+@pytest.mark.slow
+def test_in_chromium_a_page_left_says_so(served: Served, browser: Browser) -> None:
+    """Opening another page sends the ticket page's beacon: the member's view is moved back
+    to end ``LEFT_GRACE`` later."""
+    ticket, db, port = served.luc_ticket, served.desk.admin.db, served.desk.admin.admin_port
+    browser.call("Network.enable", page=True)
+    browser.call("Network.setCookie", {
+        "name": "rnmail_desk", "value": served.desk.agent.cookies["rnmail_desk"],
+        "url": f"http://127.0.0.1:{port}/desk/", "path": "/desk", "httpOnly": True})
+    browser.navigate(f"http://127.0.0.1:{port}/desk/tickets/{ticket}")
+    before = shift_view(db, ticket, AGENT, timedelta(0))
+    assert before > utcnow() - timedelta(minutes=1)
+    assert csp_messages(browser) == []
+    browser.navigate(f"http://127.0.0.1:{port}/desk/")
+    deadline = time.monotonic() + 10
+    while shift_view(db, ticket, AGENT, timedelta(0)) == before:
+        assert time.monotonic() < deadline, "no beacon on leaving the page"
+        time.sleep(0.1)
+    ends = shift_view(db, ticket, AGENT, timedelta(0)) + timedelta(minutes=5)
+    assert abs((ends - utcnow()) - LEFT_GRACE) < timedelta(seconds=15)
+
+
 # ----------------------------------------------------------------- storage, both engines
 
 
@@ -545,6 +602,40 @@ def test_presence_storage_upserts_and_ages(db: Database) -> None:
             AGENT_NAME, "Ancien"]
         session.get(Staff, staff[0]).active = False  # type: ignore[union-attr]
         assert other_viewers(session, ticket, staff[1], 5, now) == []  # Ancien: 6 min
+
+
+def test_leaving_moves_a_view_back_never_forward(db: Database) -> None:
+    with db.transaction() as session:
+        marie = add_staff(session, AGENT, AGENT_NAME, "fr")
+        old = add_staff(session, PAUL, PAUL_NAME, "nl")
+        session.flush()
+        ticket = _ticket(session, "jean@example.org", None, "Bonjour")
+        staff = (marie.id, old.id)
+    now = utcnow()
+    with db.transaction() as session:
+        view(session, ticket, AGENT, now)
+        record_view(session, staff[1], ticket, now - timedelta(minutes=6))
+    with db.transaction() as session:
+        assert leave(session, ticket, AGENT, 5, now)
+        assert leave(session, ticket, PAUL, 5, now)  # already out of the window: kept
+        assert not leave(session, ticket, "nobody@rn.example", 5, now)
+        assert not leave(session, 99999999, AGENT, 5, now)
+    with db.transaction() as session:
+        rows = dict(session.execute(select(TicketView.staff_id, TicketView.seen_at)
+                                    .where(TicketView.ticket_id == ticket)).all())
+        assert rows[staff[0]] == now - timedelta(minutes=5) + LEFT_GRACE
+        assert rows[staff[1]] == now - timedelta(minutes=6)
+        seen = other_viewers(session, ticket, staff[1], 5, now + LEFT_GRACE
+                             - timedelta(seconds=1))
+        assert [v.name for v in seen] == [AGENT_NAME]
+        assert other_viewers(session, ticket, staff[1], 5,
+                             now + LEFT_GRACE + timedelta(seconds=1)) == []
+    with db.transaction() as session:  # a window shorter than the grace: nothing moves
+        view(session, ticket, AGENT, now)
+        assert leave(session, ticket, AGENT, 1, now)
+    with db.transaction() as session:
+        assert session.scalar(select(TicketView.seen_at).where(
+            TicketView.staff_id == staff[0])) == now
 
 
 def test_the_card_lists_with_a_limit_and_a_count(db: Database) -> None:

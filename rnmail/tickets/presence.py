@@ -9,8 +9,10 @@ leaves it out while the member's last view is younger than ``REFRESH``), so the 
 at most one row per member and ticket whatever the traffic. The page's script
 (``desk.js``) says the ticket is still open every ``HEARTBEAT`` while its tab is shown, so
 a member writing a long answer stays named after the window; without the script, being
-shown the page is all it records. A member who closed the tab stays "open" until the
-window passes.
+shown the page is all it records. When the page goes (the tab closed, another page
+opened), the script says so (``leave``) and the member's view is moved back so that it
+ends ``LEFT_GRACE`` later instead of at the end of the window; with scripts off, the
+member stays named until the window passes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -91,4 +93,27 @@ def view(session: Session, ticket_id: int, reader: str, at: datetime | None = No
     if staff_id is None or session.get(Ticket, ticket_id) is None:
         return False
     record_view(session, staff_id, ticket_id, at)
+    return True
+
+
+# How long a member who left the page stays named. Over HEARTBEAT: the page they went to
+# may be this ticket again (an answer sent, the page reloaded), whose view was left out
+# (REFRESH) or recorded before the old page's "left" arrived; its first heartbeat
+# restores the view before this runs out.
+LEFT_GRACE = timedelta(seconds=90)
+
+
+def leave(session: Session, ticket_id: int, reader: str, minutes: int,
+          now: datetime | None = None) -> bool:
+    """The staff member ``reader`` left the page of ticket ``ticket_id``: their view (in a
+    window of ``minutes``) is moved back to end ``LEFT_GRACE`` from now, never forward.
+    False when there is no such ticket or member."""
+    staff_id = session.scalar(select(Staff.id).where(Staff.email == reader))
+    if staff_id is None or session.get(Ticket, ticket_id) is None:
+        return False
+    ending = (now or utcnow()) - timedelta(minutes=minutes) + LEFT_GRACE
+    session.execute(update(TicketView)
+                    .where(TicketView.staff_id == staff_id, TicketView.ticket_id == ticket_id,
+                           TicketView.seen_at > ending)
+                    .values(seen_at=ending))
     return True

@@ -3,7 +3,8 @@
 // The ticket page (/desk/tickets/N): while its tab is shown, it tells the desk every
 // minute that the ticket is still open (POST .../presence with the page's CSRF token), and
 // again when the tab is shown after being hidden, so that the colleagues' pages go on
-// naming whoever has it open (rnmail.tickets.presence) while they write a long answer.
+// naming whoever has it open (rnmail.tickets.presence) while they write a long answer;
+// when the page goes, it says so (POST .../presence/left, a beacon).
 //
 // The call form (/desk/calls/new): as the call taker types a number, a name or an address,
 // the caller's candidates are asked from /desk/calls/lookup?q= and shown; "Use" fills the
@@ -135,4 +136,13 @@
   };
   setInterval(stillOpen, every);
   document.addEventListener("visibilitychange", stillOpen);
+  // Left (the tab closed, another page opened): the colleagues' pages stop naming this
+  // member soon. Come back to with the Back button, the page is still open again.
+  window.addEventListener("pagehide", () => {
+    if (!navigator.sendBeacon) return;
+    const data = new FormData();
+    data.append("csrf", mark.dataset.csrf);
+    navigator.sendBeacon(mark.dataset.left, data);
+  });
+  window.addEventListener("pageshow", event => { if (event.persisted) stillOpen(); });
 })();

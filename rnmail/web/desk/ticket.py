@@ -7,6 +7,7 @@ The forms of what an agent does with a ticket are ``rnmail.web.desk.actions``'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, partial
@@ -20,7 +21,7 @@ from rnmail.i18n import N_
 from rnmail.shapes import TicketDetail
 from rnmail.tickets.display import attachment_download
 from rnmail.tickets.due import SOON
-from rnmail.tickets.presence import HEARTBEAT, view, viewed_lately
+from rnmail.tickets.presence import HEARTBEAT, leave, view, viewed_lately
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
 from rnmail.vocab import ActorKind, TicketChange, TicketStatus, Via
@@ -163,6 +164,7 @@ class TicketPages(DeskBase):
         app.router.add_get(r"/desk/tickets/{id:\d+}/messages/{message:\d+}/{index:\d+}",
                            self.attachment)
         app.router.add_post(r"/desk/tickets/{id:\d+}/presence", self.still_open)
+        app.router.add_post(r"/desk/tickets/{id:\d+}/presence/left", self.left)
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -201,14 +203,30 @@ class TicketPages(DeskBase):
         with self.db.transaction() as session:
             return view(session, ticket_id, reader)
 
+    def went(self, ticket_id: int, reader: str) -> bool:
+        """The reader left the ticket's page (``presence.leave``)."""
+        with self.db.transaction() as session:
+            return leave(session, ticket_id, reader, self.config.workflow.presence_minutes)
+
     async def still_open(self, request: web.Request) -> web.StreamResponse:
         """The ticket page's script: the page is still shown (every ``HEARTBEAT``), so
-        the colleagues' pages go on naming the reader. No content; 404 for no ticket."""
+        the colleagues' pages go on naming the reader."""
+        return await self.presence_signal(request, self.seen)
+
+    async def left(self, request: web.Request) -> web.StreamResponse:
+        """The ticket page's script: the page is gone (a beacon as it is hidden for good),
+        so the colleagues' pages stop naming the reader soon."""
+        return await self.presence_signal(request, self.went)
+
+    async def presence_signal(self, request: web.Request,
+                              record: Callable[[int, str], bool]) -> web.StreamResponse:
+        """A signal of the ticket page's script, with its CSRF token as any change: no
+        content; 404 for no ticket."""
         signed = await self.signed_in(request)
-        await self.form(request, signed)  # its CSRF token, as any change
+        await self.form(request, signed)
         ticket_id = path_id(request)
         if self.config.workflow.presence_minutes and not await self.call(
-                request, self.seen, ticket_id, signed.operator):
+                request, record, ticket_id, signed.operator):
             raise Refused(404, N_("There is no such ticket."))
         return web.Response(status=204)
 
