@@ -282,12 +282,19 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(admin: Admin) -
 
 def test_a_body_that_is_not_a_form_is_refused(admin: Admin) -> None:
     csrf = admin.signed_in()
+    part = (b"--x\r\nContent-Disposition: form-data; name=csrf\r\n"
+            b"Content-Type: text/plain; charset=%s\r\n\r\nabc\r\n--x--\r\n")
     for body, kind in ((b"--x\r\nbroken", "multipart/form-data; boundary=x"),
                        (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded; "
-                                                "charset=utf-8")):
+                                                "charset=utf-8"),
+                       # charsets Python does not know, or knows as no text encoding
+                       (b"csrf=x", "application/x-www-form-urlencoded; charset=x-no-such"),
+                       (b"csrf=x", "application/x-www-form-urlencoded; charset=rot13"),
+                       (part % b"x-no-such", "multipart/form-data; boundary=x"),
+                       (part % b"base64", "multipart/form-data; boundary=x")):
         for path in ("/admin/login", "/admin/status"):
             reply = admin.http("POST", path, None, Content_Type=kind, body=body)
-            assert reply.status == 400 and "could not be read" in reply.text
+            assert reply.status == 400 and "could not be read" in reply.text, (kind, body)
     reply = admin.http("POST", "/admin/status", None,
                        Content_Type="application/x-www-form-urlencoded",
                        body=b"csrf=" + csrf.encode() + b"&state=down&x=" + b"y" * 300_000)

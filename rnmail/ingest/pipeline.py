@@ -253,6 +253,10 @@ def staff_reply(batch: Batch, d: Delivery) -> IngestOutcome | None:
     assert d.verdict is not None
     if d.verdict.is_auto:  # a staff member's out-of-office acts on nothing
         return None
+    if d.unverified:
+        # The trusted gateway could not verify the From: the signed reference alone is no
+        # proof (it can leak: a forwarded notification), ``staff_mail`` keeps it unsent.
+        return None
     found = recognise(batch.session, d.parsed, batch.config.helpdesk.secret)
     if found is None:
         return None
@@ -282,7 +286,7 @@ def staff_mail(batch: Batch, d: Delivery) -> IngestOutcome | None:
         return None
     _write_stored_so_far(batch)
     d.message = handle_unproven(batch.session, batch.config, staff, d.parsed, d.raw_sha256,
-                                d.verdict.is_auto)
+                                d.verdict.is_auto, d.unverified)
     d.ticket = d.message.ticket if d.message is not None else None
     _number_now(batch)
     return IngestOutcome.STAFF_UNSENT

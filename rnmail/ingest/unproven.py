@@ -5,7 +5,9 @@ References, a forward (``Fwd:``, ``TR:``, ``WG:``, ``Doorst:``), a reply to a co
 notification, a mail written afresh to the info mailbox — must never become a ticket with
 the staff member as its requester, acknowledged and notified to the whole team while the
 requester gets nothing. Mail from the address of an active staff member that ``staff``
-did not recognise as that member's reply to a notification is therefore:
+did not recognise as that member's reply to a notification — or that the trusted gateway
+(``[ingest].trusted_authserv_id``) could not verify as coming from that address, whatever it
+references — is therefore:
 
 - never a ticket, never acknowledged, never notified to the team, never relayed, its
   ``#command`` lines never applied;
@@ -75,7 +77,7 @@ class Unproven:
     """What an unproven staff mail is: the ticket it names and why it proves no reply."""
 
     ticket: Ticket | None
-    why: str  # forward | colleague | other-mail | error-mail | no-reference
+    why: str  # one of rnmail.tickets.notes.UNSENT_WHY
     loop: bool  # it answers our mail about a reply to our mail: no third one
 
 
@@ -91,9 +93,10 @@ def active_staff(session: Session, addresses: Iterable[str]) -> dict[str, Staff]
 
 
 def examine(session: Session, mail: ParsedMail, secret: str, tag: str,
-            staff: Staff) -> Unproven:
+            staff: Staff, unverified: bool = False) -> Unproven:
     """The ticket ``mail`` names (a signed reference of ours, else a Message-ID we received,
-    else the subject tag) and why it is not ``staff``'s reply to a notification."""
+    else the subject tag) and why it is not ``staff``'s reply to a notification;
+    ``unverified``: the trusted gateway could not verify its sender."""
     kinds: list[str] = []
     ticket: Ticket | None = None
     for message_id in mail.thread_ids:
@@ -113,6 +116,8 @@ def examine(session: Session, mail: ParsedMail, secret: str, tag: str,
     loop = AGAIN_KIND in kinds  # the second round: a mailbox rule sends ours back
     if loop or any(kind in (UNSENT_KIND, ERROR_KIND) for kind in kinds):
         why = "error-mail"
+    elif unverified:
+        why = "unverified"
     elif _FORWARD.match(mail.subject or ""):
         why = "forward"
     elif any(k[:1] == "n" and k[1:].isdigit() and k[1:] != str(staff.id) for k in kinds):
@@ -125,11 +130,13 @@ def examine(session: Session, mail: ParsedMail, secret: str, tag: str,
 
 
 def handle_unproven(session: Session, config: Config, staff: Staff, mail: ParsedMail,
-                    raw_sha256: str, automatic: bool) -> Message | None:
+                    raw_sha256: str, automatic: bool, unverified: bool = False
+                    ) -> Message | None:
     """Keep the mail (note on its ticket, audit record) and tell the staff member, unless
-    it is automatic, a loop, or over the day's limit; returns the note, if any."""
+    it is automatic, a loop, or over the day's limit; returns the note, if any.
+    ``unverified``: the trusted gateway could not verify the sender."""
     hd = config.helpdesk
-    found = examine(session, mail, hd.secret, hd.tag, staff)
+    found = examine(session, mail, hd.secret, hd.tag, staff, unverified)
     note = None
     if found.ticket is not None:
         note = _note(session, config, found.ticket, staff, mail, raw_sha256, found.why, automatic)

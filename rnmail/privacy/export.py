@@ -13,7 +13,10 @@ quarantine (``.eml`` and JSON).
 Other people's data stays out: of a ticket someone else requested only the person's own
 messages and participant row are written; in the person's own tickets, mail that another
 participant wrote into the thread is left out and the history names such a writer
-"another person". Mail the person sent or received is written whole, headers included.
+"another person". Mail the person sent or received is written whole, headers included,
+except that the signatures of the Message-IDs that prove a staff reply (a notification's, a
+delegation's) are made invalid wherever they appear: the person gets the mail, not the
+means to answer as a staff member.
 
 Written atomically: into a hidden sibling folder renamed to ``out`` at the end, so a
 folder named ``out`` is always a complete export; an existing non-empty ``out`` is refused.
@@ -47,6 +50,7 @@ from rnmail.privacy.person import Holdings, Person, find_holdings
 from rnmail.tickets.archive import message_bytes
 from rnmail.tickets.views import message_detail, ticket_summary
 from rnmail.util.blobs import BlobStore
+from rnmail.util.tokens import blunt_staff_proofs
 
 PAGES = Path(__file__).resolve().parent.parent / "templates" / "pages"
 ANOTHER = "(another person)"
@@ -163,7 +167,21 @@ def write_export(session: Session, config: Config, blobs: BlobStore, held: Holdi
             _write_json(folder / f"{part}.json", entries[part])
     _write_json(folder / "person.json", entries)
     _write(folder / "index.html", render_index(config, language, entries).encode())
+    _blunt_staff_proofs(folder, config.helpdesk.secret)
     return language
+
+
+def _blunt_staff_proofs(folder: Path, secret: str) -> None:
+    """The notifications and delegations of the person's tickets, and the staff replies
+    that reference them, carry signed Message-IDs that prove a staff reply when sent from
+    the member's address (``rnmail.ingest.staff``): in the person's hands, with a forged
+    From, they would let them act as the member. Their signatures are made invalid in every
+    file of the export (``blunt_staff_proofs``: same length, same Message-ID to read)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data, blunted = blunt_staff_proofs(secret, path.read_bytes())
+            if blunted:
+                path.write_bytes(data)
 
 
 def _own_ticket(session: Session, blobs: BlobStore, held: Holdings, ticket: Ticket,

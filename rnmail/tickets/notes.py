@@ -49,6 +49,8 @@ def unsent_answer(language: str, *, name: str, email: str, why: str, ticket_id: 
         "error-mail": _("a reply to rnmail's mail about an earlier unsent mail"),
         "no-reference": _("no reference to a notification (In-Reply-To/References "
                           "missing)"),
+        "unverified": _("the mail server could not verify that it comes from this address "
+                        "(DMARC)"),
     }
     return _("Unsent answer from {name} <{email}>: {why}; nothing was sent to the requester "
              "and no #command was applied. Answer by replying to the notification, or with "
@@ -56,7 +58,8 @@ def unsent_answer(language: str, *, name: str, email: str, why: str, ticket_id: 
         name=name, email=email, why=reasons.get(why, why), ticket=ticket_id)
 
 
-UNSENT_WHY = ("forward", "colleague", "other-mail", "error-mail", "no-reference")
+UNSENT_WHY = ("forward", "colleague", "other-mail", "error-mail", "no-reference",
+              "unverified")
 
 
 def second_line_author(language: str, service: str) -> str:

@@ -45,6 +45,33 @@ def make_message_ids(secret: str, domain: str, kind: str, ticket_id: int | None,
             for i, payload in enumerate(payloads)]
 
 
+# The kinds whose signed Message-ID, referenced by a mail from the member's (or service's)
+# own address, proves a staff reply (``rnmail.ingest.staff.recognise``): a notification
+# "n<staff id>", a delegation "s<service id>", a held answer "h<staff id>-<held id>".
+STAFF_PROOF_KINDS = ("n", "s", "h")
+_SIGNED_ID = re.compile(rb"rn\.([a-z]+[0-9-]*)\.([0-9]+)\.([0-9a-f]{12})\.([a-z2-7]{%d})"
+                        % SIG_LEN)
+
+
+def blunt_staff_proofs(secret: str, data: bytes) -> tuple[bytes, int]:
+    """``data`` with the signature of each staff proof in it (``STAFF_PROOF_KINDS``) made
+    zeros, and how many: what a requester is handed (their data export) must not let them
+    act as a staff member. Same length (a file's offsets hold) and still readable as the
+    Message-ID it was; no longer valid ("0" is not a base32 character)."""
+    count = 0
+
+    def blunted(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        kind, payload = match[1].decode(), match[0].rpartition(b".")[0].decode()
+        if kind[:1] not in STAFF_PROOF_KINDS or not hmac.compare_digest(
+                sign(secret, payload), match[4].decode()):
+            return match[0]
+        count += 1
+        return match[0][:-SIG_LEN] + b"0" * SIG_LEN
+
+    return _SIGNED_ID.sub(blunted, data), count
+
+
 def verify_message_id(secret: str, message_id: str) -> tuple[str, int] | None:
     """(kind, ticket id) when ``message_id`` is one of ours with a valid signature."""
     local = message_id.strip().strip("<>").split("@", 1)[0]

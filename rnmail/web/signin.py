@@ -354,11 +354,11 @@ class FormData:
 
 
 async def read_form(request: web.Request) -> FormData:
-    """The submitted form; a body that is not one (broken multipart, bad encoding) is a
-    400 page."""
+    """The submitted form; a body that is not one (broken multipart, bad encoding, a
+    charset Python does not know: LookupError) is a 400 page."""
     try:
         return FormData(await request.post())
-    except (ValueError, UnicodeDecodeError, HttpProcessingError):
+    except (ValueError, LookupError, HttpProcessingError):
         raise Refused(400, N_("The form could not be read: nothing was changed.")) from None
 
 
