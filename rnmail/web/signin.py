@@ -355,11 +355,15 @@ class FormData:
 
 async def read_form(request: web.Request) -> FormData:
     """The submitted form; a body that is not one (broken multipart, bad encoding, a
-    charset Python does not know: LookupError) is a 400 page."""
+    charset Python does not know: LookupError) is a 400 page, and so is a field with a NUL
+    character (no browser sends one; PostgreSQL refuses it in text, SQLite would keep it)."""
     try:
-        return FormData(await request.post())
+        data = FormData(await request.post())
     except (ValueError, LookupError, HttpProcessingError):
-        raise Refused(400, N_("The form could not be read: nothing was changed.")) from None
+        data = None
+    if data is None or any("\x00" in value for _name, value in data.fields):
+        raise Refused(400, N_("The form could not be read: nothing was changed."))
+    return data
 
 
 def read(db: Database, query: Callable[..., T]) -> T:

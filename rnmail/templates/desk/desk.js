@@ -4,7 +4,8 @@
 // minute that the ticket is still open (POST .../presence with the page's CSRF token), and
 // again when the tab is shown after being hidden, so that the colleagues' pages go on
 // naming whoever has it open (rnmail.tickets.presence) while they write a long answer;
-// when the page goes, it says so (POST .../presence/left, a beacon).
+// when the page goes, it says so (POST .../presence/left, a beacon), and a page that
+// replaced the same ticket's (a reload, an answer sent) says again that it is open.
 //
 // The call form (/desk/calls/new): as the call taker types a number, a name or an address,
 // the caller's candidates are asked from /desk/calls/lookup?q= and shown; "Use" fills the
@@ -145,4 +146,13 @@
     navigator.sendBeacon(mark.dataset.left, data);
   });
   window.addEventListener("pageshow", event => { if (event.persisted) stillOpen(); });
+  // Reloaded, or back after one of its own forms (an answer sent): the page before was this
+  // ticket's too, and its "left" lands after this page's view was recorded. Say it again.
+  const [entry] = performance.getEntriesByType ? performance.getEntriesByType("navigation")
+    : [];
+  let before = "";
+  try { before = document.referrer ? new URL(document.referrer).pathname : ""; } catch (e) {}
+  if ((entry && entry.type === "reload") || before === location.pathname) {
+    setTimeout(stillOpen, 2000);
+  }
 })();
