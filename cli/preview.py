@@ -62,16 +62,18 @@ def _counts(counts: dict[str, int]) -> str:
 
 def go_ahead(change: list[str], preview: Preview, *, yes: bool, dry_run: bool,
              as_json: bool = False, ask: Callable[[], bool] = interactive,
-             must_ask: bool = False) -> bool:
+             must_ask: bool = False, also: int = 0) -> bool:
     """Show ``change`` and the preview and ask; False with ``--dry-run`` (only shown).
     Refused without a terminal unless ``yes``; a "no" ends the command, nothing done.
     A change that mails nobody goes ahead unasked, unless ``must_ask`` (a maintenance
-    longer than usual)."""
-    if (yes or not (preview.members or must_ask)) and not dry_run:
+    longer than usual). ``also``: recipients the change mails besides the preview's
+    (the requesters ``status set --notify-linked`` tells), counted and asked for alike."""
+    total = preview.total + also
+    if (yes or not (preview.members or must_ask or also)) and not dry_run:
         return True
     if not dry_run and not ask():
         raise click.ClickException(
-            f"this mails {preview.total} recipient(s) and there is no terminal to confirm "
+            f"this mails {total} recipient(s) and there is no terminal to confirm "
             "it: give --yes to go ahead, or --dry-run to see what it would do")
     if not (dry_run and as_json):
         out = sys.stderr if as_json else sys.stdout
@@ -79,7 +81,7 @@ def go_ahead(change: list[str], preview: Preview, *, yes: bool, dry_run: bool,
             click.echo(line, file=out)
     if dry_run:
         return False
-    if not click.confirm(f"Queue it for {preview.total} recipient(s)?", default=False,
+    if not click.confirm(f"Queue it for {total} recipient(s)?", default=False,
                          err=as_json):
         raise click.ClickException("not confirmed: nothing changed, nothing queued")
     return True

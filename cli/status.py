@@ -64,15 +64,19 @@ def status_set(app: App, operator: str, state: str, components: tuple[str, ...],
     notify = split_list(groups)
     # With --yes nothing is shown: the preview (every member read, the notice rendered)
     # would only delay the notice; change_status makes the same checks.
-    if dry_run or (notify and not yes):
-        names, preview = preview_status_change(app.ready_db(), app.config, state,
-                                               list(components), texts, notify, again)
-        change = [f"status: {state} for {', '.join(names)}", *comment_lines(texts)]
-        if not go_ahead(change, preview, yes=yes, dry_run=dry_run, as_json=as_json):
+    if dry_run or ((notify or notify_linked) and not yes):
+        plan = preview_status_change(app.ready_db(), app.config, state, list(components),
+                                     texts, notify, again, notify_linked)
+        change = [f"status: {state} for {', '.join(plan.components)}", *comment_lines(texts)]
+        if notify_linked:
+            change.append(f"requesters told the incident is over: {plan.linked}")
+        if not go_ahead(change, plan.notice, yes=yes, dry_run=dry_run, as_json=as_json,
+                        also=plan.linked):
             if as_json:
                 planned: StatusPreviewJson = {"dry_run": True, "state": state,
-                                              "components": names,
-                                              "preview": preview.as_json()}
+                                              "components": plan.components,
+                                              "preview": plan.notice.as_json(),
+                                              "linked_requesters": plan.linked}
                 emit_json(planned)
             return
     result = change_status(app.ready_db(), app.config, operator, state, list(components),

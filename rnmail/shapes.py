@@ -618,6 +618,8 @@ class StatusPreviewJson(TypedDict):
     """A ``StatusState``."""
     components: list[str]
     preview: NoticePreviewJson
+    linked_requesters: int
+    """How many requesters ``--notify-linked`` tells that the incident is over."""
 
 
 class MaintenanceNotice(TypedDict):

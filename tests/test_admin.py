@@ -791,3 +791,40 @@ def test_in_a_browser_cancelling_a_maintenance_asks_first(admin: Admin, artifact
         assert cancelled.actor == "alice" and cancelled.recipients == 3
         browser.navigate(admin.base)
         assert not browser.evaluate(f"!!document.getElementById('cancel-{number}')")
+
+
+def test_the_confirmation_counts_the_requesters_told_when_the_incident_ends(
+        admin: Admin) -> None:
+    """``notify_linked`` mails requesters: the confirmation says how many, as the command
+    line's preview does, and says nobody when the change ends no incident."""
+    from rnmail.config import WorkflowConfig
+    from rnmail.models import IncidentTicket, OutboxMessage
+    from rnmail.tickets.history import Actor
+    from rnmail.tickets.lifecycle import open_by_hand
+
+    csrf = admin.signed_in()
+    assert admin.post("/admin/status", [*status_fields(csrf, "down"),
+                                        ("confirm", "1")]).status == 303
+    with admin.db.transaction() as session:
+        incident = session.scalar(select(func.max(IncidentTicket.incident_id))) or 1
+        for n, requester in enumerate(("jean@example.org", "an@example.org", "+32 2 555 01 00")):
+            ticket = open_by_hand(session, WorkflowConfig(), "fr", actor=Actor.system("test"),
+                                  channel="phone" if requester.startswith("+") else "mail",
+                                  requester=requester, subject=f"Panne {n}", note="Bonjour")
+            session.flush()
+            session.add(IncidentTicket(incident_id=incident, ticket_id=ticket.id))
+    ending = [*status_fields(csrf, "operational"), ("notify_linked", "1")]
+    page = admin.post("/admin/status", ending)
+    linked = page.text[page.text.index('id="linked"'):].split("</dd>")[0]
+    assert "2 told that the incident is over" in linked  # the phone ticket has no address
+    partly = admin.post("/admin/status", [*status_fields(csrf, "degraded"),
+                                          ("notify_linked", "1")])
+    assert "nobody: this change ends no incident" in partly.text
+    assert set(admin.states().values()) == {"down"}  # the previews changed nothing
+    with admin.db.transaction() as session:  # the preview changed and queued nothing
+        assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.purpose == "incident-solved")) == 0
+    assert admin.post("/admin/status", [*ending, ("confirm", "1")]).status == 303
+    with admin.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.purpose == "incident-solved")) == 2

@@ -518,9 +518,23 @@ def test_acknowledgements_mention_the_disturbance_and_requesters_hear_it_is_over
     assert "1 message(s): 1 reply" in site.ok("ingest", "once")
     assert len(site.json("ticket", "list")) == 3 and site.count(IncidentTicket) == 3
 
-    # The end of the incident: each requester is told in their thread and language.
+    # The end of the incident: each requester is told in their thread and language. First
+    # what it would do: three requesters mailed, so asked for as any mass mail.
     site.smtp.clear()
+    code, out, err = site.as_operator("status", "set", "operational", "--notify-linked",
+                                      "--dry-run")
+    assert code == 0, err
+    assert "requesters told the incident is over: 3" in out and "mail: nobody" in out
+    code, out, _ = site.as_operator("status", "set", "operational", "--notify-linked",
+                                    "--dry-run", "--json")
+    planned = json.loads(out)
+    assert planned["linked_requesters"] == 3 and planned["preview"]["recipients"] == 0
     code, out, err = site.as_operator("status", "set", "operational", "--notify-linked")
+    assert code == 1 and "this mails 3 recipient(s) and there is no terminal" in err
+    assert site.json("status", "show")["overall"] == "degraded"  # nothing changed
+    assert site.count(OutboxMessage, OutboxMessage.purpose == "incident-solved") == 0
+    code, out, err = site.as_operator("status", "set", "operational", "--notify-linked",
+                                      "--yes")
     assert code == 0, err
     assert "3 requester(s) told the incident is over" in out
     solved = {m["To"].addresses[0].addr_spec: m for m in site.mails()}
@@ -544,7 +558,7 @@ def test_acknowledgements_mention_the_disturbance_and_requesters_hear_it_is_over
     [event] = [e for e in site.audit("status-set") if e["detail"]["resolved"]]
     assert event["detail"]["linked_notified"] == 3 and event["recipients"] == 3
 
-    # A rerun does not tell anyone again.
+    # A rerun does not tell anyone again (and mails nobody: nothing to ask).
     site.smtp.clear()
     code, out, _ = site.as_operator("status", "set", "operational", "--notify-linked")
     assert code == 0 and "requester(s) told" not in out
@@ -574,7 +588,8 @@ def test_acknowledgements_mention_the_disturbance_and_requesters_hear_it_is_over
     site.ok("ingest", "once")
     site.ok("outbox", "send")
     site.smtp.clear()
-    code, out, _ = site.as_operator("status", "set", "operational", "--notify-linked")
+    code, out, _ = site.as_operator("status", "set", "operational", "--notify-linked",
+                                    "--yes")
     assert code == 0 and "1 requester(s) told" in out
     [told] = site.mails()
     assert told["To"].addresses[0].addr_spec == "j.smith@expat.example"
@@ -591,7 +606,7 @@ def test_linked_requesters_are_told_even_when_the_notified_group_is_empty(
     site.ok("outbox", "send")
     site.smtp.clear()
     code, out, err = site.as_operator("status", "set", "operational", "--notify", "empty",
-                                      "--notify-linked")
+                                      "--notify-linked", "--yes")
     assert code == 0, err
     assert "1 requester(s) told" in out
     [mail] = site.mails()  # sent before the command returned, like every other notice
@@ -608,7 +623,11 @@ def test_a_forgotten_notify_linked_can_be_given_with_the_next_operational(
     site.smtp.clear()
     site.as_operator("status", "set", "operational")  # the incident ends; nobody told
     assert site.mails() == []
-    code, out, err = site.as_operator("status", "set", "operational", "--notify-linked")
+    code, out, err = site.as_operator("status", "set", "operational", "--notify-linked",
+                                      "--dry-run")
+    assert "requesters told the incident is over: 1" in out  # the incident ended before
+    code, out, err = site.as_operator("status", "set", "operational", "--notify-linked",
+                                      "--yes")
     assert code == 0, err
     assert "1 requester(s) told" in out
     [mail] = site.mails()

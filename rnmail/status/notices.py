@@ -116,11 +116,21 @@ def status_notice(config: Config, state: str, names: list[str], comment: dict[st
                   context_for=context_for, incident_id=incident_id)
 
 
+@dataclass(frozen=True)
+class StatusPreview:
+    """What ``change_status`` would do: the components it sets, whom its notice mails, and
+    how many requesters ``notify_linked`` tells that the incident is over."""
+
+    components: list[str]
+    notice: Preview
+    linked: int
+
+
 def preview_status_change(db: Database, config: Config, state: str, components: list[str],
-                          comment: dict[str, str], notify: list[str], again: bool = False
-                          ) -> tuple[list[str], Preview]:
-    """What ``change_status`` would do, nothing written: the components it sets and whom
-    its notice mails, with the subjects; refused as ``change_status`` would refuse it."""
+                          comment: dict[str, str], notify: list[str], again: bool = False,
+                          notify_linked: bool = False) -> StatusPreview:
+    """What ``change_status`` would do, nothing written; refused as ``change_status``
+    would refuse it."""
     if state not in strings(StatusState):
         raise RnmailError(f"unknown state {state!r}: use {', '.join(StatusState)}")
     names = [config.status.component(name).name for name in components] or [
@@ -129,7 +139,10 @@ def preview_status_change(db: Database, config: Config, state: str, components: 
         if notify and not again:
             _refuse_a_repeat(session, config, state, components, comment, notify)
         notice = status_notice(config, state, names, comment)
-        return names, preview_notice(session, config, notice, notify)
+        preview = preview_notice(session, config, notice, notify)
+        linked = (linked_to_tell(session, config, state, components, comment)
+                  if notify_linked else 0)
+        return StatusPreview(names, preview, linked)
 
 
 def _refuse_a_repeat(session: Session, config: Config, state: str, components: list[str],
@@ -168,12 +181,53 @@ def last_resolved_incident(session: Session) -> int | None:
     return latest.id if latest and latest.resolved_at is not None else None
 
 
+def linked_to_tell(session: Session, config: Config, state: str, components: list[str],
+                   comment: dict[str, str]) -> int:
+    """How many requesters ``change_status`` with ``notify_linked`` would tell that the
+    incident is over, nothing written: the change is made in a savepoint and undone, so
+    the preview ends the same incident as the change itself would."""
+    if state != StatusState.OPERATIONAL:
+        return 0
+    savepoint = session.begin_nested()
+    try:
+        change = set_status(session, config.status, state, components, comment, "preview")
+        incident_id = change.incident_id if change.resolved else last_resolved_incident(session)
+        return sum(1 for _link, _ticket, address in _links_to_tell(session, config, incident_id)
+                   if address is not None)
+    finally:
+        savepoint.rollback()
+
+
+def linked_preview(db: Database, config: Config, state: str, components: list[str],
+                   comment: dict[str, str]) -> int:
+    """``linked_to_tell`` in a transaction of its own (the admin's confirmation page)."""
+    with db.transaction() as session:
+        return linked_to_tell(session, config, state, components, comment)
+
+
+def _links_to_tell(session: Session, config: Config, incident_id: int | None
+                   ) -> list[tuple[IncidentTicket, Ticket, str | None]]:
+    """The incident's tickets not told yet, with their requester's address (None: no mail
+    address, a call's ticket say)."""
+    # Imported here: the replies' module brings the ingest stage's parser along (~50 ms),
+    # which every other `status set` would load for nothing.
+    from rnmail.dispatch.answer import requester_address
+
+    if incident_id is None:
+        return []
+    found = []
+    for link in session.scalars(select(IncidentTicket).where(
+            IncidentTicket.incident_id == incident_id, IncidentTicket.notified_at.is_(None))):
+        ticket = session.get(Ticket, link.ticket_id)
+        assert ticket is not None
+        found.append((link, ticket, requester_address(config, ticket)))
+    return found
+
+
 def notify_linked_requesters(session: Session, config: Config, incident_id: int) -> int:
     """Tell every requester whose ticket arrived during the incident that it is over, in
     their ticket's thread and language; each ticket once, whatever reruns."""
-    # Imported here: the replies' module brings the ingest stage's parser along (~50 ms),
-    # which every other `status set` would load for nothing.
-    from rnmail.dispatch.answer import reply_in_thread, requester_address
+    from rnmail.dispatch.answer import reply_in_thread
 
     incident = session.get(Incident, incident_id)
     assert incident is not None and incident.resolved_at is not None
@@ -182,13 +236,9 @@ def notify_linked_requesters(session: Session, config: Config, incident_id: int)
                                for n in u.components))
     last_comment = next((u.comment for u in reversed(updates) if u.comment), {})
     count = 0
-    links = session.scalars(select(IncidentTicket).where(
-        IncidentTicket.incident_id == incident_id, IncidentTicket.notified_at.is_(None)))
-    for link in links:
-        ticket = session.get(Ticket, link.ticket_id)
-        assert ticket is not None
+    for link, ticket, address in _links_to_tell(session, config, incident_id):
         link.notified_at = utcnow()
-        if requester_address(config, ticket) is None:
+        if address is None:
             continue
         language = ticket.language
         reply_in_thread(session, config, ticket, "incident_solved", {

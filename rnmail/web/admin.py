@@ -52,7 +52,7 @@ from rnmail.status.maintenance import (
     schedule_maintenance,
     written_duration,
 )
-from rnmail.status.notices import change_status
+from rnmail.status.notices import change_status, linked_preview
 from rnmail.vocab import StatusState, strings
 from rnmail.web.labels import label
 from rnmail.web.previews import cancellation_preview, dashboard_data, preview_recipients
@@ -211,9 +211,11 @@ class AdminSite(SignInSite):
                     N_("choose a position: operational, degraded or down"))
             components, comment, groups = self.chosen(data)
             if not data.text("confirm"):
+                linked = await self.call(request, linked_preview, self.db, self.config, state,
+                                         components, comment) if notify_linked else 0
                 return await self.confirmation(request, signed, data, {
                     "kind": "status", "action": "/admin/status", "state": state,
-                    "notify_linked": notify_linked})
+                    "notify_linked": notify_linked, "linked": linked})
             result = await self.call(request, change_status, self.db, self.config,
                                      signed.operator, state, components, comment, groups,
                                      notify_linked, bool(data.text("again")))
