@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.app import (
+    ROW_ID,
     App,
     authenticate,
     emit_json,
@@ -145,7 +146,7 @@ def read_var_files(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @announce.command("status")
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors
@@ -165,7 +166,7 @@ def announce_status(app: App, announcement_id: int, as_json: bool) -> None:
 
 
 @announce.command("retry")
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID)
 @pass_app
 @handle_errors
 def announce_retry(app: App, announcement_id: int) -> None:
@@ -178,7 +179,7 @@ def announce_retry(app: App, announcement_id: int) -> None:
 
 
 @announce.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=ROW_ID, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @handle_errors

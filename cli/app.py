@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import getpass
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -22,11 +23,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from rnmail.errors import RnmailError
+from rnmail.vocab import MAX_ID
 
 if TYPE_CHECKING:  # imported where used: `rnmail --help` needs neither (docs/performance.md)
     from rnmail.config import Config
     from rnmail.db import Database
 
+log = logging.getLogger("rnmail.cli")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -67,15 +70,40 @@ def handle_errors(func: F) -> F:
         except RnmailError as exc:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:
-            from sqlalchemy.exc import OperationalError
+            from sqlalchemy import exc as db
 
             if interrupted(exc):
                 raise click.Abort from None
-            if isinstance(exc, OperationalError):  # the database went away mid-command
-                raise click.ClickException(f"database error: {exc.orig}") from None
-            raise
+            if isinstance(exc, db.StatementError) and not isinstance(exc, db.DBAPIError) and (
+                    isinstance(exc.orig, Exception)):
+                exc = exc.orig  # a value the driver could not send: what it was
+            # The database gone or locked, a value it cannot hold, a file that is not a
+            # database (a plain DatabaseError); a ProgrammingError or an IntegrityError is
+            # a bug, shown as one.
+            refused = isinstance(exc, db.OperationalError | db.DataError) or (
+                type(exc) is db.DatabaseError)
+            line = _one_line(exc, refused)
+            if line is None:
+                raise
+            log.debug("the command failed", exc_info=True)  # -vv shows where
+            raise click.ClickException(line) from None
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]
+
+
+def _one_line(exc: Exception, database_refused: bool) -> str | None:
+    """What the machine did to a command, said in one line: the database refusing
+    (``database_refused``), a file or folder that cannot be written or read (full,
+    read-only, a file where a folder should be), a number or date beyond what Python or
+    the database holds. None for anything else: a bug, shown as one."""
+    if database_refused:
+        return f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, OverflowError):
+        return f"a number or a date out of range: {exc}"
+    return None
 
 
 def interrupted(exc: BaseException) -> bool:
@@ -157,12 +185,15 @@ class TicketNumber(_IntParam):
         if text[:2].upper() == "RN":
             text = text[2:].strip()
         text = text.removeprefix("#").strip()
-        if not text.isascii() or not text.isdigit() or int(text) == 0:
+        if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_ID:
             self.fail(f"{value!r} is not a ticket number (e.g. 8 or #8)", param, ctx)
         return int(text)
 
 
 TICKET = TicketNumber()
+# Any other number that names a row (an announcement, a quarantined mail...), or counts rows:
+# over MAX_ID no database holds it (SQLite's driver raised OverflowError).
+ROW_ID = click.IntRange(min=1, max=MAX_ID)
 
 
 def login_name() -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, emit_json, emit_text, handle_errors, pass_app
+from cli.app import ROW_ID, App, emit_json, emit_text, handle_errors, pass_app
 from rnmail.i18n.formats import text_day
 from rnmail.shapes import OrganisationEntry, UserEntry
 
@@ -109,7 +109,7 @@ def directory_show(app: App, key: str, as_json: bool) -> None:
 
 @directory.command("search")
 @click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=ROW_ID, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
@@ -135,7 +135,7 @@ def directory_search(app: App, query: str, limit: int, as_json: bool) -> None:
 
 @directory.command("lookup")
 @click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", type=ROW_ID, default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import TICKET, App, emit_json, handle_errors, pass_app
+from cli.app import ROW_ID, TICKET, App, emit_json, handle_errors, pass_app
 from rnmail.config import LANGUAGES
 
 
@@ -44,7 +44,7 @@ def faq_add(app: App, language: str, question: str, answer: str, category: str |
 
 
 @faq.command("edit")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ROW_ID)
 @click.option("--lang", "language", type=click.Choice(LANGUAGES),
               help="The language of --question/--answer (added if new).")
 @click.option("--question")

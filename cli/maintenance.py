@@ -7,6 +7,7 @@ from datetime import timedelta
 import click
 
 from cli.app import (
+    ROW_ID,
     App,
     comment_options,
     emit_json,
@@ -138,7 +139,7 @@ def maintenance_list(app: App, include_past: bool, as_json: bool) -> None:
 
 
 @maintenance.command("cancel")
-@click.argument("maintenance_id", type=int)
+@click.argument("maintenance_id", type=ROW_ID)
 @click.option("--queue-only", is_flag=True, help="Queue the mail; let the daemon send it.")
 @YES
 @DRY_RUN

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import ROW_ID, App, emit_json, handle_errors, pass_app
 from rnmail.vocab import OutboxState, strings
 
 
@@ -31,7 +31,7 @@ def outbox_send(app: App, as_json: bool) -> None:
 
 @outbox.command("list")
 @click.option("--state", type=click.Choice(strings(OutboxState)))
-@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--limit", type=ROW_ID, default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import ROW_ID, App, emit_json, handle_errors, pass_app
 from rnmail.vocab import IngestOutcome
 
 
@@ -38,7 +38,7 @@ def quarantine_list(app: App, show_all: bool, as_json: bool) -> None:
 
 
 @quarantine.command("retry")
-@click.argument("quarantine_id", type=int)
+@click.argument("quarantine_id", type=ROW_ID)
 @pass_app
 @handle_errors
 def quarantine_retry(app: App, quarantine_id: int) -> None:

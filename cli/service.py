@@ -27,7 +27,8 @@ def service_add(app: App, name: str, email: str, description: str | None,
     from rnmail.tickets.team import add_service
 
     with app.ready_db().transaction() as session:
-        added = add_service(session, name, email, description, language)
+        added = add_service(session, name, email, description, language,
+                            app.config.helpdesk.own_addresses)
         click.echo(f"service {added.name} <{added.email}> added")
 
 
@@ -46,7 +47,8 @@ def service_edit(app: App, name: str, email: str | None, description: str | None
     from rnmail.tickets.team import edit_service
 
     with app.ready_db().transaction() as session:
-        edited = edit_service(session, name, email, description, language)
+        edited = edit_service(session, name, email, description, language,
+                              app.config.helpdesk.own_addresses)
         click.echo(f"service {edited.name} <{edited.email}> "
                    f"({edited.language or 'the help desk language'}) changed")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, emit_json, handle_errors, login_name, pass_app
+from cli.app import ROW_ID, App, emit_json, handle_errors, login_name, pass_app
 
 
 @click.group()
@@ -33,7 +33,7 @@ def spam_list(app: App, show_all: bool, as_json: bool) -> None:
 
 
 @spam.command("release")
-@click.argument("spam_id", type=int)
+@click.argument("spam_id", type=ROW_ID)
 @click.option("--by", "actor", help="Who releases it (default: your login name).")
 @pass_app
 @handle_errors
@@ -46,7 +46,7 @@ def spam_release(app: App, spam_id: int, actor: str | None) -> None:
 
 
 @spam.command("delete")
-@click.argument("spam_id", type=int)
+@click.argument("spam_id", type=ROW_ID)
 @click.option("--by", "actor", help="Who deletes it (default: your login name).")
 @pass_app
 @handle_errors

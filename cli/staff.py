@@ -26,7 +26,7 @@ def staff_add(app: App, email: str, name: str, language: str) -> None:
     from rnmail.tickets.team import add_staff
 
     with app.ready_db().transaction() as session:
-        member = add_staff(session, email, name, language)
+        member = add_staff(session, email, name, language, app.config.helpdesk.own_addresses)
         click.echo(f"staff {member.email} ({member.name}, {member.language}) added")
 
 

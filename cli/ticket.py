@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
+from cli.app import ROW_ID, TICKET, App, emit_json, handle_errors, login_name, pass_app
 from cli.ticket_due import ticket_due
 from cli.ticket_hold import ticket_hold, ticket_unhold
 from cli.ticket_merge import ticket_merge, ticket_split
@@ -114,7 +114,7 @@ def print_tickets(rows: Sequence[Mapping[str, Any]], as_json: bool, empty: str) 
 @filter_options
 @click.option("--late", is_flag=True, help="Only tickets past their due time, most overdue "
               "first.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=ROW_ID, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors
@@ -351,7 +351,7 @@ def ticket_comment(app: App, ticket_id: int, text: str, author: str, as_json: bo
               help="Read the answer from a file ('-' for standard input).")
 @click.option("--attach", "attach", type=click.Path(exists=True, dir_okay=False), multiple=True,
               help="A file to attach (repeatable).")
-@click.option("--faq", "faq_id", type=int, help="Answer with this FAQ entry, in the "
+@click.option("--faq", "faq_id", type=ROW_ID, help="Answer with this FAQ entry, in the "
               "requester's language.")
 @click.option("--text", "text_name", help="Add this text module, in the ticket's language.")
 @click.option("--anyway", is_flag=True, help="Send even though a colleague answered within "
@@ -453,7 +453,7 @@ def ticket_delegate(app: App, ticket_id: int, service_name: str, note: str,
 
 @ticket.command("search")
 @click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=ROW_ID, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 @handle_errors

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import TICKET, App, emit_json, handle_errors, login_name, pass_app
+from cli.app import ROW_ID, TICKET, App, emit_json, handle_errors, login_name, pass_app
 
 ACTOR = click.option(
     "--author", envvar="RNMAIL_STAFF",
@@ -46,7 +46,7 @@ def ticket_merge(app: App, source: int, into: str, target: int, author: str | No
 
 @click.command("split")
 @click.argument("ticket_id", type=TICKET)
-@click.option("--message", "message_id", type=click.IntRange(min=1), required=True,
+@click.option("--message", "message_id", type=ROW_ID, required=True,
               help="The number of the request to take out (`ticket show --json`: its id).")
 @ACTOR
 @click.option("--json", "as_json", is_flag=True, help="Print the new ticket as `ticket show`.")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cli.app import App, emit_json, handle_errors, pass_app
+from cli.app import ROW_ID, App, emit_json, handle_errors, pass_app
 from rnmail.i18n.formats import text_time
 from rnmail.tickets.tabs import QueueSort, QueueTab
 from rnmail.vocab import Channel, strings
@@ -120,7 +120,7 @@ def queue_lines(found: QueuePage, zone: tzinfo) -> list[str]:
               "number.")
 @click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True,
               help="desc: oldest, latest activity, highest number first.")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--page", type=ROW_ID, default=1, show_default=True)
 @click.option("--per-page", type=click.IntRange(min=1, max=500), default=25, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app

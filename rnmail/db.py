@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import JSON, Table, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rnmail.errors import ServerUnavailable
+from rnmail.errors import ConfigError, ServerUnavailable
 from rnmail.tickets.history import check_recorded
 from rnmail.util.folding import fold
 from rnmail.util.publicfiles import create_private, private_folder
@@ -71,7 +71,10 @@ def due_rules(session: Session) -> DueRules | None:
 class Database:
     def __init__(self, url: str, due: DueTimesHook | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        try:
+            self.engine = make_engine(url)
+        except (ArgumentError, ImportError) as exc:  # not a URL; a dialect not installed
+            raise ConfigError(f"[database] url cannot be used: {exc}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False,
                                       info={DUE_TIMES: due})
         # No ticket field changes without its history event (rnmail.tickets.history).
@@ -145,7 +148,7 @@ class Database:
             with self.engine.begin() as connection:
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, target)
-        except OperationalError as exc:
+        except DBAPIError as exc:  # gone, or not a database at all
             raise ServerUnavailable(f"database {self.safe_url}: {exc.orig}") from None
         return self.revision() or "none"
 
@@ -168,8 +171,9 @@ class Database:
                 connection = session.connection()
                 current = (connection.scalar(text("SELECT version_num FROM alembic_version"))
                            if inspect(connection).has_table("alembic_version") else None)
-        except SQLAlchemyError as exc:
-            raise ServerUnavailable(f"database {self.safe_url}: {exc}") from None
+        except SQLAlchemyError as exc:  # the driver's own words, without SQLAlchemy's link
+            said = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise ServerUnavailable(f"database {self.safe_url}: {said}") from None
         revisions = migration_revisions()
         if current is None:
             raise ServerUnavailable(

@@ -44,6 +44,8 @@ from enum import StrEnum
 from rnmail.errors import RnmailError
 from rnmail.i18n.catalogues import N_
 
+MAX_ID = 2**63 - 1  # the largest id a database integer holds
+
 
 class TicketStatus(StrEnum):
     OPEN = "open"

@@ -501,7 +501,8 @@ class MailboxConfig:
     type: str = key("imap", code_default=REQUIRED, choices=("imap", "maildir"),
                     doc="Where the mail is.")
     host: str = key("127.0.0.1", doc="IMAP server.")
-    port: int = key(143, derive=_imap_port, default_doc="`993` when `security = \"ssl\"`, "
+    port: int = key(143, derive=_imap_port, min=1, max=65535,
+                    default_doc="`993` when `security = \"ssl\"`, "
                     "else `143`", doc="IMAP port.")
     security: str = key(
         "none", choices=("none", "starttls", "ssl"),
@@ -540,7 +541,8 @@ class SmtpConfig:
         doc="`smtp`: deliver through the SMTP server below. `file`: write each message to "
             "`directory` as an `.eml` file (no mail server needed).")
     host: str = key("127.0.0.1", doc="SMTP server (relay).")
-    port: int = key(25, derive=_smtp_port, default_doc="by `security`: `25` (`none`), `587` "
+    port: int = key(25, derive=_smtp_port, min=1, max=65535,
+                    default_doc="by `security`: `25` (`none`), `587` "
                     "(`starttls`), `465` (`ssl`)", doc="SMTP port.")
     security: str = key(
         "none", choices=("none", "starttls", "ssl"),
@@ -931,12 +933,16 @@ class Span:
         return f"{self.amount:g}{self.unit}"
 
 
+MAX_SPAN_DAYS = 3650  # ten years: longer is a typo, and past it dates overflow
+
+
 def parse_span(value: Any, where: str) -> Span:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hd])\s*", value) if isinstance(
         value, str) else None
-    if match is None or float(match[1]) <= 0:
-        raise ConfigError(f"{where}: a positive number of business hours or days, e.g. "
-                          f"\"4h\" or \"5d\" (got {value!r})")
+    if match is None or not 0 < float(match[1]) <= (MAX_SPAN_DAYS * (24 if match[2] == "h"
+                                                                      else 1)):
+        raise ConfigError(f"{where}: a positive number of business hours or days up to "
+                          f"{MAX_SPAN_DAYS}d, e.g. \"4h\" or \"5d\" (got {value!r})")
     return Span(float(match[1]), match[2])
 
 

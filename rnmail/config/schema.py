@@ -4,6 +4,7 @@ particular section: the declarations and their hooks are in ``rnmail.config``.""
 
 from __future__ import annotations
 
+import math
 import os
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -107,8 +108,8 @@ class Table:
 
     def number(self, key: str, default: Any = None) -> Any:
         value = self._get(key, float, default)
-        if isinstance(value, float) and value <= 0:
-            raise ConfigError(f"{self.where}.{key}: must be positive")
+        if isinstance(value, float) and not 0 < value < math.inf:  # nan compares false
+            raise ConfigError(f"{self.where}.{key}: must be a positive finite number")
         return value
 
     def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -94,6 +94,10 @@ def person_of(config: Config, email: str | None, phone: str | None) -> Person:
             raise RnmailError.translatable(N_("'{email}' is not a valid mail address"),
                                            email=email.strip())
         address = address.lower()
+        if address in config.helpdesk.own_addresses:
+            raise RnmailError.translatable(N_(
+                "{email} is the help desk itself: its mail is in every ticket, it is "
+                "nobody's personal data to export or erase"), email=address)
     if phone is not None and phone.strip():
         number = normalise_number(phone, config.fax.region)
         if number is None:

@@ -55,6 +55,9 @@ _DURATION = re.compile(
     re.IGNORECASE)
 
 
+MAX_DURATION = timedelta(days=366)  # a maintenance or a reminder: longer is a typo
+
+
 def parse_duration(text: str) -> timedelta:
     """``3h``, ``90m``, ``1h30``, ``1h30m``, ``2d`` → a positive timedelta."""
     match = _DURATION.match(text)
@@ -65,7 +68,13 @@ def parse_duration(text: str) -> timedelta:
         raise RnmailError.translatable(
             N_("duration {text} has no unit: use e.g. 3h, 90m, 1h30 or 2d"), text=repr(text))
     parts = {k: int(v or 0) for k, v in match.groupdict().items()}
-    value = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    try:
+        value = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    except OverflowError:
+        value = timedelta.max
+    if value > MAX_DURATION:
+        raise RnmailError.translatable(N_("duration {text} is longer than a year"),
+                                       text=repr(text))
     if value <= timedelta(0):
         raise RnmailError.translatable(N_("duration {text} must be longer than zero"),
                                        text=repr(text))

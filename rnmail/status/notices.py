@@ -91,7 +91,14 @@ def change_status(
             "announcement": announcement.id if announcement else None,
             "linked_notified": notified,
         }, recipients=(announcement.recipients if announcement else 0) + notified)
-    view = publish(db, config)
+    try:
+        view = publish(db, config)
+    except OSError as exc:  # committed above: say so, or the operator would set it again
+        queued = " and its mail queued" if announcement or notified else ""
+        raise RnmailError(
+            f"the status change is saved{queued}, but the page could not be written "
+            f"({exc.filename or config.status.public_dir}: {exc.strerror or exc}): fix that, "
+            "then run `rnmail status publish`") from None
     return StatusResult(view, change.incident_id, change.resolved,
                         announcement.id if announcement else None, notified)
 

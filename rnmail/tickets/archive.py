@@ -80,6 +80,10 @@ def export_ticket(session: Session, blobs: BlobStore, ticket_id: int, fmt: str,
 
 
 def write_mbox(session: Session, blobs: BlobStore, ticket: Ticket, path: Path) -> None:
+    """The ticket's mails as the mbox file ``path``, an earlier file of that name replaced;
+    anything else there (a folder, a device, a socket) is refused, never deleted."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise RnmailError(f"{path} exists and is not a plain file: give another --out")
     path.unlink(missing_ok=True)
     box = mailbox.mbox(path, create=True)
     try:

@@ -17,17 +17,23 @@ from rnmail.util.addresses import deliverable_address
 from rnmail.vocab import TicketStatus
 
 
-def _address(email: str) -> str:
-    address = deliverable_address(email)
+def _address(email: str, own: frozenset[str] = frozenset()) -> str:
+    """``email`` checked; ``own``: the help desk's own addresses, refused (a member or a
+    service at the info mailbox would get its notifications back as new mail: a loop)."""
+    address = deliverable_address(email.strip())
     if address is None:
         raise RnmailError(f"{email!r} is not a valid mail address")
+    if address.lower() in own:
+        raise RnmailError(f"{address.lower()} is the help desk itself")
     return address.lower()
 
 
-def add_staff(session: Session, email: str, name: str, language: str = "fr") -> Staff:
+def add_staff(session: Session, email: str, name: str, language: str = "fr",
+              own: frozenset[str] = frozenset()) -> Staff:
+    """A new staff member (``own``: the help desk's addresses, refused)."""
     if language not in LANGUAGES:
         raise RnmailError(f"unknown language {language!r} ({', '.join(LANGUAGES)})")
-    address = _address(email)
+    address = _address(email, own)
     staff = session.scalars(select(Staff).where(Staff.email == address)).first()
     if staff is not None and staff.active:
         raise RnmailError(f"{address} is already on the staff")
@@ -59,8 +65,9 @@ def list_staff(session: Session) -> list[dict[str, Any]]:
 
 
 def add_service(session: Session, name: str, email: str, description: str | None,
-                language: str | None = None) -> Service:
-    """A new second-line service; ``language``: its contact's (None: the help desk's)."""
+                language: str | None = None, own: frozenset[str] = frozenset()) -> Service:
+    """A new second-line service; ``language``: its contact's (None: the help desk's);
+    ``own``: the help desk's addresses, refused."""
     if not name.strip() or any(ch.isspace() for ch in name):
         raise RnmailError("a service name is one word, e.g. population-registers")
     service = service_named(session, name)
@@ -70,7 +77,7 @@ def add_service(session: Session, name: str, email: str, description: str | None
         service = Service(name=name)
         session.add(service)
     # a removed service added again: the same row, so its old tickets stay its own
-    service.email, service.description = _address(email), description
+    service.email, service.description = _address(email, own), description
     service.language, service.active = _language(language), True
     session.flush()
     return service
@@ -90,12 +97,13 @@ def remove_service(session: Session, name: str) -> tuple[Service, int]:
 
 
 def edit_service(session: Session, name: str, email: str | None = None,
-                 description: str | None = None, language: str | None = None) -> Service:
+                 description: str | None = None, language: str | None = None,
+                 own: frozenset[str] = frozenset()) -> Service:
     """Change what is given of a service; an empty description or language clears it (the
     language then falls back to the help desk's). Tickets delegated to it stay so."""
     service = _service(session, name)
     if email is not None:
-        service.email = _address(email)
+        service.email = _address(email, own)
     if description is not None:
         service.description = description or None
     if language is not None:

@@ -55,6 +55,7 @@ from rnmail.i18n.formats import format_time, zone_name, zone_phrase
 from rnmail.i18n.jinja import install
 from rnmail.i18n.negotiation import negotiate
 from rnmail.status.statement import render_statement
+from rnmail.vocab import MAX_ID
 from rnmail.web import https
 from rnmail.web.public import content_security_policy
 
@@ -76,7 +77,6 @@ HEADERS = {  # every answer of the internal listener, with its site's policy
     "X-Frame-Options": "DENY",
     "Server": "rnmail",
 }
-MAX_ID = 2**63 - 1  # the largest id a database integer holds
 CSRF_REFUSED = N_("This form is missing its CSRF token or it does not match your session: "
                   "nothing was changed. Reload the page and try again.")
 

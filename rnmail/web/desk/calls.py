@@ -52,9 +52,9 @@ from rnmail.tickets.history import Actor
 from rnmail.tickets.team import list_services, list_staff
 from rnmail.util.addresses import deliverable_address
 from rnmail.util.phone import normalise_number
-from rnmail.vocab import CallOutcome, RequesterType, strings
+from rnmail.vocab import MAX_ID, CallOutcome, RequesterType, strings
 from rnmail.web.desk.base import TEMPLATES, DeskBase, done
-from rnmail.web.signin import LANGUAGE, MAX_ID, SCRIPT_POLICY, FormData, read
+from rnmail.web.signin import LANGUAGE, SCRIPT_POLICY, FormData, read
 
 CALL_FORM = "/desk/calls/new"
 MESSAGE_FORM = "/desk/calls/message"

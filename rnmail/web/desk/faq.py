@@ -18,8 +18,9 @@ from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n import N_
 from rnmail.tickets import faq
 from rnmail.tickets.history import Actor
+from rnmail.vocab import MAX_ID
 from rnmail.web.desk.base import DeskBase, done, moved
-from rnmail.web.signin import LANGUAGE, MAX_ID, Refused, path_id
+from rnmail.web.signin import LANGUAGE, Refused, path_id
 
 T = TypeVar("T")
 NO_ENTRY = N_("There is no such FAQ entry.")

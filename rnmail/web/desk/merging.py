@@ -32,9 +32,10 @@ from rnmail.models import Ticket
 from rnmail.tickets.history import Actor
 from rnmail.tickets.lifecycle import get_ticket
 from rnmail.tickets.merge import check_merge, merge, named_ticket, split
+from rnmail.vocab import MAX_ID
 from rnmail.web.desk.actions import TicketActions, Work
 from rnmail.web.desk.base import done
-from rnmail.web.signin import MAX_ID, FormData, path_id
+from rnmail.web.signin import FormData, path_id
 
 
 class TargetRefused(RnmailError):

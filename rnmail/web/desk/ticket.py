@@ -24,10 +24,10 @@ from rnmail.tickets.due import SOON
 from rnmail.tickets.presence import HEARTBEAT, leave, view, viewed_lately
 from rnmail.tickets.thread import ThreadRole, ticket_page
 from rnmail.util.blobs import BlobStore
-from rnmail.vocab import ActorKind, TicketChange, TicketStatus, Via
+from rnmail.vocab import MAX_ID, ActorKind, TicketChange, TicketStatus, Via
 from rnmail.web.desk.base import DeskBase
 from rnmail.web.downloads import attachment_response
-from rnmail.web.signin import MAX_ID, Refused, path_id, read
+from rnmail.web.signin import Refused, path_id, read
 
 # A file link that leads nowhere: purged since the page was shown (retention, erasure),
 # or not a file of this ticket's messages.
