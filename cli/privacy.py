@@ -16,8 +16,10 @@ KINDS = (
     ("history_entries", "history entries cleared"),
     ("outbox", "outgoing mails removed"),
     ("bounces", "bounce reports removed"),
-    ("quarantine", "released quarantined mails removed"),
+    ("quarantine", "quarantined mails removed (released, or held too long)"),
+    ("spam", "mails held as spam removed"),
     ("audit_entries", "audit entries removed"),
+    ("presence_views", "desk views of tickets removed"),
     ("stray_files", "files no row referred to (counted above)"),
 )
 

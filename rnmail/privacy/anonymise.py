@@ -256,11 +256,14 @@ def _event(event: TicketEvent) -> int:
 def anonymise_outbox(row: OutboxMessage) -> int:
     """Remove an outgoing mail's recipient, subject and bytes; one not sent yet is
     cancelled (``failed``), as there is nothing left to send. 1 if anything changed."""
-    if (row.to_addr, row.subject, row.raw, row.body_id) == ("", ANONYMISED, b"", None):
+    cancelled = "cancelled: its personal data was removed"
+    if (row.to_addr, row.subject, row.raw, row.body_id) == ("", ANONYMISED, b"", None) and (
+            row.last_reply in (None, cancelled, ANONYMISED)):
         return 0
     if row.state in (OutboxState.QUEUED, OutboxState.SENDING):
-        row.state, row.last_reply, row.lease_until = (
-            OutboxState.FAILED, "cancelled: its personal data was removed", None)
+        row.state, row.last_reply, row.lease_until = OutboxState.FAILED, cancelled, None
+    elif row.last_reply and row.last_reply != cancelled:
+        row.last_reply = ANONYMISED  # a server's reply often repeats the recipient (550 <x@y>)
     row.to_addr, row.subject, row.raw, row.body_id = "", ANONYMISED, b"", None
     return 1
 

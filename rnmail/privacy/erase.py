@@ -9,13 +9,17 @@ transaction:
   ``stats`` and ``report`` say the same before and after);
 - in other people's tickets: their messages (texts, subject, addresses, raw mail,
   attachments: as ``anonymise_ticket`` does a message), their participant rows, their
-  address in the recipients of the other messages and in the history;
+  address in the recipients of the other messages and in the history, and the copies the
+  help desk made of their words: a staff notification of their message whole, their texts,
+  address and number in the help desk's other messages (a delegation's history, a quoted
+  reply), and the outbox rows those were sent as (``_copies``);
 - their directory entry and group memberships (deleted), the suppression of their address;
 - the outbox rows sent to them (recipient, subject and bytes; one not sent yet is cancelled)
   and their bounces;
 - the audit entries that name them: each value that names them becomes
   ``(erased <hash>)``;
-- their mail kept in the quarantine: deleted, with its raw file;
+- their mail kept in the quarantine or held as spam: deleted, with its raw file;
+- their address among an organisation's contact addresses: removed;
 - the search index follows the messages (``rnmail.tickets.search``);
 - the files of the blob store no row refers to any more are deleted just before the commit
   (``delete_blobs``; a file stored in the last minutes is spared, as a mail being stored
@@ -46,6 +50,9 @@ from rnmail.models import (
     Bounce,
     GroupMember,
     Message,
+    OutboxMessage,
+    QuarantinedMessage,
+    SpamMessage,
     Suppression,
     Ticket,
     TicketEvent,
@@ -122,6 +129,7 @@ def erase_person(session: Session, config: Config, blobs: BlobStore, person: Per
     staff = staff_names(session)
     for ticket in held.requested:
         result.removed.add(anonymise_ticket(session, ticket, staff=staff))
+    words = TheirWords.of(held)  # before their messages lose their Message-IDs
     for message in held.own_messages:
         result.other_messages += _message(message, staff, result.removed)
     for participant in held.participants:
@@ -129,16 +137,23 @@ def erase_person(session: Session, config: Config, blobs: BlobStore, person: Per
         result.removed.participants += 1
     for ticket in held.involved:
         result.mentions += _mentions(session, ticket, person)
+        result.other_messages += _copies(session, ticket, person, words, staff,
+                                         result.removed)
     _directory(session, held)
     for row in held.outbox:
         result.removed.outbox += anonymise_outbox(row)
     result.removed.bounces += _bounces(session, person, result.removed)
     for event in held.audit:
         result.audit_entries += _scrub(event, person, marker)
-    for held_mail in held.quarantined:  # as the retention removes released ones: row and file
+    kept_raw: list[QuarantinedMessage | SpamMessage] = [*held.quarantined, *held.spam]
+    for held_mail in kept_raw:  # as the retention removes them: row and file
         result.removed.blobs.add(held_mail.raw_sha256)
         session.delete(held_mail)
         result.quarantined += 1
+    for organisation in held.contact_of:
+        organisation.contact_emails = [a for a in organisation.contact_emails or []
+                                       if a.lower() != person.email]
+        result.mentions += 1
     result.files, result.bytes = delete_blobs(session, blobs, result.removed.blobs,
                                               spare_seconds=SPARE_SECONDS)
     audit.record(session, by[:64], ACTION, {
@@ -195,6 +210,65 @@ def _mentions(session: Session, ticket: Ticket, person: Person) -> int:
                 setattr(event, name, None)
                 count += 1
     return count
+
+
+@dataclass(frozen=True)
+class TheirWords:
+    """What the help desk's own mails in other people's tickets copied of the person's:
+    the Message-IDs of their messages (a notification answers one) and their texts (a
+    delegation quotes the history, a staff reply may quote them)."""
+
+    message_ids: frozenset[str]
+    texts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, held: Holdings) -> TheirWords:
+        texts = {text.strip() for m in held.own_messages
+                 for text in (m.display_text, m.text) if text and len(text.strip()) >= 12}
+        return cls(frozenset(m.message_id for m in held.own_messages if m.message_id),
+                   tuple(sorted(texts, key=len, reverse=True)))
+
+
+def _copies(session: Session, ticket: Ticket, person: Person, words: TheirWords,
+            staff: frozenset[str], removed: Removed) -> int:
+    """In a ticket someone else requested, the copies of the person's words: a staff
+    notification of their message is anonymised whole (it is that message, forwarded), as
+    are the mails it was sent as; elsewhere their texts, address and number are cut out
+    of the help desk's messages (a delegation's history, a quoted reply), the raw copy
+    going with them. 1 per message changed."""
+    count = 0
+    for message in session.scalars(select(Message).where(Message.ticket_id == ticket.id)):
+        sent_as = message.message_id
+        if message.kind == "notification" and message.in_reply_to in words.message_ids:
+            count += _message(message, staff, removed)
+        elif _cut_out(message, person, words):
+            removed.raw_mails += strip_raw(message, removed)
+            count += 1
+        else:
+            continue
+        if sent_as:  # the outbox rows it left as: their bytes hold the same words
+            for row in session.scalars(select(OutboxMessage).where(
+                    OutboxMessage.ticket_id == ticket.id, OutboxMessage.message_id == sent_as)):
+                removed.outbox += anonymise_outbox(row)
+    return count
+
+
+def _cut_out(message: Message, person: Person, words: TheirWords) -> bool:
+    """Their texts, then their address and number, replaced in the message's text, shown
+    text and HTML; whether anything changed."""
+    changed = False
+    for name in ("text", "display_text", "html"):
+        value = getattr(message, name)
+        if not value:
+            continue
+        cleaned = value
+        for text in words.texts:
+            cleaned = cleaned.replace(text, ANONYMISED)
+        cleaned = _without(cleaned, person, ANONYMISED)
+        if cleaned != value:
+            setattr(message, name, cleaned)
+            changed = True
+    return changed
 
 
 def _directory(session: Session, held: Holdings) -> None:

@@ -11,12 +11,13 @@ audit entries as JSON (outbox rows also as ``.eml``), and their mail kept in the
 quarantine (``.eml`` and JSON).
 
 Other people's data stays out: of a ticket someone else requested only the person's own
-messages and participant row are written; in the person's own tickets, mail that another
-participant wrote into the thread is left out and the history names such a writer
-"another person". Mail the person sent or received is written whole, headers included,
-except that the signatures of the Message-IDs that prove a staff reply (a notification's, a
-delegation's) are made invalid wherever they appear: the person gets the mail, not the
-means to answer as a staff member.
+messages and participant row are written; in the person's own tickets, mail that anyone
+else wrote into the thread (a participant, or someone whose reply was threaded in) is left
+out with the help desk's notifications of it, and the history says "another person" for
+such a writer and for another person's address in a value. Mail the person sent or
+received is written whole, headers included, except that the signatures of the Message-IDs
+that prove a staff reply (a notification's, a delegation's) are made invalid wherever they
+appear: the person gets the mail, not the means to answer as a staff member.
 
 Written atomically: into a hidden sibling folder renamed to ``out`` at the end, so a
 folder named ``out`` is always a complete export; an existing non-empty ``out`` is refused.
@@ -31,6 +32,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,9 +47,9 @@ from rnmail.directory.people import user_detail
 from rnmail.errors import RnmailError
 from rnmail.i18n.formats import format_time
 from rnmail.i18n.jinja import install
-from rnmail.models import Message, Ticket, TicketEvent, utcnow
+from rnmail.models import Message, Service, Staff, Ticket, TicketEvent, utcnow
 from rnmail.privacy.person import Holdings, Person, find_holdings
-from rnmail.tickets.archive import message_bytes
+from rnmail.tickets.archive import message_bytes, rebuilt_bytes
 from rnmail.tickets.views import message_detail, ticket_summary
 from rnmail.util.blobs import BlobStore
 from rnmail.util.tokens import blunt_staff_proofs
@@ -105,6 +107,15 @@ def export_zip(session: Session, config: Config, blobs: BlobStore, person: Perso
     return data.getvalue(), result
 
 
+def help_desk_addresses(session: Session, config: Config) -> frozenset[str]:
+    """The help desk's own addresses and its staff's and services' (former ones too): whose
+    mail in a ticket is the help desk's, not another person's."""
+    staff = session.scalars(select(Staff.email))
+    services = session.scalars(select(Service.email))
+    return frozenset({*config.helpdesk.own_addresses,
+                      *(a.lower() for a in (*staff, *services) if a)})
+
+
 def person_language(config: Config, held: Holdings) -> str:
     """The person's language: their directory entry's, else their latest ticket's, else
     the help desk's."""
@@ -124,8 +135,9 @@ def write_export(session: Session, config: Config, blobs: BlobStore, held: Holdi
     entries: dict[str, Any] = {"person": {"email": person.email, "phone": person.phone},
                                "exported_at": utcnow().isoformat(), "tickets": [],
                                "other_tickets": []}
+    ours = help_desk_addresses(session, config)
     for ticket in held.requested:
-        entries["tickets"].append(_own_ticket(session, blobs, held, ticket, folder))
+        entries["tickets"].append(_own_ticket(session, blobs, held, ticket, folder, ours))
     for ticket in held.involved:
         entries["other_tickets"].append(_other_ticket(session, blobs, held, ticket, folder))
     user = held.directory_user
@@ -158,10 +170,23 @@ def write_export(session: Session, config: Config, blobs: BlobStore, held: Holdi
             _write(folder / name, blobs.get(held_mail.raw_sha256))
         except OSError:
             name = ""  # the raw copy is gone: described only
-        entries["quarantine"].append({"id": held_mail.id, "subject": held_mail.subject,
+        entries["quarantine"].append({"id": held_mail.id, "kind": "quarantine",
+                                      "subject": held_mail.subject,
                                       "from": held_mail.from_addr, "state": held_mail.state,
                                       "created_at": held_mail.created_at.isoformat(),
                                       "eml": name})
+    for spam in held.spam:  # held as spam: the same for them, mail not processed
+        name = f"quarantine/spam-{spam.id}.eml"
+        try:
+            _write(folder / name, blobs.get(spam.raw_sha256))
+        except OSError:
+            name = ""
+        entries["quarantine"].append({"id": spam.id, "kind": "spam", "subject": spam.subject,
+                                      "from": spam.from_addr, "state": spam.state,
+                                      "created_at": spam.created_at.isoformat(),
+                                      "eml": name})
+    entries["organisation_contacts"] = [{"organisation": o.name, "code": o.code,
+                                         "email": person.email} for o in held.contact_of]
     for part in ("groups", "outbox", "audit", "quarantine"):
         if entries[part]:
             _write_json(folder / f"{part}.json", entries[part])
@@ -185,22 +210,58 @@ def _blunt_staff_proofs(folder: Path, secret: str) -> None:
 
 
 def _own_ticket(session: Session, blobs: BlobStore, held: Holdings, ticket: Ticket,
-                folder: Path) -> dict[str, Any]:
-    """A ticket the person requested: all of it but what others wrote into it."""
-    others = {p.address.lower() for p in ticket.participants
-              if p.address.lower() not in held.person.keys}
-    messages = [m for m in ticket.messages
-                if not (m.direction == "in" and m.from_addr.lower() in others)]
+                folder: Path, ours: frozenset[str]) -> dict[str, Any]:
+    """A ticket the person requested: all of it but what others wrote into it (a
+    participant, or anyone whose reply was threaded in), the help desk's notifications of
+    those mails, and the others' addresses in its history. ``ours``: the addresses of the
+    help desk, its staff and services, whose mail is the help desk's answer."""
+    mine = set(held.person.keys)
+    # The mail that opened the ticket is theirs whatever its From: a fax gateway's address,
+    # say, for a fax from their number (and later faxes come from it too).
+    mine |= {m.from_addr.lower() for m in ticket.messages[:1]
+             if m.direction == "in" and m.from_addr}
+
+    def someone_else(address: str | None) -> bool:
+        low = (address or "").lower()
+        return bool(low) and low not in mine and low not in ours
+
+    others = {p.address.lower() for p in ticket.participants if someone_else(p.address)}
+    theirs = [m for m in ticket.messages if m.direction == "in" and someone_else(m.from_addr)]
+    forwarded = {m.message_id for m in theirs if m.message_id}
+    messages = [m for m in ticket.messages if m not in theirs
+                and not (m.kind == "notification" and m.in_reply_to in forwarded)]
     events = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                              .order_by(TicketEvent.id))
-    history = [{"at": e.at.isoformat(), "what": e.what, "old": e.old, "new": e.new,
-                "actor": e.actor if (e.actor_email or "").lower() not in others else ANOTHER,
+    history = [{"at": e.at.isoformat(), "what": e.what,
+                "old": _others_out(e.old, someone_else), "new": _others_out(e.new, someone_else),
+                "actor": e.actor if not someone_else(e.actor_email) else ANOTHER,
                 "actor_kind": e.actor_kind, "via": e.via} for e in events]
+    their_texts = sorted({text.strip() for m in theirs for text in (m.display_text, m.text)
+                          if text and len(text.strip()) >= 12}, key=len, reverse=True)
+
+    def without_others(value: str) -> str:
+        """The help desk's mail quoting another writer (a delegation's history): their
+        words and addresses out."""
+        for text in their_texts:
+            value = value.replace(text, ANOTHER)
+        return _others_out(value, someone_else) or ""
+
     return _ticket_folder(session, blobs, held, ticket, messages, folder, {
         **ticket_summary(ticket), "role": "requester",
         "participants": [{"address": p.address, "role": p.role} for p in ticket.participants
                          if p.address.lower() not in others],
-        "history": history})
+        "history": history}, without_others)
+
+
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _others_out(value: str | None, someone_else: Callable[[str], bool]) -> str | None:
+    """A history value with the addresses of other people in it (a participant added, a
+    requester changed) replaced by ``ANOTHER``."""
+    if not value:
+        return value
+    return _ADDRESS.sub(lambda m: ANOTHER if someone_else(m[0]) else m[0], value)
 
 
 def _other_ticket(session: Session, blobs: BlobStore, held: Holdings, ticket: Ticket,
@@ -216,15 +277,27 @@ def _other_ticket(session: Session, blobs: BlobStore, held: Holdings, ticket: Ti
 
 
 def _ticket_folder(session: Session, blobs: BlobStore, held: Holdings, ticket: Ticket,
-                   messages: list[Message], folder: Path, data: dict[str, Any]
-                   ) -> dict[str, Any]:
+                   messages: list[Message], folder: Path, data: dict[str, Any],
+                   clean: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """The messages' files and JSON; ``clean``: what a message's texts must lose (other
+    people's words): a message it changes is written rebuilt from its cleaned text, not
+    as the mail was (whose bytes hold them)."""
     base = f"tickets/ticket-{ticket.id}"
     listed = []
     for number, message in enumerate(messages, start=1):
         stem = f"{base}/{number:03d}-{message.direction}-{message.kind}"
-        _write(folder / f"{stem}.eml", message_bytes(session, blobs, message))
         detail: dict[str, Any] = dict(message_detail(message))
         detail.pop("raw_sha256", None)
+        cleaned = {k: clean(detail[k]) for k in ("text", "full_text")
+                   if clean is not None and detail.get(k)}
+        if any(cleaned[k] != detail[k] for k in cleaned):
+            detail.update(cleaned)
+            detail["has_html"] = False
+            detail["note"] = "other people's words and addresses removed"
+            _write(folder / f"{stem}.eml",
+                   rebuilt_bytes(message, cleaned.get("full_text") or cleaned.get("text")))
+        else:
+            _write(folder / f"{stem}.eml", message_bytes(session, blobs, message))
         files = []
         for index, attachment in enumerate(message.attachments, start=1):
             if attachment.sha256 is None:

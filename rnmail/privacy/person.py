@@ -13,7 +13,9 @@ A person is named by a mail address, a phone number (any notation, compared in E
 - the outbox rows sent to them (to their address, or their fax number's gateway address);
 - the audit entries that name them (their address or number as a value of the entry:
   the directory's history, unblocking, imports);
-- the mail from their address kept in the quarantine (it could not be processed).
+- the mail from their address kept in the quarantine (it could not be processed) or held
+  as spam;
+- the organisations whose contact addresses list theirs.
 
 Mentions of a person in the free text of someone else's mail are not found: nobody can
 tell them apart from a namesake.
@@ -41,9 +43,11 @@ from rnmail.models import (
     DirectoryUser,
     GroupMember,
     Message,
+    Organisation,
     OutboxMessage,
     Participant,
     QuarantinedMessage,
+    SpamMessage,
     Ticket,
 )
 from rnmail.util.addresses import deliverable_address
@@ -125,18 +129,22 @@ class Holdings:
     outbox: list[OutboxMessage] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
     quarantined: list[QuarantinedMessage] = field(default_factory=list)
+    spam: list[SpamMessage] = field(default_factory=list)
+    contact_of: list[Organisation] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.requested or self.involved or self.directory_user
-                    or self.memberships or self.outbox or self.audit or self.quarantined)
+                    or self.memberships or self.outbox or self.audit or self.quarantined
+                    or self.spam or self.contact_of)
 
     def counts(self) -> dict[str, int]:
         return {"tickets": len(self.requested), "other_tickets": len(self.involved),
                 "messages_in_other_tickets": len(self.own_messages),
                 "directory": int(self.directory_user is not None),
                 "group_memberships": len(self.memberships), "outbox": len(self.outbox),
-                "audit_entries": len(self.audit), "quarantined": len(self.quarantined)}
+                "audit_entries": len(self.audit), "quarantined": len(self.quarantined),
+                "spam": len(self.spam), "organisation_contacts": len(self.contact_of)}
 
 
 def find_holdings(session: Session, person: Person) -> Holdings:
@@ -169,6 +177,13 @@ def find_holdings(session: Session, person: Person) -> Holdings:
             select(QuarantinedMessage).where(
                 func.lower(QuarantinedMessage.from_addr).contains(person.email))
             .order_by(QuarantinedMessage.id)) if person.named_in(q.from_addr or "")]
+        held.spam = [s for s in session.scalars(
+            select(SpamMessage).where(func.lower(SpamMessage.from_addr).contains(person.email))
+            .order_by(SpamMessage.id)) if person.named_in(s.from_addr or "")]
+        held.contact_of = [o for o in session.scalars(
+            select(Organisation).where(func.lower(cast(Organisation.contact_emails, Text))
+                                       .contains(person.email)).order_by(Organisation.id))
+            if person.email in {a.lower() for a in o.contact_emails or []}]
     return held
 
 

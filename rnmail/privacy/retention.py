@@ -26,9 +26,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from rnmail import audit
@@ -44,6 +45,7 @@ from rnmail.models import (
     QuarantinedMessage,
     SpamMessage,
     Ticket,
+    TicketView,
     utcnow,
 )
 from rnmail.privacy.anonymise import (
@@ -96,6 +98,9 @@ class PurgeReport:
     spam: int = 0
     """Mails held as spam ``spam_days`` ago (and the rows of spam released or deleted)."""
     audit_entries: int = 0
+    presence_views: int = 0
+    """Who had which ticket open when (``rnmail.tickets.presence``), older than
+    ``VIEWS_KEPT``: the desk only ever shows the last minutes."""
     files: int = 0
     bytes: int = 0
     stray_files: int = 0
@@ -123,7 +128,8 @@ class PurgeReport:
 
     @property
     def nothing(self) -> bool:
-        return not any(v for k, v in self.as_json().items() if k not in ("dry_run", "held"))
+        return not any(v for k, v in self.as_json().items()
+                       if k not in ("dry_run", "held", "presence_views"))  # daily routine
 
 
 Step = Callable[[Session, PurgeReport], bool]
@@ -190,7 +196,20 @@ def _steps(config: Config, now: datetime, batch: int) -> list[Step]:
         steps.append(_spam(now - timedelta(days=privacy.spam_days), batch))
     if privacy.audit_years:
         steps.append(_audit(months_before(now, 12 * privacy.audit_years), batch))
+    steps.append(_views(now - VIEWS_KEPT))
     return steps
+
+
+VIEWS_KEPT = timedelta(days=1)
+
+
+def _views(cutoff: datetime) -> Step:
+    def step(session: Session, report: PurgeReport) -> bool:
+        gone = session.execute(delete(TicketView).where(TicketView.seen_at < cutoff))
+        report.presence_views += cast(CursorResult[Any], gone).rowcount or 0
+        return False  # one row per member and ticket: one statement is enough
+
+    return step
 
 
 def _count_strays(report: PurgeReport, strays: Strays) -> None:

@@ -40,6 +40,12 @@ def message_bytes(session: Session, blobs: BlobStore, message: Message) -> bytes
             return blobs.get(message.raw_sha256)
         except OSError:
             pass  # the copy is gone; fall back to what the database holds
+    return rebuilt_bytes(message)
+
+
+def rebuilt_bytes(message: Message, text: str | None = None) -> bytes:
+    """A text message built from the database's fields (``text``: instead of the
+    message's own)."""
     msg = EmailMessage()
     msg["From"] = message.from_addr or "help-desk"
     if message.to_addrs:
@@ -47,7 +53,7 @@ def message_bytes(session: Session, blobs: BlobStore, message: Message) -> bytes
     msg["Subject"] = message.subject
     msg["Date"] = format_datetime(message.date or message.created_at)
     msg["X-RN-Kind"] = message.kind
-    msg.set_content(message.text or message.display_text)
+    msg.set_content(text if text is not None else (message.text or message.display_text))
     return msg.as_bytes()
 
 
