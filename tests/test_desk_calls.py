@@ -261,6 +261,12 @@ def test_a_call_added_to_the_callers_ticket(desk: Desk) -> None:
     ({"phone": "087591111", "subject": "s", "outcome": "delegate"}, "service", "service"),
     ({"phone": "087591111", "subject": "s", "outcome": "delegate", "service": "nowhere"},
      "service", "nowhere"),
+    # a service chosen, the outcome left at "to investigate" or set to close: refused, not
+    # logged open with the service forgotten
+    ({"phone": "087591111", "subject": "s", "outcome": "open", "service": "legal"},
+     "service", "délégué"),
+    ({"phone": "087591111", "subject": "s", "outcome": "close", "service": "legal"},
+     "service", "délégué"),
     ({"phone": "087591111", "subject": "s", "link_number": "abc"}, "link", "abc"),
     ({"phone": "087591111", "subject": "s", "link_number": "99999999999"}, "link", "99999999999"),
 ])
@@ -314,6 +320,11 @@ def test_a_message_for_an_absent_colleague(desk: Desk) -> None:
         ("csrf", form), ("for", "nobody@rn.example"), ("phone", "09/266.61.11"),
         ("text", "x")])
     assert refused.status == 400 and 'id="for-error"' in refused.text
+    for nobody in ("", "   "):  # no colleague chosen: said so, not "'' is no staff member"
+        refused = desk.agent.post("/desk/calls/message", [
+            ("csrf", form), ("for", nobody), ("phone", "09/266.61.11"), ("text", "x")])
+        error = refused.text.split('id="for-error">')[1].split("</p>")[0]
+        assert refused.status == 400 and "choisissez le ou la collègue" in error, error
     reply = desk.agent.post("/desk/calls/message", [
         ("csrf", form), ("for", JAN), ("caller", "Koen Maes"), ("phone", "09/266.61.11"),
         ("text", "Graag terugbellen over de sleutel.")])
@@ -367,6 +378,14 @@ def test_in_a_browser_the_lookup_fills_the_form_under_the_csp(desk: Desk,
         # Her open ticket is offered to add the call to (a new ticket stays chosen).
         assert browser.evaluate(f"document.getElementById('link-{earlier}').checked") is False
         assert browser.evaluate("document.getElementById('link-none').checked") is True
+        # Choosing a service makes the outcome "delegate"; the agent can still change it.
+        assert browser.evaluate("""(() => {
+          const s = document.getElementById('service');
+          s.value = s.options[1].value;
+          s.dispatchEvent(new Event('change', {bubbles: true}));
+          return document.getElementById('outcome-delegate').checked;
+        })()""") is True
+        browser.evaluate("document.getElementById('service').value = ''")
         assert csp_messages(browser) == []
         for width, name in ((1280, "call-form"), (390, "call-form-phone")):
             if width == 390:

@@ -136,6 +136,8 @@ def take_phone_message(session: Session, config: Config, staff_email: str, calle
     is the log of it). The desk and ``message take`` come through
     ``rnmail.tickets.calls.take_message`` with the call form; refusals are translatable."""
     wanted = staff_email.strip().lower()
+    if not wanted:
+        raise RnmailError.translatable(N_("choose the colleague the message is for"))
     staff = session.scalars(select(Staff).where(Staff.email == wanted)).first()
     if staff is None:
         raise NotFound.translatable(N_("no staff member {email}"), email=wanted)

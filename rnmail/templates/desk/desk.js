@@ -121,6 +121,13 @@
     const field = element(name);
     if (field) field.addEventListener("input", typed);
   }
+  // A service chosen means the call is delegated (the form refuses a service with
+  // another outcome rather than logging the call open and forgetting the service).
+  const service = element("service");
+  const delegate = document.getElementById("outcome-delegate");
+  if (service && delegate) {
+    service.addEventListener("change", () => { if (service.value) delegate.checked = true; });
+  }
   form.classList.add("scripted");
 })();
 

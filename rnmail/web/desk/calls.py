@@ -78,6 +78,7 @@ FIELD_OF = {
     "no ticket #{id}": "link",
     "ticket #{id} is not a ticket of this caller (its requester is {requester})": "link",
     "'{value}' is not a ticket number": "link",
+    "choose the colleague the message is for": "for",
     "no staff member {email}": "for",
     "{email} is no longer on the staff": "for",
     "the message is empty": "text",
@@ -140,13 +141,15 @@ class CallValues:
         return int(raw)
 
     def form(self) -> CallForm:
-        """What ``log_call`` checks; the service only with the outcome that uses it."""
+        """What ``log_call`` checks. A service chosen with another outcome than delegate
+        is refused there, next to the service: dropped here, the call was logged open and
+        never delegated, which the agent who chose it did not mean."""
         return CallForm(
             phone=self.phone, caller=self.caller, email=self.email,
             language=self.language or None, subject=self.subject, text=self.text,
             category=self.category or None, requester_type=self.requester_type or None,
             outcome=self.outcome,
-            service=(self.service or None) if self.outcome == CallOutcome.DELEGATE else None,
+            service=self.service or None,
             link=self.ticket(), organisation=self.organisation or None)
 
     def queries(self) -> list[str]:
