@@ -297,6 +297,18 @@ def test_an_agents_day_on_the_desk(morning: Morning, browser: Browser,
     # 8. From the blocked requester's card: unblocked, the confirmation mailed.
     browser.navigate(f"{base}/tickets/{morning.els}")
     assert "geblokkeerd" in text(browser, "#card-access")
+    # the page with its Dutch unblock form fits a phone (a long option once made it 400 px)
+    browser.call("Emulation.setDeviceMetricsOverride", PHONE)
+    browser.navigate(f"{base}/tickets/{morning.els}")
+    usable(browser, "journey-unblock-phone", 390, shots)
+    ring = browser.evaluate("""(() => {
+      const b = document.getElementById('unblock'); b.focus();
+      const s = getComputedStyle(b);
+      return [s.outlineColor, s.outlineStyle, s.boxShadow];
+    })()""")  # a dark ring in a light halo: seen on white and on blue (WCAG 1.4.11)
+    assert ring[0] == "rgb(31, 58, 95)" and ring[1] == "solid" and "255, 191, 71" in ring[2]
+    browser.call("Emulation.setDeviceMetricsOverride", DESKTOP)
+    browser.navigate(f"{base}/tickets/{morning.els}")
     browser.evaluate("document.getElementById('card-unblock-link').click()")
     assert browser.evaluate("location.hash") == "#action-unblock"
     check(browser, "unblock-identity", "unblock-entitled")
