@@ -414,3 +414,77 @@ def test_in_a_browser_the_lookup_fills_the_form_under_the_csp(desk: Desk,
     t = ticket(desk, number)
     assert (t["status"], t["resolution"], t["requester"]) == ("closed", "first-contact",
                                                               SEVERINE)
+
+
+@pytest.mark.slow
+def test_in_a_browser_a_call_typed_as_the_session_ended_is_not_lost(desk: Desk) -> None:
+    """The session ends while the caller talks (idle too long, the server restarted): the
+    form's POST meets the sign-in page. Signed in again, the call form is filled again
+    with what was typed, and says so; logged, the draft is gone; signing out forgets it."""
+    from sqlalchemy import select, update
+
+    from rnmail.auth.sessions import open_session
+    from rnmail.config import load_config
+    from rnmail.models import AdminSession, Ticket
+
+    web = load_config(desk.admin.path).web
+
+    def signed_in(browser: Any) -> None:
+        token, _ = open_session(desk.admin.db, web, AGENT, kind="staff")
+        for name, value in (("rnmail_desk", token), ("rnmail_desk_lang", "fr")):
+            browser.call("Network.setCookie", {"name": name, "value": value,
+                                               "url": desk.base})
+
+    typed = {"phone": "0475 11 22 33", "caller": "Koen Maes", "subject": "Sleutel kwijt",
+             "text": "Belt over zijn sleutel; terugbellen na 14 uur."}
+    script = ";".join(
+        f"(f => {{ f.value = {json.dumps(v)}; f.dispatchEvent(new Event('input', "
+        f"{{bubbles: true}})); }})(document.getElementById({json.dumps(k)}))"
+        for k, v in typed.items())
+    values = "[" + ", ".join(f"document.getElementById({json.dumps(k)}).value"
+                             for k in typed) + "]"
+    with chromium_or_fail() as browser:
+        browser.call("Network.enable")
+        signed_in(browser)
+        browser.navigate(desk.base + "calls/new")
+        browser.evaluate(script)
+        with desk.admin.db.transaction() as session:  # every session of hers ends now
+            session.execute(update(AdminSession).where(AdminSession.operator == AGENT)
+                            .values(expires_at=AdminSession.created_at))
+        browser._events.clear()
+        browser.evaluate("document.getElementById('log').click()")
+        browser.wait_event("Page.loadEventFired")
+        assert browser.evaluate("location.pathname") == "/desk/login"
+        signed_in(browser)
+        browser.navigate(desk.base + "calls/new")
+        assert browser.evaluate(values) == list(typed.values())
+        notice = browser.evaluate(
+            "document.getElementById('draft-restored-call-form').innerText")
+        assert "n'a pas été envoyé" in notice and "L'abandonner" in notice
+        assert csp_messages(browser) == []
+        browser._events.clear()
+        browser.evaluate("document.getElementById('log').click()")
+        browser.wait_event("Page.loadEventFired")
+        assert browser.evaluate("!!document.getElementById('logged')") is True
+        assert browser.evaluate("sessionStorage.getItem('rnmail-draft:call')") is None
+        browser.navigate(desk.base + "calls/new")
+        assert browser.evaluate(values) == ["", "", "", ""]
+        assert browser.evaluate("!!document.getElementById('draft-restored-call-form')") \
+            is False
+        # Discard: the form emptied, the draft forgotten.
+        browser.evaluate(script)
+        browser.navigate(desk.base)
+        browser.navigate(desk.base + "calls/new")
+        browser.evaluate("document.getElementById('draft-discard-call-form').click()")
+        assert browser.evaluate(values) == ["", "", "", ""]
+        assert browser.evaluate("sessionStorage.getItem('rnmail-draft:call')") is None
+        # Signing out forgets every draft of the tab.
+        browser.evaluate(script)
+        assert browser.evaluate("sessionStorage.getItem('rnmail-draft:call')") is not None
+        browser._events.clear()
+        browser.evaluate("document.getElementById('logout').click()")
+        browser.wait_event("Page.loadEventFired")
+        assert browser.evaluate("sessionStorage.getItem('rnmail-draft:call')") is None
+    with desk.admin.db.transaction() as session:
+        logged = session.scalars(select(Ticket).where(Ticket.subject == "Sleutel kwijt")).all()
+        assert len(logged) == 1  # the call, once

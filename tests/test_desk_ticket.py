@@ -571,6 +571,40 @@ def test_in_chromium_a_page_left_says_so(served: Served, browser: Browser) -> No
     assert abs((ends - utcnow()) - LEFT_GRACE) < timedelta(seconds=15)
 
 
+@pytest.mark.slow
+def test_in_chromium_a_note_typed_and_left_is_kept_until_added(
+        served: Served, browser: Browser) -> None:
+    """The ticket page's forms keep a draft in the tab: a note typed, the page left for the
+    queue, is there again on the way back; added, it is gone."""
+    ticket, port = served.luc_ticket, served.desk.admin.admin_port
+    browser.call("Network.enable", page=True)
+    browser.call("Network.setCookie", {
+        "name": "rnmail_desk", "value": served.desk.agent.cookies["rnmail_desk"],
+        "url": f"http://127.0.0.1:{port}/desk/", "path": "/desk", "httpOnly": True})
+    page = f"http://127.0.0.1:{port}/desk/tickets/{ticket}"
+    browser.navigate(page)
+    browser.evaluate("""(f => { f.value = 'Rappeler Luc demain matin (brouillon).';
+      f.dispatchEvent(new Event('input', {bubbles: true})); })(
+      document.getElementById('note-text'))""")
+    browser.navigate(f"http://127.0.0.1:{port}/desk/")
+    browser.navigate(page)
+    assert browser.evaluate("document.getElementById('note-text').value") == (
+        "Rappeler Luc demain matin (brouillon).")
+    assert browser.evaluate("!!document.getElementById('draft-restored-note-form')") is True
+    assert browser.evaluate("document.getElementById('reply-text').value") == ""  # its own
+    browser._events.clear()
+    browser.evaluate("document.getElementById('note-add').click()")
+    browser.wait_event("Page.loadEventFired")
+    assert browser.evaluate("new URLSearchParams(location.search).get('done')") == "noted"
+    assert browser.evaluate(f"sessionStorage.getItem('rnmail-draft:note-{ticket}')") is None
+    assert browser.evaluate("document.getElementById('note-text').value") == ""
+    assert csp_messages(browser) == []
+    with served.desk.admin.db.transaction() as session:  # added once
+        assert session.scalar(select(func.count()).select_from(Message).where(
+            Message.ticket_id == ticket,
+            Message.text == "Rappeler Luc demain matin (brouillon).")) == 1
+
+
 # ----------------------------------------------------------------- storage, both engines
 
 

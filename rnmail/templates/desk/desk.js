@@ -13,6 +13,12 @@
 // and the address already typed are kept) and offers the caller's open tickets to add the
 // call to. Built with DOM calls and textContent only: nothing from the server is parsed
 // as HTML. The words come from the page (data-* attributes, in the member's language).
+//
+// Drafts (every form marked data-draft: the call form, a ticket's answer and note): what
+// is typed is kept in this tab (sessionStorage) until a page says the change was made
+// (data-draft-clear), so that a session that ended meanwhile, a crash or a wrong click
+// loses nothing: shown empty again, the form is filled again, and says so. Signing out
+// forgets every draft of the tab.
 "use strict";
 
 (() => {
@@ -161,5 +167,83 @@
   try { before = document.referrer ? new URL(document.referrer).pathname : ""; } catch (e) {}
   if ((entry && entry.type === "reload") || before === location.pathname) {
     setTimeout(stillOpen, 2000);
+  }
+})();
+
+(() => {
+  let store;
+  try {
+    store = window.sessionStorage;
+    store.getItem("rnmail");
+  } catch (error) {
+    return;  // storage refused (private mode, a policy): the forms work as they are
+  }
+  const PREFIX = "rnmail-draft:";
+  for (const node of document.querySelectorAll("[data-draft-clear]")) {
+    for (const key of node.dataset.draftClear.split(" ")) store.removeItem(PREFIX + key);
+  }
+  const logout = document.getElementById("logout-form");
+  if (logout) {
+    logout.addEventListener("submit", () => {
+      for (let i = store.length - 1; i >= 0; i -= 1) {
+        const key = store.key(i);
+        if (key && key.startsWith(PREFIX)) store.removeItem(key);
+      }
+    });
+  }
+  const TEXT = ["text", "textarea", "tel", "email", "search", "number", "date"];
+  const kept = field => field.name && field.name !== "csrf" &&
+    !["hidden", "file", "password", "submit", "button", "reset"].includes(field.type);
+
+  for (const form of document.querySelectorAll("form[data-draft]")) {
+    const key = PREFIX + form.dataset.draft;
+    const fields = [...form.elements].filter(kept);
+    const save = () => {
+      const values = {};
+      for (const field of fields) {
+        if (field.type === "radio" || field.type === "checkbox") {
+          if (field.checked) values[`${field.name}=${field.value}`] = true;
+        } else {
+          values[field.name] = field.value;
+        }
+      }
+      store.setItem(key, JSON.stringify(values));
+    };
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+
+    const saved = store.getItem(key);
+    const blank = fields.every(f => !TEXT.includes(f.type) || !f.value.trim());
+    if (!saved || !blank) continue;  // nothing kept, or the page shows its own values
+    let values;
+    try {
+      values = JSON.parse(saved);
+    } catch (error) {
+      store.removeItem(key);
+      continue;
+    }
+    for (const field of fields) {
+      if (field.type === "radio" || field.type === "checkbox") {
+        field.checked = Boolean(values[`${field.name}=${field.value}`]);
+      } else if (typeof values[field.name] === "string") {
+        field.value = values[field.name];
+      }
+    }
+    const notice = document.createElement("p");
+    notice.className = "notice";
+    notice.id = `draft-restored-${form.id}`;
+    notice.setAttribute("role", "status");
+    notice.textContent = `${form.dataset.draftRestored || ""} `;
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.id = `draft-discard-${form.id}`;
+    discard.textContent = form.dataset.draftDiscard || "×";
+    discard.addEventListener("click", () => {
+      store.removeItem(key);
+      form.reset();
+      notice.remove();
+    });
+    notice.append(discard);
+    form.prepend(notice);
   }
 })();

@@ -198,7 +198,9 @@ class DeskBase(SignInSite):
 
         found = await self.call(request, read, self.db, run)
         return self.page(request, name, {**found, "signed": signed,
-                                         "notice": self.notice(request)}, status=status)
+                                         "notice": self.notice(request),
+                                         "done": request.query.get("done", "")},
+                         status=status)
 
     def notice(self, request: web.Request) -> str | None:
         """The msgid of ``?done=``, if it is one of the page groups' notices."""
