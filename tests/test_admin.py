@@ -291,10 +291,7 @@ def test_a_body_that_is_not_a_form_is_refused(admin: Admin) -> None:
                        (b"csrf=x", "application/x-www-form-urlencoded; charset=x-no-such"),
                        (b"csrf=x", "application/x-www-form-urlencoded; charset=rot13"),
                        (part % b"x-no-such", "multipart/form-data; boundary=x"),
-                       (part % b"base64", "multipart/form-data; boundary=x"),
-                       (b"csrf=x&state=down%00", "application/x-www-form-urlencoded"),
-                       (part.replace(b"abc", b"a\x00c") % b"utf-8",
-                        "multipart/form-data; boundary=x")):
+                       (part % b"base64", "multipart/form-data; boundary=x")):
         for path in ("/admin/login", "/admin/status"):
             reply = admin.http("POST", path, None, Content_Type=kind, body=body)
             assert reply.status == 400 and "could not be read" in reply.text, (kind, body)

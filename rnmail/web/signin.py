@@ -355,15 +355,11 @@ class FormData:
 
 async def read_form(request: web.Request) -> FormData:
     """The submitted form; a body that is not one (broken multipart, bad encoding, a
-    charset Python does not know: LookupError) is a 400 page, and so is a field with a NUL
-    character (no browser sends one; PostgreSQL refuses it in text, SQLite would keep it)."""
+    charset Python does not know: LookupError) is a 400 page."""
     try:
-        data = FormData(await request.post())
+        return FormData(await request.post())
     except (ValueError, LookupError, HttpProcessingError):
-        data = None
-    if data is None or any("\x00" in value for _name, value in data.fields):
-        raise Refused(400, N_("The form could not be read: nothing was changed."))
-    return data
+        raise Refused(400, N_("The form could not be read: nothing was changed.")) from None
 
 
 def read(db: Database, query: Callable[..., T]) -> T:
