@@ -29,6 +29,19 @@ class Word(str):
         return gettext(language, self)
 
 
+class Words(tuple[str, ...]):
+    """Several msgids in one value of a translatable error: each put in the line
+    translated, joined by "; "."""
+
+    __slots__ = ()
+
+    def localized(self, language: str) -> str:
+        return "; ".join(gettext(language, word) for word in self)
+
+    def __str__(self) -> str:
+        return "; ".join(self)
+
+
 class RnmailError(Exception):
     """An error with a message fit for the user: the CLI prints it, without a traceback."""
 

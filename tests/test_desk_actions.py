@@ -451,7 +451,9 @@ def test_an_unblocking_from_the_ticket_sends_the_confirmation(site: Site) -> Non
     before = site.state(ticket_id)
     one_check = site.post(site.marie, ticket_id, "unblock", identity_confirmed="yes",
                           action="new-key")
-    assert "non débloqué" in refused_page(one_check, 409)
+    refusal = refused_page(one_check, 409)
+    assert "non débloqué" in refusal and "organisation toujours habilitée" in refusal
+    assert "--entitled" not in refusal and "still entitled" not in refusal  # not the CLI's
     assert site.state(ticket_id) == before
     # Both checks; an address slipped into the form is not whom it unblocks.
     done = site.post(site.marie, ticket_id, "unblock", identity_confirmed="yes",

@@ -32,7 +32,7 @@ from rnmail.dispatch.answer import last_incoming
 from rnmail.dispatch.compose import Draft, compose
 from rnmail.dispatch.outbox import enqueue
 from rnmail.dispatch.render import render
-from rnmail.errors import RnmailError
+from rnmail.errors import RnmailError, Words
 from rnmail.i18n.catalogues import N_
 from rnmail.models import DirectoryUser, Message, OutboxMessage, Ticket, utcnow
 from rnmail.tickets.history import Actor, change, record_change
@@ -90,13 +90,12 @@ def unblock(session: Session, config: Config, email: str, ticket_id: int,
     Refused, with nothing changed, when a check is not confirmed, the action is unknown, the
     user is not blocked, or the ticket does not exist or is closed.
     """
-    missing = [what for what, done in (("identity confirmed (--identity-confirmed)",
-                                        identity_confirmed),
-                                       ("organisation still entitled (--entitled)", entitled))
-               if not done]
-    if missing:
+    missing = Words(what for what, done in (
+        (N_("identity confirmed (--identity-confirmed)"), identity_confirmed),
+        (N_("organisation still entitled (--entitled)"), entitled)) if not done)
+    if missing:  # on the desk, in the agent's language and without the command's options
         raise RnmailError.translatable(N_("not unblocked: check not confirmed: {checks}"),
-                                       checks="; ".join(missing))
+                                       checks=missing)
     if action not in strings(UnblockAction):
         raise RnmailError.translatable(N_("unknown action '{action}': use one of {choices}"),
                                        action=action, choices=", ".join(UnblockAction))
