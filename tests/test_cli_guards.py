@@ -179,3 +179,49 @@ def test_config_values_that_would_fail_later_are_refused_at_once(
                         extra="" if section == "smtp" else extra)
     code, _out, err = rnmail(path, "ticket", "list")
     assert code == 1 and words in err and "Traceback" not in err, err
+
+
+def test_ctrl_c_during_outbox_send_aborts_and_gives_the_rows_back(tmp_path: Path,
+                                                                   db_url: str) -> None:
+    """A relay that accepts and never answers; Ctrl-C: "Aborted!" and exit 1, not a count
+    of nothing sent with exit 0, and no row left leased to a process that is gone."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import select
+
+    from rnmail.models import OutboxMessage
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    site = install(tmp_path, db_url, extra="")
+    try:
+        site.path.write_text(site.path.read_text().replace(
+            '[smtp]\ntransport = "file"\ndirectory = "outgoing"',
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 2'))
+        site.drop(corpus.simple("Clé bloquée", "Bonjour, ma clé est bloquée.",
+                                from_addr="jean@example.org"))
+        assert "1 message(s)" in site.ok("ingest", "once")  # its acknowledgement queued
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from cli.main import main; main()", "--config",
+             str(site.path), "outbox", "send"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+        silent.settimeout(30)
+        waiting, _ = silent.accept()  # its delivery under way, waiting for the greeting
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        waiting.close()
+        assert proc.returncode == 1 and b"Aborted!" in err, (proc.returncode, out, err)
+        assert b"0 sent" not in out and b"Traceback" not in err
+        with site.db.transaction() as session:
+            states = {row.state for row in session.scalars(select(OutboxMessage))}
+        assert states == {"queued"}, states  # given back: the next run sends it
+    finally:
+        silent.close()
+        site.close()

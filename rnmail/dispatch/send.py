@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -345,4 +347,34 @@ def reserve_slots(session: Session, count: int, rate: float, name: str = "smtp")
 
 
 def send_outbox(db: Database, config: Config, progress: Progress | None = None) -> SendReport:
-    return asyncio.run(send_queued(db, config, progress=progress))
+    """``send_queued`` until the outbox is empty. A Ctrl-C stops it as the daemon's stop
+    does (no new delivery; those under way finish and are recorded, the rest are given
+    back at once instead of after their lease), then raises KeyboardInterrupt: the command
+    says "Aborted!", not a count of what it did not finish. A second Ctrl-C waits for
+    nothing."""
+    async def interruptible() -> SendReport:
+        loop = asyncio.get_running_loop()
+        stop, interrupted = asyncio.Event(), asyncio.Event()
+
+        def on_ctrl_c() -> None:
+            interrupted.set()
+            stop.set()
+            loop.remove_signal_handler(signal.SIGINT)  # the next one: KeyboardInterrupt
+
+        watched = threading.current_thread() is threading.main_thread()
+        if watched:  # signals reach the main thread only
+            loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+        try:
+            report = await send_queued(db, config, progress=progress, stop=stop)
+        except ServerUnavailable:  # the relay that made them press Ctrl-C, timing out
+            if interrupted.is_set():
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if watched:
+                loop.remove_signal_handler(signal.SIGINT)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        return report
+
+    return asyncio.run(interruptible())
