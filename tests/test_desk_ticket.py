@@ -463,6 +463,21 @@ def test_a_page_left_stops_naming_its_reader_after_a_short_grace(served: Served)
         assert reply.status == 404 and "Traceback" not in reply.text, wrong
 
 
+def test_a_page_that_is_not_there_is_a_page_in_the_readers_language(served: Served) -> None:
+    """A mistyped address of the desk (a ticket number with a letter, a path that is no
+    page, a GET where only a POST goes) is the desk's refusal page, not aiohttp's bare
+    English "404: Not Found"."""
+    agent = served.desk.agent
+    for path, status in (("/desk/tickets/abc?lang=fr", 404), ("/desk/nowhere", 404),
+                         ("/desk/tickets/1/presence/left", 405)):
+        page = agent.get(path)
+        assert page.status == status, (path, page.status)
+        assert '<html lang="fr">' in page.text and "Cette page n&#39;existe pas." in page.text
+        assert "Not Found" not in page.text and "Method Not Allowed" not in page.text
+    stranger = agent.http("GET", "/admin/nowhere", Accept_Language="nl")
+    assert stranger.status == 404 and "Deze pagina bestaat niet." in stranger.text
+
+
 # ------------------------------------------------------------------------- the browser
 
 

@@ -147,6 +147,9 @@ class SignInSite:
             if request.method == "POST":
                 _check_origin(request)
             response = await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:  # no route: a page
+            response = self.page(request, "problem.html.j2", {
+                "message": N_("There is no such page."), "signed": None}, status=exc.status)
         except web.HTTPException as exc:
             if asked == request[LANGUAGE]:
                 self.remember_language(exc, asked)
