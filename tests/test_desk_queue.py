@@ -330,6 +330,7 @@ def test_the_queue_needs_a_sign_in(scene: Scene) -> None:
 @pytest.mark.parametrize("scene", ["sqlite"], indirect=True)  # the same page on PostgreSQL
 def test_in_a_browser_at_1280_and_390_px(scene: Scene, artifacts: Path) -> None:
     from tests.harness.browser import chromium_or_fail
+    from tests.harness.web import csp_messages
 
     shots = artifacts / "desk"
     base = f"http://127.0.0.1:{scene.agent.admin_port}/desk/"
@@ -357,6 +358,12 @@ def test_in_a_browser_at_1280_and_390_px(scene: Scene, artifacts: Path) -> None:
         browser.submit("#filters")
         assert "channel=phone" in browser.evaluate("location.search")
         assert browser.evaluate("document.querySelectorAll('#queue tbody tr').length") == 2
+        # a ticket opened from it leads back to the queue as it was left, not to its start
+        left = browser.evaluate("location.search")
+        browser.navigate(browser.evaluate("document.querySelector('#queue tbody a').href"))
+        back = browser.evaluate("document.querySelector('a[data-queue-link]').href")
+        assert back == base + left, (back, left)
+        assert csp_messages(browser) == []
 
 
 def test_the_age_as_an_agent_reads_it() -> None:

@@ -19,6 +19,9 @@
 // (data-draft-clear), so that a session that ended meanwhile, a crash or a wrong click
 // loses nothing: shown empty again, the form is filled again, and says so. Signing out
 // forgets every draft of the tab.
+//
+// The queue as it was left: its tab, filters, order and page are remembered in the tab,
+// and "Back to the queue" (data-queue-link) leads back to them.
 "use strict";
 
 (() => {
@@ -245,5 +248,27 @@
     });
     notice.append(discard);
     form.prepend(notice);
+  }
+})();
+
+(() => {
+  let store;
+  try {
+    store = window.sessionStorage;
+    store.getItem("rnmail");
+  } catch (error) {
+    return;
+  }
+  const KEY = "rnmail-queue-view";
+  if (location.pathname === "/desk/") {
+    const asked = new URLSearchParams(location.search);
+    asked.delete("lang");  // the language switch, not the view
+    store.setItem(KEY, asked.toString());
+    return;
+  }
+  const view = store.getItem(KEY);
+  if (!view) return;
+  for (const link of document.querySelectorAll("a[data-queue-link]")) {
+    link.href = `/desk/?${view}`;
   }
 })();
