@@ -188,6 +188,15 @@ def test_look_up_and_use_a_candidate_without_javascript(desk: Desk) -> None:
     assert '<option value="police" selected>' in page.text
     assert '<option value="nl" selected>' in page.text
     assert 'id="subject" name="subject" autofocus' in page.text
+    # A name typed into the number's field: the candidate's number replaces it (kept, it
+    # was refused as "not a phone number" when the call was logged).
+    page = post(desk, do="lookup", phone="Lefèvre", subject="Certificat")
+    pick = next(line for line in page.text.splitlines() if 'id="use-0"' in line)
+    fill = html.unescape(pick.split('value="')[1].split('"')[0])
+    page = post(desk, pick=fill, phone="Lefèvre", email="séverine@", subject="Certificat")
+    assert value_of(page, "caller") == "Séverine Lefèvre"
+    assert value_of(page, "phone") not in ("Lefèvre", "")
+    assert value_of(page, "email") == SEVERINE  # a half-typed address is replaced too
     # Nobody found: said.
     page = post(desk, do="lookup", caller="Zyxwvut")
     assert "Aucun appelant trouvé pour « Zyxwvut »." in page.text  # in Marie's French
@@ -488,3 +497,34 @@ def test_in_a_browser_a_call_typed_as_the_session_ended_is_not_lost(desk: Desk) 
     with desk.admin.db.transaction() as session:
         logged = session.scalars(select(Ticket).where(Ticket.subject == "Sleutel kwijt")).all()
         assert len(logged) == 1  # the call, once
+
+
+@pytest.mark.slow
+def test_in_a_browser_a_name_typed_in_the_number_field_gives_way_to_the_number(
+        desk: Desk) -> None:
+    """The number field has the focus: a call taker types the caller's name there. The
+    lookup finds her all the same, and "Use" puts her number in place of the name."""
+    with chromium_or_fail() as browser:
+        browser.call("Network.enable")
+        browser.call("Network.setCookie", {
+            "name": "rnmail_desk", "value": desk.agent.cookies["rnmail_desk"],
+            "url": desk.base})
+        browser.navigate(desk.base + "calls/new")
+        browser.evaluate("""(() => {
+          const f = document.getElementById('phone');
+          f.value = 'Lefèvre';
+          f.dispatchEvent(new Event('input', {bubbles: true}));
+        })()""")
+        found = browser.evaluate("""new Promise(done => {
+          const t0 = Date.now();
+          const look = () => document.getElementById('use-0') ? done(true)
+            : Date.now() - t0 > 5000 ? done(false) : setTimeout(look, 50);
+          look();
+        })""")
+        assert found
+        browser.evaluate("document.getElementById('use-0').click()")
+        phone = browser.evaluate("document.getElementById('phone').value")
+        assert phone != "Lefèvre" and sum(c.isdigit() for c in phone) >= 8, phone
+        assert browser.evaluate("document.getElementById('caller').value") == (
+            "Séverine Lefèvre")
+        assert csp_messages(browser) == []

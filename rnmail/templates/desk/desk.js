@@ -32,6 +32,12 @@
   const minimum = Number(words.lookupMin) || 3;
   const watched = ["phone", "caller", "email", "organisation"];
   const kept = ["phone", "email"];
+  // What was typed is kept when it is a number, an address (the number the call came
+  // from is the one to call back); a name typed into the number's field is replaced.
+  const plausible = {
+    phone: value => !/\p{L}/u.test(value) && value.replace(/\D/g, "").length >= 6,
+    email: value => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value),
+  };
   const element = name => form.elements.namedItem(name);
   let timer = null;
   let asked = "";
@@ -61,7 +67,7 @@
     for (const [name, value] of Object.entries(candidate.fill)) {
       const field = element(name);
       if (!field || !value) continue;
-      if (kept.includes(name) && field.value.trim()) continue;
+      if (kept.includes(name) && plausible[name](field.value.trim())) continue;
       field.value = value;
     }
     offerTickets(candidate.open_tickets);

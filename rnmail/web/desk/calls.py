@@ -160,8 +160,10 @@ class CallValues:
 
     def filled(self, fill: dict[str, str]) -> CallValues:
         """The values with a candidate's (``filling``): the number and the address
-        given are kept (the number the call came from is the one to call back)."""
-        keep = {"phone": self.phone, "email": self.email}
+        given are kept (the number the call came from is the one to call back), when they
+        are a number and an address (a name typed into the number's field is not)."""
+        keep = {"phone": self.phone if normalise_number(self.phone) else "",
+                "email": self.email if deliverable_address(self.email.strip()) else ""}
         chosen = {k: v for k, v in fill.items()
                   if k in {f.name for f in fields(self)} and v and not keep.get(k)}
         return replace(self, **chosen)
