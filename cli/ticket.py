@@ -370,7 +370,7 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
     import mimetypes
     from pathlib import Path
 
-    from rnmail.dispatch.compose import Attachment
+    from rnmail.dispatch.compose import Attachment, attachment_bytes
     from rnmail.dispatch.hold import answer_or_hold, find_held, held_refusal, send_held
     from rnmail.tickets.faq import answer_for
     from rnmail.tickets.lifecycle import get_ticket
@@ -391,7 +391,8 @@ def ticket_reply(app: App, ticket_id: int, text: str | None, text_file: TextIO |
     if faq_id is None and text_name is None and not body.strip():
         raise click.UsageError("the answer is empty")
     files = [Attachment(Path(p).name, mimetypes.guess_type(p)[0] or "application/octet-stream",
-                        Path(p).read_bytes()) for p in attach]
+                        attachment_bytes(Path(p), app.config.helpdesk.max_attachment_mb))
+             for p in attach]
     with app.ready_db().transaction() as session:
         found = get_ticket(session, ticket_id)
         if faq_id is not None:

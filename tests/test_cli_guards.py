@@ -225,3 +225,33 @@ def test_ctrl_c_during_outbox_send_aborts_and_gives_the_rows_back(tmp_path: Path
     finally:
         silent.close()
         site.close()
+
+
+def test_an_attachment_that_is_no_file_or_too_large_is_refused(site: Installation) -> None:
+    big = site.root / "big.pdf"
+    with big.open("wb") as handle:
+        handle.truncate(26 * 2**20)  # over [helpdesk].max_attachment_mb (25)
+    for path, words in (("/dev/zero", "is not a plain file"), (str(big), "larger than 25 MB")):
+        assert words in site.fails("ticket", "reply", "1", "-m", "Bonjour", "--attach", path)
+    assert [m for m in site.json("ticket", "show", "1")["messages"]
+            if m["direction"] == "out" and m["kind"] == "correspondence"
+            and "Bonjour" in (m["text"] or "")] == []  # nothing queued
+
+
+def test_a_backup_never_replaces_the_database_it_copies(tmp_path: Path) -> None:
+    site = install(tmp_path, f"sqlite:///{tmp_path}/rnmail.db")
+    try:
+        live = tmp_path / "rnmail.db"
+        for target in (live, tmp_path / "rnmail.db-wal", tmp_path / "sub" / ".." / "rnmail.db"):
+            assert "is the database itself" in site.fails("db", "backup", "--out", str(target))
+        site.ok("ticket", "list")  # still a database
+        site.ok("db", "backup", "--out", str(tmp_path / "copy.db"))
+    finally:
+        site.close()
+
+
+@pytest.mark.parametrize("command", [("directory", "search"), ("directory", "lookup")])
+def test_a_search_longer_than_a_name_is_one_line(site: Installation,
+                                                 command: tuple[str, ...]) -> None:
+    assert "at most 200 characters" in site.fails(*command, "ab" * 150)
+    site.ok(*command, "Dupont")

@@ -44,10 +44,22 @@ EARLIER_SCAN = 50_000
 _OPEN = (TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.DELEGATED)
 
 
+MAX_QUERY = 200  # longer is no name, number or address (SQLite: "LIKE pattern too complex")
+
+
+def searched(query: str) -> str:
+    """``query`` with its spaces folded, refused when longer than ``MAX_QUERY``."""
+    text = " ".join(query.split())
+    if len(text) > MAX_QUERY:
+        raise RnmailError.translatable(N_("a search is at most {count} characters"),
+                                       count=MAX_QUERY)
+    return text
+
+
 def lookup_caller(session: Session, query: str, limit: int = 10) -> list[CallerCandidate]:
     """The candidates for ``query``, at most ``limit``: directory users, organisations, then
     earlier callers, each with their open tickets."""
-    text = " ".join(query.split())
+    text = searched(query)
     if not text:
         raise RnmailError.translatable(
             N_("give a phone number, a name, a mail address or an organisation"))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from rnmail import audit
 from rnmail.db import READING
-from rnmail.directory.lookup import phone_condition
+from rnmail.directory.lookup import phone_condition, searched
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.catalogues import N_
 from rnmail.models import (
@@ -202,7 +202,7 @@ def search_directory(session: Session, query: str, limit: int = 50
     every word of ``query``, case and accents ignored, or (by phone) whose number ``query``
     is, in any notation, or ends with its four digits or more; at most ``limit`` entries
     in all."""
-    text = " ".join(query.split())
+    text = searched(query)
     words, by_phone = fold(text).split(), phone_condition(text)
     if not words:
         raise RnmailError.translatable(N_("give something to search for"))

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from email.charset import RFC2047_CHROME_LEN, SHORTEST, Charset
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from pathlib import Path
 from urllib.parse import quote
 
 from rnmail.config import HelpdeskConfig
 from rnmail.dispatch.render import Rendered
+from rnmail.errors import RnmailError
 from rnmail.models import utcnow
 from rnmail.util.tokens import make_message_id
 
@@ -59,6 +61,20 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+
+
+def attachment_bytes(path: Path, max_mb: float) -> bytes:
+    """A file to attach, read whole: a plain file of at most ``max_mb`` (``[helpdesk]
+    .max_attachment_mb``, as the desk's uploads); a device (``/dev/zero`` reads for ever), a
+    FIFO or a larger file is refused."""
+    if not path.is_file():
+        raise RnmailError(f"{path} is not a plain file to attach")
+    limit = int(max_mb * 2**20)
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise RnmailError(f"{path} is larger than {max_mb:g} MB ([helpdesk].max_attachment_mb)")
+    return data
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,13 @@ def backup_database(db: Database, out: Path) -> BackupResult:
     out = out.resolve()
     if out.exists() and out.is_dir():
         raise RnmailError(f"{out} is a directory: give the backup file's name")
+    name = db.engine.url.database if db.is_sqlite else None
+    if name and name != ":memory:":  # the backup would replace what it copies
+        live = Path(name).resolve()
+        if out in {live, *(live.with_name(live.name + end) for end in ("-wal", "-shm",
+                                                                        "-journal"))}:
+            raise RnmailError(f"{out} is the database itself or its journal: give another "
+                              "file")
     out.parent.mkdir(parents=True, exist_ok=True)
     revision = db.revision()
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
