@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from rnmail.models import Ticket
 from rnmail.privacy.anonymise import anonymise_ticket
-from tests.harness.desk import Desk, desk_served_apart, desk_signed_in
-from tests.harness.install import Installation, install
+from tests.harness.desk import AGENT, Desk, desk_served_apart, desk_signed_in
+from tests.harness.install import Installation, install, rnmail
 
 
 @pytest.fixture
@@ -88,11 +88,19 @@ def test_the_desk_button_puts_and_lifts_the_hold(desk: Desk) -> None:
     done = desk.agent.post(f"{at}/hold", [("csrf", csrf), ("reason", "<b>Plainte</b> APD")])
     assert done.status in (200, 303), done.text
     page = desk.agent.get(at)
-    assert 'id="unhold-form"' in page.text and "&lt;b&gt;Plainte&lt;/b&gt; APD" in page.text
+    assert "&lt;b&gt;Plainte&lt;/b&gt; APD" in page.text
     assert held(desk) == ("<b>Plainte</b> APD", "Marie Lambert")
     [event] = desk.admin.audit("ticket-hold")
     assert event.actor == "Marie Lambert" and event.client == "127.0.0.1"
 
+    # Any member puts a hold; lifting it is a privacy officer's decision.
+    assert 'id="unhold-form"' not in page.text and 'id="unhold-officer"' in page.text
+    refused = desk.agent.post(f"{at}/unhold", [("csrf", csrf)])
+    assert refused.status == 403 and "responsable de la protection" in html.unescape(
+        refused.text)
+    assert held(desk) == ("<b>Plainte</b> APD", "Marie Lambert")
+    assert rnmail(desk.admin.path, "staff", "privacy", AGENT, "--grant").code == 0
+    assert 'id="unhold-form"' in desk.agent.get(at).text
     desk.agent.post(f"{at}/unhold", [("csrf", csrf)])
     page = desk.agent.get(at)
     assert 'id="hold-form"' in page.text and held(desk) is None
