@@ -286,6 +286,9 @@ def test_refusals_keep_the_values_next_to_the_field(desk: Desk, fields: dict[str
     error = page.text.split(f'id="{where}-error">')[1].split("</p>")[0]
     assert words.replace("'", "&#39;") in error, error
     assert f'aria-describedby="{where}-error"' in page.text
+    if "link_number" in fields:  # the field typed into is marked, not only its fieldset
+        marked = page.text.split('id="link_number"')[1].split(">")[0]
+        assert 'aria-invalid="true"' in marked, marked
     assert HOSTILE not in page.text
     if "caller" not in fields:
         assert html.unescape(value_of(page, "caller")) == HOSTILE
