@@ -197,6 +197,13 @@ def test_look_up_and_use_a_candidate_without_javascript(desk: Desk) -> None:
     assert value_of(page, "caller") == "Séverine Lefèvre"
     assert value_of(page, "phone") not in ("Lefèvre", "")
     assert value_of(page, "email") == SEVERINE  # a half-typed address is replaced too
+    # A refused call (Enter pressed before the subject) keeps the caller's candidates.
+    page = post(desk, phone="087 59 11 11", subject="")
+    assert page.status == 400 and 'id="subject-error"' in page.text
+    assert 'id="use-0"' in page.text and "Séverine Lefèvre" in page.text
+    # A name far too long to be one: nobody found, no failure.
+    page = post(desk, do="lookup", caller="Zyxwvut" * 40)
+    assert page.status == 200 and 'id="use-0"' not in page.text
     # Nobody found: said.
     page = post(desk, do="lookup", caller="Zyxwvut")
     assert "Aucun appelant trouvé pour « Zyxwvut »." in page.text  # in Marie's French

@@ -225,7 +225,10 @@ def looked_up(session: Session, values: CallValues) -> tuple[str, list[CallerCan
     tried = ""
     for query in values.queries():
         tried = query
-        found = lookup_caller(session, query, LOOKUP_LIMIT)
+        try:
+            found = lookup_caller(session, query, LOOKUP_LIMIT)
+        except RnmailError:  # too long to be a name, a number or an address: no candidate
+            continue
         if found:
             return query, found
     return tried, []
@@ -311,7 +314,8 @@ class CallPages(DeskBase):
             where = FIELD_OF.get(error.msgid or "")
             message = self.said(request, error)
             shown = Shown(errors={where: message} if where else {},
-                          problem=None if where else message, focus=where or "phone")
+                          problem=None if where else message, focus=where or "phone",
+                          looked=bool(values.queries()))  # the candidates stay in view
             return await self.show_call(request, signed, values, shown, status=400)
         notice = "call-added" if result.linked else f"call-{result.outcome}"
         return done(CALL_FORM, notice, ticket=result.ticket_id)
