@@ -218,9 +218,11 @@ def test_filters_narrow_the_page_and_every_count(scene: Scene) -> None:
     assert unanswered == [scene.t["mine"], scene.t["first"]]
     empty = scene.page("?tab=pending&channel=letter")
     assert "No ticket in this tab matches these filters." in empty and rows(empty) == []
-    # the tab links keep the filters
+    # the tab links keep the filters, and so does the language switch
     assert links(letters, "tab-new") == "/desk/?channel=letter"
     assert "Clear the filters" in letters
+    switch = letters[letters.index('id="languages"'):].split("</span>")[0]
+    assert 'href="/desk/?tab=open&amp;channel=letter&amp;lang=nl"' in switch, switch
 
 
 def test_sorting_by_the_headings_and_the_form(scene: Scene) -> None:

@@ -36,7 +36,7 @@ from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -199,11 +199,16 @@ class SignInSite:
         """An autoescaped page in the reader's language; its switch leads to the same
         page (a GET) or to the site's first page (after a POST)."""
         language = request.get(LANGUAGE, "fr")
-        here = request.path if request.method == "GET" else f"{self.prefix}/"
+        shown = request.method == "GET"
+        here = request.path if shown else f"{self.prefix}/"
+        switch = self.switch_parameter(request) if shown else "lang"
+        # The switch keeps what the page was asked with (the queue's tab, filters, page).
+        kept = [(k, v) for k, v in request.query.items() if k != switch] if shown else []
         html = self.environment(language).get_template(name).render({
             **context, "lang": language, "here": here, "languages_ui": self.languages,
             "statement_url": f"{self.prefix}/accessibility#{language}",
-            "switch": self.switch_parameter(request) if request.method == "GET" else "lang"})
+            "language_links": {code: f"{here}?{urlencode([*kept, (switch, code)])}"
+                               for code, _name in self.languages}})
         return web.Response(text=html, content_type="text/html", charset="utf-8",
                             status=status)
 
