@@ -9,12 +9,20 @@ user would (``rnmail`` run in-process on a real database, both engines where it 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from rnmail.models import OutboxMessage
 from tests.harness import corpus
+from tests.harness.factories import write_config
 from tests.harness.install import Installation, install, rnmail
 
 OWN = "info@rn.example"  # write_config's [helpdesk].address
@@ -173,8 +181,6 @@ def test_config_values_that_would_fail_later_are_refused_at_once(
     extra = f"[{section}]\n{line}\n"
     smtp = ('[smtp]\ntransport = "file"\ndirectory = "outgoing"\n' + line
             if section == "smtp" else "")
-    from tests.harness.factories import write_config
-
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/db", smtp=smtp,
                         extra="" if section == "smtp" else extra)
     code, _out, err = rnmail(path, "ticket", "list")
@@ -185,16 +191,6 @@ def test_ctrl_c_during_outbox_send_aborts_and_gives_the_rows_back(tmp_path: Path
                                                                    db_url: str) -> None:
     """A relay that accepts and never answers; Ctrl-C: "Aborted!" and exit 1, not a count
     of nothing sent with exit 0, and no row left leased to a process that is gone."""
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    from sqlalchemy import select
-
-    from rnmail.models import OutboxMessage
-
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)

@@ -18,7 +18,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import select, update
 
+from rnmail.auth.sessions import open_session
+from rnmail.config import load_config
+from rnmail.models import AdminSession, Ticket
 from rnmail.tickets.team import add_service
 from tests.harness.admin import Admin, Page
 from tests.harness.browser import chromium_or_fail
@@ -440,12 +444,6 @@ def test_in_a_browser_a_call_typed_as_the_session_ended_is_not_lost(desk: Desk) 
     """The session ends while the caller talks (idle too long, the server restarted): the
     form's POST meets the sign-in page. Signed in again, the call form is filled again
     with what was typed, and says so; logged, the draft is gone; signing out forgets it."""
-    from sqlalchemy import select, update
-
-    from rnmail.auth.sessions import open_session
-    from rnmail.config import load_config
-    from rnmail.models import AdminSession, Ticket
-
     web = load_config(desk.admin.path).web
 
     def signed_in(browser: Any) -> None:
