@@ -120,8 +120,9 @@ def test_the_screen_pop_prefills_the_number_in_any_notation(desk: Desk) -> None:
     assert value_of(page, "phone") == "" and value_of(page, "email") == ""
     assert 'selected>' not in page.text.split('id="language"')[1].split("</select>")[0]
     assert 'id="phone" name="phone" autofocus' in page.text
-    # The switch keeps working on the form, by its own parameter.
-    assert 'href="/desk/calls/new?ui=nl"' in page.text
+    # The switch keeps working on the form, by its own parameter, the screen-pop's kept.
+    assert 'href="/desk/calls/new?phone=12345&amp;lang=xx&amp;email=not-one&amp;ui=nl"' in (
+        page.text)
     assert '<html lang="de">' in desk.agent.get("/desk/calls/new?ui=de").text
     assert '<html lang="fr">' in desk.agent.get("/desk/calls/new?ui=fr").text
     # The desk's policy allows its own script, nothing inline; the admin's none.
@@ -236,7 +237,7 @@ def test_a_call_answered_at_once_is_closed_first_contact(desk: Desk) -> None:
 
 def test_a_call_kept_open(desk: Desk) -> None:
     number = logged(post(desk, phone="+32 470 11 22 33", subject="Adresse erronée",
-                         text="À vérifier", outcome="open", service="legal"))
+                         text="À vérifier", outcome="open"))
     t = ticket(desk, number)
     assert (t["status"], t["resolution"], t["service"]) == ("open", None, None)
 

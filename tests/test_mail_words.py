@@ -294,6 +294,13 @@ def untranslated(page: str, languages: tuple[str, ...]) -> list[str]:
     seen = html.unescape(re.sub(r"<[^>]+>", " ", seen))
     with (HERE / "rnmail.pot").open("rb") as handle:
         pot = read_po(handle)
+    # What the languages' own texts say: the German banner is verbatim "National Register
+    # arbeitet stabil", which is German however English its first words look.
+    written = []
+    for language in languages:
+        with (HERE / language / "LC_MESSAGES" / "rnmail.po").open("rb") as handle:
+            written += [m.string for m in read_po(handle)
+                        if m.id and isinstance(m.string, str) and m.string]
     found = []
     for message in pot:
         if not isinstance(message.id, str) or not message.id:
@@ -307,7 +314,8 @@ def untranslated(page: str, languages: tuple[str, ...]) -> list[str]:
         if any(said(language) == message.id for language in languages):
             continue
         found += [part for part in re.split(r"\{\w*\}", message.id)
-                  if len(part.strip()) >= 10 and part.strip() in seen]
+                  if len(part.strip()) >= 10 and part.strip() in seen
+                  and not any(part.strip() in text for text in written)]
     return found
 
 
