@@ -145,6 +145,8 @@ def test_a_status_saved_but_not_published_says_both(tmp_path: Path, db_url: str)
 
 
 @pytest.mark.parametrize(("url", "words"), [
+    ("sqlite:///:memory:", "an in-memory database lasts one command"),
+    ("sqlite://", "an in-memory database lasts one command"),
     ("not a url", "[database] url cannot be used"),
     ("mysql://nobody@127.0.0.1:1/x", "[database] url cannot be used"),
 ])
@@ -251,3 +253,15 @@ def test_a_search_longer_than_a_name_is_one_line(site: Installation,
                                                  command: tuple[str, ...]) -> None:
     assert "at most 200 characters" in site.fails(*command, "ab" * 150)
     site.ok(*command, "Dupont")
+
+
+def test_control_characters_in_a_subject_or_a_name_become_spaces(site: Installation) -> None:
+    made = site.json("ticket", "new", "--channel", "phone", "--requester", "+32 2 555 01 23",
+                     "--name", "Jean\x07 Dupont", "--subject", "Clé\nbloquée\x07 \x85encore",
+                     "--note", "Rappel", "--json")
+    shown = site.json("ticket", "show", str(made["id"]))
+    assert shown["subject"] == "Clé bloquée encore"
+    assert shown["requester_name"] == "Jean Dupont"
+    site.ok("staff", "add", "bel@rn.example", "--name", "Paul\x07\nMartin")
+    assert [s["name"] for s in site.json("staff", "list", "--json")
+            if s["email"] == "bel@rn.example"] == ["Paul Martin"]

@@ -20,6 +20,12 @@ from rnmail.util.csvfile import unquote_cell
 CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line of words: control characters (a BEL, a line break, a C1 code)
+    and runs of spaces become one space, as a subject or a name is shown."""
+    return " ".join(CONTROL_RE.sub(" ", text).split())
+
+
 class ListProblems(RnmailError):
     """One or more list files are wrong; ``problems`` holds every one, ``file:line: what``."""
 

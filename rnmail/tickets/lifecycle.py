@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from rnmail.config import LANGUAGES, WorkflowConfig
 from rnmail.db import Database
 from rnmail.directory.people import directory_user_for
+from rnmail.directory.sheets import one_line
 from rnmail.errors import NotFound, RnmailError
 from rnmail.i18n.catalogues import N_
 from rnmail.i18n.labels import Term
@@ -358,8 +359,9 @@ def open_by_hand(
         who = number
     elif not who:
         raise RnmailError("a ticket needs a requester (mail address, phone number or name)")
-    ticket = Ticket(subject=" ".join(subject.split()), status=TicketStatus.OPEN, channel=channel,
-                    requester=who, requester_name=requester_name, requester_org=requester_org,
+    ticket = Ticket(subject=one_line(subject), status=TicketStatus.OPEN, channel=channel,
+                    requester=who, requester_name=one_line(requester_name or "") or None,
+                    requester_org=requester_org,
                     language=language or default_language,
                     requester_type=requester_type_for(who, workflow))
     if language is not None and language not in LANGUAGES:

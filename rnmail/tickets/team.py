@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from rnmail import audit
 from rnmail.auth.sessions import end_sessions
 from rnmail.config import LANGUAGES
+from rnmail.directory.sheets import one_line
 from rnmail.errors import NotFound, RnmailError
 from rnmail.models import Service, Staff, Ticket
 from rnmail.tickets.lifecycle import find_staff, service_named
@@ -37,6 +38,7 @@ def add_staff(session: Session, email: str, name: str, language: str = "fr",
     staff = session.scalars(select(Staff).where(Staff.email == address)).first()
     if staff is not None and staff.active:
         raise RnmailError(f"{address} is already on the staff")
+    name = one_line(name)
     if staff is None:
         staff = Staff(email=address, name=name, language=language)
         session.add(staff)
