@@ -145,8 +145,6 @@ def test_a_status_saved_but_not_published_says_both(tmp_path: Path, db_url: str)
 
 
 @pytest.mark.parametrize(("url", "words"), [
-    ("sqlite:///:memory:", "an in-memory database lasts one command"),
-    ("sqlite://", "an in-memory database lasts one command"),
     ("not a url", "[database] url cannot be used"),
     ("mysql://nobody@127.0.0.1:1/x", "[database] url cannot be used"),
 ])

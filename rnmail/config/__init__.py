@@ -97,9 +97,6 @@ def _no_trailing_slash(value: str, t: Table, name: str) -> str:
 def _sqlite_path(url: str, t: Table, name: str) -> str:
     """Make a relative SQLite path relative to the config file, like every other path."""
     prefix = "sqlite:///"
-    if url in ("sqlite://", "sqlite:///") or url.startswith("sqlite:///:memory:"):
-        raise ConfigError(f"{t.where}.{name}: an in-memory database lasts one command: give "
-                          "a file, e.g. sqlite:///var/rnmail.db")
     if url.startswith(prefix) and not url.startswith("sqlite:////"):
         rest = url[len(prefix):]
         if rest and not rest.startswith(":memory:") and not Path(rest).is_absolute():
