@@ -9,6 +9,7 @@ names; and in Chromium, the script's lookup under the desk's CSP."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import re
@@ -447,11 +448,12 @@ def test_in_a_browser_a_call_typed_as_the_session_ended_is_not_lost(desk: Desk) 
     with what was typed, and says so; logged, the draft is gone; signing out forgets it."""
     web = load_config(desk.admin.path).web
 
-    def signed_in(browser: Any) -> None:
+    def signed_in(browser: Any) -> str:
         token, _ = open_session(desk.admin.db, web, AGENT, kind="staff")
         for name, value in (("rnmail_desk", token), ("rnmail_desk_lang", "fr")):
             browser.call("Network.setCookie", {"name": name, "value": value,
                                                "url": desk.base})
+        return token
 
     typed = {"phone": "0475 11 22 33", "caller": "Koen Maes", "subject": "Sleutel kwijt",
              "text": "Belt over zijn sleutel; terugbellen na 14 uur."}
@@ -463,12 +465,13 @@ def test_in_a_browser_a_call_typed_as_the_session_ended_is_not_lost(desk: Desk) 
                              for k in typed) + "]"
     with chromium_or_fail() as browser:
         browser.call("Network.enable")
-        signed_in(browser)
+        first = signed_in(browser)
         browser.navigate(desk.base + "calls/new")
         browser.evaluate(script)
-        with desk.admin.db.transaction() as session:  # every session of hers ends now
-            session.execute(update(AdminSession).where(AdminSession.operator == AGENT)
-                            .values(expires_at=AdminSession.created_at))
+        with desk.admin.db.transaction() as session:  # this session of hers ends now
+            session.execute(update(AdminSession).where(
+                AdminSession.token_hash == hashlib.sha256(first.encode()).hexdigest())
+                .values(expires_at=AdminSession.created_at))
         browser._events.clear()
         browser.evaluate("document.getElementById('log').click()")
         browser.wait_event("Page.loadEventFired")

@@ -25,7 +25,6 @@ from rnmail.dispatch.hold import HOLD_KIND
 from rnmail.ingest.staff import DELEGATION_KIND, NOTIFICATION_KIND
 from rnmail.privacy.export import export_zip
 from rnmail.privacy.person import person_of
-from rnmail.tickets.team import add_service, add_staff
 from rnmail.util.blobs import BlobStore
 from rnmail.util.tokens import (
     STAFF_PROOF_KINDS,
@@ -35,10 +34,9 @@ from rnmail.util.tokens import (
 )
 from tests.harness import corpus
 from tests.harness.mail import JAN, MARIE, REQUESTER, text_of
-from tests.harness.maildir import MaildirDesk, plain, to
+from tests.harness.maildir import SERVICE, MaildirDesk, plain, team_desk, to
 
 GW = "mx.rn.example"
-SERVICE = "pop@second.example"
 ATTACKER = "mallory@attacker.invalid"
 SIGNED = re.compile(rb"<rn\.[^<>@\s]+@[^<>\s]+>")
 COMMANDS = f"#cc {ATTACKER}\n#close\n"
@@ -46,14 +44,9 @@ COMMANDS = f"#cc {ATTACKER}\n#close\n"
 
 @pytest.fixture
 def desk(tmp_path: Path, db_url: str) -> Iterator[MaildirDesk]:
-    d = MaildirDesk(tmp_path, db_url, ingest={"trusted_authserv_id": GW},
-                    workflow={"service_answers": "requester"})
-    with d.db.transaction() as session:
-        add_staff(session, MARIE, "Marie Lambert", "fr")
-        add_staff(session, JAN, "Jan Peeters", "nl")
-        add_service(session, "population-registers", SERVICE, None)
-    yield d
-    d.close()
+    with team_desk(tmp_path, db_url, ingest={"trusted_authserv_id": GW},
+                   workflow={"service_answers": "requester"}) as d:
+        yield d
 
 
 def gateway(verdict: str, raw: bytes) -> bytes:

@@ -23,23 +23,17 @@ from rnmail.ingest.quoting import own_text
 from rnmail.ingest.staff import QUOTED_ONLY
 from rnmail.tickets.team import add_service, add_staff
 from tests.harness import corpus
-from tests.harness.mail import JAN, MARIE, REQUESTER, text_of
-from tests.harness.maildir import MaildirDesk, headers_of, plain, to
+from tests.harness.mail import MARIE, REQUESTER, text_of
+from tests.harness.maildir import SERVICE, MaildirDesk, headers_of, plain, team_desk, to
 from tests.harness.rendered import DESK
 
-SERVICE = "pop@second.example"
 SECRET_ANSWER = "compte 4711 verrouillé par la police judiciaire"
 
 
 @pytest.fixture
 def desk(tmp_path: Path, db_url: str) -> Iterator[MaildirDesk]:
-    d = MaildirDesk(tmp_path, db_url, workflow={"service_answers": "review"})
-    with d.db.transaction() as session:
-        add_staff(session, MARIE, "Marie Lambert", "fr")
-        add_staff(session, JAN, "Jan Peeters", "nl")
-        add_service(session, "population-registers", SERVICE, None)
-    yield d
-    d.close()
+    with team_desk(tmp_path, db_url, workflow={"service_answers": "review"}) as d:
+        yield d
 
 
 def notified(desk: MaildirDesk) -> EmailMessage:

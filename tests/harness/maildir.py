@@ -3,13 +3,18 @@ replies staff and services write to its mails."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from email.message import EmailMessage
 from itertools import count
 from pathlib import Path
 
+from rnmail.tickets.team import add_service, add_staff
 from tests.harness import corpus
 from tests.harness.factories import Desk, make_config
-from tests.harness.mail import parse
+from tests.harness.mail import JAN, MARIE, parse
+
+SERVICE = "pop@second.example"  # the second line of ``team_desk``
 
 
 class MaildirDesk(Desk):
@@ -38,6 +43,22 @@ class MaildirDesk(Desk):
         self.seen.update(new)
         return [m for m in (parse(p.read_bytes()) for p in new)
                 if to is None or to in str(m["To"])]
+
+
+@contextlib.contextmanager
+def team_desk(tmp_path: Path, db_url: str, **sections: dict[str, object]
+              ) -> Iterator[MaildirDesk]:
+    """A Maildir desk with Marie (fr) and Jan (nl) on the staff and the second-line service
+    ``population-registers`` at ``SERVICE``."""
+    desk = MaildirDesk(tmp_path, db_url, **sections)
+    with desk.db.transaction() as session:
+        add_staff(session, MARIE, "Marie Lambert", "fr")
+        add_staff(session, JAN, "Jan Peeters", "nl")
+        add_service(session, "population-registers", SERVICE, None)
+    try:
+        yield desk
+    finally:
+        desk.close()
 
 
 def to(mails: list[EmailMessage], address: str) -> list[EmailMessage]:

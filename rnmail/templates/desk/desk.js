@@ -24,6 +24,17 @@
 // and "Back to the queue" (data-queue-link) leads back to them.
 "use strict";
 
+// The browser tab's storage (drafts, the queue's view), or null when it is refused (private
+// mode, a policy).
+const tabStore = () => {
+  try {
+    window.sessionStorage.getItem("rnmail");
+    return window.sessionStorage;
+  } catch (error) {
+    return null;
+  }
+};
+
 (() => {
   const form = document.getElementById("call-form");
   const box = document.getElementById("candidates");
@@ -180,13 +191,8 @@
 })();
 
 (() => {
-  let store;
-  try {
-    store = window.sessionStorage;
-    store.getItem("rnmail");
-  } catch (error) {
-    return;  // storage refused (private mode, a policy): the forms work as they are
-  }
+  const store = tabStore();
+  if (!store) return;  // the forms work as they are
   const PREFIX = "rnmail-draft:";
   for (const node of document.querySelectorAll("[data-draft-clear]")) {
     for (const key of node.dataset.draftClear.split(" ")) store.removeItem(PREFIX + key);
@@ -258,13 +264,8 @@
 })();
 
 (() => {
-  let store;
-  try {
-    store = window.sessionStorage;
-    store.getItem("rnmail");
-  } catch (error) {
-    return;
-  }
+  const store = tabStore();
+  if (!store) return;  // "Back to the queue" leads to its first page
   const KEY = "rnmail-queue-view";
   if (location.pathname === "/desk/") {
     const asked = new URLSearchParams(location.search);
